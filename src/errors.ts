@@ -1,0 +1,166 @@
+/**
+ * Every error cosocket throws on purpose is created here, each with a stable `code`
+ * (fastify's convention) so callers can branch on `err.code` instead of messages.
+ */
+
+export class CosocketError extends Error {
+  readonly code: string;
+
+  constructor(code: string, message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.code = code;
+    this.name = new.target.name;
+  }
+}
+
+export type CancelKind = 'client-abort' | 'deadline' | 'parent' | 'budget' | 'explicit';
+
+const CANCEL_KINDS: ReadonlySet<string> = new Set<CancelKind>([
+  'client-abort',
+  'deadline',
+  'parent',
+  'budget',
+  'explicit',
+]);
+
+/** Why a coroutine was cancelled. `detail` is free text for logs. */
+export class CancelReason {
+  readonly kind: CancelKind;
+  readonly detail: string;
+
+  constructor(kind: CancelKind, detail = '') {
+    if (!CANCEL_KINDS.has(kind)) throw new TypeError(`unknown cancel reason kind: ${String(kind)}`);
+    this.kind = kind;
+    this.detail = detail;
+  }
+
+  static explicit(detail = 'cancelled'): CancelReason {
+    return new CancelReason('explicit', detail);
+  }
+
+  static clientAbort(detail = 'client went away'): CancelReason {
+    return new CancelReason('client-abort', detail);
+  }
+
+  static deadline(detail = 'deadline passed'): CancelReason {
+    return new CancelReason('deadline', detail);
+  }
+
+  static parent(detail = 'parent coroutine was cancelled'): CancelReason {
+    return new CancelReason('parent', detail);
+  }
+
+  static budget(detail = 'budget exceeded'): CancelReason {
+    return new CancelReason('budget', detail);
+  }
+
+  toString(): string {
+    return this.detail ? `${this.kind}: ${this.detail}` : this.kind;
+  }
+}
+
+/** What a cancelled Task rejects with. */
+export class CancelledError extends CosocketError {
+  readonly reason: CancelReason;
+  /** Errors thrown by `finally` blocks while the coroutine was being unwound. */
+  readonly cleanupErrors: unknown[];
+
+  constructor(taskName: string, reason: CancelReason, cleanupErrors: unknown[] = []) {
+    super('COSOCKET_ERR_CANCELLED', `coroutine '${taskName}' was cancelled (${reason.toString()})`);
+    this.reason = reason;
+    this.cleanupErrors = cleanupErrors;
+  }
+}
+
+/** The concurrency budget and its wait queue are both full. The HTTP layer answers 503. */
+export class BudgetExceededError extends CosocketError {
+  readonly limit: number;
+  readonly backlog: number;
+
+  constructor(schedulerName: string, limit: number, backlog: number) {
+    super(
+      'COSOCKET_ERR_BUDGET_EXCEEDED',
+      `scheduler '${schedulerName}' is at its concurrency budget (${limit} live) and its wait queue is full (${backlog} queued)`,
+    );
+    this.limit = limit;
+    this.backlog = backlog;
+  }
+}
+
+/** A call/spawn would nest deeper than the scheduler's maxDepth. */
+export class StackBudgetError extends CosocketError {
+  readonly chain: readonly string[];
+  readonly maxDepth: number;
+
+  constructor(chain: readonly string[], maxDepth: number, options?: { cause?: unknown }) {
+    super(
+      'COSOCKET_ERR_STACK_BUDGET',
+      options?.cause instanceof RangeError
+        ? `coroutine ran out of JavaScript stack (unbounded yield* recursion?) in: ${formatChain(chain)}; use call() for nesting the scheduler can count`
+        : `coroutine nesting exceeds the stack budget of ${maxDepth}: ${formatChain(chain)}`,
+      options,
+    );
+    this.chain = chain;
+    this.maxDepth = maxDepth;
+  }
+}
+
+/** `timeout(ms, op)` or a timed acquire ran out of time. */
+export class TimeoutError extends CosocketError {
+  readonly ms: number;
+
+  constructor(what: string, ms: number) {
+    super('COSOCKET_ERR_TIMEOUT', `${what} timed out after ${ms} ms`);
+    this.ms = ms;
+  }
+}
+
+/** A coroutine yielded something the runtime cannot wait on. */
+export class InvalidYieldError extends CosocketError {
+  constructor(taskName: string, value: unknown) {
+    super(
+      'COSOCKET_ERR_INVALID_YIELD',
+      `coroutine '${taskName}' yielded ${describe(value)}; use yield* with an effect (sleep, call, ...) or yield a promise`,
+    );
+  }
+}
+
+/** An argument to a runtime function is out of range or of the wrong type. */
+export class InvalidArgumentError extends CosocketError {
+  constructor(message: string) {
+    super('COSOCKET_ERR_INVALID_ARGUMENT', message);
+  }
+}
+
+const CHAIN = Symbol.for('cosocket.coroutineChain');
+
+export function formatChain(chain: readonly string[]): string {
+  return chain.join(' > ');
+}
+
+/**
+ * Records on an error the chain of coroutine names it passed through, innermost first recorded wins,
+ * and appends it to the stack so loggers show it. Non-objects are left alone.
+ */
+export function annotateChain(err: unknown, chain: readonly string[]): void {
+  if (typeof err !== 'object' || err === null) return;
+  if (Object.prototype.hasOwnProperty.call(err, CHAIN)) return;
+  if (!Object.isExtensible(err)) return;
+  Object.defineProperty(err, CHAIN, { value: chain, enumerable: false });
+  if (err instanceof Error && typeof err.stack === 'string') {
+    err.stack += `\n    in coroutine chain: ${formatChain(chain)}`;
+  }
+}
+
+/** The chain of coroutine names an error passed through, or undefined when it came from elsewhere. */
+export function coroutineChain(err: unknown): readonly string[] | undefined {
+  if (typeof err !== 'object' || err === null) return undefined;
+  return (err as Record<symbol, readonly string[] | undefined>)[CHAIN];
+}
+
+function describe(value: unknown): string {
+  if (value === null) return 'null';
+  if (typeof value === 'object') return `an object (${value.constructor?.name ?? 'Object'})`;
+  if (typeof value === 'function') return `a function (${value.name || 'anonymous'}); did you mean yield* call(fn)?`;
+  return `${typeof value} ${String(value)}`;
+}

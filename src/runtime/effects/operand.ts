@@ -1,0 +1,38 @@
+import { InvalidArgumentError } from '../../errors.js';
+import { Effect, isIterator, isThenable } from '../effect.js';
+import type { Operable, Yieldable } from '../effect.js';
+import type { Frame } from '../task.js';
+
+/** What all/race/timeout accept: an effect, a task, a generator (operation) or a promise. */
+export type Awaitable<T = unknown> = Operable<T> | PromiseLike<T>;
+
+/** The value an Awaitable produces. */
+export type ResultOf<A> = A extends Operable<infer T> ? T : A extends PromiseLike<infer T> ? T : never;
+
+function* delegate(op: Operable<unknown>): Generator<Yieldable, unknown, unknown> {
+  return yield* op;
+}
+
+function* awaitOnce(promise: PromiseLike<unknown>): Generator<Yieldable, unknown, unknown> {
+  return yield promise;
+}
+
+/** Turns an Awaitable into the body frame of a child task, with a name for its chain. */
+export function frameOf(op: unknown, where: string): { frame: Frame; name: string } {
+  if (op instanceof Effect) return { frame: delegate(op), name: op.kind.name };
+  if (isIterator(op)) return { frame: op, name: 'generator' };
+  if (isThenable(op)) {
+    const name = op.constructor?.name === 'Task' ? ((op as { name?: string }).name ?? 'task') : 'promise';
+    if (typeof (op as Partial<Operable<unknown>>)[Symbol.iterator] === 'function') {
+      return { frame: delegate(op as unknown as Operable<unknown>), name };
+    }
+    return { frame: awaitOnce(op), name };
+  }
+  throw new InvalidArgumentError(`${where}: expected an effect, a task, a generator or a promise, got ${describe(op)}`);
+}
+
+function describe(value: unknown): string {
+  if (value === null) return 'null';
+  if (typeof value === 'function') return `a function (${value.name || 'anonymous'}); call it first or use call()`;
+  return typeof value;
+}
