@@ -1,8 +1,8 @@
 import { BudgetExceededError, CancelReason, InvalidArgumentError, coroutineChain, formatChain } from '../errors.js';
 import { isIterator } from './effect.js';
-import type { Operation } from './effect.js';
 import { LinkedQueue } from './queue.js';
-import { Task } from './task.js';
+import { DeadlineList } from './deadlines.js';
+import { Task, makeBody } from './task.js';
 import type { BodyFn, Frame } from './task.js';
 
 export interface SchedulerOptions {
@@ -48,8 +48,11 @@ export interface SchedulerStats {
   limits: { concurrency: number; backlog: number; maxDepth: number; fairnessSteps: number; deadline: number };
 }
 
-/** Anything that can be the body of a coroutine. */
-export type Body<T, A extends unknown[]> = ((...args: A) => Operation<T> | PromiseLike<T> | T) | Operation<T>;
+/**
+ * Anything that can be the body of a coroutine: a generator function (or a generator) — what it
+ * yields is checked at run time — or a function returning a promise or a value.
+ */
+export type Body<T, A extends unknown[]> = ((...args: A) => Iterator<unknown, T, unknown> | PromiseLike<T> | T) | Iterator<unknown, T, unknown>;
 
 function checkCount(name: string, value: number | undefined, fallback: number, min: number): number {
   if (value === undefined) return fallback;
@@ -87,6 +90,7 @@ export class Scheduler {
   private readonly onUnhandledError: (err: unknown, task: Task<unknown>) => void;
 
   /** @internal */ live = 0;
+  /** @internal */ readonly deadlines = new DeadlineList<Task<unknown>>();
   private liveRoots = 0;
   private readonly queue = new LinkedQueue<Task<unknown>>();
   private readonly roots = new Set<Task<unknown>>();
@@ -121,24 +125,26 @@ export class Scheduler {
       this.rejected++;
       throw new BudgetExceededError(this.name, this.concurrency, this.queue.length);
     }
+    const isFrame = isIterator(body);
+    if (!isFrame && typeof body !== 'function') {
+      throw new InvalidArgumentError(`go() needs a generator function or a generator, got ${body === null ? 'null' : typeof body}`);
+    }
+    const deadline = options.deadline === undefined ? this.deadline : checkMs('deadline', options.deadline, this.deadline);
     const name = options.name ?? bodyName(body);
-    const task = isIterator(body)
-      ? new Task<T>(this, name, null, null, body as Frame, null, false)
-      : typeof body === 'function'
-        ? new Task<T>(this, name, body as BodyFn, args, null, null, false)
-        : null;
-    if (task === null) throw new InvalidArgumentError(`go() needs a generator function or a generator, got ${typeof body}`);
-    task.armDeadline(checkMs('deadline', options.deadline, this.deadline));
+    let task: Task<T>;
+    if (admitNow) {
+      task = new Task<T>(this, name, isFrame ? (body as Frame) : makeBody(body as BodyFn, args), null, false);
+    } else {
+      task = new Task<T>(this, name, isFrame ? (body as Frame) : null, null, false);
+      task.deferBody(isFrame ? null : (body as BodyFn), isFrame ? null : args, this.queue.push(task));
+      if (this.queueTimeout > 0) setTimeout(expireQueued, this.queueTimeout, task, this.queueTimeout).unref();
+    }
+    task.armDeadline(deadline);
     this.roots.add(task);
     if (admitNow) {
       this.liveRoots++;
       this.started++;
       task.start();
-    } else {
-      task.queueNode = this.queue.push(task);
-      if (this.queueTimeout > 0) {
-        setTimeout(expireQueued, this.queueTimeout, task, this.queueTimeout).unref();
-      }
     }
     return task;
   }
@@ -182,8 +188,8 @@ export class Scheduler {
 
   /** @internal */
   dequeue(task: Task<unknown>): void {
-    if (task.queueNode !== null) this.queue.remove(task.queueNode);
-    task.queueNode = null;
+    const node = task.leaveQueue();
+    if (node !== null) this.queue.remove(node);
   }
 
   /** @internal */

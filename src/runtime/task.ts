@@ -45,10 +45,11 @@ const NO_FAILURE: unique symbol = Symbol('no failure');
 let trampolineDepth = 0;
 const readyQueue: Task<unknown>[] = [];
 
+// Only call when the queue is non-empty: setting `length` is a slow runtime call even on an empty array.
 function drainReady(): void {
   for (let i = 0; i < readyQueue.length; i++) {
     const task = readyQueue[i]!;
-    if (task.state === READY) task.run();
+    if (task.state === READY) task.runQueued();
   }
   readyQueue.length = 0;
 }
@@ -69,6 +70,20 @@ function armTurn(): void {
 
 let nextTaskId = 1;
 
+/** The parts of a Task that most coroutines never use. */
+class TaskExtras<T> {
+  failure: unknown = NO_FAILURE;
+  cleanupErrors: unknown[] | null = null;
+  children: Set<Task<unknown>> | null = null;
+  observers: TaskObserver[] | null = null;
+  promise: Promise<T> | null = null;
+  settlePromise: ((outcome: number, value: unknown) => void) | null = null;
+  observed = false;
+  queueNode: QueueNode<Task<unknown>> | null = null;
+  deferredFn: BodyFn | null = null;
+  deferredArgs: readonly unknown[] | null = null;
+}
+
 /**
  * A running coroutine: a stack of generator frames driven by the scheduler.
  * Awaitable (`await task`), joinable inside coroutines (`yield* task`), cancellable.
@@ -86,14 +101,11 @@ export class Task<T> implements PromiseLike<T>, Operable<T> {
   private settledValue: unknown = undefined;
 
   // frames: the running generator, and the ones below it as [frame, name, frame, name, ...]
-  private frame: Frame | null = null;
+  private frame: Frame | null;
   private frameName: string;
   private outer: Array<Frame | string> | null = null;
   /** Frames of ancestors when this task was spawned; counts against maxDepth. */
   readonly baseDepth: number;
-
-  private bodyFn: BodyFn | null;
-  private bodyArgs: readonly unknown[] | null;
 
   /** The effect this task waits on, or null. Effect kinds keep their per-wait state in `waitHandle`. */
   pending: Effect<unknown> | null = null;
@@ -106,40 +118,30 @@ export class Task<T> implements PromiseLike<T>, Operable<T> {
 
   private cancelReason: CancelReason | null = null;
   private unwinding = false;
-  private failure: unknown = NO_FAILURE;
-  private cleanupErrors: unknown[] | null = null;
-
-  private children: Set<Task<unknown>> | null = null;
-  private observers: TaskObserver[] | null = null;
-  private promise: Promise<T> | null = null;
-  private settlePromise: ((outcome: number, value: unknown) => void) | null = null;
-  private observed = false;
-
-  private deadlineTimer: NodeJS.Timeout | null = null;
   private turnSeen = -1;
   private turnSteps = 0;
-  /** @internal */ queueNode: QueueNode<Task<unknown>> | null = null;
+
+  /** @internal */ deadlineAt = 0;
+  private deadlineMs = 0;
+  private deadlineNode: QueueNode<Task<unknown>> | null = null;
+  /** What most coroutines never need, allocated on first use. */
+  private extras: TaskExtras<T> | null = null;
 
   /** @internal use Scheduler.go / spawn */
-  constructor(
-    scheduler: Scheduler,
-    name: string,
-    bodyFn: BodyFn | null,
-    bodyArgs: readonly unknown[] | null,
-    body: Frame | null,
-    parent: Task<unknown> | null,
-    scoped: boolean,
-  ) {
+  constructor(scheduler: Scheduler, name: string, body: Frame | null, parent: Task<unknown> | null, scoped: boolean) {
     this.id = nextTaskId++;
     this.scheduler = scheduler;
     this.name = name;
     this.frameName = name;
-    this.bodyFn = bodyFn;
-    this.bodyArgs = bodyArgs;
     this.frame = body;
     this.parent = parent;
     this.scoped = scoped;
     this.baseDepth = parent === null ? 0 : parent.depth;
+  }
+
+  private more(): TaskExtras<T> {
+    if (this.extras === null) this.extras = new TaskExtras<T>();
+    return this.extras;
   }
 
   // ------------------------------------------------------------------ public surface
@@ -209,14 +211,15 @@ export class Task<T> implements PromiseLike<T>, Operable<T> {
 
   /** A promise of the outcome, created on first use. */
   toPromise(): Promise<T> {
-    this.observed = true;
-    if (this.promise === null) {
-      this.promise = new Promise<T>((resolve, reject) => {
-        this.settlePromise = (outcome, value) => (outcome === OK ? resolve(value as T) : reject(value));
+    const extras = this.more();
+    extras.observed = true;
+    if (extras.promise === null) {
+      extras.promise = new Promise<T>((resolve, reject) => {
+        extras.settlePromise = (outcome, value) => (outcome === OK ? resolve(value as T) : reject(value));
       });
       if (this.state === DONE) this.notifyPromise();
     }
-    return this.promise;
+    return extras.promise;
   }
 
   /** `yield* task` waits for it inside another coroutine and returns its value (or throws its error). */
@@ -257,19 +260,21 @@ export class Task<T> implements PromiseLike<T>, Operable<T> {
   }
 
   markObserved(): void {
-    this.observed = true;
+    this.more().observed = true;
   }
 
   addObserver(observer: TaskObserver): void {
-    this.observed = true;
-    if (this.observers === null) this.observers = [observer];
-    else this.observers.push(observer);
+    const extras = this.more();
+    extras.observed = true;
+    if (extras.observers === null) extras.observers = [observer];
+    else extras.observers.push(observer);
   }
 
   removeObserver(observer: TaskObserver): void {
-    if (this.observers === null) return;
-    const i = this.observers.indexOf(observer);
-    if (i >= 0) this.observers.splice(i, 1);
+    const observers = this.extras?.observers;
+    if (observers == null) return;
+    const i = observers.indexOf(observer);
+    if (i >= 0) observers.splice(i, 1);
   }
 
   /** The settled outcome as [isError, value]: cancelled tasks give a CancelledError. */
@@ -277,13 +282,14 @@ export class Task<T> implements PromiseLike<T>, Operable<T> {
     return [this.outcome !== OK, this.settledValue];
   }
 
-  /** Spawns a child task under this one. */
+  /** Spawns a child task under this one, from a body function and its arguments or from a frame. */
   spawnChild<R>(fn: BodyFn | null, args: readonly unknown[] | null, body: Frame | null, name: string, scoped: boolean): Task<R> {
     const maxDepth = this.scheduler.maxDepth;
     if (this.depth + 1 > maxDepth) throw new StackBudgetError([...this.chain(), name], maxDepth);
-    const child = new Task<R>(this.scheduler, name, fn, args, body, this, scoped);
-    if (this.children === null) this.children = new Set();
-    this.children.add(child);
+    const child = new Task<R>(this.scheduler, name, body ?? makeBody(fn!, args!), this, scoped);
+    const extras = this.more();
+    if (extras.children === null) extras.children = new Set();
+    extras.children.add(child);
     this.scheduler.onChildStarted(child.depth);
     child.start();
     if (this.cancelReason !== null) child.requestCancel(CancelReason.parent(), NO_FAILURE);
@@ -295,46 +301,78 @@ export class Task<T> implements PromiseLike<T>, Operable<T> {
   /** @internal */
   armDeadline(ms: number): void {
     if (ms > 0 && Number.isFinite(ms)) {
-      this.deadlineTimer = setTimeout(onDeadline, ms, this, ms);
-      this.deadlineTimer.unref();
+      this.deadlineMs = ms;
+      this.deadlineNode = this.scheduler.deadlines.add(this, ms);
     }
   }
 
-  /** @internal Creates the body and runs it up to its first wait. */
+  /** @internal The deadline list says the deadline passed. */
+  expire(ms: number): void {
+    this.deadlineNode = null;
+    this.requestCancel(CancelReason.deadline(`deadline of ${ms} ms passed`), NO_FAILURE);
+  }
+
+  /** @internal Keeps the body of a queued root until it is admitted. */
+  deferBody(fn: BodyFn | null, args: readonly unknown[] | null, node: QueueNode<Task<unknown>>): void {
+    const extras = this.more();
+    extras.deferredFn = fn;
+    extras.deferredArgs = args;
+    extras.queueNode = node;
+  }
+
+  /** @internal Takes a queued root out of the wait queue bookkeeping; returns its node. */
+  leaveQueue(): QueueNode<Task<unknown>> | null {
+    const extras = this.extras;
+    if (extras === null) return null;
+    const node = extras.queueNode;
+    extras.queueNode = null;
+    extras.deferredFn = null;
+    extras.deferredArgs = null;
+    return node;
+  }
+
+  /** @internal Runs the body up to its first wait (creating it first for a root that was queued). */
   start(): void {
-    this.queueNode = null;
+    const extras = this.extras;
+    if (extras !== null && extras.queueNode !== null) {
+      const fn = extras.deferredFn;
+      const args = extras.deferredArgs;
+      this.leaveQueue();
+      if (fn !== null) this.frame = makeBody(fn, args!);
+    }
     this.scheduler.live++;
-    if (this.frame === null) this.frame = makeBody(this.bodyFn!, this.bodyArgs!);
-    this.bodyFn = null;
-    this.bodyArgs = null;
     this.resume(NEXT, undefined);
   }
 
-  /** @internal */
+  /** @internal Runs the task now, or queues it when another task is running (the trampoline). */
   resume(mode: number, value: unknown): void {
-    this.state = READY;
-    this.resumeMode = mode;
-    this.resumeValue = value;
     if (trampolineDepth > 0) {
+      this.state = READY;
+      this.resumeMode = mode;
+      this.resumeValue = value;
       readyQueue.push(this);
       return;
     }
     if (!turnArmed) armTurn();
     trampolineDepth++;
     try {
-      this.run();
-      drainReady();
+      this.run(mode, value);
+      if (readyQueue.length !== 0) drainReady();
     } finally {
       trampolineDepth--;
     }
   }
 
-  /** @internal The run loop: drive the top frame until it waits or the body ends. */
-  run(): void {
-    this.state = RUNNING;
-    let mode = this.resumeMode;
-    let value = this.resumeValue;
+  /** @internal */
+  runQueued(): void {
+    const value = this.resumeValue;
     this.resumeValue = undefined;
+    this.run(this.resumeMode, value);
+  }
+
+  /** @internal The run loop: drive the top frame until it waits or the body ends. */
+  run(mode: number, value: unknown): void {
+    this.state = RUNNING;
     const fairnessSteps = this.scheduler.fairnessSteps;
     for (;;) {
       if (this.cancelReason !== null && !this.unwinding) {
@@ -465,7 +503,9 @@ export class Task<T> implements PromiseLike<T>, Operable<T> {
     if (this.pending !== FAIRNESS_WAIT) return;
     this.pending = null;
     this.waitHandle = null;
-    this.resume(this.resumeMode, this.resumeValue);
+    const value = this.resumeValue;
+    this.resumeValue = undefined;
+    this.resume(this.resumeMode, value);
   }
 
   private makePromiseCallbacks(): void {
@@ -496,7 +536,7 @@ export class Task<T> implements PromiseLike<T>, Operable<T> {
       return;
     }
     this.cancelReason = reason;
-    if (failure !== NO_FAILURE) this.failure = failure;
+    if (failure !== NO_FAILURE) this.more().failure = failure;
     if (this.state === QUEUED) {
       this.scheduler.dequeue(this);
       this.settle(CANCELLED, undefined);
@@ -504,8 +544,7 @@ export class Task<T> implements PromiseLike<T>, Operable<T> {
     }
     if (this.state === JOINING && this.outcome === OK) {
       // the body already returned; with its children cancelled, that value no longer stands
-      this.outcome = this.failure !== NO_FAILURE ? FAILED : CANCELLED;
-      this.settledValue = this.failure !== NO_FAILURE ? this.failure : undefined;
+      this.settleAsCancelled();
     }
     this.cancelChildren(CancelReason.parent(`parent '${this.name}' was cancelled (${reason.toString()})`));
     if (this.state === WAITING) {
@@ -516,7 +555,8 @@ export class Task<T> implements PromiseLike<T>, Operable<T> {
   }
 
   private interruptCleanup(): void {
-    if (this.children !== null) for (const child of this.children) child.interruptCleanup();
+    const children = this.extras?.children;
+    if (children != null) for (const child of children) child.interruptCleanup();
     if (this.state === WAITING && this.cancelReason !== null) {
       this.abandonWait();
       this.resume(RETURN, undefined);
@@ -524,21 +564,22 @@ export class Task<T> implements PromiseLike<T>, Operable<T> {
   }
 
   private cancelChildren(reason: CancelReason): void {
-    if (this.children === null || this.children.size === 0) return;
-    for (const child of [...this.children]) child.requestCancel(reason, NO_FAILURE);
+    const children = this.extras?.children;
+    if (children == null || children.size === 0) return;
+    for (const child of [...children]) child.requestCancel(reason, NO_FAILURE);
   }
 
   private recordCleanupError(err: unknown): void {
-    if (this.cleanupErrors === null) this.cleanupErrors = [];
-    this.cleanupErrors.push(err);
+    const extras = this.more();
+    if (extras.cleanupErrors === null) extras.cleanupErrors = [];
+    extras.cleanupErrors.push(err);
   }
 
   private bodyEnded(threw: boolean, value: unknown): void {
     this.outer = null;
     if (this.cancelReason !== null) {
       if (threw) this.recordCleanupError(value);
-      this.outcome = this.failure !== NO_FAILURE ? FAILED : CANCELLED;
-      this.settledValue = this.failure !== NO_FAILURE ? this.failure : undefined;
+      this.settleAsCancelled();
     } else if (threw) {
       this.outcome = FAILED;
       this.settledValue = value;
@@ -547,17 +588,27 @@ export class Task<T> implements PromiseLike<T>, Operable<T> {
       this.outcome = OK;
       this.settledValue = value;
     }
-    if (this.children !== null && this.children.size > 0) {
+    const children = this.extras?.children;
+    if (children != null && children.size > 0) {
       this.state = JOINING;
       return;
     }
     this.finish();
   }
 
+  /** Cancelled, unless the cancellation came from a failing child: then failed with its error. */
+  private settleAsCancelled(): void {
+    const failure = this.extras === null ? NO_FAILURE : this.extras.failure;
+    this.outcome = failure !== NO_FAILURE ? FAILED : CANCELLED;
+    this.settledValue = failure !== NO_FAILURE ? failure : undefined;
+  }
+
   /** @internal Told by a child that it settled. */
   childSettled(child: Task<unknown>, bubble: boolean): void {
-    this.children!.delete(child);
-    if (bubble && this.state !== DONE && this.failure === NO_FAILURE && this.outcome !== FAILED) {
+    const extras = this.more();
+    const children = extras.children!;
+    children.delete(child);
+    if (bubble && this.state !== DONE && extras.failure === NO_FAILURE && this.outcome !== FAILED) {
       const err = child.settledValue;
       if (this.state === JOINING) {
         this.outcome = FAILED;
@@ -567,7 +618,7 @@ export class Task<T> implements PromiseLike<T>, Operable<T> {
         this.requestCancel(CancelReason.parent(`child '${child.name}' failed`), err);
       }
     }
-    if (this.state === JOINING && this.children!.size === 0) this.finish();
+    if (this.state === JOINING && children.size === 0) this.finish();
   }
 
   private settle(outcome: number, value: unknown): void {
@@ -578,49 +629,49 @@ export class Task<T> implements PromiseLike<T>, Operable<T> {
 
   private finish(): void {
     if (this.outcome === CANCELLED) {
-      this.settledValue = new CancelledError(this.name, this.cancelReason!, this.cleanupErrors ?? []);
+      this.settledValue = new CancelledError(this.name, this.cancelReason!, this.extras?.cleanupErrors ?? []);
     }
     const wasStarted = this.state !== QUEUED;
     this.state = DONE;
     this.frame = null;
     this.onFulfilled = null;
     this.onRejected = null;
-    if (this.deadlineTimer !== null) {
-      clearTimeout(this.deadlineTimer);
-      this.deadlineTimer = null;
+    if (this.deadlineNode !== null) {
+      this.scheduler.deadlines.remove(this.deadlineNode, this.deadlineMs);
+      this.deadlineNode = null;
     }
-    const observers = this.observers;
-    const bubble = this.outcome === FAILED && !this.scoped && !this.observed;
+    const extras = this.extras;
+    const bubble = this.outcome === FAILED && !this.scoped && (extras === null || !extras.observed);
     this.scheduler.onTaskDone(this, wasStarted, this.outcome === FAILED, this.outcome === CANCELLED);
-    if (observers !== null) {
-      this.observers = null;
-      for (const observer of observers) observer.onTaskSettled(this);
+    if (extras !== null) {
+      const observers = extras.observers;
+      if (observers !== null) {
+        extras.observers = null;
+        for (const observer of observers) observer.onTaskSettled(this);
+      }
+      if (extras.promise !== null) this.notifyPromise();
     }
-    if (this.promise !== null) this.notifyPromise();
     if (this.parent !== null) this.parent.childSettled(this, bubble);
     else if (bubble) setImmediate(reportIfUnobserved, this);
   }
 
   private notifyPromise(): void {
-    const settlePromise = this.settlePromise;
+    const extras = this.extras!;
+    const settlePromise = extras.settlePromise;
     if (settlePromise === null) return;
-    this.settlePromise = null;
+    extras.settlePromise = null;
     settlePromise(this.outcome, this.settledValue);
   }
 
   /** @internal */
   get isObserved(): boolean {
-    return this.observed;
+    return this.extras !== null && this.extras.observed;
   }
 
   /** @internal Error or value a root failure was reported with. */
   get failureValue(): unknown {
     return this.settledValue;
   }
-}
-
-function onDeadline(task: Task<unknown>, ms: number): void {
-  task.requestCancel(CancelReason.deadline(`deadline of ${ms} ms passed`), NO_FAILURE);
 }
 
 function resumeAfterFairness(task: Task<unknown>): void {
@@ -643,7 +694,7 @@ function* throwError(err: unknown): Generator<never, never, unknown> {
   throw err;
 }
 
-function makeBody(fn: BodyFn, args: readonly unknown[]): Frame {
+export function makeBody(fn: BodyFn, args: readonly unknown[]): Frame {
   let body: unknown;
   try {
     body = (fn as (...a: readonly unknown[]) => unknown)(...args);

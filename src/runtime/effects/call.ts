@@ -33,9 +33,15 @@ const CALL: EffectKind = {
 export function call<T, A extends unknown[]>(fn: (...args: A) => Operation<T>, ...args: A): Effect<T>;
 export function call<T, A extends unknown[]>(fn: (...args: A) => PromiseLike<T> | T, ...args: A): Effect<T>;
 export function call<T>(promise: PromiseLike<T>): Effect<T>;
-export function call(target: unknown, ...args: unknown[]): Effect<unknown> {
-  if (typeof target !== 'function' && !isThenable(target)) {
+export function call(target: unknown): Effect<unknown> {
+  if (typeof target === 'function') {
+    // copy the extra arguments without a rest parameter: the promise form (the hot one) allocates none
+    const args = new Array<unknown>(arguments.length - 1);
+    for (let i = 1; i < arguments.length; i++) args[i - 1] = arguments[i];
+    return new Effect(CALL, target, args);
+  }
+  if (!isThenable(target)) {
     throw new InvalidArgumentError(`call() needs a function or a promise, got ${target === null ? 'null' : typeof target}`);
   }
-  return new Effect(CALL, target, args);
+  return new Effect(CALL, target);
 }
