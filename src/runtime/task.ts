@@ -88,7 +88,7 @@ class TaskExtras<T> {
  * A running coroutine: a stack of generator frames driven by the scheduler.
  * Awaitable (`await task`), joinable inside coroutines (`yield* task`), cancellable.
  */
-export class Task<T> implements PromiseLike<T>, Operable<T> {
+export class Task<T> implements Promise<T>, Operable<T> {
   readonly id: number;
   readonly name: string;
   readonly scheduler: Scheduler;
@@ -207,6 +207,18 @@ export class Task<T> implements PromiseLike<T>, Operable<T> {
     onrejected?: ((reason: unknown) => R2 | PromiseLike<R2>) | null,
   ): Promise<R1 | R2> {
     return this.toPromise().then(onfulfilled, onrejected);
+  }
+
+  catch<R = never>(onrejected?: ((reason: unknown) => R | PromiseLike<R>) | null): Promise<T | R> {
+    return this.toPromise().catch(onrejected);
+  }
+
+  finally(onfinally?: (() => void) | null): Promise<T> {
+    return this.toPromise().finally(onfinally);
+  }
+
+  get [Symbol.toStringTag](): string {
+    return 'Task';
   }
 
   /** A promise of the outcome, created on first use. */

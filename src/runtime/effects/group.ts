@@ -68,7 +68,7 @@ class Group implements TaskObserver {
 
   private winner(index: number, value: unknown): unknown {
     if (this.keys !== null) return { [this.keys[index]!]: value };
-    const out = new Array<unknown>(this.children.length);
+    const out = new Array<unknown>(this.children.length).fill(undefined);
     out[index] = value;
     return out;
   }
