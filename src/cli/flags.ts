@@ -1,0 +1,140 @@
+import { CosocketError } from '../errors.js';
+
+/** A command line that cannot be obeyed: printed as one line, exit code 2. */
+export class UsageError extends CosocketError {
+  constructor(message: string) {
+    super('COSOCKET_ERR_USAGE', message);
+  }
+}
+
+export interface FlagSpec {
+  /** Long name without dashes: `port` for --port. */
+  readonly name: string;
+  /** One letter for -x (ApacheBench style), optional. */
+  readonly short?: string;
+  readonly takesValue: boolean;
+  readonly repeatable?: boolean;
+  /** Shown in --help, e.g. "PORT". */
+  readonly valueName?: string;
+  readonly description: string;
+}
+
+export interface ParsedFlags {
+  readonly values: ReadonlyMap<string, string | true | string[]>;
+  readonly positionals: readonly string[];
+}
+
+/**
+ * Parses `--name value`, `--name=value`, `-x value`, `-xVALUE` and boolean `--name`/`-x`.
+ * Unknown flags, missing values and repeats of a non-repeatable flag are UsageErrors naming the flag.
+ */
+export function parseFlags(command: string, argv: readonly string[], specs: readonly FlagSpec[]): ParsedFlags {
+  const byLong = new Map(specs.map((s) => [s.name, s]));
+  const byShort = new Map(specs.filter((s) => s.short !== undefined).map((s) => [s.short!, s]));
+  const values = new Map<string, string | true | string[]>();
+  const positionals: string[] = [];
+  const fail = (message: string): never => {
+    throw new UsageError(`cosocket ${command}: ${message} (see cosocket ${command} --help)`);
+  };
+  const store = (spec: FlagSpec, shown: string, value: string | true): void => {
+    if (spec.repeatable) {
+      const list = (values.get(spec.name) as string[] | undefined) ?? [];
+      list.push(value as string);
+      values.set(spec.name, list);
+      return;
+    }
+    if (values.has(spec.name)) fail(`flag ${shown} given twice`);
+    values.set(spec.name, value);
+  };
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i]!;
+    if (arg === '--') {
+      positionals.push(...argv.slice(i + 1));
+      break;
+    }
+    let spec: FlagSpec | undefined;
+    let shown: string;
+    let inline: string | undefined;
+    if (arg.startsWith('--')) {
+      const eq = arg.indexOf('=');
+      const name = eq === -1 ? arg.slice(2) : arg.slice(2, eq);
+      inline = eq === -1 ? undefined : arg.slice(eq + 1);
+      shown = `--${name}`;
+      spec = byLong.get(name);
+    } else if (arg.startsWith('-') && arg.length > 1) {
+      shown = arg.slice(0, 2);
+      spec = byShort.get(arg[1]!);
+      if (arg.length > 2) inline = arg.slice(2);
+    } else {
+      positionals.push(arg);
+      continue;
+    }
+    if (spec === undefined) fail(`unknown flag ${shown}`);
+    if (!spec!.takesValue) {
+      if (inline !== undefined) fail(`flag ${shown} takes no value`);
+      store(spec!, shown, true);
+      continue;
+    }
+    let value = inline;
+    if (value === undefined) {
+      if (i + 1 >= argv.length) fail(`flag ${shown} needs a value${spec!.valueName ? ` (${spec!.valueName})` : ''}`);
+      value = argv[++i]!;
+    }
+    store(spec!, shown, value);
+  }
+  return { values, positionals };
+}
+
+export function helpText(usage: string, summary: string, specs: readonly FlagSpec[]): string {
+  const rows = specs.map((s) => {
+    const names = `${s.short ? `-${s.short}, ` : '    '}--${s.name}${s.takesValue ? ` ${s.valueName ?? 'VALUE'}` : ''}`;
+    return `  ${names.padEnd(30)} ${s.description}`;
+  });
+  return `${usage}\n\n${summary}\n\nOptions:\n${rows.join('\n')}\n`;
+}
+
+/** A TCP port: a whole number from 0 (any free port) to 65535. */
+export function parsePort(flag: string, value: string): number {
+  if (!/^\d+$/.test(value) || Number(value) > 65535) {
+    throw new UsageError(`${flag} must be a port number from 0 to 65535, got '${value}'`);
+  }
+  return Number(value);
+}
+
+export function parseHost(flag: string, value: string): string {
+  if (value.trim() === '' || /[\s/]/.test(value)) throw new UsageError(`${flag} must be a host name or IP address, got '${value}'`);
+  return value;
+}
+
+/** redis://[user:pass@]host:port[/db], rediss://..., or unix:///path/to.sock */
+export function parseRedisUrl(flag: string, value: string): string {
+  let url: URL;
+  try {
+    url = new URL(value);
+  } catch {
+    throw new UsageError(`${flag} must be a URL like redis://127.0.0.1:6379, got '${value}'`);
+  }
+  if (!['redis:', 'rediss:', 'unix:'].includes(url.protocol)) {
+    throw new UsageError(`${flag} must use redis://, rediss:// or unix://, got '${url.protocol}//'`);
+  }
+  if (url.protocol !== 'unix:' && url.hostname === '') throw new UsageError(`${flag} has no host: '${value}'`);
+  return value;
+}
+
+export function parseChoice<T extends string>(flag: string, value: string, choices: readonly T[]): T {
+  if (!(choices as readonly string[]).includes(value)) {
+    throw new UsageError(`${flag} must be one of ${choices.join(', ')}, got '${value}'`);
+  }
+  return value as T;
+}
+
+/** The URL with any password replaced, for logs and /status. */
+export function redactUrl(value: string): string {
+  try {
+    const url = new URL(value);
+    if (url.password) url.password = '***';
+    return url.toString();
+  } catch {
+    return value;
+  }
+}

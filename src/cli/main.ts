@@ -1,0 +1,56 @@
+import { CosocketError } from '../errors.js';
+import { VERSION } from '../version.js';
+import { UsageError } from './flags.js';
+import { serve } from './serve.js';
+
+const HELP = `Usage: cosocket <command> [options]
+
+Commands:
+  serve      start the server (what npm start runs); cosocket serve --help for its options
+  help       show this help
+
+Options:
+  -h, --help       show this help
+  -v, --version    print the version
+`;
+
+type Command = (argv: readonly string[]) => Promise<number>;
+
+const COMMANDS: Readonly<Record<string, Command>> = {
+  serve,
+  help: async () => {
+    process.stdout.write(HELP);
+    return 0;
+  },
+};
+
+/** The `cosocket` command line. Resolves with the process exit code. */
+export async function main(argv: readonly string[]): Promise<number> {
+  const [first, ...rest] = argv;
+  if (first === undefined || first === '--help' || first === '-h') {
+    process.stdout.write(HELP);
+    return first === undefined ? 2 : 0;
+  }
+  if (first === '--version' || first === '-v') {
+    process.stdout.write(`${VERSION}\n`);
+    return 0;
+  }
+  const command = COMMANDS[first];
+  if (command === undefined) {
+    process.stderr.write(`cosocket: unknown command '${first}' (commands: ${Object.keys(COMMANDS).join(', ')}; see cosocket --help)\n`);
+    return 2;
+  }
+  try {
+    return await command(rest);
+  } catch (err) {
+    if (err instanceof UsageError) {
+      process.stderr.write(err.message.startsWith('cosocket') ? `${err.message}\n` : `cosocket ${first}: ${err.message}\n`);
+      return 2;
+    }
+    if (err instanceof CosocketError) {
+      process.stderr.write(`cosocket: ${err.message}\n`);
+      return 1;
+    }
+    throw err;
+  }
+}
