@@ -1,31 +1,15 @@
 import { spawn } from 'node:child_process';
 import type { ChildProcessWithoutNullStreams } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
+import { runProcess } from './process.js';
+import type { ExitResult } from './process.js';
 
 /** bin/cosocket.js of this checkout (dist/test/helpers -> ../../../bin). */
 export const BIN = fileURLToPath(new URL('../../../bin/cosocket.js', import.meta.url));
 
-export interface CliResult {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
-
 /** Runs `cosocket ...args` to completion. */
-export function runCli(args: readonly string[], env: NodeJS.ProcessEnv = process.env, limitMs = 30_000): Promise<CliResult> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [BIN, ...args], { env, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    const killer = setTimeout(() => child.kill('SIGKILL'), limitMs);
-    child.on('error', reject);
-    child.on('close', (code) => {
-      clearTimeout(killer);
-      resolve({ code, stdout, stderr });
-    });
-  });
+export function runCli(args: readonly string[], env: NodeJS.ProcessEnv = process.env, limitMs = 30_000): Promise<ExitResult> {
+  return runProcess(process.execPath, [BIN, ...args], { env, limitMs });
 }
 
 export interface RunningServer {
