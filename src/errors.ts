@@ -164,3 +164,90 @@ function describe(value: unknown): string {
   if (typeof value === 'function') return `a function (${value.name || 'anonymous'}); did you mean yield* call(fn)?`;
   return `${typeof value} ${String(value)}`;
 }
+
+// ---- sockets and pools (messages follow OpenResty's where users know them: "timeout", "closed", ...) ----
+
+/** Base of every socket error; `op` is what was being done: connect, send, receive, acquire. */
+export class SocketError extends CosocketError {
+  readonly op: string;
+  readonly peer: string;
+
+  constructor(code: string, op: string, peer: string, message: string, options?: { cause?: unknown }) {
+    super(code, `${op} ${peer}: ${message}`, options);
+    this.op = op;
+    this.peer = peer;
+  }
+}
+
+/** The operation took longer than its timeout. A read timeout leaves the socket usable. */
+export class SocketTimeoutError extends SocketError {
+  readonly ms: number;
+
+  constructor(op: string, peer: string, ms: number) {
+    super('COSOCKET_ERR_SOCKET_TIMEOUT', op, peer, `timeout (${ms} ms)`);
+    this.ms = ms;
+  }
+}
+
+/** The connection is closed (by the peer, or earlier by us). `partial` holds what was read before. */
+export class SocketClosedError extends SocketError {
+  readonly partial: Buffer | undefined;
+
+  constructor(op: string, peer: string, partial?: Buffer, detail = 'closed') {
+    super('COSOCKET_ERR_SOCKET_CLOSED', op, peer, detail);
+    this.partial = partial;
+  }
+}
+
+export class ConnectionRefusedError extends SocketError {
+  constructor(peer: string, options?: { cause?: unknown }) {
+    super('COSOCKET_ERR_CONNECTION_REFUSED', 'connect', peer, 'connection refused', options);
+  }
+}
+
+export class ConnectionResetError extends SocketError {
+  constructor(op: string, peer: string, options?: { cause?: unknown }) {
+    super('COSOCKET_ERR_CONNECTION_RESET', op, peer, 'connection reset by peer', options);
+  }
+}
+
+/** The pool's size is reached and its backlog of waiting connects is full. */
+export class PoolBacklogFullError extends SocketError {
+  readonly pool: string;
+
+  constructor(pool: string, size: number, backlog: number) {
+    super(
+      'COSOCKET_ERR_POOL_BACKLOG_FULL',
+      'connect',
+      pool,
+      `too many waiting connect operations (pool '${pool}': ${size} open, ${backlog} waiting)`,
+    );
+    this.pool = pool;
+  }
+}
+
+/** setkeepalive on a connection that still has unread data or is mid-protocol: it was closed instead. */
+export class DubiousStateError extends SocketError {
+  constructor(peer: string, why: string) {
+    super('COSOCKET_ERR_DUBIOUS_STATE', 'setkeepalive', peer, `connection in dubious state (${why}); closed instead of pooled`);
+  }
+}
+
+/** Any other socket failure, with the system error as its cause. */
+export class SocketIOError extends SocketError {
+  constructor(op: string, peer: string, cause: unknown) {
+    super('COSOCKET_ERR_SOCKET', op, peer, cause instanceof Error ? cause.message : String(cause), { cause });
+  }
+}
+
+/** Maps a system error of a socket operation to the typed error users branch on. */
+export function socketErrorFrom(op: string, peer: string, err: unknown): SocketError {
+  if (err instanceof SocketError) return err;
+  const code = (err as NodeJS.ErrnoException | null)?.code;
+  if (code === 'ECONNREFUSED') return new ConnectionRefusedError(peer, { cause: err });
+  if (code === 'ECONNRESET') return new ConnectionResetError(op, peer, { cause: err });
+  if (code === 'EPIPE' || code === 'ERR_STREAM_DESTROYED' || code === 'ERR_STREAM_WRITE_AFTER_END') {
+    return new SocketClosedError(op, peer, undefined, 'closed');
+  }
+  return new SocketIOError(op, peer, err);
+}

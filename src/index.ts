@@ -7,7 +7,7 @@ import type { Task } from './runtime/task.js';
 
 export { Scheduler, defaultScheduler } from './runtime/scheduler.js';
 export type { Body, SchedulerOptions, SchedulerStats, StartOptions } from './runtime/scheduler.js';
-export { Task } from './runtime/task.js';
+export { Task, currentTask } from './runtime/task.js';
 export type { TaskStatus, TaskObserver } from './runtime/task.js';
 export { Effect } from './runtime/effect.js';
 export type { EffectKind, Operable, Operation, Yieldable } from './runtime/effect.js';
@@ -18,6 +18,10 @@ export type { Awaitable, ResultOf } from './runtime/effects/operand.js';
 export { abortable, cancelled, self } from './runtime/effects/control.js';
 export { Semaphore } from './runtime/semaphore.js';
 export { sleep } from '../adapters/sleep.js';
+export * as tcp from '../adapters/tcp/index.js';
+export { KeepalivePool, Lease } from './pool/keepalive-pool.js';
+export type { PoolHooks, PoolOptions, PoolStats } from './pool/keepalive-pool.js';
+export { PoolRegistry, pools } from './pool/registry.js';
 export {
   BudgetExceededError,
   CancelReason,
@@ -27,6 +31,14 @@ export {
   InvalidYieldError,
   StackBudgetError,
   TimeoutError,
+  SocketError,
+  SocketTimeoutError,
+  SocketClosedError,
+  ConnectionRefusedError,
+  ConnectionResetError,
+  PoolBacklogFullError,
+  DubiousStateError,
+  SocketIOError,
   coroutineChain,
   formatChain,
 } from './errors.js';

@@ -43,6 +43,12 @@ const NO_FAILURE: unique symbol = Symbol('no failure');
 
 // ---- trampoline: resumptions requested while a task runs are queued, never nested ----
 let trampolineDepth = 0;
+let runningTask: Task<unknown> | null = null;
+
+/** The coroutine whose code is running right now, or null outside any coroutine. */
+export function currentTask(): Task<unknown> | null {
+  return runningTask;
+}
 const readyQueue: Task<unknown>[] = [];
 
 // Only call when the queue is non-empty: setting `length` is a slow runtime call even on an empty array.
@@ -82,6 +88,7 @@ class TaskExtras<T> {
   queueNode: QueueNode<Task<unknown>> | null = null;
   deferredFn: BodyFn | null = null;
   deferredArgs: readonly unknown[] | null = null;
+  cleanups: Array<() => void> | null = null;
 }
 
 /**
@@ -185,6 +192,34 @@ export class Task<T> implements Promise<T>, Operable<T> {
     if (this.state !== DONE) throw new Error(`coroutine '${this.name}' has not finished`);
     if (this.outcome === OK) return this.settledValue as T;
     throw this.settledValue;
+  }
+
+  /** The root coroutine this one runs under (itself for a root). */
+  get root(): Task<unknown> {
+    let task: Task<unknown> = this as Task<unknown>;
+    while (task.parent !== null) task = task.parent;
+    return task;
+  }
+
+  /**
+   * Runs `cleanup` when this coroutine has finished, however it ended (before anyone awaiting it
+   * hears of it). For resources that belong to a coroutine, e.g. a socket nobody closed.
+   */
+  addCleanup(cleanup: () => void): void {
+    if (this.state === DONE) {
+      cleanup();
+      return;
+    }
+    const extras = this.more();
+    if (extras.cleanups === null) extras.cleanups = [cleanup];
+    else extras.cleanups.push(cleanup);
+  }
+
+  removeCleanup(cleanup: () => void): void {
+    const cleanups = this.extras?.cleanups;
+    if (cleanups == null) return;
+    const i = cleanups.lastIndexOf(cleanup);
+    if (i >= 0) cleanups.splice(i, 1);
   }
 
   /** Names from the root coroutine down to the frame running now. */
@@ -372,6 +407,7 @@ export class Task<T> implements Promise<T>, Operable<T> {
       if (readyQueue.length !== 0) drainReady();
     } finally {
       trampolineDepth--;
+      runningTask = null;
     }
   }
 
@@ -385,6 +421,7 @@ export class Task<T> implements Promise<T>, Operable<T> {
   /** @internal The run loop: drive the top frame until it waits or the body ends. */
   run(mode: number, value: unknown): void {
     this.state = RUNNING;
+    runningTask = this as Task<unknown>;
     const fairnessSteps = this.scheduler.fairnessSteps;
     for (;;) {
       if (this.cancelReason !== null && !this.unwinding) {
@@ -654,6 +691,7 @@ export class Task<T> implements Promise<T>, Operable<T> {
     }
     const extras = this.extras;
     const bubble = this.outcome === FAILED && !this.scoped && (extras === null || !extras.observed);
+    if (extras !== null && extras.cleanups !== null) this.runCleanups(extras.cleanups);
     this.scheduler.onTaskDone(this, wasStarted, this.outcome === FAILED, this.outcome === CANCELLED);
     if (extras !== null) {
       const observers = extras.observers;
@@ -665,6 +703,17 @@ export class Task<T> implements Promise<T>, Operable<T> {
     }
     if (this.parent !== null) this.parent.childSettled(this, bubble);
     else if (bubble) setImmediate(reportIfUnobserved, this);
+  }
+
+  private runCleanups(cleanups: Array<() => void>): void {
+    this.extras!.cleanups = null;
+    for (const cleanup of cleanups) {
+      try {
+        cleanup();
+      } catch (err) {
+        this.scheduler.reportUnhandled(err, this as Task<unknown>);
+      }
+    }
   }
 
   private notifyPromise(): void {

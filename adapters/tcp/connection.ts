@@ -1,0 +1,108 @@
+import { connect as netConnect } from 'node:net';
+import type { Socket } from 'node:net';
+import { SocketTimeoutError, socketErrorFrom } from '../../src/errors.js';
+import { ByteQueue } from './byte-queue.js';
+
+/** Where to connect: TCP host and port, or a unix socket path. */
+export type Target = { host: string; port: number } | { path: string };
+
+/** Unread bytes past which the socket stops reading until someone reads (backpressure). */
+const HIGH_WATER = 256 * 1024;
+
+/**
+ * One open connection: the pooled resource under a TcpSocket. Collects what arrives into a byte
+ * queue, remembers end and error, and tells its current reader when anything happens.
+ */
+export class TcpConnection {
+  readonly socket: Socket;
+  readonly peer: string;
+  readonly queue = new ByteQueue();
+  ended = false;
+  error: Error | null = null;
+  closed = false;
+  /** The pending reader's wake-up, or null. */
+  onActivity: (() => void) | null = null;
+  private idle = false;
+
+  constructor(socket: Socket, peer: string) {
+    this.socket = socket;
+    this.peer = peer;
+    socket.on('data', (chunk: Buffer) => {
+      this.queue.push(chunk);
+      if (this.onActivity === null && this.queue.length >= HIGH_WATER) socket.pause();
+      this.notify();
+    });
+    socket.on('end', () => {
+      this.ended = true;
+      this.notify();
+    });
+    socket.on('error', (err: Error) => {
+      this.error = err;
+      this.notify();
+    });
+    socket.on('close', () => {
+      this.closed = true;
+      this.notify();
+    });
+    socket.on('timeout', () => {
+      // only armed while idle in the pool: the keepalive idle timeout
+      if (this.idle) socket.destroy();
+    });
+  }
+
+  /** Opens a connection; rejects with a typed socket error, or SocketTimeoutError after `timeoutMs`. */
+  static open(target: Target, peer: string, timeoutMs: number): Promise<TcpConnection> {
+    return new Promise((resolve, reject) => {
+      const socket = netConnect({ ...target, noDelay: true });
+      const timer = setTimeout(() => {
+        socket.destroy();
+        reject(new SocketTimeoutError('connect', peer, timeoutMs));
+      }, timeoutMs);
+      const onError = (err: Error): void => {
+        clearTimeout(timer);
+        socket.destroy();
+        reject(socketErrorFrom('connect', peer, err));
+      };
+      socket.once('error', onError);
+      socket.once('connect', () => {
+        clearTimeout(timer);
+        socket.off('error', onError);
+        resolve(new TcpConnection(socket, peer));
+      });
+    });
+  }
+
+  /** Fit for reuse: open both ways, nothing unread (a peer that spoke while idle is in a dubious state). */
+  isAlive(): boolean {
+    return !this.closed && !this.ended && this.error === null && this.queue.length === 0 && !this.socket.destroyed;
+  }
+
+  /** Parked in the pool: closed by itself after `idleMs` without use. */
+  parkIdle(idleMs: number): void {
+    this.idle = true;
+    this.onActivity = null;
+    this.socket.setTimeout(idleMs);
+    if (this.socket.isPaused()) this.socket.resume(); // so a close or stray bytes from the peer are seen
+  }
+
+  /** Taken from the pool by a user. */
+  takeFromPool(): void {
+    this.idle = false;
+    this.socket.setTimeout(0);
+  }
+
+  /** A reader needs more bytes: make sure the socket is reading. */
+  want(): void {
+    if (this.socket.isPaused()) this.socket.resume();
+  }
+
+  destroy(): void {
+    this.onActivity = null;
+    this.socket.destroy();
+  }
+
+  private notify(): void {
+    const wake = this.onActivity;
+    if (wake !== null) wake();
+  }
+}

@@ -1,0 +1,453 @@
+import {
+  CosocketError,
+  DubiousStateError,
+  InvalidArgumentError,
+  SocketClosedError,
+  SocketError,
+  SocketTimeoutError,
+  socketErrorFrom,
+} from '../../src/errors.js';
+import type { KeepalivePool, Lease } from '../../src/pool/keepalive-pool.js';
+import { Effect } from '../../src/runtime/effect.js';
+import type { EffectKind } from '../../src/runtime/effect.js';
+import { currentTask } from '../../src/runtime/task.js';
+import type { Task } from '../../src/runtime/task.js';
+import type { TcpConnection } from './connection.js';
+
+export interface Timeouts {
+  connect: number;
+  send: number;
+  read: number;
+}
+
+/** Data `send` accepts: bytes, text (UTF-8), or a list of them sent as one write. */
+export type SendData = Buffer | Uint8Array | string | ReadonlyArray<Buffer | Uint8Array | string>;
+
+const LF = Buffer.from('\n');
+
+const BYTES = 0;
+const LINE = 1;
+const ALL = 2;
+const ANY = 3;
+const UNTIL = 4;
+
+/** What one receive asks for. */
+class ReadRequest {
+  constructor(
+    readonly mode: number,
+    readonly n: number,
+    readonly pattern: Buffer | null,
+    readonly inclusive: boolean,
+    /** streaming receiveuntil: told when a piece ended with the pattern */
+    readonly until: ReceiveUntilReader | null = null,
+  ) {}
+}
+
+/** "Not yet": the bytes asked for have not all arrived. */
+const NEED_MORE: unique symbol = Symbol('need more');
+/** The pattern was reached in streaming receiveuntil: the reader returns null once. */
+const PATTERN_END = null;
+
+const RECEIVE: EffectKind = {
+  name: 'tcp.receive',
+  start(task, effect) {
+    (effect.a as TcpSocket).beginRead(task, effect.b as ReadRequest);
+  },
+  abandon(_task, effect) {
+    (effect.a as TcpSocket).abortPending('receive');
+  },
+};
+
+const SEND: EffectKind = {
+  name: 'tcp.send',
+  start(task, effect) {
+    (effect.a as TcpSocket).beginSend(task, effect.b as SendData);
+  },
+  abandon(_task, effect) {
+    (effect.a as TcpSocket).abortPending('send');
+  },
+};
+
+const IMMEDIATE: EffectKind = {
+  name: 'tcp.receiveuntil',
+  start(task, effect) {
+    task.settleWait(effect.a, false);
+  },
+  abandon() {},
+};
+
+function onReadTimeout(socket: TcpSocket): void {
+  socket.readTimedOut();
+}
+
+function onSendTimeout(socket: TcpSocket): void {
+  socket.sendTimedOut();
+}
+
+/**
+ * A cosocket: a TCP (or unix) connection used from a coroutine, with the methods of OpenResty's
+ * tcpsock. Every wait is an effect (`yield* sock.receive('*l')`). A read timeout is not fatal (the
+ * socket stays usable, unread bytes stay queued); any other error closes the socket. Cancelling the
+ * coroutine during a send or receive closes the socket; it is never pooled. The socket belongs to the
+ * coroutine that connected (and the coroutines under the same root); it is closed when that coroutine
+ * ends without setkeepalive() or close().
+ */
+export class TcpSocket {
+  readonly peer: string;
+  private readonly pool: KeepalivePool<TcpConnection>;
+  private lease: Lease<TcpConnection> | null;
+  private conn: TcpConnection | null;
+  private readonly owner: Task<unknown>;
+  private readonly timeouts: Timeouts;
+  private readonly closeWithOwner = (): void => this.close();
+  private readonly wake = (): void => this.onActivity();
+
+  private reader: Task<unknown> | null = null;
+  private readRequest: ReadRequest | null = null;
+  private readTimer: NodeJS.Timeout | null = null;
+  private writer: Task<unknown> | null = null;
+  private sendTimer: NodeJS.Timeout | null = null;
+
+  /** @internal made by tcp.connect */
+  constructor(pool: KeepalivePool<TcpConnection>, lease: Lease<TcpConnection>, owner: Task<unknown>, timeouts: Timeouts) {
+    this.pool = pool;
+    this.lease = lease;
+    this.conn = lease.connection!;
+    this.peer = this.conn.peer;
+    this.owner = owner;
+    this.timeouts = { ...timeouts };
+    owner.addCleanup(this.closeWithOwner);
+  }
+
+  /** True once closed or handed back with setkeepalive. */
+  get closed(): boolean {
+    return this.conn === null;
+  }
+
+  /** How many times this connection was reused from the pool before this use (0 for a new one). */
+  getreusedtimes(): number {
+    return this.lease?.reusedTimes ?? 0;
+  }
+
+  /** Sends everything; returns the byte count once the kernel took all of it (send timeout: fatal). */
+  send(data: SendData): Effect<number> {
+    return new Effect<number>(SEND, this, data);
+  }
+
+  /** Exactly `size` bytes. */
+  receive(size: number): Effect<Buffer>;
+  /** One line, without its `\n` (and `\r`), as UTF-8 text. */
+  receive(pattern: '*l'): Effect<string>;
+  /** Everything until the peer closes. */
+  receive(pattern: '*a'): Effect<Buffer>;
+  receive(what: number | '*l' | '*a'): Effect<Buffer> | Effect<string> {
+    if (what === '*l') return new Effect<string>(RECEIVE, this, new ReadRequest(LINE, 0, LF, false));
+    if (what === '*a') return new Effect<Buffer>(RECEIVE, this, new ReadRequest(ALL, 0, null, false));
+    if (typeof what !== 'number' || !Number.isInteger(what) || what < 0) {
+      throw new InvalidArgumentError(`receive() takes a byte count >= 0, '*l' or '*a', got ${String(what)}`);
+    }
+    return new Effect<Buffer>(RECEIVE, this, new ReadRequest(BYTES, what, null, false));
+  }
+
+  /** Whatever has arrived, at least one byte and at most `max`. */
+  receiveany(max: number): Effect<Buffer> {
+    if (!Number.isInteger(max) || max < 1) throw new InvalidArgumentError(`receiveany() takes a byte count >= 1, got ${String(max)}`);
+    return new Effect<Buffer>(RECEIVE, this, new ReadRequest(ANY, max, null, false));
+  }
+
+  /**
+   * A reader of the bytes up to `pattern`. `yield* reader.read()` returns them all (with the pattern
+   * when `inclusive`); `yield* reader.read(size)` returns them in pieces of at most `size` bytes and
+   * then null once the pattern is reached. Each read after that looks for the next occurrence.
+   */
+  receiveuntil(pattern: string | Buffer, options: { inclusive?: boolean } = {}): ReceiveUntilReader {
+    const bytes = typeof pattern === 'string' ? Buffer.from(pattern) : pattern;
+    if (bytes.length === 0) throw new InvalidArgumentError('receiveuntil() needs a non-empty pattern');
+    return new ReceiveUntilReader(this, bytes, options.inclusive === true);
+  }
+
+  /** Timeouts in ms for connect, send and read; undefined leaves one as it is. */
+  settimeouts(connect?: number, send?: number, read?: number): void {
+    for (const [name, value] of [['connect', connect], ['send', send], ['read', read]] as const) {
+      if (value === undefined) continue;
+      if (typeof value !== 'number' || !(value > 0) || !Number.isFinite(value)) {
+        throw new InvalidArgumentError(`settimeouts(): ${name} timeout must be a number of ms > 0, got ${String(value)}`);
+      }
+      this.timeouts[name] = value;
+    }
+  }
+
+  /** Socket options: 'keepalive' (TCP keepalive probes) and 'nodelay' (no Nagle; on by default). */
+  setoption(option: 'keepalive' | 'nodelay', value: boolean): void {
+    const conn = this.usable('setoption');
+    if (option === 'keepalive') conn.socket.setKeepAlive(value);
+    else if (option === 'nodelay') conn.socket.setNoDelay(value);
+    else throw new InvalidArgumentError(`setoption(): unsupported option '${String(option)}' (keepalive, nodelay)`);
+  }
+
+  /**
+   * Puts the connection back into its pool for reuse, idle for at most `idleMs` (default: the pool's
+   * idle timeout); this object is closed afterwards. A connection with unread bytes or a pending
+   * operation is in a dubious state: it is closed instead and DubiousStateError is thrown.
+   */
+  setkeepalive(idleMs?: number): void {
+    if (idleMs !== undefined && (!Number.isInteger(idleMs) || idleMs < 1)) {
+      throw new InvalidArgumentError(`setkeepalive() idle time must be a whole number of ms >= 1, got ${String(idleMs)}`);
+    }
+    const conn = this.usable('setkeepalive');
+    const why =
+      this.reader !== null || this.writer !== null
+        ? 'an operation is pending'
+        : conn.queue.length > 0
+          ? `${conn.queue.length} unread byte(s)`
+          : conn.ended || conn.error !== null || conn.closed
+            ? 'closed by the peer'
+            : null;
+    if (why !== null) {
+      this.close();
+      throw new DubiousStateError(this.peer, why);
+    }
+    const lease = this.lease!;
+    this.detach();
+    conn.parkIdle(idleMs ?? this.pool.idleTimeout);
+    this.pool.release(lease);
+  }
+
+  /** Closes the connection (never pooled). Safe to call twice, and from outside the coroutine. */
+  close(): void {
+    const lease = this.lease;
+    const conn = this.conn;
+    if (lease === null || conn === null) return;
+    this.failPending(new SocketClosedError(this.reader !== null ? 'receive' : 'send', this.peer, undefined, 'closed'));
+    this.detach();
+    conn.destroy();
+    this.pool.discard(lease);
+  }
+
+  // ---------------------------------------------------------------- effect plumbing (internal)
+
+  /** @internal */
+  beginRead(task: Task<unknown>, request: ReadRequest): void {
+    const conn = this.usable('receive', task);
+    if (this.reader !== null) throw new SocketError('COSOCKET_ERR_SOCKET_BUSY', 'receive', this.peer, 'socket busy reading');
+    let result: Buffer | string | null | typeof NEED_MORE;
+    try {
+      result = this.attempt(conn, request);
+    } catch (err) {
+      this.close();
+      throw err;
+    }
+    if (result !== NEED_MORE) {
+      task.settleWait(result, false);
+      return;
+    }
+    this.reader = task;
+    this.readRequest = request;
+    conn.onActivity = this.wake;
+    conn.want();
+    this.readTimer = setTimeout(onReadTimeout, this.timeouts.read, this);
+  }
+
+  /** @internal */
+  beginSend(task: Task<unknown>, data: SendData): void {
+    const conn = this.usable('send', task);
+    if (this.writer !== null) throw new SocketError('COSOCKET_ERR_SOCKET_BUSY', 'send', this.peer, 'socket busy writing');
+    const parts = typeof data === 'string' || data instanceof Uint8Array ? [data] : data;
+    let bytes = 0;
+    for (const part of parts) bytes += typeof part === 'string' ? Buffer.byteLength(part) : part.length;
+    this.writer = task;
+    this.sendTimer = setTimeout(onSendTimeout, this.timeouts.send, this);
+    const socket = conn.socket;
+    const done = (err?: Error | null): void => {
+      if (this.writer !== task) return;
+      this.endSend();
+      if (err) {
+        const error = socketErrorFrom('send', this.peer, err);
+        this.close();
+        task.settleWait(error, true);
+      } else {
+        task.settleWait(bytes, false);
+      }
+    };
+    if (parts.length === 1) {
+      socket.write(parts[0]!, done);
+      return;
+    }
+    socket.cork();
+    for (let i = 0; i < parts.length; i++) socket.write(parts[i]!, i === parts.length - 1 ? done : undefined);
+    socket.uncork();
+    if (parts.length === 0) done(null);
+  }
+
+  /** @internal The pending operation was abandoned (the coroutine is being cancelled): close, never pool. */
+  abortPending(op: 'receive' | 'send'): void {
+    if (op === 'receive') this.endRead();
+    else this.endSend();
+    this.close();
+  }
+
+  /** @internal */
+  readTimedOut(): void {
+    const reader = this.reader;
+    this.readTimer = null;
+    if (reader === null) return;
+    this.endRead();
+    reader.settleWait(new SocketTimeoutError('receive', this.peer, this.timeouts.read), true);
+  }
+
+  /** @internal */
+  sendTimedOut(): void {
+    const writer = this.writer;
+    this.sendTimer = null;
+    if (writer === null) return;
+    this.endSend();
+    this.close();
+    writer.settleWait(new SocketTimeoutError('send', this.peer, this.timeouts.send), true);
+  }
+
+  /** @internal One step of receiveuntil. */
+  readUntil(pattern: Buffer, inclusive: boolean, size: number, reader: ReceiveUntilReader): Effect<Buffer | null> {
+    return new Effect<Buffer | null>(RECEIVE, this, new ReadRequest(UNTIL, size, pattern, inclusive, reader));
+  }
+
+  private onActivity(): void {
+    const reader = this.reader;
+    const conn = this.conn;
+    if (reader === null || conn === null) return;
+    let result: Buffer | string | null | typeof NEED_MORE;
+    try {
+      result = this.attempt(conn, this.readRequest!);
+    } catch (err) {
+      this.endRead();
+      this.close();
+      reader.settleWait(err, true);
+      return;
+    }
+    if (result === NEED_MORE) return;
+    this.endRead();
+    reader.settleWait(result, false);
+  }
+
+  /** The result of `request` from what is queued, NEED_MORE, or a thrown SocketError (fatal). */
+  private attempt(conn: TcpConnection, request: ReadRequest): Buffer | string | null | typeof NEED_MORE {
+    const queue = conn.queue;
+    switch (request.mode) {
+      case BYTES:
+        if (queue.length >= request.n) return queue.take(request.n);
+        break;
+      case LINE: {
+        const at = queue.indexOf(LF);
+        if (at >= 0) {
+          const line = queue.take(at + 1);
+          const end = at > 0 && line[at - 1] === 13 ? at - 1 : at;
+          return line.toString('utf8', 0, end);
+        }
+        break;
+      }
+      case ALL:
+        if (conn.ended || conn.closed) return queue.takeAll();
+        break;
+      case ANY:
+        if (queue.length > 0) return queue.take(Math.min(queue.length, request.n));
+        break;
+      default: {
+        const pattern = request.pattern!;
+        const at = queue.indexOf(pattern);
+        if (request.n === Infinity) {
+          if (at >= 0) {
+            const data = queue.take(at);
+            if (request.inclusive) return Buffer.concat([data, queue.take(pattern.length)]);
+            queue.skip(pattern.length);
+            return data;
+          }
+          break;
+        }
+        // streaming: pieces of at most n bytes that cannot be the start of the pattern
+        if (at === 0) {
+          const found = queue.take(pattern.length);
+          if (!request.inclusive) return PATTERN_END;
+          request.until!.endNext = true;
+          return found;
+        }
+        const safe = at > 0 ? at : queue.length - pattern.length + 1;
+        if (safe > 0) return queue.take(Math.min(safe, request.n));
+        break;
+      }
+    }
+    if (conn.error !== null) throw socketErrorFrom('receive', this.peer, conn.error);
+    if (conn.ended || conn.closed) {
+      throw new SocketClosedError('receive', this.peer, queue.length > 0 ? queue.takeAll() : undefined);
+    }
+    return NEED_MORE;
+  }
+
+  private usable(op: string, task: Task<unknown> | null = currentTask()): TcpConnection {
+    const conn = this.conn;
+    if (conn === null) throw new SocketClosedError(op, this.peer);
+    if (task === null || task.root !== this.owner) {
+      throw new CosocketError(
+        'COSOCKET_ERR_SOCKET_OWNER',
+        `${op} ${this.peer}: this socket belongs to coroutine '${this.owner.name}'${task === null ? ' and was used outside any coroutine' : `, not '${task.name}'`}`,
+      );
+    }
+    if (conn.error !== null && this.reader === null) {
+      const error = socketErrorFrom(op, this.peer, conn.error);
+      this.close();
+      throw error;
+    }
+    return conn;
+  }
+
+  private endRead(): void {
+    if (this.readTimer !== null) clearTimeout(this.readTimer);
+    this.readTimer = null;
+    this.reader = null;
+    this.readRequest = null;
+    if (this.conn !== null) this.conn.onActivity = null;
+  }
+
+  private endSend(): void {
+    if (this.sendTimer !== null) clearTimeout(this.sendTimer);
+    this.sendTimer = null;
+    this.writer = null;
+  }
+
+  private failPending(error: SocketError): void {
+    const reader = this.reader;
+    const writer = this.writer;
+    this.endRead();
+    this.endSend();
+    if (reader !== null) reader.settleWait(error, true);
+    if (writer !== null && writer !== reader) writer.settleWait(error, true);
+  }
+
+  private detach(): void {
+    this.owner.removeCleanup(this.closeWithOwner);
+    this.lease = null;
+    this.conn = null;
+  }
+}
+
+/** What `receiveuntil` returns: read the bytes before a pattern, whole or in pieces. */
+export class ReceiveUntilReader {
+  /** @internal the last piece ended with the (inclusive) pattern: the next read returns null */
+  endNext = false;
+
+  constructor(
+    private readonly socket: TcpSocket,
+    private readonly pattern: Buffer,
+    private readonly inclusive: boolean,
+  ) {}
+
+  /** Without `size`: all bytes up to the pattern. With `size`: the next piece, or null at the pattern. */
+  read(size?: number): Effect<Buffer | null> {
+    if (size !== undefined && (!Number.isInteger(size) || size < 1)) {
+      throw new InvalidArgumentError(`receiveuntil reader: size must be a whole number >= 1, got ${String(size)}`);
+    }
+    if (size !== undefined && this.endNext) {
+      this.endNext = false;
+      return new Effect<Buffer | null>(IMMEDIATE, null);
+    }
+    return this.socket.readUntil(this.pattern, this.inclusive, size ?? Infinity, this);
+  }
+}

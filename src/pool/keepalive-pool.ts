@@ -1,0 +1,278 @@
+import genericPool from 'generic-pool';
+import type { Pool } from 'generic-pool';
+import { InvalidArgumentError, PoolBacklogFullError, SocketClosedError, SocketError, SocketTimeoutError } from '../errors.js';
+
+/** How a pool opens, closes and checks one kind of connection. */
+export interface PoolHooks<R> {
+  /** Opens a connection; rejects with the connect error. */
+  create(): Promise<R>;
+  /** Closes it (never throws). */
+  destroy(connection: R): void;
+  /** Usable right now: not closed by the peer, nothing unread arrived while idle. */
+  isAlive(connection: R): boolean;
+}
+
+export interface PoolOptions {
+  /** Pools are keyed by name: anything that changes connection state (db, auth) belongs in it. */
+  name: string;
+  /** Most connections open at once, in use or idle. Default 30 (OpenResty's lua_socket_pool_size). */
+  size?: number;
+  /** Connects that may wait for a free connection beyond `size`; past it: "too many waiting connect operations". Default: no limit. */
+  backlog?: number;
+  /** Longest wait for a connection, including opening it (the connect timeout). Default 60 s. */
+  acquireTimeout?: number;
+  /** Idle connections are closed after this long. Default 60 s. */
+  idleTimeout?: number;
+  /** Longest window in which connects fail fast after consecutive connect failures. Default 1 s. */
+  maxBackoff?: number;
+}
+
+export interface PoolStats {
+  name: string;
+  size: number;
+  backlog: number | null;
+  /** open = idle + inUse */
+  open: number;
+  idle: number;
+  inUse: number;
+  waiting: number;
+  /** Connections opened. */
+  created: number;
+  /** Acquisitions served by an already-used connection. */
+  reused: number;
+  /** Idle connections closed by the idle timeout. */
+  evicted: number;
+  /** Idle connections found closed by the peer (or dirty) at borrow time, discarded, never handed out. */
+  discarded: number;
+  /** Connect attempts that failed. */
+  connectFailures: number;
+  /** Connects refused at once during the back-off after failures. */
+  backoffRejections: number;
+}
+
+/** A connection while it belongs to the pool's bookkeeping; handed to users by `acquire`. */
+export class Lease<R> {
+  /** Times this connection was handed out before this use (OpenResty's getreusedtimes). */
+  reusedTimes = -1;
+  /** @internal set when we close it ourselves, to tell idle eviction from explicit destroys */
+  closing = false;
+
+  constructor(
+    readonly connection: R | null,
+    readonly error: unknown,
+  ) {}
+}
+
+const FIRST_BACKOFF_MS = 5;
+
+function positiveInt(name: string, value: number | undefined, fallback: number, allowInfinity = false): number {
+  if (value === undefined) return fallback;
+  if (allowInfinity && value === Infinity) return Infinity;
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < 1) {
+    throw new InvalidArgumentError(`pool option '${name}' must be a whole number >= 1, got ${String(value)}`);
+  }
+  return value;
+}
+
+function nonNegativeInt(name: string, value: number | undefined): number | undefined {
+  if (value === undefined || value === Infinity) return undefined;
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < 0) {
+    throw new InvalidArgumentError(`pool option '${name}' must be a whole number >= 0, got ${String(value)}`);
+  }
+  return value;
+}
+
+/**
+ * An OpenResty-style keepalive connection pool on generic-pool: most-recently-used first, bounded
+ * size and backlog, idle timeout, reuse counts. Two generic-pool behaviours are kept out: a `create`
+ * that rejects makes generic-pool retry at once in a loop until the acquire times out, so here a failed
+ * connect is handed to the waiter as a failed lease (it gets the error at once) and consecutive failures
+ * open a short, growing window in which connects fail fast; and idle connections closed by the peer
+ * are discarded at borrow time instead of being handed out.
+ */
+export class KeepalivePool<R> {
+  readonly name: string;
+  readonly size: number;
+  readonly backlog: number | undefined;
+  readonly acquireTimeout: number;
+  readonly idleTimeout: number;
+  private readonly maxBackoff: number;
+  private readonly hooks: PoolHooks<R>;
+  private readonly pool: Pool<Lease<R>>;
+  private created = 0;
+  private reused = 0;
+  private evicted = 0;
+  private discarded = 0;
+  private connectFailures = 0;
+  private backoffRejections = 0;
+  private consecutiveFailures = 0;
+  private lastFailureAt = 0;
+  private retryAt = 0;
+  private lastError: SocketError | null = null;
+  private draining = false;
+  /** acquire() calls not yet answered */
+  private inFlight = 0;
+  /** leases handed out and not yet back */
+  private readonly leased = new Set<Lease<R>>();
+
+  constructor(options: PoolOptions, hooks: PoolHooks<R>) {
+    if (typeof options.name !== 'string' || options.name === '') throw new InvalidArgumentError('a pool needs a name');
+    this.name = options.name;
+    this.size = positiveInt('size', options.size, 30);
+    this.backlog = nonNegativeInt('backlog', options.backlog);
+    this.acquireTimeout = positiveInt('acquireTimeout', options.acquireTimeout, 60_000);
+    this.idleTimeout = positiveInt('idleTimeout', options.idleTimeout, 60_000);
+    this.maxBackoff = positiveInt('maxBackoff', options.maxBackoff, 1_000);
+    this.hooks = hooks;
+    this.pool = genericPool.createPool<Lease<R>>(
+      {
+        create: () => this.open(),
+        destroy: async (lease) => this.close(lease),
+      },
+      {
+        max: this.size,
+        min: 0,
+        acquireTimeoutMillis: this.acquireTimeout,
+        fifo: false,
+        idleTimeoutMillis: this.idleTimeout,
+        evictionRunIntervalMillis: Math.min(this.idleTimeout, 1_000),
+        numTestsPerEvictionRun: this.size,
+        autostart: true,
+      },
+    );
+  }
+
+  /**
+   * A connection: an idle one (most recently used first) or a new one. Rejects with the connect
+   * error, a SocketTimeoutError (op 'connect') after acquireTimeout, or PoolBacklogFullError.
+   */
+  async acquire(): Promise<Lease<R>> {
+    if (this.draining) throw new SocketClosedError('connect', this.name, undefined, 'pool is draining');
+    if (this.lastError !== null && Date.now() < this.retryAt) {
+      this.backoffRejections++;
+      const last = this.lastError;
+      throw new SocketError(last.code, 'connect', this.name, `${last.message.replace(/^connect \S+: /, '')} (failed ${this.consecutiveFailures} time(s) in a row; next attempt in ${this.retryAt - Date.now()} ms)`, { cause: last });
+    }
+    // generic-pool's maxWaitingClients also counts requests whose connection is still being created,
+    // so the backlog (connects waiting beyond `size`) is counted here
+    if (this.backlog !== undefined && this.inFlight - (this.size - this.pool.borrowed) >= this.backlog) {
+      throw new PoolBacklogFullError(this.name, this.pool.size, this.inFlight - (this.size - this.pool.borrowed));
+    }
+    this.inFlight++;
+    try {
+      for (;;) {
+        let lease: Lease<R>;
+        try {
+          lease = await this.pool.acquire();
+        } catch (err) {
+          throw this.acquireError(err);
+        }
+        if (lease.error !== null) {
+          this.discard(lease);
+          throw lease.error;
+        }
+        if (lease.reusedTimes >= 0 && !this.hooks.isAlive(lease.connection!)) {
+          this.discarded++;
+          this.discard(lease);
+          continue;
+        }
+        lease.reusedTimes++;
+        if (lease.reusedTimes > 0) this.reused++;
+        this.leased.add(lease);
+        return lease;
+      }
+    } finally {
+      this.inFlight--;
+    }
+  }
+
+  /** Back to the pool for reuse (or closed, if it is no longer usable or the pool is draining). */
+  release(lease: Lease<R>): void {
+    if (!this.leased.delete(lease)) return;
+    if (this.draining || lease.connection === null || !this.hooks.isAlive(lease.connection)) {
+      this.discard(lease);
+      return;
+    }
+    void this.pool.release(lease).catch(() => this.hooks.destroy(lease.connection!));
+  }
+
+  /** Closes it and frees its place. */
+  discard(lease: Lease<R>): void {
+    this.leased.delete(lease);
+    if (lease.closing) return;
+    lease.closing = true;
+    void this.pool.destroy(lease).catch(() => {
+      if (lease.connection !== null) this.hooks.destroy(lease.connection);
+    });
+  }
+
+  stats(): PoolStats {
+    return {
+      name: this.name,
+      size: this.size,
+      backlog: this.backlog ?? null,
+      open: this.pool.size,
+      idle: this.pool.available,
+      inUse: this.pool.borrowed,
+      waiting: this.pool.pending,
+      created: this.created,
+      reused: this.reused,
+      evicted: this.evicted,
+      discarded: this.discarded,
+      connectFailures: this.connectFailures,
+      backoffRejections: this.backoffRejections,
+    };
+  }
+
+  /**
+   * Refuses new acquires, closes idle connections, waits up to `graceMs` for leased ones to come
+   * back, then closes those too.
+   */
+  async drain(graceMs = 5_000): Promise<void> {
+    this.draining = true;
+    const drained = this.pool.drain().then(() => this.pool.clear());
+    let timer: NodeJS.Timeout | undefined;
+    const grace = new Promise<void>((resolve) => {
+      timer = setTimeout(resolve, graceMs);
+    });
+    await Promise.race([drained, grace]);
+    clearTimeout(timer);
+    for (const lease of [...this.leased]) this.discard(lease);
+    await drained;
+  }
+
+  private async open(): Promise<Lease<R>> {
+    const startedAt = Date.now();
+    try {
+      const connection = await this.hooks.create();
+      this.created++;
+      this.consecutiveFailures = 0;
+      this.lastError = null;
+      return new Lease<R>(connection, null);
+    } catch (err) {
+      this.connectFailures++;
+      // attempts that were already under way when the previous one failed are one wave, not a streak
+      if (startedAt >= this.lastFailureAt) this.consecutiveFailures++;
+      this.lastFailureAt = Date.now();
+      const error = err instanceof SocketError ? err : new SocketError('COSOCKET_ERR_SOCKET', 'connect', this.name, String(err), { cause: err });
+      this.lastError = error;
+      if (this.consecutiveFailures > 1) {
+        this.retryAt = this.lastFailureAt + Math.min(FIRST_BACKOFF_MS * 2 ** (this.consecutiveFailures - 2), this.maxBackoff);
+      }
+      return new Lease<R>(null, error);
+    }
+  }
+
+  private close(lease: Lease<R>): void {
+    if (lease.connection === null) return;
+    if (!lease.closing) this.evicted++;
+    this.hooks.destroy(lease.connection);
+  }
+
+  private acquireError(err: unknown): SocketError {
+    const message = err instanceof Error ? err.message : String(err);
+    if (err instanceof Error && err.name === 'TimeoutError') return new SocketTimeoutError('connect', this.name, this.acquireTimeout);
+    if (/draining/.test(message)) return new SocketClosedError('connect', this.name, undefined, 'pool is draining');
+    return new SocketError('COSOCKET_ERR_SOCKET', 'connect', this.name, message, { cause: err });
+  }
+}

@@ -1,0 +1,34 @@
+import type { KeepalivePool, PoolStats } from './keepalive-pool.js';
+
+/**
+ * Every keepalive pool of the process, by kind (tcp, redis, http) and name, so that two kinds of
+ * connection never share a pool even under the same name.
+ */
+export class PoolRegistry {
+  private readonly pools = new Map<string, KeepalivePool<unknown>>();
+
+  /** The pool of that kind and name, created by `create` on first use. */
+  get<R>(kind: string, name: string, create: () => KeepalivePool<R>): KeepalivePool<R> {
+    const key = `${kind}\0${name}`;
+    let pool = this.pools.get(key) as KeepalivePool<R> | undefined;
+    if (pool === undefined) {
+      pool = create();
+      this.pools.set(key, pool as KeepalivePool<unknown>);
+    }
+    return pool;
+  }
+
+  stats(): Array<PoolStats & { kind: string }> {
+    return [...this.pools].map(([key, pool]) => ({ kind: key.slice(0, key.indexOf('\0')), ...pool.stats() }));
+  }
+
+  /** Drains and forgets every pool (shutdown, or between tests); see KeepalivePool.drain. */
+  async drain(graceMs?: number): Promise<void> {
+    const all = [...this.pools.values()];
+    this.pools.clear();
+    await Promise.all(all.map((pool) => pool.drain(graceMs)));
+  }
+}
+
+/** The process's pools. */
+export const pools = new PoolRegistry();
