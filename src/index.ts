@@ -19,6 +19,7 @@ export { abortable, cancelled, self } from './runtime/effects/control.js';
 export { Semaphore } from './runtime/semaphore.js';
 export { sleep } from '../adapters/sleep.js';
 export * as tcp from '../adapters/tcp/index.js';
+export * as redis from '../adapters/redis/index.js';
 export { KeepalivePool, Lease } from './pool/keepalive-pool.js';
 export type { PoolHooks, PoolOptions, PoolStats } from './pool/keepalive-pool.js';
 export { PoolRegistry, pools } from './pool/registry.js';

@@ -56,6 +56,8 @@ export class Lease<R> {
   reusedTimes = -1;
   /** @internal set when we close it ourselves, to tell idle eviction from explicit destroys */
   closing = false;
+  /** Not reused after this time (ms since epoch): a per-use idle limit given to setkeepalive. */
+  idleUntil = Infinity;
 
   constructor(
     readonly connection: R | null,
@@ -171,12 +173,13 @@ export class KeepalivePool<R> {
           this.discard(lease);
           throw lease.error;
         }
-        if (lease.reusedTimes >= 0 && !this.hooks.isAlive(lease.connection!)) {
+        if (lease.reusedTimes >= 0 && (Date.now() > lease.idleUntil || !this.hooks.isAlive(lease.connection!))) {
           this.discarded++;
           this.discard(lease);
           continue;
         }
         lease.reusedTimes++;
+        lease.idleUntil = Infinity;
         if (lease.reusedTimes > 0) this.reused++;
         this.leased.add(lease);
         return lease;

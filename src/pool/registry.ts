@@ -6,6 +6,12 @@ import type { KeepalivePool, PoolStats } from './keepalive-pool.js';
  */
 export class PoolRegistry {
   private readonly pools = new Map<string, KeepalivePool<unknown>>();
+  private readonly drainHooks: Array<() => Promise<void>> = [];
+
+  /** Also run on drain: for connections kept outside pools (the shared Redis connections). */
+  addDrainHook(hook: () => Promise<void>): void {
+    this.drainHooks.push(hook);
+  }
 
   /** The pool of that kind and name, created by `create` on first use. */
   get<R>(kind: string, name: string, create: () => KeepalivePool<R>): KeepalivePool<R> {
@@ -26,7 +32,7 @@ export class PoolRegistry {
   async drain(graceMs?: number): Promise<void> {
     const all = [...this.pools.values()];
     this.pools.clear();
-    await Promise.all(all.map((pool) => pool.drain(graceMs)));
+    await Promise.all([...all.map((pool) => pool.drain(graceMs)), ...this.drainHooks.map((hook) => hook())]);
   }
 }
 

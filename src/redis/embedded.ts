@@ -35,8 +35,10 @@ export interface EmbeddedRedis {
 export interface EmbeddedRedisOptions {
   /** The binary; default: `redis-server` found on PATH. */
   binary?: string;
-  /** How long to wait for it to answer PING. Default 10 s. */
+  /** How long to wait for it to answer. Default 10 s. */
   readyTimeoutMs?: number;
+  /** A fixed port (to restart a server where it was); default: a free one. */
+  port?: number;
 }
 
 /** The absolute path of an executable on PATH, or null. */
@@ -129,8 +131,9 @@ export async function startEmbeddedRedis(options: EmbeddedRedisOptions = {}): Pr
   if (binary === null) throw new RedisServerNotFoundError();
   const readyTimeoutMs = options.readyTimeoutMs ?? 10_000;
   let lastError: unknown;
-  for (let attempt = 0; attempt < 5; attempt++) {
-    const port = await freePort();
+  const attempts = options.port === undefined ? 5 : 1;
+  for (let attempt = 0; attempt < attempts; attempt++) {
+    const port = options.port ?? (await freePort());
     const dir = mkdtempSync(join(tmpdir(), 'cosocket-redis-'));
     const args = [
       binary,
