@@ -251,3 +251,13 @@ export function socketErrorFrom(op: string, peer: string, err: unknown): SocketE
   }
   return new SocketIOError(op, peer, err);
 }
+
+/** An upstream broke HTTP/1.1: bad status line, header, chunk framing, or a limit was passed. */
+export class HttpProtocolError extends CosocketError {
+  readonly peer: string;
+
+  constructor(peer: string, message: string) {
+    super('COSOCKET_ERR_HTTP_PROTOCOL', `${peer}: ${message}`);
+    this.peer = peer;
+  }
+}

@@ -20,6 +20,7 @@ export { Semaphore } from './runtime/semaphore.js';
 export { sleep } from '../adapters/sleep.js';
 export * as tcp from '../adapters/tcp/index.js';
 export * as redis from '../adapters/redis/index.js';
+export * as http from '../adapters/http/index.js';
 export { KeepalivePool, Lease } from './pool/keepalive-pool.js';
 export type { PoolHooks, PoolOptions, PoolStats } from './pool/keepalive-pool.js';
 export { PoolRegistry, pools } from './pool/registry.js';
@@ -40,6 +41,7 @@ export {
   PoolBacklogFullError,
   DubiousStateError,
   SocketIOError,
+  HttpProtocolError,
   coroutineChain,
   formatChain,
 } from './errors.js';

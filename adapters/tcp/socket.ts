@@ -119,6 +119,16 @@ export class TcpSocket {
     owner.addCleanup(this.closeWithOwner);
   }
 
+  /** Bytes received and not read yet. */
+  get buffered(): number {
+    return this.conn?.queue.length ?? 0;
+  }
+
+  /** Whether `pattern` is among the bytes received and not read yet. */
+  hasBuffered(pattern: Buffer): boolean {
+    return this.conn !== null && this.conn.queue.indexOf(pattern) >= 0;
+  }
+
   /** True once closed or handed back with setkeepalive. */
   get closed(): boolean {
     return this.conn === null;
@@ -136,12 +146,12 @@ export class TcpSocket {
 
   /** Exactly `size` bytes. */
   receive(size: number): Effect<Buffer>;
-  /** One line, without its `\n` (and `\r`), as UTF-8 text. */
-  receive(pattern: '*l'): Effect<string>;
+  /** One line, without its `\n` (and `\r`), as UTF-8 text; longer than `maxLength` bytes: an error (fatal). */
+  receive(pattern: '*l', maxLength?: number): Effect<string>;
   /** Everything until the peer closes. */
   receive(pattern: '*a'): Effect<Buffer>;
-  receive(what: number | '*l' | '*a'): Effect<Buffer> | Effect<string> {
-    if (what === '*l') return new Effect<string>(RECEIVE, this, new ReadRequest(LINE, 0, LF, false));
+  receive(what: number | '*l' | '*a', maxLength = Infinity): Effect<Buffer> | Effect<string> {
+    if (what === '*l') return new Effect<string>(RECEIVE, this, new ReadRequest(LINE, maxLength, LF, false));
     if (what === '*a') return new Effect<Buffer>(RECEIVE, this, new ReadRequest(ALL, 0, null, false));
     if (typeof what !== 'number' || !Number.isInteger(what) || what < 0) {
       throw new InvalidArgumentError(`receive() takes a byte count >= 0, '*l' or '*a', got ${String(what)}`);
@@ -337,10 +347,13 @@ export class TcpSocket {
         break;
       case LINE: {
         const at = queue.indexOf(LF);
-        if (at >= 0) {
+        if (at >= 0 && at <= request.n) {
           const line = queue.take(at + 1);
           const end = at > 0 && line[at - 1] === 13 ? at - 1 : at;
           return line.toString('utf8', 0, end);
+        }
+        if (at > request.n || (at < 0 && queue.length > request.n)) {
+          throw new SocketError('COSOCKET_ERR_LINE_TOO_LONG', 'receive', this.peer, `line longer than ${request.n} bytes`);
         }
         break;
       }

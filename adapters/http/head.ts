@@ -1,0 +1,112 @@
+import { HttpProtocolError, InvalidArgumentError } from '../../src/errors.js';
+
+export type HeaderValue = string | string[];
+export type Headers = Record<string, HeaderValue>;
+
+const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
+const BAD_VALUE = /[\r\n\0]/;
+
+/** Request target: origin-form (/path?q), asterisk-form, or absolute-form; no spaces or control bytes. */
+const TARGET = /^(\/[^\s\0-\x1f\x7f]*|\*|https?:\/\/[^\s\0-\x1f\x7f]+)$/;
+
+export interface RequestHead {
+  method: string;
+  path: string;
+  hostHeader: string;
+  headers: Headers;
+  bodyLength: number | null;
+}
+
+/** The request head as bytes; throws InvalidArgumentError naming whatever would break the request. */
+export function buildRequestHead(head: RequestHead): string {
+  if (!TOKEN.test(head.method)) throw new InvalidArgumentError(`http request: invalid method '${head.method}'`);
+  if (!TARGET.test(head.path)) throw new InvalidArgumentError(`http request: invalid path '${head.path}'`);
+  let text = `${head.method} ${head.path} HTTP/1.1\r\n`;
+  let hasHost = false;
+  let hasLength = false;
+  let hasUserAgent = false;
+  for (const [name, value] of Object.entries(head.headers)) {
+    if (!TOKEN.test(name)) throw new InvalidArgumentError(`http request: invalid header name '${name}'`);
+    const lower = name.toLowerCase();
+    if (lower === 'host') hasHost = true;
+    else if (lower === 'content-length' || lower === 'transfer-encoding') hasLength = true;
+    else if (lower === 'user-agent') hasUserAgent = true;
+    for (const one of Array.isArray(value) ? value : [value]) {
+      const v = String(one);
+      if (BAD_VALUE.test(v)) throw new InvalidArgumentError(`http request: header '${name}' has a CR, LF or NUL in its value`);
+      text += `${name}: ${v}\r\n`;
+    }
+  }
+  if (!hasHost) text += `Host: ${head.hostHeader}\r\n`;
+  if (!hasUserAgent) text += 'User-Agent: cosocket\r\n';
+  if (!hasLength && head.bodyLength !== null) text += `Content-Length: ${head.bodyLength}\r\n`;
+  return `${text}\r\n`;
+}
+
+export interface StatusLine {
+  version: '1.0' | '1.1';
+  status: number;
+  reason: string;
+}
+
+export function parseStatusLine(peer: string, line: string): StatusLine {
+  const match = /^HTTP\/1\.([01]) (\d{3})(?: (.*))?$/.exec(line);
+  if (match === null) throw new HttpProtocolError(peer, `invalid status line '${line.slice(0, 80)}'`);
+  return { version: match[1] === '0' ? '1.0' : '1.1', status: Number(match[2]), reason: match[3] ?? '' };
+}
+
+/** Adds one header line to `headers` (names lowercased; repeated names become arrays). */
+export function addHeaderLine(peer: string, line: string, headers: Headers, raw: Array<[string, string]>): void {
+  const colon = line.indexOf(':');
+  const name = colon > 0 ? line.slice(0, colon) : '';
+  if (!TOKEN.test(name)) throw new HttpProtocolError(peer, `invalid header line '${line.slice(0, 80)}'`);
+  const value = line.slice(colon + 1).trim();
+  raw.push([name, value]);
+  const lower = name.toLowerCase();
+  const existing = headers[lower];
+  if (existing === undefined) headers[lower] = value;
+  else if (Array.isArray(existing)) existing.push(value);
+  else headers[lower] = [existing, value];
+}
+
+export function headerText(headers: Headers, name: string): string | undefined {
+  const value = headers[name];
+  return Array.isArray(value) ? value.join(', ') : value;
+}
+
+export const NO_BODY = 0;
+export const LENGTH = 1;
+export const CHUNKED = 2;
+export const UNTIL_CLOSE = 3;
+
+export interface Framing {
+  kind: number;
+  length: number;
+}
+
+/** How the response body is delimited (RFC 9112 section 6.3). */
+export function bodyFraming(peer: string, method: string, status: number, headers: Headers): Framing {
+  if (method === 'HEAD' || (status >= 100 && status < 200) || status === 204 || status === 304) return { kind: NO_BODY, length: 0 };
+  const te = headerText(headers, 'transfer-encoding');
+  if (te !== undefined) {
+    const codings = te.split(',').map((c) => c.trim().toLowerCase());
+    return codings[codings.length - 1] === 'chunked' ? { kind: CHUNKED, length: 0 } : { kind: UNTIL_CLOSE, length: 0 };
+  }
+  const cl = headers['content-length'];
+  if (cl !== undefined) {
+    const values = (Array.isArray(cl) ? cl : [cl]).flatMap((v) => v.split(',')).map((v) => v.trim());
+    if (!values.every((v) => /^\d+$/.test(v) && v === values[0]) || !Number.isSafeInteger(Number(values[0]))) {
+      throw new HttpProtocolError(peer, `invalid Content-Length '${String(cl)}'`);
+    }
+    return { kind: LENGTH, length: Number(values[0]) };
+  }
+  return { kind: UNTIL_CLOSE, length: 0 };
+}
+
+/** Whether the connection may carry another request after this response. */
+export function keepAliveAllowed(version: '1.0' | '1.1', headers: Headers, framing: Framing): boolean {
+  if (framing.kind === UNTIL_CLOSE) return false;
+  const connection = (headerText(headers, 'connection') ?? '').toLowerCase();
+  if (version === '1.1') return !/\bclose\b/.test(connection);
+  return /\bkeep-alive\b/.test(connection);
+}
