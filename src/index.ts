@@ -21,6 +21,7 @@ export { sleep } from '../adapters/sleep.js';
 export * as tcp from '../adapters/tcp/index.js';
 export * as redis from '../adapters/redis/index.js';
 export * as http from '../adapters/http/index.js';
+export * as file from '../adapters/file/index.js';
 export { KeepalivePool, Lease } from './pool/keepalive-pool.js';
 export type { PoolHooks, PoolOptions, PoolStats } from './pool/keepalive-pool.js';
 export { PoolRegistry, pools } from './pool/registry.js';

@@ -1,0 +1,152 @@
+import { open as fsOpen, readFile, stat as fsStat, lstat as fsLstat, writeFile as fsWriteFile } from 'node:fs/promises';
+import type { FileHandle } from 'node:fs/promises';
+import type { Stats } from 'node:fs';
+import { CosocketError, InvalidArgumentError } from '../../src/errors.js';
+import { Effect } from '../../src/runtime/effect.js';
+import type { EffectKind } from '../../src/runtime/effect.js';
+import { abortable } from '../../src/runtime/effects/control.js';
+import { call } from '../../src/runtime/effects/call.js';
+import type { Task } from '../../src/runtime/task.js';
+
+/**
+ * Files as coroutines. The blocking part runs on libuv's thread pool (as nginx does file I/O with
+ * threads; nginx-cosocket could not hook file I/O at all). Errors are Node's, with their `code`.
+ */
+
+/** The whole file; `maxBytes` guards against reading something huge by mistake. */
+export function read(path: string, options: { maxBytes?: number } = {}): Effect<Buffer> {
+  checkPath(path);
+  const maxBytes = options.maxBytes ?? Infinity;
+  return abortable(async (signal) => {
+    if (Number.isFinite(maxBytes)) {
+      const info = await fsStat(path);
+      if (info.size > maxBytes) throw new CosocketError('COSOCKET_ERR_FILE_TOO_LARGE', `${path}: ${info.size} bytes, more than ${maxBytes}`);
+    }
+    return readFile(path, { signal });
+  });
+}
+
+export function write(path: string, data: string | Uint8Array): Effect<void> {
+  checkPath(path);
+  return abortable((signal) => fsWriteFile(path, data, { signal }));
+}
+
+export function stat(path: string): Effect<Stats> {
+  checkPath(path);
+  return call(fsStat(path));
+}
+
+/** stat without following a final symlink. */
+export function lstat(path: string): Effect<Stats> {
+  checkPath(path);
+  return call(fsLstat(path));
+}
+
+interface PendingOpen {
+  abandoned: boolean;
+}
+
+const OPEN: EffectKind = {
+  name: 'file.open',
+  start(task, effect) {
+    const [path, flags, mode] = effect.a as [string, string, number | undefined];
+    const wait: PendingOpen = { abandoned: false };
+    task.waitHandle = wait;
+    fsOpen(path, flags, mode).then(
+      (handle) => {
+        if (wait.abandoned) {
+          void handle.close().catch(() => undefined);
+          return;
+        }
+        task.settleWait(new CoFile(handle, path, task.root), false);
+      },
+      (err: unknown) => {
+        if (!wait.abandoned) task.settleWait(err, true);
+      },
+    );
+  },
+  abandon(task) {
+    (task.waitHandle as PendingOpen).abandoned = true;
+  },
+};
+
+/** An open file for this coroutine: `const f = yield* file.open(path)`; closed when the coroutine ends. */
+export function open(path: string, flags = 'r', mode?: number): Effect<CoFile> {
+  checkPath(path);
+  return new Effect<CoFile>(OPEN, [path, flags, mode]);
+}
+
+/** An open file handle owned by a coroutine. */
+export class CoFile {
+  private handle: FileHandle | null;
+  private readonly owner: Task<unknown>;
+  private readonly closeWithOwner = (): void => this.closeNow();
+
+  constructor(handle: FileHandle, readonly path: string, owner: Task<unknown>) {
+    this.handle = handle;
+    this.owner = owner;
+    owner.addCleanup(this.closeWithOwner);
+  }
+
+  get fd(): number {
+    return this.live().fd;
+  }
+
+  get closed(): boolean {
+    return this.handle === null;
+  }
+
+  /** Up to `length` bytes from `position` (null: the current position); an empty buffer at the end. */
+  read(length: number, position: number | null = null): Effect<Buffer> {
+    if (!Number.isInteger(length) || length < 0) throw new InvalidArgumentError(`file read(): length must be a whole number >= 0, got ${String(length)}`);
+    const handle = this.live();
+    return call(async () => {
+      const buffer = Buffer.allocUnsafe(length);
+      const { bytesRead } = await handle.read(buffer, 0, length, position);
+      return bytesRead === length ? buffer : buffer.subarray(0, bytesRead);
+    });
+  }
+
+  write(data: string | Uint8Array, position: number | null = null): Effect<number> {
+    const handle = this.live();
+    return call(async () => {
+      const bytes = typeof data === 'string' ? Buffer.from(data) : data;
+      const { bytesWritten } = await handle.write(bytes, 0, bytes.length, position);
+      return bytesWritten;
+    });
+  }
+
+  stat(): Effect<Stats> {
+    return call(this.live().stat());
+  }
+
+  /** Closes it; waits until the descriptor is released. */
+  close(): Effect<void> {
+    const handle = this.handle;
+    this.detach();
+    return call(handle === null ? Promise.resolve() : handle.close());
+  }
+
+  private closeNow(): void {
+    const handle = this.handle;
+    this.detach();
+    if (handle !== null) void handle.close().catch(() => undefined);
+  }
+
+  private detach(): void {
+    if (this.handle === null) return;
+    this.handle = null;
+    this.owner.removeCleanup(this.closeWithOwner);
+  }
+
+  private live(): FileHandle {
+    if (this.handle === null) throw new CosocketError('COSOCKET_ERR_FILE_CLOSED', `${this.path}: file is closed`);
+    return this.handle;
+  }
+}
+
+function checkPath(path: string): void {
+  if (typeof path !== 'string' || path === '' || path.includes('\0')) {
+    throw new InvalidArgumentError(`file: path must be a non-empty string without NUL bytes, got ${JSON.stringify(path)}`);
+  }
+}
