@@ -265,7 +265,7 @@ export class RedisClient {
     if (this.detached) return;
     const conn = this.conn;
     const lease = this.lease;
-    this.failPending(new SocketClosedError('receive', this.peer, undefined, 'closed'));
+    if (this.pendingTask !== null) this.failPending(new SocketClosedError('receive', this.peer, undefined, 'closed'));
     this.detach();
     if (conn === null) return;
     conn.destroy();

@@ -120,6 +120,12 @@ const CONNECT: EffectKind = {
       return;
     }
     const pool = request.pool!;
+    const idle = pool.tryAcquireIdle();
+    if (idle !== null) {
+      task.waitHandle = null;
+      task.settleWait(new RedisClient('keepalive', target.peer, task.root, readTimeout, { conn: idle.connection!, pool, lease: idle }, null), false);
+      return;
+    }
     pool.acquire().then(
       (lease: Lease<RedisConnection>) =>
         settleConnect(

@@ -13,6 +13,7 @@ export class SharedRedis {
   readonly target: RedisTarget;
   private lastError: SocketError | null = null;
   private everReady = false;
+  private firstReady: Promise<void> | null = null;
 
   constructor(target: RedisTarget, connectTimeout: number) {
     this.target = target;
@@ -38,8 +39,17 @@ export class SharedRedis {
     return 'wait';
   }
 
-  /** Resolves when ready; rejects with the connect error or after `timeoutMs`. */
+  /** Resolves when ready; rejects with the connect error or after `timeoutMs`. One wait serves every waiter. */
   waitReady(timeoutMs: number): Promise<void> {
+    if (this.firstReady === null) {
+      this.firstReady = this.readyWithin(timeoutMs).finally(() => {
+        this.firstReady = null;
+      });
+    }
+    return this.firstReady;
+  }
+
+  private readyWithin(timeoutMs: number): Promise<void> {
     return new Promise((resolve, reject) => {
       const done = (): void => {
         clearTimeout(timer);

@@ -16,8 +16,19 @@ export interface RedisTarget {
   key: string;
 }
 
-/** redis://[user:pass@]host[:port][/db], rediss://..., unix:///path/to.sock[?db=N] */
+const parsedTargets = new Map<string, RedisTarget>();
+
+/** redis://[user:pass@]host[:port][/db], rediss://..., unix:///path/to.sock[?db=N] (parsed once per URL). */
 export function parseRedisTarget(url: string): RedisTarget {
+  let target = parsedTargets.get(url);
+  if (target === undefined) {
+    target = parseUncached(url);
+    if (parsedTargets.size < 1_000) parsedTargets.set(url, target);
+  }
+  return target;
+}
+
+function parseUncached(url: string): RedisTarget {
   let parsed: URL;
   try {
     parsed = new URL(url);

@@ -39,6 +39,12 @@ const CONNECT: EffectKind = {
   name: 'tcp.connect',
   start(task, effect) {
     const { pool, timeouts } = effect.a as ConnectRequest;
+    const idle = pool.tryAcquireIdle();
+    if (idle !== null) {
+      idle.connection!.takeFromPool();
+      task.settleWait(new TcpSocket(pool, idle, task.root, timeouts), false);
+      return;
+    }
     const wait: PendingConnect = { abandoned: false };
     task.waitHandle = wait;
     pool.acquire().then(

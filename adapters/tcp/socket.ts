@@ -228,7 +228,9 @@ export class TcpSocket {
     const lease = this.lease;
     const conn = this.conn;
     if (lease === null || conn === null) return;
-    this.failPending(new SocketClosedError(this.reader !== null ? 'receive' : 'send', this.peer, undefined, 'closed'));
+    if (this.reader !== null || this.writer !== null) {
+      this.failPending(new SocketClosedError(this.reader !== null ? 'receive' : 'send', this.peer, undefined, 'closed'));
+    }
     this.detach();
     conn.destroy();
     this.pool.discard(lease);
