@@ -31,6 +31,10 @@ export class BodyReader {
     this.finished = framing.kind === NO_BODY || (framing.kind === LENGTH && framing.length === 0);
   }
 
+  get defaultReadSize(): number {
+    return this.defaultMax;
+  }
+
   get done(): boolean {
     return this.finished;
   }

@@ -40,6 +40,12 @@ export class HttpResponse {
     readonly keepalive: boolean,
   ) {}
 
+  /** The body in pieces of at most `max` bytes (lua-resty-http's body_reader): `yield* reader.read()`. */
+  bodyReader(max = this.body.defaultReadSize): { read(): Operation<Buffer | null> } {
+    const body = this.body;
+    return { read: () => body.read(max) };
+  }
+
   header(name: string): string | undefined {
     return headerText(this.headers, name.toLowerCase());
   }

@@ -8,6 +8,8 @@ import {
   socketErrorFrom,
 } from '../../src/errors.js';
 import type { KeepalivePool, Lease } from '../../src/pool/keepalive-pool.js';
+import { DeadlineList } from '../../src/runtime/deadlines.js';
+import type { QueueNode } from '../../src/runtime/queue.js';
 import { Effect } from '../../src/runtime/effect.js';
 import type { EffectKind } from '../../src/runtime/effect.js';
 import { currentTask } from '../../src/runtime/task.js';
@@ -48,6 +50,40 @@ class RedisOp {
 interface Pending {
   abandoned: boolean;
 }
+
+/**
+ * A command waiting for its reply, with its read deadline. Deadlines sit in lanes with one timer each
+ * (as the scheduler keeps coroutine deadlines) instead of ioredis's timer per command. On timeout the
+ * coroutine gets SocketTimeoutError; ioredis still matches the late reply to this command, so the
+ * connection stays usable.
+ */
+class PendingCommand implements Pending {
+  abandoned = false;
+  deadlineAt = 0;
+  node: QueueNode<PendingCommand> | null = null;
+
+  constructor(
+    readonly client: RedisClient,
+    readonly task: Task<unknown>,
+    readonly command: string,
+    readonly ms: number,
+  ) {}
+
+  expire(ms: number): void {
+    this.node = null;
+    if (this.abandoned) return;
+    this.abandoned = true;
+    this.client.commandTimedOut(this);
+    this.task.settleWait(new SocketTimeoutError(this.command, this.client.peer, ms), true);
+  }
+
+  done(): void {
+    if (this.node !== null) commandDeadlines.remove(this.node, this.ms);
+    this.node = null;
+  }
+}
+
+const commandDeadlines = new DeadlineList<PendingCommand>();
 
 const REDIS_OP: EffectKind = {
   name: 'redis',
@@ -104,10 +140,7 @@ export class RedisClient {
     this.pool = dedicated?.pool ?? null;
     this.lease = dedicated?.lease ?? null;
     this.shared = shared;
-    if (this.conn !== null) {
-      this.conn.setCommandTimeout(readTimeout);
-      owner.addCleanup(this.closeWithOwner);
-    }
+    if (this.conn !== null) owner.addCleanup(this.closeWithOwner);
   }
 
   /** True once closed or handed back. */
@@ -230,7 +263,6 @@ export class RedisClient {
       throw new InvalidArgumentError(`redis settimeout() needs a number of ms > 0, got ${String(readMs)}`);
     }
     this.readTimeout = readMs;
-    this.conn?.setCommandTimeout(readMs);
   }
 
   /**
@@ -286,17 +318,20 @@ export class RedisClient {
       return;
     }
     const promise = this.send(op);
-    const pending: Pending = { abandoned: false };
+    const pending = new PendingCommand(this, task, op.command, this.readTimeout);
+    pending.node = commandDeadlines.add(pending, this.readTimeout);
     task.waitHandle = pending;
     const dedicated = this.mode !== 'shared';
     if (dedicated) this.pendingTask = task;
     promise.then(
       (reply) => {
+        pending.done();
         if (pending.abandoned) return;
         if (dedicated) this.pendingTask = null;
         task.settleWait(reply, false);
       },
       (err: unknown) => {
+        pending.done();
         if (pending.abandoned) return;
         if (dedicated) this.pendingTask = null;
         const error = this.mapError(op.command, err);
@@ -304,6 +339,11 @@ export class RedisClient {
         task.settleWait(error.error, true);
       },
     );
+  }
+
+  /** @internal a command's read timeout passed: the connection stays usable */
+  commandTimedOut(pending: PendingCommand): void {
+    if (this.pendingTask === pending.task) this.pendingTask = null;
   }
 
   /** @internal The coroutine stopped waiting (cancelled): a dedicated connection is closed. */
@@ -388,7 +428,6 @@ export class RedisClient {
     if (err instanceof Error && err.name === 'ReplyError') return { error: err, fatal: false };
     if (err instanceof InvalidArgumentError) return { error: err, fatal: false };
     const message = err instanceof Error ? err.message : String(err);
-    if (message === 'Command timed out') return { error: new SocketTimeoutError(command, this.peer, this.readTimeout), fatal: false };
     if (/Connection is closed|Stream isn't writeable/.test(message)) {
       return { error: new SocketClosedError(command, this.peer, undefined, 'closed'), fatal: true };
     }

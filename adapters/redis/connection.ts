@@ -102,10 +102,6 @@ export class RedisConnection {
     return null;
   }
 
-  setCommandTimeout(ms: number): void {
-    this.client.options.commandTimeout = ms;
-  }
-
   destroy(): void {
     this.closed = true;
     this.onMessage = null;

@@ -1,4 +1,6 @@
 import type { FastifyInstance } from 'fastify';
+import { pools } from '../pool/registry.js';
+import type { PoolStats } from '../pool/keepalive-pool.js';
 import type { Scheduler, SchedulerStats } from '../runtime/scheduler.js';
 import { VERSION } from '../version.js';
 
@@ -19,6 +21,7 @@ export interface StatusBody {
   pid: number;
   uptimeSeconds: number;
   scheduler: SchedulerStats;
+  pools: Array<PoolStats & { kind: string }>;
   redis: RedisDescription;
 }
 
@@ -30,6 +33,7 @@ export async function statusRoutes(app: FastifyInstance, options: StatusOptions)
     pid: process.pid,
     uptimeSeconds: Math.round((Date.now() - startedAt) / 1000),
     scheduler: options.scheduler.stats(),
+    pools: pools.stats(),
     redis: options.redis,
   }));
 }

@@ -103,8 +103,9 @@ describe('http client', () => {
       const hash = createHash('sha256');
       let pieces = 0;
       let biggest = 0;
+      const reader = res.bodyReader(16 * 1024);
       for (;;) {
-        const piece = yield* res.body.read(16 * 1024);
+        const piece = yield* reader.read();
         if (piece === null) break;
         assert.ok(piece.length <= 16 * 1024);
         pieces++;

@@ -189,6 +189,16 @@ describe('redis adapter', () => {
       return [error instanceof SocketTimeoutError, after, red.closed];
     });
     assert.deepEqual(got, [true, 'hello12345', true]);
+    const shared = await scheduler.go(function* (): Operation<boolean> {
+      const red = yield* redis.connect({ url: r.url, mode: 'shared', timeouts: { read: 50 } });
+      try {
+        yield* red.call('BLPOP', 'empty-shared', '0.3');
+      } catch (err) {
+        return err instanceof SocketTimeoutError;
+      }
+      return false;
+    });
+    assert.equal(shared, true, 'shared mode must time out too');
   });
 
   it('closes, never pools, a connection whose coroutine is cancelled mid-command', async () => {
