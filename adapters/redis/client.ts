@@ -440,7 +440,7 @@ export class RedisClient {
     this.pendingTask = null;
     if (task !== null) {
       const pending = task.waitHandle as Pending | null;
-      if (pending !== null && typeof pending === 'object' && 'abandoned' in pending) pending.abandoned = true;
+      if (pending !== null) pending.abandoned = true;
       task.settleWait(error, true);
     }
   }
