@@ -1,60 +1,67 @@
-import { buildApp, LOG_LEVELS } from '../http/app.js';
-import type { LogLevel } from '../http/app.js';
+import cluster from 'node:cluster';
+import type { Worker } from 'node:cluster';
+import { Redis } from 'ioredis';
+import { configure as configureRedis } from '../../adapters/redis/index.js';
+import { LOG_LEVELS, resolveConfig } from '../config/server-config.js';
+import type { ServerConfig } from '../config/server-config.js';
+import { CancelReason } from '../errors.js';
+import { buildApp } from '../http/app.js';
+import { pools } from '../pool/registry.js';
 import { RedisServerNotFoundError, startEmbeddedRedis } from '../redis/embedded.js';
 import type { EmbeddedRedis } from '../redis/embedded.js';
-import { defaultScheduler } from '../runtime/scheduler.js';
-import { UsageError, helpText, parseChoice, parseFlags, parseHost, parsePort, parseRedisUrl, redactUrl } from './flags.js';
+import { Scheduler } from '../runtime/scheduler.js';
+import { UsageError, helpText, parseFlags, redactUrl } from './flags.js';
 import type { FlagSpec } from './flags.js';
 
 const FLAGS: readonly FlagSpec[] = [
+  { name: 'config', takesValue: true, valueName: 'FILE', description: 'settings from a JSON, .js or .ts file (flags win over it)' },
   { name: 'host', takesValue: true, valueName: 'HOST', description: 'address to listen on (default 127.0.0.1)' },
   { name: 'port', takesValue: true, valueName: 'PORT', description: 'port to listen on (default 8000; 0 = any free port)' },
   { name: 'redis', takesValue: true, valueName: 'URL', description: 'Redis to use (default: $REDIS_URL, else a private redis-server)' },
+  { name: 'workers', takesValue: true, valueName: 'N|auto', description: 'worker processes (default 1; auto = one per core)' },
   { name: 'log-level', takesValue: true, valueName: 'LEVEL', description: `one of ${LOG_LEVELS.join(', ')} (default warn)` },
   { name: 'help', short: 'h', takesValue: false, description: 'show this help' },
 ];
 
 export const SERVE_HELP = helpText(
-  'Usage: cosocket serve [--host HOST] [--port PORT] [--redis URL] [--log-level LEVEL]',
-  'Starts the cosocket server: GET /status reports the scheduler. Without --redis or REDIS_URL it\nstarts a private redis-server on a free loopback port (no persistence) and stops it on exit.',
+  'Usage: cosocket serve [--config FILE] [--host HOST] [--port PORT] [--redis URL] [--workers N|auto] [--log-level LEVEL]',
+  `Starts the cosocket server: GET /test, /test/short, /test/keepalive, /test/shared (a Redis GET of key
+'test', 10 bytes) and GET /status. Without --redis or REDIS_URL it starts a private redis-server on a
+free loopback port (no persistence) and stops it on exit. Durations are written "100ms", "10s", "1m" or
+as milliseconds; sizes "16k", "1m" or as bytes.`,
   FLAGS,
 );
 
-interface ServeConfig {
-  host: string;
-  port: number;
-  redisUrl: string | null;
-  logLevel: LogLevel;
-}
-
-function readConfig(argv: readonly string[]): ServeConfig | 'help' {
-  const { values, positionals } = parseFlags('serve', argv, FLAGS);
-  if (values.has('help')) return 'help';
-  if (positionals.length > 0) throw new UsageError(`unexpected argument '${positionals[0]}'`);
-  const get = (name: string): string | undefined => values.get(name) as string | undefined;
-  const envRedis = process.env.REDIS_URL;
-  return {
-    host: parseHost('--host', get('host') ?? '127.0.0.1'),
-    port: parsePort('--port', get('port') ?? '8000'),
-    redisUrl:
-      get('redis') !== undefined
-        ? parseRedisUrl('--redis', get('redis')!)
-        : envRedis
-          ? parseRedisUrl('REDIS_URL', envRedis)
-          : null,
-    logLevel: parseChoice('--log-level', get('log-level') ?? 'warn', LOG_LEVELS),
-  };
-}
+const WORKER_ENV = 'COSOCKET_WORKER_REDIS_URL';
+const TEST_VALUE = 'hello12345';
 
 /** `cosocket serve`: resolves with the exit code once the server has shut down. */
 export async function serve(argv: readonly string[]): Promise<number> {
-  const config = readConfig(argv);
-  if (config === 'help') {
+  const { values, positionals } = parseFlags('serve', argv, FLAGS);
+  if (values.has('help')) {
     process.stdout.write(SERVE_HELP);
     return 0;
   }
+  if (positionals.length > 0) throw new UsageError(`unexpected argument '${positionals[0]}'`);
+  const flags: Record<string, unknown> = {};
+  for (const [name, value] of values) {
+    if (name === 'config') continue;
+    flags[name === 'log-level' ? 'logLevel' : name] = value;
+  }
+  if (flags.redis === undefined && process.env.REDIS_URL) flags.redis = process.env.REDIS_URL;
+  let config: ServerConfig;
+  try {
+    config = await resolveConfig(values.get('config') as string | undefined, flags);
+  } catch (err) {
+    throw new UsageError((err as Error).message);
+  }
+  if (cluster.isWorker) return runWorker(config, process.env[WORKER_ENV]!);
+  return runPrimary(config);
+}
+
+async function runPrimary(config: ServerConfig): Promise<number> {
   let embedded: EmbeddedRedis | null = null;
-  if (config.redisUrl === null) {
+  if (config.redis === null) {
     try {
       embedded = await startEmbeddedRedis();
     } catch (err) {
@@ -65,16 +72,52 @@ export async function serve(argv: readonly string[]): Promise<number> {
       throw err;
     }
   }
-  const redisUrl = embedded?.url ?? config.redisUrl!;
+  const redisUrl = embedded?.url ?? config.redis!;
+  await seedTestKey(redisUrl);
+  const redisText = embedded ? `embedded redis-server ${embedded.version} at ${embedded.url}` : redactUrl(redisUrl);
+  if (config.workers <= 1) {
+    const code = await runServer(config, redisUrl, embedded, (port) =>
+      process.stdout.write(`cosocket listening on http://${config.host}:${port} (redis: ${redisText})\n`),
+    );
+    await embedded?.stop();
+    return code;
+  }
+  return runCluster(config, redisUrl, embedded, redisText);
+}
+
+/** Sets key `test` to the seed's 10-byte value unless it exists, so /test answers 10 bytes. */
+async function seedTestKey(url: string): Promise<void> {
+  const client = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null, enableOfflineQueue: false, connectTimeout: 2_000 });
+  client.on('error', () => {});
+  try {
+    await client.connect();
+    await client.set('test', TEST_VALUE, 'NX');
+  } catch (err) {
+    process.stderr.write(`cosocket: warning: could not set key 'test' in Redis (${(err as Error).message}); /test answers 502 until Redis is reachable\n`);
+  } finally {
+    client.disconnect();
+  }
+}
+
+/** One process serving: builds the app, listens, and on SIGTERM/SIGINT shuts down within the grace period. */
+async function runServer(config: ServerConfig, redisUrl: string, embedded: EmbeddedRedis | null, onListening: (port: number) => void): Promise<number> {
+  configureRedis({ url: redisUrl });
+  const scheduler = new Scheduler({
+    name: 'http',
+    concurrency: config.scheduler.concurrency,
+    backlog: config.scheduler.backlog,
+    deadline: config.scheduler.deadline,
+    queueTimeout: config.scheduler.queueTimeout,
+  });
   const app = await buildApp({
-    scheduler: defaultScheduler,
-    logLevel: config.logLevel,
-    redis: { url: redactUrl(redisUrl), embedded: embedded !== null, ...(embedded ? { version: embedded.version } : {}) },
+    config,
+    scheduler,
+    redisUrl,
+    redis: { url: redactUrl(redisUrl), embedded: embedded !== null || process.env[WORKER_ENV] !== undefined, ...(embedded ? { version: embedded.version } : {}) },
   });
   try {
     await app.listen({ host: config.host, port: config.port });
   } catch (err) {
-    await embedded?.stop();
     const code = (err as NodeJS.ErrnoException).code;
     if (code === 'EADDRINUSE' || code === 'EACCES' || code === 'EADDRNOTAVAIL') {
       process.stderr.write(`cosocket: cannot listen on ${config.host}:${config.port}: ${code}\n`);
@@ -83,23 +126,74 @@ export async function serve(argv: readonly string[]): Promise<number> {
     throw err;
   }
   const address = app.server.address();
-  const port = typeof address === 'object' && address !== null ? address.port : config.port;
-  const redisText = embedded ? `embedded redis-server ${embedded.version} at ${embedded.url}` : redactUrl(redisUrl);
-  process.stdout.write(`cosocket listening on http://${config.host}:${port} (redis: ${redisText})\n`);
-
-  return new Promise<number>((resolve) => {
-    let stopping = false;
-    const stop = (signal: NodeJS.Signals): void => {
-      if (stopping) return;
-      stopping = true;
-      process.stdout.write(`cosocket: ${signal}, shutting down\n`);
-      void (async () => {
-        await app.close();
-        await embedded?.stop();
-        resolve(0);
-      })();
+  onListening(typeof address === 'object' && address !== null ? address.port : config.port);
+  await new Promise<void>((resolve) => {
+    const stop = (): void => {
+      process.off('SIGINT', stop);
+      process.off('SIGTERM', stop);
+      resolve();
     };
-    process.once('SIGINT', stop);
-    process.once('SIGTERM', stop);
+    process.on('SIGINT', stop);
+    process.on('SIGTERM', stop);
   });
+  // stop accepting; let in-flight requests finish within the grace period, then cut the rest
+  const closed = app.close();
+  const grace = setTimeout(() => {
+    scheduler.cancelAll(CancelReason.explicit('server shutting down'));
+    app.server.closeAllConnections();
+  }, config.shutdown.grace);
+  await closed;
+  clearTimeout(grace);
+  await pools.drain(1_000);
+  return 0;
+}
+
+async function runWorker(config: ServerConfig, redisUrl: string): Promise<number> {
+  return runServer(config, redisUrl, null, (port) => process.send?.({ type: 'listening', port }));
+}
+
+/** Like nginx's master: forks the workers (they share the port), restarts any that dies, stops them on a signal. */
+async function runCluster(config: ServerConfig, redisUrl: string, embedded: EmbeddedRedis | null, redisText: string): Promise<number> {
+  const workers = new Set<Worker>();
+  let stopping = false;
+  let announced = false;
+  let listening = 0;
+  const fork = (): void => {
+    const worker = cluster.fork({ [WORKER_ENV]: redisUrl });
+    workers.add(worker);
+    worker.on('message', (message: { type?: string; port?: number }) => {
+      if (message?.type !== 'listening') return;
+      listening++;
+      if (!announced && listening === config.workers) {
+        announced = true;
+        process.stdout.write(`cosocket listening on http://${config.host}:${message.port} with ${config.workers} workers (redis: ${redisText})\n`);
+      }
+    });
+    worker.on('exit', (code, signal) => {
+      workers.delete(worker);
+      if (stopping) return;
+      process.stderr.write(`cosocket: worker ${worker.process.pid} exited (${signal ?? code}); starting another\n`);
+      setTimeout(fork, 500);
+    });
+  };
+  for (let i = 0; i < config.workers; i++) fork();
+  await new Promise<void>((resolve) => {
+    const stop = (): void => {
+      process.off('SIGINT', stop);
+      process.off('SIGTERM', stop);
+      resolve();
+    };
+    process.on('SIGINT', stop);
+    process.on('SIGTERM', stop);
+  });
+  stopping = true;
+  const exits = [...workers].map((worker) => new Promise<void>((resolve) => worker.once('exit', () => resolve())));
+  for (const worker of workers) worker.process.kill('SIGTERM');
+  const hardStop = setTimeout(() => {
+    for (const worker of workers) worker.process.kill('SIGKILL');
+  }, config.shutdown.grace + 5_000);
+  await Promise.all(exits);
+  clearTimeout(hardStop);
+  await embedded?.stop();
+  return 0;
 }

@@ -1,23 +1,31 @@
 import Fastify from 'fastify';
 import type { FastifyInstance } from 'fastify';
+import type { ServerConfig } from '../config/server-config.js';
+import type { Scheduler } from '../runtime/scheduler.js';
+import { cosocketPlugin } from './plugin.js';
 import { statusRoutes } from './status.js';
-import type { StatusOptions } from './status.js';
+import type { RedisDescription } from './status.js';
+import { testRoutes } from './test-routes.js';
 
-export type LogLevel = 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
-export const LOG_LEVELS: readonly LogLevel[] = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
-
-export interface AppOptions extends StatusOptions {
-  logLevel?: LogLevel;
+export interface AppDeps {
+  config: ServerConfig;
+  scheduler: Scheduler;
+  redisUrl: string;
+  redis: RedisDescription;
 }
 
-/** The app listener: fastify with cosocket's routes. Later parts register theirs here. */
-export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
+/** The app listener: fastify with the coroutine plugin, /status and the /test routes. */
+export async function buildApp({ config, scheduler, redisUrl, redis }: AppDeps): Promise<FastifyInstance> {
   const app = Fastify({
-    logger: { level: options.logLevel ?? 'warn' },
-    // header and body limits by default (fastify's are 16 KB of headers and 1 MB of body)
+    logger: { level: config.logLevel },
+    bodyLimit: config.limits.bodySize,
     routerOptions: { maxParamLength: 500 },
-    bodyLimit: 1024 * 1024,
+    http: { maxHeaderSize: config.limits.headerSize },
+    // during shutdown, requests arriving on kept-alive connections get 503 + Connection: close
+    return503OnClosing: true,
   });
-  await app.register(statusRoutes, { scheduler: options.scheduler, redis: options.redis });
+  await app.register(cosocketPlugin, { scheduler, output: config.output });
+  await app.register(statusRoutes, { scheduler, redis });
+  await app.register(testRoutes, { redisUrl, ...config.test });
   return app;
 }

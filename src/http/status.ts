@@ -2,6 +2,7 @@ import type { FastifyInstance } from 'fastify';
 import { pools } from '../pool/registry.js';
 import type { PoolStats } from '../pool/keepalive-pool.js';
 import type { Scheduler, SchedulerStats } from '../runtime/scheduler.js';
+import type { RouteStats } from './plugin.js';
 import { VERSION } from '../version.js';
 
 export interface RedisDescription {
@@ -22,6 +23,7 @@ export interface StatusBody {
   uptimeSeconds: number;
   scheduler: SchedulerStats;
   pools: Array<PoolStats & { kind: string }>;
+  routes: RouteStats[];
   redis: RedisDescription;
 }
 
@@ -34,6 +36,7 @@ export async function statusRoutes(app: FastifyInstance, options: StatusOptions)
     uptimeSeconds: Math.round((Date.now() - startedAt) / 1000),
     scheduler: options.scheduler.stats(),
     pools: pools.stats(),
+    routes: app.cosocket?.routeStats() ?? [],
     redis: options.redis,
   }));
 }

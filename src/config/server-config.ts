@@ -1,0 +1,147 @@
+import { readFileSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
+import { extname, resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { InvalidArgumentError } from '../errors.js';
+import { checkConfig } from './schema.js';
+import type { ConfigData, Schema } from './schema.js';
+
+export type TestMode = 'short' | 'keepalive' | 'shared';
+export type LogLevel = 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
+export const LOG_LEVELS: readonly LogLevel[] = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
+
+/** Everything `cosocket serve` runs with, after the config file and the flags are merged. */
+export interface ServerConfig {
+  host: string;
+  port: number;
+  /** null: start a private redis-server */
+  redis: string | null;
+  workers: number;
+  logLevel: LogLevel;
+  test: { mode: TestMode; poolSize: number; backlog: number; connectTimeout: number; readTimeout: number };
+  scheduler: { concurrency: number; backlog: number; deadline: number; queueTimeout: number };
+  output: { bufferSize: number; sendTimeout: number };
+  limits: { bodySize: number; headerSize: number };
+  shutdown: { grace: number };
+}
+
+export const DEFAULTS: ServerConfig = {
+  host: '127.0.0.1',
+  port: 8000,
+  redis: null,
+  workers: 1,
+  logLevel: 'warn',
+  test: { mode: 'keepalive', poolSize: 100, backlog: 10_000, connectTimeout: 1_000, readTimeout: 5_000 },
+  scheduler: { concurrency: 10_000, backlog: 10_000, deadline: 60_000, queueTimeout: 0 },
+  output: { bufferSize: 16 * 1024, sendTimeout: 60_000 },
+  limits: { bodySize: 1024 * 1024, headerSize: 16 * 1024 },
+  shutdown: { grace: 10_000 },
+};
+
+function checkHost(what: string, value: string): string {
+  if (value.trim() === '' || /[\s/]/.test(value)) throw new InvalidArgumentError(`${what} must be a host name or IP address, got '${value}'`);
+  return value;
+}
+
+export function checkRedisUrl(what: string, value: string): string {
+  let url: URL;
+  try {
+    url = new URL(value);
+  } catch {
+    throw new InvalidArgumentError(`${what} must be a URL like redis://127.0.0.1:6379, got '${value}'`);
+  }
+  if (!['redis:', 'rediss:', 'unix:'].includes(url.protocol)) {
+    throw new InvalidArgumentError(`${what} must use redis://, rediss:// or unix://, got '${url.protocol}//'`);
+  }
+  if (url.protocol !== 'unix:' && url.hostname === '') throw new InvalidArgumentError(`${what} has no host: '${value}'`);
+  return value;
+}
+
+function checkWorkers(what: string, value: string): string {
+  if (value === 'auto' || (/^\d+$/.test(value) && Number(value) >= 1 && Number(value) <= 256)) return value;
+  throw new InvalidArgumentError(`${what} must be 'auto' or a whole number from 1 to 256, got '${value}'`);
+}
+
+/** The keys a config file may have; flags are checked against the same rules. */
+export const SCHEMA: Schema = {
+  host: { kind: 'string', check: checkHost },
+  port: { kind: 'int', min: 0, max: 65535 },
+  redis: { kind: 'string', check: checkRedisUrl },
+  workers: { kind: 'string', check: checkWorkers },
+  logLevel: { kind: 'choice', choices: LOG_LEVELS },
+  test: {
+    kind: 'section',
+    fields: {
+      mode: { kind: 'choice', choices: ['short', 'keepalive', 'shared'] },
+      poolSize: { kind: 'int', min: 1, max: 100_000 },
+      backlog: { kind: 'int', min: 0, max: 1_000_000 },
+      connectTimeout: { kind: 'duration' },
+      readTimeout: { kind: 'duration' },
+    },
+  },
+  scheduler: {
+    kind: 'section',
+    fields: {
+      concurrency: { kind: 'int', min: 1, max: 10_000_000 },
+      backlog: { kind: 'int', min: 0, max: 10_000_000 },
+      deadline: { kind: 'duration' },
+      queueTimeout: { kind: 'duration' },
+    },
+  },
+  output: { kind: 'section', fields: { bufferSize: { kind: 'size' }, sendTimeout: { kind: 'duration' } } },
+  limits: { kind: 'section', fields: { bodySize: { kind: 'size' }, headerSize: { kind: 'size' } } },
+  shutdown: { kind: 'section', fields: { grace: { kind: 'duration' } } },
+};
+
+/** Reads a config file: JSON, or a .js/.mjs/.ts module whose default export is the object. */
+export async function loadConfigFile(file: string): Promise<unknown> {
+  const path = resolve(file);
+  const ext = extname(path).toLowerCase();
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (err) {
+    throw new InvalidArgumentError(`config file ${file}: cannot read it (${(err as NodeJS.ErrnoException).code ?? String(err)})`);
+  }
+  if (ext === '.json') {
+    try {
+      return JSON.parse(text) as unknown;
+    } catch (err) {
+      throw new InvalidArgumentError(`config file ${file}: not valid JSON (${(err as Error).message})`);
+    }
+  }
+  if (ext === '.js' || ext === '.mjs' || ext === '.cjs') {
+    const module = (await import(pathToFileURL(path).href)) as { default?: unknown };
+    return module.default;
+  }
+  if (ext === '.ts' || ext === '.mts') {
+    let ts: typeof import('typescript');
+    try {
+      ts = (await import('typescript')).default;
+    } catch {
+      throw new InvalidArgumentError(`config file ${file}: a .ts config needs the typescript package (npm install typescript), or use .json or .js`);
+    }
+    const js = ts.transpileModule(text, { compilerOptions: { module: ts.ModuleKind.ESNext, target: ts.ScriptTarget.ES2022 } }).outputText;
+    const module = (await import(`data:text/javascript;base64,${Buffer.from(js).toString('base64')}`)) as { default?: unknown };
+    return module.default;
+  }
+  throw new InvalidArgumentError(`config file ${file}: unsupported type '${ext || '(none)'}' (use .json, .js, .mjs or .ts)`);
+}
+
+function merge(base: ServerConfig, data: ConfigData): ServerConfig {
+  const out = structuredClone(base) as unknown as Record<string, unknown>;
+  for (const [key, value] of Object.entries(data)) {
+    if (typeof value === 'object') out[key] = { ...(out[key] as object), ...value };
+    else out[key] = value;
+  }
+  if (typeof out.workers === 'string') out.workers = out.workers === 'auto' ? availableParallelism() : Number(out.workers);
+  return out as unknown as ServerConfig;
+}
+
+/** The file's settings over the defaults, then the flags' over both. */
+export async function resolveConfig(file: string | undefined, flags: Record<string, unknown>): Promise<ServerConfig> {
+  let config = DEFAULTS;
+  if (file !== undefined) config = merge(config, checkConfig(`config file ${file}`, await loadConfigFile(file), SCHEMA));
+  const flagName = (name: string): string => `--${name.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`;
+  return merge(config, checkConfig('flags', flags, SCHEMA, '', flagName));
+}

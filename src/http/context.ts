@@ -1,0 +1,122 @@
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import * as file from '../../adapters/file/index.js';
+import * as http from '../../adapters/http/index.js';
+import * as redis from '../../adapters/redis/index.js';
+import * as tcp from '../../adapters/tcp/index.js';
+import { CancelledError, CosocketError, coroutineChain } from '../errors.js';
+import type { Effect } from '../runtime/effect.js';
+import type { Task, TaskObserver } from '../runtime/task.js';
+import { STATUS_TEXT, statusForError } from './error-status.js';
+import { Output } from './output.js';
+import type { Printable } from './output.js';
+
+export interface OutputOptions {
+  /** print/say buffer size before it goes out by itself. Default 16 KB. */
+  bufferSize: number;
+  /** flush(true) gives up (and aborts the response) after this long. Default 60 s. */
+  sendTimeout: number;
+}
+
+/** Told how each coroutine-handled response ended, for per-route stats. */
+export interface ResponseRecorder {
+  recordStreamed(request: FastifyRequest, status: number): void;
+}
+
+/**
+ * What a coroutine handler gets: the request, the response status and headers, output with
+ * print/say/flush, and the adapters (`ctx.redis.connect()`, `ctx.tcp`, `ctx.http`, `ctx.file`).
+ */
+export class HandlerContext implements TaskObserver {
+  readonly request: FastifyRequest;
+  readonly reply: FastifyReply;
+  /** Response status; set it before the first flush. */
+  status = 200;
+  readonly redis = redis;
+  readonly tcp = tcp;
+  readonly http = http;
+  readonly file = file;
+  private readonly headers: Record<string, string | string[]> = {};
+  private readonly output: Output;
+  private readonly recorder: ResponseRecorder;
+
+  constructor(request: FastifyRequest, reply: FastifyReply, options: OutputOptions, recorder: ResponseRecorder) {
+    this.request = request;
+    this.reply = reply;
+    this.recorder = recorder;
+    this.output = new Output(reply.raw, options.bufferSize, options.sendTimeout, () => this.startStreaming());
+  }
+
+  /** Sets a response header (before the first flush). */
+  header(name: string, value: string | number | string[]): this {
+    if (this.output.streaming) {
+      throw new CosocketError('COSOCKET_ERR_HEADERS_SENT', `cannot set header '${name}': the response head was already sent by flush()`);
+    }
+    this.headers[name.toLowerCase()] = Array.isArray(value) ? value : String(value);
+    return this;
+  }
+
+  /** Appends to the output buffer (like ngx.print); nothing is written until it fills, flush, or the end. */
+  print(...values: Printable[]): void {
+    this.output.append(values);
+  }
+
+  /** print, then a newline (like ngx.say). */
+  say(...values: Printable[]): void {
+    values.push('\n');
+    this.output.append(values);
+  }
+
+  /** Sends what is buffered; `yield* ctx.flush(true)` returns once the kernel took it (bounded by the send timeout). */
+  flush(wait = false): Effect<void> {
+    return this.output.flush(wait);
+  }
+
+  /** @internal The handler's coroutine ended: send what it made, or the error it ended with. */
+  onTaskSettled(task: Task<unknown>): void {
+    const [isError, value] = task.outcomeForObserver();
+    if (isError) this.fail(value, task);
+    else this.finish(value);
+  }
+
+  private finish(value: unknown): void {
+    const raw = this.reply.raw;
+    if (raw.destroyed) return;
+    if (this.output.streaming) {
+      raw.end(this.output.buffered > 0 ? this.output.takeAll() : undefined);
+      this.recorder.recordStreamed(this.request, this.status);
+      return;
+    }
+    const reply = this.reply.code(this.status).headers(this.headers);
+    if (this.output.buffered > 0 || value === undefined || value === null) {
+      if (this.headers['content-type'] === undefined) reply.type('text/plain; charset=utf-8');
+      reply.send(this.output.takeAll());
+    } else {
+      reply.send(value);
+    }
+  }
+
+  private fail(err: unknown, task: Task<unknown>): void {
+    const raw = this.reply.raw;
+    if (err instanceof CancelledError && err.reason.kind === 'client-abort') return; // nobody to answer
+    const status = statusForError(err);
+    const log = this.reply.log;
+    const fields = { err, coroutine: (coroutineChain(err) ?? task.chain()).join(' > '), route: this.request.routeOptions.url };
+    if (status === 500) log.error(fields, 'coroutine handler failed');
+    else log.warn(fields, `coroutine handler answered ${status}`);
+    if (raw.destroyed) return;
+    if (this.output.streaming) {
+      // the head went out already: cut the response so the client cannot take it for complete
+      raw.destroy();
+      this.recorder.recordStreamed(this.request, status);
+      return;
+    }
+    const message = err instanceof Error && status !== 500 ? `: ${err.message}` : '';
+    this.reply.code(status).type('text/plain; charset=utf-8').send(`${status} ${STATUS_TEXT[status] ?? 'Error'}${message}\n`);
+  }
+
+  private startStreaming(): void {
+    this.reply.hijack();
+    const headers: Record<string, string | string[]> = { 'content-type': 'text/plain; charset=utf-8', ...this.headers };
+    this.reply.raw.writeHead(this.status, headers);
+  }
+}

@@ -1,0 +1,131 @@
+import type { ServerResponse } from 'node:http';
+import { SocketTimeoutError } from '../errors.js';
+import { Effect } from '../runtime/effect.js';
+import type { EffectKind } from '../runtime/effect.js';
+import type { Task } from '../runtime/task.js';
+
+/** What print/say accept: text, bytes, numbers, and arrays of them (nested). */
+export type Printable = string | number | boolean | Buffer | Uint8Array | null | undefined | readonly Printable[];
+
+const FLUSH: EffectKind = {
+  name: 'http.flush',
+  start(task, effect) {
+    (effect.a as Output).beginFlush(task, effect.b as boolean);
+  },
+  abandon(task, effect) {
+    (effect.a as Output).abandonFlush(task);
+  },
+};
+
+function onSendTimeout(output: Output): void {
+  output.sendTimedOut();
+}
+
+/**
+ * A handler's output buffer, with ngx.print/ngx.flush semantics: print appends without writing; the
+ * buffer goes out when it passes `bufferSize`, on flush, or when the handler ends. The first flush
+ * sends the head (chunked unless a Content-Length was set); each flush leaves as one chunk in one write.
+ */
+export class Output {
+  private chunks: Buffer[] = [];
+  private size = 0;
+  /** The head is on the wire: the rest goes out as chunks through `raw`. */
+  streaming = false;
+  private flushWaiter: Task<unknown> | null = null;
+  private flushTimer: NodeJS.Timeout | null = null;
+
+  constructor(
+    private readonly raw: ServerResponse,
+    private readonly bufferSize: number,
+    private readonly sendTimeout: number,
+    private readonly writeHead: () => void,
+  ) {}
+
+  get buffered(): number {
+    return this.size;
+  }
+
+  append(values: readonly Printable[]): void {
+    for (const value of values) this.add(value);
+    if (this.size >= this.bufferSize) this.writeOut(null);
+  }
+
+  /** `yield* ctx.flush(wait)`: hand the buffer to the socket; with `wait`, return once the kernel took it. */
+  flush(wait: boolean): Effect<void> {
+    return new Effect<void>(FLUSH, this, wait);
+  }
+
+  /** Everything buffered, in one Buffer (for a response that was never flushed). */
+  takeAll(): Buffer {
+    const all = this.chunks.length === 1 ? this.chunks[0]! : Buffer.concat(this.chunks, this.size);
+    this.chunks = [];
+    this.size = 0;
+    return all;
+  }
+
+  /** @internal */
+  beginFlush(task: Task<unknown>, wait: boolean): void {
+    if (!wait) {
+      this.writeOut(null);
+      task.settleWait(undefined, false);
+      return;
+    }
+    this.flushWaiter = task;
+    this.flushTimer = setTimeout(onSendTimeout, this.sendTimeout, this);
+    this.writeOut(() => {
+      if (this.flushWaiter !== task) return;
+      this.endFlushWait();
+      task.settleWait(undefined, false);
+    });
+  }
+
+  /** @internal */
+  abandonFlush(task: Task<unknown>): void {
+    if (this.flushWaiter === task) this.endFlushWait();
+  }
+
+  /** @internal */
+  sendTimedOut(): void {
+    const task = this.flushWaiter;
+    this.endFlushWait();
+    if (task === null) return;
+    this.raw.destroy();
+    task.settleWait(new SocketTimeoutError('send', 'client', this.sendTimeout), true);
+  }
+
+  private endFlushWait(): void {
+    if (this.flushTimer !== null) clearTimeout(this.flushTimer);
+    this.flushTimer = null;
+    this.flushWaiter = null;
+  }
+
+  /** Sends the head if not yet, then the buffer as one chunk; `done` when the kernel took it. */
+  private writeOut(done: (() => void) | null): void {
+    if (!this.streaming) {
+      this.streaming = true;
+      this.writeHead();
+    }
+    if (this.size === 0) {
+      if (done !== null) {
+        if (this.raw.writableNeedDrain) this.raw.once('drain', done);
+        else done();
+      }
+      return;
+    }
+    const data = this.takeAll();
+    if (done === null) this.raw.write(data);
+    else this.raw.write(data, () => done());
+  }
+
+  private add(value: Printable): void {
+    if (value === null || value === undefined) return;
+    if (Array.isArray(value)) {
+      for (const item of value as readonly Printable[]) this.add(item);
+      return;
+    }
+    const bytes = typeof value === 'string' ? Buffer.from(value) : value instanceof Uint8Array ? (value as Buffer) : Buffer.from(String(value));
+    if (bytes.length === 0) return;
+    this.chunks.push(bytes as Buffer);
+    this.size += bytes.length;
+  }
+}
