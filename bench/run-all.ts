@@ -8,6 +8,7 @@ import { fileURLToPath } from 'node:url';
 const BENCHES: ReadonlyArray<{ name: string; script: string; nodeArgs: string[] }> = [
   { name: 'runtime', script: 'runtime/index.js', nodeArgs: ['--expose-gc'] },
   { name: 'redis', script: 'redis/index.js', nodeArgs: [] },
+  { name: 'http', script: 'http/index.js', nodeArgs: [] },
 ];
 
 let failed = 0;

@@ -1,12 +1,14 @@
 import { CosocketError } from '../errors.js';
 import { VERSION } from '../version.js';
 import { UsageError } from './flags.js';
+import { ab } from './ab.js';
 import { serve } from './serve.js';
 
 const HELP = `Usage: cosocket <command> [options]
 
 Commands:
   serve      start the server (what npm start runs); cosocket serve --help for its options
+  ab         ApacheBench's interface and report, load by autocannon; cosocket ab --help
   help       show this help
 
 Options:
@@ -18,6 +20,7 @@ type Command = (argv: readonly string[]) => Promise<number>;
 
 const COMMANDS: Readonly<Record<string, Command>> = {
   serve,
+  ab,
   help: async () => {
     process.stdout.write(HELP);
     return 0;

@@ -1,5 +1,6 @@
 import Fastify from 'fastify';
-import type { FastifyInstance } from 'fastify';
+import type { FastifyBaseLogger, FastifyInstance } from 'fastify';
+import { pino } from 'pino';
 import type { ServerConfig } from '../config/server-config.js';
 import type { Scheduler } from '../runtime/scheduler.js';
 import { cosocketPlugin } from './plugin.js';
@@ -16,15 +17,19 @@ export interface AppDeps {
 
 /** The app listener: fastify with the coroutine plugin, /status and the /test routes. */
 export async function buildApp({ config, scheduler, redisUrl, redis }: AppDeps): Promise<FastifyInstance> {
+  // fastify makes a child logger per request whenever it logs at all; below 'info' there are no
+  // request logs to write, so one app-level logger reports handler warnings and errors instead
+  const requestLogging = config.logLevel === 'info' || config.logLevel === 'debug' || config.logLevel === 'trace';
+  const log = pino({ level: config.logLevel });
   const app = Fastify({
-    logger: { level: config.logLevel },
+    ...(requestLogging ? { loggerInstance: log as FastifyBaseLogger } : { logger: false }),
     bodyLimit: config.limits.bodySize,
     routerOptions: { maxParamLength: 500 },
     http: { maxHeaderSize: config.limits.headerSize },
     // during shutdown, requests arriving on kept-alive connections get 503 + Connection: close
     return503OnClosing: true,
   });
-  await app.register(cosocketPlugin, { scheduler, output: config.output });
+  await app.register(cosocketPlugin, { scheduler, output: config.output, ...(requestLogging ? {} : { log }) });
   await app.register(statusRoutes, { scheduler, redis });
   await app.register(testRoutes, { redisUrl, ...config.test });
   return app;

@@ -1,4 +1,4 @@
-import type { FastifyReply, FastifyRequest } from 'fastify';
+import type { FastifyBaseLogger, FastifyReply, FastifyRequest } from 'fastify';
 import * as file from '../../adapters/file/index.js';
 import * as http from '../../adapters/http/index.js';
 import * as redis from '../../adapters/redis/index.js';
@@ -38,11 +38,13 @@ export class HandlerContext implements TaskObserver {
   private readonly headers: Record<string, string | string[]> = {};
   private readonly output: Output;
   private readonly recorder: ResponseRecorder;
+  private readonly log: FastifyBaseLogger;
 
-  constructor(request: FastifyRequest, reply: FastifyReply, options: OutputOptions, recorder: ResponseRecorder) {
+  constructor(request: FastifyRequest, reply: FastifyReply, options: OutputOptions, recorder: ResponseRecorder, log: FastifyBaseLogger) {
     this.request = request;
     this.reply = reply;
     this.recorder = recorder;
+    this.log = log;
     this.output = new Output(reply.raw, options.bufferSize, options.sendTimeout, () => this.startStreaming());
   }
 
@@ -99,7 +101,7 @@ export class HandlerContext implements TaskObserver {
     const raw = this.reply.raw;
     if (err instanceof CancelledError && err.reason.kind === 'client-abort') return; // nobody to answer
     const status = statusForError(err);
-    const log = this.reply.log;
+    const log = this.log;
     const fields = { err, coroutine: (coroutineChain(err) ?? task.chain()).join(' > '), route: this.request.routeOptions.url };
     if (status === 500) log.error(fields, 'coroutine handler failed');
     else log.warn(fields, `coroutine handler answered ${status}`);

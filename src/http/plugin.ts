@@ -1,5 +1,5 @@
 import fp from 'fastify-plugin';
-import type { FastifyInstance, FastifyReply, FastifyRequest, RouteHandlerMethod } from 'fastify';
+import type { FastifyBaseLogger, FastifyInstance, FastifyReply, FastifyRequest, RouteHandlerMethod } from 'fastify';
 import { BudgetExceededError, CancelReason } from '../errors.js';
 import type { Operation } from '../runtime/effect.js';
 import { defaultScheduler } from '../runtime/scheduler.js';
@@ -24,6 +24,8 @@ export interface CosocketPluginOptions {
   output?: Partial<OutputOptions>;
   /** Seconds in Retry-After when the budget is exhausted. Default 1. */
   retryAfter?: number;
+  /** Where handler failures are logged; default: each request's own logger. */
+  log?: FastifyBaseLogger;
 }
 
 /** What the plugin decorates the fastify instance with. */
@@ -31,6 +33,8 @@ export interface CosocketState extends ResponseRecorder {
   scheduler: Scheduler;
   output: OutputOptions;
   retryAfter: number;
+  /** null: log through each request's logger */
+  log: FastifyBaseLogger | null;
   routeStats(): RouteStats[];
 }
 
@@ -83,18 +87,23 @@ export const cosocketPlugin = fp(
       scheduler: options.scheduler ?? defaultScheduler,
       output: { bufferSize: 16 * 1024, sendTimeout: 60_000, ...options.output },
       retryAfter: options.retryAfter ?? 1,
+      log: options.log ?? null,
       routeStats: () => stats.all(),
       recordStreamed: (request, status) => stats.recordStreamed(request, status),
     };
     app.decorate('cosocket', state);
-    app.addHook('onRequest', async (request) => {
+    // callback hooks: fastify runs async ones with a promise and a microtask each, on every request
+    app.addHook('onRequest', (request, _reply, done) => {
       stats.entry(request).requests++;
+      done();
     });
-    app.addHook('onResponse', async (request, reply) => {
+    app.addHook('onResponse', (request, reply, done) => {
       stats.record(request, reply.statusCode);
+      done();
     });
-    app.addHook('onRequestAbort', async (request) => {
+    app.addHook('onRequestAbort', (request, done) => {
       stats.entry(request).aborted++;
+      done();
     });
   },
   { name: 'cosocket', fastify: '5.x' },
@@ -109,7 +118,7 @@ export function co(
   return function coroutineHandler(this: FastifyInstance, request: FastifyRequest, reply: FastifyReply): void {
     const state = this.cosocket;
     if (state === undefined) throw new Error('co(): register cosocketPlugin on this fastify instance first');
-    const ctx = new HandlerContext(request, reply, state.output, state);
+    const ctx = new HandlerContext(request, reply, state.output, state, state.log ?? reply.log);
     let task: Task<unknown>;
     try {
       task = state.scheduler.start(options.deadline === undefined ? { name } : { name, deadline: options.deadline }, handler, ctx);
