@@ -93,41 +93,6 @@ export function helpText(usage: string, summary: string, specs: readonly FlagSpe
   return `${usage}\n\n${summary}\n\nOptions:\n${rows.join('\n')}\n`;
 }
 
-/** A TCP port: a whole number from 0 (any free port) to 65535. */
-export function parsePort(flag: string, value: string): number {
-  if (!/^\d+$/.test(value) || Number(value) > 65535) {
-    throw new UsageError(`${flag} must be a port number from 0 to 65535, got '${value}'`);
-  }
-  return Number(value);
-}
-
-export function parseHost(flag: string, value: string): string {
-  if (value.trim() === '' || /[\s/]/.test(value)) throw new UsageError(`${flag} must be a host name or IP address, got '${value}'`);
-  return value;
-}
-
-/** redis://[user:pass@]host:port[/db], rediss://..., or unix:///path/to.sock */
-export function parseRedisUrl(flag: string, value: string): string {
-  let url: URL;
-  try {
-    url = new URL(value);
-  } catch {
-    throw new UsageError(`${flag} must be a URL like redis://127.0.0.1:6379, got '${value}'`);
-  }
-  if (!['redis:', 'rediss:', 'unix:'].includes(url.protocol)) {
-    throw new UsageError(`${flag} must use redis://, rediss:// or unix://, got '${url.protocol}//'`);
-  }
-  if (url.protocol !== 'unix:' && url.hostname === '') throw new UsageError(`${flag} has no host: '${value}'`);
-  return value;
-}
-
-export function parseChoice<T extends string>(flag: string, value: string, choices: readonly T[]): T {
-  if (!(choices as readonly string[]).includes(value)) {
-    throw new UsageError(`${flag} must be one of ${choices.join(', ')}, got '${value}'`);
-  }
-  return value as T;
-}
-
 /** The URL with any password replaced, for logs and /status. */
 export function redactUrl(value: string): string {
   try {

@@ -41,7 +41,9 @@ describe('cosocket serve', () => {
 
   for (const [args, pattern] of [
     [['--prot', '1'], /^cosocket serve: unknown flag --prot \(see cosocket serve --help\)\n$/],
-    [['--port', '70000'], /^cosocket serve: --port must be a port number from 0 to 65535, got '70000'\n$/],
+    [['--port', '70000'], /^cosocket serve: --port must be a whole number from 0 to 65535, got "70000"\n$/],
+    [['--workers', 'x'], /^cosocket serve: --workers must be 'auto' or a whole number from 1 to 256/],
+    [['--config', '/nonexistent.json'], /^cosocket serve: config file \/nonexistent\.json: cannot read it \(ENOENT\)/],
     [['--port'], /^cosocket serve: flag --port needs a value \(PORT\)/],
     [['--redis', 'http://x'], /^cosocket serve: --redis must use redis:\/\/, rediss:\/\/ or unix:\/\//],
     [['--log-level', 'loud'], /^cosocket serve: --log-level must be one of fatal, error/],
