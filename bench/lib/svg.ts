@@ -2,8 +2,9 @@
 export function barChart(title: string, labels: readonly string[], series: ReadonlyArray<{ name: string; color: string; values: readonly number[] }>, unit: string): string {
   const barHeight = 16;
   const groupGap = 14;
-  const left = 300;
-  const width = 900;
+  const longest = Math.max(...labels.map((l) => l.length));
+  const left = 20 + Math.ceil(longest * 6.6);
+  const width = left + 620;
   const plot = width - left - 90;
   const top = 50;
   const max = Math.max(1, ...series.flatMap((s) => s.values));
@@ -15,9 +16,11 @@ export function barChart(title: string, labels: readonly string[], series: Reado
     `<rect width="100%" height="100%" fill="white"/>`,
     `<text x="${width / 2}" y="24" text-anchor="middle" font-size="15">${esc(title)}</text>`,
   ];
-  series.forEach((s, i) => {
-    parts.push(`<rect x="${left + i * 170}" y="32" width="12" height="12" fill="${s.color}"/>`, `<text x="${left + i * 170 + 18}" y="42">${esc(s.name)}</text>`);
-  });
+  let legendX = left;
+  for (const s of series) {
+    parts.push(`<rect x="${legendX}" y="32" width="12" height="12" fill="${s.color}"/>`, `<text x="${legendX + 18}" y="42">${esc(s.name)}</text>`);
+    legendX += 18 + Math.ceil(s.name.length * 6.6) + 24;
+  }
   labels.forEach((label, g) => {
     const y0 = top + g * groupHeight;
     parts.push(`<text x="${left - 8}" y="${y0 + (series.length * barHeight) / 2 + 4}" text-anchor="end">${esc(label)}</text>`);

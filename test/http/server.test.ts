@@ -101,6 +101,21 @@ describe('cosocket serve: /test routes', () => {
     } finally {
       await configured.stop();
     }
+    for (const [name, text] of [
+      ['config.mjs', `export default { redis: ${JSON.stringify(redis.url)}, test: { mode: 'shared' } };`],
+      ['config.ts', `const config: { redis: string; test: { mode: string } } = { redis: ${JSON.stringify(redis.url)}, test: { mode: 'shared' } };\nexport default config;`],
+    ] as const) {
+      const file = join(dir, name);
+      writeFileSync(file, text);
+      const fromModule = await startServer(['--config', file]);
+      try {
+        const before = await redis.connectionsReceived();
+        for (let i = 0; i < 5; i++) assert.equal(await (await fetch(`http://127.0.0.1:${fromModule.port}/test`)).text(), 'hello12345');
+        assert.ok((await redis.connectionsReceived()) - before <= 1, `${name}: /test should use the shared connection`);
+      } finally {
+        await fromModule.stop();
+      }
+    }
     const typo = join(dir, 'typo.json');
     writeFileSync(typo, JSON.stringify({ test: { mdoe: 'short' } }));
     const refused = await runCli(['serve', '--config', typo]);
