@@ -85,6 +85,19 @@ async function runPrimary(config: ServerConfig): Promise<number> {
   return runCluster(config, redisUrl, embedded, redisText);
 }
 
+/** Resolves on the first SIGINT or SIGTERM. */
+function untilStopSignal(): Promise<void> {
+  return new Promise<void>((resolve) => {
+    const stop = (): void => {
+      process.off('SIGINT', stop);
+      process.off('SIGTERM', stop);
+      resolve();
+    };
+    process.on('SIGINT', stop);
+    process.on('SIGTERM', stop);
+  });
+}
+
 /** Sets key `test` to the seed's 10-byte value unless it exists, so /test answers 10 bytes. */
 async function seedTestKey(url: string): Promise<void> {
   const client = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null, enableOfflineQueue: false, connectTimeout: 2_000 });
@@ -127,15 +140,7 @@ async function runServer(config: ServerConfig, redisUrl: string, embedded: Embed
   }
   const address = app.server.address();
   onListening(typeof address === 'object' && address !== null ? address.port : config.port);
-  await new Promise<void>((resolve) => {
-    const stop = (): void => {
-      process.off('SIGINT', stop);
-      process.off('SIGTERM', stop);
-      resolve();
-    };
-    process.on('SIGINT', stop);
-    process.on('SIGTERM', stop);
-  });
+  await untilStopSignal();
   // stop accepting; let in-flight requests finish within the grace period, then cut the rest
   const closed = app.close();
   const grace = setTimeout(() => {
@@ -177,15 +182,7 @@ async function runCluster(config: ServerConfig, redisUrl: string, embedded: Embe
     });
   };
   for (let i = 0; i < config.workers; i++) fork();
-  await new Promise<void>((resolve) => {
-    const stop = (): void => {
-      process.off('SIGINT', stop);
-      process.off('SIGTERM', stop);
-      resolve();
-    };
-    process.on('SIGINT', stop);
-    process.on('SIGTERM', stop);
-  });
+  await untilStopSignal();
   stopping = true;
   const exits = [...workers].map((worker) => new Promise<void>((resolve) => worker.once('exit', () => resolve())));
   for (const worker of workers) worker.process.kill('SIGTERM');
