@@ -17,6 +17,7 @@ export { all, race, timeout } from './runtime/effects/group.js';
 export type { Awaitable, ResultOf } from './runtime/effects/operand.js';
 export { abortable, cancelled, self } from './runtime/effects/control.js';
 export { Semaphore } from './runtime/semaphore.js';
+export { Signal } from './runtime/signal.js';
 export { sleep } from '../adapters/sleep.js';
 export * as tcp from '../adapters/tcp/index.js';
 export * as redis from '../adapters/redis/index.js';
@@ -28,6 +29,8 @@ export { PoolRegistry, pools } from './pool/registry.js';
 export { co, cosocketPlugin, HandlerContext } from './http/plugin.js';
 export type { CosocketPluginOptions, CosocketState, RouteStats } from './http/plugin.js';
 export type { Printable } from './http/output.js';
+export { NGINX_BUFFERING, copyResponseHead, endToEndHeaders, proxyPass, proxyResponse } from './stream/proxy.js';
+export type { BufferingOptions, ProxyPassOptions, ProxyStats } from './stream/proxy.js';
 export {
   BudgetExceededError,
   CancelReason,

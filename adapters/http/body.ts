@@ -54,6 +54,38 @@ export class BodyReader {
     return piece;
   }
 
+  /**
+   * Exactly one transfer chunk of a chunked body, however small (lua-resty-http's body_reader on a
+   * chunked response); for other bodies, whatever one read brings. Null at the end.
+   */
+  *readChunk(): Operation<Buffer | null> {
+    if (this.finished) return null;
+    if (this.framing.kind !== CHUNKED) return yield* this.read();
+    const socket = this.socket;
+    if (this.needCrlf) {
+      const crlf = yield* socket.receive(2);
+      if (crlf[0] !== 13 || crlf[1] !== 10) throw new HttpProtocolError(socket.peer, 'chunk data not followed by CRLF');
+      this.needCrlf = false;
+    }
+    if (this.chunkLeft === 0) {
+      const line = yield* socket.receive('*l', MAX_CHUNK_LINE);
+      const sizeText = line.split(';', 1)[0]!.trim();
+      if (!/^[0-9a-fA-F]{1,12}$/.test(sizeText)) throw new HttpProtocolError(socket.peer, `invalid chunk size line '${line.slice(0, 40)}'`);
+      const size = parseInt(sizeText, 16);
+      if (size === 0) {
+        yield* this.readTrailers();
+        this.finish();
+        return null;
+      }
+      this.chunkLeft = size;
+    }
+    const data = yield* socket.receive(this.chunkLeft);
+    this.chunkLeft = 0;
+    this.needCrlf = true;
+    this.received += data.length;
+    return data;
+  }
+
   private *readLength(max: number): Operation<Buffer | null> {
     const data = yield* this.socket.receiveany(Math.min(max, this.remaining));
     this.remaining -= data.length;

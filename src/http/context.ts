@@ -68,6 +68,16 @@ export class HandlerContext implements TaskObserver {
     this.output.append(values);
   }
 
+  /** Sends `data` now as one chunk, waiting only while the client is not taking data (backpressure). */
+  write(data: Buffer): Effect<void> {
+    return this.output.write(data);
+  }
+
+  /** True once the response head went out (by flush or write). */
+  get headSent(): boolean {
+    return this.output.streaming;
+  }
+
   /** Sends what is buffered; `yield* ctx.flush(true)` returns once the kernel took it (bounded by the send timeout). */
   flush(wait = false): Effect<void> {
     return this.output.flush(wait);

@@ -1,5 +1,5 @@
 import type { ServerResponse } from 'node:http';
-import { SocketTimeoutError } from '../errors.js';
+import { SocketClosedError, SocketTimeoutError } from '../errors.js';
 import { Effect } from '../runtime/effect.js';
 import type { EffectKind } from '../runtime/effect.js';
 import type { Task } from '../runtime/task.js';
@@ -11,6 +11,16 @@ const FLUSH: EffectKind = {
   name: 'http.flush',
   start(task, effect) {
     (effect.a as Output).beginFlush(task, effect.b as boolean);
+  },
+  abandon(task, effect) {
+    (effect.a as Output).abandonFlush(task);
+  },
+};
+
+const WRITE: EffectKind = {
+  name: 'http.write',
+  start(task, effect) {
+    (effect.a as Output).beginWrite(task, effect.b as Buffer);
   },
   abandon(task, effect) {
     (effect.a as Output).abandonFlush(task);
@@ -55,6 +65,40 @@ export class Output {
     return new Effect<void>(FLUSH, this, wait);
   }
 
+  /**
+   * `yield* ctx.write(data)`: sends `data` (after anything printed) as one chunk; returns at once while
+   * the socket takes more, else when it drained (backpressure), bounded by the send timeout.
+   */
+  write(data: Buffer): Effect<void> {
+    return new Effect<void>(WRITE, this, data);
+  }
+
+  /** @internal */
+  beginWrite(task: Task<unknown>, data: Buffer): void {
+    if (!this.streaming) {
+      this.streaming = true;
+      this.writeHead();
+    }
+    const chunk = this.size > 0 ? Buffer.concat([...this.chunks, data], this.size + data.length) : data;
+    this.chunks = [];
+    this.size = 0;
+    if (this.raw.destroyed) throw new SocketClosedError('send', 'client');
+    if (this.raw.write(chunk)) {
+      task.settleWait(undefined, false);
+      return;
+    }
+    this.flushWaiter = task;
+    this.flushTimer = setTimeout(onSendTimeout, this.sendTimeout, this);
+    this.raw.once('drain', this.onDrain);
+  }
+
+  private readonly onDrain = (): void => {
+    const task = this.flushWaiter;
+    if (task === null) return;
+    this.endFlushWait();
+    task.settleWait(undefined, false);
+  };
+
   /** Everything buffered, in one Buffer (for a response that was never flushed). */
   takeAll(): Buffer {
     const all = this.chunks.length === 1 ? this.chunks[0]! : Buffer.concat(this.chunks, this.size);
@@ -94,6 +138,7 @@ export class Output {
   }
 
   private endFlushWait(): void {
+    this.raw.off('drain', this.onDrain);
     if (this.flushTimer !== null) clearTimeout(this.flushTimer);
     this.flushTimer = null;
     this.flushWaiter = null;

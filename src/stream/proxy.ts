@@ -1,0 +1,237 @@
+import { randomBytes } from 'node:crypto';
+import { unlink } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import * as file from '../../adapters/file/index.js';
+import type { CoFile } from '../../adapters/file/index.js';
+import * as http from '../../adapters/http/index.js';
+import type { BodyReader, Headers, HttpResponse } from '../../adapters/http/index.js';
+import { InvalidArgumentError } from '../errors.js';
+import type { HandlerContext } from '../http/context.js';
+import type { Operation } from '../runtime/effect.js';
+import { call } from '../runtime/effects/call.js';
+import { spawn } from '../runtime/effects/spawn.js';
+import { Signal } from '../runtime/signal.js';
+
+/** nginx's proxy buffering settings, with nginx's defaults (8k pages). */
+export interface BufferingOptions {
+  /** proxy_buffering: read ahead of the client into buffers (on), or pass through what arrives (off). Default true. */
+  buffering: boolean;
+  /** proxy_buffer_size: bytes read from the upstream at a time. Default 8k. */
+  bufferSize: number;
+  /** proxy_buffers: memory for reading ahead of a slow client. Default 8 x 8k. */
+  buffers: { count: number; size: number };
+  /** proxy_busy_buffers_size: most bytes sent to the client in one write. Default 16k. */
+  busyBuffersSize: number;
+  /** proxy_max_temp_file_size: read-ahead past the memory buffers spills to a temp file up to this. Default 1024m; 0: no file. */
+  maxTempFileSize: number;
+  /** proxy_temp_file_write_size: bytes moved through the temp file at a time. Default 16k. */
+  tempFileWriteSize: number;
+  /** proxy_temp_path. Default the system temp directory. */
+  tempPath: string;
+  /** buffering off: most bytes passed on in one write (whatever has arrived, coalesced). Default 64k. */
+  passSize: number;
+}
+
+export const NGINX_BUFFERING: BufferingOptions = {
+  buffering: true,
+  bufferSize: 8 * 1024,
+  buffers: { count: 8, size: 8 * 1024 },
+  busyBuffersSize: 16 * 1024,
+  maxTempFileSize: 1024 * 1024 * 1024,
+  tempFileWriteSize: 16 * 1024,
+  tempPath: tmpdir(),
+  passSize: 64 * 1024,
+};
+
+/** What one proxied body cost: for stats and the benchmark. */
+export interface ProxyStats {
+  bytes: number;
+  /** Writes (chunks) sent to the client. */
+  downstreamWrites: number;
+  /** Most bytes held in memory at once (buffering on). */
+  peakMemory: number;
+  /** Bytes that went through the temp file, in all. */
+  tempFileBytes: number;
+  /** Most bytes held in the temp file at once (bounded by maxTempFileSize). */
+  peakTempFile: number;
+  buffering: boolean;
+}
+
+const HOP_BY_HOP = new Set([
+  'connection', 'keep-alive', 'proxy-authenticate', 'proxy-authorization', 'proxy-connection',
+  'te', 'trailer', 'transfer-encoding', 'upgrade',
+]);
+
+/** Headers that may travel through a proxy: no hop-by-hop ones, none named by Connection, no X-Accel-*. */
+export function endToEndHeaders(headers: Headers): Headers {
+  const named = new Set(
+    String(headers.connection ?? '')
+      .split(',')
+      .map((h) => h.trim().toLowerCase())
+      .filter((h) => h !== ''),
+  );
+  const out: Headers = {};
+  for (const [name, value] of Object.entries(headers)) {
+    if (HOP_BY_HOP.has(name) || named.has(name) || name.startsWith('x-accel-')) continue;
+    out[name] = value;
+  }
+  return out;
+}
+
+/** Copies an upstream response's status and end-to-end headers to the handler's response. */
+export function copyResponseHead(ctx: HandlerContext, response: HttpResponse): void {
+  ctx.status = response.status;
+  for (const [name, value] of Object.entries(endToEndHeaders(response.headers))) ctx.header(name, value);
+}
+
+function checkOptions(options: Partial<BufferingOptions>): BufferingOptions {
+  const merged = { ...NGINX_BUFFERING, ...options, buffers: { ...NGINX_BUFFERING.buffers, ...options.buffers } };
+  for (const name of ['bufferSize', 'busyBuffersSize', 'tempFileWriteSize', 'passSize'] as const) {
+    if (!Number.isInteger(merged[name]) || merged[name] < 1) throw new InvalidArgumentError(`proxy buffering: ${name} must be a whole number of bytes >= 1`);
+  }
+  if (!Number.isInteger(merged.maxTempFileSize) || merged.maxTempFileSize < 0) {
+    throw new InvalidArgumentError('proxy buffering: maxTempFileSize must be a whole number of bytes >= 0');
+  }
+  if (!Number.isInteger(merged.buffers.count) || merged.buffers.count < 1 || !Number.isInteger(merged.buffers.size) || merged.buffers.size < 1) {
+    throw new InvalidArgumentError('proxy buffering: buffers needs a count and a size >= 1');
+  }
+  return merged;
+}
+
+/**
+ * Sends an upstream response (head and body) to the handler's client with nginx's buffering.
+ * `X-Accel-Buffering: no` from the upstream turns buffering off for this response. The client's pace
+ * reaches the upstream read (backpressure); memory per response stays within the buffers.
+ */
+export function* proxyResponse(ctx: HandlerContext, response: HttpResponse, options: Partial<BufferingOptions> = {}): Operation<ProxyStats> {
+  const settings = checkOptions(options);
+  const accel = response.header('x-accel-buffering');
+  const buffering = accel !== undefined ? accel.toLowerCase() !== 'no' : settings.buffering;
+  copyResponseHead(ctx, response);
+  const stats: ProxyStats = { bytes: 0, downstreamWrites: 0, peakMemory: 0, tempFileBytes: 0, peakTempFile: 0, buffering };
+  if (buffering) yield* bufferedCopy(ctx, response.body, settings, stats);
+  else yield* passThrough(ctx, response.body, settings, stats);
+  return stats;
+}
+
+/** buffering off: whatever has arrived, up to passSize, as one chunk; the next read waits for the client. */
+function* passThrough(ctx: HandlerContext, body: BodyReader, settings: BufferingOptions, stats: ProxyStats): Operation<void> {
+  for (;;) {
+    const piece = yield* body.read(settings.passSize);
+    if (piece === null) break;
+    stats.bytes += piece.length;
+    stats.downstreamWrites++;
+    yield* ctx.write(piece);
+  }
+}
+
+type Segment = { kind: 'memory'; data: Buffer } | { kind: 'file'; offset: number; length: number };
+
+/**
+ * buffering on: an upstream reader fills memory buffers ahead of the client, then a temp file up to
+ * maxTempFileSize, then waits (backpressure); the writer sends in order as the client takes it,
+ * up to busyBuffersSize per write.
+ */
+function* bufferedCopy(ctx: HandlerContext, body: BodyReader, settings: BufferingOptions, stats: ProxyStats): Operation<void> {
+  const memoryLimit = settings.buffers.count * settings.buffers.size;
+  const segments: Segment[] = [];
+  let memory = 0;
+  let fileHeld = 0;
+  let fileEnd = 0;
+  let upstreamDone = false;
+  let temp: CoFile | null = null;
+  const dataReady = new Signal();
+  const spaceFreed = new Signal();
+
+  const reader = yield* spawn(function* upstreamReader(): Operation<void> {
+    try {
+      for (;;) {
+        while (memory >= memoryLimit && fileHeld + settings.bufferSize > settings.maxTempFileSize) yield* spaceFreed.wait();
+        const piece = yield* body.read(settings.bufferSize);
+        if (piece === null) break;
+        stats.bytes += piece.length;
+        if (memory < memoryLimit) {
+          segments.push({ kind: 'memory', data: piece });
+          memory += piece.length;
+          if (memory > stats.peakMemory) stats.peakMemory = memory;
+        } else {
+          if (temp === null) {
+            const path = join(settings.tempPath, `cosocket-proxy-${randomBytes(8).toString('hex')}`);
+            temp = yield* file.open(path, 'w+', 0o600);
+            yield* call(unlink(path)); // the data lives on in the open file only
+          }
+          yield* temp.write(piece, fileEnd);
+          segments.push({ kind: 'file', offset: fileEnd, length: piece.length });
+          fileEnd += piece.length;
+          fileHeld += piece.length;
+          if (fileHeld > stats.peakTempFile) stats.peakTempFile = fileHeld;
+          stats.tempFileBytes += piece.length;
+        }
+        dataReady.notify();
+      }
+    } finally {
+      upstreamDone = true;
+      dataReady.notify();
+    }
+  });
+
+  for (;;) {
+    const first = segments.shift();
+    if (first === undefined) {
+      if (upstreamDone) break;
+      yield* dataReady.wait();
+      continue;
+    }
+    let out: Buffer;
+    if (first.kind === 'memory') {
+      const parts = [first.data];
+      let size = first.data.length;
+      while (segments.length > 0 && segments[0]!.kind === 'memory' && size < settings.busyBuffersSize) {
+        const next = segments.shift() as { kind: 'memory'; data: Buffer };
+        parts.push(next.data);
+        size += next.data.length;
+      }
+      memory -= size;
+      out = parts.length === 1 ? first.data : Buffer.concat(parts, size);
+    } else {
+      out = yield* temp!.read(first.length, first.offset);
+      fileHeld -= first.length;
+    }
+    spaceFreed.notify();
+    stats.downstreamWrites++;
+    yield* ctx.write(out);
+  }
+  yield* reader; // an upstream failure surfaces here
+}
+
+export interface ProxyPassOptions extends http.HttpConnectOptions {
+  /** Path and query on the upstream; default the client's. */
+  path?: string;
+  buffering?: Partial<BufferingOptions>;
+}
+
+/**
+ * proxy_pass for a handler: the client's request (method, path, end-to-end headers, a parsed body if
+ * any) goes to host:port on a pooled connection, X-Forwarded-For/Proto added; the response comes back
+ * with nginx buffering. The upstream connection is kept alive when the response allows it.
+ */
+export function* proxyPass(ctx: HandlerContext, host: string, port: number, options: ProxyPassOptions = {}): Operation<ProxyStats> {
+  const request = ctx.request;
+  const headers = endToEndHeaders(request.headers as Headers);
+  delete headers.host; // like nginx: Host is the upstream's ($proxy_host)
+  const previous = request.headers['x-forwarded-for'];
+  headers['x-forwarded-for'] = previous ? `${String(previous)}, ${request.ip}` : request.ip;
+  headers['x-forwarded-proto'] = request.protocol;
+  const body = request.body;
+  const conn = yield* http.connect(host, port, options);
+  const response = yield* conn.request({
+    method: request.method,
+    path: options.path ?? request.url,
+    headers,
+    ...(typeof body === 'string' || Buffer.isBuffer(body) ? { body } : {}),
+  });
+  const stats = yield* proxyResponse(ctx, response, options.buffering);
+  conn.setkeepalive();
+  return stats;
+}
