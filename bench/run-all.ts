@@ -9,6 +9,7 @@ const BENCHES: ReadonlyArray<{ name: string; script: string; nodeArgs: string[] 
   { name: 'runtime', script: 'runtime/index.js', nodeArgs: ['--expose-gc'] },
   { name: 'redis', script: 'redis/index.js', nodeArgs: [] },
   { name: 'http', script: 'http/index.js', nodeArgs: [] },
+  { name: 'stream', script: 'stream/index.js', nodeArgs: [] },
 ];
 
 let failed = 0;

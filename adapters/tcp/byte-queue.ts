@@ -3,6 +3,8 @@
  * buffer and remembers how far it already looked, so a pattern that arrives late is not re-scanned
  * from the start each time.
  */
+const EMPTY = Buffer.alloc(0);
+
 export class ByteQueue {
   private chunks: Buffer[] = [];
   length = 0;
@@ -28,6 +30,11 @@ export class ByteQueue {
     const index = all.indexOf(pattern, from);
     this.scanned = index === -1 ? all.length : index;
     return index;
+  }
+
+  /** All queued bytes as one buffer, without consuming them. */
+  peek(): Buffer {
+    return this.length === 0 ? EMPTY : this.coalesce();
   }
 
   /** Removes and returns the first `n` bytes (n <= length). */

@@ -30,6 +30,7 @@ const LINE = 1;
 const ALL = 2;
 const ANY = 3;
 const UNTIL = 4;
+const MORE = 5;
 
 /** What one receive asks for. */
 class ReadRequest {
@@ -122,6 +123,25 @@ export class TcpSocket {
   /** Bytes received and not read yet. */
   get buffered(): number {
     return this.conn?.queue.length ?? 0;
+  }
+
+  /**
+   * The bytes received and not read yet, as one buffer, without consuming them: for parsers that walk
+   * many small frames at once. Follow with consume(n).
+   */
+  peekBuffered(): Buffer {
+    if (this.conn === null) throw new SocketClosedError('receive', this.peer);
+    return this.conn.queue.peek();
+  }
+
+  /** Waits until more than `bytes` bytes are buffered (nothing is consumed); closed or reset throw. */
+  waitMore(bytes: number): Effect<null> {
+    return new Effect<null>(RECEIVE, this, new ReadRequest(MORE, bytes, null, false));
+  }
+
+  /** Drops the first `n` buffered bytes (after peekBuffered). */
+  consume(n: number): void {
+    if (n > 0) this.conn!.queue.skip(n);
   }
 
   /** Whether `pattern` is among the bytes received and not read yet. */
@@ -364,6 +384,9 @@ export class TcpSocket {
         break;
       case ANY:
         if (queue.length > 0) return queue.take(Math.min(queue.length, request.n));
+        break;
+      case MORE:
+        if (queue.length > request.n) return null;
         break;
       default: {
         const pattern = request.pattern!;

@@ -21,7 +21,7 @@ export interface BufferingOptions {
   bufferSize: number;
   /** proxy_buffers: memory for reading ahead of a slow client. Default 8 x 8k. */
   buffers: { count: number; size: number };
-  /** proxy_busy_buffers_size: most bytes sent to the client in one write. Default 16k. */
+  /** proxy_busy_buffers_size: bytes sent to the client in one write, at least (all ready memory buffers go together). Default 16k. */
   busyBuffersSize: number;
   /** proxy_max_temp_file_size: read-ahead past the memory buffers spills to a temp file up to this. Default 1024m; 0: no file. */
   maxTempFileSize: number;
@@ -148,7 +148,9 @@ function* bufferedCopy(ctx: HandlerContext, body: BodyReader, settings: Bufferin
     try {
       for (;;) {
         while (memory >= memoryLimit && fileHeld + settings.bufferSize > settings.maxTempFileSize) yield* spaceFreed.wait();
-        const piece = yield* body.read(settings.bufferSize);
+        // like nginx's readv into every free buffer: one read takes as much as the free memory holds
+        const room = memoryLimit - memory;
+        const piece = yield* body.read(room > settings.bufferSize ? room : settings.bufferSize);
         if (piece === null) break;
         stats.bytes += piece.length;
         if (memory < memoryLimit) {
@@ -187,7 +189,7 @@ function* bufferedCopy(ctx: HandlerContext, body: BodyReader, settings: Bufferin
     if (first.kind === 'memory') {
       const parts = [first.data];
       let size = first.data.length;
-      while (segments.length > 0 && segments[0]!.kind === 'memory' && size < settings.busyBuffersSize) {
+      while (segments.length > 0 && segments[0]!.kind === 'memory' && size < Math.max(settings.busyBuffersSize, memoryLimit)) {
         const next = segments.shift() as { kind: 'memory'; data: Buffer };
         parts.push(next.data);
         size += next.data.length;
