@@ -8,6 +8,12 @@ export type Target = { host: string; port: number } | { path: string };
 
 /** Unread bytes past which the socket stops reading until someone reads (backpressure). */
 const HIGH_WATER = 256 * 1024;
+/** Bytes libuv may read at once; each read gets a fresh buffer, so queued bytes are never copied. */
+const READ_SIZE = 64 * 1024;
+
+function readBuffer(): Buffer {
+  return Buffer.allocUnsafe(READ_SIZE);
+}
 
 /**
  * One open connection: the pooled resource under a TcpSocket. Collects what arrives into a byte
@@ -23,15 +29,12 @@ export class TcpConnection {
   /** The pending reader's wake-up, or null. */
   onActivity: (() => void) | null = null;
   private idle = false;
+  /** onread returned false: reading stopped (socket.isPaused() does not say so) until resume(). */
+  private paused = false;
 
   constructor(socket: Socket, peer: string) {
     this.socket = socket;
     this.peer = peer;
-    socket.on('data', (chunk: Buffer) => {
-      this.queue.push(chunk);
-      if (this.onActivity === null && this.queue.length >= HIGH_WATER) socket.pause();
-      this.notify();
-    });
     socket.on('end', () => {
       this.ended = true;
       this.notify();
@@ -50,10 +53,28 @@ export class TcpConnection {
     });
   }
 
+  /**
+   * Bytes from the socket. Reads come through net's `onread` (libuv reads straight into a buffer we
+   * give it), not through the Readable stream and its 'data' events: a proxy moving megabytes spends
+   * its time in the kernel instead of in stream bookkeeping. Returning false pauses the socket.
+   */
+  received(bytes: number, buffer: Buffer): boolean {
+    this.queue.push(bytes === buffer.length ? buffer : buffer.subarray(0, bytes));
+    this.notify();
+    const more = this.onActivity !== null || this.queue.length < HIGH_WATER;
+    if (!more) this.paused = true;
+    return more;
+  }
+
   /** Opens a connection; rejects with a typed socket error, or SocketTimeoutError after `timeoutMs`. */
   static open(target: Target, peer: string, timeoutMs: number): Promise<TcpConnection> {
     return new Promise((resolve, reject) => {
-      const socket = netConnect({ ...target, noDelay: true });
+      let connection: TcpConnection | null = null;
+      const socket = netConnect({
+        ...target,
+        noDelay: true,
+        onread: { buffer: readBuffer, callback: (bytes: number, buffer: Uint8Array) => connection!.received(bytes, buffer as Buffer) },
+      });
       const timer = setTimeout(() => {
         socket.destroy();
         reject(new SocketTimeoutError('connect', peer, timeoutMs));
@@ -67,7 +88,8 @@ export class TcpConnection {
       socket.once('connect', () => {
         clearTimeout(timer);
         socket.off('error', onError);
-        resolve(new TcpConnection(socket, peer));
+        connection = new TcpConnection(socket, peer);
+        resolve(connection);
       });
     });
   }
@@ -82,7 +104,7 @@ export class TcpConnection {
     this.idle = true;
     this.onActivity = null;
     this.socket.setTimeout(idleMs);
-    if (this.socket.isPaused()) this.socket.resume(); // so a close or stray bytes from the peer are seen
+    this.want(); // read on, so a close or stray bytes from the peer are seen
   }
 
   /** Taken from the pool by a user. */
@@ -93,7 +115,10 @@ export class TcpConnection {
 
   /** A reader needs more bytes: make sure the socket is reading. */
   want(): void {
-    if (this.socket.isPaused()) this.socket.resume();
+    if (this.paused) {
+      this.paused = false;
+      this.socket.resume();
+    }
   }
 
   destroy(): void {
