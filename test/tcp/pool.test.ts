@@ -47,7 +47,7 @@ describe('keepalive pools', () => {
       scheduler.go(hold, server.port, 'backlog', 1, options),
       (err: unknown) => err instanceof PoolBacklogFullError && /too many waiting connect operations/.test(err.message),
     );
-    assert.ok(Date.now() - started < 50, 'backlog overflow must fail at once');
+    assert.ok(Date.now() - started < 500, 'backlog overflow must fail at once, not after the connect timeout');
     await Promise.all([holder, waiter]);
     assert.equal(server.sockets.length, 1, 'the waiter should have reused the one connection');
     await server.close();
