@@ -595,11 +595,12 @@ export class Task<T> implements Promise<T>, Operable<T> {
       // the body already returned; with its children cancelled, that value no longer stands
       this.settleAsCancelled();
     }
+    // Detach the pending wait before cancelling children: a race/all group whose branches settle must
+    // not resume us, or we would start unwinding, wait in a finally block, and have that wait abandoned.
+    const waiting = this.state === WAITING;
+    if (waiting) this.abandonWait();
     this.cancelChildren(CancelReason.parent(`parent '${this.name}' was cancelled (${reason.toString()})`));
-    if (this.state === WAITING) {
-      this.abandonWait();
-      this.resume(RETURN, undefined);
-    }
+    if (waiting) this.resume(RETURN, undefined);
     // READY/RUNNING: the run loop starts unwinding at its next step. JOINING: children settle, then we do.
   }
 

@@ -179,6 +179,23 @@ describe('spawn, all, race, timeout', () => {
     assert.equal(scheduler.stats().live, 0);
   });
 
+  it('cancelling a parent waiting in race() lets its finally block wait and finish its cleanup', async () => {
+    const scheduler = new Scheduler();
+    const log: string[] = [];
+    const task = scheduler.go(function* () {
+      try {
+        yield* race([after(60_000, 'a', log), after(60_000, 'b', log)]);
+      } finally {
+        yield* sleep(20); // cleanup that waits
+        log.push('cleanup done');
+      }
+    });
+    await new Promise((r) => setTimeout(r, 5));
+    task.cancel();
+    await assert.rejects(task, CancelledError);
+    assert.deepEqual(log, ['cancelled a', 'cancelled b', 'cleanup done']);
+  });
+
   it('call() of a generator function runs it as a frame of the same coroutine', async () => {
     const scheduler = new Scheduler();
     await scheduler.go(function* () {
