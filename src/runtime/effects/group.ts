@@ -16,6 +16,7 @@ const TIMEOUT = 2;
  */
 class Group implements TaskObserver {
   readonly children: Task<unknown>[] = [];
+  private readonly positions = new Map<Task<unknown>, number>();
   private readonly results: unknown[];
   private remaining = 0;
   private decided = false;
@@ -37,6 +38,7 @@ class Group implements TaskObserver {
   add(op: unknown, where: string): void {
     const { frame, name } = frameOf(op, where);
     const child = this.parent.spawnChild<unknown>(null, null, frame, name, true);
+    this.positions.set(child, this.children.length);
     this.children.push(child);
     this.remaining++;
     child.addObserver(this);
@@ -46,7 +48,7 @@ class Group implements TaskObserver {
     this.remaining--;
     if (this.detached) return;
     const [isError, value] = child.outcomeForObserver();
-    const index = this.children.indexOf(child);
+    const index = this.positions.get(child)!;
     if (!this.decided) {
       if (this.mode === ALL) {
         if (isError) this.decide(true, value, 'a sibling in all() failed');
