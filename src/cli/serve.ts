@@ -20,6 +20,7 @@ const FLAGS: readonly FlagSpec[] = [
   { name: 'redis', takesValue: true, valueName: 'URL', description: 'Redis to use (default: $REDIS_URL, else a private redis-server)' },
   { name: 'workers', takesValue: true, valueName: 'N|auto', description: 'worker processes (default 1; auto = one per core)' },
   { name: 'log-level', takesValue: true, valueName: 'LEVEL', description: `one of ${LOG_LEVELS.join(', ')} (default warn)` },
+  { name: 'send-root', takesValue: true, valueName: 'DIR', description: 'serve growing files from DIR under /send/ (dynamic sendfile)' },
   { name: 'help', short: 'h', takesValue: false, description: 'show this help' },
 ];
 
@@ -46,7 +47,8 @@ export async function serve(argv: readonly string[]): Promise<number> {
   const flags: Record<string, unknown> = {};
   for (const [name, value] of values) {
     if (name === 'config') continue;
-    flags[name === 'log-level' ? 'logLevel' : name] = value;
+    if (name === 'send-root') flags.send = { root: value };
+    else flags[name === 'log-level' ? 'logLevel' : name] = value;
   }
   if (flags.redis === undefined && process.env.REDIS_URL) flags.redis = process.env.REDIS_URL;
   let config: ServerConfig;

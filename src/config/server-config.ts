@@ -1,4 +1,4 @@
-import { readFileSync } from 'node:fs';
+import { readFileSync, statSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { extname, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -23,6 +23,8 @@ export interface ServerConfig {
   output: { bufferSize: number; sendTimeout: number };
   limits: { bodySize: number; headerSize: number };
   shutdown: { grace: number };
+  /** Dynamic sendfile: files being written, streamed as they grow. Off while `root` is empty. */
+  send: { location: string; root: string; interval: number; timeout: number; suffix: string; maxDuration: number };
 }
 
 export const DEFAULTS: ServerConfig = {
@@ -36,6 +38,7 @@ export const DEFAULTS: ServerConfig = {
   output: { bufferSize: 16 * 1024, sendTimeout: 60_000 },
   limits: { bodySize: 1024 * 1024, headerSize: 16 * 1024 },
   shutdown: { grace: 10_000 },
+  send: { location: '/send/', root: '', interval: 100, timeout: 10_000, suffix: '.tmp', maxDuration: 0 },
 };
 
 function checkHost(what: string, value: string): string {
@@ -54,6 +57,27 @@ export function checkRedisUrl(what: string, value: string): string {
     throw new InvalidArgumentError(`${what} must use redis://, rediss:// or unix://, got '${url.protocol}//'`);
   }
   if (url.protocol !== 'unix:' && url.hostname === '') throw new InvalidArgumentError(`${what} has no host: '${value}'`);
+  return value;
+}
+
+function checkLocation(what: string, value: string): string {
+  if (!/^\/([A-Za-z0-9._~-]+\/)*$/.test(value)) throw new InvalidArgumentError(`${what} must be a path that starts and ends with '/', like '/send/', got '${value}'`);
+  return value;
+}
+
+function checkDirectory(what: string, value: string): string {
+  let info;
+  try {
+    info = statSync(value);
+  } catch {
+    throw new InvalidArgumentError(`${what} must be an existing directory, got '${value}' (not found)`);
+  }
+  if (!info.isDirectory()) throw new InvalidArgumentError(`${what} must be a directory, got '${value}' (not a directory)`);
+  return resolve(value);
+}
+
+function checkSuffix(what: string, value: string): string {
+  if (!/^\.[A-Za-z0-9._-]+$/.test(value)) throw new InvalidArgumentError(`${what} must look like '.tmp', got '${value}'`);
   return value;
 }
 
@@ -91,6 +115,17 @@ export const SCHEMA: Schema = {
   output: { kind: 'section', fields: { bufferSize: { kind: 'size' }, sendTimeout: { kind: 'duration' } } },
   limits: { kind: 'section', fields: { bodySize: { kind: 'size' }, headerSize: { kind: 'size' } } },
   shutdown: { kind: 'section', fields: { grace: { kind: 'duration' } } },
+  send: {
+    kind: 'section',
+    fields: {
+      location: { kind: 'string', check: checkLocation },
+      root: { kind: 'string', check: checkDirectory },
+      interval: { kind: 'duration' },
+      timeout: { kind: 'duration' },
+      suffix: { kind: 'string', check: checkSuffix },
+      maxDuration: { kind: 'duration' },
+    },
+  },
 };
 
 /** Reads a config file: JSON, or a .js/.mjs/.ts module whose default export is the object. */
@@ -142,6 +177,6 @@ function merge(base: ServerConfig, data: ConfigData): ServerConfig {
 export async function resolveConfig(file: string | undefined, flags: Record<string, unknown>): Promise<ServerConfig> {
   let config = DEFAULTS;
   if (file !== undefined) config = merge(config, checkConfig(`config file ${file}`, await loadConfigFile(file), SCHEMA));
-  const flagName = (name: string): string => `--${name.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`;
+  const flagName = (name: string): string => (name === 'send.root' ? '--send-root' : `--${name.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`);
   return merge(config, checkConfig('flags', flags, SCHEMA, '', flagName));
 }

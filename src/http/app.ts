@@ -6,6 +6,7 @@ import type { Scheduler } from '../runtime/scheduler.js';
 import { cosocketPlugin } from './plugin.js';
 import { statusRoutes } from './status.js';
 import type { RedisDescription } from './status.js';
+import { sendRoutes } from './send-routes.js';
 import { testRoutes } from './test-routes.js';
 
 export interface AppDeps {
@@ -32,5 +33,6 @@ export async function buildApp({ config, scheduler, redisUrl, redis }: AppDeps):
   await app.register(cosocketPlugin, { scheduler, output: config.output, ...(requestLogging ? {} : { log }) });
   await app.register(statusRoutes, { scheduler, redis });
   await app.register(testRoutes, { redisUrl, ...config.test });
+  if (config.send.root !== '') await app.register(sendRoutes, config.send);
   return app;
 }

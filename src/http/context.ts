@@ -36,6 +36,7 @@ export class HandlerContext implements TaskObserver {
   readonly http = http;
   readonly file = file;
   private readonly headers: Record<string, string | string[]> = {};
+  private trailers: Record<string, string> | null = null;
   private readonly output: Output;
   private readonly recorder: ResponseRecorder;
   private readonly log: FastifyBaseLogger;
@@ -54,6 +55,16 @@ export class HandlerContext implements TaskObserver {
       throw new CosocketError('COSOCKET_ERR_HEADERS_SENT', `cannot set header '${name}': the response head was already sent by flush()`);
     }
     this.headers[name.toLowerCase()] = Array.isArray(value) ? value : String(value);
+    return this;
+  }
+
+  /**
+   * A trailer field sent after a chunked body (declare it first with header('trailer', name)). Clients
+   * of HTTP/1.0 responses, which are not chunked, do not get it.
+   */
+  trailer(name: string, value: string): this {
+    if (this.trailers === null) this.trailers = {};
+    this.trailers[name] = value;
     return this;
   }
 
@@ -94,7 +105,9 @@ export class HandlerContext implements TaskObserver {
     const raw = this.reply.raw;
     if (raw.destroyed) return;
     if (this.output.streaming) {
-      raw.end(this.output.buffered > 0 ? this.output.takeAll() : undefined);
+      if (this.output.buffered > 0) raw.write(this.output.takeAll());
+      if (this.trailers !== null) raw.addTrailers(this.trailers);
+      raw.end();
       this.recorder.recordStreamed(this.request, this.status);
       return;
     }

@@ -1,0 +1,76 @@
+import { stat } from 'node:fs/promises';
+import type { Stats } from 'node:fs';
+import type { FastifyInstance } from 'fastify';
+import type { Operation } from '../runtime/effect.js';
+import { call } from '../runtime/effects/call.js';
+import { serveFinished } from '../stream/sendfile/finished.js';
+import { followGrowing } from '../stream/sendfile/follow.js';
+import { namedPath, staysInside } from '../stream/sendfile/paths.js';
+import { parseRange } from '../stream/sendfile/range.js';
+import { WatchHub } from '../stream/sendfile/watch-hub.js';
+import type { HandlerContext } from './context.js';
+import { co } from './plugin.js';
+
+export interface SendRouteOptions {
+  location: string;
+  root: string;
+  interval: number;
+  timeout: number;
+  suffix: string;
+  maxDuration: number;
+}
+
+const METHODS = ['GET', 'HEAD', 'POST', 'PUT', 'DELETE', 'PATCH', 'OPTIONS'] as const;
+
+async function fileStat(path: string): Promise<Stats | null> {
+  try {
+    const info = await stat(path);
+    return info.isFile() ? info : null;
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * Dynamic sendfile (ngx_http_dynamic_sendfile_module, done right): GET location/NAME serves NAME as a
+ * static file once it is finished, streams NAME<suffix> while it is being written, 404 otherwise.
+ */
+export async function sendRoutes(app: FastifyInstance, options: SendRouteOptions): Promise<void> {
+  const hub = new WatchHub(options.interval);
+  const follow = { interval: options.interval, timeout: options.timeout, maxDuration: options.maxDuration, readSize: 64 * 1024 };
+
+  function* send(ctx: HandlerContext): Operation<unknown> {
+    const method = ctx.request.method;
+    if (method !== 'GET' && method !== 'HEAD') {
+      ctx.status = 405;
+      ctx.header('allow', 'GET, HEAD');
+      return '405 Method Not Allowed\n';
+    }
+    // the raw path, decoded exactly once by namedPath (never the router's decoded parameter)
+    const rawPath = ctx.request.url.split('?', 1)[0]!;
+    const finishedPath = rawPath.startsWith(options.location) ? namedPath(options.root, rawPath.slice(options.location.length)) : null;
+    if (finishedPath === null) return notFound(ctx);
+    const growingPath = finishedPath + options.suffix;
+    for (let attempt = 0; attempt < 2; attempt++) {
+      const finished = yield* call(fileStat(finishedPath));
+      if (finished !== null) {
+        if (!(yield* call(staysInside(options.root, finishedPath)))) return notFound(ctx);
+        return serveFinished(ctx, finishedPath, finished);
+      }
+      const growing = yield* call(fileStat(growingPath));
+      if (growing === null || !(yield* call(staysInside(options.root, growingPath)))) return notFound(ctx);
+      const range = parseRange(ctx.request.headers.range, Infinity);
+      const start = range !== null && range !== 'unsatisfiable' ? range.start : 0;
+      if (yield* followGrowing(ctx, hub, growingPath, finishedPath, start, follow)) return undefined;
+      // NAME.tmp went away between the stat and the open: look for NAME once more
+    }
+    return notFound(ctx);
+  }
+
+  app.route({ method: [...METHODS], url: `${options.location}*`, handler: co(send, { name: 'send', deadline: 0 }) });
+}
+
+function notFound(ctx: HandlerContext): string {
+  ctx.status = 404;
+  return '404 Not Found\n';
+}

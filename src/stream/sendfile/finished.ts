@@ -1,0 +1,54 @@
+import { createReadStream } from 'node:fs';
+import type { Stats } from 'node:fs';
+import type { HandlerContext } from '../../http/context.js';
+import { contentTypeFor } from './content-type.js';
+import { parseRange } from './range.js';
+
+export function etagOf(info: Stats): string {
+  return `"${info.size.toString(16)}-${Math.floor(info.mtimeMs).toString(16)}"`;
+}
+
+function notModified(ctx: HandlerContext, etag: string, info: Stats): boolean {
+  const ifNoneMatch = ctx.request.headers['if-none-match'];
+  if (typeof ifNoneMatch === 'string') {
+    return ifNoneMatch.trim() === '*' || ifNoneMatch.split(',').some((tag) => tag.trim().replace(/^W\//, '') === etag);
+  }
+  const ifModifiedSince = ctx.request.headers['if-modified-since'];
+  if (typeof ifModifiedSince === 'string') {
+    const since = Date.parse(ifModifiedSince);
+    return Number.isFinite(since) && Math.floor(info.mtimeMs / 1000) * 1000 <= since;
+  }
+  return false;
+}
+
+/**
+ * A finished file as a static response: Content-Length, Last-Modified, ETag, Accept-Ranges, a single
+ * Range (206, or 416 when it cannot be met), If-None-Match / If-Modified-Since (304), Content-Type by
+ * extension; HEAD gets the headers only. Returns what the handler should return (a stream, or nothing).
+ */
+export function serveFinished(ctx: HandlerContext, path: string, info: Stats): NodeJS.ReadableStream | undefined {
+  const etag = etagOf(info);
+  ctx.header('etag', etag).header('last-modified', info.mtime.toUTCString()).header('accept-ranges', 'bytes');
+  ctx.header('content-type', contentTypeFor(path));
+  if (notModified(ctx, etag, info)) {
+    ctx.status = 304;
+    return undefined;
+  }
+  let start = 0;
+  let end = info.size - 1;
+  const range = parseRange(ctx.request.headers.range, info.size);
+  if (range === 'unsatisfiable') {
+    ctx.status = 416;
+    ctx.header('content-range', `bytes */${info.size}`);
+    return undefined;
+  }
+  if (range !== null) {
+    ({ start, end } = range);
+    ctx.status = 206;
+    ctx.header('content-range', `bytes ${start}-${end}/${info.size}`);
+  }
+  const length = info.size === 0 ? 0 : end - start + 1;
+  ctx.header('content-length', length);
+  if (ctx.request.method === 'HEAD' || length === 0) return undefined;
+  return createReadStream(path, { start, end });
+}

@@ -1,0 +1,106 @@
+import * as file from '../../../adapters/file/index.js';
+import type { HandlerContext } from '../../http/context.js';
+import type { Operation } from '../../runtime/effect.js';
+import { call } from '../../runtime/effects/call.js';
+import { contentTypeFor } from './content-type.js';
+import type { WatchHub } from './watch-hub.js';
+
+export interface FollowOptions {
+  /** Poll interval (ms) behind the file-system events. */
+  interval: number;
+  /** End after this long (ms) without growth. */
+  timeout: number;
+  /** End after this long (ms) in all; 0: no limit. */
+  maxDuration: number;
+  /** Most bytes read from the file at once: no follower reads further ahead of its client. */
+  readSize: number;
+}
+
+/** Why a followed body ended, sent as the `X-Send-Status` trailer. */
+export type SendStatus = 'complete' | 'idle-timeout' | 'max-duration' | 'deleted' | 'truncated' | 'replaced';
+
+export const STATUS_TRAILER = 'X-Send-Status';
+
+/**
+ * Streams NAME.tmp as it grows, chunked, from `start` on (206 when resuming), through one open
+ * descriptor: bytes of a different file never go out under the old offsets. Ends with the last chunk
+ * and an X-Send-Status trailer: `complete` once the file was renamed to NAME and every byte is sent,
+ * else why it gave up. Reads at most `readSize` ahead of the client (backpressure). Returns false when
+ * NAME.tmp vanished before it could be opened (the caller looks for NAME again).
+ */
+export function* followGrowing(
+  ctx: HandlerContext,
+  hub: WatchHub,
+  growingPath: string,
+  finishedPath: string,
+  start: number,
+  options: FollowOptions,
+): Operation<boolean> {
+  let handle: file.CoFile;
+  try {
+    handle = yield* file.open(growingPath, 'r');
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return false;
+    throw err;
+  }
+  const ino = (yield* handle.stat()).ino;
+  const watched = yield* call(hub.follow(growingPath, finishedPath));
+  try {
+    ctx.status = start > 0 ? 206 : 200;
+    ctx.header('content-type', contentTypeFor(finishedPath)).header('cache-control', 'no-store').header('accept-ranges', 'bytes');
+    ctx.header('trailer', STATUS_TRAILER);
+    if (start > 0) ctx.header('content-range', `bytes ${start}-*/*`);
+    yield* ctx.flush(false); // the head goes out at once, before the first byte of the file
+    if (ctx.request.method === 'HEAD') return true;
+    const started = Date.now();
+    let lastGrowth = started;
+    let offset = start;
+    let status: SendStatus;
+    for (;;) {
+      const piece = yield* handle.read(options.readSize, offset);
+      if (piece.length > 0) {
+        offset += piece.length;
+        lastGrowth = Date.now();
+        yield* ctx.write(piece);
+        continue;
+      }
+      const { growing, finished } = watched.state;
+      if (finished !== null && finished.ino === ino) {
+        if (offset >= finished.size) {
+          status = 'complete';
+          break;
+        }
+        // renamed with more to read, yet the read found nothing: the state is older than the file
+        yield* watched.changed.wait(options.interval);
+        continue;
+      }
+      if (growing !== null && growing.ino !== ino) {
+        status = 'replaced';
+        break;
+      }
+      if (growing === null) {
+        status = finished !== null ? 'replaced' : 'deleted';
+        break;
+      }
+      if (growing.size < offset) {
+        status = 'truncated';
+        break;
+      }
+      const now = Date.now();
+      if (now - lastGrowth >= options.timeout) {
+        status = 'idle-timeout';
+        break;
+      }
+      if (options.maxDuration > 0 && now - started >= options.maxDuration) {
+        status = 'max-duration';
+        break;
+      }
+      yield* watched.changed.wait(Math.min(options.interval, options.timeout - (now - lastGrowth)));
+    }
+    ctx.trailer(STATUS_TRAILER, status);
+    return true;
+  } finally {
+    watched.release();
+    if (!handle.closed) yield* handle.close();
+  }
+}
