@@ -29,9 +29,11 @@ export function parseChunked(raw: Buffer): RawResponse {
     const size = parseInt(sizeText, 16);
     at = lineEnd + 2;
     if (size === 0) {
-      const end = raw.subarray(at, at + 2).toString('latin1');
-      if (end !== '\r\n' && end.length === 2) throw new Error('0-chunk not followed by CRLF');
-      return { head, chunks, body: Buffer.concat(chunks), complete: end === '\r\n' };
+      // optional trailer fields, then an empty line
+      const end = raw.indexOf('\r\n\r\n', at - 2);
+      const trailers = end >= 0 ? raw.subarray(at, end).toString('latin1') : '';
+      if (trailers !== '' && !/^([!#$%&'*+.^_`|~0-9A-Za-z-]+: [^\r\n]*\r\n?)+$/.test(trailers + '\r\n')) throw new Error(`bad trailer section '${trailers}'`);
+      return { head, chunks, body: Buffer.concat(chunks), complete: end >= 0 };
     }
     if (raw.length < at + size + 2) return { head, chunks, body: Buffer.concat(chunks), complete: false };
     chunks.push(raw.subarray(at, at + size));

@@ -48,7 +48,9 @@ export function* followGrowing(
   try {
     ctx.status = start > 0 ? 206 : 200;
     ctx.header('content-type', contentTypeFor(finishedPath)).header('cache-control', 'no-store').header('accept-ranges', 'bytes');
-    ctx.header('trailer', STATUS_TRAILER);
+    // trailers need chunked encoding: not for HEAD, nor HTTP/1.0 (whose body ends when the connection closes)
+    const chunked = ctx.request.method !== 'HEAD' && ctx.request.raw.httpVersion !== '1.0';
+    if (chunked) ctx.header('trailer', STATUS_TRAILER);
     if (start > 0) ctx.header('content-range', `bytes ${start}-*/*`);
     yield* ctx.flush(false); // the head goes out at once, before the first byte of the file
     if (ctx.request.method === 'HEAD') return true;
@@ -97,7 +99,7 @@ export function* followGrowing(
       }
       yield* watched.changed.wait(Math.min(options.interval, options.timeout - (now - lastGrowth)));
     }
-    ctx.trailer(STATUS_TRAILER, status);
+    if (chunked) ctx.trailer(STATUS_TRAILER, status);
     return true;
   } finally {
     watched.release();
