@@ -10,6 +10,7 @@ const BENCHES: ReadonlyArray<{ name: string; script: string; nodeArgs: string[] 
   { name: 'redis', script: 'redis/index.js', nodeArgs: [] },
   { name: 'http', script: 'http/index.js', nodeArgs: [] },
   { name: 'stream', script: 'stream/index.js', nodeArgs: [] },
+  { name: 'send', script: 'send/index.js', nodeArgs: [] },
 ];
 
 let failed = 0;

@@ -15,7 +15,7 @@ import { startEmbeddedRedis } from '../../src/redis/embedded.js';
 import { barChart } from '../lib/svg.js';
 import { fixed, markdownTable, median } from '../lib/table.js';
 
-const SECONDS = Number(process.env.SECONDS ?? 3);
+const SECONDS = Number(process.env.BENCH_SECONDS ?? 3);
 const ROUNDS = Number(process.env.ROUNDS ?? 3);
 const CONCURRENCY = Number(process.env.CONCURRENCY ?? 100);
 

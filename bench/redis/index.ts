@@ -12,7 +12,7 @@ import { startEmbeddedRedis } from '../../src/redis/embedded.js';
 import { Latencies } from '../lib/latency.js';
 import { fixed, markdownTable, median } from '../lib/table.js';
 
-const SECONDS = Number(process.env.SECONDS ?? 2);
+const SECONDS = Number(process.env.BENCH_SECONDS ?? 2);
 const ROUNDS = Number(process.env.ROUNDS ?? 3);
 const LEVELS = (process.env.CONCURRENCY ?? '1,10,100').split(',').map(Number);
 

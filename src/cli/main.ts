@@ -2,6 +2,7 @@ import { CosocketError } from '../errors.js';
 import { VERSION } from '../version.js';
 import { UsageError } from './flags.js';
 import { ab } from './ab.js';
+import { demoSend } from './demo-send.js';
 import { serve } from './serve.js';
 
 const HELP = `Usage: cosocket <command> [options]
@@ -9,6 +10,7 @@ const HELP = `Usage: cosocket <command> [options]
 Commands:
   serve      start the server (what npm start runs); cosocket serve --help for its options
   ab         ApacheBench's interface and report, load by autocannon; cosocket ab --help
+  demo-send  dynamic sendfile live: a file written a line a second (npm run demo:send)
   help       show this help
 
 Options:
@@ -21,6 +23,7 @@ type Command = (argv: readonly string[]) => Promise<number>;
 const COMMANDS: Readonly<Record<string, Command>> = {
   serve,
   ab,
+  'demo-send': demoSend,
   help: async () => {
     process.stdout.write(HELP);
     return 0;

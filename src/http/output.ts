@@ -149,6 +149,8 @@ export class Output {
     if (!this.streaming) {
       this.streaming = true;
       this.writeHead();
+      // Node sends a head with the first body bytes; with none buffered, send it now
+      if (this.size === 0) this.raw.flushHeaders();
     }
     if (this.size === 0) {
       if (done !== null) {

@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { appendFileSync, mkdirSync, mkdtempSync, readdirSync, renameSync, rmSync, symlinkSync, truncateSync, unlinkSync, writeFileSync } from 'node:fs';
+import { spawn } from 'node:child_process';
 import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -141,6 +142,43 @@ describe('dynamic sendfile', () => {
     for (const [i, line] of ['second', 'third', 'fourth'].entries()) {
       const arrival = client.arrivals.find((a) => a.bytes.toString().includes(line))!;
       assert.ok(arrival.at - writes[i]! < 500, `${line} arrived ${arrival.at - writes[i]!} ms after its write`);
+    }
+  });
+
+  it('sends the head at once for an empty growing file, before its first byte exists', async () => {
+    const tmp = join(root, 'empty.log.tmp');
+    writeFileSync(tmp, '');
+    const started = Date.now();
+    const client = rawClient(get('/send/empty.log'));
+    while (client.arrivals.length === 0 && Date.now() - started < 1_500) await sleep(10);
+    assert.ok(client.arrivals.length > 0, 'no head within 1.5 s for an empty growing file');
+    assert.match(client.arrivals[0]!.bytes.toString(), /^HTTP\/1\.1 200/);
+    appendFileSync(tmp, 'now\n');
+    renameSync(tmp, join(root, 'empty.log'));
+    const raw = await client.done;
+    assert.equal(parseChunked(raw).body.toString(), 'now\n');
+    assert.equal(trailerOf(raw), 'complete');
+  });
+
+  it('does not take bytes read after the last shared stat for a truncation (fast writes, many followers)', async () => {
+    const tmp = join(root, 'fast.log.tmp');
+    writeFileSync(tmp, '');
+    const clients = Array.from({ length: 50 }, () => rawClient(get('/crowd/fast.log'), 30_000));
+    const attachedBy = Date.now() + 10_000;
+    while (clients.some((c) => c.arrivals.length === 0) && Date.now() < attachedBy) await sleep(20);
+    // an independent writer process, as in real use: the server's reads overtake its last shared stat
+    let expected = '';
+    for (let i = 0; i < 300; i++) expected += `line ${i} ${'x'.repeat(40)}\n`;
+    const writer = `const fs = require('fs'); let i = 0; const t = setInterval(() => { for (let k = 0; k < 3 && i < 300; k++, i++) fs.appendFileSync(${JSON.stringify(tmp)}, 'line ' + i + ' ' + 'x'.repeat(40) + '\\n'); if (i >= 300) clearInterval(t); }, 2);`;
+    await new Promise<void>((resolve, reject) => {
+      const child = spawn(process.execPath, ['-e', writer], { stdio: 'inherit' });
+      child.on('error', reject);
+      child.on('exit', () => resolve());
+    });
+    renameSync(tmp, join(root, 'fast.log'));
+    for (const raw of await Promise.all(clients.map((c) => c.done))) {
+      assert.equal(trailerOf(raw), 'complete');
+      assert.equal(parseChunked(raw).body.toString(), expected);
     }
   });
 

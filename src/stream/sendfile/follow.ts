@@ -85,8 +85,13 @@ export function* followGrowing(
         break;
       }
       if (growing.size < offset) {
-        status = 'truncated';
-        break;
+        // the shared state may predate bytes this follower already read: ask our own descriptor
+        if ((yield* handle.stat()).size < offset) {
+          status = 'truncated';
+          break;
+        }
+        yield* watched.changed.wait(options.interval);
+        continue;
       }
       const now = Date.now();
       if (now - lastGrowth >= options.timeout) {

@@ -1,0 +1,116 @@
+/**
+ * bench/send: followers of one growing file at 10, 100 and 1,000 clients — delivery latency from the
+ * write to its receipt (p50, p99), the server's CPU and peak RSS — and requests/s for a finished file.
+ * `npm run bench:send`.
+ */
+import { spawn } from 'node:child_process';
+import { appendFileSync, mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { get } from 'node:http';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { runLoad } from '../../src/ab/load.js';
+import { Latencies } from '../lib/latency.js';
+import { fixed, markdownTable } from '../lib/table.js';
+
+const LINES = Number(process.env.SEND_LINES ?? 100);
+const EVERY_MS = Number(process.env.SEND_EVERY_MS ?? 20);
+const TICK = 100;
+
+function cpuSeconds(pid: number): number {
+  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+  return (Number(fields[11]) + Number(fields[12])) / TICK;
+}
+
+function peakRssMb(pid: number): number {
+  return Number(/VmHWM:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? 0) / 1024;
+}
+
+function follower(port: number, path: string, latencies: Latencies): { attached: Promise<void>; done: Promise<number> } {
+  let attach: () => void = () => {};
+  const attached = new Promise<void>((r) => (attach = r));
+  const done = new Promise<number>((resolve) => {
+    let rest = '';
+    let lines = 0;
+    const req = get({ host: '127.0.0.1', port, path, agent: false }, (res) => {
+      attach();
+      res.setEncoding('latin1');
+      res.on('data', (text: string) => {
+        const now = performance.now();
+        rest += text;
+        let nl: number;
+        while ((nl = rest.indexOf('\n')) >= 0) {
+          const line = rest.slice(0, nl);
+          rest = rest.slice(nl + 1);
+          const written = Number(line);
+          if (Number.isFinite(written)) {
+            latencies.add(now - written);
+            lines++;
+          }
+        }
+      });
+      res.on('end', () => resolve(lines));
+    });
+    req.on('error', () => resolve(lines));
+  });
+  return { attached, done };
+}
+
+async function main(): Promise<void> {
+  const dir = mkdtempSync(join(tmpdir(), 'cosocket-bench-send-'));
+  writeFileSync(join(dir, 'finished.txt'), 'x'.repeat(1024));
+  const server = spawn(process.execPath, [fileURLToPath(new URL('./server.js', import.meta.url)), dir], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const port = await new Promise<number>((resolve) => {
+    server.stdout!.on('data', (d: Buffer) => {
+      const m = /listening (\d+)/.exec(d.toString());
+      if (m) resolve(Number(m[1]));
+    });
+  });
+  const pid = server.pid!;
+  const rows: string[][] = [];
+  for (const clients of [10, 100, 1_000]) {
+    const name = `growing-${clients}.log`;
+    const tmp = join(dir, `${name}.tmp`);
+    writeFileSync(tmp, '');
+    const latencies = new Latencies();
+    const followers = Array.from({ length: clients }, () => follower(port, `/send/${name}`, latencies));
+    await Promise.all(followers.map((f) => f.attached));
+    await new Promise((r) => setTimeout(r, 200));
+    const cpuBefore = cpuSeconds(pid);
+    const started = performance.now();
+    for (let i = 0; i < LINES; i++) {
+      appendFileSync(tmp, `${performance.now().toFixed(3)}\n`);
+      await new Promise((r) => setTimeout(r, EVERY_MS));
+    }
+    renameSync(tmp, join(dir, name));
+    const received = await Promise.all(followers.map((f) => f.done));
+    const seconds = (performance.now() - started) / 1000;
+    const cpu = cpuSeconds(pid) - cpuBefore;
+    rows.push([
+      String(clients),
+      `${received.filter((n) => n === LINES).length}/${clients}`,
+      fixed(latencies.percentile(50), 2),
+      fixed(latencies.percentile(99), 2),
+      fixed(cpu, 2),
+      `${fixed((cpu / seconds) * 100, 0)}%`,
+      fixed(peakRssMb(pid), 0),
+    ]);
+  }
+  const finished = await runLoad({
+    url: `http://127.0.0.1:${port}/send/finished.txt`,
+    requests: 10_000_000,
+    concurrency: 10,
+    keepalive: true,
+    timeLimit: 3,
+    method: 'GET',
+    headers: {},
+    timeout: 30,
+  });
+  server.kill('SIGTERM');
+  rmSync(dir, { recursive: true, force: true });
+  console.log(`\nFollowers of one growing file: ${LINES} lines written ${EVERY_MS} ms apart, then renamed (node ${process.version})\n`);
+  console.log(markdownTable(['followers', 'got every line', 'latency p50 ms', 'latency p99 ms', 'server CPU s', 'server CPU %', 'server peak RSS MB'], rows));
+  console.log(`\nFinished file (1 KB), 10 keepalive connections, 3 s: ${fixed(finished.completed / finished.seconds, 0)} req/s (seed, nginx module with wrk -c 10: 472 req/s)`);
+}
+
+await main();
