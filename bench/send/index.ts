@@ -22,6 +22,10 @@ function cpuSeconds(pid: number): number {
   return (Number(fields[11]) + Number(fields[12])) / TICK;
 }
 
+function rssMb(pid: number): number {
+  return Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? 0) / 1024;
+}
+
 function peakRssMb(pid: number): number {
   return Number(/VmHWM:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? 0) / 1024;
 }
@@ -96,6 +100,32 @@ async function main(): Promise<void> {
       fixed(peakRssMb(pid), 0),
     ]);
   }
+  // 1,000 followers that stop reading while the file grows by 20 MB: the server must not buffer for them
+  const slowTmp = join(dir, 'slow.log.tmp');
+  writeFileSync(slowTmp, '');
+  const rssBefore = rssMb(pid);
+  const slow: Array<{ destroy(): void }> = [];
+  await Promise.all(
+    Array.from({ length: 1_000 }, () =>
+      new Promise<void>((resolve) => {
+        const req = get({ host: '127.0.0.1', port, path: '/send/slow.log', agent: false }, (res) => {
+          res.pause();
+          resolve();
+        });
+        req.on('error', () => resolve());
+        slow.push(req);
+      }),
+    ),
+  );
+  const block = Buffer.alloc(64 * 1024, 120);
+  for (let i = 0; i < 320; i++) {
+    appendFileSync(slowTmp, block);
+    if (i % 16 === 0) await new Promise((r) => setTimeout(r, 10));
+  }
+  await new Promise((r) => setTimeout(r, 1_500));
+  const rssSlow = rssMb(pid);
+  for (const req of slow) req.destroy();
+
   const finished = await runLoad({
     url: `http://127.0.0.1:${port}/send/finished.txt`,
     requests: 10_000_000,
@@ -110,6 +140,7 @@ async function main(): Promise<void> {
   rmSync(dir, { recursive: true, force: true });
   console.log(`\nFollowers of one growing file: ${LINES} lines written ${EVERY_MS} ms apart, then renamed (node ${process.version})\n`);
   console.log(markdownTable(['followers', 'got every line', 'latency p50 ms', 'latency p99 ms', 'server CPU s', 'server CPU %', 'server peak RSS MB'], rows));
+  console.log(`\n1,000 followers that stop reading while the file grows by 20 MB: server RSS ${fixed(rssBefore, 0)} MB before, ${fixed(rssSlow, 0)} MB after (20 GB would be buffered for them without backpressure)`);
   console.log(`\nFinished file (1 KB), 10 keepalive connections, 3 s: ${fixed(finished.completed / finished.seconds, 0)} req/s (seed, nginx module with wrk -c 10: 472 req/s)`);
 }
 

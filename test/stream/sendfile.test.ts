@@ -9,6 +9,7 @@ import Fastify from 'fastify';
 import type { FastifyInstance } from 'fastify';
 import { Scheduler, cosocketPlugin } from '../../src/index.js';
 import { sendRoutes } from '../../src/http/send-routes.js';
+import { readCounters } from '../../src/stream/sendfile/watch-hub.js';
 import { parseChunked } from '../helpers/chunked.js';
 
 const outside = mkdtempSync(join(tmpdir(), 'cosocket-outside-'));
@@ -50,6 +51,7 @@ describe('dynamic sendfile', () => {
     await app.register(sendRoutes, { location: '/send/', root, interval: 2_000, timeout: 600, suffix: '.tmp', maxDuration: 0 });
     // for the crowd: 1,000 clients take a while to attach, longer than the idle timeout above
     await app.register(sendRoutes, { location: '/crowd/', root, interval: 2_000, timeout: 20_000, suffix: '.tmp', maxDuration: 0 });
+    await app.register(sendRoutes, { location: '/limited/', root, interval: 50, timeout: 5_000, suffix: '.tmp', maxDuration: 400 });
     await app.listen({ host: '127.0.0.1', port: 0 });
     port = (app.server.address() as { port: number }).port;
   });
@@ -189,6 +191,17 @@ describe('dynamic sendfile', () => {
     assert.equal(trailerOf(raw), 'idle-timeout');
   });
 
+  it('ends with a max-duration trailer once the time limit passes, even while the file grows', async () => {
+    const tmp = join(root, 'long.log.tmp');
+    writeFileSync(tmp, 'start\n');
+    const client = rawClient(get('/limited/long.log'));
+    const writer = setInterval(() => appendFileSync(tmp, 'more\n'), 50);
+    const raw = await client.done;
+    clearInterval(writer);
+    assert.equal(trailerOf(raw), 'max-duration');
+    assert.match(parseChunked(raw).body.toString(), /^start\n(more\n)+$/);
+  });
+
   it('ends with deleted or truncated trailers, and never sends bytes of a replacement file', async () => {
     const del = join(root, 'del.log.tmp');
     writeFileSync(del, 'before delete\n');
@@ -256,7 +269,8 @@ describe('dynamic sendfile', () => {
     assert.ok(fds() <= before, `descriptors: ${before} before, ${fds()} after the client left`);
   });
 
-  it('serves 1,000 followers of one file from one watch, all complete', async () => {
+  it('serves 1,000 followers of one file from one watch and one read per change, all complete', async () => {
+    const reads = { ...readCounters };
     const tmp = join(root, 'crowd.log.tmp');
     writeFileSync(tmp, 'hello crowd\n');
     const clients = Array.from({ length: 1_000 }, () => rawClient(get('/crowd/crowd.log'), 60_000));
@@ -287,5 +301,9 @@ describe('dynamic sendfile', () => {
       console.log([...kinds]);
     }
     assert.equal(complete, 1_000);
+    // the new line was read once for everybody; followers read only what preceded their arrival
+    const own = readCounters.own - reads.own;
+    assert.ok(own <= 1_000 + 50, `${own} reads by followers themselves for 1,000 followers`);
+    assert.ok(readCounters.shared - reads.shared >= 1);
   });
 });

@@ -3,6 +3,7 @@ import type { HandlerContext } from '../../http/context.js';
 import type { Operation } from '../../runtime/effect.js';
 import { call } from '../../runtime/effects/call.js';
 import { contentTypeFor } from './content-type.js';
+import { readCounters } from './watch-hub.js';
 import type { WatchHub } from './watch-hub.js';
 
 export interface FollowOptions {
@@ -20,6 +21,8 @@ export interface FollowOptions {
 export type SendStatus = 'complete' | 'idle-timeout' | 'max-duration' | 'deleted' | 'truncated' | 'replaced';
 
 export const STATUS_TRAILER = 'X-Send-Status';
+
+const EMPTY = Buffer.alloc(0);
 
 /**
  * Streams NAME.tmp as it grows, chunked, from `start` on (206 when resuming), through one open
@@ -59,7 +62,15 @@ export function* followGrowing(
     let offset = start;
     let status: SendStatus;
     for (;;) {
-      const piece = yield* handle.read(options.readSize, offset);
+      // the newest bytes come from the window every follower shares; only a follower that fell behind reads itself
+      let piece = watched.take(ino, offset, options.readSize);
+      if (piece === null) {
+        if (watched.covers(ino, offset)) piece = EMPTY; // caught up: the shared refresh brings what comes next
+        else {
+          piece = yield* handle.read(options.readSize, offset);
+          if (piece.length > 0) readCounters.own++;
+        }
+      }
       if (piece.length > 0) {
         offset += piece.length;
         lastGrowth = Date.now();

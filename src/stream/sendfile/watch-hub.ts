@@ -1,6 +1,7 @@
 import { watch } from 'node:fs';
 import type { FSWatcher } from 'node:fs';
-import { stat } from 'node:fs/promises';
+import { open, stat } from 'node:fs/promises';
+import type { FileHandle } from 'node:fs/promises';
 import { basename, dirname } from 'node:path';
 import { Signal } from '../../runtime/signal.js';
 
@@ -12,11 +13,28 @@ export interface NameState {
   finished: { ino: number; size: number } | null;
 }
 
-/** One followed name: its state and a signal its followers wait on. */
+/** Bytes of the followed file kept for followers to take without reading the file themselves. */
+const WINDOW_BYTES = 1024 * 1024;
+
+/** Reads shared by all followers, and reads followers had to do themselves (fell behind the window). */
+export const readCounters = { shared: 0, own: 0 };
+
+/**
+ * One followed name: its state, a signal its followers wait on, and a window of the newest bytes of
+ * the file (read once per change, through the watch's own descriptor) that every follower takes from.
+ */
 export class WatchedName {
   readonly changed = new Signal();
   state: NameState = { growing: null, finished: null };
   followers = 0;
+  /** inode whose bytes the window holds, or -1 */
+  windowIno = -1;
+  /** window chunks in file order: [start offset, bytes] */
+  private window: Array<[number, Buffer]> = [];
+  private windowStart = 0;
+  private windowEnd = 0;
+  private windowBytes = 0;
+  private reader: FileHandle | null = null;
   private refreshing = false;
   private again = false;
   private timer: NodeJS.Timeout | null = null;
@@ -42,16 +60,89 @@ export class WatchedName {
       this.again = false;
       const [growing, finished] = await Promise.all([statOrNull(this.growingPath), statOrNull(this.finishedPath)]);
       this.state = { growing, finished };
+      await this.readNewBytes();
       this.changed.notify();
     } while (this.again);
     this.refreshing = false;
+  }
+
+  /** The window follows inode `ino` and reaches `offset`: a follower there needs no read of its own. */
+  covers(ino: number, offset: number): boolean {
+    return ino === this.windowIno && offset >= this.windowStart && offset <= this.windowEnd;
+  }
+
+  /**
+   * Up to `max` bytes of inode `ino` from `offset` if the window holds them (no syscall), else null.
+   */
+  take(ino: number, offset: number, max: number): Buffer | null {
+    if (ino !== this.windowIno || offset < this.windowStart || offset >= this.windowEnd) return null;
+    for (let i = this.window.length - 1; i >= 0; i--) {
+      const [start, bytes] = this.window[i]!;
+      if (offset >= start) {
+        const from = offset - start;
+        return bytes.subarray(from, Math.min(bytes.length, from + max));
+      }
+    }
+    return null;
   }
 
   release(): void {
     if (--this.followers > 0) return;
     if (this.timer !== null) clearInterval(this.timer);
     this.timer = null;
+    const reader = this.reader;
+    this.reader = null;
+    void reader?.close().catch(() => undefined);
     this.hub.forget(this);
+  }
+
+  /** Brings the window up to the file's current size: one read for every follower. */
+  private async readNewBytes(): Promise<void> {
+    const { growing, finished } = this.state;
+    // the file we read: NAME.tmp while it grows, the same inode as NAME once renamed
+    const current = growing ?? (finished !== null && finished.ino === this.windowIno ? finished : null);
+    if (current === null) return;
+    if (current.ino !== this.windowIno) {
+      const previous = this.reader;
+      this.reader = null;
+      void previous?.close().catch(() => undefined);
+      try {
+        this.reader = await open(growing !== null ? this.growingPath : this.finishedPath, 'r');
+        if ((await this.reader.stat()).ino !== current.ino) throw new Error('replaced while opening');
+      } catch {
+        this.windowIno = -1;
+        return;
+      }
+      this.windowIno = current.ino;
+      this.resetWindow(current.size);
+      return;
+    }
+    if (current.size < this.windowEnd) {
+      this.resetWindow(current.size); // truncated: what the window holds may be gone
+      return;
+    }
+    const reader = this.reader;
+    if (reader === null || current.size === this.windowEnd) return;
+    const length = Math.min(current.size - this.windowEnd, WINDOW_BYTES);
+    const buffer = Buffer.allocUnsafe(length);
+    const { bytesRead } = await reader.read(buffer, 0, length, this.windowEnd);
+    if (bytesRead === 0) return;
+    readCounters.shared++;
+    this.window.push([this.windowEnd, bytesRead === length ? buffer : buffer.subarray(0, bytesRead)]);
+    this.windowEnd += bytesRead;
+    this.windowBytes += bytesRead;
+    while (this.windowBytes > WINDOW_BYTES && this.window.length > 1) {
+      const [, dropped] = this.window.shift()!;
+      this.windowBytes -= dropped.length;
+      this.windowStart = this.window[0]![0];
+    }
+  }
+
+  private resetWindow(at: number): void {
+    this.window = [];
+    this.windowBytes = 0;
+    this.windowStart = at;
+    this.windowEnd = at;
   }
 }
 
