@@ -1,0 +1,69 @@
+/** One `server` line of an upstream group, with nginx's defaults. */
+export interface UpstreamServer {
+  /** host:port, [v6]:port or unix:/path, as written (port 80 added when missing) */
+  address: string;
+  weight: number;
+  maxConns: number;
+  maxFails: number;
+  /** seconds */
+  failTimeout: number;
+  backup: boolean;
+  down: boolean;
+}
+
+export type Balancer =
+  | { kind: 'round_robin' }
+  | { kind: 'least_conn' }
+  | { kind: 'ip_hash' }
+  | { kind: 'hash'; key: string; consistent: boolean };
+
+/** Active health checks (the nginx_upstream_check_module directives dyups users write). */
+export interface HealthCheck {
+  type: 'tcp' | 'http';
+  /** ms */
+  interval: number;
+  rise: number;
+  fall: number;
+  /** ms */
+  timeout: number;
+  defaultDown: boolean;
+  /** 0: the server's own port */
+  port: number;
+  httpSend: string;
+  /** e.g. ['http_2xx', 'http_3xx'] */
+  httpExpectAlive: string[];
+}
+
+/** An upstream group as `POST /upstream/NAME` defines it: replaced as a whole. */
+export interface UpstreamGroup {
+  name: string;
+  servers: UpstreamServer[];
+  balancer: Balancer;
+  /** idle keepalive connections per worker, or 0 for none */
+  keepalive: number;
+  check: HealthCheck | null;
+}
+
+export const SERVER_DEFAULTS: Omit<UpstreamServer, 'address'> = {
+  weight: 1,
+  maxConns: 0,
+  maxFails: 1,
+  failTimeout: 10,
+  backup: false,
+  down: false,
+};
+
+export const CHECK_DEFAULTS: HealthCheck = {
+  type: 'tcp',
+  interval: 30_000,
+  rise: 2,
+  fall: 5,
+  timeout: 1_000,
+  defaultDown: true,
+  port: 0,
+  httpSend: 'GET / HTTP/1.0\r\n\r\n',
+  httpExpectAlive: ['http_2xx', 'http_3xx'],
+};
+
+/** Upstream names: what a Host header can carry (dyups routes by Host). */
+export const NAME_PATTERN = /^[A-Za-z0-9]([A-Za-z0-9.-]{0,251}[A-Za-z0-9])?$/;
