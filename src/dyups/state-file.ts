@@ -1,0 +1,84 @@
+import { closeSync, fsyncSync, openSync, readFileSync, renameSync, writeSync } from 'node:fs';
+import { dirname, join, basename } from 'node:path';
+import { CosocketError } from '../errors.js';
+import { toNginx } from './format.js';
+import { UpstreamSyntaxError, parseUpstream, tokenize } from './parse.js';
+import { NAME_PATTERN } from './upstream.js';
+import type { UpstreamGroup } from './upstream.js';
+
+/** A state file that cannot be loaded: the server refuses to start, and the file is left as it is. */
+export class StateFileError extends CosocketError {
+  constructor(file: string, line: number, reason: string) {
+    super('COSOCKET_ERR_STATE_FILE', `state file ${file}, line ${line}: ${reason} (the file was left as it is)`);
+  }
+}
+
+/**
+ * Writes every group atomically: a temp file beside it, fsync, rename over the old one, fsync the
+ * directory. A crash at any point leaves either the old file or the new one, never a mix.
+ */
+export function saveState(file: string, groups: Iterable<UpstreamGroup>): void {
+  const sorted = [...groups].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+  const text = `# cosocket dyups state: nginx upstream syntax, rewritten on every accepted change\n${sorted.map((g) => toNginx(g)).join('\n')}`;
+  const temp = join(dirname(file), `.${basename(file)}.${process.pid}.tmp`);
+  const fd = openSync(temp, 'w', 0o600);
+  try {
+    writeSync(fd, text);
+    fsyncSync(fd);
+  } finally {
+    closeSync(fd);
+  }
+  renameSync(temp, file);
+  const dir = openSync(dirname(file), 'r');
+  try {
+    fsyncSync(dir);
+  } finally {
+    closeSync(dir);
+  }
+}
+
+/** Reads a state file: its `upstream NAME { ... }` blocks. A missing file is an empty table. */
+export function loadState(file: string): UpstreamGroup[] {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return [];
+    throw new StateFileError(file, 0, `cannot read it (${(err as NodeJS.ErrnoException).code ?? String(err)})`);
+  }
+  const lineOf = (offset: number): number => text.slice(0, offset).split('\n').length;
+  let tokens;
+  try {
+    tokens = tokenize(text);
+  } catch (err) {
+    if (err instanceof UpstreamSyntaxError) throw new StateFileError(file, err.line, err.message);
+    throw err;
+  }
+  const groups: UpstreamGroup[] = [];
+  const names = new Set<string>();
+  let i = 0;
+  while (i < tokens.length) {
+    const start = tokens[i]!;
+    const name = tokens[i + 1];
+    if (start.text !== 'upstream' || name === undefined || tokens[i + 2]?.text !== '{') {
+      throw new StateFileError(file, lineOf(start.at), `expected 'upstream NAME {', found '${start.text}'`);
+    }
+    if (!NAME_PATTERN.test(name.text)) throw new StateFileError(file, lineOf(name.at), `invalid upstream name '${name.text}'`);
+    if (names.has(name.text)) throw new StateFileError(file, lineOf(name.at), `upstream '${name.text}' appears twice`);
+    let j = i + 3;
+    while (j < tokens.length && !(tokens[j]!.text === '}' && !tokens[j]!.quoted)) j++;
+    if (j >= tokens.length) throw new StateFileError(file, lineOf(start.at), `upstream '${name.text}' is not closed with '}' (truncated file?)`);
+    const body = text.slice(tokens[i + 2]!.at + 1, tokens[j]!.at);
+    try {
+      groups.push(parseUpstream(name.text, body));
+    } catch (err) {
+      if (err instanceof UpstreamSyntaxError) {
+        throw new StateFileError(file, lineOf(tokens[i + 2]!.at + 1 + err.position), err.message.replace(/ \(line \d+, column \d+, offset \d+\)$/, ''));
+      }
+      throw err;
+    }
+    names.add(name.text);
+    i = j + 1;
+  }
+  return groups;
+}
