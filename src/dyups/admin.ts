@@ -1,0 +1,95 @@
+import { timingSafeEqual } from 'node:crypto';
+import Fastify from 'fastify';
+import type { FastifyInstance, FastifyReply } from 'fastify';
+import { formatDetail, formatList, formatServers, toJson } from './format.js';
+import type { DyupsResult, UpstreamTable } from './table.js';
+
+export interface AdminOptions {
+  /** Bearer token required on every request, or null. */
+  token: string | null;
+  /** Answer clients that are not on loopback (default false: 403). */
+  allowRemote: boolean;
+  /** Largest accepted body. Default 64 KB. */
+  bodyLimit?: number;
+}
+
+/** 127.0.0.0/8, ::1 and IPv4-mapped loopback. */
+export function isLoopback(address: string | undefined): boolean {
+  if (address === undefined) return false;
+  const v4 = address.startsWith('::ffff:') ? address.slice(7) : address;
+  return v4 === '::1' || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(v4);
+}
+
+function tokenMatches(given: string | undefined, token: string): boolean {
+  const expected = Buffer.from(`Bearer ${token}`);
+  const actual = Buffer.from(given ?? '');
+  return actual.length === expected.length && timingSafeEqual(actual, expected);
+}
+
+function answer(reply: FastifyReply, result: DyupsResult): FastifyReply {
+  return reply.code(result.status).type('text/plain; charset=utf-8').send(result.message);
+}
+
+/**
+ * The dyups-compatible admin interface: plain text as scripts expect it (GET /list, /detail,
+ * /upstream/NAME; POST and DELETE /upstream/NAME answer `success`), without dyups' known defects —
+ * 204 carries no body, a bad body is a 400 that names the token, order is sorted. Beyond dyups: JSON
+ * detail and per-server changes that keep the rest of the group.
+ */
+export async function buildAdminApp(table: UpstreamTable, options: AdminOptions): Promise<FastifyInstance> {
+  const app = Fastify({ logger: false, bodyLimit: options.bodyLimit ?? 64 * 1024 });
+  // dyups clients send bodies with curl -d (form-encoded): read every type as text
+  app.removeAllContentTypeParsers();
+  app.addContentTypeParser('*', { parseAs: 'string' }, (_request, body, done) => done(null, body));
+  app.addHook('onRequest', (request, reply, done) => {
+    if (!options.allowRemote && !isLoopback(request.socket.remoteAddress)) {
+      void reply.code(403).type('text/plain').send('forbidden: the admin interface answers loopback clients only\n');
+      return;
+    }
+    if (options.token !== null && !tokenMatches(request.headers.authorization, options.token)) {
+      void reply.code(401).header('www-authenticate', 'Bearer').type('text/plain').send('unauthorized: send Authorization: Bearer <token>\n');
+      return;
+    }
+    done();
+  });
+
+  app.get('/list', async (_request, reply) => {
+    const groups = table.all();
+    if (groups.length === 0) return reply.code(204).send();
+    return reply.type('text/plain; charset=utf-8').send(formatList(groups));
+  });
+  app.get('/detail', async (_request, reply) => {
+    const groups = table.all();
+    if (groups.length === 0) return reply.code(204).send();
+    return reply.type('text/plain; charset=utf-8').send(formatDetail(groups));
+  });
+  app.get<{ Params: { name: string }; Querystring: { format?: string } }>('/upstream/:name', async (request, reply) => {
+    const group = table.get(request.params.name);
+    if (group === undefined) return answer(reply, { status: 404, message: `upstream '${request.params.name}' not found` });
+    if (request.query.format === 'json') return reply.send(toJson(group));
+    return reply.type('text/plain; charset=utf-8').send(formatServers(group));
+  });
+  app.post<{ Params: { name: string }; Body: string | undefined }>('/upstream/:name', async (request, reply) =>
+    answer(reply, table.update(request.params.name, typeof request.body === 'string' ? request.body : '')),
+  );
+  app.delete<{ Params: { name: string } }>('/upstream/:name', async (request, reply) => answer(reply, table.delete(request.params.name)));
+  app.post<{ Params: { name: string }; Body: string | undefined }>('/upstream/:name/servers', async (request, reply) =>
+    answer(reply, table.addServer(request.params.name, typeof request.body === 'string' ? request.body : '')),
+  );
+  app.patch<{ Params: { name: string; address: string }; Body: string | undefined }>('/upstream/:name/servers/:address', async (request, reply) => {
+    let changes: unknown;
+    try {
+      changes = JSON.parse(typeof request.body === 'string' ? request.body : '');
+    } catch {
+      return answer(reply, { status: 400, message: 'the body must be a JSON object, e.g. {"weight": 3, "down": false}' });
+    }
+    if (changes === null || typeof changes !== 'object' || Array.isArray(changes)) {
+      return answer(reply, { status: 400, message: 'the body must be a JSON object, e.g. {"weight": 3, "down": false}' });
+    }
+    return answer(reply, table.patchServer(request.params.name, request.params.address, changes as Record<string, unknown>));
+  });
+  app.delete<{ Params: { name: string; address: string } }>('/upstream/:name/servers/:address', async (request, reply) =>
+    answer(reply, table.removeServer(request.params.name, request.params.address)),
+  );
+  return app;
+}
