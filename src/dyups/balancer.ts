@@ -1,0 +1,215 @@
+import type { UpstreamGroup, UpstreamServer } from './upstream.js';
+
+/** What a balancer knows of one server: its settings and its live state (kept across updates). */
+export class Peer {
+  /** smooth weighted round robin state (nginx's current_weight) */
+  current = 0;
+  /** requests in flight to it */
+  active = 0;
+  /** failures within the current fail_timeout window */
+  fails = 0;
+  /** when the current window of failures started (ms) */
+  failedAt = 0;
+  /** active health check verdict; null when no check runs */
+  checkedHealthy: boolean | null = null;
+
+  constructor(public server: UpstreamServer) {}
+
+  get address(): string {
+    return this.server.address;
+  }
+
+  /** Usable now: not down, not failed max_fails times within fail_timeout, not failing its check. */
+  available(now: number): boolean {
+    if (this.server.down || this.checkedHealthy === false) return false;
+    const { maxFails, failTimeout } = this.server;
+    if (maxFails === 0 || this.fails < maxFails) return true;
+    if (now - this.failedAt >= failTimeout * 1000) {
+      this.fails = 0; // the window passed: try it again
+      return true;
+    }
+    return false;
+  }
+
+  /** A connect error or timeout (passive health, like nginx's max_fails/fail_timeout). */
+  failed(now: number): void {
+    if (this.fails === 0 || now - this.failedAt >= this.server.failTimeout * 1000) {
+      this.failedAt = now;
+      this.fails = 0;
+    }
+    this.fails++;
+  }
+
+  succeeded(): void {
+    this.fails = 0;
+  }
+}
+
+/** The request facts balancers use. */
+export interface BalanceInput {
+  clientIp: string;
+  /** the value of the group's hash key for this request */
+  hashKey: string;
+}
+
+const CRC_TABLE = (() => {
+  const table = new Int32Array(256);
+  for (let n = 0; n < 256; n++) {
+    let c = n;
+    for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;
+    table[n] = c;
+  }
+  return table;
+})();
+
+/** CRC-32 (what nginx hashes with), as an unsigned number. */
+export function crc32(text: string): number {
+  const bytes = Buffer.from(text);
+  let crc = -1;
+  for (const byte of bytes) crc = CRC_TABLE[(crc ^ byte) & 0xff]! ^ (crc >>> 8);
+  return (crc ^ -1) >>> 0;
+}
+
+/**
+ * Chooses servers for one group with its balancing method: smooth weighted round robin (nginx's),
+ * least_conn, ip_hash, or hash (consistent: a ketama ring of 160 points per weight unit). Backup
+ * servers are used only when no primary is available.
+ */
+export class GroupBalancer {
+  readonly primaries: Peer[];
+  readonly backups: Peer[];
+  private ring: Array<[number, Peer]> | null = null;
+
+  constructor(
+    readonly group: UpstreamGroup,
+    peers: Peer[],
+  ) {
+    this.primaries = peers.filter((p) => !p.server.backup);
+    this.backups = peers.filter((p) => p.server.backup);
+    if (group.balancer.kind === 'hash' && group.balancer.consistent) {
+      const ring: Array<[number, Peer]> = [];
+      for (const peer of this.primaries) {
+        for (let i = 0; i < 160 * peer.server.weight; i++) ring.push([crc32(`${peer.address}-${i}`), peer]);
+      }
+      ring.sort((a, b) => a[0] - b[0]);
+      this.ring = ring;
+    }
+  }
+
+  /** The server for this request, skipping `tried` (retries), or null when none is available. */
+  pick(input: BalanceInput, tried: ReadonlySet<Peer>, now = Date.now()): Peer | null {
+    return this.pickFrom(this.primaries, input, tried, now) ?? this.pickFrom(this.backups, input, tried, now, true);
+  }
+
+  private pickFrom(peers: Peer[], input: BalanceInput, tried: ReadonlySet<Peer>, now: number, backups = false): Peer | null {
+    const usable = (p: Peer): boolean => !tried.has(p) && p.available(now) && (p.server.maxConns === 0 || p.active < p.server.maxConns);
+    const method = backups ? 'round_robin' : this.group.balancer.kind;
+    if (method === 'least_conn') return this.leastConn(peers, usable);
+    if (method === 'ip_hash') return this.byHash(peers, ipHashKey(input.clientIp), usable) ?? this.smoothRoundRobin(peers, usable);
+    if (method === 'hash') {
+      const key = input.hashKey;
+      const found = this.ring !== null ? this.onRing(key, usable) : this.byHash(peers, key, usable);
+      return found ?? this.smoothRoundRobin(peers, usable);
+    }
+    return this.smoothRoundRobin(peers, usable);
+  }
+
+  /** nginx's smooth weighted round robin: weights 5,1,1 give a a b a c a a, not a a a a a b c. */
+  private smoothRoundRobin(peers: Peer[], usable: (p: Peer) => boolean): Peer | null {
+    let best: Peer | null = null;
+    let total = 0;
+    for (const peer of peers) {
+      if (!usable(peer)) continue;
+      peer.current += peer.server.weight;
+      total += peer.server.weight;
+      if (best === null || peer.current > best.current) best = peer;
+    }
+    if (best !== null) best.current -= total;
+    return best;
+  }
+
+  private leastConn(peers: Peer[], usable: (p: Peer) => boolean): Peer | null {
+    let fewest = Infinity;
+    for (const peer of peers) if (usable(peer)) fewest = Math.min(fewest, peer.active / peer.server.weight);
+    if (fewest === Infinity) return null;
+    return this.smoothRoundRobin(peers, (p) => usable(p) && p.active / p.server.weight === fewest);
+  }
+
+  /** nginx's ip_hash / plain hash: a hash picks a weighted slot; an unavailable one is rehashed up to 20 times. */
+  private byHash(peers: Peer[], key: string, usable: (p: Peer) => boolean): Peer | null {
+    const totalWeight = peers.reduce((sum, p) => sum + p.server.weight, 0);
+    if (totalWeight === 0) return null;
+    let hash = crc32(key);
+    for (let attempt = 0; attempt < 20; attempt++) {
+      let slot = hash % totalWeight;
+      for (const peer of peers) {
+        slot -= peer.server.weight;
+        if (slot < 0) {
+          if (usable(peer)) return peer;
+          break;
+        }
+      }
+      hash = crc32(`${hash}${key}`);
+    }
+    return null;
+  }
+
+  private onRing(key: string, usable: (p: Peer) => boolean): Peer | null {
+    const ring = this.ring!;
+    if (ring.length === 0) return null;
+    const hash = crc32(key);
+    let low = 0;
+    let high = ring.length;
+    while (low < high) {
+      const mid = (low + high) >> 1;
+      if (ring[mid]![0] < hash) low = mid + 1;
+      else high = mid;
+    }
+    for (let i = 0; i < ring.length; i++) {
+      const peer = ring[(low + i) % ring.length]![1];
+      if (usable(peer)) return peer;
+    }
+    return null;
+  }
+}
+
+/** nginx's ip_hash key: the first three octets of an IPv4 address, the whole IPv6 address. */
+export function ipHashKey(ip: string): string {
+  const v4 = ip.startsWith('::ffff:') ? ip.slice(7) : ip;
+  const octets = v4.split('.');
+  return octets.length === 4 ? octets.slice(0, 3).join('.') : ip;
+}
+
+/**
+ * Balancers for every group, rebuilt on each change; a server kept by a change keeps its Peer (its
+ * failures, its in-flight count), so requests in flight finish on their old server undisturbed.
+ */
+export class Balancers {
+  private readonly peers = new Map<string, Peer>();
+  private readonly byGroup = new Map<string, GroupBalancer>();
+
+  set(group: UpstreamGroup | null, name: string): void {
+    if (group === null) {
+      this.byGroup.delete(name);
+      for (const key of [...this.peers.keys()]) if (key.startsWith(`${name}\0`)) this.peers.delete(key);
+      return;
+    }
+    const peers = group.servers.map((server) => {
+      const key = `${name}\0${server.address}`;
+      let peer = this.peers.get(key);
+      if (peer === undefined) {
+        peer = new Peer(server);
+        this.peers.set(key, peer);
+      } else peer.server = server;
+      peer.current = 0;
+      return peer;
+    });
+    const keep = new Set(group.servers.map((s) => `${name}\0${s.address}`));
+    for (const key of [...this.peers.keys()]) if (key.startsWith(`${name}\0`) && !keep.has(key)) this.peers.delete(key);
+    this.byGroup.set(name, new GroupBalancer(group, peers));
+  }
+
+  get(name: string): GroupBalancer | undefined {
+    return this.byGroup.get(name);
+  }
+}
