@@ -1,0 +1,123 @@
+import Fastify from 'fastify';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import { HttpProtocolError, SocketError, SocketTimeoutError } from '../errors.js';
+import type { HandlerContext } from '../http/context.js';
+import { co, cosocketPlugin } from '../http/plugin.js';
+import type { Operation } from '../runtime/effect.js';
+import type { Scheduler } from '../runtime/scheduler.js';
+import { proxyPass } from '../stream/proxy.js';
+import type { BufferingOptions } from '../stream/proxy.js';
+import type { Balancers, Peer } from './balancer.js';
+import type { UpstreamTable } from './table.js';
+
+export interface DyupsProxyOptions {
+  scheduler: Scheduler;
+  /** ms to connect to an upstream server (then the next one is tried). Default 1 s. */
+  connectTimeout: number;
+  /** ms to wait for each read from an upstream server. Default 60 s. */
+  readTimeout: number;
+  /** Largest request body passed on. Default 1 MB. */
+  bodyLimit: number;
+  buffering?: Partial<BufferingOptions>;
+}
+
+const IDEMPOTENT = new Set(['GET', 'HEAD', 'PUT', 'DELETE', 'OPTIONS', 'TRACE']);
+
+/** The value of a group's `hash` key for a request: nginx variables ($request_uri, $remote_addr, ...). */
+export function hashKeyOf(template: string, request: FastifyRequest): string {
+  const url = new URL(request.url, 'http://x');
+  return template.replace(/\$([a-z_][a-z0-9_]*)/gi, (_match, variable: string) => {
+    const name = variable.toLowerCase();
+    if (name === 'request_uri') return request.url;
+    if (name === 'uri') return url.pathname;
+    if (name === 'args' || name === 'query_string') return url.search.slice(1);
+    if (name === 'remote_addr') return request.ip;
+    if (name === 'host') return hostOf(request);
+    if (name.startsWith('arg_')) return url.searchParams.get(name.slice(4)) ?? '';
+    if (name.startsWith('http_')) return String(request.headers[name.slice(5).replace(/_/g, '-')] ?? '');
+    if (name.startsWith('cookie_')) {
+      const wanted = name.slice(7);
+      for (const part of String(request.headers.cookie ?? '').split(';')) {
+        const [k, ...v] = part.trim().split('=');
+        if (k === wanted) return v.join('=');
+      }
+      return '';
+    }
+    return '';
+  });
+}
+
+function hostOf(request: FastifyRequest): string {
+  const host = String(request.headers.host ?? '').toLowerCase();
+  return host.startsWith('[') ? host.slice(0, host.indexOf(']') + 1) : host.split(':')[0]!;
+}
+
+/** Errors after which the next server may be tried: the request never reached a server's application. */
+function retryable(err: unknown): boolean {
+  return err instanceof SocketError && (err.op === 'connect' || err instanceof SocketTimeoutError);
+}
+
+/**
+ * The dyups proxy listener: like `proxy_pass http://$host`, the Host header (without port) names the
+ * upstream group. Balanced per the group's method; connect errors and timeouts mark the server failed
+ * (max_fails/fail_timeout) and, for idempotent methods, the next server is tried; 502/504 with a clear
+ * body when none is left. Keepalive pool per upstream server address, so a server kept by an update keeps
+ * its connections. The response comes back with nginx's buffering (src/stream/proxy).
+ */
+export async function buildProxyApp(table: UpstreamTable, balancers: Balancers, options: DyupsProxyOptions): Promise<FastifyInstance> {
+  const app = Fastify({ logger: false, bodyLimit: options.bodyLimit, return503OnClosing: true });
+  app.removeAllContentTypeParsers();
+  app.addContentTypeParser('*', { parseAs: 'buffer' }, (_request, body, done) => done(null, body));
+  await app.register(cosocketPlugin, { scheduler: options.scheduler });
+
+  function* proxy(ctx: HandlerContext): Operation<unknown> {
+    const request = ctx.request;
+    const name = hostOf(request);
+    const group = table.get(name);
+    const balancer = balancers.get(name);
+    if (group === undefined || balancer === undefined) {
+      ctx.status = 502;
+      return `502 Bad Gateway: no upstream group named '${name}' (the Host header names it)\n`;
+    }
+    const hashKey = group.balancer.kind === 'hash' ? hashKeyOf(group.balancer.key, request) : '';
+    const tried = new Set<Peer>();
+    let lastError: unknown = null;
+    for (;;) {
+      const peer = balancer.pick({ clientIp: request.ip, hashKey }, tried);
+      if (peer === null) {
+        const timedOut = lastError instanceof SocketTimeoutError;
+        ctx.status = timedOut ? 504 : 502;
+        const why = lastError === null ? 'no server of the group is available' : `every server failed; last: ${(lastError as Error).message}`;
+        return `${ctx.status} ${timedOut ? 'Gateway Timeout' : 'Bad Gateway'}: upstream '${name}': ${why}\n`;
+      }
+      tried.add(peer);
+      peer.active++;
+      try {
+        if (peer.address.startsWith('unix:')) throw new SocketError('COSOCKET_ERR_SOCKET', 'connect', peer.address, 'unix socket upstreams are not supported by the proxy yet');
+        const colon = peer.address.lastIndexOf(':');
+        const host = peer.address.slice(0, colon).replace(/^\[|\]$/g, '');
+        const port = Number(peer.address.slice(colon + 1));
+        yield* proxyPass(ctx, host, port, {
+          pool: `dyups:${peer.address}`,
+          poolSize: group.keepalive > 0 ? group.keepalive : 64,
+          timeouts: { connect: options.connectTimeout, read: options.readTimeout, send: options.readTimeout },
+          ...(options.buffering ? { buffering: options.buffering } : {}),
+        });
+        peer.succeeded();
+        return undefined;
+      } catch (err) {
+        if (!retryable(err) && !(err instanceof HttpProtocolError)) throw err;
+        peer.failed(Date.now());
+        lastError = err;
+        // a server that failed before answering may be retried elsewhere, if the method allows and nothing went out
+        if (!IDEMPOTENT.has(request.method) || ctx.headSent) throw err;
+      } finally {
+        peer.active--;
+      }
+    }
+  }
+
+  app.all('/*', co(proxy, { name: 'dyups-proxy' }));
+  app.all('/', co(proxy, { name: 'dyups-proxy' }));
+  return app;
+}

@@ -1,0 +1,126 @@
+import assert from 'node:assert/strict';
+import { Agent, createServer, request as httpRequest } from 'node:http';
+import type { Server } from 'node:http';
+import { after, before, describe, it } from 'node:test';
+import type { FastifyInstance } from 'fastify';
+import { Scheduler, pools } from '../../src/index.js';
+import { Balancers } from '../../src/dyups/balancer.js';
+import { buildProxyApp } from '../../src/dyups/proxy.js';
+import { UpstreamTable } from '../../src/dyups/table.js';
+import { deadPort } from '../helpers/tcp-server.js';
+
+const upstreams: Server[] = [];
+const ports: number[] = [];
+let proxy: FastifyInstance;
+let proxyPort = 0;
+const table = new UpstreamTable({ stateFile: null });
+const balancers = new Balancers();
+table.onChange((name, group) => balancers.set(group, name));
+const agent = new Agent({ keepAlive: true, maxSockets: 20 });
+
+function send(host: string, method = 'GET', body?: string): Promise<{ status: number; text: string }> {
+  return new Promise((resolve, reject) => {
+    const req = httpRequest({ host: '127.0.0.1', port: proxyPort, method, path: '/who', headers: { host }, agent }, (res) => {
+      let text = '';
+      res.setEncoding('utf8');
+      res.on('data', (d: string) => (text += d));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, text }));
+    });
+    req.on('error', reject);
+    req.end(body);
+  });
+}
+
+describe('dyups proxy', () => {
+  before(async () => {
+    for (let i = 0; i < 3; i++) {
+      const server = createServer((req, res) => {
+        let body = '';
+        req.on('data', (d: Buffer) => (body += d.toString()));
+        req.on('end', () => res.end(`upstream-${i} ${req.method} ${body} xff=${String(req.headers['x-forwarded-for'])}`));
+      });
+      await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+      upstreams.push(server);
+      ports.push((server.address() as { port: number }).port);
+    }
+    proxy = await buildProxyApp(table, balancers, { scheduler: new Scheduler({ name: 'proxy' }), connectTimeout: 500, readTimeout: 5_000, bodyLimit: 1024 * 1024 });
+    await proxy.listen({ host: '127.0.0.1', port: 0 });
+    proxyPort = (proxy.server.address() as { port: number }).port;
+  });
+  after(async () => {
+    agent.destroy();
+    await proxy.close();
+    await pools.drain(500);
+    for (const server of upstreams) {
+      server.closeAllConnections();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    }
+  });
+
+  it('routes by Host to the group, adding X-Forwarded-For and passing bodies', async () => {
+    table.update('app.local', `server 127.0.0.1:${ports[0]};`);
+    const res = await send('app.local:8080', 'POST', 'hello');
+    assert.equal(res.status, 200);
+    assert.equal(res.text, 'upstream-0 POST hello xff=127.0.0.1');
+  });
+
+  it('answers 502 with a clear body for a Host that names no group', async () => {
+    const res = await send('nowhere.local');
+    assert.equal(res.status, 502);
+    assert.match(res.text, /no upstream group named 'nowhere\.local'/);
+  });
+
+  it('splits 1,000 requests 3:1 by weight (75% +- 5%)', async () => {
+    table.update('weighted.local', `server 127.0.0.1:${ports[0]} weight=3; server 127.0.0.1:${ports[1]};`);
+    let heavy = 0;
+    for (let i = 0; i < 1_000; i++) if ((await send('weighted.local')).text.startsWith('upstream-0')) heavy++;
+    assert.ok(Math.abs(heavy - 750) <= 50, `${heavy} of 1,000`);
+  });
+
+  it('retries the next server when one refuses, marks it failed, and uses backups only when primaries are gone', async () => {
+    const dead = await deadPort();
+    table.update('failover.local', `server 127.0.0.1:${dead} max_fails=1 fail_timeout=30s; server 127.0.0.1:${ports[1]}; server 127.0.0.1:${ports[2]} backup;`);
+    for (let i = 0; i < 10; i++) {
+      const res = await send('failover.local');
+      assert.equal(res.status, 200);
+      assert.ok(res.text.startsWith('upstream-1'), res.text);
+    }
+    const deadPeer = balancers.get('failover.local')!.primaries[0]!;
+    assert.equal(deadPeer.fails, 1, 'a refused connect counts as a failure');
+    table.update('failover.local', `server 127.0.0.1:${dead}; server 127.0.0.1:${ports[2]} backup;`);
+    const viaBackup = await send('failover.local');
+    assert.equal(viaBackup.status, 200);
+    assert.ok(viaBackup.text.startsWith('upstream-2'), 'the backup serves when every primary failed');
+  });
+
+  it('does not retry a POST elsewhere, and says why when no server is left', async () => {
+    const dead = await deadPort();
+    table.update('post.local', `server 127.0.0.1:${dead}; server 127.0.0.1:${ports[0]};`);
+    const results = await Promise.all([send('post.local', 'POST', 'x'), send('post.local', 'POST', 'y')]);
+    assert.ok(results.some((r) => r.status === 502 && /connection refused/.test(r.text)), JSON.stringify(results));
+    const allDead = await deadPort();
+    table.update('gone.local', `server 127.0.0.1:${allDead};`);
+    const gone = await send('gone.local');
+    assert.equal(gone.status, 502);
+    assert.match(gone.text, /upstream 'gone\.local': every server failed; last: .*connection refused/);
+  });
+
+  it('loses no request while the group is changed under load', async () => {
+    table.update('live.local', `server 127.0.0.1:${ports[0]};`);
+    let stop = false;
+    const statuses: number[] = [];
+    const load = Promise.all(
+      Array.from({ length: 8 }, async () => {
+        while (!stop) statuses.push((await send('live.local')).status);
+      }),
+    );
+    for (let i = 0; i < 30; i++) {
+      table.update('live.local', `server 127.0.0.1:${ports[i % 3]}; server 127.0.0.1:${ports[(i + 1) % 3]} weight=2;`);
+      await new Promise((r) => setTimeout(r, 10));
+    }
+    stop = true;
+    await load;
+    assert.ok(statuses.length > 50);
+    assert.deepEqual([...new Set(statuses)], [200]);
+  });
+});
