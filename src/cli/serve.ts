@@ -10,6 +10,9 @@ import { pools } from '../pool/registry.js';
 import { RedisServerNotFoundError, startEmbeddedRedis } from '../redis/embedded.js';
 import type { EmbeddedRedis } from '../redis/embedded.js';
 import { Scheduler } from '../runtime/scheduler.js';
+import { startDyups } from '../dyups/listeners.js';
+import type { DyupsListeners } from '../dyups/listeners.js';
+import { StateFileError } from '../dyups/state-file.js';
 import { UsageError, helpText, parseFlags, redactUrl } from './flags.js';
 import type { FlagSpec } from './flags.js';
 
@@ -21,6 +24,9 @@ const FLAGS: readonly FlagSpec[] = [
   { name: 'workers', takesValue: true, valueName: 'N|auto', description: 'worker processes (default 1; auto = one per core)' },
   { name: 'log-level', takesValue: true, valueName: 'LEVEL', description: `one of ${LOG_LEVELS.join(', ')} (default warn)` },
   { name: 'send-root', takesValue: true, valueName: 'DIR', description: 'serve growing files from DIR under /send/ (dynamic sendfile)' },
+  { name: 'admin-port', takesValue: true, valueName: 'PORT', description: 'dyups admin interface on 127.0.0.1:PORT' },
+  { name: 'proxy-port', takesValue: true, valueName: 'PORT', description: 'dyups proxy listener (Host names the upstream group)' },
+  { name: 'state-file', takesValue: true, valueName: 'FILE', description: 'persist dyups upstreams here; loaded at start' },
   { name: 'help', short: 'h', takesValue: false, description: 'show this help' },
 ];
 
@@ -48,7 +54,10 @@ export async function serve(argv: readonly string[]): Promise<number> {
   for (const [name, value] of values) {
     if (name === 'config') continue;
     if (name === 'send-root') flags.send = { root: value };
-    else flags[name === 'log-level' ? 'logLevel' : name] = value;
+    else if (name === 'admin-port' || name === 'proxy-port' || name === 'state-file') {
+      const key = name === 'admin-port' ? 'adminPort' : name === 'proxy-port' ? 'proxyPort' : 'stateFile';
+      flags.dyups = { ...(flags.dyups as object | undefined), [key]: value };
+    } else flags[name === 'log-level' ? 'logLevel' : name] = value;
   }
   if (flags.redis === undefined && process.env.REDIS_URL) flags.redis = process.env.REDIS_URL;
   let config: ServerConfig;
@@ -56,6 +65,10 @@ export async function serve(argv: readonly string[]): Promise<number> {
     config = await resolveConfig(values.get('config') as string | undefined, flags);
   } catch (err) {
     throw new UsageError((err as Error).message);
+  }
+  const dyupsOn = config.dyups.adminPort !== 0 || config.dyups.proxyPort !== 0;
+  if (dyupsOn && config.workers > 1) {
+    throw new UsageError('dyups (--admin-port/--proxy-port) runs with one worker for now: changes are not yet synced between worker processes');
   }
   if (cluster.isWorker) return runWorker(config, process.env[WORKER_ENV]!);
   return runPrimary(config);
@@ -140,8 +153,20 @@ async function runServer(config: ServerConfig, redisUrl: string, embedded: Embed
     }
     throw err;
   }
+  let dyups: DyupsListeners | null = null;
+  try {
+    dyups = await startDyups(config, scheduler);
+  } catch (err) {
+    await app.close();
+    if (err instanceof StateFileError || (err as NodeJS.ErrnoException).code === 'EADDRINUSE') {
+      process.stderr.write(`cosocket: ${(err as Error).message}\n`);
+      return 2;
+    }
+    throw err;
+  }
   const address = app.server.address();
   onListening(typeof address === 'object' && address !== null ? address.port : config.port);
+  if (dyups !== null) process.stdout.write(`${dyups.banner}\n`);
   await untilStopSignal();
   // stop accepting; let in-flight requests finish within the grace period, then cut the rest
   const closed = app.close();
@@ -151,6 +176,7 @@ async function runServer(config: ServerConfig, redisUrl: string, embedded: Embed
   }, config.shutdown.grace);
   await closed;
   clearTimeout(grace);
+  await dyups?.close();
   await pools.drain(1_000);
   return 0;
 }

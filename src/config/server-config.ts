@@ -25,6 +25,21 @@ export interface ServerConfig {
   shutdown: { grace: number };
   /** Dynamic sendfile: files being written, streamed as they grow. Off while `root` is empty. */
   send: { location: string; root: string; interval: number; timeout: number; suffix: string; maxDuration: number };
+  /** dyups: off while both ports are 0. */
+  dyups: {
+    adminHost: string;
+    adminPort: number;
+    /** bearer token for the admin interface; empty: none */
+    token: string;
+    allowRemote: string;
+    proxyHost: string;
+    proxyPort: number;
+    /** empty: changes live in memory only */
+    stateFile: string;
+    connectTimeout: number;
+    readTimeout: number;
+    bodySize: number;
+  };
 }
 
 export const DEFAULTS: ServerConfig = {
@@ -39,6 +54,18 @@ export const DEFAULTS: ServerConfig = {
   limits: { bodySize: 1024 * 1024, headerSize: 16 * 1024 },
   shutdown: { grace: 10_000 },
   send: { location: '/send/', root: '', interval: 100, timeout: 10_000, suffix: '.tmp', maxDuration: 0 },
+  dyups: {
+    adminHost: '127.0.0.1',
+    adminPort: 0,
+    token: '',
+    allowRemote: 'no',
+    proxyHost: '127.0.0.1',
+    proxyPort: 0,
+    stateFile: '',
+    connectTimeout: 1_000,
+    readTimeout: 60_000,
+    bodySize: 1024 * 1024,
+  },
 };
 
 function checkHost(what: string, value: string): string {
@@ -126,6 +153,21 @@ export const SCHEMA: Schema = {
       maxDuration: { kind: 'duration' },
     },
   },
+  dyups: {
+    kind: 'section',
+    fields: {
+      adminHost: { kind: 'string', check: checkHost },
+      adminPort: { kind: 'int', min: 0, max: 65535 },
+      token: { kind: 'string' },
+      allowRemote: { kind: 'choice', choices: ['yes', 'no'] },
+      proxyHost: { kind: 'string', check: checkHost },
+      proxyPort: { kind: 'int', min: 0, max: 65535 },
+      stateFile: { kind: 'string' },
+      connectTimeout: { kind: 'duration' },
+      readTimeout: { kind: 'duration' },
+      bodySize: { kind: 'size' },
+    },
+  },
 };
 
 /** Reads a config file: JSON, or a .js/.mjs/.ts module whose default export is the object. */
@@ -177,6 +219,12 @@ function merge(base: ServerConfig, data: ConfigData): ServerConfig {
 export async function resolveConfig(file: string | undefined, flags: Record<string, unknown>): Promise<ServerConfig> {
   let config = DEFAULTS;
   if (file !== undefined) config = merge(config, checkConfig(`config file ${file}`, await loadConfigFile(file), SCHEMA));
-  const flagName = (name: string): string => (name === 'send.root' ? '--send-root' : `--${name.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`);
+  const flagNames: Record<string, string> = {
+    'send.root': '--send-root',
+    'dyups.adminPort': '--admin-port',
+    'dyups.proxyPort': '--proxy-port',
+    'dyups.stateFile': '--state-file',
+  };
+  const flagName = (name: string): string => flagNames[name] ?? `--${name.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`;
   return merge(config, checkConfig('flags', flags, SCHEMA, '', flagName));
 }

@@ -1,0 +1,52 @@
+import assert from 'node:assert/strict';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, describe, it } from 'node:test';
+import { runCli, startServer } from '../helpers/cli.js';
+import { deadPort } from '../helpers/tcp-server.js';
+
+const dir = mkdtempSync(join(tmpdir(), 'cosocket-dyups-serve-'));
+
+describe('cosocket serve with dyups', () => {
+  after(() => rmSync(dir, { recursive: true, force: true }));
+
+  it('keeps every acknowledged change across kill -9 and restart', async () => {
+    const state = join(dir, 'state.conf');
+    const adminPort = await deadPort();
+    const proxyPort = await deadPort();
+    const args = ['--admin-port', String(adminPort), '--proxy-port', String(proxyPort), '--state-file', state];
+    const first = await startServer(args);
+    const admin = `http://127.0.0.1:${adminPort}`;
+    for (let i = 0; i < 20; i++) {
+      const res = await fetch(`${admin}/upstream/g${i}.local`, { method: 'POST', body: `server 127.0.0.1:${1000 + i} weight=${(i % 5) + 1};` });
+      assert.equal(await res.text(), 'success');
+      if (i % 4 === 3) assert.equal(await (await fetch(`${admin}/upstream/g${i - 1}.local`, { method: 'DELETE' })).text(), 'success');
+    }
+    const acknowledged = await (await fetch(`${admin}/detail`)).text();
+    assert.equal(await first.stop('SIGKILL'), null);
+    const second = await startServer(args);
+    try {
+      assert.match(second.output(), /15 upstream group\(s\) from/);
+      assert.equal(await (await fetch(`${admin}/detail`)).text(), acknowledged);
+    } finally {
+      await second.stop();
+    }
+  });
+
+  it('refuses to start on a state file that does not parse, naming file, line and reason, and keeps the file', async () => {
+    const state = join(dir, 'bad.conf');
+    const text = 'upstream ok {\n    server 127.0.0.1:1;\n}\nupstream broken {\n    server 127.0.0.1:1 weight=heavy;\n}\n';
+    writeFileSync(state, text);
+    const result = await runCli(['serve', '--port', '0', '--proxy-port', String(await deadPort()), '--state-file', state, '--redis', 'redis://127.0.0.1:1']);
+    assert.equal(result.code, 2);
+    assert.match(result.stderr, new RegExp(`state file ${state.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')}, line 5: expected a whole number .* at 'heavy'`));
+    assert.equal(readFileSync(state, 'utf8'), text);
+  });
+
+  it('refuses dyups with several workers, for now, with a line that says why', async () => {
+    const result = await runCli(['serve', '--workers', '2', '--admin-port', '9999']);
+    assert.equal(result.code, 2);
+    assert.match(result.stderr, /dyups .* runs with one worker for now/);
+  });
+});
