@@ -12,7 +12,9 @@ import type { EmbeddedRedis } from '../redis/embedded.js';
 import { Scheduler } from '../runtime/scheduler.js';
 import { startDyups } from '../dyups/listeners.js';
 import type { DyupsListeners } from '../dyups/listeners.js';
-import { StateFileError } from '../dyups/state-file.js';
+import { StateFileError, loadState } from '../dyups/state-file.js';
+import { PrimarySync, followPrimary } from '../dyups/cluster-sync.js';
+import { UpstreamTable } from '../dyups/table.js';
 import { UsageError, helpText, parseFlags, redactUrl } from './flags.js';
 import type { FlagSpec } from './flags.js';
 
@@ -65,10 +67,6 @@ export async function serve(argv: readonly string[]): Promise<number> {
     config = await resolveConfig(values.get('config') as string | undefined, flags);
   } catch (err) {
     throw new UsageError((err as Error).message);
-  }
-  const dyupsOn = config.dyups.adminPort !== 0 || config.dyups.proxyPort !== 0;
-  if (dyupsOn && config.workers > 1) {
-    throw new UsageError('dyups (--admin-port/--proxy-port) runs with one worker for now: changes are not yet synced between worker processes');
   }
   if (cluster.isWorker) return runWorker(config, process.env[WORKER_ENV]!);
   return runPrimary(config);
@@ -155,7 +153,13 @@ async function runServer(config: ServerConfig, redisUrl: string, embedded: Embed
   }
   let dyups: DyupsListeners | null = null;
   try {
-    dyups = await startDyups(config, scheduler);
+    if (cluster.isWorker) {
+      // the primary owns the table and the admin interface; this worker proxies with a replica
+      const replica = new UpstreamTable({ stateFile: null });
+      dyups = await startDyups(config, scheduler, 'worker', { table: replica, ready: followPrimary(replica) });
+    } else {
+      dyups = await startDyups(config, scheduler);
+    }
   } catch (err) {
     await app.close();
     if (err instanceof StateFileError || (err as NodeJS.ErrnoException).code === 'EADDRINUSE') {
@@ -166,7 +170,7 @@ async function runServer(config: ServerConfig, redisUrl: string, embedded: Embed
   }
   const address = app.server.address();
   onListening(typeof address === 'object' && address !== null ? address.port : config.port);
-  if (dyups !== null) process.stdout.write(`${dyups.banner}\n`);
+  if (dyups !== null && !cluster.isWorker) process.stdout.write(`${dyups.banner}\n`);
   await untilStopSignal();
   // stop accepting; let in-flight requests finish within the grace period, then cut the rest
   const closed = app.close();
@@ -182,24 +186,49 @@ async function runServer(config: ServerConfig, redisUrl: string, embedded: Embed
 }
 
 async function runWorker(config: ServerConfig, redisUrl: string): Promise<number> {
-  return runServer(config, redisUrl, null, (port) => process.send?.({ type: 'listening', port }));
+  const code = await runServer(config, redisUrl, null, (port) => process.send?.({ type: 'listening', port }));
+  process.disconnect(); // the IPC channel to the primary would keep this process alive
+  return code;
 }
 
 /** Like nginx's master: forks the workers (they share the port), restarts any that dies, stops them on a signal. */
 async function runCluster(config: ServerConfig, redisUrl: string, embedded: EmbeddedRedis | null, redisText: string): Promise<number> {
   const workers = new Set<Worker>();
   let stopping = false;
+  // dyups: the primary owns the table (state file, admin interface); workers get every change over IPC
+  const dyupsOn = config.dyups.adminPort !== 0 || config.dyups.proxyPort !== 0;
+  let sync: PrimarySync | null = null;
+  let dyups: DyupsListeners | null = null;
+  if (dyupsOn) {
+    const stateFile = config.dyups.stateFile === '' ? null : config.dyups.stateFile;
+    let table: UpstreamTable;
+    try {
+      table = new UpstreamTable({ stateFile }, stateFile === null ? [] : loadState(stateFile));
+    } catch (err) {
+      if (err instanceof StateFileError) {
+        process.stderr.write(`cosocket: ${err.message}\n`);
+        await embedded?.stop();
+        return 2;
+      }
+      throw err;
+    }
+    const primarySync = new PrimarySync(table);
+    sync = primarySync;
+    dyups = await startDyups(config, new Scheduler({ name: 'dyups-admin' }), 'primary', { table, afterChange: (version) => primarySync.applied(version) });
+  }
   let announced = false;
   let listening = 0;
   const fork = (): void => {
     const worker = cluster.fork({ [WORKER_ENV]: redisUrl });
     workers.add(worker);
+    sync?.add(worker);
     worker.on('message', (message: { type?: string; port?: number }) => {
       if (message?.type !== 'listening') return;
       listening++;
       if (!announced && listening === config.workers) {
         announced = true;
         process.stdout.write(`cosocket listening on http://${config.host}:${message.port} with ${config.workers} workers (redis: ${redisText})\n`);
+        if (dyups !== null) process.stdout.write(`${dyups.banner}; proxy in every worker\n`);
       }
     });
     worker.on('exit', (code, signal) => {
@@ -219,6 +248,7 @@ async function runCluster(config: ServerConfig, redisUrl: string, embedded: Embe
   }, config.shutdown.grace + 5_000);
   await Promise.all(exits);
   clearTimeout(hardStop);
+  await dyups?.close();
   await embedded?.stop();
   return 0;
 }

@@ -11,6 +11,8 @@ export interface AdminOptions {
   allowRemote: boolean;
   /** Largest accepted body. Default 64 KB. */
   bodyLimit?: number;
+  /** Awaited after an accepted change, before `success` is sent (e.g. until every worker applied it). */
+  afterChange?: (version: number) => Promise<void>;
 }
 
 /** 127.0.0.0/8, ::1 and IPv4-mapped loopback. */
@@ -26,7 +28,7 @@ function tokenMatches(given: string | undefined, token: string): boolean {
   return actual.length === expected.length && timingSafeEqual(actual, expected);
 }
 
-function answer(reply: FastifyReply, result: DyupsResult): FastifyReply {
+function send(reply: FastifyReply, result: DyupsResult): FastifyReply {
   return reply.code(result.status).type('text/plain; charset=utf-8').send(result.message);
 }
 
@@ -38,6 +40,10 @@ function answer(reply: FastifyReply, result: DyupsResult): FastifyReply {
  */
 export async function buildAdminApp(table: UpstreamTable, options: AdminOptions): Promise<FastifyInstance> {
   const app = Fastify({ logger: false, bodyLimit: options.bodyLimit ?? 64 * 1024 });
+  const answer = async (reply: FastifyReply, result: DyupsResult): Promise<FastifyReply> => {
+    if (result.status === 200 && options.afterChange) await options.afterChange(table.version);
+    return send(reply, result);
+  };
   // dyups clients send bodies with curl -d (form-encoded): read every type as text
   app.removeAllContentTypeParsers();
   app.addContentTypeParser('*', { parseAs: 'string' }, (_request, body, done) => done(null, body));

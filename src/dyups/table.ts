@@ -42,6 +42,17 @@ export class UpstreamTable {
     this.listeners.push(listener);
   }
 
+  /**
+   * Applies a change that was already validated and persisted elsewhere (a worker's replica of the
+   * primary's table): no parsing, no state file.
+   */
+  replicate(name: string, group: UpstreamGroup | null, version: number): void {
+    if (group === null) this.groups.delete(name);
+    else this.groups.set(name, group);
+    this.version = version;
+    for (const listener of this.listeners) listener(name, group);
+  }
+
   /** Creates or replaces a group from a body in nginx upstream syntax (dyups' POST /upstream/NAME). */
   update(name: string, body: string): DyupsResult {
     const bad = checkName(name);

@@ -44,9 +44,47 @@ describe('cosocket serve with dyups', () => {
     assert.equal(readFileSync(state, 'utf8'), text);
   });
 
-  it('refuses dyups with several workers, for now, with a line that says why', async () => {
-    const result = await runCli(['serve', '--workers', '2', '--admin-port', '9999']);
-    assert.equal(result.code, 2);
-    assert.match(result.stderr, /dyups .* runs with one worker for now/);
+});
+
+describe('cosocket serve with dyups and --workers', () => {
+  it('makes a change visible on every worker before the POST returns', async () => {
+    const { createServer } = await import('node:http');
+    const upstreams = await Promise.all(
+      ['one', 'two'].map(
+        (label) =>
+          new Promise<{ close(): void; port: number }>((resolve) => {
+            const server = createServer((_req, res) => res.end(label));
+            server.listen(0, '127.0.0.1', () => resolve({ close: () => server.close(), port: (server.address() as { port: number }).port }));
+          }),
+      ),
+    );
+    const adminPort = await deadPort();
+    const proxyPort = await deadPort();
+    const srv = await startServer(['--workers', '2', '--admin-port', String(adminPort), '--proxy-port', String(proxyPort)]);
+    const via = async (): Promise<{ status: number; text: string }> => {
+      const { request } = await import('node:http');
+      return new Promise((resolve, reject) => {
+        const req = request({ host: '127.0.0.1', port: proxyPort, path: '/', headers: { host: 'app.local', connection: 'close' } }, (res) => {
+          let text = '';
+          res.on('data', (d: Buffer) => (text += d.toString()));
+          res.on('end', () => resolve({ status: res.statusCode ?? 0, text }));
+        });
+        req.on('error', reject);
+        req.end();
+      });
+    };
+    try {
+      for (const [i, target] of [upstreams[0]!, upstreams[1]!, upstreams[0]!].entries()) {
+        const res = await fetch(`http://127.0.0.1:${adminPort}/upstream/app.local`, { method: 'POST', body: `server 127.0.0.1:${target.port};` });
+        assert.equal(await res.text(), 'success');
+        // new connections are spread over both workers: every one must already see this change
+        const answers = await Promise.all(Array.from({ length: 20 }, () => via()));
+        const expected = target === upstreams[0] ? 'one' : 'two';
+        assert.deepEqual([...new Set(answers.map((a) => `${a.status} ${a.text}`))], [`200 ${expected}`], `change ${i}`);
+      }
+    } finally {
+      assert.equal(await srv.stop('SIGTERM'), 0);
+      for (const u of upstreams) u.close();
+    }
   });
 });

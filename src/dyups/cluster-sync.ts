@@ -1,0 +1,88 @@
+import type { Worker } from 'node:cluster';
+import type { UpstreamGroup } from './upstream.js';
+import type { UpstreamTable } from './table.js';
+
+/** Messages between the cluster primary (which owns the table) and the workers (which proxy). */
+export type DyupsMessage =
+  | { type: 'dyups-snapshot'; groups: UpstreamGroup[]; version: number }
+  | { type: 'dyups-change'; name: string; group: UpstreamGroup | null; version: number }
+  | { type: 'dyups-ack'; version: number }
+  | { type: 'dyups-hello' };
+
+export function isDyupsMessage(message: unknown): message is DyupsMessage {
+  return typeof message === 'object' && message !== null && String((message as { type?: unknown }).type).startsWith('dyups-');
+}
+
+/**
+ * The primary's side: sends every accepted change to every worker and lets the admin interface wait
+ * until all of them applied it, so a change is visible on every worker before `success` goes out.
+ */
+export class PrimarySync {
+  private readonly acked = new Map<Worker, number>();
+  private waiters: Array<() => void> = [];
+
+  constructor(private readonly table: UpstreamTable) {
+    table.onChange((name, group) => {
+      for (const worker of this.acked.keys()) send(worker, { type: 'dyups-change', name, group, version: table.version });
+    });
+  }
+
+  /** A new worker: gets the whole table, then every change. */
+  add(worker: Worker): void {
+    this.acked.set(worker, -1);
+    worker.on('message', (message: unknown) => {
+      if (!isDyupsMessage(message)) return;
+      if (message.type === 'dyups-hello') {
+        // the worker listens for changes now: the whole table first
+        send(worker, { type: 'dyups-snapshot', groups: this.table.all(), version: this.table.version });
+      } else if (message.type === 'dyups-ack') {
+        this.acked.set(worker, Math.max(this.acked.get(worker) ?? -1, message.version));
+        this.wake();
+      }
+    });
+    worker.once('exit', () => {
+      this.acked.delete(worker);
+      this.wake();
+    });
+  }
+
+  /** Resolves once every live worker applied `version` (or after `limitMs`, for a worker that hangs). */
+  async applied(version: number, limitMs = 2_000): Promise<void> {
+    const end = Date.now() + limitMs;
+    while ([...this.acked.values()].some((v) => v < version) && Date.now() < end) {
+      await new Promise<void>((resolve) => {
+        this.waiters.push(resolve);
+        setTimeout(resolve, Math.max(1, end - Date.now())).unref();
+      });
+    }
+  }
+
+  private wake(): void {
+    const waiters = this.waiters;
+    this.waiters = [];
+    for (const wake of waiters) wake();
+  }
+}
+
+function send(worker: Worker, message: DyupsMessage): void {
+  if (worker.isConnected()) worker.send(message);
+}
+
+/** A worker's side: applies the primary's snapshot and changes to its replica, acknowledging each. */
+export function followPrimary(table: UpstreamTable): Promise<void> {
+  return new Promise((resolve) => {
+    process.on('message', (message: unknown) => {
+      if (!isDyupsMessage(message)) return;
+      if (message.type === 'dyups-snapshot') {
+        for (const group of table.all()) if (!message.groups.some((g) => g.name === group.name)) table.replicate(group.name, null, message.version);
+        for (const group of message.groups) table.replicate(group.name, group, message.version);
+        process.send?.({ type: 'dyups-ack', version: message.version } satisfies DyupsMessage);
+        resolve();
+      } else if (message.type === 'dyups-change') {
+        table.replicate(message.name, message.group, message.version);
+        process.send?.({ type: 'dyups-ack', version: message.version } satisfies DyupsMessage);
+      }
+    });
+    process.send?.({ type: 'dyups-hello' } satisfies DyupsMessage);
+  });
+}
