@@ -27,6 +27,8 @@ describe('cosocket serve with dyups', () => {
     assert.equal(await first.stop('SIGKILL'), null);
     const second = await startServer(args);
     try {
+      // the dyups banner is written just after the "listening" line the helper waits for
+      for (let i = 0; i < 100 && !/upstream group\(s\)/.test(second.output()); i++) await new Promise((r) => setTimeout(r, 20));
       assert.match(second.output(), /15 upstream group\(s\) from/);
       assert.equal(await (await fetch(`${admin}/detail`)).text(), acknowledged);
     } finally {
