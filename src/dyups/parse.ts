@@ -33,7 +33,9 @@ export function tokenize(text: string): Token[] {
   let i = 0;
   while (i < text.length) {
     const c = text[i]!;
-    if (c === ' ' || c === '\t' || c === '\r' || c === '\n') {
+    // the same whitespace the word scanner below stops at (any \s, Unicode spaces too): a narrower set
+    // here would leave it stuck on such a character, pushing empty tokens forever
+    if (/\s/.test(c)) {
       i++;
     } else if (c === '#') {
       while (i < text.length && text[i] !== '\n') i++;
