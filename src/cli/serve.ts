@@ -10,7 +10,7 @@ import { pools } from '../pool/registry.js';
 import { RedisServerNotFoundError, startEmbeddedRedis } from '../redis/embedded.js';
 import type { EmbeddedRedis } from '../redis/embedded.js';
 import { Scheduler } from '../runtime/scheduler.js';
-import { startDyups } from '../dyups/listeners.js';
+import { DyupsSyncError, startDyups } from '../dyups/listeners.js';
 import type { DyupsListeners } from '../dyups/listeners.js';
 import { StateFileError, loadState } from '../dyups/state-file.js';
 import { PrimarySync, followPrimary } from '../dyups/cluster-sync.js';
@@ -29,6 +29,7 @@ const FLAGS: readonly FlagSpec[] = [
   { name: 'admin-port', takesValue: true, valueName: 'PORT', description: 'dyups admin interface on 127.0.0.1:PORT' },
   { name: 'proxy-port', takesValue: true, valueName: 'PORT', description: 'dyups proxy listener (Host names the upstream group)' },
   { name: 'state-file', takesValue: true, valueName: 'FILE', description: 'persist dyups upstreams here; loaded at start' },
+  { name: 'dyups-sync', takesValue: true, valueName: 'URL', description: 'keep dyups upstreams in step with other instances through this Redis' },
   { name: 'help', short: 'h', takesValue: false, description: 'show this help' },
 ];
 
@@ -42,6 +43,8 @@ as milliseconds; sizes "16k", "1m" or as bytes.`,
 );
 
 const WORKER_ENV = 'COSOCKET_WORKER_REDIS_URL';
+/** serve flags that set a key of the dyups config section */
+const DYUPS_FLAG_KEYS: Record<string, string> = { 'admin-port': 'adminPort', 'proxy-port': 'proxyPort', 'state-file': 'stateFile', 'dyups-sync': 'sync' };
 const TEST_VALUE = 'hello12345';
 
 /** `cosocket serve`: resolves with the exit code once the server has shut down. */
@@ -56,8 +59,8 @@ export async function serve(argv: readonly string[]): Promise<number> {
   for (const [name, value] of values) {
     if (name === 'config') continue;
     if (name === 'send-root') flags.send = { root: value };
-    else if (name === 'admin-port' || name === 'proxy-port' || name === 'state-file') {
-      const key = name === 'admin-port' ? 'adminPort' : name === 'proxy-port' ? 'proxyPort' : 'stateFile';
+    else if (name in DYUPS_FLAG_KEYS) {
+      const key = DYUPS_FLAG_KEYS[name]!;
       flags.dyups = { ...(flags.dyups as object | undefined), [key]: value };
     } else flags[name === 'log-level' ? 'logLevel' : name] = value;
   }
@@ -162,7 +165,7 @@ async function runServer(config: ServerConfig, redisUrl: string, embedded: Embed
     }
   } catch (err) {
     await app.close();
-    if (err instanceof StateFileError || (err as NodeJS.ErrnoException).code === 'EADDRINUSE') {
+    if (err instanceof StateFileError || err instanceof DyupsSyncError || (err as NodeJS.ErrnoException).code === 'EADDRINUSE') {
       process.stderr.write(`cosocket: ${(err as Error).message}\n`);
       return 2;
     }
@@ -214,7 +217,14 @@ async function runCluster(config: ServerConfig, redisUrl: string, embedded: Embe
     }
     const primarySync = new PrimarySync(table);
     sync = primarySync;
-    dyups = await startDyups(config, new Scheduler({ name: 'dyups-admin' }), 'primary', { table, afterChange: (version) => primarySync.applied(version) });
+    try {
+      dyups = await startDyups(config, new Scheduler({ name: 'dyups-admin' }), 'primary', { table, afterChange: (version) => primarySync.applied(version) });
+    } catch (err) {
+      if (!(err instanceof DyupsSyncError) && (err as NodeJS.ErrnoException).code !== 'EADDRINUSE') throw err;
+      process.stderr.write(`cosocket: ${(err as Error).message}\n`);
+      await embedded?.stop();
+      return 2;
+    }
   }
   let announced = false;
   let listening = 0;

@@ -36,6 +36,8 @@ export interface ServerConfig {
     proxyPort: number;
     /** empty: changes live in memory only */
     stateFile: string;
+    /** redis:// URL all instances share to stay in step; empty: this instance alone */
+    sync: string;
     connectTimeout: number;
     readTimeout: number;
     bodySize: number;
@@ -62,6 +64,7 @@ export const DEFAULTS: ServerConfig = {
     proxyHost: '127.0.0.1',
     proxyPort: 0,
     stateFile: '',
+    sync: '',
     connectTimeout: 1_000,
     readTimeout: 60_000,
     bodySize: 1024 * 1024,
@@ -163,6 +166,7 @@ export const SCHEMA: Schema = {
       proxyHost: { kind: 'string', check: checkHost },
       proxyPort: { kind: 'int', min: 0, max: 65535 },
       stateFile: { kind: 'string' },
+      sync: { kind: 'string', check: (what, value) => (value === '' ? value : checkRedisUrl(what, value)) },
       connectTimeout: { kind: 'duration' },
       readTimeout: { kind: 'duration' },
       bodySize: { kind: 'size' },
@@ -224,6 +228,7 @@ export async function resolveConfig(file: string | undefined, flags: Record<stri
     'dyups.adminPort': '--admin-port',
     'dyups.proxyPort': '--proxy-port',
     'dyups.stateFile': '--state-file',
+    'dyups.sync': '--dyups-sync',
   };
   const flagName = (name: string): string => flagNames[name] ?? `--${name.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`;
   return merge(config, checkConfig('flags', flags, SCHEMA, '', flagName));

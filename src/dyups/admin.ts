@@ -2,7 +2,7 @@ import { timingSafeEqual } from 'node:crypto';
 import Fastify from 'fastify';
 import type { FastifyInstance, FastifyReply } from 'fastify';
 import { formatDetail, formatList, formatServers, toJson } from './format.js';
-import type { DyupsResult, UpstreamTable } from './table.js';
+import type { Change, DyupsResult, UpstreamTable } from './table.js';
 
 export interface AdminOptions {
   /** Bearer token required on every request, or null. */
@@ -13,6 +13,8 @@ export interface AdminOptions {
   bodyLimit?: number;
   /** Awaited after an accepted change, before `success` is sent (e.g. until every worker applied it). */
   afterChange?: (version: number) => Promise<void>;
+  /** Makes a change (default: on the local table alone; RedisSync.change to agree with other instances first). */
+  change?: (change: Change) => Promise<DyupsResult> | DyupsResult;
 }
 
 /** 127.0.0.0/8, ::1 and IPv4-mapped loopback. */
@@ -40,7 +42,9 @@ function send(reply: FastifyReply, result: DyupsResult): FastifyReply {
  */
 export async function buildAdminApp(table: UpstreamTable, options: AdminOptions): Promise<FastifyInstance> {
   const app = Fastify({ logger: false, bodyLimit: options.bodyLimit ?? 64 * 1024 });
-  const answer = async (reply: FastifyReply, result: DyupsResult): Promise<FastifyReply> => {
+  const makeChange = options.change ?? ((change: Change) => table.apply(change));
+  const answer = async (reply: FastifyReply, result: DyupsResult | Promise<DyupsResult>): Promise<FastifyReply> => {
+    result = await result;
     if (result.status === 200 && options.afterChange) await options.afterChange(table.version);
     return send(reply, result);
   };
@@ -76,11 +80,11 @@ export async function buildAdminApp(table: UpstreamTable, options: AdminOptions)
     return reply.type('text/plain; charset=utf-8').send(formatServers(group));
   });
   app.post<{ Params: { name: string }; Body: string | undefined }>('/upstream/:name', async (request, reply) =>
-    answer(reply, table.update(request.params.name, typeof request.body === 'string' ? request.body : '')),
+    answer(reply, makeChange({ op: 'update', name: request.params.name, body: typeof request.body === 'string' ? request.body : '' })),
   );
-  app.delete<{ Params: { name: string } }>('/upstream/:name', async (request, reply) => answer(reply, table.delete(request.params.name)));
+  app.delete<{ Params: { name: string } }>('/upstream/:name', async (request, reply) => answer(reply, makeChange({ op: 'delete', name: request.params.name })));
   app.post<{ Params: { name: string }; Body: string | undefined }>('/upstream/:name/servers', async (request, reply) =>
-    answer(reply, table.addServer(request.params.name, typeof request.body === 'string' ? request.body : '')),
+    answer(reply, makeChange({ op: 'add-server', name: request.params.name, line: typeof request.body === 'string' ? request.body : '' })),
   );
   app.patch<{ Params: { name: string; address: string }; Body: string | undefined }>('/upstream/:name/servers/:address', async (request, reply) => {
     let changes: unknown;
@@ -92,10 +96,10 @@ export async function buildAdminApp(table: UpstreamTable, options: AdminOptions)
     if (changes === null || typeof changes !== 'object' || Array.isArray(changes)) {
       return answer(reply, { status: 400, message: 'the body must be a JSON object, e.g. {"weight": 3, "down": false}' });
     }
-    return answer(reply, table.patchServer(request.params.name, request.params.address, changes as Record<string, unknown>));
+    return answer(reply, makeChange({ op: 'patch-server', name: request.params.name, address: request.params.address, changes: changes as Record<string, unknown> }));
   });
   app.delete<{ Params: { name: string; address: string } }>('/upstream/:name/servers/:address', async (request, reply) =>
-    answer(reply, table.removeServer(request.params.name, request.params.address)),
+    answer(reply, makeChange({ op: 'remove-server', name: request.params.name, address: request.params.address })),
   );
   return app;
 }

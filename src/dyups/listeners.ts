@@ -1,15 +1,36 @@
 import type { ServerConfig } from '../config/server-config.js';
+import { CosocketError } from '../errors.js';
 import type { Scheduler } from '../runtime/scheduler.js';
 import { buildAdminApp } from './admin.js';
 import { Balancers } from './balancer.js';
 import { buildProxyApp } from './proxy.js';
 import { loadState } from './state-file.js';
+import { RedisSync } from './redis-sync.js';
 import { UpstreamTable } from './table.js';
+import type { Change } from './table.js';
 
 export interface DyupsListeners {
   banner: string;
   table: UpstreamTable;
   close(): Promise<void>;
+}
+
+/** --dyups-sync names a Redis that could not be used at start: the server does not start out of step. */
+export class DyupsSyncError extends CosocketError {
+  constructor(url: string, cause: unknown) {
+    super('COSOCKET_ERR_DYUPS_SYNC', `dyups sync: cannot load the upstreams from ${redactUrl(url)} (${(cause as Error).message})`);
+  }
+}
+
+/** A Redis URL without its password, for banners and messages. */
+function redactUrl(url: string): string {
+  try {
+    const parsed = new URL(url);
+    if (parsed.password !== '') parsed.password = '***';
+    return parsed.toString();
+  } catch {
+    return url;
+  }
 }
 
 export type DyupsRole = 'single' | 'primary' | 'worker';
@@ -34,11 +55,25 @@ export async function startDyups(
   table.onChange((name, group) => balancers.set(group, name));
   const parts: string[] = [];
   const closers: Array<() => Promise<void>> = [];
+  // instances agree through Redis: load its table before serving, and make every change there first
+  let sync: RedisSync | null = null;
+  if (settings.sync !== '' && role !== 'worker') {
+    sync = new RedisSync(table, { url: settings.sync });
+    try {
+      await sync.start();
+    } catch (err) {
+      await sync.close();
+      throw new DyupsSyncError(settings.sync, err);
+    }
+    closers.push(() => sync!.close());
+  }
   if (settings.adminPort !== 0 && role !== 'worker') {
+    const redisSync = sync;
     const admin = await buildAdminApp(table, {
       token: settings.token === '' ? null : settings.token,
       allowRemote: settings.allowRemote === 'yes',
       ...(hooks.afterChange ? { afterChange: hooks.afterChange } : {}),
+      ...(redisSync !== null ? { change: (change: Change) => redisSync.change(change) } : {}),
     });
     await admin.listen({ host: settings.adminHost, port: settings.adminPort });
     const port = (admin.server.address() as { port: number }).port;
@@ -59,6 +94,7 @@ export async function startDyups(
     closers.push(() => proxy.close());
   }
   parts.push(`${table.all().length} upstream group(s)${stateFile === null ? ', in memory only' : ` from ${stateFile}`}`);
+  if (sync !== null) parts.push(`synced through ${redactUrl(settings.sync)}`);
   return {
     banner: `cosocket ${parts.join('; ')}`,
     table,

@@ -10,6 +10,16 @@ export interface DyupsResult {
   message: string;
 }
 
+/** A validated change not applied yet: the group a name will have (null: deleted), or why it is refused. */
+export type Prepared = { ok: true; name: string; group: UpstreamGroup | null } | { ok: false; result: DyupsResult };
+
+export type Change =
+  | { op: 'update'; name: string; body: string }
+  | { op: 'delete'; name: string }
+  | { op: 'add-server'; name: string; line: string }
+  | { op: 'patch-server'; name: string; address: string; changes: Record<string, unknown> }
+  | { op: 'remove-server'; name: string; address: string };
+
 export interface UpstreamTableOptions {
   /** Persist every accepted change here (atomically); null: in memory only. */
   stateFile: string | null;
@@ -53,45 +63,81 @@ export class UpstreamTable {
     for (const listener of this.listeners) listener(name, group);
   }
 
+  /** Validates a change against the live table without applying it. */
+  prepare(change: Change): Prepared {
+    const done = (result: DyupsResult | UpstreamGroup | null): Prepared =>
+      result !== null && 'status' in result ? { ok: false, result } : { ok: true, name: change.name, group: result };
+    switch (change.op) {
+      case 'update':
+        return done(this.prepareUpdate(change.name, change.body));
+      case 'delete':
+        return this.groups.has(change.name) ? done(null) : done({ status: 404, message: `upstream '${change.name}' not found` });
+      case 'add-server':
+        return done(this.prepareAddServer(change.name, change.line));
+      case 'patch-server':
+        return done(this.preparePatchServer(change.name, change.address, change.changes));
+      default:
+        return done(this.prepareRemoveServer(change.name, change.address));
+    }
+  }
+
+  /** prepare + commit: the synchronous path when nothing else must agree first. */
+  apply(change: Change): DyupsResult {
+    const prepared = this.prepare(change);
+    return prepared.ok ? this.commit(prepared.name, prepared.group) : prepared.result;
+  }
+
   /** Creates or replaces a group from a body in nginx upstream syntax (dyups' POST /upstream/NAME). */
   update(name: string, body: string): DyupsResult {
-    const bad = checkName(name);
-    if (bad !== null) return bad;
-    if (body.trim() === '') return { status: 400, message: 'empty body: send the upstream servers, e.g. "server 127.0.0.1:8080;"' };
-    let group: UpstreamGroup;
-    try {
-      group = parseUpstream(name, body);
-    } catch (err) {
-      if (err instanceof UpstreamSyntaxError) return { status: 400, message: err.message };
-      throw err;
-    }
-    return this.commit(name, group);
+    return this.apply({ op: 'update', name, body });
   }
 
   /** Removes a group (dyups' DELETE /upstream/NAME). */
   delete(name: string): DyupsResult {
-    if (!this.groups.has(name)) return { status: 404, message: `upstream '${name}' not found` };
-    return this.commit(name, null);
+    return this.apply({ op: 'delete', name });
   }
 
-  /** Adds one server (a `server ...;` line) to a group, keeping everything else. */
-  addServer(name: string, serverLine: string): DyupsResult {
-    const group = this.groups.get(name);
-    if (group === undefined) return { status: 404, message: `upstream '${name}' not found` };
-    let added: UpstreamGroup;
+  private prepareUpdate(name: string, body: string): DyupsResult | UpstreamGroup {
+    const bad = checkName(name);
+    if (bad !== null) return bad;
+    if (body.trim() === '') return { status: 400, message: 'empty body: send the upstream servers, e.g. "server 127.0.0.1:8080;"' };
     try {
-      const line = serverLine.trim().replace(/;?$/, ';');
-      if (!/^server\s/.test(line)) return { status: 400, message: `expected one 'server ADDR [params];' line, got '${serverLine.slice(0, 60)}'` };
-      added = parseUpstream(name, toNginx(group).replace(/\}\s*$/, `    ${line}\n}\n`));
+      return parseUpstream(name, body);
     } catch (err) {
       if (err instanceof UpstreamSyntaxError) return { status: 400, message: err.message };
       throw err;
     }
-    return this.commit(name, added);
+  }
+
+  /** Adds one server (a `server ...;` line) to a group, keeping everything else. */
+  addServer(name: string, serverLine: string): DyupsResult {
+    return this.apply({ op: 'add-server', name, line: serverLine });
   }
 
   /** Changes parameters of one server (weight, max_fails, fail_timeout, down, backup), keeping everything else. */
   patchServer(name: string, address: string, changes: Record<string, unknown>): DyupsResult {
+    return this.apply({ op: 'patch-server', name, address, changes });
+  }
+
+  /** Removes one server from a group, keeping everything else. */
+  removeServer(name: string, address: string): DyupsResult {
+    return this.apply({ op: 'remove-server', name, address });
+  }
+
+  private prepareAddServer(name: string, serverLine: string): DyupsResult | UpstreamGroup {
+    const group = this.groups.get(name);
+    if (group === undefined) return { status: 404, message: `upstream '${name}' not found` };
+    try {
+      const line = serverLine.trim().replace(/;?$/, ';');
+      if (!/^server\s/.test(line)) return { status: 400, message: `expected one 'server ADDR [params];' line, got '${serverLine.slice(0, 60)}'` };
+      return parseUpstream(name, toNginx(group).replace(/\}\s*$/, `    ${line}\n}\n`));
+    } catch (err) {
+      if (err instanceof UpstreamSyntaxError) return { status: 400, message: err.message };
+      throw err;
+    }
+  }
+
+  private preparePatchServer(name: string, address: string, changes: Record<string, unknown>): DyupsResult | UpstreamGroup {
     const group = this.groups.get(name);
     if (group === undefined) return { status: 404, message: `upstream '${name}' not found` };
     const index = group.servers.findIndex((s) => s.address === address);
@@ -102,18 +148,15 @@ export class UpstreamTable {
       if (problem !== null) return { status: 400, message: problem };
     }
     const servers = group.servers.map((s, i) => (i === index ? server : s));
-    let next: UpstreamGroup;
     try {
-      next = parseUpstream(name, toNginx({ ...group, servers })); // the whole group must still be valid
+      return parseUpstream(name, toNginx({ ...group, servers })); // the whole group must still be valid
     } catch (err) {
       if (err instanceof UpstreamSyntaxError) return { status: 400, message: err.message };
       throw err;
     }
-    return this.commit(name, next);
   }
 
-  /** Removes one server from a group, keeping everything else. */
-  removeServer(name: string, address: string): DyupsResult {
+  private prepareRemoveServer(name: string, address: string): DyupsResult | UpstreamGroup {
     const group = this.groups.get(name);
     if (group === undefined) return { status: 404, message: `upstream '${name}' not found` };
     const servers = group.servers.filter((s) => s.address !== address);
@@ -121,11 +164,14 @@ export class UpstreamTable {
     if (servers.length === 0 || servers.every((s) => s.backup)) {
       return { status: 400, message: `removing ${address} would leave upstream '${name}' without a primary server; delete the upstream instead` };
     }
-    return this.commit(name, { ...group, servers });
+    return { ...group, servers };
   }
 
-  /** Swaps in a change after persisting it; a failed write changes nothing and answers 500. */
-  private commit(name: string, group: UpstreamGroup | null): DyupsResult {
+  /**
+   * Swaps in a prepared change after persisting it; a failed write changes nothing and answers 500.
+   * `version`: the change's number when another store orders changes (Redis sync); default: the next.
+   */
+  commit(name: string, group: UpstreamGroup | null, version = this.version + 1): DyupsResult {
     const next = new Map(this.groups);
     if (group === null) next.delete(name);
     else next.set(name, group);
@@ -138,9 +184,28 @@ export class UpstreamTable {
     }
     if (group === null) this.groups.delete(name);
     else this.groups.set(name, group);
-    this.version++;
+    this.version = version;
     for (const listener of this.listeners) listener(name, group);
     return { status: 200, message: 'success' };
+  }
+
+  /** Makes the table exactly `groups` (a resync from a shared store), persisting once; false if the write failed. */
+  replaceAll(groups: UpstreamGroup[], version: number): boolean {
+    const next = new Map(groups.map((g) => [g.name, g] as const));
+    if (this.options.stateFile !== null) {
+      try {
+        saveState(this.options.stateFile, next.values());
+      } catch {
+        return false;
+      }
+    }
+    const removed = [...this.groups.keys()].filter((name) => !next.has(name));
+    this.groups.clear();
+    for (const [name, group] of next) this.groups.set(name, group);
+    this.version = version;
+    for (const name of removed) for (const listener of this.listeners) listener(name, null);
+    for (const group of groups) for (const listener of this.listeners) listener(group.name, group);
+    return true;
   }
 }
 

@@ -5,6 +5,8 @@ import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { runCli, startServer } from '../helpers/cli.js';
 import { deadPort } from '../helpers/tcp-server.js';
+import { waitFor } from '../helpers/net.js';
+import { startTestRedis } from '../helpers/redis.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'cosocket-dyups-serve-'));
 
@@ -46,6 +48,27 @@ describe('cosocket serve with dyups', () => {
     assert.equal(readFileSync(state, 'utf8'), text);
   });
 
+  it('two servers with --dyups-sync share their upstreams; an unreachable sync Redis stops the start', async () => {
+    const redis = await startTestRedis();
+    const ports = await Promise.all([deadPort(), deadPort()]);
+    const servers = await Promise.all(ports.map((port) => startServer(['--admin-port', String(port), '--dyups-sync', redis.url])));
+    try {
+      const res = await fetch(`http://127.0.0.1:${ports[0]}/upstream/app.local`, { method: 'POST', body: 'server 127.0.0.1:8081;' });
+      assert.equal(await res.text(), 'success');
+      const seen = await waitFor(async () => (await (await fetch(`http://127.0.0.1:${ports[1]}/upstream/app.local`)).text()) === 'server 127.0.0.1:8081\n', 5_000);
+      assert.ok(seen, 'the second server never saw the change made on the first');
+      assert.match(servers[0]!.output(), /synced through redis:\/\/127\.0\.0\.1/);
+    } finally {
+      for (const server of servers) await server.stop();
+      await redis.stop();
+    }
+    const refused = await runCli(['serve', '--port', '0', '--admin-port', String(await deadPort()), '--dyups-sync', `redis://127.0.0.1:${await deadPort()}`, '--redis', 'redis://127.0.0.1:1']);
+    assert.equal(refused.code, 2);
+    assert.match(refused.stderr, /dyups sync: cannot load the upstreams from redis:\/\/127\.0\.0\.1:\d+/);
+    const bad = await runCli(['serve', '--dyups-sync', 'http://x']);
+    assert.equal(bad.code, 2);
+    assert.match(bad.stderr, /--dyups-sync must use redis:\/\//);
+  });
 });
 
 describe('cosocket serve with dyups and --workers', () => {
