@@ -92,14 +92,3 @@ export function helpText(usage: string, summary: string, specs: readonly FlagSpe
   });
   return `${usage}\n\n${summary}\n\nOptions:\n${rows.join('\n')}\n`;
 }
-
-/** The URL with any password replaced, for logs and /status. */
-export function redactUrl(value: string): string {
-  try {
-    const url = new URL(value);
-    if (url.password) url.password = '***';
-    return url.toString();
-  } catch {
-    return value;
-  }
-}

@@ -2,7 +2,7 @@ import cluster from 'node:cluster';
 import type { Worker } from 'node:cluster';
 import { Redis } from 'ioredis';
 import { configure as configureRedis } from '../../adapters/redis/index.js';
-import { LOG_LEVELS, resolveConfig } from '../config/server-config.js';
+import { LOG_LEVELS, redactUrl, resolveConfig } from '../config/server-config.js';
 import type { ServerConfig } from '../config/server-config.js';
 import { CancelReason } from '../errors.js';
 import { buildApp } from '../http/app.js';
@@ -15,7 +15,7 @@ import type { DyupsListeners } from '../dyups/listeners.js';
 import { StateFileError, loadState } from '../dyups/state-file.js';
 import { PrimarySync, followPrimary } from '../dyups/cluster-sync.js';
 import { UpstreamTable } from '../dyups/table.js';
-import { UsageError, helpText, parseFlags, redactUrl } from './flags.js';
+import { UsageError, helpText, parseFlags } from './flags.js';
 import type { FlagSpec } from './flags.js';
 
 const FLAGS: readonly FlagSpec[] = [
@@ -29,7 +29,7 @@ const FLAGS: readonly FlagSpec[] = [
   { name: 'admin-port', takesValue: true, valueName: 'PORT', description: 'dyups admin interface on 127.0.0.1:PORT' },
   { name: 'proxy-port', takesValue: true, valueName: 'PORT', description: 'dyups proxy listener (Host names the upstream group)' },
   { name: 'state-file', takesValue: true, valueName: 'FILE', description: 'persist dyups upstreams here; loaded at start' },
-  { name: 'dyups-sync', takesValue: true, valueName: 'URL', description: 'keep dyups upstreams in step with other instances through this Redis' },
+  { name: 'dyups-sync', takesValue: true, valueName: 'URL', description: "keep dyups upstreams in step with other instances through this Redis ('redis': --redis)" },
   { name: 'help', short: 'h', takesValue: false, description: 'show this help' },
 ];
 
@@ -161,7 +161,7 @@ async function runServer(config: ServerConfig, redisUrl: string, embedded: Embed
       const replica = new UpstreamTable({ stateFile: null });
       dyups = await startDyups(config, scheduler, 'worker', { table: replica, ready: followPrimary(replica) });
     } else {
-      dyups = await startDyups(config, scheduler);
+      dyups = await startDyups(config, scheduler, 'single', { redisUrl });
     }
   } catch (err) {
     await app.close();
@@ -218,7 +218,7 @@ async function runCluster(config: ServerConfig, redisUrl: string, embedded: Embe
     const primarySync = new PrimarySync(table);
     sync = primarySync;
     try {
-      dyups = await startDyups(config, new Scheduler({ name: 'dyups-admin' }), 'primary', { table, afterChange: (version) => primarySync.applied(version) });
+      dyups = await startDyups(config, new Scheduler({ name: 'dyups-admin' }), 'primary', { table, redisUrl, afterChange: (version) => primarySync.applied(version) });
     } catch (err) {
       if (!(err instanceof DyupsSyncError) && (err as NodeJS.ErrnoException).code !== 'EADDRINUSE') throw err;
       process.stderr.write(`cosocket: ${(err as Error).message}\n`);

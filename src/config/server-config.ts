@@ -36,7 +36,7 @@ export interface ServerConfig {
     proxyPort: number;
     /** empty: changes live in memory only */
     stateFile: string;
-    /** redis:// URL all instances share to stay in step; empty: this instance alone */
+    /** redis:// URL all instances share to stay in step; `redis`: the server's own --redis; empty: this instance alone */
     sync: string;
     connectTimeout: number;
     readTimeout: number;
@@ -74,6 +74,17 @@ export const DEFAULTS: ServerConfig = {
 function checkHost(what: string, value: string): string {
   if (value.trim() === '' || /[\s/]/.test(value)) throw new InvalidArgumentError(`${what} must be a host name or IP address, got '${value}'`);
   return value;
+}
+
+/** The URL with any password replaced, for logs and /status. */
+export function redactUrl(value: string): string {
+  try {
+    const url = new URL(value);
+    if (url.password) url.password = '***';
+    return url.toString();
+  } catch {
+    return value;
+  }
 }
 
 export function checkRedisUrl(what: string, value: string): string {
@@ -166,7 +177,7 @@ export const SCHEMA: Schema = {
       proxyHost: { kind: 'string', check: checkHost },
       proxyPort: { kind: 'int', min: 0, max: 65535 },
       stateFile: { kind: 'string' },
-      sync: { kind: 'string', check: (what, value) => (value === '' ? value : checkRedisUrl(what, value)) },
+      sync: { kind: 'string', check: (what, value) => (value === '' || value === 'redis' ? value : checkRedisUrl(what, value)) },
       connectTimeout: { kind: 'duration' },
       readTimeout: { kind: 'duration' },
       bodySize: { kind: 'size' },

@@ -1,3 +1,4 @@
+import { redactUrl } from '../config/server-config.js';
 import type { ServerConfig } from '../config/server-config.js';
 import { CosocketError } from '../errors.js';
 import type { Scheduler } from '../runtime/scheduler.js';
@@ -22,17 +23,6 @@ export class DyupsSyncError extends CosocketError {
   }
 }
 
-/** A Redis URL without its password, for banners and messages. */
-function redactUrl(url: string): string {
-  try {
-    const parsed = new URL(url);
-    if (parsed.password !== '') parsed.password = '***';
-    return parsed.toString();
-  } catch {
-    return url;
-  }
-}
-
 export type DyupsRole = 'single' | 'primary' | 'worker';
 
 /**
@@ -43,7 +33,7 @@ export async function startDyups(
   config: ServerConfig,
   scheduler: Scheduler,
   role: DyupsRole = 'single',
-  hooks: { table?: UpstreamTable; afterChange?: (version: number) => Promise<void>; ready?: Promise<void> } = {},
+  hooks: { table?: UpstreamTable; afterChange?: (version: number) => Promise<void>; ready?: Promise<void>; redisUrl?: string } = {},
 ): Promise<DyupsListeners | null> {
   const settings = config.dyups;
   if (settings.adminPort === 0 && settings.proxyPort === 0) return null;
@@ -57,13 +47,15 @@ export async function startDyups(
   const closers: Array<() => Promise<void>> = [];
   // instances agree through Redis: load its table before serving, and make every change there first
   let sync: RedisSync | null = null;
-  if (settings.sync !== '' && role !== 'worker') {
-    sync = new RedisSync(table, { url: settings.sync });
+  // `redis`: the Redis the server already uses (--redis), as dyups-sync is usually set up
+  const syncUrl = settings.sync === 'redis' ? (hooks.redisUrl ?? config.redis ?? '') : settings.sync;
+  if (syncUrl !== '' && role !== 'worker') {
+    sync = new RedisSync(table, { url: syncUrl });
     try {
       await sync.start();
     } catch (err) {
       await sync.close();
-      throw new DyupsSyncError(settings.sync, err);
+      throw new DyupsSyncError(syncUrl, err);
     }
     closers.push(() => sync!.close());
   }
@@ -94,7 +86,7 @@ export async function startDyups(
     closers.push(() => proxy.close());
   }
   parts.push(`${table.all().length} upstream group(s)${stateFile === null ? ', in memory only' : ` from ${stateFile}`}`);
-  if (sync !== null) parts.push(`synced through ${redactUrl(settings.sync)}`);
+  if (sync !== null) parts.push(`synced through ${redactUrl(syncUrl)}`);
   return {
     banner: `cosocket ${parts.join('; ')}`,
     table,

@@ -48,10 +48,10 @@ describe('cosocket serve with dyups', () => {
     assert.equal(readFileSync(state, 'utf8'), text);
   });
 
-  it('two servers with --dyups-sync share their upstreams; an unreachable sync Redis stops the start', async () => {
+  it('two servers with --dyups-sync redis (their shared --redis) share their upstreams; an unreachable sync Redis stops the start', async () => {
     const redis = await startTestRedis();
     const ports = await Promise.all([deadPort(), deadPort()]);
-    const servers = await Promise.all(ports.map((port) => startServer(['--admin-port', String(port), '--dyups-sync', redis.url])));
+    const servers = await Promise.all(ports.map((port) => startServer(['--admin-port', String(port), '--redis', redis.url, '--dyups-sync', 'redis'])));
     try {
       const res = await fetch(`http://127.0.0.1:${ports[0]}/upstream/app.local`, { method: 'POST', body: 'server 127.0.0.1:8081;' });
       assert.equal(await res.text(), 'success');
