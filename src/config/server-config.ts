@@ -32,6 +32,8 @@ export interface ServerConfig {
     /** bearer token for the admin interface; empty: none */
     token: string;
     allowRemote: string;
+    /** `yes`: a change meeting another in progress answers 409 (dyups_trylock) */
+    trylock: string;
     proxyHost: string;
     proxyPort: number;
     /** empty: changes live in memory only */
@@ -61,6 +63,7 @@ export const DEFAULTS: ServerConfig = {
     adminPort: 0,
     token: '',
     allowRemote: 'no',
+    trylock: 'no',
     proxyHost: '127.0.0.1',
     proxyPort: 0,
     stateFile: '',
@@ -174,6 +177,7 @@ export const SCHEMA: Schema = {
       adminPort: { kind: 'int', min: 0, max: 65535 },
       token: { kind: 'string' },
       allowRemote: { kind: 'choice', choices: ['yes', 'no'] },
+      trylock: { kind: 'choice', choices: ['yes', 'no'] },
       proxyHost: { kind: 'string', check: checkHost },
       proxyPort: { kind: 'int', min: 0, max: 65535 },
       stateFile: { kind: 'string' },

@@ -2,6 +2,7 @@ import { timingSafeEqual } from 'node:crypto';
 import Fastify from 'fastify';
 import type { FastifyInstance, FastifyReply } from 'fastify';
 import { formatDetail, formatList, formatServers, toJson } from './format.js';
+import type { ServerHealth } from './balancer.js';
 import type { Change, DyupsResult, UpstreamTable } from './table.js';
 
 export interface AdminOptions {
@@ -15,6 +16,10 @@ export interface AdminOptions {
   afterChange?: (version: number) => Promise<void>;
   /** Makes a change (default: on the local table alone; RedisSync.change to agree with other instances first). */
   change?: (change: Change) => Promise<DyupsResult> | DyupsResult;
+  /** Each server's live state, where this process balances (not in a cluster primary, whose workers proxy). */
+  health?: (name: string) => Map<string, ServerHealth>;
+  /** dyups_trylock: a change that meets another still in progress answers 409 instead of waiting. */
+  trylock?: boolean;
 }
 
 /** 127.0.0.0/8, ::1 and IPv4-mapped loopback. */
@@ -42,12 +47,21 @@ function send(reply: FastifyReply, result: DyupsResult): FastifyReply {
  */
 export async function buildAdminApp(table: UpstreamTable, options: AdminOptions): Promise<FastifyInstance> {
   const app = Fastify({ logger: false, bodyLimit: options.bodyLimit ?? 64 * 1024 });
-  const makeChange = options.change ?? ((change: Change) => table.apply(change));
-  const answer = async (reply: FastifyReply, result: DyupsResult | Promise<DyupsResult>): Promise<FastifyReply> => {
-    result = await result;
-    if (result.status === 200 && options.afterChange) await options.afterChange(table.version);
-    return send(reply, result);
+  const change = options.change ?? ((c: Change) => table.apply(c));
+  let changing = 0;
+  /** A change, from validation until every worker applied it; with trylock, one at a time or 409. */
+  const makeChange = async (c: Change): Promise<DyupsResult> => {
+    if (options.trylock === true && changing > 0) return { status: 409, message: 'another change is in progress (trylock): nothing was changed, try again' };
+    changing++;
+    try {
+      const result = await change(c);
+      if (result.status === 200 && options.afterChange) await options.afterChange(table.version);
+      return result;
+    } finally {
+      changing--;
+    }
   };
+  const answer = async (reply: FastifyReply, result: DyupsResult | Promise<DyupsResult>): Promise<FastifyReply> => send(reply, await result);
   // dyups clients send bodies with curl -d (form-encoded): read every type as text
   app.removeAllContentTypeParsers();
   app.addContentTypeParser('*', { parseAs: 'string' }, (_request, body, done) => done(null, body));
@@ -76,7 +90,7 @@ export async function buildAdminApp(table: UpstreamTable, options: AdminOptions)
   app.get<{ Params: { name: string }; Querystring: { format?: string } }>('/upstream/:name', async (request, reply) => {
     const group = table.get(request.params.name);
     if (group === undefined) return answer(reply, { status: 404, message: `upstream '${request.params.name}' not found` });
-    if (request.query.format === 'json') return reply.send(toJson(group));
+    if (request.query.format === 'json') return reply.send(toJson(group, options.health?.(group.name)));
     return reply.type('text/plain; charset=utf-8').send(formatServers(group));
   });
   app.post<{ Params: { name: string }; Body: string | undefined }>('/upstream/:name', async (request, reply) =>

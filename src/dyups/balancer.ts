@@ -19,9 +19,9 @@ export class Peer {
     return this.server.address;
   }
 
-  /** Usable now: not down, not failed max_fails times within fail_timeout, not failing its check. */
+  /** Usable now: not down or draining, not failed max_fails times within fail_timeout, not failing its check. */
   available(now: number): boolean {
-    if (this.server.down || this.checkedHealthy === false) return false;
+    if (this.server.down || this.server.drain || this.checkedHealthy === false) return false;
     const { maxFails, failTimeout } = this.server;
     if (maxFails === 0 || this.fails < maxFails) return true;
     if (now - this.failedAt >= failTimeout * 1000) {
@@ -212,4 +212,23 @@ export class Balancers {
   get(name: string): GroupBalancer | undefined {
     return this.byGroup.get(name);
   }
+
+  /** Each server's live state in a group, by address (for GET /upstream/NAME?format=json). */
+  health(name: string, now = Date.now()): Map<string, ServerHealth> {
+    const out = new Map<string, ServerHealth>();
+    const balancer = this.byGroup.get(name);
+    if (balancer === undefined) return out;
+    for (const peer of [...balancer.primaries, ...balancer.backups]) {
+      out.set(peer.address, { available: peer.available(now), active: peer.active, fails: peer.fails, check: peer.checkedHealthy === null ? null : peer.checkedHealthy ? 'up' : 'down' });
+    }
+    return out;
+  }
+}
+
+/** A server's live state: usable now, requests in flight, recent failures, active check verdict. */
+export interface ServerHealth {
+  available: boolean;
+  active: number;
+  fails: number;
+  check: 'up' | 'down' | null;
 }

@@ -1,4 +1,5 @@
 import { CHECK_DEFAULTS } from './upstream.js';
+import type { ServerHealth } from './balancer.js';
 import type { UpstreamGroup, UpstreamServer } from './upstream.js';
 
 /** GET /list: one name per line, in name order (the same on every worker). */
@@ -46,6 +47,7 @@ export function toNginx(group: UpstreamGroup): string {
       s.failTimeout !== 10 ? `fail_timeout=${Math.round(s.failTimeout * 1000)}ms` : '',
       s.backup ? 'backup' : '',
       s.down ? 'down' : '',
+      s.drain ? 'drain' : '',
     ].filter((p) => p !== '');
     lines.push(`server ${s.address}${params.length > 0 ? ` ${params.join(' ')}` : ''};`);
   }
@@ -59,13 +61,16 @@ export function toNginx(group: UpstreamGroup): string {
   return `upstream ${group.name} {\n${lines.map((l) => `    ${l}\n`).join('')}}\n`;
 }
 
-/** GET /upstream/NAME?format=json: every parameter. */
-export function toJson(group: UpstreamGroup): object {
+/** GET /upstream/NAME?format=json: every parameter, and each server's live state where this process balances. */
+export function toJson(group: UpstreamGroup, health?: Map<string, ServerHealth>): object {
   return {
     name: group.name,
     balancer: group.balancer,
     keepalive: group.keepalive,
     check: group.check,
-    servers: group.servers.map((s) => ({ ...s })),
+    servers: group.servers.map((s) => {
+      const live = health?.get(s.address);
+      return live === undefined ? { ...s } : { ...s, health: live };
+    }),
   };
 }

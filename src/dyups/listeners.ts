@@ -66,6 +66,8 @@ export async function startDyups(
       allowRemote: settings.allowRemote === 'yes',
       ...(hooks.afterChange ? { afterChange: hooks.afterChange } : {}),
       ...(redisSync !== null ? { change: (change: Change) => redisSync.change(change) } : {}),
+      ...(role === 'single' ? { health: (name: string) => balancers.health(name) } : {}),
+      trylock: settings.trylock === 'yes',
     });
     await admin.listen({ host: settings.adminHost, port: settings.adminPort });
     const port = (admin.server.address() as { port: number }).port;

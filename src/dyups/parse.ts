@@ -184,7 +184,8 @@ function parseServer(args: Token[], directive: Token, fail: Fail): UpstreamServe
     if (eq < 0) {
       if (key === 'backup') server.backup = true;
       else if (key === 'down') server.down = true;
-      else fail(arg, 'unknown server parameter (weight=, max_conns=, max_fails=, fail_timeout=, backup, down)');
+      else if (key === 'drain') server.drain = true;
+      else fail(arg, 'unknown server parameter (weight=, max_conns=, max_fails=, fail_timeout=, backup, down, drain)');
       continue;
     }
     const value = { ...arg, text: arg.text.slice(eq + 1), at: arg.at + eq + 1 };
@@ -192,7 +193,7 @@ function parseServer(args: Token[], directive: Token, fail: Fail): UpstreamServe
     else if (key === 'max_conns') server.maxConns = wholeNumber(value, 0, 1_000_000, fail);
     else if (key === 'max_fails') server.maxFails = wholeNumber(value, 0, 1_000_000, fail);
     else if (key === 'fail_timeout') server.failTimeout = duration(value, 's', fail) / 1_000;
-    else fail(arg, 'unknown server parameter (weight=, max_conns=, max_fails=, fail_timeout=, backup, down)');
+    else fail(arg, 'unknown server parameter (weight=, max_conns=, max_fails=, fail_timeout=, backup, down, drain)');
   }
   return server;
 }

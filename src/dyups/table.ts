@@ -114,7 +114,7 @@ export class UpstreamTable {
     return this.apply({ op: 'add-server', name, line: serverLine });
   }
 
-  /** Changes parameters of one server (weight, max_fails, fail_timeout, down, backup), keeping everything else. */
+  /** Changes parameters of one server (weight, max_fails, max_conns, fail_timeout, down, drain, backup), keeping everything else. */
   patchServer(name: string, address: string, changes: Record<string, unknown>): DyupsResult {
     return this.apply({ op: 'patch-server', name, address, changes });
   }
@@ -235,12 +235,13 @@ function applyChange(server: UpstreamGroup['servers'][number], key: string, valu
       server.failTimeout = value;
       return null;
     case 'down':
+    case 'drain':
     case 'backup':
       if (typeof value !== 'boolean') return `'${key}' must be true or false, got ${JSON.stringify(value)}`;
       server[key] = value;
       return null;
     default:
-      return `unknown field '${key}' (weight, max_fails, max_conns, fail_timeout, down, backup)`;
+      return `unknown field '${key}' (weight, max_fails, max_conns, fail_timeout, down, drain, backup)`;
   }
 }
 

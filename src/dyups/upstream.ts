@@ -9,6 +9,8 @@ export interface UpstreamServer {
   failTimeout: number;
   backup: boolean;
   down: boolean;
+  /** takes no new requests; those in flight finish (then it can be removed without cutting anything) */
+  drain: boolean;
 }
 
 export type Balancer =
@@ -51,6 +53,7 @@ export const SERVER_DEFAULTS: Omit<UpstreamServer, 'address'> = {
   failTimeout: 10,
   backup: false,
   down: false,
+  drain: false,
 };
 
 export const CHECK_DEFAULTS: HealthCheck = {

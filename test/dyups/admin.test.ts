@@ -3,6 +3,7 @@ import { connect } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import type { FastifyInstance } from 'fastify';
 import { buildAdminApp, isLoopback } from '../../src/dyups/admin.js';
+import { Balancers } from '../../src/dyups/balancer.js';
 import { UpstreamTable } from '../../src/dyups/table.js';
 
 let app: FastifyInstance;
@@ -103,5 +104,61 @@ describe('dyups admin interface', () => {
     assert.equal(isLoopback('::1'), true);
     assert.equal(isLoopback('10.0.0.1'), false);
     assert.equal(isLoopback('::ffff:192.168.1.9'), false);
+  });
+});
+
+describe('dyups admin interface: trylock and live health', () => {
+  it('with trylock a change that meets another in progress answers 409 and changes nothing; without, both succeed', async () => {
+    for (const trylock of [true, false]) {
+      const table = new UpstreamTable({ stateFile: null });
+      let open = (): void => {};
+      let gate: Promise<void> | null = new Promise<void>((resolve) => (open = resolve));
+      // afterChange stands for the wait until every worker applied the change
+      const admin = await buildAdminApp(table, { token: null, allowRemote: false, trylock, afterChange: async () => gate ?? undefined });
+      await admin.listen({ host: '127.0.0.1', port: 0 });
+      const url = `http://127.0.0.1:${(admin.server.address() as { port: number }).port}`;
+      try {
+        const first = fetch(`${url}/upstream/a`, { method: 'POST', body: 'server 127.0.0.1:1;' });
+        for (let i = 0; i < 100 && table.get('a') === undefined; i++) await new Promise((r) => setTimeout(r, 10));
+        const second = fetch(`${url}/upstream/b`, { method: 'POST', body: 'server 127.0.0.1:2;' });
+        if (trylock) {
+          const refused = await second;
+          assert.equal(refused.status, 409);
+          assert.match(await refused.text(), /another change is in progress/);
+          assert.equal(table.get('b'), undefined);
+        }
+        open();
+        gate = null;
+        assert.equal(await (await first).text(), 'success');
+        if (!trylock) assert.equal(await (await second).text(), 'success');
+        assert.equal(await (await fetch(`${url}/upstream/c`, { method: 'POST', body: 'server 127.0.0.1:3;' })).text(), 'success');
+      } finally {
+        await admin.close();
+      }
+    }
+  });
+
+  it('GET /upstream/NAME?format=json carries each server\u2019s live state where this process balances', async () => {
+    const table = new UpstreamTable({ stateFile: null });
+    const balancers = new Balancers();
+    table.onChange((name, group) => balancers.set(group, name));
+    const admin = await buildAdminApp(table, { token: null, allowRemote: false, health: (name) => balancers.health(name) });
+    await admin.listen({ host: '127.0.0.1', port: 0 });
+    try {
+      table.update('app', 'server 127.0.0.1:1 max_fails=1; server 127.0.0.1:2 drain;');
+      balancers.get('app')!.primaries[0]!.failed(Date.now());
+      const json = (await (await fetch(`http://127.0.0.1:${(admin.server.address() as { port: number }).port}/upstream/app?format=json`)).json()) as {
+        servers: Array<{ address: string; drain: boolean; health: { available: boolean; active: number; fails: number; check: string | null } }>;
+      };
+      assert.deepEqual(
+        json.servers.map((s) => [s.address, s.drain, s.health]),
+        [
+          ['127.0.0.1:1', false, { available: false, active: 0, fails: 1, check: null }],
+          ['127.0.0.1:2', true, { available: false, active: 0, fails: 0, check: null }],
+        ],
+      );
+    } finally {
+      await admin.close();
+    }
   });
 });

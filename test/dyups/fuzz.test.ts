@@ -7,7 +7,7 @@ import { formatDetail, toNginx } from '../../src/dyups/format.js';
 
 /** Bodies made of the grammar's own pieces, shuffled and broken: far likelier to reach deep paths than random bytes. */
 const piece = fc.oneof(
-  fc.constantFrom('server', 'least_conn', 'ip_hash', 'hash', 'keepalive', 'check', 'check_http_send', 'check_http_expect_alive', 'upstream', 'backup', 'down', 'consistent'),
+  fc.constantFrom('server', 'least_conn', 'ip_hash', 'hash', 'keepalive', 'check', 'check_http_send', 'check_http_expect_alive', 'upstream', 'backup', 'down', 'drain', 'consistent'),
   fc.constantFrom(';', '{', '}', '"', "'", '#', '\\', ' ', '\n', '\t', '=', ':', '[', ']', '\0', '\u000b', '\u00a0', '\u2003', '\u3000', '\ufeff'),
   fc.constantFrom('127.0.0.1:80', '[::1]:8080', 'unix:/tmp/s', 'host', 'host:0', 'host:99999', 'weight=3', 'weight=0', 'weight=-1', 'max_fails=2', 'fail_timeout=10s', 'fail_timeout=1x', 'max_conns=5', 'interval=3000', 'type=http', 'type=udp', 'rise=2', '$request_uri', 'http_2xx', '10s', '1e9', '99999999999999999999'),
   fc.string({ maxLength: 12 }),
@@ -49,6 +49,7 @@ describe('dyups bodies, fuzzed', () => {
         maxConns: fc.option(fc.integer({ min: 0, max: 100 })),
         backup: fc.boolean(),
         down: fc.boolean(),
+        drain: fc.boolean(),
       })
       .map((s) =>
         [
@@ -59,6 +60,7 @@ describe('dyups bodies, fuzzed', () => {
           s.maxConns === null ? '' : `max_conns=${s.maxConns}`,
           s.backup ? 'backup' : '',
           s.down ? 'down' : '',
+          s.drain ? 'drain' : '',
         ].filter((p) => p !== '').join(' ') + ';',
       );
     const structured = fc

@@ -7,8 +7,8 @@ describe('dyups upstream bodies', () => {
   it("parses dyups' example body with nginx's defaults", () => {
     const group = parseUpstream('app', 'server 127.0.0.1:8088; server 127.0.0.1:8089 weight=3 max_fails=2 fail_timeout=10s; server 10.0.0.1:80 backup;');
     assert.equal(group.servers.length, 3);
-    assert.deepEqual(group.servers[0], { address: '127.0.0.1:8088', weight: 1, maxConns: 0, maxFails: 1, failTimeout: 10, backup: false, down: false });
-    assert.deepEqual(group.servers[1], { address: '127.0.0.1:8089', weight: 3, maxConns: 0, maxFails: 2, failTimeout: 10, backup: false, down: false });
+    assert.deepEqual(group.servers[0], { address: '127.0.0.1:8088', weight: 1, maxConns: 0, maxFails: 1, failTimeout: 10, backup: false, down: false, drain: false });
+    assert.deepEqual(group.servers[1], { address: '127.0.0.1:8089', weight: 3, maxConns: 0, maxFails: 2, failTimeout: 10, backup: false, down: false, drain: false });
     assert.equal(group.servers[2]!.backup, true);
     assert.deepEqual(group.balancer, { kind: 'round_robin' });
   });

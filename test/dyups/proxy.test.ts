@@ -123,4 +123,29 @@ describe('dyups proxy', () => {
     assert.ok(statuses.length > 50);
     assert.deepEqual([...new Set(statuses)], [200]);
   });
+
+  it('a draining server takes no new requests while the one in flight finishes; health shows it', async () => {
+    let release = (): void => {};
+    const slow = createServer((_req, res) => {
+      release = () => res.end('slow');
+    });
+    await new Promise<void>((resolve) => slow.listen(0, '127.0.0.1', resolve));
+    const slowAddress = `127.0.0.1:${(slow.address() as { port: number }).port}`;
+    try {
+      table.update('drain.local', `server ${slowAddress}; server 127.0.0.1:${ports[0]};`);
+      const inFlight = send('drain.local'); // smooth round robin picks the first server first
+      for (let i = 0; i < 100 && balancers.health('drain.local').get(slowAddress)?.active !== 1; i++) await new Promise((r) => setTimeout(r, 10));
+      assert.equal(balancers.health('drain.local').get(slowAddress)?.active, 1);
+      assert.deepEqual(table.patchServer('drain.local', slowAddress, { drain: true }), { status: 200, message: 'success' });
+      const during = await Promise.all(Array.from({ length: 10 }, () => send('drain.local')));
+      assert.deepEqual([...new Set(during.map((r) => r.text.split(' ')[0]))], ['upstream-0']);
+      assert.equal(balancers.health('drain.local').get(slowAddress)?.available, false);
+      release();
+      assert.deepEqual(await inFlight, { status: 200, text: 'slow' });
+      assert.equal(balancers.health('drain.local').get(slowAddress)?.active, 0, 'drained: safe to remove now');
+    } finally {
+      slow.closeAllConnections();
+      slow.close();
+    }
+  });
 });
