@@ -4,6 +4,7 @@ import { CosocketError } from '../errors.js';
 import type { Scheduler } from '../runtime/scheduler.js';
 import { buildAdminApp } from './admin.js';
 import { Balancers } from './balancer.js';
+import { HealthChecker } from './health-check.js';
 import { buildProxyApp } from './proxy.js';
 import { loadState } from './state-file.js';
 import { RedisSync } from './redis-sync.js';
@@ -42,9 +43,16 @@ export async function startDyups(
   const table = hooks.table ?? new UpstreamTable({ stateFile: role === 'worker' ? null : stateFile }, role === 'worker' || stateFile === null ? [] : loadState(stateFile));
   const balancers = new Balancers();
   for (const group of table.all()) balancers.set(group, group.name);
-  table.onChange((name, group) => balancers.set(group, name));
+  // active checks run where requests are balanced: a single server, or each worker
+  const checker = settings.proxyPort !== 0 && role !== 'primary' ? new HealthChecker(balancers) : null;
+  for (const group of table.all()) checker?.set(group, group.name);
+  table.onChange((name, group) => {
+    balancers.set(group, name);
+    checker?.set(group, name);
+  });
   const parts: string[] = [];
   const closers: Array<() => Promise<void>> = [];
+  if (checker !== null) closers.push(async () => checker.close());
   // instances agree through Redis: load its table before serving, and make every change there first
   let sync: RedisSync | null = null;
   // `redis`: the Redis the server already uses (--redis), as dyups-sync is usually set up

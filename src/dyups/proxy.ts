@@ -9,6 +9,7 @@ import { proxyPass } from '../stream/proxy.js';
 import type { BufferingOptions } from '../stream/proxy.js';
 import type { Balancers, Peer } from './balancer.js';
 import type { UpstreamTable } from './table.js';
+import { endpointOf } from './upstream.js';
 
 export interface DyupsProxyOptions {
   scheduler: Scheduler;
@@ -93,11 +94,9 @@ export async function buildProxyApp(table: UpstreamTable, balancers: Balancers, 
       tried.add(peer);
       peer.active++;
       try {
-        if (peer.address.startsWith('unix:')) throw new SocketError('COSOCKET_ERR_SOCKET', 'connect', peer.address, 'unix socket upstreams are not supported by the proxy yet');
-        const colon = peer.address.lastIndexOf(':');
-        const host = peer.address.slice(0, colon).replace(/^\[|\]$/g, '');
-        const port = Number(peer.address.slice(colon + 1));
-        yield* proxyPass(ctx, host, port, {
+        const endpoint = endpointOf(peer.address);
+        if ('path' in endpoint) throw new SocketError('COSOCKET_ERR_SOCKET', 'connect', peer.address, 'unix socket upstreams are not supported by the proxy yet');
+        yield* proxyPass(ctx, endpoint.host, endpoint.port, {
           pool: `dyups:${peer.address}`,
           poolSize: group.keepalive > 0 ? group.keepalive : 64,
           timeouts: { connect: options.connectTimeout, read: options.readTimeout, send: options.readTimeout },

@@ -70,3 +70,12 @@ export const CHECK_DEFAULTS: HealthCheck = {
 
 /** Upstream names: what a Host header can carry (dyups routes by Host). */
 export const NAME_PATTERN = /^[A-Za-z0-9]([A-Za-z0-9.-]{0,251}[A-Za-z0-9])?$/;
+
+/** Where a server address connects: host and port, or a unix socket path. */
+export type Endpoint = { host: string; port: number } | { path: string };
+
+export function endpointOf(address: string): Endpoint {
+  if (address.startsWith('unix:')) return { path: address.slice(5) };
+  const colon = address.lastIndexOf(':');
+  return { host: address.slice(0, colon).replace(/^\[|\]$/g, ''), port: Number(address.slice(colon + 1)) };
+}

@@ -1,0 +1,115 @@
+import { connect } from 'node:net';
+import type { Socket } from 'node:net';
+import type { Balancers, Peer } from './balancer.js';
+import { endpointOf } from './upstream.js';
+import type { HealthCheck, UpstreamGroup } from './upstream.js';
+
+/** One probe: connects (tcp), or sends `check_http_send` and reads the status line (http). */
+export function probe(address: string, check: HealthCheck): Promise<boolean> {
+  return new Promise((resolve) => {
+    const endpoint = endpointOf(address);
+    const target = 'path' in endpoint ? { path: endpoint.path } : { host: endpoint.host, port: check.port !== 0 ? check.port : endpoint.port };
+    const socket: Socket = connect(target);
+    let settled = false;
+    const done = (healthy: boolean): void => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(timer);
+      socket.destroy();
+      resolve(healthy);
+    };
+    const timer = setTimeout(() => done(false), check.timeout);
+    socket.once('error', () => done(false));
+    socket.once('connect', () => {
+      if (check.type === 'tcp') return done(true);
+      let head = '';
+      socket.setEncoding('latin1');
+      socket.on('data', (chunk: string) => {
+        head += chunk;
+        const match = /^HTTP\/\d\.\d (\d)\d\d/.exec(head);
+        if (match !== null) done(check.httpExpectAlive.includes(`http_${match[1]}xx`));
+        else if (head.includes('\n') || head.length > 1024) done(false);
+      });
+      socket.once('end', () => done(false));
+      socket.write(check.httpSend);
+    });
+  });
+}
+
+interface Probed {
+  peer: Peer;
+  check: HealthCheck;
+  /** consecutive successes / failures */
+  rises: number;
+  falls: number;
+  timer: NodeJS.Timeout | null;
+  stopped: boolean;
+}
+
+/**
+ * Active health checks (nginx_upstream_check_module's `check`): every server of a group with a `check`
+ * line is probed every `interval`; `rise` successes in a row mark it up, `fall` failures in a row mark
+ * it down, and the balancers skip it while it is down. A server starts down when `default_down` is true
+ * (the module's default). A server kept by an update keeps its verdict.
+ */
+export class HealthChecker {
+  private readonly probed = new Map<string, Probed>();
+
+  constructor(private readonly balancers: Balancers) {}
+
+  /** Call after balancers.set for the same change. */
+  set(group: UpstreamGroup | null, name: string): void {
+    const keep = new Set<string>();
+    if (group !== null && group.check !== null) {
+      const balancer = this.balancers.get(name);
+      for (const peer of balancer === undefined ? [] : [...balancer.primaries, ...balancer.backups]) {
+        const key = `${name}\0${peer.address}`;
+        keep.add(key);
+        const known = this.probed.get(key);
+        if (known !== undefined && known.peer === peer && sameCheck(known.check, group.check)) continue;
+        if (known !== undefined) this.stop(key, known.peer !== peer); // new check settings keep the verdict
+        this.start(key, peer, group.check);
+      }
+    }
+    for (const key of [...this.probed.keys()]) if (key.startsWith(`${name}\0`) && !keep.has(key)) this.stop(key);
+  }
+
+  close(): void {
+    for (const key of [...this.probed.keys()]) this.stop(key);
+  }
+
+  private start(key: string, peer: Peer, check: HealthCheck): void {
+    if (peer.checkedHealthy === null) peer.checkedHealthy = !check.defaultDown;
+    const probed: Probed = { peer, check, rises: 0, falls: 0, timer: null, stopped: false };
+    this.probed.set(key, probed);
+    const round = async (): Promise<void> => {
+      const healthy = await probe(peer.address, check);
+      if (probed.stopped) return;
+      if (healthy) {
+        probed.rises++;
+        probed.falls = 0;
+        if (peer.checkedHealthy !== true && probed.rises >= check.rise) peer.checkedHealthy = true;
+      } else {
+        probed.falls++;
+        probed.rises = 0;
+        if (peer.checkedHealthy !== false && probed.falls >= check.fall) peer.checkedHealthy = false;
+      }
+      probed.timer = setTimeout(() => void round(), check.interval);
+      probed.timer.unref();
+    };
+    void round();
+  }
+
+  private stop(key: string, forget = true): void {
+    const probed = this.probed.get(key);
+    if (probed === undefined) return;
+    probed.stopped = true;
+    if (probed.timer !== null) clearTimeout(probed.timer);
+    if (forget) probed.peer.checkedHealthy = null;
+    this.probed.delete(key);
+  }
+}
+
+function sameCheck(a: HealthCheck, b: HealthCheck): boolean {
+  return JSON.stringify(a) === JSON.stringify(b);
+}
