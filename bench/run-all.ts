@@ -11,6 +11,7 @@ const BENCHES: ReadonlyArray<{ name: string; script: string; nodeArgs: string[] 
   { name: 'http', script: 'http/index.js', nodeArgs: [] },
   { name: 'stream', script: 'stream/index.js', nodeArgs: [] },
   { name: 'send', script: 'send/index.js', nodeArgs: [] },
+  { name: 'dyups', script: 'dyups/index.js', nodeArgs: [] },
 ];
 
 let failed = 0;

@@ -5,15 +5,14 @@
  * upstream) and 1 download from a paced upstream. Every download is checked byte for byte (sha256)
  * and for progress (its longest silence). `npm run bench:stream`.
  */
-import { spawn, spawnSync } from 'node:child_process';
-import type { ChildProcess } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { get } from 'node:http';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { fixed, markdownTable } from '../lib/table.js';
+import { nginxPath, startNginx, startProcess } from '../lib/processes.js';
 
 const CHUNKS = Number(process.env.CHUNKS ?? 100_000);
 const HERE = fileURLToPath(new URL('.', import.meta.url));
@@ -27,72 +26,6 @@ const LABEL: Record<Mode, string> = {
   'reply-from': '(d) @fastify/reply-from',
   nginx: '(e) nginx proxy_pass',
 };
-
-interface Proc {
-  child: ChildProcess;
-  port: number;
-  line: string;
-  cleanup?: () => void;
-}
-
-function startProcess(command: string, args: string[], pattern: RegExp): Promise<Proc> {
-  const child = spawn(command, args, { stdio: ['ignore', 'pipe', 'inherit'] });
-  return new Promise((resolve, reject) => {
-    let out = '';
-    child.stdout!.on('data', (d: Buffer) => {
-      out += d.toString();
-      const match = pattern.exec(out);
-      if (match) resolve({ child, port: Number(match[1]), line: match[0] });
-    });
-    child.once('exit', (code) => reject(new Error(`${args.join(' ')} exited with ${String(code)}: ${out}`)));
-  });
-}
-
-function nginxPath(): string | null {
-  const found = spawnSync('sh', ['-c', 'command -v nginx || ls /usr/sbin/nginx 2>/dev/null']).stdout?.toString().trim();
-  return found ? found.split('\n')[0]! : null;
-}
-
-async function startNginx(upstreamPort: number): Promise<Proc> {
-  const dir = mkdtempSync(join(tmpdir(), 'cosocket-nginx-'));
-  const port = await new Promise<number>((resolve) => {
-    const probe = spawnSync(process.execPath, ['-e', "const s=require('net').createServer().listen(0,'127.0.0.1',()=>{console.log(s.address().port);s.close()})"]);
-    resolve(Number(probe.stdout.toString().trim()));
-  });
-  writeFileSync(
-    join(dir, 'nginx.conf'),
-    `worker_processes 1;
-daemon off;
-user root;
-pid ${dir}/nginx.pid;
-error_log ${dir}/error.log warn;
-events { worker_connections 1024; }
-http {
-  access_log off;
-  client_body_temp_path ${dir}/client; proxy_temp_path ${dir}/proxy; fastcgi_temp_path ${dir}/fcgi;
-  uwsgi_temp_path ${dir}/uwsgi; scgi_temp_path ${dir}/scgi;
-  upstream up { server 127.0.0.1:${upstreamPort}; keepalive 16; }
-  server {
-    listen 127.0.0.1:${port};
-    location / { proxy_pass http://up; proxy_http_version 1.1; proxy_set_header Connection ""; }
-  }
-}
-`,
-  );
-  const child = spawn(nginxPath()!, ['-c', join(dir, 'nginx.conf'), '-p', dir], { stdio: ['ignore', 'ignore', 'inherit'] });
-  for (let i = 0; i < 100; i++) {
-    const ok = await new Promise<boolean>((resolve) => {
-      const req = get({ host: '127.0.0.1', port, path: '/__probe', agent: false }, (res) => {
-        res.resume();
-        resolve(true);
-      });
-      req.on('error', () => resolve(false));
-    });
-    if (ok) return { child, port, line: 'nginx', cleanup: () => rmSync(dir, { recursive: true, force: true }) };
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  throw new Error('nginx did not start');
-}
 
 function descendants(pid: number): number[] {
   const out = spawnSync('pgrep', ['-P', String(pid)]).stdout?.toString().trim();

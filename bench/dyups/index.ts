@@ -1,0 +1,166 @@
+/**
+ * bench/dyups: the dyups proxy against its peers, in one run — requests/s and p99 through cosocket's
+ * proxy listener (Host names the group), through @fastify/http-proxy, and through nginx proxy_pass when
+ * nginx is installed, all forwarding to the same 10-byte upstream with keepalive on both sides. Then
+ * how long a change takes to be live: on every worker of `serve --workers 2` (the admin's `success`
+ * waits for all of them), and on a second instance synced through Redis. `npm run bench:dyups`.
+ */
+import type { ChildProcess } from 'node:child_process';
+import { createServer } from 'node:net';
+import { fileURLToPath } from 'node:url';
+import { runLoad } from '../../src/ab/load.js';
+import { RedisSync } from '../../src/dyups/redis-sync.js';
+import { UpstreamTable } from '../../src/dyups/table.js';
+import { startEmbeddedRedis } from '../../src/redis/embedded.js';
+import { nginxPath, startNginx, startProcess } from '../lib/processes.js';
+import type { Proc } from '../lib/processes.js';
+import { Latencies } from '../lib/latency.js';
+import { fixed, markdownTable, median } from '../lib/table.js';
+
+const SECONDS = Number(process.env.BENCH_SECONDS ?? 3);
+const ROUNDS = Number(process.env.ROUNDS ?? 3);
+const CONCURRENCY = Number(process.env.CONCURRENCY ?? 50);
+const CHANGES = Number(process.env.CHANGES ?? 200);
+const BIN = fileURLToPath(new URL('../../../bin/cosocket.js', import.meta.url));
+const HERE = fileURLToPath(new URL('.', import.meta.url));
+
+function freePort(): Promise<number> {
+  return new Promise((resolve) => {
+    const server = createServer().listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as { port: number };
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+async function stop(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null) return;
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  child.kill('SIGTERM');
+  await exited;
+}
+
+async function post(adminPort: number, name: string, body: string): Promise<void> {
+  const res = await fetch(`http://127.0.0.1:${adminPort}/upstream/${name}`, { method: 'POST', body });
+  const text = await res.text();
+  if (text !== 'success') throw new Error(`POST /upstream/${name}: ${res.status} ${text}`);
+}
+
+/** cosocket serve with the dyups admin and proxy listeners, the group `app.local` pointing at the upstream. */
+async function startCosocket(upstreamPort: number, workers: number): Promise<Proc & { adminPort: number }> {
+  const [adminPort, proxyPort] = [await freePort(), await freePort()];
+  const args = [BIN, 'serve', '--port', '0', '--admin-port', String(adminPort), '--proxy-port', String(proxyPort), '--workers', String(workers), '--log-level', 'error'];
+  const proc = await startProcess(process.execPath, args, /upstream group\(s\)/);
+  await post(adminPort, 'app.local', `server 127.0.0.1:${upstreamPort}; keepalive 64;`);
+  return { ...proc, port: proxyPort, adminPort };
+}
+
+async function throughput(): Promise<string> {
+  const upstream = await startProcess(process.execPath, [`${HERE}upstream.js`], /listening (\d+)/);
+  const proxies: Array<{ label: string; id: string; proc: Proc }> = [
+    { id: 'cosocket', label: 'cosocket dyups proxy (Host -> group, SWRR)', proc: await startCosocket(upstream.port, 1) },
+    { id: 'http-proxy', label: '@fastify/http-proxy', proc: await startProcess(process.execPath, [`${HERE}http-proxy.js`, String(upstream.port)], /listening (\d+)/) },
+  ];
+  if (nginxPath() !== null) proxies.push({ id: 'nginx', label: 'nginx proxy_pass (1 worker, keepalive 16)', proc: await startNginx(upstream.port) });
+  const rps = new Map<string, number[]>();
+  const p99 = new Map<string, number[]>();
+  const failed = new Map<string, number>();
+  try {
+    for (let round = 0; round < ROUNDS; round++) {
+      for (const { id, proc } of proxies) {
+        const result = await runLoad({
+          url: `http://127.0.0.1:${proc.port}/`,
+          requests: 10_000_000,
+          concurrency: CONCURRENCY,
+          keepalive: true,
+          timeLimit: SECONDS,
+          method: 'GET',
+          headers: { host: 'app.local' },
+          timeout: 30,
+        });
+        if (result.documentLength !== 10) throw new Error(`${id} answered ${String(result.documentLength)} bytes, not 10`);
+        const totals = result.samples.map((s) => s.total).sort((a, b) => a - b);
+        (rps.get(id) ?? rps.set(id, []).get(id)!).push(result.completed / result.seconds);
+        (p99.get(id) ?? p99.set(id, []).get(id)!).push(totals[Math.floor(totals.length * 0.99)] ?? 0);
+        failed.set(id, (failed.get(id) ?? 0) + result.non2xx + result.failures.connect + result.failures.receive + result.failures.length);
+      }
+    }
+  } finally {
+    for (const { proc } of proxies) {
+      await stop(proc.child);
+      proc.cleanup?.();
+    }
+    await stop(upstream.child);
+  }
+  const med = (id: string): number => median(rps.get(id)!);
+  const rows = proxies.map(({ id, label }) => [label, fixed(med(id), 0), fixed(median(p99.get(id)!), 2), String(failed.get(id) ?? 0)]);
+  const ratios = [['cosocket / @fastify/http-proxy', `${fixed(med('cosocket') / med('http-proxy'))}x`]];
+  if (rps.has('nginx')) ratios.push(['cosocket / nginx proxy_pass', `${fixed(med('cosocket') / med('nginx'))}x`]);
+  return `Proxied GET, 10-byte upstream body, ${CONCURRENCY} concurrent keepalive clients, ${SECONDS} s per run, median of ${ROUNDS} rounds (node ${process.version})\n\n${markdownTable(['proxy', 'req/s', 'p99 ms', 'failed or non-2xx'], rows)}\n\n${markdownTable(['ratio', 'measured'], ratios)}`;
+}
+
+/** POST -> `success` on `serve --workers 2`: success is sent only once every worker applied the change. */
+async function acrossWorkers(): Promise<Latencies> {
+  const proc = await startCosocket(1, 2);
+  const times = new Latencies();
+  try {
+    for (let i = 0; i < CHANGES; i++) {
+      const started = performance.now();
+      await post(proc.adminPort, 'app.local', `server 127.0.0.1:${1000 + (i % 50)};`);
+      times.add(performance.now() - started);
+    }
+  } finally {
+    await stop(proc.child);
+  }
+  return times;
+}
+
+/** From the start of a change on instance A until instance B applied it (Redis hash + version + pub/sub). */
+async function acrossInstances(): Promise<{ ack: Latencies; visible: Latencies }> {
+  const redis = await startEmbeddedRedis();
+  const a = new UpstreamTable({ stateFile: null });
+  const b = new UpstreamTable({ stateFile: null });
+  const syncA = new RedisSync(a, { url: redis.url });
+  const syncB = new RedisSync(b, { url: redis.url });
+  await syncA.start();
+  await syncB.start();
+  const ack = new Latencies();
+  const visible = new Latencies();
+  let applied = (): void => {};
+  b.onChange(() => applied());
+  try {
+    for (let i = 0; i < CHANGES; i++) {
+      const started = performance.now();
+      const seen = new Promise<void>((resolve) => (applied = resolve));
+      const result = await syncA.change({ op: 'update', name: 'app.local', body: `server 127.0.0.1:${1000 + i};` });
+      if (result.status !== 200) throw new Error(result.message);
+      ack.add(performance.now() - started);
+      await seen;
+      visible.add(performance.now() - started);
+    }
+  } finally {
+    await syncA.close();
+    await syncB.close();
+    await redis.stop();
+  }
+  return { ack, visible };
+}
+
+async function main(): Promise<void> {
+  console.log(await throughput());
+  const workers = await acrossWorkers();
+  const { ack, visible } = await acrossInstances();
+  const row = (label: string, l: Latencies): string[] => [label, fixed(l.percentile(50)), fixed(l.percentile(99)), String(l.count)];
+  console.log(
+    `\nChange propagation, ${CHANGES} changes each\n\n${markdownTable(
+      ['what', 'median ms', 'p99 ms', 'changes'],
+      [
+        row('POST -> success, serve --workers 2 (every worker applied it)', workers),
+        row('change on A -> acknowledged (stored in Redis)', ack),
+        row('change on A -> applied on instance B (via Redis pub/sub)', visible),
+      ],
+    )}`,
+  );
+}
+
+await main();
