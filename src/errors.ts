@@ -261,3 +261,14 @@ export class HttpProtocolError extends CosocketError {
     this.peer = peer;
   }
 }
+
+/** A client's request body could not be passed on: too large (413), too slow (408), or cut off (400). */
+export class RequestBodyError extends CosocketError {
+  constructor(
+    code: 'COSOCKET_ERR_BODY_TOO_LARGE' | 'COSOCKET_ERR_BODY_TIMEOUT' | 'COSOCKET_ERR_BODY_ABORTED',
+    message: string,
+    readonly statusCode: 413 | 408 | 400,
+  ) {
+    super(code, message);
+  }
+}

@@ -1,6 +1,8 @@
-import { CosocketError, HttpProtocolError, InvalidArgumentError } from '../../src/errors.js';
+import { CosocketError, HttpProtocolError, InvalidArgumentError, RequestBodyError } from '../../src/errors.js';
 import type { Operation } from '../../src/runtime/effect.js';
 import type { TcpSocket } from '../tcp/socket.js';
+import { isBodySource } from '../../src/stream/request-body.js';
+import type { BodySource } from '../../src/stream/request-body.js';
 import { BodyReader } from './body.js';
 import { addHeaderLine, bodyFraming, buildRequestHead, headerText, keepAliveAllowed, parseStatusLine } from './head.js';
 import type { Headers } from './head.js';
@@ -10,7 +12,8 @@ export interface HttpRequest {
   /** origin-form target: /path?query. Default '/'. */
   path?: string;
   headers?: Headers;
-  body?: string | Buffer | Uint8Array;
+  /** a whole body, or one read piece by piece while it is sent (Content-Length when its length is known, else chunked) */
+  body?: string | Buffer | Uint8Array | BodySource;
 }
 
 export interface HttpLimits {
@@ -93,20 +96,48 @@ export class HttpConnection {
       throw new CosocketError('COSOCKET_ERR_HTTP_BUSY', `${this.peer}: read the previous response body before the next request`);
     }
     const method = (request.method ?? 'GET').toUpperCase();
-    const body = typeof request.body === 'string' ? Buffer.from(request.body) : request.body;
     const headers = request.headers ?? {};
-    const head = buildRequestHead({
-      method,
-      path: request.path ?? '/',
-      hostHeader: this.hostHeader,
-      headers,
-      bodyLength: body !== undefined ? body.length : method === 'POST' || method === 'PUT' || method === 'PATCH' ? 0 : null,
-    });
     this.requestedClose = /\bclose\b/i.test(headerText(lowerCaseKeys(headers), 'connection') ?? '');
-    yield* this.socket.send(body !== undefined && body.length > 0 ? [head, body] : head);
+    if (isBodySource(request.body)) {
+      yield* this.sendStreamed(method, request.path ?? '/', headers, request.body);
+    } else {
+      const body = typeof request.body === 'string' ? Buffer.from(request.body) : request.body;
+      const head = buildRequestHead({
+        method,
+        path: request.path ?? '/',
+        hostHeader: this.hostHeader,
+        headers,
+        bodyLength: body !== undefined ? body.length : method === 'POST' || method === 'PUT' || method === 'PATCH' ? 0 : null,
+      });
+      yield* this.socket.send(body !== undefined && body.length > 0 ? [head, body] : head);
+    }
     const response = yield* this.readResponse(method);
     this.last = response;
     return response;
+  }
+
+  /** Head, then the body as it is read: with its Content-Length when known, else chunked. */
+  private *sendStreamed(method: string, path: string, headers: Headers, body: BodySource): Operation<void> {
+    const own: Headers = {};
+    for (const [name, value] of Object.entries(headers)) {
+      const lower = name.toLowerCase();
+      if (lower !== 'content-length' && lower !== 'transfer-encoding') own[name] = value;
+    }
+    const chunked = body.length === null;
+    if (chunked) own['Transfer-Encoding'] = 'chunked';
+    yield* this.socket.send(buildRequestHead({ method, path, hostHeader: this.hostHeader, headers: own, bodyLength: body.length }));
+    let sent = 0;
+    for (;;) {
+      const piece = yield* body.read();
+      if (piece === null) break;
+      if (piece.length === 0) continue;
+      sent += piece.length;
+      yield* this.socket.send(chunked ? [`${piece.length.toString(16)}\r\n`, piece, '\r\n'] : piece);
+    }
+    if (chunked) yield* this.socket.send('0\r\n\r\n');
+    else if (sent !== body.length) {
+      throw new RequestBodyError('COSOCKET_ERR_BODY_ABORTED', `the request body ended after ${sent} of its ${body.length} bytes`, 400);
+    }
   }
 
   /**

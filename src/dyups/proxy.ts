@@ -5,7 +5,8 @@ import type { HandlerContext } from '../http/context.js';
 import { co, cosocketPlugin } from '../http/plugin.js';
 import type { Operation } from '../runtime/effect.js';
 import type { Scheduler } from '../runtime/scheduler.js';
-import { proxyPass } from '../stream/proxy.js';
+import { proxyPass, requestBody } from '../stream/proxy.js';
+import { isBodySource } from '../stream/request-body.js';
 import type { BufferingOptions } from '../stream/proxy.js';
 import type { Balancers, Peer } from './balancer.js';
 import type { UpstreamTable } from './table.js';
@@ -68,7 +69,8 @@ function retryable(err: unknown): boolean {
 export async function buildProxyApp(table: UpstreamTable, balancers: Balancers, options: DyupsProxyOptions): Promise<FastifyInstance> {
   const app = Fastify({ logger: false, bodyLimit: options.bodyLimit, return503OnClosing: true });
   app.removeAllContentTypeParsers();
-  app.addContentTypeParser('*', { parseAs: 'buffer' }, (_request, body, done) => done(null, body));
+  // the raw request stream: bodies are read while they are sent to the upstream, never held whole
+  app.addContentTypeParser('*', (_request, payload, done) => done(null, payload));
   await app.register(cosocketPlugin, { scheduler: options.scheduler });
 
   function* proxy(ctx: HandlerContext): Operation<unknown> {
@@ -83,6 +85,8 @@ export async function buildProxyApp(table: UpstreamTable, balancers: Balancers, 
     const hashKey = group.balancer.kind === 'hash' ? hashKeyOf(group.balancer.key, request) : '';
     const tried = new Set<Peer>();
     let lastError: unknown = null;
+    // streamed on as it arrives (proxy_request_buffering off); a body over the limit is a 413 here
+    const body = requestBody(request.body, request.headers['content-length'], { bodyLimit: options.bodyLimit, timeouts: { read: options.readTimeout } });
     for (;;) {
       const peer = balancer.pick({ clientIp: request.ip, hashKey }, tried);
       if (peer === null) {
@@ -101,6 +105,7 @@ export async function buildProxyApp(table: UpstreamTable, balancers: Balancers, 
           poolSize: group.keepalive > 0 ? group.keepalive : 64,
           timeouts: { connect: options.connectTimeout, read: options.readTimeout, send: options.readTimeout },
           ...(options.buffering ? { buffering: options.buffering } : {}),
+          body,
         });
         peer.succeeded();
         return undefined;
@@ -109,7 +114,7 @@ export async function buildProxyApp(table: UpstreamTable, balancers: Balancers, 
         peer.failed(Date.now());
         lastError = err;
         // a server that failed before answering may be retried elsewhere, if the method allows and nothing went out
-        if (!IDEMPOTENT.has(request.method) || ctx.headSent) throw err;
+        if (!IDEMPOTENT.has(request.method) || ctx.headSent || (isBodySource(body) && body.consumed > 0)) throw err;
       } finally {
         peer.active--;
       }

@@ -128,6 +128,7 @@ export function co(
       return;
     }
     if (task.done) {
+      task.markObserved(); // it failed or finished on its first step: the reply below is its observer
       ctx.onTaskSettled(task);
       return;
     }

@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { unlink } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { Readable } from 'node:stream';
 import * as file from '../../adapters/file/index.js';
 import type { CoFile } from '../../adapters/file/index.js';
 import * as http from '../../adapters/http/index.js';
@@ -12,6 +13,8 @@ import type { Operation } from '../runtime/effect.js';
 import { call } from '../runtime/effects/call.js';
 import { spawn } from '../runtime/effects/spawn.js';
 import { Signal } from '../runtime/signal.js';
+import { incomingBody, isBodySource } from './request-body.js';
+import type { BodySource } from './request-body.js';
 
 /** nginx's proxy buffering settings, with nginx's defaults (8k pages). */
 export interface BufferingOptions {
@@ -211,6 +214,24 @@ export interface ProxyPassOptions extends http.HttpConnectOptions {
   /** Path and query on the upstream; default the client's. */
   path?: string;
   buffering?: Partial<BufferingOptions>;
+  /** Largest request body passed on when it arrives as a stream (proxy_request_buffering off). Default 1 MB. */
+  bodyLimit?: number;
+  /** The body to send instead of the request's own (null: none); a caller that retries builds it once. */
+  body?: string | Buffer | BodySource | null;
+}
+
+/**
+ * A body to send on: a parsed one as it is, a stream (a content-type parser that hands over the raw
+ * request) read while it is sent. Reuse across retries is the caller's business (see BodySource.consumed).
+ */
+export function requestBody(body: unknown, contentLength: string | undefined, options: ProxyPassOptions): string | Buffer | BodySource | null {
+  if (typeof body === 'string' || Buffer.isBuffer(body)) return body;
+  if (isBodySource(body)) return body;
+  if (body instanceof Readable) {
+    const length = contentLength !== undefined && /^\d+$/.test(contentLength) ? Number(contentLength) : null;
+    return incomingBody(body, length, options.bodyLimit ?? 1024 * 1024, options.timeouts?.read ?? 60_000);
+  }
+  return null;
 }
 
 /**
@@ -225,14 +246,9 @@ export function* proxyPass(ctx: HandlerContext, host: string, port: number, opti
   const previous = request.headers['x-forwarded-for'];
   headers['x-forwarded-for'] = previous ? `${String(previous)}, ${request.ip}` : request.ip;
   headers['x-forwarded-proto'] = request.protocol;
-  const body = request.body;
+  const body = options.body !== undefined ? options.body : requestBody(request.body, request.headers['content-length'], options);
   const conn = yield* http.connect(host, port, options);
-  const response = yield* conn.request({
-    method: request.method,
-    path: options.path ?? request.url,
-    headers,
-    ...(typeof body === 'string' || Buffer.isBuffer(body) ? { body } : {}),
-  });
+  const response = yield* conn.request({ method: request.method, path: options.path ?? request.url, headers, ...(body !== null ? { body } : {}) });
   const stats = yield* proxyResponse(ctx, response, options.buffering);
   conn.setkeepalive();
   return stats;

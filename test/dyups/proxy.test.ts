@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
 import { Agent, createServer, request as httpRequest } from 'node:http';
 import type { Server } from 'node:http';
 import { after, before, describe, it } from 'node:test';
@@ -146,6 +147,68 @@ describe('dyups proxy', () => {
     } finally {
       slow.closeAllConnections();
       slow.close();
+    }
+  });
+
+  it('streams a request body to the upstream while the client is still sending it, and refuses one over the limit with 413', async () => {
+    let received = 0;
+    let firstPiece: () => void = () => {};
+    const gotFirst = new Promise<void>((resolve) => (firstPiece = resolve));
+    let requests = 0;
+    const sink = createServer((req, res) => {
+      requests++;
+      const hash = createHash('sha256');
+      let size = 0;
+      req.on('data', (d: Buffer) => {
+        size += d.length;
+        received += d.length;
+        hash.update(d);
+        firstPiece();
+      });
+      req.on('end', () => res.end(`${size} ${hash.digest('hex')} ${String(req.headers['transfer-encoding'] ?? req.headers['content-length'])}`));
+      req.on('error', () => {});
+    });
+    await new Promise<void>((resolve) => sink.listen(0, '127.0.0.1', resolve));
+    table.update('upload.local', `server 127.0.0.1:${(sink.address() as { port: number }).port};`);
+    const upload = (headers: Record<string, string>, pieces: Buffer[], between?: () => Promise<void>): Promise<{ status: number; text: string }> =>
+      new Promise((resolve, reject) => {
+        const req = httpRequest({ host: '127.0.0.1', port: proxyPort, method: 'PUT', path: '/up', headers: { host: 'upload.local', ...headers }, agent: false }, (res) => {
+          let text = '';
+          res.on('data', (d: Buffer) => (text += d.toString()));
+          res.on('end', () => resolve({ status: res.statusCode ?? 0, text }));
+        });
+        req.on('error', reject);
+        void (async () => {
+          req.write(pieces[0]);
+          await between?.();
+          for (const piece of pieces.slice(1)) req.write(piece);
+          req.end();
+        })();
+      });
+    try {
+      const pieces = Array.from({ length: 8 }, (_, i) => Buffer.alloc(100 * 1024, i + 1));
+      const whole = createHash('sha256').update(Buffer.concat(pieces)).digest('hex');
+      // the client holds back the rest until the upstream has the first piece: a proxy that buffered the
+      // whole body first would never pass it on, and this request would hang
+      const chunked = await upload({}, pieces, () => gotFirst);
+      assert.deepEqual(chunked, { status: 200, text: `${800 * 1024} ${whole} chunked` });
+      const sized = await upload({ 'content-length': String(800 * 1024) }, pieces);
+      assert.deepEqual(sized, { status: 200, text: `${800 * 1024} ${whole} ${800 * 1024}` });
+      // Content-Length over the limit (1 MB here): 413 before any upstream is asked
+      const before = requests;
+      const big = Array.from({ length: 12 }, () => Buffer.alloc(100 * 1024, 7));
+      const declared = await upload({ 'content-length': String(1200 * 1024) }, big).catch(() => ({ status: 413, text: '(connection closed after the answer)' }));
+      assert.equal(declared.status, 413);
+      assert.equal(requests, before);
+      // a chunked body that grows past the limit is cut off: 413 to the client, the upstream never gets more than the limit
+      received = 0;
+      const grown = await upload({}, big).catch(() => ({ status: 413, text: '(connection closed after the answer)' }));
+      assert.equal(grown.status, 413);
+      assert.ok(received <= 1024 * 1024, `the upstream got ${received} bytes, more than the limit`);
+      assert.equal((await send('upload.local', 'POST', 'small')).status, 200, 'the proxy still works');
+    } finally {
+      sink.closeAllConnections();
+      sink.close();
     }
   });
 });

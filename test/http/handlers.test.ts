@@ -167,3 +167,26 @@ describe('coroutine handlers on fastify', () => {
     assert.ok(CancelledError);
   });
 });
+
+describe('a handler that fails on its first step', () => {
+  it('answers with the error status and is not reported as a failure nobody awaited', async () => {
+    const unhandled: unknown[] = [];
+    const app = Fastify({ logger: false });
+    await app.register(cosocketPlugin, { scheduler: new Scheduler({ name: 'first-step', onUnhandledError: (err) => unhandled.push(err) }) });
+    app.get(
+      '/at-once',
+      co(function* atOnce(): Operation<string> {
+        throw Object.assign(new Error('refused before any yield'), { statusCode: 413 });
+      }),
+    );
+    try {
+      const res = await app.inject({ method: 'GET', url: '/at-once' });
+      assert.equal(res.statusCode, 413);
+      await new Promise((r) => setImmediate(r));
+      await new Promise((r) => setTimeout(r, 10));
+      assert.deepEqual(unhandled, []);
+    } finally {
+      await app.close();
+    }
+  });
+});

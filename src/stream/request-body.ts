@@ -1,0 +1,72 @@
+import type { Readable } from 'node:stream';
+import { RequestBodyError } from '../errors.js';
+import type { Operation } from '../runtime/effect.js';
+import { abortable } from '../runtime/effects/control.js';
+
+/** A request body read piece by piece while it is sent on (lua-resty-http's body iterator). */
+export interface BodySource {
+  /** bytes when known in advance (Content-Length), else null (sent chunked) */
+  readonly length: number | null;
+  /** bytes read so far: once non-zero the body cannot be sent again (no retry elsewhere) */
+  readonly consumed: number;
+  /** The next piece, or null at the end. */
+  read(): Operation<Buffer | null>;
+}
+
+export function isBodySource(body: unknown): body is BodySource {
+  return typeof body === 'object' && body !== null && typeof (body as { read?: unknown }).read === 'function' && 'consumed' in body;
+}
+
+/**
+ * A client's request body as a BodySource, like nginx with proxy_request_buffering off: past `limit`
+ * bytes a 413, no data for `idleMs` a 408 (client_body_timeout), a client that goes away a 400.
+ */
+export function incomingBody(stream: Readable, length: number | null, limit: number, idleMs: number): BodySource {
+  if (length !== null && length > limit) {
+    throw new RequestBodyError('COSOCKET_ERR_BODY_TOO_LARGE', `request body of ${length} bytes is larger than the limit of ${limit}`, 413);
+  }
+  stream.on('error', () => {}); // seen through stream.errored / destroyed by read()
+  const source = {
+    length,
+    consumed: 0,
+    *read(): Operation<Buffer | null> {
+      for (;;) {
+        const piece = stream.read() as Buffer | null;
+        if (piece !== null) {
+          source.consumed += piece.length;
+          if (source.consumed > limit) {
+            stream.destroy();
+            throw new RequestBodyError('COSOCKET_ERR_BODY_TOO_LARGE', `request body larger than the limit of ${limit} bytes`, 413);
+          }
+          return piece;
+        }
+        if (stream.readableEnded) return null;
+        if (stream.destroyed || stream.errored) throw new RequestBodyError('COSOCKET_ERR_BODY_ABORTED', 'the client closed the connection before its request body was complete', 400);
+        const woke = yield* abortable((signal) => waitReadable(stream, idleMs, signal));
+        if (woke === 'timeout') throw new RequestBodyError('COSOCKET_ERR_BODY_TIMEOUT', `no request body data for ${idleMs} ms`, 408);
+      }
+    },
+  };
+  return source;
+}
+
+function waitReadable(stream: Readable, idleMs: number, signal: AbortSignal): Promise<'ready' | 'timeout'> {
+  return new Promise((resolve) => {
+    const done = (how: 'ready' | 'timeout'): void => {
+      clearTimeout(timer);
+      stream.off('readable', ready);
+      stream.off('end', ready);
+      stream.off('error', ready);
+      stream.off('close', ready);
+      signal.removeEventListener('abort', ready);
+      resolve(how);
+    };
+    const ready = (): void => done('ready');
+    const timer = setTimeout(() => done('timeout'), idleMs);
+    stream.on('readable', ready);
+    stream.on('end', ready);
+    stream.on('error', ready);
+    stream.on('close', ready);
+    signal.addEventListener('abort', ready);
+  });
+}
