@@ -49,10 +49,29 @@ export {
   DubiousStateError,
   SocketIOError,
   HttpProtocolError,
+  RequestBodyError,
   coroutineChain,
   formatChain,
 } from './errors.js';
 export type { CancelKind } from './errors.js';
+
+// dyups: the upstream table (ngx.dyups' update/delete), its parser, listeners and sync
+export { UpstreamTable } from './dyups/table.js';
+export type { Change, DyupsResult } from './dyups/table.js';
+export { UpstreamSyntaxError, parseUpstream } from './dyups/parse.js';
+export { toNginx } from './dyups/format.js';
+export type { UpstreamGroup, UpstreamServer, HealthCheck, Balancer as UpstreamBalancer } from './dyups/upstream.js';
+export { Balancers } from './dyups/balancer.js';
+export type { ServerHealth } from './dyups/balancer.js';
+export { HealthChecker } from './dyups/health-check.js';
+export { buildAdminApp } from './dyups/admin.js';
+export type { AdminOptions } from './dyups/admin.js';
+export { buildProxyApp } from './dyups/proxy.js';
+export type { DyupsProxyOptions } from './dyups/proxy.js';
+export { RedisSync } from './dyups/redis-sync.js';
+export type { RedisSyncOptions } from './dyups/redis-sync.js';
+export { incomingBody } from './stream/request-body.js';
+export type { BodySource } from './stream/request-body.js';
 
 /** Starts a root coroutine on the default scheduler: `go(function* () { yield* sleep(10) })`. */
 export function go<T, A extends unknown[]>(body: Body<T, A>, ...args: A): Task<T> {

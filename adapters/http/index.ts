@@ -15,9 +15,16 @@ export interface HttpConnectOptions extends ConnectOptions {
   limits?: Partial<HttpLimits>;
 }
 
-/** An HTTP/1.1 connection from the keepalive pool of host:port: `const c = yield* http.connect('127.0.0.1', 8080)`. */
+/**
+ * An HTTP/1.1 connection from the keepalive pool of host:port: `const c = yield* http.connect('127.0.0.1', 8080)`;
+ * or of a unix socket, `http.connect('unix:/run/app.sock', 0)` (Host: localhost, as nginx sends).
+ */
 export function* connect(host: string, port: number, options: HttpConnectOptions = {}): Operation<HttpConnection> {
   const limits = checkLimits(options.limits);
+  if (host.startsWith('unix:')) {
+    const socket = yield* tcpConnect(host as `unix:${string}`, options);
+    return new HttpConnection(socket, 'localhost', limits);
+  }
   const socket = yield* tcpConnect(host, port, options);
   return new HttpConnection(socket, port === 80 ? host : `${host}:${port}`, limits);
 }

@@ -13,7 +13,7 @@ import { Scheduler } from '../runtime/scheduler.js';
 import { DyupsSyncError, startDyups } from '../dyups/listeners.js';
 import type { DyupsListeners } from '../dyups/listeners.js';
 import { StateFileError, loadState } from '../dyups/state-file.js';
-import { PrimarySync, followPrimary } from '../dyups/cluster-sync.js';
+import { PrimarySync, answerHealthQueries, followPrimary } from '../dyups/cluster-sync.js';
 import { UpstreamTable } from '../dyups/table.js';
 import { UsageError, helpText, parseFlags } from './flags.js';
 import type { FlagSpec } from './flags.js';
@@ -160,6 +160,7 @@ async function runServer(config: ServerConfig, redisUrl: string, embedded: Embed
       // the primary owns the table and the admin interface; this worker proxies with a replica
       const replica = new UpstreamTable({ stateFile: null });
       dyups = await startDyups(config, scheduler, 'worker', { table: replica, ready: followPrimary(replica) });
+      if (dyups !== null) answerHealthQueries(dyups.health);
     } else {
       dyups = await startDyups(config, scheduler, 'single', { redisUrl });
     }
@@ -218,7 +219,12 @@ async function runCluster(config: ServerConfig, redisUrl: string, embedded: Embe
     const primarySync = new PrimarySync(table);
     sync = primarySync;
     try {
-      dyups = await startDyups(config, new Scheduler({ name: 'dyups-admin' }), 'primary', { table, redisUrl, afterChange: (version) => primarySync.applied(version) });
+      dyups = await startDyups(config, new Scheduler({ name: 'dyups-admin' }), 'primary', {
+        table,
+        redisUrl,
+        afterChange: (version) => primarySync.applied(version),
+        health: (name) => primarySync.health(name),
+      });
     } catch (err) {
       if (!(err instanceof DyupsSyncError) && (err as NodeJS.ErrnoException).code !== 'EADDRINUSE') throw err;
       process.stderr.write(`cosocket: ${(err as Error).message}\n`);

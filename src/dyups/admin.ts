@@ -16,8 +16,8 @@ export interface AdminOptions {
   afterChange?: (version: number) => Promise<void>;
   /** Makes a change (default: on the local table alone; RedisSync.change to agree with other instances first). */
   change?: (change: Change) => Promise<DyupsResult> | DyupsResult;
-  /** Each server's live state, where this process balances (not in a cluster primary, whose workers proxy). */
-  health?: (name: string) => Map<string, ServerHealth>;
+  /** Each server's live state where requests are balanced (this process, or summed over the workers). */
+  health?: (name: string) => Map<string, ServerHealth> | Promise<Map<string, ServerHealth>>;
   /** dyups_trylock: a change that meets another still in progress answers 409 instead of waiting. */
   trylock?: boolean;
 }
@@ -90,7 +90,7 @@ export async function buildAdminApp(table: UpstreamTable, options: AdminOptions)
   app.get<{ Params: { name: string }; Querystring: { format?: string } }>('/upstream/:name', async (request, reply) => {
     const group = table.get(request.params.name);
     if (group === undefined) return answer(reply, { status: 404, message: `upstream '${request.params.name}' not found` });
-    if (request.query.format === 'json') return reply.send(toJson(group, options.health?.(group.name)));
+    if (request.query.format === 'json') return reply.send(toJson(group, await options.health?.(group.name)));
     return reply.type('text/plain; charset=utf-8').send(formatServers(group));
   });
   app.post<{ Params: { name: string }; Body: string | undefined }>('/upstream/:name', async (request, reply) =>

@@ -1,4 +1,5 @@
 import type { Worker } from 'node:cluster';
+import type { ServerHealth } from './balancer.js';
 import type { UpstreamGroup } from './upstream.js';
 import type { UpstreamTable } from './table.js';
 
@@ -7,7 +8,9 @@ export type DyupsMessage =
   | { type: 'dyups-snapshot'; groups: UpstreamGroup[]; version: number }
   | { type: 'dyups-change'; name: string; group: UpstreamGroup | null; version: number }
   | { type: 'dyups-ack'; version: number }
-  | { type: 'dyups-hello' };
+  | { type: 'dyups-hello' }
+  | { type: 'dyups-health-query'; id: number; name: string }
+  | { type: 'dyups-health'; id: number; servers: Array<[string, ServerHealth]> };
 
 export function isDyupsMessage(message: unknown): message is DyupsMessage {
   return typeof message === 'object' && message !== null && String((message as { type?: unknown }).type).startsWith('dyups-');
@@ -20,6 +23,8 @@ export function isDyupsMessage(message: unknown): message is DyupsMessage {
 export class PrimarySync {
   private readonly acked = new Map<Worker, number>();
   private waiters: Array<() => void> = [];
+  private readonly healthQueries = new Map<number, (servers: Array<[string, ServerHealth]>) => void>();
+  private nextQuery = 0;
 
   constructor(private readonly table: UpstreamTable) {
     table.onChange((name, group) => {
@@ -35,6 +40,8 @@ export class PrimarySync {
       if (message.type === 'dyups-hello') {
         // the worker listens for changes now: the whole table first
         send(worker, { type: 'dyups-snapshot', groups: this.table.all(), version: this.table.version });
+      } else if (message.type === 'dyups-health') {
+        this.healthQueries.get(message.id)?.(message.servers);
       } else if (message.type === 'dyups-ack') {
         this.acked.set(worker, Math.max(this.acked.get(worker) ?? -1, message.version));
         this.wake();
@@ -55,6 +62,44 @@ export class PrimarySync {
         setTimeout(resolve, Math.max(1, end - Date.now())).unref();
       });
     }
+  }
+
+  /**
+   * Each server's live state summed over the workers (which do the balancing): requests in flight
+   * added up, the most failures any worker saw, available only if available on every worker, down if
+   * any worker's check says so. A worker that does not answer within `limitMs` is left out.
+   */
+  async health(name: string, limitMs = 500): Promise<Map<string, ServerHealth>> {
+    const answers = await Promise.all(
+      [...this.acked.keys()].filter((w) => w.isConnected()).map(
+        (worker) =>
+          new Promise<Array<[string, ServerHealth]>>((resolve) => {
+            const id = this.nextQuery++;
+            const timer = setTimeout(() => finish([]), limitMs);
+            const finish = (servers: Array<[string, ServerHealth]>): void => {
+              clearTimeout(timer);
+              this.healthQueries.delete(id);
+              resolve(servers);
+            };
+            this.healthQueries.set(id, finish);
+            send(worker, { type: 'dyups-health-query', id, name });
+          }),
+      ),
+    );
+    const out = new Map<string, ServerHealth>();
+    for (const servers of answers) {
+      for (const [address, h] of servers) {
+        const sum = out.get(address);
+        if (sum === undefined) out.set(address, { ...h });
+        else {
+          sum.active += h.active;
+          sum.fails = Math.max(sum.fails, h.fails);
+          sum.available &&= h.available;
+          if (h.check === 'down' || sum.check === null) sum.check = h.check;
+        }
+      }
+    }
+    return out;
   }
 
   private wake(): void {
@@ -84,5 +129,13 @@ export function followPrimary(table: UpstreamTable): Promise<void> {
       }
     });
     process.send?.({ type: 'dyups-hello' } satisfies DyupsMessage);
+  });
+}
+
+/** A worker's side: answers the primary's health queries from its balancers. */
+export function answerHealthQueries(health: (name: string) => Map<string, ServerHealth>): void {
+  process.on('message', (message: unknown) => {
+    if (!isDyupsMessage(message) || message.type !== 'dyups-health-query') return;
+    process.send?.({ type: 'dyups-health', id: message.id, servers: [...health(message.name)] } satisfies DyupsMessage);
   });
 }

@@ -4,6 +4,7 @@ import { CosocketError } from '../errors.js';
 import type { Scheduler } from '../runtime/scheduler.js';
 import { buildAdminApp } from './admin.js';
 import { Balancers } from './balancer.js';
+import type { ServerHealth } from './balancer.js';
 import { HealthChecker } from './health-check.js';
 import { buildProxyApp } from './proxy.js';
 import { loadState } from './state-file.js';
@@ -14,6 +15,8 @@ import type { Change } from './table.js';
 export interface DyupsListeners {
   banner: string;
   table: UpstreamTable;
+  /** each server's live state as this process's balancers see it */
+  health(name: string): Map<string, ServerHealth>;
   close(): Promise<void>;
 }
 
@@ -34,7 +37,14 @@ export async function startDyups(
   config: ServerConfig,
   scheduler: Scheduler,
   role: DyupsRole = 'single',
-  hooks: { table?: UpstreamTable; afterChange?: (version: number) => Promise<void>; ready?: Promise<void>; redisUrl?: string } = {},
+  hooks: {
+    table?: UpstreamTable;
+    afterChange?: (version: number) => Promise<void>;
+    ready?: Promise<void>;
+    redisUrl?: string;
+    /** where live server state comes from when this process does not balance (a cluster primary) */
+    health?: (name: string) => Promise<Map<string, ServerHealth>>;
+  } = {},
 ): Promise<DyupsListeners | null> {
   const settings = config.dyups;
   if (settings.adminPort === 0 && settings.proxyPort === 0) return null;
@@ -74,7 +84,7 @@ export async function startDyups(
       allowRemote: settings.allowRemote === 'yes',
       ...(hooks.afterChange ? { afterChange: hooks.afterChange } : {}),
       ...(redisSync !== null ? { change: (change: Change) => redisSync.change(change) } : {}),
-      ...(role === 'single' ? { health: (name: string) => balancers.health(name) } : {}),
+      ...(role === 'single' ? { health: (name: string) => balancers.health(name) } : hooks.health ? { health: hooks.health } : {}),
       trylock: settings.trylock === 'yes',
     });
     await admin.listen({ host: settings.adminHost, port: settings.adminPort });
@@ -100,6 +110,7 @@ export async function startDyups(
   return {
     banner: `cosocket ${parts.join('; ')}`,
     table,
+    health: (name) => balancers.health(name),
     close: async () => {
       for (const close of closers) await close();
     },

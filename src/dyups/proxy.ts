@@ -99,8 +99,8 @@ export async function buildProxyApp(table: UpstreamTable, balancers: Balancers, 
       peer.active++;
       try {
         const endpoint = endpointOf(peer.address);
-        if ('path' in endpoint) throw new SocketError('COSOCKET_ERR_SOCKET', 'connect', peer.address, 'unix socket upstreams are not supported by the proxy yet');
-        yield* proxyPass(ctx, endpoint.host, endpoint.port, {
+        const [host, port] = 'path' in endpoint ? [peer.address, 0] : [endpoint.host, endpoint.port];
+        yield* proxyPass(ctx, host, port, {
           pool: `dyups:${peer.address}`,
           poolSize: group.keepalive > 0 ? group.keepalive : 64,
           timeouts: { connect: options.connectTimeout, read: options.readTimeout, send: options.readTimeout },

@@ -1,5 +1,8 @@
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { Agent, createServer, request as httpRequest } from 'node:http';
 import type { Server } from 'node:http';
 import { after, before, describe, it } from 'node:test';
@@ -209,6 +212,22 @@ describe('dyups proxy', () => {
     } finally {
       sink.closeAllConnections();
       sink.close();
+    }
+  });
+
+  it('proxies to a unix-socket server (server unix:/path)', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'cosocket-dyups-unix-'));
+    const path = join(dir, 'app.sock');
+    const server = createServer((req, res) => res.end(`unix ${req.method} ${String(req.headers.host)}`));
+    await new Promise<void>((resolve) => server.listen(path, resolve));
+    try {
+      assert.deepEqual(table.update('unix.local', `server unix:${path};`), { status: 200, message: 'success' });
+      assert.deepEqual(await send('unix.local'), { status: 200, text: 'unix GET localhost' });
+      assert.deepEqual(await send('unix.local'), { status: 200, text: 'unix GET localhost' });
+    } finally {
+      server.closeAllConnections();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+      rmSync(dir, { recursive: true, force: true });
     }
   });
 });
