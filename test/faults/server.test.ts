@@ -1,0 +1,141 @@
+import assert from 'node:assert/strict';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { request as httpRequest } from 'node:http';
+import { networkInterfaces, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { Redis } from 'ioredis';
+import { startEmbeddedRedis } from '../../src/redis/embedded.js';
+import type { EmbeddedRedis } from '../../src/redis/embedded.js';
+import { startServer } from '../helpers/cli.js';
+import { deadPort } from '../helpers/tcp-server.js';
+import { scale, settle, status, timedGet } from './harness.js';
+
+const dir = mkdtempSync(join(tmpdir(), 'cosocket-faults-server-'));
+
+function rssMb(pid: number): number {
+  return Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? 0) / 1024;
+}
+
+/** A Redis whose commands stall for `ms` (CLIENT PAUSE): every /test request is held that long. */
+async function stall(redis: EmbeddedRedis, ms: number): Promise<void> {
+  const admin = new Redis(redis.url);
+  await admin.call('CLIENT', 'PAUSE', String(ms), 'ALL');
+  admin.disconnect();
+}
+
+describe('faults: overload, shutdown, crashes, admin exposure', () => {
+  let redis: EmbeddedRedis;
+  before(async () => {
+    redis = await startEmbeddedRedis();
+  });
+  after(async () => {
+    await redis.stop();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('10x the concurrency budget: the excess gets 503 at once, memory stays bounded, all is well afterwards', async () => {
+    const config = join(dir, 'overload.json');
+    writeFileSync(config, JSON.stringify({ scheduler: { concurrency: 20, backlog: 20 }, test: { readTimeout: '5s' } }));
+    const server = await startServer(['--redis', redis.url, '--config', config]);
+    const base = `http://127.0.0.1:${server.port}`;
+    try {
+      await timedGet(`${base}/test`);
+      const rssBefore = rssMb(server.child.pid!);
+      for (let round = 0; round < scale(2, 10); round++) {
+        await stall(redis, 800);
+        const answers = await Promise.all(Array.from({ length: 200 }, () => timedGet(`${base}/test`)));
+        const refused = answers.filter((a) => a.status === 503);
+        const served = answers.filter((a) => a.status === 200);
+        assert.equal(refused.length + served.length, 200, `other statuses: ${[...new Set(answers.map((a) => a.status))].join(',')}`);
+        assert.ok(served.length <= 40 && served.length >= 20, `${served.length} served: the budget is 20 running + 20 waiting`);
+        assert.ok(refused.every((a) => a.ms < 700), `a refusal took ${Math.round(Math.max(...refused.map((a) => a.ms)))} ms: it should not wait for the stalled Redis`);
+      }
+      const grown = rssMb(server.child.pid!) - rssBefore;
+      assert.ok(grown < 100, `RSS grew ${grown.toFixed(0)} MB over the overload rounds`);
+      const idle = await settle(() => status(server.port), (s) => s.scheduler.live <= 1 && s.scheduler.queued === 0, 5_000);
+      assert.ok(idle.ok, `left behind: ${JSON.stringify(idle.value.scheduler)}`);
+      assert.equal((await timedGet(`${base}/test`)).status, 200);
+    } finally {
+      await server.stop();
+    }
+  });
+
+  it('SIGTERM under load: requests in flight finish, new connections are refused, exit 0', async () => {
+    const server = await startServer(['--redis', redis.url]);
+    const port = server.port;
+    await stall(redis, 1_000);
+    const inFlight = Array.from({ length: 20 }, () => timedGet(`http://127.0.0.1:${port}/test`, { connection: 'close' }));
+    await new Promise((r) => setTimeout(r, 200));
+    const exit = server.stop('SIGTERM');
+    await new Promise((r) => setTimeout(r, 100));
+    const late = await new Promise<string>((resolve) => {
+      const req = httpRequest({ host: '127.0.0.1', port, path: '/test', agent: false }, (res) => resolve(`status ${res.statusCode}`));
+      req.on('error', (err: NodeJS.ErrnoException) => resolve(err.code ?? 'error'));
+      req.end();
+    });
+    const done = await Promise.all(inFlight);
+    assert.deepEqual([...new Set(done.map((d) => `${d.status} ${d.text}`))], ['200 hello12345'], 'every request in flight finishes');
+    assert.match(late, /ECONNREFUSED|ECONNRESET|status 503/, `a new request after SIGTERM: ${late}`);
+    assert.equal(await exit, 0);
+  });
+
+  it('kill -9 between dyups changes, again and again: every acknowledged change is there after restart', async () => {
+    const state = join(dir, 'crash.conf');
+    const adminPort = await deadPort();
+    const args = ['--redis', redis.url, '--admin-port', String(adminPort), '--state-file', state];
+    const expected = new Map<string, number>();
+    for (let round = 0; round < scale(3, 20); round++) {
+      const server = await startServer(args);
+      const admin = `http://127.0.0.1:${adminPort}`;
+      await settle(() => timedGet(`${admin}/list`), (r) => r.status === 200 || r.status === 204, 5_000);
+      const detail = await (await fetch(`${admin}/detail`)).text();
+      for (const [name, port] of expected) assert.ok(detail.includes(`${name}\nserver 127.0.0.1:${port} `), `round ${round}: ${name} (port ${port}) lost`);
+      // changes acknowledged right up to the kill, some still in flight when it lands
+      const pending: Array<Promise<unknown>> = [];
+      for (let i = 0; i < 10; i++) {
+        const name = `g${(round * 7 + i) % 13}.local`;
+        const port = 1000 + round * 10 + i;
+        const res = await fetch(`${admin}/upstream/${name}`, { method: 'POST', body: `server 127.0.0.1:${port};` });
+        if ((await res.text()) === 'success') expected.set(name, port);
+      }
+      pending.push(fetch(`${admin}/upstream/never-acknowledged.local`, { method: 'POST', body: 'server 127.0.0.1:9;' }).catch(() => null));
+      assert.equal(await server.stop('SIGKILL'), null);
+      await Promise.all(pending);
+    }
+    const last = await startServer(args);
+    try {
+      const detail = await (await fetch(`http://127.0.0.1:${adminPort}/detail`)).text();
+      for (const [name, port] of expected) assert.ok(detail.includes(`${name}\nserver 127.0.0.1:${port} `), `${name} lost after the last kill`);
+    } finally {
+      await last.stop();
+    }
+  });
+
+  it('the admin interface refuses non-loopback clients by default and requires the token when set', async (t) => {
+    const external = Object.values(networkInterfaces())
+      .flat()
+      .find((a) => a !== undefined && a.family === 'IPv4' && !a.internal)?.address;
+    const config = join(dir, 'admin.json');
+    writeFileSync(config, JSON.stringify({ dyups: { adminHost: '0.0.0.0' } }));
+    const adminPort = await deadPort();
+    const open = await startServer(['--redis', redis.url, '--config', config, '--admin-port', String(adminPort)]);
+    try {
+      assert.notEqual((await timedGet(`http://127.0.0.1:${adminPort}/list`)).status, 403);
+      if (external === undefined) t.diagnostic('no non-loopback IPv4 address on this machine: the remote-client half is not exercised');
+      else assert.equal((await timedGet(`http://${external}:${adminPort}/list`)).status, 403);
+    } finally {
+      await open.stop();
+    }
+    writeFileSync(config, JSON.stringify({ dyups: { token: 's3cret' } }));
+    const locked = await startServer(['--redis', redis.url, '--config', config, '--admin-port', String(adminPort)]);
+    try {
+      assert.equal((await timedGet(`http://127.0.0.1:${adminPort}/list`)).status, 401);
+      assert.equal((await timedGet(`http://127.0.0.1:${adminPort}/list`, { authorization: 'Bearer wrong!' })).status, 401);
+      const ok = await timedGet(`http://127.0.0.1:${adminPort}/list`, { authorization: 'Bearer s3cret' });
+      assert.ok(ok.status === 200 || ok.status === 204);
+    } finally {
+      await locked.stop();
+    }
+  });
+});
