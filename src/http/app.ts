@@ -26,7 +26,12 @@ export async function buildApp({ config, scheduler, redisUrl, redis }: AppDeps):
     ...(requestLogging ? { loggerInstance: log as FastifyBaseLogger } : { logger: false }),
     bodyLimit: config.limits.bodySize,
     routerOptions: { maxParamLength: 500 },
-    http: { maxHeaderSize: config.limits.headerSize },
+    // slowloris: a head that does not arrive within headerTimeout is cut (Node checks on this interval)
+    http: {
+      maxHeaderSize: config.limits.headerSize,
+      headersTimeout: config.limits.headerTimeout,
+      connectionsCheckingInterval: Math.max(100, Math.min(30_000, Math.floor(config.limits.headerTimeout / 4))),
+    },
     // during shutdown, requests arriving on kept-alive connections get 503 + Connection: close
     return503OnClosing: true,
   });

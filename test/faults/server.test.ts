@@ -138,4 +138,38 @@ describe('faults: overload, shutdown, crashes, admin exposure', () => {
       await locked.stop();
     }
   });
+
+  it('slowloris: a request head trickling in is cut at limits.headerTimeout with 408, and others are served meanwhile', async () => {
+    const config = join(dir, 'slowloris.json');
+    writeFileSync(config, JSON.stringify({ limits: { headerTimeout: '1s' } }));
+    const server = await startServer(['--redis', redis.url, '--config', config]);
+    const { connect } = await import('node:net');
+    try {
+      const trickles = Array.from(
+        { length: scale(50, 500) },
+        () =>
+          new Promise<{ answer: string; ms: number }>((resolve) => {
+            const started = Date.now();
+            let answer = '';
+            const socket = connect(server.port, '127.0.0.1', () => socket.write('GET /test HTTP/1.1\r\nHost: x\r\n'));
+            const drip = setInterval(() => socket.write('X-Slow: 1\r\n'), 200);
+            socket.on('data', (d: Buffer) => (answer += d.toString()));
+            socket.on('error', () => {});
+            socket.on('close', () => {
+              clearInterval(drip);
+              resolve({ answer, ms: Date.now() - started });
+            });
+          }),
+      );
+      const meanwhile = await timedGet(`http://127.0.0.1:${server.port}/test`);
+      assert.equal(meanwhile.status, 200);
+      assert.ok(meanwhile.ms < 2_000, `a normal request waited ${Math.round(meanwhile.ms)} ms behind the slow ones`);
+      for (const t of await Promise.all(trickles)) {
+        assert.match(t.answer, /^HTTP\/1\.1 408/);
+        assert.ok(t.ms < 4_000, `a trickling head was held ${t.ms} ms (limit 1 s)`);
+      }
+    } finally {
+      await server.stop();
+    }
+  });
 });
