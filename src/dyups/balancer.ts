@@ -19,9 +19,13 @@ export class Peer {
     return this.server.address;
   }
 
-  /** Usable now: not down or draining, not failed max_fails times within fail_timeout, not failing its check. */
-  available(now: number): boolean {
+  /**
+   * Usable now: not down or draining, not failing its check, and not failed max_fails times within
+   * fail_timeout — unless it is its group's only server, which nginx never takes out for failures.
+   */
+  available(now: number, onlyServer = false): boolean {
     if (this.server.down || this.server.drain || this.checkedHealthy === false) return false;
+    if (onlyServer) return true;
     const { maxFails, failTimeout } = this.server;
     if (maxFails === 0 || this.fails < maxFails) return true;
     if (now - this.failedAt >= failTimeout * 1000) {
@@ -102,7 +106,8 @@ export class GroupBalancer {
   }
 
   private pickFrom(peers: Peer[], input: BalanceInput, tried: ReadonlySet<Peer>, now: number, backups = false): Peer | null {
-    const usable = (p: Peer): boolean => !tried.has(p) && p.available(now) && (p.server.maxConns === 0 || p.active < p.server.maxConns);
+    const only = this.primaries.length + this.backups.length === 1;
+    const usable = (p: Peer): boolean => !tried.has(p) && p.available(now, only) && (p.server.maxConns === 0 || p.active < p.server.maxConns);
     const method = backups ? 'round_robin' : this.group.balancer.kind;
     if (method === 'least_conn') return this.leastConn(peers, usable);
     if (method === 'ip_hash') return this.byHash(peers, ipHashKey(input.clientIp), usable) ?? this.smoothRoundRobin(peers, usable);
@@ -218,8 +223,9 @@ export class Balancers {
     const out = new Map<string, ServerHealth>();
     const balancer = this.byGroup.get(name);
     if (balancer === undefined) return out;
-    for (const peer of [...balancer.primaries, ...balancer.backups]) {
-      out.set(peer.address, { available: peer.available(now), active: peer.active, fails: peer.fails, check: peer.checkedHealthy === null ? null : peer.checkedHealthy ? 'up' : 'down' });
+    const peers = [...balancer.primaries, ...balancer.backups];
+    for (const peer of peers) {
+      out.set(peer.address, { available: peer.available(now, peers.length === 1), active: peer.active, fails: peer.fails, check: peer.checkedHealthy === null ? null : peer.checkedHealthy ? 'up' : 'down' });
     }
     return out;
   }

@@ -7,7 +7,7 @@ import type { Operation } from '../runtime/effect.js';
 import type { Scheduler } from '../runtime/scheduler.js';
 import { proxyPass, requestBody } from '../stream/proxy.js';
 import { isBodySource } from '../stream/request-body.js';
-import type { BufferingOptions } from '../stream/proxy.js';
+import type { BufferingOptions, ProxyProgress } from '../stream/proxy.js';
 import type { Balancers, Peer } from './balancer.js';
 import type { UpstreamTable } from './table.js';
 import { endpointOf } from './upstream.js';
@@ -22,6 +22,9 @@ export interface DyupsProxyOptions {
   bodyLimit: number;
   buffering?: Partial<BufferingOptions>;
 }
+
+/** Retries on a fresh connection after kept-alive ones turned out closed (they do not count as failures). */
+const MAX_STALE_RETRIES = 2;
 
 const IDEMPOTENT = new Set(['GET', 'HEAD', 'PUT', 'DELETE', 'OPTIONS', 'TRACE']);
 
@@ -85,6 +88,7 @@ export async function buildProxyApp(table: UpstreamTable, balancers: Balancers, 
     const hashKey = group.balancer.kind === 'hash' ? hashKeyOf(group.balancer.key, request) : '';
     const tried = new Set<Peer>();
     let lastError: unknown = null;
+    let staleRetries = 0;
     // streamed on as it arrives (proxy_request_buffering off); a body over the limit is a 413 here
     const body = requestBody(request.body, request.headers['content-length'], { bodyLimit: options.bodyLimit, timeouts: { read: options.readTimeout } });
     for (;;) {
@@ -97,6 +101,7 @@ export async function buildProxyApp(table: UpstreamTable, balancers: Balancers, 
       }
       tried.add(peer);
       peer.active++;
+      const progress: ProxyProgress = { reused: false, headReceived: false };
       try {
         const endpoint = endpointOf(peer.address);
         const [host, port] = 'path' in endpoint ? [peer.address, 0] : [endpoint.host, endpoint.port];
@@ -106,15 +111,22 @@ export async function buildProxyApp(table: UpstreamTable, balancers: Balancers, 
           timeouts: { connect: options.connectTimeout, read: options.readTimeout, send: options.readTimeout },
           ...(options.buffering ? { buffering: options.buffering } : {}),
           body,
+          progress,
         });
         peer.succeeded();
         return undefined;
       } catch (err) {
-        if (!retryable(err) && !(err instanceof HttpProtocolError)) throw err;
-        peer.failed(Date.now());
+        // like proxy_next_upstream error timeout: failures to connect, to send, or to read the response head
+        const beforeHead = !progress.headReceived && !ctx.headSent;
+        if (!retryable(err) && !(err instanceof HttpProtocolError) && !(beforeHead && err instanceof SocketError)) throw err;
         lastError = err;
-        // a server that failed before answering may be retried elsewhere, if the method allows and nothing went out
-        if (!IDEMPOTENT.has(request.method) || ctx.headSent || (isBodySource(body) && body.consumed > 0)) throw err;
+        // a kept-alive connection the server had already closed is not the server failing: try again fresh
+        const stale = progress.reused && beforeHead && !(err instanceof SocketTimeoutError) && staleRetries < MAX_STALE_RETRIES;
+        if (stale) {
+          staleRetries++;
+          tried.delete(peer);
+        } else peer.failed(Date.now());
+        if (!IDEMPOTENT.has(request.method) || !beforeHead || (isBodySource(body) && body.consumed > 0)) throw err;
       } finally {
         peer.active--;
       }

@@ -218,6 +218,15 @@ export interface ProxyPassOptions extends http.HttpConnectOptions {
   bodyLimit?: number;
   /** The body to send instead of the request's own (null: none); a caller that retries builds it once. */
   body?: string | Buffer | BodySource | null;
+  /** Filled in as the exchange goes, so a caller that retries knows how far a failed one got. */
+  progress?: ProxyProgress;
+}
+
+export interface ProxyProgress {
+  /** the upstream connection had served requests before (a keepalive one that may have gone stale) */
+  reused: boolean;
+  /** the upstream's response head arrived */
+  headReceived: boolean;
 }
 
 /**
@@ -248,7 +257,9 @@ export function* proxyPass(ctx: HandlerContext, host: string, port: number, opti
   headers['x-forwarded-proto'] = request.protocol;
   const body = options.body !== undefined ? options.body : requestBody(request.body, request.headers['content-length'], options);
   const conn = yield* http.connect(host, port, options);
+  if (options.progress) options.progress.reused = conn.getreusedtimes() > 0;
   const response = yield* conn.request({ method: request.method, path: options.path ?? request.url, headers, ...(body !== null ? { body } : {}) });
+  if (options.progress) options.progress.headReceived = true;
   const stats = yield* proxyResponse(ctx, response, options.buffering);
   conn.setkeepalive();
   return stats;
