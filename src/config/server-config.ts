@@ -21,8 +21,12 @@ export interface ServerConfig {
   test: { mode: TestMode; poolSize: number; backlog: number; connectTimeout: number; readTimeout: number };
   scheduler: { concurrency: number; backlog: number; deadline: number; queueTimeout: number };
   output: { bufferSize: number; sendTimeout: number };
-  /** headerTimeout: the whole request head must arrive within it (nginx's client_header_timeout), else 408 */
-  limits: { bodySize: number; headerSize: number; headerTimeout: number };
+  /**
+   * headerTimeout: the request head must arrive within it (nginx's client_header_timeout), else 408;
+   * requestTimeout: the whole request, body included (0: no limit) — on every listener but the dyups
+   * proxy, whose streamed bodies have dyups.readTimeout between pieces instead
+   */
+  limits: { bodySize: number; headerSize: number; headerTimeout: number; requestTimeout: number };
   shutdown: { grace: number };
   /** Dynamic sendfile: files being written, streamed as they grow. Off while `root` is empty. */
   send: { location: string; root: string; interval: number; timeout: number; suffix: string; maxDuration: number };
@@ -56,7 +60,7 @@ export const DEFAULTS: ServerConfig = {
   test: { mode: 'keepalive', poolSize: 100, backlog: 10_000, connectTimeout: 1_000, readTimeout: 5_000 },
   scheduler: { concurrency: 10_000, backlog: 10_000, deadline: 60_000, queueTimeout: 0 },
   output: { bufferSize: 16 * 1024, sendTimeout: 60_000 },
-  limits: { bodySize: 1024 * 1024, headerSize: 16 * 1024, headerTimeout: 60_000 },
+  limits: { bodySize: 1024 * 1024, headerSize: 16 * 1024, headerTimeout: 60_000, requestTimeout: 120_000 },
   shutdown: { grace: 10_000 },
   send: { location: '/send/', root: '', interval: 100, timeout: 10_000, suffix: '.tmp', maxDuration: 0 },
   dyups: {
@@ -158,7 +162,7 @@ export const SCHEMA: Schema = {
     },
   },
   output: { kind: 'section', fields: { bufferSize: { kind: 'size' }, sendTimeout: { kind: 'duration' } } },
-  limits: { kind: 'section', fields: { bodySize: { kind: 'size' }, headerSize: { kind: 'size' }, headerTimeout: { kind: 'duration' } } },
+  limits: { kind: 'section', fields: { bodySize: { kind: 'size' }, headerSize: { kind: 'size' }, headerTimeout: { kind: 'duration' }, requestTimeout: { kind: 'duration' } } },
   shutdown: { kind: 'section', fields: { grace: { kind: 'duration' } } },
   send: {
     kind: 'section',

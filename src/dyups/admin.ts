@@ -1,5 +1,6 @@
 import { timingSafeEqual } from 'node:crypto';
 import Fastify from 'fastify';
+import { listenerOptions } from '../http/server-options.js';
 import type { FastifyInstance, FastifyReply } from 'fastify';
 import { formatDetail, formatList, formatServers, toJson } from './format.js';
 import type { ServerHealth } from './balancer.js';
@@ -12,6 +13,9 @@ export interface AdminOptions {
   allowRemote: boolean;
   /** Largest accepted body. Default 64 KB. */
   bodyLimit?: number;
+  /** ms for the request head (default 60 s) and for the whole request (default 120 s) */
+  headerTimeout?: number;
+  requestTimeout?: number;
   /** Awaited after an accepted change, before `success` is sent (e.g. until every worker applied it). */
   afterChange?: (version: number) => Promise<void>;
   /** Makes a change (default: on the local table alone; RedisSync.change to agree with other instances first). */
@@ -46,7 +50,7 @@ function send(reply: FastifyReply, result: DyupsResult): FastifyReply {
  * detail and per-server changes that keep the rest of the group.
  */
 export async function buildAdminApp(table: UpstreamTable, options: AdminOptions): Promise<FastifyInstance> {
-  const app = Fastify({ logger: false, bodyLimit: options.bodyLimit ?? 64 * 1024 });
+  const app = Fastify({ logger: false, bodyLimit: options.bodyLimit ?? 64 * 1024, ...listenerOptions(options.headerTimeout ?? 60_000, options.requestTimeout ?? 120_000) });
   const change = options.change ?? ((c: Change) => table.apply(c));
   let changing = 0;
   /** A change, from validation until every worker applied it; with trylock, one at a time or 409. */

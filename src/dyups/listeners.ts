@@ -81,6 +81,8 @@ export async function startDyups(
     const redisSync = sync;
     const admin = await buildAdminApp(table, {
       token: settings.token === '' ? null : settings.token,
+      headerTimeout: config.limits.headerTimeout,
+      requestTimeout: config.limits.requestTimeout,
       allowRemote: settings.allowRemote === 'yes',
       ...(hooks.afterChange ? { afterChange: hooks.afterChange } : {}),
       ...(redisSync !== null ? { change: (change: Change) => redisSync.change(change) } : {}),
@@ -99,6 +101,7 @@ export async function startDyups(
       connectTimeout: settings.connectTimeout,
       readTimeout: settings.readTimeout,
       bodyLimit: settings.bodySize,
+      headerTimeout: config.limits.headerTimeout,
     });
     await proxy.listen({ host: settings.proxyHost, port: settings.proxyPort });
     const port = (proxy.server.address() as { port: number }).port;

@@ -1,4 +1,5 @@
 import Fastify from 'fastify';
+import { listenerOptions } from '../http/server-options.js';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { HttpProtocolError, SocketError, SocketTimeoutError } from '../errors.js';
 import type { HandlerContext } from '../http/context.js';
@@ -20,6 +21,8 @@ export interface DyupsProxyOptions {
   readTimeout: number;
   /** Largest request body passed on. Default 1 MB. */
   bodyLimit: number;
+  /** ms for the request head to arrive (client_header_timeout). Default 60 s. */
+  headerTimeout?: number;
   buffering?: Partial<BufferingOptions>;
 }
 
@@ -70,7 +73,8 @@ function retryable(err: unknown): boolean {
  * its connections. The response comes back with nginx's buffering (src/stream/proxy).
  */
 export async function buildProxyApp(table: UpstreamTable, balancers: Balancers, options: DyupsProxyOptions): Promise<FastifyInstance> {
-  const app = Fastify({ logger: false, bodyLimit: options.bodyLimit, return503OnClosing: true });
+  // bodies stream with readTimeout between pieces: only the head has an overall limit here
+  const app = Fastify({ logger: false, bodyLimit: options.bodyLimit, return503OnClosing: true, ...listenerOptions(options.headerTimeout ?? 60_000, 0) });
   app.removeAllContentTypeParsers();
   // the raw request stream: bodies are read while they are sent to the upstream, never held whole
   app.addContentTypeParser('*', (_request, payload, done) => done(null, payload));

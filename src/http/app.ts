@@ -1,3 +1,4 @@
+import { listenerOptions } from './server-options.js';
 import Fastify from 'fastify';
 import type { FastifyBaseLogger, FastifyInstance } from 'fastify';
 import { pino } from 'pino';
@@ -26,12 +27,7 @@ export async function buildApp({ config, scheduler, redisUrl, redis }: AppDeps):
     ...(requestLogging ? { loggerInstance: log as FastifyBaseLogger } : { logger: false }),
     bodyLimit: config.limits.bodySize,
     routerOptions: { maxParamLength: 500 },
-    // slowloris: a head that does not arrive within headerTimeout is cut (Node checks on this interval)
-    http: {
-      maxHeaderSize: config.limits.headerSize,
-      headersTimeout: config.limits.headerTimeout,
-      connectionsCheckingInterval: Math.max(100, Math.min(30_000, Math.floor(config.limits.headerTimeout / 4))),
-    },
+    ...listenerOptions(config.limits.headerTimeout, config.limits.requestTimeout, config.limits.headerSize),
     // during shutdown, requests arriving on kept-alive connections get 503 + Connection: close
     return503OnClosing: true,
   });

@@ -47,7 +47,11 @@ export class HandlerContext implements TaskObserver {
     this.recorder = recorder;
     this.log = log;
     this.output = new Output(reply.raw, options.bufferSize, options.sendTimeout, () => this.startStreaming());
+    this.sendTimeout = options.sendTimeout;
   }
+
+  /** ms a client may take to accept what is sent (nginx's send_timeout): also for streams returned from the handler. */
+  readonly sendTimeout: number;
 
   /** Sets a response header (before the first flush). */
   header(name: string, value: string | number | string[]): this {
@@ -136,6 +140,8 @@ export class HandlerContext implements TaskObserver {
       return;
     }
     const message = err instanceof Error && status !== 500 ? `: ${err.message}` : '';
+    // a request whose body was refused part-way: its unread rest makes the connection unusable
+    if (status === 413 || status === 408) this.reply.header('connection', 'close');
     this.reply.code(status).type('text/plain; charset=utf-8').send(`${status} ${STATUS_TEXT[status] ?? 'Error'}${message}\n`);
   }
 

@@ -35,7 +35,7 @@ export function incomingBody(stream: Readable, length: number | null, limit: num
         if (piece !== null) {
           source.consumed += piece.length;
           if (source.consumed > limit) {
-            stream.destroy();
+            // the rest is not read; the 413 goes out with Connection: close (the client's socket must live to get it)
             throw new RequestBodyError('COSOCKET_ERR_BODY_TOO_LARGE', `request body larger than the limit of ${limit} bytes`, 413);
           }
           return piece;

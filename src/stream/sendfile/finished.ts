@@ -50,5 +50,8 @@ export function serveFinished(ctx: HandlerContext, path: string, info: Stats): N
   const length = info.size === 0 ? 0 : end - start + 1;
   ctx.header('content-length', length);
   if (ctx.request.method === 'HEAD' || length === 0) return undefined;
+  // send_timeout: a client that stops reading is let go (fastify's piping has no timeout of its own)
+  const raw = ctx.reply.raw;
+  raw.setTimeout(ctx.sendTimeout, () => raw.destroy());
   return createReadStream(path, { start, end });
 }
