@@ -6,13 +6,12 @@
  * waits for all of them), and on a second instance synced through Redis. `npm run bench:dyups`.
  */
 import type { ChildProcess } from 'node:child_process';
-import { createServer } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { runLoad } from '../../src/ab/load.js';
 import { RedisSync } from '../../src/dyups/redis-sync.js';
 import { UpstreamTable } from '../../src/dyups/table.js';
 import { startEmbeddedRedis } from '../../src/redis/embedded.js';
-import { nginxPath, startNginx, startProcess } from '../lib/processes.js';
+import { freePort, nginxPath, startNginx, startProcess } from '../lib/processes.js';
 import type { Proc } from '../lib/processes.js';
 import { Latencies } from '../lib/latency.js';
 import { fixed, markdownTable, median } from '../lib/table.js';
@@ -23,15 +22,6 @@ const CONCURRENCY = Number(process.env.CONCURRENCY ?? 50);
 const CHANGES = Number(process.env.CHANGES ?? 200);
 const BIN = fileURLToPath(new URL('../../../bin/cosocket.js', import.meta.url));
 const HERE = fileURLToPath(new URL('.', import.meta.url));
-
-function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const server = createServer().listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-  });
-}
 
 async function stop(child: ChildProcess): Promise<void> {
   if (child.exitCode !== null) return;

@@ -3,6 +3,7 @@ import { spawn, spawnSync } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { get } from 'node:http';
+import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
@@ -26,6 +27,16 @@ export function startProcess(command: string, args: string[], pattern: RegExp): 
   });
 }
 
+/** A port nothing listens on right now. */
+export function freePort(): Promise<number> {
+  return new Promise((resolve) => {
+    const server = createServer().listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as { port: number };
+      server.close(() => resolve(port));
+    });
+  });
+}
+
 export function nginxPath(): string | null {
   const found = spawnSync('sh', ['-c', 'command -v nginx || ls /usr/sbin/nginx 2>/dev/null']).stdout?.toString().trim();
   return found ? found.split('\n')[0]! : null;
@@ -34,10 +45,7 @@ export function nginxPath(): string | null {
 /** nginx as a keepalive proxy_pass to one upstream; `extra` goes into the server block. */
 export async function startNginx(upstreamPort: number, extra = ''): Promise<Proc> {
   const dir = mkdtempSync(join(tmpdir(), 'cosocket-nginx-'));
-  const port = await new Promise<number>((resolve) => {
-    const probe = spawnSync(process.execPath, ['-e', "const s=require('net').createServer().listen(0,'127.0.0.1',()=>{console.log(s.address().port);s.close()})"]);
-    resolve(Number(probe.stdout.toString().trim()));
-  });
+  const port = await freePort();
   writeFileSync(
     join(dir, 'nginx.conf'),
     `worker_processes 1;

@@ -100,14 +100,18 @@ export class GroupBalancer {
     }
   }
 
+  /** Whether a peer of this group may take requests now (a group's only server is never out for failures). */
+  available(peer: Peer, now: number): boolean {
+    return peer.available(now, this.primaries.length + this.backups.length === 1);
+  }
+
   /** The server for this request, skipping `tried` (retries), or null when none is available. */
   pick(input: BalanceInput, tried: ReadonlySet<Peer>, now = Date.now()): Peer | null {
     return this.pickFrom(this.primaries, input, tried, now) ?? this.pickFrom(this.backups, input, tried, now, true);
   }
 
   private pickFrom(peers: Peer[], input: BalanceInput, tried: ReadonlySet<Peer>, now: number, backups = false): Peer | null {
-    const only = this.primaries.length + this.backups.length === 1;
-    const usable = (p: Peer): boolean => !tried.has(p) && p.available(now, only) && (p.server.maxConns === 0 || p.active < p.server.maxConns);
+    const usable = (p: Peer): boolean => !tried.has(p) && this.available(p, now) && (p.server.maxConns === 0 || p.active < p.server.maxConns);
     const method = backups ? 'round_robin' : this.group.balancer.kind;
     if (method === 'least_conn') return this.leastConn(peers, usable);
     if (method === 'ip_hash') return this.byHash(peers, ipHashKey(input.clientIp), usable) ?? this.smoothRoundRobin(peers, usable);
@@ -223,9 +227,8 @@ export class Balancers {
     const out = new Map<string, ServerHealth>();
     const balancer = this.byGroup.get(name);
     if (balancer === undefined) return out;
-    const peers = [...balancer.primaries, ...balancer.backups];
-    for (const peer of peers) {
-      out.set(peer.address, { available: peer.available(now, peers.length === 1), active: peer.active, fails: peer.fails, check: peer.checkedHealthy === null ? null : peer.checkedHealthy ? 'up' : 'down' });
+    for (const peer of [...balancer.primaries, ...balancer.backups]) {
+      out.set(peer.address, { available: balancer.available(peer, now), active: peer.active, fails: peer.fails, check: peer.checkedHealthy === null ? null : peer.checkedHealthy ? 'up' : 'down' });
     }
     return out;
   }
