@@ -1,5 +1,6 @@
 import { HttpProtocolError, SocketClosedError } from '../../src/errors.js';
 import type { Operation } from '../../src/runtime/effect.js';
+import type { Lender } from '../tcp/read-space.js';
 import type { TcpSocket } from '../tcp/socket.js';
 import { CHUNKED, LENGTH, NO_BODY, addHeaderLine } from './head.js';
 import type { Framing, Headers } from './head.js';
@@ -22,6 +23,12 @@ export class BodyReader {
   private received = 0;
   /** The 0-size last chunk is at the head of the buffer. */
   private lastChunkAhead = false;
+  /** Bytes of the last dechunk()'s buffer that it consumed (framing and data). */
+  private scanned = 0;
+  /** Where the last chunk size line parsed by chunkSize() ends (past its LF). */
+  private lineEnd = 0;
+  /** Set by lendPieces(): pieces are lent and come back through giveBack(). */
+  private lender: Lender | null = null;
 
   constructor(
     private readonly socket: TcpSocket,
@@ -51,9 +58,28 @@ export class BodyReader {
     if (this.framing.kind === LENGTH) piece = yield* this.readLength(max);
     else if (this.framing.kind === CHUNKED) piece = yield* this.readChunked(max);
     else piece = yield* this.readUntilClose(max);
-    if (piece !== null) this.received += piece.length;
+    if (piece !== null) {
+      this.received += piece.length;
+      if (this.lender !== null) this.lender.lend(piece);
+    }
     return piece;
   }
+
+  /**
+   * From now on read() lends its pieces (views of the received bytes): give each back with giveBack()
+   * once nothing refers to it any more, e.g. when the write that sent it completed, and its memory
+   * serves later reads instead of new memory per read. A piece not given back is left to the GC.
+   */
+  lendPieces(): void {
+    if (this.finished || this.lender !== null) return;
+    this.lender = this.socket.lender();
+    this.lender.setLending(true);
+  }
+
+  /** The borrower of a piece from read() is done with it (after lendPieces()). */
+  readonly giveBack = (piece: Buffer): void => {
+    if (this.lender !== null) this.lender.giveBack(piece);
+  };
 
   /**
    * Exactly one transfer chunk of a chunked body, however small (lua-resty-http's body_reader on a
@@ -108,77 +134,110 @@ export class BodyReader {
 
   /**
    * Whatever has arrived, up to `max` bytes, de-chunked. Every complete chunk already buffered is parsed
-   * in one synchronous pass (a body of 100,000 tiny chunks costs one copy, not 100,000 reads); only when
-   * nothing complete is buffered does it fall back to a waiting read of the next frame piece.
+   * in one synchronous pass (a body of 100,000 tiny chunks costs no read, allocation or copy per chunk);
+   * only when nothing complete is buffered does it wait for more bytes.
    */
   private *readChunked(max: number): Operation<Buffer | null> {
-    const pieces: Buffer[] = [];
-    let total = 0;
     for (;;) {
-      total += this.parseBuffered(max - total, pieces);
-      if (total > 0 || this.finished) break;
+      const piece = this.parseBuffered(max);
+      if (piece !== null) return piece;
       if (this.lastChunkAhead) {
         yield* this.readLastChunk();
-        break;
+        return null;
       }
-      // nothing complete is buffered: wait for more bytes, then parse again
       yield* this.socket.waitMore(this.socket.buffered);
     }
-    if (total === 0) return null;
-    return pieces.length === 1 ? pieces[0]! : Buffer.concat(pieces, total);
   }
 
-  /** Parses complete frames from the socket's buffer without waiting; returns the data bytes taken. */
-  private parseBuffered(max: number, pieces: Buffer[]): number {
+  /**
+   * De-chunks the complete frames at the head of the socket's buffer without waiting, in place: each
+   * chunk's data is moved down over the framing before it, and the data comes back as one view of the
+   * received bytes. Null when no data is complete yet.
+   */
+  private parseBuffered(max: number): Buffer | null {
     const socket = this.socket;
-    if (socket.buffered === 0) return 0;
-    const buf = socket.peekBuffered();
+    if (socket.buffered === 0) return null;
+    let buf = socket.peekFirst();
+    for (;;) {
+      const length = this.dechunk(buf, max);
+      const scanned = this.scanned;
+      socket.consume(scanned);
+      if (length > 0) return buf.subarray(0, length);
+      // a frame line cut between two reads: join what is buffered and look again
+      if (this.lastChunkAhead || socket.buffered <= buf.length - scanned) return null;
+      buf = socket.peekBuffered();
+    }
+  }
+
+  /** Moves the data of the complete frames in `buf` to its start; returns the data length (<= max). */
+  private dechunk(buf: Buffer, max: number): number {
+    const end = buf.length;
     let pos = 0;
-    let taken = 0;
-    while (taken < max) {
+    let out = 0;
+    while (out < max) {
       if (this.needCrlf) {
-        if (buf.length - pos < 2) break;
-        if (buf[pos] !== 13 || buf[pos + 1] !== 10) throw new HttpProtocolError(socket.peer, 'chunk data not followed by CRLF');
+        if (end - pos < 2) break;
+        if (buf[pos] !== 13 || buf[pos + 1] !== 10) throw new HttpProtocolError(this.socket.peer, 'chunk data not followed by CRLF');
         pos += 2;
         this.needCrlf = false;
       }
       if (this.chunkLeft === 0) {
-        const lf = buf.indexOf(10, pos);
-        if (lf < 0) {
-          if (buf.length - pos > MAX_CHUNK_LINE) throw new HttpProtocolError(socket.peer, 'chunk size line too long');
-          break;
-        }
-        let size = 0;
-        let digits = 0;
-        let i = pos;
-        for (; i < lf; i++) {
-          const c = buf[i]!;
-          const v = c >= 48 && c <= 57 ? c - 48 : c >= 97 && c <= 102 ? c - 87 : c >= 65 && c <= 70 ? c - 55 : -1;
-          if (v < 0) break;
-          size = size * 16 + v;
-          if (++digits > 12) break;
-        }
-        const rest = buf[i];
-        if (digits === 0 || digits > 12 || (i < lf && rest !== 59 && rest !== 13 && rest !== 32 && rest !== 9)) {
-          throw new HttpProtocolError(socket.peer, `invalid chunk size line '${buf.toString('latin1', pos, Math.min(lf, pos + 40))}'`);
-        }
+        const size = this.chunkSize(buf, pos);
+        if (size < 0) break;
         if (size === 0) {
           this.lastChunkAhead = true; // its line and trailers are read by readLastChunk
           break;
         }
-        pos = lf + 1;
+        pos = this.lineEnd;
         this.chunkLeft = size;
       }
-      const take = Math.min(this.chunkLeft, buf.length - pos, max - taken);
+      let take = end - pos;
+      if (take > this.chunkLeft) take = this.chunkLeft;
+      if (take > max - out) take = max - out;
       if (take === 0) break;
-      pieces.push(buf.subarray(pos, pos + take));
+      if (out !== pos) buf.copyWithin(out, pos, pos + take);
+      out += take;
       pos += take;
-      taken += take;
       this.chunkLeft -= take;
       if (this.chunkLeft === 0) this.needCrlf = true;
     }
-    socket.consume(pos);
-    return taken;
+    this.scanned = pos;
+    return out;
+  }
+
+  /** The size on the chunk line at `pos` (its end in lineEnd), or -1 if the line is not complete yet. */
+  private chunkSize(buf: Buffer, pos: number): number {
+    const end = buf.length;
+    let size = 0;
+    let digits = 0;
+    let i = pos;
+    for (; i < end; i++) {
+      const c = buf[i]!;
+      const v = c >= 48 && c <= 57 ? c - 48 : c >= 97 && c <= 102 ? c - 87 : c >= 65 && c <= 70 ? c - 55 : -1;
+      if (v < 0) break;
+      size = size * 16 + v;
+      if (++digits > 12) break;
+    }
+    if (i === end) return this.incompleteLine(buf, pos);
+    const rest = buf[i];
+    if (digits === 0 || digits > 12 || (rest !== 59 && rest !== 13 && rest !== 10 && rest !== 32 && rest !== 9)) {
+      const lf = buf.indexOf(10, pos);
+      throw new HttpProtocolError(this.socket.peer, `invalid chunk size line '${buf.toString('latin1', pos, Math.min(lf < 0 ? end : lf, pos + 40))}'`);
+    }
+    let lf: number;
+    if (rest === 13 && i + 1 < end && buf[i + 1] === 10) lf = i + 1;
+    else {
+      lf = buf.indexOf(10, i); // chunk extensions or whitespace before the line end
+      if (lf < 0) return this.incompleteLine(buf, pos);
+    }
+    if (lf - pos > MAX_CHUNK_LINE) throw new HttpProtocolError(this.socket.peer, 'chunk size line too long');
+    this.lineEnd = lf + 1;
+    return size;
+  }
+
+  private incompleteLine(buf: Buffer, pos: number): number {
+    if (buf.length - pos > MAX_CHUNK_LINE) throw new HttpProtocolError(this.socket.peer, 'chunk size line too long');
+    return -1;
   }
 
   /** The 0-size chunk's line and the trailer section after it. */
@@ -203,5 +262,6 @@ export class BodyReader {
 
   private finish(): void {
     this.finished = true;
+    if (this.lender !== null) this.lender.setLending(false);
   }
 }

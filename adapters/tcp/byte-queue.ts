@@ -37,6 +37,20 @@ export class ByteQueue {
     return this.length === 0 ? EMPTY : this.coalesce();
   }
 
+  /**
+   * The oldest queued piece, without consuming it. The queue holds the only reference to these bytes
+   * (each read fills a fresh buffer), so a parser may rewrite the bytes it then consumes.
+   */
+  first(): Buffer {
+    return this.length === 0 ? EMPTY : this.chunks[0]!;
+  }
+
+  /** Whether any queued bytes live in `memory`. */
+  holds(memory: ArrayBufferLike): boolean {
+    for (const chunk of this.chunks) if (chunk.buffer === memory) return true;
+    return false;
+  }
+
   /** Removes and returns the first `n` bytes (n <= length). */
   take(n: number): Buffer {
     if (n === 0) return Buffer.alloc(0);

@@ -2,27 +2,23 @@ import { connect as netConnect } from 'node:net';
 import type { Socket } from 'node:net';
 import { SocketTimeoutError, socketErrorFrom } from '../../src/errors.js';
 import { ByteQueue } from './byte-queue.js';
+import { ReadSpace } from './read-space.js';
+import type { Lender } from './read-space.js';
 
 /** Where to connect: TCP host and port, or a unix socket path. */
 export type Target = { host: string; port: number } | { path: string };
 
 /** Unread bytes past which the socket stops reading until someone reads (backpressure). */
 const HIGH_WATER = 256 * 1024;
-/** Bytes libuv may read at once; each read gets a fresh buffer, so queued bytes are never copied. */
-const READ_SIZE = 64 * 1024;
-
-function readBuffer(): Buffer {
-  return Buffer.allocUnsafe(READ_SIZE);
-}
-
 /**
  * One open connection: the pooled resource under a TcpSocket. Collects what arrives into a byte
  * queue, remembers end and error, and tells its current reader when anything happens.
  */
-export class TcpConnection {
+export class TcpConnection implements Lender {
   readonly socket: Socket;
   readonly peer: string;
   readonly queue = new ByteQueue();
+  readonly space: ReadSpace;
   ended = false;
   error: Error | null = null;
   closed = false;
@@ -32,8 +28,9 @@ export class TcpConnection {
   /** onread returned false: reading stopped (socket.isPaused() does not say so) until resume(). */
   private paused = false;
 
-  constructor(socket: Socket, peer: string) {
+  constructor(socket: Socket, peer: string, space: ReadSpace) {
     this.socket = socket;
+    this.space = space;
     this.peer = peer;
     socket.on('end', () => {
       this.ended = true;
@@ -60,20 +57,36 @@ export class TcpConnection {
    */
   received(bytes: number, buffer: Buffer): boolean {
     this.queue.push(bytes === buffer.length ? buffer : buffer.subarray(0, bytes));
+    this.space.filled(bytes);
     this.notify();
     const more = this.onActivity !== null || this.queue.length < HIGH_WATER;
     if (!more) this.paused = true;
     return more;
   }
 
+  setLending(on: boolean): void {
+    this.space.setLending(on, this.queued);
+  }
+
+  lend(piece: Buffer): void {
+    this.space.lend(piece);
+  }
+
+  giveBack(piece: Buffer): void {
+    this.space.giveBack(piece, this.queued);
+  }
+
+  private readonly queued = (memory: ArrayBufferLike): boolean => this.queue.holds(memory);
+
   /** Opens a connection; rejects with a typed socket error, or SocketTimeoutError after `timeoutMs`. */
   static open(target: Target, peer: string, timeoutMs: number): Promise<TcpConnection> {
     return new Promise((resolve, reject) => {
       let connection: TcpConnection | null = null;
+      const space = new ReadSpace();
       const socket = netConnect({
         ...target,
         noDelay: true,
-        onread: { buffer: readBuffer, callback: (bytes: number, buffer: Uint8Array) => connection!.received(bytes, buffer as Buffer) },
+        onread: { buffer: space.next, callback: (bytes: number, buffer: Uint8Array) => connection!.received(bytes, buffer as Buffer) },
       });
       const timer = setTimeout(() => {
         socket.destroy();
@@ -88,7 +101,7 @@ export class TcpConnection {
       socket.once('connect', () => {
         clearTimeout(timer);
         socket.off('error', onError);
-        connection = new TcpConnection(socket, peer);
+        connection = new TcpConnection(socket, peer, space);
         resolve(connection);
       });
     });

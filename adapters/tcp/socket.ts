@@ -12,6 +12,7 @@ import { Effect } from '../../src/runtime/effect.js';
 import type { EffectKind } from '../../src/runtime/effect.js';
 import { currentTask } from '../../src/runtime/task.js';
 import type { Task } from '../../src/runtime/task.js';
+import type { Lender } from './read-space.js';
 import type { TcpConnection } from './connection.js';
 
 export interface Timeouts {
@@ -132,6 +133,26 @@ export class TcpSocket {
   peekBuffered(): Buffer {
     if (this.conn === null) throw new SocketClosedError('receive', this.peer);
     return this.conn.queue.peek();
+  }
+
+  /**
+   * The oldest piece received and not read yet (a part of what peekBuffered returns), without copying
+   * or consuming it. Nothing else refers to these bytes: a parser may rewrite the ones it then
+   * consumes (the HTTP body reader de-chunks in place). Follow with consume(n).
+   */
+  peekFirst(): Buffer {
+    if (this.conn === null) throw new SocketClosedError('receive', this.peer);
+    return this.conn.queue.first();
+  }
+
+  /**
+   * The connection's lending side, for a reader that hands out views of received bytes and gets them
+   * back when their user is done (so read buffers are reused): see ReadSpace. Stays valid after the
+   * socket is put back in the pool.
+   */
+  lender(): Lender {
+    if (this.conn === null) throw new SocketClosedError('receive', this.peer);
+    return this.conn;
   }
 
   /** Waits until more than `bytes` bytes are buffered (nothing is consumed); closed or reset throw. */

@@ -1,20 +1,26 @@
 /**
- * bench/stream: the write-up's case. An upstream sends one body of 100,000 chunks of 200-500 bytes;
- * each proxy runs in a fresh process and is measured, in one run: CPU seconds of the proxy (its whole
- * process tree, from /proc), wall time, and peak RSS, for 1, 3 and 10 concurrent downloads (fast
- * upstream) and 1 download from a paced upstream. Every download is checked byte for byte (sha256)
- * and for progress (its longest silence). `npm run bench:stream`.
+ * bench/stream: the write-up's case. An upstream sends one body of 100,000 chunks of 200-500 bytes.
+ * Each proxy runs in its own process, started once; its first download (a cold process: the JIT
+ * compiles the path) is reported apart, then every scenario (1, 3 and 10 concurrent downloads from a
+ * fast upstream, 1 from a paced one) runs ROUNDS times, the proxies taking turns within a round so
+ * that drift on a shared machine hits them alike. Per proxy and scenario: median CPU seconds of the
+ * proxy (its whole process tree, from /proc), median wall time, peak RSS over the scenario. Every
+ * download is checked byte for byte (sha256) and for progress (its longest silence).
+ * `npm run bench:stream` (env CHUNKS, ROUNDS).
  */
 import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { readFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { get } from 'node:http';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { fixed, markdownTable } from '../lib/table.js';
+import { envInt } from '../lib/env.js';
 import { nginxPath, startNginx, startProcess } from '../lib/processes.js';
+import type { Proc } from '../lib/processes.js';
 
-const CHUNKS = Number(process.env.CHUNKS ?? 100_000);
+const CHUNKS = envInt('CHUNKS', 100_000);
+const ROUNDS = envInt('ROUNDS', 3);
 const HERE = fileURLToPath(new URL('.', import.meta.url));
 const TICK = Number(spawnSync('getconf', ['CLK_TCK']).stdout?.toString().trim() || 100);
 
@@ -45,6 +51,17 @@ function cpuSeconds(pid: number): number {
     }
   }
   return ticks / TICK;
+}
+
+/** Starts a new peak for peakRssMb (clear_refs 5 resets VmHWM). */
+function resetPeakRss(pid: number): void {
+  for (const p of descendants(pid)) {
+    try {
+      writeFileSync(`/proc/${p}/clear_refs`, '5');
+    } catch {
+      // gone, or not allowed: the peak then covers the process's life
+    }
+  }
 }
 
 /** Peak resident memory in MB of a process and its children (VmHWM). */
@@ -90,19 +107,37 @@ function download(port: number, path: string, expected: string): Promise<Downloa
   });
 }
 
-interface Row {
-  mode: Mode;
-  scenario: string;
+interface Sample {
   cpu: number;
   wall: number;
-  rss: number;
-  allOk: boolean;
+  ok: boolean;
   longestSilence: number;
 }
 
+/** CPU and wall time of `concurrency` simultaneous downloads through one proxy. */
+async function measure(proxy: Proc, concurrency: number, path: string, expected: string, total: number): Promise<Sample> {
+  const pid = proxy.child.pid!;
+  const cpuBefore = cpuSeconds(pid);
+  const started = performance.now();
+  const results = await Promise.all(Array.from({ length: concurrency }, () => download(proxy.port, path, expected)));
+  return {
+    cpu: cpuSeconds(pid) - cpuBefore,
+    wall: (performance.now() - started) / 1000,
+    ok: results.every((r) => r.ok && r.bytes === total),
+    longestSilence: Math.max(...results.map((r) => r.longestSilenceMs)),
+  };
+}
+
+const median = (values: number[]): number => {
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = sorted.length >> 1;
+  return sorted.length % 2 === 1 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
+};
+
 async function main(): Promise<void> {
   const upstream = await startProcess(process.execPath, [join(HERE, 'upstream.js'), String(CHUNKS)], /listening (\d+) ([0-9a-f]{64}) (\d+)/);
-  const [, , expected, total] = upstream.line.split(' ');
+  const [, , expected, totalText] = upstream.line.split(' ');
+  const total = Number(totalText);
   const modes: Mode[] = ['naive', 'off', 'on', 'reply-from'];
   const haveNginx = nginxPath() !== null;
   if (haveNginx) modes.push('nginx');
@@ -112,42 +147,61 @@ async function main(): Promise<void> {
     { name: '10 concurrent', concurrency: 10, path: '/log' },
     { name: '1 download, paced upstream', concurrency: 1, path: '/log?paced=1' },
   ];
-  const rows: Row[] = [];
+  const proxies = new Map<Mode, Proc>();
+  for (const mode of modes) {
+    proxies.set(mode, mode === 'nginx'
+      ? await startNginx(upstream.port)
+      : await startProcess(process.execPath, [join(HERE, 'proxy-server.js'), mode, String(upstream.port)], /listening (\d+)/));
+  }
+  const cold = new Map<Mode, Sample>();
+  for (const mode of modes) {
+    const sample = await measure(proxies.get(mode)!, 1, '/log', expected!, total);
+    cold.set(mode, sample);
+    process.stderr.write(`first download (cold process) ${mode}: cpu ${fixed(sample.cpu)} s\n`);
+  }
+  const samples = new Map<string, Sample[]>();
+  const peaks = new Map<string, number>();
   for (const scenario of scenarios) {
-    for (const mode of modes) {
-      const proxy = mode === 'nginx'
-        ? await startNginx(upstream.port)
-        : await startProcess(process.execPath, [join(HERE, 'proxy-server.js'), mode, String(upstream.port)], /listening (\d+)/);
-      const pid = proxy.child.pid!;
-      const cpuBefore = cpuSeconds(pid);
-      const started = performance.now();
-      const results = await Promise.all(Array.from({ length: scenario.concurrency }, () => download(proxy.port, scenario.path, expected!)));
-      const wall = (performance.now() - started) / 1000;
-      const cpu = cpuSeconds(pid) - cpuBefore;
-      const rss = peakRssMb(pid);
-      proxy.child.kill('SIGTERM');
-      await new Promise((r) => proxy.child.once('exit', r));
-      proxy.cleanup?.();
-      rows.push({
-        mode,
-        scenario: scenario.name,
-        cpu,
-        wall,
-        rss,
-        allOk: results.every((r) => r.ok && r.bytes === Number(total)),
-        longestSilence: Math.max(...results.map((r) => r.longestSilenceMs)),
-      });
-      process.stderr.write(`${scenario.name} ${mode}: cpu ${fixed(cpu)} s, wall ${fixed(wall)} s\n`);
+    for (const mode of modes) resetPeakRss(proxies.get(mode)!.child.pid!);
+    for (let round = 0; round < ROUNDS; round++) {
+      for (const mode of modes) {
+        const sample = await measure(proxies.get(mode)!, scenario.concurrency, scenario.path, expected!, total);
+        const key = `${mode} ${scenario.name}`;
+        samples.set(key, [...(samples.get(key) ?? []), sample]);
+        process.stderr.write(`${scenario.name} round ${round + 1}/${ROUNDS} ${mode}: cpu ${fixed(sample.cpu)} s, wall ${fixed(sample.wall)} s\n`);
+      }
     }
+    for (const mode of modes) peaks.set(`${mode} ${scenario.name}`, peakRssMb(proxies.get(mode)!.child.pid!));
+  }
+  for (const proxy of proxies.values()) {
+    proxy.child.kill('SIGTERM');
+    await new Promise((r) => proxy.child.once('exit', r));
+    proxy.cleanup?.();
   }
   upstream.child.kill('SIGTERM');
 
+  const cpuOf = (mode: Mode, scenario: string): number => median(samples.get(`${mode} ${scenario}`)!.map((s) => s.cpu));
   const table = markdownTable(
-    ['proxy', 'scenario', 'proxy CPU s', 'wall s', 'peak RSS MB', 'all finished, byte-identical', 'longest silence ms'],
-    rows.map((r) => [LABEL[r.mode], r.scenario, fixed(r.cpu), fixed(r.wall), fixed(r.rss, 0), r.allOk ? 'yes' : 'NO', fixed(r.longestSilence, 0)]),
+    ['proxy', 'scenario', 'proxy CPU s (median)', 'wall s (median)', 'peak RSS MB', 'all finished, byte-identical', 'longest silence ms'],
+    scenarios.flatMap((scenario) => modes.map((mode) => {
+      const runs = samples.get(`${mode} ${scenario.name}`)!;
+      return [
+        LABEL[mode],
+        scenario.name,
+        fixed(cpuOf(mode, scenario.name)),
+        fixed(median(runs.map((r) => r.wall))),
+        fixed(peaks.get(`${mode} ${scenario.name}`)!, 0),
+        runs.every((r) => r.ok) ? 'yes' : 'NO',
+        fixed(Math.max(...runs.map((r) => r.longestSilence)), 0),
+      ];
+    })),
   );
-  console.log(`\n${CHUNKS.toLocaleString('en-US')} chunks, ${(Number(total) / 1e6).toFixed(1)} MB per download (node ${process.version}${haveNginx ? '' : '; nginx not installed: (e) not measured, apt-get install nginx-light'})\n\n${table}`);
-  const cpuOf = (mode: Mode, scenario: string): number => rows.find((r) => r.mode === mode && r.scenario === scenario)!.cpu;
+  const coldTable = markdownTable(
+    ['proxy', 'first download CPU s (cold process)', 'wall s', 'byte-identical'],
+    modes.map((mode) => [LABEL[mode], fixed(cold.get(mode)!.cpu), fixed(cold.get(mode)!.wall), cold.get(mode)!.ok ? 'yes' : 'NO']),
+  );
+  console.log(`\n${CHUNKS.toLocaleString('en-US')} chunks, ${(total / 1e6).toFixed(1)} MB per download, ${ROUNDS} round(s) per scenario (node ${process.version}${haveNginx ? '' : '; nginx not installed: (e) not measured, apt-get install nginx-light'})\n\n${table}`);
+  console.log(`\nEach proxy's first download, before the rounds above (a fresh process; for Node this includes compiling the path):\n\n${coldTable}`);
   console.log('\nTargets: (b) and (c) use <= 1/5 of (a)\'s CPU and <= 1.5x nginx\'s; 10 concurrent downloads all finish');
   for (const scenario of scenarios.map((s) => s.name)) {
     const naive = cpuOf('naive', scenario);
@@ -158,8 +212,8 @@ async function main(): Promise<void> {
     });
     console.log(`  ${scenario}: ${parts.join('; ')}`);
   }
-  const tenOk = rows.filter((r) => r.scenario === '10 concurrent').every((r) => r.allOk);
-  console.log(`  10 concurrent downloads all finished byte-identical through every proxy: ${tenOk ? 'yes' : 'NO'}`);
+  const tenOk = modes.every((mode) => samples.get(`${mode} 10 concurrent`)!.every((r) => r.ok));
+  console.log(`  10 concurrent downloads all finished byte-identical through every proxy, every round: ${tenOk ? 'yes' : 'NO'}`);
 }
 
 await main();

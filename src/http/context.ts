@@ -8,7 +8,7 @@ import type { Effect } from '../runtime/effect.js';
 import type { Task, TaskObserver } from '../runtime/task.js';
 import { STATUS_TEXT, statusForError } from './error-status.js';
 import { Output } from './output.js';
-import type { Printable } from './output.js';
+import type { Printable, Written } from './output.js';
 
 export interface OutputOptions {
   /** print/say buffer size before it goes out by itself. Default 16 KB. */
@@ -86,6 +86,14 @@ export class HandlerContext implements TaskObserver {
   /** Sends `data` now as one chunk, waiting only while the client is not taking data (backpressure). */
   write(data: Buffer): Effect<void> {
     return this.output.write(data);
+  }
+
+  /**
+   * Sends `parts` now, a chunk each, in one socket write, waiting like write(); `written(part)` is
+   * called for each part once the socket no longer needs it (the caller may reuse its memory then).
+   */
+  writeLent(parts: readonly Buffer[], written: Written): Effect<void> {
+    return this.output.writeLent(parts, written);
   }
 
   /** True once the response head went out (by flush or write). */

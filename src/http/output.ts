@@ -27,6 +27,25 @@ const WRITE: EffectKind = {
   },
 };
 
+/** Called with a piece of a write once the socket no longer needs it (not after a failed write). */
+export type Written = (data: Buffer) => void;
+
+interface LentWrite {
+  parts: readonly Buffer[];
+  written: Written;
+}
+
+const WRITE_LENT: EffectKind = {
+  name: 'http.write',
+  start(task, effect) {
+    const { parts, written } = effect.b as LentWrite;
+    (effect.a as Output).beginLentWrite(task, parts, written);
+  },
+  abandon(task, effect) {
+    (effect.a as Output).abandonFlush(task);
+  },
+};
+
 function onSendTimeout(output: Output): void {
   output.sendTimedOut();
 }
@@ -73,17 +92,51 @@ export class Output {
     return new Effect<void>(WRITE, this, data);
   }
 
+  /**
+   * Like write(), for memory the caller reuses: `parts` go out as one chunk each, all in one socket
+   * write, and `written(part)` is called for each once the socket no longer needs it.
+   */
+  writeLent(parts: readonly Buffer[], written: Written): Effect<void> {
+    return new Effect<void>(WRITE_LENT, this, { parts, written });
+  }
+
   /** @internal */
   beginWrite(task: Task<unknown>, data: Buffer): void {
-    if (!this.streaming) {
-      this.streaming = true;
-      this.writeHead();
-    }
+    this.startStreaming();
     const chunk = this.size > 0 ? Buffer.concat([...this.chunks, data], this.size + data.length) : data;
     this.chunks = [];
     this.size = 0;
     if (this.raw.destroyed) throw new SocketClosedError('send', 'client');
-    if (this.raw.write(chunk)) {
+    this.afterWrite(task, this.raw.write(chunk));
+  }
+
+  /** @internal */
+  beginLentWrite(task: Task<unknown>, parts: readonly Buffer[], written: Written): void {
+    this.startStreaming();
+    if (this.raw.destroyed) throw new SocketClosedError('send', 'client');
+    const raw = this.raw;
+    raw.cork();
+    if (this.size > 0) raw.write(this.takeAll());
+    let sent = true;
+    for (const part of parts) {
+      sent = raw.write(part, (err) => {
+        if (err == null) written(part);
+      });
+    }
+    raw.uncork();
+    this.afterWrite(task, sent);
+  }
+
+  private startStreaming(): void {
+    if (!this.streaming) {
+      this.streaming = true;
+      this.writeHead();
+    }
+  }
+
+  /** Returns to the writer at once while the socket takes more, else on drain (or the send timeout). */
+  private afterWrite(task: Task<unknown>, sent: boolean): void {
+    if (sent) {
       task.settleWait(undefined, false);
       return;
     }

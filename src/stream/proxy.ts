@@ -113,6 +113,7 @@ export function* proxyResponse(ctx: HandlerContext, response: HttpResponse, opti
   const buffering = accel !== undefined ? accel.toLowerCase() !== 'no' : settings.buffering;
   copyResponseHead(ctx, response);
   const stats: ProxyStats = { bytes: 0, downstreamWrites: 0, peakMemory: 0, tempFileBytes: 0, peakTempFile: 0, buffering };
+  response.body.lendPieces(); // every piece goes back once written: read buffers are reused
   if (buffering) yield* bufferedCopy(ctx, response.body, settings, stats);
   else yield* passThrough(ctx, response.body, settings, stats);
   return stats;
@@ -125,7 +126,7 @@ function* passThrough(ctx: HandlerContext, body: BodyReader, settings: Buffering
     if (piece === null) break;
     stats.bytes += piece.length;
     stats.downstreamWrites++;
-    yield* ctx.write(piece);
+    yield* ctx.writeLent([piece], body.giveBack);
   }
 }
 
@@ -167,6 +168,7 @@ function* bufferedCopy(ctx: HandlerContext, body: BodyReader, settings: Bufferin
             yield* call(unlink(path)); // the data lives on in the open file only
           }
           yield* temp.write(piece, fileEnd);
+          body.giveBack(piece);
           segments.push({ kind: 'file', offset: fileEnd, length: piece.length });
           fileEnd += piece.length;
           fileHeld += piece.length;
@@ -188,8 +190,9 @@ function* bufferedCopy(ctx: HandlerContext, body: BodyReader, settings: Bufferin
       yield* dataReady.wait();
       continue;
     }
-    let out: Buffer;
+    stats.downstreamWrites++;
     if (first.kind === 'memory') {
+      // every ready memory buffer, in one socket write
       const parts = [first.data];
       let size = first.data.length;
       while (segments.length > 0 && segments[0]!.kind === 'memory' && size < Math.max(settings.busyBuffersSize, memoryLimit)) {
@@ -198,14 +201,14 @@ function* bufferedCopy(ctx: HandlerContext, body: BodyReader, settings: Bufferin
         size += next.data.length;
       }
       memory -= size;
-      out = parts.length === 1 ? first.data : Buffer.concat(parts, size);
+      spaceFreed.notify();
+      yield* ctx.writeLent(parts, body.giveBack);
     } else {
-      out = yield* temp!.read(first.length, first.offset);
+      const out = yield* temp!.read(first.length, first.offset);
       fileHeld -= first.length;
+      spaceFreed.notify();
+      yield* ctx.write(out);
     }
-    spaceFreed.notify();
-    stats.downstreamWrites++;
-    yield* ctx.write(out);
   }
   yield* reader; // an upstream failure surfaces here
 }

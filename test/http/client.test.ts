@@ -173,12 +173,65 @@ describe('http client', () => {
     await upstream.close();
   });
 
+  it('de-chunks a body whose frames are cut across reads at every kind of place', async () => {
+    // chunk lines in both hex cases, with extensions and whitespace, sizes from 1 byte to 20 KB,
+    // sent in writes of random length (1 byte up to 3 KB) with a pause between them
+    let seed = 7;
+    const random = (n: number): number => (seed = (seed * 1103515245 + 12345) & 0x7fffffff) % n;
+    const data: Buffer[] = [];
+    const frames: Buffer[] = [];
+    for (let i = 0; i < 300; i++) {
+      const size = i % 50 === 0 ? 1 + random(20_000) : 1 + random(300);
+      const chunk = Buffer.alloc(size, String.fromCharCode(97 + (i % 26)));
+      data.push(chunk);
+      const hex = i % 2 === 0 ? size.toString(16) : size.toString(16).toUpperCase();
+      const line = i % 7 === 0 ? `${hex};name=value\r\n` : i % 11 === 0 ? `${hex} \r\n` : `${hex}\r\n`;
+      frames.push(Buffer.from(line), chunk, Buffer.from('\r\n'));
+    }
+    frames.push(Buffer.from('0\r\nX-Sum: 1\r\n\r\n'));
+    const wire = Buffer.concat([Buffer.from('HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n'), ...frames]);
+    const upstream = await startTcpServer((s) => {
+      s.setNoDelay(true);
+      s.once('data', async () => {
+        for (let at = 0; at < wire.length;) {
+          const cut = at + 1 + (random(4) === 0 ? random(3) : random(3_000));
+          s.write(wire.subarray(at, cut));
+          at = cut;
+          await new Promise((r) => setImmediate(r));
+        }
+      });
+    });
+    try {
+      const got = await scheduler.go(function* (): Operation<{ body: Buffer; trailer: string | string[] | undefined }> {
+        const conn = yield* http.connect('127.0.0.1', upstream.port);
+        const res = yield* conn.request({ path: '/' });
+        const reader = res.bodyReader(4096);
+        const pieces: Buffer[] = [];
+        for (;;) {
+          const piece = yield* reader.read();
+          if (piece === null) break;
+          assert.ok(piece.length <= 4096);
+          pieces.push(Buffer.from(piece));
+        }
+        assert.equal(conn.setkeepalive(), true);
+        return { body: Buffer.concat(pieces), trailer: res.body.trailers['x-sum'] };
+      });
+      assert.ok(got.body.equals(Buffer.concat(data)), 'body differs from what was sent');
+      assert.equal(got.trailer, '1');
+    } finally {
+      await upstream.close();
+    }
+  });
+
   it('rejects broken upstream responses with HttpProtocolError and closes the connection', async () => {
     const cases: Array<[string, RegExp]> = [
       ['garbage\r\n\r\n', /invalid status line/],
       ['HTTP/1.1 200 OK\r\nbad header line\r\n\r\n', /invalid header line/],
       ['HTTP/1.1 200 OK\r\nContent-Length: 5\r\nContent-Length: 6\r\n\r\n', /invalid Content-Length/],
       ['HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n', /invalid chunk size/],
+      ['HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabcX\r\n', /not followed by CRLF/],
+      ['HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n1234567890abc\r\n', /invalid chunk size/],
+      [`HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n3;${'e'.repeat(5_000)}`, /chunk size line too long/],
       [`HTTP/1.1 200 OK\r\nX-Big: ${'a'.repeat(70_000)}\r\n\r\n`, /larger than|line longer/],
     ];
     for (const [reply, pattern] of cases) {

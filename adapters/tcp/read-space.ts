@@ -1,0 +1,95 @@
+/** Bytes libuv may read at once. */
+export const READ_SIZE = 64 * 1024;
+/** A read goes into what is left of the last read's buffer while at least this much is left. */
+const MIN_READ_SPACE = 16 * 1024;
+/** Read buffers kept for reuse, process-wide (64 KB each). */
+const MAX_FREE_BUFFERS = 64;
+const freeBuffers: Buffer[] = [];
+
+/** A connection's side of lending: what a body reader that lends its pieces talks to. */
+export interface Lender {
+  setLending(on: boolean): void;
+  lend(piece: Buffer): void;
+  giveBack(piece: Buffer): void;
+}
+
+/** A read buffer filled while lending was on: it goes back to the free list once nothing refers to it. */
+interface Lendable {
+  buffer: Buffer;
+  /** Pieces of it handed out and not given back yet. */
+  lent: number;
+  /** Reads no longer land in it. */
+  retired: boolean;
+}
+
+/**
+ * Where a socket's next read lands: memory nobody else refers to, so queued bytes are never copied;
+ * the unused rest of the previous read's buffer while enough is left, so small reads do not cost
+ * 64 KB each. While lending is on (a proxy streaming a body), buffers come from a free list and return
+ * to it when the pieces lent from them are given back: moving a body then allocates no new memory per
+ * read (the volume of new ArrayBuffer memory is what makes V8 run full garbage collections).
+ */
+export class ReadSpace {
+  private space: Buffer;
+  private current: Lendable | null = null;
+  private lending = false;
+  /** Lendable buffers by their memory, while any of their bytes are lent or may still be. */
+  private readonly lendables = new Map<ArrayBufferLike, Lendable>();
+
+  constructor() {
+    this.space = Buffer.allocUnsafe(READ_SIZE);
+  }
+
+  /** For net's onread: the buffer the next read fills. */
+  readonly next = (): Buffer => this.space;
+
+  /** The first `bytes` of the space now hold data that belongs to the socket's queue. */
+  filled(bytes: number): void {
+    if (this.space.length - bytes >= MIN_READ_SPACE) {
+      this.space = this.space.subarray(bytes);
+      return;
+    }
+    if (this.current !== null) this.current.retired = true;
+    this.current = null;
+    if (!this.lending) {
+      this.space = Buffer.allocUnsafe(READ_SIZE);
+      return;
+    }
+    const buffer = freeBuffers.pop() ?? Buffer.allocUnsafe(READ_SIZE);
+    this.current = { buffer, lent: 0, retired: false };
+    this.lendables.set(buffer.buffer, this.current);
+    this.space = buffer;
+  }
+
+  /**
+   * Turns lending on (reads after the current buffer fills come from the free list) or off. Off, a
+   * buffer reads still land in, or whose bytes are still queued (`stillQueued`), never returns to the
+   * free list: whoever reads next may keep views of it.
+   */
+  setLending(on: boolean, stillQueued: (memory: ArrayBufferLike) => boolean): void {
+    this.lending = on;
+    if (on) return;
+    this.current = null;
+    for (const [memory, lendable] of this.lendables) {
+      if (!lendable.retired || stillQueued(memory)) this.lendables.delete(memory);
+    }
+  }
+
+  /** `piece` (a view of received bytes) is handed to a borrower who will give it back. */
+  lend(piece: Buffer): void {
+    const lendable = this.lendables.get(piece.buffer);
+    if (lendable !== undefined) lendable.lent++;
+  }
+
+  /**
+   * The borrower is done with `piece`. Its buffer returns to the free list when reads no longer land
+   * in it, nothing of it is lent, and `stillQueued` says the socket's queue holds none of its bytes.
+   */
+  giveBack(piece: Buffer, stillQueued: (memory: ArrayBufferLike) => boolean): void {
+    const lendable = this.lendables.get(piece.buffer);
+    if (lendable === undefined) return;
+    if (--lendable.lent > 0 || !lendable.retired || stillQueued(piece.buffer)) return;
+    this.lendables.delete(piece.buffer);
+    if (freeBuffers.length < MAX_FREE_BUFFERS) freeBuffers.push(lendable.buffer);
+  }
+}
