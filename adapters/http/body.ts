@@ -53,20 +53,37 @@ export class BodyReader {
   }
 
   *read(max = this.defaultMax): Operation<Buffer | null> {
-    if (this.finished) return null;
-    let piece: Buffer | null;
-    if (this.framing.kind === LENGTH) piece = yield* this.readLength(max);
-    else if (this.framing.kind === CHUNKED) piece = yield* this.readChunked(max);
-    else piece = yield* this.readUntilClose(max);
-    if (piece !== null) {
-      this.received += piece.length;
-      if (this.lender !== null) this.lender.lend(piece);
-    }
-    return piece;
+    const parts: Buffer[] = [];
+    const total = yield* this.readParts(max, parts);
+    if (total === 0) return null;
+    if (parts.length === 1) return parts[0]!;
+    const joined = Buffer.concat(parts, total);
+    for (const part of parts) this.giveBack(part);
+    return joined;
   }
 
   /**
-   * From now on read() lends its pieces (views of the received bytes): give each back with giveBack()
+   * Like read(), without joining: appends to `parts` what has arrived, as it lies in the received
+   * bytes (one piece per read buffer it spans), up to `max` bytes in all; returns their size, 0 at the end.
+   */
+  *readParts(max: number, parts: Buffer[]): Operation<number> {
+    if (this.finished) return 0;
+    const first = parts.length;
+    let total: number;
+    if (this.framing.kind === CHUNKED) total = yield* this.readChunked(max, parts);
+    else {
+      const piece = this.framing.kind === LENGTH ? yield* this.readLength(max) : yield* this.readUntilClose(max);
+      if (piece === null) return 0;
+      parts.push(piece);
+      total = piece.length;
+    }
+    this.received += total;
+    if (this.lender !== null) for (let i = first; i < parts.length; i++) this.lender.lend(parts[i]!);
+    return total;
+  }
+
+  /**
+   * From now on read() and readParts() lend their pieces (views of the received bytes): give each back with giveBack()
    * once nothing refers to it any more, e.g. when the write that sent it completed, and its memory
    * serves later reads instead of new memory per read. A piece not given back is left to the GC.
    */
@@ -133,40 +150,44 @@ export class BodyReader {
   }
 
   /**
-   * Whatever has arrived, up to `max` bytes, de-chunked. Every complete chunk already buffered is parsed
-   * in one synchronous pass (a body of 100,000 tiny chunks costs no read, allocation or copy per chunk);
-   * only when nothing complete is buffered does it wait for more bytes.
+   * Whatever has arrived, up to `max` bytes, de-chunked into `parts`. Every complete chunk already
+   * buffered is parsed in one synchronous pass (a body of 100,000 tiny chunks costs no read, allocation
+   * or copy per chunk); only when nothing complete is buffered does it wait for more bytes.
    */
-  private *readChunked(max: number): Operation<Buffer | null> {
+  private *readChunked(max: number, parts: Buffer[]): Operation<number> {
     for (;;) {
-      const piece = this.parseBuffered(max);
-      if (piece !== null) return piece;
+      const total = this.parseBuffered(max, parts);
+      if (total > 0) return total;
       if (this.lastChunkAhead) {
         yield* this.readLastChunk();
-        return null;
+        return 0;
       }
       yield* this.socket.waitMore(this.socket.buffered);
     }
   }
 
   /**
-   * De-chunks the complete frames at the head of the socket's buffer without waiting, in place: each
-   * chunk's data is moved down over the framing before it, and the data comes back as one view of the
-   * received bytes. Null when no data is complete yet.
+   * De-chunks the complete frames buffered on the socket without waiting, in place: each chunk's data
+   * is moved down over the framing before it, so each received buffer yields one view of its data.
    */
-  private parseBuffered(max: number): Buffer | null {
+  private parseBuffered(max: number, parts: Buffer[]): number {
     const socket = this.socket;
-    if (socket.buffered === 0) return null;
-    let buf = socket.peekFirst();
-    for (;;) {
-      const length = this.dechunk(buf, max);
+    let total = 0;
+    while (total < max && socket.buffered > 0 && !this.lastChunkAhead) {
+      const buf = socket.peekFirst();
+      const length = this.dechunk(buf, max - total);
       const scanned = this.scanned;
       socket.consume(scanned);
-      if (length > 0) return buf.subarray(0, length);
-      // a frame line cut between two reads: join what is buffered and look again
-      if (this.lastChunkAhead || socket.buffered <= buf.length - scanned) return null;
-      buf = socket.peekBuffered();
+      if (length > 0) {
+        parts.push(buf.subarray(0, length));
+        total += length;
+      } else if (scanned < buf.length) {
+        // a frame line cut between two reads: join it with the next read, if one is queued
+        if (socket.buffered === buf.length - scanned) break;
+        socket.joinFirstTwo();
+      }
     }
+    return total;
   }
 
   /** Moves the data of the complete frames in `buf` to its start; returns the data length (<= max). */

@@ -32,17 +32,19 @@ export class ByteQueue {
     return index;
   }
 
-  /** All queued bytes as one buffer, without consuming them. */
-  peek(): Buffer {
-    return this.length === 0 ? EMPTY : this.coalesce();
-  }
-
   /**
    * The oldest queued piece, without consuming it. The queue holds the only reference to these bytes
    * (each read fills a fresh buffer), so a parser may rewrite the bytes it then consumes.
    */
   first(): Buffer {
     return this.length === 0 ? EMPTY : this.chunks[0]!;
+  }
+
+  /** Makes the first two queued pieces one (for a parser whose token was cut between them). */
+  joinFirstTwo(): void {
+    if (this.chunks.length < 2) return;
+    const [first, second] = this.chunks as [Buffer, Buffer];
+    this.chunks.splice(0, 2, Buffer.concat([first, second], first.length + second.length));
   }
 
   /** Whether any queued bytes live in `memory`. */

@@ -9,6 +9,7 @@ import { TcpSocket } from './socket.js';
 import type { Timeouts } from './socket.js';
 
 export { TcpSocket, ReceiveUntilReader } from './socket.js';
+export { readBufferStats } from './read-space.js';
 export type { SendData, Timeouts } from './socket.js';
 
 export interface ConnectOptions {

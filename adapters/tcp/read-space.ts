@@ -4,7 +4,15 @@ export const READ_SIZE = 64 * 1024;
 const MIN_READ_SPACE = 16 * 1024;
 /** Read buffers kept for reuse, process-wide (64 KB each). */
 const MAX_FREE_BUFFERS = 64;
+/** Lendable buffers a connection tracks at most; past it the oldest is left to the GC (a borrower that never gives back). */
+const MAX_LENDABLES = 16;
 const freeBuffers: Buffer[] = [];
+const counters = { reused: 0, returned: 0 };
+
+/** Read buffers lent to a proxy and reused: how many reads went into a reused one, how many came back, how many wait. */
+export function readBufferStats(): { reused: number; returned: number; free: number } {
+  return { reused: counters.reused, returned: counters.returned, free: freeBuffers.length };
+}
 
 /** A connection's side of lending: what a body reader that lends its pieces talks to. */
 export interface Lender {
@@ -55,8 +63,11 @@ export class ReadSpace {
       this.space = Buffer.allocUnsafe(READ_SIZE);
       return;
     }
-    const buffer = freeBuffers.pop() ?? Buffer.allocUnsafe(READ_SIZE);
+    let buffer = freeBuffers.pop();
+    if (buffer !== undefined) counters.reused++;
+    else buffer = Buffer.allocUnsafe(READ_SIZE);
     this.current = { buffer, lent: 0, retired: false };
+    if (this.lendables.size >= MAX_LENDABLES) this.lendables.delete(this.lendables.keys().next().value!);
     this.lendables.set(buffer.buffer, this.current);
     this.space = buffer;
   }
@@ -72,6 +83,7 @@ export class ReadSpace {
     this.current = null;
     for (const [memory, lendable] of this.lendables) {
       if (!lendable.retired || stillQueued(memory)) this.lendables.delete(memory);
+      else if (lendable.lent === 0) this.recycle(memory, lendable);
     }
   }
 
@@ -89,7 +101,12 @@ export class ReadSpace {
     const lendable = this.lendables.get(piece.buffer);
     if (lendable === undefined) return;
     if (--lendable.lent > 0 || !lendable.retired || stillQueued(piece.buffer)) return;
-    this.lendables.delete(piece.buffer);
+    this.recycle(piece.buffer, lendable);
+  }
+
+  private recycle(memory: ArrayBufferLike, lendable: Lendable): void {
+    this.lendables.delete(memory);
+    counters.returned++;
     if (freeBuffers.length < MAX_FREE_BUFFERS) freeBuffers.push(lendable.buffer);
   }
 }

@@ -127,16 +127,7 @@ export class TcpSocket {
   }
 
   /**
-   * The bytes received and not read yet, as one buffer, without consuming them: for parsers that walk
-   * many small frames at once. Follow with consume(n).
-   */
-  peekBuffered(): Buffer {
-    if (this.conn === null) throw new SocketClosedError('receive', this.peer);
-    return this.conn.queue.peek();
-  }
-
-  /**
-   * The oldest piece received and not read yet (a part of what peekBuffered returns), without copying
+   * The oldest piece received and not read yet , without copying
    * or consuming it. Nothing else refers to these bytes: a parser may rewrite the ones it then
    * consumes (the HTTP body reader de-chunks in place). Follow with consume(n).
    */
@@ -158,6 +149,11 @@ export class TcpSocket {
   /** Waits until more than `bytes` bytes are buffered (nothing is consumed); closed or reset throw. */
   waitMore(bytes: number): Effect<null> {
     return new Effect<null>(RECEIVE, this, new ReadRequest(MORE, bytes, null, false));
+  }
+
+  /** Joins the two oldest pieces received into one, for a parser of peekFirst() whose token was cut between them. */
+  joinFirstTwo(): void {
+    this.conn?.queue.joinFirstTwo();
   }
 
   /** Drops the first `n` buffered bytes (after peekBuffered). */

@@ -1,16 +1,17 @@
 /**
  * bench/stream: the write-up's case. An upstream sends one body of 100,000 chunks of 200-500 bytes.
- * Each proxy runs in its own process, started once; its first download (a cold process: the JIT
- * compiles the path) is reported apart, then every scenario (1, 3 and 10 concurrent downloads from a
+ * Each proxy runs in its own process, started once, and serves WARMUP downloads first (a long-running
+ * server's steady state: V8 compiles the hot path over the first few); the first, from a cold process,
+ * is reported apart. Then every scenario (1, 3 and 10 concurrent downloads from a
  * fast upstream, 1 from a paced one) runs ROUNDS times, the proxies taking turns within a round so
  * that drift on a shared machine hits them alike. Per proxy and scenario: median CPU seconds of the
- * proxy (its whole process tree, from /proc), median wall time, peak RSS over the scenario. Every
+ * proxy (its whole process tree: every thread's on-CPU time from /proc), median wall time, peak RSS over the scenario. Every
  * download is checked byte for byte (sha256) and for progress (its longest silence).
- * `npm run bench:stream` (env CHUNKS, ROUNDS).
+ * `npm run bench:stream` (env CHUNKS, ROUNDS, WARMUP).
  */
 import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { get } from 'node:http';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -21,8 +22,9 @@ import type { Proc } from '../lib/processes.js';
 
 const CHUNKS = envInt('CHUNKS', 100_000);
 const ROUNDS = envInt('ROUNDS', 3);
+/** Downloads each proxy serves before the measured rounds (the first is reported as the cold one). */
+const WARMUP = envInt('WARMUP', 5);
 const HERE = fileURLToPath(new URL('.', import.meta.url));
-const TICK = Number(spawnSync('getconf', ['CLK_TCK']).stdout?.toString().trim() || 100);
 
 type Mode = 'naive' | 'off' | 'on' | 'reply-from' | 'nginx';
 const LABEL: Record<Mode, string> = {
@@ -39,18 +41,28 @@ function descendants(pid: number): number[] {
   return [pid, ...children.flatMap((c) => descendants(c))];
 }
 
-/** CPU seconds used so far by a process and its children (from /proc/PID/stat utime + stime). */
+/**
+ * CPU seconds used so far by a process and its children: the on-CPU nanoseconds of every thread
+ * (/proc/PID/task/TID/schedstat), not utime + stime, which count in 10 ms ticks.
+ */
 function cpuSeconds(pid: number): number {
-  let ticks = 0;
+  let ns = 0;
   for (const p of descendants(pid)) {
+    let threads: string[] = [];
     try {
-      const fields = readFileSync(`/proc/${p}/stat`, 'utf8').split(') ')[1]!.split(' ');
-      ticks += Number(fields[11]) + Number(fields[12]);
+      threads = readdirSync(`/proc/${p}/task`);
     } catch {
-      // gone
+      continue; // gone
+    }
+    for (const tid of threads) {
+      try {
+        ns += Number(readFileSync(`/proc/${p}/task/${tid}/schedstat`, 'utf8').split(' ')[0]);
+      } catch {
+        // gone
+      }
     }
   }
-  return ticks / TICK;
+  return ns / 1e9;
 }
 
 /** Starts a new peak for peakRssMb (clear_refs 5 resets VmHWM). */
@@ -158,6 +170,7 @@ async function main(): Promise<void> {
     const sample = await measure(proxies.get(mode)!, 1, '/log', expected!, total);
     cold.set(mode, sample);
     process.stderr.write(`first download (cold process) ${mode}: cpu ${fixed(sample.cpu)} s\n`);
+    for (let i = 1; i < WARMUP; i++) await measure(proxies.get(mode)!, 1, '/log', expected!, total);
   }
   const samples = new Map<string, Sample[]>();
   const peaks = new Map<string, number>();
@@ -200,7 +213,7 @@ async function main(): Promise<void> {
     ['proxy', 'first download CPU s (cold process)', 'wall s', 'byte-identical'],
     modes.map((mode) => [LABEL[mode], fixed(cold.get(mode)!.cpu), fixed(cold.get(mode)!.wall), cold.get(mode)!.ok ? 'yes' : 'NO']),
   );
-  console.log(`\n${CHUNKS.toLocaleString('en-US')} chunks, ${(total / 1e6).toFixed(1)} MB per download, ${ROUNDS} round(s) per scenario (node ${process.version}${haveNginx ? '' : '; nginx not installed: (e) not measured, apt-get install nginx-light'})\n\n${table}`);
+  console.log(`\n${CHUNKS.toLocaleString('en-US')} chunks, ${(total / 1e6).toFixed(1)} MB per download, ${ROUNDS} round(s) per scenario after ${WARMUP} warm-up download(s) (node ${process.version}${haveNginx ? '' : '; nginx not installed: (e) not measured, apt-get install nginx-light'})\n\n${table}`);
   console.log(`\nEach proxy's first download, before the rounds above (a fresh process; for Node this includes compiling the path):\n\n${coldTable}`);
   console.log('\nTargets: (b) and (c) use <= 1/5 of (a)\'s CPU and <= 1.5x nginx\'s; 10 concurrent downloads all finish');
   for (const scenario of scenarios.map((s) => s.name)) {

@@ -121,12 +121,14 @@ export function* proxyResponse(ctx: HandlerContext, response: HttpResponse, opti
 
 /** buffering off: whatever has arrived, up to passSize, as one chunk; the next read waits for the client. */
 function* passThrough(ctx: HandlerContext, body: BodyReader, settings: BufferingOptions, stats: ProxyStats): Operation<void> {
+  const parts: Buffer[] = [];
   for (;;) {
-    const piece = yield* body.read(settings.passSize);
-    if (piece === null) break;
-    stats.bytes += piece.length;
+    const size = yield* body.readParts(settings.passSize, parts);
+    if (size === 0) break;
+    stats.bytes += size;
     stats.downstreamWrites++;
-    yield* ctx.writeLent([piece], body.giveBack);
+    yield* ctx.writeLent(parts, body.giveBack);
+    parts.length = 0;
   }
 }
 
@@ -148,33 +150,36 @@ function* bufferedCopy(ctx: HandlerContext, body: BodyReader, settings: Bufferin
   const dataReady = new Signal();
   const spaceFreed = new Signal();
 
+  const parts: Buffer[] = [];
   const reader = yield* spawn(function* upstreamReader(): Operation<void> {
     try {
       for (;;) {
         while (memory >= memoryLimit && fileHeld + settings.bufferSize > settings.maxTempFileSize) yield* spaceFreed.wait();
         // like nginx's readv into every free buffer: one read takes as much as the free memory holds
         const room = memoryLimit - memory;
-        const piece = yield* body.read(room > settings.bufferSize ? room : settings.bufferSize);
-        if (piece === null) break;
-        stats.bytes += piece.length;
+        const size = yield* body.readParts(room > settings.bufferSize ? room : settings.bufferSize, parts);
+        if (size === 0) break;
+        stats.bytes += size;
         if (memory < memoryLimit) {
-          segments.push({ kind: 'memory', data: piece });
-          memory += piece.length;
+          for (const part of parts) segments.push({ kind: 'memory', data: part });
+          memory += size;
           if (memory > stats.peakMemory) stats.peakMemory = memory;
         } else {
+          const piece = parts.length === 1 ? parts[0]! : Buffer.concat(parts, size);
           if (temp === null) {
             const path = join(settings.tempPath, `cosocket-proxy-${randomBytes(8).toString('hex')}`);
             temp = yield* file.open(path, 'w+', 0o600);
             yield* call(unlink(path)); // the data lives on in the open file only
           }
           yield* temp.write(piece, fileEnd);
-          body.giveBack(piece);
+          for (const part of parts) body.giveBack(part);
           segments.push({ kind: 'file', offset: fileEnd, length: piece.length });
           fileEnd += piece.length;
           fileHeld += piece.length;
           if (fileHeld > stats.peakTempFile) stats.peakTempFile = fileHeld;
           stats.tempFileBytes += piece.length;
         }
+        parts.length = 0;
         dataReady.notify();
       }
     } finally {

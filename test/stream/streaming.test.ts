@@ -6,7 +6,7 @@ import { connect } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import Fastify from 'fastify';
 import type { FastifyInstance } from 'fastify';
-import { Scheduler, SocketTimeoutError, co, cosocketPlugin, pools, proxyPass, sleep } from '../../src/index.js';
+import { Scheduler, SocketTimeoutError, co, cosocketPlugin, pools, proxyPass, sleep, tcp } from '../../src/index.js';
 import type { HandlerContext, Operation, ProxyStats } from '../../src/index.js';
 import { parseChunked, rawGet } from '../helpers/chunked.js';
 
@@ -138,6 +138,36 @@ describe('streaming output', () => {
       assert.equal(lastStats!.buffering, mode === 'on');
     });
   }
+
+  it('reuses read buffers across concurrent proxied bodies without mixing up their bytes', async () => {
+    // both modes at once, one client reading in fits and starts: reused buffers go from one download
+    // to another, so a buffer handed back while still in use would corrupt some body
+    const before = tcp.readBufferStats();
+    const stalling = new Promise<Buffer>((resolve, reject) => {
+      const parts: Buffer[] = [];
+      const socket = connect(port, '127.0.0.1', () => socket.write('GET /tight/stalling HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n'));
+      let received = 0;
+      socket.on('data', (d: Buffer) => {
+        parts.push(d);
+        received += d.length;
+        if (received > 2 * 1024 * 1024) {
+          received = 0;
+          socket.pause();
+          setTimeout(() => socket.resume(), 50);
+        }
+      });
+      socket.on('end', () => resolve(Buffer.concat(parts)));
+      socket.on('error', reject);
+    });
+    const raws = await Promise.all([rawGet(port, '/off/a'), rawGet(port, '/on/b'), rawGet(port, '/off/c'), stalling]);
+    for (const raw of raws) {
+      const parsed = parseChunked(raw);
+      assert.equal(parsed.complete, true);
+      assert.equal(createHash('sha256').update(parsed.body).digest('hex'), EXPECTED);
+    }
+    const after = tcp.readBufferStats();
+    assert.ok(after.reused - before.reused > 100, `only ${after.reused - before.reused} reads went into reused buffers`);
+  });
 
   it('honours X-Accel-Buffering: no from the upstream', async () => {
     const raw = await rawGet(port, '/on/no-buffering');
