@@ -23,7 +23,7 @@ import type { Proc } from '../lib/processes.js';
 const CHUNKS = envInt('CHUNKS', 100_000);
 const ROUNDS = envInt('ROUNDS', 3);
 /** Downloads each proxy serves before the measured rounds (the first is reported as the cold one). */
-const WARMUP = envInt('WARMUP', 5);
+const WARMUP = envInt('WARMUP', 8);
 const HERE = fileURLToPath(new URL('.', import.meta.url));
 
 type Mode = 'naive' | 'off' | 'on' | 'reply-from' | 'nginx';
