@@ -83,9 +83,9 @@ export class BodyReader {
   }
 
   /**
-   * From now on read() and readParts() lend their pieces (views of the received bytes): give each back with giveBack()
-   * once nothing refers to it any more, e.g. when the write that sent it completed, and its memory
-   * serves later reads instead of new memory per read. A piece not given back is left to the GC.
+   * From now on read() and readParts() lend their pieces (views of the received bytes): give each back
+   * with giveBack() once nothing refers to it any more, e.g. when the write that sent it completed, and its memory serves later reads instead of new memory per read. A piece
+   * not given back is left to the GC.
    */
   lendPieces(): void {
     if (this.finished || this.lender !== null) return;

@@ -96,6 +96,17 @@ export class HandlerContext implements TaskObserver {
     return this.output.writeLent(parts, written);
   }
 
+  /**
+   * Sends the head now (status and headers as set) and frames the body's chunks on the client socket
+   * instead of through Node's ServerResponse: each writeLent() is then one chunk in one socket write.
+   * False when this response cannot be chunked that way (HEAD, HTTP/1.0, a bodiless status, a
+   * Content-Length set, a pipelined response still waiting for the socket): writes then go the usual
+   * way, and the head may have gone out already.
+   */
+  chunkOnSocket(): boolean {
+    return this.output.chunkOnSocket(this.status);
+  }
+
   /** True once the response head went out (by flush or write). */
   get headSent(): boolean {
     return this.output.streaming;
@@ -117,8 +128,7 @@ export class HandlerContext implements TaskObserver {
     const raw = this.reply.raw;
     if (raw.destroyed) return;
     if (this.output.streaming) {
-      if (this.output.buffered > 0) raw.write(this.output.takeAll());
-      if (this.trailers !== null) raw.addTrailers(this.trailers);
+      this.output.endBody(this.trailers);
       raw.end();
       this.recorder.recordStreamed(this.request, this.status);
       return;
@@ -156,6 +166,8 @@ export class HandlerContext implements TaskObserver {
   private startStreaming(): void {
     this.reply.hijack();
     const headers: Record<string, string | string[]> = { 'content-type': 'text/plain; charset=utf-8', ...this.headers };
+    // an HTTP/1.0 response is not chunked, so it cannot carry trailers: Node refuses the whole head if it announces them
+    if (this.request.raw.httpVersionMinor === 0 && this.request.raw.httpVersionMajor === 1) delete headers.trailer;
     this.reply.raw.writeHead(this.status, headers);
   }
 }

@@ -3,6 +3,10 @@ import { SocketClosedError, SocketTimeoutError } from '../errors.js';
 import { Effect } from '../runtime/effect.js';
 import type { EffectKind } from '../runtime/effect.js';
 import type { Task } from '../runtime/task.js';
+import { RawChunkedBody } from './raw-chunked.js';
+import type { Written } from './raw-chunked.js';
+
+export type { Written } from './raw-chunked.js';
 
 /** What print/say accept: text, bytes, numbers, and arrays of them (nested). */
 export type Printable = string | number | boolean | Buffer | Uint8Array | null | undefined | readonly Printable[];
@@ -26,9 +30,6 @@ const WRITE: EffectKind = {
     (effect.a as Output).abandonFlush(task);
   },
 };
-
-/** Called with a piece of a write once the socket no longer needs it (not after a failed write). */
-export type Written = (data: Buffer) => void;
 
 interface LentWrite {
   parts: readonly Buffer[];
@@ -60,15 +61,21 @@ export class Output {
   private size = 0;
   /** The head is on the wire: the rest goes out as chunks through `raw`. */
   streaming = false;
+  /** Set by startRawChunked(): the body goes to the socket with our framing, not through `raw`. */
+  private rawBody: RawChunkedBody | null = null;
   private flushWaiter: Task<unknown> | null = null;
   private flushTimer: NodeJS.Timeout | null = null;
+  /** What a writer waiting for the client listens to for 'drain'. */
+  private drainSource: NodeJS.EventEmitter;
 
   constructor(
     private readonly raw: ServerResponse,
     private readonly bufferSize: number,
     private readonly sendTimeout: number,
     private readonly writeHead: () => void,
-  ) {}
+  ) {
+    this.drainSource = raw;
+  }
 
   get buffered(): number {
     return this.size;
@@ -93,11 +100,40 @@ export class Output {
   }
 
   /**
-   * Like write(), for memory the caller reuses: `parts` go out as one chunk each, all in one socket
-   * write, and `written(part)` is called for each once the socket no longer needs it.
+   * Like write(), for memory the caller reuses: `parts` go out in one socket write (one chunk when
+   * chunkOnSocket() is on, else a chunk each), and `written(part)` is called for each once the socket
+   * no longer needs it.
    */
   writeLent(parts: readonly Buffer[], written: Written): Effect<void> {
     return new Effect<void>(WRITE_LENT, this, { parts, written });
+  }
+
+  /**
+   * Sends the head now and frames the body's chunks here, on the socket, instead of through Node's
+   * ServerResponse (see RawChunkedBody). False when this response cannot: then nothing changed, or
+   * the head went out the usual way.
+   */
+  chunkOnSocket(status: number): boolean {
+    if (this.streaming) return false;
+    this.rawBody = RawChunkedBody.open(this.raw, status, () => {
+      this.streaming = true;
+      this.writeHead();
+    });
+    if (this.rawBody === null) return false;
+    this.drainSource = this.rawBody.socket;
+    return true;
+  }
+
+  /** The handler ended: what is still buffered, trailers, the end of a chunked body. The caller ends `raw`. */
+  endBody(trailers: Record<string, string> | null): void {
+    const rawBody = this.rawBody;
+    if (rawBody === null) {
+      if (this.size > 0) this.raw.write(this.takeAll());
+      if (trailers !== null) this.raw.addTrailers(trailers);
+      return;
+    }
+    if (this.size > 0) rawBody.writeChunk(this.takeAll());
+    rawBody.end(trailers);
   }
 
   /** @internal */
@@ -107,13 +143,17 @@ export class Output {
     this.chunks = [];
     this.size = 0;
     if (this.raw.destroyed) throw new SocketClosedError('send', 'client');
-    this.afterWrite(task, this.raw.write(chunk));
+    this.afterWrite(task, this.rawBody === null ? this.raw.write(chunk) : this.rawBody.writeChunk(chunk));
   }
 
   /** @internal */
   beginLentWrite(task: Task<unknown>, parts: readonly Buffer[], written: Written): void {
     this.startStreaming();
     if (this.raw.destroyed) throw new SocketClosedError('send', 'client');
+    if (this.rawBody !== null) {
+      this.afterWrite(task, this.rawBody.writeChunkParts(this.size > 0 ? this.takeAll() : null, parts, written));
+      return;
+    }
     const raw = this.raw;
     raw.cork();
     if (this.size > 0) raw.write(this.takeAll());
@@ -142,7 +182,7 @@ export class Output {
     }
     this.flushWaiter = task;
     this.flushTimer = setTimeout(onSendTimeout, this.sendTimeout, this);
-    this.raw.once('drain', this.onDrain);
+    this.drainSource.once('drain', this.onDrain);
   }
 
   private readonly onDrain = (): void => {
@@ -191,7 +231,7 @@ export class Output {
   }
 
   private endFlushWait(): void {
-    this.raw.off('drain', this.onDrain);
+    this.drainSource.off('drain', this.onDrain);
     if (this.flushTimer !== null) clearTimeout(this.flushTimer);
     this.flushTimer = null;
     this.flushWaiter = null;
@@ -207,13 +247,15 @@ export class Output {
     }
     if (this.size === 0) {
       if (done !== null) {
-        if (this.raw.writableNeedDrain) this.raw.once('drain', done);
+        const target = this.rawBody === null ? this.raw : this.rawBody.socket;
+        if (target.writableNeedDrain) target.once('drain', done);
         else done();
       }
       return;
     }
     const data = this.takeAll();
-    if (done === null) this.raw.write(data);
+    if (this.rawBody !== null) this.rawBody.writeChunk(data, done === null ? undefined : () => done());
+    else if (done === null) this.raw.write(data);
     else this.raw.write(data, () => done());
   }
 

@@ -112,20 +112,22 @@ export function* proxyResponse(ctx: HandlerContext, response: HttpResponse, opti
   const accel = response.header('x-accel-buffering');
   const buffering = accel !== undefined ? accel.toLowerCase() !== 'no' : settings.buffering;
   copyResponseHead(ctx, response);
+  const body = response.body;
+  if (!body.done) ctx.chunkOnSocket(); // each write: one chunk, straight to the socket
   const stats: ProxyStats = { bytes: 0, downstreamWrites: 0, peakMemory: 0, tempFileBytes: 0, peakTempFile: 0, buffering };
-  response.body.lendPieces(); // every piece goes back once written: read buffers are reused
-  if (buffering) yield* bufferedCopy(ctx, response.body, settings, stats);
-  else yield* passThrough(ctx, response.body, settings, stats);
+  body.lendPieces(); // every piece goes back once written: read buffers are reused
+  if (buffering) yield* bufferedCopy(ctx, body, settings, stats);
+  else yield* passThrough(ctx, body, settings, stats);
+  stats.bytes = body.bytesRead;
   return stats;
 }
 
-/** buffering off: whatever has arrived, up to passSize, as one chunk; the next read waits for the client. */
+/** buffering off: whatever has arrived, up to passSize, in one write; the next read waits for the client. */
 function* passThrough(ctx: HandlerContext, body: BodyReader, settings: BufferingOptions, stats: ProxyStats): Operation<void> {
   const parts: Buffer[] = [];
   for (;;) {
     const size = yield* body.readParts(settings.passSize, parts);
     if (size === 0) break;
-    stats.bytes += size;
     stats.downstreamWrites++;
     yield* ctx.writeLent(parts, body.giveBack);
     parts.length = 0;
@@ -159,7 +161,6 @@ function* bufferedCopy(ctx: HandlerContext, body: BodyReader, settings: Bufferin
         const room = memoryLimit - memory;
         const size = yield* body.readParts(room > settings.bufferSize ? room : settings.bufferSize, parts);
         if (size === 0) break;
-        stats.bytes += size;
         if (memory < memoryLimit) {
           for (const part of parts) segments.push({ kind: 'memory', data: part });
           memory += size;
