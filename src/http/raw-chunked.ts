@@ -6,6 +6,10 @@ import type { Socket } from 'node:net';
 export type Written = (data: Buffer) => void;
 
 const CRLF = Buffer.from('\r\n');
+
+function uncork(socket: Socket): void {
+  socket.uncork();
+}
 const LAST_CHUNK = Buffer.from('0\r\n\r\n');
 
 /**
@@ -31,7 +35,9 @@ export class RawChunkedBody {
     if (!res.chunkedEncoding) return null;
     // the response owns the socket (res.socket is only set for the response being sent), so Node
     // writes the head to it now and body bytes written to it after follow the head on the wire
+    socket.cork(); // the head leaves with the first chunk (and the last, if it comes in this tick)
     res.flushHeaders();
+    process.nextTick(uncork, socket);
     res.chunkedEncoding = false; // Node frames nothing more and adds no last chunk at res.end()
     return new RawChunkedBody(socket);
   }
