@@ -21,7 +21,7 @@ import { nginxPath, startNginx, startProcess } from '../lib/processes.js';
 import type { Proc } from '../lib/processes.js';
 
 const CHUNKS = envInt('CHUNKS', 100_000);
-const ROUNDS = envInt('ROUNDS', 3);
+const ROUNDS = envInt('ROUNDS', 5);
 /** Downloads each proxy serves before the measured rounds (the first is reported as the cold one). */
 const WARMUP = envInt('WARMUP', 8);
 const HERE = fileURLToPath(new URL('.', import.meta.url));
@@ -215,13 +215,17 @@ async function main(): Promise<void> {
   );
   console.log(`\n${CHUNKS.toLocaleString('en-US')} chunks, ${(total / 1e6).toFixed(1)} MB per download, ${ROUNDS} round(s) per scenario after ${WARMUP} warm-up download(s) (node ${process.version}${haveNginx ? '' : '; nginx not installed: (e) not measured, apt-get install nginx-light'})\n\n${table}`);
   console.log(`\nEach proxy's first download, before the rounds above (a fresh process; for Node this includes compiling the path):\n\n${coldTable}`);
-  console.log('\nTargets: (b) and (c) use <= 1/5 of (a)\'s CPU and <= 1.5x nginx\'s; 10 concurrent downloads all finish');
+  console.log('\nTargets: (b) and (c) use <= 1/5 of (a)\'s CPU and <= 1.5x nginx\'s (medians; the range is the ratio round by round); 10 concurrent downloads all finish');
   for (const scenario of scenarios.map((s) => s.name)) {
     const naive = cpuOf('naive', scenario);
     const parts = (['off', 'on'] as const).map((mode) => {
       const cpu = cpuOf(mode, scenario);
-      const vsNginx = haveNginx ? ` ${fixed(cpu / cpuOf('nginx', scenario))}x nginx` : '';
-      return `${mode}: ${fixed(cpu / naive)}x naive${vsNginx}`;
+      if (!haveNginx) return `${mode}: ${fixed(cpu / naive)}x naive`;
+      // the proxies took turns within each round: round i of one against round i of nginx
+      const ours = samples.get(`${mode} ${scenario}`)!;
+      const theirs = samples.get(`nginx ${scenario}`)!;
+      const perRound = ours.map((sample, i) => sample.cpu / theirs[i]!.cpu);
+      return `${mode}: ${fixed(cpu / naive)}x naive, ${fixed(cpu / cpuOf('nginx', scenario))}x nginx (rounds ${fixed(Math.min(...perRound))}-${fixed(Math.max(...perRound))}x)`;
     });
     console.log(`  ${scenario}: ${parts.join('; ')}`);
   }
