@@ -6,7 +6,7 @@ export type FieldSpec =
   | { kind: 'string'; check?: (what: string, value: string) => string }
   | { kind: 'int'; min: number; max: number }
   | { kind: 'duration' }
-  | { kind: 'size' }
+  | { kind: 'size'; min?: number }
   | { kind: 'choice'; choices: readonly string[] }
   | { kind: 'section'; fields: Schema };
 
@@ -43,8 +43,11 @@ function checkValue(source: string, name: string, spec: FieldSpec, value: unknow
       return checkConfig(source, value, spec.fields, name, label);
     case 'duration':
       return parseDuration(what, value);
-    case 'size':
-      return parseSize(what, value);
+    case 'size': {
+      const bytes = parseSize(what, value);
+      if (spec.min !== undefined && bytes < spec.min) throw new InvalidArgumentError(`${what} must be at least ${spec.min} byte(s), got ${JSON.stringify(value)}`);
+      return bytes;
+    }
     case 'int': {
       const n = typeof value === 'string' && /^\d+$/.test(value) ? Number(value) : value;
       if (typeof n !== 'number' || !Number.isInteger(n) || n < spec.min || n > spec.max) {

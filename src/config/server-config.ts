@@ -5,6 +5,7 @@ import { pathToFileURL } from 'node:url';
 import { InvalidArgumentError } from '../errors.js';
 import { checkConfig } from './schema.js';
 import type { ConfigData, Schema } from './schema.js';
+import { parseSize } from './units.js';
 
 export type TestMode = 'short' | 'keepalive' | 'shared';
 export type LogLevel = 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
@@ -48,6 +49,17 @@ export interface ServerConfig {
     connectTimeout: number;
     readTimeout: number;
     bodySize: number;
+    /** nginx's proxy_buffering (on/off) and its sizes, for the proxy's responses */
+    buffering: string;
+    bufferSize: number;
+    /** proxy_buffers: "count size", e.g. "8 8k" */
+    buffers: string;
+    busyBuffersSize: number;
+    /** 0: no temp file (backpressure once the memory buffers are full) */
+    maxTempFileSize: number;
+    tempFileWriteSize: number;
+    /** empty: the system temp directory */
+    tempPath: string;
   };
 }
 
@@ -76,6 +88,13 @@ export const DEFAULTS: ServerConfig = {
     connectTimeout: 1_000,
     readTimeout: 60_000,
     bodySize: 1024 * 1024,
+    buffering: 'on',
+    bufferSize: 8 * 1024,
+    buffers: '8 8k',
+    busyBuffersSize: 16 * 1024,
+    maxTempFileSize: 1024 * 1024 * 1024,
+    tempFileWriteSize: 16 * 1024,
+    tempPath: '',
   },
 };
 
@@ -123,6 +142,20 @@ function checkDirectory(what: string, value: string): string {
   }
   if (!info.isDirectory()) throw new InvalidArgumentError(`${what} must be a directory, got '${value}' (not a directory)`);
   return resolve(value);
+}
+
+function checkBuffers(what: string, value: string): string {
+  const match = /^\s*(\d+)\s+(\d+[kmg]?)\s*$/i.exec(value);
+  if (match === null || Number(match[1]) < 1 || parseSize(what, match[2]) < 1) {
+    throw new InvalidArgumentError(`${what} must be a count and a size like "8 8k" (nginx's proxy_buffers), got '${value}'`);
+  }
+  return `${Number(match[1])} ${match[2]!.toLowerCase()}`;
+}
+
+/** proxy_buffers "count size" (checked by checkBuffers) as numbers. */
+export function parseBuffers(value: string): { count: number; size: number } {
+  const [count, size] = value.trim().split(/\s+/) as [string, string];
+  return { count: Number(count), size: parseSize('buffers', size) };
 }
 
 function checkSuffix(what: string, value: string): string {
@@ -190,6 +223,13 @@ export const SCHEMA: Schema = {
       connectTimeout: { kind: 'duration' },
       readTimeout: { kind: 'duration' },
       bodySize: { kind: 'size' },
+      buffering: { kind: 'choice', choices: ['on', 'off'] },
+      bufferSize: { kind: 'size', min: 1 },
+      buffers: { kind: 'string', check: checkBuffers },
+      busyBuffersSize: { kind: 'size', min: 1 },
+      maxTempFileSize: { kind: 'size' },
+      tempFileWriteSize: { kind: 'size', min: 1 },
+      tempPath: { kind: 'string', check: (what, value) => (value === '' ? value : checkDirectory(what, value)) },
     },
   },
 };

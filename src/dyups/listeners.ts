@@ -1,4 +1,4 @@
-import { redactUrl } from '../config/server-config.js';
+import { parseBuffers, redactUrl } from '../config/server-config.js';
 import type { ServerConfig } from '../config/server-config.js';
 import { CosocketError } from '../errors.js';
 import type { Scheduler } from '../runtime/scheduler.js';
@@ -102,6 +102,15 @@ export async function startDyups(
       readTimeout: settings.readTimeout,
       bodyLimit: settings.bodySize,
       headerTimeout: config.limits.headerTimeout,
+      buffering: {
+        buffering: settings.buffering === 'on',
+        bufferSize: settings.bufferSize,
+        buffers: parseBuffers(settings.buffers),
+        busyBuffersSize: settings.busyBuffersSize,
+        maxTempFileSize: settings.maxTempFileSize,
+        tempFileWriteSize: settings.tempFileWriteSize,
+        ...(settings.tempPath !== '' ? { tempPath: settings.tempPath } : {}),
+      },
     });
     await proxy.listen({ host: settings.proxyHost, port: settings.proxyPort });
     const port = (proxy.server.address() as { port: number }).port;

@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
@@ -72,6 +73,54 @@ describe('cosocket serve with dyups', () => {
 });
 
 describe('cosocket serve with dyups and --workers', () => {
+  it("takes the proxy's buffering from the config (dyups.buffers, maxTempFileSize) and refuses bad values by name", async () => {
+    const own = mkdtempSync(join(tmpdir(), 'cosocket-dyups-buffering-'));
+    const bad = join(own, 'bad-buffers.json');
+    writeFileSync(bad, JSON.stringify({ dyups: { buffers: '8' } }));
+    const refused = await runCli(['serve', '--config', bad]);
+    assert.equal(refused.code, 2);
+    assert.match(refused.stderr, /'dyups\.buffers' must be a count and a size like "8 8k"/);
+    writeFileSync(bad, JSON.stringify({ dyups: { bufferSize: 0 } }));
+    assert.match((await runCli(['serve', '--config', bad])).stderr, /'dyups\.bufferSize' must be at least 1 byte/);
+
+    // 20 MB to a client that reads nothing: with the defaults (1024m temp file) the proxy would take it
+    // all; with two 8k buffers and no temp file it must leave most of it with the upstream
+    const { createServer } = await import('node:http');
+    let written = 0;
+    const piece = Buffer.alloc(64 * 1024, 97);
+    const upstream = createServer((_req, res) => {
+      const pump = (): void => {
+        while (written < 20 * 1024 * 1024) {
+          written += piece.length;
+          if (!res.write(piece)) return void res.once('drain', pump);
+        }
+        res.end();
+      };
+      pump();
+    });
+    await new Promise<void>((resolve) => upstream.listen(0, '127.0.0.1', resolve));
+    const upstreamPort = (upstream.address() as { port: number }).port;
+    const config = join(own, 'tight.json');
+    const adminPort = await deadPort();
+    const proxyPort = await deadPort();
+    writeFileSync(config, JSON.stringify({ dyups: { adminPort, proxyPort, buffering: 'on', buffers: '2 8k', maxTempFileSize: 0 } }));
+    const srv = await startServer(['--config', config]);
+    const client = connect(proxyPort, '127.0.0.1');
+    try {
+      assert.equal(await (await fetch(`http://127.0.0.1:${adminPort}/upstream/big.local`, { method: 'POST', body: `server 127.0.0.1:${upstreamPort};` })).text(), 'success');
+      client.pause();
+      client.write('GET / HTTP/1.1\r\nHost: big.local\r\n\r\n');
+      await new Promise((r) => setTimeout(r, 1_000));
+      assert.ok(written < 10 * 1024 * 1024, `the upstream got to write ${written} bytes for a client that reads nothing`);
+    } finally {
+      client.destroy();
+      await srv.stop();
+      upstream.closeAllConnections();
+      upstream.close();
+      rmSync(own, { recursive: true, force: true });
+    }
+  });
+
   it('makes a change visible on every worker before the POST returns', async () => {
     const { createServer } = await import('node:http');
     const upstreams = await Promise.all(
