@@ -3,7 +3,7 @@ import * as file from '../../adapters/file/index.js';
 import * as http from '../../adapters/http/index.js';
 import * as redis from '../../adapters/redis/index.js';
 import * as tcp from '../../adapters/tcp/index.js';
-import { CancelledError, CosocketError, coroutineChain } from '../errors.js';
+import { CancelledError, CosocketError, InvalidArgumentError, coroutineChain } from '../errors.js';
 import type { Effect } from '../runtime/effect.js';
 import type { Task, TaskObserver } from '../runtime/task.js';
 import { STATUS_TEXT, statusForError } from './error-status.js';
@@ -67,6 +67,8 @@ export class HandlerContext implements TaskObserver {
    * of HTTP/1.0 responses, which are not chunked, do not get it.
    */
   trailer(name: string, value: string): this {
+    if (!/^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/.test(name)) throw new InvalidArgumentError(`trailer name ${JSON.stringify(name)} is not a valid field name`);
+    if (/[^\t\x20-\x7e\x80-\xff]/.test(value)) throw new InvalidArgumentError(`trailer '${name}': the value has a character a field value cannot hold (CR, LF, other controls)`);
     if (this.trailers === null) this.trailers = {};
     this.trailers[name] = value;
     return this;
@@ -128,8 +130,14 @@ export class HandlerContext implements TaskObserver {
     const raw = this.reply.raw;
     if (raw.destroyed) return;
     if (this.output.streaming) {
-      this.output.endBody(this.trailers);
-      raw.end();
+      try {
+        this.output.endBody(this.trailers);
+        raw.end();
+      } catch (err) {
+        // nothing may escape here (no caller would see it): cut the response instead of leaving it open
+        this.log.error({ err, route: this.request.routeOptions.url }, 'could not end a streamed response');
+        raw.destroy();
+      }
       this.recorder.recordStreamed(this.request, this.status);
       return;
     }

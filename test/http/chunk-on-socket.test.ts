@@ -48,6 +48,17 @@ describe('ctx.chunkOnSocket: chunked framing written by cosocket on the client s
       results.push(ctx.chunkOnSocket());
       yield* ctx.write(Buffer.from('fixed'));
     }));
+    app.get('/bad-trailer', co(function* (ctx: HandlerContext): Operation<string> {
+      const refused: string[] = [];
+      for (const [name, value] of [['x-ok', 'a\r\nInjected: 1'], ['bad name', 'v'], ['x-nul', 'a\u0000b']] as const) {
+        try {
+          ctx.trailer(name, value);
+        } catch (err) {
+          refused.push(`${(err as Error).name}: ${(err as Error).message}`);
+        }
+      }
+      return refused.join('\n');
+    }));
     await app.listen({ host: '127.0.0.1', port: 0 });
     port = (app.server.address() as { port: number }).port;
   });
@@ -68,6 +79,15 @@ describe('ctx.chunkOnSocket: chunked framing written by cosocket on the client s
     assert.deepEqual(parsed.chunks.map(String), ['printed;one,two,three', 'after', 'written', 'end']);
     assert.match(raw.toString('latin1'), /\r\n0\r\nx-done: yes\r\n\r\n$/);
     assert.deepEqual(given.sort(), ['one,', 'three', 'two,'], 'every lent part is handed back once written');
+  });
+
+  it('refuses a trailer that would break the response where it is set, naming it', async () => {
+    const text = await (await fetch(`http://127.0.0.1:${port}/bad-trailer`)).text();
+    const lines = text.split('\n');
+    assert.equal(lines.length, 3, text);
+    assert.match(lines[0]!, /InvalidArgumentError: trailer 'x-ok': the value has a character/);
+    assert.match(lines[1]!, /InvalidArgumentError: trailer name "bad name" is not a valid field name/);
+    assert.match(lines[2]!, /InvalidArgumentError: trailer 'x-nul'/);
   });
 
   it('keeps the connection usable: a second request on it is answered after the first body', async () => {
