@@ -34,11 +34,11 @@ let lastStats: ProxyStats | null = null;
 const events: string[] = [];
 const scheduler = new Scheduler({ name: 'stream-tests' });
 
-function sendChunks(res: ServerResponse, extraHeaders: Record<string, string> = {}): void {
+function sendChunks(res: ServerResponse, extraHeaders: Record<string, string> = {}, sized = false): void {
   const index = upstreamProgress.push(0) - 1;
   upstreamClosed.push(false);
   res.on('close', () => (upstreamClosed[index] = true));
-  res.writeHead(200, { 'content-type': 'text/plain', connection: 'keep-alive, x-hop', 'x-hop': 'drop me', ...extraHeaders });
+  res.writeHead(200, { 'content-type': 'text/plain', connection: 'keep-alive, x-hop', 'x-hop': 'drop me', ...(sized ? { 'content-length': String(TOTAL) } : {}), ...extraHeaders });
   let i = 0;
   const pump = (): void => {
     while (i < N) {
@@ -57,6 +57,7 @@ describe('streaming output', () => {
   before(async () => {
     upstream = createServer((req, res) => {
       if (req.url === '/no-buffering') sendChunks(res, { 'x-accel-buffering': 'no' });
+      else if (req.url?.startsWith('/sized')) sendChunks(res, {}, true);
       else sendChunks(res);
     });
     await new Promise<void>((resolve) => upstream.listen(0, '127.0.0.1', resolve));
@@ -140,30 +141,32 @@ describe('streaming output', () => {
   }
 
   it('reuses read buffers across concurrent proxied bodies without mixing up their bytes', async () => {
-    // both modes at once, one client reading in fits and starts: reused buffers go from one download
+    // both modes, chunked and sized upstream bodies at once, one client reading in fits and starts: reused buffers go from one download
     // to another, so a buffer handed back while still in use would corrupt some body
     const before = tcp.readBufferStats();
-    const stalling = new Promise<Buffer>((resolve, reject) => {
-      const parts: Buffer[] = [];
-      const socket = connect(port, '127.0.0.1', () => socket.write('GET /tight/stalling HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n'));
-      let received = 0;
-      socket.on('data', (d: Buffer) => {
-        parts.push(d);
-        received += d.length;
-        if (received > 2 * 1024 * 1024) {
-          received = 0;
-          socket.pause();
-          setTimeout(() => socket.resume(), 50);
-        }
+    const stalling = (path: string): Promise<Buffer> =>
+      new Promise<Buffer>((resolve, reject) => {
+        const parts: Buffer[] = [];
+        const socket = connect(port, '127.0.0.1', () => socket.write(`GET ${path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n`));
+        let received = 0;
+        socket.on('data', (d: Buffer) => {
+          parts.push(d);
+          received += d.length;
+          if (received > 2 * 1024 * 1024) {
+            received = 0;
+            socket.pause();
+            setTimeout(() => socket.resume(), 50);
+          }
+        });
+        socket.on('end', () => resolve(Buffer.concat(parts)));
+        socket.on('error', reject);
       });
-      socket.on('end', () => resolve(Buffer.concat(parts)));
-      socket.on('error', reject);
-    });
-    const raws = await Promise.all([rawGet(port, '/off/a'), rawGet(port, '/on/b'), rawGet(port, '/off/c'), stalling]);
-    for (const raw of raws) {
+    const raws = await Promise.all([rawGet(port, '/off/a'), rawGet(port, '/on/b'), stalling('/off/sized-stalling'), stalling('/tight/sized-stalling'), stalling('/tight/stalling')]);
+    for (const [i, raw] of raws.entries()) {
       const parsed = parseChunked(raw);
       assert.equal(parsed.complete, true);
-      assert.equal(createHash('sha256').update(parsed.body).digest('hex'), EXPECTED);
+      if (i === 2 || i === 3) assert.match(parsed.head, new RegExp(`\r\ncontent-length: ${TOTAL}`, 'i'), 'a sized upstream body keeps its length');
+      assert.equal(createHash('sha256').update(parsed.body).digest('hex'), EXPECTED, `download ${i}`);
     }
     const after = tcp.readBufferStats();
     assert.ok(after.reused - before.reused > 100, `only ${after.reused - before.reused} reads went into reused buffers`);
