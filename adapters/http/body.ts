@@ -84,8 +84,9 @@ export class BodyReader {
 
   /**
    * From now on read() and readParts() lend their pieces (views of the received bytes): give each back
-   * with giveBack() once nothing refers to it any more, e.g. when the write that sent it completed, and its memory serves later reads instead of new memory per read. A piece
-   * not given back is left to the GC.
+   * with giveBack() once nothing refers to it any more, e.g. when the write that sent it completed, and
+   * its memory serves later reads instead of new memory per read. A piece not given back is left to the
+   * GC. (A piece read() had to join from several is a copy: giving it back does nothing.)
    */
   lendPieces(): void {
     if (this.finished || this.lender !== null) return;
