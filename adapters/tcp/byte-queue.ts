@@ -34,7 +34,8 @@ export class ByteQueue {
 
   /**
    * The oldest queued piece, without consuming it. The queue holds the only reference to these bytes
-   * (each read fills a fresh buffer), so a parser may rewrite the bytes it then consumes.
+   * (reads land in memory nobody else holds: see ReadSpace), so a parser may rewrite the bytes it then
+   * consumes.
    */
   first(): Buffer {
     return this.length === 0 ? EMPTY : this.chunks[0]!;

@@ -127,9 +127,9 @@ export class TcpSocket {
   }
 
   /**
-   * The oldest piece received and not read yet , without copying
-   * or consuming it. Nothing else refers to these bytes: a parser may rewrite the ones it then
-   * consumes (the HTTP body reader de-chunks in place). Follow with consume(n).
+   * The oldest piece received and not read yet, without copying or consuming it. Nothing else refers
+   * to these bytes: a parser may rewrite the ones it then consumes (the HTTP body reader de-chunks in
+   * place). Follow with consume(n).
    */
   peekFirst(): Buffer {
     if (this.conn === null) throw new SocketClosedError('receive', this.peer);

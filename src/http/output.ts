@@ -61,7 +61,7 @@ export class Output {
   private size = 0;
   /** The head is on the wire: the rest goes out as chunks through `raw`. */
   streaming = false;
-  /** Set by startRawChunked(): the body goes to the socket with our framing, not through `raw`. */
+  /** Set by chunkOnSocket(): the body goes to the socket with our framing, not through `raw`. */
   private rawBody: RawChunkedBody | null = null;
   private flushWaiter: Task<unknown> | null = null;
   private flushTimer: NodeJS.Timeout | null = null;
@@ -142,14 +142,14 @@ export class Output {
     const chunk = this.size > 0 ? Buffer.concat([...this.chunks, data], this.size + data.length) : data;
     this.chunks = [];
     this.size = 0;
-    if (this.raw.destroyed) throw new SocketClosedError('send', 'client');
+    if (this.clientGone()) throw new SocketClosedError('send', 'client');
     this.afterWrite(task, this.rawBody === null ? this.raw.write(chunk) : this.rawBody.writeChunk(chunk));
   }
 
   /** @internal */
   beginLentWrite(task: Task<unknown>, parts: readonly Buffer[], written: Written): void {
     this.startStreaming();
-    if (this.raw.destroyed) throw new SocketClosedError('send', 'client');
+    if (this.clientGone()) throw new SocketClosedError('send', 'client');
     if (this.rawBody !== null) {
       this.afterWrite(task, this.rawBody.writeChunkParts(this.size > 0 ? this.takeAll() : null, parts, written));
       return;
@@ -165,6 +165,10 @@ export class Output {
     }
     raw.uncork();
     this.afterWrite(task, sent);
+  }
+
+  private clientGone(): boolean {
+    return this.raw.destroyed || (this.rawBody !== null && this.rawBody.socket.destroyed);
   }
 
   private startStreaming(): void {
