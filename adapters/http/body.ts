@@ -47,6 +47,11 @@ export class BodyReader {
     return this.finished;
   }
 
+  /** The rest of a body with a Content-Length has already arrived: reading it will not wait. */
+  get allReceived(): boolean {
+    return this.finished || (this.framing.kind === LENGTH && this.socket.buffered >= this.remaining);
+  }
+
   /** Body bytes read so far. */
   get bytesRead(): number {
     return this.received;

@@ -116,7 +116,8 @@ export function* proxyResponse(ctx: HandlerContext, response: HttpResponse, opti
   if (!body.done) ctx.chunkOnSocket(); // each write: one chunk, straight to the socket
   const stats: ProxyStats = { bytes: 0, downstreamWrites: 0, peakMemory: 0, tempFileBytes: 0, peakTempFile: 0, buffering };
   body.lendPieces(); // every piece goes back once written: read buffers are reused
-  if (buffering) yield* bufferedCopy(ctx, body, settings, stats);
+  // a body that has all arrived needs no reading ahead (nor a reader coroutine): it goes out as it is
+  if (buffering && !body.allReceived) yield* bufferedCopy(ctx, body, settings, stats);
   else yield* passThrough(ctx, body, settings, stats);
   stats.bytes = body.bytesRead;
   return stats;
