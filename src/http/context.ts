@@ -1,3 +1,4 @@
+import { validateHeaderName, validateHeaderValue } from 'node:http';
 import type { FastifyBaseLogger, FastifyReply, FastifyRequest } from 'fastify';
 import * as file from '../../adapters/file/index.js';
 import * as http from '../../adapters/http/index.js';
@@ -67,8 +68,17 @@ export class HandlerContext implements TaskObserver {
    * of HTTP/1.0 responses, which are not chunked, do not get it.
    */
   trailer(name: string, value: string): this {
-    if (!/^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/.test(name)) throw new InvalidArgumentError(`trailer name ${JSON.stringify(name)} is not a valid field name`);
-    if (/[^\t\x20-\x7e\x80-\xff]/.test(value)) throw new InvalidArgumentError(`trailer '${name}': the value has a character a field value cannot hold (CR, LF, other controls)`);
+    // Node's own field checks, here rather than at the end of the response where nobody could catch them
+    try {
+      validateHeaderName(name);
+    } catch {
+      throw new InvalidArgumentError(`trailer name ${JSON.stringify(name)} is not a valid field name`);
+    }
+    try {
+      validateHeaderValue(name, value);
+    } catch {
+      throw new InvalidArgumentError(`trailer '${name}': the value has a character a field value cannot hold (CR, LF, other controls)`);
+    }
     if (this.trailers === null) this.trailers = {};
     this.trailers[name] = value;
     return this;

@@ -1,4 +1,5 @@
 import type { ServerResponse } from 'node:http';
+import type { Writable } from 'node:stream';
 import { SocketClosedError, SocketTimeoutError } from '../errors.js';
 import { Effect } from '../runtime/effect.js';
 import type { EffectKind } from '../runtime/effect.js';
@@ -11,14 +12,17 @@ export type { Written } from './raw-chunked.js';
 /** What print/say accept: text, bytes, numbers, and arrays of them (nested). */
 export type Printable = string | number | boolean | Buffer | Uint8Array | null | undefined | readonly Printable[];
 
+/** A cancelled flush or write stops waiting for the client. */
+const abandonWait: EffectKind['abandon'] = (task, effect) => {
+  (effect.a as Output).abandonFlush(task);
+};
+
 const FLUSH: EffectKind = {
   name: 'http.flush',
   start(task, effect) {
     (effect.a as Output).beginFlush(task, effect.b as boolean);
   },
-  abandon(task, effect) {
-    (effect.a as Output).abandonFlush(task);
-  },
+  abandon: abandonWait,
 };
 
 const WRITE: EffectKind = {
@@ -26,9 +30,7 @@ const WRITE: EffectKind = {
   start(task, effect) {
     (effect.a as Output).beginWrite(task, effect.b as Buffer);
   },
-  abandon(task, effect) {
-    (effect.a as Output).abandonFlush(task);
-  },
+  abandon: abandonWait,
 };
 
 interface LentWrite {
@@ -42,9 +44,7 @@ const WRITE_LENT: EffectKind = {
     const { parts, written } = effect.b as LentWrite;
     (effect.a as Output).beginLentWrite(task, parts, written);
   },
-  abandon(task, effect) {
-    (effect.a as Output).abandonFlush(task);
-  },
+  abandon: abandonWait,
 };
 
 function onSendTimeout(output: Output): void {
@@ -65,17 +65,13 @@ export class Output {
   private rawBody: RawChunkedBody | null = null;
   private flushWaiter: Task<unknown> | null = null;
   private flushTimer: NodeJS.Timeout | null = null;
-  /** What a writer waiting for the client listens to for 'drain'. */
-  private drainSource: NodeJS.EventEmitter;
 
   constructor(
     private readonly raw: ServerResponse,
     private readonly bufferSize: number,
     private readonly sendTimeout: number,
     private readonly writeHead: () => void,
-  ) {
-    this.drainSource = raw;
-  }
+  ) {}
 
   get buffered(): number {
     return this.size;
@@ -115,13 +111,8 @@ export class Output {
    */
   chunkOnSocket(status: number): boolean {
     if (this.streaming) return false;
-    this.rawBody = RawChunkedBody.open(this.raw, status, () => {
-      this.streaming = true;
-      this.writeHead();
-    });
-    if (this.rawBody === null) return false;
-    this.drainSource = this.rawBody.socket;
-    return true;
+    this.rawBody = RawChunkedBody.open(this.raw, status, () => this.startStreaming());
+    return this.rawBody !== null;
   }
 
   /** The handler ended: what is still buffered, trailers, the end of a chunked body. The caller ends `raw`. */
@@ -167,8 +158,13 @@ export class Output {
     this.afterWrite(task, sent);
   }
 
+  /** Where the body goes: the response, or its socket once chunkOnSocket() took the framing over. */
+  private get sink(): Writable {
+    return this.rawBody === null ? this.raw : this.rawBody.socket;
+  }
+
   private clientGone(): boolean {
-    return this.raw.destroyed || (this.rawBody !== null && this.rawBody.socket.destroyed);
+    return this.raw.destroyed || this.sink.destroyed;
   }
 
   private startStreaming(): void {
@@ -186,7 +182,7 @@ export class Output {
     }
     this.flushWaiter = task;
     this.flushTimer = setTimeout(onSendTimeout, this.sendTimeout, this);
-    this.drainSource.once('drain', this.onDrain);
+    this.sink.once('drain', this.onDrain);
   }
 
   private readonly onDrain = (): void => {
@@ -235,7 +231,7 @@ export class Output {
   }
 
   private endFlushWait(): void {
-    this.drainSource.off('drain', this.onDrain);
+    this.sink.off('drain', this.onDrain);
     if (this.flushTimer !== null) clearTimeout(this.flushTimer);
     this.flushTimer = null;
     this.flushWaiter = null;
@@ -244,15 +240,14 @@ export class Output {
   /** Sends the head if not yet, then the buffer as one chunk; `done` when the kernel took it. */
   private writeOut(done: (() => void) | null): void {
     if (!this.streaming) {
-      this.streaming = true;
-      this.writeHead();
+      this.startStreaming();
       // Node sends a head with the first body bytes; with none buffered, send it now
       if (this.size === 0) this.raw.flushHeaders();
     }
     if (this.size === 0) {
       if (done !== null) {
-        const target = this.rawBody === null ? this.raw : this.rawBody.socket;
-        if (target.writableNeedDrain) target.once('drain', done);
+        const sink = this.sink;
+        if (sink.writableNeedDrain) sink.once('drain', done);
         else done();
       }
       return;

@@ -153,35 +153,35 @@ function* bufferedCopy(ctx: HandlerContext, body: BodyReader, settings: Bufferin
   const dataReady = new Signal();
   const spaceFreed = new Signal();
 
-  const parts: Buffer[] = [];
+  const arrived: Buffer[] = [];
   const reader = yield* spawn(function* upstreamReader(): Operation<void> {
     try {
       for (;;) {
         while (memory >= memoryLimit && fileHeld + settings.bufferSize > settings.maxTempFileSize) yield* spaceFreed.wait();
         // like nginx's readv into every free buffer: one read takes as much as the free memory holds
         const room = memoryLimit - memory;
-        const size = yield* body.readParts(room > settings.bufferSize ? room : settings.bufferSize, parts);
+        const size = yield* body.readParts(room > settings.bufferSize ? room : settings.bufferSize, arrived);
         if (size === 0) break;
         if (memory < memoryLimit) {
-          for (const part of parts) segments.push({ kind: 'memory', data: part });
+          for (const part of arrived) segments.push({ kind: 'memory', data: part });
           memory += size;
           if (memory > stats.peakMemory) stats.peakMemory = memory;
         } else {
-          const piece = parts.length === 1 ? parts[0]! : Buffer.concat(parts, size);
+          const piece = arrived.length === 1 ? arrived[0]! : Buffer.concat(arrived, size);
           if (temp === null) {
             const path = join(settings.tempPath, `cosocket-proxy-${randomBytes(8).toString('hex')}`);
             temp = yield* file.open(path, 'w+', 0o600);
             yield* call(unlink(path)); // the data lives on in the open file only
           }
           yield* temp.write(piece, fileEnd);
-          for (const part of parts) body.giveBack(part);
+          for (const part of arrived) body.giveBack(part);
           segments.push({ kind: 'file', offset: fileEnd, length: piece.length });
           fileEnd += piece.length;
           fileHeld += piece.length;
           if (fileHeld > stats.peakTempFile) stats.peakTempFile = fileHeld;
           stats.tempFileBytes += piece.length;
         }
-        parts.length = 0;
+        arrived.length = 0;
         dataReady.notify();
       }
     } finally {
