@@ -49,7 +49,7 @@ interface PendingOpen {
 const OPEN: EffectKind = {
   name: 'file.open',
   start(task, effect) {
-    const [path, flags, mode] = effect.a as [string, string, number | undefined];
+    const [path, flags, mode] = effect.a as [string, string | number, number | undefined];
     const wait: PendingOpen = { abandoned: false };
     task.waitHandle = wait;
     fsOpen(path, flags, mode).then(
@@ -70,8 +70,11 @@ const OPEN: EffectKind = {
   },
 };
 
-/** An open file for this coroutine: `const f = yield* file.open(path)`; closed when the coroutine ends. */
-export function open(path: string, flags = 'r', mode?: number): Effect<CoFile> {
+/**
+ * An open file for this coroutine: `const f = yield* file.open(path)`; closed when the coroutine ends.
+ * `flags` as fs.open takes them: a string ('r', 'w', ...) or fs.constants bits (O_RDONLY | O_NOFOLLOW).
+ */
+export function open(path: string, flags: string | number = 'r', mode?: number): Effect<CoFile> {
   checkPath(path);
   return new Effect<CoFile>(OPEN, [path, flags, mode]);
 }
@@ -118,6 +121,16 @@ export class CoFile {
 
   stat(): Effect<Stats> {
     return call(this.live().stat());
+  }
+
+  /**
+   * Hands the descriptor over to whoever takes it (a read stream that outlives this coroutine): it is
+   * no longer closed when the coroutine ends, and this CoFile is closed.
+   */
+  release(): FileHandle {
+    const handle = this.live();
+    this.detach();
+    return handle;
   }
 
   /** Closes it; waits until the descriptor is released. */

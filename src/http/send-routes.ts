@@ -1,11 +1,9 @@
-import { stat } from 'node:fs/promises';
-import type { Stats } from 'node:fs';
 import type { FastifyInstance } from 'fastify';
 import type { Operation } from '../runtime/effect.js';
-import { call } from '../runtime/effects/call.js';
 import { serveFinished } from '../stream/sendfile/finished.js';
 import { followGrowing } from '../stream/sendfile/follow.js';
-import { namedPath, staysInside } from '../stream/sendfile/paths.js';
+import { openInside } from '../stream/sendfile/open-inside.js';
+import { namedPath } from '../stream/sendfile/paths.js';
 import { parseRange } from '../stream/sendfile/range.js';
 import { WatchHub } from '../stream/sendfile/watch-hub.js';
 import type { HandlerContext } from './context.js';
@@ -21,15 +19,6 @@ export interface SendRouteOptions {
 }
 
 const METHODS = ['GET', 'HEAD', 'POST', 'PUT', 'DELETE', 'PATCH', 'OPTIONS'] as const;
-
-async function fileStat(path: string): Promise<Stats | null> {
-  try {
-    const info = await stat(path);
-    return info.isFile() ? info : null;
-  } catch {
-    return null;
-  }
-}
 
 /**
  * Dynamic sendfile (ngx_http_dynamic_sendfile_module, done right): GET location/NAME serves NAME as a
@@ -51,18 +40,20 @@ export async function sendRoutes(app: FastifyInstance, options: SendRouteOptions
     const finishedPath = rawPath.startsWith(options.location) ? namedPath(options.root, rawPath.slice(options.location.length)) : null;
     if (finishedPath === null) return notFound(ctx);
     const growingPath = finishedPath + options.suffix;
+    // each name is opened once and served from that descriptor only (never checked, then opened again)
     for (let attempt = 0; attempt < 2; attempt++) {
-      const finished = yield* call(fileStat(finishedPath));
-      if (finished !== null) {
-        if (!(yield* call(staysInside(options.root, finishedPath)))) return notFound(ctx);
-        return serveFinished(ctx, finishedPath, finished);
+      const finished = yield* openInside(options.root, finishedPath);
+      if (finished === 'refused') return notFound(ctx);
+      if (finished !== 'missing') return serveFinished(ctx, finishedPath, finished);
+      const growing = yield* openInside(options.root, growingPath);
+      if (growing === 'refused') return notFound(ctx);
+      if (growing !== 'missing') {
+        const range = parseRange(ctx.request.headers.range, Infinity);
+        const start = range !== null && range !== 'unsatisfiable' ? range.start : 0;
+        yield* followGrowing(ctx, hub, growingPath, finishedPath, growing, start, follow);
+        return undefined;
       }
-      const growing = yield* call(fileStat(growingPath));
-      if (growing === null || !(yield* call(staysInside(options.root, growingPath)))) return notFound(ctx);
-      const range = parseRange(ctx.request.headers.range, Infinity);
-      const start = range !== null && range !== 'unsatisfiable' ? range.start : 0;
-      if (yield* followGrowing(ctx, hub, growingPath, finishedPath, start, follow)) return undefined;
-      // NAME.tmp went away between the stat and the open: look for NAME once more
+      // NAME.tmp may have been renamed to NAME between the two opens: look for NAME once more
     }
     return notFound(ctx);
   }

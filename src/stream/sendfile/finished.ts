@@ -2,6 +2,7 @@ import { createReadStream } from 'node:fs';
 import type { Stats } from 'node:fs';
 import type { HandlerContext } from '../../http/context.js';
 import { contentTypeFor } from './content-type.js';
+import type { FileInside } from './open-inside.js';
 import { parseRange } from './range.js';
 
 export function etagOf(info: Stats): string {
@@ -24,9 +25,11 @@ function notModified(ctx: HandlerContext, etag: string, info: Stats): boolean {
 /**
  * A finished file as a static response: Content-Length, Last-Modified, ETag, Accept-Ranges, a single
  * Range (206, or 416 when it cannot be met), If-None-Match / If-Modified-Since (304), Content-Type by
- * extension; HEAD gets the headers only. Returns what the handler should return (a stream, or nothing).
+ * extension; HEAD gets the headers only. Every byte comes from the descriptor `opened` (the stream takes
+ * it over), never from the name again. Returns what the handler should return (a stream, or nothing).
  */
-export function serveFinished(ctx: HandlerContext, path: string, info: Stats): NodeJS.ReadableStream | undefined {
+export function serveFinished(ctx: HandlerContext, path: string, opened: FileInside): NodeJS.ReadableStream | undefined {
+  const { info } = opened;
   const etag = etagOf(info);
   ctx.header('etag', etag).header('last-modified', info.mtime.toUTCString()).header('accept-ranges', 'bytes');
   ctx.header('content-type', contentTypeFor(path));
@@ -53,5 +56,5 @@ export function serveFinished(ctx: HandlerContext, path: string, info: Stats): N
   // send_timeout: a client that stops reading is let go (fastify's piping has no timeout of its own)
   const raw = ctx.reply.raw;
   raw.setTimeout(ctx.sendTimeout, () => raw.destroy());
-  return createReadStream(path, { start, end });
+  return createReadStream('', { fd: opened.file.release(), start, end, autoClose: true });
 }

@@ -1,8 +1,8 @@
-import * as file from '../../../adapters/file/index.js';
 import type { HandlerContext } from '../../http/context.js';
 import type { Operation } from '../../runtime/effect.js';
 import { call } from '../../runtime/effects/call.js';
 import { contentTypeFor } from './content-type.js';
+import type { FileInside } from './open-inside.js';
 import { readCounters } from './watch-hub.js';
 import type { WatchHub } from './watch-hub.js';
 
@@ -28,25 +28,20 @@ const EMPTY = Buffer.alloc(0);
  * Streams NAME.tmp as it grows, chunked, from `start` on (206 when resuming), through one open
  * descriptor: bytes of a different file never go out under the old offsets. Ends with the last chunk
  * and an X-Send-Status trailer: `complete` once the file was renamed to NAME and every byte is sent,
- * else why it gave up. Reads at most `readSize` ahead of the client (backpressure). Returns false when
- * NAME.tmp vanished before it could be opened (the caller looks for NAME again).
+ * else why it gave up. Reads at most `readSize` ahead of the client (backpressure). `opened` is NAME.tmp
+ * as the caller opened and checked it; only its bytes are sent.
  */
 export function* followGrowing(
   ctx: HandlerContext,
   hub: WatchHub,
   growingPath: string,
   finishedPath: string,
+  opened: FileInside,
   start: number,
   options: FollowOptions,
-): Operation<boolean> {
-  let handle: file.CoFile;
-  try {
-    handle = yield* file.open(growingPath, 'r');
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return false;
-    throw err;
-  }
-  const ino = (yield* handle.stat()).ino;
+): Operation<void> {
+  const handle = opened.file;
+  const ino = opened.info.ino;
   const watched = yield* call(hub.follow(growingPath, finishedPath));
   try {
     ctx.status = start > 0 ? 206 : 200;
@@ -56,7 +51,7 @@ export function* followGrowing(
     if (chunked) ctx.header('trailer', STATUS_TRAILER);
     if (start > 0) ctx.header('content-range', `bytes ${start}-*/*`);
     yield* ctx.flush(false); // the head goes out at once, before the first byte of the file
-    if (ctx.request.method === 'HEAD') return true;
+    if (ctx.request.method === 'HEAD') return;
     const started = Date.now();
     let lastGrowth = started;
     let offset = start;
@@ -116,7 +111,6 @@ export function* followGrowing(
       yield* watched.changed.wait(Math.min(options.interval, options.timeout - (now - lastGrowth)));
     }
     if (chunked) ctx.trailer(STATUS_TRAILER, status);
-    return true;
   } finally {
     watched.release();
     if (!handle.closed) yield* handle.close();

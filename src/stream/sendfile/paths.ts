@@ -1,11 +1,10 @@
-import { realpath } from 'node:fs/promises';
-import { isAbsolute, relative, resolve, sep } from 'node:path';
+import { isAbsolute, relative, resolve } from 'node:path';
 
 /**
  * The file a request names under `root`, or null for every path that must be a 404: undecodable
- * escapes, NUL bytes, backslashes, empty or dot segments ("..", "."), and anything whose real path
- * (symlinks followed) is outside the root. Checked after decoding, so %2e%2e, %2f and friends cannot
- * sneak past; a name that decodes to another escape is taken literally, never decoded twice.
+ * escapes, NUL bytes, backslashes, empty or dot segments ("..", "."). Checked after decoding, so
+ * %2e%2e, %2f and friends cannot sneak past; a name that decodes to another escape is taken literally,
+ * never decoded twice. Where symlinks lead is checked on the opened descriptor (openInside), not here.
  */
 export function namedPath(root: string, name: string): string | null {
   let decoded: string;
@@ -21,16 +20,4 @@ export function namedPath(root: string, name: string): string | null {
   const rel = relative(root, full);
   if (rel === '' || rel.startsWith('..') || isAbsolute(rel)) return null;
   return full;
-}
-
-/** True when `path` (if it exists) really lives under `root` once symlinks are followed. */
-export async function staysInside(root: string, path: string): Promise<boolean> {
-  let real: string;
-  let realRoot: string;
-  try {
-    [real, realRoot] = await Promise.all([realpath(path), realpath(root)]);
-  } catch {
-    return false;
-  }
-  return real.startsWith(realRoot.endsWith(sep) ? realRoot : realRoot + sep);
 }
