@@ -3,7 +3,7 @@ import type { Operation } from '../../runtime/effect.js';
 import { call } from '../../runtime/effects/call.js';
 import { contentTypeFor } from './content-type.js';
 import type { FileInside } from './open-inside.js';
-import { readCounters } from './watch-hub.js';
+import { fileIdOf, readCounters } from './watch-hub.js';
 import type { WatchHub } from './watch-hub.js';
 
 export interface FollowOptions {
@@ -41,7 +41,7 @@ export function* followGrowing(
   options: FollowOptions,
 ): Operation<void> {
   const handle = opened.file;
-  const ino = opened.info.ino;
+  const id = fileIdOf(opened.info);
   const watched = yield* call(hub.follow(growingPath, finishedPath));
   try {
     ctx.status = start > 0 ? 206 : 200;
@@ -58,9 +58,9 @@ export function* followGrowing(
     let status: SendStatus;
     for (;;) {
       // the newest bytes come from the window every follower shares; only a follower that fell behind reads itself
-      let piece = watched.take(ino, offset, options.readSize);
+      let piece = watched.take(id, offset, options.readSize);
       if (piece === null) {
-        if (watched.covers(ino, offset)) piece = EMPTY; // caught up: the shared refresh brings what comes next
+        if (watched.covers(id, offset)) piece = EMPTY; // caught up: the shared refresh brings what comes next
         else {
           piece = yield* handle.read(options.readSize, offset);
           if (piece.length > 0) readCounters.own++;
@@ -73,7 +73,7 @@ export function* followGrowing(
         continue;
       }
       const { growing, finished } = watched.state;
-      if (finished !== null && finished.ino === ino) {
+      if (finished !== null && finished.id === id) {
         if (offset >= finished.size) {
           status = 'complete';
           break;
@@ -82,7 +82,7 @@ export function* followGrowing(
         yield* watched.changed.wait(options.interval);
         continue;
       }
-      if (growing !== null && growing.ino !== ino) {
+      if (growing !== null && growing.id !== id) {
         status = 'replaced';
         break;
       }

@@ -6,11 +6,26 @@ import { basename, dirname } from 'node:path';
 import { Signal } from '../../runtime/signal.js';
 
 /** What is under a followed name right now (refreshed once per change, shared by every follower). */
+/**
+ * Which file a descriptor or name is: device and inode (an inode number alone can repeat across
+ * file systems, e.g. a symlink to another mount).
+ */
+export type FileId = string;
+
+export function fileIdOf(info: { dev: number; ino: number }): FileId {
+  return `${info.dev}:${info.ino}`;
+}
+
+export interface NamedFile {
+  id: FileId;
+  size: number;
+}
+
 export interface NameState {
-  /** The growing file (NAME.tmp): its inode and size, or null if gone. */
-  growing: { ino: number; size: number } | null;
-  /** The finished file (NAME): its inode and size, or null if not there (yet). */
-  finished: { ino: number; size: number } | null;
+  /** The growing file (NAME.tmp): which file it is and its size, or null if gone. */
+  growing: NamedFile | null;
+  /** The finished file (NAME): which file it is and its size, or null if not there (yet). */
+  finished: NamedFile | null;
 }
 
 /** Bytes of the followed file kept for followers to take without reading the file themselves. */
@@ -27,8 +42,8 @@ export class WatchedName {
   readonly changed = new Signal();
   state: NameState = { growing: null, finished: null };
   followers = 0;
-  /** inode whose bytes the window holds, or -1 */
-  windowIno = -1;
+  /** the file whose bytes the window holds, or '' */
+  windowId: FileId = '';
   /** window chunks in file order: [start offset, bytes] */
   private window: Array<[number, Buffer]> = [];
   private windowStart = 0;
@@ -66,16 +81,16 @@ export class WatchedName {
     this.refreshing = false;
   }
 
-  /** The window follows inode `ino` and reaches `offset`: a follower there needs no read of its own. */
-  covers(ino: number, offset: number): boolean {
-    return ino === this.windowIno && offset >= this.windowStart && offset <= this.windowEnd;
+  /** The window follows file `id` and reaches `offset`: a follower there needs no read of its own. */
+  covers(id: FileId, offset: number): boolean {
+    return id === this.windowId && offset >= this.windowStart && offset <= this.windowEnd;
   }
 
   /**
-   * Up to `max` bytes of inode `ino` from `offset` if the window holds them (no syscall), else null.
+   * Up to `max` bytes of file `id` from `offset` if the window holds them (no syscall), else null.
    */
-  take(ino: number, offset: number, max: number): Buffer | null {
-    if (ino !== this.windowIno || offset < this.windowStart || offset >= this.windowEnd) return null;
+  take(id: FileId, offset: number, max: number): Buffer | null {
+    if (id !== this.windowId || offset < this.windowStart || offset >= this.windowEnd) return null;
     for (let i = this.window.length - 1; i >= 0; i--) {
       const [start, bytes] = this.window[i]!;
       if (offset >= start) {
@@ -99,21 +114,21 @@ export class WatchedName {
   /** Brings the window up to the file's current size: one read for every follower. */
   private async readNewBytes(): Promise<void> {
     const { growing, finished } = this.state;
-    // the file we read: NAME.tmp while it grows, the same inode as NAME once renamed
-    const current = growing ?? (finished !== null && finished.ino === this.windowIno ? finished : null);
+    // the file we read: NAME.tmp while it grows, the same file as NAME once renamed
+    const current = growing ?? (finished !== null && finished.id === this.windowId ? finished : null);
     if (current === null) return;
-    if (current.ino !== this.windowIno) {
+    if (current.id !== this.windowId) {
       const previous = this.reader;
       this.reader = null;
       void previous?.close().catch(() => undefined);
       try {
         this.reader = await open(growing !== null ? this.growingPath : this.finishedPath, 'r');
-        if ((await this.reader.stat()).ino !== current.ino) throw new Error('replaced while opening');
+        if (fileIdOf(await this.reader.stat()) !== current.id) throw new Error('replaced while opening');
       } catch {
-        this.windowIno = -1;
+        this.windowId = '';
         return;
       }
-      this.windowIno = current.ino;
+      this.windowId = current.id;
       this.resetWindow(current.size);
       return;
     }
@@ -146,10 +161,10 @@ export class WatchedName {
   }
 }
 
-async function statOrNull(path: string): Promise<{ ino: number; size: number } | null> {
+async function statOrNull(path: string): Promise<NamedFile | null> {
   try {
     const s = await stat(path);
-    return { ino: s.ino, size: s.size };
+    return { id: fileIdOf(s), size: s.size };
   } catch {
     return null;
   }
