@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { startServer } from '../helpers/cli.js';
 import type { RunningServer } from '../helpers/cli.js';
+import { openFds, settle, status } from './harness.js';
 
 /**
  * Issue 12, finding 8: /send/ must serve only files whose real path is inside the root, even while an
@@ -168,5 +169,32 @@ describe('security: /send/ symlink swap races (issue 12, finding 8)', () => {
   it('a directory inside the root swapped with a symlink to a directory outside never sends the secret', async () => {
     const result = await race(join(root, 'dir'), join(outside, 'secret-dir'), 'dir', [get('/send/dir/f.txt'), get('/send/dir/f.txt', 'Range: bytes=0-\r\n')], DIRECTORY_REQUESTS);
     check('directory component', result);
+  });
+
+  it('descriptors held open for serving are all closed when clients go away mid-response or at once', async () => {
+    writeFileSync(join(root, 'big.bin'), Buffer.alloc(8 * 1024 * 1024, 0x61));
+    writeFileSync(join(root, 'small.txt'), PUBLIC);
+    await status(server.port); // its keep-alive connection is part of the baseline
+    const baseline = openFds(server.child.pid!);
+    const clients = 200;
+    await Promise.all(
+      Array.from({ length: clients }, (_, i) =>
+        new Promise<void>((resolve) => {
+          const path = i % 2 === 0 ? '/send/big.bin' : '/send/small.txt';
+          const socket = connect(server.port, '127.0.0.1', () => {
+            socket.write(get(path, i % 4 < 2 ? 'Range: bytes=1-\r\n' : ''));
+            // half go away before any answer, half after the first bytes of it
+            if (i % 3 === 0) socket.destroy();
+          });
+          socket.once('data', () => socket.destroy());
+          socket.on('error', () => {});
+          socket.on('close', () => resolve());
+        }),
+      ),
+    );
+    const idle = await settle(() => status(server.port), (s) => s.scheduler.live === 0, 30_000);
+    assert.ok(idle.ok, `${idle.value.scheduler.live} coroutines still live`);
+    const fds = await settle(() => openFds(server.child.pid!), (n) => n <= baseline, 30_000);
+    assert.ok(fds.ok, `the server holds ${fds.value} descriptors, ${baseline} before the clients`);
   });
 });

@@ -55,6 +55,10 @@ export function serveFinished(ctx: HandlerContext, path: string, opened: FileIns
   if (ctx.request.method === 'HEAD' || length === 0) return undefined;
   // send_timeout: a client that stops reading is let go (fastify's piping has no timeout of its own)
   const raw = ctx.reply.raw;
+  if (raw.destroyed) return undefined; // the client is gone: the coroutine's cleanup closes the descriptor
   raw.setTimeout(ctx.sendTimeout, () => raw.destroy());
-  return createReadStream('', { fd: opened.file.release(), start, end, autoClose: true });
+  const body = createReadStream('', { fd: opened.file.release(), start, end, autoClose: true });
+  // the stream owns the descriptor now: however the response ends, the stream (and the descriptor) goes too
+  raw.once('close', () => body.destroy());
+  return body;
 }
