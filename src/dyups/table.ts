@@ -1,7 +1,7 @@
 import { UpstreamSyntaxError, parseUpstream } from './parse.js';
 import { toNginx } from './format.js';
 import { saveState } from './state-file.js';
-import { NAME_PATTERN } from './upstream.js';
+import { groupNameProblem } from './group-name.js';
 import type { UpstreamGroup } from './upstream.js';
 
 /** What update/delete answer, as ngx.dyups does: an HTTP-like status and a message. */
@@ -246,8 +246,6 @@ function applyChange(server: UpstreamGroup['servers'][number], key: string, valu
 }
 
 function checkName(name: string): DyupsResult | null {
-  if (typeof name !== 'string' || !NAME_PATTERN.test(name)) {
-    return { status: 400, message: `invalid upstream name '${String(name)}': letters, digits, '.' and '-', as in a host name` };
-  }
-  return null;
+  const problem = groupNameProblem(name);
+  return problem === null ? null : { status: 400, message: problem };
 }

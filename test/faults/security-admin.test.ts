@@ -1,0 +1,101 @@
+import assert from 'node:assert/strict';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createConnection } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, describe, it } from 'node:test';
+import { startServer } from '../helpers/cli.js';
+import type { RunningServer } from '../helpers/cli.js';
+import { waitFor } from '../helpers/net.js';
+import { startTestRedis } from '../helpers/redis.js';
+import { deadPort } from '../helpers/tcp-server.js';
+
+const dir = mkdtempSync(join(tmpdir(), 'cosocket-security-admin-'));
+
+interface RawResponse {
+  status: number;
+  body: string;
+}
+
+/** One request written byte for byte on its own connection (Connection: close), as a browser or attacker sends it. */
+function raw(port: number, method: string, path: string, headers: Record<string, string>, body = ''): Promise<RawResponse> {
+  const head = [`${method} ${path} HTTP/1.1`, ...Object.entries({ host: `127.0.0.1:${port}`, ...headers, 'content-length': String(Buffer.byteLength(body)), connection: 'close' }).map(([k, v]) => `${k}: ${v}`)];
+  return new Promise((resolve, reject) => {
+    const socket = createConnection({ host: '127.0.0.1', port });
+    const chunks: Buffer[] = [];
+    socket.on('data', (d: Buffer) => chunks.push(d));
+    socket.on('error', reject);
+    socket.on('end', () => {
+      const text = Buffer.concat(chunks).toString('latin1');
+      const status = /^HTTP\/1\.1 (\d{3}) /.exec(text);
+      if (status === null) return reject(new Error(`not an HTTP response: ${JSON.stringify(text.slice(0, 200))}`));
+      resolve({ status: Number(status[1]), body: text.slice(text.indexOf('\r\n\r\n') + 4) });
+    });
+    socket.write(`${head.join('\r\n')}\r\n\r\n${body}`);
+  });
+}
+
+async function startAdmin(extra: readonly string[] = []): Promise<{ server: RunningServer; port: number }> {
+  const port = await deadPort();
+  const server = await startServer(['--admin-port', String(port), ...extra]);
+  // the dyups banner follows the "listening" line the helper waits for
+  assert.ok(await waitFor(() => /dyups admin on/.test(server.output()), 30_000), server.output());
+  return { server, port };
+}
+
+describe('security: the dyups admin (issue 12, findings 4, 11, 12)', () => {
+  after(() => rmSync(dir, { recursive: true, force: true }));
+
+  describe('finding 11: group names from Redis sync and the state file', () => {
+    it('skips an invalid name published or stored in Redis: never applied, never persisted, and the server restarts', async () => {
+      const redis = await startTestRedis();
+      const state = join(dir, 'synced.conf');
+      const groups = 'cosocket:dyups:groups';
+      try {
+        // written by something else (an older version, a hand edit): one good group, one with an invalid name
+        await redis.admin.hset(groups, 'good', 'server 127.0.0.1:8088;', 'evil name/../x', 'server 127.0.0.1:8666;');
+        await redis.admin.set('cosocket:dyups:version', '1');
+        const args = ['--dyups-sync', redis.url, '--state-file', state];
+        const first = await startAdmin(args);
+        let second: { server: RunningServer; port: number } | null = null;
+        try {
+          const list = (): Promise<RawResponse> => raw(first.port, 'GET', '/list', {});
+          assert.ok(await waitFor(async () => (await list()).body.includes('good'), 30_000));
+          // a published change with an invalid name, then a valid one: once the second is in, the first was handled
+          await redis.admin.hset(groups, 'evil name/../y', 'server 127.0.0.1:8667;');
+          await redis.admin.publish('cosocket:dyups:changes', '2\nevil name/../y\nserver 127.0.0.1:8667;');
+          await redis.admin.hset(groups, 'after', 'server 127.0.0.1:8089;');
+          await redis.admin.publish('cosocket:dyups:changes', '3\nafter\nserver 127.0.0.1:8089;');
+          assert.ok(await waitFor(async () => (await list()).body.includes('after'), 30_000), (await list()).body);
+          const listed = (await list()).body;
+          assert.doesNotMatch(listed, /evil/);
+          assert.doesNotMatch(readFileSync(state, 'utf8'), /evil/);
+          assert.equal(await first.server.stop('SIGKILL'), null);
+          // Redis fixed: the server starts again from its state file
+          await redis.admin.hdel(groups, 'evil name/../x', 'evil name/../y');
+          second = await startAdmin(args);
+          assert.equal((await raw(second.port, 'GET', '/upstream/after', {})).status, 200);
+        } finally {
+          await first.server.stop();
+          await second?.server.stop();
+        }
+      } finally {
+        await redis.stop();
+      }
+    });
+
+    it('starts on a state file holding a block with an invalid name: the block is skipped and named in the log', async () => {
+      const state = join(dir, 'old.conf');
+      writeFileSync(state, 'upstream good {\n    server 127.0.0.1:8088;\n}\nupstream evil name/../x {\n    server 127.0.0.1:8666;\n}\nupstream also_good {\n    server 127.0.0.1:8089;\n}\n');
+      const admin = await startAdmin(['--state-file', state]);
+      try {
+        const list = await raw(admin.port, 'GET', '/list', {});
+        assert.equal(list.status, 200);
+        assert.deepEqual(list.body.trim().split('\n').sort(), ['also_good', 'good']);
+        assert.match(admin.server.output(), /line 4/);
+      } finally {
+        await admin.server.stop();
+      }
+    });
+  });
+});
