@@ -3,7 +3,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createConnection } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { after, describe, it } from 'node:test';
+import { after, before, describe, it } from 'node:test';
 import { startServer } from '../helpers/cli.js';
 import type { RunningServer } from '../helpers/cli.js';
 import { waitFor } from '../helpers/net.js';
@@ -35,6 +35,9 @@ function raw(port: number, method: string, path: string, headers: Record<string,
   });
 }
 
+/** A browser on http://evil.example posting to the admin: the headers a no-cors fetch or a form carries. */
+const CROSS_SITE = { origin: 'http://evil.example', 'sec-fetch-site': 'cross-site', 'sec-fetch-mode': 'no-cors', 'sec-fetch-dest': 'empty' };
+
 async function startAdmin(extra: readonly string[] = []): Promise<{ server: RunningServer; port: number }> {
   const port = await deadPort();
   const server = await startServer(['--admin-port', String(port), ...extra]);
@@ -45,6 +48,65 @@ async function startAdmin(extra: readonly string[] = []): Promise<{ server: Runn
 
 describe('security: the dyups admin (issue 12, findings 4, 11, 12)', () => {
   after(() => rmSync(dir, { recursive: true, force: true }));
+
+  describe('finding 4: CSRF and DNS rebinding', () => {
+    let admin: { server: RunningServer; port: number };
+    before(async () => {
+      admin = await startAdmin();
+    });
+    after(async () => {
+      await admin.server.stop();
+    });
+
+    it('refuses cross-site writes (text/plain, form-encoded, Sec-Fetch-Site alone) and leaves the group as it was', async () => {
+      const { port } = admin;
+      assert.equal((await raw(port, 'POST', '/upstream/app', { 'content-type': 'application/x-www-form-urlencoded' }, 'server 127.0.0.1:8088;')).status, 200);
+      const before = await raw(port, 'GET', '/upstream/app', {});
+      assert.equal(before.status, 200);
+      const attacks: Array<Record<string, string>> = [
+        { ...CROSS_SITE, 'content-type': 'text/plain;charset=UTF-8' },
+        { ...CROSS_SITE, 'content-type': 'application/x-www-form-urlencoded' },
+        { origin: 'http://evil.example', 'content-type': 'text/plain' },
+        { origin: 'null', 'content-type': 'text/plain' },
+        { 'sec-fetch-site': 'cross-site', 'content-type': 'text/plain' },
+        { 'sec-fetch-site': 'same-site', 'content-type': 'text/plain' },
+      ];
+      for (const headers of attacks) {
+        const res = await raw(port, 'POST', '/upstream/app', headers, 'server 10.6.6.6:80;');
+        assert.equal(res.status, 403, JSON.stringify(headers));
+        assert.equal((await raw(port, 'DELETE', '/upstream/app', headers)).status, 403, JSON.stringify(headers));
+      }
+      assert.deepEqual(await raw(port, 'GET', '/upstream/app', {}), before);
+    });
+
+    it('refuses a Host that does not name the listener (DNS rebinding), for reads too', async () => {
+      const { port } = admin;
+      for (const host of [`rebind.evil.example:${port}`, 'rebind.evil.example', `127.0.0.1:${port + 1}`]) {
+        const res = await raw(port, 'GET', '/detail', { host });
+        assert.equal(res.status, 421, host);
+        assert.equal((await raw(port, 'POST', '/upstream/rebound', { host, 'content-type': 'text/plain' }, 'server 10.6.6.6:80;')).status, 421, host);
+      }
+      assert.equal((await raw(port, 'GET', '/upstream/rebound', {})).status, 404);
+    });
+
+    it('keeps the dyups contract: curl -d without Origin, and the admin own pages (same-origin, localhost) work', async () => {
+      const { port } = admin;
+      // what `curl -d "server ..." http://127.0.0.1:PORT/upstream/NAME` sends
+      const curl = await raw(port, 'POST', '/upstream/curl', { 'user-agent': 'curl/8.5.0', accept: '*/*', 'content-type': 'application/x-www-form-urlencoded' }, 'server 127.0.0.1:8089 weight=3;');
+      assert.deepEqual(curl, { status: 200, body: 'success' });
+      const own = { origin: `http://127.0.0.1:${port}`, 'sec-fetch-site': 'same-origin', 'content-type': 'text/plain' };
+      assert.equal((await raw(port, 'POST', '/upstream/curl', own, 'server 127.0.0.1:8090;')).status, 200);
+      assert.equal((await raw(port, 'GET', '/list', { host: `localhost:${port}`, 'sec-fetch-site': 'none' })).status, 200);
+      assert.equal((await raw(port, 'GET', '/list', { host: `LOCALHOST:${port}`, origin: `http://localhost:${port}` })).status, 200);
+    });
+
+    it('answers 415 to a body type it does not document (multipart, as an HTML form can send)', async () => {
+      const { port } = admin;
+      const res = await raw(port, 'POST', '/upstream/multi', { 'content-type': 'multipart/form-data; boundary=x' }, '--x\r\nContent-Disposition: form-data; name="a"\r\n\r\nserver 10.6.6.6:80;\r\n--x--\r\n');
+      assert.equal(res.status, 415);
+      assert.equal((await raw(port, 'GET', '/upstream/multi', {})).status, 404);
+    });
+  });
 
   describe('finding 11: group names from Redis sync and the state file', () => {
     it('skips an invalid name published or stored in Redis: never applied, never persisted, and the server restarts', async () => {
