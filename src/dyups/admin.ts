@@ -3,6 +3,7 @@ import Fastify from 'fastify';
 import { checkOrigin } from '../http/origin-guard.js';
 import { listenerOptions } from '../http/server-options.js';
 import type { FastifyInstance, FastifyReply } from 'fastify';
+import { GROUP_NAME_MAX_LENGTH } from './group-name.js';
 import { formatDetail, formatList, formatServers, toJson } from './format.js';
 import type { ServerHealth } from './balancer.js';
 import type { Change, DyupsResult, UpstreamTable } from './table.js';
@@ -59,6 +60,8 @@ export async function buildAdminApp(table: UpstreamTable, options: AdminOptions)
   const app = Fastify({
     logger: false,
     bodyLimit: options.bodyLimit ?? 64 * 1024,
+    // a path parameter is a group name or a server address (a unix: path can be long)
+    routerOptions: { maxParamLength: Math.max(GROUP_NAME_MAX_LENGTH, 1024) },
     ...listenerOptions(options.headerTimeout ?? 60_000, options.requestTimeout ?? 120_000),
   });
   const change = options.change ?? ((c: Change) => table.apply(c));

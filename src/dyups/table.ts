@@ -1,4 +1,4 @@
-import { UpstreamSyntaxError, parseUpstream } from './parse.js';
+import { UpstreamSyntaxError, parseUpstream, tokenize } from './parse.js';
 import { toNginx } from './format.js';
 import { saveState } from './state-file.js';
 import { groupNameProblem } from './group-name.js';
@@ -129,7 +129,7 @@ export class UpstreamTable {
     if (group === undefined) return { status: 404, message: `upstream '${name}' not found` };
     try {
       const line = serverLine.trim().replace(/;?$/, ';');
-      if (!/^server\s/.test(line)) return { status: 400, message: `expected one 'server ADDR [params];' line, got '${serverLine.slice(0, 60)}'` };
+      if (!isOneServerLine(line)) return { status: 400, message: `expected one 'server ADDR [params];' line, got '${serverLine.slice(0, 60)}'` };
       return parseUpstream(name, toNginx(group).replace(/\}\s*$/, `    ${line}\n}\n`));
     } catch (err) {
       if (err instanceof UpstreamSyntaxError) return { status: 400, message: err.message };
@@ -243,6 +243,13 @@ function applyChange(server: UpstreamGroup['servers'][number], key: string, valu
     default:
       return `unknown field '${key}' (weight, max_fails, max_conns, fail_timeout, down, drain, backup)`;
   }
+}
+
+/** `server ADDR [params];` and nothing after it: another directive would change the whole group. */
+function isOneServerLine(line: string): boolean {
+  const tokens = tokenize(line);
+  const ends = tokens.filter((t) => !t.quoted && (t.text === ';' || t.text === '{' || t.text === '}'));
+  return tokens[0]?.text === 'server' && !tokens[0].quoted && tokens.length > 2 && ends.length === 1 && ends[0] === tokens[tokens.length - 1];
 }
 
 function checkName(name: string): DyupsResult | null {

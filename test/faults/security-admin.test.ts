@@ -108,6 +108,42 @@ describe('security: the dyups admin (issue 12, findings 4, 11, 12)', () => {
     });
   });
 
+  describe('finding 12: admin names and server lines', () => {
+    let admin: { server: RunningServer; port: number };
+    before(async () => {
+      admin = await startAdmin();
+    });
+    after(async () => {
+      await admin.server.stop();
+    });
+
+    it('accepts names up to 253 characters (not 414 past 100) and refuses longer ones with 400', async () => {
+      const { port } = admin;
+      for (const length of [101, 200, 253]) {
+        const name = `${'a'.repeat(length - 6)}.local`;
+        assert.equal(name.length, length);
+        const res = await raw(port, 'POST', `/upstream/${name}`, { 'content-type': 'text/plain' }, 'server 127.0.0.1:8088;');
+        assert.deepEqual(res, { status: 200, body: 'success' }, `length ${length}`);
+        assert.equal((await raw(port, 'GET', `/upstream/${name}`, {})).status, 200);
+        assert.equal((await raw(port, 'DELETE', `/upstream/${name}`, {})).status, 200);
+      }
+      assert.equal((await raw(port, 'POST', `/upstream/${'b'.repeat(254)}`, { 'content-type': 'text/plain' }, 'server 127.0.0.1:8088;')).status, 400);
+      assert.equal((await raw(port, 'POST', '/upstream/under_score-1.local', { 'content-type': 'text/plain' }, 'server 127.0.0.1:8088;')).status, 200);
+    });
+
+    it('POST /upstream/NAME/servers takes one server line only: a directive after it changes nothing', async () => {
+      const { port } = admin;
+      assert.equal((await raw(port, 'POST', '/upstream/one', { 'content-type': 'text/plain' }, 'server 127.0.0.1:8088;')).status, 200);
+      const before = await raw(port, 'GET', '/upstream/one?format=json', {});
+      for (const line of ['server 127.0.0.1:8089; least_conn;', 'server 127.0.0.1:8089; hash $request_uri consistent', 'server 127.0.0.1:8089; server 127.0.0.1:8090;', 'server 127.0.0.1:8089 } upstream x {', 'server;', 'least_conn; server 127.0.0.1:8089;']) {
+        assert.equal((await raw(port, 'POST', '/upstream/one/servers', { 'content-type': 'text/plain' }, line)).status, 400, line);
+      }
+      assert.deepEqual(await raw(port, 'GET', '/upstream/one?format=json', {}), before);
+      assert.equal((await raw(port, 'POST', '/upstream/one/servers', { 'content-type': 'text/plain' }, 'server 127.0.0.1:8089 weight=2')).status, 200);
+      assert.equal((await raw(port, 'GET', '/upstream/one', {})).body.split('\n').filter((l) => l.startsWith('server')).length, 2);
+    });
+  });
+
   describe('finding 11: group names from Redis sync and the state file', () => {
     it('skips an invalid name published or stored in Redis: never applied, never persisted, and the server restarts', async () => {
       const redis = await startTestRedis();
