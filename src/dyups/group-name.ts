@@ -19,3 +19,11 @@ export function isGroupName(name: unknown): name is string {
   return groupNameProblem(name) === null;
 }
 
+
+/**
+ * The one spelling a name is kept under: names match case-insensitively, as the host names the proxy
+ * routes by do, so `App.Local` and `app.local` are one group.
+ */
+export function groupKey(name: string): string {
+  return name.toLowerCase();
+}

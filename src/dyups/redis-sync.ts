@@ -1,6 +1,6 @@
 import { Redis } from 'ioredis';
 import { toNginx } from './format.js';
-import { groupNameProblem } from './group-name.js';
+import { groupKey, groupNameProblem } from './group-name.js';
 import { UpstreamSyntaxError, parseUpstream } from './parse.js';
 import type { Change, DyupsResult, UpstreamTable } from './table.js';
 import type { UpstreamGroup } from './upstream.js';
@@ -141,7 +141,7 @@ export class RedisSync {
       return;
     }
     if (!(version > this.table.version)) return;
-    const name = message.slice(first + 1, second);
+    const name = groupKey(message.slice(first + 1, second));
     const text = message.slice(second + 1);
     const problem = groupNameProblem(name);
     if (problem !== null) {
@@ -183,7 +183,8 @@ export class RedisSync {
       }
       if (version === this.table.version && this.started) continue;
       const groups: UpstreamGroup[] = [];
-      for (const [name, text] of Object.entries(groupsReply?.[1] as Record<string, string>)) {
+      for (const [stored, text] of Object.entries(groupsReply?.[1] as Record<string, string>)) {
+        const name = groupKey(stored);
         const problem = groupNameProblem(name);
         if (problem !== null) {
           this.report(`dyups sync: group from Redis skipped: ${problem}`);

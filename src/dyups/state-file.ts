@@ -3,7 +3,7 @@ import { dirname, join, basename } from 'node:path';
 import { CosocketError } from '../errors.js';
 import { toNginx } from './format.js';
 import { UpstreamSyntaxError, parseUpstream, tokenize } from './parse.js';
-import { groupNameProblem } from './group-name.js';
+import { groupKey, groupNameProblem } from './group-name.js';
 import type { UpstreamGroup } from './upstream.js';
 
 /** A state file that cannot be loaded: the server refuses to start, and the file is left as it is. */
@@ -79,17 +79,18 @@ export function loadState(file: string, report: (message: string) => void = (mes
       i = j + 1;
       continue;
     }
-    if (names.has(name.text)) throw new StateFileError(file, lineOf(name.at), `upstream '${name.text}' appears twice`);
+    const key = groupKey(name.text);
+    if (names.has(key)) throw new StateFileError(file, lineOf(name.at), `upstream '${name.text}' appears twice`);
     const body = text.slice(tokens[open]!.at + 1, tokens[j]!.at);
     try {
-      groups.push(parseUpstream(name.text, body));
+      groups.push(parseUpstream(key, body));
     } catch (err) {
       if (err instanceof UpstreamSyntaxError) {
         throw new StateFileError(file, lineOf(tokens[open]!.at + 1 + err.position), err.message.replace(/ \(line \d+, column \d+, offset \d+\)$/, ''));
       }
       throw err;
     }
-    names.add(name.text);
+    names.add(key);
     i = j + 1;
   }
   return groups;

@@ -1,7 +1,7 @@
 import { UpstreamSyntaxError, parseUpstream, tokenize } from './parse.js';
 import { toNginx } from './format.js';
 import { saveState } from './state-file.js';
-import { groupNameProblem } from './group-name.js';
+import { groupKey, groupNameProblem } from './group-name.js';
 import type { UpstreamGroup } from './upstream.js';
 
 /** What update/delete answer, as ngx.dyups does: an HTTP-like status and a message. */
@@ -41,7 +41,7 @@ export class UpstreamTable {
   }
 
   get(name: string): UpstreamGroup | undefined {
-    return this.groups.get(name);
+    return this.groups.get(groupKey(name));
   }
 
   all(): UpstreamGroup[] {
@@ -64,7 +64,8 @@ export class UpstreamTable {
   }
 
   /** Validates a change against the live table without applying it. */
-  prepare(change: Change): Prepared {
+  prepare(asSent: Change): Prepared {
+    const change: Change = { ...asSent, name: groupKey(asSent.name) };
     const done = (result: DyupsResult | UpstreamGroup | null): Prepared =>
       result !== null && 'status' in result ? { ok: false, result } : { ok: true, name: change.name, group: result };
     switch (change.op) {

@@ -1,5 +1,7 @@
 import assert from 'node:assert/strict';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { createConnection } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -179,6 +181,30 @@ describe('security: the dyups admin (issue 12, findings 4, 11, 12)', () => {
         }
       } finally {
         await redis.stop();
+      }
+    });
+
+    it('matches names case-insensitively, in the admin and in the proxy (Host is case-insensitive)', async () => {
+      const upstream = createServer((_req, res) => res.end('from upstream'));
+      await new Promise<void>((r) => upstream.listen(0, '127.0.0.1', r));
+      const proxyPort = await deadPort();
+      const admin = await startAdmin(['--proxy-port', String(proxyPort)]);
+      try {
+        const { port } = admin;
+        const target = `server 127.0.0.1:${(upstream.address() as AddressInfo).port};`;
+        assert.equal((await raw(port, 'POST', '/upstream/App.Local', { 'content-type': 'text/plain' }, target)).status, 200);
+        assert.equal((await raw(port, 'GET', '/upstream/app.local', {})).status, 200);
+        assert.equal((await raw(port, 'GET', '/upstream/APP.LOCAL', {})).status, 200);
+        const proxied = await raw(proxyPort, 'GET', '/', { host: 'App.Local' });
+        assert.deepEqual({ status: proxied.status, body: proxied.body.endsWith('from upstream') }, { status: 200, body: true });
+        // a second spelling is the same group: replaced, not added
+        assert.equal((await raw(port, 'POST', '/upstream/app.LOCAL', { 'content-type': 'text/plain' }, target)).status, 200);
+        assert.equal((await raw(port, 'GET', '/list', {})).body.trim().split('\n').length, 1);
+        assert.equal((await raw(port, 'DELETE', '/upstream/APP.local', {})).status, 200);
+        assert.equal((await raw(port, 'GET', '/list', {})).status, 204);
+      } finally {
+        await admin.server.stop();
+        await new Promise((r) => upstream.close(r));
       }
     });
 
