@@ -1,7 +1,9 @@
 import { timingSafeEqual } from 'node:crypto';
 import Fastify from 'fastify';
+import { checkOrigin } from '../http/origin-guard.js';
 import { listenerOptions } from '../http/server-options.js';
 import type { FastifyInstance, FastifyReply } from 'fastify';
+import { GROUP_NAME_MAX_LENGTH } from './group-name.js';
 import { formatDetail, formatList, formatServers, toJson } from './format.js';
 import type { ServerHealth } from './balancer.js';
 import type { Change, DyupsResult, UpstreamTable } from './table.js';
@@ -11,6 +13,8 @@ export interface AdminOptions {
   token: string | null;
   /** Answer clients that are not on loopback (default false: 403). */
   allowRemote: boolean;
+  /** Host names the admin answers to besides its own address and localhost (the configured admin host). */
+  hostNames?: readonly string[];
   /** Largest accepted body. Default 64 KB. */
   bodyLimit?: number;
   /** ms for the request head (default 60 s) and for the whole request (default 120 s) */
@@ -33,6 +37,9 @@ export function isLoopback(address: string | undefined): boolean {
   return v4 === '::1' || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(v4);
 }
 
+/** The body types the admin reads (all as text). */
+const BODY_TYPES = new Set(['text/plain', 'application/x-www-form-urlencoded', 'application/json', 'application/octet-stream']);
+
 function tokenMatches(given: string | undefined, token: string): boolean {
   const expected = Buffer.from(`Bearer ${token}`);
   const actual = Buffer.from(given ?? '');
@@ -50,7 +57,13 @@ function send(reply: FastifyReply, result: DyupsResult): FastifyReply {
  * detail and per-server changes that keep the rest of the group.
  */
 export async function buildAdminApp(table: UpstreamTable, options: AdminOptions): Promise<FastifyInstance> {
-  const app = Fastify({ logger: false, bodyLimit: options.bodyLimit ?? 64 * 1024, ...listenerOptions(options.headerTimeout ?? 60_000, options.requestTimeout ?? 120_000) });
+  const app = Fastify({
+    logger: false,
+    bodyLimit: options.bodyLimit ?? 64 * 1024,
+    // a path parameter is a group name or a server address (a unix: path can be long)
+    routerOptions: { maxParamLength: Math.max(GROUP_NAME_MAX_LENGTH, 1024) },
+    ...listenerOptions(options.headerTimeout ?? 60_000, options.requestTimeout ?? 120_000),
+  });
   const change = options.change ?? ((c: Change) => table.apply(c));
   let changing = 0;
   /** A change, from validation until every worker applied it; with trylock, one at a time or 409. */
@@ -66,7 +79,8 @@ export async function buildAdminApp(table: UpstreamTable, options: AdminOptions)
     }
   };
   const answer = async (reply: FastifyReply, result: DyupsResult | Promise<DyupsResult>): Promise<FastifyReply> => send(reply, await result);
-  // dyups clients send bodies with curl -d (form-encoded): read every type as text
+  // dyups clients send bodies with curl -d (form-encoded), others as text, JSON or with no type: each
+  // read as text; any other type is 415 in the hook (the Origin/Host guard there is what stops browsers)
   app.removeAllContentTypeParsers();
   app.addContentTypeParser('*', { parseAs: 'string' }, (_request, body, done) => done(null, body));
   app.addHook('onRequest', (request, reply, done) => {
@@ -74,8 +88,18 @@ export async function buildAdminApp(table: UpstreamTable, options: AdminOptions)
       void reply.code(403).type('text/plain').send('forbidden: the admin interface answers loopback clients only\n');
       return;
     }
+    const origin = checkOrigin(request.headers, { address: request.socket.localAddress, port: request.socket.localPort }, options.hostNames ?? []);
+    if (!origin.ok) {
+      void reply.code(origin.status).type('text/plain').send(`forbidden: ${origin.reason} (the admin interface refuses requests made on another site's behalf)\n`);
+      return;
+    }
     if (options.token !== null && !tokenMatches(request.headers.authorization, options.token)) {
       void reply.code(401).header('www-authenticate', 'Bearer').type('text/plain').send('unauthorized: send Authorization: Bearer <token>\n');
+      return;
+    }
+    const type = request.headers['content-type'];
+    if (type !== undefined && !BODY_TYPES.has(type.split(';')[0]!.trim().toLowerCase())) {
+      void reply.code(415).type('text/plain').send(`unsupported content type '${type.slice(0, 80)}': send text/plain, application/x-www-form-urlencoded (curl -d) or application/json\n`);
       return;
     }
     done();

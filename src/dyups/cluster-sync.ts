@@ -1,5 +1,6 @@
 import type { Worker } from 'node:cluster';
 import type { ServerHealth } from './balancer.js';
+import { isGroupName } from './group-name.js';
 import type { UpstreamGroup } from './upstream.js';
 import type { UpstreamTable } from './table.js';
 
@@ -118,13 +119,15 @@ export function followPrimary(table: UpstreamTable): Promise<void> {
   return new Promise((resolve) => {
     process.on('message', (message: unknown) => {
       if (!isDyupsMessage(message)) return;
+      // the primary validated every name; a worker still never takes one that could not have been
       if (message.type === 'dyups-snapshot') {
-        for (const group of table.all()) if (!message.groups.some((g) => g.name === group.name)) table.replicate(group.name, null, message.version);
-        for (const group of message.groups) table.replicate(group.name, group, message.version);
+        const groups = message.groups.filter((g) => isGroupName(g.name));
+        for (const group of table.all()) if (!groups.some((g) => g.name === group.name)) table.replicate(group.name, null, message.version);
+        for (const group of groups) table.replicate(group.name, group, message.version);
         process.send?.({ type: 'dyups-ack', version: message.version } satisfies DyupsMessage);
         resolve();
       } else if (message.type === 'dyups-change') {
-        table.replicate(message.name, message.group, message.version);
+        if (isGroupName(message.name)) table.replicate(message.name, message.group, message.version);
         process.send?.({ type: 'dyups-ack', version: message.version } satisfies DyupsMessage);
       }
     });

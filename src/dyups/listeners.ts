@@ -84,6 +84,7 @@ export async function startDyups(
       headerTimeout: config.limits.headerTimeout,
       requestTimeout: config.limits.requestTimeout,
       allowRemote: settings.allowRemote === 'yes',
+      hostNames: ['0.0.0.0', '::', ''].includes(settings.adminHost) ? [] : [settings.adminHost],
       ...(hooks.afterChange ? { afterChange: hooks.afterChange } : {}),
       ...(redisSync !== null ? { change: (change: Change) => redisSync.change(change) } : {}),
       ...(role === 'single' ? { health: (name: string) => balancers.health(name) } : hooks.health ? { health: hooks.health } : {}),

@@ -1,5 +1,6 @@
 import { Redis } from 'ioredis';
 import { toNginx } from './format.js';
+import { groupKey, groupNameProblem } from './group-name.js';
 import { UpstreamSyntaxError, parseUpstream } from './parse.js';
 import type { Change, DyupsResult, UpstreamTable } from './table.js';
 import type { UpstreamGroup } from './upstream.js';
@@ -11,6 +12,8 @@ export interface RedisSyncOptions {
   prefix?: string;
   /** How often to retry a change that lost a race with another instance before answering 409. Default 5. */
   attempts?: number;
+  /** Where a group Redis holds but this instance cannot use (bad name or body) is reported. Default: stderr. */
+  report?: (message: string) => void;
 }
 
 /**
@@ -52,6 +55,7 @@ export class RedisSync {
   private readonly subscriber: Redis;
   private readonly keys: { groups: string; version: string; channel: string };
   private readonly attempts: number;
+  private readonly report: (message: string) => void;
   private writing: Promise<unknown> = Promise.resolve();
   private started = false;
   private resyncing: Promise<void> | null = null;
@@ -61,6 +65,7 @@ export class RedisSync {
     const prefix = options.prefix ?? 'cosocket:dyups';
     this.keys = { groups: `${prefix}:groups`, version: `${prefix}:version`, channel: `${prefix}:changes` };
     this.attempts = options.attempts ?? 5;
+    this.report = options.report ?? ((message) => process.stderr.write(`${message}\n`));
     const common = { maxRetriesPerRequest: 1, enableOfflineQueue: false, lazyConnect: true } as const;
     this.client = new Redis(options.url, common);
     this.subscriber = new Redis(options.url, { ...common, enableOfflineQueue: true });
@@ -136,9 +141,17 @@ export class RedisSync {
       return;
     }
     if (!(version > this.table.version)) return;
-    const name = message.slice(first + 1, second);
+    const name = groupKey(message.slice(first + 1, second));
     const text = message.slice(second + 1);
-    const group = text === '' ? null : parseStored(name, text);
+    const problem = groupNameProblem(name);
+    if (problem !== null) {
+      // never applied nor persisted; the version still moves on so later changes are not held back
+      this.report(`dyups sync: change ${version} from Redis skipped: ${problem}`);
+      if (version === this.table.version + 1) this.table.version = version;
+      else void this.resync().catch(() => {});
+      return;
+    }
+    const group = text === '' ? null : this.parseStored(name, text);
     if (version !== this.table.version + 1 || group === undefined) {
       void this.resync().catch(() => {});
       return;
@@ -170,12 +183,29 @@ export class RedisSync {
       }
       if (version === this.table.version && this.started) continue;
       const groups: UpstreamGroup[] = [];
-      for (const [name, text] of Object.entries(groupsReply?.[1] as Record<string, string>)) {
-        const group = parseStored(name, text);
+      for (const [stored, text] of Object.entries(groupsReply?.[1] as Record<string, string>)) {
+        const name = groupKey(stored);
+        const problem = groupNameProblem(name);
+        if (problem !== null) {
+          this.report(`dyups sync: group from Redis skipped: ${problem}`);
+          continue;
+        }
+        const group = this.parseStored(name, text);
         if (group !== undefined) groups.push(group);
       }
       if (!this.table.replaceAll(groups, version)) throw new Error('could not write the state file');
     } while (this.missed);
+  }
+
+  /** A group as stored in Redis; one that does not parse (written by something else) is skipped. */
+  private parseStored(name: string, text: string): UpstreamGroup | undefined {
+    try {
+      return parseUpstream(name, text);
+    } catch (err) {
+      if (!(err instanceof UpstreamSyntaxError)) throw err;
+      this.report(`dyups sync: group '${name}' from Redis skipped: ${err.message}`);
+      return undefined;
+    }
   }
 
   private async seed(): Promise<void> {
@@ -184,15 +214,5 @@ export class RedisSync {
       expected = await this.store(expected, group.name, toNginx(group));
       if (expected < 0) return; // another instance seeded first: its table is loaded next
     }
-  }
-}
-
-/** A group as stored in Redis; one that does not parse (written by something else) is skipped. */
-function parseStored(name: string, text: string): UpstreamGroup | undefined {
-  try {
-    return parseUpstream(name, text);
-  } catch (err) {
-    if (err instanceof UpstreamSyntaxError) return undefined;
-    throw err;
   }
 }

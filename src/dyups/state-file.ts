@@ -3,7 +3,7 @@ import { dirname, join, basename } from 'node:path';
 import { CosocketError } from '../errors.js';
 import { toNginx } from './format.js';
 import { UpstreamSyntaxError, parseUpstream, tokenize } from './parse.js';
-import { NAME_PATTERN } from './upstream.js';
+import { groupKey, groupNameProblem } from './group-name.js';
 import type { UpstreamGroup } from './upstream.js';
 
 /** A state file that cannot be loaded: the server refuses to start, and the file is left as it is. */
@@ -37,8 +37,12 @@ export function saveState(file: string, groups: Iterable<UpstreamGroup>): void {
   }
 }
 
-/** Reads a state file: its `upstream NAME { ... }` blocks. A missing file is an empty table. */
-export function loadState(file: string): UpstreamGroup[] {
+/**
+ * Reads a state file: its `upstream NAME { ... }` blocks. A missing file is an empty table. A block
+ * whose name is invalid (written by an older version, e.g. from Redis) is skipped and reported through
+ * `report`, so fixing the source is enough to start again; anything else that does not parse stops the start.
+ */
+export function loadState(file: string, report: (message: string) => void = (message) => process.stderr.write(`${message}\n`)): UpstreamGroup[] {
   let text: string;
   try {
     text = readFileSync(file, 'utf8');
@@ -59,25 +63,34 @@ export function loadState(file: string): UpstreamGroup[] {
   let i = 0;
   while (i < tokens.length) {
     const start = tokens[i]!;
-    const name = tokens[i + 1];
-    if (start.text !== 'upstream' || name === undefined || tokens[i + 2]?.text !== '{') {
+    // the name: every token up to the block's '{' (more than one is an invalid name, not a bad file)
+    let open = i + 1;
+    while (open < tokens.length && !(tokens[open]!.quoted === false && ['{', '}', ';'].includes(tokens[open]!.text))) open++;
+    if (start.text !== 'upstream' || open === i + 1 || tokens[open]?.text !== '{') {
       throw new StateFileError(file, lineOf(start.at), `expected 'upstream NAME {', found '${start.text}'`);
     }
-    if (!NAME_PATTERN.test(name.text)) throw new StateFileError(file, lineOf(name.at), `invalid upstream name '${name.text}'`);
-    if (names.has(name.text)) throw new StateFileError(file, lineOf(name.at), `upstream '${name.text}' appears twice`);
-    let j = i + 3;
+    const name = open === i + 2 ? tokens[i + 1]! : { text: text.slice(tokens[i + 1]!.at, tokens[open]!.at).trim(), at: tokens[i + 1]!.at };
+    const problem = groupNameProblem(name.text);
+    let j = open + 1;
     while (j < tokens.length && !(tokens[j]!.text === '}' && !tokens[j]!.quoted)) j++;
     if (j >= tokens.length) throw new StateFileError(file, lineOf(start.at), `upstream '${name.text}' is not closed with '}' (truncated file?)`);
-    const body = text.slice(tokens[i + 2]!.at + 1, tokens[j]!.at);
+    if (problem !== null) {
+      report(`state file ${file}, line ${lineOf(name.at)}: ${problem}; this upstream block was skipped`);
+      i = j + 1;
+      continue;
+    }
+    const key = groupKey(name.text);
+    if (names.has(key)) throw new StateFileError(file, lineOf(name.at), `upstream '${name.text}' appears twice`);
+    const body = text.slice(tokens[open]!.at + 1, tokens[j]!.at);
     try {
-      groups.push(parseUpstream(name.text, body));
+      groups.push(parseUpstream(key, body));
     } catch (err) {
       if (err instanceof UpstreamSyntaxError) {
-        throw new StateFileError(file, lineOf(tokens[i + 2]!.at + 1 + err.position), err.message.replace(/ \(line \d+, column \d+, offset \d+\)$/, ''));
+        throw new StateFileError(file, lineOf(tokens[open]!.at + 1 + err.position), err.message.replace(/ \(line \d+, column \d+, offset \d+\)$/, ''));
       }
       throw err;
     }
-    names.add(name.text);
+    names.add(key);
     i = j + 1;
   }
   return groups;

@@ -1,7 +1,7 @@
-import { UpstreamSyntaxError, parseUpstream } from './parse.js';
+import { UpstreamSyntaxError, parseUpstream, tokenize } from './parse.js';
 import { toNginx } from './format.js';
 import { saveState } from './state-file.js';
-import { NAME_PATTERN } from './upstream.js';
+import { groupKey, groupNameProblem } from './group-name.js';
 import type { UpstreamGroup } from './upstream.js';
 
 /** What update/delete answer, as ngx.dyups does: an HTTP-like status and a message. */
@@ -41,7 +41,7 @@ export class UpstreamTable {
   }
 
   get(name: string): UpstreamGroup | undefined {
-    return this.groups.get(name);
+    return this.groups.get(groupKey(name));
   }
 
   all(): UpstreamGroup[] {
@@ -64,7 +64,8 @@ export class UpstreamTable {
   }
 
   /** Validates a change against the live table without applying it. */
-  prepare(change: Change): Prepared {
+  prepare(asSent: Change): Prepared {
+    const change: Change = { ...asSent, name: groupKey(asSent.name) };
     const done = (result: DyupsResult | UpstreamGroup | null): Prepared =>
       result !== null && 'status' in result ? { ok: false, result } : { ok: true, name: change.name, group: result };
     switch (change.op) {
@@ -129,7 +130,7 @@ export class UpstreamTable {
     if (group === undefined) return { status: 404, message: `upstream '${name}' not found` };
     try {
       const line = serverLine.trim().replace(/;?$/, ';');
-      if (!/^server\s/.test(line)) return { status: 400, message: `expected one 'server ADDR [params];' line, got '${serverLine.slice(0, 60)}'` };
+      if (!isOneServerLine(line)) return { status: 400, message: `expected one 'server ADDR [params];' line, got '${serverLine.slice(0, 60)}'` };
       return parseUpstream(name, toNginx(group).replace(/\}\s*$/, `    ${line}\n}\n`));
     } catch (err) {
       if (err instanceof UpstreamSyntaxError) return { status: 400, message: err.message };
@@ -245,9 +246,14 @@ function applyChange(server: UpstreamGroup['servers'][number], key: string, valu
   }
 }
 
+/** `server ADDR [params];` and nothing after it: another directive would change the whole group. */
+function isOneServerLine(line: string): boolean {
+  const tokens = tokenize(line);
+  const ends = tokens.filter((t) => !t.quoted && (t.text === ';' || t.text === '{' || t.text === '}'));
+  return tokens[0]?.text === 'server' && !tokens[0].quoted && tokens.length > 2 && ends.length === 1 && ends[0] === tokens[tokens.length - 1];
+}
+
 function checkName(name: string): DyupsResult | null {
-  if (typeof name !== 'string' || !NAME_PATTERN.test(name)) {
-    return { status: 400, message: `invalid upstream name '${String(name)}': letters, digits, '.' and '-', as in a host name` };
-  }
-  return null;
+  const problem = groupNameProblem(name);
+  return problem === null ? null : { status: 400, message: problem };
 }

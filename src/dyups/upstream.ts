@@ -68,9 +68,6 @@ export const CHECK_DEFAULTS: HealthCheck = {
   httpExpectAlive: ['http_2xx', 'http_3xx'],
 };
 
-/** Upstream names: what a Host header can carry (dyups routes by Host). */
-export const NAME_PATTERN = /^[A-Za-z0-9]([A-Za-z0-9.-]{0,251}[A-Za-z0-9])?$/;
-
 /** Where a server address connects: host and port, or a unix socket path. */
 export type Endpoint = { host: string; port: number } | { path: string };
 

@@ -33,7 +33,7 @@ describe('dyups admin interface', () => {
   it('answers 204 with no body for /list and /detail when there is no upstream', async () => {
     const raw = await new Promise<string>((resolve) => {
       let out = '';
-      const socket = connect(Number(new URL(base).port), '127.0.0.1', () => socket.write('GET /list HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n'));
+      const socket = connect(Number(new URL(base).port), '127.0.0.1', () => socket.write(`GET /list HTTP/1.1\r\nHost: ${new URL(base).host}\r\nConnection: close\r\n\r\n`));
       socket.on('data', (d: Buffer) => (out += d.toString()));
       socket.on('close', () => resolve(out));
     });

@@ -161,7 +161,7 @@ describe('faults: bad input (oversized, malformed, traversal, corrupt state file
       ['a 5000-byte URL', server.port, `GET /test?${'q'.repeat(5_000)} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n`],
       ['a 5000-byte header on /send/', server.port, `GET /send/ok.txt HTTP/1.1\r\nHost: x\r\nX-Big: ${'a'.repeat(5_000)}\r\nConnection: close\r\n\r\n`],
       // the admin and proxy listeners keep Node's default limit (16 KB)
-      ['a 20 KB header to the admin', adminPort, `GET /detail HTTP/1.1\r\nHost: x\r\nX-Big: ${'a'.repeat(20_000)}\r\nConnection: close\r\n\r\n`],
+      ['a 20 KB header to the admin', adminPort, `GET /detail HTTP/1.1\r\nHost: 127.0.0.1:${adminPort}\r\nX-Big: ${'a'.repeat(20_000)}\r\nConnection: close\r\n\r\n`],
       ['a 20 KB header to the proxy', proxyPort, `GET /x HTTP/1.1\r\nHost: app.local\r\nX-Big: ${'a'.repeat(20_000)}\r\nConnection: close\r\n\r\n`],
     ];
     for (const [what, port, request] of cases) {
@@ -180,7 +180,7 @@ describe('faults: bad input (oversized, malformed, traversal, corrupt state file
     const sized = await admin('/upstream/toobig', { method: 'POST', body: upstreamBody });
     assert.equal(sized.status, 413, await sized.text());
     const chunkedBody = `${upstreamBody.length.toString(16)}\r\n${upstreamBody}\r\n0\r\n\r\n`;
-    const chunked = await raw(adminPort, `POST /upstream/toobig HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n${chunkedBody}`);
+    const chunked = await raw(adminPort, `POST /upstream/toobig HTTP/1.1\r\nHost: 127.0.0.1:${adminPort}\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n${chunkedBody}`);
     assert.equal(chunked.status, 413, `chunked admin body: ${chunked.end} ${chunked.head}`);
     assert.equal((await admin('/upstream/toobig')).status, 404, 'the group was not created');
 
@@ -220,7 +220,7 @@ describe('faults: bad input (oversized, malformed, traversal, corrupt state file
       ['truncated before the last chunk', `16\r\n${line}\r\n`],
     ];
     const targets: Array<[string, number, string]> = [
-      ['admin', adminPort, 'POST /upstream/chunky HTTP/1.1\r\nHost: x\r\n'],
+      ['admin', adminPort, `POST /upstream/chunky HTTP/1.1\r\nHost: 127.0.0.1:${adminPort}\r\n`],
       ['proxy', proxyPort, 'POST /upload HTTP/1.1\r\nHost: app.local\r\n'],
       ['app', server.port, 'POST /send/ok.txt HTTP/1.1\r\nHost: x\r\nContent-Type: text/plain\r\n'],
     ];
@@ -262,8 +262,8 @@ describe('faults: bad input (oversized, malformed, traversal, corrupt state file
     'a body that stops mid-way on the admin or the app listener is timed out at limits.requestTimeout (408 or closed within 10 s)',
     async () => {
       const stalled = await Promise.all([
-        raw(adminPort, 'POST /upstream/stalled HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n16\r\nserver 127.0', { limitMs: 10_000 }),
-        raw(adminPort, 'POST /upstream/stalled HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\nserver', { limitMs: 10_000 }),
+        raw(adminPort, `POST /upstream/stalled HTTP/1.1\r\nHost: 127.0.0.1:${adminPort}\r\nTransfer-Encoding: chunked\r\n\r\n16\r\nserver 127.0`, { limitMs: 10_000 }),
+        raw(adminPort, `POST /upstream/stalled HTTP/1.1\r\nHost: 127.0.0.1:${adminPort}\r\nContent-Length: 100\r\n\r\nserver`, { limitMs: 10_000 }),
         raw(server.port, 'POST /send/ok.txt HTTP/1.1\r\nHost: x\r\nContent-Type: text/plain\r\nContent-Length: 100\r\n\r\nabc', { limitMs: 10_000 }),
       ]);
       assert.ok(
