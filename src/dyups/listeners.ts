@@ -100,6 +100,7 @@ export async function startDyups(
       scheduler,
       connectTimeout: settings.connectTimeout,
       readTimeout: settings.readTimeout,
+      sendTimeout: settings.sendTimeout,
       bodyLimit: settings.bodySize,
       headerTimeout: config.limits.headerTimeout,
       buffering: {
