@@ -236,3 +236,46 @@ describe('security: a streaming handler outlives the overall deadline while it m
     assert.equal(parsed.complete, false, 'no terminating chunk');
   });
 });
+
+describe('security: SIGTERM cuts every open stream once shutdown.grace ran out (issue 12, SIGTERM)', { timeout: 120_000 }, () => {
+  const dir = mkdtempSync(join(tmpdir(), 'cosocket-sec-shutdown-'));
+  let endless: Upstream;
+
+  before(async () => {
+    endless = await chunkedUpstream((socket) => tick(socket, Infinity));
+  });
+
+  after(async () => {
+    await endless?.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('a never-ending proxied stream: the process exits and the stream is cut', async () => {
+    const adminPort = await deadPort();
+    const proxyPort = await deadPort();
+    const config = join(dir, 'config.json');
+    // no overall deadline, a long idle timeout: only the shutdown can end this stream
+    writeFileSync(config, JSON.stringify({ shutdown: { grace: '1s' }, scheduler: { deadline: 0 }, dyups: { buffering: 'off' } }));
+    const srv = await startServer(['--config', config, '--admin-port', String(adminPort), '--proxy-port', String(proxyPort)]);
+    try {
+      await waitForAdmin(adminPort, srv);
+      await setGroup(adminPort, 'endless.local', endless.port);
+      let streaming!: () => void;
+      const twoChunksIn = new Promise<void>((resolve) => (streaming = resolve));
+      const answer = rawGet(proxyPort, 'endless.local', '/', (all) => {
+        if (parseChunked(all).chunks.length >= 2) streaming();
+      });
+      await twoChunksIn;
+      const exited = new Promise<number | null>((resolve) => srv.child.once('exit', (code) => resolve(code)));
+      srv.child.kill('SIGTERM');
+      const bounded = await Promise.race([exited.then((code) => ({ code })), new Promise<null>((r) => setTimeout(r, BOUND, null).unref())]);
+      assert.notEqual(bounded, null, `the process did not exit within ${BOUND} ms of SIGTERM:\n${srv.output()}`);
+      assert.equal(bounded!.code, 0, srv.output());
+      const got = await answer;
+      assert.ok(got.closedByServer, 'the stream was cut');
+      assert.equal(parseChunked(got.bytes).complete, false, 'no terminating chunk');
+    } finally {
+      if (srv.child.exitCode === null && srv.child.signalCode === null) srv.child.kill('SIGKILL');
+    }
+  });
+});
