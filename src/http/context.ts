@@ -87,7 +87,7 @@ export class HandlerContext implements TaskObserver {
 
   private handOverDeadline(): void {
     const task = this.task;
-    if (task === null || this.idle !== null || this.idleMs === 0 || task.done) return;
+    if (task === null || this.idle !== null || this.idleMs === 0 || task.done || task.cancelling) return;
     // a handler without an overall deadline (deadline: 0) keeps running as it was started
     if (task.clearDeadline() === 0) return;
     const idle = new IdleTimeout(this.idleMs, (ms) => task.cancel(CancelReason.deadline(`the response stream made no progress for ${ms} ms`)));
