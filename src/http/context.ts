@@ -88,9 +88,14 @@ export class HandlerContext implements TaskObserver {
   private handOverDeadline(): void {
     const task = this.task;
     if (task === null || this.idle !== null || this.idleMs === 0 || task.done || task.cancelling) return;
+    const deadlineAt = task.deadlineAt;
     // a handler without an overall deadline (deadline: 0) keeps running as it was started
     if (task.clearDeadline() === 0) return;
-    const idle = new IdleTimeout(this.idleMs, (ms) => task.cancel(CancelReason.deadline(`the response stream made no progress for ${ms} ms`)));
+    // never cut earlier than the overall deadline would have: until then an idle period only re-arms it
+    const idle = new IdleTimeout(this.idleMs, (ms) => {
+      if (Date.now() < deadlineAt) idle.touch();
+      else task.cancel(CancelReason.deadline(`the response stream made no progress for ${ms} ms`));
+    });
     this.idle = idle;
     idle.touch();
     task.addCleanup(() => idle.stop());

@@ -188,6 +188,8 @@ describe('security: a proxied stream that keeps making progress outlives the ove
 describe('security: a streaming handler outlives the overall deadline while it makes progress (finding 6)', { timeout: 120_000 }, () => {
   let app: FastifyInstance;
   let port: number;
+  let patientApp: FastifyInstance;
+  let patientPort: number;
 
   before(async () => {
     // overall deadline 1 s; once the head is sent, 1 s without progress cuts the stream
@@ -212,11 +214,27 @@ describe('security: a streaming handler outlives the overall deadline while it m
     );
     await app.listen({ host: '127.0.0.1', port: 0 });
     port = (app.server.address() as AddressInfo).port;
+    // a longer overall deadline and a shorter idle timeout: the hand-over never cuts before the deadline would
+    const patient = new Scheduler({ name: 'patient-test', deadline: 30_000 });
+    patientApp = Fastify({ logger: false });
+    await patientApp.register(cosocketPlugin, { scheduler: patient, output: { idleTimeout: 200 } });
+    patientApp.get(
+      '/pause',
+      co(function* pause(ctx: HandlerContext): Operation<void> {
+        yield* ctx.write(Buffer.from('piece 0\n'));
+        yield* sleep(1_500);
+        yield* ctx.write(Buffer.from('piece 1\n'));
+      }),
+    );
+    await patientApp.listen({ host: '127.0.0.1', port: 0 });
+    patientPort = (patientApp.server.address() as AddressInfo).port;
   });
 
   after(async () => {
-    app.server.closeAllConnections();
-    await app.close();
+    for (const server of [app, patientApp]) {
+      server.server.closeAllConnections();
+      await server.close();
+    }
   });
 
   it('a chunk every 300 ms for ~5 s: every chunk and the last chunk arrive, past the 1 s deadline', async () => {
@@ -225,6 +243,13 @@ describe('security: a streaming handler outlives the overall deadline while it m
     const parsed = parseChunked(answer.bytes);
     assert.match(parsed.head, /^HTTP\/1\.1 200 /);
     assert.equal(parsed.body.toString(), expectedBody(CHUNKS), 'every chunk arrived');
+    assert.ok(parsed.complete, 'the terminating chunk arrived');
+  });
+
+  it('a pause longer than the idle timeout, within the overall deadline, is not cut', async () => {
+    const answer = await rawGet(patientPort, 'test', '/pause');
+    const parsed = parseChunked(answer.bytes);
+    assert.equal(parsed.body.toString(), expectedBody(2));
     assert.ok(parsed.complete, 'the terminating chunk arrived');
   });
 
