@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { appendFileSync, mkdirSync, mkdtempSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { connect as netConnect, createServer as createNetServer } from 'node:net';
 import type { AddressInfo, Server as NetServer, Socket } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -259,6 +259,52 @@ describe('security: a streaming handler outlives the overall deadline while it m
     const parsed = parseChunked(answer.bytes);
     assert.equal(parsed.body.toString(), 'piece 0\n');
     assert.equal(parsed.complete, false, 'no terminating chunk');
+  });
+});
+
+describe('security: a /send/ follower outlives the overall deadline while the file grows (finding 6)', { timeout: 120_000 }, () => {
+  const dir = mkdtempSync(join(tmpdir(), 'cosocket-sec-send-'));
+  const root = join(dir, 'root');
+  let srv: RunningServer;
+
+  before(async () => {
+    mkdirSync(root);
+    const config = join(dir, 'config.json');
+    // overall deadline 1 s; the follower ends by itself after 5 s without growth
+    writeFileSync(config, JSON.stringify({ scheduler: { deadline: '1s' }, output: { idleTimeout: '1s' }, send: { root, timeout: '5s' } }));
+    srv = await startServer(['--config', config]);
+  });
+
+  after(async () => {
+    try {
+      if (srv !== undefined && srv.child.exitCode === null) assert.equal(await srv.stop('SIGTERM'), 0, srv.output());
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('a file growing every 300 ms for ~5 s: every byte and the complete trailer arrive', async () => {
+    const growing = join(root, 'grow.txt.tmp');
+    writeFileSync(growing, 'piece 0\n');
+    let i = 1;
+    const timer = setInterval(() => {
+      if (i < CHUNKS) appendFileSync(growing, `piece ${i++}\n`);
+      else {
+        clearInterval(timer);
+        renameSync(growing, join(root, 'grow.txt'));
+      }
+    }, CHUNK_EVERY);
+    try {
+      const answer = await rawGet(srv.port, 'test', '/send/grow.txt');
+      assert.ok(answer.closedByServer);
+      const parsed = parseChunked(answer.bytes);
+      assert.match(parsed.head, /^HTTP\/1\.1 200 /);
+      assert.equal(parsed.body.toString(), expectedBody(CHUNKS), 'every byte arrived');
+      assert.ok(parsed.complete, 'the terminating chunk arrived');
+      assert.match(answer.bytes.toString('latin1'), /\r\nX-Send-Status: complete\r\n/i);
+    } finally {
+      clearInterval(timer);
+    }
   });
 });
 
