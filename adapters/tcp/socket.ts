@@ -9,6 +9,7 @@ import {
 } from '../../src/errors.js';
 import type { KeepalivePool, Lease } from '../../src/pool/keepalive-pool.js';
 import { Effect } from '../../src/runtime/effect.js';
+import { IdleTimeout } from '../../src/runtime/idle-timeout.js';
 import type { EffectKind } from '../../src/runtime/effect.js';
 import { currentTask } from '../../src/runtime/task.js';
 import type { Task } from '../../src/runtime/task.js';
@@ -78,14 +79,6 @@ const IMMEDIATE: EffectKind = {
   abandon() {},
 };
 
-function onReadTimeout(socket: TcpSocket): void {
-  socket.readTimedOut();
-}
-
-function onSendTimeout(socket: TcpSocket): void {
-  socket.sendTimedOut();
-}
-
 /**
  * A cosocket: a TCP (or unix) connection used from a coroutine, with the methods of OpenResty's
  * tcpsock. Every wait is an effect (`yield* sock.receive('*l')`). A read timeout is not fatal (the
@@ -106,9 +99,9 @@ export class TcpSocket {
 
   private reader: Task<unknown> | null = null;
   private readRequest: ReadRequest | null = null;
-  private readTimer: NodeJS.Timeout | null = null;
+  private readIdle: IdleTimeout | null = null;
   private writer: Task<unknown> | null = null;
-  private sendTimer: NodeJS.Timeout | null = null;
+  private sendIdle: IdleTimeout | null = null;
 
   /** @internal made by tcp.connect */
   constructor(pool: KeepalivePool<TcpConnection>, lease: Lease<TcpConnection>, owner: Task<unknown>, timeouts: Timeouts) {
@@ -294,7 +287,9 @@ export class TcpSocket {
     this.readRequest = request;
     conn.onActivity = this.wake;
     conn.want();
-    this.readTimer = setTimeout(onReadTimeout, this.timeouts.read, this);
+    // the read timeout in the shared deadline lanes: no timer per read
+    if (this.readIdle === null || this.readIdle.ms !== this.timeouts.read) this.readIdle = new IdleTimeout(this.timeouts.read, () => this.readTimedOut());
+    this.readIdle.touch();
   }
 
   /** @internal */
@@ -305,7 +300,8 @@ export class TcpSocket {
     let bytes = 0;
     for (const part of parts) bytes += typeof part === 'string' ? Buffer.byteLength(part) : part.length;
     this.writer = task;
-    this.sendTimer = setTimeout(onSendTimeout, this.timeouts.send, this);
+    if (this.sendIdle === null || this.sendIdle.ms !== this.timeouts.send) this.sendIdle = new IdleTimeout(this.timeouts.send, () => this.sendTimedOut());
+    this.sendIdle.touch();
     const socket = conn.socket;
     const done = (err?: Error | null): void => {
       if (this.writer !== task) return;
@@ -338,7 +334,6 @@ export class TcpSocket {
   /** @internal */
   readTimedOut(): void {
     const reader = this.reader;
-    this.readTimer = null;
     if (reader === null) return;
     this.endRead();
     reader.settleWait(new SocketTimeoutError('receive', this.peer, this.timeouts.read), true);
@@ -347,7 +342,6 @@ export class TcpSocket {
   /** @internal */
   sendTimedOut(): void {
     const writer = this.writer;
-    this.sendTimer = null;
     if (writer === null) return;
     this.endSend();
     this.close();
@@ -454,16 +448,14 @@ export class TcpSocket {
   }
 
   private endRead(): void {
-    if (this.readTimer !== null) clearTimeout(this.readTimer);
-    this.readTimer = null;
+    if (this.readIdle !== null) this.readIdle.stop();
     this.reader = null;
     this.readRequest = null;
     if (this.conn !== null) this.conn.onActivity = null;
   }
 
   private endSend(): void {
-    if (this.sendTimer !== null) clearTimeout(this.sendTimer);
-    this.sendTimer = null;
+    if (this.sendIdle !== null) this.sendIdle.stop();
     this.writer = null;
   }
 

@@ -176,15 +176,17 @@ async function runServer(config: ServerConfig, redisUrl: string, embedded: Embed
   onListening(typeof address === 'object' && address !== null ? address.port : config.port);
   if (dyups !== null && !cluster.isWorker) process.stdout.write(`${dyups.banner}\n`);
   await untilStopSignal();
-  // stop accepting; let in-flight requests finish within the grace period, then cut the rest
-  const closed = app.close();
+  // stop accepting on every listener at once; let in-flight requests (streams too) finish within the
+  // grace period, then cancel their coroutines and cut every connection that is still open
+  const listeners = dyups;
+  const closed = Promise.all([app.close(), listeners?.close()]);
   const grace = setTimeout(() => {
     scheduler.cancelAll(CancelReason.explicit('server shutting down'));
     app.server.closeAllConnections();
+    listeners?.cutAll();
   }, config.shutdown.grace);
   await closed;
   clearTimeout(grace);
-  await dyups?.close();
   await pools.drain(1_000);
   return 0;
 }

@@ -21,7 +21,8 @@ export interface ServerConfig {
   logLevel: LogLevel;
   test: { mode: TestMode; poolSize: number; backlog: number; connectTimeout: number; readTimeout: number };
   scheduler: { concurrency: number; backlog: number; deadline: number; queueTimeout: number };
-  output: { bufferSize: number; sendTimeout: number };
+  /** idleTimeout: a streaming response (head sent) is cut after this long without progress; it replaces scheduler.deadline then (0: no hand-over) */
+  output: { bufferSize: number; sendTimeout: number; idleTimeout: number };
   /**
    * headerTimeout: the request head must arrive within it (nginx's client_header_timeout), else 408;
    * requestTimeout: the whole request, body included (0: no limit) — on every listener but the dyups
@@ -47,7 +48,10 @@ export interface ServerConfig {
     /** redis:// URL all instances share to stay in step; `redis`: the server's own --redis; empty: this instance alone */
     sync: string;
     connectTimeout: number;
+    /** proxy_read_timeout: between two reads from an upstream */
     readTimeout: number;
+    /** proxy_send_timeout: between two writes to an upstream */
+    sendTimeout: number;
     bodySize: number;
     /** nginx's proxy_buffering (on/off) and its sizes, for the proxy's responses */
     buffering: string;
@@ -71,7 +75,7 @@ export const DEFAULTS: ServerConfig = {
   logLevel: 'warn',
   test: { mode: 'keepalive', poolSize: 100, backlog: 10_000, connectTimeout: 1_000, readTimeout: 5_000 },
   scheduler: { concurrency: 10_000, backlog: 10_000, deadline: 60_000, queueTimeout: 0 },
-  output: { bufferSize: 16 * 1024, sendTimeout: 60_000 },
+  output: { bufferSize: 16 * 1024, sendTimeout: 60_000, idleTimeout: 60_000 },
   limits: { bodySize: 1024 * 1024, headerSize: 16 * 1024, headerTimeout: 60_000, requestTimeout: 120_000 },
   shutdown: { grace: 10_000 },
   send: { location: '/send/', root: '', interval: 100, timeout: 10_000, suffix: '.tmp', maxDuration: 0 },
@@ -87,6 +91,7 @@ export const DEFAULTS: ServerConfig = {
     sync: '',
     connectTimeout: 1_000,
     readTimeout: 60_000,
+    sendTimeout: 60_000,
     bodySize: 1024 * 1024,
     buffering: 'on',
     bufferSize: 8 * 1024,
@@ -194,7 +199,7 @@ export const SCHEMA: Schema = {
       queueTimeout: { kind: 'duration' },
     },
   },
-  output: { kind: 'section', fields: { bufferSize: { kind: 'size' }, sendTimeout: { kind: 'duration' } } },
+  output: { kind: 'section', fields: { bufferSize: { kind: 'size' }, sendTimeout: { kind: 'duration' }, idleTimeout: { kind: 'duration' } } },
   limits: { kind: 'section', fields: { bodySize: { kind: 'size' }, headerSize: { kind: 'size' }, headerTimeout: { kind: 'duration' }, requestTimeout: { kind: 'duration' } } },
   shutdown: { kind: 'section', fields: { grace: { kind: 'duration' } } },
   send: {
@@ -222,6 +227,7 @@ export const SCHEMA: Schema = {
       sync: { kind: 'string', check: (what, value) => (value === '' || value === 'redis' ? value : checkRedisUrl(what, value)) },
       connectTimeout: { kind: 'duration' },
       readTimeout: { kind: 'duration' },
+      sendTimeout: { kind: 'duration' },
       bodySize: { kind: 'size' },
       buffering: { kind: 'choice', choices: ['on', 'off'] },
       bufferSize: { kind: 'size', min: 1 },

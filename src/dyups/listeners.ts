@@ -17,7 +17,10 @@ export interface DyupsListeners {
   table: UpstreamTable;
   /** each server's live state as this process's balancers see it */
   health(name: string): Map<string, ServerHealth>;
+  /** Stops accepting and resolves once every open request on the admin and proxy listeners ended. */
   close(): Promise<void>;
+  /** Cuts every open connection of the admin and proxy listeners (a shutdown's grace period ran out). */
+  cutAll(): void;
 }
 
 /** --dyups-sync names a Redis that could not be used at start: the server does not start out of step. */
@@ -62,6 +65,8 @@ export async function startDyups(
   });
   const parts: string[] = [];
   const closers: Array<() => Promise<void>> = [];
+  const cutters: Array<() => void> = [];
+  const listenerClosers: Array<() => Promise<void>> = [];
   if (checker !== null) closers.push(async () => checker.close());
   // instances agree through Redis: load its table before serving, and make every change there first
   let sync: RedisSync | null = null;
@@ -93,7 +98,8 @@ export async function startDyups(
     await admin.listen({ host: settings.adminHost, port: settings.adminPort });
     const port = (admin.server.address() as { port: number }).port;
     parts.push(`dyups admin on http://${settings.adminHost}:${port}`);
-    closers.push(() => admin.close());
+    listenerClosers.push(() => admin.close());
+    cutters.push(() => admin.server.closeAllConnections());
   }
   if (settings.proxyPort !== 0 && role !== 'primary') {
     await hooks.ready; // a worker serves once it has the primary's table
@@ -101,6 +107,7 @@ export async function startDyups(
       scheduler,
       connectTimeout: settings.connectTimeout,
       readTimeout: settings.readTimeout,
+      sendTimeout: settings.sendTimeout,
       bodyLimit: settings.bodySize,
       headerTimeout: config.limits.headerTimeout,
       buffering: {
@@ -116,7 +123,8 @@ export async function startDyups(
     await proxy.listen({ host: settings.proxyHost, port: settings.proxyPort });
     const port = (proxy.server.address() as { port: number }).port;
     parts.push(`dyups proxy on http://${settings.proxyHost}:${port}`);
-    closers.push(() => proxy.close());
+    listenerClosers.push(() => proxy.close());
+    cutters.push(() => proxy.server.closeAllConnections());
   }
   parts.push(`${table.all().length} upstream group(s)${stateFile === null ? ', in memory only' : ` from ${stateFile}`}`);
   if (sync !== null) parts.push(`synced through ${redactUrl(syncUrl)}`);
@@ -125,7 +133,12 @@ export async function startDyups(
     table,
     health: (name) => balancers.health(name),
     close: async () => {
+      // the listeners first and together (one long request on one must not keep the other accepting)
+      await Promise.all(listenerClosers.map((close) => close()));
       for (const close of closers) await close();
+    },
+    cutAll: () => {
+      for (const cut of cutters) cut();
     },
   };
 }

@@ -17,8 +17,10 @@ export interface DyupsProxyOptions {
   scheduler: Scheduler;
   /** ms to connect to an upstream server (then the next one is tried). Default 1 s. */
   connectTimeout: number;
-  /** ms to wait for each read from an upstream server. Default 60 s. */
+  /** ms to wait for each read from an upstream server (proxy_read_timeout). Default 60 s. */
   readTimeout: number;
+  /** ms to wait for each write to an upstream server (proxy_send_timeout). Default: readTimeout. */
+  sendTimeout?: number;
   /** Largest request body passed on. Default 1 MB. */
   bodyLimit: number;
   /** ms for the request head to arrive (client_header_timeout). Default 60 s. */
@@ -112,7 +114,7 @@ export async function buildProxyApp(table: UpstreamTable, balancers: Balancers, 
         yield* proxyPass(ctx, host, port, {
           pool: `dyups:${peer.address}`,
           poolSize: group.keepalive > 0 ? group.keepalive : 64,
-          timeouts: { connect: options.connectTimeout, read: options.readTimeout, send: options.readTimeout },
+          timeouts: { connect: options.connectTimeout, read: options.readTimeout, send: options.sendTimeout ?? options.readTimeout },
           ...(options.buffering ? { buffering: options.buffering } : {}),
           body,
           progress,

@@ -4,8 +4,9 @@ import * as file from '../../adapters/file/index.js';
 import * as http from '../../adapters/http/index.js';
 import * as redis from '../../adapters/redis/index.js';
 import * as tcp from '../../adapters/tcp/index.js';
-import { CancelledError, CosocketError, InvalidArgumentError, coroutineChain } from '../errors.js';
+import { CancelReason, CancelledError, CosocketError, InvalidArgumentError, coroutineChain } from '../errors.js';
 import type { Effect } from '../runtime/effect.js';
+import { IdleTimeout } from '../runtime/idle-timeout.js';
 import type { Task, TaskObserver } from '../runtime/task.js';
 import { STATUS_TEXT, statusForError } from './error-status.js';
 import { Output } from './output.js';
@@ -16,6 +17,11 @@ export interface OutputOptions {
   bufferSize: number;
   /** flush(true) gives up (and aborts the response) after this long. Default 60 s. */
   sendTimeout: number;
+  /**
+   * Once the head is sent, the handler's overall deadline hands over to this: the stream is cut only
+   * after this long without progress (a write, or ctx.progress()). 0: the overall deadline stays. Default 60 s.
+   */
+  idleTimeout: number;
 }
 
 /** Told how each coroutine-handled response ended, for per-route stats. */
@@ -41,6 +47,9 @@ export class HandlerContext implements TaskObserver {
   private readonly output: Output;
   private readonly recorder: ResponseRecorder;
   private readonly log: FastifyBaseLogger;
+  private task: Task<unknown> | null = null;
+  private idleMs: number;
+  private idle: IdleTimeout | null = null;
 
   constructor(request: FastifyRequest, reply: FastifyReply, options: OutputOptions, recorder: ResponseRecorder, log: FastifyBaseLogger) {
     this.request = request;
@@ -49,6 +58,47 @@ export class HandlerContext implements TaskObserver {
     this.log = log;
     this.output = new Output(reply.raw, options.bufferSize, options.sendTimeout, () => this.startStreaming());
     this.sendTimeout = options.sendTimeout;
+    this.idleMs = options.idleTimeout;
+  }
+
+  /** @internal The coroutine running this handler (its deadline is handed over once the head is sent). */
+  attach(task: Task<unknown>): void {
+    this.task = task;
+    if (this.output.streaming) this.handOverDeadline();
+  }
+
+  /**
+   * ms a streaming response may go without progress before it is cut (replacing the overall deadline
+   * once the head is sent); 0 keeps the overall deadline. Set it before the head goes out.
+   */
+  set idleTimeout(ms: number) {
+    if (!(ms >= 0) || !Number.isFinite(ms)) throw new InvalidArgumentError(`idleTimeout must be a number of ms >= 0, got ${String(ms)}`);
+    this.idleMs = ms;
+  }
+
+  get idleTimeout(): number {
+    return this.idleMs;
+  }
+
+  /** The stream moved (bytes read for it, or sent): its idle timeout starts again. Writes count by themselves. */
+  progress(): void {
+    if (this.idle !== null) this.idle.touch();
+  }
+
+  private handOverDeadline(): void {
+    const task = this.task;
+    if (task === null || this.idle !== null || this.idleMs === 0 || task.done || task.cancelling) return;
+    const deadlineAt = task.deadlineAt;
+    // a handler without an overall deadline (deadline: 0) keeps running as it was started
+    if (task.clearDeadline() === 0) return;
+    // never cut earlier than the overall deadline would have: until then an idle period only re-arms it
+    const idle = new IdleTimeout(this.idleMs, (ms) => {
+      if (Date.now() < deadlineAt) idle.touch();
+      else task.cancel(CancelReason.deadline(`the response stream made no progress for ${ms} ms`));
+    });
+    this.idle = idle;
+    idle.touch();
+    task.addCleanup(() => idle.stop());
   }
 
   /** ms a client may take to accept what is sent (nginx's send_timeout): also for streams returned from the handler. */
@@ -97,6 +147,7 @@ export class HandlerContext implements TaskObserver {
 
   /** Sends `data` now as one chunk, waiting only while the client is not taking data (backpressure). */
   write(data: Buffer): Effect<void> {
+    if (this.idle !== null) this.idle.touch();
     return this.output.write(data);
   }
 
@@ -105,6 +156,7 @@ export class HandlerContext implements TaskObserver {
    * called for each part once the socket no longer needs it (the caller may reuse its memory then).
    */
   writeLent(parts: readonly Buffer[], written: Written): Effect<void> {
+    if (this.idle !== null) this.idle.touch();
     return this.output.writeLent(parts, written);
   }
 
@@ -126,6 +178,7 @@ export class HandlerContext implements TaskObserver {
 
   /** Sends what is buffered; `yield* ctx.flush(true)` returns once the kernel took it (bounded by the send timeout). */
   flush(wait = false): Effect<void> {
+    if (this.idle !== null) this.idle.touch();
     return this.output.flush(wait);
   }
 
@@ -182,6 +235,7 @@ export class HandlerContext implements TaskObserver {
   }
 
   private startStreaming(): void {
+    this.handOverDeadline();
     this.reply.hijack();
     const headers: Record<string, string | string[]> = { 'content-type': 'text/plain; charset=utf-8', ...this.headers };
     // an HTTP/1.0 response is not chunked, so it cannot carry trailers: Node refuses the whole head if it announces them

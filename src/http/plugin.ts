@@ -85,7 +85,7 @@ export const cosocketPlugin = fp(
     const stats = new Stats();
     const state: CosocketState = {
       scheduler: options.scheduler ?? defaultScheduler,
-      output: { bufferSize: 16 * 1024, sendTimeout: 60_000, ...options.output },
+      output: { bufferSize: 16 * 1024, sendTimeout: 60_000, idleTimeout: 60_000, ...options.output },
       retryAfter: options.retryAfter ?? 1,
       log: options.log ?? null,
       routeStats: () => stats.all(),
@@ -127,6 +127,7 @@ export function co(
       reply.code(503).header('retry-after', String(state.retryAfter)).type('text/plain; charset=utf-8').send(`503 Service Unavailable: ${err.message}\n`);
       return;
     }
+    ctx.attach(task);
     if (task.done) {
       task.markObserved(); // it failed or finished on its first step: the reply below is its observer
       ctx.onTaskSettled(task);

@@ -58,7 +58,7 @@ export async function sendRoutes(app: FastifyInstance, options: SendRouteOptions
     return notFound(ctx);
   }
 
-  app.route({ method: [...METHODS], url: `${options.location}*`, handler: co(send, { name: 'send', deadline: 0 }) });
+  app.route({ method: [...METHODS], url: `${options.location}*`, handler: co(send, { name: 'send' }) });
 }
 
 function notFound(ctx: HandlerContext): string {

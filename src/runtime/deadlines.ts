@@ -22,15 +22,32 @@ export class DeadlineList<T extends Expirable> {
   private readonly lanes = new Map<number, Lane<T>>();
 
   add(item: T, ms: number): QueueNode<T> {
+    const lane = this.laneOf(ms);
+    item.deadlineAt = Date.now() + ms;
+    const node = lane.queue.push(item);
+    if (lane.timer === null) this.arm(lane, item.deadlineAt);
+    return node;
+  }
+
+  /**
+   * Moves an entry's deadline to `ms` from now, reusing its node (queued or not): the entry goes to the
+   * tail of its lane, which keeps the lane in deadline order. No allocation, no timer call.
+   */
+  renew(node: QueueNode<T>, ms: number): void {
+    const lane = node.queued ? this.lanes.get(ms) : undefined;
+    const target = lane ?? this.laneOf(ms);
+    node.value.deadlineAt = Date.now() + ms;
+    target.queue.append(node);
+    if (target.timer === null) this.arm(target, node.value.deadlineAt);
+  }
+
+  private laneOf(ms: number): Lane<T> {
     let lane = this.lanes.get(ms);
     if (lane === undefined) {
       lane = { ms, queue: new LinkedQueue<T>(), timer: null };
       this.lanes.set(ms, lane);
     }
-    item.deadlineAt = Date.now() + ms;
-    const node = lane.queue.push(item);
-    if (lane.timer === null) this.arm(lane, item.deadlineAt);
-    return node;
+    return lane;
   }
 
   remove(node: QueueNode<T>, ms: number): void {

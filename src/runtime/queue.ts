@@ -21,6 +21,18 @@ export class LinkedQueue<T> {
     return node;
   }
 
+  /** Links a node that is not queued (removed or expired) back in at the tail, reusing it. */
+  append(node: QueueNode<T>): void {
+    if (node.queued) this.remove(node);
+    node.queued = true;
+    node.prev = this.tail;
+    node.next = null;
+    if (this.tail === null) this.head = node;
+    else this.tail.next = node;
+    this.tail = node;
+    this.length++;
+  }
+
   shift(): T | undefined {
     const node = this.head;
     if (node === null) return undefined;

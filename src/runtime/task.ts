@@ -353,6 +353,19 @@ export class Task<T> implements Promise<T>, Operable<T> {
     }
   }
 
+  /**
+   * Takes this coroutine's overall deadline away (a stream that keeps making progress hands over to an
+   * IdleTimeout instead). Returns the ms it had, 0 for none.
+   */
+  clearDeadline(): number {
+    const ms = this.deadlineNode === null ? 0 : this.deadlineMs;
+    if (this.deadlineNode !== null) {
+      this.scheduler.deadlines.remove(this.deadlineNode, this.deadlineMs);
+      this.deadlineNode = null;
+    }
+    return ms;
+  }
+
   /** @internal The deadline list says the deadline passed. */
   expire(ms: number): void {
     this.deadlineNode = null;

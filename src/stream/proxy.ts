@@ -129,6 +129,7 @@ function* passThrough(ctx: HandlerContext, body: BodyReader, settings: Buffering
   for (;;) {
     const size = yield* body.readParts(settings.passSize, parts);
     if (size === 0) break;
+    ctx.progress();
     stats.downstreamWrites++;
     yield* ctx.writeLent(parts, body.giveBack);
     parts.length = 0;
@@ -162,6 +163,7 @@ function* bufferedCopy(ctx: HandlerContext, body: BodyReader, settings: Bufferin
         const room = memoryLimit - memory;
         const size = yield* body.readParts(room > settings.bufferSize ? room : settings.bufferSize, arrived);
         if (size === 0) break;
+        ctx.progress();
         if (memory < memoryLimit) {
           for (const part of arrived) segments.push({ kind: 'memory', data: part });
           memory += size;
@@ -270,6 +272,9 @@ export function* proxyPass(ctx: HandlerContext, host: string, port: number, opti
   if (options.progress) options.progress.reused = conn.getreusedtimes() > 0;
   const response = yield* conn.request({ method: request.method, path: options.path ?? request.url, headers, ...(body !== null ? { body } : {}) });
   if (options.progress) options.progress.headReceived = true;
+  // the body streams for as long as it moves: each read waits proxy_read_timeout at most, each client
+  // write send_timeout; the handler's overall deadline hands over to an idle timeout no shorter than those
+  if (ctx.idleTimeout !== 0) ctx.idleTimeout = Math.max(ctx.idleTimeout, options.timeouts?.read ?? 60_000, ctx.sendTimeout);
   const stats = yield* proxyResponse(ctx, response, options.buffering);
   conn.setkeepalive();
   return stats;

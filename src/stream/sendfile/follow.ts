@@ -50,6 +50,9 @@ export function* followGrowing(
     const chunked = ctx.request.method !== 'HEAD' && ctx.request.raw.httpVersion !== '1.0';
     if (chunked) ctx.header('trailer', STATUS_TRAILER);
     if (start > 0) ctx.header('content-range', `bytes ${start}-*/*`);
+    // once the head is out the handler's deadline hands over to an idle timeout, which must outlast the
+    // follower's own: a file that stops growing ends with an 'idle-timeout' trailer, never a cut
+    if (ctx.idleTimeout !== 0) ctx.idleTimeout = Math.max(ctx.idleTimeout, options.timeout + options.interval, ctx.sendTimeout);
     yield* ctx.flush(false); // the head goes out at once, before the first byte of the file
     if (ctx.request.method === 'HEAD') return;
     const started = Date.now();
@@ -99,6 +102,7 @@ export function* followGrowing(
         yield* watched.changed.wait(options.interval);
         continue;
       }
+      ctx.progress(); // waiting on a file that may grow is the follower's own business, bounded by its timeout
       const now = Date.now();
       if (now - lastGrowth >= options.timeout) {
         status = 'idle-timeout';
