@@ -8,6 +8,7 @@ import type { ServerHealth } from './balancer.js';
 import { HealthChecker } from './health-check.js';
 import { buildProxyApp } from './proxy.js';
 import { loadState } from './state-file.js';
+import { claimStateFile } from './state-file-owner.js';
 import { RedisSync } from './redis-sync.js';
 import { UpstreamTable } from './table.js';
 import type { Change } from './table.js';
@@ -49,8 +50,15 @@ export async function startDyups(
   const settings = config.dyups;
   if (settings.adminPort === 0 && settings.proxyPort === 0) return null;
   const stateFile = settings.stateFile === '' ? null : settings.stateFile;
-  // a worker's table is a replica of the primary's: no state file of its own
-  const table = hooks.table ?? new UpstreamTable({ stateFile: role === 'worker' ? null : stateFile }, role === 'worker' || stateFile === null ? [] : loadState(stateFile));
+  // a worker's table is a replica of the primary's: no state file of its own; a cluster primary passes its own table
+  const claim = hooks.table === undefined && role !== 'worker' && stateFile !== null ? claimStateFile(stateFile) : null;
+  let table: UpstreamTable;
+  try {
+    table = hooks.table ?? new UpstreamTable({ stateFile: claim?.path ?? null }, claim === null ? [] : loadState(claim.path));
+  } catch (err) {
+    claim?.release();
+    throw err;
+  }
   const balancers = new Balancers();
   for (const group of table.all()) balancers.set(group, group.name);
   // active checks run where requests are balanced: a single server, or each worker
@@ -125,6 +133,7 @@ export async function startDyups(
     health: (name) => balancers.health(name),
     close: async () => {
       for (const close of closers) await close();
+      claim?.release();
     },
   };
 }
