@@ -7,6 +7,7 @@ import { Balancers } from './balancer.js';
 import type { ServerHealth } from './balancer.js';
 import { HealthChecker } from './health-check.js';
 import { buildProxyApp } from './proxy.js';
+import { oneRequestPerConnection } from '../http/one-request-per-connection.js';
 import { loadState } from './state-file.js';
 import { claimStateFile } from './state-file-owner.js';
 import { RedisSync } from './redis-sync.js';
@@ -97,6 +98,7 @@ export async function startDyups(
       ...(role === 'single' ? { health: (name: string) => balancers.health(name) } : hooks.health ? { health: hooks.health } : {}),
       trylock: settings.trylock === 'yes',
     });
+    oneRequestPerConnection(admin.server);
     await admin.listen({ host: settings.adminHost, port: settings.adminPort });
     const port = (admin.server.address() as { port: number }).port;
     parts.push(`dyups admin on http://${settings.adminHost}:${port}`);
@@ -120,6 +122,7 @@ export async function startDyups(
         ...(settings.tempPath !== '' ? { tempPath: settings.tempPath } : {}),
       },
     });
+    oneRequestPerConnection(proxy.server);
     await proxy.listen({ host: settings.proxyHost, port: settings.proxyPort });
     const port = (proxy.server.address() as { port: number }).port;
     parts.push(`dyups proxy on http://${settings.proxyHost}:${port}`);
