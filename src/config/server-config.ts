@@ -19,7 +19,7 @@ export interface ServerConfig {
   redis: string | null;
   workers: number;
   logLevel: LogLevel;
-  test: { mode: TestMode; poolSize: number; backlog: number; connectTimeout: number; readTimeout: number };
+  test: { mode: TestMode; poolSize: number; backlog: number; connectTimeout: number; readTimeout: number; maxValueSize: number };
   scheduler: { concurrency: number; backlog: number; deadline: number; queueTimeout: number };
   output: { bufferSize: number; sendTimeout: number };
   /**
@@ -69,7 +69,7 @@ export const DEFAULTS: ServerConfig = {
   redis: null,
   workers: 1,
   logLevel: 'warn',
-  test: { mode: 'keepalive', poolSize: 100, backlog: 10_000, connectTimeout: 1_000, readTimeout: 5_000 },
+  test: { mode: 'keepalive', poolSize: 100, backlog: 10_000, connectTimeout: 1_000, readTimeout: 5_000, maxValueSize: 1024 * 1024 },
   scheduler: { concurrency: 10_000, backlog: 10_000, deadline: 60_000, queueTimeout: 0 },
   output: { bufferSize: 16 * 1024, sendTimeout: 60_000 },
   limits: { bodySize: 1024 * 1024, headerSize: 16 * 1024, headerTimeout: 60_000, requestTimeout: 120_000 },
@@ -183,6 +183,7 @@ export const SCHEMA: Schema = {
       backlog: { kind: 'int', min: 0, max: 1_000_000 },
       connectTimeout: { kind: 'duration' },
       readTimeout: { kind: 'duration' },
+      maxValueSize: { kind: 'size' },
     },
   },
   scheduler: {

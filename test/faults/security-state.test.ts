@@ -4,25 +4,40 @@ import { existsSync, lstatSync, mkdirSync, mkdtempSync, readFileSync, readdirSyn
 import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { after, describe, it } from 'node:test';
+import { createServer as createHttpServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { after, before, describe, it } from 'node:test';
+import { parseChunked } from '../helpers/chunked.js';
 import { startServer } from '../helpers/cli.js';
 import type { RunningServer } from '../helpers/cli.js';
 import { deadPort } from '../helpers/tcp-server.js';
+import { startTestRedis } from '../helpers/redis.js';
+import type { TestRedis } from '../helpers/redis.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'cosocket-security-state-'));
 /** no Redis is needed: these servers only use the admin listener */
 const NO_REDIS = ['--redis', 'redis://127.0.0.1:1'];
 
-/** One request over a raw socket; resolves with the status code of the answer. */
-function rawRequest(port: number, request: string): Promise<number> {
+/** One request over a raw socket (it must ask for Connection: close); resolves with the whole answer. */
+function rawExchange(port: number, request: string): Promise<{ status: number; answer: string }> {
   return new Promise((resolve, reject) => {
     const socket = connect(port, '127.0.0.1', () => socket.write(request));
     let answer = '';
     socket.setEncoding('latin1');
     socket.on('data', (d: string) => (answer += d));
     socket.on('error', reject);
-    socket.on('close', () => resolve(Number(/^HTTP\/1\.1 (\d{3})/.exec(answer)?.[1] ?? 0)));
+    socket.on('close', () => resolve({ status: Number(/^HTTP\/1\.1 (\d{3})/.exec(answer)?.[1] ?? 0), answer }));
   });
+}
+
+async function rawRequest(port: number, request: string): Promise<number> {
+  return (await rawExchange(port, request)).status;
+}
+
+/** GET `path` with Connection: close: its status and body. */
+async function rawGet(port: number, path: string, host = '127.0.0.1'): Promise<{ status: number; body: string }> {
+  const { status, answer } = await rawExchange(port, `GET ${path} HTTP/1.1\r\nHost: ${host}\r\nConnection: close\r\n\r\n`);
+  return { status, body: parseChunked(Buffer.from(answer, 'latin1')).body.toString('latin1') };
 }
 
 function postGroup(port: number, name: string, body: string): Promise<number> {
@@ -54,9 +69,9 @@ function deadPid(): number {
   return Number(child.stdout);
 }
 
-describe('security: the dyups state file', () => {
-  after(() => rmSync(dir, { recursive: true, force: true }));
+after(() => rmSync(dir, { recursive: true, force: true }));
 
+describe('security: the dyups state file', () => {
   it('writes nothing through symlinks planted at the temp names, and the state file stays a regular file', async () => {
     const home = join(dir, 'planted');
     mkdirSync(home);
@@ -143,5 +158,67 @@ describe('security: the dyups state file', () => {
       await server.stop();
     }
     assert.ok(!existsSync(join(home, '.state.conf.lock')), 'the lock outlived a clean stop');
+  });
+});
+
+describe('security: what the app listener buffers and shows', { timeout: 120_000 }, () => {
+  let redis: TestRedis;
+  before(async () => {
+    redis = await startTestRedis();
+  });
+  after(async () => {
+    await redis?.stop();
+  });
+
+  it('/test does not buffer a Redis value past the limit (1 MB by default): 502, and the next request is served', async () => {
+    await redis.admin.set('test', 'x'.repeat(2 * 1024 * 1024));
+    const server = await startServer(['--redis', redis.url, '--workers', '1']);
+    try {
+      const big = await rawGet(server.port, '/test');
+      assert.equal(big.status, 502);
+      assert.ok(big.body.length < 1024 * 1024, `/test sent ${big.body.length} bytes of the value`);
+      await redis.admin.set('test', 'y'.repeat(1024 * 1024));
+      const atLimit = await rawGet(server.port, '/test');
+      assert.deepEqual([atLimit.status, atLimit.body.length], [200, 1024 * 1024]);
+    } finally {
+      await server.stop();
+    }
+  });
+
+  it('/test honours test.maxValueSize from the config file', async () => {
+    const config = join(dir, 'small-test-values.json');
+    writeFileSync(config, JSON.stringify({ test: { maxValueSize: '16k' } }));
+    await redis.admin.set('test', 'z'.repeat(16 * 1024 + 1));
+    const server = await startServer(['--redis', redis.url, '--config', config]);
+    try {
+      assert.equal((await rawGet(server.port, '/test')).status, 502);
+      await redis.admin.set('test', 'hello12345');
+      assert.deepEqual(await rawGet(server.port, '/test'), { status: 200, body: 'hello12345' });
+    } finally {
+      await server.stop();
+    }
+  });
+
+  it('/status on the app listener does not name the upstream servers the proxy uses', async () => {
+    const upstream = createHttpServer((_req, res) => res.end('ok'));
+    await new Promise<void>((resolve) => upstream.listen(0, '127.0.0.1', resolve));
+    const upstreamPort = (upstream.address() as AddressInfo).port;
+    const adminPort = await deadPort();
+    const proxyPort = await deadPort();
+    const server = await startServer(['--redis', redis.url, '--admin-port', String(adminPort), '--proxy-port', String(proxyPort)]);
+    try {
+      assert.equal(await postGroup(adminPort, 'internal.local', `server 127.0.0.1:${upstreamPort};`), 200);
+      assert.deepEqual(await rawGet(proxyPort, '/', 'internal.local'), { status: 200, body: 'ok' });
+      const status = await rawGet(server.port, '/status');
+      assert.equal(status.status, 200);
+      assert.ok(!status.body.includes(String(upstreamPort)), 'the app listener /status names the upstream address');
+      const pools = (JSON.parse(status.body) as { pools: Array<{ name: string; created: number }> }).pools;
+      assert.ok(pools.some((p) => p.name === 'dyups' && p.created >= 1), 'the proxy pools are counted under one entry');
+      const detail = await rawGet(adminPort, '/detail');
+      assert.ok(detail.body.includes(`127.0.0.1:${upstreamPort}`), 'the admin listener still names the upstream');
+    } finally {
+      await server.stop();
+      upstream.close();
+    }
   });
 });
