@@ -13,7 +13,7 @@ import { Scheduler } from '../runtime/scheduler.js';
 import { DyupsSyncError, startDyups } from '../dyups/listeners.js';
 import type { DyupsListeners } from '../dyups/listeners.js';
 import { StateFileError, loadState } from '../dyups/state-file.js';
-import { StateFileInUseError, claimStateFile } from '../dyups/state-file-owner.js';
+import { StateFileClaimError, claimStateFile } from '../dyups/state-file-owner.js';
 import type { StateFileClaim } from '../dyups/state-file-owner.js';
 import { PrimarySync, answerHealthQueries, followPrimary } from '../dyups/cluster-sync.js';
 import { UpstreamTable } from '../dyups/table.js';
@@ -168,7 +168,7 @@ async function runServer(config: ServerConfig, redisUrl: string, embedded: Embed
     }
   } catch (err) {
     await app.close();
-    if (err instanceof StateFileError || err instanceof StateFileInUseError || err instanceof DyupsSyncError || (err as NodeJS.ErrnoException).code === 'EADDRINUSE') {
+    if (err instanceof StateFileError || err instanceof StateFileClaimError || err instanceof DyupsSyncError || (err as NodeJS.ErrnoException).code === 'EADDRINUSE') {
       process.stderr.write(`cosocket: ${(err as Error).message}\n`);
       return 2;
     }
@@ -214,7 +214,7 @@ async function runCluster(config: ServerConfig, redisUrl: string, embedded: Embe
       table = new UpstreamTable({ stateFile: claim?.path ?? null }, claim === null ? [] : loadState(claim.path));
     } catch (err) {
       claim?.release();
-      if (err instanceof StateFileError || err instanceof StateFileInUseError) {
+      if (err instanceof StateFileError || err instanceof StateFileClaimError) {
         process.stderr.write(`cosocket: ${err.message}\n`);
         await embedded?.stop();
         return 2;

@@ -144,6 +144,11 @@ describe('security: the dyups state file', () => {
     await next.server.stop();
   });
 
+  it('refuses to start (exit code 2) on a state file whose lock cannot be made', async () => {
+    const state = join(dir, 'no-such-directory', 'state.conf');
+    assert.equal(await startOutcome(['--admin-port', String(await deadPort()), '--state-file', state, ...NO_REDIS]), 2);
+  });
+
   it('takes over a lock whose process is dead (a kill -9)', async () => {
     const home = join(dir, 'stale-lock');
     mkdirSync(home);
