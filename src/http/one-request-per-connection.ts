@@ -20,8 +20,10 @@ export function oneRequestPerConnection(server: Server): void {
       const queue = waiting.get(socket)!;
       queue.shift();
       if (socket.destroyed) queue.length = 0;
-      // read on: the next request's body may still be on the wire (a later request pauses it again)
-      socket.resume();
+      // read on: the next request's body may still be on the wire (a later request pauses it again);
+      // while the client does not read its answers, only once they have drained
+      if (socket.writableNeedDrain) socket.once('drain', () => socket.resume());
+      else socket.resume();
       const following = queue[0];
       if (following !== undefined) dispatch(...following);
     };
