@@ -13,6 +13,8 @@ import { Scheduler } from '../runtime/scheduler.js';
 import { DyupsSyncError, startDyups } from '../dyups/listeners.js';
 import type { DyupsListeners } from '../dyups/listeners.js';
 import { StateFileError, loadState } from '../dyups/state-file.js';
+import { StateFileClaimError, claimStateFile } from '../dyups/state-file-owner.js';
+import type { StateFileClaim } from '../dyups/state-file-owner.js';
 import { PrimarySync, answerHealthQueries, followPrimary } from '../dyups/cluster-sync.js';
 import { UpstreamTable } from '../dyups/table.js';
 import { UsageError, helpText, parseFlags } from './flags.js';
@@ -166,7 +168,7 @@ async function runServer(config: ServerConfig, redisUrl: string, embedded: Embed
     }
   } catch (err) {
     await app.close();
-    if (err instanceof StateFileError || err instanceof DyupsSyncError || (err as NodeJS.ErrnoException).code === 'EADDRINUSE') {
+    if (err instanceof StateFileError || err instanceof StateFileClaimError || err instanceof DyupsSyncError || (err as NodeJS.ErrnoException).code === 'EADDRINUSE') {
       process.stderr.write(`cosocket: ${(err as Error).message}\n`);
       return 2;
     }
@@ -205,13 +207,16 @@ async function runCluster(config: ServerConfig, redisUrl: string, embedded: Embe
   const dyupsOn = config.dyups.adminPort !== 0 || config.dyups.proxyPort !== 0;
   let sync: PrimarySync | null = null;
   let dyups: DyupsListeners | null = null;
+  let claim: StateFileClaim | null = null;
   if (dyupsOn) {
     const stateFile = config.dyups.stateFile === '' ? null : config.dyups.stateFile;
     let table: UpstreamTable;
     try {
-      table = new UpstreamTable({ stateFile }, stateFile === null ? [] : loadState(stateFile));
+      claim = stateFile === null ? null : claimStateFile(stateFile);
+      table = new UpstreamTable({ stateFile: claim?.path ?? null }, claim === null ? [] : loadState(claim.path));
     } catch (err) {
-      if (err instanceof StateFileError) {
+      claim?.release();
+      if (err instanceof StateFileError || err instanceof StateFileClaimError) {
         process.stderr.write(`cosocket: ${err.message}\n`);
         await embedded?.stop();
         return 2;
@@ -267,6 +272,7 @@ async function runCluster(config: ServerConfig, redisUrl: string, embedded: Embe
   await Promise.all(exits);
   clearTimeout(hardStop);
   await dyups?.close();
+  claim?.release();
   await embedded?.stop();
   return 0;
 }

@@ -19,7 +19,7 @@ export interface ServerConfig {
   redis: string | null;
   workers: number;
   logLevel: LogLevel;
-  test: { mode: TestMode; poolSize: number; backlog: number; connectTimeout: number; readTimeout: number };
+  test: { mode: TestMode; poolSize: number; backlog: number; connectTimeout: number; readTimeout: number; maxValueSize: number };
   scheduler: { concurrency: number; backlog: number; deadline: number; queueTimeout: number };
   /** idleTimeout: a streaming response (head sent) is cut after this long without progress; it replaces scheduler.deadline then (0: no hand-over) */
   output: { bufferSize: number; sendTimeout: number; idleTimeout: number };
@@ -73,7 +73,7 @@ export const DEFAULTS: ServerConfig = {
   redis: null,
   workers: 1,
   logLevel: 'warn',
-  test: { mode: 'keepalive', poolSize: 100, backlog: 10_000, connectTimeout: 1_000, readTimeout: 5_000 },
+  test: { mode: 'keepalive', poolSize: 100, backlog: 10_000, connectTimeout: 1_000, readTimeout: 5_000, maxValueSize: 1024 * 1024 },
   scheduler: { concurrency: 10_000, backlog: 10_000, deadline: 60_000, queueTimeout: 0 },
   output: { bufferSize: 16 * 1024, sendTimeout: 60_000, idleTimeout: 60_000 },
   limits: { bodySize: 1024 * 1024, headerSize: 16 * 1024, headerTimeout: 60_000, requestTimeout: 120_000 },
@@ -188,6 +188,7 @@ export const SCHEMA: Schema = {
       backlog: { kind: 'int', min: 0, max: 1_000_000 },
       connectTimeout: { kind: 'duration' },
       readTimeout: { kind: 'duration' },
+      maxValueSize: { kind: 'size' },
     },
   },
   scheduler: {

@@ -7,7 +7,9 @@ import { Balancers } from './balancer.js';
 import type { ServerHealth } from './balancer.js';
 import { HealthChecker } from './health-check.js';
 import { buildProxyApp } from './proxy.js';
+import { oneRequestPerConnection } from '../http/one-request-per-connection.js';
 import { loadState } from './state-file.js';
+import { claimStateFile } from './state-file-owner.js';
 import { RedisSync } from './redis-sync.js';
 import { UpstreamTable } from './table.js';
 import type { Change } from './table.js';
@@ -52,8 +54,15 @@ export async function startDyups(
   const settings = config.dyups;
   if (settings.adminPort === 0 && settings.proxyPort === 0) return null;
   const stateFile = settings.stateFile === '' ? null : settings.stateFile;
-  // a worker's table is a replica of the primary's: no state file of its own
-  const table = hooks.table ?? new UpstreamTable({ stateFile: role === 'worker' ? null : stateFile }, role === 'worker' || stateFile === null ? [] : loadState(stateFile));
+  // a worker's table is a replica of the primary's: no state file of its own; a cluster primary passes its own table
+  const claim = hooks.table === undefined && role !== 'worker' && stateFile !== null ? claimStateFile(stateFile) : null;
+  let table: UpstreamTable;
+  try {
+    table = hooks.table ?? new UpstreamTable({ stateFile: claim?.path ?? null }, claim === null ? [] : loadState(claim.path));
+  } catch (err) {
+    claim?.release();
+    throw err;
+  }
   const balancers = new Balancers();
   for (const group of table.all()) balancers.set(group, group.name);
   // active checks run where requests are balanced: a single server, or each worker
@@ -95,6 +104,7 @@ export async function startDyups(
       ...(role === 'single' ? { health: (name: string) => balancers.health(name) } : hooks.health ? { health: hooks.health } : {}),
       trylock: settings.trylock === 'yes',
     });
+    oneRequestPerConnection(admin.server);
     await admin.listen({ host: settings.adminHost, port: settings.adminPort });
     const port = (admin.server.address() as { port: number }).port;
     parts.push(`dyups admin on http://${settings.adminHost}:${port}`);
@@ -120,6 +130,7 @@ export async function startDyups(
         ...(settings.tempPath !== '' ? { tempPath: settings.tempPath } : {}),
       },
     });
+    oneRequestPerConnection(proxy.server);
     await proxy.listen({ host: settings.proxyHost, port: settings.proxyPort });
     const port = (proxy.server.address() as { port: number }).port;
     parts.push(`dyups proxy on http://${settings.proxyHost}:${port}`);
@@ -136,6 +147,7 @@ export async function startDyups(
       // the listeners first and together (one long request on one must not keep the other accepting)
       await Promise.all(listenerClosers.map((close) => close()));
       for (const close of closers) await close();
+      claim?.release();
     },
     cutAll: () => {
       for (const cut of cutters) cut();

@@ -1,4 +1,5 @@
-import { closeSync, fsyncSync, openSync, readFileSync, renameSync, writeSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { closeSync, constants, fchmodSync, fsyncSync, openSync, readFileSync, renameSync, statSync, unlinkSync, writeSync } from 'node:fs';
 import { dirname, join, basename } from 'node:path';
 import { CosocketError } from '../errors.js';
 import { toNginx } from './format.js';
@@ -13,21 +14,38 @@ export class StateFileError extends CosocketError {
   }
 }
 
+/** Temp files saveState writes beside `file`: `.NAME.<16 hex>.tmp`, or `.NAME.PID.tmp` from older versions (stale ones are removed at the next start). */
+export function isStateTempName(file: string, entry: string): boolean {
+  const prefix = `.${basename(file)}.`;
+  return entry.startsWith(prefix) && /^([0-9a-f]{16}|[0-9]+)\.tmp$/.test(entry.slice(prefix.length));
+}
+
+const TEMP_FLAGS = constants.O_CREAT | constants.O_EXCL | constants.O_WRONLY | constants.O_NOFOLLOW;
+
 /**
  * Writes every group atomically: a temp file beside it, fsync, rename over the old one, fsync the
- * directory. A crash at any point leaves either the old file or the new one, never a mix.
+ * directory. A crash at any point leaves either the old file or the new one, never a mix. The temp name
+ * is random and created exclusively without following symlinks, so nothing planted at it is written.
  */
 export function saveState(file: string, groups: Iterable<UpstreamGroup>): void {
   const sorted = [...groups].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
   const text = `# cosocket dyups state: nginx upstream syntax, rewritten on every accepted change\n${sorted.map((g) => toNginx(g)).join('\n')}`;
-  const temp = join(dirname(file), `.${basename(file)}.${process.pid}.tmp`);
-  const fd = openSync(temp, 'w', 0o600);
+  const temp = join(dirname(file), `.${basename(file)}.${randomBytes(8).toString('hex')}.tmp`);
+  const fd = openSync(temp, TEMP_FLAGS, 0o600);
   try {
+    try {
+      fchmodSync(fd, statSync(file).mode & 0o777);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+    }
     writeSync(fd, text);
     fsyncSync(fd);
-  } finally {
+  } catch (err) {
     closeSync(fd);
+    unlinkSync(temp);
+    throw err;
   }
+  closeSync(fd);
   renameSync(temp, file);
   const dir = openSync(dirname(file), 'r');
   try {

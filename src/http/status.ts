@@ -27,6 +27,37 @@ export interface StatusBody {
   redis: RedisDescription;
 }
 
+/** Pools the dyups proxy keeps per upstream server are named `dyups:ADDRESS` (src/dyups/proxy.ts). */
+const UPSTREAM_POOL_PREFIX = 'dyups:';
+
+/**
+ * The pools as the app listener shows them: the dyups proxy's pools summed into one entry named
+ * `dyups`, so the app listener does not reveal internal upstream addresses (the admin has them).
+ */
+export function appPoolStats(all: Array<PoolStats & { kind: string }>): Array<PoolStats & { kind: string }> {
+  const upstream = all.filter((p) => p.name.startsWith(UPSTREAM_POOL_PREFIX));
+  const shown = all.filter((p) => !p.name.startsWith(UPSTREAM_POOL_PREFIX));
+  if (upstream.length === 0) return shown;
+  const sum = (field: keyof Omit<PoolStats, 'name' | 'backlog'>): number => upstream.reduce((total, p) => total + p[field], 0);
+  shown.push({
+    kind: upstream[0]!.kind,
+    name: 'dyups',
+    size: sum('size'),
+    backlog: null,
+    open: sum('open'),
+    idle: sum('idle'),
+    inUse: sum('inUse'),
+    waiting: sum('waiting'),
+    created: sum('created'),
+    reused: sum('reused'),
+    evicted: sum('evicted'),
+    discarded: sum('discarded'),
+    connectFailures: sum('connectFailures'),
+    backoffRejections: sum('backoffRejections'),
+  });
+  return shown;
+}
+
 /** `GET /status`: the scheduler's stats and where Redis is, as JSON. */
 export async function statusRoutes(app: FastifyInstance, options: StatusOptions): Promise<void> {
   const startedAt = Date.now();
@@ -35,7 +66,7 @@ export async function statusRoutes(app: FastifyInstance, options: StatusOptions)
     pid: process.pid,
     uptimeSeconds: Math.round((Date.now() - startedAt) / 1000),
     scheduler: options.scheduler.stats(),
-    pools: pools.stats(),
+    pools: appPoolStats(pools.stats()),
     routes: app.cosocket?.routeStats() ?? [],
     redis: options.redis,
   }));

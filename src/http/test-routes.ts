@@ -2,6 +2,7 @@ import type { FastifyInstance } from 'fastify';
 import { connect as redisConnect } from '../../adapters/redis/index.js';
 import type { RedisConnectOptions, RedisMode } from '../../adapters/redis/index.js';
 import type { TestMode } from '../config/server-config.js';
+import { CosocketError } from '../errors.js';
 import type { Operation } from '../runtime/effect.js';
 import type { HandlerContext } from './context.js';
 import { co } from './plugin.js';
@@ -13,6 +14,16 @@ export interface TestRouteOptions {
   backlog: number;
   connectTimeout: number;
   readTimeout: number;
+  /** the most of key `test` /test reads; a longer value answers 502 */
+  maxValueSize: number;
+}
+
+/** Key `test` holds more than /test reads: answered 502, as nginx answers an upstream reply too big to buffer. */
+export class TestValueTooLargeError extends CosocketError {
+  readonly statusCode = 502;
+  constructor(limit: number) {
+    super('COSOCKET_ERR_TEST_VALUE_TOO_LARGE', `key 'test' holds more than test.maxValueSize (${limit} bytes)`);
+  }
 }
 
 /** The seed's /test: GET of key `test` from Redis, 10 bytes back, in each connection mode. */
@@ -33,9 +44,11 @@ export async function testRoutes(app: FastifyInstance, options: TestRouteOptions
     co(
       function* test(ctx: HandlerContext): Operation<void> {
         const red = yield* redisConnect(byMode[mode]);
-        const value = yield* red.get('test');
+        // GETRANGE reads one byte past the limit at most, so Redis never sends more than that
+        const value = yield* red.call<string>('getrange', 'test', 0, options.maxValueSize);
         red.setkeepalive();
-        ctx.print(value ?? '');
+        if (Buffer.byteLength(value) > options.maxValueSize) throw new TestValueTooLargeError(options.maxValueSize);
+        ctx.print(value);
       },
       { name: `test/${mode}` },
     );
