@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer as createHttpServer } from 'node:http';
 import type { Server as HttpServer } from 'node:http';
-import { connect } from 'node:net';
+import { connect, createServer as createNetServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -148,5 +148,45 @@ describe('security: balancer state an admin POST cannot blow up (issue 12, findi
     const proxyPort = await deadPort();
     const result = await runCli(['serve', '--port', '0', '--admin-port', String(adminPort), '--proxy-port', String(proxyPort), '--state-file', planted], process.env, LIMIT);
     assert.equal(result.code, 2, `exit code; output:\n${JSON.stringify(result).slice(0, 500)}`);
+  });
+});
+
+describe('security: health-check probes are paced globally (issue 12, finding 11)', { timeout: 120_000 }, () => {
+  const dir = mkdtempSync(join(tmpdir(), 'cosocket-sec-probes-'));
+  let serving: Serving | undefined;
+
+  after(async () => {
+    await stop(serving);
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('1,000 servers with check interval=100 send far fewer than 10,000 probes a second', async () => {
+    /** the cap the server paces to (MAX_PROBES_PER_SECOND in src/dyups/health-check.ts) */
+    const cap = 200;
+    const wanted = 400;
+    let probes = 0;
+    let reached: () => void = () => {};
+    const enough = new Promise<void>((resolve) => (reached = resolve));
+    const target = createNetServer((socket) => {
+      socket.destroy();
+      if (++probes === wanted) reached();
+    });
+    await new Promise<void>((resolve) => target.listen(0, '127.0.0.1', () => resolve()));
+    try {
+      serving = await serve(join(dir, 'upstreams.conf'));
+      const port = (target.address() as { port: number }).port;
+      const servers = Array.from({ length: 1_000 }, (_, i) => `server 127.0.0.1:${20000 + i};`).join(' ');
+      const started = Date.now();
+      const answer = await adminPost(serving.adminPort, 'probed', `check interval=100 type=tcp port=${port}; ${servers}`);
+      assert.equal(answer.status, 200, answer.raw.slice(0, 300));
+      await Promise.race([enough, new Promise((resolve) => setTimeout(resolve, LIMIT))]);
+      const seen = probes;
+      const seconds = (Date.now() - started) / 1_000;
+      assert.ok(seen >= wanted, `only ${seen} probes arrived`);
+      // uncapped, the first round alone is 1,000 probes at once and 10,000 a second follow
+      assert.ok(seen <= 2 * cap * seconds + 20, `${seen} probes in ${seconds} s: more than twice the cap of ${cap}/s`);
+    } finally {
+      await new Promise<void>((resolve) => target.close(() => resolve()));
+    }
   });
 });
