@@ -190,3 +190,48 @@ describe('security: health-check probes are paced globally (issue 12, finding 11
     }
   });
 });
+
+describe('security: keepalive pools of addresses no group uses are freed (issue 12, finding 11)', { timeout: 120_000 }, () => {
+  const dir = mkdtempSync(join(tmpdir(), 'cosocket-sec-pools-'));
+  let serving: Serving | undefined;
+
+  after(async () => {
+    await stop(serving);
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('deleting groups frees their addresses\u2019 pools; an address another group still uses keeps its pool', async () => {
+    const server: HttpServer = createHttpServer((_req, res) => res.end('up'));
+    await new Promise<void>((resolve) => server.listen(0, '0.0.0.0', () => resolve()));
+    const port = (server.address() as { port: number }).port;
+    try {
+      serving = await serve(join(dir, 'upstreams.conf'));
+      const { adminPort, proxyPort } = serving;
+      const appPort = serving.srv.port;
+      const count = 40;
+      const address = (i: number): string => `127.0.0.${10 + i}:${port}`;
+      for (let i = 0; i < count; i++) assert.equal((await adminPost(adminPort, `g${i}`, `server ${address(i)};`)).status, 200);
+      assert.equal((await adminPost(adminPort, 'keep', `server ${address(0)};`)).status, 200);
+      for (let i = 0; i < count; i++) assert.equal((await proxied(proxyPort, `g${i}`)).status, 200);
+      const poolNames = async (): Promise<string[]> => {
+        const answer = await raw(appPort, 'GET /status HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n');
+        const body = answer.raw.slice(answer.raw.indexOf('\r\n\r\n') + 4);
+        const json = /^[0-9a-f]+\r\n/.test(body) ? body.replace(/\r\n[0-9a-f]+\r\n/g, '').replace(/^[0-9a-f]+\r\n/, '').replace(/\r\n0\r\n\r\n$/, '') : body;
+        const parsed = JSON.parse(json) as { pools: Array<{ name: string }> };
+        return parsed.pools.map((p) => p.name).filter((name) => name.endsWith(`:${port}`));
+      };
+      assert.equal((await poolNames()).length, count, 'one pool per address while the groups exist');
+
+      for (let i = 0; i < count; i++) {
+        const answer = await raw(adminPort, `DELETE /upstream/g${i} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n`);
+        assert.equal(answer.status, 200, answer.raw.slice(0, 200));
+      }
+      const freed = await settle(poolNames, (names) => names.length === 1, LIMIT);
+      assert.deepEqual(freed.value, [`dyups:${address(0)}`], 'only the pool of the address group keep still uses is left');
+      assert.equal((await proxied(proxyPort, 'keep')).status, 200);
+    } finally {
+      server.closeAllConnections();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    }
+  });
+});
