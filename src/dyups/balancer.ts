@@ -1,3 +1,4 @@
+import { RING_POINTS_PER_WEIGHT } from './upstream.js';
 import type { UpstreamGroup, UpstreamServer } from './upstream.js';
 
 /** What a balancer knows of one server: its settings and its live state (kept across updates). */
@@ -69,9 +70,13 @@ const CRC_TABLE = (() => {
 /** CRC-32 (what nginx hashes with), as an unsigned number. */
 export function crc32(text: string): number {
   const bytes = Buffer.from(text);
-  let crc = -1;
+  return (crcContinue(-1, bytes) ^ -1) >>> 0;
+}
+
+/** The CRC-32 register after `bytes`, from register `crc` (-1 to start). */
+function crcContinue(crc: number, bytes: Uint8Array): number {
   for (const byte of bytes) crc = CRC_TABLE[(crc ^ byte) & 0xff]! ^ (crc >>> 8);
-  return (crc ^ -1) >>> 0;
+  return crc;
 }
 
 /**
@@ -82,7 +87,7 @@ export function crc32(text: string): number {
 export class GroupBalancer {
   readonly primaries: Peer[];
   readonly backups: Peer[];
-  private ring: Array<[number, Peer]> | null = null;
+  private ring: Ring | null = null;
 
   constructor(
     readonly group: UpstreamGroup,
@@ -90,14 +95,7 @@ export class GroupBalancer {
   ) {
     this.primaries = peers.filter((p) => !p.server.backup);
     this.backups = peers.filter((p) => p.server.backup);
-    if (group.balancer.kind === 'hash' && group.balancer.consistent) {
-      const ring: Array<[number, Peer]> = [];
-      for (const peer of this.primaries) {
-        for (let i = 0; i < 160 * peer.server.weight; i++) ring.push([crc32(`${peer.address}-${i}`), peer]);
-      }
-      ring.sort((a, b) => a[0] - b[0]);
-      this.ring = ring;
-    }
+    if (group.balancer.kind === 'hash' && group.balancer.consistent) this.ring = buildRing(this.primaries);
   }
 
   /** Whether a peer of this group may take requests now (a group's only server is never out for failures). */
@@ -164,22 +162,58 @@ export class GroupBalancer {
   }
 
   private onRing(key: string, usable: (p: Peer) => boolean): Peer | null {
-    const ring = this.ring!;
-    if (ring.length === 0) return null;
+    const { hashes, owners } = this.ring!;
+    if (hashes.length === 0) return null;
     const hash = crc32(key);
     let low = 0;
-    let high = ring.length;
+    let high = hashes.length;
     while (low < high) {
       const mid = (low + high) >> 1;
-      if (ring[mid]![0] < hash) low = mid + 1;
+      if (hashes[mid]! < hash) low = mid + 1;
       else high = mid;
     }
-    for (let i = 0; i < ring.length; i++) {
-      const peer = ring[(low + i) % ring.length]![1];
+    for (let i = 0; i < hashes.length; i++) {
+      const peer = this.primaries[owners[(low + i) % hashes.length]!]!;
       if (usable(peer)) return peer;
     }
     return null;
   }
+}
+
+/** A ketama ring: point hashes in ascending order, and the index (into the primaries) of each point's peer. */
+interface Ring {
+  hashes: Uint32Array;
+  owners: Uint32Array;
+}
+
+/**
+ * nginx's ketama ring: RING_POINTS_PER_WEIGHT points per weight unit, point i of a peer at
+ * crc32(`${address}-${i}`). Built in typed arrays (the parser caps its size at MAX_RING_POINTS), each
+ * point's CRC continued from its address prefix, so the largest ring takes a fraction of a second.
+ */
+function buildRing(peers: readonly Peer[]): Ring {
+  const total = peers.reduce((sum, p) => sum + RING_POINTS_PER_WEIGHT * p.server.weight, 0);
+  // hash * 2^20 + owner stays an exact double (52 bits): sorting it sorts by hash, then peer order
+  const packed = new Float64Array(total);
+  const OWNER_SPAN = 2 ** 20;
+  let at = 0;
+  peers.forEach((peer, owner) => {
+    const prefix = crcContinue(-1, Buffer.from(`${peer.address}-`));
+    const points = RING_POINTS_PER_WEIGHT * peer.server.weight;
+    for (let i = 0; i < points; i++) {
+      const hash = (crcContinue(prefix, Buffer.from(String(i), 'latin1')) ^ -1) >>> 0;
+      packed[at++] = hash * OWNER_SPAN + owner;
+    }
+  });
+  packed.sort();
+  const hashes = new Uint32Array(total);
+  const owners = new Uint32Array(total);
+  for (let i = 0; i < total; i++) {
+    const owner = packed[i]! % OWNER_SPAN;
+    owners[i] = owner;
+    hashes[i] = (packed[i]! - owner) / OWNER_SPAN;
+  }
+  return { hashes, owners };
 }
 
 /** nginx's ip_hash key: the first three octets of an IPv4 address, the whole IPv6 address. */

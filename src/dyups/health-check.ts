@@ -36,6 +36,14 @@ export function probe(address: string, check: HealthCheck): Promise<boolean> {
   });
 }
 
+/**
+ * All health checks together start at most this many probes a second: probes are spaced
+ * 1000/MAX_PROBES_PER_SECOND ms apart, so many checked servers stretch each server's interval
+ * (2,500 servers with `interval=100` are probed every 12.5 s each, not 25,000 times a second).
+ */
+export const MAX_PROBES_PER_SECOND = 200;
+const PROBE_SPACING_MS = 1_000 / MAX_PROBES_PER_SECOND;
+
 interface Probed {
   peer: Peer;
   check: HealthCheck;
@@ -54,6 +62,8 @@ interface Probed {
  */
 export class HealthChecker {
   private readonly probed = new Map<string, Probed>();
+  /** when the next probe may start (ms): the global pacing of every check */
+  private nextSlot = 0;
 
   constructor(private readonly balancers: Balancers) {}
 
@@ -94,10 +104,21 @@ export class HealthChecker {
         probed.rises = 0;
         if (peer.checkedHealthy !== false && probed.falls >= check.fall) peer.checkedHealthy = false;
       }
-      probed.timer = setTimeout(() => void round(), check.interval);
+      schedule(check.interval);
+    };
+    const schedule = (interval: number): void => {
+      probed.timer = setTimeout(() => void round(), this.delayUntilSlot(interval));
       probed.timer.unref();
     };
-    void round();
+    schedule(0);
+  }
+
+  /** The wait before a probe due in `interval` ms, taking the next free slot of the global pacing. */
+  private delayUntilSlot(interval: number): number {
+    const now = Date.now();
+    const at = Math.max(now + interval, this.nextSlot);
+    this.nextSlot = at + PROBE_SPACING_MS;
+    return at - now;
   }
 
   private stop(key: string, forget = true): void {

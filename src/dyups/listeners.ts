@@ -12,6 +12,7 @@ import { loadState } from './state-file.js';
 import { claimStateFile } from './state-file-owner.js';
 import { RedisSync } from './redis-sync.js';
 import { UpstreamTable } from './table.js';
+import { UpstreamPools } from './upstream-pools.js';
 import type { Change } from './table.js';
 
 export interface DyupsListeners {
@@ -68,9 +69,12 @@ export async function startDyups(
   // active checks run where requests are balanced: a single server, or each worker
   const checker = settings.proxyPort !== 0 && role !== 'primary' ? new HealthChecker(balancers) : null;
   for (const group of table.all()) checker?.set(group, group.name);
+  const upstreamPools = new UpstreamPools();
+  upstreamPools.update(table.all());
   table.onChange((name, group) => {
     balancers.set(group, name);
     checker?.set(group, name);
+    upstreamPools.update(table.all());
   });
   const parts: string[] = [];
   const closers: Array<() => Promise<void>> = [];

@@ -1,5 +1,5 @@
 import { CosocketError } from '../errors.js';
-import { CHECK_DEFAULTS, SERVER_DEFAULTS } from './upstream.js';
+import { CHECK_DEFAULTS, MAX_RING_POINTS, MAX_WEIGHT, RING_POINTS_PER_WEIGHT, SERVER_DEFAULTS } from './upstream.js';
 import type { Balancer, HealthCheck, UpstreamGroup, UpstreamServer } from './upstream.js';
 
 /** A body that is not a valid upstream block; `position` is the offset of the offending token. */
@@ -159,6 +159,12 @@ export function parseUpstream(name: string, text: string): UpstreamGroup {
   if ((method.kind === 'ip_hash' || method.kind === 'hash') && servers.some((s) => s.backup)) {
     fail(balancerToken!, `${method.kind} does not support backup servers (as in nginx)`);
   }
+  if (method.kind === 'hash' && method.consistent) {
+    const points = servers.reduce((sum, s) => sum + s.weight, 0) * RING_POINTS_PER_WEIGHT;
+    if (points > MAX_RING_POINTS) {
+      fail(balancerToken!, `hash consistent would build a ring of ${points} points (${RING_POINTS_PER_WEIGHT} per unit of weight); at most ${MAX_RING_POINTS}: lower the weights or use fewer servers`);
+    }
+  }
   if ((httpSend !== null || expectAlive !== null) && check === null) {
     throw new UpstreamSyntaxError(text, 0, tokens[0]!.text, "check_http_send / check_http_expect_alive need a 'check' line");
   }
@@ -189,7 +195,7 @@ function parseServer(args: Token[], directive: Token, fail: Fail): UpstreamServe
       continue;
     }
     const value = { ...arg, text: arg.text.slice(eq + 1), at: arg.at + eq + 1 };
-    if (key === 'weight') server.weight = wholeNumber(value, 1, 1_000_000, fail);
+    if (key === 'weight') server.weight = wholeNumber(value, 1, MAX_WEIGHT, fail);
     else if (key === 'max_conns') server.maxConns = wholeNumber(value, 0, 1_000_000, fail);
     else if (key === 'max_fails') server.maxFails = wholeNumber(value, 0, 1_000_000, fail);
     else if (key === 'fail_timeout') server.failTimeout = duration(value, 's', fail) / 1_000;

@@ -76,3 +76,10 @@ export function endpointOf(address: string): Endpoint {
   const colon = address.lastIndexOf(':');
   return { host: address.slice(0, colon).replace(/^\[|\]$/g, ''), port: Number(address.slice(colon + 1)) };
 }
+
+/** Largest `weight=` of a server (nginx has no cap; weights are relative, so 100 loses nothing). */
+export const MAX_WEIGHT = 100;
+/** Ketama points per weight unit of a `hash ... consistent` server (nginx's 160). */
+export const RING_POINTS_PER_WEIGHT = 160;
+/** Largest ketama ring of one group: 160 points x 2,560 weight units (e.g. 256 servers of weight 10). */
+export const MAX_RING_POINTS = RING_POINTS_PER_WEIGHT * 2_560;

@@ -303,6 +303,7 @@ export class KeepalivePool<R> {
     let timer: NodeJS.Timeout | undefined;
     const grace = new Promise<void>((resolve) => {
       timer = setTimeout(resolve, graceMs);
+      timer.unref(); // leased connections keep the process up, not the wait for them
     });
     await Promise.race([drained, grace]);
     clearTimeout(timer);

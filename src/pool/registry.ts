@@ -1,5 +1,8 @@
 import type { KeepalivePool, PoolStats } from './keepalive-pool.js';
 
+/** How long a retired pool's leased connections may stay out (a long proxied download) before they are closed. */
+const RETIRE_GRACE_MS = 3_600_000;
+
 /**
  * Every keepalive pool of the process, by kind (tcp, redis, http) and name, so that two kinds of
  * connection never share a pool even under the same name.
@@ -22,6 +25,18 @@ export class PoolRegistry {
       this.pools.set(key, pool as KeepalivePool<unknown>);
     }
     return pool;
+  }
+
+  /**
+   * Forgets a pool no one will ask for again: its idle connections close now, leased ones when they
+   * come back (or after `graceMs`); a later `get` of the same name makes a new pool.
+   */
+  retire(kind: string, name: string, graceMs = RETIRE_GRACE_MS): void {
+    const key = `${kind}\0${name}`;
+    const pool = this.pools.get(key);
+    if (pool === undefined) return;
+    this.pools.delete(key);
+    void pool.drain(graceMs);
   }
 
   stats(): Array<PoolStats & { kind: string }> {
