@@ -6,7 +6,7 @@ import type { HandlerContext } from '../http/context.js';
 import { co, cosocketPlugin } from '../http/plugin.js';
 import type { Operation } from '../runtime/effect.js';
 import type { Scheduler } from '../runtime/scheduler.js';
-import { proxyPass, requestBody } from '../stream/proxy.js';
+import { bodyOf, proxyPass, requestBody } from '../stream/proxy.js';
 import { isBodySource } from '../stream/request-body.js';
 import type { BufferingOptions, ProxyProgress } from '../stream/proxy.js';
 import type { Balancers, Peer } from './balancer.js';
@@ -94,7 +94,7 @@ export async function buildProxyApp(table: UpstreamTable, balancers: Balancers, 
     let lastError: unknown = null;
     let staleRetries = 0;
     // streamed on as it arrives (proxy_request_buffering off); a body over the limit is a 413 here
-    const body = requestBody(request.body, request.headers['content-length'], { bodyLimit: options.bodyLimit, timeouts: { read: options.readTimeout } });
+    const body = requestBody(bodyOf(request), request.headers['content-length'], { bodyLimit: options.bodyLimit, timeouts: { read: options.readTimeout } });
     for (;;) {
       const peer = balancer.pick({ clientIp: request.ip, hashKey }, tried);
       if (peer === null) {

@@ -1,0 +1,158 @@
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer as createHttpServer } from 'node:http';
+import type { Server as HttpServer } from 'node:http';
+import { connect as netConnect } from 'node:net';
+import type { Socket } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { startServer } from '../helpers/cli.js';
+import type { RunningServer } from '../helpers/cli.js';
+import { deadPort } from '../helpers/tcp-server.js';
+import { settle } from './harness.js';
+
+/**
+ * Issue 12: attacks on the dyups proxy's framing, over raw sockets against a real `cosocket serve`,
+ * with misbehaving upstreams written here. Asserts status codes and bytes, never timing.
+ */
+
+/** Bounds a failure only: a correct run never waits this long. */
+const LIMIT = 30_000;
+
+let srv: RunningServer;
+let adminPort: number;
+let proxyPort: number;
+const dir = mkdtempSync(join(tmpdir(), 'cosocket-faults-security-proxy-'));
+
+async function setGroup(name: string, body: string): Promise<void> {
+  const res = await fetch(`http://127.0.0.1:${adminPort}/upstream/${name}`, { method: 'POST', body });
+  const text = await res.text();
+  assert.equal(text, 'success', `POST /upstream/${name} (${body}) answered ${res.status} ${text}`);
+}
+
+/** Sends raw bytes to the proxy on a fresh connection; resolves with everything it answered until it closed. */
+function exchange(request: string | Buffer): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    const socket = netConnect(proxyPort, '127.0.0.1');
+    const parts: Buffer[] = [];
+    const timer = setTimeout(() => {
+      socket.destroy();
+      reject(new Error(`the proxy never closed the connection; it sent ${JSON.stringify(Buffer.concat(parts).toString('latin1'))}`));
+    }, LIMIT);
+    socket.on('data', (d: Buffer) => parts.push(d));
+    socket.on('error', () => {});
+    socket.on('close', () => {
+      clearTimeout(timer);
+      resolve(Buffer.concat(parts));
+    });
+    socket.write(request);
+  });
+}
+
+function statusOf(answer: Buffer): number {
+  const match = /^HTTP\/1\.[01] (\d{3})/.exec(answer.toString('latin1'));
+  return match === null ? 0 : Number(match[1]);
+}
+
+const addr = (port: number): string => `127.0.0.1:${port}`;
+
+describe('faults: attacks on the dyups proxy framing (issue 12)', { timeout: 120_000 }, () => {
+  before(async () => {
+    adminPort = await deadPort();
+    proxyPort = await deadPort();
+    const config = join(dir, 'config.json');
+    writeFileSync(config, JSON.stringify({ dyups: { connectTimeout: '2s', readTimeout: '20s' } }));
+    srv = await startServer(['--config', config, '--admin-port', String(adminPort), '--proxy-port', String(proxyPort)]);
+    const up = await settle(
+      async () => {
+        try {
+          return (await fetch(`http://127.0.0.1:${adminPort}/detail`)).status;
+        } catch {
+          return 0;
+        }
+      },
+      (s) => s === 200 || s === 204,
+      LIMIT,
+    );
+    assert.ok(up.ok, `the admin port never answered:\n${srv.output()}`);
+  });
+
+  after(async () => {
+    try {
+      if (srv !== undefined && srv.child.exitCode === null) await srv.stop('SIGTERM');
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('finding 1: a GET body is forwarded with its request, never a Content-Length without it (no smuggling)', async () => {
+    // like Node's http: answers at once, then reads the body its Content-Length announced
+    const executed: string[] = [];
+    const bodies: string[] = [];
+    const raw: string[] = [];
+    const upstream: HttpServer = createHttpServer((req, res) => {
+      executed.push(`${req.method} ${req.url}`);
+      let body = '';
+      req.setEncoding('latin1');
+      req.on('data', (d: string) => (body += d));
+      req.on('end', () => bodies.push(body));
+      res.end('answer');
+    });
+    upstream.on('connection', (socket: Socket) => {
+      const index = raw.push('') - 1;
+      socket.on('data', (d: Buffer) => (raw[index] += d.toString('latin1')));
+    });
+    await new Promise<void>((resolve) => upstream.listen(0, '127.0.0.1', () => resolve()));
+    const port = (upstream.address() as { port: number }).port;
+    try {
+      await setGroup('smuggle.local', `server ${addr(port)} max_fails=0; keepalive 1;`);
+      const smuggled = 'GET /admin/delete-everything HTTP/1.1\r\nHost: internal.admin\r\n\r\n';
+      const post = (body: string): string =>
+        `POST /upload HTTP/1.1\r\nHost: smuggle.local\r\nContent-Type: text/plain\r\nContent-Length: ${body.length}\r\nConnection: close\r\n\r\n${body}`;
+      // the head the proxy forwards for that POST, measured once: the attacker's Content-Length covers exactly it
+      assert.equal(statusOf(await exchange(post(smuggled))), 200);
+      const forwarded = raw.join('');
+      const headLength = forwarded.indexOf('\r\n\r\n') + 4;
+      assert.ok(headLength > 4, `the upstream saw ${JSON.stringify(forwarded)}`);
+      const getBody = smuggled.padEnd(headLength, 'x');
+      const get = `GET /page HTTP/1.1\r\nHost: smuggle.local\r\nContent-Length: ${getBody.length}\r\nConnection: close\r\n\r\n${getBody}`;
+      assert.equal(statusOf(await exchange(get)), 200);
+      // the next request on the pooled connection: on main its head became the GET's body, its body a request
+      const last = await exchange(post(smuggled));
+      assert.equal(statusOf(last), 200);
+      const done = await settle(() => bodies.length, (n) => n >= 3, LIMIT);
+      assert.ok(done.ok, `the upstream read ${done.value} bodies; it executed ${JSON.stringify(executed)}`);
+      assert.deepEqual(executed, ['POST /upload', 'GET /page', 'POST /upload'], 'the upstream executed only what the proxy was asked for');
+      assert.deepEqual(bodies, [smuggled, getBody, smuggled], 'each request arrived with its own body');
+    } finally {
+      upstream.closeAllConnections();
+      await new Promise<void>((resolve) => upstream.close(() => resolve()));
+    }
+  });
+
+  it('finding 1: a HEAD with a chunked body is forwarded with the body (framing chosen by the proxy)', async () => {
+    const bodies: string[] = [];
+    const upstream: HttpServer = createHttpServer((req, res) => {
+      let body = '';
+      req.setEncoding('latin1');
+      req.on('data', (d: string) => (body += d));
+      req.on('end', () => {
+        bodies.push(`${req.method} ${body}`);
+        res.end();
+      });
+    });
+    await new Promise<void>((resolve) => upstream.listen(0, '127.0.0.1', () => resolve()));
+    const port = (upstream.address() as { port: number }).port;
+    try {
+      await setGroup('head-body.local', `server ${addr(port)} max_fails=0;`);
+      const answer = await exchange('HEAD / HTTP/1.1\r\nHost: head-body.local\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n5\r\nhello\r\n0\r\n\r\n');
+      assert.equal(statusOf(answer), 200);
+      assert.deepEqual(bodies, ['HEAD hello']);
+    } finally {
+      upstream.closeAllConnections();
+      await new Promise<void>((resolve) => upstream.close(() => resolve()));
+    }
+  });
+
+});
