@@ -89,6 +89,8 @@ export function bodyFraming(peer: string, method: string, status: number, header
   if (method === 'HEAD' || (status >= 100 && status < 200) || status === 204 || status === 304) return { kind: NO_BODY, length: 0 };
   const te = headerText(headers, 'transfer-encoding');
   if (te !== undefined) {
+    // both: a response split by whoever trusts the other one (RFC 9112 section 6.3; nginx >= 1.23: 502)
+    if (headers['content-length'] !== undefined) throw new HttpProtocolError(peer, 'response has both Content-Length and Transfer-Encoding');
     const codings = te.split(',').map((c) => c.trim().toLowerCase());
     return codings[codings.length - 1] === 'chunked' ? { kind: CHUNKED, length: 0 } : { kind: UNTIL_CLOSE, length: 0 };
   }

@@ -9,7 +9,8 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { startServer } from '../helpers/cli.js';
 import type { RunningServer } from '../helpers/cli.js';
-import { deadPort } from '../helpers/tcp-server.js';
+import { deadPort, startTcpServer } from '../helpers/tcp-server.js';
+import type { TestServer } from '../helpers/tcp-server.js';
 import { settle } from './harness.js';
 
 /**
@@ -53,6 +54,20 @@ function exchange(request: string | Buffer): Promise<Buffer> {
 function statusOf(answer: Buffer): number {
   const match = /^HTTP\/1\.[01] (\d{3})/.exec(answer.toString('latin1'));
   return match === null ? 0 : Number(match[1]);
+}
+
+/** A raw upstream answering every request head it receives with `reply`, counting the connections it saw closed. */
+async function rawUpstream(reply: string | Buffer): Promise<TestServer> {
+  return startTcpServer((socket: Socket) => {
+    let head = '';
+    socket.on('data', (d: Buffer) => {
+      head += d.toString('latin1');
+      if (head.includes('\r\n\r\n')) {
+        head = '';
+        socket.write(reply);
+      }
+    });
+  });
 }
 
 const addr = (port: number): string => `127.0.0.1:${port}`;
@@ -152,6 +167,22 @@ describe('faults: attacks on the dyups proxy framing (issue 12)', { timeout: 120
     } finally {
       upstream.closeAllConnections();
       await new Promise<void>((resolve) => upstream.close(() => resolve()));
+    }
+  });
+
+  it('finding 3: an upstream response with both Content-Length and Transfer-Encoding is a 502, never pooled', async () => {
+    const injected = 'HTTP/1.1 200 OK\r\nContent-Length: 8\r\n\r\ninjected';
+    const chunk = `${injected.length.toString(16)}\r\n${injected}\r\n0\r\n\r\n`;
+    const upstream = await rawUpstream(`HTTP/1.1 200 OK\r\nContent-Length: 0\r\nTransfer-Encoding: chunked\r\n\r\n${chunk}`);
+    try {
+      await setGroup('split.local', `server ${addr(upstream.port)} max_fails=0;`);
+      const answer = await exchange('GET / HTTP/1.1\r\nHost: split.local\r\nConnection: close\r\n\r\n');
+      assert.equal(statusOf(answer), 502, `the proxy answered ${JSON.stringify(answer.toString('latin1'))}`);
+      assert.ok(!answer.toString('latin1').includes('injected'));
+      const closed = await settle(() => upstream.closed, (n) => n >= upstream.sockets.length && n > 0, LIMIT);
+      assert.ok(closed.ok, `upstream connections: ${upstream.sockets.length} opened, ${closed.value} closed`);
+    } finally {
+      await upstream.close();
     }
   });
 
