@@ -97,7 +97,9 @@ export class HttpConnection {
     }
     const method = (request.method ?? 'GET').toUpperCase();
     const headers = request.headers ?? {};
-    this.requestedClose = /\bclose\b/i.test(headerText(lowerCaseKeys(headers), 'connection') ?? '');
+    const lowered = lowerCaseKeys(headers);
+    this.requestedClose = /\bclose\b/i.test(headerText(lowered, 'connection') ?? '');
+    const upgradeAsked = lowered.upgrade !== undefined;
     if (isBodySource(request.body)) {
       yield* this.sendStreamed(method, request.path ?? '/', headers, request.body);
     } else {
@@ -111,7 +113,7 @@ export class HttpConnection {
       });
       yield* this.socket.send(body !== undefined && body.length > 0 ? [head, body] : head);
     }
-    const response = yield* this.readResponse(method);
+    const response = yield* this.readResponse(method, upgradeAsked);
     this.last = response;
     return response;
   }
@@ -158,7 +160,7 @@ export class HttpConnection {
     this.socket.close();
   }
 
-  private *readResponse(method: string): Operation<HttpResponse> {
+  private *readResponse(method: string, upgradeAsked: boolean): Operation<HttpResponse> {
     const peer = this.peer;
     const { maxHeaderBytes, maxHeaders } = this.limits;
     for (;;) {
@@ -176,6 +178,7 @@ export class HttpConnection {
         if (raw.length >= maxHeaders) throw new HttpProtocolError(peer, `more than ${maxHeaders} response headers`);
         addHeaderLine(peer, line, headers, raw);
       }
+      if (status.status === 101 && !upgradeAsked) throw new HttpProtocolError(peer, '101 Switching Protocols to a request that asked for no upgrade');
       if (status.status >= 100 && status.status < 200 && status.status !== 101) continue; // interim response
       const framing = bodyFraming(peer, method, status.status, headers);
       const reader = new BodyReader(this.socket, framing, this.limits.readSize);

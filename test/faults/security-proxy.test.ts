@@ -186,4 +186,17 @@ describe('faults: attacks on the dyups proxy framing (issue 12)', { timeout: 120
     }
   });
 
+  it('finding 5: a 101 answer to a request that asked for no upgrade is a 502, never pooled', async () => {
+    const upstream = await rawUpstream('HTTP/1.1 101 Switching Protocols\r\nConnection: upgrade\r\nUpgrade: evil\r\n\r\nHTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nevil!');
+    try {
+      await setGroup('upgrade.local', `server ${addr(upstream.port)} max_fails=0;`);
+      const answer = await exchange('GET / HTTP/1.1\r\nHost: upgrade.local\r\nConnection: close\r\n\r\n');
+      assert.equal(statusOf(answer), 502, `the proxy answered ${JSON.stringify(answer.toString('latin1'))}`);
+      const closed = await settle(() => upstream.closed, (n) => n >= upstream.sockets.length && n > 0, LIMIT);
+      assert.ok(closed.ok, `upstream connections: ${upstream.sockets.length} opened, ${closed.value} closed`);
+    } finally {
+      await upstream.close();
+    }
+  });
+
 });
