@@ -199,4 +199,21 @@ describe('faults: attacks on the dyups proxy framing (issue 12)', { timeout: 120
     }
   });
 
+  for (const [what, head] of [
+    ['status 000', 'HTTP/1.1 000 Zero\r\nContent-Length: 2\r\n\r\nok'],
+    ['a CR inside a header value', 'HTTP/1.1 200 OK\r\nX-Evil: a\rb\r\nContent-Length: 2\r\n\r\nok'],
+    ['a NUL inside a header value', 'HTTP/1.1 200 OK\r\nX-Evil: a\0b\r\nContent-Length: 2\r\n\r\nok'],
+  ] as const) {
+    it(`finding 7: a response head with ${what} is a 502`, async () => {
+      const upstream = await rawUpstream(head);
+      try {
+        const group = `head-fault-${what.replace(/[^a-z0-9]+/gi, '-').toLowerCase()}.local`;
+        await setGroup(group, `server ${addr(upstream.port)} max_fails=0;`);
+        const answer = await exchange(`GET / HTTP/1.1\r\nHost: ${group}\r\nConnection: close\r\n\r\n`);
+        assert.equal(statusOf(answer), 502, `the proxy answered ${JSON.stringify(answer.toString('latin1'))}`);
+      } finally {
+        await upstream.close();
+      }
+    });
+  }
 });
