@@ -118,7 +118,7 @@ export class BodyReader {
       this.needCrlf = false;
     }
     if (this.chunkLeft === 0) {
-      const line = yield* socket.receive('*l', MAX_CHUNK_LINE);
+      const line = yield* socket.receiveByteLine(MAX_CHUNK_LINE);
       const sizeText = line.split(';', 1)[0]!.trim();
       if (!/^[0-9a-fA-F]{1,12}$/.test(sizeText)) throw new HttpProtocolError(socket.peer, `invalid chunk size line '${line.slice(0, 40)}'`);
       const size = parseInt(sizeText, 16);
@@ -269,7 +269,7 @@ export class BodyReader {
 
   /** The 0-size chunk's line and the trailer section after it. */
   private *readLastChunk(): Operation<void> {
-    yield* this.socket.receive('*l', MAX_CHUNK_LINE);
+    yield* this.socket.receiveByteLine(MAX_CHUNK_LINE);
     this.lastChunkAhead = false;
     yield* this.readTrailers();
     this.finish();
@@ -279,7 +279,7 @@ export class BodyReader {
     let size = 0;
     const raw: Array<[string, string]> = [];
     for (;;) {
-      const line = yield* this.socket.receive('*l', MAX_TRAILERS);
+      const line = yield* this.socket.receiveByteLine(MAX_TRAILERS);
       if (line === '') return;
       size += line.length;
       if (size > MAX_TRAILERS) throw new HttpProtocolError(this.socket.peer, `trailers larger than ${MAX_TRAILERS} bytes`);

@@ -5,7 +5,7 @@ import { isBodySource } from '../../src/stream/request-body.js';
 import type { BodySource } from '../../src/stream/request-body.js';
 import { BodyReader } from './body.js';
 import { addHeaderLine, bodyFraming, buildRequestHead, headerText, keepAliveAllowed, parseStatusLine } from './head.js';
-import type { Headers } from './head.js';
+import type { Headers, RequestHead } from './head.js';
 
 export interface HttpRequest {
   method?: string;
@@ -104,7 +104,7 @@ export class HttpConnection {
       yield* this.sendStreamed(method, request.path ?? '/', headers, request.body);
     } else {
       const body = typeof request.body === 'string' ? Buffer.from(request.body) : request.body;
-      const head = buildRequestHead({
+      const head = requestHeadBytes({
         method,
         path: request.path ?? '/',
         hostHeader: this.hostHeader,
@@ -127,7 +127,7 @@ export class HttpConnection {
     }
     const chunked = body.length === null;
     if (chunked) own['Transfer-Encoding'] = 'chunked';
-    yield* this.socket.send(buildRequestHead({ method, path, hostHeader: this.hostHeader, headers: own, bodyLength: body.length }));
+    yield* this.socket.send(requestHeadBytes({ method, path, hostHeader: this.hostHeader, headers: own, bodyLength: body.length }));
     let sent = 0;
     for (;;) {
       const piece = yield* body.read();
@@ -165,14 +165,14 @@ export class HttpConnection {
     const { maxHeaderBytes, maxHeaders } = this.limits;
     for (;;) {
       let budget = maxHeaderBytes;
-      const statusLine = yield* this.socket.receive('*l', budget);
+      const statusLine = yield* this.socket.receiveByteLine(budget);
       budget -= statusLine.length + 2;
       const status = parseStatusLine(peer, statusLine);
       const headers: Headers = {};
       const raw: Array<[string, string]> = [];
       for (;;) {
         if (budget <= 0) throw new HttpProtocolError(peer, `response head larger than ${maxHeaderBytes} bytes`);
-        const line = yield* this.socket.receive('*l', budget);
+        const line = yield* this.socket.receiveByteLine(budget);
         budget -= line.length + 2;
         if (line === '') break;
         if (raw.length >= maxHeaders) throw new HttpProtocolError(peer, `more than ${maxHeaders} response headers`);
@@ -185,6 +185,11 @@ export class HttpConnection {
       return new HttpResponse(status.status, status.reason, status.version, headers, raw, reader, keepAliveAllowed(status.version, headers, framing));
     }
   }
+}
+
+/** Header bytes as they were received (latin1), never re-encoded as UTF-8. */
+function requestHeadBytes(head: RequestHead): Buffer {
+  return Buffer.from(buildRequestHead(head), 'latin1');
 }
 
 function lowerCaseKeys(headers: Headers): Headers {

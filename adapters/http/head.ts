@@ -4,10 +4,11 @@ export type HeaderValue = string | string[];
 export type Headers = Record<string, HeaderValue>;
 
 const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
-const BAD_VALUE = /[\r\n\0]/;
+/** Header bytes travel as latin1 (as Node reads them): a char above \xFF has no byte. */
+const BAD_VALUE = /[\r\n\0\u0100-\uffff]/;
 
 /** Request target: origin-form (/path?q), asterisk-form, or absolute-form; no spaces or control bytes. */
-const TARGET = /^(\/[^\s\0-\x1f\x7f]*|\*|https?:\/\/[^\s\0-\x1f\x7f]+)$/;
+const TARGET = /^(\/[^\s\0-\x1f\x7f\u0100-\uffff]*|\*|https?:\/\/[^\s\0-\x1f\x7f\u0100-\uffff]+)$/;
 
 export interface RequestHead {
   method: string;
@@ -17,7 +18,7 @@ export interface RequestHead {
   bodyLength: number | null;
 }
 
-/** The request head as bytes; throws InvalidArgumentError naming whatever would break the request. */
+/** The request head as latin1 text (send it as Buffer.from(head, 'latin1')); throws InvalidArgumentError naming whatever would break the request. */
 export function buildRequestHead(head: RequestHead): string {
   if (!TOKEN.test(head.method)) throw new InvalidArgumentError(`http request: invalid method '${head.method}'`);
   if (!TARGET.test(head.path)) throw new InvalidArgumentError(`http request: invalid path '${head.path}'`);
@@ -33,7 +34,7 @@ export function buildRequestHead(head: RequestHead): string {
     else if (lower === 'user-agent') hasUserAgent = true;
     for (const one of Array.isArray(value) ? value : [value]) {
       const v = String(one);
-      if (BAD_VALUE.test(v)) throw new InvalidArgumentError(`http request: header '${name}' has a CR, LF or NUL in its value`);
+      if (BAD_VALUE.test(v)) throw new InvalidArgumentError(`http request: header '${name}' has a CR, LF or NUL, or a character above \\xFF, in its value`);
       text += `${name}: ${v}\r\n`;
     }
   }

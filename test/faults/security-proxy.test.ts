@@ -216,4 +216,36 @@ describe('faults: attacks on the dyups proxy framing (issue 12)', { timeout: 120
       }
     });
   }
+
+  it('finding 7: header bytes >= 0x80 pass through unchanged both ways', async () => {
+    const responseValue = Buffer.concat([Buffer.from('attachment; filename="'), Buffer.from('€', 'utf8'), Buffer.from([0xe9]), Buffer.from('.txt"')]);
+    const requestValue = Buffer.concat([Buffer.from('caf'), Buffer.from([0xc3, 0xa9]), Buffer.from(' '), Buffer.from([0xe9])]);
+    const reply = Buffer.concat([Buffer.from('HTTP/1.1 200 OK\r\nContent-Disposition: '), responseValue, Buffer.from('\r\nContent-Length: 2\r\n\r\nok')]);
+    const received: Buffer[] = [];
+    const upstream = await startTcpServer((socket: Socket) => {
+      let head = Buffer.alloc(0);
+      socket.on('data', (d: Buffer) => {
+        head = Buffer.concat([head, d]);
+        if (head.includes('\r\n\r\n')) {
+          received.push(head);
+          head = Buffer.alloc(0);
+          socket.write(reply);
+        }
+      });
+    });
+    try {
+      await setGroup('bytes.local', `server ${addr(upstream.port)} max_fails=0;`);
+      const request = Buffer.concat([Buffer.from('GET / HTTP/1.1\r\nHost: bytes.local\r\nX-Name: '), requestValue, Buffer.from('\r\nConnection: close\r\n\r\n')]);
+      const answer = await exchange(request);
+      assert.equal(statusOf(answer), 200, `the proxy answered ${JSON.stringify(answer.toString('latin1'))}`);
+      assert.ok(answer.includes(Buffer.concat([Buffer.from('\r\ncontent-disposition: '), responseValue, Buffer.from('\r\n')])) ||
+        answer.includes(Buffer.concat([Buffer.from('\r\nContent-Disposition: '), responseValue, Buffer.from('\r\n')])),
+        `the client got ${JSON.stringify(answer.toString('latin1'))}`);
+      assert.equal(received.length, 1);
+      assert.ok(received[0]!.includes(Buffer.concat([Buffer.from('\r\nx-name: '), requestValue, Buffer.from('\r\n')])),
+        `the upstream got ${JSON.stringify(received[0]!.toString('latin1'))}`);
+    } finally {
+      await upstream.close();
+    }
+  });
 });
