@@ -88,6 +88,19 @@ export class BodyReader {
   }
 
   /**
+   * What of a chunked body has already arrived, de-chunked into `parts` without waiting (other bodies:
+   * nothing); returns its size. A framing fault in those bytes throws now, e.g. before a proxy sends the head.
+   */
+  readArrived(max: number, parts: Buffer[]): number {
+    if (this.finished || this.framing.kind !== CHUNKED) return 0;
+    const first = parts.length;
+    const total = this.parseBuffered(max, parts);
+    this.received += total;
+    if (this.lender !== null) for (let i = first; i < parts.length; i++) this.lender.lend(parts[i]!);
+    return total;
+  }
+
+  /**
    * From now on read() and readParts() lend their pieces (views of the received bytes): give each back
    * with giveBack() once nothing refers to it any more, e.g. when the write that sent it completed, and
    * its memory serves later reads instead of new memory per read. A piece not given back is left to the

@@ -113,9 +113,18 @@ export function* proxyResponse(ctx: HandlerContext, response: HttpResponse, opti
   const buffering = accel !== undefined ? accel.toLowerCase() !== 'no' : settings.buffering;
   copyResponseHead(ctx, response);
   const body = response.body;
-  if (!body.done) ctx.chunkOnSocket(); // each write: one chunk, straight to the socket
   const stats: ProxyStats = { bytes: 0, downstreamWrites: 0, peakMemory: 0, tempFileBytes: 0, peakTempFile: 0, buffering };
   body.lendPieces(); // every piece goes back once written: read buffers are reused
+  if (!body.done) {
+    // a framing fault in what has already arrived throws before the head goes out: the client gets a 502
+    const arrived: Buffer[] = [];
+    body.readArrived(settings.passSize, arrived);
+    ctx.chunkOnSocket(); // each write: one chunk, straight to the socket
+    if (arrived.length > 0) {
+      stats.downstreamWrites++;
+      yield* ctx.writeLent(arrived, body.giveBack);
+    }
+  }
   // a body that has all arrived needs no reading ahead (nor a reader coroutine): it goes out as it is
   if (buffering && !body.allReceived) yield* bufferedCopy(ctx, body, settings, stats);
   else yield* passThrough(ctx, body, settings, stats);

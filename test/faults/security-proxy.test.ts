@@ -248,4 +248,80 @@ describe('faults: attacks on the dyups proxy framing (issue 12)', { timeout: 120
       await upstream.close();
     }
   });
+
+  for (const [what, fault] of [
+    ['a chunk size that overflows', 'ffffffffffffffff1\r\nhello\r\n0\r\n\r\n'],
+    ['a chunk extension past the cap', `5;ext=${'x'.repeat(10 * 1024)}\r\nhello\r\n0\r\n\r\n`],
+    ['chunk data not followed by CRLF', '5\r\nhelloXX0\r\n\r\n'],
+  ] as const) {
+    it(`finding 7: ${what} after the head went out cuts the client without the last chunk, never pooled`, async () => {
+      let upstreamSocket: Socket | null = null;
+      const upstream = await startTcpServer((socket: Socket) => {
+        upstreamSocket = socket;
+        let head = '';
+        socket.on('data', (d: Buffer) => {
+          head += d.toString('latin1');
+          if (head.includes('\r\n\r\n')) socket.write('HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n6\r\nfirst!\r\n');
+        });
+      });
+      try {
+        const group = `body-fault-${what.replace(/[^a-z0-9]+/gi, '-').toLowerCase()}.local`;
+        await setGroup(group, `server ${addr(upstream.port)} max_fails=0;`);
+        const answer = await new Promise<string>((resolve, reject) => {
+          const client = netConnect(proxyPort, '127.0.0.1');
+          let text = '';
+          let faultSent = false;
+          const timer = setTimeout(() => {
+            client.destroy();
+            reject(new Error(`the proxy never closed the connection; it sent ${JSON.stringify(text)}`));
+          }, LIMIT);
+          client.on('error', () => {});
+          client.on('data', (d: Buffer) => {
+            text += d.toString('latin1');
+            if (!faultSent && text.includes('first!')) {
+              faultSent = true;
+              (upstreamSocket as Socket | null)?.write(fault);
+            }
+          });
+          client.on('close', () => {
+            clearTimeout(timer);
+            resolve(text);
+          });
+          client.write(`GET / HTTP/1.1\r\nHost: ${group}\r\n\r\n`);
+        });
+        assert.equal(statusOf(Buffer.from(answer, 'latin1')), 200);
+        assert.ok(answer.includes('first!'), `the client got ${JSON.stringify(answer.slice(0, 300))}`);
+        assert.ok(!answer.endsWith('0\r\n\r\n'), `the body was terminated as if whole: ${JSON.stringify(answer.slice(0, 300))}`);
+        assert.ok(!answer.includes('hello'), `data after the fault was passed on: ${JSON.stringify(answer.slice(0, 300))}`);
+        const closed = await settle(() => upstream.closed, (n) => n >= upstream.sockets.length && n > 0, LIMIT);
+        assert.ok(closed.ok, `upstream connections: ${upstream.sockets.length} opened, ${closed.value} closed`);
+      } finally {
+        await upstream.close();
+      }
+    });
+  }
+
+  for (const [what, fault] of [
+    ['a chunk size that overflows', 'ffffffffffffffff1\r\nhello\r\n0\r\n\r\n'],
+    ['a chunk extension past the cap', `5;ext=${'x'.repeat(10 * 1024)}\r\nhello\r\n0\r\n\r\n`],
+    ['chunk data not followed by CRLF', '5\r\nhelloXX0\r\n\r\n'],
+  ] as const) {
+    it(`finding 7: ${what} arriving with the head gets a 502, or a cut without the last chunk`, async () => {
+      const upstream = await rawUpstream(`HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n${fault}`);
+      try {
+        const group = `early-fault-${what.replace(/[^a-z0-9]+/gi, '-').toLowerCase()}.local`;
+        await setGroup(group, `server ${addr(upstream.port)} max_fails=0;`);
+        const answer = (await exchange(`GET / HTTP/1.1\r\nHost: ${group}\r\nConnection: close\r\n\r\n`)).toString('latin1');
+        const status = statusOf(Buffer.from(answer, 'latin1'));
+        if (status !== 502) {
+          assert.equal(status, 200, `the proxy answered ${JSON.stringify(answer.slice(0, 300))}`);
+          assert.ok(!answer.endsWith('0\r\n\r\n') && !answer.includes('hello'), `the client got ${JSON.stringify(answer.slice(0, 300))}`);
+        }
+        const closed = await settle(() => upstream.closed, (n) => n >= upstream.sockets.length && n > 0, LIMIT);
+        assert.ok(closed.ok, `upstream connections: ${upstream.sockets.length} opened, ${closed.value} closed`);
+      } finally {
+        await upstream.close();
+      }
+    });
+  }
 });
