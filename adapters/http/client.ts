@@ -25,6 +25,9 @@ export interface HttpLimits {
   readSize: number;
 }
 
+/** 1xx responses accepted before the final one (100 Continue, 103 Early Hints, ...). */
+const MAX_INTERIM_RESPONSES = 32;
+
 export const DEFAULT_LIMITS: HttpLimits = { maxHeaderBytes: 64 * 1024, maxHeaders: 200, readSize: 64 * 1024 };
 
 /** One response: its head at once, its body read through `body` (or all of it with readBody). */
@@ -163,7 +166,8 @@ export class HttpConnection {
   private *readResponse(method: string, upgradeAsked: boolean): Operation<HttpResponse> {
     const peer = this.peer;
     const { maxHeaderBytes, maxHeaders } = this.limits;
-    for (;;) {
+    for (let interim = 0; ; interim++) {
+      if (interim > MAX_INTERIM_RESPONSES) throw new HttpProtocolError(peer, `more than ${MAX_INTERIM_RESPONSES} interim (1xx) responses`);
       let budget = maxHeaderBytes;
       const statusLine = yield* this.socket.receiveByteLine(budget);
       budget -= statusLine.length + 2;

@@ -324,4 +324,33 @@ describe('faults: attacks on the dyups proxy framing (issue 12)', { timeout: 120
       }
     });
   }
+
+  it('finding 12: an upstream sending interim 1xx responses without end gets a 502, never pooled', async () => {
+    let sent = 0;
+    const upstream = await startTcpServer((socket: Socket) => {
+      socket.once('data', () => {
+        const flood = (): void => {
+          // stops once the proxy closes; 1,000 is far past any cap and still bounded if it never does
+          while (!socket.destroyed && sent < 1_000) {
+            sent++;
+            if (!socket.write('HTTP/1.1 103 Early Hints\r\nLink: </a.css>; rel=preload\r\n\r\n')) {
+              socket.once('drain', flood);
+              return;
+            }
+          }
+          if (!socket.destroyed) socket.end('HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok');
+        };
+        flood();
+      });
+    });
+    try {
+      await setGroup('interim.local', `server ${addr(upstream.port)} max_fails=0;`);
+      const answer = await exchange('GET / HTTP/1.1\r\nHost: interim.local\r\nConnection: close\r\n\r\n');
+      assert.equal(statusOf(answer), 502, `the proxy answered ${JSON.stringify(answer.toString('latin1').slice(0, 300))}`);
+      const closed = await settle(() => upstream.closed, (n) => n >= upstream.sockets.length && n > 0, LIMIT);
+      assert.ok(closed.ok, `upstream connections: ${upstream.sockets.length} opened, ${closed.value} closed`);
+    } finally {
+      await upstream.close();
+    }
+  });
 });
