@@ -55,9 +55,19 @@ export function hashKeyOf(template: string, request: FastifyRequest): string {
   });
 }
 
+/** The Host header's name without port, lowercased, a trailing dot dropped (`example.com.` is `example.com`). */
 function hostOf(request: FastifyRequest): string {
   const host = String(request.headers.host ?? '').toLowerCase();
-  return host.startsWith('[') ? host.slice(0, host.indexOf(']') + 1) : host.split(':')[0]!;
+  const name = host.startsWith('[') ? host.slice(0, host.indexOf(']') + 1) : host.split(':')[0]!;
+  return name.endsWith('.') ? name.slice(0, -1) : name;
+}
+
+/** Node keeps the first of several Host headers; which one names the group would be ambiguous (nginx: 400). */
+function hostHeaderCount(request: FastifyRequest): number {
+  const raw = request.raw.rawHeaders;
+  let count = 0;
+  for (let i = 0; i < raw.length; i += 2) if (raw[i]!.length === 4 && raw[i]!.toLowerCase() === 'host') count++;
+  return count;
 }
 
 /** Errors after which the next server may be tried: the request never reached a server's application. */
@@ -82,6 +92,11 @@ export async function buildProxyApp(table: UpstreamTable, balancers: Balancers, 
 
   function* proxy(ctx: HandlerContext): Operation<unknown> {
     const request = ctx.request;
+    if (hostHeaderCount(request) > 1) {
+      ctx.status = 400;
+      ctx.header('connection', 'close');
+      return '400 Bad Request: more than one Host header\n';
+    }
     const name = hostOf(request);
     const group = table.get(name);
     const balancer = balancers.get(name);

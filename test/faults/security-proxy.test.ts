@@ -353,4 +353,40 @@ describe('faults: attacks on the dyups proxy framing (issue 12)', { timeout: 120
       await upstream.close();
     }
   });
+
+  it('finding 12: a trailing dot in Host names the same group', async () => {
+    const executed: string[] = [];
+    const upstream: HttpServer = createHttpServer((req, res) => {
+      executed.push(`${req.method} ${req.url}`);
+      res.end('ok');
+    });
+    await new Promise<void>((resolve) => upstream.listen(0, '127.0.0.1', () => resolve()));
+    const port = (upstream.address() as { port: number }).port;
+    try {
+      await setGroup('dot.local', `server ${addr(port)} max_fails=0;`);
+      assert.equal(statusOf(await exchange('GET /dot HTTP/1.1\r\nHost: dot.local.\r\nConnection: close\r\n\r\n')), 200);
+      assert.deepEqual(executed, ['GET /dot']);
+    } finally {
+      upstream.closeAllConnections();
+      await new Promise<void>((resolve) => upstream.close(() => resolve()));
+    }
+  });
+
+  it('finding 12: two Host headers are a 400, passed on nowhere', async () => {
+    const executed: string[] = [];
+    const upstream: HttpServer = createHttpServer((req, res) => {
+      executed.push(`${req.method} ${req.url}`);
+      res.end('ok');
+    });
+    await new Promise<void>((resolve) => upstream.listen(0, '127.0.0.1', () => resolve()));
+    const port = (upstream.address() as { port: number }).port;
+    try {
+      await setGroup('two-hosts.local', `server ${addr(port)} max_fails=0;`);
+      assert.equal(statusOf(await exchange('GET /two HTTP/1.1\r\nHost: two-hosts.local\r\nHost: other.example\r\nConnection: close\r\n\r\n')), 400);
+      assert.deepEqual(executed, []);
+    } finally {
+      upstream.closeAllConnections();
+      await new Promise<void>((resolve) => upstream.close(() => resolve()));
+    }
+  });
 });
