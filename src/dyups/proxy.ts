@@ -55,11 +55,26 @@ export function hashKeyOf(template: string, request: FastifyRequest): string {
   });
 }
 
-/** The Host header's name without port, lowercased, a trailing dot dropped (`example.com.` is `example.com`). */
-function hostOf(request: FastifyRequest): string {
-  const host = String(request.headers.host ?? '').toLowerCase();
+/** The name in a host[:port] (Host header or URI authority): lowercased, port and a trailing dot dropped. */
+function nameOf(hostPort: string): string {
+  const host = hostPort.toLowerCase();
   const name = host.startsWith('[') ? host.slice(0, host.indexOf(']') + 1) : host.split(':')[0]!;
   return name.endsWith('.') ? name.slice(0, -1) : name;
+}
+
+function hostOf(request: FastifyRequest): string {
+  return nameOf(String(request.headers.host ?? ''));
+}
+
+/** An absolute-form target (`GET http://name/path`): its authority names the group (RFC 9112 section 3.2.2), its path goes on. */
+function absoluteTarget(url: string): { host: string; path: string } | null {
+  if (!url.startsWith('http://') && !url.startsWith('https://')) return null;
+  const start = url.indexOf('//') + 2;
+  let end = start;
+  while (end < url.length && url[end] !== '/' && url[end] !== '?' && url[end] !== '#') end++;
+  const at = url.lastIndexOf('@', end - 1);
+  const rest = url.slice(end);
+  return { host: nameOf(url.slice(at >= start ? at + 1 : start, end)), path: rest.startsWith('/') ? rest : `/${rest}` };
 }
 
 /** Node keeps the first of several Host headers; which one names the group would be ambiguous (nginx: 400). */
@@ -97,7 +112,8 @@ export async function buildProxyApp(table: UpstreamTable, balancers: Balancers, 
       ctx.header('connection', 'close');
       return '400 Bad Request: more than one Host header\n';
     }
-    const name = hostOf(request);
+    const absolute = absoluteTarget(request.url);
+    const name = absolute !== null ? absolute.host : hostOf(request);
     const group = table.get(name);
     const balancer = balancers.get(name);
     if (group === undefined || balancer === undefined) {
@@ -126,6 +142,7 @@ export async function buildProxyApp(table: UpstreamTable, balancers: Balancers, 
         const [host, port] = 'path' in endpoint ? [peer.address, 0] : [endpoint.host, endpoint.port];
         yield* proxyPass(ctx, host, port, {
           pool: `dyups:${peer.address}`,
+          ...(absolute !== null ? { path: absolute.path } : {}),
           poolSize: group.keepalive > 0 ? group.keepalive : 64,
           timeouts: { connect: options.connectTimeout, read: options.readTimeout, send: options.readTimeout },
           ...(options.buffering ? { buffering: options.buffering } : {}),

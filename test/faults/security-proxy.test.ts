@@ -389,4 +389,23 @@ describe('faults: attacks on the dyups proxy framing (issue 12)', { timeout: 120
       await new Promise<void>((resolve) => upstream.close(() => resolve()));
     }
   });
+
+  it('finding 12: an absolute-form target is routed by its authority and forwarded in origin-form', async () => {
+    const executed: string[] = [];
+    const upstream: HttpServer = createHttpServer((req, res) => {
+      executed.push(`${req.method} ${req.url}`);
+      res.end('ok');
+    });
+    await new Promise<void>((resolve) => upstream.listen(0, '127.0.0.1', () => resolve()));
+    const port = (upstream.address() as { port: number }).port;
+    try {
+      await setGroup('absolute.local', `server ${addr(port)} max_fails=0;`);
+      const answer = await exchange('GET http://absolute.local/path?q=1 HTTP/1.1\r\nHost: no-such-group.local\r\nConnection: close\r\n\r\n');
+      assert.equal(statusOf(answer), 200, `the proxy answered ${JSON.stringify(answer.toString('latin1').slice(0, 300))}`);
+      assert.deepEqual(executed, ['GET /path?q=1']);
+    } finally {
+      upstream.closeAllConnections();
+      await new Promise<void>((resolve) => upstream.close(() => resolve()));
+    }
+  });
 });
