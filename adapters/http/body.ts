@@ -2,8 +2,10 @@ import { HttpProtocolError, SocketClosedError } from '../../src/errors.js';
 import type { Operation } from '../../src/runtime/effect.js';
 import type { Lender } from '../tcp/read-space.js';
 import type { TcpSocket } from '../tcp/socket.js';
-import { CHUNKED, LENGTH, NO_BODY, addHeaderLine } from './head.js';
-import type { Framing, Headers } from './head.js';
+import { CHUNKED, LENGTH, NO_BODY } from './framing.js';
+import type { Framing } from './framing.js';
+import { addHeaderLine } from './head.js';
+import type { Headers } from './head.js';
 
 const MAX_CHUNK_LINE = 4096;
 const MAX_TRAILERS = 16 * 1024;

@@ -4,7 +4,8 @@ import type { TcpSocket } from '../tcp/socket.js';
 import { isBodySource } from '../../src/stream/request-body.js';
 import type { BodySource } from '../../src/stream/request-body.js';
 import { BodyReader } from './body.js';
-import { addHeaderLine, bodyFraming, buildRequestHead, headerText, keepAliveAllowed, parseStatusLine } from './head.js';
+import { bodyFraming, checkInterimCount, checkSwitchingProtocols, keepAliveAllowed } from './framing.js';
+import { addHeaderLine, buildRequestHead, headerText, parseStatusLine } from './head.js';
 import type { Headers, RequestHead } from './head.js';
 
 export interface HttpRequest {
@@ -24,9 +25,6 @@ export interface HttpLimits {
   /** Default piece size of bodyReader().read(). Default 64 KB. */
   readSize: number;
 }
-
-/** 1xx responses accepted before the final one (100 Continue, 103 Early Hints, ...). */
-const MAX_INTERIM_RESPONSES = 32;
 
 export const DEFAULT_LIMITS: HttpLimits = { maxHeaderBytes: 64 * 1024, maxHeaders: 200, readSize: 64 * 1024 };
 
@@ -167,7 +165,7 @@ export class HttpConnection {
     const peer = this.peer;
     const { maxHeaderBytes, maxHeaders } = this.limits;
     for (let interim = 0; ; interim++) {
-      if (interim > MAX_INTERIM_RESPONSES) throw new HttpProtocolError(peer, `more than ${MAX_INTERIM_RESPONSES} interim (1xx) responses`);
+      checkInterimCount(peer, interim);
       let budget = maxHeaderBytes;
       const statusLine = yield* this.socket.receiveByteLine(budget);
       budget -= statusLine.length + 2;
@@ -182,7 +180,7 @@ export class HttpConnection {
         if (raw.length >= maxHeaders) throw new HttpProtocolError(peer, `more than ${maxHeaders} response headers`);
         addHeaderLine(peer, line, headers, raw);
       }
-      if (status.status === 101 && !upgradeAsked) throw new HttpProtocolError(peer, '101 Switching Protocols to a request that asked for no upgrade');
+      checkSwitchingProtocols(peer, status.status, upgradeAsked);
       if (status.status >= 100 && status.status < 200 && status.status !== 101) continue; // interim response
       const framing = bodyFraming(peer, method, status.status, headers);
       const reader = new BodyReader(this.socket, framing, this.limits.readSize);
