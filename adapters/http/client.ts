@@ -4,8 +4,9 @@ import type { TcpSocket } from '../tcp/socket.js';
 import { isBodySource } from '../../src/stream/request-body.js';
 import type { BodySource } from '../../src/stream/request-body.js';
 import { BodyReader } from './body.js';
-import { addHeaderLine, bodyFraming, buildRequestHead, headerText, keepAliveAllowed, parseStatusLine } from './head.js';
-import type { Headers } from './head.js';
+import { bodyFraming, checkInterimCount, checkSwitchingProtocols, keepAliveAllowed } from './framing.js';
+import { addHeaderLine, buildRequestHead, headerText, parseStatusLine } from './head.js';
+import type { Headers, RequestHead } from './head.js';
 
 export interface HttpRequest {
   method?: string;
@@ -97,12 +98,14 @@ export class HttpConnection {
     }
     const method = (request.method ?? 'GET').toUpperCase();
     const headers = request.headers ?? {};
-    this.requestedClose = /\bclose\b/i.test(headerText(lowerCaseKeys(headers), 'connection') ?? '');
+    const lowered = lowerCaseKeys(headers);
+    this.requestedClose = /\bclose\b/i.test(headerText(lowered, 'connection') ?? '');
+    const upgradeAsked = lowered.upgrade !== undefined;
     if (isBodySource(request.body)) {
       yield* this.sendStreamed(method, request.path ?? '/', headers, request.body);
     } else {
       const body = typeof request.body === 'string' ? Buffer.from(request.body) : request.body;
-      const head = buildRequestHead({
+      const head = requestHeadBytes({
         method,
         path: request.path ?? '/',
         hostHeader: this.hostHeader,
@@ -111,7 +114,7 @@ export class HttpConnection {
       });
       yield* this.socket.send(body !== undefined && body.length > 0 ? [head, body] : head);
     }
-    const response = yield* this.readResponse(method);
+    const response = yield* this.readResponse(method, upgradeAsked);
     this.last = response;
     return response;
   }
@@ -125,7 +128,7 @@ export class HttpConnection {
     }
     const chunked = body.length === null;
     if (chunked) own['Transfer-Encoding'] = 'chunked';
-    yield* this.socket.send(buildRequestHead({ method, path, hostHeader: this.hostHeader, headers: own, bodyLength: body.length }));
+    yield* this.socket.send(requestHeadBytes({ method, path, hostHeader: this.hostHeader, headers: own, bodyLength: body.length }));
     let sent = 0;
     for (;;) {
       const piece = yield* body.read();
@@ -158,30 +161,37 @@ export class HttpConnection {
     this.socket.close();
   }
 
-  private *readResponse(method: string): Operation<HttpResponse> {
+  private *readResponse(method: string, upgradeAsked: boolean): Operation<HttpResponse> {
     const peer = this.peer;
     const { maxHeaderBytes, maxHeaders } = this.limits;
-    for (;;) {
+    for (let interim = 0; ; interim++) {
+      checkInterimCount(peer, interim);
       let budget = maxHeaderBytes;
-      const statusLine = yield* this.socket.receive('*l', budget);
+      const statusLine = yield* this.socket.receiveByteLine(budget);
       budget -= statusLine.length + 2;
       const status = parseStatusLine(peer, statusLine);
       const headers: Headers = {};
       const raw: Array<[string, string]> = [];
       for (;;) {
         if (budget <= 0) throw new HttpProtocolError(peer, `response head larger than ${maxHeaderBytes} bytes`);
-        const line = yield* this.socket.receive('*l', budget);
+        const line = yield* this.socket.receiveByteLine(budget);
         budget -= line.length + 2;
         if (line === '') break;
         if (raw.length >= maxHeaders) throw new HttpProtocolError(peer, `more than ${maxHeaders} response headers`);
         addHeaderLine(peer, line, headers, raw);
       }
+      checkSwitchingProtocols(peer, status.status, upgradeAsked);
       if (status.status >= 100 && status.status < 200 && status.status !== 101) continue; // interim response
       const framing = bodyFraming(peer, method, status.status, headers);
       const reader = new BodyReader(this.socket, framing, this.limits.readSize);
       return new HttpResponse(status.status, status.reason, status.version, headers, raw, reader, keepAliveAllowed(status.version, headers, framing));
     }
   }
+}
+
+/** Header bytes as they were received (latin1), never re-encoded as UTF-8. */
+function requestHeadBytes(head: RequestHead): Buffer {
+  return Buffer.from(buildRequestHead(head), 'latin1');
 }
 
 function lowerCaseKeys(headers: Headers): Headers {

@@ -4,10 +4,11 @@ export type HeaderValue = string | string[];
 export type Headers = Record<string, HeaderValue>;
 
 const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
-const BAD_VALUE = /[\r\n\0]/;
+/** Header bytes travel as latin1 (as Node reads them): a char above \xFF has no byte. */
+const BAD_VALUE = /[\r\n\0\u0100-\uffff]/;
 
 /** Request target: origin-form (/path?q), asterisk-form, or absolute-form; no spaces or control bytes. */
-const TARGET = /^(\/[^\s\0-\x1f\x7f]*|\*|https?:\/\/[^\s\0-\x1f\x7f]+)$/;
+const TARGET = /^(\/[^\s\0-\x1f\x7f\u0100-\uffff]*|\*|https?:\/\/[^\s\0-\x1f\x7f\u0100-\uffff]+)$/;
 
 export interface RequestHead {
   method: string;
@@ -17,7 +18,7 @@ export interface RequestHead {
   bodyLength: number | null;
 }
 
-/** The request head as bytes; throws InvalidArgumentError naming whatever would break the request. */
+/** The request head as latin1 text (send it as Buffer.from(head, 'latin1')); throws InvalidArgumentError naming whatever would break the request. */
 export function buildRequestHead(head: RequestHead): string {
   if (!TOKEN.test(head.method)) throw new InvalidArgumentError(`http request: invalid method '${head.method}'`);
   if (!TARGET.test(head.path)) throw new InvalidArgumentError(`http request: invalid path '${head.path}'`);
@@ -33,7 +34,7 @@ export function buildRequestHead(head: RequestHead): string {
     else if (lower === 'user-agent') hasUserAgent = true;
     for (const one of Array.isArray(value) ? value : [value]) {
       const v = String(one);
-      if (BAD_VALUE.test(v)) throw new InvalidArgumentError(`http request: header '${name}' has a CR, LF or NUL in its value`);
+      if (BAD_VALUE.test(v)) throw new InvalidArgumentError(`http request: header '${name}' has a CR, LF or NUL, or a character above \\xFF, in its value`);
       text += `${name}: ${v}\r\n`;
     }
   }
@@ -51,7 +52,7 @@ export interface StatusLine {
 
 export function parseStatusLine(peer: string, line: string): StatusLine {
   const match = /^HTTP\/1\.([01]) (\d{3})(?: (.*))?$/.exec(line);
-  if (match === null) throw new HttpProtocolError(peer, `invalid status line '${line.slice(0, 80)}'`);
+  if (match === null || match[2]! < '100') throw new HttpProtocolError(peer, `invalid status line '${line.slice(0, 80)}'`);
   return { version: match[1] === '0' ? '1.0' : '1.1', status: Number(match[2]), reason: match[3] ?? '' };
 }
 
@@ -61,6 +62,7 @@ export function addHeaderLine(peer: string, line: string, headers: Headers, raw:
   const name = colon > 0 ? line.slice(0, colon) : '';
   if (!TOKEN.test(name)) throw new HttpProtocolError(peer, `invalid header line '${line.slice(0, 80)}'`);
   const value = line.slice(colon + 1).trim();
+  if (value.indexOf('\r') >= 0 || value.indexOf('\0') >= 0) throw new HttpProtocolError(peer, `header '${name}' has a CR or NUL in its value`);
   raw.push([name, value]);
   const lower = name.toLowerCase();
   const existing = headers[lower];
@@ -72,41 +74,4 @@ export function addHeaderLine(peer: string, line: string, headers: Headers, raw:
 export function headerText(headers: Headers, name: string): string | undefined {
   const value = headers[name];
   return Array.isArray(value) ? value.join(', ') : value;
-}
-
-export const NO_BODY = 0;
-export const LENGTH = 1;
-export const CHUNKED = 2;
-export const UNTIL_CLOSE = 3;
-
-export interface Framing {
-  kind: number;
-  length: number;
-}
-
-/** How the response body is delimited (RFC 9112 section 6.3). */
-export function bodyFraming(peer: string, method: string, status: number, headers: Headers): Framing {
-  if (method === 'HEAD' || (status >= 100 && status < 200) || status === 204 || status === 304) return { kind: NO_BODY, length: 0 };
-  const te = headerText(headers, 'transfer-encoding');
-  if (te !== undefined) {
-    const codings = te.split(',').map((c) => c.trim().toLowerCase());
-    return codings[codings.length - 1] === 'chunked' ? { kind: CHUNKED, length: 0 } : { kind: UNTIL_CLOSE, length: 0 };
-  }
-  const cl = headers['content-length'];
-  if (cl !== undefined) {
-    const values = (Array.isArray(cl) ? cl : [cl]).flatMap((v) => v.split(',')).map((v) => v.trim());
-    if (!values.every((v) => /^\d+$/.test(v) && v === values[0]) || !Number.isSafeInteger(Number(values[0]))) {
-      throw new HttpProtocolError(peer, `invalid Content-Length '${String(cl)}'`);
-    }
-    return { kind: LENGTH, length: Number(values[0]) };
-  }
-  return { kind: UNTIL_CLOSE, length: 0 };
-}
-
-/** Whether the connection may carry another request after this response. */
-export function keepAliveAllowed(version: '1.0' | '1.1', headers: Headers, framing: Framing): boolean {
-  if (framing.kind === UNTIL_CLOSE) return false;
-  const connection = (headerText(headers, 'connection') ?? '').toLowerCase();
-  if (version === '1.1') return !/\bclose\b/.test(connection);
-  return /\bkeep-alive\b/.test(connection);
 }

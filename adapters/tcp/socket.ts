@@ -33,6 +33,8 @@ const ALL = 2;
 const ANY = 3;
 const UNTIL = 4;
 const MORE = 5;
+/** a line as latin1: each byte one char, as HTTP header fields are */
+const BYTE_LINE = 6;
 
 /** What one receive asks for. */
 class ReadRequest {
@@ -187,6 +189,11 @@ export class TcpSocket {
       throw new InvalidArgumentError(`receive() takes a byte count >= 0, '*l' or '*a', got ${String(what)}`);
     }
     return new Effect<Buffer>(RECEIVE, this, new ReadRequest(BYTES, what, null, false));
+  }
+
+  /** One line like receive('*l'), as latin1 text: each byte one char (HTTP field bytes pass through unchanged). */
+  receiveByteLine(maxLength = Infinity): Effect<string> {
+    return new Effect<string>(RECEIVE, this, new ReadRequest(BYTE_LINE, maxLength, LF, false));
   }
 
   /** Whatever has arrived, at least one byte and at most `max`. */
@@ -378,12 +385,13 @@ export class TcpSocket {
       case BYTES:
         if (queue.length >= request.n) return queue.take(request.n);
         break;
-      case LINE: {
+      case LINE:
+      case BYTE_LINE: {
         const at = queue.indexOf(LF);
         if (at >= 0 && at <= request.n) {
           const line = queue.take(at + 1);
           const end = at > 0 && line[at - 1] === 13 ? at - 1 : at;
-          return line.toString('utf8', 0, end);
+          return line.toString(request.mode === LINE ? 'utf8' : 'latin1', 0, end);
         }
         if (at > request.n || (at < 0 && queue.length > request.n)) {
           throw new SocketError('COSOCKET_ERR_LINE_TOO_LONG', 'receive', this.peer, `line longer than ${request.n} bytes`);

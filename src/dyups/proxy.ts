@@ -6,7 +6,7 @@ import type { HandlerContext } from '../http/context.js';
 import { co, cosocketPlugin } from '../http/plugin.js';
 import type { Operation } from '../runtime/effect.js';
 import type { Scheduler } from '../runtime/scheduler.js';
-import { proxyPass, requestBody } from '../stream/proxy.js';
+import { bodyOf, proxyPass, requestBody } from '../stream/proxy.js';
 import { isBodySource } from '../stream/request-body.js';
 import type { BufferingOptions, ProxyProgress } from '../stream/proxy.js';
 import type { Balancers, Peer } from './balancer.js';
@@ -57,9 +57,34 @@ export function hashKeyOf(template: string, request: FastifyRequest): string {
   });
 }
 
+/** The name in a host[:port] (Host header or URI authority): lowercased, port and a trailing dot dropped. */
+function nameOf(hostPort: string): string {
+  const host = hostPort.toLowerCase();
+  const name = host.startsWith('[') ? host.slice(0, host.indexOf(']') + 1) : host.split(':')[0]!;
+  return name.endsWith('.') ? name.slice(0, -1) : name;
+}
+
 function hostOf(request: FastifyRequest): string {
-  const host = String(request.headers.host ?? '').toLowerCase();
-  return host.startsWith('[') ? host.slice(0, host.indexOf(']') + 1) : host.split(':')[0]!;
+  return nameOf(String(request.headers.host ?? ''));
+}
+
+/** An absolute-form target (`GET http://name/path`): its authority names the group (RFC 9112 section 3.2.2), its path goes on. */
+function absoluteTarget(url: string): { host: string; path: string } | null {
+  if (!url.startsWith('http://') && !url.startsWith('https://')) return null;
+  const start = url.indexOf('//') + 2;
+  let end = start;
+  while (end < url.length && url[end] !== '/' && url[end] !== '?' && url[end] !== '#') end++;
+  const at = url.lastIndexOf('@', end - 1);
+  const rest = url.slice(end);
+  return { host: nameOf(url.slice(at >= start ? at + 1 : start, end)), path: rest.startsWith('/') ? rest : `/${rest}` };
+}
+
+/** Node keeps the first of several Host headers; which one names the group would be ambiguous (nginx: 400). */
+function hostHeaderCount(request: FastifyRequest): number {
+  const raw = request.raw.rawHeaders;
+  let count = 0;
+  for (let i = 0; i < raw.length; i += 2) if (raw[i]!.length === 4 && raw[i]!.toLowerCase() === 'host') count++;
+  return count;
 }
 
 /** Errors after which the next server may be tried: the request never reached a server's application. */
@@ -84,7 +109,13 @@ export async function buildProxyApp(table: UpstreamTable, balancers: Balancers, 
 
   function* proxy(ctx: HandlerContext): Operation<unknown> {
     const request = ctx.request;
-    const name = hostOf(request);
+    if (hostHeaderCount(request) > 1) {
+      ctx.status = 400;
+      ctx.header('connection', 'close');
+      return '400 Bad Request: more than one Host header\n';
+    }
+    const absolute = absoluteTarget(request.url);
+    const name = absolute !== null ? absolute.host : hostOf(request);
     const group = table.get(name);
     const balancer = balancers.get(name);
     if (group === undefined || balancer === undefined) {
@@ -96,7 +127,7 @@ export async function buildProxyApp(table: UpstreamTable, balancers: Balancers, 
     let lastError: unknown = null;
     let staleRetries = 0;
     // streamed on as it arrives (proxy_request_buffering off); a body over the limit is a 413 here
-    const body = requestBody(request.body, request.headers['content-length'], { bodyLimit: options.bodyLimit, timeouts: { read: options.readTimeout } });
+    const body = requestBody(bodyOf(request), request.headers['content-length'], { bodyLimit: options.bodyLimit, timeouts: { read: options.readTimeout } });
     for (;;) {
       const peer = balancer.pick({ clientIp: request.ip, hashKey }, tried);
       if (peer === null) {
@@ -113,6 +144,7 @@ export async function buildProxyApp(table: UpstreamTable, balancers: Balancers, 
         const [host, port] = 'path' in endpoint ? [peer.address, 0] : [endpoint.host, endpoint.port];
         yield* proxyPass(ctx, host, port, {
           pool: `dyups:${peer.address}`,
+          ...(absolute !== null ? { path: absolute.path } : {}),
           poolSize: group.keepalive > 0 ? group.keepalive : 64,
           timeouts: { connect: options.connectTimeout, read: options.readTimeout, send: options.sendTimeout ?? options.readTimeout },
           ...(options.buffering ? { buffering: options.buffering } : {}),

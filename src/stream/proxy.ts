@@ -113,9 +113,18 @@ export function* proxyResponse(ctx: HandlerContext, response: HttpResponse, opti
   const buffering = accel !== undefined ? accel.toLowerCase() !== 'no' : settings.buffering;
   copyResponseHead(ctx, response);
   const body = response.body;
-  if (!body.done) ctx.chunkOnSocket(); // each write: one chunk, straight to the socket
   const stats: ProxyStats = { bytes: 0, downstreamWrites: 0, peakMemory: 0, tempFileBytes: 0, peakTempFile: 0, buffering };
   body.lendPieces(); // every piece goes back once written: read buffers are reused
+  if (!body.done) {
+    // a framing fault in what has already arrived throws before the head goes out: the client gets a 502
+    const arrived: Buffer[] = [];
+    body.readArrived(settings.passSize, arrived);
+    ctx.chunkOnSocket(); // each write: one chunk, straight to the socket
+    if (arrived.length > 0) {
+      stats.downstreamWrites++;
+      yield* ctx.writeLent(arrived, body.giveBack);
+    }
+  }
   // a body that has all arrived needs no reading ahead (nor a reader coroutine): it goes out as it is
   if (buffering && !body.allReceived) yield* bufferedCopy(ctx, body, settings, stats);
   else yield* passThrough(ctx, body, settings, stats);
@@ -249,10 +258,26 @@ export function requestBody(body: unknown, contentLength: string | undefined, op
   if (typeof body === 'string' || Buffer.isBuffer(body)) return body;
   if (isBodySource(body)) return body;
   if (body instanceof Readable) {
+    if (!announcesBody(body, contentLength)) return null;
     const length = contentLength !== undefined && /^\d+$/.test(contentLength) ? Number(contentLength) : null;
     return incomingBody(body, length, options.bodyLimit ?? 1024 * 1024, options.timeouts?.read ?? 60_000);
   }
   return null;
+}
+
+/** A request stream with a body to read: a Content-Length other than 0, or a Transfer-Encoding. */
+function announcesBody(stream: Readable, contentLength: string | undefined): boolean {
+  if (contentLength !== undefined) return contentLength !== '0';
+  const headers = (stream as Readable & { headers?: Record<string, unknown> }).headers;
+  return headers === undefined || headers['transfer-encoding'] !== undefined;
+}
+
+/**
+ * The request's body to pass on: the parsed one, else the raw stream (fastify reads no body of a GET,
+ * HEAD or TRACE, but one announced must still travel with its request, never be left to desync the upstream).
+ */
+export function bodyOf(request: HandlerContext['request']): unknown {
+  return request.body ?? request.raw;
 }
 
 /**
@@ -264,10 +289,12 @@ export function* proxyPass(ctx: HandlerContext, host: string, port: number, opti
   const request = ctx.request;
   const headers = endToEndHeaders(request.headers as Headers);
   delete headers.host; // like nginx: Host is the upstream's ($proxy_host)
+  delete headers['content-length']; // the framing is the proxy's, from the body it sends
+
   const previous = request.headers['x-forwarded-for'];
   headers['x-forwarded-for'] = previous ? `${String(previous)}, ${request.ip}` : request.ip;
   headers['x-forwarded-proto'] = request.protocol;
-  const body = options.body !== undefined ? options.body : requestBody(request.body, request.headers['content-length'], options);
+  const body = options.body !== undefined ? options.body : requestBody(bodyOf(request), request.headers['content-length'], options);
   const conn = yield* http.connect(host, port, options);
   if (options.progress) options.progress.reused = conn.getreusedtimes() > 0;
   const response = yield* conn.request({ method: request.method, path: options.path ?? request.url, headers, ...(body !== null ? { body } : {}) });
