@@ -8,7 +8,7 @@ import { startEmbeddedRedis } from '../../src/redis/embedded.js';
 import type { EmbeddedRedis } from '../../src/redis/embedded.js';
 import { startServer } from '../helpers/cli.js';
 import type { RunningServer } from '../helpers/cli.js';
-import { scale, settle, status, timedGet } from './harness.js';
+import { scale, settle, status, timeBudget, timedGet } from './harness.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'cosocket-faults-redis-'));
 const config = join(dir, 'config.json');
@@ -30,6 +30,8 @@ function load(url: string, workers: number): { stop(): Promise<Array<{ status: n
     },
   };
 }
+
+timeBudget('faults/redis.test', { fast: 15_000, full: 120_000 });
 
 describe('faults: Redis', () => {
   let redis: EmbeddedRedis;

@@ -9,13 +9,15 @@ import type { EmbeddedRedis } from '../../src/redis/embedded.js';
 import { startServer } from '../helpers/cli.js';
 import { startGateProxy } from '../helpers/gate-proxy.js';
 import { deadPort } from '../helpers/tcp-server.js';
-import { scale, settle, status, timedGet } from './harness.js';
+import { scale, settle, status, timeBudget, timedGet } from './harness.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'cosocket-faults-server-'));
 
 function rssMb(pid: number): number {
   return Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? 0) / 1024;
 }
+
+timeBudget('faults/server.test', { fast: 30_000, full: 300_000 });
 
 describe('faults: overload, shutdown, crashes, admin exposure', () => {
   let redis: EmbeddedRedis;
