@@ -12,7 +12,7 @@ import type { EmbeddedRedis } from '../../src/redis/embedded.js';
 import { runCli, startServer } from '../helpers/cli.js';
 import type { RunningServer } from '../helpers/cli.js';
 import { deadPort } from '../helpers/tcp-server.js';
-import { settle, status, timedGet } from './harness.js';
+import { settle, status, timeBudget, timedGet } from './harness.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'cosocket-faults-bad-input-'));
 const root = join(dir, 'root');
@@ -90,6 +90,8 @@ async function startUpstream(): Promise<Upstream> {
 }
 
 const escape = (s: string): string => s.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&');
+
+timeBudget('faults/bad-input.test', { fast: 30_000, full: 300_000 });
 
 describe('faults: bad input (oversized, malformed, traversal, corrupt state files)', () => {
   let redis: EmbeddedRedis;

@@ -11,7 +11,7 @@ import { parseChunked } from '../helpers/chunked.js';
 import { startServer } from '../helpers/cli.js';
 import { deadPort } from '../helpers/tcp-server.js';
 import type { RunningServer } from '../helpers/cli.js';
-import { openFds, scale, settle, status, timedGet } from './harness.js';
+import { openFds, scale, settle, status, timeBudget, timedGet } from './harness.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'cosocket-faults-clients-'));
 const root = join(dir, 'root');
@@ -125,6 +125,8 @@ async function slowloris(port: number, count: number, head: string): Promise<Slo
   );
   return result;
 }
+
+timeBudget('faults/clients.test', { fast: 45_000, full: 300_000 });
 
 describe('faults: misbehaving clients (aborts, slowloris, clients that never read)', () => {
   let redis: EmbeddedRedis;

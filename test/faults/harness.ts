@@ -1,4 +1,5 @@
 import { readdirSync } from 'node:fs';
+import { after } from 'node:test';
 
 /** `npm run test:faults` sets FAULTS_FULL=1: the full-size cases; `npm test` runs the same cases smaller. */
 export const FULL = process.env.FAULTS_FULL === '1';
@@ -44,4 +45,20 @@ export async function timedGet(url: string, headers: Record<string, string> = {}
   } catch {
     return { status: 0, ms: performance.now() - started, text: '' };
   }
+}
+
+/**
+ * Gives a faults file a wall-time budget: when the file is done it prints how long it took against the
+ * budget, and a warning when it ran over. Never a failure (a loaded machine runs long); the lines add up to
+ * the summary that keeps the suite inside CI's 10 minutes on 2 cores.
+ */
+export function timeBudget(file: string, budgetMs: { fast: number; full: number }): void {
+  const started = performance.now();
+  const budget = scale(budgetMs.fast, budgetMs.full);
+  after(() => {
+    const took = performance.now() - started;
+    const line = `time budget: ${file} took ${(took / 1_000).toFixed(1)} s of its ${(budget / 1_000).toFixed(0)} s`;
+    if (took > budget) console.warn(`${line}: OVER BUDGET (once on a busy machine is noise; every run means the file must shrink)`);
+    else console.log(line);
+  });
 }

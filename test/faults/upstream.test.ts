@@ -12,7 +12,7 @@ import { after, before, describe, it } from 'node:test';
 import { startServer } from '../helpers/cli.js';
 import type { RunningServer } from '../helpers/cli.js';
 import { deadPort } from '../helpers/tcp-server.js';
-import { openFds, scale, settle, status } from './harness.js';
+import { openFds, scale, settle, status, timeBudget } from './harness.js';
 
 /**
  * Upstream faults through the dyups proxy of a real `cosocket serve` process: upstreams that die
@@ -258,6 +258,8 @@ async function assertAlive(): Promise<void> {
 }
 
 const addr = (port: number): string => `127.0.0.1:${port}`;
+
+timeBudget('faults/upstream.test', { fast: 30_000, full: 300_000 });
 
 describe('faults: upstream servers failing under the dyups proxy', { timeout: 120_000 }, () => {
   before(async () => {

@@ -217,14 +217,13 @@ describe('redis adapter', () => {
   it('fails fast with a typed error when Redis is not there, in every mode', async () => {
     const url = `redis://127.0.0.1:${await deadPort()}`;
     for (const mode of ['short', 'keepalive'] as const) {
-      const started = Date.now();
+      // the refusal itself, not the connect timeout (that would be a SocketTimeoutError)
       await assert.rejects(
         scheduler.go(function* () {
           yield* redis.connect({ url, mode });
         }),
         (err: unknown) => err instanceof ConnectionRefusedError,
       );
-      assert.ok(Date.now() - started < 1_000);
     }
   });
 
@@ -237,12 +236,14 @@ describe('redis adapter', () => {
         return yield* red.set('k', 'v');
       }), 'OK');
       await own.stop();
-      const started = Date.now();
-      await assert.rejects(scheduler.go(function* () {
-        const red = yield* redis.connect({ url, mode: 'shared', timeouts: { read: 5_000 } });
-        yield* red.get('k');
-      }));
-      assert.ok(Date.now() - started < 1_000, 'commands must fail fast while Redis is down');
+      // commands fail fast while Redis is down: from the dead connection, not by waiting out the 5 s read timeout
+      await assert.rejects(
+        scheduler.go(function* () {
+          const red = yield* redis.connect({ url, mode: 'shared', timeouts: { read: 5_000 } });
+          yield* red.get('k');
+        }),
+        (err: unknown) => !(err instanceof SocketTimeoutError),
+      );
       const revived = await startEmbeddedRedis({ port: own.port });
       try {
         const back = await waitFor(async () => {

@@ -145,31 +145,35 @@ describe('budgets', () => {
     });
   });
 
-  async function sleeperDelay(fairnessSteps: number): Promise<number> {
+  /**
+   * A spinner runs SPINS busy steps, each resolving at once (without fairness, timers never get a turn);
+   * a sleep(10) started beside it records how many steps the spinner had done when it woke.
+   */
+  const SPINS = 4_000;
+  async function spinsBeforeSleeperWoke(fairnessSteps: number): Promise<number> {
     const scheduler = new Scheduler({ fairnessSteps, deadline: 0 });
-    const spinMs = 400;
+    let spins = 0;
     const spinner = scheduler.go(function* spinner() {
-      const end = Date.now() + spinMs;
-      while (Date.now() < end) {
-        busyFor(0.05);
-        yield* call(Promise.resolve()); // resolves at once: without fairness, timers never get a turn
+      while (spins < SPINS) {
+        busyFor(0.05); // each step takes wall time, so the sleeper's 10 ms pass within the first few hundred steps
+        spins++;
+        yield* call(Promise.resolve());
       }
     });
-    const started = performance.now();
-    let woke = 0;
+    let spinsAtWake = -1;
     const sleeper = scheduler.go(function* () {
       yield* sleep(10);
-      woke = performance.now();
+      spinsAtWake = spins;
     });
     await Promise.all([spinner, sleeper]);
-    return woke - started - 10;
+    return spinsAtWake;
   }
 
   it('fairness: a CPU-looping coroutine does not starve a sleep(10)', async () => {
-    const withFairness = await sleeperDelay(100);
-    const without = await sleeperDelay(Infinity);
-    // control: with fairness off the spinner holds the loop for its whole 400 ms
-    assert.ok(without > 250, `control run should starve the sleeper, delay was ${without.toFixed(1)} ms`);
-    assert.ok(withFairness < 100, `sleep(10) was delayed ${withFairness.toFixed(1)} ms by a busy coroutine`);
+    // control: with fairness off the spinner holds the loop until its last step
+    assert.equal(await spinsBeforeSleeperWoke(Infinity), SPINS, 'control run should starve the sleeper');
+    // 10 ms have passed after at most 200 steps of 0.05 ms, and a fairness yield comes every 100 steps
+    const woke = await spinsBeforeSleeperWoke(100);
+    assert.ok(woke < SPINS / 2, `sleep(10) woke only after ${woke} of ${SPINS} busy steps`);
   });
 });

@@ -26,7 +26,14 @@ describe('errors', () => {
 
   it('reports a failed root that nobody awaited, instead of losing it', async () => {
     const reported: Array<[unknown, string]> = [];
-    const scheduler = new Scheduler({ onUnhandledError: (err, task) => reported.push([err, task.name]) });
+    let firstReport!: () => void;
+    const reportedOnce = new Promise<void>((resolve) => (firstReport = resolve));
+    const scheduler = new Scheduler({
+      onUnhandledError: (err, task) => {
+        reported.push([err, task.name]);
+        firstReport();
+      },
+    });
     scheduler.go(function* lonely() {
       yield* sleep(1);
       throw new Error('nobody listens');
@@ -35,7 +42,8 @@ describe('errors', () => {
       throw new Error('caught by the awaiter');
     });
     await assert.rejects(awaited, /caught by the awaiter/);
-    await new Promise((r) => setTimeout(r, 30));
+    await reportedOnce;
+    await new Promise((r) => setImmediate(r)); // a second (wrong) report of the awaited task would come by now
     assert.equal(reported.length, 1);
     assert.equal(reported[0]![1], 'lonely');
     assert.match((reported[0]![0] as Error).message, /nobody listens/);

@@ -37,6 +37,15 @@ const get = (path: string, extra = ''): string => `GET ${path} HTTP/1.1\r\nHost:
 const trailerOf = (raw: Buffer): string | undefined => /\r\n0\r\nX-Send-Status: ([a-z-]+)\r\n\r\n$/i.exec(raw.toString('latin1'))?.[1];
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
+/** Waits until the client has received `text` (the server follows the file), bounded only for a failure. */
+async function sentSoFar(client: { arrivals: Array<{ bytes: Buffer }> }, text: string): Promise<void> {
+  const by = Date.now() + 30_000;
+  while (!Buffer.concat(client.arrivals.map((a) => a.bytes)).includes(text)) {
+    if (Date.now() > by) throw new Error(`the server never sent ${JSON.stringify(text)}`);
+    await sleep(10);
+  }
+}
+
 describe('dynamic sendfile', () => {
   before(async () => {
     writeFileSync(join(outside, 'secret.txt'), 'outside the root');
@@ -50,6 +59,8 @@ describe('dynamic sendfile', () => {
     // a long poll interval: wake-ups must come from file-system events
     await app.register(sendRoutes, { location: '/send/', root, interval: 2_000, timeout: 600, suffix: '.tmp', maxDuration: 0 });
     // for the crowd: 1,000 clients take a while to attach, longer than the idle timeout above
+    // for the end trailers: only the file's fate may end these streams, never the idle timeout
+    await app.register(sendRoutes, { location: '/watch/', root, interval: 2_000, timeout: 60_000, suffix: '.tmp', maxDuration: 0 });
     await app.register(sendRoutes, { location: '/crowd/', root, interval: 2_000, timeout: 20_000, suffix: '.tmp', maxDuration: 0 });
     await app.register(sendRoutes, { location: '/limited/', root, interval: 50, timeout: 5_000, suffix: '.tmp', maxDuration: 400 });
     await app.listen({ host: '127.0.0.1', port: 0 });
@@ -205,23 +216,23 @@ describe('dynamic sendfile', () => {
   it('ends with deleted or truncated trailers, and never sends bytes of a replacement file', async () => {
     const del = join(root, 'del.log.tmp');
     writeFileSync(del, 'before delete\n');
-    const deleted = rawClient(get('/send/del.log'));
-    await sleep(150);
+    const deleted = rawClient(get('/watch/del.log'));
+    await sentSoFar(deleted, 'before delete');
     unlinkSync(del);
     const delRaw = await deleted.done;
     assert.equal(trailerOf(delRaw), 'deleted');
 
     const trunc = join(root, 'trunc.log.tmp');
     writeFileSync(trunc, 'a long first line\n');
-    const truncated = rawClient(get('/send/trunc.log'));
-    await sleep(150);
+    const truncated = rawClient(get('/watch/trunc.log'));
+    await sentSoFar(truncated, 'a long first line');
     truncateSync(trunc, 2);
     assert.equal(trailerOf(await truncated.done), 'truncated');
 
     const rot = join(root, 'rot.log.tmp');
     writeFileSync(rot, 'old file\n');
-    const rotated = rawClient(get('/send/rot.log'));
-    await sleep(150);
+    const rotated = rawClient(get('/watch/rot.log'));
+    await sentSoFar(rotated, 'old file');
     unlinkSync(rot);
     writeFileSync(rot, 'NEW FILE CONTENT THAT MUST NOT APPEAR\n');
     const rotRaw = await rotated.done;
