@@ -17,14 +17,15 @@ function hostForm(address: string): string {
   return v4.includes(':') ? `[${v4}]` : v4;
 }
 
-/** Every Host value that names this listener: its own address, localhost and `names`, with the port (bare on 80). */
+/** Every Host value that names this listener: its own address, localhost and `names`, with its port or none. */
 function ownAuthorities(local: LocalEndpoint, names: readonly string[]): Set<string> {
   const hosts = new Set(['localhost', ...names.map((n) => hostForm(n.toLowerCase()))]);
   if (local.address !== undefined) hosts.add(hostForm(local.address.toLowerCase()));
   const authorities = new Set<string>();
   for (const host of hosts) {
     authorities.add(`${host}:${String(local.port)}`);
-    if (local.port === 80) authorities.add(host);
+    // a browser always sends a port that is not the scheme's default, so a bare own name cannot be a rebinding
+    authorities.add(host);
   }
   return authorities;
 }

@@ -22,10 +22,13 @@ export interface StatusBody {
   pid: number;
   uptimeSeconds: number;
   scheduler: SchedulerStats;
-  pools: Array<PoolStats & { kind: string }>;
+  pools: AppPoolStats[];
   routes: RouteStats[];
   redis: RedisDescription;
 }
+
+/** A pool as /status shows it; the summed `dyups` entry says how many upstream addresses it covers. */
+export type AppPoolStats = PoolStats & { kind: string; addresses?: number };
 
 /** Pools the dyups proxy keeps per upstream server are named `dyups:ADDRESS` (src/dyups/proxy.ts). */
 const UPSTREAM_POOL_PREFIX = 'dyups:';
@@ -34,14 +37,15 @@ const UPSTREAM_POOL_PREFIX = 'dyups:';
  * The pools as the app listener shows them: the dyups proxy's pools summed into one entry named
  * `dyups`, so the app listener does not reveal internal upstream addresses (the admin has them).
  */
-export function appPoolStats(all: Array<PoolStats & { kind: string }>): Array<PoolStats & { kind: string }> {
+export function appPoolStats(all: Array<PoolStats & { kind: string }>): AppPoolStats[] {
   const upstream = all.filter((p) => p.name.startsWith(UPSTREAM_POOL_PREFIX));
-  const shown = all.filter((p) => !p.name.startsWith(UPSTREAM_POOL_PREFIX));
+  const shown: AppPoolStats[] = all.filter((p) => !p.name.startsWith(UPSTREAM_POOL_PREFIX));
   if (upstream.length === 0) return shown;
   const sum = (field: keyof Omit<PoolStats, 'name' | 'backlog'>): number => upstream.reduce((total, p) => total + p[field], 0);
   shown.push({
     kind: upstream[0]!.kind,
     name: 'dyups',
+    addresses: upstream.length,
     size: sum('size'),
     backlog: null,
     open: sum('open'),
