@@ -8,6 +8,7 @@ import type { ServerHealth } from './balancer.js';
 import { HealthChecker } from './health-check.js';
 import { buildProxyApp } from './proxy.js';
 import { oneRequestPerConnection } from '../http/one-request-per-connection.js';
+import { refuseTooManyHeaders } from '../http/header-count-limit.js';
 import { loadState } from './state-file.js';
 import { claimStateFile } from './state-file-owner.js';
 import { RedisSync } from './redis-sync.js';
@@ -108,6 +109,7 @@ export async function startDyups(
       ...(role === 'single' ? { health: (name: string) => balancers.health(name) } : hooks.health ? { health: hooks.health } : {}),
       trylock: settings.trylock === 'yes',
     });
+    refuseTooManyHeaders(admin.server);
     oneRequestPerConnection(admin.server);
     await admin.listen({ host: settings.adminHost, port: settings.adminPort });
     const port = (admin.server.address() as { port: number }).port;
@@ -134,6 +136,7 @@ export async function startDyups(
         ...(settings.tempPath !== '' ? { tempPath: settings.tempPath } : {}),
       },
     });
+    refuseTooManyHeaders(proxy.server);
     oneRequestPerConnection(proxy.server);
     await proxy.listen({ host: settings.proxyHost, port: settings.proxyPort });
     const port = (proxy.server.address() as { port: number }).port;

@@ -1,5 +1,6 @@
 import { listenerOptions } from './server-options.js';
 import { oneRequestPerConnection } from './one-request-per-connection.js';
+import { refuseTooManyHeaders } from './header-count-limit.js';
 import Fastify from 'fastify';
 import type { FastifyBaseLogger, FastifyInstance } from 'fastify';
 import { pino } from 'pino';
@@ -32,6 +33,7 @@ export async function buildApp({ config, scheduler, redisUrl, redis }: AppDeps):
     // during shutdown, requests arriving on kept-alive connections get 503 + Connection: close
     return503OnClosing: true,
   });
+  refuseTooManyHeaders(app.server);
   oneRequestPerConnection(app.server);
   await app.register(cosocketPlugin, { scheduler, output: config.output, ...(requestLogging ? {} : { log }) });
   await app.register(statusRoutes, { scheduler, redis });

@@ -38,6 +38,11 @@ export class HandlerContext implements TaskObserver {
   readonly reply: FastifyReply;
   /** Response status; set it before the first flush. */
   status = 200;
+  /**
+   * The Content-Type of a response whose handler set none; null: the head goes out without one (a
+   * proxied response keeps the upstream's head as it came, like nginx's proxy_pass).
+   */
+  defaultContentType: string | null = 'text/plain; charset=utf-8';
   readonly redis = redis;
   readonly tcp = tcp;
   readonly http = http;
@@ -204,13 +209,30 @@ export class HandlerContext implements TaskObserver {
       this.recorder.recordStreamed(this.request, this.status);
       return;
     }
-    const reply = this.reply.code(this.status).headers(this.headers);
     if (this.output.buffered > 0 || value === undefined || value === null) {
-      if (this.headers['content-type'] === undefined) reply.type('text/plain; charset=utf-8');
+      const addedType = this.headers['content-type'] === undefined ? this.defaultContentType : undefined;
+      // fastify's send() would name a type (octet-stream) for a Buffer: a response meant to have none goes out by itself
+      if (addedType === null) {
+        this.sendUntyped(this.output.takeAll());
+        return;
+      }
+      const reply = this.reply.code(this.status).headers(this.headers);
+      if (addedType !== undefined) reply.type(addedType);
       reply.send(this.output.takeAll());
     } else {
+      const reply = this.reply.code(this.status).headers(this.headers);
       reply.send(value);
     }
+  }
+
+  /** A response with no Content-Type: status, headers as set, and `body` (its Content-Length by Node). */
+  private sendUntyped(body: Buffer): void {
+    this.reply.hijack();
+    const raw = this.reply.raw;
+    raw.statusCode = this.status;
+    for (const [name, value] of Object.entries(this.headers)) raw.setHeader(name, value);
+    raw.end(body); // the head goes out with it, so Node frames it by the body's length
+    this.recorder.recordStreamed(this.request, this.status);
   }
 
   private fail(err: unknown, task: Task<unknown>): void {
@@ -237,7 +259,8 @@ export class HandlerContext implements TaskObserver {
   private startStreaming(): void {
     this.handOverDeadline();
     this.reply.hijack();
-    const headers: Record<string, string | string[]> = { 'content-type': 'text/plain; charset=utf-8', ...this.headers };
+    const headers: Record<string, string | string[]> = { ...this.headers };
+    if (headers['content-type'] === undefined && this.defaultContentType !== null) headers['content-type'] = this.defaultContentType;
     // an HTTP/1.0 response is not chunked, so it cannot carry trailers: Node refuses the whole head if it announces them
     if (this.request.raw.httpVersionMinor === 0 && this.request.raw.httpVersionMajor === 1) delete headers.trailer;
     this.reply.raw.writeHead(this.status, headers);

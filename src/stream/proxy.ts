@@ -85,6 +85,7 @@ export function endToEndHeaders(headers: Headers): Headers {
 /** Copies an upstream response's status and end-to-end headers to the handler's response. */
 export function copyResponseHead(ctx: HandlerContext, response: HttpResponse): void {
   ctx.status = response.status;
+  ctx.defaultContentType = null; // a response without a Content-Type gets none added (nginx adds none)
   for (const [name, value] of Object.entries(endToEndHeaders(response.headers))) ctx.header(name, value);
 }
 

@@ -153,7 +153,8 @@ describe('security: the dyups admin (issue 12, findings 4, 11, 12)', () => {
       const groups = 'cosocket:dyups:groups';
       try {
         // written by something else (an older version, a hand edit): one good group, one with an invalid name
-        await redis.admin.hset(groups, 'good', 'server 127.0.0.1:8088;', 'evil name/../x', 'server 127.0.0.1:8666;');
+        // and one over the balancer limits (weight above 100): skipped too, and named in the log
+        await redis.admin.hset(groups, 'good', 'server 127.0.0.1:8088;', 'evil name/../x', 'server 127.0.0.1:8666;', 'heavy', 'server 127.0.0.1:8090 weight=1000000;');
         await redis.admin.set('cosocket:dyups:version', '1');
         const args = ['--dyups-sync', redis.url, '--state-file', state];
         const first = await startAdmin(args);
@@ -169,10 +170,12 @@ describe('security: the dyups admin (issue 12, findings 4, 11, 12)', () => {
           assert.ok(await waitFor(async () => (await list()).body.includes('after'), 30_000), (await list()).body);
           const listed = (await list()).body;
           assert.doesNotMatch(listed, /evil/);
+          assert.doesNotMatch(listed, /heavy/);
+          assert.ok(await waitFor(() => /dyups sync: group 'heavy' from Redis skipped/.test(first.server.output()), 30_000), first.server.output());
           assert.doesNotMatch(readFileSync(state, 'utf8'), /evil/);
           assert.equal(await first.server.stop('SIGKILL'), null);
           // Redis fixed: the server starts again from its state file
-          await redis.admin.hdel(groups, 'evil name/../x', 'evil name/../y');
+          await redis.admin.hdel(groups, 'evil name/../x', 'evil name/../y', 'heavy');
           second = await startAdmin(args);
           assert.equal((await raw(second.port, 'GET', '/upstream/after', {})).status, 200);
         } finally {
