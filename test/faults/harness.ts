@@ -62,3 +62,22 @@ export function timeBudget(file: string, budgetMs: { fast: number; full: number 
     else console.log(line);
   });
 }
+
+/**
+ * Waits until the dyups admin on `adminPort` answers `/detail`: its listeners start just after the
+ * "listening" line startServer waits for. `boundMs` only bounds a failure; the message carries the server's output.
+ */
+export async function waitForAdmin(adminPort: number, output: () => string, boundMs = 30_000): Promise<void> {
+  const up = await settle(
+    async () => {
+      try {
+        return (await fetch(`http://127.0.0.1:${adminPort}/detail`)).status;
+      } catch {
+        return 0;
+      }
+    },
+    (s) => s === 200 || s === 204,
+    boundMs,
+  );
+  if (!up.ok) throw new Error(`the admin port never answered:\n${output()}`);
+}

@@ -9,7 +9,7 @@ import { after, before, describe, it } from 'node:test';
 import { startServer } from '../helpers/cli.js';
 import type { RunningServer } from '../helpers/cli.js';
 import { deadPort } from '../helpers/tcp-server.js';
-import { settle } from './harness.js';
+import { waitForAdmin } from './harness.js';
 
 /**
  * Issue 12, finding 12: past ~1,000 request headers Node dropped the rest silently and the request
@@ -85,18 +85,7 @@ describe('faults: too many request headers get 431 on every listener (issue 12)'
     // 1,200 headers of 8 bytes fit in the default 16 KB head on every listener; the app's limit is raised to be sure
     writeFileSync(config, JSON.stringify({ limits: { headerSize: 32_768 } }));
     srv = await startServer(['--config', config, '--admin-port', String(adminPort), '--proxy-port', String(proxyPort)]);
-    const up = await settle(
-      async () => {
-        try {
-          return (await fetch(`http://127.0.0.1:${adminPort}/detail`)).status;
-        } catch {
-          return 0;
-        }
-      },
-      (s) => s === 200 || s === 204,
-      LIMIT,
-    );
-    assert.ok(up.ok, `the admin port never answered:\n${srv.output()}`);
+    await waitForAdmin(adminPort, () => srv.output(), LIMIT);
     const port = (upstream.address() as { port: number }).port;
     const res = await fetch(`http://127.0.0.1:${adminPort}/upstream/headers.local`, { method: 'POST', body: `server 127.0.0.1:${port};` });
     assert.equal(res.status, 200, `could not set the group: ${await res.text()}`);

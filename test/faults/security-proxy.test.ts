@@ -11,7 +11,7 @@ import { startServer } from '../helpers/cli.js';
 import type { RunningServer } from '../helpers/cli.js';
 import { deadPort, startTcpServer } from '../helpers/tcp-server.js';
 import type { TestServer } from '../helpers/tcp-server.js';
-import { settle } from './harness.js';
+import { settle, waitForAdmin } from './harness.js';
 
 /**
  * Issue 12: attacks on the dyups proxy's framing, over raw sockets against a real `cosocket serve`,
@@ -79,18 +79,7 @@ describe('faults: attacks on the dyups proxy framing (issue 12)', { timeout: 120
     const config = join(dir, 'config.json');
     writeFileSync(config, JSON.stringify({ dyups: { connectTimeout: '2s', readTimeout: '20s' } }));
     srv = await startServer(['--config', config, '--admin-port', String(adminPort), '--proxy-port', String(proxyPort)]);
-    const up = await settle(
-      async () => {
-        try {
-          return (await fetch(`http://127.0.0.1:${adminPort}/detail`)).status;
-        } catch {
-          return 0;
-        }
-      },
-      (s) => s === 200 || s === 204,
-      LIMIT,
-    );
-    assert.ok(up.ok, `the admin port never answered:\n${srv.output()}`);
+    await waitForAdmin(adminPort, () => srv.output(), LIMIT);
   });
 
   after(async () => {

@@ -16,7 +16,7 @@ import { startServer } from '../helpers/cli.js';
 import type { RunningServer } from '../helpers/cli.js';
 import { parseChunked } from '../helpers/chunked.js';
 import { deadPort } from '../helpers/tcp-server.js';
-import { settle } from './harness.js';
+import { waitForAdmin } from './harness.js';
 
 /**
  * Issue 12, finding 6 and the SIGTERM item of 12: streams that keep making progress outlive the
@@ -113,20 +113,6 @@ function rawGet(port: number, host: string, path = '/', onData?: (all: Buffer) =
 
 const expectedBody = (count: number): string => Array.from({ length: count }, (_, i) => `piece ${i}\n`).join('');
 
-async function waitForAdmin(adminPort: number, srv: RunningServer): Promise<void> {
-  const up = await settle(
-    async () => {
-      try {
-        return (await fetch(`http://127.0.0.1:${adminPort}/detail`)).status;
-      } catch {
-        return 0;
-      }
-    },
-    (s) => s === 200 || s === 204,
-    BOUND,
-  );
-  assert.ok(up.ok, `the admin port never answered:\n${srv.output()}`);
-}
 
 async function setGroup(adminPort: number, name: string, port: number): Promise<void> {
   const res = await fetch(`http://127.0.0.1:${adminPort}/upstream/${name}`, { method: 'POST', body: `server 127.0.0.1:${port} max_fails=0;` });
@@ -148,7 +134,7 @@ describe('security: a proxied stream that keeps making progress outlives the ove
     // the overall handler deadline is 2 s; proxy_read_timeout 1 s bounds each read from the upstream
     writeFileSync(config, JSON.stringify({ scheduler: { deadline: '2s' }, dyups: { readTimeout: '1s', buffering: 'off' } }));
     srv = await startServer(['--config', config, '--admin-port', String(adminPort), '--proxy-port', String(proxyPort)]);
-    await waitForAdmin(adminPort, srv);
+    await waitForAdmin(adminPort, () => srv.output(), BOUND);
     steady = await chunkedUpstream((socket) => tick(socket, CHUNKS));
     // two chunks, then nothing: longer than proxy_read_timeout
     stalling = await chunkedUpstream((socket) => socket.write(chunk('piece 0\n') + chunk('piece 1\n')));
@@ -329,7 +315,7 @@ describe('security: SIGTERM cuts every open stream once shutdown.grace ran out (
     writeFileSync(config, JSON.stringify({ shutdown: { grace: '1s' }, scheduler: { deadline: 0 }, dyups: { buffering: 'off' } }));
     const srv = await startServer(['--config', config, '--admin-port', String(adminPort), '--proxy-port', String(proxyPort)]);
     try {
-      await waitForAdmin(adminPort, srv);
+      await waitForAdmin(adminPort, () => srv.output(), BOUND);
       await setGroup(adminPort, 'endless.local', endless.port);
       let streaming!: () => void;
       const twoChunksIn = new Promise<void>((resolve) => (streaming = resolve));

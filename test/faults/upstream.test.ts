@@ -12,7 +12,7 @@ import { after, before, describe, it } from 'node:test';
 import { startServer } from '../helpers/cli.js';
 import type { RunningServer } from '../helpers/cli.js';
 import { deadPort } from '../helpers/tcp-server.js';
-import { openFds, scale, settle, status, timeBudget } from './harness.js';
+import { openFds, scale, settle, status, timeBudget, waitForAdmin } from './harness.js';
 
 /**
  * Upstream faults through the dyups proxy of a real `cosocket serve` process: upstreams that die
@@ -269,18 +269,7 @@ describe('faults: upstream servers failing under the dyups proxy', { timeout: 12
     writeFileSync(config, JSON.stringify({ dyups: { connectTimeout: `${CONNECT_TIMEOUT}ms`, readTimeout: `${READ_TIMEOUT}ms` } }));
     srv = await startServer(['--config', config, '--admin-port', String(adminPort), '--proxy-port', String(proxyPort)]);
     // the dyups listeners start just after the "listening" line the helper waits for
-    const up = await settle(
-      async () => {
-        try {
-          return (await fetch(`http://127.0.0.1:${adminPort}/detail`)).status;
-        } catch {
-          return 0;
-        }
-      },
-      (s) => s === 200 || s === 204,
-      10_000,
-    );
-    assert.ok(up.ok, `the admin port never answered:\n${srv.output()}`);
+    await waitForAdmin(adminPort, () => srv.output(), 10_000);
     okUpstream = await httpUpstream('ok');
     // max_fails=0: the control group never goes unavailable because of a blip
     await setGroup('ok.local', `server ${addr(okUpstream.port)} max_fails=0;`);
