@@ -73,7 +73,11 @@ async function serve(stateFile: string): Promise<Serving> {
   const proxyPort = await deadPort();
   const srv = await startServer(['--admin-port', String(adminPort), '--proxy-port', String(proxyPort), '--state-file', stateFile]);
   const up = await settle(async () => (await raw(adminPort, `GET /list HTTP/1.1\r\nHost: 127.0.0.1:${adminPort}\r\nConnection: close\r\n\r\n`)).status, (s) => s === 200 || s === 204, LIMIT);
-  assert.ok(up.ok, `the admin port never answered:\n${srv.output()}`);
+  if (!up.ok) {
+    const output = srv.output();
+    await srv.stop('SIGKILL');
+    assert.fail(`the admin port never answered:\n${output}`);
+  }
   return { srv, adminPort, proxyPort };
 }
 
