@@ -57,6 +57,24 @@ function statusOf(answer: Buffer): number {
 }
 
 /** A raw upstream answering every request head it receives with `reply`, counting the connections it saw closed. */
+/** An HTTP upstream answering `ok` that records each request line it executed. */
+async function recordingUpstream(): Promise<{ port: number; executed: string[]; close(): Promise<void> }> {
+  const executed: string[] = [];
+  const upstream: HttpServer = createHttpServer((req, res) => {
+    executed.push(`${req.method} ${req.url}`);
+    res.end('ok');
+  });
+  await new Promise<void>((resolve) => upstream.listen(0, '127.0.0.1', () => resolve()));
+  return {
+    port: (upstream.address() as { port: number }).port,
+    executed,
+    close: () => {
+      upstream.closeAllConnections();
+      return new Promise<void>((resolve) => upstream.close(() => resolve()));
+    },
+  };
+}
+
 async function rawUpstream(reply: string | Buffer): Promise<TestServer> {
   return startTcpServer((socket: Socket) => {
     let head = '';
@@ -344,57 +362,36 @@ describe('faults: attacks on the dyups proxy framing (issue 12)', { timeout: 120
   });
 
   it('finding 12: a trailing dot in Host names the same group', async () => {
-    const executed: string[] = [];
-    const upstream: HttpServer = createHttpServer((req, res) => {
-      executed.push(`${req.method} ${req.url}`);
-      res.end('ok');
-    });
-    await new Promise<void>((resolve) => upstream.listen(0, '127.0.0.1', () => resolve()));
-    const port = (upstream.address() as { port: number }).port;
+    const { port, executed, close } = await recordingUpstream();
     try {
       await setGroup('dot.local', `server ${addr(port)} max_fails=0;`);
       assert.equal(statusOf(await exchange('GET /dot HTTP/1.1\r\nHost: dot.local.\r\nConnection: close\r\n\r\n')), 200);
       assert.deepEqual(executed, ['GET /dot']);
     } finally {
-      upstream.closeAllConnections();
-      await new Promise<void>((resolve) => upstream.close(() => resolve()));
+      await close();
     }
   });
 
   it('finding 12: two Host headers are a 400, passed on nowhere', async () => {
-    const executed: string[] = [];
-    const upstream: HttpServer = createHttpServer((req, res) => {
-      executed.push(`${req.method} ${req.url}`);
-      res.end('ok');
-    });
-    await new Promise<void>((resolve) => upstream.listen(0, '127.0.0.1', () => resolve()));
-    const port = (upstream.address() as { port: number }).port;
+    const { port, executed, close } = await recordingUpstream();
     try {
       await setGroup('two-hosts.local', `server ${addr(port)} max_fails=0;`);
       assert.equal(statusOf(await exchange('GET /two HTTP/1.1\r\nHost: two-hosts.local\r\nHost: other.example\r\nConnection: close\r\n\r\n')), 400);
       assert.deepEqual(executed, []);
     } finally {
-      upstream.closeAllConnections();
-      await new Promise<void>((resolve) => upstream.close(() => resolve()));
+      await close();
     }
   });
 
   it('finding 12: an absolute-form target is routed by its authority and forwarded in origin-form', async () => {
-    const executed: string[] = [];
-    const upstream: HttpServer = createHttpServer((req, res) => {
-      executed.push(`${req.method} ${req.url}`);
-      res.end('ok');
-    });
-    await new Promise<void>((resolve) => upstream.listen(0, '127.0.0.1', () => resolve()));
-    const port = (upstream.address() as { port: number }).port;
+    const { port, executed, close } = await recordingUpstream();
     try {
       await setGroup('absolute.local', `server ${addr(port)} max_fails=0;`);
       const answer = await exchange('GET http://absolute.local/path?q=1 HTTP/1.1\r\nHost: no-such-group.local\r\nConnection: close\r\n\r\n');
       assert.equal(statusOf(answer), 200, `the proxy answered ${JSON.stringify(answer.toString('latin1').slice(0, 300))}`);
       assert.deepEqual(executed, ['GET /path?q=1']);
     } finally {
-      upstream.closeAllConnections();
-      await new Promise<void>((resolve) => upstream.close(() => resolve()));
+      await close();
     }
   });
 });
