@@ -7,8 +7,7 @@ import { Balancers } from './balancer.js';
 import type { ServerHealth } from './balancer.js';
 import { HealthChecker } from './health-check.js';
 import { buildProxyApp } from './proxy.js';
-import { oneRequestPerConnection } from '../http/one-request-per-connection.js';
-import { refuseTooManyHeaders } from '../http/header-count-limit.js';
+import { guardRequests } from '../http/server-options.js';
 import { loadState } from './state-file.js';
 import { claimStateFile } from './state-file-owner.js';
 import { RedisSync } from './redis-sync.js';
@@ -109,8 +108,7 @@ export async function startDyups(
       ...(role === 'single' ? { health: (name: string) => balancers.health(name) } : hooks.health ? { health: hooks.health } : {}),
       trylock: settings.trylock === 'yes',
     });
-    refuseTooManyHeaders(admin.server);
-    oneRequestPerConnection(admin.server);
+    guardRequests(admin.server);
     await admin.listen({ host: settings.adminHost, port: settings.adminPort });
     const port = (admin.server.address() as { port: number }).port;
     parts.push(`dyups admin on http://${settings.adminHost}:${port}`);
@@ -136,8 +134,7 @@ export async function startDyups(
         ...(settings.tempPath !== '' ? { tempPath: settings.tempPath } : {}),
       },
     });
-    refuseTooManyHeaders(proxy.server);
-    oneRequestPerConnection(proxy.server);
+    guardRequests(proxy.server);
     await proxy.listen({ host: settings.proxyHost, port: settings.proxyPort });
     const port = (proxy.server.address() as { port: number }).port;
     parts.push(`dyups proxy on http://${settings.proxyHost}:${port}`);

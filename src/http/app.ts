@@ -1,6 +1,4 @@
-import { listenerOptions } from './server-options.js';
-import { oneRequestPerConnection } from './one-request-per-connection.js';
-import { refuseTooManyHeaders } from './header-count-limit.js';
+import { guardRequests, listenerOptions } from './server-options.js';
 import Fastify from 'fastify';
 import type { FastifyBaseLogger, FastifyInstance } from 'fastify';
 import { pino } from 'pino';
@@ -33,8 +31,7 @@ export async function buildApp({ config, scheduler, redisUrl, redis }: AppDeps):
     // during shutdown, requests arriving on kept-alive connections get 503 + Connection: close
     return503OnClosing: true,
   });
-  refuseTooManyHeaders(app.server);
-  oneRequestPerConnection(app.server);
+  guardRequests(app.server);
   await app.register(cosocketPlugin, { scheduler, output: config.output, ...(requestLogging ? {} : { log }) });
   await app.register(statusRoutes, { scheduler, redis });
   await app.register(testRoutes, { redisUrl, ...config.test });

@@ -1,3 +1,7 @@
+import type { Server } from 'node:http';
+import { refuseTooManyHeaders } from './header-count-limit.js';
+import { oneRequestPerConnection } from './one-request-per-connection.js';
+
 /**
  * Fastify options every cosocket listener uses: the request head must arrive within `headerTimeout`
  * (nginx's client_header_timeout; slowloris), checked on an interval to match, and the whole request
@@ -18,4 +22,14 @@ export function listenerOptions(
     },
     requestTimeout,
   };
+}
+
+/**
+ * What every cosocket listener does to a request before its app sees it: more than
+ * MAX_REQUEST_HEADERS headers is a 431, and a connection runs one request at a time. The order
+ * matters: the 431 then takes its turn on a pipelined connection like any other answer.
+ */
+export function guardRequests(server: Server): void {
+  refuseTooManyHeaders(server);
+  oneRequestPerConnection(server);
 }
