@@ -1,3 +1,4 @@
+import { upstreamPoolName } from './upstream-pools.js';
 import Fastify from 'fastify';
 import { listenerOptions } from '../http/server-options.js';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
@@ -143,7 +144,7 @@ export async function buildProxyApp(table: UpstreamTable, balancers: Balancers, 
         const endpoint = endpointOf(peer.address);
         const [host, port] = 'path' in endpoint ? [peer.address, 0] : [endpoint.host, endpoint.port];
         yield* proxyPass(ctx, host, port, {
-          pool: `dyups:${peer.address}`,
+          pool: upstreamPoolName(peer.address),
           ...(absolute !== null ? { path: absolute.path } : {}),
           poolSize: group.keepalive > 0 ? group.keepalive : 64,
           timeouts: { connect: options.connectTimeout, read: options.readTimeout, send: options.sendTimeout ?? options.readTimeout },

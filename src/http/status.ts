@@ -30,7 +30,7 @@ export interface StatusBody {
 /** A pool as /status shows it; the summed `dyups` entry says how many upstream addresses it covers. */
 export type AppPoolStats = PoolStats & { kind: string; addresses?: number };
 
-/** Pools the dyups proxy keeps per upstream server are named `dyups:ADDRESS` (src/dyups/proxy.ts). */
+/** Pools the dyups proxy keeps per upstream server are named `dyups:ADDRESS` (upstreamPoolName in src/dyups/upstream-pools.ts; src/http cannot import it). */
 const UPSTREAM_POOL_PREFIX = 'dyups:';
 
 /**
