@@ -252,6 +252,28 @@ export function socketErrorFrom(op: string, peer: string, err: unknown): SocketE
   return new SocketIOError(op, peer, err);
 }
 
+/**
+ * An error reply from Redis (`-ERR ...`, `-WRONGTYPE ...`, `-MOVED 3999 10.0.0.1:6381`, RESP3 `!...`).
+ * The message is Redis's text, untouched; `redisCode` is its first word (ERR, WRONGTYPE, MOVED, ASK,
+ * NOSCRIPT, BUSY, NOAUTH, READONLY, EXECABORT...). The connection stays usable.
+ */
+export class RedisReplyError extends CosocketError {
+  readonly redisCode: string;
+
+  constructor(text: string) {
+    super('COSOCKET_ERR_REDIS_REPLY', text);
+    const space = text.indexOf(' ');
+    this.redisCode = space > 0 ? text.slice(0, space) : text;
+  }
+}
+
+/** Redis (or whatever answered) broke RESP, or a reply passed a limit (maxBulk): the connection is closed. */
+export class RedisProtocolError extends SocketError {
+  constructor(op: string, peer: string, message: string) {
+    super('COSOCKET_ERR_REDIS_PROTOCOL', op, peer, message);
+  }
+}
+
 /** An upstream broke HTTP/1.1: bad status line, header, chunk framing, or a limit was passed. */
 export class HttpProtocolError extends CosocketError {
   readonly peer: string;

@@ -50,6 +50,8 @@ export {
   SocketIOError,
   HttpProtocolError,
   RequestBodyError,
+  RedisReplyError,
+  RedisProtocolError,
   coroutineChain,
   formatChain,
 } from './errors.js';

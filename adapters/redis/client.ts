@@ -3,29 +3,42 @@ import {
   CosocketError,
   DubiousStateError,
   InvalidArgumentError,
+  RedisReplyError,
   SocketClosedError,
   SocketTimeoutError,
   socketErrorFrom,
 } from '../../src/errors.js';
-import type { KeepalivePool, Lease } from '../../src/pool/keepalive-pool.js';
 import { DeadlineList } from '../../src/runtime/deadlines.js';
 import type { QueueNode } from '../../src/runtime/queue.js';
 import { Effect } from '../../src/runtime/effect.js';
 import type { EffectKind } from '../../src/runtime/effect.js';
 import { currentTask } from '../../src/runtime/task.js';
 import type { Task } from '../../src/runtime/task.js';
-import type { PubSubMessage, RedisConnection } from './connection.js';
+import { parserRead } from '../tcp/socket.js';
+import type { ReadRequest, TcpSocket } from '../tcp/socket.js';
+import { encodeCommand, joinEncoded } from './encode.js';
+import type { Encoded, RedisArg } from './encode.js';
+import { CONFIRM, MANY, MESSAGE, ONE, ReplyCollector, TRANSACTION } from './replies.js';
+import type { BatchResult, PubSubMessage, ReplyMap } from './replies.js';
 
 export type RedisMode = 'short' | 'keepalive' | 'shared';
-export type RedisArg = string | number | Buffer;
-/** One pipeline/transaction result: the error of that command, or its reply. */
-export type BatchResult = [error: Error | null, reply: unknown];
+export type { BatchResult, PubSubMessage, RedisArg };
+
+/** How a typed command is read: its reply turned into its result, and for blocking commands their own timeout. */
+export interface CommandSpec {
+  map?: ReplyMap;
+  /** A blocking command: its read deadline is its own timeout argument (seconds; 0 = none) plus the read timeout. */
+  blocking?: { timeoutArg: 'last' | number };
+}
 
 /** Commands a shared connection must refuse: they change state every other user would inherit. */
 const SHARED_FORBIDDEN = new Set([
   'select', 'auth', 'hello', 'client', 'multi', 'exec', 'discard', 'watch', 'unwatch',
-  'subscribe', 'psubscribe', 'ssubscribe', 'unsubscribe', 'punsubscribe', 'monitor', 'reset', 'quit',
+  'subscribe', 'psubscribe', 'ssubscribe', 'unsubscribe', 'punsubscribe', 'sunsubscribe', 'monitor', 'reset', 'quit',
 ]);
+/** Commands after which a connection holds state another user must not inherit. */
+const STATEFUL = new Set(['select', 'auth', 'hello', 'client', 'readonly', 'readwrite', 'reset', 'monitor']);
+const PUBSUB = new Set(['subscribe', 'psubscribe', 'ssubscribe', 'unsubscribe', 'punsubscribe', 'sunsubscribe']);
 
 function sharedRefusal(command: string): InvalidArgumentError {
   return new InvalidArgumentError(`redis ${command.toUpperCase()} changes connection state: use mode 'short' or 'keepalive', not 'shared'`);
@@ -41,29 +54,32 @@ class RedisOp {
     readonly type: number,
     readonly command: string,
     readonly args: readonly RedisArg[],
-    readonly batch: Array<[string, RedisArg[]]> | null = null,
+    readonly spec: CommandSpec | null,
+    readonly batch: ReadonlyArray<QueuedCommand> | null = null,
     readonly transaction = false,
   ) {}
 }
 
-/** One command in flight; marked when the coroutine stops waiting, so a late reply goes nowhere. */
-interface Pending {
-  abandoned: boolean;
+interface QueuedCommand {
+  command: string;
+  args: RedisArg[];
+  map: ReplyMap | null;
 }
 
+// ---------------------------------------------------------------- shared mode (ioredis)
+
 /**
- * A command waiting for its reply, with its read deadline. Deadlines sit in lanes with one timer each
- * (as the scheduler keeps coroutine deadlines) instead of ioredis's timer per command. On timeout the
- * coroutine gets SocketTimeoutError; ioredis still matches the late reply to this command, so the
- * connection stays usable.
+ * A shared-mode command waiting for its reply, with its read deadline in the shared deadline lanes.
+ * On timeout the coroutine gets SocketTimeoutError; ioredis still matches the late reply to the
+ * command, so the connection stays usable.
  */
-class PendingCommand implements Pending {
+class SharedPending {
   abandoned = false;
   deadlineAt = 0;
-  node: QueueNode<PendingCommand> | null = null;
+  node: QueueNode<SharedPending> | null = null;
 
   constructor(
-    readonly client: RedisClient,
+    readonly peer: string,
     readonly task: Task<unknown>,
     readonly command: string,
     readonly ms: number,
@@ -73,17 +89,35 @@ class PendingCommand implements Pending {
     this.node = null;
     if (this.abandoned) return;
     this.abandoned = true;
-    this.client.commandTimedOut(this);
-    this.task.settleWait(new SocketTimeoutError(this.command, this.client.peer, ms), true);
+    this.task.settleWait(new SocketTimeoutError(this.command, this.peer, ms), true);
   }
 
   done(): void {
-    if (this.node !== null) commandDeadlines.remove(this.node, this.ms);
+    if (this.node !== null) sharedDeadlines.remove(this.node, this.ms);
     this.node = null;
   }
 }
 
-const commandDeadlines = new DeadlineList<PendingCommand>();
+const sharedDeadlines = new DeadlineList<SharedPending>();
+
+function sharedError(peer: string, command: string, err: unknown): unknown {
+  if (err instanceof Error && err.name === 'ReplyError') return new RedisReplyError(err.message);
+  if (err instanceof InvalidArgumentError) return err;
+  const message = err instanceof Error ? err.message : String(err);
+  if (/Connection is closed|Stream isn't writeable/.test(message)) return new SocketClosedError(command, peer, undefined, 'closed');
+  return socketErrorFrom(command, peer, err);
+}
+
+function sharedBatchResults(results: Array<[Error | null, unknown]> | null, batch: ReadonlyArray<QueuedCommand>, peer: string): BatchResult[] | null {
+  if (results === null) return null;
+  return results.map(([err, reply], i) => {
+    if (err !== null) return [sharedError(peer, batch[i]!.command, err) as Error, null];
+    const map = batch[i]!.map;
+    return [null, map === null ? reply : map(reply)];
+  });
+}
+
+// ---------------------------------------------------------------- the effect
 
 const REDIS_OP: EffectKind = {
   name: 'redis',
@@ -91,72 +125,83 @@ const REDIS_OP: EffectKind = {
     (effect.a as RedisClient).begin(task, effect.b as RedisOp);
   },
   abandon(task, effect) {
-    const pending = task.waitHandle as Pending | null;
-    if (pending !== null) pending.abandoned = true;
-    (effect.a as RedisClient).abandon();
+    (effect.a as RedisClient).abandon(task);
   },
 };
 
-function onReadReplyTimeout(client: RedisClient): void {
-  client.readReplyTimedOut();
+function blockingMs(spec: CommandSpec | null, args: readonly RedisArg[], readMs: number): number {
+  const blocking = spec?.blocking;
+  if (blocking === undefined) return readMs;
+  const at = blocking.timeoutArg === 'last' ? args.length - 1 : blocking.timeoutArg;
+  const seconds = Number(args[at]);
+  if (!Number.isFinite(seconds) || seconds < 0) return readMs;
+  return seconds === 0 ? Infinity : seconds * 1_000 + readMs;
 }
 
 /**
  * A Redis connection used from a coroutine, in one of three modes: `short` (a connection of its own,
  * closed after use), `keepalive` (a connection from the pool, one coroutine at a time, returned with
- * setkeepalive) or `shared` (one auto-pipelined connection multiplexed by everybody). Every command is
- * an effect: `const v = yield* red.get('k')`. A read timeout is not fatal; a connection error closes a
- * dedicated connection. Cancellation during a command closes a dedicated connection (never pooled).
- * Pub/sub, MULTI/WATCH and state-changing commands keep a connection out of the pool for good.
+ * setkeepalive) or `shared` (one auto-pipelined ioredis connection multiplexed by everybody). Every
+ * command is an effect: `const v = yield* red.get('k')`.
+ *
+ * In short and keepalive mode the connection is a tcp cosocket (`red.socket`) speaking RESP: a
+ * command is encoded into one write and its reply parsed from the socket's received bytes, like
+ * lua-resty-redis on ngx.socket.tcp. A read timeout is not fatal (the late reply is dropped when it
+ * comes); a connection error or a broken reply closes the connection; cancellation during a command
+ * closes it (never pooled). Pub/sub, MULTI/WATCH and state-changing commands keep a connection out
+ * of the pool.
  */
 export class RedisClient {
   readonly mode: RedisMode;
   readonly peer: string;
-  private conn: RedisConnection | null;
+  private sock: TcpSocket | null;
   private readonly shared: Redis | null;
-  private readonly pool: KeepalivePool<RedisConnection> | null;
-  private lease: Lease<RedisConnection> | null;
   private readonly owner: Task<unknown>;
   private readTimeout: number;
-  private pendingTask: Task<unknown> | null = null;
-  private replyTimer: NodeJS.Timeout | null = null;
-  private detached = false;
-  private readonly closeWithOwner = (): void => this.close();
+  private readonly replies: ReplyCollector | null;
+  private readonly read: ReadRequest | null;
+  private inTransaction = false;
+  /** Ran a command that changed connection state (SELECT, AUTH, ...): close instead of pooling. */
+  private tainted = false;
 
   /** @internal made by redis.connect */
-  constructor(
-    mode: RedisMode,
-    peer: string,
-    owner: Task<unknown>,
-    readTimeout: number,
-    dedicated: { conn: RedisConnection; pool: KeepalivePool<RedisConnection> | null; lease: Lease<RedisConnection> | null } | null,
-    shared: Redis | null,
-  ) {
+  constructor(mode: RedisMode, peer: string, owner: Task<unknown>, readTimeout: number, socket: TcpSocket | null, shared: Redis | null, maxBulk?: number) {
     this.mode = mode;
     this.peer = peer;
     this.owner = owner;
     this.readTimeout = readTimeout;
-    this.conn = dedicated?.conn ?? null;
-    this.pool = dedicated?.pool ?? null;
-    this.lease = dedicated?.lease ?? null;
+    this.sock = socket;
     this.shared = shared;
-    if (this.conn !== null) owner.addCleanup(this.closeWithOwner);
+    this.replies = socket === null ? null : new ReplyCollector(peer, maxBulk);
+    this.read = this.replies === null ? null : parserRead(this.replies);
+  }
+
+  /** The tcp cosocket under a short or keepalive connection (null in shared mode). Reading or writing it yourself desyncs the protocol. */
+  get socket(): TcpSocket | null {
+    return this.sock;
   }
 
   /** True once closed or handed back. */
   get closed(): boolean {
-    return this.detached;
+    return this.mode === 'shared' ? this.sharedDone : this.sock === null || this.sock.closed;
   }
+
+  private sharedDone = false;
 
   /** Times the pooled connection was reused before this use (always 0 outside keepalive mode). */
   getreusedtimes(): number {
-    return this.lease?.reusedTimes ?? 0;
+    return this.sock?.getreusedtimes() ?? 0;
   }
 
   /** Any command: `yield* red.call('HINCRBY', 'h', 'f', 1)`. */
   call<T = unknown>(command: string, ...args: RedisArg[]): Effect<T> {
     if (typeof command !== 'string' || command === '') throw new InvalidArgumentError('redis call() needs a command name');
-    return new Effect<T>(REDIS_OP, this, new RedisOp(CALL, command, args));
+    return new Effect<T>(REDIS_OP, this, new RedisOp(CALL, command, args, null));
+  }
+
+  /** @internal a typed command of the command table */
+  run<T>(command: string, args: RedisArg[], spec: CommandSpec): Effect<T> {
+    return new Effect<T>(REDIS_OP, this, new RedisOp(CALL, command, args, spec));
   }
 
   get(key: RedisArg): Effect<string | null> {
@@ -226,12 +271,12 @@ export class RedisClient {
     return this.call<string>('ping');
   }
 
-  /** Queue commands, send them in one round trip with `yield* batch.exec()`. */
+  /** Queue commands, send them in one write with `yield* batch.exec()`; one [error, reply] per command. */
   pipeline(): RedisBatch {
     return new RedisBatch(this, false);
   }
 
-  /** MULTI ... EXEC, sent in one round trip by `yield* tx.exec()`; null when a WATCHed key changed. */
+  /** MULTI ... EXEC, sent in one write by `yield* tx.exec()`; null when a WATCHed key changed. */
   multi(): RedisBatch {
     return new RedisBatch(this, true);
   }
@@ -254,7 +299,7 @@ export class RedisClient {
    * ['message', channel, payload] or ['pmessage', pattern, channel, payload]. A read timeout is not fatal.
    */
   readReply(): Effect<PubSubMessage> {
-    return new Effect<PubSubMessage>(REDIS_OP, this, new RedisOp(READ_REPLY, 'read_reply', []));
+    return new Effect<PubSubMessage>(REDIS_OP, this, new RedisOp(READ_REPLY, 'read_reply', [], null));
   }
 
   /** Read timeout (ms) for the commands that follow; the connect timeout is the pool's. */
@@ -267,41 +312,39 @@ export class RedisClient {
 
   /**
    * keepalive mode: back to the pool (idle at most `idleMs`, default the pool's idle timeout). A
-   * connection that subscribed, is inside MULTI/WATCH, changed its state or has a command pending is
-   * closed instead and DubiousStateError is thrown. short mode: closes. shared mode: lets go.
+   * connection that is subscribed, inside MULTI/WATCH, changed its state, owes a reply to a command
+   * that timed out or has a command pending is closed instead and DubiousStateError is thrown.
+   * short mode: closes. shared mode: lets go.
    */
   setkeepalive(idleMs?: number): void {
     if (idleMs !== undefined && (!Number.isInteger(idleMs) || idleMs < 1)) {
       throw new InvalidArgumentError(`setkeepalive() idle time must be a whole number of ms >= 1, got ${String(idleMs)}`);
     }
     this.checkOwner('setkeepalive', currentTask());
-    if (this.detached) throw new SocketClosedError('setkeepalive', this.peer);
+    if (this.closed) throw new SocketClosedError('setkeepalive', this.peer);
     if (this.mode !== 'keepalive') {
       this.close();
       return;
     }
-    const conn = this.conn!;
-    const why = this.pendingTask !== null ? 'a command is pending' : conn.dubiousReason();
+    const why = this.dubiousReason();
     if (why !== null) {
       this.close();
       throw new DubiousStateError(this.peer, why);
     }
-    const lease = this.lease!;
-    this.detach();
-    if (idleMs !== undefined) lease.idleUntil = Date.now() + idleMs;
-    this.pool!.release(lease);
+    const sock = this.sock!;
+    this.sock = null;
+    sock.setkeepalive(idleMs);
   }
 
   /** Closes a dedicated connection (never pooled); in shared mode only lets go. Safe to call twice. */
   close(): void {
-    if (this.detached) return;
-    const conn = this.conn;
-    const lease = this.lease;
-    if (this.pendingTask !== null) this.failPending(new SocketClosedError('receive', this.peer, undefined, 'closed'));
-    this.detach();
-    if (conn === null) return;
-    conn.destroy();
-    if (lease !== null) this.pool!.discard(lease);
+    if (this.mode === 'shared') {
+      this.sharedDone = true;
+      return;
+    }
+    const sock = this.sock;
+    this.sock = null;
+    sock?.close();
   }
 
   // ---------------------------------------------------------------- effect plumbing (internal)
@@ -309,140 +352,128 @@ export class RedisClient {
   /** @internal */
   begin(task: Task<unknown>, op: RedisOp): void {
     this.checkOwner(op.command, task);
-    if (this.detached) throw new SocketClosedError(op.command, this.peer);
-    if (this.pendingTask !== null && this.mode !== 'shared') {
-      throw new CosocketError('COSOCKET_ERR_SOCKET_BUSY', `${op.command} ${this.peer}: a command is already pending on this connection`);
-    }
-    if (op.type === READ_REPLY) {
-      this.beginReadReply(task);
+    if (this.closed) throw new SocketClosedError(op.command, this.peer);
+    if (this.shared !== null) {
+      this.beginShared(task, op);
       return;
     }
-    const promise = this.send(op);
-    const pending = new PendingCommand(this, task, op.command, this.readTimeout);
-    pending.node = commandDeadlines.add(pending, this.readTimeout);
-    task.waitHandle = pending;
-    const dedicated = this.mode !== 'shared';
-    if (dedicated) this.pendingTask = task;
-    promise.then(
-      (reply) => {
-        pending.done();
-        if (pending.abandoned) return;
-        if (dedicated) this.pendingTask = null;
-        task.settleWait(reply, false);
-      },
-      (err: unknown) => {
-        pending.done();
-        if (pending.abandoned) return;
-        if (dedicated) this.pendingTask = null;
-        const error = this.mapError(op.command, err);
-        if (error.fatal && dedicated) this.close();
-        task.settleWait(error.error, true);
-      },
-    );
-  }
-
-  /** @internal a command's read timeout passed: the connection stays usable */
-  commandTimedOut(pending: PendingCommand): void {
-    if (this.pendingTask === pending.task) this.pendingTask = null;
+    const sock = this.sock!;
+    const replies = this.replies!;
+    if (op.type === READ_REPLY) {
+      if (replies.subscriptions === 0) throw new InvalidArgumentError(`read_reply ${this.peer}: subscribe first`);
+      replies.expect(MESSAGE, 1, null);
+      sock.beginExchange(task, '', this.read!, this.readTimeout);
+      return;
+    }
+    let data: Encoded;
+    if (op.type === BATCH) {
+      const batch = op.batch!;
+      const encoded: Encoded[] = [];
+      const maps: Array<ReplyMap | null> = [];
+      if (op.transaction) encoded.push(encodeCommand('MULTI', []));
+      for (const queued of batch) {
+        encoded.push(encodeCommand(queued.command, queued.args));
+        maps.push(queued.map);
+        this.track(queued.command);
+      }
+      if (op.transaction) {
+        encoded.push(encodeCommand('EXEC', []));
+        this.inTransaction = false; // EXEC ends the transaction and any WATCH
+      }
+      data = joinEncoded(encoded);
+      replies.expect(op.transaction ? TRANSACTION : MANY, encoded.length, maps);
+    } else {
+      data = encodeCommand(op.command, op.args);
+      const name = op.command.toLowerCase();
+      if (PUBSUB.has(name)) replies.expect(CONFIRM, this.confirmations(name, op.args.length), null);
+      else replies.expect(ONE, 1, op.spec?.map ?? null);
+      this.track(name);
+    }
+    sock.beginExchange(task, data, this.read!, blockingMs(op.spec, op.args, this.readTimeout));
   }
 
   /** @internal The coroutine stopped waiting (cancelled): a dedicated connection is closed. */
-  abandon(): void {
-    if (this.mode === 'shared') return;
-    this.endReadReply();
-    this.pendingTask = null;
-    this.close();
+  abandon(task: Task<unknown>): void {
+    if (this.mode === 'shared') {
+      const pending = task.waitHandle as SharedPending | null;
+      if (pending !== null) {
+        pending.abandoned = true;
+        pending.done();
+      }
+      return;
+    }
+    this.sock?.abortPending('receive');
+    this.sock = null;
   }
 
   /** @internal */
-  readReplyTimedOut(): void {
-    const task = this.pendingTask;
-    this.replyTimer = null;
-    if (task === null) return;
-    this.endReadReply();
-    this.pendingTask = null;
-    task.settleWait(new SocketTimeoutError('read_reply', this.peer, this.readTimeout), true);
+  runBatch(commands: ReadonlyArray<QueuedCommand>, transaction: boolean): Effect<BatchResult[] | null> {
+    return new Effect<BatchResult[] | null>(REDIS_OP, this, new RedisOp(BATCH, transaction ? 'exec' : 'pipeline', [], null, commands, transaction));
   }
 
-  private send(op: RedisOp): Promise<unknown> {
-    const client = this.conn?.client ?? this.shared!;
+  /** Confirmations a (un)subscribe gets: one per name, or one per current subscription when it names none. */
+  private confirmations(name: string, names: number): number {
+    if (names > 0) return names;
+    return name.startsWith('un') || name.startsWith('pun') || name.startsWith('sun') ? Math.max(1, this.replies!.subscriptions) : 1;
+  }
+
+  private track(command: string): void {
+    const name = command.toLowerCase();
+    if (name === 'multi' || name === 'watch') this.inTransaction = true;
+    else if (name === 'exec' || name === 'discard' || name === 'unwatch') this.inTransaction = false;
+    else if (STATEFUL.has(name)) this.tainted = true;
+  }
+
+  private dubiousReason(): string | null {
+    const sock = this.sock;
+    if (sock === null || sock.closed) return 'closed';
+    if (sock.busy) return 'a command is pending';
+    const replies = this.replies!;
+    if (replies.subscriptions > 0) return 'subscribed state';
+    if (this.inTransaction) return 'inside MULTI/WATCH';
+    if (this.tainted) return 'connection state was changed (SELECT/AUTH/CLIENT...)';
+    return replies.unfinished;
+  }
+
+  private beginShared(task: Task<unknown>, op: RedisOp): void {
+    const client = this.shared!;
+    let promise: Promise<unknown>;
     if (op.type === BATCH) {
       const batch: ChainableCommander = op.transaction ? client.multi() : client.pipeline();
-      for (const [command, args] of op.batch!) {
-        if (this.conn !== null) this.conn.track(command);
-        else if (SHARED_FORBIDDEN.has(command.toLowerCase())) return Promise.reject(sharedRefusal(command));
-        batch.call(command, ...args);
+      for (const queued of op.batch!) {
+        if (SHARED_FORBIDDEN.has(queued.command.toLowerCase())) throw sharedRefusal(queued.command);
+        batch.call(queued.command, ...queued.args);
       }
-      if (op.transaction) this.conn?.track('exec'); // EXEC ends the transaction and any WATCH
-      return batch.exec();
+      const commands = op.batch!;
+      promise = batch.exec().then((results) => sharedBatchResults(results as Array<[Error | null, unknown]> | null, commands, this.peer));
+    } else {
+      if (SHARED_FORBIDDEN.has(op.command.toLowerCase())) throw sharedRefusal(op.command);
+      const map = op.spec?.map;
+      promise = client.call(op.command, ...(op.args as RedisArg[]));
+      if (map !== undefined) promise = promise.then(map);
     }
-    if (this.conn !== null) this.conn.track(op.command);
-    else if (SHARED_FORBIDDEN.has(op.command.toLowerCase())) return Promise.reject(sharedRefusal(op.command));
-    return client.call(op.command, ...(op.args as RedisArg[]));
+    const ms = blockingMs(op.spec, op.args, this.readTimeout);
+    const pending = new SharedPending(this.peer, task, op.command, ms);
+    if (ms !== Infinity) pending.node = sharedDeadlines.add(pending, ms);
+    task.waitHandle = pending;
+    promise.then(
+      (reply) => {
+        pending.done();
+        if (!pending.abandoned) task.settleWait(reply, false);
+      },
+      (err: unknown) => {
+        pending.done();
+        if (!pending.abandoned) task.settleWait(sharedError(this.peer, op.command, err), true);
+      },
+    );
   }
 
   private pubsub(command: string, names: string[]): Effect<number> {
     if (this.mode === 'shared') {
       throw new InvalidArgumentError(`redis ${command} needs a dedicated connection: use mode 'short' or 'keepalive', not 'shared'`);
     }
-    if (names.length === 0 && command.endsWith('subscribe') && !command.includes('un')) {
-      throw new InvalidArgumentError(`redis ${command}() needs at least one name`);
-    }
+    if (names.length === 0 && !command.includes('un')) throw new InvalidArgumentError(`redis ${command}() needs at least one name`);
     return this.call<number>(command, ...names);
-  }
-
-  private beginReadReply(task: Task<unknown>): void {
-    const conn = this.conn;
-    if (conn === null || !conn.subscribed) {
-      throw new InvalidArgumentError(`read_reply ${this.peer}: subscribe first`);
-    }
-    const message = conn.messages.shift();
-    if (message !== undefined) {
-      task.settleWait(message, false);
-      return;
-    }
-    if (conn.closed) throw new SocketClosedError('read_reply', this.peer);
-    this.pendingTask = task;
-    task.waitHandle = null;
-    conn.onMessage = () => {
-      const next = conn.messages.shift();
-      if (next === undefined && !conn.closed) return;
-      this.endReadReply();
-      this.pendingTask = null;
-      if (next !== undefined) task.settleWait(next, false);
-      else {
-        this.close();
-        task.settleWait(new SocketClosedError('read_reply', this.peer), true);
-      }
-    };
-    this.replyTimer = setTimeout(onReadReplyTimeout, this.readTimeout, this);
-  }
-
-  private endReadReply(): void {
-    if (this.replyTimer !== null) clearTimeout(this.replyTimer);
-    this.replyTimer = null;
-    if (this.conn !== null) this.conn.onMessage = null;
-  }
-
-  private mapError(command: string, err: unknown): { error: unknown; fatal: boolean } {
-    if (err instanceof Error && err.name === 'ReplyError') return { error: err, fatal: false };
-    if (err instanceof InvalidArgumentError) return { error: err, fatal: false };
-    const message = err instanceof Error ? err.message : String(err);
-    if (/Connection is closed|Stream isn't writeable/.test(message)) {
-      return { error: new SocketClosedError(command, this.peer, undefined, 'closed'), fatal: true };
-    }
-    return { error: socketErrorFrom(command, this.peer, err), fatal: true };
-  }
-
-  private failPending(error: unknown): void {
-    const task = this.pendingTask;
-    this.endReadReply();
-    this.pendingTask = null;
-    if (task !== null) {
-      const pending = task.waitHandle as Pending | null;
-      if (pending !== null) pending.abandoned = true;
-      task.settleWait(error, true);
-    }
   }
 
   private checkOwner(op: string, task: Task<unknown> | null): void {
@@ -453,23 +484,11 @@ export class RedisClient {
       );
     }
   }
-
-  private detach(): void {
-    this.detached = true;
-    this.owner.removeCleanup(this.closeWithOwner);
-    this.conn = null;
-    this.lease = null;
-  }
-
-  /** @internal */
-  runBatch(commands: Array<[string, RedisArg[]]>, transaction: boolean): Effect<BatchResult[] | null> {
-    return new Effect<BatchResult[] | null>(REDIS_OP, this, new RedisOp(BATCH, transaction ? 'exec' : 'pipeline', [], commands, transaction));
-  }
 }
 
 /** Commands queued for one round trip: a pipeline, or a MULTI/EXEC transaction. */
 export class RedisBatch {
-  private readonly commands: Array<[string, RedisArg[]]> = [];
+  private readonly commands: QueuedCommand[] = [];
 
   constructor(
     private readonly client: RedisClient,
@@ -478,9 +497,17 @@ export class RedisBatch {
 
   /** Queues a command; returns the batch for chaining. */
   call(command: string, ...args: RedisArg[]): this {
-    this.commands.push([command, args]);
+    if (typeof command !== 'string' || command === '') throw new InvalidArgumentError('redis batch call() needs a command name');
+    this.commands.push({ command, args, map: null });
     return this;
   }
+
+  /** @internal a typed command of the command table */
+  queue(command: string, args: RedisArg[], spec: CommandSpec): this {
+    this.commands.push({ command, args, map: spec.map ?? null });
+    return this;
+  }
+
   get(key: RedisArg): this {
     return this.call('get', key);
   }
@@ -500,6 +527,7 @@ export class RedisBatch {
 
   /** Sends them all; one [error, reply] per command, or null for a transaction aborted by WATCH. */
   exec(): Effect<BatchResult[] | null> {
+    if (this.commands.length === 0) throw new InvalidArgumentError('redis pipeline exec(): no commands queued');
     return this.client.runBatch(this.commands.splice(0), this.transaction);
   }
 }

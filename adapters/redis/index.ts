@@ -5,31 +5,38 @@ import { pools } from '../../src/pool/registry.js';
 import { Effect } from '../../src/runtime/effect.js';
 import type { EffectKind } from '../../src/runtime/effect.js';
 import type { Task } from '../../src/runtime/task.js';
+import type { TcpConnection } from '../tcp/connection.js';
+import { TcpSocket } from '../tcp/socket.js';
+import type { Timeouts } from '../tcp/socket.js';
 import { RedisClient } from './client.js';
 import type { RedisMode } from './client.js';
-import { RedisConnection } from './connection.js';
+import { openRedisConnection } from './connection.js';
 import { SharedRedis } from './shared.js';
 import { parseRedisTarget } from './url.js';
 import type { RedisTarget } from './url.js';
 
 export { RedisClient, RedisBatch } from './client.js';
-export type { BatchResult, RedisArg, RedisMode } from './client.js';
-export type { PubSubMessage } from './connection.js';
+export type { BatchResult, CommandSpec, PubSubMessage, RedisArg, RedisMode } from './client.js';
 export { parseRedisTarget } from './url.js';
 export type { RedisTarget } from './url.js';
+export { DEFAULT_MAX_BULK } from './resp.js';
 
 export interface RedisConnectOptions {
   /** redis://[user:pass@]host:port/db. Default: the one given to configure(), else $REDIS_URL, else redis://127.0.0.1:6379. */
   url?: string;
   /** Default 'keepalive'. */
   mode?: RedisMode;
-  /** keepalive pool name; default from the URL: host:port/db plus user and a hash of the password. */
+  /** keepalive pool name; default from the URL: host:port/db plus user and a hash of the password (and the protocol). */
   pool?: string;
   poolSize?: number;
   backlog?: number;
   idleTimeout?: number;
   /** ms: connect (also the wait for a pooled connection) and read (per command). Default 60 s each. */
   timeouts?: { connect?: number; read?: number };
+  /** short/keepalive: 3 speaks RESP3 (HELLO 3 on connect). Default 2. */
+  protocol?: 2 | 3;
+  /** short/keepalive: the longest bulk string a reply may hold; a longer one fails the command and closes the connection. Default 512 MB, Redis's own limit. */
+  maxBulk?: number;
 }
 
 const DEFAULT_TIMEOUT = 60_000;
@@ -57,87 +64,101 @@ export function sharedConnections(): Array<{ peer: string; status: string }> {
 interface ConnectRequest {
   mode: RedisMode;
   target: RedisTarget;
-  pool: KeepalivePool<RedisConnection> | null;
+  pool: KeepalivePool<TcpConnection> | null;
   connectTimeout: number;
   readTimeout: number;
+  protocol: 2 | 3;
+  maxBulk: number | undefined;
 }
 
 interface PendingConnect {
   abandoned: boolean;
 }
 
-function settleConnect(task: Task<unknown>, wait: PendingConnect, make: () => RedisClient, undo: () => void): void {
-  if (wait.abandoned) {
-    undo();
+function socketTimeouts(request: ConnectRequest): Timeouts {
+  return { connect: request.connectTimeout, send: request.readTimeout, read: request.readTimeout };
+}
+
+function dedicatedClient(task: Task<unknown>, request: ConnectRequest, socket: TcpSocket): RedisClient {
+  return new RedisClient(request.mode, request.target.peer, task.root, request.readTimeout, socket, null, request.maxBulk);
+}
+
+function connectShared(task: Task<unknown>, request: ConnectRequest): void {
+  const { target, readTimeout } = request;
+  let shared = sharedByKey.get(target.key);
+  if (shared === undefined) {
+    shared = new SharedRedis(target, request.connectTimeout);
+    sharedByKey.set(target.key, shared);
+  }
+  const state = shared.readyOrError();
+  const client = shared.client;
+  const make = (): RedisClient => new RedisClient('shared', target.peer, task.root, readTimeout, null, client);
+  if (state === null) {
+    task.settleWait(make(), false);
     return;
   }
-  task.settleWait(make(), false);
+  if (state !== 'wait') throw state;
+  const wait: PendingConnect = { abandoned: false };
+  task.waitHandle = wait;
+  shared.waitReady(request.connectTimeout).then(
+    () => {
+      if (!wait.abandoned) task.settleWait(make(), false);
+    },
+    (err: unknown) => {
+      if (!wait.abandoned) task.settleWait(err, true);
+    },
+  );
+}
+
+function connectShort(task: Task<unknown>, request: ConnectRequest): void {
+  const wait: PendingConnect = { abandoned: false };
+  task.waitHandle = wait;
+  openRedisConnection(request.target, request.connectTimeout, request.protocol).then(
+    (conn) => {
+      if (wait.abandoned) {
+        conn.destroy();
+        return;
+      }
+      task.settleWait(dedicatedClient(task, request, new TcpSocket(null, null, task.root, socketTimeouts(request), conn)), false);
+    },
+    (err: unknown) => {
+      if (!wait.abandoned) task.settleWait(err, true);
+    },
+  );
+}
+
+function connectPooled(task: Task<unknown>, request: ConnectRequest): void {
+  const pool = request.pool!;
+  const idle = pool.tryAcquireIdle();
+  if (idle !== null) {
+    idle.connection!.takeFromPool();
+    task.settleWait(dedicatedClient(task, request, new TcpSocket(pool, idle, task.root, socketTimeouts(request))), false);
+    return;
+  }
+  const wait: PendingConnect = { abandoned: false };
+  task.waitHandle = wait;
+  pool.acquire().then(
+    (lease: Lease<TcpConnection>) => {
+      if (wait.abandoned) {
+        pool.discard(lease);
+        return;
+      }
+      lease.connection!.takeFromPool();
+      task.settleWait(dedicatedClient(task, request, new TcpSocket(pool, lease, task.root, socketTimeouts(request))), false);
+    },
+    (err: unknown) => {
+      if (!wait.abandoned) task.settleWait(err, true);
+    },
+  );
 }
 
 const CONNECT: EffectKind = {
   name: 'redis.connect',
   start(task, effect) {
     const request = effect.a as ConnectRequest;
-    const { mode, target, readTimeout } = request;
-    if (mode === 'shared') {
-      let shared = sharedByKey.get(target.key);
-      if (shared === undefined) {
-        shared = new SharedRedis(target, request.connectTimeout);
-        sharedByKey.set(target.key, shared);
-      }
-      const state = shared.readyOrError();
-      const make = (): RedisClient => new RedisClient('shared', target.peer, task.root, readTimeout, null, shared!.client);
-      if (state === null) {
-        task.settleWait(make(), false);
-        return;
-      }
-      if (state !== 'wait') throw state;
-      const wait: PendingConnect = { abandoned: false };
-      task.waitHandle = wait;
-      shared.waitReady(request.connectTimeout).then(
-        () => settleConnect(task, wait, make, () => {}),
-        (err: unknown) => {
-          if (!wait.abandoned) task.settleWait(err, true);
-        },
-      );
-      return;
-    }
-    const wait: PendingConnect = { abandoned: false };
-    task.waitHandle = wait;
-    if (mode === 'short') {
-      RedisConnection.open(target, request.connectTimeout).then(
-        (conn) =>
-          settleConnect(
-            task,
-            wait,
-            () => new RedisClient('short', target.peer, task.root, readTimeout, { conn, pool: null, lease: null }, null),
-            () => conn.destroy(),
-          ),
-        (err: unknown) => {
-          if (!wait.abandoned) task.settleWait(err, true);
-        },
-      );
-      return;
-    }
-    const pool = request.pool!;
-    const idle = pool.tryAcquireIdle();
-    if (idle !== null) {
-      task.waitHandle = null;
-      task.settleWait(new RedisClient('keepalive', target.peer, task.root, readTimeout, { conn: idle.connection!, pool, lease: idle }, null), false);
-      return;
-    }
-    pool.acquire().then(
-      (lease: Lease<RedisConnection>) =>
-        settleConnect(
-          task,
-          wait,
-          () => new RedisClient('keepalive', target.peer, task.root, readTimeout, { conn: lease.connection!, pool, lease }, null),
-          () => pool.discard(lease),
-        ),
-      (err: unknown) => {
-        if (!wait.abandoned) task.settleWait(err, true);
-      },
-    );
+    if (request.mode === 'shared') connectShared(task, request);
+    else if (request.mode === 'short') connectShort(task, request);
+    else connectPooled(task, request);
   },
   abandon(task) {
     const wait = task.waitHandle as PendingConnect | null;
@@ -163,11 +184,20 @@ export function connect(options: RedisConnectOptions = {}): Effect<RedisClient> 
   const target = parseRedisTarget(options.url ?? defaultUrl ?? process.env.REDIS_URL ?? 'redis://127.0.0.1:6379');
   const connectTimeout = timeoutOf('connect', options.timeouts?.connect);
   const readTimeout = timeoutOf('read', options.timeouts?.read);
-  let pool: KeepalivePool<RedisConnection> | null = null;
+  const protocol = options.protocol ?? 2;
+  if (protocol !== 2 && protocol !== 3) throw new InvalidArgumentError(`redis.connect(): protocol must be 2 or 3, got ${String(protocol)}`);
+  const maxBulk = options.maxBulk;
+  if (maxBulk !== undefined && (!Number.isInteger(maxBulk) || maxBulk < 1)) {
+    throw new InvalidArgumentError(`redis.connect(): maxBulk must be a whole number of bytes >= 1, got ${String(maxBulk)}`);
+  }
+  if (target.tls && mode !== 'shared') {
+    throw new InvalidArgumentError(`redis.connect(): rediss:// (TLS) works in mode 'shared' only for now: the tcp cosocket has no TLS yet`);
+  }
+  let pool: KeepalivePool<TcpConnection> | null = null;
   if (mode === 'keepalive') {
-    const name = options.pool ?? target.key;
+    const name = options.pool ?? (protocol === 3 ? `${target.key}#resp3` : target.key);
     pool = pools.get('redis', name, () =>
-      new KeepalivePool<RedisConnection>(
+      new KeepalivePool<TcpConnection>(
         {
           name,
           ...(options.poolSize === undefined ? {} : { size: options.poolSize }),
@@ -176,12 +206,12 @@ export function connect(options: RedisConnectOptions = {}): Effect<RedisClient> 
           acquireTimeout: connectTimeout,
         },
         {
-          create: () => RedisConnection.open(target, connectTimeout),
+          create: () => openRedisConnection(target, connectTimeout, protocol),
           destroy: (conn) => conn.destroy(),
           isAlive: (conn) => conn.isAlive(),
         },
       ),
     );
   }
-  return new Effect<RedisClient>(CONNECT, { mode, target, pool, connectTimeout, readTimeout } satisfies ConnectRequest);
+  return new Effect<RedisClient>(CONNECT, { mode, target, pool, connectTimeout, readTimeout, protocol, maxBulk } satisfies ConnectRequest);
 }

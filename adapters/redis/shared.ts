@@ -1,8 +1,24 @@
 import { Redis } from 'ioredis';
+import type { RedisOptions } from 'ioredis';
 import { SocketTimeoutError, socketErrorFrom } from '../../src/errors.js';
 import type { SocketError } from '../../src/errors.js';
-import { RedisConnection } from './connection.js';
 import type { RedisTarget } from './url.js';
+
+/** ioredis options for the shared connection of a target: no offline queue, no extra round trips. */
+function sharedOptions(target: RedisTarget, connectTimeout: number): RedisOptions {
+  return {
+    ...(target.path !== null ? { path: target.path } : { host: target.host, port: target.port }),
+    db: target.db,
+    ...(target.username !== null ? { username: target.username } : {}),
+    ...(target.password !== null ? { password: target.password } : {}),
+    ...(target.tls ? { tls: {} } : {}),
+    enableOfflineQueue: false,
+    enableReadyCheck: false,
+    autoResubscribe: false,
+    maxRetriesPerRequest: 0,
+    connectTimeout,
+  };
+}
 
 /**
  * The one multiplexed, auto-pipelined connection of a target in 'shared' mode. It reconnects by itself
@@ -18,7 +34,7 @@ export class SharedRedis {
   constructor(target: RedisTarget, connectTimeout: number) {
     this.target = target;
     this.client = new Redis({
-      ...RedisConnection.options(target, connectTimeout),
+      ...sharedOptions(target, connectTimeout),
       lazyConnect: false,
       enableAutoPipelining: true,
       retryStrategy: (times: number) => Math.min(times * 50, 1_000),

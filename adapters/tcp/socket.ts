@@ -14,6 +14,8 @@ import type { EffectKind } from '../../src/runtime/effect.js';
 import { currentTask } from '../../src/runtime/task.js';
 import type { Task } from '../../src/runtime/task.js';
 import type { Lender } from './read-space.js';
+import { NEED_MORE } from './queue-parser.js';
+import type { QueueParser } from './queue-parser.js';
 import type { TcpConnection } from './connection.js';
 
 export interface Timeouts {
@@ -35,6 +37,8 @@ const UNTIL = 4;
 const MORE = 5;
 /** a line as latin1: each byte one char, as HTTP header fields are */
 const BYTE_LINE = 6;
+/** whatever a protocol parser makes of the bytes */
+const PARSE = 7;
 
 /** What one receive asks for. */
 class ReadRequest {
@@ -45,11 +49,20 @@ class ReadRequest {
     readonly inclusive: boolean,
     /** streaming receiveuntil: told when a piece ended with the pattern */
     readonly until: ReceiveUntilReader | null = null,
+    readonly parser: QueueParser | null = null,
   ) {}
 }
 
-/** "Not yet": the bytes asked for have not all arrived. */
-const NEED_MORE: unique symbol = Symbol('need more');
+/**
+ * A read for a protocol parser (made once, reused for every read of that parser). What the parser
+ * returns is the result; an Error it returns fails the read without closing the socket (an error
+ * reply of the protocol), an error it throws closes the socket (the peer broke the protocol).
+ */
+export function parserRead(parser: QueueParser): ReadRequest {
+  return new ReadRequest(PARSE, 0, null, false, null, parser);
+}
+export type { ReadRequest };
+
 /** The pattern was reached in streaming receiveuntil: the reader returns null once. */
 const PATTERN_END = null;
 
@@ -91,7 +104,7 @@ const IMMEDIATE: EffectKind = {
  */
 export class TcpSocket {
   readonly peer: string;
-  private readonly pool: KeepalivePool<TcpConnection>;
+  private readonly pool: KeepalivePool<TcpConnection> | null;
   private lease: Lease<TcpConnection> | null;
   private conn: TcpConnection | null;
   private readonly owner: Task<unknown>;
@@ -105,11 +118,14 @@ export class TcpSocket {
   private writer: Task<unknown> | null = null;
   private sendIdle: IdleTimeout | null = null;
 
-  /** @internal made by tcp.connect */
-  constructor(pool: KeepalivePool<TcpConnection>, lease: Lease<TcpConnection>, owner: Task<unknown>, timeouts: Timeouts) {
+  /**
+   * @internal made by tcp.connect (a pooled connection) or by a protocol adapter with a connection of its
+   * own (pool and lease null: setkeepalive closes it).
+   */
+  constructor(pool: KeepalivePool<TcpConnection> | null, lease: Lease<TcpConnection> | null, owner: Task<unknown>, timeouts: Timeouts, connection?: TcpConnection) {
     this.pool = pool;
     this.lease = lease;
-    this.conn = lease.connection!;
+    this.conn = connection ?? lease!.connection!;
     this.peer = this.conn.peer;
     this.owner = owner;
     this.timeouts = { ...timeouts };
@@ -159,6 +175,11 @@ export class TcpSocket {
   /** Whether `pattern` is among the bytes received and not read yet. */
   hasBuffered(pattern: Buffer): boolean {
     return this.conn !== null && this.conn.queue.indexOf(pattern) >= 0;
+  }
+
+  /** A receive or send is in progress. */
+  get busy(): boolean {
+    return this.reader !== null || this.writer !== null;
   }
 
   /** True once closed or handed back with setkeepalive. */
@@ -242,6 +263,10 @@ export class TcpSocket {
       throw new InvalidArgumentError(`setkeepalive() idle time must be a whole number of ms >= 1, got ${String(idleMs)}`);
     }
     const conn = this.usable('setkeepalive');
+    if (this.pool === null) {
+      this.close();
+      return;
+    }
     const why =
       this.reader !== null || this.writer !== null
         ? 'an operation is pending'
@@ -264,13 +289,13 @@ export class TcpSocket {
   close(): void {
     const lease = this.lease;
     const conn = this.conn;
-    if (lease === null || conn === null) return;
+    if (conn === null) return;
     if (this.reader !== null || this.writer !== null) {
       this.failPending(new SocketClosedError(this.reader !== null ? 'receive' : 'send', this.peer, undefined, 'closed'));
     }
     this.detach();
     conn.destroy();
-    this.pool.discard(lease);
+    if (lease !== null) this.pool!.discard(lease);
   }
 
   // ---------------------------------------------------------------- effect plumbing (internal)
@@ -279,7 +304,30 @@ export class TcpSocket {
   beginRead(task: Task<unknown>, request: ReadRequest): void {
     const conn = this.usable('receive', task);
     if (this.reader !== null) throw new SocketError('COSOCKET_ERR_SOCKET_BUSY', 'receive', this.peer, 'socket busy reading');
-    let result: Buffer | string | null | typeof NEED_MORE;
+    this.startRead(task, conn, request, this.timeouts.read);
+  }
+
+  /**
+   * @internal A request and its answer in one wait: writes `data` (not waiting for the kernel to take it;
+   * a failed write fails the read) and reads with `request`, whose read timeout is `readMs` (Infinity:
+   * none). Protocol adapters (Redis) use it: one effect per command.
+   */
+  beginExchange(task: Task<unknown>, data: string | Buffer | readonly Buffer[], request: ReadRequest, readMs: number): void {
+    const conn = this.usable('send', task);
+    if (this.reader !== null || this.writer !== null) throw new SocketError('COSOCKET_ERR_SOCKET_BUSY', 'send', this.peer, 'socket busy');
+    const socket = conn.socket;
+    if (typeof data === 'string' || data instanceof Uint8Array) {
+      if (data.length > 0) socket.write(data);
+    } else if (data.length > 0) {
+      socket.cork();
+      for (const part of data) socket.write(part);
+      socket.uncork();
+    }
+    this.startRead(task, conn, request, readMs);
+  }
+
+  private startRead(task: Task<unknown>, conn: TcpConnection, request: ReadRequest, readMs: number): void {
+    let result: unknown;
     try {
       result = this.attempt(conn, request);
     } catch (err) {
@@ -287,15 +335,19 @@ export class TcpSocket {
       throw err;
     }
     if (result !== NEED_MORE) {
-      task.settleWait(result, false);
+      task.settleWait(result, result instanceof Error);
       return;
     }
     this.reader = task;
     this.readRequest = request;
     conn.onActivity = this.wake;
     conn.want();
+    if (readMs === Infinity) return;
     // the read timeout in the shared deadline lanes: no timer per read
-    if (this.readIdle === null || this.readIdle.ms !== this.timeouts.read) this.readIdle = new IdleTimeout(this.timeouts.read, () => this.readTimedOut());
+    if (this.readIdle === null || this.readIdle.ms !== readMs) {
+      this.readIdle?.stop();
+      this.readIdle = new IdleTimeout(readMs, (ms) => this.readTimedOut(ms));
+    }
     this.readIdle.touch();
   }
 
@@ -339,11 +391,11 @@ export class TcpSocket {
   }
 
   /** @internal */
-  readTimedOut(): void {
+  readTimedOut(ms: number): void {
     const reader = this.reader;
     if (reader === null) return;
     this.endRead();
-    reader.settleWait(new SocketTimeoutError('receive', this.peer, this.timeouts.read), true);
+    reader.settleWait(new SocketTimeoutError('receive', this.peer, ms), true);
   }
 
   /** @internal */
@@ -364,7 +416,7 @@ export class TcpSocket {
     const reader = this.reader;
     const conn = this.conn;
     if (reader === null || conn === null) return;
-    let result: Buffer | string | null | typeof NEED_MORE;
+    let result: unknown;
     try {
       result = this.attempt(conn, this.readRequest!);
     } catch (err) {
@@ -375,13 +427,18 @@ export class TcpSocket {
     }
     if (result === NEED_MORE) return;
     this.endRead();
-    reader.settleWait(result, false);
+    reader.settleWait(result, result instanceof Error);
   }
 
   /** The result of `request` from what is queued, NEED_MORE, or a thrown SocketError (fatal). */
-  private attempt(conn: TcpConnection, request: ReadRequest): Buffer | string | null | typeof NEED_MORE {
+  private attempt(conn: TcpConnection, request: ReadRequest): unknown {
     const queue = conn.queue;
     switch (request.mode) {
+      case PARSE: {
+        const parsed = request.parser!.parse(queue);
+        if (parsed !== NEED_MORE) return parsed;
+        break;
+      }
       case BYTES:
         if (queue.length >= request.n) return queue.take(request.n);
         break;

@@ -1,0 +1,149 @@
+import { RedisReplyError } from '../../src/errors.js';
+import type { ByteQueue } from '../tcp/byte-queue.js';
+import { NEED_MORE } from '../tcp/queue-parser.js';
+import type { QueueParser } from '../tcp/queue-parser.js';
+import { PushReply, RespReader } from './resp.js';
+
+export type PubSubMessage =
+  | [kind: 'message', channel: string, payload: string]
+  | [kind: 'pmessage', pattern: string, channel: string, payload: string]
+  | [kind: 'smessage', channel: string, payload: string];
+
+/** One pipeline/transaction result: the error of that command, or its reply. */
+export type BatchResult = [error: Error | null, reply: unknown];
+
+/** Turns a raw reply into what a typed command returns (hgetall's object, ...). */
+export type ReplyMap = (reply: unknown) => unknown;
+
+/** What the reply (or replies) of the command being waited for become. */
+export const ONE = 0;
+export const MANY = 1;
+export const TRANSACTION = 2;
+export const CONFIRM = 3;
+export const MESSAGE = 4;
+
+const MESSAGE_KINDS = new Set(['message', 'pmessage', 'smessage']);
+const CONFIRM_KINDS = new Set(['subscribe', 'psubscribe', 'ssubscribe', 'unsubscribe', 'punsubscribe', 'sunsubscribe']);
+
+function isMessage(reply: unknown): reply is PubSubMessage {
+  return Array.isArray(reply) && typeof reply[0] === 'string' && MESSAGE_KINDS.has(reply[0]);
+}
+
+/**
+ * The replies of one dedicated connection, read straight from its cosocket's byte queue: what the
+ * waiting command gets, replies still owed to commands that timed out (read and dropped first), and
+ * pub/sub messages (queued for readReply). One per connection use, reused for every command.
+ */
+export class ReplyCollector implements QueueParser {
+  private readonly reader: RespReader;
+  /** Replies of earlier commands that timed out: dropped when they come. */
+  owed = 0;
+  /** Subscriptions the server counts (the last confirmation's count). */
+  subscriptions = 0;
+  readonly messages: PubSubMessage[] = [];
+
+  private kind = ONE;
+  /** Replies the current command still waits for. */
+  private expected = 0;
+  private results: unknown[] = [];
+  private maps: ReadonlyArray<ReplyMap | null> | ReplyMap | null = null;
+  private lastCount = 0;
+
+  constructor(peer: string, maxBulk: number | undefined) {
+    this.reader = new RespReader(peer, maxBulk);
+  }
+
+  /** Why the connection cannot be handed to someone else, or null: replies owed or a reply half read. */
+  get unfinished(): string | null {
+    const owed = this.owed + (this.kind === MESSAGE ? 0 : this.expected);
+    if (owed > 0) return `${owed} repl${owed === 1 ? 'y' : 'ies'} still owed to a command that timed out`;
+    return this.reader.midReply ? 'a reply is half read' : null;
+  }
+
+  /** Waits for `replies` replies of `kind`; `maps` turns each into its typed result. */
+  expect(kind: number, replies: number, maps: ReadonlyArray<ReplyMap | null> | ReplyMap | null): void {
+    if (this.expected > 0 && this.kind !== MESSAGE) this.owed += this.expected;
+    this.kind = kind;
+    this.expected = replies;
+    this.maps = maps;
+    this.results = [];
+  }
+
+  parse(queue: ByteQueue): unknown {
+    for (;;) {
+      if (this.kind === MESSAGE && this.messages.length > 0) {
+        this.expected = 0;
+        return this.messages.shift();
+      }
+      const reply = this.reader.read(queue);
+      if (reply === NEED_MORE) return NEED_MORE;
+      if (reply instanceof PushReply) {
+        const done = this.push(reply.items);
+        if (done !== NEED_MORE) return done;
+        continue;
+      }
+      if (this.subscriptions > 0 && isMessage(reply)) {
+        this.messages.push(reply);
+        continue;
+      }
+      if (this.owed > 0) {
+        this.owed--;
+        continue;
+      }
+      // nothing asked (a stray reply), or readReply, which waits for messages only
+      if (this.expected === 0 || this.kind === MESSAGE) continue;
+      const done = this.take(reply);
+      if (done !== NEED_MORE) return done;
+    }
+  }
+
+  /** A RESP3 push: a message is queued; a (un)subscribe confirmation may finish the waiting command. */
+  private push(items: unknown[]): unknown {
+    if (isMessage(items)) this.messages.push(items);
+    else if (typeof items[0] === 'string' && CONFIRM_KINDS.has(items[0]) && this.kind === CONFIRM && this.expected > 0) {
+      return this.take(items);
+    }
+    return NEED_MORE;
+  }
+
+  /** One reply of the waiting command; its result once the last one came, else NEED_MORE. */
+  private take(reply: unknown): unknown {
+    switch (this.kind) {
+      case ONE: {
+        this.expected = 0;
+        if (reply instanceof RedisReplyError) return reply;
+        const map = this.maps as ReplyMap | null;
+        return map === null ? reply : map(reply);
+      }
+      case CONFIRM: {
+        if (Array.isArray(reply) && typeof reply[2] === 'number') {
+          this.subscriptions = reply[2];
+          this.lastCount = reply[2];
+        }
+        if (--this.expected > 0) return NEED_MORE;
+        return reply instanceof RedisReplyError ? reply : this.lastCount;
+      }
+      default:
+        this.results.push(reply);
+        if (--this.expected > 0) return NEED_MORE;
+        return this.kind === MANY ? this.batch(this.results) : this.transaction(this.results);
+    }
+  }
+
+  private batch(replies: unknown[]): BatchResult[] {
+    const maps = this.maps as ReadonlyArray<ReplyMap | null>;
+    return replies.map((reply, i) => (reply instanceof RedisReplyError ? [reply, null] : [null, maps[i] ? maps[i]!(reply) : reply]));
+  }
+
+  /** MULTI's +OK, a +QUEUED (or error) per command, then EXEC's array (null: a WATCHed key changed). */
+  private transaction(replies: unknown[]): BatchResult[] | null | RedisReplyError {
+    const exec = replies[replies.length - 1];
+    if (replies[0] instanceof RedisReplyError) return replies[0];
+    if (exec instanceof RedisReplyError) {
+      const queued = replies.slice(1, -1).find((r): r is RedisReplyError => r instanceof RedisReplyError);
+      return queued === undefined ? exec : new RedisReplyError(`${exec.message} (${queued.message})`);
+    }
+    if (exec === null) return null;
+    return this.batch(exec as unknown[]);
+  }
+}
