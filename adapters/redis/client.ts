@@ -414,7 +414,7 @@ export class RedisClient {
   /** Confirmations a (un)subscribe gets: one per name, or one per current subscription when it names none. */
   private confirmations(name: string, names: number): number {
     if (names > 0) return names;
-    return name.startsWith('un') || name.startsWith('pun') || name.startsWith('sun') ? Math.max(1, this.replies!.subscriptions) : 1;
+    return name.includes('unsubscribe') ? this.replies!.subscriptionsEndedBy(name) : 1;
   }
 
   private track(command: string): void {

@@ -23,7 +23,15 @@ export const CONFIRM = 3;
 export const MESSAGE = 4;
 
 const MESSAGE_KINDS = new Set(['message', 'pmessage', 'smessage']);
-const CONFIRM_KINDS = new Set(['subscribe', 'psubscribe', 'ssubscribe', 'unsubscribe', 'punsubscribe', 'sunsubscribe']);
+/** Each (un)subscribe confirmation and the kind of subscription it counts. */
+const SUBSCRIPTION_FAMILY: Readonly<Record<string, 'subscribe' | 'psubscribe' | 'ssubscribe'>> = {
+  subscribe: 'subscribe',
+  unsubscribe: 'subscribe',
+  psubscribe: 'psubscribe',
+  punsubscribe: 'psubscribe',
+  ssubscribe: 'ssubscribe',
+  sunsubscribe: 'ssubscribe',
+};
 
 function isMessage(reply: unknown): reply is PubSubMessage {
   return Array.isArray(reply) && typeof reply[0] === 'string' && MESSAGE_KINDS.has(reply[0]);
@@ -38,8 +46,8 @@ export class ReplyCollector implements QueueParser {
   private readonly reader: RespReader;
   /** Replies of earlier commands that timed out: dropped when they come. */
   owed = 0;
-  /** Subscriptions the server counts (the last confirmation's count). */
-  subscriptions = 0;
+  /** What this connection is subscribed to, by kind: channels, patterns, shard channels. */
+  private readonly subscribed = { subscribe: new Set<string>(), psubscribe: new Set<string>(), ssubscribe: new Set<string>() };
   readonly messages: PubSubMessage[] = [];
 
   private kind = ONE;
@@ -51,6 +59,17 @@ export class ReplyCollector implements QueueParser {
 
   constructor(peer: string, maxBulk: number | undefined) {
     this.reader = new RespReader(peer, maxBulk);
+  }
+
+  /** Channels, patterns and shard channels subscribed to. */
+  get subscriptions(): number {
+    const { subscribe, psubscribe, ssubscribe } = this.subscribed;
+    return subscribe.size + psubscribe.size + ssubscribe.size;
+  }
+
+  /** Subscriptions of the kind an UN(P|S)SUBSCRIBE without names ends: one confirmation comes for each (one if none). */
+  subscriptionsEndedBy(unsubscribe: string): number {
+    return Math.max(1, this.subscribed[SUBSCRIPTION_FAMILY[unsubscribe] ?? 'subscribe'].size);
   }
 
   /** Why the connection cannot be handed to someone else, or null: replies owed or a reply half read. */
@@ -100,7 +119,7 @@ export class ReplyCollector implements QueueParser {
   /** A RESP3 push: a message is queued; a (un)subscribe confirmation may finish the waiting command. */
   private push(items: unknown[]): unknown {
     if (isMessage(items)) this.messages.push(items);
-    else if (typeof items[0] === 'string' && CONFIRM_KINDS.has(items[0]) && this.kind === CONFIRM && this.expected > 0) {
+    else if (typeof items[0] === 'string' && Object.hasOwn(SUBSCRIPTION_FAMILY, items[0]) && this.kind === CONFIRM && this.expected > 0) {
       return this.take(items);
     }
     return NEED_MORE;
@@ -117,7 +136,7 @@ export class ReplyCollector implements QueueParser {
       }
       case CONFIRM: {
         if (Array.isArray(reply) && typeof reply[2] === 'number') {
-          this.subscriptions = reply[2];
+          this.confirmed(String(reply[0]), reply[1]);
           this.lastCount = reply[2];
         }
         if (--this.expected > 0) return NEED_MORE;
@@ -128,6 +147,15 @@ export class ReplyCollector implements QueueParser {
         if (--this.expected > 0) return NEED_MORE;
         return this.kind === MANY ? this.batch(this.results) : this.transaction(this.results);
     }
+  }
+
+  private confirmed(kind: string, name: unknown): void {
+    if (typeof name !== 'string') return; // "unsubscribe" from nothing: name null
+    if (!Object.hasOwn(SUBSCRIPTION_FAMILY, kind)) return;
+    const family = SUBSCRIPTION_FAMILY[kind]!;
+    const set = this.subscribed[family];
+    if (kind.includes('unsubscribe')) set.delete(name);
+    else set.add(name);
   }
 
   private batch(replies: unknown[]): BatchResult[] {
