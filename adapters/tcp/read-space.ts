@@ -1,5 +1,13 @@
 /** Bytes libuv may read at once. */
 export const READ_SIZE = 64 * 1024;
+/**
+ * A new connection's first reads: a slice of Node's shared allocation pool, not 64 KB of its own (a
+ * connection that lives for one small reply, as a short Redis connection does, costs no big buffer).
+ * The first read that fills it moves the connection to READ_SIZE buffers.
+ */
+const FIRST_READ_SIZE = 2 * 1024;
+/** A small buffer is read into again while this much of it is left. */
+const MIN_SMALL_SPACE = 256;
 /** A read goes into what is left of the last read's buffer while at least this much is left. */
 const MIN_READ_SPACE = 16 * 1024;
 /** Read buffers kept for reuse, process-wide (64 KB each). */
@@ -44,8 +52,11 @@ export class ReadSpace {
   /** Lendable buffers by their memory, while any of their bytes are lent or may still be. */
   private readonly lendables = new Map<ArrayBufferLike, Lendable>();
 
+  /** Reads land in a FIRST_READ_SIZE buffer: no read has filled one yet. */
+  private small = true;
+
   constructor() {
-    this.space = Buffer.allocUnsafe(READ_SIZE);
+    this.space = Buffer.allocUnsafe(FIRST_READ_SIZE);
   }
 
   /** For net's onread: the buffer the next read fills. */
@@ -53,10 +64,16 @@ export class ReadSpace {
 
   /** The first `bytes` of the space now hold data that belongs to the socket's queue. */
   filled(bytes: number): void {
-    if (this.space.length - bytes >= MIN_READ_SPACE) {
+    const left = this.space.length - bytes;
+    if (left >= MIN_READ_SPACE || (this.small && left >= MIN_SMALL_SPACE && !this.lending)) {
       this.space = this.space.subarray(bytes);
       return;
     }
+    if (this.small && left > 0 && !this.lending) {
+      this.space = Buffer.allocUnsafe(FIRST_READ_SIZE);
+      return;
+    }
+    this.small = false;
     if (this.current !== null) this.current.retired = true;
     this.current = null;
     if (!this.lending) {
