@@ -18,8 +18,8 @@ import { parserRead } from '../tcp/socket.js';
 import type { ReadRequest, TcpSocket } from '../tcp/socket.js';
 import { encodeCommand, joinEncoded } from './encode.js';
 import type { Encoded, RedisArg } from './encode.js';
-import { CONFIRM, MANY, MESSAGE, ONE, ReplyCollector, TRANSACTION } from './replies.js';
-import type { BatchResult, PubSubMessage, ReplyMap } from './replies.js';
+import { CONFIRM, MANY, MESSAGE, ONE, ReplyCollector, TRANSACTION } from './reply-collector.js';
+import type { BatchResult, PubSubMessage, ReplyMap } from './reply-collector.js';
 
 export type RedisMode = 'short' | 'keepalive' | 'shared';
 export type { BatchResult, PubSubMessage, RedisArg };
