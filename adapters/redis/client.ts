@@ -1,4 +1,4 @@
-import type { ChainableCommander, Redis } from 'ioredis';
+import type { ChainableCommander, Cluster, Redis } from 'ioredis';
 import {
   CosocketError,
   DubiousStateError,
@@ -113,7 +113,7 @@ export class RedisClient {
   readonly mode: RedisMode;
   readonly peer: string;
   private conn: RedisConnection | null;
-  private readonly shared: Redis | null;
+  private readonly shared: Redis | Cluster | null;
   private readonly pool: KeepalivePool<RedisConnection> | null;
   private lease: Lease<RedisConnection> | null;
   private readonly owner: Task<unknown>;
@@ -130,7 +130,7 @@ export class RedisClient {
     owner: Task<unknown>,
     readTimeout: number,
     dedicated: { conn: RedisConnection; pool: KeepalivePool<RedisConnection> | null; lease: Lease<RedisConnection> | null } | null,
-    shared: Redis | null,
+    shared: Redis | Cluster | null,
   ) {
     this.mode = mode;
     this.peer = peer;
