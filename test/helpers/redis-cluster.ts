@@ -37,7 +37,7 @@ function startNode(): Promise<EmbeddedRedis> {
     extraArgs: async () => [
       '--cluster-enabled', 'yes',
       '--cluster-port', String(await freePort()),
-      '--cluster-node-timeout', '3000',
+      '--cluster-node-timeout', '5000',
     ],
   });
 }
