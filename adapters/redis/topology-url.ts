@@ -24,7 +24,7 @@ const IPV6 = /^[0-9A-Fa-f:.]+(%[A-Za-z0-9_.-]+)?$/;
  */
 export function parseTopologyUrl(url: string): TopologyUrl {
   const scheme = /^redis\+(cluster|sentinel):\/\//i.exec(url);
-  const shown = redact(url);
+  const shown = redactRedisUrl(url);
   if (scheme === null) {
     throw new InvalidArgumentError(`redis URL must start with redis+cluster:// or redis+sentinel://, got '${shown}'`);
   }
@@ -61,7 +61,7 @@ export function parseTopologyUrl(url: string): TopologyUrl {
 }
 
 /** The URL with its password (and sentinelPassword) replaced by ***, for error messages. */
-function redact(url: string): string {
+export function redactRedisUrl(url: string): string {
   return url
     .replace(/^([^/]*\/\/[^/?#@]*?:)[^/?#]*@/, '$1***@')
     .replace(/([?&]sentinelPassword=)[^&#]*/g, '$1***');

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { InvalidArgumentError } from '../../src/errors.js';
-import { parseTopologyUrl } from './topology-url.js';
+import { parseTopologyUrl, redactRedisUrl } from './topology-url.js';
 
 /** 'single': one server; 'cluster': Redis Cluster from seed nodes; 'sentinel': the master that sentinels name. */
 export type RedisTopology = 'single' | 'cluster' | 'sentinel';
@@ -91,7 +91,7 @@ function parseSingle(url: string): RedisTarget {
   try {
     parsed = new URL(url);
   } catch {
-    throw new InvalidArgumentError(`redis URL must look like redis://127.0.0.1:6379, got '${url}'`);
+    throw new InvalidArgumentError(`redis URL must look like redis://127.0.0.1:6379, got '${redactRedisUrl(url)}'`);
   }
   if (!['redis:', 'rediss:', 'unix:'].includes(parsed.protocol)) {
     throw new InvalidArgumentError(
@@ -100,10 +100,10 @@ function parseSingle(url: string): RedisTarget {
   }
   const isUnix = parsed.protocol === 'unix:';
   const dbText = isUnix ? (parsed.searchParams.get('db') ?? '0') : parsed.pathname.replace(/^\//, '') || '0';
-  if (!/^\d+$/.test(dbText)) throw new InvalidArgumentError(`redis URL database must be a number, got '${dbText}' in '${url}'`);
+  if (!/^\d+$/.test(dbText)) throw new InvalidArgumentError(`redis URL database must be a number, got '${dbText}' in '${redactRedisUrl(url)}'`);
   const port = parsed.port === '' ? 6379 : Number(parsed.port);
   const host = isUnix ? '' : parsed.hostname.replace(/^\[|\]$/g, '');
-  if (!isUnix && host === '') throw new InvalidArgumentError(`redis URL has no host: '${url}'`);
+  if (!isUnix && host === '') throw new InvalidArgumentError(`redis URL has no host: '${redactRedisUrl(url)}'`);
   const username = parsed.username === '' ? null : decodeURIComponent(parsed.username);
   const password = parsed.password === '' ? null : decodeURIComponent(parsed.password);
   const db = Number(dbText);

@@ -16,6 +16,10 @@ describe('redis URLs', () => {
     assert.equal(parseRedisTarget('rediss://[::1]/0').tls, true);
     const unix = parseRedisTarget('unix:///tmp/r.sock?db=3');
     assert.deepEqual([unix.path, unix.db, unix.peer, unix.addresses.length], ['/tmp/r.sock', 3, 'unix:/tmp/r.sock/3', 0]);
+    assert.throws(
+      () => parseRedisTarget('redis://u:hunter2@h/x'),
+      (err: unknown) => err instanceof InvalidArgumentError && /database must be a number, got 'x' in 'redis:\/\/u:\*\*\*@h\/x'/.test(err.message),
+    );
     assert.throws(() => parseRedisTarget('http://x'), /must use redis:\/\/, rediss:\/\/, unix:\/\/, redis\+cluster:\/\/ or redis\+sentinel:\/\//);
   });
 
