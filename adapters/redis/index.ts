@@ -21,7 +21,9 @@ export type { RedisAddress, RedisTarget, RedisTopology } from './url.js';
 export interface RedisConnectOptions {
   /**
    * redis://[user:pass@]host:port/db, rediss://..., unix:///path?db=N, redis+cluster://h1:p1,h2:p2 or
-   * redis+sentinel://h1:p1,h2:p2/db?name=mymaster (cluster and sentinel: mode 'shared' only, for now). Default: the one given to configure(), else $REDIS_URL, else redis://127.0.0.1:6379. */
+   * redis+sentinel://h1:p1,h2:p2/db?name=mymaster (cluster and sentinel: mode 'shared' only, for now).
+   * Default: the one given to configure(), else $REDIS_URL, else redis://127.0.0.1:6379.
+   */
   url?: string;
   /** Default 'keepalive'. */
   mode?: RedisMode;

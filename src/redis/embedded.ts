@@ -139,6 +139,7 @@ export async function startEmbeddedRedis(options: EmbeddedRedisOptions = {}): Pr
   const attempts = options.port === undefined ? 5 : 1;
   for (let attempt = 0; attempt < attempts; attempt++) {
     const port = options.port ?? (await freePort());
+    const extraArgs = options.extraArgs === undefined ? [] : await options.extraArgs(port);
     const dir = mkdtempSync(join(tmpdir(), 'cosocket-redis-'));
     const configArgs: string[] = [];
     if (options.config !== undefined) {
@@ -158,7 +159,7 @@ export async function startEmbeddedRedis(options: EmbeddedRedisOptions = {}): Pr
       '--protected-mode', 'yes',
       '--logfile', '',
       '--loglevel', 'warning',
-      ...(options.extraArgs === undefined ? [] : await options.extraArgs(port)),
+      ...extraArgs,
     ];
     const child = spawn('/bin/sh', ['-c', WATCHDOG, 'cosocket-redis-watchdog', ...args], {
       stdio: ['ignore', 'pipe', 'pipe'],
