@@ -284,6 +284,13 @@ export class HttpProtocolError extends CosocketError {
   }
 }
 
+/** A Redis Cluster node answered CLUSTER SLOTS (or a redirect) with something that is not a slot table. */
+export class RedisClusterReplyError extends CosocketError {
+  constructor(message: string) {
+    super('COSOCKET_ERR_REDIS_CLUSTER_REPLY', message);
+  }
+}
+
 /** A client's request body could not be passed on: too large (413), too slow (408), or cut off (400). */
 export class RequestBodyError extends CosocketError {
   constructor(

@@ -1,4 +1,4 @@
-import type { ChainableCommander, Redis } from 'ioredis';
+import type { ChainableCommander, Cluster, Redis } from 'ioredis';
 import {
   CosocketError,
   DubiousStateError,
@@ -155,7 +155,7 @@ export class RedisClient {
   readonly mode: RedisMode;
   readonly peer: string;
   private sock: TcpSocket | null;
-  private readonly shared: Redis | null;
+  private readonly shared: Redis | Cluster | null;
   private readonly owner: Task<unknown>;
   private readTimeout: number;
   private readonly replies: ReplyCollector | null;
@@ -165,7 +165,7 @@ export class RedisClient {
   private tainted = false;
 
   /** @internal made by redis.connect */
-  constructor(mode: RedisMode, peer: string, owner: Task<unknown>, readTimeout: number, socket: TcpSocket | null, shared: Redis | null, maxBulk?: number) {
+  constructor(mode: RedisMode, peer: string, owner: Task<unknown>, readTimeout: number, socket: TcpSocket | null, shared: Redis | Cluster | null, maxBulk?: number) {
     this.mode = mode;
     this.peer = peer;
     this.owner = owner;

@@ -18,11 +18,15 @@ import type { RedisTarget } from './url.js';
 export { RedisClient, RedisBatch } from './client.js';
 export type { BatchResult, CommandSpec, PubSubMessage, RedisArg, RedisMode } from './client.js';
 export { parseRedisTarget } from './url.js';
-export type { RedisTarget } from './url.js';
+export type { RedisAddress, RedisTarget, RedisTopology } from './url.js';
 export { DEFAULT_MAX_BULK } from './resp.js';
 
 export interface RedisConnectOptions {
-  /** redis://[user:pass@]host:port/db. Default: the one given to configure(), else $REDIS_URL, else redis://127.0.0.1:6379. */
+  /**
+   * redis://[user:pass@]host:port/db, rediss://..., unix:///path?db=N, redis+cluster://h1:p1,h2:p2 or
+   * redis+sentinel://h1:p1,h2:p2/db?name=mymaster (cluster and sentinel: mode 'shared' only, for now).
+   * Default: the one given to configure(), else $REDIS_URL, else redis://127.0.0.1:6379.
+   */
   url?: string;
   /** Default 'keepalive'. */
   mode?: RedisMode;
@@ -182,6 +186,11 @@ export function connect(options: RedisConnectOptions = {}): Effect<RedisClient> 
   const mode = options.mode ?? 'keepalive';
   if (!MODES.includes(mode)) throw new InvalidArgumentError(`redis.connect(): mode must be one of ${MODES.join(', ')}, got '${String(mode)}'`);
   const target = parseRedisTarget(options.url ?? defaultUrl ?? process.env.REDIS_URL ?? 'redis://127.0.0.1:6379');
+  if (target.topology !== 'single' && mode !== 'shared') {
+    throw new InvalidArgumentError(
+      `redis.connect(): a redis+${target.topology}:// URL needs mode 'shared' for now (mode '${mode}' against a ${target.topology} is not built yet)`,
+    );
+  }
   const connectTimeout = timeoutOf('connect', options.timeouts?.connect);
   const readTimeout = timeoutOf('read', options.timeouts?.read);
   const protocol = options.protocol ?? 2;

@@ -1,31 +1,70 @@
-import { Redis } from 'ioredis';
+import { Cluster, Redis } from 'ioredis';
 import type { RedisOptions } from 'ioredis';
 import { SocketTimeoutError, socketErrorFrom } from '../../src/errors.js';
 import type { SocketError } from '../../src/errors.js';
 import type { RedisTarget } from './url.js';
 
-/** ioredis options for the shared connection of a target: no offline queue, no extra round trips. */
-function sharedOptions(target: RedisTarget, connectTimeout: number): RedisOptions {
-  return {
-    ...(target.path !== null ? { path: target.path } : { host: target.host, port: target.port }),
-    db: target.db,
+const reconnectDelay = (times: number): number => Math.min(times * 50, 1_000);
+
+/**
+ * ioredis for a target: one Redis; a Cluster that follows the slots from the seed nodes; or a Redis
+ * that asks the sentinels where the master is (again after each failover).
+ */
+function sharedClientFor(target: RedisTarget, connectTimeout: number): Redis | Cluster {
+  const auth = {
     ...(target.username !== null ? { username: target.username } : {}),
     ...(target.password !== null ? { password: target.password } : {}),
-    ...(target.tls ? { tls: {} } : {}),
+  };
+  if (target.topology === 'cluster') {
+    return new Cluster(
+      target.addresses.map(({ host, port }) => ({ host, port })),
+      {
+        lazyConnect: false,
+        enableAutoPipelining: true,
+        enableOfflineQueue: false,
+        clusterRetryStrategy: reconnectDelay,
+        slotsRefreshTimeout: connectTimeout,
+        // node connections keep ioredis's defaults (lazy, queueing until connected): only what logs in is ours
+        redisOptions: { ...auth, connectTimeout },
+      },
+    );
+  }
+  // no offline queue and no retries per request: while it is down, commands fail at once
+  const common: RedisOptions = {
+    ...auth,
+    db: target.db,
+    connectTimeout,
+    lazyConnect: false,
+    enableAutoPipelining: true,
     enableOfflineQueue: false,
     enableReadyCheck: false,
     autoResubscribe: false,
     maxRetriesPerRequest: 0,
-    connectTimeout,
+    retryStrategy: reconnectDelay,
   };
+  if (target.topology === 'sentinel') {
+    return new Redis({
+      ...common,
+      sentinels: target.addresses.map(({ host, port }) => ({ host, port })),
+      name: target.masterName!,
+      ...(target.sentinelPassword !== null ? { sentinelPassword: target.sentinelPassword } : {}),
+      sentinelRetryStrategy: reconnectDelay,
+    });
+  }
+  return new Redis({
+    ...common,
+    ...(target.path !== null ? { path: target.path } : { host: target.host, port: target.port }),
+    ...(target.tls ? { tls: {} } : {}),
+  });
 }
 
 /**
- * The one multiplexed, auto-pipelined connection of a target in 'shared' mode. It reconnects by itself
- * (backing off up to 1 s); while it is down, commands fail at once instead of queueing.
+ * The one multiplexed, auto-pipelined connection of a target in 'shared' mode (a Cluster for a cluster
+ * target). It reconnects by itself (backing off up to 1 s); while it is down, commands fail at once
+ * instead of queueing.
  */
 export class SharedRedis {
-  readonly client: Redis;
+  readonly client: Redis | Cluster;
   readonly target: RedisTarget;
   private lastError: SocketError | null = null;
   private everReady = false;
@@ -33,12 +72,7 @@ export class SharedRedis {
 
   constructor(target: RedisTarget, connectTimeout: number) {
     this.target = target;
-    this.client = new Redis({
-      ...sharedOptions(target, connectTimeout),
-      lazyConnect: false,
-      enableAutoPipelining: true,
-      retryStrategy: (times: number) => Math.min(times * 50, 1_000),
-    });
+    this.client = sharedClientFor(target, connectTimeout);
     this.client.on('ready', () => {
       this.everReady = true;
       this.lastError = null;

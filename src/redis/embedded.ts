@@ -1,6 +1,6 @@
 import { spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
-import { accessSync, constants, mkdtempSync, rmSync } from 'node:fs';
+import { accessSync, constants, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createConnection, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { delimiter, join } from 'node:path';
@@ -39,6 +39,10 @@ export interface EmbeddedRedisOptions {
   readyTimeoutMs?: number;
   /** A fixed port (to restart a server where it was); default: a free one. */
   port?: number;
+  /** The text of a config file, written into the server's own directory and loaded first (sentinels need one they can rewrite). */
+  config?: string;
+  /** More command-line options, given the port chosen (e.g. a cluster bus port, '--sentinel'). */
+  extraArgs?: (port: number) => Promise<readonly string[]> | readonly string[];
 }
 
 /** The absolute path of an executable on PATH, or null. */
@@ -56,7 +60,8 @@ export function findOnPath(name: string, path = process.env.PATH ?? ''): string 
   return null;
 }
 
-function freePort(): Promise<number> {
+/** A TCP port on 127.0.0.1 that was free a moment ago. */
+export function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const server = createServer();
     server.once('error', reject);
@@ -134,9 +139,17 @@ export async function startEmbeddedRedis(options: EmbeddedRedisOptions = {}): Pr
   const attempts = options.port === undefined ? 5 : 1;
   for (let attempt = 0; attempt < attempts; attempt++) {
     const port = options.port ?? (await freePort());
+    const extraArgs = options.extraArgs === undefined ? [] : await options.extraArgs(port);
     const dir = mkdtempSync(join(tmpdir(), 'cosocket-redis-'));
+    const configArgs: string[] = [];
+    if (options.config !== undefined) {
+      const file = join(dir, 'redis.conf');
+      writeFileSync(file, options.config);
+      configArgs.push(file);
+    }
     const args = [
       binary,
+      ...configArgs,
       '--port', String(port),
       '--bind', '127.0.0.1',
       '--save', '',
@@ -146,6 +159,7 @@ export async function startEmbeddedRedis(options: EmbeddedRedisOptions = {}): Pr
       '--protected-mode', 'yes',
       '--logfile', '',
       '--loglevel', 'warning',
+      ...extraArgs,
     ];
     const child = spawn('/bin/sh', ['-c', WATCHDOG, 'cosocket-redis-watchdog', ...args], {
       stdio: ['ignore', 'pipe', 'pipe'],
