@@ -274,6 +274,13 @@ export class RedisProtocolError extends SocketError {
   }
 }
 
+/** No sentinel named a master, or the server a sentinel named is not the master (yet). */
+export class RedisSentinelError extends SocketError {
+  constructor(peer: string, message: string) {
+    super('COSOCKET_ERR_REDIS_SENTINEL', 'connect', peer, message);
+  }
+}
+
 /** An upstream broke HTTP/1.1: bad status line, header, chunk framing, or a limit was passed. */
 export class HttpProtocolError extends CosocketError {
   readonly peer: string;

@@ -52,6 +52,7 @@ export {
   RequestBodyError,
   RedisReplyError,
   RedisProtocolError,
+  RedisSentinelError,
   coroutineChain,
   formatChain,
 } from './errors.js';

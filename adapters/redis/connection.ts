@@ -1,4 +1,4 @@
-import { RedisReplyError, SocketClosedError, SocketTimeoutError, socketErrorFrom } from '../../src/errors.js';
+import { RedisReplyError, RedisSentinelError, SocketClosedError, SocketTimeoutError, socketErrorFrom } from '../../src/errors.js';
 import { TcpConnection } from '../tcp/connection.js';
 import { NEED_MORE } from '../tcp/queue-parser.js';
 import { encodeCommand, joinEncoded } from './encode.js';
@@ -6,8 +6,8 @@ import type { Encoded, RedisArg } from './encode.js';
 import { RespReader } from './resp.js';
 import type { RedisTarget } from './url.js';
 
-/** What is said right after connecting: HELLO 3 (RESP3, with AUTH in it), else AUTH; then SELECT. */
-function greeting(target: RedisTarget, protocol: 2 | 3): Encoded[] {
+/** What is said right after connecting: HELLO 3 (RESP3, with AUTH in it), else AUTH; then SELECT; then ROLE when it must be a master. */
+function greeting(target: RedisTarget, protocol: 2 | 3, expectMaster: boolean): Encoded[] {
   const commands: Encoded[] = [];
   const credentials: RedisArg[] = target.password === null ? [] : target.username === null ? [target.password] : [target.username, target.password];
   if (protocol === 3) {
@@ -15,23 +15,28 @@ function greeting(target: RedisTarget, protocol: 2 | 3): Encoded[] {
     commands.push(encodeCommand('HELLO', [3, ...auth]));
   } else if (credentials.length > 0) commands.push(encodeCommand('AUTH', credentials));
   if (target.db !== 0) commands.push(encodeCommand('SELECT', [target.db]));
+  if (expectMaster) commands.push(encodeCommand('ROLE', []));
   return commands;
 }
 
 /**
  * A connection to Redis on a plain tcp cosocket connection, logged in and on its database: the
- * greeting (AUTH/HELLO, SELECT) goes in one write and its replies are read before the connection is
- * handed out. Rejects with a typed socket error, SocketTimeoutError after `timeoutMs` (connect and
- * greeting together), or the RedisReplyError of a refused AUTH/SELECT.
+ * greeting (AUTH/HELLO, SELECT, ROLE) goes in one write and its replies are read before the connection
+ * is handed out. Rejects with a typed socket error, SocketTimeoutError after `timeoutMs` (connect and
+ * greeting together), the RedisReplyError of a refused AUTH/SELECT, or RedisSentinelError when
+ * `expectMaster` and the server is not a master.
  */
-export async function openRedisConnection(target: RedisTarget, timeoutMs: number, protocol: 2 | 3): Promise<TcpConnection> {
+export async function openRedisConnection(target: RedisTarget, timeoutMs: number, protocol: 2 | 3, expectMaster = false): Promise<TcpConnection> {
   const started = Date.now();
   const tcpTarget = target.path !== null ? { path: target.path } : { host: target.host, port: target.port };
   const conn = await TcpConnection.open(tcpTarget, target.peer, timeoutMs);
-  const commands = greeting(target, protocol);
+  const commands = greeting(target, protocol, expectMaster);
   if (commands.length === 0) return conn;
   try {
-    await greet(conn, target.peer, joinEncoded(commands), commands.length, Math.max(1, timeoutMs - (Date.now() - started)));
+    const role = await greet(conn, target.peer, joinEncoded(commands), commands.length, Math.max(1, timeoutMs - (Date.now() - started)));
+    if (expectMaster && !(Array.isArray(role) && role[0] === 'master')) {
+      throw new RedisSentinelError(target.peer, `named as the master, but ROLE says ${Array.isArray(role) ? String(role[0]) : 'nothing'} (a failover under way?)`);
+    }
   } catch (err) {
     conn.destroy();
     throw err;
@@ -39,15 +44,17 @@ export async function openRedisConnection(target: RedisTarget, timeoutMs: number
   return conn;
 }
 
-function greet(conn: TcpConnection, peer: string, data: Encoded, replies: number, timeoutMs: number): Promise<void> {
+/** Sends the greeting and reads its replies; resolves with the last one (ROLE's, when asked). */
+function greet(conn: TcpConnection, peer: string, data: Encoded, replies: number, timeoutMs: number): Promise<unknown> {
   return new Promise((resolve, reject) => {
     const reader = new RespReader(peer);
     let left = replies;
     let refused: RedisReplyError | null = null;
+    let last: unknown = null;
     const finish = (err: unknown): void => {
       clearTimeout(timer);
       conn.onActivity = null;
-      if (err === null) resolve();
+      if (err === null) resolve(last);
       else reject(err);
     };
     const timer = setTimeout(() => finish(new SocketTimeoutError('connect', peer, timeoutMs)), timeoutMs);
@@ -57,6 +64,7 @@ function greet(conn: TcpConnection, peer: string, data: Encoded, replies: number
           const reply = reader.read(conn.queue);
           if (reply === NEED_MORE) break;
           left--;
+          last = reply;
           if (reply instanceof RedisReplyError && refused === null) refused = reply;
         }
       } catch (err) {

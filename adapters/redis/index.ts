@@ -1,19 +1,13 @@
 import { InvalidArgumentError } from '../../src/errors.js';
-import { KeepalivePool } from '../../src/pool/keepalive-pool.js';
-import type { Lease } from '../../src/pool/keepalive-pool.js';
 import { pools } from '../../src/pool/registry.js';
-import { Effect } from '../../src/runtime/effect.js';
-import type { EffectKind } from '../../src/runtime/effect.js';
-import type { Task } from '../../src/runtime/task.js';
-import type { TcpConnection } from '../tcp/connection.js';
-import { TcpSocket } from '../tcp/socket.js';
-import type { Timeouts } from '../tcp/socket.js';
-import { RedisClient } from './client.js';
+import type { Effect } from '../../src/runtime/effect.js';
+import { call } from '../../src/runtime/effects/call.js';
+import type { RedisClient } from './client.js';
 import type { RedisMode } from './client.js';
-import { openRedisConnection } from './connection.js';
-import { SharedRedis } from './shared.js';
+import { connectServer, sharedByKey } from './connect-server.js';
+import type { ConnectSettings } from './connect-server.js';
+import { connectThroughSentinel } from './sentinel.js';
 import { parseRedisTarget } from './url.js';
-import type { RedisTarget } from './url.js';
 
 export { RedisClient, RedisBatch } from './client.js';
 export type { BatchResult, CommandSpec, PubSubMessage, RedisArg, RedisMode } from './client.js';
@@ -24,7 +18,7 @@ export { DEFAULT_MAX_BULK } from './resp.js';
 export interface RedisConnectOptions {
   /**
    * redis://[user:pass@]host:port/db, rediss://..., unix:///path?db=N, redis+cluster://h1:p1,h2:p2 or
-   * redis+sentinel://h1:p1,h2:p2/db?name=mymaster (cluster and sentinel: mode 'shared' only, for now).
+   * redis+sentinel://h1:p1,h2:p2/db?name=mymaster (cluster: mode 'shared' only, for now).
    * Default: the one given to configure(), else $REDIS_URL, else redis://127.0.0.1:6379.
    */
   url?: string;
@@ -46,7 +40,6 @@ export interface RedisConnectOptions {
 const DEFAULT_TIMEOUT = 60_000;
 const MODES: readonly RedisMode[] = ['short', 'keepalive', 'shared'];
 let defaultUrl: string | null = null;
-const sharedByKey = new Map<string, SharedRedis>();
 
 pools.addDrainHook(async () => {
   const all = [...sharedByKey.values()];
@@ -65,111 +58,6 @@ export function sharedConnections(): Array<{ peer: string; status: string }> {
   return [...sharedByKey.values()].map((s) => ({ peer: s.target.peer, status: s.client.status }));
 }
 
-interface ConnectRequest {
-  mode: RedisMode;
-  target: RedisTarget;
-  pool: KeepalivePool<TcpConnection> | null;
-  connectTimeout: number;
-  readTimeout: number;
-  protocol: 2 | 3;
-  maxBulk: number | undefined;
-}
-
-interface PendingConnect {
-  abandoned: boolean;
-}
-
-function socketTimeouts(request: ConnectRequest): Timeouts {
-  return { connect: request.connectTimeout, send: request.readTimeout, read: request.readTimeout };
-}
-
-function dedicatedClient(task: Task<unknown>, request: ConnectRequest, socket: TcpSocket): RedisClient {
-  return new RedisClient(request.mode, request.target.peer, task.root, request.readTimeout, socket, null, request.maxBulk);
-}
-
-function connectShared(task: Task<unknown>, request: ConnectRequest): void {
-  const { target, readTimeout } = request;
-  let shared = sharedByKey.get(target.key);
-  if (shared === undefined) {
-    shared = new SharedRedis(target, request.connectTimeout);
-    sharedByKey.set(target.key, shared);
-  }
-  const state = shared.readyOrError();
-  const client = shared.client;
-  const make = (): RedisClient => new RedisClient('shared', target.peer, task.root, readTimeout, null, client);
-  if (state === null) {
-    task.settleWait(make(), false);
-    return;
-  }
-  if (state !== 'wait') throw state;
-  const wait: PendingConnect = { abandoned: false };
-  task.waitHandle = wait;
-  shared.waitReady(request.connectTimeout).then(
-    () => {
-      if (!wait.abandoned) task.settleWait(make(), false);
-    },
-    (err: unknown) => {
-      if (!wait.abandoned) task.settleWait(err, true);
-    },
-  );
-}
-
-function connectShort(task: Task<unknown>, request: ConnectRequest): void {
-  const wait: PendingConnect = { abandoned: false };
-  task.waitHandle = wait;
-  openRedisConnection(request.target, request.connectTimeout, request.protocol).then(
-    (conn) => {
-      if (wait.abandoned) {
-        conn.destroy();
-        return;
-      }
-      task.settleWait(dedicatedClient(task, request, new TcpSocket(null, null, task.root, socketTimeouts(request), conn)), false);
-    },
-    (err: unknown) => {
-      if (!wait.abandoned) task.settleWait(err, true);
-    },
-  );
-}
-
-function connectPooled(task: Task<unknown>, request: ConnectRequest): void {
-  const pool = request.pool!;
-  const idle = pool.tryAcquireIdle();
-  if (idle !== null) {
-    idle.connection!.takeFromPool();
-    task.settleWait(dedicatedClient(task, request, new TcpSocket(pool, idle, task.root, socketTimeouts(request))), false);
-    return;
-  }
-  const wait: PendingConnect = { abandoned: false };
-  task.waitHandle = wait;
-  pool.acquire().then(
-    (lease: Lease<TcpConnection>) => {
-      if (wait.abandoned) {
-        pool.discard(lease);
-        return;
-      }
-      lease.connection!.takeFromPool();
-      task.settleWait(dedicatedClient(task, request, new TcpSocket(pool, lease, task.root, socketTimeouts(request))), false);
-    },
-    (err: unknown) => {
-      if (!wait.abandoned) task.settleWait(err, true);
-    },
-  );
-}
-
-const CONNECT: EffectKind = {
-  name: 'redis.connect',
-  start(task, effect) {
-    const request = effect.a as ConnectRequest;
-    if (request.mode === 'shared') connectShared(task, request);
-    else if (request.mode === 'short') connectShort(task, request);
-    else connectPooled(task, request);
-  },
-  abandon(task) {
-    const wait = task.waitHandle as PendingConnect | null;
-    if (wait !== null) wait.abandoned = true;
-  },
-};
-
 function timeoutOf(name: string, value: number | undefined): number {
   if (value === undefined) return DEFAULT_TIMEOUT;
   if (typeof value !== 'number' || !(value > 0) || !Number.isFinite(value)) {
@@ -186,13 +74,11 @@ export function connect(options: RedisConnectOptions = {}): Effect<RedisClient> 
   const mode = options.mode ?? 'keepalive';
   if (!MODES.includes(mode)) throw new InvalidArgumentError(`redis.connect(): mode must be one of ${MODES.join(', ')}, got '${String(mode)}'`);
   const target = parseRedisTarget(options.url ?? defaultUrl ?? process.env.REDIS_URL ?? 'redis://127.0.0.1:6379');
-  if (target.topology !== 'single' && mode !== 'shared') {
+  if (target.topology === 'cluster' && mode !== 'shared') {
     throw new InvalidArgumentError(
       `redis.connect(): a redis+${target.topology}:// URL needs mode 'shared' for now (mode '${mode}' against a ${target.topology} is not built yet)`,
     );
   }
-  const connectTimeout = timeoutOf('connect', options.timeouts?.connect);
-  const readTimeout = timeoutOf('read', options.timeouts?.read);
   const protocol = options.protocol ?? 2;
   if (protocol !== 2 && protocol !== 3) throw new InvalidArgumentError(`redis.connect(): protocol must be 2 or 3, got ${String(protocol)}`);
   const maxBulk = options.maxBulk;
@@ -202,25 +88,18 @@ export function connect(options: RedisConnectOptions = {}): Effect<RedisClient> 
   if (target.tls && mode !== 'shared') {
     throw new InvalidArgumentError(`redis.connect(): rediss:// (TLS) works in mode 'shared' only for now: the tcp cosocket has no TLS yet`);
   }
-  let pool: KeepalivePool<TcpConnection> | null = null;
-  if (mode === 'keepalive') {
-    const name = options.pool ?? (protocol === 3 ? `${target.key}#resp3` : target.key);
-    pool = pools.get('redis', name, () =>
-      new KeepalivePool<TcpConnection>(
-        {
-          name,
-          ...(options.poolSize === undefined ? {} : { size: options.poolSize }),
-          ...(options.backlog === undefined ? {} : { backlog: options.backlog }),
-          ...(options.idleTimeout === undefined ? {} : { idleTimeout: options.idleTimeout }),
-          acquireTimeout: connectTimeout,
-        },
-        {
-          create: () => openRedisConnection(target, connectTimeout, protocol),
-          destroy: (conn) => conn.destroy(),
-          isAlive: (conn) => conn.isAlive(),
-        },
-      ),
-    );
-  }
-  return new Effect<RedisClient>(CONNECT, { mode, target, pool, connectTimeout, readTimeout, protocol, maxBulk } satisfies ConnectRequest);
+  const settings: ConnectSettings = {
+    mode,
+    connectTimeout: timeoutOf('connect', options.timeouts?.connect),
+    readTimeout: timeoutOf('read', options.timeouts?.read),
+    protocol,
+    maxBulk,
+    expectMaster: false,
+    pool: options.pool,
+    poolSize: options.poolSize,
+    backlog: options.backlog,
+    idleTimeout: options.idleTimeout,
+  };
+  if (target.topology === 'sentinel' && mode !== 'shared') return call(connectThroughSentinel, target, { ...settings, expectMaster: true });
+  return connectServer(target, settings);
 }

@@ -124,3 +124,35 @@ function parseSingle(url: string): RedisTarget {
     key: `${peer}${whoIsLoggedIn(username, password)}`,
   };
 }
+
+const nodeTargets = new Map<string, RedisTarget>();
+
+/**
+ * One server of a cluster or sentinel target (a node the slot table names, the master a sentinel
+ * names), logged in as the target is: what a dedicated connection to it is opened with and pooled by.
+ */
+export function nodeTarget(target: RedisTarget, address: RedisAddress): RedisTarget {
+  const host = address.host;
+  const peer = `${host.includes(':') ? `[${host}]` : host}:${address.port}/${target.db}`;
+  const key = `${peer}${whoIsLoggedIn(target.username, target.password)}`;
+  let node = nodeTargets.get(key);
+  if (node === undefined) {
+    node = {
+      topology: 'single',
+      host,
+      port: address.port,
+      path: null,
+      addresses: [address],
+      masterName: null,
+      sentinelPassword: null,
+      db: target.db,
+      username: target.username,
+      password: target.password,
+      tls: false,
+      peer,
+      key,
+    };
+    if (nodeTargets.size < 10_000) nodeTargets.set(key, node);
+  }
+  return node;
+}
