@@ -50,6 +50,7 @@ export {
   SocketIOError,
   HttpProtocolError,
   RequestBodyError,
+  UnexpectedReplyError,
   coroutineChain,
   formatChain,
 } from './errors.js';

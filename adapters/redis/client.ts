@@ -14,7 +14,11 @@ import { Effect } from '../../src/runtime/effect.js';
 import type { EffectKind } from '../../src/runtime/effect.js';
 import { currentTask } from '../../src/runtime/task.js';
 import type { Task } from '../../src/runtime/task.js';
+import { blockingTimeoutMs, readDeadlineMs } from './blocking.js';
+import { installCommands } from './commands.js';
+import type { BatchCommands, ClientCommands, CommandSpec } from './commands.js';
 import type { PubSubMessage, RedisConnection } from './connection.js';
+import { mapReply } from './replies.js';
 
 export type RedisMode = 'short' | 'keepalive' | 'shared';
 export type RedisArg = string | number | Buffer;
@@ -43,6 +47,10 @@ class RedisOp {
     readonly args: readonly RedisArg[],
     readonly batch: Array<[string, RedisArg[]]> | null = null,
     readonly transaction = false,
+    /** Turns the raw reply into the typed result (the command table's reply mappers). */
+    readonly finish: ((reply: unknown) => unknown) | null = null,
+    /** A blocking command's own timeout in ms (0: forever), null for any other command. */
+    readonly blockMs: number | null = null,
   ) {}
 }
 
@@ -159,71 +167,15 @@ export class RedisClient {
     return new Effect<T>(REDIS_OP, this, new RedisOp(CALL, command, args));
   }
 
-  get(key: RedisArg): Effect<string | null> {
-    return this.call<string | null>('get', key);
-  }
-  set(key: RedisArg, value: RedisArg, ...options: RedisArg[]): Effect<'OK' | string | null> {
-    return this.call('set', key, value, ...options);
-  }
-  del(...keys: RedisArg[]): Effect<number> {
-    return this.call<number>('del', ...keys);
-  }
-  exists(...keys: RedisArg[]): Effect<number> {
-    return this.call<number>('exists', ...keys);
-  }
-  incr(key: RedisArg): Effect<number> {
-    return this.call<number>('incr', key);
-  }
-  incrby(key: RedisArg, by: number): Effect<number> {
-    return this.call<number>('incrby', key, by);
-  }
-  expire(key: RedisArg, seconds: number): Effect<number> {
-    return this.call<number>('expire', key, seconds);
-  }
-  ttl(key: RedisArg): Effect<number> {
-    return this.call<number>('ttl', key);
-  }
-  mget(...keys: RedisArg[]): Effect<Array<string | null>> {
-    return this.call<Array<string | null>>('mget', ...keys);
-  }
-  hget(key: RedisArg, field: RedisArg): Effect<string | null> {
-    return this.call<string | null>('hget', key, field);
-  }
-  hset(key: RedisArg, ...fieldValues: RedisArg[]): Effect<number> {
-    return this.call<number>('hset', key, ...fieldValues);
-  }
-  hdel(key: RedisArg, ...fields: RedisArg[]): Effect<number> {
-    return this.call<number>('hdel', key, ...fields);
-  }
-  hgetall(key: RedisArg): Effect<string[]> {
-    return this.call<string[]>('hgetall', key);
-  }
-  lpush(key: RedisArg, ...values: RedisArg[]): Effect<number> {
-    return this.call<number>('lpush', key, ...values);
-  }
-  rpush(key: RedisArg, ...values: RedisArg[]): Effect<number> {
-    return this.call<number>('rpush', key, ...values);
-  }
-  lpop(key: RedisArg): Effect<string | null> {
-    return this.call<string | null>('lpop', key);
-  }
-  rpop(key: RedisArg): Effect<string | null> {
-    return this.call<string | null>('rpop', key);
-  }
-  lrange(key: RedisArg, start: number, stop: number): Effect<string[]> {
-    return this.call<string[]>('lrange', key, start, stop);
-  }
-  sadd(key: RedisArg, ...members: RedisArg[]): Effect<number> {
-    return this.call<number>('sadd', key, ...members);
-  }
-  smembers(key: RedisArg): Effect<string[]> {
-    return this.call<string[]>('smembers', key);
-  }
-  publish(channel: RedisArg, message: RedisArg): Effect<number> {
-    return this.call<number>('publish', channel, message);
-  }
-  ping(): Effect<string> {
-    return this.call<string>('ping');
+  /** @internal The typed methods' way in (see commands.ts): a command with its reply mapper and blocking timeout. */
+  run<T>(name: string, args: RedisArg[], spec: CommandSpec): Effect<T> {
+    const blockMs = spec.blocking === undefined ? null : blockingTimeoutMs(name, args, spec.blocking);
+    if (blockMs !== null && this.mode === 'shared') {
+      throw new InvalidArgumentError(`redis ${name.toUpperCase()} blocks the connection it runs on: use mode 'short' or 'keepalive', not 'shared'`);
+    }
+    const map = spec.map;
+    const finish = map === undefined ? null : (reply: unknown) => mapReply(name, map, reply);
+    return new Effect<T>(REDIS_OP, this, new RedisOp(CALL, name, args, null, false, finish, blockMs));
   }
 
   /** Queue commands, send them in one round trip with `yield* batch.exec()`. */
@@ -318,8 +270,9 @@ export class RedisClient {
       return;
     }
     const promise = this.send(op);
-    const pending = new PendingCommand(this, task, op.command, this.readTimeout);
-    pending.node = commandDeadlines.add(pending, this.readTimeout);
+    const readMs = readDeadlineMs(op.blockMs, this.readTimeout);
+    const pending = new PendingCommand(this, task, op.command, readMs);
+    if (readMs > 0) pending.node = commandDeadlines.add(pending, readMs);
     task.waitHandle = pending;
     const dedicated = this.mode !== 'shared';
     if (dedicated) this.pendingTask = task;
@@ -328,7 +281,18 @@ export class RedisClient {
         pending.done();
         if (pending.abandoned) return;
         if (dedicated) this.pendingTask = null;
-        task.settleWait(reply, false);
+        if (op.finish === null) {
+          task.settleWait(reply, false);
+          return;
+        }
+        let result: unknown;
+        try {
+          result = op.finish(reply);
+        } catch (err) {
+          task.settleWait(err, true);
+          return;
+        }
+        task.settleWait(result, false);
       },
       (err: unknown) => {
         pending.done();
@@ -462,14 +426,31 @@ export class RedisClient {
   }
 
   /** @internal */
-  runBatch(commands: Array<[string, RedisArg[]]>, transaction: boolean): Effect<BatchResult[] | null> {
-    return new Effect<BatchResult[] | null>(REDIS_OP, this, new RedisOp(BATCH, transaction ? 'exec' : 'pipeline', [], commands, transaction));
+  runBatch(commands: Array<[string, RedisArg[]]>, transaction: boolean, specs: Array<CommandSpec | null> = []): Effect<BatchResult[] | null> {
+    const command = transaction ? 'exec' : 'pipeline';
+    const finish = specs.some((spec) => spec?.map !== undefined) ? (reply: unknown) => mapBatchResults(reply as BatchResult[] | null, commands, specs) : null;
+    return new Effect<BatchResult[] | null>(REDIS_OP, this, new RedisOp(BATCH, command, [], commands, transaction, finish));
   }
+}
+
+/** Each successful reply of a batch through its command's mapper; a reply of the wrong shape becomes that command's error. */
+function mapBatchResults(results: BatchResult[] | null, commands: Array<[string, RedisArg[]]>, specs: Array<CommandSpec | null>): BatchResult[] | null {
+  if (results === null) return null;
+  return results.map((result, i) => {
+    const map = specs[i]?.map;
+    if (result[0] !== null || map === undefined) return result;
+    try {
+      return [null, mapReply(commands[i]![0], map, result[1])];
+    } catch (err) {
+      return [err instanceof Error ? err : new Error(String(err)), null];
+    }
+  });
 }
 
 /** Commands queued for one round trip: a pipeline, or a MULTI/EXEC transaction. */
 export class RedisBatch {
   private readonly commands: Array<[string, RedisArg[]]> = [];
+  private readonly specs: Array<CommandSpec | null> = [];
 
   constructor(
     private readonly client: RedisClient,
@@ -479,19 +460,15 @@ export class RedisBatch {
   /** Queues a command; returns the batch for chaining. */
   call(command: string, ...args: RedisArg[]): this {
     this.commands.push([command, args]);
+    this.specs.push(null);
     return this;
   }
-  get(key: RedisArg): this {
-    return this.call('get', key);
-  }
-  set(key: RedisArg, value: RedisArg, ...options: RedisArg[]): this {
-    return this.call('set', key, value, ...options);
-  }
-  incr(key: RedisArg): this {
-    return this.call('incr', key);
-  }
-  del(...keys: RedisArg[]): this {
-    return this.call('del', ...keys);
+
+  /** @internal The typed methods' way in (see commands.ts). */
+  queue(name: string, args: RedisArg[], spec: CommandSpec): this {
+    this.commands.push([name, args]);
+    this.specs.push(spec);
+    return this;
   }
 
   get length(): number {
@@ -500,6 +477,11 @@ export class RedisBatch {
 
   /** Sends them all; one [error, reply] per command, or null for a transaction aborted by WATCH. */
   exec(): Effect<BatchResult[] | null> {
-    return this.client.runBatch(this.commands.splice(0), this.transaction);
+    return this.client.runBatch(this.commands.splice(0), this.transaction, this.specs.splice(0));
   }
 }
+
+// The typed command methods, one per row of the table in commands.ts.
+export interface RedisClient extends ClientCommands {}
+export interface RedisBatch extends BatchCommands<RedisBatch> {}
+installCommands(RedisClient.prototype, RedisBatch.prototype);
