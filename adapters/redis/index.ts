@@ -15,6 +15,22 @@ import type { RedisTarget } from './url.js';
 export { RedisClient, RedisBatch } from './client.js';
 export type { BatchResult, RedisArg, RedisMode } from './client.js';
 export type { PubSubMessage } from './connection.js';
+export { COMMANDS } from './commands.js';
+export type { BatchCommands, ClientCommands, CommandName, CommandSpec } from './commands.js';
+export type { BlockingSpec, TimeoutArg } from './blocking.js';
+export type {
+  KeyedScoredMember,
+  PendingStreamEntry,
+  ScanPage,
+  ScoredMember,
+  StreamAutoclaim,
+  StreamEntry,
+  StreamGroupRead,
+  StreamPendingEntry,
+  StreamPendingSummary,
+  StreamRead,
+} from './replies.js';
+export { RedisScript, evalScript, script } from './script.js';
 export { parseRedisTarget } from './url.js';
 export type { RedisTarget } from './url.js';
 

@@ -110,11 +110,14 @@ function entriesOf(reply: unknown, what: string): Array<[unknown, unknown]> {
   return unexpected(what, reply);
 }
 
-/** HGETALL: field → value. An object without a prototype, so a field named "__proto__" is just a field. */
+/** HGETALL: field → value, a plain object; a field named "__proto__" is an own field like any other. */
 export function toRecord(reply: unknown): Record<string, string> {
-  const record: Record<string, string> = Object.create(null) as Record<string, string>;
+  const record: Record<string, string> = {};
   for (const [field, value] of entriesOf(reply, 'field/value pairs')) {
-    record[text(field, 'a field name')] = text(value, 'a field value');
+    const name = text(field, 'a field name');
+    const content = text(value, 'a field value');
+    if (name === '__proto__') Object.defineProperty(record, name, { value: content, enumerable: true, writable: true, configurable: true });
+    else record[name] = content;
   }
   return record;
 }
