@@ -15,7 +15,7 @@ import type { EffectKind } from '../../src/runtime/effect.js';
 import { currentTask } from '../../src/runtime/task.js';
 import type { Task } from '../../src/runtime/task.js';
 import { blockingTimeoutMs, readDeadlineMs } from './blocking.js';
-import { installCommands } from './commands.js';
+import { installCommands, mapBatchReplies } from './commands.js';
 import type { BatchCommands, ClientCommands, CommandSpec } from './commands.js';
 import type { PubSubMessage, RedisConnection } from './connection.js';
 import { mapReply } from './replies.js';
@@ -428,23 +428,9 @@ export class RedisClient {
   /** @internal */
   runBatch(commands: Array<[string, RedisArg[]]>, transaction: boolean, specs: Array<CommandSpec | null> = []): Effect<BatchResult[] | null> {
     const command = transaction ? 'exec' : 'pipeline';
-    const finish = specs.some((spec) => spec?.map !== undefined) ? (reply: unknown) => mapBatchResults(reply as BatchResult[] | null, commands, specs) : null;
+    const finish = specs.some((spec) => spec?.map !== undefined) ? (reply: unknown) => mapBatchReplies(reply as BatchResult[] | null, commands, specs) : null;
     return new Effect<BatchResult[] | null>(REDIS_OP, this, new RedisOp(BATCH, command, [], commands, transaction, finish));
   }
-}
-
-/** Each successful reply of a batch through its command's mapper; a reply of the wrong shape becomes that command's error. */
-function mapBatchResults(results: BatchResult[] | null, commands: Array<[string, RedisArg[]]>, specs: Array<CommandSpec | null>): BatchResult[] | null {
-  if (results === null) return null;
-  return results.map((result, i) => {
-    const map = specs[i]?.map;
-    if (result[0] !== null || map === undefined) return result;
-    try {
-      return [null, mapReply(commands[i]![0], map, result[1])];
-    } catch (err) {
-      return [err instanceof Error ? err : new Error(String(err)), null];
-    }
-  });
 }
 
 /** Commands queued for one round trip: a pipeline, or a MULTI/EXEC transaction. */

@@ -1,8 +1,9 @@
 import { InvalidArgumentError } from '../../src/errors.js';
 import type { Effect, Operation } from '../../src/runtime/effect.js';
 import type { BlockingSpec } from './blocking.js';
-import type { RedisArg } from './client.js';
+import type { BatchResult, RedisArg } from './client.js';
 import {
+  mapReply,
   toBoolean,
   toBooleans,
   toFieldOrFields,
@@ -389,4 +390,22 @@ export function installCommands(client: CommandRunner, batch: CommandQueue): voi
   clientMethods.evalScript = function (this: ClientCommands, script: string | RedisScript, keys?: readonly RedisArg[], args?: readonly RedisArg[]) {
     return evalScript(this, script, keys, args);
   };
+}
+
+/** Each successful reply of a batch through its command's mapper; a reply of the wrong shape becomes that command's error. */
+export function mapBatchReplies(
+  results: BatchResult[] | null,
+  commands: ReadonlyArray<[string, RedisArg[]]>,
+  specs: ReadonlyArray<CommandSpec | null>,
+): BatchResult[] | null {
+  if (results === null) return null;
+  return results.map((result, i): BatchResult => {
+    const map = specs[i]?.map;
+    if (result[0] !== null || map === undefined) return result;
+    try {
+      return [null, mapReply(commands[i]![0], map, result[1])];
+    } catch (err) {
+      return [err instanceof Error ? err : new Error(String(err)), null];
+    }
+  });
 }
