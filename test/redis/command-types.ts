@@ -34,9 +34,10 @@ export function* resultTypes(red: redis.RedisClient): Operation<void> {
   const known: boolean[] = yield* red.script('EXISTS', 'abc');
   const [seconds, micros]: [number, number] = yield* red.time();
   const scripted: number = yield* red.evalScript<number>('return 1', ['k'], ['a']);
-  const pipelined = yield* red.pipeline().get('a').hgetall('h').sismember('s', 'm').exec();
+  const pipelined = yield* red.pipeline().hset('h', { a: 1 }).get('a').hgetall('h').sismember('s', 'm').lpop('l', 2).exec();
+  const queued: redis.RedisBatch = red.multi().blpop('a', 1).zadd('z', 1, 'm');
   void [value, ok, old, hash, isMember, present, hasField, expired, count, added, sum, score, popped, one, many, blocked];
-  void [page, entries, read, group, next, claimed, deleted, pendingCount, pending, created, sha, known, seconds, micros, scripted, pipelined];
+  void [page, entries, read, group, next, claimed, deleted, pendingCount, pending, created, sha, known, seconds, micros, scripted, pipelined, queued];
 }
 
 export function* wrongUses(red: redis.RedisClient): Operation<void> {
@@ -54,6 +55,8 @@ export function* wrongUses(red: redis.RedisClient): Operation<void> {
   yield* red.incrby('k', { by: 1 });
   // @ts-expect-error no such command
   yield* red.frobnicate('k');
+  // @ts-expect-error a batch's blpop needs its timeout last too
+  red.pipeline().blpop('a');
   // @ts-expect-error batch methods chain the batch, they are not effects
   const notEffect: string | null = yield* red.pipeline().get('a');
   void [flat, asNumber, always, list, notEffect];
