@@ -109,6 +109,7 @@ function refuseLeadingOption(option: string, options: readonly string[], why: st
   };
 }
 
+/** Any key, value, member or field: short, as every row uses it. */
 type K = RedisArg;
 type Score = number | string;
 type Cursor = number | string;
