@@ -281,6 +281,16 @@ export class RedisSentinelError extends SocketError {
   }
 }
 
+/** A Redis reply did not have the shape its command's typed method promises (the command still ran). */
+export class UnexpectedReplyError extends CosocketError {
+  readonly command: string;
+
+  constructor(command: string, detail: string) {
+    super('COSOCKET_ERR_REDIS_UNEXPECTED_REPLY', `redis ${command.toUpperCase()}: unexpected reply: ${detail}`);
+    this.command = command;
+  }
+}
+
 /** An upstream broke HTTP/1.1: bad status line, header, chunk framing, or a limit was passed. */
 export class HttpProtocolError extends CosocketError {
   readonly peer: string;

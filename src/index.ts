@@ -53,6 +53,7 @@ export {
   RedisReplyError,
   RedisProtocolError,
   RedisSentinelError,
+  UnexpectedReplyError,
   coroutineChain,
   formatChain,
 } from './errors.js';

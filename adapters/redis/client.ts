@@ -16,20 +16,18 @@ import { currentTask } from '../../src/runtime/task.js';
 import type { Task } from '../../src/runtime/task.js';
 import { parserRead } from '../tcp/socket.js';
 import type { ReadRequest, TcpSocket } from '../tcp/socket.js';
+import { blockingTimeoutMs, readDeadlineMs } from './blocking.js';
+import { installCommands, mapBatchReplies } from './commands.js';
+import type { BatchCommands, ClientCommands, CommandSpec } from './commands.js';
 import { encodeCommand, joinEncoded } from './encode.js';
 import type { Encoded, RedisArg } from './encode.js';
+import { mapReply } from './replies.js';
 import { CONFIRM, MANY, MESSAGE, ONE, ReplyCollector, TRANSACTION } from './reply-collector.js';
-import type { BatchResult, PubSubMessage, ReplyMap } from './reply-collector.js';
+import type { BatchResult, PubSubMessage } from './reply-collector.js';
 
 export type RedisMode = 'short' | 'keepalive' | 'shared';
 export type { BatchResult, PubSubMessage, RedisArg };
 
-/** How a typed command is read: its reply turned into its result, and for blocking commands their own timeout. */
-export interface CommandSpec {
-  map?: ReplyMap;
-  /** A blocking command: its read deadline is its own timeout argument (seconds; 0 = none) plus the read timeout. */
-  blocking?: { timeoutArg: 'last' | number };
-}
 
 /** Commands a shared connection must refuse: they change state every other user would inherit. */
 const SHARED_FORBIDDEN = new Set([
@@ -54,17 +52,15 @@ class RedisOp {
     readonly type: number,
     readonly command: string,
     readonly args: readonly RedisArg[],
-    readonly spec: CommandSpec | null,
-    readonly batch: ReadonlyArray<QueuedCommand> | null = null,
+    readonly batch: ReadonlyArray<[string, RedisArg[]]> | null = null,
     readonly transaction = false,
+    /** Turns the raw reply into the typed result (the command table's reply mappers). */
+    readonly finish: ((reply: unknown) => unknown) | null = null,
+    /** A blocking command's own timeout in ms (0: forever), null for any other command. */
+    readonly blockMs: number | null = null,
   ) {}
 }
 
-interface QueuedCommand {
-  command: string;
-  args: RedisArg[];
-  map: ReplyMap | null;
-}
 
 // ---------------------------------------------------------------- shared mode (ioredis)
 
@@ -108,13 +104,9 @@ function sharedError(peer: string, command: string, err: unknown): unknown {
   return socketErrorFrom(command, peer, err);
 }
 
-function sharedBatchResults(results: Array<[Error | null, unknown]> | null, batch: ReadonlyArray<QueuedCommand>, peer: string): BatchResult[] | null {
+function sharedBatchResults(results: Array<[Error | null, unknown]> | null, batch: ReadonlyArray<[string, RedisArg[]]>, peer: string): BatchResult[] | null {
   if (results === null) return null;
-  return results.map(([err, reply], i) => {
-    if (err !== null) return [sharedError(peer, batch[i]!.command, err) as Error, null];
-    const map = batch[i]!.map;
-    return [null, map === null ? reply : map(reply)];
-  });
+  return results.map(([err, reply], i) => (err !== null ? [sharedError(peer, batch[i]![0], err) as Error, null] : [null, reply]));
 }
 
 // ---------------------------------------------------------------- the effect
@@ -129,13 +121,10 @@ const REDIS_OP: EffectKind = {
   },
 };
 
-function blockingMs(spec: CommandSpec | null, args: readonly RedisArg[], readMs: number): number {
-  const blocking = spec?.blocking;
-  if (blocking === undefined) return readMs;
-  const at = blocking.timeoutArg === 'last' ? args.length - 1 : blocking.timeoutArg;
-  const seconds = Number(args[at]);
-  if (!Number.isFinite(seconds) || seconds < 0) return readMs;
-  return seconds === 0 ? Infinity : seconds * 1_000 + readMs;
+/** The read deadline of a command in ms, Infinity for none (a blocking command told to wait forever). */
+function readMsOf(op: RedisOp, readTimeout: number): number {
+  const ms = readDeadlineMs(op.blockMs, readTimeout);
+  return ms === 0 ? Infinity : ms;
 }
 
 /**
@@ -196,79 +185,18 @@ export class RedisClient {
   /** Any command: `yield* red.call('HINCRBY', 'h', 'f', 1)`. */
   call<T = unknown>(command: string, ...args: RedisArg[]): Effect<T> {
     if (typeof command !== 'string' || command === '') throw new InvalidArgumentError('redis call() needs a command name');
-    return new Effect<T>(REDIS_OP, this, new RedisOp(CALL, command, args, null));
+    return new Effect<T>(REDIS_OP, this, new RedisOp(CALL, command, args));
   }
 
-  /** @internal a typed command of the command table */
-  run<T>(command: string, args: RedisArg[], spec: CommandSpec): Effect<T> {
-    return new Effect<T>(REDIS_OP, this, new RedisOp(CALL, command, args, spec));
-  }
-
-  get(key: RedisArg): Effect<string | null> {
-    return this.call<string | null>('get', key);
-  }
-  set(key: RedisArg, value: RedisArg, ...options: RedisArg[]): Effect<'OK' | string | null> {
-    return this.call('set', key, value, ...options);
-  }
-  del(...keys: RedisArg[]): Effect<number> {
-    return this.call<number>('del', ...keys);
-  }
-  exists(...keys: RedisArg[]): Effect<number> {
-    return this.call<number>('exists', ...keys);
-  }
-  incr(key: RedisArg): Effect<number> {
-    return this.call<number>('incr', key);
-  }
-  incrby(key: RedisArg, by: number): Effect<number> {
-    return this.call<number>('incrby', key, by);
-  }
-  expire(key: RedisArg, seconds: number): Effect<number> {
-    return this.call<number>('expire', key, seconds);
-  }
-  ttl(key: RedisArg): Effect<number> {
-    return this.call<number>('ttl', key);
-  }
-  mget(...keys: RedisArg[]): Effect<Array<string | null>> {
-    return this.call<Array<string | null>>('mget', ...keys);
-  }
-  hget(key: RedisArg, field: RedisArg): Effect<string | null> {
-    return this.call<string | null>('hget', key, field);
-  }
-  hset(key: RedisArg, ...fieldValues: RedisArg[]): Effect<number> {
-    return this.call<number>('hset', key, ...fieldValues);
-  }
-  hdel(key: RedisArg, ...fields: RedisArg[]): Effect<number> {
-    return this.call<number>('hdel', key, ...fields);
-  }
-  hgetall(key: RedisArg): Effect<string[]> {
-    return this.call<string[]>('hgetall', key);
-  }
-  lpush(key: RedisArg, ...values: RedisArg[]): Effect<number> {
-    return this.call<number>('lpush', key, ...values);
-  }
-  rpush(key: RedisArg, ...values: RedisArg[]): Effect<number> {
-    return this.call<number>('rpush', key, ...values);
-  }
-  lpop(key: RedisArg): Effect<string | null> {
-    return this.call<string | null>('lpop', key);
-  }
-  rpop(key: RedisArg): Effect<string | null> {
-    return this.call<string | null>('rpop', key);
-  }
-  lrange(key: RedisArg, start: number, stop: number): Effect<string[]> {
-    return this.call<string[]>('lrange', key, start, stop);
-  }
-  sadd(key: RedisArg, ...members: RedisArg[]): Effect<number> {
-    return this.call<number>('sadd', key, ...members);
-  }
-  smembers(key: RedisArg): Effect<string[]> {
-    return this.call<string[]>('smembers', key);
-  }
-  publish(channel: RedisArg, message: RedisArg): Effect<number> {
-    return this.call<number>('publish', channel, message);
-  }
-  ping(): Effect<string> {
-    return this.call<string>('ping');
+  /** @internal The typed methods' way in (see commands.ts): a command with its reply mapper and blocking timeout. */
+  run<T>(name: string, args: RedisArg[], spec: CommandSpec): Effect<T> {
+    const blockMs = spec.blocking === undefined ? null : blockingTimeoutMs(name, args, spec.blocking);
+    if (blockMs !== null && this.mode === 'shared') {
+      throw new InvalidArgumentError(`redis ${name.toUpperCase()} blocks the connection it runs on: use mode 'short' or 'keepalive', not 'shared'`);
+    }
+    const map = spec.map;
+    const finish = map === undefined ? null : (reply: unknown) => mapReply(name, map, reply);
+    return new Effect<T>(REDIS_OP, this, new RedisOp(CALL, name, args, null, false, finish, blockMs));
   }
 
   /** Queue commands, send them in one write with `yield* batch.exec()`; one [error, reply] per command. */
@@ -299,7 +227,7 @@ export class RedisClient {
    * ['message', channel, payload] or ['pmessage', pattern, channel, payload]. A read timeout is not fatal.
    */
   readReply(): Effect<PubSubMessage> {
-    return new Effect<PubSubMessage>(REDIS_OP, this, new RedisOp(READ_REPLY, 'read_reply', [], null));
+    return new Effect<PubSubMessage>(REDIS_OP, this, new RedisOp(READ_REPLY, 'read_reply', []));
   }
 
   /** Read timeout (ms) for the commands that follow; the connect timeout is the pool's. */
@@ -367,29 +295,26 @@ export class RedisClient {
     }
     let data: Encoded;
     if (op.type === BATCH) {
-      const batch = op.batch!;
       const encoded: Encoded[] = [];
-      const maps: Array<ReplyMap | null> = [];
       if (op.transaction) encoded.push(encodeCommand('MULTI', []));
-      for (const queued of batch) {
-        encoded.push(encodeCommand(queued.command, queued.args));
-        maps.push(queued.map);
-        this.track(queued.command);
+      for (const [command, args] of op.batch!) {
+        encoded.push(encodeCommand(command, args));
+        this.track(command);
       }
       if (op.transaction) {
         encoded.push(encodeCommand('EXEC', []));
         this.inTransaction = false; // EXEC ends the transaction and any WATCH
       }
       data = joinEncoded(encoded);
-      replies.expect(op.transaction ? TRANSACTION : MANY, encoded.length, maps);
+      replies.expect(op.transaction ? TRANSACTION : MANY, encoded.length, op.finish);
     } else {
       data = encodeCommand(op.command, op.args);
       const name = op.command.toLowerCase();
       if (PUBSUB.has(name)) replies.expect(CONFIRM, this.confirmations(name, op.args.length), null);
-      else replies.expect(ONE, 1, op.spec?.map ?? null);
+      else replies.expect(ONE, 1, op.finish);
       this.track(name);
     }
-    sock.beginExchange(task, data, this.read!, blockingMs(op.spec, op.args, this.readTimeout));
+    sock.beginExchange(task, data, this.read!, readMsOf(op, this.readTimeout));
   }
 
   /** @internal The coroutine stopped waiting (cancelled): a dedicated connection is closed. */
@@ -406,10 +331,6 @@ export class RedisClient {
     this.sock = null;
   }
 
-  /** @internal */
-  runBatch(commands: ReadonlyArray<QueuedCommand>, transaction: boolean): Effect<BatchResult[] | null> {
-    return new Effect<BatchResult[] | null>(REDIS_OP, this, new RedisOp(BATCH, transaction ? 'exec' : 'pipeline', [], null, commands, transaction));
-  }
 
   /** Confirmations a (un)subscribe gets: one per name, or one per current subscription when it names none. */
   private confirmations(name: string, names: number): number {
@@ -440,19 +361,19 @@ export class RedisClient {
     let promise: Promise<unknown>;
     if (op.type === BATCH) {
       const batch: ChainableCommander = op.transaction ? client.multi() : client.pipeline();
-      for (const queued of op.batch!) {
-        if (SHARED_FORBIDDEN.has(queued.command.toLowerCase())) throw sharedRefusal(queued.command);
-        batch.call(queued.command, ...queued.args);
+      for (const [command, args] of op.batch!) {
+        if (SHARED_FORBIDDEN.has(command.toLowerCase())) throw sharedRefusal(command);
+        batch.call(command, ...args);
       }
       const commands = op.batch!;
       promise = batch.exec().then((results) => sharedBatchResults(results as Array<[Error | null, unknown]> | null, commands, this.peer));
     } else {
       if (SHARED_FORBIDDEN.has(op.command.toLowerCase())) throw sharedRefusal(op.command);
-      const map = op.spec?.map;
       promise = client.call(op.command, ...(op.args as RedisArg[]));
-      if (map !== undefined) promise = promise.then(map);
     }
-    const ms = blockingMs(op.spec, op.args, this.readTimeout);
+    const finish = op.finish;
+    if (finish !== null) promise = promise.then(finish);
+    const ms = readMsOf(op, this.readTimeout);
     const pending = new SharedPending(this.peer, task, op.command, ms);
     if (ms !== Infinity) pending.node = sharedDeadlines.add(pending, ms);
     task.waitHandle = pending;
@@ -484,11 +405,19 @@ export class RedisClient {
       );
     }
   }
+
+  /** @internal */
+  runBatch(commands: Array<[string, RedisArg[]]>, transaction: boolean, specs: Array<CommandSpec | null>): Effect<BatchResult[] | null> {
+    const command = transaction ? 'exec' : 'pipeline';
+    const finish = specs.some((spec) => spec?.map !== undefined) ? (reply: unknown) => mapBatchReplies(reply as BatchResult[] | null, commands, specs) : null;
+    return new Effect<BatchResult[] | null>(REDIS_OP, this, new RedisOp(BATCH, command, [], commands, transaction, finish));
+  }
 }
 
 /** Commands queued for one round trip: a pipeline, or a MULTI/EXEC transaction. */
 export class RedisBatch {
-  private readonly commands: QueuedCommand[] = [];
+  private readonly commands: Array<[string, RedisArg[]]> = [];
+  private readonly specs: Array<CommandSpec | null> = [];
 
   constructor(
     private readonly client: RedisClient,
@@ -498,27 +427,16 @@ export class RedisBatch {
   /** Queues a command; returns the batch for chaining. */
   call(command: string, ...args: RedisArg[]): this {
     if (typeof command !== 'string' || command === '') throw new InvalidArgumentError('redis batch call() needs a command name');
-    this.commands.push({ command, args, map: null });
+    this.commands.push([command, args]);
+    this.specs.push(null);
     return this;
   }
 
-  /** @internal a typed command of the command table */
-  queue(command: string, args: RedisArg[], spec: CommandSpec): this {
-    this.commands.push({ command, args, map: spec.map ?? null });
+  /** @internal The typed methods' way in (see commands.ts). */
+  queue(name: string, args: RedisArg[], spec: CommandSpec): this {
+    this.commands.push([name, args]);
+    this.specs.push(spec);
     return this;
-  }
-
-  get(key: RedisArg): this {
-    return this.call('get', key);
-  }
-  set(key: RedisArg, value: RedisArg, ...options: RedisArg[]): this {
-    return this.call('set', key, value, ...options);
-  }
-  incr(key: RedisArg): this {
-    return this.call('incr', key);
-  }
-  del(...keys: RedisArg[]): this {
-    return this.call('del', ...keys);
   }
 
   get length(): number {
@@ -528,6 +446,11 @@ export class RedisBatch {
   /** Sends them all; one [error, reply] per command, or null for a transaction aborted by WATCH. */
   exec(): Effect<BatchResult[] | null> {
     if (this.commands.length === 0) throw new InvalidArgumentError('redis pipeline exec(): no commands queued');
-    return this.client.runBatch(this.commands.splice(0), this.transaction);
+    return this.client.runBatch(this.commands.splice(0), this.transaction, this.specs.splice(0));
   }
 }
+
+// The typed command methods, one per row of the table in commands.ts.
+export interface RedisClient extends ClientCommands {}
+export interface RedisBatch extends BatchCommands<RedisBatch> {}
+installCommands(RedisClient.prototype, RedisBatch.prototype);

@@ -10,7 +10,23 @@ import { connectThroughSentinel } from './sentinel.js';
 import { parseRedisTarget } from './url.js';
 
 export { RedisClient, RedisBatch } from './client.js';
-export type { BatchResult, CommandSpec, PubSubMessage, RedisArg, RedisMode } from './client.js';
+export type { BatchResult, PubSubMessage, RedisArg, RedisMode } from './client.js';
+export { COMMANDS } from './commands.js';
+export type { BatchCommands, ClientCommands, CommandName, CommandSpec } from './commands.js';
+export type { BlockingSpec, TimeoutArg } from './blocking.js';
+export type {
+  KeyedScoredMember,
+  PendingStreamEntry,
+  ScanPage,
+  ScoredMember,
+  StreamAutoclaim,
+  StreamEntry,
+  StreamGroupRead,
+  StreamPendingEntry,
+  StreamPendingSummary,
+  StreamRead,
+} from './replies.js';
+export { RedisScript, evalScript, script } from './script.js';
 export { parseRedisTarget } from './url.js';
 export type { RedisAddress, RedisTarget, RedisTopology } from './url.js';
 export { DEFAULT_MAX_BULK } from './resp.js';

@@ -54,7 +54,7 @@ export class ReplyCollector implements QueueParser {
   /** Replies the current command still waits for. */
   private expected = 0;
   private results: unknown[] = [];
-  private maps: ReadonlyArray<ReplyMap | null> | ReplyMap | null = null;
+  private finish: ReplyMap | null = null;
   private lastCount = 0;
 
   constructor(peer: string, maxBulk: number | undefined) {
@@ -79,12 +79,15 @@ export class ReplyCollector implements QueueParser {
     return this.reader.midReply ? 'a reply is half read' : null;
   }
 
-  /** Waits for `replies` replies of `kind`; `maps` turns each into its typed result. */
-  expect(kind: number, replies: number, maps: ReadonlyArray<ReplyMap | null> | ReplyMap | null): void {
+  /**
+   * Waits for `replies` replies of `kind`; `finish` turns the result (the reply, or a batch's results)
+   * into the typed one. What `finish` throws is the command's error; the connection stays usable.
+   */
+  expect(kind: number, replies: number, finish: ReplyMap | null): void {
     if (this.expected > 0 && this.kind !== MESSAGE) this.owed += this.expected;
     this.kind = kind;
     this.expected = replies;
-    this.maps = maps;
+    this.finish = finish;
     this.results = [];
   }
 
@@ -128,12 +131,9 @@ export class ReplyCollector implements QueueParser {
   /** One reply of the waiting command; its result once the last one came, else NEED_MORE. */
   private take(reply: unknown): unknown {
     switch (this.kind) {
-      case ONE: {
+      case ONE:
         this.expected = 0;
-        if (reply instanceof RedisReplyError) return reply;
-        const map = this.maps as ReplyMap | null;
-        return map === null ? reply : map(reply);
-      }
+        return reply instanceof RedisReplyError ? reply : this.finished(reply);
       case CONFIRM: {
         if (Array.isArray(reply) && typeof reply[2] === 'number') {
           this.confirmed(String(reply[0]), reply[1]);
@@ -145,7 +145,7 @@ export class ReplyCollector implements QueueParser {
       default:
         this.results.push(reply);
         if (--this.expected > 0) return NEED_MORE;
-        return this.kind === MANY ? this.batch(this.results) : this.transaction(this.results);
+        return this.finished(this.kind === MANY ? this.batch(this.results) : this.transaction(this.results));
     }
   }
 
@@ -158,9 +158,18 @@ export class ReplyCollector implements QueueParser {
     else set.add(name);
   }
 
+  private finished(result: unknown): unknown {
+    const finish = this.finish;
+    if (finish === null || result instanceof Error) return result;
+    try {
+      return finish(result);
+    } catch (err) {
+      return err instanceof Error ? err : new Error(String(err));
+    }
+  }
+
   private batch(replies: unknown[]): BatchResult[] {
-    const maps = this.maps as ReadonlyArray<ReplyMap | null>;
-    return replies.map((reply, i) => (reply instanceof RedisReplyError ? [reply, null] : [null, maps[i] ? maps[i]!(reply) : reply]));
+    return replies.map((reply) => (reply instanceof RedisReplyError ? [reply, null] : [null, reply]));
   }
 
   /** MULTI's +OK, a +QUEUED (or error) per command, then EXEC's array (null: a WATCHed key changed). */
