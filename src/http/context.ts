@@ -10,6 +10,8 @@ import { IdleTimeout } from '../runtime/idle-timeout.js';
 import type { Task, TaskObserver } from '../runtime/task.js';
 import { STATUS_TEXT, statusForError } from './error-status.js';
 import { Output } from './output.js';
+import { recordStatus } from './route-stats.js';
+import type { RouteStats } from './route-stats.js';
 import type { Printable, Written } from './output.js';
 
 export interface OutputOptions {
@@ -22,11 +24,6 @@ export interface OutputOptions {
    * after this long without progress (a write, or ctx.progress()). 0: the overall deadline stays. Default 60 s.
    */
   idleTimeout: number;
-}
-
-/** Told how each coroutine-handled response ended, for per-route stats. */
-export interface ResponseRecorder {
-  recordStreamed(request: FastifyRequest, status: number): void;
 }
 
 /**
@@ -50,16 +47,17 @@ export class HandlerContext implements TaskObserver {
   private readonly headers: Record<string, string | string[]> = {};
   private trailers: Record<string, string> | null = null;
   private readonly output: Output;
-  private readonly recorder: ResponseRecorder;
+  /** Where this response is counted once it ended. */
+  private readonly stats: RouteStats;
   private readonly log: FastifyBaseLogger;
   private task: Task<unknown> | null = null;
   private idleMs: number;
   private idle: IdleTimeout | null = null;
 
-  constructor(request: FastifyRequest, reply: FastifyReply, options: OutputOptions, recorder: ResponseRecorder, log: FastifyBaseLogger) {
+  constructor(request: FastifyRequest, reply: FastifyReply, options: OutputOptions, stats: RouteStats, log: FastifyBaseLogger) {
     this.request = request;
     this.reply = reply;
-    this.recorder = recorder;
+    this.stats = stats;
     this.log = log;
     this.output = new Output(reply.raw, options.bufferSize, options.sendTimeout, () => this.startStreaming());
     this.sendTimeout = options.sendTimeout;
@@ -206,7 +204,7 @@ export class HandlerContext implements TaskObserver {
         this.log.error({ err, route: this.request.routeOptions.url }, 'could not end a streamed response');
         raw.destroy();
       }
-      this.recorder.recordStreamed(this.request, this.status);
+      recordStatus(this.stats, this.status);
       return;
     }
     if (this.output.buffered > 0 || value === undefined || value === null) {
@@ -223,6 +221,7 @@ export class HandlerContext implements TaskObserver {
       const reply = this.reply.code(this.status).headers(this.headers);
       reply.send(value);
     }
+    recordStatus(this.stats, this.reply.statusCode);
   }
 
   /** A response with no Content-Type: status, headers as set, and `body` (its Content-Length by Node). */
@@ -232,7 +231,7 @@ export class HandlerContext implements TaskObserver {
     raw.statusCode = this.status;
     for (const [name, value] of Object.entries(this.headers)) raw.setHeader(name, value);
     raw.end(body); // the head goes out with it, so Node frames it by the body's length
-    this.recorder.recordStreamed(this.request, this.status);
+    recordStatus(this.stats, this.status);
   }
 
   private fail(err: unknown, task: Task<unknown>): void {
@@ -247,13 +246,14 @@ export class HandlerContext implements TaskObserver {
     if (this.output.streaming) {
       // the head went out already: cut the response so the client cannot take it for complete
       raw.destroy();
-      this.recorder.recordStreamed(this.request, status);
+      recordStatus(this.stats, status);
       return;
     }
     const message = err instanceof Error && status !== 500 ? `: ${err.message}` : '';
     // a request whose body was refused part-way: its unread rest makes the connection unusable
     if (status === 413 || status === 408) this.reply.header('connection', 'close');
     this.reply.code(status).type('text/plain; charset=utf-8').send(`${status} ${STATUS_TEXT[status] ?? 'Error'}${message}\n`);
+    recordStatus(this.stats, status);
   }
 
   private startStreaming(): void {
