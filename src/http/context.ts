@@ -216,7 +216,7 @@ export class HandlerContext implements TaskObserver {
       }
       const reply = this.reply.code(this.status).headers(this.headers);
       if (addedType !== undefined) reply.type(addedType);
-      reply.send(this.output.takeAll());
+      reply.send(this.output.takeBody());
     } else {
       const reply = this.reply.code(this.status).headers(this.headers);
       reply.send(value);

@@ -57,8 +57,11 @@ function onSendTimeout(output: Output): void {
  * sends the head (chunked unless a Content-Length was set); each flush leaves as one chunk in one write.
  */
 export class Output {
-  private chunks: Buffer[] = [];
+  /** Printed text stays a string until it must be bytes: a small text response then leaves with its head in one write. */
+  private chunks: Array<Buffer | string> = [];
   private size = 0;
+  /** Every buffered part is text. */
+  private text = true;
   /** The head is on the wire: the rest goes out as chunks through `raw`. */
   streaming = false;
   /** Set by chunkOnSocket(): the body goes to the socket with our framing, not through `raw`. */
@@ -130,9 +133,8 @@ export class Output {
   /** @internal */
   beginWrite(task: Task<unknown>, data: Buffer): void {
     this.startStreaming();
-    const chunk = this.size > 0 ? Buffer.concat([...this.chunks, data], this.size + data.length) : data;
-    this.chunks = [];
-    this.size = 0;
+    const chunk = this.size > 0 ? Buffer.concat([...this.chunks.map(asBytes), data], this.size + data.length) : data;
+    this.clear();
     if (this.clientGone()) throw new SocketClosedError('send', 'client');
     this.afterWrite(task, this.rawBody === null ? this.raw.write(chunk) : this.rawBody.writeChunk(chunk));
   }
@@ -192,12 +194,33 @@ export class Output {
     task.settleWait(undefined, false);
   };
 
-  /** Everything buffered, in one Buffer (for a response that was never flushed). */
+  /** Everything buffered, in one Buffer. */
   takeAll(): Buffer {
-    const all = this.chunks.length === 1 ? this.chunks[0]! : Buffer.concat(this.chunks, this.size);
+    const chunks = this.chunks;
+    let all: Buffer;
+    if (chunks.length === 1) {
+      const only = chunks[0]!;
+      all = typeof only === 'string' ? Buffer.from(only) : only;
+    } else {
+      all = Buffer.concat(chunks.map(asBytes), this.size);
+    }
+    this.clear();
+    return all;
+  }
+
+  /** Everything buffered, for a response that was never flushed: one string when only text was printed. */
+  takeBody(): Buffer | string {
+    if (!this.text) return this.takeAll();
+    const chunks = this.chunks;
+    const body = chunks.length === 1 ? (chunks[0] as string) : chunks.join('');
+    this.clear();
+    return body;
+  }
+
+  private clear(): void {
     this.chunks = [];
     this.size = 0;
-    return all;
+    this.text = true;
   }
 
   /** @internal */
@@ -264,9 +287,20 @@ export class Output {
       for (const item of value as readonly Printable[]) this.add(item);
       return;
     }
-    const bytes = typeof value === 'string' ? Buffer.from(value) : value instanceof Uint8Array ? (value as Buffer) : Buffer.from(String(value));
-    if (bytes.length === 0) return;
-    this.chunks.push(bytes as Buffer);
-    this.size += bytes.length;
+    if (value instanceof Uint8Array) {
+      if (value.length === 0) return;
+      this.chunks.push(value as Buffer);
+      this.size += value.length;
+      this.text = false;
+      return;
+    }
+    const text = typeof value === 'string' ? value : String(value);
+    if (text.length === 0) return;
+    this.chunks.push(text);
+    this.size += Buffer.byteLength(text);
   }
+}
+
+function asBytes(chunk: Buffer | string): Buffer {
+  return typeof chunk === 'string' ? Buffer.from(chunk) : chunk;
 }
