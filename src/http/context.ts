@@ -12,7 +12,7 @@ import { STATUS_TEXT, statusForError } from './error-status.js';
 import { Output } from './output.js';
 import { recordStatus } from './route-stats.js';
 import type { RouteStats } from './route-stats.js';
-import type { Printable, Written } from './output.js';
+import type { Printable, ResponseHead, Written } from './output.js';
 
 export interface OutputOptions {
   /** print/say buffer size before it goes out by itself. Default 16 KB. */
@@ -30,7 +30,7 @@ export interface OutputOptions {
  * What a coroutine handler gets: the request, the response status and headers, output with
  * print/say/flush, and the adapters (`ctx.redis.connect()`, `ctx.tcp`, `ctx.http`, `ctx.file`).
  */
-export class HandlerContext implements TaskObserver {
+export class HandlerContext implements TaskObserver, ResponseHead {
   readonly request: FastifyRequest;
   readonly reply: FastifyReply;
   /** Response status; set it before the first flush. */
@@ -40,11 +40,8 @@ export class HandlerContext implements TaskObserver {
    * proxied response keeps the upstream's head as it came, like nginx's proxy_pass).
    */
   defaultContentType: string | null = 'text/plain; charset=utf-8';
-  readonly redis = redis;
-  readonly tcp = tcp;
-  readonly http = http;
-  readonly file = file;
-  private readonly headers: Record<string, string | string[]> = {};
+  /** Set by header(); null until then. */
+  private headers: Record<string, string | string[]> | null = null;
   private trailers: Record<string, string> | null = null;
   private readonly output: Output;
   /** Where this response is counted once it ended. */
@@ -59,9 +56,25 @@ export class HandlerContext implements TaskObserver {
     this.reply = reply;
     this.stats = stats;
     this.log = log;
-    this.output = new Output(reply.raw, options.bufferSize, options.sendTimeout, () => this.startStreaming());
+    this.output = new Output(reply.raw, options.bufferSize, options.sendTimeout, this);
     this.sendTimeout = options.sendTimeout;
     this.idleMs = options.idleTimeout;
+  }
+
+  get redis(): typeof redis {
+    return redis;
+  }
+
+  get tcp(): typeof tcp {
+    return tcp;
+  }
+
+  get http(): typeof http {
+    return http;
+  }
+
+  get file(): typeof file {
+    return file;
   }
 
   /** @internal The coroutine running this handler (its deadline is handed over once the head is sent). */
@@ -112,6 +125,7 @@ export class HandlerContext implements TaskObserver {
     if (this.output.streaming) {
       throw new CosocketError('COSOCKET_ERR_HEADERS_SENT', `cannot set header '${name}': the response head was already sent by flush()`);
     }
+    if (this.headers === null) this.headers = {};
     this.headers[name.toLowerCase()] = Array.isArray(value) ? value : String(value);
     return this;
   }
@@ -207,21 +221,29 @@ export class HandlerContext implements TaskObserver {
       recordStatus(this.stats, this.status);
       return;
     }
+    const reply = this.reply;
+    const headers = this.headers;
     if (this.output.buffered > 0 || value === undefined || value === null) {
-      const addedType = this.headers['content-type'] === undefined ? this.defaultContentType : undefined;
+      const addedType = headers === null || headers['content-type'] === undefined ? this.defaultContentType : undefined;
       // fastify's send() would name a type (octet-stream) for a Buffer: a response meant to have none goes out by itself
       if (addedType === null) {
         this.sendUntyped(this.output.takeAll());
         return;
       }
-      const reply = this.reply.code(this.status).headers(this.headers);
+      this.setReplyHead(headers);
       if (addedType !== undefined) reply.type(addedType);
       reply.send(this.output.takeBody());
     } else {
-      const reply = this.reply.code(this.status).headers(this.headers);
+      this.setReplyHead(headers);
       reply.send(value);
     }
-    recordStatus(this.stats, this.reply.statusCode);
+    recordStatus(this.stats, reply.statusCode);
+  }
+
+  /** Status and headers as set, onto the fastify reply (skipping what would change nothing). */
+  private setReplyHead(headers: Record<string, string | string[]> | null): void {
+    if (this.reply.statusCode !== this.status) this.reply.code(this.status);
+    if (headers !== null) this.reply.headers(headers);
   }
 
   /** A response with no Content-Type: status, headers as set, and `body` (its Content-Length by Node). */
@@ -229,7 +251,7 @@ export class HandlerContext implements TaskObserver {
     this.reply.hijack();
     const raw = this.reply.raw;
     raw.statusCode = this.status;
-    for (const [name, value] of Object.entries(this.headers)) raw.setHeader(name, value);
+    if (this.headers !== null) for (const [name, value] of Object.entries(this.headers)) raw.setHeader(name, value);
     raw.end(body); // the head goes out with it, so Node frames it by the body's length
     recordStatus(this.stats, this.status);
   }
@@ -256,7 +278,8 @@ export class HandlerContext implements TaskObserver {
     recordStatus(this.stats, status);
   }
 
-  private startStreaming(): void {
+  /** @internal The body starts to stream: the head goes out now, and the deadline hands over to the idle timeout. */
+  sendHead(): void {
     this.handOverDeadline();
     this.reply.hijack();
     const headers: Record<string, string | string[]> = { ...this.headers };

@@ -51,6 +51,11 @@ function onSendTimeout(output: Output): void {
   output.sendTimedOut();
 }
 
+/** Sends the response head (status and headers) when the body starts to stream. */
+export interface ResponseHead {
+  sendHead(): void;
+}
+
 /**
  * A handler's output buffer, with ngx.print/ngx.flush semantics: print appends without writing; the
  * buffer goes out when it passes `bufferSize`, on flush, or when the handler ends. The first flush
@@ -69,11 +74,14 @@ export class Output {
   private flushWaiter: Task<unknown> | null = null;
   private flushTimer: NodeJS.Timeout | null = null;
 
+  /** Made on the first wait for 'drain': most responses never wait. */
+  private drainListener: (() => void) | null = null;
+
   constructor(
     private readonly raw: ServerResponse,
     private readonly bufferSize: number,
     private readonly sendTimeout: number,
-    private readonly writeHead: () => void,
+    private readonly head: ResponseHead,
   ) {}
 
   get buffered(): number {
@@ -172,7 +180,7 @@ export class Output {
   private startStreaming(): void {
     if (!this.streaming) {
       this.streaming = true;
-      this.writeHead();
+      this.head.sendHead();
     }
   }
 
@@ -184,15 +192,20 @@ export class Output {
     }
     this.flushWaiter = task;
     this.flushTimer = setTimeout(onSendTimeout, this.sendTimeout, this);
-    this.sink.once('drain', this.onDrain);
+    this.sink.once('drain', this.onDrain());
   }
 
-  private readonly onDrain = (): void => {
-    const task = this.flushWaiter;
-    if (task === null) return;
-    this.endFlushWait();
-    task.settleWait(undefined, false);
-  };
+  private onDrain(): () => void {
+    if (this.drainListener === null) {
+      this.drainListener = () => {
+        const task = this.flushWaiter;
+        if (task === null) return;
+        this.endFlushWait();
+        task.settleWait(undefined, false);
+      };
+    }
+    return this.drainListener;
+  }
 
   /** Everything buffered, in one Buffer. */
   takeAll(): Buffer {
@@ -254,7 +267,7 @@ export class Output {
   }
 
   private endFlushWait(): void {
-    this.sink.off('drain', this.onDrain);
+    if (this.drainListener !== null) this.sink.off('drain', this.drainListener);
     if (this.flushTimer !== null) clearTimeout(this.flushTimer);
     this.flushTimer = null;
     this.flushWaiter = null;
