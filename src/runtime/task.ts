@@ -132,6 +132,8 @@ export class Task<T> implements Promise<T>, Operable<T> {
   private deadlineNode: QueueNode<Task<unknown>> | null = null;
   /** What most coroutines never need, allocated on first use. */
   private extras: TaskExtras<T> | null = null;
+  /** @internal Its place in the scheduler's list of roots (null for a child, or once settled). */
+  rootNode: QueueNode<Task<unknown>> | null = null;
   /** Someone takes its outcome (a promise, an observer, a join): its failure is not reported as unhandled. */
   private observed = false;
 
