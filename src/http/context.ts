@@ -10,7 +10,9 @@ import { IdleTimeout } from '../runtime/idle-timeout.js';
 import type { Task, TaskObserver } from '../runtime/task.js';
 import { STATUS_TEXT, statusForError } from './error-status.js';
 import { Output } from './output.js';
-import type { Printable, Written } from './output.js';
+import { recordStatus } from './route-stats.js';
+import type { RouteStats } from './route-stats.js';
+import type { Printable, ResponseHead, Written } from './output.js';
 
 export interface OutputOptions {
   /** print/say buffer size before it goes out by itself. Default 16 KB. */
@@ -24,16 +26,11 @@ export interface OutputOptions {
   idleTimeout: number;
 }
 
-/** Told how each coroutine-handled response ended, for per-route stats. */
-export interface ResponseRecorder {
-  recordStreamed(request: FastifyRequest, status: number): void;
-}
-
 /**
  * What a coroutine handler gets: the request, the response status and headers, output with
  * print/say/flush, and the adapters (`ctx.redis.connect()`, `ctx.tcp`, `ctx.http`, `ctx.file`).
  */
-export class HandlerContext implements TaskObserver {
+export class HandlerContext implements TaskObserver, ResponseHead {
   readonly request: FastifyRequest;
   readonly reply: FastifyReply;
   /** Response status; set it before the first flush. */
@@ -43,27 +40,41 @@ export class HandlerContext implements TaskObserver {
    * proxied response keeps the upstream's head as it came, like nginx's proxy_pass).
    */
   defaultContentType: string | null = 'text/plain; charset=utf-8';
-  readonly redis = redis;
-  readonly tcp = tcp;
-  readonly http = http;
-  readonly file = file;
-  private readonly headers: Record<string, string | string[]> = {};
+  /** Set by header(); null until then. */
+  private headers: Record<string, string | string[]> | null = null;
   private trailers: Record<string, string> | null = null;
   private readonly output: Output;
-  private readonly recorder: ResponseRecorder;
+  /** Where this response is counted once it ended. */
+  private readonly stats: RouteStats;
   private readonly log: FastifyBaseLogger;
   private task: Task<unknown> | null = null;
   private idleMs: number;
   private idle: IdleTimeout | null = null;
 
-  constructor(request: FastifyRequest, reply: FastifyReply, options: OutputOptions, recorder: ResponseRecorder, log: FastifyBaseLogger) {
+  constructor(request: FastifyRequest, reply: FastifyReply, options: OutputOptions, stats: RouteStats, log: FastifyBaseLogger) {
     this.request = request;
     this.reply = reply;
-    this.recorder = recorder;
+    this.stats = stats;
     this.log = log;
-    this.output = new Output(reply.raw, options.bufferSize, options.sendTimeout, () => this.startStreaming());
+    this.output = new Output(reply.raw, options.bufferSize, options.sendTimeout, this);
     this.sendTimeout = options.sendTimeout;
     this.idleMs = options.idleTimeout;
+  }
+
+  get redis(): typeof redis {
+    return redis;
+  }
+
+  get tcp(): typeof tcp {
+    return tcp;
+  }
+
+  get http(): typeof http {
+    return http;
+  }
+
+  get file(): typeof file {
+    return file;
   }
 
   /** @internal The coroutine running this handler (its deadline is handed over once the head is sent). */
@@ -114,6 +125,7 @@ export class HandlerContext implements TaskObserver {
     if (this.output.streaming) {
       throw new CosocketError('COSOCKET_ERR_HEADERS_SENT', `cannot set header '${name}': the response head was already sent by flush()`);
     }
+    if (this.headers === null) this.headers = {};
     this.headers[name.toLowerCase()] = Array.isArray(value) ? value : String(value);
     return this;
   }
@@ -206,23 +218,32 @@ export class HandlerContext implements TaskObserver {
         this.log.error({ err, route: this.request.routeOptions.url }, 'could not end a streamed response');
         raw.destroy();
       }
-      this.recorder.recordStreamed(this.request, this.status);
+      recordStatus(this.stats, this.status);
       return;
     }
+    const reply = this.reply;
+    const headers = this.headers;
     if (this.output.buffered > 0 || value === undefined || value === null) {
-      const addedType = this.headers['content-type'] === undefined ? this.defaultContentType : undefined;
+      const addedType = headers === null || headers['content-type'] === undefined ? this.defaultContentType : undefined;
       // fastify's send() would name a type (octet-stream) for a Buffer: a response meant to have none goes out by itself
       if (addedType === null) {
         this.sendUntyped(this.output.takeAll());
         return;
       }
-      const reply = this.reply.code(this.status).headers(this.headers);
+      this.setReplyHead(headers);
       if (addedType !== undefined) reply.type(addedType);
-      reply.send(this.output.takeAll());
+      reply.send(this.output.takeBody());
     } else {
-      const reply = this.reply.code(this.status).headers(this.headers);
+      this.setReplyHead(headers);
       reply.send(value);
     }
+    recordStatus(this.stats, reply.statusCode);
+  }
+
+  /** Status and headers as set, onto the fastify reply (skipping what would change nothing). */
+  private setReplyHead(headers: Record<string, string | string[]> | null): void {
+    if (this.reply.statusCode !== this.status) this.reply.code(this.status);
+    if (headers !== null) this.reply.headers(headers);
   }
 
   /** A response with no Content-Type: status, headers as set, and `body` (its Content-Length by Node). */
@@ -230,9 +251,9 @@ export class HandlerContext implements TaskObserver {
     this.reply.hijack();
     const raw = this.reply.raw;
     raw.statusCode = this.status;
-    for (const [name, value] of Object.entries(this.headers)) raw.setHeader(name, value);
+    if (this.headers !== null) for (const [name, value] of Object.entries(this.headers)) raw.setHeader(name, value);
     raw.end(body); // the head goes out with it, so Node frames it by the body's length
-    this.recorder.recordStreamed(this.request, this.status);
+    recordStatus(this.stats, this.status);
   }
 
   private fail(err: unknown, task: Task<unknown>): void {
@@ -247,16 +268,18 @@ export class HandlerContext implements TaskObserver {
     if (this.output.streaming) {
       // the head went out already: cut the response so the client cannot take it for complete
       raw.destroy();
-      this.recorder.recordStreamed(this.request, status);
+      recordStatus(this.stats, status);
       return;
     }
     const message = err instanceof Error && status !== 500 ? `: ${err.message}` : '';
     // a request whose body was refused part-way: its unread rest makes the connection unusable
     if (status === 413 || status === 408) this.reply.header('connection', 'close');
     this.reply.code(status).type('text/plain; charset=utf-8').send(`${status} ${STATUS_TEXT[status] ?? 'Error'}${message}\n`);
+    recordStatus(this.stats, status);
   }
 
-  private startStreaming(): void {
+  /** @internal The body starts to stream: the head goes out now, and the deadline hands over to the idle timeout. */
+  sendHead(): void {
     this.handOverDeadline();
     this.reply.hijack();
     const headers: Record<string, string | string[]> = { ...this.headers };

@@ -51,14 +51,22 @@ function onSendTimeout(output: Output): void {
   output.sendTimedOut();
 }
 
+/** Sends the response head (status and headers) when the body starts to stream. */
+export interface ResponseHead {
+  sendHead(): void;
+}
+
 /**
  * A handler's output buffer, with ngx.print/ngx.flush semantics: print appends without writing; the
  * buffer goes out when it passes `bufferSize`, on flush, or when the handler ends. The first flush
  * sends the head (chunked unless a Content-Length was set); each flush leaves as one chunk in one write.
  */
 export class Output {
-  private chunks: Buffer[] = [];
+  /** Printed text stays a string until it must be bytes: a small text response then leaves with its head in one write. */
+  private chunks: Array<Buffer | string> = [];
   private size = 0;
+  /** Every buffered part is text. */
+  private text = true;
   /** The head is on the wire: the rest goes out as chunks through `raw`. */
   streaming = false;
   /** Set by chunkOnSocket(): the body goes to the socket with our framing, not through `raw`. */
@@ -66,11 +74,14 @@ export class Output {
   private flushWaiter: Task<unknown> | null = null;
   private flushTimer: NodeJS.Timeout | null = null;
 
+  /** Made on the first wait for 'drain': most responses never wait. */
+  private drainListener: (() => void) | null = null;
+
   constructor(
     private readonly raw: ServerResponse,
     private readonly bufferSize: number,
     private readonly sendTimeout: number,
-    private readonly writeHead: () => void,
+    private readonly head: ResponseHead,
   ) {}
 
   get buffered(): number {
@@ -130,9 +141,8 @@ export class Output {
   /** @internal */
   beginWrite(task: Task<unknown>, data: Buffer): void {
     this.startStreaming();
-    const chunk = this.size > 0 ? Buffer.concat([...this.chunks, data], this.size + data.length) : data;
-    this.chunks = [];
-    this.size = 0;
+    const chunk = this.size > 0 ? Buffer.concat([...this.chunks.map(asBytes), data], this.size + data.length) : data;
+    this.clear();
     if (this.clientGone()) throw new SocketClosedError('send', 'client');
     this.afterWrite(task, this.rawBody === null ? this.raw.write(chunk) : this.rawBody.writeChunk(chunk));
   }
@@ -170,7 +180,7 @@ export class Output {
   private startStreaming(): void {
     if (!this.streaming) {
       this.streaming = true;
-      this.writeHead();
+      this.head.sendHead();
     }
   }
 
@@ -182,22 +192,48 @@ export class Output {
     }
     this.flushWaiter = task;
     this.flushTimer = setTimeout(onSendTimeout, this.sendTimeout, this);
-    this.sink.once('drain', this.onDrain);
+    this.sink.once('drain', this.onDrain());
   }
 
-  private readonly onDrain = (): void => {
-    const task = this.flushWaiter;
-    if (task === null) return;
-    this.endFlushWait();
-    task.settleWait(undefined, false);
-  };
+  private onDrain(): () => void {
+    if (this.drainListener === null) {
+      this.drainListener = () => {
+        const task = this.flushWaiter;
+        if (task === null) return;
+        this.endFlushWait();
+        task.settleWait(undefined, false);
+      };
+    }
+    return this.drainListener;
+  }
 
-  /** Everything buffered, in one Buffer (for a response that was never flushed). */
+  /** Everything buffered, in one Buffer. */
   takeAll(): Buffer {
-    const all = this.chunks.length === 1 ? this.chunks[0]! : Buffer.concat(this.chunks, this.size);
+    const chunks = this.chunks;
+    let all: Buffer;
+    if (chunks.length === 1) {
+      const only = chunks[0]!;
+      all = typeof only === 'string' ? Buffer.from(only) : only;
+    } else {
+      all = Buffer.concat(chunks.map(asBytes), this.size);
+    }
+    this.clear();
+    return all;
+  }
+
+  /** Everything buffered, for a response that was never flushed: one string when only text was printed. */
+  takeBody(): Buffer | string {
+    if (!this.text) return this.takeAll();
+    const chunks = this.chunks;
+    const body = chunks.length === 1 ? (chunks[0] as string) : chunks.join('');
+    this.clear();
+    return body;
+  }
+
+  private clear(): void {
     this.chunks = [];
     this.size = 0;
-    return all;
+    this.text = true;
   }
 
   /** @internal */
@@ -231,7 +267,7 @@ export class Output {
   }
 
   private endFlushWait(): void {
-    this.sink.off('drain', this.onDrain);
+    if (this.drainListener !== null) this.sink.off('drain', this.drainListener);
     if (this.flushTimer !== null) clearTimeout(this.flushTimer);
     this.flushTimer = null;
     this.flushWaiter = null;
@@ -264,9 +300,20 @@ export class Output {
       for (const item of value as readonly Printable[]) this.add(item);
       return;
     }
-    const bytes = typeof value === 'string' ? Buffer.from(value) : value instanceof Uint8Array ? (value as Buffer) : Buffer.from(String(value));
-    if (bytes.length === 0) return;
-    this.chunks.push(bytes as Buffer);
-    this.size += bytes.length;
+    if (value instanceof Uint8Array) {
+      if (value.length === 0) return;
+      this.chunks.push(value as Buffer);
+      this.size += value.length;
+      this.text = false;
+      return;
+    }
+    const text = typeof value === 'string' ? value : String(value);
+    if (text.length === 0) return;
+    this.chunks.push(text);
+    this.size += Buffer.byteLength(text);
   }
+}
+
+function asBytes(chunk: Buffer | string): Buffer {
+  return typeof chunk === 'string' ? Buffer.from(chunk) : chunk;
 }

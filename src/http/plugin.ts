@@ -1,23 +1,23 @@
 import fp from 'fastify-plugin';
-import type { FastifyBaseLogger, FastifyInstance, FastifyReply, FastifyRequest, RouteHandlerMethod } from 'fastify';
+import type {
+  FastifyBaseLogger,
+  FastifyInstance,
+  FastifyReply,
+  FastifyRequest,
+  RouteHandlerMethod,
+  RouteOptions,
+} from 'fastify';
 import { BudgetExceededError, CancelReason } from '../errors.js';
 import type { Operation } from '../runtime/effect.js';
 import { defaultScheduler } from '../runtime/scheduler.js';
-import type { Scheduler } from '../runtime/scheduler.js';
+import type { Scheduler, StartOptions } from '../runtime/scheduler.js';
 import type { Task } from '../runtime/task.js';
 import { HandlerContext } from './context.js';
-import type { OutputOptions, ResponseRecorder } from './context.js';
+import type { OutputOptions } from './context.js';
+import { RouteStatsTable, recordStatus } from './route-stats.js';
+import type { RouteStats } from './route-stats.js';
 
-export interface RouteStats {
-  route: string;
-  requests: number;
-  '2xx': number;
-  '3xx': number;
-  '4xx': number;
-  '5xx': number;
-  /** Clients that went away before their response was complete. */
-  aborted: number;
-}
+export type { RouteStats } from './route-stats.js';
 
 export interface CosocketPluginOptions {
   scheduler?: Scheduler;
@@ -29,51 +29,84 @@ export interface CosocketPluginOptions {
 }
 
 /** What the plugin decorates the fastify instance with. */
-export interface CosocketState extends ResponseRecorder {
+export interface CosocketState {
   scheduler: Scheduler;
   output: OutputOptions;
   retryAfter: number;
   /** null: log through each request's logger */
   log: FastifyBaseLogger | null;
   routeStats(): RouteStats[];
+  /** @internal */
+  stats: RouteStatsTable;
 }
 
 declare module 'fastify' {
   interface FastifyInstance {
     cosocket: CosocketState;
   }
+  interface FastifyRequest {
+    /** @internal The route stats this request's arrival was counted in; null until it was. */
+    cosocketStats: RouteStats | null;
+  }
 }
 
-function routeKey(request: FastifyRequest): string {
-  return `${request.method} ${request.routeOptions.url ?? '(no route)'}`;
+/** Marks a request that was counted only when it was answered (no route, or answered before its route's counters ran). */
+const COUNTED_WHEN_ANSWERED: RouteStats = Object.freeze({ route: '', requests: 0, '2xx': 0, '3xx': 0, '4xx': 0, '5xx': 0, aborted: 0 });
+
+/** co() handlers carry this: a copy of the handler that counts into one route's stats without looking the route up. */
+const BIND_ROUTE_STATS = Symbol('cosocket.bindRouteStats');
+
+type CoroutineRouteHandler = RouteHandlerMethod & { [BIND_ROUTE_STATS]?: (stats: RouteStats) => RouteHandlerMethod };
+
+type RouteHook = NonNullable<RouteOptions['onRequest']>;
+
+function withHook<H>(existing: H | H[] | undefined, hook: H): H[] {
+  if (existing === undefined) return [hook];
+  return Array.isArray(existing) ? [...existing, hook] : [existing, hook];
 }
 
-class Stats implements ResponseRecorder {
-  private readonly routes = new Map<string, RouteStats>();
-
-  entry(request: FastifyRequest): RouteStats {
-    const key = routeKey(request);
-    let stats = this.routes.get(key);
-    if (stats === undefined) {
-      stats = { route: key, requests: 0, '2xx': 0, '3xx': 0, '4xx': 0, '5xx': 0, aborted: 0 };
-      this.routes.set(key, stats);
+/**
+ * Counts requests per route without per-request lookups: each route gets its RouteStats entry when
+ * it is registered. A co() route counts in its handler (it knows how its response ended); other
+ * routes get route-level hooks. Requests no counter saw before they were answered (no route matched,
+ * or a hook answered before the route's own counters ran) are counted by one onSend hook.
+ */
+function countRequests(app: FastifyInstance, table: RouteStatsTable): void {
+  app.decorateRequest('cosocketStats', null);
+  app.addHook('onRoute', (route) => {
+    const entry = typeof route.method === 'string' ? table.entry(route.method, route.url) : null;
+    const bind = (route.handler as CoroutineRouteHandler)[BIND_ROUTE_STATS];
+    if (bind !== undefined) {
+      if (entry !== null) route.handler = bind(entry);
+      return;
     }
-    return stats;
-  }
-
-  record(request: FastifyRequest, status: number): void {
-    const stats = this.entry(request);
-    const bucket = status >= 500 ? '5xx' : status >= 400 ? '4xx' : status >= 300 ? '3xx' : '2xx';
-    stats[bucket]++;
-  }
-
-  recordStreamed(request: FastifyRequest, status: number): void {
-    this.record(request, status);
-  }
-
-  all(): RouteStats[] {
-    return [...this.routes.values()];
-  }
+    const arrived: RouteHook = (request, _reply, done) => {
+      const stats = entry ?? table.entryOf(request);
+      stats.requests++;
+      request.cosocketStats = stats;
+      done();
+    };
+    route.onRequest = withHook(route.onRequest as RouteHook | RouteHook[] | undefined, arrived) as typeof route.onRequest;
+    route.onResponse = withHook(route.onResponse, (request, reply, done) => {
+      const stats = request.cosocketStats;
+      if (stats !== null && stats !== COUNTED_WHEN_ANSWERED) recordStatus(stats, reply.statusCode);
+      done();
+    }) as typeof route.onResponse;
+    route.onRequestAbort = withHook(route.onRequestAbort, (request, done) => {
+      const stats = request.cosocketStats;
+      if (stats !== null && stats !== COUNTED_WHEN_ANSWERED) stats.aborted++;
+      done();
+    }) as typeof route.onRequestAbort;
+  });
+  app.addHook('onSend', (request, reply, _payload, done) => {
+    if (request.cosocketStats === null) {
+      const stats = table.entryOf(request);
+      stats.requests++;
+      recordStatus(stats, reply.statusCode);
+      request.cosocketStats = COUNTED_WHEN_ANSWERED;
+    }
+    done();
+  });
 }
 
 /**
@@ -82,32 +115,28 @@ class Stats implements ResponseRecorder {
  */
 export const cosocketPlugin = fp(
   async function cosocket(app: FastifyInstance, options: CosocketPluginOptions) {
-    const stats = new Stats();
+    const stats = new RouteStatsTable();
     const state: CosocketState = {
       scheduler: options.scheduler ?? defaultScheduler,
       output: { bufferSize: 16 * 1024, sendTimeout: 60_000, idleTimeout: 60_000, ...options.output },
       retryAfter: options.retryAfter ?? 1,
       log: options.log ?? null,
       routeStats: () => stats.all(),
-      recordStreamed: (request, status) => stats.recordStreamed(request, status),
+      stats,
     };
     app.decorate('cosocket', state);
-    // callback hooks: fastify runs async ones with a promise and a microtask each, on every request
-    app.addHook('onRequest', (request, _reply, done) => {
-      stats.entry(request).requests++;
-      done();
-    });
-    app.addHook('onResponse', (request, reply, done) => {
-      stats.record(request, reply.statusCode);
-      done();
-    });
-    app.addHook('onRequestAbort', (request, done) => {
-      stats.entry(request).aborted++;
-      done();
-    });
+    countRequests(app, stats);
   },
   { name: 'cosocket', fastify: '5.x' },
 );
+
+function clientAbortWatcher(task: Task<unknown>, reply: FastifyReply, stats: RouteStats): () => void {
+  return () => {
+    if (reply.raw.writableFinished) return;
+    stats.aborted++;
+    if (!task.done) task.cancel(CancelReason.clientAbort());
+  };
+}
 
 /** A fastify handler that runs `handler` as a coroutine under the plugin's scheduler. */
 export function co(
@@ -115,29 +144,36 @@ export function co(
   options: { name?: string; deadline?: number } = {},
 ): RouteHandlerMethod {
   const name = options.name ?? (handler.name || 'handler');
-  return function coroutineHandler(this: FastifyInstance, request: FastifyRequest, reply: FastifyReply): void {
-    const state = this.cosocket;
-    if (state === undefined) throw new Error('co(): register cosocketPlugin on this fastify instance first');
-    const ctx = new HandlerContext(request, reply, state.output, state, state.log ?? reply.log);
-    let task: Task<unknown>;
-    try {
-      task = state.scheduler.start(options.deadline === undefined ? { name } : { name, deadline: options.deadline }, handler, ctx);
-    } catch (err) {
-      if (!(err instanceof BudgetExceededError)) throw err;
-      reply.code(503).header('retry-after', String(state.retryAfter)).type('text/plain; charset=utf-8').send(`503 Service Unavailable: ${err.message}\n`);
-      return;
-    }
-    ctx.attach(task);
-    if (task.done) {
-      task.markObserved(); // it failed or finished on its first step: the reply below is its observer
-      ctx.onTaskSettled(task);
-      return;
-    }
-    task.addObserver(ctx);
-    reply.raw.once('close', () => {
-      if (!task.done && !reply.raw.writableFinished) task.cancel(CancelReason.clientAbort());
-    });
-  };
+  const startOptions: StartOptions = options.deadline === undefined ? { name } : { name, deadline: options.deadline };
+  const forRoute = (routeStats: RouteStats | null): RouteHandlerMethod =>
+    function coroutineHandler(this: FastifyInstance, request: FastifyRequest, reply: FastifyReply): void {
+      const state = this.cosocket;
+      if (state === undefined) throw new Error('co(): register cosocketPlugin on this fastify instance first');
+      const stats = routeStats ?? state.stats.entryOf(request);
+      stats.requests++;
+      request.cosocketStats = stats;
+      const ctx = new HandlerContext(request, reply, state.output, stats, state.log ?? reply.log);
+      let task: Task<unknown>;
+      try {
+        task = state.scheduler.start(startOptions, handler, ctx);
+      } catch (err) {
+        if (!(err instanceof BudgetExceededError)) throw err;
+        recordStatus(stats, 503);
+        reply.code(503).header('retry-after', String(state.retryAfter)).type('text/plain; charset=utf-8').send(`503 Service Unavailable: ${err.message}\n`);
+        return;
+      }
+      ctx.attach(task);
+      if (task.done) {
+        task.markObserved(); // it failed or finished on its first step: the reply below is its observer
+        ctx.onTaskSettled(task);
+        return;
+      }
+      task.addObserver(ctx);
+      reply.raw.once('close', clientAbortWatcher(task, reply, stats));
+    };
+  const unbound: CoroutineRouteHandler = forRoute(null);
+  unbound[BIND_ROUTE_STATS] = forRoute;
+  return unbound;
 }
 
 export { HandlerContext } from './context.js';

@@ -93,7 +93,8 @@ export class Scheduler {
   /** @internal */ readonly deadlines = new DeadlineList<Task<unknown>>();
   private liveRoots = 0;
   private readonly queue = new LinkedQueue<Task<unknown>>();
-  private readonly roots = new Set<Task<unknown>>();
+  /** Roots started or queued and not yet settled; a linked list, as a Set would hash every task it holds. */
+  private readonly roots = new LinkedQueue<Task<unknown>>();
   private started = 0;
   private completed = 0;
   private failed = 0;
@@ -140,7 +141,7 @@ export class Scheduler {
       if (this.queueTimeout > 0) setTimeout(expireQueued, this.queueTimeout, task, this.queueTimeout).unref();
     }
     task.armDeadline(deadline);
-    this.roots.add(task);
+    task.rootNode = this.roots.push(task);
     if (admitNow) {
       this.liveRoots++;
       this.started++;
@@ -181,7 +182,13 @@ export class Scheduler {
 
   /** Root coroutines started or queued and not yet settled. */
   get pendingRoots(): number {
-    return this.roots.size;
+    return this.roots.length;
+  }
+
+  private leaveRoots(task: Task<unknown>): void {
+    if (task.rootNode === null) return;
+    this.roots.remove(task.rootNode);
+    task.rootNode = null;
   }
 
   // ---- called by Task ----
@@ -211,12 +218,12 @@ export class Scheduler {
       if (task.reason?.kind === 'deadline') this.timedOut++;
     } else this.completed++;
     if (!wasStarted) {
-      this.roots.delete(task);
+      this.leaveRoots(task);
       return;
     }
     this.live--;
     if (task.parent !== null) return;
-    this.roots.delete(task);
+    this.leaveRoots(task);
     this.liveRoots--;
     while (this.liveRoots < this.concurrency && this.queue.length > 0) {
       const next = this.queue.shift()!;

@@ -84,7 +84,6 @@ class TaskExtras<T> {
   observers: TaskObserver[] | null = null;
   promise: Promise<T> | null = null;
   settlePromise: ((outcome: number, value: unknown) => void) | null = null;
-  observed = false;
   queueNode: QueueNode<Task<unknown>> | null = null;
   deferredFn: BodyFn | null = null;
   deferredArgs: readonly unknown[] | null = null;
@@ -133,6 +132,10 @@ export class Task<T> implements Promise<T>, Operable<T> {
   private deadlineNode: QueueNode<Task<unknown>> | null = null;
   /** What most coroutines never need, allocated on first use. */
   private extras: TaskExtras<T> | null = null;
+  /** @internal Its place in the scheduler's list of roots (null for a child, or once settled). */
+  rootNode: QueueNode<Task<unknown>> | null = null;
+  /** Someone takes its outcome (a promise, an observer, a join): its failure is not reported as unhandled. */
+  private observed = false;
 
   /** @internal use Scheduler.go / spawn */
   constructor(scheduler: Scheduler, name: string, body: Frame | null, parent: Task<unknown> | null, scoped: boolean) {
@@ -258,8 +261,8 @@ export class Task<T> implements Promise<T>, Operable<T> {
 
   /** A promise of the outcome, created on first use. */
   toPromise(): Promise<T> {
+    this.observed = true;
     const extras = this.more();
-    extras.observed = true;
     if (extras.promise === null) {
       extras.promise = new Promise<T>((resolve, reject) => {
         extras.settlePromise = (outcome, value) => (outcome === OK ? resolve(value as T) : reject(value));
@@ -307,12 +310,12 @@ export class Task<T> implements Promise<T>, Operable<T> {
   }
 
   markObserved(): void {
-    this.more().observed = true;
+    this.observed = true;
   }
 
   addObserver(observer: TaskObserver): void {
+    this.observed = true;
     const extras = this.more();
-    extras.observed = true;
     if (extras.observers === null) extras.observers = [observer];
     else extras.observers.push(observer);
   }
@@ -704,7 +707,7 @@ export class Task<T> implements Promise<T>, Operable<T> {
       this.deadlineNode = null;
     }
     const extras = this.extras;
-    const bubble = this.outcome === FAILED && !this.scoped && (extras === null || !extras.observed);
+    const bubble = this.outcome === FAILED && !this.scoped && !this.observed;
     if (extras !== null && extras.cleanups !== null) this.runCleanups(extras.cleanups);
     this.scheduler.onTaskDone(this, wasStarted, this.outcome === FAILED, this.outcome === CANCELLED);
     if (extras !== null) {
@@ -740,7 +743,7 @@ export class Task<T> implements Promise<T>, Operable<T> {
 
   /** @internal */
   get isObserved(): boolean {
-    return this.extras !== null && this.extras.observed;
+    return this.observed;
   }
 
   /** @internal Error or value a root failure was reported with. */
