@@ -197,6 +197,11 @@ async function main(): Promise<void> {
       if (cpu >= SATURATED_CPU_PERCENT) {
         notes.push(`${row.label}, ${mode.title}: ${row.generator} used ${fixed(cpu, 0)}% of a core, so ${row.generator} (single-threaded) is the limit of that figure`);
       }
+      const modeRuns = runs.get(`${row.id}:${mode.key}`)!;
+      const closed = modeRuns.reduce((sum, r) => sum + (r.keepAliveResponses === null ? 0 : r.completed - r.keepAliveResponses), 0);
+      if (mode.keepalive && closed > 0.01 * modeRuns.reduce((sum, r) => sum + r.completed, 0)) {
+        notes.push(`${row.label}, ${mode.title}: ${closed} responses closed their connection although ${row.generator} asked for keepalive (an HTTP/1.0 response without Content-Length?)`);
+      }
       const ceiling = runs.get(`ceiling-${row.generator}:${mode.key}`);
       const value = median(rps(`${row.id}:${mode.key}`));
       if (!row.ceiling && ceiling !== undefined && value >= 0.8 * median(ceiling.map((r) => r.rps))) {

@@ -17,5 +17,7 @@ export function parseAbReport(report: string, percentiles: string): LoadReport {
     non2xx: Number(/^Non-2xx responses:\s+(\d+)/m.exec(report)?.[1] ?? 0),
     documentLength: length === null ? null : Number(length[1]),
     p99Ms: Number(p99[1]),
+    // ab -k sends HTTP/1.0 with Connection: Keep-Alive: a response without Content-Length closes its connection
+    keepAliveResponses: Number(/^Keep-Alive requests:\s+(\d+)/m.exec(report)?.[1] ?? 0),
   };
 }

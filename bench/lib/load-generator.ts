@@ -141,6 +141,7 @@ async function runAutocannon(spec: LoadSpec): Promise<LoadFigures> {
     non2xx: result.non2xx,
     documentLength: result.documentLength,
     p99Ms: totals[Math.floor(totals.length * 0.99)] ?? NaN,
+    keepAliveResponses: spec.keepalive ? result.keepAliveResponses : 0,
     generator: 'autocannon',
     // in this process: everything it did during the run was the load generation
     generatorCpu: ((used.user + used.system) / 1e6 / wallSeconds) * 100,

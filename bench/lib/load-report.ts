@@ -12,6 +12,8 @@ export interface LoadReport {
   /** bytes of body in the first response (ab), or null when the report does not say */
   documentLength: number | null;
   p99Ms: number;
+  /** responses that kept their connection open (ab -k says; null when the report does not) */
+  keepAliveResponses: number | null;
 }
 
 /** A report that does not have the shape its parser knows: names the generator and what was missing. */

@@ -24,5 +24,6 @@ export function parseWrkReport(report: string): LoadReport {
     non2xx: Number(/Non-2xx or 3xx responses:\s+(\d+)/.exec(report)?.[1] ?? 0),
     documentLength: null,
     p99Ms: durationMs(p99[1]!, p99[2]!),
+    keepAliveResponses: null,
   };
 }
