@@ -84,6 +84,44 @@ function cpuCell(runs: readonly LoadFigures[], generator: GeneratorName): string
   return `${generator} ${fixed(generatorCpu, 0)}${limit} / ${share('server')} / ${share('redis')} / ${share('machine')}`;
 }
 
+/** What limited the figures: a saturated generator, connections the server closed, a figure near the ceiling, other work on the machine. */
+function limitNotes(rows: readonly Row[], runs: ReadonlyMap<string, LoadFigures[]>, caveat: string | null, cores: number): string[] {
+  const rps = (key: string): number[] => runs.get(key)!.map((r) => r.rps);
+  const notes: string[] = [];
+  if (caveat !== null) notes.push(caveat);
+  let saturated = false;
+  for (const row of rows) {
+    for (const mode of MODES) {
+      const cpu = median(runs.get(`${row.id}:${mode.key}`)!.map((r) => r.generatorCpu));
+      if (cpu >= SATURATED_CPU_PERCENT) {
+        saturated = true;
+        notes.push(`${row.label}, ${mode.title}: ${row.generator} used ${fixed(cpu, 0)}% of a core, so ${row.generator} (single-threaded) is the limit of that figure`);
+      }
+      const modeRuns = runs.get(`${row.id}:${mode.key}`)!;
+      const closed = modeRuns.reduce((sum, r) => sum + (r.keepAliveResponses === null ? 0 : r.completed - r.keepAliveResponses), 0);
+      if (mode.keepalive && closed > 0.01 * modeRuns.reduce((sum, r) => sum + r.completed, 0)) {
+        notes.push(`${row.label}, ${mode.title}: ${closed} responses closed their connection although ${row.generator} asked for keepalive (an HTTP/1.0 response without Content-Length?)`);
+      }
+      const ceiling = runs.get(`ceiling-${row.generator}:${mode.key}`);
+      const value = median(rps(`${row.id}:${mode.key}`));
+      if (!row.ceiling && ceiling !== undefined && value >= 0.8 * median(ceiling.map((r) => r.rps))) {
+        notes.push(`${row.label}, ${mode.title}: ${fixed(value, 0)} req/s is within 80% of ${row.generator}'s own ceiling; gaps near it are under-reported`);
+      }
+    }
+  }
+  if (!saturated) notes.push(`no load generator reached ${SATURATED_CPU_PERCENT}% of a core in any median: the generator limited no figure`);
+  const allRuns = [...runs.values()].flat();
+  const others = allRuns.map((r) => (r.cpu.machine ?? NaN) - r.generatorCpu - (r.cpu.server ?? 0) - (r.cpu.redis ?? 0)).filter(Number.isFinite);
+  if (others.length > 0) {
+    const busy = median(others);
+    notes.push(
+      `work outside this benchmark (the machine's busy time less generator, server and redis) took a median ${fixed(busy, 0)}% of a core ` +
+        `of the ${cores * 100}% there is${busy >= 50 ? ': the machine was shared, so absolute req/s are low and noisy; compare same-round ratios' : ''}`,
+    );
+  }
+  return notes;
+}
+
 async function main(): Promise<void> {
   const generator = chooseGenerator();
   const generators = availableGenerators();
@@ -189,31 +227,12 @@ async function main(): Promise<void> {
     ]),
   );
 
-  const notes: string[] = [];
-  if (caveat !== null) notes.push(caveat);
-  for (const row of rows) {
-    for (const mode of MODES) {
-      const cpu = median(runs.get(`${row.id}:${mode.key}`)!.map((r) => r.generatorCpu));
-      if (cpu >= SATURATED_CPU_PERCENT) {
-        notes.push(`${row.label}, ${mode.title}: ${row.generator} used ${fixed(cpu, 0)}% of a core, so ${row.generator} (single-threaded) is the limit of that figure`);
-      }
-      const modeRuns = runs.get(`${row.id}:${mode.key}`)!;
-      const closed = modeRuns.reduce((sum, r) => sum + (r.keepAliveResponses === null ? 0 : r.completed - r.keepAliveResponses), 0);
-      if (mode.keepalive && closed > 0.01 * modeRuns.reduce((sum, r) => sum + r.completed, 0)) {
-        notes.push(`${row.label}, ${mode.title}: ${closed} responses closed their connection although ${row.generator} asked for keepalive (an HTTP/1.0 response without Content-Length?)`);
-      }
-      const ceiling = runs.get(`ceiling-${row.generator}:${mode.key}`);
-      const value = median(rps(`${row.id}:${mode.key}`));
-      if (!row.ceiling && ceiling !== undefined && value >= 0.8 * median(ceiling.map((r) => r.rps))) {
-        notes.push(`${row.label}, ${mode.title}: ${fixed(value, 0)} req/s is within 80% of ${row.generator}'s own ceiling; gaps near it are under-reported`);
-      }
-    }
-  }
   const header =
     `GET of a 10-byte value, ${CONCURRENCY} concurrent, ${SECONDS} s per run, ${ROUNDS} interleaved rounds, load generator ${generator} ` +
     `(node ${process.version}, redis ${redisServer.version}, ${cores} cores). CPU shares are % of one core over each run; machine is ` +
     `all cores' busy time (${cores * 100} = every core busy, other work on the machine included).`;
-  const notesText = notes.length === 0 ? 'No load generator reached its limit.' : notes.map((n) => `- ${n}`).join('\n');
+  const notes = limitNotes(rows, runs, caveat, cores);
+  const notesText = notes.map((n) => `- ${n}`).join('\n');
   const text = `${header}\n\n${table}\n\n${ratios}\n\n${notesText}\n`;
   console.log(`\n${text}`);
 
