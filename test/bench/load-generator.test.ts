@@ -38,22 +38,26 @@ const installed = availableGenerators();
 
 for (const name of ['ab', 'wrk', 'autocannon'] as GeneratorName[]) {
   describe(`load generator ${name}`, { skip: installed.includes(name) ? false : `${name} is not installed` }, () => {
-    it('reports requests, the 10-byte document, no failures, a p99 and its own CPU share', async () => {
-      const figures = await runGenerator(name, { url: `http://127.0.0.1:${port}/`, seconds: 1, concurrency: 4, keepalive: true });
+    it('with keepalive: requests, the 10-byte document, a p99, CPU shares, no more connections than its concurrency', async () => {
+      const before = connections;
+      const figures = await runGenerator(name, {
+        url: `http://127.0.0.1:${port}/`,
+        seconds: 1,
+        concurrency: 4,
+        keepalive: true,
+        watch: new Map([['server', process.pid]]),
+      });
       assert.equal(figures.generator, name);
-      assert.ok(figures.completed > 0, `completed ${figures.completed}`);
+      // more requests than connections, so keepalive had something to reuse
+      assert.ok(figures.completed > 8, `completed ${figures.completed}`);
       assert.ok(figures.rps > 0);
       assert.equal(figures.failed, 0);
       assert.equal(figures.non2xx, 0);
       assert.equal(figures.documentLength, 10);
       assert.ok(Number.isFinite(figures.p99Ms) && figures.p99Ms >= 0, `p99 ${figures.p99Ms}`);
       assert.ok(Number.isFinite(figures.generatorCpu) && figures.generatorCpu > 0, `generator cpu ${figures.generatorCpu}`);
-    });
-
-    it('with client keepalive, uses no more connections than its concurrency', async () => {
-      const before = connections;
-      const figures = await runGenerator(name, { url: `http://127.0.0.1:${port}/`, seconds: 1, concurrency: 4, keepalive: true });
-      assert.ok(figures.completed > 20, `completed ${figures.completed}`);
+      assert.ok(Number.isFinite(figures.cpu.server) && figures.cpu.server! > 0, `server cpu ${figures.cpu.server}`);
+      assert.ok(Number.isFinite(figures.cpu.machine) && figures.cpu.machine! > 0, `machine cpu ${figures.cpu.machine}`);
       // and wrk's own check that the address answers, and the probe for the document length
       assert.ok(connections - before <= 4 + 2, `${connections - before} connections for ${figures.completed} requests`);
       if (figures.keepAliveResponses !== null) assert.equal(figures.keepAliveResponses, figures.completed);
@@ -71,18 +75,6 @@ for (const name of ['ab', 'wrk', 'autocannon'] as GeneratorName[]) {
       const figures = await runGenerator(name, { url: `http://127.0.0.1:${port}/fail`, seconds: 1, concurrency: 2, keepalive: true });
       assert.ok(figures.completed > 0);
       assert.equal(figures.non2xx, figures.completed);
-    });
-
-    it("reports the watched processes' CPU share beside its own", async () => {
-      const figures = await runGenerator(name, {
-        url: `http://127.0.0.1:${port}/`,
-        seconds: 1,
-        concurrency: 4,
-        keepalive: true,
-        watch: new Map([['server', process.pid]]),
-      });
-      assert.ok(Number.isFinite(figures.cpu.server) && figures.cpu.server! > 0, `server cpu ${figures.cpu.server}`);
-      assert.ok(Number.isFinite(figures.cpu.machine) && figures.cpu.machine! > 0, `machine cpu ${figures.cpu.machine}`);
     });
   });
 }
