@@ -1,17 +1,20 @@
 /**
  * bench/dyups: the dyups proxy against its peers, in one run — requests/s and p99 through cosocket's
  * proxy listener (Host names the group), through @fastify/http-proxy, and through nginx proxy_pass when
- * nginx is installed, all forwarding to the same 10-byte upstream with keepalive on both sides. Then
+ * nginx is installed, all forwarding to the same 10-byte upstream with keepalive on both sides (an nginx
+ * worker when nginx is installed, so the upstream is never the limit; else a node server), driven by
+ * bench/lib/load-generator.ts (ab, else wrk, else autocannon) with its CPU share beside each figure. Then
  * how long a change takes to be live: on every worker of `serve --workers 2` (the admin's `success`
  * waits for all of them), and on a second instance synced through Redis. `npm run bench:dyups`.
  */
 import type { ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { runLoad } from '../../src/ab/load.js';
 import { RedisSync } from '../../src/dyups/redis-sync.js';
 import { UpstreamTable } from '../../src/dyups/table.js';
 import { startEmbeddedRedis } from '../../src/redis/embedded.js';
-import { freePort, nginxPath, startNginx, startProcess } from '../lib/processes.js';
+import { chooseGenerator, generatorCaveat, runGenerator } from '../lib/load-generator.js';
+import { childPids } from '../lib/process-cpu.js';
+import { freePort, nginxPath, startNginx, startNginxConstant, startProcess } from '../lib/processes.js';
 import type { Proc } from '../lib/processes.js';
 import { Latencies } from '../lib/latency.js';
 import { fixed, markdownTable, median } from '../lib/table.js';
@@ -46,33 +49,39 @@ async function startCosocket(upstreamPort: number, workers: number): Promise<Pro
 }
 
 async function throughput(): Promise<string> {
-  const upstream = await startProcess(process.execPath, [`${HERE}upstream.js`], /listening (\d+)/);
+  const generator = chooseGenerator();
+  const haveNginx = nginxPath() !== null;
+  const upstream = haveNginx ? await startNginxConstant('hello12345') : await startProcess(process.execPath, [`${HERE}upstream.js`], /listening (\d+)/);
   const proxies: Array<{ label: string; id: string; proc: Proc }> = [
     { id: 'cosocket', label: 'cosocket dyups proxy (Host -> group, SWRR)', proc: await startCosocket(upstream.port, 1) },
     { id: 'http-proxy', label: '@fastify/http-proxy', proc: await startProcess(process.execPath, [`${HERE}http-proxy.js`, String(upstream.port)], /listening (\d+)/) },
   ];
-  if (nginxPath() !== null) proxies.push({ id: 'nginx', label: 'nginx proxy_pass (1 worker, keepalive 16)', proc: await startNginx(upstream.port) });
+  if (haveNginx) proxies.push({ id: 'nginx', label: 'nginx proxy_pass (1 worker, keepalive 16)', proc: await startNginx(upstream.port) });
+  // nginx's work is done by its worker, not its master
+  const workerPid = (proc: Proc): number => (proc.line === 'nginx' ? childPids(proc.child.pid!)[0] : undefined) ?? proc.child.pid!;
   const rps = new Map<string, number[]>();
   const p99 = new Map<string, number[]>();
+  const cpu = new Map<string, Array<{ generator: number; proxy: number; upstream: number }>>();
   const failed = new Map<string, number>();
   try {
     for (let round = 0; round < ROUNDS; round++) {
       for (const { id, proc } of proxies) {
-        const result = await runLoad({
+        const result = await runGenerator(generator, {
           url: `http://127.0.0.1:${proc.port}/`,
-          requests: 10_000_000,
           concurrency: CONCURRENCY,
           keepalive: true,
-          timeLimit: SECONDS,
-          method: 'GET',
+          seconds: SECONDS,
           headers: { host: 'app.local' },
-          timeout: 30,
+          watch: new Map([
+            ['proxy', workerPid(proc)],
+            ['upstream', workerPid(upstream)],
+          ]),
         });
         if (result.documentLength !== 10) throw new Error(`${id} answered ${String(result.documentLength)} bytes, not 10`);
-        const totals = result.samples.map((s) => s.total).sort((a, b) => a - b);
-        (rps.get(id) ?? rps.set(id, []).get(id)!).push(result.completed / result.seconds);
-        (p99.get(id) ?? p99.set(id, []).get(id)!).push(totals[Math.floor(totals.length * 0.99)] ?? 0);
-        failed.set(id, (failed.get(id) ?? 0) + result.non2xx + result.failures.connect + result.failures.receive + result.failures.length);
+        (rps.get(id) ?? rps.set(id, []).get(id)!).push(result.rps);
+        (p99.get(id) ?? p99.set(id, []).get(id)!).push(result.p99Ms);
+        (cpu.get(id) ?? cpu.set(id, []).get(id)!).push({ generator: result.generatorCpu, proxy: result.cpu.proxy ?? NaN, upstream: result.cpu.upstream ?? NaN });
+        failed.set(id, (failed.get(id) ?? 0) + result.non2xx + result.failed);
       }
     }
   } finally {
@@ -81,12 +90,24 @@ async function throughput(): Promise<string> {
       proc.cleanup?.();
     }
     await stop(upstream.child);
+    upstream.cleanup?.();
   }
   const med = (id: string): number => median(rps.get(id)!);
-  const rows = proxies.map(({ id, label }) => [label, fixed(med(id), 0), fixed(median(p99.get(id)!), 2), String(failed.get(id) ?? 0)]);
+  const cpuCell = (id: string): string => {
+    const shares = cpu.get(id)!;
+    const of = (pick: (s: { generator: number; proxy: number; upstream: number }) => number): string => fixed(median(shares.map(pick)), 0);
+    return `${of((s) => s.generator)} / ${of((s) => s.proxy)} / ${of((s) => s.upstream)}`;
+  };
+  const rows = proxies.map(({ id, label }) => [label, fixed(med(id), 0), fixed(median(p99.get(id)!), 2), cpuCell(id), String(failed.get(id) ?? 0)]);
   const ratios = [['cosocket / @fastify/http-proxy', `${fixed(med('cosocket') / med('http-proxy'))}x`]];
   if (rps.has('nginx')) ratios.push(['cosocket / nginx proxy_pass', `${fixed(med('cosocket') / med('nginx'))}x`]);
-  return `Proxied GET, 10-byte upstream body, ${CONCURRENCY} concurrent keepalive clients, ${SECONDS} s per run, median of ${ROUNDS} rounds (node ${process.version})\n\n${markdownTable(['proxy', 'req/s', 'p99 ms', 'failed or non-2xx'], rows)}\n\n${markdownTable(['ratio', 'measured'], ratios)}`;
+  const caveat = generatorCaveat(generator);
+  return (
+    `Proxied GET, 10-byte upstream body (${haveNginx ? 'an nginx worker' : 'node http server; install nginx for an upstream that is never the limit'}), ` +
+    `${CONCURRENCY} concurrent keepalive clients (${generator}), ${SECONDS} s per run, median of ${ROUNDS} rounds (node ${process.version})` +
+    `${caveat === null ? '' : `\n\nnote: ${caveat}`}\n\n` +
+    `${markdownTable(['proxy', 'req/s', 'p99 ms', `CPU % of a core: ${generator} / proxy / upstream`, 'failed or non-2xx'], rows)}\n\n${markdownTable(['ratio', 'measured'], ratios)}`
+  );
 }
 
 /** POST -> `success` on `serve --workers 2`: success is sent only once every worker applied the change. */

@@ -5,10 +5,16 @@
  *   ioredis      fastify + one shared ioredis client, async handler (what most people write)
  *   ioredis-pool fastify + generic-pool of ioredis clients, one per request (cosocket keepalive's model)
  *   connect      fastify + a new ioredis connection per request (cosocket short's model)
+ *   raw-connect  fastify + a new net.connect per request speaking RESP by hand (short's model, no client library)
+ *   co-constant  fastify + cosocket's plugin, a co() handler printing the 10 bytes (constant's cost plus co()'s)
  */
 import Fastify from 'fastify';
 import genericPool from 'generic-pool';
 import { Redis } from 'ioredis';
+import { co, cosocketPlugin } from '../../src/http/plugin.js';
+import type { HandlerContext } from '../../src/http/plugin.js';
+import type { Operation } from '../../src/runtime/effect.js';
+import { getTestOverNewConnection } from './raw-resp-get.js';
 
 const [mode, url] = process.argv.slice(2);
 if (!mode || !url) throw new Error('usage: baseline-server MODE REDIS_URL');
@@ -51,6 +57,17 @@ if (mode === 'constant') {
       client.disconnect();
     }
   });
+} else if (mode === 'raw-connect') {
+  const { hostname, port } = new URL(url);
+  app.get('/test', async () => (await getTestOverNewConnection(hostname, Number(port))) ?? '');
+} else if (mode === 'co-constant') {
+  await app.register(cosocketPlugin, {});
+  app.get(
+    '/test',
+    co(function* constant(ctx: HandlerContext): Operation<void> {
+      ctx.print('hello12345');
+    }),
+  );
 } else {
   throw new Error(`unknown mode ${mode}`);
 }

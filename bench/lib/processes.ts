@@ -1,7 +1,7 @@
 /** Child processes the benchmarks measure: a node script that prints its port, or nginx proxy_pass. */
 import { spawn, spawnSync } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { get } from 'node:http';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -43,7 +43,21 @@ export function nginxPath(): string | null {
 }
 
 /** nginx as a keepalive proxy_pass to one upstream; `extra` goes into the server block. */
-export async function startNginx(upstreamPort: number, extra = ''): Promise<Proc> {
+export function startNginx(upstreamPort: number, extra = ''): Promise<Proc> {
+  return startNginxServer(
+    `location / { proxy_pass http://up; proxy_http_version 1.1; proxy_set_header Connection ""; }${extra}`,
+    `upstream up { server 127.0.0.1:${upstreamPort}; keepalive 16; }`,
+  );
+}
+
+/** One nginx worker answering every request with `body` (the load generators' ceiling, and an upstream that is never the limit). */
+export function startNginxConstant(body: string): Promise<Proc> {
+  if (!/^[\w.-]*$/.test(body)) throw new TypeError(`startNginxConstant: body must be plain word characters, got ${JSON.stringify(body)}`);
+  return startNginxServer(`location / { return 200 "${body}"; }`);
+}
+
+/** nginx, one worker, its prefix, pid, logs and temp dirs in a fresh tmpdir that `cleanup` removes; `port` is its listener. */
+async function startNginxServer(serverBlock: string, httpBlock = ''): Promise<Proc> {
   const dir = mkdtempSync(join(tmpdir(), 'cosocket-nginx-'));
   const port = await freePort();
   writeFileSync(
@@ -53,21 +67,23 @@ daemon off;
 user root;
 pid ${dir}/nginx.pid;
 error_log ${dir}/error.log warn;
-events { worker_connections 1024; }
+events { worker_connections 4096; }
 http {
   access_log off;
+  keepalive_requests 1000000;
   client_body_temp_path ${dir}/client; proxy_temp_path ${dir}/proxy; fastcgi_temp_path ${dir}/fcgi;
   uwsgi_temp_path ${dir}/uwsgi; scgi_temp_path ${dir}/scgi;
-  upstream up { server 127.0.0.1:${upstreamPort}; keepalive 16; }
+  ${httpBlock}
   server {
     listen 127.0.0.1:${port};
-    location / { proxy_pass http://up; proxy_http_version 1.1; proxy_set_header Connection ""; }${extra}
+    ${serverBlock}
   }
 }
 `,
   );
+  const cleanup = (): void => rmSync(dir, { recursive: true, force: true });
   const child = spawn(nginxPath()!, ['-c', join(dir, 'nginx.conf'), '-p', dir], { stdio: ['ignore', 'ignore', 'inherit'] });
-  for (let i = 0; i < 100; i++) {
+  for (let i = 0; i < 100 && child.exitCode === null; i++) {
     const ok = await new Promise<boolean>((resolve) => {
       const req = get({ host: '127.0.0.1', port, path: '/__probe', agent: false }, (res) => {
         res.resume();
@@ -75,9 +91,16 @@ http {
       });
       req.on('error', () => resolve(false));
     });
-    if (ok) return { child, port, line: 'nginx', cleanup: () => rmSync(dir, { recursive: true, force: true }) };
+    if (ok) return { child, port, line: 'nginx', cleanup };
     await new Promise((r) => setTimeout(r, 50));
   }
-  throw new Error('nginx did not start');
+  child.kill('SIGKILL');
+  let log = '';
+  try {
+    log = readFileSync(join(dir, 'error.log'), 'utf8').trim();
+  } catch {
+    // it stopped before opening its log
+  }
+  cleanup();
+  throw new Error(`nginx did not start on 127.0.0.1:${port}: ${log || 'no error log'}`);
 }
-
