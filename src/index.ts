@@ -53,6 +53,8 @@ export {
   RedisReplyError,
   RedisProtocolError,
   RedisSentinelError,
+  RedisClusterReplyError,
+  RedisClusterDownError,
   coroutineChain,
   formatChain,
 } from './errors.js';

@@ -60,7 +60,8 @@ class RedisOp {
   ) {}
 }
 
-interface QueuedCommand {
+/** A command queued in a pipeline or transaction. */
+export interface QueuedCommand {
   command: string;
   args: RedisArg[];
   map: ReplyMap | null;
