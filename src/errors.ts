@@ -308,6 +308,13 @@ export class RedisClusterReplyError extends CosocketError {
   }
 }
 
+/** No seed and no known master of a Redis Cluster answered CLUSTER SLOTS: each one's failure is in the message. */
+export class RedisClusterDownError extends SocketError {
+  constructor(peer: string, failures: readonly string[]) {
+    super('COSOCKET_ERR_REDIS_CLUSTER_DOWN', 'connect', peer, `no cluster node answered CLUSTER SLOTS (${failures.join('; ') || 'no node to ask'})`);
+  }
+}
+
 /** A client's request body could not be passed on: too large (413), too slow (408), or cut off (400). */
 export class RequestBodyError extends CosocketError {
   constructor(

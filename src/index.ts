@@ -54,6 +54,8 @@ export {
   RedisProtocolError,
   RedisSentinelError,
   UnexpectedReplyError,
+  RedisClusterReplyError,
+  RedisClusterDownError,
   coroutineChain,
   formatChain,
 } from './errors.js';

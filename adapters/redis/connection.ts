@@ -44,8 +44,8 @@ export async function openRedisConnection(target: RedisTarget, timeoutMs: number
   return conn;
 }
 
-/** Sends the greeting and reads its replies; resolves with the last one (ROLE's, when asked). */
-function greet(conn: TcpConnection, peer: string, data: Encoded, replies: number, timeoutMs: number): Promise<unknown> {
+/** Sends the greeting (or any commands) and reads their replies; resolves with the last one (ROLE's, when asked). */
+export function greet(conn: TcpConnection, peer: string, data: Encoded, replies: number, timeoutMs: number): Promise<unknown> {
   return new Promise((resolve, reject) => {
     const reader = new RespReader(peer);
     let left = replies;

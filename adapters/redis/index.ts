@@ -4,6 +4,7 @@ import type { Effect } from '../../src/runtime/effect.js';
 import { call } from '../../src/runtime/effects/call.js';
 import type { RedisClient } from './client.js';
 import type { RedisMode } from './client.js';
+import { connectCluster } from './cluster-client.js';
 import { connectServer, sharedByKey } from './connect-server.js';
 import type { ConnectSettings } from './connect-server.js';
 import { connectThroughSentinel } from './sentinel.js';
@@ -34,7 +35,7 @@ export { DEFAULT_MAX_BULK } from './resp.js';
 export interface RedisConnectOptions {
   /**
    * redis://[user:pass@]host:port/db, rediss://..., unix:///path?db=N, redis+cluster://h1:p1,h2:p2 or
-   * redis+sentinel://h1:p1,h2:p2/db?name=mymaster (cluster: mode 'shared' only, for now).
+   * redis+sentinel://h1:p1,h2:p2/db?name=mymaster (cluster in short/keepalive mode: every command is routed by slot).
    * Default: the one given to configure(), else $REDIS_URL, else redis://127.0.0.1:6379.
    */
   url?: string;
@@ -90,11 +91,6 @@ export function connect(options: RedisConnectOptions = {}): Effect<RedisClient> 
   const mode = options.mode ?? 'keepalive';
   if (!MODES.includes(mode)) throw new InvalidArgumentError(`redis.connect(): mode must be one of ${MODES.join(', ')}, got '${String(mode)}'`);
   const target = parseRedisTarget(options.url ?? defaultUrl ?? process.env.REDIS_URL ?? 'redis://127.0.0.1:6379');
-  if (target.topology === 'cluster' && mode !== 'shared') {
-    throw new InvalidArgumentError(
-      `redis.connect(): a redis+${target.topology}:// URL needs mode 'shared' for now (mode '${mode}' against a ${target.topology} is not built yet)`,
-    );
-  }
   const protocol = options.protocol ?? 2;
   if (protocol !== 2 && protocol !== 3) throw new InvalidArgumentError(`redis.connect(): protocol must be 2 or 3, got ${String(protocol)}`);
   const maxBulk = options.maxBulk;
@@ -116,6 +112,7 @@ export function connect(options: RedisConnectOptions = {}): Effect<RedisClient> 
     backlog: options.backlog,
     idleTimeout: options.idleTimeout,
   };
+  if (target.topology === 'cluster' && mode !== 'shared') return call(connectCluster, target, settings);
   if (target.topology === 'sentinel' && mode !== 'shared') return call(connectThroughSentinel, target, { ...settings, expectMaster: true });
   return connectServer(target, settings);
 }

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { after, describe, it } from 'node:test';
-import { Scheduler, SocketError, SocketTimeoutError, pools, redis } from '../../src/index.js';
+import { RedisClusterDownError, Scheduler, SocketError, SocketTimeoutError, pools, redis } from '../../src/index.js';
 import { deadPort } from '../helpers/tcp-server.js';
 
 const scheduler = new Scheduler({ name: 'redis-topology-down-tests' });
@@ -20,6 +20,21 @@ describe('redis cluster and sentinel with nobody answering', () => {
     await assert.rejects(getThrough(url), (err: unknown) => err instanceof SocketError && !(err instanceof SocketTimeoutError));
     // and again while it keeps retrying in the background: at once, from the last error
     await assert.rejects(getThrough(url), (err: unknown) => err instanceof SocketError && !(err instanceof SocketTimeoutError));
+  });
+
+  it('short and keepalive modes fail with RedisClusterDownError naming every seed when no seed answers', async () => {
+    const ports = [await deadPort(), await deadPort()];
+    const url = `redis+cluster://127.0.0.1:${ports[0]},127.0.0.1:${ports[1]}`;
+    for (const mode of ['short', 'keepalive'] as const) {
+      await assert.rejects(
+        scheduler.go(function* () {
+          const red = yield* redis.connect({ url, mode, timeouts: { connect: 30_000, read: 30_000 } });
+          return yield* red.get('k');
+        }),
+        (err: unknown) =>
+          err instanceof RedisClusterDownError && err.code === 'COSOCKET_ERR_REDIS_CLUSTER_DOWN' && ports.every((port) => err.message.includes(`127.0.0.1:${port}`)),
+      );
+    }
   });
 
   it('shared mode fails with a connect error when no sentinel answers', async () => {
