@@ -118,7 +118,7 @@ function untilStopSignal(): Promise<void> {
 
 /** Sets key `test` to the seed's 10-byte value unless it exists, so /test answers 10 bytes. */
 async function seedTestKey(url: string): Promise<void> {
-  const client = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null, enableOfflineQueue: false, connectTimeout: 2_000 });
+  const client = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null, enableOfflineQueue: false, connectTimeout: 2_000, commandTimeout: 2_000 });
   client.on('error', () => {});
   try {
     await client.connect();

@@ -10,8 +10,8 @@ import { startTcpServer } from '../helpers/tcp-server.js';
 import type { TestServer } from '../helpers/tcp-server.js';
 import { status, timeBudget, timedGet } from './harness.js';
 
-/** What the fake Redis answers to the next command, by what the test sets. */
-let answer: (socket: Socket) => void = () => {};
+/** What the fake Redis answers to the next command, by what the test sets (at start: the server's SET of key 'test'). */
+let answer: (socket: Socket) => void = (socket) => socket.write('+OK\r\n');
 
 const dir = mkdtempSync(join(tmpdir(), 'cosocket-faults-resp-'));
 const config = join(dir, 'config.json');
@@ -59,4 +59,20 @@ describe('faults: a Redis that breaks RESP', () => {
       assert.ok(live <= 1, `coroutines left behind: ${live}`);
     });
   }
+});
+
+describe('faults: a Redis that accepts and never answers, at start', () => {
+  it('does not hold the server start: it warns and listens', async () => {
+    const silent = await startTcpServer(() => {});
+    try {
+      const server = await startServer(['--redis', `redis://127.0.0.1:${silent.port}`]);
+      try {
+        assert.match(server.output(), /could not set key 'test' in Redis/);
+      } finally {
+        await server.stop();
+      }
+    } finally {
+      await silent.close();
+    }
+  });
 });

@@ -2,6 +2,7 @@ import { Redis } from 'ioredis';
 import { EmbeddedRedisError, findOnPath, freePort, startEmbeddedRedis } from '../../src/redis/embedded.js';
 import type { EmbeddedRedis } from '../../src/redis/embedded.js';
 import { waitFor } from './net.js';
+import { redisCommand } from './redis.js';
 import { runProcess } from './process.js';
 
 /** A private six-node Redis Cluster (three masters, a replica each) for one test file. */
@@ -19,17 +20,6 @@ export interface TestRedisCluster {
 const NODES = 6;
 const READY_WITHIN_MS = 60_000;
 
-async function runCommand(port: number, ...args: string[]): Promise<unknown> {
-  const client = new Redis({ host: '127.0.0.1', port, lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
-  client.on('error', () => {});
-  try {
-    await client.connect();
-    return await client.call(args[0]!, ...args.slice(1));
-  } finally {
-    client.disconnect();
-  }
-}
-
 /** Each node has its own directory and a cluster bus on a second free port (port + 10000 may not exist). */
 function startNode(): Promise<EmbeddedRedis> {
   return startEmbeddedRedis({
@@ -44,7 +34,7 @@ function startNode(): Promise<EmbeddedRedis> {
 
 async function clusterStateOk(port: number): Promise<boolean> {
   try {
-    return /cluster_state:ok/.test(String(await runCommand(port, 'CLUSTER', 'INFO')));
+    return /cluster_state:ok/.test(String(await redisCommand(port, 'CLUSTER', 'INFO')));
   } catch {
     return false;
   }
@@ -54,7 +44,7 @@ async function clusterStateOk(port: number): Promise<boolean> {
 async function everyNodeAgrees(nodes: readonly EmbeddedRedis[]): Promise<boolean> {
   for (const node of nodes) {
     if (!(await clusterStateOk(node.port))) return false;
-    const known = String(await runCommand(node.port, 'CLUSTER', 'NODES').catch(() => ''));
+    const known = String(await redisCommand(node.port, 'CLUSTER', 'NODES').catch(() => ''));
     if (known.trim().split('\n').filter((line) => !/fail|handshake|noaddr/.test(line)).length !== nodes.length) return false;
   }
   return true;

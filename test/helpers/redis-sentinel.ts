@@ -1,7 +1,7 @@
-import { Redis } from 'ioredis';
 import { EmbeddedRedisError, startEmbeddedRedis } from '../../src/redis/embedded.js';
 import type { EmbeddedRedis } from '../../src/redis/embedded.js';
 import { waitFor } from './net.js';
+import { redisCommand } from './redis.js';
 
 /** A private master, its replica and one sentinel watching them as 'mymaster', for one test file. */
 export interface TestRedisSentinel {
@@ -22,30 +22,19 @@ export interface TestRedisSentinel {
 const MASTER_NAME = 'mymaster';
 const WITHIN_MS = 60_000;
 
-async function runCommand(port: number, ...args: string[]): Promise<unknown> {
-  const client = new Redis({ host: '127.0.0.1', port, lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
-  client.on('error', () => {});
-  try {
-    await client.connect();
-    return await client.call(args[0]!, ...args.slice(1));
-  } finally {
-    client.disconnect();
-  }
-}
-
 async function replicaInSync(replica: EmbeddedRedis): Promise<boolean> {
-  const info = String(await runCommand(replica.port, 'INFO', 'replication').catch(() => ''));
+  const info = String(await redisCommand(replica.port, 'INFO', 'replication').catch(() => ''));
   return /master_link_status:up/.test(info) && /master_sync_in_progress:0/.test(info);
 }
 
 async function sentinelMasterPort(sentinel: EmbeddedRedis): Promise<number | null> {
-  const reply = await runCommand(sentinel.port, 'SENTINEL', 'GET-MASTER-ADDR-BY-NAME', MASTER_NAME).catch(() => null);
+  const reply = await redisCommand(sentinel.port, 'SENTINEL', 'GET-MASTER-ADDR-BY-NAME', MASTER_NAME).catch(() => null);
   return Array.isArray(reply) && reply.length === 2 ? Number(reply[1]) : null;
 }
 
 /** The sentinel has found the replica (it can fail over to it) and does not think it is down. */
 async function sentinelKnowsReplica(sentinel: EmbeddedRedis, replica: EmbeddedRedis): Promise<boolean> {
-  const replicas = await runCommand(sentinel.port, 'SENTINEL', 'REPLICAS', MASTER_NAME).catch(() => []);
+  const replicas = await redisCommand(sentinel.port, 'SENTINEL', 'REPLICAS', MASTER_NAME).catch(() => []);
   if (!Array.isArray(replicas)) return false;
   return replicas.some((fields: unknown) => {
     if (!Array.isArray(fields)) return false;

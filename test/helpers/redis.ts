@@ -36,3 +36,15 @@ export async function startTestRedis(): Promise<TestRedis> {
     },
   };
 }
+
+/** One command on a connection of its own to 127.0.0.1:port, closed after (no retries): for looking at a server from outside. */
+export async function redisCommand(port: number, ...args: string[]): Promise<unknown> {
+  const client = new Redis({ host: '127.0.0.1', port, lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
+  client.on('error', () => {});
+  try {
+    await client.connect();
+    return await client.call(args[0]!, ...args.slice(1));
+  } finally {
+    client.disconnect();
+  }
+}
