@@ -429,10 +429,10 @@ describe('redis commands from the table', () => {
     const got = await withRedis(
       function* (red) {
         const blpop = yield* caught(red.blpop('b:empty', 1));
-        const bzpopmin = yield* caught(red.bzpopmin('b:empty', 0.5));
-        const xread = yield* caught(red.xread('BLOCK', 500, 'STREAMS', 'b:stream', '$'));
+        const bzpopmin = yield* caught(red.bzpopmin('b:empty', 0.6));
+        const xread = yield* caught(red.xread('BLOCK', 600, 'STREAMS', 'b:stream', '$'));
         const pusher = yield* spawn(function* () {
-          yield* sleep(400);
+          yield* sleep(700);
           const other = yield* redis.connect({ url: r.url, mode: 'short' });
           yield* other.rpush('b:later', 'arrived');
           other.close();
@@ -441,7 +441,9 @@ describe('redis commands from the table', () => {
         yield* pusher;
         return { blpop, bzpopmin, xread, forever };
       },
-      { pool: 'blocking', timeouts: { read: 100 } },
+      // each blocks longer than the read timeout; the read timeout is the margin past their own timeout,
+      // wide enough for a loaded machine
+      { pool: 'blocking', timeouts: { read: 400 } },
     );
     assert.deepEqual(got, { blpop: null, bzpopmin: null, xread: null, forever: ['b:later', 'arrived'] });
   });
