@@ -234,18 +234,28 @@ describe('tcp cosocket', () => {
   it('belongs to the coroutine that connected; another coroutine cannot use it', async () => {
     const server = await startTcpServer(echo);
     let shared: tcp.TcpSocket | undefined;
+    // the owner holds the socket until the intruder has tried: no guess at how long a connect takes
+    let connected!: () => void;
+    const ready = new Promise<void>((resolve) => (connected = resolve));
+    let release!: () => void;
+    const intruderTried = new Promise<void>((resolve) => (release = resolve));
     const owner = scheduler.go(function* () {
       shared = yield* tcp.connect('127.0.0.1', server.port);
-      yield* sleep(100);
+      connected();
+      yield intruderTried;
       shared.close();
     });
-    await new Promise((r) => setTimeout(r, 20));
-    await assert.rejects(
-      scheduler.go(function* intruder() {
-        yield* shared!.send('x');
-      }),
-      /belongs to coroutine 'anonymous', not 'intruder'/,
-    );
+    await ready;
+    try {
+      await assert.rejects(
+        scheduler.go(function* intruder() {
+          yield* shared!.send('x');
+        }),
+        /belongs to coroutine 'anonymous', not 'intruder'/,
+      );
+    } finally {
+      release();
+    }
     await owner;
     // a child of the owner may use it
     await scheduler.go(function* () {
