@@ -50,12 +50,12 @@ export function blockingTimeoutMs(command: string, args: readonly RedisArg[], bl
 }
 
 /**
- * The read deadline of one command, in ms, 0 for none: a blocking command gets its own timeout plus the
+ * The read deadline of one command, in ms, Infinity for none: a blocking command gets its own timeout plus the
  * connection's read timeout (so its nil reply at its own timeout arrives before the deadline), and none
  * at all when it blocks forever.
  */
 export function readDeadlineMs(blockMs: number | null, readTimeout: number): number {
   if (blockMs === null) return readTimeout;
-  if (blockMs === 0) return 0;
+  if (blockMs === 0) return Infinity;
   return blockMs + readTimeout;
 }

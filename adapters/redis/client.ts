@@ -121,12 +121,6 @@ const REDIS_OP: EffectKind = {
   },
 };
 
-/** The read deadline of a command in ms, Infinity for none (a blocking command told to wait forever). */
-function readMsOf(op: RedisOp, readTimeout: number): number {
-  const ms = readDeadlineMs(op.blockMs, readTimeout);
-  return ms === 0 ? Infinity : ms;
-}
-
 /**
  * A Redis connection used from a coroutine, in one of three modes: `short` (a connection of its own,
  * closed after use), `keepalive` (a connection from the pool, one coroutine at a time, returned with
@@ -314,7 +308,7 @@ export class RedisClient {
       else replies.expect(ONE, 1, op.finish);
       this.track(name);
     }
-    sock.beginExchange(task, data, this.read!, readMsOf(op, this.readTimeout));
+    sock.beginExchange(task, data, this.read!, readDeadlineMs(op.blockMs, this.readTimeout));
   }
 
   /** @internal The coroutine stopped waiting (cancelled): a dedicated connection is closed. */
@@ -373,7 +367,7 @@ export class RedisClient {
     }
     const finish = op.finish;
     if (finish !== null) promise = promise.then(finish);
-    const ms = readMsOf(op, this.readTimeout);
+    const ms = readDeadlineMs(op.blockMs, this.readTimeout);
     const pending = new SharedPending(this.peer, task, op.command, ms);
     if (ms !== Infinity) pending.node = sharedDeadlines.add(pending, ms);
     task.waitHandle = pending;

@@ -16,15 +16,10 @@ import type { RedisTarget } from './url.js';
 /** The shared (ioredis) connection of each target, by target key. */
 export const sharedByKey = new Map<string, SharedRedis>();
 
-interface ConnectRequest {
-  mode: RedisMode;
+/** One connect: the settings, the server, and in keepalive mode the pool its connections come from. */
+interface ConnectRequest extends ConnectSettings {
   target: RedisTarget;
-  pool: KeepalivePool<TcpConnection> | null;
-  connectTimeout: number;
-  readTimeout: number;
-  protocol: 2 | 3;
-  maxBulk: number | undefined;
-  expectMaster: boolean;
+  keepalivePool: KeepalivePool<TcpConnection> | null;
 }
 
 interface PendingConnect {
@@ -84,7 +79,7 @@ function connectShort(task: Task<unknown>, request: ConnectRequest): void {
 }
 
 function connectPooled(task: Task<unknown>, request: ConnectRequest): void {
-  const pool = request.pool!;
+  const pool = request.keepalivePool!;
   const idle = pool.tryAcquireIdle();
   if (idle !== null) {
     idle.connection!.takeFromPool();
@@ -160,7 +155,6 @@ export function connectServer(target: RedisTarget, settings: ConnectSettings): E
       ),
     );
   }
-  const request: ConnectRequest = { mode, target, pool, connectTimeout, readTimeout: settings.readTimeout, protocol, maxBulk: settings.maxBulk, expectMaster };
-  return new Effect<RedisClient>(CONNECT, request);
+  return new Effect<RedisClient>(CONNECT, { ...settings, target, keepalivePool: pool } satisfies ConnectRequest);
 }
 
