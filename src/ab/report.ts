@@ -31,7 +31,7 @@ function percentile(sorted: number[], p: number): number {
 }
 
 /** Every figure of ab's report, as numbers (`cosocket ab --json`). */
-export function summarize(run: RunDescription, result: LoadResult): Record<string, unknown> {
+export function summarize(run: RunDescription, result: LoadResult) {
   const totals = result.samples.map((s: Sample) => s.total).sort((a, b) => a - b);
   const done = result.completed;
   const failed = result.failures.connect + result.failures.receive + result.failures.length + result.failures.exceptions;
@@ -69,8 +69,8 @@ const ms = (value: number): string => String(Math.round(value)).padStart(5);
 
 /** ApacheBench's report, line for line. */
 export function formatReport(run: RunDescription, result: LoadResult): string {
-  const s = summarize(run, result) as ReturnType<typeof summarize> & Record<string, never>;
-  const times = s.connectionTimes as Record<'connect' | 'processing' | 'waiting' | 'total', Row>;
+  const s = summarize(run, result);
+  const times = s.connectionTimes;
   const failures = result.failures;
   const lines = [
     '',
@@ -84,9 +84,9 @@ export function formatReport(run: RunDescription, result: LoadResult): string {
     `${pad('Concurrency Level:')}${run.concurrency}`,
     `${pad('Time taken for tests:')}${result.seconds.toFixed(3)} seconds`,
     `${pad('Complete requests:')}${result.completed}`,
-    `${pad('Failed requests:')}${s.failedRequests as number}`,
+    `${pad('Failed requests:')}${s.failedRequests}`,
   ];
-  if ((s.failedRequests as number) > 0) {
+  if (s.failedRequests > 0) {
     lines.push(`   (Connect: ${failures.connect}, Receive: ${failures.receive}, Length: ${failures.length}, Exceptions: ${failures.exceptions})`);
   }
   if (result.non2xx > 0) lines.push(`${pad('Non-2xx responses:')}${result.non2xx}`);
@@ -94,10 +94,10 @@ export function formatReport(run: RunDescription, result: LoadResult): string {
   lines.push(
     `${pad('Total transferred:')}${result.totalBytes} bytes`,
     `${pad('HTML transferred:')}${result.htmlBytes} bytes`,
-    `${pad('Requests per second:')}${(s.requestsPerSecond as number).toFixed(2)} [#/sec] (mean)`,
-    `${pad('Time per request:')}${(s.timePerRequestMs as number).toFixed(3)} [ms] (mean)`,
-    `${pad('Time per request:')}${(s.timePerRequestAcrossAllMs as number).toFixed(3)} [ms] (mean, across all concurrent requests)`,
-    `${pad('Transfer rate:')}${(s.transferRateKBps as number).toFixed(2)} [Kbytes/sec] received`,
+    `${pad('Requests per second:')}${s.requestsPerSecond.toFixed(2)} [#/sec] (mean)`,
+    `${pad('Time per request:')}${s.timePerRequestMs.toFixed(3)} [ms] (mean)`,
+    `${pad('Time per request:')}${s.timePerRequestAcrossAllMs.toFixed(3)} [ms] (mean, across all concurrent requests)`,
+    `${pad('Transfer rate:')}${s.transferRateKBps.toFixed(2)} [Kbytes/sec] received`,
     '',
     'Connection Times (ms)',
     '              min  mean[+/-sd] median   max',
@@ -111,7 +111,7 @@ export function formatReport(run: RunDescription, result: LoadResult): string {
     lines.push(`${label.padEnd(12)}${ms(r.min)} ${ms(r.mean)} ${r.sd.toFixed(1).padStart(5)} ${ms(r.median)} ${ms(r.max)}`);
   }
   lines.push('', 'Percentage of the requests served within a certain time (ms)');
-  const pct = s.percentiles as Record<string, number>;
+  const pct = s.percentiles;
   for (const p of PERCENTS) {
     lines.push(`${String(p).padStart(4)}% ${ms(pct[String(p)]!).padStart(6)}${p === 100 ? ' (longest request)' : ''}`);
   }

@@ -86,17 +86,17 @@ function countRequests(app: FastifyInstance, table: RouteStatsTable): void {
       request.cosocketStats = stats;
       done();
     };
-    route.onRequest = withHook(route.onRequest as RouteHook | RouteHook[] | undefined, arrived) as typeof route.onRequest;
+    route.onRequest = withHook(route.onRequest as RouteHook | RouteHook[] | undefined, arrived) as NonNullable<typeof route.onRequest>;
     route.onResponse = withHook(route.onResponse, (request, reply, done) => {
       const stats = request.cosocketStats;
       if (stats !== null && stats !== COUNTED_WHEN_ANSWERED) recordStatus(stats, reply.statusCode);
       done();
-    }) as typeof route.onResponse;
+    }) as NonNullable<typeof route.onResponse>;
     route.onRequestAbort = withHook(route.onRequestAbort, (request, done) => {
       const stats = request.cosocketStats;
       if (stats !== null && stats !== COUNTED_WHEN_ANSWERED) stats.aborted++;
       done();
-    }) as typeof route.onRequestAbort;
+    }) as NonNullable<typeof route.onRequestAbort>;
   });
   app.addHook('onSend', (request, reply, _payload, done) => {
     if (request.cosocketStats === null) {
