@@ -229,7 +229,12 @@ export class PoolBacklogFullError extends SocketError {
 /** setkeepalive on a connection that still has unread data or is mid-protocol: it was closed instead. */
 export class DubiousStateError extends SocketError {
   constructor(peer: string, why: string) {
-    super('COSOCKET_ERR_DUBIOUS_STATE', 'setkeepalive', peer, `connection in dubious state (${why}); closed instead of pooled`);
+    super(
+      'COSOCKET_ERR_DUBIOUS_STATE',
+      'setkeepalive',
+      peer,
+      `connection in dubious state (${why}); closed instead of pooled`,
+    );
   }
 }
 
@@ -311,7 +316,12 @@ export class RedisClusterReplyError extends CosocketError {
 /** No seed and no known master of a Redis Cluster answered CLUSTER SLOTS: each one's failure is in the message. */
 export class RedisClusterDownError extends SocketError {
   constructor(peer: string, failures: readonly string[]) {
-    super('COSOCKET_ERR_REDIS_CLUSTER_DOWN', 'connect', peer, `no cluster node answered CLUSTER SLOTS (${failures.join('; ') || 'no node to ask'})`);
+    super(
+      'COSOCKET_ERR_REDIS_CLUSTER_DOWN',
+      'connect',
+      peer,
+      `no cluster node answered CLUSTER SLOTS (${failures.join('; ') || 'no node to ask'})`,
+    );
   }
 }
 

@@ -20,7 +20,8 @@ export function read(path: string, options: { maxBytes?: number } = {}): Effect<
   return abortable(async (signal) => {
     if (Number.isFinite(maxBytes)) {
       const info = await fsStat(path);
-      if (info.size > maxBytes) throw new CosocketError('COSOCKET_ERR_FILE_TOO_LARGE', `${path}: ${info.size} bytes, more than ${maxBytes}`);
+      if (info.size > maxBytes)
+        throw new CosocketError('COSOCKET_ERR_FILE_TOO_LARGE', `${path}: ${info.size} bytes, more than ${maxBytes}`);
     }
     return readFile(path, { signal });
   });
@@ -85,7 +86,11 @@ export class CoFile {
   private readonly owner: Task<unknown>;
   private readonly closeWithOwner = (): void => this.closeNow();
 
-  constructor(handle: FileHandle, readonly path: string, owner: Task<unknown>) {
+  constructor(
+    handle: FileHandle,
+    readonly path: string,
+    owner: Task<unknown>,
+  ) {
     this.handle = handle;
     this.owner = owner;
     owner.addCleanup(this.closeWithOwner);
@@ -101,7 +106,8 @@ export class CoFile {
 
   /** Up to `length` bytes from `position` (null: the current position); an empty buffer at the end. */
   read(length: number, position: number | null = null): Effect<Buffer> {
-    if (!Number.isInteger(length) || length < 0) throw new InvalidArgumentError(`file read(): length must be a whole number >= 0, got ${String(length)}`);
+    if (!Number.isInteger(length) || length < 0)
+      throw new InvalidArgumentError(`file read(): length must be a whole number >= 0, got ${String(length)}`);
     const handle = this.live();
     return call(async () => {
       const buffer = Buffer.allocUnsafe(length);
@@ -160,6 +166,8 @@ export class CoFile {
 
 function checkPath(path: string): void {
   if (typeof path !== 'string' || path === '' || path.includes('\0')) {
-    throw new InvalidArgumentError(`file: path must be a non-empty string without NUL bytes, got ${JSON.stringify(path)}`);
+    throw new InvalidArgumentError(
+      `file: path must be a non-empty string without NUL bytes, got ${JSON.stringify(path)}`,
+    );
   }
 }

@@ -135,7 +135,8 @@ export class BodyReader {
     if (this.chunkLeft === 0) {
       const line = yield* socket.receiveByteLine(MAX_CHUNK_LINE);
       const sizeText = line.split(';', 1)[0]!.trim();
-      if (!/^[0-9a-fA-F]{1,12}$/.test(sizeText)) throw new HttpProtocolError(socket.peer, `invalid chunk size line '${line.slice(0, 40)}'`);
+      if (!/^[0-9a-fA-F]{1,12}$/.test(sizeText))
+        throw new HttpProtocolError(socket.peer, `invalid chunk size line '${line.slice(0, 40)}'`);
       const size = parseInt(sizeText, 16);
       if (size === 0) {
         yield* this.readTrailers();
@@ -219,7 +220,8 @@ export class BodyReader {
     while (out < max) {
       if (this.needCrlf) {
         if (end - pos < 2) break;
-        if (buf[pos] !== 13 || buf[pos + 1] !== 10) throw new HttpProtocolError(this.socket.peer, 'chunk data not followed by CRLF');
+        if (buf[pos] !== 13 || buf[pos + 1] !== 10)
+          throw new HttpProtocolError(this.socket.peer, 'chunk data not followed by CRLF');
         pos += 2;
         this.needCrlf = false;
       }
@@ -264,7 +266,10 @@ export class BodyReader {
     const rest = buf[i];
     if (digits === 0 || digits > 12 || (rest !== 59 && rest !== 13 && rest !== 10 && rest !== 32 && rest !== 9)) {
       const lf = buf.indexOf(10, pos);
-      throw new HttpProtocolError(this.socket.peer, `invalid chunk size line '${buf.toString('latin1', pos, Math.min(lf < 0 ? end : lf, pos + 40))}'`);
+      throw new HttpProtocolError(
+        this.socket.peer,
+        `invalid chunk size line '${buf.toString('latin1', pos, Math.min(lf < 0 ? end : lf, pos + 40))}'`,
+      );
     }
     let lf: number;
     if (rest === 13 && i + 1 < end && buf[i + 1] === 10) lf = i + 1;
@@ -297,7 +302,8 @@ export class BodyReader {
       const line = yield* this.socket.receiveByteLine(MAX_TRAILERS);
       if (line === '') return;
       size += line.length;
-      if (size > MAX_TRAILERS) throw new HttpProtocolError(this.socket.peer, `trailers larger than ${MAX_TRAILERS} bytes`);
+      if (size > MAX_TRAILERS)
+        throw new HttpProtocolError(this.socket.peer, `trailers larger than ${MAX_TRAILERS} bytes`);
       addHeaderLine(this.socket.peer, line, this.trailers, raw);
     }
   }

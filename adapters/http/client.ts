@@ -94,7 +94,10 @@ export class HttpConnection {
 
   *request(request: HttpRequest = {}): Operation<HttpResponse> {
     if (this.last !== null && !this.last.body.done) {
-      throw new CosocketError('COSOCKET_ERR_HTTP_BUSY', `${this.peer}: read the previous response body before the next request`);
+      throw new CosocketError(
+        'COSOCKET_ERR_HTTP_BUSY',
+        `${this.peer}: read the previous response body before the next request`,
+      );
     }
     const method = (request.method ?? 'GET').toUpperCase();
     const headers = request.headers ?? {};
@@ -110,7 +113,8 @@ export class HttpConnection {
         path: request.path ?? '/',
         hostHeader: this.hostHeader,
         headers,
-        bodyLength: body !== undefined ? body.length : method === 'POST' || method === 'PUT' || method === 'PATCH' ? 0 : null,
+        bodyLength:
+          body !== undefined ? body.length : method === 'POST' || method === 'PUT' || method === 'PATCH' ? 0 : null,
       });
       yield* this.socket.send(body !== undefined && body.length > 0 ? [head, body] : head);
     }
@@ -128,7 +132,9 @@ export class HttpConnection {
     }
     const chunked = body.length === null;
     if (chunked) own['Transfer-Encoding'] = 'chunked';
-    yield* this.socket.send(requestHeadBytes({ method, path, hostHeader: this.hostHeader, headers: own, bodyLength: body.length }));
+    yield* this.socket.send(
+      requestHeadBytes({ method, path, hostHeader: this.hostHeader, headers: own, bodyLength: body.length }),
+    );
     let sent = 0;
     for (;;) {
       const piece = yield* body.read();
@@ -139,7 +145,11 @@ export class HttpConnection {
     }
     if (chunked) yield* this.socket.send('0\r\n\r\n');
     else if (sent !== body.length) {
-      throw new RequestBodyError('COSOCKET_ERR_BODY_ABORTED', `the request body ended after ${sent} of its ${body.length} bytes`, 400);
+      throw new RequestBodyError(
+        'COSOCKET_ERR_BODY_ABORTED',
+        `the request body ended after ${sent} of its ${body.length} bytes`,
+        400,
+      );
     }
   }
 
@@ -184,7 +194,15 @@ export class HttpConnection {
       if (status.status >= 100 && status.status < 200 && status.status !== 101) continue; // interim response
       const framing = bodyFraming(peer, method, status.status, headers);
       const reader = new BodyReader(this.socket, framing, this.limits.readSize);
-      return new HttpResponse(status.status, status.reason, status.version, headers, raw, reader, keepAliveAllowed(status.version, headers, framing));
+      return new HttpResponse(
+        status.status,
+        status.reason,
+        status.version,
+        headers,
+        raw,
+        reader,
+        keepAliveAllowed(status.version, headers, framing),
+      );
     }
   }
 }
@@ -203,7 +221,8 @@ function lowerCaseKeys(headers: Headers): Headers {
 export function checkLimits(limits: Partial<HttpLimits> | undefined): HttpLimits {
   const out = { ...DEFAULT_LIMITS, ...limits };
   for (const [name, value] of Object.entries(out)) {
-    if (!Number.isInteger(value) || value < 1) throw new InvalidArgumentError(`http limit '${name}' must be a whole number >= 1, got ${String(value)}`);
+    if (!Number.isInteger(value) || value < 1)
+      throw new InvalidArgumentError(`http limit '${name}' must be a whole number >= 1, got ${String(value)}`);
   }
   return out;
 }

@@ -14,12 +14,14 @@ export const MAX_INTERIM_RESPONSES = 32;
 
 /** Throws once more interim responses than MAX_INTERIM_RESPONSES came before the final one. */
 export function checkInterimCount(peer: string, interim: number): void {
-  if (interim > MAX_INTERIM_RESPONSES) throw new HttpProtocolError(peer, `more than ${MAX_INTERIM_RESPONSES} interim (1xx) responses`);
+  if (interim > MAX_INTERIM_RESPONSES)
+    throw new HttpProtocolError(peer, `more than ${MAX_INTERIM_RESPONSES} interim (1xx) responses`);
 }
 
 /** A 101 is a final answer only to a request that asked for an upgrade; otherwise what follows it is not HTTP. */
 export function checkSwitchingProtocols(peer: string, status: number, upgradeAsked: boolean): void {
-  if (status === 101 && !upgradeAsked) throw new HttpProtocolError(peer, '101 Switching Protocols to a request that asked for no upgrade');
+  if (status === 101 && !upgradeAsked)
+    throw new HttpProtocolError(peer, '101 Switching Protocols to a request that asked for no upgrade');
 }
 
 export const NO_BODY = 0;
@@ -34,11 +36,13 @@ export interface Framing {
 
 /** How the response body is delimited (RFC 9112 section 6.3). */
 export function bodyFraming(peer: string, method: string, status: number, headers: Headers): Framing {
-  if (method === 'HEAD' || (status >= 100 && status < 200) || status === 204 || status === 304) return { kind: NO_BODY, length: 0 };
+  if (method === 'HEAD' || (status >= 100 && status < 200) || status === 204 || status === 304)
+    return { kind: NO_BODY, length: 0 };
   const te = headerText(headers, 'transfer-encoding');
   if (te !== undefined) {
     // both: a response split by whoever trusts the other one (RFC 9112 section 6.3; nginx >= 1.23: 502)
-    if (headers['content-length'] !== undefined) throw new HttpProtocolError(peer, 'response has both Content-Length and Transfer-Encoding');
+    if (headers['content-length'] !== undefined)
+      throw new HttpProtocolError(peer, 'response has both Content-Length and Transfer-Encoding');
     const codings = te.split(',').map((c) => c.trim().toLowerCase());
     return codings[codings.length - 1] === 'chunked' ? { kind: CHUNKED, length: 0 } : { kind: UNTIL_CLOSE, length: 0 };
   }

@@ -34,7 +34,10 @@ export function buildRequestHead(head: RequestHead): string {
     else if (lower === 'user-agent') hasUserAgent = true;
     for (const one of Array.isArray(value) ? value : [value]) {
       const v = String(one);
-      if (BAD_VALUE.test(v)) throw new InvalidArgumentError(`http request: header '${name}' has a CR, LF or NUL, or a character above \\xFF, in its value`);
+      if (BAD_VALUE.test(v))
+        throw new InvalidArgumentError(
+          `http request: header '${name}' has a CR, LF or NUL, or a character above \\xFF, in its value`,
+        );
       text += `${name}: ${v}\r\n`;
     }
   }
@@ -52,7 +55,8 @@ export interface StatusLine {
 
 export function parseStatusLine(peer: string, line: string): StatusLine {
   const match = /^HTTP\/1\.([01]) (\d{3})(?: (.*))?$/.exec(line);
-  if (match === null || match[2]! < '100') throw new HttpProtocolError(peer, `invalid status line '${line.slice(0, 80)}'`);
+  if (match === null || match[2]! < '100')
+    throw new HttpProtocolError(peer, `invalid status line '${line.slice(0, 80)}'`);
   return { version: match[1] === '0' ? '1.0' : '1.1', status: Number(match[2]), reason: match[3] ?? '' };
 }
 
@@ -62,7 +66,8 @@ export function addHeaderLine(peer: string, line: string, headers: Headers, raw:
   const name = colon > 0 ? line.slice(0, colon) : '';
   if (!TOKEN.test(name)) throw new HttpProtocolError(peer, `invalid header line '${line.slice(0, 80)}'`);
   const value = line.slice(colon + 1).trim();
-  if (value.indexOf('\r') >= 0 || value.indexOf('\0') >= 0) throw new HttpProtocolError(peer, `header '${name}' has a CR or NUL in its value`);
+  if (value.indexOf('\r') >= 0 || value.indexOf('\0') >= 0)
+    throw new HttpProtocolError(peer, `header '${name}' has a CR or NUL in its value`);
   raw.push([name, value]);
   const lower = name.toLowerCase();
   const existing = headers[lower];

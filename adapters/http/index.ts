@@ -39,14 +39,18 @@ export interface FetchResult {
  * One request to a URL, the body read whole, the connection kept alive when it may be:
  * `const res = yield* http.request('http://127.0.0.1:8080/x', { method: 'POST', body: 'hi' })`.
  */
-export function* request(url: string, req: HttpRequest & HttpConnectOptions & { maxBody?: number } = {}): Operation<FetchResult> {
+export function* request(
+  url: string,
+  req: HttpRequest & HttpConnectOptions & { maxBody?: number } = {},
+): Operation<FetchResult> {
   let parsed: URL;
   try {
     parsed = new URL(url);
   } catch {
     throw new InvalidArgumentError(`http.request(): invalid URL '${url}'`);
   }
-  if (parsed.protocol !== 'http:') throw new InvalidArgumentError(`http.request(): only http:// URLs are supported, got '${parsed.protocol}//'`);
+  if (parsed.protocol !== 'http:')
+    throw new InvalidArgumentError(`http.request(): only http:// URLs are supported, got '${parsed.protocol}//'`);
   const port = parsed.port === '' ? 80 : Number(parsed.port);
   const conn = yield* connect(parsed.hostname, port, req);
   try {

@@ -44,7 +44,9 @@ export function blockingTimeoutMs(command: string, args: readonly RedisArg[], bl
   const raw = argText(arg);
   const value = raw === undefined || raw.trim() === '' ? NaN : Number(raw);
   if (!Number.isFinite(value) || value < 0) {
-    throw new InvalidArgumentError(`redis ${command.toUpperCase()}: the timeout must be a number of ${unit} >= 0, got ${raw === undefined ? 'none' : `'${raw}'`}`);
+    throw new InvalidArgumentError(
+      `redis ${command.toUpperCase()}: the timeout must be a number of ${unit} >= 0, got ${raw === undefined ? 'none' : `'${raw}'`}`,
+    );
   }
   return unit === 'seconds' ? Math.ceil(value * 1000) : Math.ceil(value);
 }

@@ -28,18 +28,35 @@ import type { BatchResult, PubSubMessage } from './reply-collector.js';
 export type RedisMode = 'short' | 'keepalive' | 'shared';
 export type { BatchResult, PubSubMessage, RedisArg };
 
-
 /** Commands a shared connection must refuse: they change state every other user would inherit. */
 const SHARED_FORBIDDEN = new Set([
-  'select', 'auth', 'hello', 'client', 'multi', 'exec', 'discard', 'watch', 'unwatch',
-  'subscribe', 'psubscribe', 'ssubscribe', 'unsubscribe', 'punsubscribe', 'sunsubscribe', 'monitor', 'reset', 'quit',
+  'select',
+  'auth',
+  'hello',
+  'client',
+  'multi',
+  'exec',
+  'discard',
+  'watch',
+  'unwatch',
+  'subscribe',
+  'psubscribe',
+  'ssubscribe',
+  'unsubscribe',
+  'punsubscribe',
+  'sunsubscribe',
+  'monitor',
+  'reset',
+  'quit',
 ]);
 /** Commands after which a connection holds state another user must not inherit. */
 const STATEFUL = new Set(['select', 'auth', 'hello', 'client', 'readonly', 'readwrite', 'reset', 'monitor']);
 const PUBSUB = new Set(['subscribe', 'psubscribe', 'ssubscribe', 'unsubscribe', 'punsubscribe', 'sunsubscribe']);
 
 function sharedRefusal(command: string): InvalidArgumentError {
-  return new InvalidArgumentError(`redis ${command.toUpperCase()} changes connection state: use mode 'short' or 'keepalive', not 'shared'`);
+  return new InvalidArgumentError(
+    `redis ${command.toUpperCase()} changes connection state: use mode 'short' or 'keepalive', not 'shared'`,
+  );
 }
 
 const CALL = 0;
@@ -60,7 +77,6 @@ class RedisOp {
     readonly blockMs: number | null = null,
   ) {}
 }
-
 
 // ---------------------------------------------------------------- shared mode (ioredis)
 
@@ -100,13 +116,20 @@ function sharedError(peer: string, command: string, err: unknown): unknown {
   if (err instanceof Error && err.name === 'ReplyError') return new RedisReplyError(err.message);
   if (err instanceof InvalidArgumentError) return err;
   const message = err instanceof Error ? err.message : String(err);
-  if (/Connection is closed|Stream isn't writeable/.test(message)) return new SocketClosedError(command, peer, undefined, 'closed');
+  if (/Connection is closed|Stream isn't writeable/.test(message))
+    return new SocketClosedError(command, peer, undefined, 'closed');
   return socketErrorFrom(command, peer, err);
 }
 
-function sharedBatchResults(results: Array<[Error | null, unknown]> | null, batch: ReadonlyArray<[string, RedisArg[]]>, peer: string): BatchResult[] | null {
+function sharedBatchResults(
+  results: Array<[Error | null, unknown]> | null,
+  batch: ReadonlyArray<[string, RedisArg[]]>,
+  peer: string,
+): BatchResult[] | null {
   if (results === null) return null;
-  return results.map(([err, reply], i) => (err !== null ? [sharedError(peer, batch[i]![0], err) as Error, null] : [null, reply]));
+  return results.map(([err, reply], i) =>
+    err !== null ? [sharedError(peer, batch[i]![0], err) as Error, null] : [null, reply],
+  );
 }
 
 // ---------------------------------------------------------------- the effect
@@ -148,7 +171,15 @@ export class RedisClient {
   private tainted = false;
 
   /** @internal made by redis.connect */
-  constructor(mode: RedisMode, peer: string, owner: Task<unknown>, readTimeout: number, socket: TcpSocket | null, shared: Redis | Cluster | null, maxBulk?: number) {
+  constructor(
+    mode: RedisMode,
+    peer: string,
+    owner: Task<unknown>,
+    readTimeout: number,
+    socket: TcpSocket | null,
+    shared: Redis | Cluster | null,
+    maxBulk?: number,
+  ) {
     this.mode = mode;
     this.peer = peer;
     this.owner = owner;
@@ -178,7 +209,8 @@ export class RedisClient {
 
   /** Any command: `yield* red.call('HINCRBY', 'h', 'f', 1)`. */
   call<T = unknown>(command: string, ...args: RedisArg[]): Effect<T> {
-    if (typeof command !== 'string' || command === '') throw new InvalidArgumentError('redis call() needs a command name');
+    if (typeof command !== 'string' || command === '')
+      throw new InvalidArgumentError('redis call() needs a command name');
     return new Effect<T>(REDIS_OP, this, new RedisOp(CALL, command, args));
   }
 
@@ -186,7 +218,9 @@ export class RedisClient {
   run<T>(name: string, args: RedisArg[], spec: CommandSpec): Effect<T> {
     const blockMs = spec.blocking === undefined ? null : blockingTimeoutMs(name, args, spec.blocking);
     if (blockMs !== null && this.mode === 'shared') {
-      throw new InvalidArgumentError(`redis ${name.toUpperCase()} blocks the connection it runs on: use mode 'short' or 'keepalive', not 'shared'`);
+      throw new InvalidArgumentError(
+        `redis ${name.toUpperCase()} blocks the connection it runs on: use mode 'short' or 'keepalive', not 'shared'`,
+      );
     }
     const map = spec.map;
     const finish = map === undefined ? null : (reply: unknown) => mapReply(name, map, reply);
@@ -240,7 +274,9 @@ export class RedisClient {
    */
   setkeepalive(idleMs?: number): void {
     if (idleMs !== undefined && (!Number.isInteger(idleMs) || idleMs < 1)) {
-      throw new InvalidArgumentError(`setkeepalive() idle time must be a whole number of ms >= 1, got ${String(idleMs)}`);
+      throw new InvalidArgumentError(
+        `setkeepalive() idle time must be a whole number of ms >= 1, got ${String(idleMs)}`,
+      );
     }
     this.checkOwner('setkeepalive', currentTask());
     if (this.closed) throw new SocketClosedError('setkeepalive', this.peer);
@@ -325,7 +361,6 @@ export class RedisClient {
     this.sock = null;
   }
 
-
   /** Confirmations a (un)subscribe gets: one per name, or one per current subscription when it names none. */
   private confirmations(name: string, names: number): number {
     if (names > 0) return names;
@@ -360,7 +395,9 @@ export class RedisClient {
         batch.call(command, ...args);
       }
       const commands = op.batch!;
-      promise = batch.exec().then((results) => sharedBatchResults(results as Array<[Error | null, unknown]> | null, commands, this.peer));
+      promise = batch
+        .exec()
+        .then((results) => sharedBatchResults(results as Array<[Error | null, unknown]> | null, commands, this.peer));
     } else {
       if (SHARED_FORBIDDEN.has(op.command.toLowerCase())) throw sharedRefusal(op.command);
       promise = client.call(op.command, ...(op.args as RedisArg[]));
@@ -385,9 +422,12 @@ export class RedisClient {
 
   private pubsub(command: string, names: string[]): Effect<number> {
     if (this.mode === 'shared') {
-      throw new InvalidArgumentError(`redis ${command} needs a dedicated connection: use mode 'short' or 'keepalive', not 'shared'`);
+      throw new InvalidArgumentError(
+        `redis ${command} needs a dedicated connection: use mode 'short' or 'keepalive', not 'shared'`,
+      );
     }
-    if (names.length === 0 && !command.includes('un')) throw new InvalidArgumentError(`redis ${command}() needs at least one name`);
+    if (names.length === 0 && !command.includes('un'))
+      throw new InvalidArgumentError(`redis ${command}() needs at least one name`);
     return this.call<number>(command, ...names);
   }
 
@@ -401,10 +441,20 @@ export class RedisClient {
   }
 
   /** @internal */
-  runBatch(commands: Array<[string, RedisArg[]]>, transaction: boolean, specs: Array<CommandSpec | null>): Effect<BatchResult[] | null> {
+  runBatch(
+    commands: Array<[string, RedisArg[]]>,
+    transaction: boolean,
+    specs: Array<CommandSpec | null>,
+  ): Effect<BatchResult[] | null> {
     const command = transaction ? 'exec' : 'pipeline';
-    const finish = specs.some((spec) => spec?.map !== undefined) ? (reply: unknown) => mapBatchReplies(reply as BatchResult[] | null, commands, specs) : null;
-    return new Effect<BatchResult[] | null>(REDIS_OP, this, new RedisOp(BATCH, command, [], commands, transaction, finish));
+    const finish = specs.some((spec) => spec?.map !== undefined)
+      ? (reply: unknown) => mapBatchReplies(reply as BatchResult[] | null, commands, specs)
+      : null;
+    return new Effect<BatchResult[] | null>(
+      REDIS_OP,
+      this,
+      new RedisOp(BATCH, command, [], commands, transaction, finish),
+    );
   }
 }
 
@@ -420,7 +470,8 @@ export class RedisBatch {
 
   /** Queues a command; returns the batch for chaining. */
   call(command: string, ...args: RedisArg[]): this {
-    if (typeof command !== 'string' || command === '') throw new InvalidArgumentError('redis batch call() needs a command name');
+    if (typeof command !== 'string' || command === '')
+      throw new InvalidArgumentError('redis batch call() needs a command name');
     this.commands.push([command, args]);
     this.specs.push(null);
     return this;

@@ -15,8 +15,27 @@ import type { RedisTarget } from './url.js';
 
 /** Commands that need one connection's state kept between commands, which a routed client cannot give. */
 const NEEDS_ONE_CONNECTION = new Set([
-  'subscribe', 'psubscribe', 'ssubscribe', 'unsubscribe', 'punsubscribe', 'sunsubscribe', 'monitor',
-  'multi', 'exec', 'discard', 'watch', 'unwatch', 'select', 'auth', 'hello', 'client', 'reset', 'quit', 'asking', 'readonly', 'readwrite',
+  'subscribe',
+  'psubscribe',
+  'ssubscribe',
+  'unsubscribe',
+  'punsubscribe',
+  'sunsubscribe',
+  'monitor',
+  'multi',
+  'exec',
+  'discard',
+  'watch',
+  'unwatch',
+  'select',
+  'auth',
+  'hello',
+  'client',
+  'reset',
+  'quit',
+  'asking',
+  'readonly',
+  'readwrite',
 ]);
 
 function oneConnectionRefusal(what: string, mode: string): InvalidArgumentError {
@@ -45,7 +64,11 @@ export class ClusterClient extends RedisClient {
   constructor(target: RedisTarget, settings: ConnectSettings, owner: Task<unknown>) {
     super(settings.mode, target.peer, owner, settings.readTimeout, null, null, settings.maxBulk);
     this.clusterOwner = owner;
-    this.route = { topology: clusterTopology(target, settings.connectTimeout), settings, readTimeout: settings.readTimeout };
+    this.route = {
+      topology: clusterTopology(target, settings.connectTimeout),
+      settings,
+      readTimeout: settings.readTimeout,
+    };
   }
 
   override get closed(): boolean {
@@ -53,7 +76,8 @@ export class ClusterClient extends RedisClient {
   }
 
   override call<T = unknown>(command: string, ...args: RedisArg[]): Effect<T> {
-    if (typeof command !== 'string' || command === '') throw new InvalidArgumentError('redis call() needs a command name');
+    if (typeof command !== 'string' || command === '')
+      throw new InvalidArgumentError('redis call() needs a command name');
     return this.run<T>(command, args, NO_SPEC);
   }
 
@@ -64,13 +88,21 @@ export class ClusterClient extends RedisClient {
   }
 
   /** @internal */
-  override runBatch(batch: Array<[string, RedisArg[]]>, transaction: boolean, specs: Array<CommandSpec | null>): Effect<BatchResult[] | null> {
+  override runBatch(
+    batch: Array<[string, RedisArg[]]>,
+    transaction: boolean,
+    specs: Array<CommandSpec | null>,
+  ): Effect<BatchResult[] | null> {
     const commands: QueuedCommand[] = batch.map(([command, args], i) => ({ command, args, spec: specs[i] ?? NO_SPEC }));
     for (const queued of commands) this.check(queued.command);
     if (transaction) return call(routeTransaction, this.route, commands);
-    return call(function* (route: ClusterRoute, queued: ReadonlyArray<QueuedCommand>): Operation<BatchResult[] | null> {
-      return yield* routePipeline(route, queued);
-    }, this.route, commands);
+    return call(
+      function* (route: ClusterRoute, queued: ReadonlyArray<QueuedCommand>): Operation<BatchResult[] | null> {
+        return yield* routePipeline(route, queued);
+      },
+      this.route,
+      commands,
+    );
   }
 
   override readReply(): Effect<PubSubMessage> {
@@ -84,7 +116,9 @@ export class ClusterClient extends RedisClient {
 
   override setkeepalive(idleMs?: number): void {
     if (idleMs !== undefined && (!Number.isInteger(idleMs) || idleMs < 1)) {
-      throw new InvalidArgumentError(`setkeepalive() idle time must be a whole number of ms >= 1, got ${String(idleMs)}`);
+      throw new InvalidArgumentError(
+        `setkeepalive() idle time must be a whole number of ms >= 1, got ${String(idleMs)}`,
+      );
     }
     this.checkClusterOwner('setkeepalive');
     if (this.ended) throw new SocketClosedError('setkeepalive', this.peer);

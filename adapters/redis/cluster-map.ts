@@ -90,7 +90,8 @@ export class ClusterSlotMap {
     const key = nodeKey(host, port);
     let index = this.nodesByKey.get(key);
     if (index === undefined) {
-      if (this.nodeList.length >= NO_NODE) throw new RedisClusterReplyError(`a cluster slot map holds at most ${NO_NODE} nodes`);
+      if (this.nodeList.length >= NO_NODE)
+        throw new RedisClusterReplyError(`a cluster slot map holds at most ${NO_NODE} nodes`);
       index = this.nodeList.length;
       this.nodeList.push(Object.freeze({ host, port, key }));
       this.nodesByKey.set(key, index);
@@ -108,18 +109,27 @@ interface SlotRange {
 
 function checkSlot(slot: number): void {
   if (!Number.isInteger(slot) || slot < 0 || slot >= SLOT_COUNT) {
-    throw new RedisClusterReplyError(`a cluster slot is a whole number from 0 to ${SLOT_COUNT - 1}, got ${String(slot)}`);
+    throw new RedisClusterReplyError(
+      `a cluster slot is a whole number from 0 to ${SLOT_COUNT - 1}, got ${String(slot)}`,
+    );
   }
 }
 
 function integer(value: unknown): number | null {
-  const n = typeof value === 'number' ? value : typeof value === 'string' || Buffer.isBuffer(value) ? Number(value.toString()) : NaN;
+  const n =
+    typeof value === 'number'
+      ? value
+      : typeof value === 'string' || Buffer.isBuffer(value)
+        ? Number(value.toString())
+        : NaN;
   return Number.isInteger(n) ? n : null;
 }
 
 function parseNode(value: unknown, where: string, askedHost: string | undefined): { host: string; port: number } {
   if (!Array.isArray(value) || value.length < 2) {
-    throw new RedisClusterReplyError(`CLUSTER SLOTS ${where}: a node must be [host, port, ...], got ${describe(value)}`);
+    throw new RedisClusterReplyError(
+      `CLUSTER SLOTS ${where}: a node must be [host, port, ...], got ${describe(value)}`,
+    );
   }
   const rawHost = value[0] as unknown;
   if (typeof rawHost !== 'string' && !Buffer.isBuffer(rawHost)) {
@@ -127,7 +137,10 @@ function parseNode(value: unknown, where: string, askedHost: string | undefined)
   }
   let host = rawHost.toString();
   if (host === '' || host === '?') {
-    if (askedHost === undefined) throw new RedisClusterReplyError(`CLUSTER SLOTS ${where}: the host is '${host}' and the asked node's host is unknown`);
+    if (askedHost === undefined)
+      throw new RedisClusterReplyError(
+        `CLUSTER SLOTS ${where}: the host is '${host}' and the asked node's host is unknown`,
+      );
     host = askedHost;
   }
   const port = integer(value[1]);
@@ -138,21 +151,26 @@ function parseNode(value: unknown, where: string, askedHost: string | undefined)
 }
 
 function describe(value: unknown): string {
-  const shown = Buffer.isBuffer(value) ? `'${value.toString()}'` : JSON.stringify(value) ?? String(value);
+  const shown = Buffer.isBuffer(value) ? `'${value.toString()}'` : (JSON.stringify(value) ?? String(value));
   return shown.length > 80 ? `${shown.slice(0, 77)}...` : shown;
 }
 
 function parseClusterSlots(reply: unknown, askedHost: string | undefined): SlotRange[] {
-  if (!Array.isArray(reply)) throw new RedisClusterReplyError(`CLUSTER SLOTS must reply with an array, got ${describe(reply)}`);
+  if (!Array.isArray(reply))
+    throw new RedisClusterReplyError(`CLUSTER SLOTS must reply with an array, got ${describe(reply)}`);
   return reply.map((entry: unknown, i: number): SlotRange => {
     const where = `entry ${i}`;
     if (!Array.isArray(entry) || entry.length < 3) {
-      throw new RedisClusterReplyError(`CLUSTER SLOTS ${where} must be [start, end, master, ...replicas], got ${describe(entry)}`);
+      throw new RedisClusterReplyError(
+        `CLUSTER SLOTS ${where} must be [start, end, master, ...replicas], got ${describe(entry)}`,
+      );
     }
     const start = integer(entry[0]);
     const end = integer(entry[1]);
     if (start === null || end === null || start < 0 || end >= SLOT_COUNT || start > end) {
-      throw new RedisClusterReplyError(`CLUSTER SLOTS ${where}: slots ${describe(entry[0])}-${describe(entry[1])} are not a range within 0-${SLOT_COUNT - 1}`);
+      throw new RedisClusterReplyError(
+        `CLUSTER SLOTS ${where}: slots ${describe(entry[0])}-${describe(entry[1])} are not a range within 0-${SLOT_COUNT - 1}`,
+      );
     }
     return {
       start,

@@ -1,4 +1,10 @@
-import { DubiousStateError, RedisClusterReplyError, RedisReplyError, SocketError, SocketTimeoutError } from '../../src/errors.js';
+import {
+  DubiousStateError,
+  RedisClusterReplyError,
+  RedisReplyError,
+  SocketError,
+  SocketTimeoutError,
+} from '../../src/errors.js';
 import type { Operable, Operation } from '../../src/runtime/effect.js';
 import { call } from '../../src/runtime/effects/call.js';
 import { all } from '../../src/runtime/effects/group.js';
@@ -52,11 +58,15 @@ function* slotMap(topology: ClusterTopology): Operation<ClusterSlotMap> {
 function nodeFor(map: ClusterSlotMap, slot: number | null, route: ClusterRoute): RedisAddress {
   if (slot === null) {
     const masters = map.masters();
-    if (masters.length === 0) throw new RedisClusterReplyError(`${route.topology.target.peer}: the slot map names no master`);
+    if (masters.length === 0)
+      throw new RedisClusterReplyError(`${route.topology.target.peer}: the slot map names no master`);
     return masters[nextKeyless++ % masters.length]!;
   }
   const node = map.nodeForSlot(slot);
-  if (node === null) throw new RedisClusterReplyError(`${route.topology.target.peer}: no node serves slot ${slot} (the cluster does not cover every slot)`);
+  if (node === null)
+    throw new RedisClusterReplyError(
+      `${route.topology.target.peer}: no node serves slot ${slot} (the cluster does not cover every slot)`,
+    );
   return node;
 }
 
@@ -67,7 +77,10 @@ function redirectOf(err: unknown): Redirect | null {
 function* openNode(route: ClusterRoute, node: RedisAddress): Operation<RedisClient> {
   const { settings } = route;
   const pool = settings.pool === undefined ? undefined : `${settings.pool}@${node.host}:${node.port}`;
-  const client = yield* connectServer(nodeTarget(route.topology.target, node), pool === undefined ? settings : { ...settings, pool });
+  const client = yield* connectServer(
+    nodeTarget(route.topology.target, node),
+    pool === undefined ? settings : { ...settings, pool },
+  );
   if (route.readTimeout !== settings.readTimeout) client.settimeout(route.readTimeout);
   return client;
 }
@@ -91,7 +104,12 @@ function release(client: RedisClient, route: ClusterRoute, clean: boolean): void
  * the map load again and the exchange go once more; an error after the exchange was sent is passed on
  * (the command may have run), but reloads the map for the commands that follow.
  */
-function* routed<T>(route: ClusterRoute, slot: number | null, exchange: Exchange<T>, first: Redirect | null = null): Operation<T> {
+function* routed<T>(
+  route: ClusterRoute,
+  slot: number | null,
+  exchange: Exchange<T>,
+  first: Redirect | null = null,
+): Operation<T> {
   const map = yield* slotMap(route.topology);
   let node = nodeFor(map, slot, route);
   let asking = false;
@@ -126,7 +144,8 @@ function* routed<T>(route: ClusterRoute, slot: number | null, exchange: Exchange
       clean = err instanceof RedisReplyError;
       redirect = redirectOf(err);
       if (redirect === null || redirects >= MAX_REDIRECTS) {
-        if (err instanceof SocketError && !(err instanceof SocketTimeoutError)) route.topology.reload(node).catch(() => {});
+        if (err instanceof SocketError && !(err instanceof SocketTimeoutError))
+          route.topology.reload(node).catch(() => {});
         throw err;
       }
     } finally {
@@ -138,14 +157,23 @@ function* routed<T>(route: ClusterRoute, slot: number | null, exchange: Exchange
 function commandExchange<T>(command: string, args: RedisArg[], spec: CommandSpec): Exchange<T> {
   return function* (client, asking) {
     if (!asking) return yield* client.run<T>(command, args, spec);
-    const [, [err, reply]] = (yield* client.pipeline().call('ASKING').queue(command, args, spec).exec()) as [BatchResult, BatchResult];
+    const [, [err, reply]] = (yield* client.pipeline().call('ASKING').queue(command, args, spec).exec()) as [
+      BatchResult,
+      BatchResult,
+    ];
     if (err !== null) throw err;
     return reply as T;
   };
 }
 
 /** One command, on the node of its key's slot (any master when it has no key). */
-export function* routeCommand<T>(route: ClusterRoute, command: string, args: RedisArg[], spec: CommandSpec, first: Redirect | null = null): Operation<T> {
+export function* routeCommand<T>(
+  route: ClusterRoute,
+  command: string,
+  args: RedisArg[],
+  spec: CommandSpec,
+  first: Redirect | null = null,
+): Operation<T> {
   return yield* routed(route, slotOf(command, args), commandExchange<T>(command, args, spec), first);
 }
 
@@ -164,7 +192,13 @@ function* settled(op: Operation<unknown>): Operation<BatchResult> {
 }
 
 /** The commands of a pipeline one node serves, sent in one write; redirected ones are sent again alone. */
-function* nodePipeline(route: ClusterRoute, node: RedisAddress, indices: number[], commands: ReadonlyArray<QueuedCommand>, results: BatchResult[]): Operation<void> {
+function* nodePipeline(
+  route: ClusterRoute,
+  node: RedisAddress,
+  indices: number[],
+  commands: ReadonlyArray<QueuedCommand>,
+  results: BatchResult[],
+): Operation<void> {
   let client: RedisClient | null = null;
   try {
     client = yield* openNode(route, node);
@@ -173,7 +207,8 @@ function* nodePipeline(route: ClusterRoute, node: RedisAddress, indices: number[
   }
   if (client === null) {
     // that node cannot be reached: each command goes alone, through a map loaded again
-    for (const i of indices) results[i] = yield* settled(routeCommand(route, commands[i]!.command, commands[i]!.args, specOf(commands[i]!)));
+    for (const i of indices)
+      results[i] = yield* settled(routeCommand(route, commands[i]!.command, commands[i]!.args, specOf(commands[i]!)));
     return;
   }
   let clean = false;
@@ -190,7 +225,10 @@ function* nodePipeline(route: ClusterRoute, node: RedisAddress, indices: number[
   }
   for (const i of indices) {
     const redirect = redirectOf(results[i]![0]);
-    if (redirect !== null) results[i] = yield* settled(routeCommand(route, commands[i]!.command, commands[i]!.args, specOf(commands[i]!), redirect));
+    if (redirect !== null)
+      results[i] = yield* settled(
+        routeCommand(route, commands[i]!.command, commands[i]!.args, specOf(commands[i]!), redirect),
+      );
   }
 }
 
@@ -219,7 +257,10 @@ const QUEUED_REDIRECT = /\((MOVED [^)]*)\)$/;
  * otherwise, passed on). A transaction refused because its slot moved (EXECABORT, nothing ran) goes
  * again to the new owner.
  */
-export function* routeTransaction(route: ClusterRoute, commands: ReadonlyArray<QueuedCommand>): Operation<BatchResult[] | null> {
+export function* routeTransaction(
+  route: ClusterRoute,
+  commands: ReadonlyArray<QueuedCommand>,
+): Operation<BatchResult[] | null> {
   const keyed = commands.find((queued) => firstKeyIndex(queued.command, queued.args) !== null);
   const slot = keyed === undefined ? null : slotOf(keyed.command, keyed.args);
   return yield* routed(route, slot, function* (client) {
@@ -228,7 +269,8 @@ export function* routeTransaction(route: ClusterRoute, commands: ReadonlyArray<Q
     try {
       return yield* tx.exec();
     } catch (err) {
-      const moved = err instanceof RedisReplyError && err.redisCode === 'EXECABORT' ? QUEUED_REDIRECT.exec(err.message) : null;
+      const moved =
+        err instanceof RedisReplyError && err.redisCode === 'EXECABORT' ? QUEUED_REDIRECT.exec(err.message) : null;
       throw moved === null ? err : new RedisReplyError(moved[1]!);
     }
   });

@@ -80,7 +80,8 @@ async function askSlots(node: RedisTarget, timeoutMs: number): Promise<unknown> 
   const conn = await openRedisConnection(node, timeoutMs, 2);
   try {
     const reply = await greet(conn, node.peer, CLUSTER_SLOTS, 1, Math.max(1, timeoutMs - (Date.now() - started)));
-    if (!Array.isArray(reply) || reply.length === 0) throw new RedisClusterReplyError(`${node.peer} answered CLUSTER SLOTS with no slots (is it a cluster node?)`);
+    if (!Array.isArray(reply) || reply.length === 0)
+      throw new RedisClusterReplyError(`${node.peer} answered CLUSTER SLOTS with no slots (is it a cluster node?)`);
     return reply;
   } finally {
     conn.destroy();

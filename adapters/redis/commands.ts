@@ -90,7 +90,9 @@ function refuseOption(option: string, why: string, from: number): Refusal {
   return (name, args) => {
     for (let i = from; i < args.length; i++) {
       if (text(args[i]).toUpperCase() === option) {
-        throw new InvalidArgumentError(`redis ${name.toUpperCase()} ... ${option} ${why}: use red.call('${name.toUpperCase()}', ...) for it`);
+        throw new InvalidArgumentError(
+          `redis ${name.toUpperCase()} ... ${option} ${why}: use red.call('${name.toUpperCase()}', ...) for it`,
+        );
       }
     }
   };
@@ -102,7 +104,9 @@ function refuseLeadingOption(option: string, options: readonly string[], why: st
     for (let i = from; i < args.length && typeof args[i] === 'string'; i++) {
       const word = (args[i] as string).toUpperCase();
       if (word === option) {
-        throw new InvalidArgumentError(`redis ${name.toUpperCase()} ... ${option} ${why}: use red.call('${name.toUpperCase()}', ...) for it`);
+        throw new InvalidArgumentError(
+          `redis ${name.toUpperCase()} ... ${option} ${why}: use red.call('${name.toUpperCase()}', ...) for it`,
+        );
       }
       if (!options.includes(word)) return;
     }
@@ -179,7 +183,11 @@ export const COMMANDS = {
   hincrbyfloat: command<(key: K, field: K, increment: number | string) => number>({ map: toNumber }),
   hscan: command<(key: K, cursor: Cursor, ...options: K[]) => ScanPage>({ map: toScanPage }),
   hstrlen: command<(key: K, field: K) => number>(),
-  hrandfield: command<(key: K) => string | null, (key: K, count: number) => string[], (key: K, count: number, withValues: 'WITHVALUES') => string[]>({
+  hrandfield: command<
+    (key: K) => string | null,
+    (key: K, count: number) => string[],
+    (key: K, count: number, withValues: 'WITHVALUES') => string[]
+  >({
     map: toFieldOrFields,
   }),
 
@@ -197,14 +205,19 @@ export const COMMANDS = {
   lrem: command<(key: K, count: number, element: K) => number>(),
   ltrim: command<(key: K, start: number, stop: number) => 'OK'>(),
   linsert: command<(key: K, where: 'BEFORE' | 'AFTER', pivot: K, element: K) => number>(),
-  lpos: command<(key: K, element: K) => number | null, (key: K, element: K, ...options: K[]) => number | number[] | null>(),
+  lpos: command<
+    (key: K, element: K) => number | null,
+    (key: K, element: K, ...options: K[]) => number | number[] | null
+  >(),
   lmove: command<(source: K, destination: K, from: Side, to: Side) => string | null>(),
   blpop: command<(...keysThenTimeout: KeysThenTimeout) => [key: string, element: string] | null>(blockingLast),
   brpop: command<(...keysThenTimeout: KeysThenTimeout) => [key: string, element: string] | null>(blockingLast),
   blmove: command<(source: K, destination: K, from: Side, to: Side, timeoutSeconds: number) => string | null>({
     blocking: { timeoutArg: 4 },
   }),
-  brpoplpush: command<(source: K, destination: K, timeoutSeconds: number) => string | null>({ blocking: { timeoutArg: 2 } }),
+  brpoplpush: command<(source: K, destination: K, timeoutSeconds: number) => string | null>({
+    blocking: { timeoutArg: 2 },
+  }),
 
   // ---- sets
   sadd: command<(key: K, ...members: K[]) => number>(),
@@ -226,7 +239,12 @@ export const COMMANDS = {
 
   // ---- sorted sets (scores are numbers where a reply is a score; ZRANGE ... WITHSCORES stays flat strings)
   zadd: command<(key: K, ...optionsScoresMembers: K[]) => number>({
-    refuse: refuseLeadingOption('INCR', ['NX', 'XX', 'GT', 'LT', 'CH', 'INCR'], 'answers a score, not a count (or use zincrby)', 1),
+    refuse: refuseLeadingOption(
+      'INCR',
+      ['NX', 'XX', 'GT', 'LT', 'CH', 'INCR'],
+      'answers a score, not a count (or use zincrby)',
+      1,
+    ),
   }),
   zrem: command<(key: K, ...members: K[]) => number>(),
   zscore: command<(key: K, member: K) => number | null>({ map: toNumberOrNull }),
@@ -238,20 +256,33 @@ export const COMMANDS = {
   zrangebyscore: command<(key: K, min: Score, max: Score, ...options: K[]) => string[]>({ map: toFlatStrings }),
   zrevrange: command<(key: K, start: number, stop: number, ...options: K[]) => string[]>({ map: toFlatStrings }),
   zrevrangebyscore: command<(key: K, max: Score, min: Score, ...options: K[]) => string[]>({ map: toFlatStrings }),
-  zrank: command<(key: K, member: K) => number | null>({ refuse: refuseOption('WITHSCORE', 'answers [rank, score]', 2) }),
-  zrevrank: command<(key: K, member: K) => number | null>({ refuse: refuseOption('WITHSCORE', 'answers [rank, score]', 2) }),
+  zrank: command<(key: K, member: K) => number | null>({
+    refuse: refuseOption('WITHSCORE', 'answers [rank, score]', 2),
+  }),
+  zrevrank: command<(key: K, member: K) => number | null>({
+    refuse: refuseOption('WITHSCORE', 'answers [rank, score]', 2),
+  }),
   zremrangebyrank: command<(key: K, start: number, stop: number) => number>(),
   zremrangebyscore: command<(key: K, min: Score, max: Score) => number>(),
   zpopmin: command<(key: K, count?: number) => ScoredMember[]>({ map: toScoredMembers }),
   zpopmax: command<(key: K, count?: number) => ScoredMember[]>({ map: toScoredMembers }),
-  bzpopmin: command<(...keysThenTimeout: KeysThenTimeout) => KeyedScoredMember | null>({ ...blockingLast, map: toKeyedScoredMember }),
-  bzpopmax: command<(...keysThenTimeout: KeysThenTimeout) => KeyedScoredMember | null>({ ...blockingLast, map: toKeyedScoredMember }),
+  bzpopmin: command<(...keysThenTimeout: KeysThenTimeout) => KeyedScoredMember | null>({
+    ...blockingLast,
+    map: toKeyedScoredMember,
+  }),
+  bzpopmax: command<(...keysThenTimeout: KeysThenTimeout) => KeyedScoredMember | null>({
+    ...blockingLast,
+    map: toKeyedScoredMember,
+  }),
   zscan: command<(key: K, cursor: Cursor, ...options: K[]) => ScanPage>({ map: toScanPage }),
   zunionstore: command<(destination: K, numkeys: number, ...keysAndOptions: K[]) => number>(),
   zinterstore: command<(destination: K, numkeys: number, ...keysAndOptions: K[]) => number>(),
 
   // ---- streams
-  xadd: command<(key: K, ...optionsIdFieldValues: K[]) => string | null, (key: K, id: K, fieldValues: FieldValues) => string>(pairs),
+  xadd: command<
+    (key: K, ...optionsIdFieldValues: K[]) => string | null,
+    (key: K, id: K, fieldValues: FieldValues) => string
+  >(pairs),
   xlen: command<(key: K) => number>(),
   xrange: command<(key: K, start: K, end: K, ...count: K[]) => StreamEntry[]>({ map: toStreamEntries }),
   xrevrange: command<(key: K, end: K, start: K, ...count: K[]) => StreamEntry[]>({ map: toStreamEntries }),
@@ -259,7 +290,9 @@ export const COMMANDS = {
     map: toStreamRead,
     blocking: { timeoutArg: { option: 'BLOCK', searchFrom: 0, searchUntil: 'STREAMS' }, unit: 'milliseconds' },
   }),
-  xreadgroup: command<(group: 'GROUP', groupName: K, consumer: K, ...optionsThenStreams: K[]) => StreamGroupRead | null>({
+  xreadgroup: command<
+    (group: 'GROUP', groupName: K, consumer: K, ...optionsThenStreams: K[]) => StreamGroupRead | null
+  >({
     map: toStreamGroupRead,
     blocking: { timeoutArg: { option: 'BLOCK', searchFrom: 3, searchUntil: 'STREAMS' }, unit: 'milliseconds' },
   }),
@@ -270,17 +303,22 @@ export const COMMANDS = {
   >(),
   xdel: command<(key: K, ...ids: K[]) => number>(),
   xtrim: command<(key: K, ...strategy: K[]) => number>(),
-  xpending: command<(key: K, group: K) => StreamPendingSummary, (key: K, group: K, ...range: K[]) => StreamPendingEntry[]>({
+  xpending: command<
+    (key: K, group: K) => StreamPendingSummary,
+    (key: K, group: K, ...range: K[]) => StreamPendingEntry[]
+  >({
     map: toStreamPending,
   }),
   xclaim: command<(key: K, group: K, consumer: K, minIdleMs: number, ...idsAndOptions: K[]) => StreamEntry[]>({
     map: toStreamEntries,
     refuse: refuseOption('JUSTID', 'answers ids, not entries', 4),
   }),
-  xautoclaim: command<(key: K, group: K, consumer: K, minIdleMs: number, start: K, ...options: K[]) => StreamAutoclaim>({
-    map: toStreamAutoclaim,
-    refuse: refuseOption('JUSTID', 'answers ids, not entries', 5),
-  }),
+  xautoclaim: command<(key: K, group: K, consumer: K, minIdleMs: number, start: K, ...options: K[]) => StreamAutoclaim>(
+    {
+      map: toStreamAutoclaim,
+      refuse: refuseOption('JUSTID', 'answers ids, not entries', 5),
+    },
+  ),
   xinfo: command<(subcommand: 'STREAM' | 'GROUPS' | 'CONSUMERS', key: K, ...args: K[]) => unknown>(),
 
   // ---- scripting
@@ -305,8 +343,16 @@ export const COMMANDS = {
 type Table = typeof COMMANDS;
 export type CommandName = keyof Table;
 
-type ClientSignature<F> = [F] extends [never] ? unknown : F extends (...args: infer A) => infer R ? (...args: A) => Effect<R> : never;
-type BatchSignature<F, Self> = [F] extends [never] ? unknown : F extends (...args: infer A) => unknown ? (...args: A) => Self : never;
+type ClientSignature<F> = [F] extends [never]
+  ? unknown
+  : F extends (...args: infer A) => infer R
+    ? (...args: A) => Effect<R>
+    : never;
+type BatchSignature<F, Self> = [F] extends [never]
+  ? unknown
+  : F extends (...args: infer A) => unknown
+    ? (...args: A) => Self
+    : never;
 
 type ClientMethods = {
   [Name in CommandName]: Table[Name] extends CommandRow<infer F1, infer F2, infer F3>
@@ -320,7 +366,11 @@ export interface ClientCommands extends ClientMethods {
    * EVALSHA with the script's SHA1 and, when the server does not know it (NOSCRIPT), EVAL with its text,
    * which also loads it for the next time.
    */
-  evalScript<T = unknown>(script: string | RedisScript, keys?: readonly RedisArg[], args?: readonly RedisArg[]): Operation<T>;
+  evalScript<T = unknown>(
+    script: string | RedisScript,
+    keys?: readonly RedisArg[],
+    args?: readonly RedisArg[],
+  ): Operation<T>;
 }
 
 /** The typed methods of RedisBatch: each queues its command and returns the batch. */
@@ -364,7 +414,9 @@ function commandArgs(name: string, row: CommandRow<Signature, Signature, Signatu
   for (let i = 0; i < args.length; i++) {
     const arg = args[i];
     if (typeof arg === 'string' || (typeof arg === 'number' && Number.isFinite(arg)) || Buffer.isBuffer(arg)) continue;
-    throw new InvalidArgumentError(`redis ${name.toUpperCase()}: argument ${i + 1} must be a string, a finite number or a Buffer, got ${describe(arg)}`);
+    throw new InvalidArgumentError(
+      `redis ${name.toUpperCase()}: argument ${i + 1} must be a string, a finite number or a Buffer, got ${describe(arg)}`,
+    );
   }
   if (row.refuse !== null) row.refuse(name, args as RedisArg[]);
   return args as RedisArg[];
@@ -378,7 +430,8 @@ export function installCommands(client: CommandRunner, batch: CommandQueue): voi
   const clientMethods = client as unknown as Record<string, unknown>;
   const batchMethods = batch as unknown as Record<string, unknown>;
   for (const name of Object.keys(COMMANDS) as CommandName[]) {
-    if (name in clientMethods || name in batchMethods) throw new Error(`redis command table: '${name}' would replace an existing method`);
+    if (name in clientMethods || name in batchMethods)
+      throw new Error(`redis command table: '${name}' would replace an existing method`);
     const row = COMMANDS[name] as CommandRow<Signature, Signature, Signature>;
     const spec = row.spec;
     clientMethods[name] = function (this: CommandRunner, ...given: unknown[]) {
@@ -388,7 +441,12 @@ export function installCommands(client: CommandRunner, batch: CommandQueue): voi
       return this.queue(name, commandArgs(name, row, given), spec);
     };
   }
-  clientMethods.evalScript = function (this: ClientCommands, script: string | RedisScript, keys?: readonly RedisArg[], args?: readonly RedisArg[]) {
+  clientMethods.evalScript = function (
+    this: ClientCommands,
+    script: string | RedisScript,
+    keys?: readonly RedisArg[],
+    args?: readonly RedisArg[],
+  ) {
     return evalScript(this, script, keys, args);
   };
 }

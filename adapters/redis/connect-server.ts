@@ -31,7 +31,15 @@ function socketTimeouts(request: ConnectRequest): Timeouts {
 }
 
 function dedicatedClient(task: Task<unknown>, request: ConnectRequest, socket: TcpSocket): RedisClient {
-  return new RedisClient(request.mode, request.target.peer, task.root, request.readTimeout, socket, null, request.maxBulk);
+  return new RedisClient(
+    request.mode,
+    request.target.peer,
+    task.root,
+    request.readTimeout,
+    socket,
+    null,
+    request.maxBulk,
+  );
 }
 
 function connectShared(task: Task<unknown>, request: ConnectRequest): void {
@@ -70,7 +78,10 @@ function connectShort(task: Task<unknown>, request: ConnectRequest): void {
         conn.destroy();
         return;
       }
-      task.settleWait(dedicatedClient(task, request, new TcpSocket(null, null, task.root, socketTimeouts(request), conn)), false);
+      task.settleWait(
+        dedicatedClient(task, request, new TcpSocket(null, null, task.root, socketTimeouts(request), conn)),
+        false,
+      );
     },
     (err: unknown) => {
       if (!wait.abandoned) task.settleWait(err, true);
@@ -83,7 +94,10 @@ function connectPooled(task: Task<unknown>, request: ConnectRequest): void {
   const idle = pool.tryAcquireIdle();
   if (idle !== null) {
     idle.connection!.takeFromPool();
-    task.settleWait(dedicatedClient(task, request, new TcpSocket(pool, idle, task.root, socketTimeouts(request))), false);
+    task.settleWait(
+      dedicatedClient(task, request, new TcpSocket(pool, idle, task.root, socketTimeouts(request))),
+      false,
+    );
     return;
   }
   const wait: PendingConnect = { abandoned: false };
@@ -95,7 +109,10 @@ function connectPooled(task: Task<unknown>, request: ConnectRequest): void {
         return;
       }
       lease.connection!.takeFromPool();
-      task.settleWait(dedicatedClient(task, request, new TcpSocket(pool, lease, task.root, socketTimeouts(request))), false);
+      task.settleWait(
+        dedicatedClient(task, request, new TcpSocket(pool, lease, task.root, socketTimeouts(request))),
+        false,
+      );
     },
     (err: unknown) => {
       if (!wait.abandoned) task.settleWait(err, true);
@@ -138,23 +155,25 @@ export function connectServer(target: RedisTarget, settings: ConnectSettings): E
   let pool: KeepalivePool<TcpConnection> | null = null;
   if (mode === 'keepalive') {
     const name = settings.pool ?? `${target.key}${protocol === 3 ? '#resp3' : ''}${expectMaster ? '#master' : ''}`;
-    pool = pools.get('redis', name, () =>
-      new KeepalivePool<TcpConnection>(
-        {
-          name,
-          ...(settings.poolSize === undefined ? {} : { size: settings.poolSize }),
-          ...(settings.backlog === undefined ? {} : { backlog: settings.backlog }),
-          ...(settings.idleTimeout === undefined ? {} : { idleTimeout: settings.idleTimeout }),
-          acquireTimeout: connectTimeout,
-        },
-        {
-          create: () => openRedisConnection(target, connectTimeout, protocol, expectMaster),
-          destroy: (conn) => conn.destroy(),
-          isAlive: (conn) => conn.isAlive(),
-        },
-      ),
+    pool = pools.get(
+      'redis',
+      name,
+      () =>
+        new KeepalivePool<TcpConnection>(
+          {
+            name,
+            ...(settings.poolSize === undefined ? {} : { size: settings.poolSize }),
+            ...(settings.backlog === undefined ? {} : { backlog: settings.backlog }),
+            ...(settings.idleTimeout === undefined ? {} : { idleTimeout: settings.idleTimeout }),
+            acquireTimeout: connectTimeout,
+          },
+          {
+            create: () => openRedisConnection(target, connectTimeout, protocol, expectMaster),
+            destroy: (conn) => conn.destroy(),
+            isAlive: (conn) => conn.isAlive(),
+          },
+        ),
     );
   }
   return new Effect<RedisClient>(CONNECT, { ...settings, target, keepalivePool: pool } satisfies ConnectRequest);
 }
-

@@ -1,4 +1,10 @@
-import { RedisReplyError, RedisSentinelError, SocketClosedError, SocketTimeoutError, socketErrorFrom } from '../../src/errors.js';
+import {
+  RedisReplyError,
+  RedisSentinelError,
+  SocketClosedError,
+  SocketTimeoutError,
+  socketErrorFrom,
+} from '../../src/errors.js';
 import { TcpConnection } from '../tcp/connection.js';
 import { NEED_MORE } from '../tcp/queue-parser.js';
 import { encodeCommand, joinEncoded } from './encode.js';
@@ -9,9 +15,13 @@ import type { RedisTarget } from './url.js';
 /** What is said right after connecting: HELLO 3 (RESP3, with AUTH in it), else AUTH; then SELECT; then ROLE when it must be a master. */
 function greeting(target: RedisTarget, protocol: 2 | 3, expectMaster: boolean): Encoded[] {
   const commands: Encoded[] = [];
-  const credentials: RedisArg[] = target.password === null ? [] : target.username === null ? [target.password] : [target.username, target.password];
+  const credentials: RedisArg[] =
+    target.password === null ? [] : target.username === null ? [target.password] : [target.username, target.password];
   if (protocol === 3) {
-    const auth: RedisArg[] = credentials.length === 0 ? [] : ['AUTH', credentials.length === 1 ? 'default' : credentials[0]!, credentials[credentials.length - 1]!];
+    const auth: RedisArg[] =
+      credentials.length === 0
+        ? []
+        : ['AUTH', credentials.length === 1 ? 'default' : credentials[0]!, credentials[credentials.length - 1]!];
     commands.push(encodeCommand('HELLO', [3, ...auth]));
   } else if (credentials.length > 0) commands.push(encodeCommand('AUTH', credentials));
   if (target.db !== 0) commands.push(encodeCommand('SELECT', [target.db]));
@@ -26,16 +36,30 @@ function greeting(target: RedisTarget, protocol: 2 | 3, expectMaster: boolean): 
  * greeting together), the RedisReplyError of a refused AUTH/SELECT, or RedisSentinelError when
  * `expectMaster` and the server is not a master.
  */
-export async function openRedisConnection(target: RedisTarget, timeoutMs: number, protocol: 2 | 3, expectMaster = false): Promise<TcpConnection> {
+export async function openRedisConnection(
+  target: RedisTarget,
+  timeoutMs: number,
+  protocol: 2 | 3,
+  expectMaster = false,
+): Promise<TcpConnection> {
   const started = Date.now();
   const tcpTarget = target.path !== null ? { path: target.path } : { host: target.host, port: target.port };
   const conn = await TcpConnection.open(tcpTarget, target.peer, timeoutMs);
   const commands = greeting(target, protocol, expectMaster);
   if (commands.length === 0) return conn;
   try {
-    const role = await greet(conn, target.peer, joinEncoded(commands), commands.length, Math.max(1, timeoutMs - (Date.now() - started)));
+    const role = await greet(
+      conn,
+      target.peer,
+      joinEncoded(commands),
+      commands.length,
+      Math.max(1, timeoutMs - (Date.now() - started)),
+    );
     if (expectMaster && !(Array.isArray(role) && role[0] === 'master')) {
-      throw new RedisSentinelError(target.peer, `named as the master, but ROLE says ${Array.isArray(role) ? String(role[0]) : 'nothing'} (a failover under way?)`);
+      throw new RedisSentinelError(
+        target.peer,
+        `named as the master, but ROLE says ${Array.isArray(role) ? String(role[0]) : 'nothing'} (a failover under way?)`,
+      );
     }
   } catch (err) {
     conn.destroy();
@@ -45,7 +69,13 @@ export async function openRedisConnection(target: RedisTarget, timeoutMs: number
 }
 
 /** Sends the greeting (or any commands) and reads their replies; resolves with the last one (ROLE's, when asked). */
-export function greet(conn: TcpConnection, peer: string, data: Encoded, replies: number, timeoutMs: number): Promise<unknown> {
+export function greet(
+  conn: TcpConnection,
+  peer: string,
+  data: Encoded,
+  replies: number,
+  timeoutMs: number,
+): Promise<unknown> {
   return new Promise((resolve, reject) => {
     const reader = new RespReader(peer);
     let left = replies;
@@ -73,7 +103,8 @@ export function greet(conn: TcpConnection, peer: string, data: Encoded, replies:
       }
       if (left === 0) finish(refused);
       else if (conn.error !== null) finish(socketErrorFrom('connect', peer, conn.error));
-      else if (conn.ended || conn.closed) finish(new SocketClosedError('connect', peer, undefined, 'closed during AUTH/SELECT'));
+      else if (conn.ended || conn.closed)
+        finish(new SocketClosedError('connect', peer, undefined, 'closed during AUTH/SELECT'));
     };
     if (typeof data === 'string') conn.socket.write(data);
     else for (const part of data) conn.socket.write(part);

@@ -7,7 +7,9 @@ export type Encoded = string | Buffer[];
 
 function badArgument(command: string, index: number, arg: unknown): InvalidArgumentError {
   const what = arg === null ? 'null' : typeof arg;
-  return new InvalidArgumentError(`redis ${command}: argument ${index + 1} must be a string, number or Buffer, got ${what}`);
+  return new InvalidArgumentError(
+    `redis ${command}: argument ${index + 1} must be a string, number or Buffer, got ${what}`,
+  );
 }
 
 function header(command: string, args: readonly RedisArg[]): string {

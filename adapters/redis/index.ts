@@ -78,7 +78,9 @@ export function sharedConnections(): Array<{ peer: string; status: string }> {
 function timeoutOf(name: string, value: number | undefined): number {
   if (value === undefined) return DEFAULT_TIMEOUT;
   if (typeof value !== 'number' || !(value > 0) || !Number.isFinite(value)) {
-    throw new InvalidArgumentError(`redis.connect(): timeouts.${name} must be a number of ms > 0, got ${String(value)}`);
+    throw new InvalidArgumentError(
+      `redis.connect(): timeouts.${name} must be a number of ms > 0, got ${String(value)}`,
+    );
   }
   return value;
 }
@@ -89,16 +91,22 @@ function timeoutOf(name: string, value: number | undefined): number {
  */
 export function connect(options: RedisConnectOptions = {}): Effect<RedisClient> {
   const mode = options.mode ?? 'keepalive';
-  if (!MODES.includes(mode)) throw new InvalidArgumentError(`redis.connect(): mode must be one of ${MODES.join(', ')}, got '${String(mode)}'`);
+  if (!MODES.includes(mode))
+    throw new InvalidArgumentError(`redis.connect(): mode must be one of ${MODES.join(', ')}, got '${String(mode)}'`);
   const target = parseRedisTarget(options.url ?? defaultUrl ?? process.env.REDIS_URL ?? 'redis://127.0.0.1:6379');
   const protocol = options.protocol ?? 2;
-  if (protocol !== 2 && protocol !== 3) throw new InvalidArgumentError(`redis.connect(): protocol must be 2 or 3, got ${String(protocol)}`);
+  if (protocol !== 2 && protocol !== 3)
+    throw new InvalidArgumentError(`redis.connect(): protocol must be 2 or 3, got ${String(protocol)}`);
   const maxBulk = options.maxBulk;
   if (maxBulk !== undefined && (!Number.isInteger(maxBulk) || maxBulk < 1)) {
-    throw new InvalidArgumentError(`redis.connect(): maxBulk must be a whole number of bytes >= 1, got ${String(maxBulk)}`);
+    throw new InvalidArgumentError(
+      `redis.connect(): maxBulk must be a whole number of bytes >= 1, got ${String(maxBulk)}`,
+    );
   }
   if (target.tls && mode !== 'shared') {
-    throw new InvalidArgumentError(`redis.connect(): rediss:// (TLS) works in mode 'shared' only for now: the tcp cosocket has no TLS yet`);
+    throw new InvalidArgumentError(
+      `redis.connect(): rediss:// (TLS) works in mode 'shared' only for now: the tcp cosocket has no TLS yet`,
+    );
   }
   const settings: ConnectSettings = {
     mode,
@@ -113,6 +121,7 @@ export function connect(options: RedisConnectOptions = {}): Effect<RedisClient> 
     idleTimeout: options.idleTimeout,
   };
   if (target.topology === 'cluster' && mode !== 'shared') return call(connectCluster, target, settings);
-  if (target.topology === 'sentinel' && mode !== 'shared') return call(connectThroughSentinel, target, { ...settings, expectMaster: true });
+  if (target.topology === 'sentinel' && mode !== 'shared')
+    return call(connectThroughSentinel, target, { ...settings, expectMaster: true });
   return connectServer(target, settings);
 }

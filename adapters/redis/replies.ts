@@ -17,7 +17,12 @@ export type StreamGroupRead = Array<[stream: string, entries: PendingStreamEntry
 /** XAUTOCLAIM: the cursor to continue from, the claimed entries, the ids that no longer exist. */
 export type StreamAutoclaim = [next: string, claimed: StreamEntry[], deleted: string[]];
 /** XPENDING key group: how many are pending, the lowest and highest id, pending counts per consumer. */
-export type StreamPendingSummary = [count: number, lowest: string | null, highest: string | null, consumers: Array<[consumer: string, count: string]> | null];
+export type StreamPendingSummary = [
+  count: number,
+  lowest: string | null,
+  highest: string | null,
+  consumers: Array<[consumer: string, count: string]> | null,
+];
 /** XPENDING key group start end count: one pending entry. */
 export type StreamPendingEntry = [id: string, consumer: string, idleMs: number, deliveries: number];
 /** ZPOPMIN/ZPOPMAX: members with their scores. */
@@ -116,7 +121,8 @@ export function toRecord(reply: unknown): Record<string, string> {
   for (const [field, value] of entriesOf(reply, 'field/value pairs')) {
     const name = text(field, 'a field name');
     const content = text(value, 'a field value');
-    if (name === '__proto__') Object.defineProperty(record, name, { value: content, enumerable: true, writable: true, configurable: true });
+    if (name === '__proto__')
+      Object.defineProperty(record, name, { value: content, enumerable: true, writable: true, configurable: true });
     else record[name] = content;
   }
   return record;
@@ -185,14 +191,22 @@ export function toStreamEntries(reply: unknown): StreamEntry[] {
 function toStreamReads(reply: unknown): Array<[string, PendingStreamEntry[]]> | null {
   if (reply === null) return null;
   // RESP2: [[stream, entries], ...]; RESP3: a map stream → entries
-  const pairs = Array.isArray(reply) ? reply.map((pair) => array(pair, 'a [stream, entries] pair')) : entriesOf(reply, 'streams');
-  return pairs.map(([stream, entries]) => [text(stream, 'a stream name'), array(entries, 'stream entries').map(toStreamEntry)]);
+  const pairs = Array.isArray(reply)
+    ? reply.map((pair) => array(pair, 'a [stream, entries] pair'))
+    : entriesOf(reply, 'streams');
+  return pairs.map(([stream, entries]) => [
+    text(stream, 'a stream name'),
+    array(entries, 'stream entries').map(toStreamEntry),
+  ]);
 }
 
 export function toStreamRead(reply: unknown): StreamRead | null {
   const reads = toStreamReads(reply);
   if (reads === null) return null;
-  return reads.map(([stream, entries]) => [stream, entries.map((entry) => (entry[1] === null ? unexpected('an entry with fields', entry) : [entry[0], entry[1]]))]);
+  return reads.map(([stream, entries]) => [
+    stream,
+    entries.map((entry) => (entry[1] === null ? unexpected('an entry with fields', entry) : [entry[0], entry[1]])),
+  ]);
 }
 
 export function toStreamGroupRead(reply: unknown): StreamGroupRead | null {
@@ -202,7 +216,11 @@ export function toStreamGroupRead(reply: unknown): StreamGroupRead | null {
 export function toStreamAutoclaim(reply: unknown): StreamAutoclaim {
   const [next, claimed, deleted] = array(reply, '[next, claimed, deleted]');
   // Redis 6.2 sends no third element
-  return [text(next, 'a cursor'), array(claimed, 'claimed entries').map(toCompleteEntry), deleted === undefined ? [] : toFlatStrings(deleted)];
+  return [
+    text(next, 'a cursor'),
+    array(claimed, 'claimed entries').map(toCompleteEntry),
+    deleted === undefined ? [] : toFlatStrings(deleted),
+  ];
 }
 
 export function toStreamPending(reply: unknown): StreamPendingSummary | StreamPendingEntry[] {
@@ -213,10 +231,12 @@ export function toStreamPending(reply: unknown): StreamPendingSummary | StreamPe
       toNumber(count),
       lowest === null ? null : text(lowest, 'an entry id'),
       highest === null ? null : text(highest, 'an entry id'),
-      consumers === null ? null : array(consumers, 'consumers').map((pair): [string, string] => {
-        const [name, pending] = array(pair, 'a [consumer, count] pair');
-        return [text(name, 'a consumer'), text(pending, 'a count')];
-      }),
+      consumers === null
+        ? null
+        : array(consumers, 'consumers').map((pair): [string, string] => {
+            const [name, pending] = array(pair, 'a [consumer, count] pair');
+            return [text(name, 'a consumer'), text(pending, 'a count')];
+          }),
     ];
   }
   return items.map((entry): StreamPendingEntry => {

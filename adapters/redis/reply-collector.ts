@@ -47,7 +47,11 @@ export class ReplyCollector implements QueueParser {
   /** Replies of earlier commands that timed out: dropped when they come. */
   owed = 0;
   /** What this connection is subscribed to, by kind: channels, patterns, shard channels. */
-  private readonly subscribed = { subscribe: new Set<string>(), psubscribe: new Set<string>(), ssubscribe: new Set<string>() };
+  private readonly subscribed = {
+    subscribe: new Set<string>(),
+    psubscribe: new Set<string>(),
+    ssubscribe: new Set<string>(),
+  };
   readonly messages: PubSubMessage[] = [];
 
   private kind = ONE;
@@ -122,7 +126,12 @@ export class ReplyCollector implements QueueParser {
   /** A RESP3 push: a message is queued; a (un)subscribe confirmation may finish the waiting command. */
   private push(items: unknown[]): unknown {
     if (isMessage(items)) this.messages.push(items);
-    else if (typeof items[0] === 'string' && Object.hasOwn(SUBSCRIPTION_FAMILY, items[0]) && this.kind === CONFIRM && this.expected > 0) {
+    else if (
+      typeof items[0] === 'string' &&
+      Object.hasOwn(SUBSCRIPTION_FAMILY, items[0]) &&
+      this.kind === CONFIRM &&
+      this.expected > 0
+    ) {
       return this.take(items);
     }
     return NEED_MORE;

@@ -45,7 +45,8 @@ const DROPPED: unique symbol = Symbol('dropped attribute');
 function setField(target: Record<string, unknown>, key: unknown, value: unknown): void {
   const name = typeof key === 'string' ? key : String(key);
   // a hash field named __proto__ is data, not a prototype
-  if (name === '__proto__') Object.defineProperty(target, name, { value, enumerable: true, writable: true, configurable: true });
+  if (name === '__proto__')
+    Object.defineProperty(target, name, { value, enumerable: true, writable: true, configurable: true });
   else target[name] = value;
 }
 
@@ -98,7 +99,8 @@ export class RespReader {
       if (this.bulkLength >= 0) {
         const n = this.bulkLength;
         if (buf.length - pos >= n + 2) {
-          if (buf[pos + n] !== CR || buf[pos + n + 1] !== LF) throw this.broken('a bulk string is not followed by CRLF');
+          if (buf[pos + n] !== CR || buf[pos + n + 1] !== LF)
+            throw this.broken('a bulk string is not followed by CRLF');
           value = this.bulkValue(buf, pos, pos + n);
           pos += n + 2;
         } else {
@@ -139,7 +141,8 @@ export class RespReader {
               break;
             }
             if (n < 0) throw this.broken(`bulk length ${n}`);
-            if (n > this.maxBulk) throw this.broken(`a bulk reply of ${n} bytes is larger than maxBulk (${this.maxBulk} bytes)`);
+            if (n > this.maxBulk)
+              throw this.broken(`a bulk reply of ${n} bytes is larger than maxBulk (${this.maxBulk} bytes)`);
             this.bulkLength = n;
             this.bulkType = type;
             continue;
@@ -176,7 +179,8 @@ export class RespReader {
             value = null;
             break;
           case BOOLEAN:
-            if (cr - from !== 1 || (buf[from] !== 116 && buf[from] !== 102)) throw this.broken('a boolean is neither #t nor #f');
+            if (cr - from !== 1 || (buf[from] !== 116 && buf[from] !== 102))
+              throw this.broken('a boolean is neither #t nor #f');
             value = buf[from] === 116;
             break;
           case DOUBLE:
@@ -224,7 +228,8 @@ export class RespReader {
     let i = from;
     const negative = buf[i] === 45;
     if (negative) i++;
-    if (i === to || to - i > 20) throw this.broken(`'${buf.toString('latin1', from, Math.min(to, from + 32))}' is not an integer`);
+    if (i === to || to - i > 20)
+      throw this.broken(`'${buf.toString('latin1', from, Math.min(to, from + 32))}' is not an integer`);
     if (to - i > 15) {
       const text = buf.toString('latin1', from, to);
       if (!/^-?\d+$/.test(text)) throw this.broken(`'${text}' is not an integer`);

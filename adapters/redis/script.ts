@@ -9,7 +9,8 @@ export class RedisScript {
   readonly sha: string;
 
   constructor(text: string) {
-    if (typeof text !== 'string' || text === '') throw new InvalidArgumentError('redis script needs the Lua text of the script');
+    if (typeof text !== 'string' || text === '')
+      throw new InvalidArgumentError('redis script needs the Lua text of the script');
     this.text = text;
     this.sha = createHash('sha1').update(text).digest('hex');
   }
@@ -52,7 +53,8 @@ export function* evalScript<T = unknown>(
   args: readonly RedisArg[] = [],
 ): Operation<T> {
   const lua = source instanceof RedisScript ? source : script(source);
-  if (!Array.isArray(keys) || !Array.isArray(args)) throw new InvalidArgumentError('redis evalScript(script, keys, args): keys and args must be arrays');
+  if (!Array.isArray(keys) || !Array.isArray(args))
+    throw new InvalidArgumentError('redis evalScript(script, keys, args): keys and args must be arrays');
   try {
     return (yield* client.evalsha(lua.sha, keys.length, ...keys, ...args)) as T;
   } catch (err) {

@@ -17,7 +17,12 @@ function* askSentinels(target: RedisTarget, settings: ConnectSettings): Operatio
   for (const address of target.addresses) {
     let sentinel: RedisClient | null = null;
     try {
-      sentinel = yield* connectServer(nodeTarget(asSentinelClient, address), { ...settings, mode: 'short', protocol: 2, expectMaster: false });
+      sentinel = yield* connectServer(nodeTarget(asSentinelClient, address), {
+        ...settings,
+        mode: 'short',
+        protocol: 2,
+        expectMaster: false,
+      });
       const reply = yield* sentinel.call<unknown>('SENTINEL', 'get-master-addr-by-name', target.masterName!);
       sentinel.close();
       if (Array.isArray(reply) && typeof reply[0] === 'string' && Number.isInteger(Number(reply[1]))) {

@@ -62,9 +62,7 @@ export function parseTopologyUrl(url: string): TopologyUrl {
 
 /** The URL with its password (and sentinelPassword) replaced by ***, for error messages. */
 export function redactRedisUrl(url: string): string {
-  return url
-    .replace(/^([^/]*\/\/[^/?#@]*?:)[^/?#]*@/, '$1***@')
-    .replace(/([?&]sentinelPassword=)[^&#]*/g, '$1***');
+  return url.replace(/^([^/]*\/\/[^/?#@]*?:)[^/?#]*@/, '$1***@').replace(/([?&]sentinelPassword=)[^&#]*/g, '$1***');
 }
 
 function decode(text: string, what: string, fail: (what: string) => never): string {
@@ -104,12 +102,14 @@ function parseAddress(entry: string, index: number, defaultPort: number, fail: (
     if (close === -1) return fail(`has an IPv6 address without its closing ']': '${entry}'`);
     host = entry.slice(1, close);
     const after = entry.slice(close + 1);
-    if (after !== '' && !after.startsWith(':')) return fail(`has something after the IPv6 address '[${host}]': '${after}'`);
+    if (after !== '' && !after.startsWith(':'))
+      return fail(`has something after the IPv6 address '[${host}]': '${after}'`);
     portText = after === '' ? null : after.slice(1);
     if (!IPV6.test(host) || !host.includes(':')) return fail(`has an invalid IPv6 address '[${host}]'`);
   } else {
     const colon = entry.indexOf(':');
-    if (colon !== entry.lastIndexOf(':')) return fail(`has an IPv6 address not in brackets: '${entry}' (write [::1]:6379)`);
+    if (colon !== entry.lastIndexOf(':'))
+      return fail(`has an IPv6 address not in brackets: '${entry}' (write [::1]:6379)`);
     host = colon === -1 ? entry : entry.slice(0, colon);
     portText = colon === -1 ? null : entry.slice(colon + 1);
     if (host === '') return fail(`has an address with no host: '${entry}'`);
@@ -140,7 +140,9 @@ function parseQuery(query: string, allowed: readonly string[], fail: (what: stri
     const key = decode(eq === -1 ? part : part.slice(0, eq), 'query key', fail);
     const value = decode(eq === -1 ? '' : part.slice(eq + 1).replace(/\+/g, ' '), `value of ${key}`, fail);
     if (!allowed.includes(key)) {
-      fail(`has an unknown query key '${key}'${allowed.length === 0 ? ' (it takes none)' : ` (known: ${allowed.join(', ')})`}`);
+      fail(
+        `has an unknown query key '${key}'${allowed.length === 0 ? ' (it takes none)' : ` (known: ${allowed.join(', ')})`}`,
+      );
     }
     if (params.has(key)) fail(`gives '${key}' twice`);
     params.set(key, value);

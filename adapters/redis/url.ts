@@ -66,8 +66,11 @@ function parseUncached(url: string): RedisTarget {
 function parseTopology(url: string): RedisTarget {
   const parsed = parseTopologyUrl(url);
   const first = parsed.addresses[0]!;
-  const list = parsed.addresses.map((a) => (a.host.includes(':') ? `[${a.host}]:${a.port}` : `${a.host}:${a.port}`)).join(',');
-  const peer = parsed.topology === 'cluster' ? `cluster:${list}` : `sentinel:${parsed.masterName!}@${list}/${parsed.db}`;
+  const list = parsed.addresses
+    .map((a) => (a.host.includes(':') ? `[${a.host}]:${a.port}` : `${a.host}:${a.port}`))
+    .join(',');
+  const peer =
+    parsed.topology === 'cluster' ? `cluster:${list}` : `sentinel:${parsed.masterName!}@${list}/${parsed.db}`;
   const sentinelAuth = parsed.sentinelPassword ? `#sentinel-auth=${passwordHash(parsed.sentinelPassword)}` : '';
   return {
     topology: parsed.topology,
@@ -100,7 +103,8 @@ function parseSingle(url: string): RedisTarget {
   }
   const isUnix = parsed.protocol === 'unix:';
   const dbText = isUnix ? (parsed.searchParams.get('db') ?? '0') : parsed.pathname.replace(/^\//, '') || '0';
-  if (!/^\d+$/.test(dbText)) throw new InvalidArgumentError(`redis URL database must be a number, got '${dbText}' in '${redactRedisUrl(url)}'`);
+  if (!/^\d+$/.test(dbText))
+    throw new InvalidArgumentError(`redis URL database must be a number, got '${dbText}' in '${redactRedisUrl(url)}'`);
   const port = parsed.port === '' ? 6379 : Number(parsed.port);
   const host = isUnix ? '' : parsed.hostname.replace(/^\[|\]$/g, '');
   if (!isUnix && host === '') throw new InvalidArgumentError(`redis URL has no host: '${redactRedisUrl(url)}'`);

@@ -86,7 +86,10 @@ export class TcpConnection implements Lender {
       const socket = netConnect({
         ...target,
         noDelay: true,
-        onread: { buffer: space.next, callback: (bytes: number, buffer: Uint8Array) => connection!.received(bytes, buffer as Buffer) },
+        onread: {
+          buffer: space.next,
+          callback: (bytes: number, buffer: Uint8Array) => connection!.received(bytes, buffer as Buffer),
+        },
       });
       const timer = setTimeout(() => {
         socket.destroy();

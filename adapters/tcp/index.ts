@@ -81,7 +81,11 @@ function timeoutOf(name: string, value: number | undefined): number {
  */
 export function connect(host: string, port: number, options?: ConnectOptions): Effect<TcpSocket>;
 export function connect(unixPath: `unix:${string}`, options?: ConnectOptions): Effect<TcpSocket>;
-export function connect(host: string, portOrOptions?: number | ConnectOptions, maybeOptions?: ConnectOptions): Effect<TcpSocket> {
+export function connect(
+  host: string,
+  portOrOptions?: number | ConnectOptions,
+  maybeOptions?: ConnectOptions,
+): Effect<TcpSocket> {
   let target: Target;
   let peer: string;
   let options: ConnectOptions;
@@ -107,21 +111,24 @@ export function connect(host: string, portOrOptions?: number | ConnectOptions, m
     read: timeoutOf('read', options.timeouts?.read),
   };
   const name = options.pool ?? peer;
-  const pool = pools.get('tcp', name, () =>
-    new KeepalivePool<TcpConnection>(
-      {
-        name,
-        ...(options.poolSize === undefined ? {} : { size: options.poolSize }),
-        ...(options.backlog === undefined ? {} : { backlog: options.backlog }),
-        ...(options.idleTimeout === undefined ? {} : { idleTimeout: options.idleTimeout }),
-        acquireTimeout: timeouts.connect,
-      },
-      {
-        create: () => TcpConnection.open(target, peer, timeouts.connect),
-        destroy: (conn) => conn.destroy(),
-        isAlive: (conn) => conn.isAlive(),
-      },
-    ),
+  const pool = pools.get(
+    'tcp',
+    name,
+    () =>
+      new KeepalivePool<TcpConnection>(
+        {
+          name,
+          ...(options.poolSize === undefined ? {} : { size: options.poolSize }),
+          ...(options.backlog === undefined ? {} : { backlog: options.backlog }),
+          ...(options.idleTimeout === undefined ? {} : { idleTimeout: options.idleTimeout }),
+          acquireTimeout: timeouts.connect,
+        },
+        {
+          create: () => TcpConnection.open(target, peer, timeouts.connect),
+          destroy: (conn) => conn.destroy(),
+          isAlive: (conn) => conn.isAlive(),
+        },
+      ),
   );
   return new Effect<TcpSocket>(CONNECT, { pool, timeouts } satisfies ConnectRequest);
 }

@@ -122,7 +122,13 @@ export class TcpSocket {
    * @internal made by tcp.connect (a pooled connection) or by a protocol adapter with a connection of its
    * own (pool and lease null: setkeepalive closes it).
    */
-  constructor(pool: KeepalivePool<TcpConnection> | null, lease: Lease<TcpConnection> | null, owner: Task<unknown>, timeouts: Timeouts, connection?: TcpConnection) {
+  constructor(
+    pool: KeepalivePool<TcpConnection> | null,
+    lease: Lease<TcpConnection> | null,
+    owner: Task<unknown>,
+    timeouts: Timeouts,
+    connection?: TcpConnection,
+  ) {
     this.pool = pool;
     this.lease = lease;
     this.conn = connection ?? lease!.connection!;
@@ -219,7 +225,8 @@ export class TcpSocket {
 
   /** Whatever has arrived, at least one byte and at most `max`. */
   receiveany(max: number): Effect<Buffer> {
-    if (!Number.isInteger(max) || max < 1) throw new InvalidArgumentError(`receiveany() takes a byte count >= 1, got ${String(max)}`);
+    if (!Number.isInteger(max) || max < 1)
+      throw new InvalidArgumentError(`receiveany() takes a byte count >= 1, got ${String(max)}`);
     return new Effect<Buffer>(RECEIVE, this, new ReadRequest(ANY, max, null, false));
   }
 
@@ -236,10 +243,16 @@ export class TcpSocket {
 
   /** Timeouts in ms for connect, send and read; undefined leaves one as it is. */
   settimeouts(connect?: number, send?: number, read?: number): void {
-    for (const [name, value] of [['connect', connect], ['send', send], ['read', read]] as const) {
+    for (const [name, value] of [
+      ['connect', connect],
+      ['send', send],
+      ['read', read],
+    ] as const) {
       if (value === undefined) continue;
       if (typeof value !== 'number' || !(value > 0) || !Number.isFinite(value)) {
-        throw new InvalidArgumentError(`settimeouts(): ${name} timeout must be a number of ms > 0, got ${String(value)}`);
+        throw new InvalidArgumentError(
+          `settimeouts(): ${name} timeout must be a number of ms > 0, got ${String(value)}`,
+        );
       }
       this.timeouts[name] = value;
     }
@@ -260,7 +273,9 @@ export class TcpSocket {
    */
   setkeepalive(idleMs?: number): void {
     if (idleMs !== undefined && (!Number.isInteger(idleMs) || idleMs < 1)) {
-      throw new InvalidArgumentError(`setkeepalive() idle time must be a whole number of ms >= 1, got ${String(idleMs)}`);
+      throw new InvalidArgumentError(
+        `setkeepalive() idle time must be a whole number of ms >= 1, got ${String(idleMs)}`,
+      );
     }
     const conn = this.usable('setkeepalive');
     if (this.pool === null) {
@@ -291,7 +306,9 @@ export class TcpSocket {
     const conn = this.conn;
     if (conn === null) return;
     if (this.reader !== null || this.writer !== null) {
-      this.failPending(new SocketClosedError(this.reader !== null ? 'receive' : 'send', this.peer, undefined, 'closed'));
+      this.failPending(
+        new SocketClosedError(this.reader !== null ? 'receive' : 'send', this.peer, undefined, 'closed'),
+      );
     }
     this.detach();
     conn.destroy();
@@ -303,7 +320,8 @@ export class TcpSocket {
   /** @internal */
   beginRead(task: Task<unknown>, request: ReadRequest): void {
     const conn = this.usable('receive', task);
-    if (this.reader !== null) throw new SocketError('COSOCKET_ERR_SOCKET_BUSY', 'receive', this.peer, 'socket busy reading');
+    if (this.reader !== null)
+      throw new SocketError('COSOCKET_ERR_SOCKET_BUSY', 'receive', this.peer, 'socket busy reading');
     this.startRead(task, conn, request, this.timeouts.read);
   }
 
@@ -312,9 +330,15 @@ export class TcpSocket {
    * a failed write fails the read) and reads with `request`, whose read timeout is `readMs` (Infinity:
    * none). Protocol adapters (Redis) use it: one effect per command.
    */
-  beginExchange(task: Task<unknown>, data: string | Buffer | readonly Buffer[], request: ReadRequest, readMs: number): void {
+  beginExchange(
+    task: Task<unknown>,
+    data: string | Buffer | readonly Buffer[],
+    request: ReadRequest,
+    readMs: number,
+  ): void {
     const conn = this.usable('send', task);
-    if (this.reader !== null || this.writer !== null) throw new SocketError('COSOCKET_ERR_SOCKET_BUSY', 'send', this.peer, 'socket busy');
+    if (this.reader !== null || this.writer !== null)
+      throw new SocketError('COSOCKET_ERR_SOCKET_BUSY', 'send', this.peer, 'socket busy');
     const socket = conn.socket;
     if (typeof data === 'string' || data instanceof Uint8Array) {
       if (data.length > 0) socket.write(data);
@@ -354,12 +378,14 @@ export class TcpSocket {
   /** @internal */
   beginSend(task: Task<unknown>, data: SendData): void {
     const conn = this.usable('send', task);
-    if (this.writer !== null) throw new SocketError('COSOCKET_ERR_SOCKET_BUSY', 'send', this.peer, 'socket busy writing');
+    if (this.writer !== null)
+      throw new SocketError('COSOCKET_ERR_SOCKET_BUSY', 'send', this.peer, 'socket busy writing');
     const parts = typeof data === 'string' || data instanceof Uint8Array ? [data] : data;
     let bytes = 0;
     for (const part of parts) bytes += typeof part === 'string' ? Buffer.byteLength(part) : part.length;
     this.writer = task;
-    if (this.sendIdle === null || this.sendIdle.ms !== this.timeouts.send) this.sendIdle = new IdleTimeout(this.timeouts.send, () => this.sendTimedOut());
+    if (this.sendIdle === null || this.sendIdle.ms !== this.timeouts.send)
+      this.sendIdle = new IdleTimeout(this.timeouts.send, () => this.sendTimedOut());
     this.sendIdle.touch();
     const socket = conn.socket;
     const done = (err?: Error | null): void => {
@@ -451,7 +477,12 @@ export class TcpSocket {
           return line.toString(request.mode === LINE ? 'utf8' : 'latin1', 0, end);
         }
         if (at > request.n || (at < 0 && queue.length > request.n)) {
-          throw new SocketError('COSOCKET_ERR_LINE_TOO_LONG', 'receive', this.peer, `line longer than ${request.n} bytes`);
+          throw new SocketError(
+            'COSOCKET_ERR_LINE_TOO_LONG',
+            'receive',
+            this.peer,
+            `line longer than ${request.n} bytes`,
+          );
         }
         break;
       }

@@ -42,7 +42,20 @@ async function post(adminPort: number, name: string, body: string): Promise<void
 /** cosocket serve with the dyups admin and proxy listeners, the group `app.local` pointing at the upstream. */
 async function startCosocket(upstreamPort: number, workers: number): Promise<Proc & { adminPort: number }> {
   const [adminPort, proxyPort] = [await freePort(), await freePort()];
-  const args = [BIN, 'serve', '--port', '0', '--admin-port', String(adminPort), '--proxy-port', String(proxyPort), '--workers', String(workers), '--log-level', 'error'];
+  const args = [
+    BIN,
+    'serve',
+    '--port',
+    '0',
+    '--admin-port',
+    String(adminPort),
+    '--proxy-port',
+    String(proxyPort),
+    '--workers',
+    String(workers),
+    '--log-level',
+    'error',
+  ];
   const proc = await startProcess(process.execPath, args, /upstream group\(s\)/);
   await post(adminPort, 'app.local', `server 127.0.0.1:${upstreamPort}; keepalive 64;`);
   return { ...proc, port: proxyPort, adminPort };
@@ -51,14 +64,30 @@ async function startCosocket(upstreamPort: number, workers: number): Promise<Pro
 async function throughput(): Promise<string> {
   const generator = chooseGenerator();
   const haveNginx = nginxPath() !== null;
-  const upstream = haveNginx ? await startNginxConstant('hello12345') : await startProcess(process.execPath, [`${HERE}upstream.js`], /listening (\d+)/);
+  const upstream = haveNginx
+    ? await startNginxConstant('hello12345')
+    : await startProcess(process.execPath, [`${HERE}upstream.js`], /listening (\d+)/);
   const proxies: Array<{ label: string; id: string; proc: Proc }> = [
-    { id: 'cosocket', label: 'cosocket dyups proxy (Host -> group, SWRR)', proc: await startCosocket(upstream.port, 1) },
-    { id: 'http-proxy', label: '@fastify/http-proxy', proc: await startProcess(process.execPath, [`${HERE}http-proxy.js`, String(upstream.port)], /listening (\d+)/) },
+    {
+      id: 'cosocket',
+      label: 'cosocket dyups proxy (Host -> group, SWRR)',
+      proc: await startCosocket(upstream.port, 1),
+    },
+    {
+      id: 'http-proxy',
+      label: '@fastify/http-proxy',
+      proc: await startProcess(process.execPath, [`${HERE}http-proxy.js`, String(upstream.port)], /listening (\d+)/),
+    },
   ];
-  if (haveNginx) proxies.push({ id: 'nginx', label: 'nginx proxy_pass (1 worker, keepalive 16)', proc: await startNginx(upstream.port) });
+  if (haveNginx)
+    proxies.push({
+      id: 'nginx',
+      label: 'nginx proxy_pass (1 worker, keepalive 16)',
+      proc: await startNginx(upstream.port),
+    });
   // nginx's work is done by its worker, not its master
-  const workerPid = (proc: Proc): number => (proc.line === 'nginx' ? childPids(proc.child.pid!)[0] : undefined) ?? proc.child.pid!;
+  const workerPid = (proc: Proc): number =>
+    (proc.line === 'nginx' ? childPids(proc.child.pid!)[0] : undefined) ?? proc.child.pid!;
   const rps = new Map<string, number[]>();
   const p99 = new Map<string, number[]>();
   const cpu = new Map<string, Array<{ generator: number; proxy: number; upstream: number }>>();
@@ -77,10 +106,15 @@ async function throughput(): Promise<string> {
             ['upstream', workerPid(upstream)],
           ]),
         });
-        if (result.documentLength !== 10) throw new Error(`${id} answered ${String(result.documentLength)} bytes, not 10`);
+        if (result.documentLength !== 10)
+          throw new Error(`${id} answered ${String(result.documentLength)} bytes, not 10`);
         (rps.get(id) ?? rps.set(id, []).get(id)!).push(result.rps);
         (p99.get(id) ?? p99.set(id, []).get(id)!).push(result.p99Ms);
-        (cpu.get(id) ?? cpu.set(id, []).get(id)!).push({ generator: result.generatorCpu, proxy: result.cpu.proxy ?? NaN, upstream: result.cpu.upstream ?? NaN });
+        (cpu.get(id) ?? cpu.set(id, []).get(id)!).push({
+          generator: result.generatorCpu,
+          proxy: result.cpu.proxy ?? NaN,
+          upstream: result.cpu.upstream ?? NaN,
+        });
         failed.set(id, (failed.get(id) ?? 0) + result.non2xx + result.failed);
       }
     }
@@ -95,10 +129,17 @@ async function throughput(): Promise<string> {
   const med = (id: string): number => median(rps.get(id)!);
   const cpuCell = (id: string): string => {
     const shares = cpu.get(id)!;
-    const of = (pick: (s: { generator: number; proxy: number; upstream: number }) => number): string => fixed(median(shares.map(pick)), 0);
+    const of = (pick: (s: { generator: number; proxy: number; upstream: number }) => number): string =>
+      fixed(median(shares.map(pick)), 0);
     return `${of((s) => s.generator)} / ${of((s) => s.proxy)} / ${of((s) => s.upstream)}`;
   };
-  const rows = proxies.map(({ id, label }) => [label, fixed(med(id), 0), fixed(median(p99.get(id)!), 2), cpuCell(id), String(failed.get(id) ?? 0)]);
+  const rows = proxies.map(({ id, label }) => [
+    label,
+    fixed(med(id), 0),
+    fixed(median(p99.get(id)!), 2),
+    cpuCell(id),
+    String(failed.get(id) ?? 0),
+  ]);
   const ratios = [['cosocket / @fastify/http-proxy', `${fixed(med('cosocket') / med('http-proxy'))}x`]];
   if (rps.has('nginx')) ratios.push(['cosocket / nginx proxy_pass', `${fixed(med('cosocket') / med('nginx'))}x`]);
   const caveat = generatorCaveat(generator);
@@ -161,7 +202,12 @@ async function main(): Promise<void> {
   console.log(await throughput());
   const workers = await acrossWorkers();
   const { ack, visible } = await acrossInstances();
-  const row = (label: string, l: Latencies): string[] => [label, fixed(l.percentile(50)), fixed(l.percentile(99)), String(l.count)];
+  const row = (label: string, l: Latencies): string[] => [
+    label,
+    fixed(l.percentile(50)),
+    fixed(l.percentile(99)),
+    String(l.count),
+  ];
   console.log(
     `\nChange propagation, ${CHANGES} changes each\n\n${markdownTable(
       ['what', 'median ms', 'p99 ms', 'changes'],

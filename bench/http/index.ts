@@ -16,7 +16,14 @@ import { fileURLToPath } from 'node:url';
 import { Redis } from 'ioredis';
 import { startEmbeddedRedis } from '../../src/redis/embedded.js';
 import { envInt } from '../lib/env.js';
-import { availableGenerators, chooseGenerator, generatorCaveat, generatorSaturated, runGenerator, SATURATED_CPU_PERCENT } from '../lib/load-generator.js';
+import {
+  availableGenerators,
+  chooseGenerator,
+  generatorCaveat,
+  generatorSaturated,
+  runGenerator,
+  SATURATED_CPU_PERCENT,
+} from '../lib/load-generator.js';
 import type { GeneratorName, LoadFigures } from '../lib/load-generator.js';
 import { childPids } from '../lib/process-cpu.js';
 import { nginxPath, startNginxConstant } from '../lib/processes.js';
@@ -90,7 +97,12 @@ function serverMicrosPerRequest(run: LoadFigures): number {
 }
 
 /** What limited the figures: a saturated generator, connections the server closed, a figure near the ceiling, other work on the machine. */
-function limitNotes(rows: readonly Row[], runs: ReadonlyMap<string, LoadFigures[]>, caveat: string | null, cores: number): string[] {
+function limitNotes(
+  rows: readonly Row[],
+  runs: ReadonlyMap<string, LoadFigures[]>,
+  caveat: string | null,
+  cores: number,
+): string[] {
   const rps = (key: string): number[] => runs.get(key)!.map((r) => r.rps);
   const notes: string[] = [];
   if (caveat !== null) notes.push(caveat);
@@ -100,23 +112,37 @@ function limitNotes(rows: readonly Row[], runs: ReadonlyMap<string, LoadFigures[
       const cpu = median(runs.get(`${row.id}:${mode.key}`)!.map((r) => r.generatorCpu));
       if (cpu >= SATURATED_CPU_PERCENT) {
         saturated = true;
-        notes.push(`${row.label}, ${mode.title}: ${row.generator} used ${fixed(cpu, 0)}% of a core, so ${row.generator} (single-threaded) is the limit of that figure`);
+        notes.push(
+          `${row.label}, ${mode.title}: ${row.generator} used ${fixed(cpu, 0)}% of a core, so ${row.generator} (single-threaded) is the limit of that figure`,
+        );
       }
       const modeRuns = runs.get(`${row.id}:${mode.key}`)!;
-      const closed = modeRuns.reduce((sum, r) => sum + (r.keepAliveResponses === null ? 0 : r.completed - r.keepAliveResponses), 0);
+      const closed = modeRuns.reduce(
+        (sum, r) => sum + (r.keepAliveResponses === null ? 0 : r.completed - r.keepAliveResponses),
+        0,
+      );
       if (mode.keepalive && closed > 0.01 * modeRuns.reduce((sum, r) => sum + r.completed, 0)) {
-        notes.push(`${row.label}, ${mode.title}: ${closed} responses closed their connection although ${row.generator} asked for keepalive (an HTTP/1.0 response without Content-Length?)`);
+        notes.push(
+          `${row.label}, ${mode.title}: ${closed} responses closed their connection although ${row.generator} asked for keepalive (an HTTP/1.0 response without Content-Length?)`,
+        );
       }
       const ceiling = runs.get(`ceiling-${row.generator}:${mode.key}`);
       const value = median(rps(`${row.id}:${mode.key}`));
       if (!row.ceiling && ceiling !== undefined && value >= 0.8 * median(ceiling.map((r) => r.rps))) {
-        notes.push(`${row.label}, ${mode.title}: ${fixed(value, 0)} req/s is within 80% of ${row.generator}'s own ceiling; gaps near it are under-reported`);
+        notes.push(
+          `${row.label}, ${mode.title}: ${fixed(value, 0)} req/s is within 80% of ${row.generator}'s own ceiling; gaps near it are under-reported`,
+        );
       }
     }
   }
-  if (!saturated) notes.push(`no load generator reached ${SATURATED_CPU_PERCENT}% of a core in any median: the generator limited no figure`);
+  if (!saturated)
+    notes.push(
+      `no load generator reached ${SATURATED_CPU_PERCENT}% of a core in any median: the generator limited no figure`,
+    );
   const allRuns = [...runs.values()].flat();
-  const others = allRuns.map((r) => (r.cpu.machine ?? NaN) - r.generatorCpu - (r.cpu.server ?? 0) - (r.cpu.redis ?? 0)).filter(Number.isFinite);
+  const others = allRuns
+    .map((r) => (r.cpu.machine ?? NaN) - r.generatorCpu - (r.cpu.server ?? 0) - (r.cpu.redis ?? 0))
+    .filter(Number.isFinite);
   if (others.length > 0) {
     const busy = median(others);
     notes.push(
@@ -144,12 +170,20 @@ async function main(): Promise<void> {
   const rows: Row[] = [];
   const runs = new Map<string, LoadFigures[]>();
   try {
-    for (const kind of new Set(TARGETS.map((t) => t.server))) servers.set(kind, await startServer(kind, redisServer.url));
+    for (const kind of new Set(TARGETS.map((t) => t.server)))
+      servers.set(kind, await startServer(kind, redisServer.url));
     for (const target of TARGETS) {
       const { child, port } = servers.get(target.server)!;
       const watch = new Map([['server', child.pid!]]);
       if (Number.isInteger(redisPid)) watch.set('redis', redisPid);
-      rows.push({ id: target.id, label: target.label, generator, url: `http://127.0.0.1:${port}${target.path}`, watch, ceiling: false });
+      rows.push({
+        id: target.id,
+        label: target.label,
+        generator,
+        url: `http://127.0.0.1:${port}${target.path}`,
+        watch,
+        ceiling: false,
+      });
     }
     if (nginxPath() === null) {
       console.log('note: nginx is not installed: no load generator ceiling (apt-get install nginx-light)');
@@ -171,13 +205,21 @@ async function main(): Promise<void> {
     for (let round = 0; round < ROUNDS; round++) {
       for (const mode of MODES) {
         for (const row of rows) {
-          const figures = await runGenerator(row.generator, { url: row.url, seconds: SECONDS, concurrency: CONCURRENCY, keepalive: mode.keepalive, watch: row.watch });
+          const figures = await runGenerator(row.generator, {
+            url: row.url,
+            seconds: SECONDS,
+            concurrency: CONCURRENCY,
+            keepalive: mode.keepalive,
+            watch: row.watch,
+          });
           if (figures.documentLength !== null && figures.documentLength !== BODY.length) {
             throw new Error(`${row.label} answered ${figures.documentLength} bytes, not ${BODY.length}`);
           }
           const key = `${row.id}:${mode.key}`;
           (runs.get(key) ?? runs.set(key, []).get(key)!).push(figures);
-          process.stderr.write(`round ${round + 1}/${ROUNDS} ${mode.key.padEnd(5)} ${row.label}: ${fixed(figures.rps, 0)} req/s, ${row.generator} ${fixed(figures.generatorCpu, 0)}% cpu\n`);
+          process.stderr.write(
+            `round ${round + 1}/${ROUNDS} ${mode.key.padEnd(5)} ${row.label}: ${fixed(figures.rps, 0)} req/s, ${row.generator} ${fixed(figures.generatorCpu, 0)}% cpu\n`,
+          );
         }
       }
     }
@@ -224,7 +266,10 @@ async function main(): Promise<void> {
     const perRound = roundRatios(rps(ratio.a), rps(ratio.b));
     const { min, max } = range(perRound);
     // the same comparison by what a request costs the server: robust to how much CPU the machine left it
-    const byCost = roundRatios(runs.get(ratio.b)!.map(serverMicrosPerRequest), runs.get(ratio.a)!.map(serverMicrosPerRequest));
+    const byCost = roundRatios(
+      runs.get(ratio.b)!.map(serverMicrosPerRequest),
+      runs.get(ratio.a)!.map(serverMicrosPerRequest),
+    );
     const cost = range(byCost);
     return {
       ...ratio,

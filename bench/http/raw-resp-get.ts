@@ -13,7 +13,8 @@ export function parseBulkReply(reply: Buffer): string | null | Error | undefined
   if (lineEnd < 0) return undefined;
   const header = reply.toString('latin1', 1, lineEnd);
   if (reply[0] === 0x2d /* - */) return new Error(`redis answered an error: ${header}`);
-  if (reply[0] !== 0x24 /* $ */) return new Error(`redis answered ${JSON.stringify(reply.toString('latin1', 0, lineEnd))}, not a bulk string`);
+  if (reply[0] !== 0x24 /* $ */)
+    return new Error(`redis answered ${JSON.stringify(reply.toString('latin1', 0, lineEnd))}, not a bulk string`);
   const length = Number(header);
   if (!Number.isInteger(length)) return new Error(`redis bulk length ${JSON.stringify(header)} is not a number`);
   if (length < 0) return null;
@@ -39,6 +40,8 @@ export function getTestOverNewConnection(host: string, port: number): Promise<st
     });
     socket.once('error', reject);
     // after a reply this changes nothing: the promise is settled
-    socket.once('close', () => reject(new Error(`redis at ${host}:${port} closed the connection before its whole reply`)));
+    socket.once('close', () =>
+      reject(new Error(`redis at ${host}:${port} closed the connection before its whole reply`)),
+    );
   });
 }

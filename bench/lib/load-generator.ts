@@ -55,7 +55,10 @@ export function chooseGenerator(): GeneratorName {
   const wanted = process.env.LOAD_GENERATOR;
   if (wanted === undefined || wanted === '') return available[0]!;
   if (!available.includes(wanted as GeneratorName)) {
-    throw new LoadGeneratorError(wanted, `LOAD_GENERATOR names no available load generator (available: ${available.join(', ')})`);
+    throw new LoadGeneratorError(
+      wanted,
+      `LOAD_GENERATOR names no available load generator (available: ${available.join(', ')})`,
+    );
   }
   return wanted as GeneratorName;
 }
@@ -63,7 +66,7 @@ export function chooseGenerator(): GeneratorName {
 /** What to print beside figures from this generator, or null when nothing needs saying. */
 export function generatorCaveat(name: GeneratorName): string | null {
   return name === 'autocannon'
-    ? 'autocannon generated the load (neither ab nor wrk is installed): figures near its ceiling below are the client\'s, not the server\'s'
+    ? "autocannon generated the load (neither ab nor wrk is installed): figures near its ceiling below are the client's, not the server's"
     : null;
 }
 
@@ -95,7 +98,12 @@ async function runAb(spec: LoadSpec): Promise<LoadFigures> {
     const args = ['-q', '-r', '-t', String(spec.seconds), '-n', '10000000', '-c', String(spec.concurrency), '-e', csv];
     if (spec.keepalive) args.push('-k');
     const run = await runChild('ab', [...args, ...headerArgs(spec.headers), spec.url], spec.watch);
-    return { ...parseAbReport(run.stdout, readFileSync(csv, 'utf8')), generator: 'ab', generatorCpu: run.generatorCpu, cpu: run.cpu };
+    return {
+      ...parseAbReport(run.stdout, readFileSync(csv, 'utf8')),
+      generator: 'ab',
+      generatorCpu: run.generatorCpu,
+      cpu: run.cpu,
+    };
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
@@ -105,10 +113,25 @@ async function runWrk(spec: LoadSpec): Promise<LoadFigures> {
   // wrk keeps connections open unless the response says close: asking for it makes the server close
   // each connection after one response, and wrk then reconnects (checked: connections == requests)
   const headers = spec.keepalive ? spec.headers : { ...spec.headers, connection: 'close' };
-  const args = ['-t1', `-c${spec.concurrency}`, `-d${spec.seconds}s`, '--timeout', '30s', '--latency', ...headerArgs(headers), spec.url];
+  const args = [
+    '-t1',
+    `-c${spec.concurrency}`,
+    `-d${spec.seconds}s`,
+    '--timeout',
+    '30s',
+    '--latency',
+    ...headerArgs(headers),
+    spec.url,
+  ];
   const documentLength = await probeDocumentLength(spec.url, spec.headers);
   const run = await runChild('wrk', args, spec.watch);
-  return { ...parseWrkReport(run.stdout), documentLength, generator: 'wrk', generatorCpu: run.generatorCpu, cpu: run.cpu };
+  return {
+    ...parseWrkReport(run.stdout),
+    documentLength,
+    generator: 'wrk',
+    generatorCpu: run.generatorCpu,
+    cpu: run.cpu,
+  };
 }
 
 async function runAutocannon(spec: LoadSpec): Promise<LoadFigures> {
@@ -155,7 +178,11 @@ interface ChildRun {
   cpu: Record<string, number>;
 }
 
-function runChild(command: GeneratorName, args: string[], watched: ReadonlyMap<string, number> = new Map()): Promise<ChildRun> {
+function runChild(
+  command: GeneratorName,
+  args: string[],
+  watched: ReadonlyMap<string, number> = new Map(),
+): Promise<ChildRun> {
   return new Promise((resolve, reject) => {
     const started = performance.now();
     const child = spawn(command, args, { stdio: ['ignore', 'pipe', 'pipe'] });
@@ -176,7 +203,12 @@ function runChild(command: GeneratorName, args: string[], watched: ReadonlyMap<s
     child.once('close', (code, signal) => {
       const shares = watch?.stop() ?? {};
       if (code !== 0) {
-        reject(new LoadGeneratorError(command, `exited with ${String(code ?? signal)}: ${(stderr || stdout).trim().slice(0, 400)}`));
+        reject(
+          new LoadGeneratorError(
+            command,
+            `exited with ${String(code ?? signal)}: ${(stderr || stdout).trim().slice(0, 400)}`,
+          ),
+        );
         return;
       }
       const { generator, ...cpu } = shares;
@@ -194,6 +226,8 @@ export function probeDocumentLength(url: string, headers: Readonly<Record<string
       res.on('end', () => resolve(length));
       res.on('error', reject);
     });
-    req.on('error', (err) => reject(new LoadGeneratorError('probe', `GET ${url} before the run failed: ${err.message}`)));
+    req.on('error', (err) =>
+      reject(new LoadGeneratorError('probe', `GET ${url} before the run failed: ${err.message}`)),
+    );
   });
 }

@@ -82,7 +82,10 @@ export class CpuWatch {
     const shares: Record<string, number> = {};
     for (const [name, first] of this.first) {
       const last = this.last.get(name);
-      shares[name] = last === undefined || last.at <= first.at ? NaN : ((last.seconds - first.seconds) / ((last.at - first.at) / 1000)) * 100;
+      shares[name] =
+        last === undefined || last.at <= first.at
+          ? NaN
+          : ((last.seconds - first.seconds) / ((last.at - first.at) / 1000)) * 100;
     }
     return shares;
   }

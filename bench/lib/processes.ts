@@ -52,7 +52,8 @@ export function startNginx(upstreamPort: number, extra = ''): Promise<Proc> {
 
 /** One nginx worker answering every request with `body` (the load generators' ceiling, and an upstream that is never the limit). */
 export function startNginxConstant(body: string): Promise<Proc> {
-  if (!/^[\w.-]*$/.test(body)) throw new TypeError(`startNginxConstant: body must be plain word characters, got ${JSON.stringify(body)}`);
+  if (!/^[\w.-]*$/.test(body))
+    throw new TypeError(`startNginxConstant: body must be plain word characters, got ${JSON.stringify(body)}`);
   return startNginxServer(`location / { return 200 "${body}"; }`);
 }
 
@@ -82,7 +83,9 @@ http {
 `,
   );
   const cleanup = (): void => rmSync(dir, { recursive: true, force: true });
-  const child = spawn(nginxPath()!, ['-c', join(dir, 'nginx.conf'), '-p', dir], { stdio: ['ignore', 'ignore', 'inherit'] });
+  const child = spawn(nginxPath()!, ['-c', join(dir, 'nginx.conf'), '-p', dir], {
+    stdio: ['ignore', 'ignore', 'inherit'],
+  });
   for (let i = 0; i < 100 && child.exitCode === null; i++) {
     const ok = await new Promise<boolean>((resolve) => {
       const req = get({ host: '127.0.0.1', port, path: '/__probe', agent: false }, (res) => {

@@ -1,5 +1,10 @@
 /** A horizontal grouped bar chart as an SVG document: one group per label, one bar per series. */
-export function barChart(title: string, labels: readonly string[], series: ReadonlyArray<{ name: string; color: string; values: readonly number[] }>, unit: string): string {
+export function barChart(
+  title: string,
+  labels: readonly string[],
+  series: ReadonlyArray<{ name: string; color: string; values: readonly number[] }>,
+  unit: string,
+): string {
   const barHeight = 16;
   const groupGap = 14;
   const longest = Math.max(...labels.map((l) => l.length));
@@ -18,12 +23,17 @@ export function barChart(title: string, labels: readonly string[], series: Reado
   ];
   let legendX = left;
   for (const s of series) {
-    parts.push(`<rect x="${legendX}" y="32" width="12" height="12" fill="${s.color}"/>`, `<text x="${legendX + 18}" y="42">${esc(s.name)}</text>`);
+    parts.push(
+      `<rect x="${legendX}" y="32" width="12" height="12" fill="${s.color}"/>`,
+      `<text x="${legendX + 18}" y="42">${esc(s.name)}</text>`,
+    );
     legendX += 18 + Math.ceil(s.name.length * 6.6) + 24;
   }
   labels.forEach((label, g) => {
     const y0 = top + g * groupHeight;
-    parts.push(`<text x="${left - 8}" y="${y0 + (series.length * barHeight) / 2 + 4}" text-anchor="end">${esc(label)}</text>`);
+    parts.push(
+      `<text x="${left - 8}" y="${y0 + (series.length * barHeight) / 2 + 4}" text-anchor="end">${esc(label)}</text>`,
+    );
     series.forEach((s, i) => {
       const value = s.values[g] ?? 0;
       const w = (value / max) * plot;

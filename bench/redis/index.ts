@@ -49,7 +49,8 @@ async function main(): Promise<void> {
   const scheduler = new Scheduler({ name: 'bench', concurrency: 1_000, deadline: 0 });
 
   const clients = async (): Promise<number> => ((await admin.client('LIST')) as string).trim().split('\n').length - 1;
-  const received = async (): Promise<number> => Number(/total_connections_received:(\d+)/.exec(await admin.info('stats'))![1]);
+  const received = async (): Promise<number> =>
+    Number(/total_connections_received:(\d+)/.exec(await admin.info('stats'))![1]);
 
   async function handWritten(mode: Baseline, concurrency: number, stopAt: number, latencies: Latencies): Promise<void> {
     const options = { enableReadyCheck: false, lazyConnect: true };
@@ -116,7 +117,13 @@ async function main(): Promise<void> {
     // start the next run from nothing: no idle pooled or shared connection carried over
     await pools.drain();
     while ((await clients()) > 0) await new Promise((r) => setTimeout(r, 20));
-    return { rps: latencies.count / elapsed, p50: latencies.percentile(50), p99: latencies.percentile(99), opened, maxOpen };
+    return {
+      rps: latencies.count / elapsed,
+      p50: latencies.percentile(50),
+      p99: latencies.percentile(99),
+      opened,
+      maxOpen,
+    };
   }
 
   const rows: string[][] = [];
@@ -136,7 +143,8 @@ async function main(): Promise<void> {
         maxOpen: median(runs.map((r) => r.maxOpen)),
       };
       results[`${mode}@${concurrency}`] = run;
-      const baseline = mode in BASELINE_OF ? median(samples.get(BASELINE_OF[mode as redis.RedisMode])!.map((r) => r.rps)) : run.rps;
+      const baseline =
+        mode in BASELINE_OF ? median(samples.get(BASELINE_OF[mode as redis.RedisMode])!.map((r) => r.rps)) : run.rps;
       rows.push([
         LABEL[mode],
         String(concurrency),
@@ -149,13 +157,29 @@ async function main(): Promise<void> {
       ]);
     }
   }
-  console.log(`\nRedis GET of a 10-byte value, ${SECONDS} s per run, median of ${ROUNDS} rounds (node ${process.version}, redis ${server.version})\n`);
   console.log(
-    markdownTable(['mode', 'concurrency', 'req/s', 'vs hand-written', 'p50 ms', 'p99 ms', 'connections opened', 'most open at once'], rows),
+    `\nRedis GET of a 10-byte value, ${SECONDS} s per run, median of ${ROUNDS} rounds (node ${process.version}, redis ${server.version})\n`,
+  );
+  console.log(
+    markdownTable(
+      [
+        'mode',
+        'concurrency',
+        'req/s',
+        'vs hand-written',
+        'p50 ms',
+        'p99 ms',
+        'connections opened',
+        'most open at once',
+      ],
+      rows,
+    ),
   );
   const ratio = (a: string, b: string): number => results[a]!.rps / results[b]!.rps;
   const top = Math.max(...LEVELS);
-  console.log(`\nkeepalive/short at concurrency ${top}: ${fixed(ratio(`keepalive@${top}`, `short@${top}`))}x (seed, nginx-cosocket: 11,599 / 4,698 = 2.47x)`);
+  console.log(
+    `\nkeepalive/short at concurrency ${top}: ${fixed(ratio(`keepalive@${top}`, `short@${top}`))}x (seed, nginx-cosocket: 11,599 / 4,698 = 2.47x)`,
+  );
 
   admin.disconnect();
   await pools.drain();

@@ -76,10 +76,22 @@ const runners: Array<[string, string, Runner]> = [
   ['await (baseline)', 'async fn: `await Promise.resolve(i)`', (n) => awaitLoop(n)],
   ['cosocket call()', 'coroutine: `yield* call(Promise.resolve(i))`', (n) => scheduler.go(callLoop as never, n)],
   ['cosocket yield promise', 'coroutine: `yield Promise.resolve(i)`', (n) => scheduler.go(rawYieldLoop as never, n)],
-  ['cosocket sync effect', 'coroutine: `yield* cancelled()` (no promise)', (n) => scheduler.go(syncEffectLoop as never, n)],
+  [
+    'cosocket sync effect',
+    'coroutine: `yield* cancelled()` (no promise)',
+    (n) => scheduler.go(syncEffectLoop as never, n),
+  ],
   ['co 4.6', '`co(function* () { yield Promise.resolve(i) })`', (n) => co(coLoop, n)],
-  ['await callback (baseline 2)', 'async fn: `await new Promise(r => queueMicrotask(() => r(1)))`', (n) => callbackAwaitLoop(n)],
-  ['cosocket callback effect', 'coroutine: `yield*` an effect settled from queueMicrotask (how I/O effects wait)', (n) => scheduler.go(callbackEffectLoop as never, n)],
+  [
+    'await callback (baseline 2)',
+    'async fn: `await new Promise(r => queueMicrotask(() => r(1)))`',
+    (n) => callbackAwaitLoop(n),
+  ],
+  [
+    'cosocket callback effect',
+    'coroutine: `yield*` an effect settled from queueMicrotask (how I/O effects wait)',
+    (n) => scheduler.go(callbackEffectLoop as never, n),
+  ],
 ];
 
 async function stepCosts(): Promise<Map<string, number>> {
@@ -155,17 +167,29 @@ async function main(): Promise<void> {
     const against = name.includes('callback') ? callbackBase : base;
     return [name, what, fixed(ns, 1), `${fixed(ns / against)}x`];
   });
-  console.log(`\nOne step, ${STEPS.toLocaleString('en-US')} steps x ${ROUNDS} rounds, median ns/step (node ${process.version})\n`);
+  console.log(
+    `\nOne step, ${STEPS.toLocaleString('en-US')} steps x ${ROUNDS} rounds, median ns/step (node ${process.version})\n`,
+  );
   console.log(markdownTable(['runner', 'step', 'ns/step', 'vs its await baseline'], stepRows));
 
-  const cosocketBytes = median([await parkedBytes('cosocket'), await parkedBytes('cosocket'), await parkedBytes('cosocket')]);
+  const cosocketBytes = median([
+    await parkedBytes('cosocket'),
+    await parkedBytes('cosocket'),
+    await parkedBytes('cosocket'),
+  ]);
   const asyncBytes = median([await parkedBytes('async'), await parkedBytes('async'), await parkedBytes('async')]);
-  console.log(`\nMemory per parked coroutine (${PARKED.toLocaleString('en-US')} in sleep(60s), heap+external after GC, median of 3)\n`);
+  console.log(
+    `\nMemory per parked coroutine (${PARKED.toLocaleString('en-US')} in sleep(60s), heap+external after GC, median of 3)\n`,
+  );
   console.log(
     markdownTable(
       ['what', 'bytes each', 'vs async fn'],
       [
-        ['cosocket coroutine in `yield* sleep(60000)` (with its 60 s deadline timer)', fixed(cosocketBytes, 0), `${fixed(cosocketBytes / asyncBytes)}x`],
+        [
+          'cosocket coroutine in `yield* sleep(60000)` (with its 60 s deadline timer)',
+          fixed(cosocketBytes, 0),
+          `${fixed(cosocketBytes / asyncBytes)}x`,
+        ],
         ['async fn in `await` of a 60 s setTimeout promise', fixed(asyncBytes, 0), '1.00x'],
         ['nginx-cosocket (seed): one 64 KB C stack per coroutine', '65536', `${fixed(65536 / asyncBytes)}x`],
       ],
@@ -173,7 +197,9 @@ async function main(): Promise<void> {
   );
   const verdict = (ratio: number): string => `${fixed(ratio)}x ${ratio <= 1.5 ? 'MET' : 'MISSED'}`;
   console.log('\nTargets: one step <= 1.5x one await step; <= 1 KB per parked coroutine');
-  console.log(`  callback-woken effect (cosocket I/O): ${verdict(costs.get('cosocket callback effect')! / callbackBase)}`);
+  console.log(
+    `  callback-woken effect (cosocket I/O): ${verdict(costs.get('cosocket callback effect')! / callbackBase)}`,
+  );
   console.log(`  yield promise:                        ${verdict(costs.get('cosocket yield promise')! / base)}`);
   console.log(`  yield* call(promise):                 ${verdict(costs.get('cosocket call()')! / base)}`);
   console.log(`  parked coroutine: ${fixed(cosocketBytes, 0)} B ${cosocketBytes <= 1024 ? 'MET' : 'MISSED'}`);

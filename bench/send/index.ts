@@ -30,7 +30,11 @@ function peakRssMb(pid: number): number {
   return Number(/VmHWM:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? 0) / 1024;
 }
 
-function follower(port: number, path: string, latencies: Latencies): { attached: Promise<void>; done: Promise<number> } {
+function follower(
+  port: number,
+  path: string,
+  latencies: Latencies,
+): { attached: Promise<void>; done: Promise<number> } {
   let attach: () => void = () => {};
   const attached = new Promise<void>((r) => (attach = r));
   const done = new Promise<number>((resolve) => {
@@ -63,7 +67,9 @@ function follower(port: number, path: string, latencies: Latencies): { attached:
 async function main(): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), 'cosocket-bench-send-'));
   writeFileSync(join(dir, 'finished.txt'), 'x'.repeat(1024));
-  const server = spawn(process.execPath, [fileURLToPath(new URL('./server.js', import.meta.url)), dir], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const server = spawn(process.execPath, [fileURLToPath(new URL('./server.js', import.meta.url)), dir], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
   const port = await new Promise<number>((resolve) => {
     server.stdout!.on('data', (d: Buffer) => {
       const m = /listening (\d+)/.exec(d.toString());
@@ -106,15 +112,17 @@ async function main(): Promise<void> {
   const rssBefore = rssMb(pid);
   const slow: Array<{ destroy(): void }> = [];
   await Promise.all(
-    Array.from({ length: 1_000 }, () =>
-      new Promise<void>((resolve) => {
-        const req = get({ host: '127.0.0.1', port, path: '/send/slow.log', agent: false }, (res) => {
-          res.pause();
-          resolve();
-        });
-        req.on('error', () => resolve());
-        slow.push(req);
-      }),
+    Array.from(
+      { length: 1_000 },
+      () =>
+        new Promise<void>((resolve) => {
+          const req = get({ host: '127.0.0.1', port, path: '/send/slow.log', agent: false }, (res) => {
+            res.pause();
+            resolve();
+          });
+          req.on('error', () => resolve());
+          slow.push(req);
+        }),
     ),
   );
   const block = Buffer.alloc(64 * 1024, 120);
@@ -138,10 +146,29 @@ async function main(): Promise<void> {
   });
   server.kill('SIGTERM');
   rmSync(dir, { recursive: true, force: true });
-  console.log(`\nFollowers of one growing file: ${LINES} lines written ${EVERY_MS} ms apart, then renamed (node ${process.version})\n`);
-  console.log(markdownTable(['followers', 'got every line', 'latency p50 ms', 'latency p99 ms', 'server CPU s', 'server CPU %', 'server peak RSS MB'], rows));
-  console.log(`\n1,000 followers that stop reading while the file grows by 20 MB: server RSS ${fixed(rssBefore, 0)} MB before, ${fixed(rssSlow, 0)} MB after (20 GB would be buffered for them without backpressure)`);
-  console.log(`\nFinished file (1 KB), 10 keepalive connections, 3 s: ${fixed(finished.completed / finished.seconds, 0)} req/s (seed, nginx module with wrk -c 10: 472 req/s)`);
+  console.log(
+    `\nFollowers of one growing file: ${LINES} lines written ${EVERY_MS} ms apart, then renamed (node ${process.version})\n`,
+  );
+  console.log(
+    markdownTable(
+      [
+        'followers',
+        'got every line',
+        'latency p50 ms',
+        'latency p99 ms',
+        'server CPU s',
+        'server CPU %',
+        'server peak RSS MB',
+      ],
+      rows,
+    ),
+  );
+  console.log(
+    `\n1,000 followers that stop reading while the file grows by 20 MB: server RSS ${fixed(rssBefore, 0)} MB before, ${fixed(rssSlow, 0)} MB after (20 GB would be buffered for them without backpressure)`,
+  );
+  console.log(
+    `\nFinished file (1 KB), 10 keepalive connections, 3 s: ${fixed(finished.completed / finished.seconds, 0)} req/s (seed, nginx module with wrk -c 10: 472 req/s)`,
+  );
 }
 
 await main();

@@ -6,7 +6,14 @@ import { sendRoutes } from '../../src/http/send-routes.js';
 const root = process.argv[2]!;
 const app = Fastify({ logger: false });
 await app.register(cosocketPlugin);
-await app.register(sendRoutes, { location: '/send/', root, interval: 100, timeout: 10_000, suffix: '.tmp', maxDuration: 0 });
+await app.register(sendRoutes, {
+  location: '/send/',
+  root,
+  interval: 100,
+  timeout: 10_000,
+  suffix: '.tmp',
+  maxDuration: 0,
+});
 await app.listen({ host: '127.0.0.1', port: 0 });
 const address = app.server.address();
 process.stdout.write(`listening ${typeof address === 'object' && address !== null ? address.port : 0}\n`);

@@ -36,7 +36,9 @@ const LABEL: Record<Mode, string> = {
 };
 
 function descendants(pid: number): number[] {
-  const out = spawnSync('pgrep', ['-P', String(pid)]).stdout?.toString().trim();
+  const out = spawnSync('pgrep', ['-P', String(pid)])
+    .stdout?.toString()
+    .trim();
   const children = out ? out.split('\n').map(Number) : [];
   return [pid, ...children.flatMap((c) => descendants(c))];
 }
@@ -111,7 +113,14 @@ function download(port: number, path: string, expected: string): Promise<Downloa
         bytes += d.length;
         hash.update(d);
       });
-      res.on('end', () => resolve({ ok: hash.digest('hex') === expected, bytes, ms: performance.now() - started, longestSilenceMs: longest }));
+      res.on('end', () =>
+        resolve({
+          ok: hash.digest('hex') === expected,
+          bytes,
+          ms: performance.now() - started,
+          longestSilenceMs: longest,
+        }),
+      );
       res.on('error', () => resolve({ ok: false, bytes, ms: performance.now() - started, longestSilenceMs: longest }));
     });
     req.setTimeout(180_000, () => req.destroy());
@@ -127,7 +136,13 @@ interface Sample {
 }
 
 /** CPU and wall time of `concurrency` simultaneous downloads through one proxy. */
-async function measure(proxy: Proc, concurrency: number, path: string, expected: string, total: number): Promise<Sample> {
+async function measure(
+  proxy: Proc,
+  concurrency: number,
+  path: string,
+  expected: string,
+  total: number,
+): Promise<Sample> {
   const pid = proxy.child.pid!;
   const cpuBefore = cpuSeconds(pid);
   const started = performance.now();
@@ -147,7 +162,11 @@ const median = (values: number[]): number => {
 };
 
 async function main(): Promise<void> {
-  const upstream = await startProcess(process.execPath, [join(HERE, 'upstream.js'), String(CHUNKS)], /listening (\d+) ([0-9a-f]{64}) (\d+)/);
+  const upstream = await startProcess(
+    process.execPath,
+    [join(HERE, 'upstream.js'), String(CHUNKS)],
+    /listening (\d+) ([0-9a-f]{64}) (\d+)/,
+  );
   const [, , expected, totalText] = upstream.line.split(' ');
   const total = Number(totalText);
   const modes: Mode[] = ['naive', 'off', 'on', 'reply-from'];
@@ -161,9 +180,16 @@ async function main(): Promise<void> {
   ];
   const proxies = new Map<Mode, Proc>();
   for (const mode of modes) {
-    proxies.set(mode, mode === 'nginx'
-      ? await startNginx(upstream.port)
-      : await startProcess(process.execPath, [join(HERE, 'proxy-server.js'), mode, String(upstream.port)], /listening (\d+)/));
+    proxies.set(
+      mode,
+      mode === 'nginx'
+        ? await startNginx(upstream.port)
+        : await startProcess(
+            process.execPath,
+            [join(HERE, 'proxy-server.js'), mode, String(upstream.port)],
+            /listening (\d+)/,
+          ),
+    );
   }
   const cold = new Map<Mode, Sample>();
   for (const mode of modes) {
@@ -181,7 +207,9 @@ async function main(): Promise<void> {
         const sample = await measure(proxies.get(mode)!, scenario.concurrency, scenario.path, expected!, total);
         const key = `${mode} ${scenario.name}`;
         samples.set(key, [...(samples.get(key) ?? []), sample]);
-        process.stderr.write(`${scenario.name} round ${round + 1}/${ROUNDS} ${mode}: cpu ${fixed(sample.cpu)} s, wall ${fixed(sample.wall)} s\n`);
+        process.stderr.write(
+          `${scenario.name} round ${round + 1}/${ROUNDS} ${mode}: cpu ${fixed(sample.cpu)} s, wall ${fixed(sample.wall)} s\n`,
+        );
       }
     }
     for (const mode of modes) peaks.set(`${mode} ${scenario.name}`, peakRssMb(proxies.get(mode)!.child.pid!));
@@ -195,27 +223,48 @@ async function main(): Promise<void> {
 
   const cpuOf = (mode: Mode, scenario: string): number => median(samples.get(`${mode} ${scenario}`)!.map((s) => s.cpu));
   const table = markdownTable(
-    ['proxy', 'scenario', 'proxy CPU s (median)', 'wall s (median)', 'peak RSS MB', 'all finished, byte-identical', 'longest silence ms'],
-    scenarios.flatMap((scenario) => modes.map((mode) => {
-      const runs = samples.get(`${mode} ${scenario.name}`)!;
-      return [
-        LABEL[mode],
-        scenario.name,
-        fixed(cpuOf(mode, scenario.name)),
-        fixed(median(runs.map((r) => r.wall))),
-        fixed(peaks.get(`${mode} ${scenario.name}`)!, 0),
-        runs.every((r) => r.ok) ? 'yes' : 'NO',
-        fixed(Math.max(...runs.map((r) => r.longestSilence)), 0),
-      ];
-    })),
+    [
+      'proxy',
+      'scenario',
+      'proxy CPU s (median)',
+      'wall s (median)',
+      'peak RSS MB',
+      'all finished, byte-identical',
+      'longest silence ms',
+    ],
+    scenarios.flatMap((scenario) =>
+      modes.map((mode) => {
+        const runs = samples.get(`${mode} ${scenario.name}`)!;
+        return [
+          LABEL[mode],
+          scenario.name,
+          fixed(cpuOf(mode, scenario.name)),
+          fixed(median(runs.map((r) => r.wall))),
+          fixed(peaks.get(`${mode} ${scenario.name}`)!, 0),
+          runs.every((r) => r.ok) ? 'yes' : 'NO',
+          fixed(Math.max(...runs.map((r) => r.longestSilence)), 0),
+        ];
+      }),
+    ),
   );
   const coldTable = markdownTable(
     ['proxy', 'first download CPU s (cold process)', 'wall s', 'byte-identical'],
-    modes.map((mode) => [LABEL[mode], fixed(cold.get(mode)!.cpu), fixed(cold.get(mode)!.wall), cold.get(mode)!.ok ? 'yes' : 'NO']),
+    modes.map((mode) => [
+      LABEL[mode],
+      fixed(cold.get(mode)!.cpu),
+      fixed(cold.get(mode)!.wall),
+      cold.get(mode)!.ok ? 'yes' : 'NO',
+    ]),
   );
-  console.log(`\n${CHUNKS.toLocaleString('en-US')} chunks, ${(total / 1e6).toFixed(1)} MB per download, ${ROUNDS} round(s) per scenario after ${WARMUP} warm-up download(s) (node ${process.version}${haveNginx ? '' : '; nginx not installed: (e) not measured, apt-get install nginx-light'})\n\n${table}`);
-  console.log(`\nEach proxy's first download, before the rounds above (a fresh process; for Node this includes compiling the path):\n\n${coldTable}`);
-  console.log('\nTargets: (b) and (c) use <= 1/5 of (a)\'s CPU and <= 1.5x nginx\'s (medians; the range is the ratio round by round); 10 concurrent downloads all finish');
+  console.log(
+    `\n${CHUNKS.toLocaleString('en-US')} chunks, ${(total / 1e6).toFixed(1)} MB per download, ${ROUNDS} round(s) per scenario after ${WARMUP} warm-up download(s) (node ${process.version}${haveNginx ? '' : '; nginx not installed: (e) not measured, apt-get install nginx-light'})\n\n${table}`,
+  );
+  console.log(
+    `\nEach proxy's first download, before the rounds above (a fresh process; for Node this includes compiling the path):\n\n${coldTable}`,
+  );
+  console.log(
+    "\nTargets: (b) and (c) use <= 1/5 of (a)'s CPU and <= 1.5x nginx's (medians; the range is the ratio round by round); 10 concurrent downloads all finish",
+  );
   for (const scenario of scenarios.map((s) => s.name)) {
     const naive = cpuOf('naive', scenario);
     const parts = (['off', 'on'] as const).map((mode) => {
@@ -230,7 +279,9 @@ async function main(): Promise<void> {
     console.log(`  ${scenario}: ${parts.join('; ')}`);
   }
   const tenOk = modes.every((mode) => samples.get(`${mode} 10 concurrent`)!.every((r) => r.ok));
-  console.log(`  10 concurrent downloads all finished byte-identical through every proxy, every round: ${tenOk ? 'yes' : 'NO'}`);
+  console.log(
+    `  10 concurrent downloads all finished byte-identical through every proxy, every round: ${tenOk ? 'yes' : 'NO'}`,
+  );
 }
 
 await main();

@@ -20,23 +20,29 @@ if (mode === 'reply-from') {
 } else {
   await app.register(cosocketPlugin);
   if (mode === 'naive') {
-    app.get('/*', co(function* naive(ctx: HandlerContext): Operation<void> {
-      const conn = yield* http.connect('127.0.0.1', port);
-      const res = yield* conn.request({ path: ctx.request.url });
-      copyResponseHead(ctx, res);
-      for (;;) {
-        const chunk = yield* res.body.readChunk();
-        if (chunk === null) break;
-        ctx.print(chunk);
-        yield* ctx.flush(true);
-      }
-      conn.setkeepalive();
-    }));
+    app.get(
+      '/*',
+      co(function* naive(ctx: HandlerContext): Operation<void> {
+        const conn = yield* http.connect('127.0.0.1', port);
+        const res = yield* conn.request({ path: ctx.request.url });
+        copyResponseHead(ctx, res);
+        for (;;) {
+          const chunk = yield* res.body.readChunk();
+          if (chunk === null) break;
+          ctx.print(chunk);
+          yield* ctx.flush(true);
+        }
+        conn.setkeepalive();
+      }),
+    );
   } else if (mode === 'off' || mode === 'on') {
     const buffering = mode === 'on';
-    app.get('/*', co(function* proxied(ctx: HandlerContext): Operation<void> {
-      yield* proxyPass(ctx, '127.0.0.1', port, { buffering: { buffering } });
-    }));
+    app.get(
+      '/*',
+      co(function* proxied(ctx: HandlerContext): Operation<void> {
+        yield* proxyPass(ctx, '127.0.0.1', port, { buffering: { buffering } });
+      }),
+    );
   } else {
     throw new Error(`unknown mode ${String(mode)}`);
   }

@@ -10,7 +10,12 @@ const n = Number(process.argv[2] ?? 100_000);
 const chunks: Buffer[] = [];
 let seed = 42;
 const random = (): number => (seed = (seed * 1103515245 + 12345) & 0x7fffffff) / 0x7fffffff;
-for (let i = 0; i < n; i++) chunks.push(Buffer.from(`${String(i).padStart(6, '0')} ${'log line '.repeat(20 + Math.floor(random() * 33)).slice(0, 192 + Math.floor(random() * 300))}\n`));
+for (let i = 0; i < n; i++)
+  chunks.push(
+    Buffer.from(
+      `${String(i).padStart(6, '0')} ${'log line '.repeat(20 + Math.floor(random() * 33)).slice(0, 192 + Math.floor(random() * 300))}\n`,
+    ),
+  );
 const hash = createHash('sha256');
 for (const chunk of chunks) hash.update(chunk);
 const total = chunks.reduce((sum, c) => sum + c.length, 0);
@@ -35,6 +40,8 @@ const server = createServer((req, res) => {
 server.keepAliveTimeout = 60_000;
 server.listen(0, '127.0.0.1', () => {
   const address = server.address();
-  process.stdout.write(`listening ${typeof address === 'object' && address !== null ? address.port : 0} ${hash.digest('hex')} ${total}\n`);
+  process.stdout.write(
+    `listening ${typeof address === 'object' && address !== null ? address.port : 0} ${hash.digest('hex')} ${total}\n`,
+  );
 });
 process.on('SIGTERM', () => process.exit(0));

@@ -27,6 +27,9 @@ declare module 'autocannon' {
     stop(): void;
   }
 
-  function autocannon(options: AutocannonOptions, done: (err: Error | null, result: unknown) => void): AutocannonInstance;
+  function autocannon(
+    options: AutocannonOptions,
+    done: (err: Error | null, result: unknown) => void,
+  ): AutocannonInstance;
   export default autocannon;
 }

@@ -50,7 +50,8 @@ function headerValue(headers: unknown, name: string): string | undefined {
 function headBytes(info: { statusCode?: number; statusMessage?: string; headers?: unknown }): number {
   let bytes = `HTTP/1.1 ${info.statusCode ?? 200} ${info.statusMessage ?? ''}\r\n`.length + 2;
   const headers = Array.isArray(info.headers) ? info.headers : [];
-  for (let i = 0; i + 1 < headers.length; i += 2) bytes += String(headers[i]).length + String(headers[i + 1]).length + 4;
+  for (let i = 0; i + 1 < headers.length; i += 2)
+    bytes += String(headers[i]).length + String(headers[i + 1]).length + 4;
   return bytes;
 }
 

@@ -19,7 +19,13 @@ function row(values: number[]): Row {
   const sorted = [...values].sort((a, b) => a - b);
   const mean = values.reduce((a, b) => a + b, 0) / values.length;
   const variance = values.reduce((a, b) => a + (b - mean) ** 2, 0) / Math.max(1, values.length - 1);
-  return { min: sorted[0]!, mean, sd: Math.sqrt(variance), median: sorted[Math.floor((sorted.length - 1) / 2)]!, max: sorted[sorted.length - 1]! };
+  return {
+    min: sorted[0]!,
+    mean,
+    sd: Math.sqrt(variance),
+    median: sorted[Math.floor((sorted.length - 1) / 2)]!,
+    max: sorted[sorted.length - 1]!,
+  };
 }
 
 const PERCENTS = [50, 66, 75, 80, 90, 95, 98, 99, 100] as const;
@@ -34,7 +40,8 @@ function percentile(sorted: number[], p: number): number {
 export function summarize(run: RunDescription, result: LoadResult) {
   const totals = result.samples.map((s: Sample) => s.total).sort((a, b) => a - b);
   const done = result.completed;
-  const failed = result.failures.connect + result.failures.receive + result.failures.length + result.failures.exceptions;
+  const failed =
+    result.failures.connect + result.failures.receive + result.failures.length + result.failures.exceptions;
   return {
     serverSoftware: result.serverSoftware,
     serverHostname: run.url.hostname,
@@ -87,7 +94,9 @@ export function formatReport(run: RunDescription, result: LoadResult): string {
     `${pad('Failed requests:')}${s.failedRequests}`,
   ];
   if (s.failedRequests > 0) {
-    lines.push(`   (Connect: ${failures.connect}, Receive: ${failures.receive}, Length: ${failures.length}, Exceptions: ${failures.exceptions})`);
+    lines.push(
+      `   (Connect: ${failures.connect}, Receive: ${failures.receive}, Length: ${failures.length}, Exceptions: ${failures.exceptions})`,
+    );
   }
   if (result.non2xx > 0) lines.push(`${pad('Non-2xx responses:')}${result.non2xx}`);
   if (run.keepalive) lines.push(`${pad('Keep-Alive requests:')}${result.keepAliveResponses}`);
@@ -108,7 +117,9 @@ export function formatReport(run: RunDescription, result: LoadResult): string {
     ['Waiting:', times.waiting],
     ['Total:', times.total],
   ] as const) {
-    lines.push(`${label.padEnd(12)}${ms(r.min)} ${ms(r.mean)} ${r.sd.toFixed(1).padStart(5)} ${ms(r.median)} ${ms(r.max)}`);
+    lines.push(
+      `${label.padEnd(12)}${ms(r.min)} ${ms(r.mean)} ${r.sd.toFixed(1).padStart(5)} ${ms(r.median)} ${ms(r.max)}`,
+    );
   }
   lines.push('', 'Percentage of the requests served within a certain time (ms)');
   const pct = s.percentiles;

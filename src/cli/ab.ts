@@ -6,10 +6,34 @@ import type { FlagSpec } from './flags.js';
 const FLAGS: readonly FlagSpec[] = [
   { name: 'requests', short: 'n', takesValue: true, valueName: 'N', description: 'number of requests (default 1)' },
   { name: 'concurrency', short: 'c', takesValue: true, valueName: 'N', description: 'requests at a time (default 1)' },
-  { name: 'keepalive', short: 'k', takesValue: false, description: 'use HTTP keep-alive (default: a new connection per request)' },
-  { name: 'timelimit', short: 't', takesValue: true, valueName: 'SECONDS', description: 'run at most this long (implies -n 50000)' },
-  { name: 'timeout', short: 's', takesValue: true, valueName: 'SECONDS', description: 'seconds a response may take (default 30)' },
-  { name: 'header', short: 'H', takesValue: true, repeatable: true, valueName: '"Name: value"', description: 'extra request header (repeatable)' },
+  {
+    name: 'keepalive',
+    short: 'k',
+    takesValue: false,
+    description: 'use HTTP keep-alive (default: a new connection per request)',
+  },
+  {
+    name: 'timelimit',
+    short: 't',
+    takesValue: true,
+    valueName: 'SECONDS',
+    description: 'run at most this long (implies -n 50000)',
+  },
+  {
+    name: 'timeout',
+    short: 's',
+    takesValue: true,
+    valueName: 'SECONDS',
+    description: 'seconds a response may take (default 30)',
+  },
+  {
+    name: 'header',
+    short: 'H',
+    takesValue: true,
+    repeatable: true,
+    valueName: '"Name: value"',
+    description: 'extra request header (repeatable)',
+  },
   { name: 'method', short: 'm', takesValue: true, valueName: 'METHOD', description: 'request method (default GET)' },
   { name: 'json', takesValue: false, description: 'print the figures as JSON instead of the report' },
   { name: 'help', short: 'h', takesValue: false, description: 'show this help' },
@@ -23,7 +47,8 @@ export const AB_HELP = helpText(
 
 function wholeNumber(flag: string, value: string | undefined, fallback: number, min: number): number {
   if (value === undefined) return fallback;
-  if (!/^\d+$/.test(value) || Number(value) < min) throw new UsageError(`${flag} must be a whole number >= ${min}, got '${value}'`);
+  if (!/^\d+$/.test(value) || Number(value) < min)
+    throw new UsageError(`${flag} must be a whole number >= ${min}, got '${value}'`);
   return Number(value);
 }
 
@@ -34,7 +59,8 @@ export async function ab(argv: readonly string[]): Promise<number> {
     process.stdout.write(AB_HELP);
     return 0;
   }
-  if (positionals.length !== 1) throw new UsageError(positionals.length === 0 ? 'a URL is required' : `one URL only, got ${positionals.length}`);
+  if (positionals.length !== 1)
+    throw new UsageError(positionals.length === 0 ? 'a URL is required' : `one URL only, got ${positionals.length}`);
   let url: URL;
   try {
     url = new URL(positionals[0]!);
@@ -45,7 +71,8 @@ export async function ab(argv: readonly string[]): Promise<number> {
   const timeLimit = wholeNumber('-t', values.get('timelimit') as string | undefined, 0, 1);
   const requests = wholeNumber('-n', values.get('requests') as string | undefined, timeLimit > 0 ? 50_000 : 1, 1);
   const concurrency = wholeNumber('-c', values.get('concurrency') as string | undefined, 1, 1);
-  if (concurrency > requests) throw new UsageError('cannot use a concurrency level (-c) greater than the number of requests (-n)');
+  if (concurrency > requests)
+    throw new UsageError('cannot use a concurrency level (-c) greater than the number of requests (-n)');
   const timeout = wholeNumber('-s', values.get('timeout') as string | undefined, 30, 1);
   const headers: Record<string, string> = {};
   for (const header of (values.get('header') as string[] | undefined) ?? []) {
@@ -59,7 +86,17 @@ export async function ab(argv: readonly string[]): Promise<number> {
   const keepalive = values.has('keepalive');
 
   const progress = makeProgress(json, requests, url.hostname);
-  const result = await runLoad({ url: url.href, requests, concurrency, keepalive, timeLimit, method, headers, timeout, onProgress: progress.tick });
+  const result = await runLoad({
+    url: url.href,
+    requests,
+    concurrency,
+    keepalive,
+    timeLimit,
+    method,
+    headers,
+    timeout,
+    onProgress: progress.tick,
+  });
   progress.end(result.completed);
   const run = { url, concurrency, keepalive };
   process.stdout.write(json ? `${JSON.stringify(summarize(run, result), null, 2)}\n` : formatReport(run, result));
@@ -67,7 +104,11 @@ export async function ab(argv: readonly string[]): Promise<number> {
 }
 
 /** A progress bar on a terminal; ab's "Completed N requests" lines otherwise; nothing for --json. */
-function makeProgress(json: boolean, total: number, host: string): { tick: (done: number) => void; end: (done: number) => void } {
+function makeProgress(
+  json: boolean,
+  total: number,
+  host: string,
+): { tick: (done: number) => void; end: (done: number) => void } {
   if (json) return { tick: () => {}, end: () => {} };
   const tty = process.stderr.isTTY === true;
   const step = Math.max(1, Math.floor(total / 10));

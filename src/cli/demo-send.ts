@@ -20,24 +20,41 @@ const FLAGS: readonly FlagSpec[] = [
 export async function demoSend(argv: readonly string[]): Promise<number> {
   const { values, positionals } = parseFlags('demo-send', argv, FLAGS);
   if (values.has('help')) {
-    process.stdout.write(helpText('Usage: cosocket demo-send [--lines N] [--port PORT]', 'Dynamic sendfile, live: a file written a line a second, streamed as it grows.', FLAGS));
+    process.stdout.write(
+      helpText(
+        'Usage: cosocket demo-send [--lines N] [--port PORT]',
+        'Dynamic sendfile, live: a file written a line a second, streamed as it grows.',
+        FLAGS,
+      ),
+    );
     return 0;
   }
   if (positionals.length > 0) throw new UsageError(`unexpected argument '${positionals[0]}'`);
   const lines = Number(values.get('lines') ?? 10);
   const port = Number(values.get('port') ?? 8090);
-  if (!Number.isInteger(lines) || lines < 1) throw new UsageError(`--lines must be a whole number >= 1, got '${String(values.get('lines'))}'`);
-  if (!Number.isInteger(port) || port < 0 || port > 65535) throw new UsageError(`--port must be a port number, got '${String(values.get('port'))}'`);
+  if (!Number.isInteger(lines) || lines < 1)
+    throw new UsageError(`--lines must be a whole number >= 1, got '${String(values.get('lines'))}'`);
+  if (!Number.isInteger(port) || port < 0 || port > 65535)
+    throw new UsageError(`--port must be a port number, got '${String(values.get('port'))}'`);
   const root = mkdtempSync(join(tmpdir(), 'cosocket-demo-'));
   const app = Fastify({ logger: false });
   await app.register(cosocketPlugin);
-  await app.register(sendRoutes, { location: '/send/', root, interval: 100, timeout: 10_000, suffix: '.tmp', maxDuration: 0 });
+  await app.register(sendRoutes, {
+    location: '/send/',
+    root,
+    interval: 100,
+    timeout: 10_000,
+    suffix: '.tmp',
+    maxDuration: 0,
+  });
   await app.listen({ host: '127.0.0.1', port });
   const address = app.server.address();
   const actualPort = typeof address === 'object' && address !== null ? address.port : port;
   const tmp = join(root, 'demo.log.tmp');
   writeFileSync(tmp, '');
-  process.stdout.write(`serving ${root} under http://127.0.0.1:${actualPort}/send/\nwatch it grow:\n  curl -N --raw http://127.0.0.1:${actualPort}/send/demo.log\n\n`);
+  process.stdout.write(
+    `serving ${root} under http://127.0.0.1:${actualPort}/send/\nwatch it grow:\n  curl -N --raw http://127.0.0.1:${actualPort}/send/demo.log\n\n`,
+  );
   for (let i = 1; i <= lines; i++) {
     await new Promise((r) => setTimeout(r, 1_000));
     appendFileSync(tmp, `line ${i} at ${new Date().toISOString()}\n`);

@@ -43,14 +43,18 @@ export async function main(argv: readonly string[]): Promise<number> {
   }
   const command = COMMANDS[first];
   if (command === undefined) {
-    process.stderr.write(`cosocket: unknown command '${first}' (commands: ${Object.keys(COMMANDS).join(', ')}; see cosocket --help)\n`);
+    process.stderr.write(
+      `cosocket: unknown command '${first}' (commands: ${Object.keys(COMMANDS).join(', ')}; see cosocket --help)\n`,
+    );
     return 2;
   }
   try {
     return await command(rest);
   } catch (err) {
     if (err instanceof UsageError) {
-      process.stderr.write(err.message.startsWith('cosocket') ? `${err.message}\n` : `cosocket ${first}: ${err.message}\n`);
+      process.stderr.write(
+        err.message.startsWith('cosocket') ? `${err.message}\n` : `cosocket ${first}: ${err.message}\n`,
+      );
       return 2;
     }
     if (err instanceof CosocketError) {

@@ -21,17 +21,62 @@ import { UsageError, helpText, parseFlags } from './flags.js';
 import type { FlagSpec } from './flags.js';
 
 const FLAGS: readonly FlagSpec[] = [
-  { name: 'config', takesValue: true, valueName: 'FILE', description: 'settings from a JSON, .js or .ts file (flags win over it)' },
+  {
+    name: 'config',
+    takesValue: true,
+    valueName: 'FILE',
+    description: 'settings from a JSON, .js or .ts file (flags win over it)',
+  },
   { name: 'host', takesValue: true, valueName: 'HOST', description: 'address to listen on (default 127.0.0.1)' },
-  { name: 'port', takesValue: true, valueName: 'PORT', description: 'port to listen on (default 8000; 0 = any free port)' },
-  { name: 'redis', takesValue: true, valueName: 'URL', description: 'Redis to use (default: $REDIS_URL, else a private redis-server)' },
-  { name: 'workers', takesValue: true, valueName: 'N|auto', description: 'worker processes (default 1; auto = one per core)' },
-  { name: 'log-level', takesValue: true, valueName: 'LEVEL', description: `one of ${LOG_LEVELS.join(', ')} (default warn)` },
-  { name: 'send-root', takesValue: true, valueName: 'DIR', description: 'serve growing files from DIR under /send/ (dynamic sendfile)' },
+  {
+    name: 'port',
+    takesValue: true,
+    valueName: 'PORT',
+    description: 'port to listen on (default 8000; 0 = any free port)',
+  },
+  {
+    name: 'redis',
+    takesValue: true,
+    valueName: 'URL',
+    description: 'Redis to use (default: $REDIS_URL, else a private redis-server)',
+  },
+  {
+    name: 'workers',
+    takesValue: true,
+    valueName: 'N|auto',
+    description: 'worker processes (default 1; auto = one per core)',
+  },
+  {
+    name: 'log-level',
+    takesValue: true,
+    valueName: 'LEVEL',
+    description: `one of ${LOG_LEVELS.join(', ')} (default warn)`,
+  },
+  {
+    name: 'send-root',
+    takesValue: true,
+    valueName: 'DIR',
+    description: 'serve growing files from DIR under /send/ (dynamic sendfile)',
+  },
   { name: 'admin-port', takesValue: true, valueName: 'PORT', description: 'dyups admin interface on 127.0.0.1:PORT' },
-  { name: 'proxy-port', takesValue: true, valueName: 'PORT', description: 'dyups proxy listener (Host names the upstream group)' },
-  { name: 'state-file', takesValue: true, valueName: 'FILE', description: 'persist dyups upstreams here; loaded at start' },
-  { name: 'dyups-sync', takesValue: true, valueName: 'URL', description: "keep dyups upstreams in step with other instances through this Redis ('redis': --redis)" },
+  {
+    name: 'proxy-port',
+    takesValue: true,
+    valueName: 'PORT',
+    description: 'dyups proxy listener (Host names the upstream group)',
+  },
+  {
+    name: 'state-file',
+    takesValue: true,
+    valueName: 'FILE',
+    description: 'persist dyups upstreams here; loaded at start',
+  },
+  {
+    name: 'dyups-sync',
+    takesValue: true,
+    valueName: 'URL',
+    description: "keep dyups upstreams in step with other instances through this Redis ('redis': --redis)",
+  },
   { name: 'help', short: 'h', takesValue: false, description: 'show this help' },
 ];
 
@@ -46,7 +91,12 @@ as milliseconds; sizes "16k", "1m" or as bytes.`,
 
 const WORKER_ENV = 'COSOCKET_WORKER_REDIS_URL';
 /** serve flags that set a key of the dyups config section */
-const DYUPS_FLAG_KEYS: Record<string, string> = { 'admin-port': 'adminPort', 'proxy-port': 'proxyPort', 'state-file': 'stateFile', 'dyups-sync': 'sync' };
+const DYUPS_FLAG_KEYS: Record<string, string> = {
+  'admin-port': 'adminPort',
+  'proxy-port': 'proxyPort',
+  'state-file': 'stateFile',
+  'dyups-sync': 'sync',
+};
 const TEST_VALUE = 'hello12345';
 
 /** `cosocket serve`: resolves with the exit code once the server has shut down. */
@@ -118,20 +168,34 @@ function untilStopSignal(): Promise<void> {
 
 /** Sets key `test` to the seed's 10-byte value unless it exists, so /test answers 10 bytes. */
 async function seedTestKey(url: string): Promise<void> {
-  const client = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null, enableOfflineQueue: false, connectTimeout: 2_000, commandTimeout: 2_000 });
+  const client = new Redis(url, {
+    lazyConnect: true,
+    maxRetriesPerRequest: 0,
+    retryStrategy: () => null,
+    enableOfflineQueue: false,
+    connectTimeout: 2_000,
+    commandTimeout: 2_000,
+  });
   client.on('error', () => {});
   try {
     await client.connect();
     await client.set('test', TEST_VALUE, 'NX');
   } catch (err) {
-    process.stderr.write(`cosocket: warning: could not set key 'test' in Redis (${(err as Error).message}); /test answers 502 until Redis is reachable\n`);
+    process.stderr.write(
+      `cosocket: warning: could not set key 'test' in Redis (${(err as Error).message}); /test answers 502 until Redis is reachable\n`,
+    );
   } finally {
     client.disconnect();
   }
 }
 
 /** One process serving: builds the app, listens, and on SIGTERM/SIGINT shuts down within the grace period. */
-async function runServer(config: ServerConfig, redisUrl: string, embedded: EmbeddedRedis | null, onListening: (port: number) => void): Promise<number> {
+async function runServer(
+  config: ServerConfig,
+  redisUrl: string,
+  embedded: EmbeddedRedis | null,
+  onListening: (port: number) => void,
+): Promise<number> {
   configureRedis({ url: redisUrl });
   const scheduler = new Scheduler({
     name: 'http',
@@ -144,7 +208,11 @@ async function runServer(config: ServerConfig, redisUrl: string, embedded: Embed
     config,
     scheduler,
     redisUrl,
-    redis: { url: redactUrl(redisUrl), embedded: embedded !== null || process.env[WORKER_ENV] !== undefined, ...(embedded ? { version: embedded.version } : {}) },
+    redis: {
+      url: redactUrl(redisUrl),
+      embedded: embedded !== null || process.env[WORKER_ENV] !== undefined,
+      ...(embedded ? { version: embedded.version } : {}),
+    },
   });
   try {
     await app.listen({ host: config.host, port: config.port });
@@ -168,7 +236,12 @@ async function runServer(config: ServerConfig, redisUrl: string, embedded: Embed
     }
   } catch (err) {
     await app.close();
-    if (err instanceof StateFileError || err instanceof StateFileClaimError || err instanceof DyupsSyncError || (err as NodeJS.ErrnoException).code === 'EADDRINUSE') {
+    if (
+      err instanceof StateFileError ||
+      err instanceof StateFileClaimError ||
+      err instanceof DyupsSyncError ||
+      (err as NodeJS.ErrnoException).code === 'EADDRINUSE'
+    ) {
       process.stderr.write(`cosocket: ${(err as Error).message}\n`);
       return 2;
     }
@@ -200,7 +273,12 @@ async function runWorker(config: ServerConfig, redisUrl: string): Promise<number
 }
 
 /** Like nginx's master: forks the workers (they share the port), restarts any that dies, stops them on a signal. */
-async function runCluster(config: ServerConfig, redisUrl: string, embedded: EmbeddedRedis | null, redisText: string): Promise<number> {
+async function runCluster(
+  config: ServerConfig,
+  redisUrl: string,
+  embedded: EmbeddedRedis | null,
+  redisText: string,
+): Promise<number> {
   const workers = new Set<Worker>();
   let stopping = false;
   // dyups: the primary owns the table (state file, admin interface); workers get every change over IPC
@@ -250,7 +328,9 @@ async function runCluster(config: ServerConfig, redisUrl: string, embedded: Embe
       listening++;
       if (!announced && listening === config.workers) {
         announced = true;
-        process.stdout.write(`cosocket listening on http://${config.host}:${message.port} with ${config.workers} workers (redis: ${redisText})\n`);
+        process.stdout.write(
+          `cosocket listening on http://${config.host}:${message.port} with ${config.workers} workers (redis: ${redisText})\n`,
+        );
         if (dyups !== null) process.stdout.write(`${dyups.banner}; proxy in every worker\n`);
       }
     });

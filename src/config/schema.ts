@@ -19,7 +19,13 @@ export type ConfigData = { [key: string]: string | number | ConfigData };
  * Checks `input` against `schema`: every unknown key is an error naming its full path and the known
  * keys; every value is converted (durations to ms, sizes to bytes) or refused with a message naming it.
  */
-export function checkConfig(source: string, input: unknown, schema: Schema, path = '', label?: (name: string) => string): ConfigData {
+export function checkConfig(
+  source: string,
+  input: unknown,
+  schema: Schema,
+  path = '',
+  label?: (name: string) => string,
+): ConfigData {
   if (input === null || typeof input !== 'object' || Array.isArray(input)) {
     throw new InvalidArgumentError(`${source}: ${path === '' ? 'the configuration' : `'${path}'`} must be an object`);
   }
@@ -28,7 +34,9 @@ export function checkConfig(source: string, input: unknown, schema: Schema, path
     const name = path === '' ? key : `${path}.${key}`;
     const spec = schema[key];
     if (spec === undefined) {
-      throw new InvalidArgumentError(`${source}: unknown key '${name}' (known here: ${Object.keys(schema).join(', ')})`);
+      throw new InvalidArgumentError(
+        `${source}: unknown key '${name}' (known here: ${Object.keys(schema).join(', ')})`,
+      );
     }
     if (value === undefined) continue;
     out[key] = checkValue(source, name, spec, value, label);
@@ -36,7 +44,13 @@ export function checkConfig(source: string, input: unknown, schema: Schema, path
   return out;
 }
 
-function checkValue(source: string, name: string, spec: FieldSpec, value: unknown, label?: (name: string) => string): string | number | ConfigData {
+function checkValue(
+  source: string,
+  name: string,
+  spec: FieldSpec,
+  value: unknown,
+  label?: (name: string) => string,
+): string | number | ConfigData {
   const what = label ? label(name) : `${source}: '${name}'`;
   switch (spec.kind) {
     case 'section':
@@ -45,23 +59,29 @@ function checkValue(source: string, name: string, spec: FieldSpec, value: unknow
       return parseDuration(what, value);
     case 'size': {
       const bytes = parseSize(what, value);
-      if (spec.min !== undefined && bytes < spec.min) throw new InvalidArgumentError(`${what} must be at least ${spec.min} byte(s), got ${JSON.stringify(value)}`);
+      if (spec.min !== undefined && bytes < spec.min)
+        throw new InvalidArgumentError(`${what} must be at least ${spec.min} byte(s), got ${JSON.stringify(value)}`);
       return bytes;
     }
     case 'int': {
       const n = typeof value === 'string' && /^\d+$/.test(value) ? Number(value) : value;
       if (typeof n !== 'number' || !Number.isInteger(n) || n < spec.min || n > spec.max) {
-        throw new InvalidArgumentError(`${what} must be a whole number from ${spec.min} to ${spec.max}, got ${JSON.stringify(value)}`);
+        throw new InvalidArgumentError(
+          `${what} must be a whole number from ${spec.min} to ${spec.max}, got ${JSON.stringify(value)}`,
+        );
       }
       return n;
     }
     case 'choice':
       if (typeof value !== 'string' || !spec.choices.includes(value)) {
-        throw new InvalidArgumentError(`${what} must be one of ${spec.choices.join(', ')}, got ${JSON.stringify(value)}`);
+        throw new InvalidArgumentError(
+          `${what} must be one of ${spec.choices.join(', ')}, got ${JSON.stringify(value)}`,
+        );
       }
       return value;
     default:
-      if (typeof value !== 'string') throw new InvalidArgumentError(`${what} must be a string, got ${JSON.stringify(value)}`);
+      if (typeof value !== 'string')
+        throw new InvalidArgumentError(`${what} must be a string, got ${JSON.stringify(value)}`);
       return spec.check ? spec.check(what, value) : value;
   }
 }

@@ -19,7 +19,14 @@ export interface ServerConfig {
   redis: string | null;
   workers: number;
   logLevel: LogLevel;
-  test: { mode: TestMode; poolSize: number; backlog: number; connectTimeout: number; readTimeout: number; maxValueSize: number };
+  test: {
+    mode: TestMode;
+    poolSize: number;
+    backlog: number;
+    connectTimeout: number;
+    readTimeout: number;
+    maxValueSize: number;
+  };
   scheduler: { concurrency: number; backlog: number; deadline: number; queueTimeout: number };
   /** idleTimeout: a streaming response (head sent) is cut after this long without progress; it replaces scheduler.deadline then (0: no hand-over) */
   output: { bufferSize: number; sendTimeout: number; idleTimeout: number };
@@ -73,7 +80,14 @@ export const DEFAULTS: ServerConfig = {
   redis: null,
   workers: 1,
   logLevel: 'warn',
-  test: { mode: 'keepalive', poolSize: 100, backlog: 10_000, connectTimeout: 1_000, readTimeout: 5_000, maxValueSize: 1024 * 1024 },
+  test: {
+    mode: 'keepalive',
+    poolSize: 100,
+    backlog: 10_000,
+    connectTimeout: 1_000,
+    readTimeout: 5_000,
+    maxValueSize: 1024 * 1024,
+  },
   scheduler: { concurrency: 10_000, backlog: 10_000, deadline: 60_000, queueTimeout: 0 },
   output: { bufferSize: 16 * 1024, sendTimeout: 60_000, idleTimeout: 60_000 },
   limits: { bodySize: 1024 * 1024, headerSize: 16 * 1024, headerTimeout: 60_000, requestTimeout: 120_000 },
@@ -104,7 +118,8 @@ export const DEFAULTS: ServerConfig = {
 };
 
 function checkHost(what: string, value: string): string {
-  if (value.trim() === '' || /[\s/]/.test(value)) throw new InvalidArgumentError(`${what} must be a host name or IP address, got '${value}'`);
+  if (value.trim() === '' || /[\s/]/.test(value))
+    throw new InvalidArgumentError(`${what} must be a host name or IP address, got '${value}'`);
   return value;
 }
 
@@ -129,12 +144,16 @@ export function checkRedisUrl(what: string, value: string): string {
   if (!['redis:', 'rediss:', 'unix:'].includes(url.protocol)) {
     throw new InvalidArgumentError(`${what} must use redis://, rediss:// or unix://, got '${url.protocol}//'`);
   }
-  if (url.protocol !== 'unix:' && url.hostname === '') throw new InvalidArgumentError(`${what} has no host: '${value}'`);
+  if (url.protocol !== 'unix:' && url.hostname === '')
+    throw new InvalidArgumentError(`${what} has no host: '${value}'`);
   return value;
 }
 
 function checkLocation(what: string, value: string): string {
-  if (!/^\/([A-Za-z0-9._~-]+\/)*$/.test(value)) throw new InvalidArgumentError(`${what} must be a path that starts and ends with '/', like '/send/', got '${value}'`);
+  if (!/^\/([A-Za-z0-9._~-]+\/)*$/.test(value))
+    throw new InvalidArgumentError(
+      `${what} must be a path that starts and ends with '/', like '/send/', got '${value}'`,
+    );
   return value;
 }
 
@@ -145,14 +164,17 @@ function checkDirectory(what: string, value: string): string {
   } catch {
     throw new InvalidArgumentError(`${what} must be an existing directory, got '${value}' (not found)`);
   }
-  if (!info.isDirectory()) throw new InvalidArgumentError(`${what} must be a directory, got '${value}' (not a directory)`);
+  if (!info.isDirectory())
+    throw new InvalidArgumentError(`${what} must be a directory, got '${value}' (not a directory)`);
   return resolve(value);
 }
 
 function checkBuffers(what: string, value: string): string {
   const match = /^\s*(\d+)\s+(\d+[kmg]?)\s*$/i.exec(value);
   if (match === null || Number(match[1]) < 1 || parseSize(what, match[2]) < 1) {
-    throw new InvalidArgumentError(`${what} must be a count and a size like "8 8k" (nginx's proxy_buffers), got '${value}'`);
+    throw new InvalidArgumentError(
+      `${what} must be a count and a size like "8 8k" (nginx's proxy_buffers), got '${value}'`,
+    );
   }
   return `${Number(match[1])} ${match[2]!.toLowerCase()}`;
 }
@@ -164,7 +186,8 @@ export function parseBuffers(value: string): { count: number; size: number } {
 }
 
 function checkSuffix(what: string, value: string): string {
-  if (!/^\.[A-Za-z0-9._-]+$/.test(value)) throw new InvalidArgumentError(`${what} must look like '.tmp', got '${value}'`);
+  if (!/^\.[A-Za-z0-9._-]+$/.test(value))
+    throw new InvalidArgumentError(`${what} must look like '.tmp', got '${value}'`);
   return value;
 }
 
@@ -200,8 +223,19 @@ export const SCHEMA: Schema = {
       queueTimeout: { kind: 'duration' },
     },
   },
-  output: { kind: 'section', fields: { bufferSize: { kind: 'size' }, sendTimeout: { kind: 'duration' }, idleTimeout: { kind: 'duration' } } },
-  limits: { kind: 'section', fields: { bodySize: { kind: 'size' }, headerSize: { kind: 'size' }, headerTimeout: { kind: 'duration' }, requestTimeout: { kind: 'duration' } } },
+  output: {
+    kind: 'section',
+    fields: { bufferSize: { kind: 'size' }, sendTimeout: { kind: 'duration' }, idleTimeout: { kind: 'duration' } },
+  },
+  limits: {
+    kind: 'section',
+    fields: {
+      bodySize: { kind: 'size' },
+      headerSize: { kind: 'size' },
+      headerTimeout: { kind: 'duration' },
+      requestTimeout: { kind: 'duration' },
+    },
+  },
   shutdown: { kind: 'section', fields: { grace: { kind: 'duration' } } },
   send: {
     kind: 'section',
@@ -225,7 +259,10 @@ export const SCHEMA: Schema = {
       proxyHost: { kind: 'string', check: checkHost },
       proxyPort: { kind: 'int', min: 0, max: 65535 },
       stateFile: { kind: 'string' },
-      sync: { kind: 'string', check: (what, value) => (value === '' || value === 'redis' ? value : checkRedisUrl(what, value)) },
+      sync: {
+        kind: 'string',
+        check: (what, value) => (value === '' || value === 'redis' ? value : checkRedisUrl(what, value)),
+      },
       connectTimeout: { kind: 'duration' },
       readTimeout: { kind: 'duration' },
       sendTimeout: { kind: 'duration' },
@@ -249,7 +286,9 @@ export async function loadConfigFile(file: string): Promise<unknown> {
   try {
     text = readFileSync(path, 'utf8');
   } catch (err) {
-    throw new InvalidArgumentError(`config file ${file}: cannot read it (${(err as NodeJS.ErrnoException).code ?? String(err)})`);
+    throw new InvalidArgumentError(
+      `config file ${file}: cannot read it (${(err as NodeJS.ErrnoException).code ?? String(err)})`,
+    );
   }
   if (ext === '.json') {
     try {
@@ -267,13 +306,21 @@ export async function loadConfigFile(file: string): Promise<unknown> {
     try {
       ts = (await import('typescript')).default;
     } catch {
-      throw new InvalidArgumentError(`config file ${file}: a .ts config needs the typescript package (npm install typescript), or use .json or .js`);
+      throw new InvalidArgumentError(
+        `config file ${file}: a .ts config needs the typescript package (npm install typescript), or use .json or .js`,
+      );
     }
-    const js = ts.transpileModule(text, { compilerOptions: { module: ts.ModuleKind.ESNext, target: ts.ScriptTarget.ES2022 } }).outputText;
-    const module = (await import(`data:text/javascript;base64,${Buffer.from(js).toString('base64')}`)) as { default?: unknown };
+    const js = ts.transpileModule(text, {
+      compilerOptions: { module: ts.ModuleKind.ESNext, target: ts.ScriptTarget.ES2022 },
+    }).outputText;
+    const module = (await import(`data:text/javascript;base64,${Buffer.from(js).toString('base64')}`)) as {
+      default?: unknown;
+    };
     return module.default;
   }
-  throw new InvalidArgumentError(`config file ${file}: unsupported type '${ext || '(none)'}' (use .json, .js, .mjs or .ts)`);
+  throw new InvalidArgumentError(
+    `config file ${file}: unsupported type '${ext || '(none)'}' (use .json, .js, .mjs or .ts)`,
+  );
 }
 
 function merge(base: ServerConfig, data: ConfigData): ServerConfig {
@@ -282,14 +329,16 @@ function merge(base: ServerConfig, data: ConfigData): ServerConfig {
     if (typeof value === 'object') out[key] = { ...(out[key] as object), ...value };
     else out[key] = value;
   }
-  if (typeof out.workers === 'string') out.workers = out.workers === 'auto' ? availableParallelism() : Number(out.workers);
+  if (typeof out.workers === 'string')
+    out.workers = out.workers === 'auto' ? availableParallelism() : Number(out.workers);
   return out as unknown as ServerConfig;
 }
 
 /** The file's settings over the defaults, then the flags' over both. */
 export async function resolveConfig(file: string | undefined, flags: Record<string, unknown>): Promise<ServerConfig> {
   let config = DEFAULTS;
-  if (file !== undefined) config = merge(config, checkConfig(`config file ${file}`, await loadConfigFile(file), SCHEMA));
+  if (file !== undefined)
+    config = merge(config, checkConfig(`config file ${file}`, await loadConfigFile(file), SCHEMA));
   const flagNames: Record<string, string> = {
     'send.root': '--send-root',
     'dyups.adminPort': '--admin-port',
@@ -297,6 +346,7 @@ export async function resolveConfig(file: string | undefined, flags: Record<stri
     'dyups.stateFile': '--state-file',
     'dyups.sync': '--dyups-sync',
   };
-  const flagName = (name: string): string => flagNames[name] ?? `--${name.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`;
+  const flagName = (name: string): string =>
+    flagNames[name] ?? `--${name.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`;
   return merge(config, checkConfig('flags', flags, SCHEMA, '', flagName));
 }

@@ -23,7 +23,9 @@ export function parseDuration(what: string, value: unknown): number {
       return total;
     }
   }
-  throw new InvalidArgumentError(`${what} must be a duration like "100ms", "10s", "1m" or a number of milliseconds, got ${JSON.stringify(value)}`);
+  throw new InvalidArgumentError(
+    `${what} must be a duration like "100ms", "10s", "1m" or a number of milliseconds, got ${JSON.stringify(value)}`,
+  );
 }
 
 /** A size as nginx writes it — "16k", "1m", "1g" — or a number of bytes. */
@@ -34,5 +36,7 @@ export function parseSize(what: string, value: unknown): number {
     const match = /^(\d+)([kmg]?)$/i.exec(value.trim());
     if (match !== null) return Number(match[1]) * SIZE_UNITS[match[2]!.toLowerCase()]!;
   }
-  throw new InvalidArgumentError(`${what} must be a size like "16k", "1m" or a number of bytes, got ${JSON.stringify(value)}`);
+  throw new InvalidArgumentError(
+    `${what} must be a size like "16k", "1m" or a number of bytes, got ${JSON.stringify(value)}`,
+  );
 }

@@ -38,7 +38,12 @@ export function isLoopback(address: string | undefined): boolean {
 }
 
 /** The body types the admin reads (all as text). */
-const BODY_TYPES = new Set(['text/plain', 'application/x-www-form-urlencoded', 'application/json', 'application/octet-stream']);
+const BODY_TYPES = new Set([
+  'text/plain',
+  'application/x-www-form-urlencoded',
+  'application/json',
+  'application/octet-stream',
+]);
 
 function tokenMatches(given: string | undefined, token: string): boolean {
   const expected = Buffer.from(`Bearer ${token}`);
@@ -68,7 +73,8 @@ export async function buildAdminApp(table: UpstreamTable, options: AdminOptions)
   let changing = 0;
   /** A change, from validation until every worker applied it; with trylock, one at a time or 409. */
   const makeChange = async (c: Change): Promise<DyupsResult> => {
-    if (options.trylock === true && changing > 0) return { status: 409, message: 'another change is in progress (trylock): nothing was changed, try again' };
+    if (options.trylock === true && changing > 0)
+      return { status: 409, message: 'another change is in progress (trylock): nothing was changed, try again' };
     changing++;
     try {
       const result = await change(c);
@@ -78,7 +84,8 @@ export async function buildAdminApp(table: UpstreamTable, options: AdminOptions)
       changing--;
     }
   };
-  const answer = async (reply: FastifyReply, result: DyupsResult | Promise<DyupsResult>): Promise<FastifyReply> => send(reply, await result);
+  const answer = async (reply: FastifyReply, result: DyupsResult | Promise<DyupsResult>): Promise<FastifyReply> =>
+    send(reply, await result);
   // dyups clients send bodies with curl -d (form-encoded), others as text, JSON or with no type: each
   // read as text; any other type is 415 in the hook (the Origin/Host guard there is what stops browsers)
   app.removeAllContentTypeParsers();
@@ -88,18 +95,34 @@ export async function buildAdminApp(table: UpstreamTable, options: AdminOptions)
       void reply.code(403).type('text/plain').send('forbidden: the admin interface answers loopback clients only\n');
       return;
     }
-    const origin = checkOrigin(request.headers, { address: request.socket.localAddress, port: request.socket.localPort }, options.hostNames ?? []);
+    const origin = checkOrigin(
+      request.headers,
+      { address: request.socket.localAddress, port: request.socket.localPort },
+      options.hostNames ?? [],
+    );
     if (!origin.ok) {
-      void reply.code(origin.status).type('text/plain').send(`forbidden: ${origin.reason} (the admin interface refuses requests made on another site's behalf)\n`);
+      void reply
+        .code(origin.status)
+        .type('text/plain')
+        .send(`forbidden: ${origin.reason} (the admin interface refuses requests made on another site's behalf)\n`);
       return;
     }
     if (options.token !== null && !tokenMatches(request.headers.authorization, options.token)) {
-      void reply.code(401).header('www-authenticate', 'Bearer').type('text/plain').send('unauthorized: send Authorization: Bearer <token>\n');
+      void reply
+        .code(401)
+        .header('www-authenticate', 'Bearer')
+        .type('text/plain')
+        .send('unauthorized: send Authorization: Bearer <token>\n');
       return;
     }
     const type = request.headers['content-type'];
     if (type !== undefined && !BODY_TYPES.has(type.split(';')[0]!.trim().toLowerCase())) {
-      void reply.code(415).type('text/plain').send(`unsupported content type '${type.slice(0, 80)}': send text/plain, application/x-www-form-urlencoded (curl -d) or application/json\n`);
+      void reply
+        .code(415)
+        .type('text/plain')
+        .send(
+          `unsupported content type '${type.slice(0, 80)}': send text/plain, application/x-www-form-urlencoded (curl -d) or application/json\n`,
+        );
       return;
     }
     done();
@@ -117,31 +140,67 @@ export async function buildAdminApp(table: UpstreamTable, options: AdminOptions)
   });
   app.get<{ Params: { name: string }; Querystring: { format?: string } }>('/upstream/:name', async (request, reply) => {
     const group = table.get(request.params.name);
-    if (group === undefined) return answer(reply, { status: 404, message: `upstream '${request.params.name}' not found` });
+    if (group === undefined)
+      return answer(reply, { status: 404, message: `upstream '${request.params.name}' not found` });
     if (request.query.format === 'json') return reply.send(toJson(group, await options.health?.(group.name)));
     return reply.type('text/plain; charset=utf-8').send(formatServers(group));
   });
   app.post<{ Params: { name: string }; Body: string | undefined }>('/upstream/:name', async (request, reply) =>
-    answer(reply, makeChange({ op: 'update', name: request.params.name, body: typeof request.body === 'string' ? request.body : '' })),
+    answer(
+      reply,
+      makeChange({
+        op: 'update',
+        name: request.params.name,
+        body: typeof request.body === 'string' ? request.body : '',
+      }),
+    ),
   );
-  app.delete<{ Params: { name: string } }>('/upstream/:name', async (request, reply) => answer(reply, makeChange({ op: 'delete', name: request.params.name })));
+  app.delete<{ Params: { name: string } }>('/upstream/:name', async (request, reply) =>
+    answer(reply, makeChange({ op: 'delete', name: request.params.name })),
+  );
   app.post<{ Params: { name: string }; Body: string | undefined }>('/upstream/:name/servers', async (request, reply) =>
-    answer(reply, makeChange({ op: 'add-server', name: request.params.name, line: typeof request.body === 'string' ? request.body : '' })),
+    answer(
+      reply,
+      makeChange({
+        op: 'add-server',
+        name: request.params.name,
+        line: typeof request.body === 'string' ? request.body : '',
+      }),
+    ),
   );
-  app.patch<{ Params: { name: string; address: string }; Body: string | undefined }>('/upstream/:name/servers/:address', async (request, reply) => {
-    let changes: unknown;
-    try {
-      changes = JSON.parse(typeof request.body === 'string' ? request.body : '');
-    } catch {
-      return answer(reply, { status: 400, message: 'the body must be a JSON object, e.g. {"weight": 3, "down": false}' });
-    }
-    if (changes === null || typeof changes !== 'object' || Array.isArray(changes)) {
-      return answer(reply, { status: 400, message: 'the body must be a JSON object, e.g. {"weight": 3, "down": false}' });
-    }
-    return answer(reply, makeChange({ op: 'patch-server', name: request.params.name, address: request.params.address, changes: changes as Record<string, unknown> }));
-  });
-  app.delete<{ Params: { name: string; address: string } }>('/upstream/:name/servers/:address', async (request, reply) =>
-    answer(reply, makeChange({ op: 'remove-server', name: request.params.name, address: request.params.address })),
+  app.patch<{ Params: { name: string; address: string }; Body: string | undefined }>(
+    '/upstream/:name/servers/:address',
+    async (request, reply) => {
+      let changes: unknown;
+      try {
+        changes = JSON.parse(typeof request.body === 'string' ? request.body : '');
+      } catch {
+        return answer(reply, {
+          status: 400,
+          message: 'the body must be a JSON object, e.g. {"weight": 3, "down": false}',
+        });
+      }
+      if (changes === null || typeof changes !== 'object' || Array.isArray(changes)) {
+        return answer(reply, {
+          status: 400,
+          message: 'the body must be a JSON object, e.g. {"weight": 3, "down": false}',
+        });
+      }
+      return answer(
+        reply,
+        makeChange({
+          op: 'patch-server',
+          name: request.params.name,
+          address: request.params.address,
+          changes: changes as Record<string, unknown>,
+        }),
+      );
+    },
+  );
+  app.delete<{ Params: { name: string; address: string } }>(
+    '/upstream/:name/servers/:address',
+    async (request, reply) =>
+      answer(reply, makeChange({ op: 'remove-server', name: request.params.name, address: request.params.address })),
   );
   return app;
 }

@@ -108,11 +108,19 @@ export class GroupBalancer {
     return this.pickFrom(this.primaries, input, tried, now) ?? this.pickFrom(this.backups, input, tried, now, true);
   }
 
-  private pickFrom(peers: Peer[], input: BalanceInput, tried: ReadonlySet<Peer>, now: number, backups = false): Peer | null {
-    const usable = (p: Peer): boolean => !tried.has(p) && this.available(p, now) && (p.server.maxConns === 0 || p.active < p.server.maxConns);
+  private pickFrom(
+    peers: Peer[],
+    input: BalanceInput,
+    tried: ReadonlySet<Peer>,
+    now: number,
+    backups = false,
+  ): Peer | null {
+    const usable = (p: Peer): boolean =>
+      !tried.has(p) && this.available(p, now) && (p.server.maxConns === 0 || p.active < p.server.maxConns);
     const method = backups ? 'round_robin' : this.group.balancer.kind;
     if (method === 'least_conn') return this.leastConn(peers, usable);
-    if (method === 'ip_hash') return this.byHash(peers, ipHashKey(input.clientIp), usable) ?? this.smoothRoundRobin(peers, usable);
+    if (method === 'ip_hash')
+      return this.byHash(peers, ipHashKey(input.clientIp), usable) ?? this.smoothRoundRobin(peers, usable);
     if (method === 'hash') {
       const key = input.hashKey;
       const found = this.ring !== null ? this.onRing(key, usable) : this.byHash(peers, key, usable);
@@ -262,7 +270,12 @@ export class Balancers {
     const balancer = this.byGroup.get(name);
     if (balancer === undefined) return out;
     for (const peer of [...balancer.primaries, ...balancer.backups]) {
-      out.set(peer.address, { available: balancer.available(peer, now), active: peer.active, fails: peer.fails, check: peer.checkedHealthy === null ? null : peer.checkedHealthy ? 'up' : 'down' });
+      out.set(peer.address, {
+        available: balancer.available(peer, now),
+        active: peer.active,
+        fails: peer.fails,
+        check: peer.checkedHealthy === null ? null : peer.checkedHealthy ? 'up' : 'down',
+      });
     }
     return out;
   }

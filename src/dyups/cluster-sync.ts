@@ -14,7 +14,9 @@ export type DyupsMessage =
   | { type: 'dyups-health'; id: number; servers: Array<[string, ServerHealth]> };
 
 export function isDyupsMessage(message: unknown): message is DyupsMessage {
-  return typeof message === 'object' && message !== null && String((message as { type?: unknown }).type).startsWith('dyups-');
+  return (
+    typeof message === 'object' && message !== null && String((message as { type?: unknown }).type).startsWith('dyups-')
+  );
 }
 
 /**
@@ -29,7 +31,8 @@ export class PrimarySync {
 
   constructor(private readonly table: UpstreamTable) {
     table.onChange((name, group) => {
-      for (const worker of this.acked.keys()) send(worker, { type: 'dyups-change', name, group, version: table.version });
+      for (const worker of this.acked.keys())
+        send(worker, { type: 'dyups-change', name, group, version: table.version });
     });
   }
 
@@ -72,20 +75,22 @@ export class PrimarySync {
    */
   async health(name: string, limitMs = 500): Promise<Map<string, ServerHealth>> {
     const answers = await Promise.all(
-      [...this.acked.keys()].filter((w) => w.isConnected()).map(
-        (worker) =>
-          new Promise<Array<[string, ServerHealth]>>((resolve) => {
-            const id = this.nextQuery++;
-            const timer = setTimeout(() => finish([]), limitMs);
-            const finish = (servers: Array<[string, ServerHealth]>): void => {
-              clearTimeout(timer);
-              this.healthQueries.delete(id);
-              resolve(servers);
-            };
-            this.healthQueries.set(id, finish);
-            send(worker, { type: 'dyups-health-query', id, name });
-          }),
-      ),
+      [...this.acked.keys()]
+        .filter((w) => w.isConnected())
+        .map(
+          (worker) =>
+            new Promise<Array<[string, ServerHealth]>>((resolve) => {
+              const id = this.nextQuery++;
+              const timer = setTimeout(() => finish([]), limitMs);
+              const finish = (servers: Array<[string, ServerHealth]>): void => {
+                clearTimeout(timer);
+                this.healthQueries.delete(id);
+                resolve(servers);
+              };
+              this.healthQueries.set(id, finish);
+              send(worker, { type: 'dyups-health-query', id, name });
+            }),
+        ),
     );
     const out = new Map<string, ServerHealth>();
     for (const servers of answers) {
@@ -122,7 +127,8 @@ export function followPrimary(table: UpstreamTable): Promise<void> {
       // the primary validated every name; a worker still never takes one that could not have been
       if (message.type === 'dyups-snapshot') {
         const groups = message.groups.filter((g) => isGroupName(g.name));
-        for (const group of table.all()) if (!groups.some((g) => g.name === group.name)) table.replicate(group.name, null, message.version);
+        for (const group of table.all())
+          if (!groups.some((g) => g.name === group.name)) table.replicate(group.name, null, message.version);
         for (const group of groups) table.replicate(group.name, group, message.version);
         process.send?.({ type: 'dyups-ack', version: message.version } satisfies DyupsMessage);
         resolve();

@@ -54,9 +54,12 @@ export function toNginx(group: UpstreamGroup): string {
   if (group.keepalive > 0) lines.push(`keepalive ${group.keepalive};`);
   const c = group.check;
   if (c !== null) {
-    lines.push(`check interval=${c.interval}ms rise=${c.rise} fall=${c.fall} timeout=${c.timeout}ms type=${c.type} default_down=${c.defaultDown} port=${c.port};`);
+    lines.push(
+      `check interval=${c.interval}ms rise=${c.rise} fall=${c.fall} timeout=${c.timeout}ms type=${c.type} default_down=${c.defaultDown} port=${c.port};`,
+    );
     if (c.httpSend !== CHECK_DEFAULTS.httpSend) lines.push(`check_http_send ${quote(c.httpSend)};`);
-    if (c.httpExpectAlive.join(' ') !== CHECK_DEFAULTS.httpExpectAlive.join(' ')) lines.push(`check_http_expect_alive ${c.httpExpectAlive.join(' ')};`);
+    if (c.httpExpectAlive.join(' ') !== CHECK_DEFAULTS.httpExpectAlive.join(' '))
+      lines.push(`check_http_expect_alive ${c.httpExpectAlive.join(' ')};`);
   }
   return `upstream ${group.name} {\n${lines.map((l) => `    ${l}\n`).join('')}}\n`;
 }

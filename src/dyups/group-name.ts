@@ -10,15 +10,16 @@ const GROUP_NAME = /^[A-Za-z0-9_.-]+$/;
  */
 export function groupNameProblem(name: unknown): string | null {
   if (typeof name !== 'string' || name === '') return 'invalid upstream name: it is empty';
-  if (name.length > GROUP_NAME_MAX_LENGTH) return `invalid upstream name '${name.slice(0, 40)}...': longer than ${GROUP_NAME_MAX_LENGTH} characters`;
-  if (!GROUP_NAME.test(name)) return `invalid upstream name '${name.slice(0, 80)}': only letters, digits, '_', '-' and '.'`;
+  if (name.length > GROUP_NAME_MAX_LENGTH)
+    return `invalid upstream name '${name.slice(0, 40)}...': longer than ${GROUP_NAME_MAX_LENGTH} characters`;
+  if (!GROUP_NAME.test(name))
+    return `invalid upstream name '${name.slice(0, 80)}': only letters, digits, '_', '-' and '.'`;
   return null;
 }
 
 export function isGroupName(name: unknown): name is string {
   return groupNameProblem(name) === null;
 }
-
 
 /**
  * The one spelling a name is kept under: names match case-insensitively, as the host names the proxy

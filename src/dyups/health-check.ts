@@ -8,7 +8,10 @@ import type { HealthCheck, UpstreamGroup } from './upstream.js';
 export function probe(address: string, check: HealthCheck): Promise<boolean> {
   return new Promise((resolve) => {
     const endpoint = endpointOf(address);
-    const target = 'path' in endpoint ? { path: endpoint.path } : { host: endpoint.host, port: check.port !== 0 ? check.port : endpoint.port };
+    const target =
+      'path' in endpoint
+        ? { path: endpoint.path }
+        : { host: endpoint.host, port: check.port !== 0 ? check.port : endpoint.port };
     const socket: Socket = connect(target);
     let settled = false;
     const done = (healthy: boolean): void => {

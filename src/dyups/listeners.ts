@@ -29,7 +29,10 @@ export interface DyupsListeners {
 /** --dyups-sync names a Redis that could not be used at start: the server does not start out of step. */
 export class DyupsSyncError extends CosocketError {
   constructor(url: string, cause: unknown) {
-    super('COSOCKET_ERR_DYUPS_SYNC', `dyups sync: cannot load the upstreams from ${redactUrl(url)} (${(cause as Error).message})`);
+    super(
+      'COSOCKET_ERR_DYUPS_SYNC',
+      `dyups sync: cannot load the upstreams from ${redactUrl(url)} (${(cause as Error).message})`,
+    );
   }
 }
 
@@ -59,7 +62,8 @@ export async function startDyups(
   const claim = hooks.table === undefined && role !== 'worker' && stateFile !== null ? claimStateFile(stateFile) : null;
   let table: UpstreamTable;
   try {
-    table = hooks.table ?? new UpstreamTable({ stateFile: claim?.path ?? null }, claim === null ? [] : loadState(claim.path));
+    table =
+      hooks.table ?? new UpstreamTable({ stateFile: claim?.path ?? null }, claim === null ? [] : loadState(claim.path));
   } catch (err) {
     claim?.release();
     throw err;
@@ -105,7 +109,11 @@ export async function startDyups(
       hostNames: ['0.0.0.0', '::', ''].includes(settings.adminHost) ? [] : [settings.adminHost],
       ...(hooks.afterChange ? { afterChange: hooks.afterChange } : {}),
       ...(redisSync !== null ? { change: (change: Change) => redisSync.change(change) } : {}),
-      ...(role === 'single' ? { health: (name: string) => balancers.health(name) } : hooks.health ? { health: hooks.health } : {}),
+      ...(role === 'single'
+        ? { health: (name: string) => balancers.health(name) }
+        : hooks.health
+          ? { health: hooks.health }
+          : {}),
       trylock: settings.trylock === 'yes',
     });
     guardRequests(admin.server);
@@ -141,7 +149,9 @@ export async function startDyups(
     listenerClosers.push(() => proxy.close());
     cutters.push(() => proxy.server.closeAllConnections());
   }
-  parts.push(`${table.all().length} upstream group(s)${stateFile === null ? ', in memory only' : ` from ${stateFile}`}`);
+  parts.push(
+    `${table.all().length} upstream group(s)${stateFile === null ? ', in memory only' : ` from ${stateFile}`}`,
+  );
   if (sync !== null) parts.push(`synced through ${redactUrl(syncUrl)}`);
   return {
     banner: `cosocket ${parts.join('; ')}`,

@@ -13,7 +13,10 @@ export class UpstreamSyntaxError extends CosocketError {
     const before = text.slice(0, position);
     const line = before.split('\n').length;
     const column = position - before.lastIndexOf('\n');
-    super('COSOCKET_ERR_UPSTREAM_SYNTAX', `${problem} at '${token}' (line ${line}, column ${column}, offset ${position})`);
+    super(
+      'COSOCKET_ERR_UPSTREAM_SYNTAX',
+      `${problem} at '${token}' (line ${line}, column ${column}, offset ${position})`,
+    );
     this.position = position;
     this.line = line;
     this.column = column;
@@ -47,7 +50,8 @@ export function tokenize(text: string): Token[] {
       let value = '';
       i++;
       for (;;) {
-        if (i >= text.length) throw new UpstreamSyntaxError(text, start, text.slice(start, start + 20), 'unterminated quoted string');
+        if (i >= text.length)
+          throw new UpstreamSyntaxError(text, start, text.slice(start, start + 20), 'unterminated quoted string');
         const d = text[i]!;
         if (d === c) break;
         if (d === '\\' && i + 1 < text.length) {
@@ -101,7 +105,8 @@ export function parseUpstream(name: string, text: string): UpstreamGroup {
     const args: Token[] = [];
     i++;
     while (i < tokens.length && tokens[i]!.text !== ';') {
-      if (!tokens[i]!.quoted && (tokens[i]!.text === '{' || tokens[i]!.text === '}')) fail(tokens[i]!, 'unexpected brace');
+      if (!tokens[i]!.quoted && (tokens[i]!.text === '{' || tokens[i]!.text === '}'))
+        fail(tokens[i]!, 'unexpected brace');
       args.push(tokens[i]!);
       i++;
     }
@@ -146,15 +151,18 @@ export function parseUpstream(name: string, text: string): UpstreamGroup {
         break;
       case 'check_http_expect_alive':
         if (args.length === 0) fail(directive, 'check_http_expect_alive needs at least one of http_2xx .. http_5xx');
-        for (const arg of args) if (!/^http_[2-5]xx$/.test(arg.text)) fail(arg, 'expected http_2xx, http_3xx, http_4xx or http_5xx');
+        for (const arg of args)
+          if (!/^http_[2-5]xx$/.test(arg.text)) fail(arg, 'expected http_2xx, http_3xx, http_4xx or http_5xx');
         expectAlive = args.map((a) => a.text);
         break;
       default:
         fail(directive, 'unknown directive');
     }
   }
-  if (servers.length === 0) throw new UpstreamSyntaxError(text, 0, tokens[0]!.text, 'no server in the body: at least one is needed');
-  if (servers.every((s) => s.backup)) throw new UpstreamSyntaxError(text, 0, tokens[0]!.text, 'every server is a backup: at least one primary is needed');
+  if (servers.length === 0)
+    throw new UpstreamSyntaxError(text, 0, tokens[0]!.text, 'no server in the body: at least one is needed');
+  if (servers.every((s) => s.backup))
+    throw new UpstreamSyntaxError(text, 0, tokens[0]!.text, 'every server is a backup: at least one primary is needed');
   const method = balancer ?? { kind: 'round_robin' };
   if ((method.kind === 'ip_hash' || method.kind === 'hash') && servers.some((s) => s.backup)) {
     fail(balancerToken!, `${method.kind} does not support backup servers (as in nginx)`);
@@ -162,11 +170,19 @@ export function parseUpstream(name: string, text: string): UpstreamGroup {
   if (method.kind === 'hash' && method.consistent) {
     const points = servers.reduce((sum, s) => sum + s.weight, 0) * RING_POINTS_PER_WEIGHT;
     if (points > MAX_RING_POINTS) {
-      fail(balancerToken!, `hash consistent would build a ring of ${points} points (${RING_POINTS_PER_WEIGHT} per unit of weight); at most ${MAX_RING_POINTS}: lower the weights or use fewer servers`);
+      fail(
+        balancerToken!,
+        `hash consistent would build a ring of ${points} points (${RING_POINTS_PER_WEIGHT} per unit of weight); at most ${MAX_RING_POINTS}: lower the weights or use fewer servers`,
+      );
     }
   }
   if ((httpSend !== null || expectAlive !== null) && check === null) {
-    throw new UpstreamSyntaxError(text, 0, tokens[0]!.text, "check_http_send / check_http_expect_alive need a 'check' line");
+    throw new UpstreamSyntaxError(
+      text,
+      0,
+      tokens[0]!.text,
+      "check_http_send / check_http_expect_alive need a 'check' line",
+    );
   }
   if (check !== null) {
     if (httpSend !== null) check.httpSend = httpSend;
@@ -213,8 +229,10 @@ function parseAddress(token: Token, fail: Fail): string {
   const v6 = /^\[([0-9A-Fa-f:.]+)\](?::(\d+))?$/.exec(text);
   const host = v6 ? v6[1]! : text.split(':')[0]!;
   const port = v6 ? v6[2] : text.includes(':') ? text.slice(text.indexOf(':') + 1) : undefined;
-  if (!v6 && !/^[A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?$/.test(host)) fail(token, 'invalid server address (host:port, [ipv6]:port or unix:/path)');
-  if (port !== undefined && (!/^\d+$/.test(port) || Number(port) < 1 || Number(port) > 65535)) fail(token, 'invalid port (1-65535)');
+  if (!v6 && !/^[A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?$/.test(host))
+    fail(token, 'invalid server address (host:port, [ipv6]:port or unix:/path)');
+  if (port !== undefined && (!/^\d+$/.test(port) || Number(port) < 1 || Number(port) > 65535))
+    fail(token, 'invalid port (1-65535)');
   return `${v6 ? `[${host}]` : host}:${port ?? 80}`;
 }
 

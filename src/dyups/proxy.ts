@@ -100,9 +100,18 @@ function retryable(err: unknown): boolean {
  * body when none is left. Keepalive pool per upstream server address, so a server kept by an update keeps
  * its connections. The response comes back with nginx's buffering (src/stream/proxy).
  */
-export async function buildProxyApp(table: UpstreamTable, balancers: Balancers, options: DyupsProxyOptions): Promise<FastifyInstance> {
+export async function buildProxyApp(
+  table: UpstreamTable,
+  balancers: Balancers,
+  options: DyupsProxyOptions,
+): Promise<FastifyInstance> {
   // bodies stream with readTimeout between pieces: only the head has an overall limit here
-  const app = Fastify({ logger: false, bodyLimit: options.bodyLimit, return503OnClosing: true, ...listenerOptions(options.headerTimeout ?? 60_000, 0) });
+  const app = Fastify({
+    logger: false,
+    bodyLimit: options.bodyLimit,
+    return503OnClosing: true,
+    ...listenerOptions(options.headerTimeout ?? 60_000, 0),
+  });
   app.removeAllContentTypeParsers();
   // the raw request stream: bodies are read while they are sent to the upstream, never held whole
   app.addContentTypeParser('*', (_request, payload, done) => done(null, payload));
@@ -128,13 +137,19 @@ export async function buildProxyApp(table: UpstreamTable, balancers: Balancers, 
     let lastError: unknown = null;
     let staleRetries = 0;
     // streamed on as it arrives (proxy_request_buffering off); a body over the limit is a 413 here
-    const body = requestBody(bodyOf(request), request.headers['content-length'], { bodyLimit: options.bodyLimit, timeouts: { read: options.readTimeout } });
+    const body = requestBody(bodyOf(request), request.headers['content-length'], {
+      bodyLimit: options.bodyLimit,
+      timeouts: { read: options.readTimeout },
+    });
     for (;;) {
       const peer = balancer.pick({ clientIp: request.ip, hashKey }, tried);
       if (peer === null) {
         const timedOut = lastError instanceof SocketTimeoutError;
         ctx.status = timedOut ? 504 : 502;
-        const why = lastError === null ? 'no server of the group is available' : `every server failed; last: ${(lastError as Error).message}`;
+        const why =
+          lastError === null
+            ? 'no server of the group is available'
+            : `every server failed; last: ${(lastError as Error).message}`;
         return `${ctx.status} ${timedOut ? 'Gateway Timeout' : 'Bad Gateway'}: upstream '${name}': ${why}\n`;
       }
       tried.add(peer);
@@ -147,7 +162,11 @@ export async function buildProxyApp(table: UpstreamTable, balancers: Balancers, 
           pool: upstreamPoolName(peer.address),
           ...(absolute !== null ? { path: absolute.path } : {}),
           poolSize: group.keepalive > 0 ? group.keepalive : 64,
-          timeouts: { connect: options.connectTimeout, read: options.readTimeout, send: options.sendTimeout ?? options.readTimeout },
+          timeouts: {
+            connect: options.connectTimeout,
+            read: options.readTimeout,
+            send: options.sendTimeout ?? options.readTimeout,
+          },
           ...(options.buffering ? { buffering: options.buffering } : {}),
           body,
           progress,
@@ -157,10 +176,12 @@ export async function buildProxyApp(table: UpstreamTable, balancers: Balancers, 
       } catch (err) {
         // like proxy_next_upstream error timeout: failures to connect, to send, or to read the response head
         const beforeHead = !progress.headReceived && !ctx.headSent;
-        if (!retryable(err) && !(err instanceof HttpProtocolError) && !(beforeHead && err instanceof SocketError)) throw err;
+        if (!retryable(err) && !(err instanceof HttpProtocolError) && !(beforeHead && err instanceof SocketError))
+          throw err;
         lastError = err;
         // a kept-alive connection the server had already closed is not the server failing: try again fresh
-        const stale = progress.reused && beforeHead && !(err instanceof SocketTimeoutError) && staleRetries < MAX_STALE_RETRIES;
+        const stale =
+          progress.reused && beforeHead && !(err instanceof SocketTimeoutError) && staleRetries < MAX_STALE_RETRIES;
         if (stale) {
           staleRetries++;
           tried.delete(peer);

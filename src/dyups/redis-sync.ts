@@ -61,7 +61,10 @@ export class RedisSync {
   private resyncing: Promise<void> | null = null;
   private missed = false;
 
-  constructor(private readonly table: UpstreamTable, options: RedisSyncOptions) {
+  constructor(
+    private readonly table: UpstreamTable,
+    options: RedisSyncOptions,
+  ) {
     const prefix = options.prefix ?? 'cosocket:dyups';
     this.keys = { groups: `${prefix}:groups`, version: `${prefix}:version`, channel: `${prefix}:changes` };
     this.attempts = options.attempts ?? 5;
@@ -109,7 +112,11 @@ export class RedisSync {
       if (this.client.status !== 'ready') return unreachable(new Error(`connection ${this.client.status}`));
       let version: number;
       try {
-        version = await this.store(this.table.version, prepared.name, prepared.group === null ? '' : toNginx(prepared.group));
+        version = await this.store(
+          this.table.version,
+          prepared.name,
+          prepared.group === null ? '' : toNginx(prepared.group),
+        );
       } catch (err) {
         return unconfirmed(err, change.name);
       }
@@ -125,11 +132,25 @@ export class RedisSync {
         return unreachable(err);
       }
     }
-    return { status: 409, message: `dyups sync: the upstreams kept changing on other instances; '${change.name}' was not changed, try again` };
+    return {
+      status: 409,
+      message: `dyups sync: the upstreams kept changing on other instances; '${change.name}' was not changed, try again`,
+    };
   }
 
   private async store(expected: number, name: string, text: string): Promise<number> {
-    return Number(await this.client.eval(WRITE_SCRIPT, 3, this.keys.groups, this.keys.version, this.keys.channel, expected, name, text));
+    return Number(
+      await this.client.eval(
+        WRITE_SCRIPT,
+        3,
+        this.keys.groups,
+        this.keys.version,
+        this.keys.channel,
+        expected,
+        name,
+        text,
+      ),
+    );
   }
 
   private onMessage(message: string): void {

@@ -1,4 +1,14 @@
-import { closeSync, constants, lstatSync, openSync, readFileSync, readdirSync, readlinkSync, unlinkSync, writeSync } from 'node:fs';
+import {
+  closeSync,
+  constants,
+  lstatSync,
+  openSync,
+  readFileSync,
+  readdirSync,
+  readlinkSync,
+  unlinkSync,
+  writeSync,
+} from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
 import { CosocketError } from '../errors.js';
 import { isStateTempName } from './state-file.js';
@@ -75,15 +85,20 @@ function lockFile(file: string, lock: string): void {
     try {
       fd = openSync(lock, LOCK_FLAGS, 0o600);
     } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw new StateFileClaimError(file, `cannot create its lock ${lock} (${errnoOf(err)})`);
+      if ((err as NodeJS.ErrnoException).code !== 'EEXIST')
+        throw new StateFileClaimError(file, `cannot create its lock ${lock} (${errnoOf(err)})`);
       const holder = lockHolder(file, lock);
       if (holder !== null && isAlive(holder)) {
-        throw new StateFileClaimError(file, `in use by process ${holder} (lock ${lock}); stop that instance or give this one another state file`);
+        throw new StateFileClaimError(
+          file,
+          `in use by process ${holder} (lock ${lock}); stop that instance or give this one another state file`,
+        );
       }
       try {
         unlinkSync(lock); // left by a process that died without releasing it
       } catch (unlinkError) {
-        if ((unlinkError as NodeJS.ErrnoException).code !== 'ENOENT') throw new StateFileClaimError(file, `cannot remove the stale lock ${lock} (${errnoOf(unlinkError)})`);
+        if ((unlinkError as NodeJS.ErrnoException).code !== 'ENOENT')
+          throw new StateFileClaimError(file, `cannot remove the stale lock ${lock} (${errnoOf(unlinkError)})`);
       }
       continue;
     }

@@ -1,5 +1,16 @@
 import { randomBytes } from 'node:crypto';
-import { closeSync, constants, fchmodSync, fsyncSync, openSync, readFileSync, renameSync, statSync, unlinkSync, writeSync } from 'node:fs';
+import {
+  closeSync,
+  constants,
+  fchmodSync,
+  fsyncSync,
+  openSync,
+  readFileSync,
+  renameSync,
+  statSync,
+  unlinkSync,
+  writeSync,
+} from 'node:fs';
 import { dirname, join, basename } from 'node:path';
 import { CosocketError } from '../errors.js';
 import { toNginx } from './format.js';
@@ -60,7 +71,10 @@ export function saveState(file: string, groups: Iterable<UpstreamGroup>): void {
  * whose name is invalid (written by an older version, e.g. from Redis) is skipped and reported through
  * `report`, so fixing the source is enough to start again; anything else that does not parse stops the start.
  */
-export function loadState(file: string, report: (message: string) => void = (message) => process.stderr.write(`${message}\n`)): UpstreamGroup[] {
+export function loadState(
+  file: string,
+  report: (message: string) => void = (message) => process.stderr.write(`${message}\n`),
+): UpstreamGroup[] {
   let text: string;
   try {
     text = readFileSync(file, 'utf8');
@@ -83,15 +97,24 @@ export function loadState(file: string, report: (message: string) => void = (mes
     const start = tokens[i]!;
     // the name: every token up to the block's '{' (more than one is an invalid name, not a bad file)
     let open = i + 1;
-    while (open < tokens.length && !(tokens[open]!.quoted === false && ['{', '}', ';'].includes(tokens[open]!.text))) open++;
+    while (open < tokens.length && !(tokens[open]!.quoted === false && ['{', '}', ';'].includes(tokens[open]!.text)))
+      open++;
     if (start.text !== 'upstream' || open === i + 1 || tokens[open]?.text !== '{') {
       throw new StateFileError(file, lineOf(start.at), `expected 'upstream NAME {', found '${start.text}'`);
     }
-    const name = open === i + 2 ? tokens[i + 1]! : { text: text.slice(tokens[i + 1]!.at, tokens[open]!.at).trim(), at: tokens[i + 1]!.at };
+    const name =
+      open === i + 2
+        ? tokens[i + 1]!
+        : { text: text.slice(tokens[i + 1]!.at, tokens[open]!.at).trim(), at: tokens[i + 1]!.at };
     const problem = groupNameProblem(name.text);
     let j = open + 1;
     while (j < tokens.length && !(tokens[j]!.text === '}' && !tokens[j]!.quoted)) j++;
-    if (j >= tokens.length) throw new StateFileError(file, lineOf(start.at), `upstream '${name.text}' is not closed with '}' (truncated file?)`);
+    if (j >= tokens.length)
+      throw new StateFileError(
+        file,
+        lineOf(start.at),
+        `upstream '${name.text}' is not closed with '}' (truncated file?)`,
+      );
     if (problem !== null) {
       report(`state file ${file}, line ${lineOf(name.at)}: ${problem}; this upstream block was skipped`);
       i = j + 1;
@@ -104,7 +127,11 @@ export function loadState(file: string, report: (message: string) => void = (mes
       groups.push(parseUpstream(key, body));
     } catch (err) {
       if (err instanceof UpstreamSyntaxError) {
-        throw new StateFileError(file, lineOf(tokens[open]!.at + 1 + err.position), err.message.replace(/ \(line \d+, column \d+, offset \d+\)$/, ''));
+        throw new StateFileError(
+          file,
+          lineOf(tokens[open]!.at + 1 + err.position),
+          err.message.replace(/ \(line \d+, column \d+, offset \d+\)$/, ''),
+        );
       }
       throw err;
     }

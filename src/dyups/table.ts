@@ -36,7 +36,10 @@ export class UpstreamTable {
   /** bumped on every accepted change */
   version = 0;
 
-  constructor(private readonly options: UpstreamTableOptions, initial: UpstreamGroup[] = []) {
+  constructor(
+    private readonly options: UpstreamTableOptions,
+    initial: UpstreamGroup[] = [],
+  ) {
     for (const group of initial) this.groups.set(group.name, group);
   }
 
@@ -72,7 +75,9 @@ export class UpstreamTable {
       case 'update':
         return done(this.prepareUpdate(change.name, change.body));
       case 'delete':
-        return this.groups.has(change.name) ? done(null) : done({ status: 404, message: `upstream '${change.name}' not found` });
+        return this.groups.has(change.name)
+          ? done(null)
+          : done({ status: 404, message: `upstream '${change.name}' not found` });
       case 'add-server':
         return done(this.prepareAddServer(change.name, change.line));
       case 'patch-server':
@@ -101,7 +106,8 @@ export class UpstreamTable {
   private prepareUpdate(name: string, body: string): DyupsResult | UpstreamGroup {
     const bad = checkName(name);
     if (bad !== null) return bad;
-    if (body.trim() === '') return { status: 400, message: 'empty body: send the upstream servers, e.g. "server 127.0.0.1:8080;"' };
+    if (body.trim() === '')
+      return { status: 400, message: 'empty body: send the upstream servers, e.g. "server 127.0.0.1:8080;"' };
     try {
       return parseUpstream(name, body);
     } catch (err) {
@@ -130,7 +136,8 @@ export class UpstreamTable {
     if (group === undefined) return { status: 404, message: `upstream '${name}' not found` };
     try {
       const line = serverLine.trim().replace(/;?$/, ';');
-      if (!isOneServerLine(line)) return { status: 400, message: `expected one 'server ADDR [params];' line, got '${serverLine.slice(0, 60)}'` };
+      if (!isOneServerLine(line))
+        return { status: 400, message: `expected one 'server ADDR [params];' line, got '${serverLine.slice(0, 60)}'` };
       return parseUpstream(name, toNginx(group).replace(/\}\s*$/, `    ${line}\n}\n`));
     } catch (err) {
       if (err instanceof UpstreamSyntaxError) return { status: 400, message: err.message };
@@ -138,7 +145,11 @@ export class UpstreamTable {
     }
   }
 
-  private preparePatchServer(name: string, address: string, changes: Record<string, unknown>): DyupsResult | UpstreamGroup {
+  private preparePatchServer(
+    name: string,
+    address: string,
+    changes: Record<string, unknown>,
+  ): DyupsResult | UpstreamGroup {
     const group = this.groups.get(name);
     if (group === undefined) return { status: 404, message: `upstream '${name}' not found` };
     const index = group.servers.findIndex((s) => s.address === address);
@@ -161,9 +172,13 @@ export class UpstreamTable {
     const group = this.groups.get(name);
     if (group === undefined) return { status: 404, message: `upstream '${name}' not found` };
     const servers = group.servers.filter((s) => s.address !== address);
-    if (servers.length === group.servers.length) return { status: 404, message: `server ${address} not found in upstream '${name}'` };
+    if (servers.length === group.servers.length)
+      return { status: 404, message: `server ${address} not found in upstream '${name}'` };
     if (servers.length === 0 || servers.every((s) => s.backup)) {
-      return { status: 400, message: `removing ${address} would leave upstream '${name}' without a primary server; delete the upstream instead` };
+      return {
+        status: 400,
+        message: `removing ${address} would leave upstream '${name}' without a primary server; delete the upstream instead`,
+      };
     }
     return { ...group, servers };
   }
@@ -180,7 +195,10 @@ export class UpstreamTable {
       try {
         saveState(this.options.stateFile, next.values());
       } catch (err) {
-        return { status: 500, message: `could not persist the change (nothing was changed): ${(err as Error).message}` };
+        return {
+          status: 500,
+          message: `could not persist the change (nothing was changed): ${(err as Error).message}`,
+        };
       }
     }
     if (group === null) this.groups.delete(name);
@@ -211,7 +229,8 @@ export class UpstreamTable {
 }
 
 function applyChange(server: UpstreamGroup['servers'][number], key: string, value: unknown): string | null {
-  const whole = (min: number): number | null => (typeof value === 'number' && Number.isInteger(value) && value >= min ? value : null);
+  const whole = (min: number): number | null =>
+    typeof value === 'number' && Number.isInteger(value) && value >= min ? value : null;
   switch (key) {
     case 'weight': {
       const n = whole(1);
@@ -232,7 +251,8 @@ function applyChange(server: UpstreamGroup['servers'][number], key: string, valu
       return null;
     }
     case 'fail_timeout':
-      if (typeof value !== 'number' || !(value >= 0) || !Number.isFinite(value)) return `'fail_timeout' must be a number of seconds >= 0, got ${JSON.stringify(value)}`;
+      if (typeof value !== 'number' || !(value >= 0) || !Number.isFinite(value))
+        return `'fail_timeout' must be a number of seconds >= 0, got ${JSON.stringify(value)}`;
       server.failTimeout = value;
       return null;
     case 'down':
@@ -250,7 +270,13 @@ function applyChange(server: UpstreamGroup['servers'][number], key: string, valu
 function isOneServerLine(line: string): boolean {
   const tokens = tokenize(line);
   const ends = tokens.filter((t) => !t.quoted && (t.text === ';' || t.text === '{' || t.text === '}'));
-  return tokens[0]?.text === 'server' && !tokens[0].quoted && tokens.length > 2 && ends.length === 1 && ends[0] === tokens[tokens.length - 1];
+  return (
+    tokens[0]?.text === 'server' &&
+    !tokens[0].quoted &&
+    tokens.length > 2 &&
+    ends.length === 1 &&
+    ends[0] === tokens[tokens.length - 1]
+  );
 }
 
 function checkName(name: string): DyupsResult | null {

@@ -51,7 +51,13 @@ export class HandlerContext implements TaskObserver, ResponseHead {
   private idleMs: number;
   private idle: IdleTimeout | null = null;
 
-  constructor(request: FastifyRequest, reply: FastifyReply, options: OutputOptions, stats: RouteStats, log: FastifyBaseLogger) {
+  constructor(
+    request: FastifyRequest,
+    reply: FastifyReply,
+    options: OutputOptions,
+    stats: RouteStats,
+    log: FastifyBaseLogger,
+  ) {
     this.request = request;
     this.reply = reply;
     this.stats = stats;
@@ -88,7 +94,8 @@ export class HandlerContext implements TaskObserver, ResponseHead {
    * once the head is sent); 0 keeps the overall deadline. Set it before the head goes out.
    */
   set idleTimeout(ms: number) {
-    if (!(ms >= 0) || !Number.isFinite(ms)) throw new InvalidArgumentError(`idleTimeout must be a number of ms >= 0, got ${String(ms)}`);
+    if (!(ms >= 0) || !Number.isFinite(ms))
+      throw new InvalidArgumentError(`idleTimeout must be a number of ms >= 0, got ${String(ms)}`);
     this.idleMs = ms;
   }
 
@@ -123,7 +130,10 @@ export class HandlerContext implements TaskObserver, ResponseHead {
   /** Sets a response header (before the first flush). */
   header(name: string, value: string | number | string[]): this {
     if (this.output.streaming) {
-      throw new CosocketError('COSOCKET_ERR_HEADERS_SENT', `cannot set header '${name}': the response head was already sent by flush()`);
+      throw new CosocketError(
+        'COSOCKET_ERR_HEADERS_SENT',
+        `cannot set header '${name}': the response head was already sent by flush()`,
+      );
     }
     if (this.headers === null) this.headers = {};
     this.headers[name.toLowerCase()] = Array.isArray(value) ? value : String(value);
@@ -144,7 +154,9 @@ export class HandlerContext implements TaskObserver, ResponseHead {
     try {
       validateHeaderValue(name, value);
     } catch {
-      throw new InvalidArgumentError(`trailer '${name}': the value has a character a field value cannot hold (CR, LF, other controls)`);
+      throw new InvalidArgumentError(
+        `trailer '${name}': the value has a character a field value cannot hold (CR, LF, other controls)`,
+      );
     }
     if (this.trailers === null) this.trailers = {};
     this.trailers[name] = value;
@@ -261,7 +273,11 @@ export class HandlerContext implements TaskObserver, ResponseHead {
     if (err instanceof CancelledError && err.reason.kind === 'client-abort') return; // nobody to answer
     const status = statusForError(err);
     const log = this.log;
-    const fields = { err, coroutine: (coroutineChain(err) ?? task.chain()).join(' > '), route: this.request.routeOptions.url };
+    const fields = {
+      err,
+      coroutine: (coroutineChain(err) ?? task.chain()).join(' > '),
+      route: this.request.routeOptions.url,
+    };
     if (status === 500) log.error(fields, 'coroutine handler failed');
     else log.warn(fields, `coroutine handler answered ${status}`);
     if (raw.destroyed) return;
@@ -274,7 +290,10 @@ export class HandlerContext implements TaskObserver, ResponseHead {
     const message = err instanceof Error && status !== 500 ? `: ${err.message}` : '';
     // a request whose body was refused part-way: its unread rest makes the connection unusable
     if (status === 413 || status === 408) this.reply.header('connection', 'close');
-    this.reply.code(status).type('text/plain; charset=utf-8').send(`${status} ${STATUS_TEXT[status] ?? 'Error'}${message}\n`);
+    this.reply
+      .code(status)
+      .type('text/plain; charset=utf-8')
+      .send(`${status} ${STATUS_TEXT[status] ?? 'Error'}${message}\n`);
     recordStatus(this.stats, status);
   }
 
@@ -283,7 +302,8 @@ export class HandlerContext implements TaskObserver, ResponseHead {
     this.handOverDeadline();
     this.reply.hijack();
     const headers: Record<string, string | string[]> = { ...this.headers };
-    if (headers['content-type'] === undefined && this.defaultContentType !== null) headers['content-type'] = this.defaultContentType;
+    if (headers['content-type'] === undefined && this.defaultContentType !== null)
+      headers['content-type'] = this.defaultContentType;
     // an HTTP/1.0 response is not chunked, so it cannot carry trailers: Node refuses the whole head if it announces them
     if (this.request.raw.httpVersionMinor === 0 && this.request.raw.httpVersionMajor === 1) delete headers.trailer;
     this.reply.raw.writeHead(this.status, headers);

@@ -37,7 +37,11 @@ function ownAuthorities(local: LocalEndpoint, names: readonly string[]): Set<str
  * Sec-Fetch-* and use the listener's own name (curl, scripts) pass. For loopback/admin listeners;
  * `names` are extra host names it is configured to answer to.
  */
-export function checkOrigin(headers: IncomingHttpHeaders, local: LocalEndpoint, names: readonly string[] = []): OriginVerdict {
+export function checkOrigin(
+  headers: IncomingHttpHeaders,
+  local: LocalEndpoint,
+  names: readonly string[] = [],
+): OriginVerdict {
   const own = ownAuthorities(local, names);
   const host = headers.host;
   if (host !== undefined && !own.has(host.toLowerCase())) {
@@ -45,7 +49,11 @@ export function checkOrigin(headers: IncomingHttpHeaders, local: LocalEndpoint, 
   }
   const site = headers['sec-fetch-site'];
   if (site !== undefined && !OWN_FETCH_SITES.has(site.toLowerCase())) {
-    return { ok: false, status: 403, reason: `Sec-Fetch-Site '${site.slice(0, 40)}': only same-origin requests are accepted` };
+    return {
+      ok: false,
+      status: 403,
+      reason: `Sec-Fetch-Site '${site.slice(0, 40)}': only same-origin requests are accepted`,
+    };
   }
   const origin = headers.origin;
   if (origin !== undefined) {

@@ -51,7 +51,15 @@ declare module 'fastify' {
 }
 
 /** Marks a request that was counted only when it was answered (no route, or answered before its route's counters ran). */
-const COUNTED_WHEN_ANSWERED: RouteStats = Object.freeze({ route: '', requests: 0, '2xx': 0, '3xx': 0, '4xx': 0, '5xx': 0, aborted: 0 });
+const COUNTED_WHEN_ANSWERED: RouteStats = Object.freeze({
+  route: '',
+  requests: 0,
+  '2xx': 0,
+  '3xx': 0,
+  '4xx': 0,
+  '5xx': 0,
+  aborted: 0,
+});
 
 /** co() handlers carry this: a copy of the handler that counts into one route's stats without looking the route up. */
 const BIND_ROUTE_STATS = Symbol('cosocket.bindRouteStats');
@@ -86,7 +94,9 @@ function countRequests(app: FastifyInstance, table: RouteStatsTable): void {
       request.cosocketStats = stats;
       done();
     };
-    route.onRequest = withHook(route.onRequest as RouteHook | RouteHook[] | undefined, arrived) as NonNullable<typeof route.onRequest>;
+    route.onRequest = withHook(route.onRequest as RouteHook | RouteHook[] | undefined, arrived) as NonNullable<
+      typeof route.onRequest
+    >;
     route.onResponse = withHook(route.onResponse, (request, reply, done) => {
       const stats = request.cosocketStats;
       if (stats !== null && stats !== COUNTED_WHEN_ANSWERED) recordStatus(stats, reply.statusCode);
@@ -159,7 +169,11 @@ export function co(
       } catch (err) {
         if (!(err instanceof BudgetExceededError)) throw err;
         recordStatus(stats, 503);
-        reply.code(503).header('retry-after', String(state.retryAfter)).type('text/plain; charset=utf-8').send(`503 Service Unavailable: ${err.message}\n`);
+        reply
+          .code(503)
+          .header('retry-after', String(state.retryAfter))
+          .type('text/plain; charset=utf-8')
+          .send(`503 Service Unavailable: ${err.message}\n`);
         return;
       }
       ctx.attach(task);

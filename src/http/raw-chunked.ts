@@ -29,7 +29,8 @@ export class RawChunkedBody {
     const socket = res.socket;
     const req = res.req;
     const bodyless = status < 200 || status === 204 || status === 304 || req.method === 'HEAD';
-    if (socket === null || !socket.writable || bodyless || req.httpVersionMajor !== 1 || req.httpVersionMinor < 1) return null;
+    if (socket === null || !socket.writable || bodyless || req.httpVersionMajor !== 1 || req.httpVersionMinor < 1)
+      return null;
     sendHead();
     if (!res.chunkedEncoding) return null;
     // the response owns the socket (res.socket is only set for the response being sent), so Node

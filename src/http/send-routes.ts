@@ -26,7 +26,12 @@ const METHODS = ['GET', 'HEAD', 'POST', 'PUT', 'DELETE', 'PATCH', 'OPTIONS'] as 
  */
 export async function sendRoutes(app: FastifyInstance, options: SendRouteOptions): Promise<void> {
   const hub = new WatchHub(options.interval);
-  const follow = { interval: options.interval, timeout: options.timeout, maxDuration: options.maxDuration, readSize: 64 * 1024 };
+  const follow = {
+    interval: options.interval,
+    timeout: options.timeout,
+    maxDuration: options.maxDuration,
+    readSize: 64 * 1024,
+  };
 
   function* send(ctx: HandlerContext): Operation<unknown> {
     const method = ctx.request.method;
@@ -37,7 +42,9 @@ export async function sendRoutes(app: FastifyInstance, options: SendRouteOptions
     }
     // the raw path, decoded exactly once by namedPath (never the router's decoded parameter)
     const rawPath = ctx.request.url.split('?', 1)[0]!;
-    const finishedPath = rawPath.startsWith(options.location) ? namedPath(options.root, rawPath.slice(options.location.length)) : null;
+    const finishedPath = rawPath.startsWith(options.location)
+      ? namedPath(options.root, rawPath.slice(options.location.length))
+      : null;
     if (finishedPath === null) return notFound(ctx);
     const growingPath = finishedPath + options.suffix;
     // each name is opened once and served from that descriptor only (never checked, then opened again)

@@ -11,7 +11,10 @@ export function listenerOptions(
   headerTimeout: number,
   requestTimeout: number,
   maxHeaderSize?: number,
-): { http: { headersTimeout: number; connectionsCheckingInterval: number; maxHeaderSize?: number }; requestTimeout: number } {
+): {
+  http: { headersTimeout: number; connectionsCheckingInterval: number; maxHeaderSize?: number };
+  requestTimeout: number;
+} {
   // Node wants headersTimeout <= requestTimeout: the head cannot be given longer than the whole request
   const head = requestTimeout === 0 ? headerTimeout : Math.min(headerTimeout, requestTimeout);
   return {

@@ -41,7 +41,8 @@ export function appPoolStats(all: Array<PoolStats & { kind: string }>): AppPoolS
   const upstream = all.filter((p) => p.name.startsWith(UPSTREAM_POOL_PREFIX));
   const shown: AppPoolStats[] = all.filter((p) => !p.name.startsWith(UPSTREAM_POOL_PREFIX));
   if (upstream.length === 0) return shown;
-  const sum = (field: keyof Omit<PoolStats, 'name' | 'backlog'>): number => upstream.reduce((total, p) => total + p[field], 0);
+  const sum = (field: keyof Omit<PoolStats, 'name' | 'backlog'>): number =>
+    upstream.reduce((total, p) => total + p[field], 0);
   shown.push({
     kind: upstream[0]!.kind,
     name: 'dyups',

@@ -1,6 +1,12 @@
 import genericPool from 'generic-pool';
 import type { Pool } from 'generic-pool';
-import { InvalidArgumentError, PoolBacklogFullError, SocketClosedError, SocketError, SocketTimeoutError } from '../errors.js';
+import {
+  InvalidArgumentError,
+  PoolBacklogFullError,
+  SocketClosedError,
+  SocketError,
+  SocketTimeoutError,
+} from '../errors.js';
 
 /** How a pool opens, closes and checks one kind of connection. */
 export interface PoolHooks<R> {
@@ -190,7 +196,13 @@ export class KeepalivePool<R> {
     if (this.lastError !== null && Date.now() < this.retryAt) {
       this.backoffRejections++;
       const last = this.lastError;
-      throw new SocketError(last.code, 'connect', this.name, `${last.message.replace(/^connect \S+: /, '')} (failed ${this.consecutiveFailures} time(s) in a row; next attempt in ${this.retryAt - Date.now()} ms)`, { cause: last });
+      throw new SocketError(
+        last.code,
+        'connect',
+        this.name,
+        `${last.message.replace(/^connect \S+: /, '')} (failed ${this.consecutiveFailures} time(s) in a row; next attempt in ${this.retryAt - Date.now()} ms)`,
+        { cause: last },
+      );
     }
     // generic-pool's maxWaitingClients also counts requests whose connection is still being created,
     // so the backlog (connects waiting beyond `size`) is counted here
@@ -324,10 +336,14 @@ export class KeepalivePool<R> {
       // attempts that were already under way when the previous one failed are one wave, not a streak
       if (startedAt >= this.lastFailureAt) this.consecutiveFailures++;
       this.lastFailureAt = Date.now();
-      const error = err instanceof SocketError ? err : new SocketError('COSOCKET_ERR_SOCKET', 'connect', this.name, String(err), { cause: err });
+      const error =
+        err instanceof SocketError
+          ? err
+          : new SocketError('COSOCKET_ERR_SOCKET', 'connect', this.name, String(err), { cause: err });
       this.lastError = error;
       if (this.consecutiveFailures > 1) {
-        this.retryAt = this.lastFailureAt + Math.min(FIRST_BACKOFF_MS * 2 ** (this.consecutiveFailures - 2), this.maxBackoff);
+        this.retryAt =
+          this.lastFailureAt + Math.min(FIRST_BACKOFF_MS * 2 ** (this.consecutiveFailures - 2), this.maxBackoff);
       }
       return new Lease<R>(null, error);
     }
@@ -341,7 +357,8 @@ export class KeepalivePool<R> {
 
   private acquireError(err: unknown): SocketError {
     const message = err instanceof Error ? err.message : String(err);
-    if (err instanceof Error && err.name === 'TimeoutError') return new SocketTimeoutError('connect', this.name, this.acquireTimeout);
+    if (err instanceof Error && err.name === 'TimeoutError')
+      return new SocketTimeoutError('connect', this.name, this.acquireTimeout);
     if (/draining/.test(message)) return new SocketClosedError('connect', this.name, undefined, 'pool is draining');
     return new SocketError('COSOCKET_ERR_SOCKET', 'connect', this.name, message, { cause: err });
   }

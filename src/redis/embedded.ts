@@ -67,7 +67,9 @@ export function freePort(): Promise<number> {
     server.once('error', reject);
     server.listen(0, '127.0.0.1', () => {
       const address = server.address();
-      server.close(() => (typeof address === 'object' && address !== null ? resolve(address.port) : reject(new Error('no port'))));
+      server.close(() =>
+        typeof address === 'object' && address !== null ? resolve(address.port) : reject(new Error('no port')),
+      );
     });
   });
 }
@@ -80,7 +82,11 @@ function waitReady(port: number, child: ChildProcess, timeoutMs: number, log: ()
     const onExit = (code: number | null): void => {
       if (settled) return;
       settled = true;
-      reject(new EmbeddedRedisError(`redis-server exited with code ${String(code)} before it was ready: ${log().trim().slice(-500)}`));
+      reject(
+        new EmbeddedRedisError(
+          `redis-server exited with code ${String(code)} before it was ready: ${log().trim().slice(-500)}`,
+        ),
+      );
     };
     child.once('exit', onExit);
     const attempt = (): void => {
@@ -150,15 +156,24 @@ export async function startEmbeddedRedis(options: EmbeddedRedisOptions = {}): Pr
     const args = [
       binary,
       ...configArgs,
-      '--port', String(port),
-      '--bind', '127.0.0.1',
-      '--save', '',
-      '--appendonly', 'no',
-      '--dir', dir,
-      '--daemonize', 'no',
-      '--protected-mode', 'yes',
-      '--logfile', '',
-      '--loglevel', 'warning',
+      '--port',
+      String(port),
+      '--bind',
+      '127.0.0.1',
+      '--save',
+      '',
+      '--appendonly',
+      'no',
+      '--dir',
+      dir,
+      '--daemonize',
+      'no',
+      '--protected-mode',
+      'yes',
+      '--logfile',
+      '',
+      '--loglevel',
+      'warning',
       ...extraArgs,
     ];
     const child = spawn('/bin/sh', ['-c', WATCHDOG, 'cosocket-redis-watchdog', ...args], {

@@ -19,7 +19,8 @@ export class IdleTimeout implements Expirable {
     readonly ms: number,
     private readonly onIdle: (ms: number) => void,
   ) {
-    if (!(ms > 0) || !Number.isFinite(ms)) throw new RangeError(`an idle timeout must be a number of ms > 0, got ${String(ms)}`);
+    if (!(ms > 0) || !Number.isFinite(ms))
+      throw new RangeError(`an idle timeout must be a number of ms > 0, got ${String(ms)}`);
   }
 
   /** Progress was made: the timeout runs again from now (a touch after stop() or expiry arms it again). */

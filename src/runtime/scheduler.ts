@@ -52,13 +52,16 @@ export interface SchedulerStats {
  * Anything that can be the body of a coroutine: a generator function (or a generator) — what it
  * yields is checked at run time — or a function returning a promise or a value.
  */
-export type Body<T, A extends unknown[]> = ((...args: A) => Iterator<unknown, T, unknown> | PromiseLike<T> | T) | Iterator<unknown, T, unknown>;
+export type Body<T, A extends unknown[]> =
+  ((...args: A) => Iterator<unknown, T, unknown> | PromiseLike<T> | T) | Iterator<unknown, T, unknown>;
 
 function checkCount(name: string, value: number | undefined, fallback: number, min: number): number {
   if (value === undefined) return fallback;
   if (value === Infinity) return Infinity;
   if (typeof value !== 'number' || !Number.isInteger(value) || value < min) {
-    throw new InvalidArgumentError(`scheduler option '${name}' must be an integer >= ${min} or Infinity, got ${String(value)}`);
+    throw new InvalidArgumentError(
+      `scheduler option '${name}' must be an integer >= ${min} or Infinity, got ${String(value)}`,
+    );
   }
   return value;
 }
@@ -128,9 +131,12 @@ export class Scheduler {
     }
     const isFrame = isIterator(body);
     if (!isFrame && typeof body !== 'function') {
-      throw new InvalidArgumentError(`go() needs a generator function or a generator, got ${body === null ? 'null' : typeof body}`);
+      throw new InvalidArgumentError(
+        `go() needs a generator function or a generator, got ${body === null ? 'null' : typeof body}`,
+      );
     }
-    const deadline = options.deadline === undefined ? this.deadline : checkMs('deadline', options.deadline, this.deadline);
+    const deadline =
+      options.deadline === undefined ? this.deadline : checkMs('deadline', options.deadline, this.deadline);
     const name = options.name ?? bodyName(body);
     let task: Task<T>;
     if (admitNow) {

@@ -54,7 +54,9 @@ export class Semaphore {
   /** Waits for a permit; with `timeoutMs`, throws TimeoutError when none came in time. */
   acquire(timeoutMs = Infinity): Effect<void> {
     if (typeof timeoutMs !== 'number' || !(timeoutMs >= 0)) {
-      throw new InvalidArgumentError(`acquire() timeout must be a number of milliseconds >= 0, got ${String(timeoutMs)}`);
+      throw new InvalidArgumentError(
+        `acquire() timeout must be a number of milliseconds >= 0, got ${String(timeoutMs)}`,
+      );
     }
     return new Effect(ACQUIRE, this, timeoutMs);
   }

@@ -1,10 +1,4 @@
-import {
-  CancelReason,
-  CancelledError,
-  InvalidYieldError,
-  StackBudgetError,
-  annotateChain,
-} from '../errors.js';
+import { CancelReason, CancelledError, InvalidYieldError, StackBudgetError, annotateChain } from '../errors.js';
 import { Effect, isIterator, isThenable } from './effect.js';
 import type { EffectKind, Operable, Yieldable } from './effect.js';
 import type { QueueNode } from './queue.js';
@@ -235,7 +229,11 @@ export class Task<T> implements Promise<T>, Operable<T> {
 
   cancel(reason?: CancelReason | string): void {
     this.requestCancel(
-      reason === undefined ? CancelReason.explicit() : typeof reason === 'string' ? CancelReason.explicit(reason) : reason,
+      reason === undefined
+        ? CancelReason.explicit()
+        : typeof reason === 'string'
+          ? CancelReason.explicit(reason)
+          : reason,
       NO_FAILURE,
     );
   }
@@ -333,7 +331,13 @@ export class Task<T> implements Promise<T>, Operable<T> {
   }
 
   /** Spawns a child task under this one, from a body function and its arguments or from a frame. */
-  spawnChild<R>(fn: BodyFn | null, args: readonly unknown[] | null, body: Frame | null, name: string, scoped: boolean): Task<R> {
+  spawnChild<R>(
+    fn: BodyFn | null,
+    args: readonly unknown[] | null,
+    body: Frame | null,
+    name: string,
+    scoped: boolean,
+  ): Task<R> {
     const maxDepth = this.scheduler.maxDepth;
     if (this.depth + 1 > maxDepth) throw new StackBudgetError([...this.chain(), name], maxDepth);
     const child = new Task<R>(this.scheduler, name, body ?? makeBody(fn!, args!), this, scoped);
@@ -830,7 +834,8 @@ const JOIN: EffectKind = {
   start(task, effect) {
     const target = effect.a as Task<unknown>;
     for (let t: Task<unknown> | null = task; t !== null; t = t.parent) {
-      if (t === target) throw new Error(`coroutine '${task.name}' cannot join '${target.name}': it would wait on itself`);
+      if (t === target)
+        throw new Error(`coroutine '${task.name}' cannot join '${target.name}': it would wait on itself`);
     }
     if (target.done) {
       target.markObserved();

@@ -62,8 +62,15 @@ export interface ProxyStats {
 }
 
 const HOP_BY_HOP = new Set([
-  'connection', 'keep-alive', 'proxy-authenticate', 'proxy-authorization', 'proxy-connection',
-  'te', 'trailer', 'transfer-encoding', 'upgrade',
+  'connection',
+  'keep-alive',
+  'proxy-authenticate',
+  'proxy-authorization',
+  'proxy-connection',
+  'te',
+  'trailer',
+  'transfer-encoding',
+  'upgrade',
 ]);
 
 /** Headers that may travel through a proxy: no hop-by-hop ones, none named by Connection, no X-Accel-*. */
@@ -92,12 +99,18 @@ export function copyResponseHead(ctx: HandlerContext, response: HttpResponse): v
 function checkOptions(options: Partial<BufferingOptions>): BufferingOptions {
   const merged = { ...NGINX_BUFFERING, ...options, buffers: { ...NGINX_BUFFERING.buffers, ...options.buffers } };
   for (const name of ['bufferSize', 'busyBuffersSize', 'tempFileWriteSize', 'passSize'] as const) {
-    if (!Number.isInteger(merged[name]) || merged[name] < 1) throw new InvalidArgumentError(`proxy buffering: ${name} must be a whole number of bytes >= 1`);
+    if (!Number.isInteger(merged[name]) || merged[name] < 1)
+      throw new InvalidArgumentError(`proxy buffering: ${name} must be a whole number of bytes >= 1`);
   }
   if (!Number.isInteger(merged.maxTempFileSize) || merged.maxTempFileSize < 0) {
     throw new InvalidArgumentError('proxy buffering: maxTempFileSize must be a whole number of bytes >= 0');
   }
-  if (!Number.isInteger(merged.buffers.count) || merged.buffers.count < 1 || !Number.isInteger(merged.buffers.size) || merged.buffers.size < 1) {
+  if (
+    !Number.isInteger(merged.buffers.count) ||
+    merged.buffers.count < 1 ||
+    !Number.isInteger(merged.buffers.size) ||
+    merged.buffers.size < 1
+  ) {
     throw new InvalidArgumentError('proxy buffering: buffers needs a count and a size >= 1');
   }
   return merged;
@@ -108,13 +121,24 @@ function checkOptions(options: Partial<BufferingOptions>): BufferingOptions {
  * `X-Accel-Buffering: no` from the upstream turns buffering off for this response. The client's pace
  * reaches the upstream read (backpressure); memory per response stays within the buffers.
  */
-export function* proxyResponse(ctx: HandlerContext, response: HttpResponse, options: Partial<BufferingOptions> = {}): Operation<ProxyStats> {
+export function* proxyResponse(
+  ctx: HandlerContext,
+  response: HttpResponse,
+  options: Partial<BufferingOptions> = {},
+): Operation<ProxyStats> {
   const settings = checkOptions(options);
   const accel = response.header('x-accel-buffering');
   const buffering = accel !== undefined ? accel.toLowerCase() !== 'no' : settings.buffering;
   copyResponseHead(ctx, response);
   const body = response.body;
-  const stats: ProxyStats = { bytes: 0, downstreamWrites: 0, peakMemory: 0, tempFileBytes: 0, peakTempFile: 0, buffering };
+  const stats: ProxyStats = {
+    bytes: 0,
+    downstreamWrites: 0,
+    peakMemory: 0,
+    tempFileBytes: 0,
+    peakTempFile: 0,
+    buffering,
+  };
   body.lendPieces(); // every piece goes back once written: read buffers are reused
   if (!body.done) {
     // a framing fault in what has already arrived throws before the head goes out: the client gets a 502
@@ -134,7 +158,12 @@ export function* proxyResponse(ctx: HandlerContext, response: HttpResponse, opti
 }
 
 /** buffering off: whatever has arrived, up to passSize, in one write; the next read waits for the client. */
-function* passThrough(ctx: HandlerContext, body: BodyReader, settings: BufferingOptions, stats: ProxyStats): Operation<void> {
+function* passThrough(
+  ctx: HandlerContext,
+  body: BodyReader,
+  settings: BufferingOptions,
+  stats: ProxyStats,
+): Operation<void> {
   const parts: Buffer[] = [];
   for (;;) {
     const size = yield* body.readParts(settings.passSize, parts);
@@ -153,7 +182,12 @@ type Segment = { kind: 'memory'; data: Buffer } | { kind: 'file'; offset: number
  * maxTempFileSize, then waits (backpressure); the writer sends in order as the client takes it,
  * up to busyBuffersSize per write.
  */
-function* bufferedCopy(ctx: HandlerContext, body: BodyReader, settings: BufferingOptions, stats: ProxyStats): Operation<void> {
+function* bufferedCopy(
+  ctx: HandlerContext,
+  body: BodyReader,
+  settings: BufferingOptions,
+  stats: ProxyStats,
+): Operation<void> {
   const memoryLimit = settings.buffers.count * settings.buffers.size;
   const segments: Segment[] = [];
   let memory = 0;
@@ -168,7 +202,8 @@ function* bufferedCopy(ctx: HandlerContext, body: BodyReader, settings: Bufferin
   const reader = yield* spawn(function* upstreamReader(): Operation<void> {
     try {
       for (;;) {
-        while (memory >= memoryLimit && fileHeld + settings.bufferSize > settings.maxTempFileSize) yield* spaceFreed.wait();
+        while (memory >= memoryLimit && fileHeld + settings.bufferSize > settings.maxTempFileSize)
+          yield* spaceFreed.wait();
         // like nginx's readv into every free buffer: one read takes as much as the free memory holds
         const room = memoryLimit - memory;
         const size = yield* body.readParts(room > settings.bufferSize ? room : settings.bufferSize, arrived);
@@ -214,7 +249,11 @@ function* bufferedCopy(ctx: HandlerContext, body: BodyReader, settings: Bufferin
       // every ready memory buffer, in one socket write
       const parts = [first.data];
       let size = first.data.length;
-      while (segments.length > 0 && segments[0]!.kind === 'memory' && size < Math.max(settings.busyBuffersSize, memoryLimit)) {
+      while (
+        segments.length > 0 &&
+        segments[0]!.kind === 'memory' &&
+        size < Math.max(settings.busyBuffersSize, memoryLimit)
+      ) {
         const next = segments.shift() as { kind: 'memory'; data: Buffer };
         parts.push(next.data);
         size += next.data.length;
@@ -255,7 +294,11 @@ export interface ProxyProgress {
  * A body to send on: a parsed one as it is, a stream (a content-type parser that hands over the raw
  * request) read while it is sent. Reuse across retries is the caller's business (see BodySource.consumed).
  */
-export function requestBody(body: unknown, contentLength: string | undefined, options: ProxyPassOptions): string | Buffer | BodySource | null {
+export function requestBody(
+  body: unknown,
+  contentLength: string | undefined,
+  options: ProxyPassOptions,
+): string | Buffer | BodySource | null {
   if (typeof body === 'string' || Buffer.isBuffer(body)) return body;
   if (isBodySource(body)) return body;
   if (body instanceof Readable) {
@@ -286,7 +329,12 @@ export function bodyOf(request: HandlerContext['request']): unknown {
  * any) goes to host:port on a pooled connection, X-Forwarded-For/Proto added; the response comes back
  * with nginx buffering. The upstream connection is kept alive when the response allows it.
  */
-export function* proxyPass(ctx: HandlerContext, host: string, port: number, options: ProxyPassOptions = {}): Operation<ProxyStats> {
+export function* proxyPass(
+  ctx: HandlerContext,
+  host: string,
+  port: number,
+  options: ProxyPassOptions = {},
+): Operation<ProxyStats> {
   const request = ctx.request;
   const headers = endToEndHeaders(request.headers as Headers);
   delete headers.host; // like nginx: Host is the upstream's ($proxy_host)
@@ -295,14 +343,23 @@ export function* proxyPass(ctx: HandlerContext, host: string, port: number, opti
   const previous = request.headers['x-forwarded-for'];
   headers['x-forwarded-for'] = previous ? `${String(previous)}, ${request.ip}` : request.ip;
   headers['x-forwarded-proto'] = request.protocol;
-  const body = options.body !== undefined ? options.body : requestBody(bodyOf(request), request.headers['content-length'], options);
+  const body =
+    options.body !== undefined
+      ? options.body
+      : requestBody(bodyOf(request), request.headers['content-length'], options);
   const conn = yield* http.connect(host, port, options);
   if (options.progress) options.progress.reused = conn.getreusedtimes() > 0;
-  const response = yield* conn.request({ method: request.method, path: options.path ?? request.url, headers, ...(body !== null ? { body } : {}) });
+  const response = yield* conn.request({
+    method: request.method,
+    path: options.path ?? request.url,
+    headers,
+    ...(body !== null ? { body } : {}),
+  });
   if (options.progress) options.progress.headReceived = true;
   // the body streams for as long as it moves: each read waits proxy_read_timeout at most, each client
   // write send_timeout; the handler's overall deadline hands over to an idle timeout no shorter than those
-  if (ctx.idleTimeout !== 0) ctx.idleTimeout = Math.max(ctx.idleTimeout, options.timeouts?.read ?? 60_000, ctx.sendTimeout);
+  if (ctx.idleTimeout !== 0)
+    ctx.idleTimeout = Math.max(ctx.idleTimeout, options.timeouts?.read ?? 60_000, ctx.sendTimeout);
   const stats = yield* proxyResponse(ctx, response, options.buffering);
   conn.setkeepalive();
   return stats;

@@ -14,7 +14,12 @@ export interface BodySource {
 }
 
 export function isBodySource(body: unknown): body is BodySource {
-  return typeof body === 'object' && body !== null && typeof (body as { read?: unknown }).read === 'function' && 'consumed' in body;
+  return (
+    typeof body === 'object' &&
+    body !== null &&
+    typeof (body as { read?: unknown }).read === 'function' &&
+    'consumed' in body
+  );
 }
 
 /**
@@ -23,7 +28,11 @@ export function isBodySource(body: unknown): body is BodySource {
  */
 export function incomingBody(stream: Readable, length: number | null, limit: number, idleMs: number): BodySource {
   if (length !== null && length > limit) {
-    throw new RequestBodyError('COSOCKET_ERR_BODY_TOO_LARGE', `request body of ${length} bytes is larger than the limit of ${limit}`, 413);
+    throw new RequestBodyError(
+      'COSOCKET_ERR_BODY_TOO_LARGE',
+      `request body of ${length} bytes is larger than the limit of ${limit}`,
+      413,
+    );
   }
   stream.on('error', () => {}); // seen through stream.errored / destroyed by read()
   const source = {
@@ -36,14 +45,24 @@ export function incomingBody(stream: Readable, length: number | null, limit: num
           source.consumed += piece.length;
           if (source.consumed > limit) {
             // the rest is not read; the 413 goes out with Connection: close (the client's socket must live to get it)
-            throw new RequestBodyError('COSOCKET_ERR_BODY_TOO_LARGE', `request body larger than the limit of ${limit} bytes`, 413);
+            throw new RequestBodyError(
+              'COSOCKET_ERR_BODY_TOO_LARGE',
+              `request body larger than the limit of ${limit} bytes`,
+              413,
+            );
           }
           return piece;
         }
         if (stream.readableEnded) return null;
-        if (stream.destroyed || stream.errored) throw new RequestBodyError('COSOCKET_ERR_BODY_ABORTED', 'the client closed the connection before its request body was complete', 400);
+        if (stream.destroyed || stream.errored)
+          throw new RequestBodyError(
+            'COSOCKET_ERR_BODY_ABORTED',
+            'the client closed the connection before its request body was complete',
+            400,
+          );
         const woke = yield* abortable((signal) => waitReadable(stream, idleMs, signal));
-        if (woke === 'timeout') throw new RequestBodyError('COSOCKET_ERR_BODY_TIMEOUT', `no request body data for ${idleMs} ms`, 408);
+        if (woke === 'timeout')
+          throw new RequestBodyError('COSOCKET_ERR_BODY_TIMEOUT', `no request body data for ${idleMs} ms`, 408);
       }
     },
   };

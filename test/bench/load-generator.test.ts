@@ -55,7 +55,10 @@ for (const name of ['ab', 'wrk', 'autocannon'] as GeneratorName[]) {
       assert.equal(figures.non2xx, 0);
       assert.equal(figures.documentLength, 10);
       assert.ok(Number.isFinite(figures.p99Ms) && figures.p99Ms >= 0, `p99 ${figures.p99Ms}`);
-      assert.ok(Number.isFinite(figures.generatorCpu) && figures.generatorCpu > 0, `generator cpu ${figures.generatorCpu}`);
+      assert.ok(
+        Number.isFinite(figures.generatorCpu) && figures.generatorCpu > 0,
+        `generator cpu ${figures.generatorCpu}`,
+      );
       assert.ok(Number.isFinite(figures.cpu.server) && figures.cpu.server! > 0, `server cpu ${figures.cpu.server}`);
       assert.ok(Number.isFinite(figures.cpu.machine) && figures.cpu.machine! > 0, `machine cpu ${figures.cpu.machine}`);
       // and wrk's own check that the address answers, and the probe for the document length
@@ -65,14 +68,27 @@ for (const name of ['ab', 'wrk', 'autocannon'] as GeneratorName[]) {
 
     it('without client keepalive, opens a connection for every request', async () => {
       const before = connections;
-      const figures = await runGenerator(name, { url: `http://127.0.0.1:${port}/`, seconds: 1, concurrency: 4, keepalive: false });
+      const figures = await runGenerator(name, {
+        url: `http://127.0.0.1:${port}/`,
+        seconds: 1,
+        concurrency: 4,
+        keepalive: false,
+      });
       assert.ok(figures.completed > 0);
       assert.equal(figures.failed, 0);
-      assert.ok(connections - before >= figures.completed, `${connections - before} connections for ${figures.completed} requests`);
+      assert.ok(
+        connections - before >= figures.completed,
+        `${connections - before} connections for ${figures.completed} requests`,
+      );
     });
 
     it('counts 500 answers as non-2xx', async () => {
-      const figures = await runGenerator(name, { url: `http://127.0.0.1:${port}/fail`, seconds: 1, concurrency: 2, keepalive: true });
+      const figures = await runGenerator(name, {
+        url: `http://127.0.0.1:${port}/fail`,
+        seconds: 1,
+        concurrency: 2,
+        keepalive: true,
+      });
       assert.ok(figures.completed > 0);
       assert.equal(figures.non2xx, figures.completed);
     });
@@ -81,8 +97,17 @@ for (const name of ['ab', 'wrk', 'autocannon'] as GeneratorName[]) {
 
 describe('report parsers', () => {
   it('name what is missing from a report they do not recognise', () => {
-    assert.throws(() => parseAbReport('Benchmarking 127.0.0.1\n', '99,1.5\n'), (err: unknown) => err instanceof LoadReportError && /Requests per second/.test(err.message));
-    assert.throws(() => parseAbReport('Requests per second: 5 [#/sec]\n', '0,1\n'), (err: unknown) => err instanceof LoadReportError && /p99/.test(err.message));
-    assert.throws(() => parseWrkReport('Running 1s test @ http://x/\n'), (err: unknown) => err instanceof LoadReportError && /requests in/.test(err.message));
+    assert.throws(
+      () => parseAbReport('Benchmarking 127.0.0.1\n', '99,1.5\n'),
+      (err: unknown) => err instanceof LoadReportError && /Requests per second/.test(err.message),
+    );
+    assert.throws(
+      () => parseAbReport('Requests per second: 5 [#/sec]\n', '0,1\n'),
+      (err: unknown) => err instanceof LoadReportError && /p99/.test(err.message),
+    );
+    assert.throws(
+      () => parseWrkReport('Running 1s test @ http://x/\n'),
+      (err: unknown) => err instanceof LoadReportError && /requests in/.test(err.message),
+    );
   });
 });

@@ -18,7 +18,11 @@ describe('raw RESP GET per connection (bench baseline)', () => {
     await redis.admin.set('test', 'hello12345');
     const { host, port } = redis.server;
     const received = await redis.connectionsReceived();
-    assert.deepEqual(await Promise.all([1, 2, 3].map(() => getTestOverNewConnection(host, port))), ['hello12345', 'hello12345', 'hello12345']);
+    assert.deepEqual(await Promise.all([1, 2, 3].map(() => getTestOverNewConnection(host, port))), [
+      'hello12345',
+      'hello12345',
+      'hello12345',
+    ]);
     assert.equal((await redis.connectionsReceived()) - received, 3);
     for (let i = 0; i < 50 && (await redis.clients()) > 0; i++) await new Promise((r) => setTimeout(r, 20));
     assert.equal(await redis.clients(), 0);
@@ -34,7 +38,8 @@ describe('raw RESP GET per connection (bench baseline)', () => {
 
   it('waits for a bulk reply cut at any byte', () => {
     const reply = Buffer.from('$10\r\nhello12345\r\n');
-    for (let cut = 0; cut < reply.length; cut++) assert.equal(parseBulkReply(reply.subarray(0, cut)), undefined, `cut at ${cut}`);
+    for (let cut = 0; cut < reply.length; cut++)
+      assert.equal(parseBulkReply(reply.subarray(0, cut)), undefined, `cut at ${cut}`);
     assert.equal(parseBulkReply(reply), 'hello12345');
     assert.match(String(parseBulkReply(Buffer.from('+OK\r\n'))), /not a bulk string/);
     assert.match(String(parseBulkReply(Buffer.from('$x\r\n'))), /not a number/);

@@ -63,7 +63,10 @@ describe('cosocket serve', () => {
     delete env.REDIS_URL;
     const result = await runCli(['serve', '--port', '0'], env);
     assert.equal(result.code, 2);
-    assert.match(result.stderr, /^cosocket: redis-server not found on PATH: install it \(Debian\/Ubuntu: apt-get install redis-server\)/);
+    assert.match(
+      result.stderr,
+      /^cosocket: redis-server not found on PATH: install it \(Debian\/Ubuntu: apt-get install redis-server\)/,
+    );
     assert.equal(result.stderr.trim().split('\n').length, 1);
   });
 

@@ -11,9 +11,19 @@ let secured: FastifyInstance;
 let base = '';
 let securedBase = '';
 
-async function call(method: string, path: string, body?: string, headers: Record<string, string> = {}): Promise<{ status: number; text: string; type: string | null; length: string | null }> {
+async function call(
+  method: string,
+  path: string,
+  body?: string,
+  headers: Record<string, string> = {},
+): Promise<{ status: number; text: string; type: string | null; length: string | null }> {
   const res = await fetch(`${base}${path}`, { method, ...(body !== undefined ? { body } : {}), headers });
-  return { status: res.status, text: await res.text(), type: res.headers.get('content-type'), length: res.headers.get('content-length') };
+  return {
+    status: res.status,
+    text: await res.text(),
+    type: res.headers.get('content-type'),
+    length: res.headers.get('content-length'),
+  };
 }
 
 describe('dyups admin interface', () => {
@@ -33,7 +43,9 @@ describe('dyups admin interface', () => {
   it('answers 204 with no body for /list and /detail when there is no upstream', async () => {
     const raw = await new Promise<string>((resolve) => {
       let out = '';
-      const socket = connect(Number(new URL(base).port), '127.0.0.1', () => socket.write(`GET /list HTTP/1.1\r\nHost: ${new URL(base).host}\r\nConnection: close\r\n\r\n`));
+      const socket = connect(Number(new URL(base).port), '127.0.0.1', () =>
+        socket.write(`GET /list HTTP/1.1\r\nHost: ${new URL(base).host}\r\nConnection: close\r\n\r\n`),
+      );
       socket.on('data', (d: Buffer) => (out += d.toString()));
       socket.on('close', () => resolve(out));
     });
@@ -43,7 +55,12 @@ describe('dyups admin interface', () => {
   });
 
   it('creates with POST (curl -d style), lists, details and shows an upstream', async () => {
-    const created = await call('POST', '/upstream/app', 'server 127.0.0.1:8088; server 127.0.0.1:8089 weight=3 max_fails=2 fail_timeout=10s; server 10.0.0.1:80 backup;', { 'content-type': 'application/x-www-form-urlencoded' });
+    const created = await call(
+      'POST',
+      '/upstream/app',
+      'server 127.0.0.1:8088; server 127.0.0.1:8089 weight=3 max_fails=2 fail_timeout=10s; server 10.0.0.1:80 backup;',
+      { 'content-type': 'application/x-www-form-urlencoded' },
+    );
     assert.deepEqual([created.status, created.text], [200, 'success']);
     await call('POST', '/upstream/api', 'server 10.0.0.2:80;');
     const list = await call('GET', '/list');
@@ -59,7 +76,9 @@ describe('dyups admin interface', () => {
     );
     const one = await call('GET', '/upstream/app');
     assert.equal(one.text, 'server 127.0.0.1:8088\nserver 127.0.0.1:8089\nserver 10.0.0.1:80\n');
-    const json = JSON.parse((await call('GET', '/upstream/app?format=json')).text) as { servers: Array<{ weight: number }> };
+    const json = JSON.parse((await call('GET', '/upstream/app?format=json')).text) as {
+      servers: Array<{ weight: number }>;
+    };
     assert.equal(json.servers[1]!.weight, 3);
     assert.equal((await call('GET', '/upstream/nope')).status, 404);
   });
@@ -74,8 +93,14 @@ describe('dyups admin interface', () => {
   });
 
   it('changes one server at a time and keeps everything else', async () => {
-    assert.deepEqual(Object.values(await call('POST', '/upstream/app/servers', 'server 127.0.0.1:9000 weight=2')).slice(0, 2), [200, 'success']);
-    assert.equal((await call('PATCH', '/upstream/app/servers/127.0.0.1:8088', JSON.stringify({ weight: 5, down: true }))).status, 200);
+    assert.deepEqual(
+      Object.values(await call('POST', '/upstream/app/servers', 'server 127.0.0.1:9000 weight=2')).slice(0, 2),
+      [200, 'success'],
+    );
+    assert.equal(
+      (await call('PATCH', '/upstream/app/servers/127.0.0.1:8088', JSON.stringify({ weight: 5, down: true }))).status,
+      200,
+    );
     const detail = (await call('GET', '/detail')).text;
     assert.match(detail, /server 127\.0\.0\.1:8088 weight=5 max_conns=0 max_fails=1 fail_timeout=10 backup=0 down=1\n/);
     assert.match(detail, /server 127\.0\.0\.1:8089 weight=3 .*max_fails=2/);
@@ -114,7 +139,12 @@ describe('dyups admin interface: trylock and live health', () => {
       let open = (): void => {};
       let gate: Promise<void> | null = new Promise<void>((resolve) => (open = resolve));
       // afterChange stands for the wait until every worker applied the change
-      const admin = await buildAdminApp(table, { token: null, allowRemote: false, trylock, afterChange: async () => gate ?? undefined });
+      const admin = await buildAdminApp(table, {
+        token: null,
+        allowRemote: false,
+        trylock,
+        afterChange: async () => gate ?? undefined,
+      });
       await admin.listen({ host: '127.0.0.1', port: 0 });
       const url = `http://127.0.0.1:${(admin.server.address() as { port: number }).port}`;
       try {
@@ -131,7 +161,10 @@ describe('dyups admin interface: trylock and live health', () => {
         gate = null;
         assert.equal(await (await first).text(), 'success');
         if (!trylock) assert.equal(await (await second).text(), 'success');
-        assert.equal(await (await fetch(`${url}/upstream/c`, { method: 'POST', body: 'server 127.0.0.1:3;' })).text(), 'success');
+        assert.equal(
+          await (await fetch(`${url}/upstream/c`, { method: 'POST', body: 'server 127.0.0.1:3;' })).text(),
+          'success',
+        );
       } finally {
         await admin.close();
       }
@@ -142,13 +175,23 @@ describe('dyups admin interface: trylock and live health', () => {
     const table = new UpstreamTable({ stateFile: null });
     const balancers = new Balancers();
     table.onChange((name, group) => balancers.set(group, name));
-    const admin = await buildAdminApp(table, { token: null, allowRemote: false, health: (name) => balancers.health(name) });
+    const admin = await buildAdminApp(table, {
+      token: null,
+      allowRemote: false,
+      health: (name) => balancers.health(name),
+    });
     await admin.listen({ host: '127.0.0.1', port: 0 });
     try {
       table.update('app', 'server 127.0.0.1:1 max_fails=1; server 127.0.0.1:2 drain;');
       balancers.get('app')!.primaries[0]!.failed(Date.now());
-      const json = (await (await fetch(`http://127.0.0.1:${(admin.server.address() as { port: number }).port}/upstream/app?format=json`)).json()) as {
-        servers: Array<{ address: string; drain: boolean; health: { available: boolean; active: number; fails: number; check: string | null } }>;
+      const json = (await (
+        await fetch(`http://127.0.0.1:${(admin.server.address() as { port: number }).port}/upstream/app?format=json`)
+      ).json()) as {
+        servers: Array<{
+          address: string;
+          drain: boolean;
+          health: { available: boolean; active: number; fails: number; check: string | null };
+        }>;
       };
       assert.deepEqual(
         json.servers.map((s) => [s.address, s.drain, s.health]),

@@ -5,7 +5,10 @@ import { parseUpstream } from '../../src/dyups/parse.js';
 
 function balancer(body: string): GroupBalancer {
   const group = parseUpstream('g', body);
-  return new GroupBalancer(group, group.servers.map((s) => new Peer(s)));
+  return new GroupBalancer(
+    group,
+    group.servers.map((s) => new Peer(s)),
+  );
 }
 
 const input = (clientIp = '10.0.0.1', hashKey = '/'): { clientIp: string; hashKey: string } => ({ clientIp, hashKey });

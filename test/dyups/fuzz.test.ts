@@ -7,9 +7,67 @@ import { formatDetail, toNginx } from '../../src/dyups/format.js';
 
 /** Bodies made of the grammar's own pieces, shuffled and broken: far likelier to reach deep paths than random bytes. */
 const piece = fc.oneof(
-  fc.constantFrom('server', 'least_conn', 'ip_hash', 'hash', 'keepalive', 'check', 'check_http_send', 'check_http_expect_alive', 'upstream', 'backup', 'down', 'drain', 'consistent'),
-  fc.constantFrom(';', '{', '}', '"', "'", '#', '\\', ' ', '\n', '\t', '=', ':', '[', ']', '\0', '\u000b', '\u00a0', '\u2003', '\u3000', '\ufeff'),
-  fc.constantFrom('127.0.0.1:80', '[::1]:8080', 'unix:/tmp/s', 'host', 'host:0', 'host:99999', 'weight=3', 'weight=0', 'weight=-1', 'max_fails=2', 'fail_timeout=10s', 'fail_timeout=1x', 'max_conns=5', 'interval=3000', 'type=http', 'type=udp', 'rise=2', '$request_uri', 'http_2xx', '10s', '1e9', '99999999999999999999'),
+  fc.constantFrom(
+    'server',
+    'least_conn',
+    'ip_hash',
+    'hash',
+    'keepalive',
+    'check',
+    'check_http_send',
+    'check_http_expect_alive',
+    'upstream',
+    'backup',
+    'down',
+    'drain',
+    'consistent',
+  ),
+  fc.constantFrom(
+    ';',
+    '{',
+    '}',
+    '"',
+    "'",
+    '#',
+    '\\',
+    ' ',
+    '\n',
+    '\t',
+    '=',
+    ':',
+    '[',
+    ']',
+    '\0',
+    '\u000b',
+    '\u00a0',
+    '\u2003',
+    '\u3000',
+    '\ufeff',
+  ),
+  fc.constantFrom(
+    '127.0.0.1:80',
+    '[::1]:8080',
+    'unix:/tmp/s',
+    'host',
+    'host:0',
+    'host:99999',
+    'weight=3',
+    'weight=0',
+    'weight=-1',
+    'max_fails=2',
+    'fail_timeout=10s',
+    'fail_timeout=1x',
+    'max_conns=5',
+    'interval=3000',
+    'type=http',
+    'type=udp',
+    'rise=2',
+    '$request_uri',
+    'http_2xx',
+    '10s',
+    '1e9',
+    '99999999999999999999',
+  ),
   fc.string({ maxLength: 12 }),
   fc.fullUnicodeString({ maxLength: 6 }),
 );
@@ -51,21 +109,31 @@ describe('dyups bodies, fuzzed', () => {
         down: fc.boolean(),
         drain: fc.boolean(),
       })
-      .map((s) =>
-        [
-          `server ${s.host}:${s.port}`,
-          s.weight === null ? '' : `weight=${s.weight}`,
-          s.maxFails === null ? '' : `max_fails=${s.maxFails}`,
-          s.failTimeout === null ? '' : `fail_timeout=${s.failTimeout}`,
-          s.maxConns === null ? '' : `max_conns=${s.maxConns}`,
-          s.backup ? 'backup' : '',
-          s.down ? 'down' : '',
-          s.drain ? 'drain' : '',
-        ].filter((p) => p !== '').join(' ') + ';',
+      .map(
+        (s) =>
+          [
+            `server ${s.host}:${s.port}`,
+            s.weight === null ? '' : `weight=${s.weight}`,
+            s.maxFails === null ? '' : `max_fails=${s.maxFails}`,
+            s.failTimeout === null ? '' : `fail_timeout=${s.failTimeout}`,
+            s.maxConns === null ? '' : `max_conns=${s.maxConns}`,
+            s.backup ? 'backup' : '',
+            s.down ? 'down' : '',
+            s.drain ? 'drain' : '',
+          ]
+            .filter((p) => p !== '')
+            .join(' ') + ';',
       );
     const structured = fc
-      .tuple(fc.constantFrom('', 'least_conn;', 'ip_hash;', 'hash $request_uri;', 'hash $remote_addr consistent;'), fc.array(serverLine, { minLength: 1, maxLength: 6 }), fc.option(fc.integer({ min: 0, max: 64 })))
-      .map(([method, servers, keepalive]) => `${method}\n${servers.join('\n')}\n${keepalive === null ? '' : `keepalive ${keepalive};`}`);
+      .tuple(
+        fc.constantFrom('', 'least_conn;', 'ip_hash;', 'hash $request_uri;', 'hash $remote_addr consistent;'),
+        fc.array(serverLine, { minLength: 1, maxLength: 6 }),
+        fc.option(fc.integer({ min: 0, max: 64 })),
+      )
+      .map(
+        ([method, servers, keepalive]) =>
+          `${method}\n${servers.join('\n')}\n${keepalive === null ? '' : `keepalive ${keepalive};`}`,
+      );
     let accepted = 0;
     fc.assert(
       fc.property(structured, (text) => {
@@ -81,7 +149,10 @@ describe('dyups bodies, fuzzed', () => {
       }),
       { numRuns: 3_000 },
     );
-    assert.ok(accepted > 500, `only ${accepted} of 3,000 structured bodies were accepted: the generator misses the accept paths`);
+    assert.ok(
+      accepted > 500,
+      `only ${accepted} of 3,000 structured bodies were accepted: the generator misses the accept paths`,
+    );
   });
 
   it('never change the live group unless accepted, and never answer anything but 200 or 400', () => {

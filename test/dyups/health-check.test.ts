@@ -68,15 +68,22 @@ describe('dyups active health checks', () => {
       checker.set(group, name);
     });
     try {
-      table.update('app', `server 127.0.0.1:${portA}; server 127.0.0.1:${portB}; check interval=100ms rise=2 fall=2 timeout=500ms type=http;`);
-      const health = (port: number): string | null | undefined => balancers.health('app').get(`127.0.0.1:${port}`)?.check;
+      table.update(
+        'app',
+        `server 127.0.0.1:${portA}; server 127.0.0.1:${portB}; check interval=100ms rise=2 fall=2 timeout=500ms type=http;`,
+      );
+      const health = (port: number): string | null | undefined =>
+        balancers.health('app').get(`127.0.0.1:${port}`)?.check;
       assert.equal(health(portA), 'down', 'default_down: a server starts down until it passes `rise` probes');
       assert.ok(await waitFor(() => health(portA) === 'up' && health(portB) === 'up', 3_000), 'never came up');
       b.status.code = 500;
       const probesBefore = b.probes.count;
       assert.ok(await waitFor(() => health(portB) === 'down', 3_000), 'a failing server was never marked down');
       assert.ok(b.probes.count - probesBefore >= 2, 'down after fewer probes than `fall`');
-      const picks = Array.from({ length: 20 }, () => balancers.get('app')!.pick({ clientIp: '1.1.1.1', hashKey: '/' }, new Set())!.address);
+      const picks = Array.from(
+        { length: 20 },
+        () => balancers.get('app')!.pick({ clientIp: '1.1.1.1', hashKey: '/' }, new Set())!.address,
+      );
       assert.deepEqual([...new Set(picks)], [`127.0.0.1:${portA}`]);
       b.status.code = 200;
       assert.ok(await waitFor(() => health(portB) === 'up', 3_000), 'a recovered server was never marked up');

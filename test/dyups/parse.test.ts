@@ -5,10 +5,31 @@ import { UpstreamSyntaxError, parseUpstream } from '../../src/dyups/parse.js';
 
 describe('dyups upstream bodies', () => {
   it("parses dyups' example body with nginx's defaults", () => {
-    const group = parseUpstream('app', 'server 127.0.0.1:8088; server 127.0.0.1:8089 weight=3 max_fails=2 fail_timeout=10s; server 10.0.0.1:80 backup;');
+    const group = parseUpstream(
+      'app',
+      'server 127.0.0.1:8088; server 127.0.0.1:8089 weight=3 max_fails=2 fail_timeout=10s; server 10.0.0.1:80 backup;',
+    );
     assert.equal(group.servers.length, 3);
-    assert.deepEqual(group.servers[0], { address: '127.0.0.1:8088', weight: 1, maxConns: 0, maxFails: 1, failTimeout: 10, backup: false, down: false, drain: false });
-    assert.deepEqual(group.servers[1], { address: '127.0.0.1:8089', weight: 3, maxConns: 0, maxFails: 2, failTimeout: 10, backup: false, down: false, drain: false });
+    assert.deepEqual(group.servers[0], {
+      address: '127.0.0.1:8088',
+      weight: 1,
+      maxConns: 0,
+      maxFails: 1,
+      failTimeout: 10,
+      backup: false,
+      down: false,
+      drain: false,
+    });
+    assert.deepEqual(group.servers[1], {
+      address: '127.0.0.1:8089',
+      weight: 3,
+      maxConns: 0,
+      maxFails: 2,
+      failTimeout: 10,
+      backup: false,
+      down: false,
+      drain: false,
+    });
     assert.equal(group.servers[2]!.backup, true);
     assert.deepEqual(group.balancer, { kind: 'round_robin' });
   });
@@ -36,7 +57,11 @@ describe('dyups upstream bodies', () => {
     assert.equal(group.check!.interval, 3000);
     assert.equal(group.check!.httpSend, 'HEAD /health HTTP/1.0\r\n\r\n');
     assert.deepEqual(group.check!.httpExpectAlive, ['http_2xx', 'http_3xx']);
-    assert.deepEqual(parseUpstream('h', 'hash $request_uri consistent; server a:1;').balancer, { kind: 'hash', key: '$request_uri', consistent: true });
+    assert.deepEqual(parseUpstream('h', 'hash $request_uri consistent; server a:1;').balancer, {
+      kind: 'hash',
+      key: '$request_uri',
+      consistent: true,
+    });
     assert.deepEqual(parseUpstream('i', 'ip_hash; server a:1;').balancer, { kind: 'ip_hash' });
   });
 
@@ -81,7 +106,10 @@ describe('dyups upstream bodies', () => {
   }
 
   it('prints /list, /detail and /upstream/NAME exactly as dyups does', () => {
-    const app = parseUpstream('app', 'server 127.0.0.1:8088; server 127.0.0.1:8089 weight=3 max_fails=2 fail_timeout=30s backup down;');
+    const app = parseUpstream(
+      'app',
+      'server 127.0.0.1:8088; server 127.0.0.1:8089 weight=3 max_fails=2 fail_timeout=30s backup down;',
+    );
     const api = parseUpstream('api', 'server 10.0.0.1:80;');
     assert.equal(formatList([app, api]), 'api\napp\n');
     assert.equal(

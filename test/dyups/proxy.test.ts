@@ -24,12 +24,15 @@ const agent = new Agent({ keepAlive: true, maxSockets: 20 });
 
 function send(host: string, method = 'GET', body?: string): Promise<{ status: number; text: string }> {
   return new Promise((resolve, reject) => {
-    const req = httpRequest({ host: '127.0.0.1', port: proxyPort, method, path: '/who', headers: { host }, agent }, (res) => {
-      let text = '';
-      res.setEncoding('utf8');
-      res.on('data', (d: string) => (text += d));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, text }));
-    });
+    const req = httpRequest(
+      { host: '127.0.0.1', port: proxyPort, method, path: '/who', headers: { host }, agent },
+      (res) => {
+        let text = '';
+        res.setEncoding('utf8');
+        res.on('data', (d: string) => (text += d));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, text }));
+      },
+    );
     req.on('error', reject);
     req.end(body);
   });
@@ -41,13 +44,20 @@ describe('dyups proxy', () => {
       const server = createServer((req, res) => {
         let body = '';
         req.on('data', (d: Buffer) => (body += d.toString()));
-        req.on('end', () => res.end(`upstream-${i} ${req.method} ${body} xff=${String(req.headers['x-forwarded-for'])}`));
+        req.on('end', () =>
+          res.end(`upstream-${i} ${req.method} ${body} xff=${String(req.headers['x-forwarded-for'])}`),
+        );
       });
       await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
       upstreams.push(server);
       ports.push((server.address() as { port: number }).port);
     }
-    proxy = await buildProxyApp(table, balancers, { scheduler: new Scheduler({ name: 'proxy' }), connectTimeout: 500, readTimeout: 5_000, bodyLimit: 1024 * 1024 });
+    proxy = await buildProxyApp(table, balancers, {
+      scheduler: new Scheduler({ name: 'proxy' }),
+      connectTimeout: 500,
+      readTimeout: 5_000,
+      bodyLimit: 1024 * 1024,
+    });
     await proxy.listen({ host: '127.0.0.1', port: 0 });
     proxyPort = (proxy.server.address() as { port: number }).port;
   });
@@ -83,7 +93,10 @@ describe('dyups proxy', () => {
 
   it('retries the next server when one refuses, marks it failed, and uses backups only when primaries are gone', async () => {
     const dead = await deadPort();
-    table.update('failover.local', `server 127.0.0.1:${dead} max_fails=1 fail_timeout=30s; server 127.0.0.1:${ports[1]}; server 127.0.0.1:${ports[2]} backup;`);
+    table.update(
+      'failover.local',
+      `server 127.0.0.1:${dead} max_fails=1 fail_timeout=30s; server 127.0.0.1:${ports[1]}; server 127.0.0.1:${ports[2]} backup;`,
+    );
     for (let i = 0; i < 10; i++) {
       const res = await send('failover.local');
       assert.equal(res.status, 200);
@@ -101,7 +114,10 @@ describe('dyups proxy', () => {
     const dead = await deadPort();
     table.update('post.local', `server 127.0.0.1:${dead}; server 127.0.0.1:${ports[0]};`);
     const results = await Promise.all([send('post.local', 'POST', 'x'), send('post.local', 'POST', 'y')]);
-    assert.ok(results.some((r) => r.status === 502 && /connection refused/.test(r.text)), JSON.stringify(results));
+    assert.ok(
+      results.some((r) => r.status === 502 && /connection refused/.test(r.text)),
+      JSON.stringify(results),
+    );
     const allDead = await deadPort();
     table.update('gone.local', `server 127.0.0.1:${allDead};`);
     const gone = await send('gone.local');
@@ -138,9 +154,13 @@ describe('dyups proxy', () => {
     try {
       table.update('drain.local', `server ${slowAddress}; server 127.0.0.1:${ports[0]};`);
       const inFlight = send('drain.local'); // smooth round robin picks the first server first
-      for (let i = 0; i < 100 && balancers.health('drain.local').get(slowAddress)?.active !== 1; i++) await new Promise((r) => setTimeout(r, 10));
+      for (let i = 0; i < 100 && balancers.health('drain.local').get(slowAddress)?.active !== 1; i++)
+        await new Promise((r) => setTimeout(r, 10));
       assert.equal(balancers.health('drain.local').get(slowAddress)?.active, 1);
-      assert.deepEqual(table.patchServer('drain.local', slowAddress, { drain: true }), { status: 200, message: 'success' });
+      assert.deepEqual(table.patchServer('drain.local', slowAddress, { drain: true }), {
+        status: 200,
+        message: 'success',
+      });
       const during = await Promise.all(Array.from({ length: 10 }, () => send('drain.local')));
       assert.deepEqual([...new Set(during.map((r) => r.text.split(' ')[0]))], ['upstream-0']);
       assert.equal(balancers.health('drain.local').get(slowAddress)?.available, false);
@@ -168,18 +188,36 @@ describe('dyups proxy', () => {
         hash.update(d);
         firstPiece();
       });
-      req.on('end', () => res.end(`${size} ${hash.digest('hex')} ${String(req.headers['transfer-encoding'] ?? req.headers['content-length'])}`));
+      req.on('end', () =>
+        res.end(
+          `${size} ${hash.digest('hex')} ${String(req.headers['transfer-encoding'] ?? req.headers['content-length'])}`,
+        ),
+      );
       req.on('error', () => {});
     });
     await new Promise<void>((resolve) => sink.listen(0, '127.0.0.1', resolve));
     table.update('upload.local', `server 127.0.0.1:${(sink.address() as { port: number }).port};`);
-    const upload = (headers: Record<string, string>, pieces: Buffer[], between?: () => Promise<void>): Promise<{ status: number; text: string }> =>
+    const upload = (
+      headers: Record<string, string>,
+      pieces: Buffer[],
+      between?: () => Promise<void>,
+    ): Promise<{ status: number; text: string }> =>
       new Promise((resolve, reject) => {
-        const req = httpRequest({ host: '127.0.0.1', port: proxyPort, method: 'PUT', path: '/up', headers: { host: 'upload.local', ...headers }, agent: false }, (res) => {
-          let text = '';
-          res.on('data', (d: Buffer) => (text += d.toString()));
-          res.on('end', () => resolve({ status: res.statusCode ?? 0, text }));
-        });
+        const req = httpRequest(
+          {
+            host: '127.0.0.1',
+            port: proxyPort,
+            method: 'PUT',
+            path: '/up',
+            headers: { host: 'upload.local', ...headers },
+            agent: false,
+          },
+          (res) => {
+            let text = '';
+            res.on('data', (d: Buffer) => (text += d.toString()));
+            res.on('end', () => resolve({ status: res.statusCode ?? 0, text }));
+          },
+        );
         req.on('error', reject);
         void (async () => {
           req.write(pieces[0]);
@@ -200,7 +238,10 @@ describe('dyups proxy', () => {
       // Content-Length over the limit (1 MB here): 413 before any upstream is asked
       const before = requests;
       const big = Array.from({ length: 12 }, () => Buffer.alloc(100 * 1024, 7));
-      const declared = await upload({ 'content-length': String(1200 * 1024) }, big).catch(() => ({ status: 413, text: '(connection closed after the answer)' }));
+      const declared = await upload({ 'content-length': String(1200 * 1024) }, big).catch(() => ({
+        status: 413,
+        text: '(connection closed after the answer)',
+      }));
       assert.equal(declared.status, 413);
       assert.equal(requests, before);
       // a chunked body that grows past the limit is cut off: 413 to the client, the upstream never gets more than the limit

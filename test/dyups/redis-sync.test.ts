@@ -22,10 +22,18 @@ interface Instance {
   close(): Promise<void>;
 }
 
-async function startInstance(url: string, prefix: string, table = new UpstreamTable({ stateFile: null })): Promise<Instance> {
+async function startInstance(
+  url: string,
+  prefix: string,
+  table = new UpstreamTable({ stateFile: null }),
+): Promise<Instance> {
   const sync = new RedisSync(table, { url, prefix });
   await sync.start();
-  const admin = await buildAdminApp(table, { token: null, allowRemote: false, change: (change) => sync.change(change) });
+  const admin = await buildAdminApp(table, {
+    token: null,
+    allowRemote: false,
+    change: (change) => sync.change(change),
+  });
   await admin.listen({ host: '127.0.0.1', port: 0 });
   const base = `http://127.0.0.1:${(admin.server.address() as { port: number }).port}`;
   return {
@@ -40,7 +48,12 @@ async function startInstance(url: string, prefix: string, table = new UpstreamTa
   };
 }
 
-async function call(base: string, method: string, path: string, body?: string): Promise<{ status: number; text: string }> {
+async function call(
+  base: string,
+  method: string,
+  path: string,
+  body?: string,
+): Promise<{ status: number; text: string }> {
   const res = await fetch(`${base}${path}`, { method, ...(body !== undefined ? { body } : {}) });
   return { status: res.status, text: await res.text() };
 }
@@ -63,12 +76,21 @@ describe('dyups sync across instances through Redis', () => {
     const a = await startInstance(redis.url, 't1');
     const b = await startInstance(redis.url, 't1');
     try {
-      assert.deepEqual(await call(a.base, 'POST', '/upstream/app', 'server 127.0.0.1:8081; server 127.0.0.1:8082 weight=2;'), { status: 200, text: 'success' });
+      assert.deepEqual(
+        await call(a.base, 'POST', '/upstream/app', 'server 127.0.0.1:8081; server 127.0.0.1:8082 weight=2;'),
+        { status: 200, text: 'success' },
+      );
       assert.ok(await waitFor(() => b.table.get('app') !== undefined, 2_000), 'instance b never saw the new upstream');
       assert.equal(detail(b), detail(a));
       assert.equal(b.table.version, a.table.version);
-      assert.deepEqual(await call(b.base, 'PATCH', '/upstream/app/servers/127.0.0.1:8081', '{"down": true}'), { status: 200, text: 'success' });
-      assert.ok(await waitFor(() => a.table.get('app')?.servers[0]?.down === true, 2_000), 'instance a never saw the change made on b');
+      assert.deepEqual(await call(b.base, 'PATCH', '/upstream/app/servers/127.0.0.1:8081', '{"down": true}'), {
+        status: 200,
+        text: 'success',
+      });
+      assert.ok(
+        await waitFor(() => a.table.get('app')?.servers[0]?.down === true, 2_000),
+        'instance a never saw the change made on b',
+      );
       assert.deepEqual(await call(b.base, 'DELETE', '/upstream/app'), { status: 200, text: 'success' });
       assert.ok(await waitFor(() => a.table.get('app') === undefined, 2_000), 'instance a never saw the delete');
       // what Redis holds is what both serve
@@ -93,7 +115,8 @@ describe('dyups sync across instances through Redis', () => {
       const answers = await Promise.all(requests);
       const accepted = answers.filter((r) => r.status === 200).length;
       assert.ok(accepted >= 20, `only ${accepted} of 40 racing changes were accepted`);
-      for (const answer of answers) assert.ok(answer.status === 200 || answer.status === 409, `unexpected answer ${answer.status} ${answer.text}`);
+      for (const answer of answers)
+        assert.ok(answer.status === 200 || answer.status === 409, `unexpected answer ${answer.status} ${answer.text}`);
       await waitFor(() => a.table.version === b.table.version, 2_000);
       assert.equal(detail(a), detail(b), 'the instances disagree');
       // every accepted add-server is in the table: none was overwritten by a racing change
@@ -116,9 +139,20 @@ describe('dyups sync across instances through Redis', () => {
       assert.ok(await waitFor(() => a.table.get('late') !== undefined, 2_000));
       // a's remote change reached its state file too, so a restart without Redis keeps it
       assert.match(readFileSync(stateFile, 'utf8'), /upstream late \{/);
-      const c = await startInstance(redis.url, 't3', new UpstreamTable({ stateFile: null }, [parseUpstream('stale', 'server 127.0.0.1:9;')]));
+      const c = await startInstance(
+        redis.url,
+        't3',
+        new UpstreamTable({ stateFile: null }, [parseUpstream('stale', 'server 127.0.0.1:9;')]),
+      );
       try {
-        assert.deepEqual(c.table.all().map((g) => g.name).sort(), ['late', 'seed'], 'Redis wins over a local table once it holds one');
+        assert.deepEqual(
+          c.table
+            .all()
+            .map((g) => g.name)
+            .sort(),
+          ['late', 'seed'],
+          'Redis wins over a local table once it holds one',
+        );
       } finally {
         await c.close();
       }
@@ -156,11 +190,21 @@ describe('dyups sync across instances through Redis', () => {
       // Redis comes back empty on the same port (a restart without persistence): the next change works
       const again = await startTestRedisOn(port);
       try {
-        const ok = await waitFor(async () => (await call(a.base, 'POST', '/upstream/other', 'server 127.0.0.1:7;')).status === 200, 10_000, 200);
+        const ok = await waitFor(
+          async () => (await call(a.base, 'POST', '/upstream/other', 'server 127.0.0.1:7;')).status === 200,
+          10_000,
+          200,
+        );
         assert.ok(ok, 'changes never worked again after Redis came back');
-        assert.ok(await waitFor(() => b.table.get('other') !== undefined, 5_000), 'b never caught up after the reconnect');
+        assert.ok(
+          await waitFor(() => b.table.get('other') !== undefined, 5_000),
+          'b never caught up after the reconnect',
+        );
         // the emptied Redis was seeded again from the live table: nothing configured before was lost
-        assert.ok(b.table.get('app') !== undefined && a.table.get('app') !== undefined, 'the restart of Redis lost an upstream');
+        assert.ok(
+          b.table.get('app') !== undefined && a.table.get('app') !== undefined,
+          'the restart of Redis lost an upstream',
+        );
         assert.equal(detail(a), detail(b));
       } finally {
         await again.stop();

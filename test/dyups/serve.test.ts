@@ -22,16 +22,21 @@ describe('cosocket serve with dyups', () => {
     const first = await startServer(args);
     const admin = `http://127.0.0.1:${adminPort}`;
     for (let i = 0; i < 20; i++) {
-      const res = await fetch(`${admin}/upstream/g${i}.local`, { method: 'POST', body: `server 127.0.0.1:${1000 + i} weight=${(i % 5) + 1};` });
+      const res = await fetch(`${admin}/upstream/g${i}.local`, {
+        method: 'POST',
+        body: `server 127.0.0.1:${1000 + i} weight=${(i % 5) + 1};`,
+      });
       assert.equal(await res.text(), 'success');
-      if (i % 4 === 3) assert.equal(await (await fetch(`${admin}/upstream/g${i - 1}.local`, { method: 'DELETE' })).text(), 'success');
+      if (i % 4 === 3)
+        assert.equal(await (await fetch(`${admin}/upstream/g${i - 1}.local`, { method: 'DELETE' })).text(), 'success');
     }
     const acknowledged = await (await fetch(`${admin}/detail`)).text();
     assert.equal(await first.stop('SIGKILL'), null);
     const second = await startServer(args);
     try {
       // the dyups banner is written just after the "listening" line the helper waits for
-      for (let i = 0; i < 100 && !/upstream group\(s\)/.test(second.output()); i++) await new Promise((r) => setTimeout(r, 20));
+      for (let i = 0; i < 100 && !/upstream group\(s\)/.test(second.output()); i++)
+        await new Promise((r) => setTimeout(r, 20));
       assert.match(second.output(), /15 upstream group\(s\) from/);
       assert.equal(await (await fetch(`${admin}/detail`)).text(), acknowledged);
     } finally {
@@ -41,29 +46,64 @@ describe('cosocket serve with dyups', () => {
 
   it('refuses to start on a state file that does not parse, naming file, line and reason, and keeps the file', async () => {
     const state = join(dir, 'bad.conf');
-    const text = 'upstream ok {\n    server 127.0.0.1:1;\n}\nupstream broken {\n    server 127.0.0.1:1 weight=heavy;\n}\n';
+    const text =
+      'upstream ok {\n    server 127.0.0.1:1;\n}\nupstream broken {\n    server 127.0.0.1:1 weight=heavy;\n}\n';
     writeFileSync(state, text);
-    const result = await runCli(['serve', '--port', '0', '--proxy-port', String(await deadPort()), '--state-file', state, '--redis', 'redis://127.0.0.1:1']);
+    const result = await runCli([
+      'serve',
+      '--port',
+      '0',
+      '--proxy-port',
+      String(await deadPort()),
+      '--state-file',
+      state,
+      '--redis',
+      'redis://127.0.0.1:1',
+    ]);
     assert.equal(result.code, 2);
-    assert.match(result.stderr, new RegExp(`state file ${state.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')}, line 5: expected a whole number .* at 'heavy'`));
+    assert.match(
+      result.stderr,
+      new RegExp(
+        `state file ${state.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')}, line 5: expected a whole number .* at 'heavy'`,
+      ),
+    );
     assert.equal(readFileSync(state, 'utf8'), text);
   });
 
   it('two servers with --dyups-sync redis (their shared --redis) share their upstreams; an unreachable sync Redis stops the start', async () => {
     const redis = await startTestRedis();
     const ports = await Promise.all([deadPort(), deadPort()]);
-    const servers = await Promise.all(ports.map((port) => startServer(['--admin-port', String(port), '--redis', redis.url, '--dyups-sync', 'redis'])));
+    const servers = await Promise.all(
+      ports.map((port) => startServer(['--admin-port', String(port), '--redis', redis.url, '--dyups-sync', 'redis'])),
+    );
     try {
-      const res = await fetch(`http://127.0.0.1:${ports[0]}/upstream/app.local`, { method: 'POST', body: 'server 127.0.0.1:8081;' });
+      const res = await fetch(`http://127.0.0.1:${ports[0]}/upstream/app.local`, {
+        method: 'POST',
+        body: 'server 127.0.0.1:8081;',
+      });
       assert.equal(await res.text(), 'success');
-      const seen = await waitFor(async () => (await (await fetch(`http://127.0.0.1:${ports[1]}/upstream/app.local`)).text()) === 'server 127.0.0.1:8081\n', 5_000);
+      const seen = await waitFor(
+        async () =>
+          (await (await fetch(`http://127.0.0.1:${ports[1]}/upstream/app.local`)).text()) === 'server 127.0.0.1:8081\n',
+        5_000,
+      );
       assert.ok(seen, 'the second server never saw the change made on the first');
       assert.match(servers[0]!.output(), /synced through redis:\/\/127\.0\.0\.1/);
     } finally {
       for (const server of servers) await server.stop();
       await redis.stop();
     }
-    const refused = await runCli(['serve', '--port', '0', '--admin-port', String(await deadPort()), '--dyups-sync', `redis://127.0.0.1:${await deadPort()}`, '--redis', 'redis://127.0.0.1:1']);
+    const refused = await runCli([
+      'serve',
+      '--port',
+      '0',
+      '--admin-port',
+      String(await deadPort()),
+      '--dyups-sync',
+      `redis://127.0.0.1:${await deadPort()}`,
+      '--redis',
+      'redis://127.0.0.1:1',
+    ]);
     assert.equal(refused.code, 2);
     assert.match(refused.stderr, /dyups sync: cannot load the upstreams from redis:\/\/127\.0\.0\.1:\d+/);
     const bad = await runCli(['serve', '--dyups-sync', 'http://x']);
@@ -103,15 +143,29 @@ describe('cosocket serve with dyups and --workers', () => {
     const config = join(own, 'tight.json');
     const adminPort = await deadPort();
     const proxyPort = await deadPort();
-    writeFileSync(config, JSON.stringify({ dyups: { adminPort, proxyPort, buffering: 'on', buffers: '2 8k', maxTempFileSize: 0 } }));
+    writeFileSync(
+      config,
+      JSON.stringify({ dyups: { adminPort, proxyPort, buffering: 'on', buffers: '2 8k', maxTempFileSize: 0 } }),
+    );
     const srv = await startServer(['--config', config]);
     const client = connect(proxyPort, '127.0.0.1');
     try {
-      assert.equal(await (await fetch(`http://127.0.0.1:${adminPort}/upstream/big.local`, { method: 'POST', body: `server 127.0.0.1:${upstreamPort};` })).text(), 'success');
+      assert.equal(
+        await (
+          await fetch(`http://127.0.0.1:${adminPort}/upstream/big.local`, {
+            method: 'POST',
+            body: `server 127.0.0.1:${upstreamPort};`,
+          })
+        ).text(),
+        'success',
+      );
       client.pause();
       client.write('GET / HTTP/1.1\r\nHost: big.local\r\n\r\n');
       await new Promise((r) => setTimeout(r, 1_000));
-      assert.ok(written < 10 * 1024 * 1024, `the upstream got to write ${written} bytes for a client that reads nothing`);
+      assert.ok(
+        written < 10 * 1024 * 1024,
+        `the upstream got to write ${written} bytes for a client that reads nothing`,
+      );
     } finally {
       client.destroy();
       await srv.stop();
@@ -128,28 +182,43 @@ describe('cosocket serve with dyups and --workers', () => {
         (label) =>
           new Promise<{ close(): void; port: number }>((resolve) => {
             const server = createServer((_req, res) => res.end(label));
-            server.listen(0, '127.0.0.1', () => resolve({ close: () => server.close(), port: (server.address() as { port: number }).port }));
+            server.listen(0, '127.0.0.1', () =>
+              resolve({ close: () => server.close(), port: (server.address() as { port: number }).port }),
+            );
           }),
       ),
     );
     const adminPort = await deadPort();
     const proxyPort = await deadPort();
-    const srv = await startServer(['--workers', '2', '--admin-port', String(adminPort), '--proxy-port', String(proxyPort)]);
+    const srv = await startServer([
+      '--workers',
+      '2',
+      '--admin-port',
+      String(adminPort),
+      '--proxy-port',
+      String(proxyPort),
+    ]);
     const via = async (): Promise<{ status: number; text: string }> => {
       const { request } = await import('node:http');
       return new Promise((resolve, reject) => {
-        const req = request({ host: '127.0.0.1', port: proxyPort, path: '/', headers: { host: 'app.local', connection: 'close' } }, (res) => {
-          let text = '';
-          res.on('data', (d: Buffer) => (text += d.toString()));
-          res.on('end', () => resolve({ status: res.statusCode ?? 0, text }));
-        });
+        const req = request(
+          { host: '127.0.0.1', port: proxyPort, path: '/', headers: { host: 'app.local', connection: 'close' } },
+          (res) => {
+            let text = '';
+            res.on('data', (d: Buffer) => (text += d.toString()));
+            res.on('end', () => resolve({ status: res.statusCode ?? 0, text }));
+          },
+        );
         req.on('error', reject);
         req.end();
       });
     };
     try {
       for (const [i, target] of [upstreams[0]!, upstreams[1]!, upstreams[0]!].entries()) {
-        const res = await fetch(`http://127.0.0.1:${adminPort}/upstream/app.local`, { method: 'POST', body: `server 127.0.0.1:${target.port};` });
+        const res = await fetch(`http://127.0.0.1:${adminPort}/upstream/app.local`, {
+          method: 'POST',
+          body: `server 127.0.0.1:${target.port};`,
+        });
         assert.equal(await res.text(), 'success');
         // new connections are spread over both workers: every one must already see this change
         const answers = await Promise.all(Array.from({ length: 20 }, () => via()));
@@ -157,7 +226,9 @@ describe('cosocket serve with dyups and --workers', () => {
         assert.deepEqual([...new Set(answers.map((a) => `${a.status} ${a.text}`))], [`200 ${expected}`], `change ${i}`);
       }
       // live state comes from the workers, which do the balancing
-      const json = (await (await fetch(`http://127.0.0.1:${adminPort}/upstream/app.local?format=json`)).json()) as { servers: Array<{ health?: object }> };
+      const json = (await (await fetch(`http://127.0.0.1:${adminPort}/upstream/app.local?format=json`)).json()) as {
+        servers: Array<{ health?: object }>;
+      };
       assert.deepEqual(json.servers[0]!.health, { available: true, active: 0, fails: 0, check: null });
     } finally {
       assert.equal(await srv.stop('SIGTERM'), 0);

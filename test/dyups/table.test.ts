@@ -15,7 +15,10 @@ describe('dyups table and state file', () => {
     const table = new UpstreamTable({ stateFile: null });
     const changes: string[] = [];
     table.onChange((name, group) => changes.push(`${name}:${group === null ? 'deleted' : group.servers.length}`));
-    assert.deepEqual(table.update('app', 'server 127.0.0.1:1; server 127.0.0.1:2;'), { status: 200, message: 'success' });
+    assert.deepEqual(table.update('app', 'server 127.0.0.1:1; server 127.0.0.1:2;'), {
+      status: 200,
+      message: 'success',
+    });
     assert.deepEqual(table.update('app', 'server 127.0.0.1:3;'), { status: 200, message: 'success' });
     assert.equal(table.get('app')!.servers[0]!.address, '127.0.0.1:3');
     assert.deepEqual(table.delete('app'), { status: 200, message: 'success' });
@@ -46,10 +49,20 @@ describe('dyups table and state file', () => {
     table.update('b-app', 'server 10.0.0.4:8080 max_fails=3 fail_timeout=30s;');
     table.update('b-app', 'server broken weight=0;'); // refused: must not reach the file
     const reloaded = new UpstreamTable({ stateFile: file }, loadState(file));
-    assert.deepEqual(reloaded.all().map((g) => g.name).sort(), ['a-app', 'b-app']);
+    assert.deepEqual(
+      reloaded
+        .all()
+        .map((g) => g.name)
+        .sort(),
+      ['a-app', 'b-app'],
+    );
     assert.deepEqual(reloaded.get('b-app'), table.get('b-app'));
     assert.equal((statSync(file).mode & 0o777).toString(8), '600');
-    assert.deepEqual(readdirSync(dir).filter((f) => f.endsWith('.tmp')), [], 'temp files left behind');
+    assert.deepEqual(
+      readdirSync(dir).filter((f) => f.endsWith('.tmp')),
+      [],
+      'temp files left behind',
+    );
     assert.match(readFileSync(file, 'utf8'), /^# cosocket dyups state/);
   });
 
@@ -63,7 +76,10 @@ describe('dyups table and state file', () => {
 
   it('refuses a corrupt or truncated state file with the file, the line and the reason, leaving it as it is', () => {
     const cases: Array<[string, RegExp]> = [
-      ['upstream ok {\n  server a:1;\n}\nupstream bad {\n  server a:1 weight=zero;\n}\n', /line 5: expected a whole number .* at 'zero'/],
+      [
+        'upstream ok {\n  server a:1;\n}\nupstream bad {\n  server a:1 weight=zero;\n}\n',
+        /line 5: expected a whole number .* at 'zero'/,
+      ],
       ['upstream cut {\n  server a:1;\n', /line 1: upstream 'cut' is not closed/],
       ['garbage here\n', /line 1: expected 'upstream NAME \{', found 'garbage'/],
       ['upstream twice { server a:1; }\nupstream twice { server b:1; }\n', /line 2: upstream 'twice' appears twice/],
@@ -71,7 +87,10 @@ describe('dyups table and state file', () => {
     for (const [text, pattern] of cases) {
       const file = join(dir, `broken-${Math.random().toString(16).slice(2)}.conf`);
       writeFileSync(file, text);
-      assert.throws(() => loadState(file), (err: unknown) => err instanceof StateFileError && pattern.test(err.message) && err.message.includes(file));
+      assert.throws(
+        () => loadState(file),
+        (err: unknown) => err instanceof StateFileError && pattern.test(err.message) && err.message.includes(file),
+      );
       assert.equal(readFileSync(file, 'utf8'), text, 'the state file must be left as it is');
     }
     assert.deepEqual(loadState(join(dir, 'missing.conf')), []);

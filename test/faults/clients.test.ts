@@ -28,7 +28,11 @@ interface Baseline {
 async function baseline(server: RunningServer): Promise<Baseline> {
   // warm up: the Redis pool connection and the test's keep-alive connection exist before counting
   assert.equal((await timedGet(`http://127.0.0.1:${server.port}/test`)).status, 200);
-  const idle = await settle(() => status(server.port), (s) => s.scheduler.live === 0, 5_000);
+  const idle = await settle(
+    () => status(server.port),
+    (s) => s.scheduler.live === 0,
+    5_000,
+  );
   return { fds: openFds(server.child.pid!), live: idle.value.scheduler.live };
 }
 
@@ -40,7 +44,10 @@ async function backToBaseline(server: RunningServer, base: Baseline, what: strin
     (v) => v.fds <= base.fds + FD_MARGIN && v.live <= base.live,
     ms,
   );
-  assert.ok(back.ok, `${what}: after ${ms} ms the server still has ${back.value.fds} fds (baseline ${base.fds}) and ${back.value.live} live coroutines (baseline ${base.live})`);
+  assert.ok(
+    back.ok,
+    `${what}: after ${ms} ms the server still has ${back.value.fds} fds (baseline ${base.fds}) and ${back.value.live} live coroutines (baseline ${base.live})`,
+  );
   return Date.now() - started;
 }
 
@@ -163,21 +170,30 @@ describe('faults: misbehaving clients (aborts, slowloris, clients that never rea
       let maxLive = 0;
       for (let start = 0; start < total; start += batch) {
         const results = await Promise.all(
-          Array.from({ length: Math.min(batch, total - start) }, (_, k) => abortAfter(server.port, '/send/big', wants[(start + k) % wants.length]!, (start + k) % 2 === 1)),
+          Array.from({ length: Math.min(batch, total - start) }, (_, k) =>
+            abortAfter(server.port, '/send/big', wants[(start + k) % wants.length]!, (start + k) % 2 === 1),
+          ),
         );
         for (const r of results) {
-          if (!r.aborted || r.head !== 'HTTP/1.1 200 OK') failed.push(`${r.head || '(no head)'} after ${r.received} bytes`);
+          if (!r.aborted || r.head !== 'HTTP/1.1 200 OK')
+            failed.push(`${r.head || '(no head)'} after ${r.received} bytes`);
         }
         maxLive = Math.max(maxLive, (await status(server.port)).scheduler.live);
       }
-      assert.deepEqual(failed.slice(0, 5), [], `${failed.length} of ${total} clients did not get the stream they hung up on`);
+      assert.deepEqual(
+        failed.slice(0, 5),
+        [],
+        `${failed.length} of ${total} clients did not get the stream they hung up on`,
+      );
       const ms = await backToBaseline(server, base, `${total} aborted streams`);
       assert.equal((await status(server.port)).scheduler.queued, 0);
       assert.equal((await timedGet(`http://127.0.0.1:${server.port}/test`)).status, 200, 'GET /test after the aborts');
       const again = await abortAfter(server.port, '/send/big', 50_000, false);
       assert.ok(again.aborted && again.head === 'HTTP/1.1 200 OK', 'the growing file still streams to a new client');
       await backToBaseline(server, base, 'one more stream');
-      console.log(`${total} aborted streams: back to baseline ${ms} ms after the last batch; at most ${maxLive} coroutines live between batches`);
+      console.log(
+        `${total} aborted streams: back to baseline ${ms} ms after the last batch; at most ${maxLive} coroutines live between batches`,
+      );
     });
 
     it(`slowloris: ${scale(200, 1000)} heads trickling one header line per second hold one socket each and no coroutine, normal requests stay prompt, and limits.headerTimeout (4 s) cuts them all with 408`, async () => {
@@ -186,7 +202,11 @@ describe('faults: misbehaving clients (aborts, slowloris, clients that never rea
       const clients = await slowloris(server.port, count, 'GET /test HTTP/1.1\r\nHost: faults\r\n');
       try {
         // each half-sent request holds one socket on the server, nothing more
-        const held = await settle(() => openFds(server.child.pid!), (fds) => fds >= base.fds + count * 0.9, 5_000);
+        const held = await settle(
+          () => openFds(server.child.pid!),
+          (fds) => fds >= base.fds + count * 0.9,
+          5_000,
+        );
         assert.ok(held.ok, `the server holds ${held.value - base.fds} extra fds for ${count} slowloris connections`);
         const probes: number[] = [];
         // probe while they hang: the first are cut at 4 s after they connected
@@ -195,23 +215,36 @@ describe('faults: misbehaving clients (aborts, slowloris, clients that never rea
           assert.equal(res.status, 200, 'GET /test while slowloris connections hang');
           probes.push(res.ms);
           const s = await status(server.port);
-          assert.ok(s.scheduler.live <= base.live + 1, `a slowloris connection holds a coroutine: ${s.scheduler.live} live`);
+          assert.ok(
+            s.scheduler.live <= base.live + 1,
+            `a slowloris connection holds a coroutine: ${s.scheduler.live} live`,
+          );
           await new Promise((r) => setTimeout(r, 200));
         }
         const during = openFds(server.child.pid!);
-        assert.ok(during <= base.fds + count + FD_MARGIN, `${during - base.fds} extra fds for ${count} connections: more than one socket each`);
+        assert.ok(
+          during <= base.fds + count + FD_MARGIN,
+          `${during - base.fds} extra fds for ${count} connections: more than one socket each`,
+        );
         assert.ok(probes.length >= 1, `only ${probes.length} probes while the slowloris connections hung`);
         const slowest = Math.max(...probes);
         assert.ok(slowest < 2_000, `GET /test took ${Math.round(slowest)} ms while the slowloris connections hung`);
         // the server cuts every one itself: headerTimeout 4 s, checked every second
-        const cut = await settle(() => clients.closedAt.length, (n) => n === count, 20_000);
+        const cut = await settle(
+          () => clients.closedAt.length,
+          (n) => n === count,
+          20_000,
+        );
         assert.ok(cut.ok, `only ${cut.value} of ${count} slowloris connections were closed by the server within 20 s`);
         const answers = [...new Set(clients.answers)];
         assert.deepEqual(answers, ['HTTP/1.1 408 Request Timeout'], `${clients.answers.length} answers`);
         assert.equal(clients.answers.length, count);
         const first = Math.min(...clients.closedAt);
         const last = Math.max(...clients.closedAt);
-        assert.ok(first >= 3_500 && last < 12_000, `cut between ${first} and ${last} ms after connecting (headerTimeout 4 s)`);
+        assert.ok(
+          first >= 3_500 && last < 12_000,
+          `cut between ${first} and ${last} ms after connecting (headerTimeout 4 s)`,
+        );
         await backToBaseline(server, base, 'slowloris connections cut by the server');
         console.log(
           `slowloris: ${count} connections held ${held.value - base.fds} fds and no coroutine; /test answered in at most ${Math.round(slowest)} ms; all cut with 408 ${first}..${last} ms after connecting`,
@@ -222,21 +255,25 @@ describe('faults: misbehaving clients (aborts, slowloris, clients that never rea
       await backToBaseline(server, base, 'after the slowloris clients closed');
     });
 
-    it(
-      'slowloris on the dyups proxy listener is cut at limits.headerTimeout too',
-      async () => {
-        const base = await baseline(server);
-        const clients = await slowloris(proxyPort, 20, 'GET / HTTP/1.1\r\nHost: app.local\r\n');
-        try {
-          const cut = await settle(() => clients.closedAt.length, (n) => n === 20, 8_000);
-          assert.ok(cut.ok, `${20 - cut.value} of 20 trickling heads on the proxy listener were still held 8 s after connecting (limits.headerTimeout 4 s)`);
-          assert.deepEqual([...new Set(clients.answers)], ['HTTP/1.1 408 Request Timeout']);
-        } finally {
-          clients.stop();
-        }
-        await backToBaseline(server, base, 'after the proxy slowloris clients closed');
-      },
-    );
+    it('slowloris on the dyups proxy listener is cut at limits.headerTimeout too', async () => {
+      const base = await baseline(server);
+      const clients = await slowloris(proxyPort, 20, 'GET / HTTP/1.1\r\nHost: app.local\r\n');
+      try {
+        const cut = await settle(
+          () => clients.closedAt.length,
+          (n) => n === 20,
+          8_000,
+        );
+        assert.ok(
+          cut.ok,
+          `${20 - cut.value} of 20 trickling heads on the proxy listener were still held 8 s after connecting (limits.headerTimeout 4 s)`,
+        );
+        assert.deepEqual([...new Set(clients.answers)], ['HTTP/1.1 408 Request Timeout']);
+      } finally {
+        clients.stop();
+      }
+      await backToBaseline(server, base, 'after the proxy slowloris clients closed');
+    });
   });
 
   describe('output.sendTimeout 1s', () => {
@@ -292,7 +329,10 @@ describe('faults: misbehaving clients (aborts, slowloris, clients that never rea
         assert.ok(held > 0, 'the server never held a coroutine for the non-reading clients');
         await backToBaseline(server, base, `${count} clients that never read a growing file`, 15_000);
         const freedAfter = Date.now() - asked;
-        assert.ok(sockets.every((s) => !s.destroyed), 'the clients themselves never hung up');
+        assert.ok(
+          sockets.every((s) => !s.destroyed),
+          'the clients themselves never hung up',
+        );
         // the client, reading at last, finds the response cut: no last chunk, so it cannot take it for complete
         const one = sockets[0]!;
         const bytes: Buffer[] = [];
@@ -317,22 +357,28 @@ describe('faults: misbehaving clients (aborts, slowloris, clients that never rea
       assert.equal((await timedGet(`http://127.0.0.1:${server.port}/test`)).status, 200);
     });
 
-    it(
-      'clients that never read a finished 50 MB file: the server gives up on each after the send timeout and frees its socket and file',
-      async () => {
-        const base = await baseline(server);
-        const count = scale(20, 200);
-        const sockets = await neverReading('/send/huge', count);
-        try {
-          // they are accepted and the files opened; the coroutines themselves end at once (they return the stream)
-          await settle(() => openFds(server.child.pid!), (fds) => fds >= base.fds + count, 5_000);
-          await backToBaseline(server, base, `${count} clients that never read a finished 50 MB file (sendTimeout 1 s)`, 8_000);
-        } finally {
-          for (const s of sockets) s.destroy();
-        }
-        await backToBaseline(server, base, 'after the clients closed');
-        assert.equal((await timedGet(`http://127.0.0.1:${server.port}/test`)).status, 200);
-      },
-    );
+    it('clients that never read a finished 50 MB file: the server gives up on each after the send timeout and frees its socket and file', async () => {
+      const base = await baseline(server);
+      const count = scale(20, 200);
+      const sockets = await neverReading('/send/huge', count);
+      try {
+        // they are accepted and the files opened; the coroutines themselves end at once (they return the stream)
+        await settle(
+          () => openFds(server.child.pid!),
+          (fds) => fds >= base.fds + count,
+          5_000,
+        );
+        await backToBaseline(
+          server,
+          base,
+          `${count} clients that never read a finished 50 MB file (sendTimeout 1 s)`,
+          8_000,
+        );
+      } finally {
+        for (const s of sockets) s.destroy();
+      }
+      await backToBaseline(server, base, 'after the clients closed');
+      assert.equal((await timedGet(`http://127.0.0.1:${server.port}/test`)).status, 200);
+    });
   });
 });

@@ -25,7 +25,11 @@ export async function status(port: number): Promise<ServerStatus> {
 }
 
 /** Polls until `check` holds; returns the last value it saw (so a failed wait can say what it saw). */
-export async function settle<T>(read: () => Promise<T> | T, check: (value: T) => boolean, ms: number): Promise<{ ok: boolean; value: T }> {
+export async function settle<T>(
+  read: () => Promise<T> | T,
+  check: (value: T) => boolean,
+  ms: number,
+): Promise<{ ok: boolean; value: T }> {
   const end = Date.now() + ms;
   for (;;) {
     const value = await read();
@@ -36,7 +40,11 @@ export async function settle<T>(read: () => Promise<T> | T, check: (value: T) =>
 }
 
 /** One GET with a time limit: its status (0 when it failed at the socket) and how long it took. */
-export async function timedGet(url: string, headers: Record<string, string> = {}, limitMs = 10_000): Promise<{ status: number; ms: number; text: string }> {
+export async function timedGet(
+  url: string,
+  headers: Record<string, string> = {},
+  limitMs = 10_000,
+): Promise<{ status: number; ms: number; text: string }> {
   const started = performance.now();
   try {
     const res = await fetch(url, { headers, signal: AbortSignal.timeout(limitMs) });
@@ -58,7 +66,8 @@ export function timeBudget(file: string, budgetMs: { fast: number; full: number 
   after(() => {
     const took = performance.now() - started;
     const line = `time budget: ${file} took ${(took / 1_000).toFixed(1)} s of its ${(budget / 1_000).toFixed(0)} s`;
-    if (took > budget) console.warn(`${line}: OVER BUDGET (once on a busy machine is noise; every run means the file must shrink)`);
+    if (took > budget)
+      console.warn(`${line}: OVER BUDGET (once on a busy machine is noise; every run means the file must shrink)`);
     else console.log(line);
   });
 }

@@ -61,20 +61,33 @@ describe('faults: Redis', () => {
         assert.ok(r.status >= 500 && r.status <= 504, `while Redis is down: ${r.status}`);
         assert.ok(r.ms < 2_000, `a request hung ${Math.round(r.ms)} ms while Redis was down (connect timeout 300 ms)`);
       }
-      assert.ok(during.every((r) => r.status === 200 || (r.status >= 500 && r.status <= 504)), `unexpected statuses ${[...new Set(during.map((r) => r.status))].join(',')}`);
+      assert.ok(
+        during.every((r) => r.status === 200 || (r.status >= 500 && r.status <= 504)),
+        `unexpected statuses ${[...new Set(during.map((r) => r.status))].join(',')}`,
+      );
       redis = await startEmbeddedRedis({ port });
       const admin = new Redis(redis.url);
       await admin.set('test', 'hello12345');
       admin.disconnect();
-      const back = await settle(() => timedGet(`${base}/test/keepalive`), (r) => r.status === 200, 10_000);
+      const back = await settle(
+        () => timedGet(`${base}/test/keepalive`),
+        (r) => r.status === 200,
+        10_000,
+      );
       assert.ok(back.ok, `no 200 within 10 s after Redis came back (last: ${back.value.status})`);
       // every pooled connection is a live one now: bursts over the whole pool fail nowhere (a burst of the
       // pool's size at a time, so no request waits out the 300 ms connect timeout for a free slot)
       const burst: Array<{ status: number; text: string }> = [];
-      for (let wave = 0; wave < 5; wave++) burst.push(...(await Promise.all(Array.from({ length: 20 }, () => timedGet(`${base}/test/keepalive`)))));
+      for (let wave = 0; wave < 5; wave++)
+        burst.push(...(await Promise.all(Array.from({ length: 20 }, () => timedGet(`${base}/test/keepalive`)))));
       assert.deepEqual([...new Set(burst.map((r) => `${r.status} ${r.text}`))], ['200 hello12345']);
-      const pool = (await status(server.port)).pools.find((p) => p.kind === 'redis' && p.name.startsWith(`127.0.0.1:${port}`));
-      assert.ok(pool !== undefined && pool.open <= 20, `pool holds ${String(pool?.open)} connections, more than its size`);
+      const pool = (await status(server.port)).pools.find(
+        (p) => p.kind === 'redis' && p.name.startsWith(`127.0.0.1:${port}`),
+      );
+      assert.ok(
+        pool !== undefined && pool.open <= 20,
+        `pool holds ${String(pool?.open)} connections, more than its size`,
+      );
     }
   });
 
@@ -87,10 +100,18 @@ describe('faults: Redis', () => {
         assert.equal(r.status, 504, `a request to a stalled Redis answered ${r.status}`);
         assert.ok(r.ms < 2_000, `it took ${Math.round(r.ms)} ms (read timeout 500 ms)`);
       }
-      const idle = await settle(() => status(server.port), (s) => s.scheduler.live <= 1, 5_000); // 1: the /status request itself
+      const idle = await settle(
+        () => status(server.port),
+        (s) => s.scheduler.live <= 1,
+        5_000,
+      ); // 1: the /status request itself
       assert.ok(idle.ok, `coroutines still live: ${idle.value.scheduler.live}`);
       await new Promise((r) => setTimeout(r, 2_000)); // the pause ends
-      const back = await settle(() => timedGet(`${base}/test/keepalive`), (r) => r.status === 200, 5_000);
+      const back = await settle(
+        () => timedGet(`${base}/test/keepalive`),
+        (r) => r.status === 200,
+        5_000,
+      );
       assert.ok(back.ok, 'no 200 after the pause ended');
     } finally {
       admin.disconnect();

@@ -46,7 +46,10 @@ function raw(port: number, bytes: string): Promise<RawAnswer> {
 }
 
 function adminPost(port: number, name: string, body: string): Promise<RawAnswer> {
-  return raw(port, `POST /upstream/${name} HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`);
+  return raw(
+    port,
+    `POST /upstream/${name} HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
+  );
 }
 
 function proxied(port: number, group: string, path = '/'): Promise<RawAnswer> {
@@ -71,8 +74,20 @@ interface Serving {
 async function serve(stateFile: string): Promise<Serving> {
   const adminPort = await deadPort();
   const proxyPort = await deadPort();
-  const srv = await startServer(['--admin-port', String(adminPort), '--proxy-port', String(proxyPort), '--state-file', stateFile]);
-  const up = await settle(async () => (await raw(adminPort, `GET /list HTTP/1.1\r\nHost: 127.0.0.1:${adminPort}\r\nConnection: close\r\n\r\n`)).status, (s) => s === 200 || s === 204, LIMIT);
+  const srv = await startServer([
+    '--admin-port',
+    String(adminPort),
+    '--proxy-port',
+    String(proxyPort),
+    '--state-file',
+    stateFile,
+  ]);
+  const up = await settle(
+    async () =>
+      (await raw(adminPort, `GET /list HTTP/1.1\r\nHost: 127.0.0.1:${adminPort}\r\nConnection: close\r\n\r\n`)).status,
+    (s) => s === 200 || s === 204,
+    LIMIT,
+  );
   if (!up.ok) {
     const output = srv.output();
     await srv.stop('SIGKILL');
@@ -94,7 +109,10 @@ describe('security: balancer state an admin POST cannot blow up (issue 12, findi
   before(async () => {
     control = await labelUpstream('control');
     serving = await serve(stateFile);
-    assert.equal((await adminPost(serving.adminPort, 'control.local', `server 127.0.0.1:${control.port};`)).status, 200);
+    assert.equal(
+      (await adminPost(serving.adminPort, 'control.local', `server 127.0.0.1:${control.port};`)).status,
+      200,
+    );
   });
 
   after(async () => {
@@ -106,14 +124,25 @@ describe('security: balancer state an admin POST cannot blow up (issue 12, findi
   it('the 66-byte weight=1000000 POST is a 400 while another listener keeps answering, and a restart still works', async () => {
     const { adminPort, proxyPort } = serving!;
     const attack = 'hash $request_uri consistent; server 127.0.0.1:19102 weight=1000000;';
-    const [rejected, meanwhile] = await Promise.all([adminPost(adminPort, 'boom', attack), proxied(proxyPort, 'control.local')]);
+    const [rejected, meanwhile] = await Promise.all([
+      adminPost(adminPort, 'boom', attack),
+      proxied(proxyPort, 'control.local'),
+    ]);
     assert.equal(rejected.status, 400, `the attack POST: ${rejected.raw.slice(0, 300)}`);
     assert.equal(meanwhile.status, 200, `the proxy listener during the POST: ${meanwhile.raw.slice(0, 300)}`);
-    assert.equal((await raw(adminPort, 'GET /upstream/boom HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n')).status, 404, 'nothing was applied');
+    assert.equal(
+      (await raw(adminPort, 'GET /upstream/boom HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n')).status,
+      404,
+      'nothing was applied',
+    );
 
     await stop(serving);
     serving = await serve(stateFile);
-    assert.equal((await proxied(serving.proxyPort, 'control.local')).status, 200, 'the restarted server serves the persisted groups');
+    assert.equal(
+      (await proxied(serving.proxyPort, 'control.local')).status,
+      200,
+      'the restarted server serves the persisted groups',
+    );
   });
 
   it('weights above the cap and rings above the point cap are refused before anything is persisted', async () => {
@@ -126,9 +155,20 @@ describe('security: balancer state an admin POST cannot blow up (issue 12, findi
       const answer = await adminPost(adminPort, 'too-big', body);
       assert.equal(answer.status, 400, `${body.slice(0, 80)}...: ${answer.raw.slice(0, 300)}`);
     }
-    assert.equal((await raw(adminPort, 'POST /upstream/control.local/servers HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 35\r\nConnection: close\r\n\r\nserver 127.0.0.1:19103 weight=5000;')).status, 400);
+    assert.equal(
+      (
+        await raw(
+          adminPort,
+          'POST /upstream/control.local/servers HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 35\r\nConnection: close\r\n\r\nserver 127.0.0.1:19103 weight=5000;',
+        )
+      ).status,
+      400,
+    );
     const patch = '{"weight": 1000000}';
-    const patched = await raw(adminPort, `PATCH /upstream/control.local/servers/127.0.0.1:${control.port} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: ${patch.length}\r\nConnection: close\r\n\r\n${patch}`);
+    const patched = await raw(
+      adminPort,
+      `PATCH /upstream/control.local/servers/127.0.0.1:${control.port} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: ${patch.length}\r\nConnection: close\r\n\r\n${patch}`,
+    );
     assert.equal(patched.status, 400, patched.raw.slice(0, 300));
   });
 
@@ -137,7 +177,10 @@ describe('security: balancer state an admin POST cannot blow up (issue 12, findi
     // 2,560 weight units: 25 servers of weight 100 and the control server with weight 60
     const servers = Array.from({ length: 25 }, (_, i) => `server 127.0.0.1:${20000 + i} weight=100 down;`);
     const body = `hash $request_uri consistent; ${servers.join(' ')} server 127.0.0.1:${control.port} weight=60;`;
-    const [accepted, meanwhile] = await Promise.all([adminPost(adminPort, 'at-cap', body), proxied(proxyPort, 'control.local')]);
+    const [accepted, meanwhile] = await Promise.all([
+      adminPost(adminPort, 'at-cap', body),
+      proxied(proxyPort, 'control.local'),
+    ]);
     assert.equal(accepted.status, 200, accepted.raw.slice(0, 300));
     assert.equal(meanwhile.status, 200, meanwhile.raw.slice(0, 300));
     const through = await proxied(proxyPort, 'at-cap', '/some/uri');
@@ -147,10 +190,27 @@ describe('security: balancer state an admin POST cannot blow up (issue 12, findi
 
   it('a state file holding an over-limit group is refused at start with exit 2, not a crash', async () => {
     const planted = join(dir, 'planted.conf');
-    writeFileSync(planted, 'upstream boom {\n    hash $request_uri consistent;\n    server 127.0.0.1:19102 weight=1000000;\n}\n');
+    writeFileSync(
+      planted,
+      'upstream boom {\n    hash $request_uri consistent;\n    server 127.0.0.1:19102 weight=1000000;\n}\n',
+    );
     const adminPort = await deadPort();
     const proxyPort = await deadPort();
-    const result = await runCli(['serve', '--port', '0', '--admin-port', String(adminPort), '--proxy-port', String(proxyPort), '--state-file', planted], process.env, LIMIT);
+    const result = await runCli(
+      [
+        'serve',
+        '--port',
+        '0',
+        '--admin-port',
+        String(adminPort),
+        '--proxy-port',
+        String(proxyPort),
+        '--state-file',
+        planted,
+      ],
+      process.env,
+      LIMIT,
+    );
     assert.equal(result.code, 2, `exit code; output:\n${JSON.stringify(result).slice(0, 500)}`);
   });
 });
@@ -181,7 +241,11 @@ describe('security: health-check probes are paced globally (issue 12, finding 11
       const port = (target.address() as { port: number }).port;
       const servers = Array.from({ length: 1_000 }, (_, i) => `server 127.0.0.1:${20000 + i};`).join(' ');
       const started = Date.now();
-      const answer = await adminPost(serving.adminPort, 'probed', `check interval=100 type=tcp port=${port}; ${servers}`);
+      const answer = await adminPost(
+        serving.adminPort,
+        'probed',
+        `check interval=100 type=tcp port=${port}; ${servers}`,
+      );
       assert.equal(answer.status, 200, answer.raw.slice(0, 300));
       await Promise.race([enough, new Promise((resolve) => setTimeout(resolve, LIMIT))]);
       const seen = probes;
@@ -195,47 +259,60 @@ describe('security: health-check probes are paced globally (issue 12, finding 11
   });
 });
 
-describe('security: keepalive pools of addresses no group uses are freed (issue 12, finding 11)', { timeout: 120_000 }, () => {
-  const dir = mkdtempSync(join(tmpdir(), 'cosocket-sec-pools-'));
-  let serving: Serving | undefined;
+describe(
+  'security: keepalive pools of addresses no group uses are freed (issue 12, finding 11)',
+  { timeout: 120_000 },
+  () => {
+    const dir = mkdtempSync(join(tmpdir(), 'cosocket-sec-pools-'));
+    let serving: Serving | undefined;
 
-  after(async () => {
-    await stop(serving);
-    rmSync(dir, { recursive: true, force: true });
-  });
+    after(async () => {
+      await stop(serving);
+      rmSync(dir, { recursive: true, force: true });
+    });
 
-  it('deleting groups frees their addresses\u2019 pools; an address another group still uses keeps its pool', async () => {
-    const server: HttpServer = createHttpServer((_req, res) => res.end('up'));
-    await new Promise<void>((resolve) => server.listen(0, '0.0.0.0', () => resolve()));
-    const port = (server.address() as { port: number }).port;
-    try {
-      serving = await serve(join(dir, 'upstreams.conf'));
-      const { adminPort, proxyPort } = serving;
-      const appPort = serving.srv.port;
-      const count = 40;
-      const address = (i: number): string => `127.0.0.${10 + i}:${port}`;
-      for (let i = 0; i < count; i++) assert.equal((await adminPost(adminPort, `g${i}`, `server ${address(i)};`)).status, 200);
-      assert.equal((await adminPost(adminPort, 'keep', `server ${address(0)};`)).status, 200);
-      for (let i = 0; i < count; i++) assert.equal((await proxied(proxyPort, `g${i}`)).status, 200);
-      const upstreamPools = async (): Promise<number> => {
-        const answer = await raw(appPort, 'GET /status HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n');
-        const body = answer.raw.slice(answer.raw.indexOf('\r\n\r\n') + 4);
-        const json = /^[0-9a-f]+\r\n/.test(body) ? body.replace(/\r\n[0-9a-f]+\r\n/g, '').replace(/^[0-9a-f]+\r\n/, '').replace(/\r\n0\r\n\r\n$/, '') : body;
-        const parsed = JSON.parse(json) as { pools: Array<{ name: string; addresses?: number }> };
-        return parsed.pools.find((p) => p.name === 'dyups')?.addresses ?? 0;
-      };
-      assert.equal(await upstreamPools(), count, 'one pool per address while the groups exist');
+    it('deleting groups frees their addresses\u2019 pools; an address another group still uses keeps its pool', async () => {
+      const server: HttpServer = createHttpServer((_req, res) => res.end('up'));
+      await new Promise<void>((resolve) => server.listen(0, '0.0.0.0', () => resolve()));
+      const port = (server.address() as { port: number }).port;
+      try {
+        serving = await serve(join(dir, 'upstreams.conf'));
+        const { adminPort, proxyPort } = serving;
+        const appPort = serving.srv.port;
+        const count = 40;
+        const address = (i: number): string => `127.0.0.${10 + i}:${port}`;
+        for (let i = 0; i < count; i++)
+          assert.equal((await adminPost(adminPort, `g${i}`, `server ${address(i)};`)).status, 200);
+        assert.equal((await adminPost(adminPort, 'keep', `server ${address(0)};`)).status, 200);
+        for (let i = 0; i < count; i++) assert.equal((await proxied(proxyPort, `g${i}`)).status, 200);
+        const upstreamPools = async (): Promise<number> => {
+          const answer = await raw(appPort, 'GET /status HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n');
+          const body = answer.raw.slice(answer.raw.indexOf('\r\n\r\n') + 4);
+          const json = /^[0-9a-f]+\r\n/.test(body)
+            ? body
+                .replace(/\r\n[0-9a-f]+\r\n/g, '')
+                .replace(/^[0-9a-f]+\r\n/, '')
+                .replace(/\r\n0\r\n\r\n$/, '')
+            : body;
+          const parsed = JSON.parse(json) as { pools: Array<{ name: string; addresses?: number }> };
+          return parsed.pools.find((p) => p.name === 'dyups')?.addresses ?? 0;
+        };
+        assert.equal(await upstreamPools(), count, 'one pool per address while the groups exist');
 
-      for (let i = 0; i < count; i++) {
-        const answer = await raw(adminPort, `DELETE /upstream/g${i} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n`);
-        assert.equal(answer.status, 200, answer.raw.slice(0, 200));
+        for (let i = 0; i < count; i++) {
+          const answer = await raw(
+            adminPort,
+            `DELETE /upstream/g${i} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n`,
+          );
+          assert.equal(answer.status, 200, answer.raw.slice(0, 200));
+        }
+        const freed = await settle(upstreamPools, (pools) => pools === 1, LIMIT);
+        assert.equal(freed.value, 1, 'only the pool of the address group keep still uses is left');
+        assert.equal((await proxied(proxyPort, 'keep')).status, 200);
+      } finally {
+        server.closeAllConnections();
+        await new Promise<void>((resolve) => server.close(() => resolve()));
       }
-      const freed = await settle(upstreamPools, (pools) => pools === 1, LIMIT);
-      assert.equal(freed.value, 1, 'only the pool of the address group keep still uses is left');
-      assert.equal((await proxied(proxyPort, 'keep')).status, 200);
-    } finally {
-      server.closeAllConnections();
-      await new Promise<void>((resolve) => server.close(() => resolve()));
-    }
-  });
-});
+    });
+  },
+);

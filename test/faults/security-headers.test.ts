@@ -87,7 +87,10 @@ describe('faults: too many request headers get 431 on every listener (issue 12)'
     srv = await startServer(['--config', config, '--admin-port', String(adminPort), '--proxy-port', String(proxyPort)]);
     await waitForAdmin(adminPort, () => srv.output(), LIMIT);
     const port = (upstream.address() as { port: number }).port;
-    const res = await fetch(`http://127.0.0.1:${adminPort}/upstream/headers.local`, { method: 'POST', body: `server 127.0.0.1:${port};` });
+    const res = await fetch(`http://127.0.0.1:${adminPort}/upstream/headers.local`, {
+      method: 'POST',
+      body: `server 127.0.0.1:${port};`,
+    });
     assert.equal(res.status, 200, `could not set the group: ${await res.text()}`);
   });
 

@@ -76,7 +76,11 @@ function takeResponses(raw: Buffer, into: Response[]): Buffer {
  * Sends `requests` pipelined on one connection (all written at once); `onResponse` sees the count so
  * far after each. Resolves with every response once `requests.length` have arrived.
  */
-function pipeline(port: number, requests: string[], onResponse: (count: number) => void = () => {}): Promise<Response[]> {
+function pipeline(
+  port: number,
+  requests: string[],
+  onResponse: (count: number) => void = () => {},
+): Promise<Response[]> {
   return new Promise((resolve, reject) => {
     const responses: Response[] = [];
     let pending: Buffer = Buffer.alloc(0);
@@ -91,7 +95,9 @@ function pipeline(port: number, requests: string[], onResponse: (count: number) 
       }
     });
     socket.on('error', reject);
-    socket.on('close', () => reject(new Error(`the connection closed after ${responses.length} of ${requests.length} responses`)));
+    socket.on('close', () =>
+      reject(new Error(`the connection closed after ${responses.length} of ${requests.length} responses`)),
+    );
   });
 }
 
@@ -169,9 +175,19 @@ describe('security: pipelined requests run one at a time per connection', { time
     const upstreamPort = await listening(upstream);
     adminPort = await deadPort();
     proxyPort = await deadPort();
-    server = await startServer(['--redis', `redis://127.0.0.1:${redisPort}`, '--admin-port', String(adminPort), '--proxy-port', String(proxyPort)]);
+    server = await startServer([
+      '--redis',
+      `redis://127.0.0.1:${redisPort}`,
+      '--admin-port',
+      String(adminPort),
+      '--proxy-port',
+      String(proxyPort),
+    ]);
     const body = `server 127.0.0.1:${upstreamPort};`;
-    const created = await single(adminPort, `POST /upstream/pipe.local HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: ${body.length}\r\n\r\n${body}`);
+    const created = await single(
+      adminPort,
+      `POST /upstream/pipe.local HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: ${body.length}\r\n\r\n${body}`,
+    );
     assert.equal(created.status, 200);
   });
 
@@ -187,19 +203,29 @@ describe('security: pipelined requests run one at a time per connection', { time
     let other: Promise<Response> | null = null;
     let countWhenOtherDone = -1;
     let received = 0;
-    const responses = await pipeline(server.port, Array.from({ length: PIPELINED }, () => request), (count) => {
-      received = count;
-      if (count === 1) {
-        other = single(server.port, request).then((response) => {
-          countWhenOtherDone = received;
-          return response;
-        });
-      }
-    });
+    const responses = await pipeline(
+      server.port,
+      Array.from({ length: PIPELINED }, () => request),
+      (count) => {
+        received = count;
+        if (count === 1) {
+          other = single(server.port, request).then((response) => {
+            countWhenOtherDone = received;
+            return response;
+          });
+        }
+      },
+    );
     assert.equal(responses.length, PIPELINED);
-    assert.ok(responses.every((r) => r.status === 200 && r.body === 'hello12345'), 'every pipelined /test answered 200 with the value');
+    assert.ok(
+      responses.every((r) => r.status === 200 && r.body === 'hello12345'),
+      'every pipelined /test answered 200 with the value',
+    );
     // two connections: the pipelining one and the other client's, one request each at most
-    assert.ok(redisInFlight.max >= 1 && redisInFlight.max <= 2, `up to ${redisInFlight.max} requests of two connections ran at once`);
+    assert.ok(
+      redisInFlight.max >= 1 && redisInFlight.max <= 2,
+      `up to ${redisInFlight.max} requests of two connections ran at once`,
+    );
     const otherResponse = await other!;
     assert.equal(otherResponse.status, 200);
     assert.ok(countWhenOtherDone < PIPELINED, 'the other client was served only after the whole pipeline');
@@ -224,7 +250,10 @@ describe('security: pipelined requests run one at a time per connection', { time
       responses.map((r) => `${r.status} ${r.body}`),
       requests.map((_, i) => `200 /r${i}`),
     );
-    assert.ok(upstreamInFlight.max <= 2, `up to ${upstreamInFlight.max} requests of two connections reached the upstream at once`);
+    assert.ok(
+      upstreamInFlight.max <= 2,
+      `up to ${upstreamInFlight.max} requests of two connections reached the upstream at once`,
+    );
     const otherResponse = await other!;
     assert.deepEqual([otherResponse.status, otherResponse.body], [200, '/other']);
     assert.ok(countWhenOtherDone < PIPELINED, 'the other client was served only after the whole pipeline');

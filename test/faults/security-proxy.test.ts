@@ -39,7 +39,11 @@ function exchange(request: string | Buffer): Promise<Buffer> {
     const parts: Buffer[] = [];
     const timer = setTimeout(() => {
       socket.destroy();
-      reject(new Error(`the proxy never closed the connection; it sent ${JSON.stringify(Buffer.concat(parts).toString('latin1'))}`));
+      reject(
+        new Error(
+          `the proxy never closed the connection; it sent ${JSON.stringify(Buffer.concat(parts).toString('latin1'))}`,
+        ),
+      );
     }, LIMIT);
     socket.on('data', (d: Buffer) => parts.push(d));
     socket.on('error', () => {});
@@ -143,9 +147,17 @@ describe('faults: attacks on the dyups proxy framing (issue 12)', { timeout: 120
       // the next request on the pooled connection: on main its head became the GET's body, its body a request
       const last = await exchange(post(smuggled));
       assert.equal(statusOf(last), 200);
-      const done = await settle(() => bodies.length, (n) => n >= 3, LIMIT);
+      const done = await settle(
+        () => bodies.length,
+        (n) => n >= 3,
+        LIMIT,
+      );
       assert.ok(done.ok, `the upstream read ${done.value} bodies; it executed ${JSON.stringify(executed)}`);
-      assert.deepEqual(executed, ['POST /upload', 'GET /page', 'POST /upload'], 'the upstream executed only what the proxy was asked for');
+      assert.deepEqual(
+        executed,
+        ['POST /upload', 'GET /page', 'POST /upload'],
+        'the upstream executed only what the proxy was asked for',
+      );
       assert.deepEqual(bodies, [smuggled, getBody, smuggled], 'each request arrived with its own body');
     } finally {
       upstream.closeAllConnections();
@@ -168,7 +180,9 @@ describe('faults: attacks on the dyups proxy framing (issue 12)', { timeout: 120
     const port = (upstream.address() as { port: number }).port;
     try {
       await setGroup('head-body.local', `server ${addr(port)} max_fails=0;`);
-      const answer = await exchange('HEAD / HTTP/1.1\r\nHost: head-body.local\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n5\r\nhello\r\n0\r\n\r\n');
+      const answer = await exchange(
+        'HEAD / HTTP/1.1\r\nHost: head-body.local\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n5\r\nhello\r\n0\r\n\r\n',
+      );
       assert.equal(statusOf(answer), 200);
       assert.deepEqual(bodies, ['HEAD hello']);
     } finally {
@@ -180,13 +194,19 @@ describe('faults: attacks on the dyups proxy framing (issue 12)', { timeout: 120
   it('finding 3: an upstream response with both Content-Length and Transfer-Encoding is a 502, never pooled', async () => {
     const injected = 'HTTP/1.1 200 OK\r\nContent-Length: 8\r\n\r\ninjected';
     const chunk = `${injected.length.toString(16)}\r\n${injected}\r\n0\r\n\r\n`;
-    const upstream = await rawUpstream(`HTTP/1.1 200 OK\r\nContent-Length: 0\r\nTransfer-Encoding: chunked\r\n\r\n${chunk}`);
+    const upstream = await rawUpstream(
+      `HTTP/1.1 200 OK\r\nContent-Length: 0\r\nTransfer-Encoding: chunked\r\n\r\n${chunk}`,
+    );
     try {
       await setGroup('split.local', `server ${addr(upstream.port)} max_fails=0;`);
       const answer = await exchange('GET / HTTP/1.1\r\nHost: split.local\r\nConnection: close\r\n\r\n');
       assert.equal(statusOf(answer), 502, `the proxy answered ${JSON.stringify(answer.toString('latin1'))}`);
       assert.ok(!answer.toString('latin1').includes('injected'));
-      const closed = await settle(() => upstream.closed, (n) => n >= upstream.sockets.length && n > 0, LIMIT);
+      const closed = await settle(
+        () => upstream.closed,
+        (n) => n >= upstream.sockets.length && n > 0,
+        LIMIT,
+      );
       assert.ok(closed.ok, `upstream connections: ${upstream.sockets.length} opened, ${closed.value} closed`);
     } finally {
       await upstream.close();
@@ -194,12 +214,18 @@ describe('faults: attacks on the dyups proxy framing (issue 12)', { timeout: 120
   });
 
   it('finding 5: a 101 answer to a request that asked for no upgrade is a 502, never pooled', async () => {
-    const upstream = await rawUpstream('HTTP/1.1 101 Switching Protocols\r\nConnection: upgrade\r\nUpgrade: evil\r\n\r\nHTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nevil!');
+    const upstream = await rawUpstream(
+      'HTTP/1.1 101 Switching Protocols\r\nConnection: upgrade\r\nUpgrade: evil\r\n\r\nHTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nevil!',
+    );
     try {
       await setGroup('upgrade.local', `server ${addr(upstream.port)} max_fails=0;`);
       const answer = await exchange('GET / HTTP/1.1\r\nHost: upgrade.local\r\nConnection: close\r\n\r\n');
       assert.equal(statusOf(answer), 502, `the proxy answered ${JSON.stringify(answer.toString('latin1'))}`);
-      const closed = await settle(() => upstream.closed, (n) => n >= upstream.sockets.length && n > 0, LIMIT);
+      const closed = await settle(
+        () => upstream.closed,
+        (n) => n >= upstream.sockets.length && n > 0,
+        LIMIT,
+      );
       assert.ok(closed.ok, `upstream connections: ${upstream.sockets.length} opened, ${closed.value} closed`);
     } finally {
       await upstream.close();
@@ -225,9 +251,23 @@ describe('faults: attacks on the dyups proxy framing (issue 12)', { timeout: 120
   }
 
   it('finding 7: header bytes >= 0x80 pass through unchanged both ways', async () => {
-    const responseValue = Buffer.concat([Buffer.from('attachment; filename="'), Buffer.from('€', 'utf8'), Buffer.from([0xe9]), Buffer.from('.txt"')]);
-    const requestValue = Buffer.concat([Buffer.from('caf'), Buffer.from([0xc3, 0xa9]), Buffer.from(' '), Buffer.from([0xe9])]);
-    const reply = Buffer.concat([Buffer.from('HTTP/1.1 200 OK\r\nContent-Disposition: '), responseValue, Buffer.from('\r\nContent-Length: 2\r\n\r\nok')]);
+    const responseValue = Buffer.concat([
+      Buffer.from('attachment; filename="'),
+      Buffer.from('€', 'utf8'),
+      Buffer.from([0xe9]),
+      Buffer.from('.txt"'),
+    ]);
+    const requestValue = Buffer.concat([
+      Buffer.from('caf'),
+      Buffer.from([0xc3, 0xa9]),
+      Buffer.from(' '),
+      Buffer.from([0xe9]),
+    ]);
+    const reply = Buffer.concat([
+      Buffer.from('HTTP/1.1 200 OK\r\nContent-Disposition: '),
+      responseValue,
+      Buffer.from('\r\nContent-Length: 2\r\n\r\nok'),
+    ]);
     const received: Buffer[] = [];
     const upstream = await startTcpServer((socket: Socket) => {
       let head = Buffer.alloc(0);
@@ -242,15 +282,27 @@ describe('faults: attacks on the dyups proxy framing (issue 12)', { timeout: 120
     });
     try {
       await setGroup('bytes.local', `server ${addr(upstream.port)} max_fails=0;`);
-      const request = Buffer.concat([Buffer.from('GET / HTTP/1.1\r\nHost: bytes.local\r\nX-Name: '), requestValue, Buffer.from('\r\nConnection: close\r\n\r\n')]);
+      const request = Buffer.concat([
+        Buffer.from('GET / HTTP/1.1\r\nHost: bytes.local\r\nX-Name: '),
+        requestValue,
+        Buffer.from('\r\nConnection: close\r\n\r\n'),
+      ]);
       const answer = await exchange(request);
       assert.equal(statusOf(answer), 200, `the proxy answered ${JSON.stringify(answer.toString('latin1'))}`);
-      assert.ok(answer.includes(Buffer.concat([Buffer.from('\r\ncontent-disposition: '), responseValue, Buffer.from('\r\n')])) ||
-        answer.includes(Buffer.concat([Buffer.from('\r\nContent-Disposition: '), responseValue, Buffer.from('\r\n')])),
-        `the client got ${JSON.stringify(answer.toString('latin1'))}`);
+      assert.ok(
+        answer.includes(
+          Buffer.concat([Buffer.from('\r\ncontent-disposition: '), responseValue, Buffer.from('\r\n')]),
+        ) ||
+          answer.includes(
+            Buffer.concat([Buffer.from('\r\nContent-Disposition: '), responseValue, Buffer.from('\r\n')]),
+          ),
+        `the client got ${JSON.stringify(answer.toString('latin1'))}`,
+      );
       assert.equal(received.length, 1);
-      assert.ok(received[0]!.includes(Buffer.concat([Buffer.from('\r\nx-name: '), requestValue, Buffer.from('\r\n')])),
-        `the upstream got ${JSON.stringify(received[0]!.toString('latin1'))}`);
+      assert.ok(
+        received[0]!.includes(Buffer.concat([Buffer.from('\r\nx-name: '), requestValue, Buffer.from('\r\n')])),
+        `the upstream got ${JSON.stringify(received[0]!.toString('latin1'))}`,
+      );
     } finally {
       await upstream.close();
     }
@@ -268,7 +320,8 @@ describe('faults: attacks on the dyups proxy framing (issue 12)', { timeout: 120
         let head = '';
         socket.on('data', (d: Buffer) => {
           head += d.toString('latin1');
-          if (head.includes('\r\n\r\n')) socket.write('HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n6\r\nfirst!\r\n');
+          if (head.includes('\r\n\r\n'))
+            socket.write('HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n6\r\nfirst!\r\n');
         });
       });
       try {
@@ -298,9 +351,19 @@ describe('faults: attacks on the dyups proxy framing (issue 12)', { timeout: 120
         });
         assert.equal(statusOf(Buffer.from(answer, 'latin1')), 200);
         assert.ok(answer.includes('first!'), `the client got ${JSON.stringify(answer.slice(0, 300))}`);
-        assert.ok(!answer.endsWith('0\r\n\r\n'), `the body was terminated as if whole: ${JSON.stringify(answer.slice(0, 300))}`);
-        assert.ok(!answer.includes('hello'), `data after the fault was passed on: ${JSON.stringify(answer.slice(0, 300))}`);
-        const closed = await settle(() => upstream.closed, (n) => n >= upstream.sockets.length && n > 0, LIMIT);
+        assert.ok(
+          !answer.endsWith('0\r\n\r\n'),
+          `the body was terminated as if whole: ${JSON.stringify(answer.slice(0, 300))}`,
+        );
+        assert.ok(
+          !answer.includes('hello'),
+          `data after the fault was passed on: ${JSON.stringify(answer.slice(0, 300))}`,
+        );
+        const closed = await settle(
+          () => upstream.closed,
+          (n) => n >= upstream.sockets.length && n > 0,
+          LIMIT,
+        );
         assert.ok(closed.ok, `upstream connections: ${upstream.sockets.length} opened, ${closed.value} closed`);
       } finally {
         await upstream.close();
@@ -318,13 +381,22 @@ describe('faults: attacks on the dyups proxy framing (issue 12)', { timeout: 120
       try {
         const group = `early-fault-${what.replace(/[^a-z0-9]+/gi, '-').toLowerCase()}.local`;
         await setGroup(group, `server ${addr(upstream.port)} max_fails=0;`);
-        const answer = (await exchange(`GET / HTTP/1.1\r\nHost: ${group}\r\nConnection: close\r\n\r\n`)).toString('latin1');
+        const answer = (await exchange(`GET / HTTP/1.1\r\nHost: ${group}\r\nConnection: close\r\n\r\n`)).toString(
+          'latin1',
+        );
         const status = statusOf(Buffer.from(answer, 'latin1'));
         if (status !== 502) {
           assert.equal(status, 200, `the proxy answered ${JSON.stringify(answer.slice(0, 300))}`);
-          assert.ok(!answer.endsWith('0\r\n\r\n') && !answer.includes('hello'), `the client got ${JSON.stringify(answer.slice(0, 300))}`);
+          assert.ok(
+            !answer.endsWith('0\r\n\r\n') && !answer.includes('hello'),
+            `the client got ${JSON.stringify(answer.slice(0, 300))}`,
+          );
         }
-        const closed = await settle(() => upstream.closed, (n) => n >= upstream.sockets.length && n > 0, LIMIT);
+        const closed = await settle(
+          () => upstream.closed,
+          (n) => n >= upstream.sockets.length && n > 0,
+          LIMIT,
+        );
         assert.ok(closed.ok, `upstream connections: ${upstream.sockets.length} opened, ${closed.value} closed`);
       } finally {
         await upstream.close();
@@ -353,8 +425,16 @@ describe('faults: attacks on the dyups proxy framing (issue 12)', { timeout: 120
     try {
       await setGroup('interim.local', `server ${addr(upstream.port)} max_fails=0;`);
       const answer = await exchange('GET / HTTP/1.1\r\nHost: interim.local\r\nConnection: close\r\n\r\n');
-      assert.equal(statusOf(answer), 502, `the proxy answered ${JSON.stringify(answer.toString('latin1').slice(0, 300))}`);
-      const closed = await settle(() => upstream.closed, (n) => n >= upstream.sockets.length && n > 0, LIMIT);
+      assert.equal(
+        statusOf(answer),
+        502,
+        `the proxy answered ${JSON.stringify(answer.toString('latin1').slice(0, 300))}`,
+      );
+      const closed = await settle(
+        () => upstream.closed,
+        (n) => n >= upstream.sockets.length && n > 0,
+        LIMIT,
+      );
       assert.ok(closed.ok, `upstream connections: ${upstream.sockets.length} opened, ${closed.value} closed`);
     } finally {
       await upstream.close();
@@ -376,7 +456,14 @@ describe('faults: attacks on the dyups proxy framing (issue 12)', { timeout: 120
     const { port, executed, close } = await recordingUpstream();
     try {
       await setGroup('two-hosts.local', `server ${addr(port)} max_fails=0;`);
-      assert.equal(statusOf(await exchange('GET /two HTTP/1.1\r\nHost: two-hosts.local\r\nHost: other.example\r\nConnection: close\r\n\r\n')), 400);
+      assert.equal(
+        statusOf(
+          await exchange(
+            'GET /two HTTP/1.1\r\nHost: two-hosts.local\r\nHost: other.example\r\nConnection: close\r\n\r\n',
+          ),
+        ),
+        400,
+      );
       assert.deepEqual(executed, []);
     } finally {
       await close();
@@ -387,8 +474,14 @@ describe('faults: attacks on the dyups proxy framing (issue 12)', { timeout: 120
     const { port, executed, close } = await recordingUpstream();
     try {
       await setGroup('absolute.local', `server ${addr(port)} max_fails=0;`);
-      const answer = await exchange('GET http://absolute.local/path?q=1 HTTP/1.1\r\nHost: no-such-group.local\r\nConnection: close\r\n\r\n');
-      assert.equal(statusOf(answer), 200, `the proxy answered ${JSON.stringify(answer.toString('latin1').slice(0, 300))}`);
+      const answer = await exchange(
+        'GET http://absolute.local/path?q=1 HTTP/1.1\r\nHost: no-such-group.local\r\nConnection: close\r\n\r\n',
+      );
+      assert.equal(
+        statusOf(answer),
+        200,
+        `the proxy answered ${JSON.stringify(answer.toString('latin1').slice(0, 300))}`,
+      );
       assert.deepEqual(executed, ['GET /path?q=1']);
     } finally {
       await close();

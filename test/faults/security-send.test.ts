@@ -51,7 +51,11 @@ function rawRequest(port: number, request: string): Promise<Buffer> {
  * each time by renaming a freshly made entry over it (atomic), until its stdin closes; it then prints
  * how many swaps it made.
  */
-function startSwapper(target: string, secret: string, kind: 'file' | 'dir'): { child: ChildProcess; swaps: Promise<number> } {
+function startSwapper(
+  target: string,
+  secret: string,
+  kind: 'file' | 'dir',
+): { child: ChildProcess; swaps: Promise<number> } {
   const script = `
     const fs = require('node:fs');
     const [target, secret, kind, publicText] = process.argv.slice(1);
@@ -77,7 +81,9 @@ function startSwapper(target: string, secret: string, kind: 'file' | 'dir'): { c
     }
     swap();
   `;
-  const child = spawn(process.execPath, ['-e', script, target, secret, kind, PUBLIC], { stdio: ['pipe', 'pipe', 'inherit'] });
+  const child = spawn(process.execPath, ['-e', script, target, secret, kind, PUBLIC], {
+    stdio: ['pipe', 'pipe', 'inherit'],
+  });
   const swaps = new Promise<number>((resolve) => {
     let out = '';
     child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
@@ -95,7 +101,13 @@ interface RaceResult {
 }
 
 /** `count` requests over CONNECTIONS parallel clients while the swapper runs. */
-async function race(target: string, secret: string, kind: 'file' | 'dir', requests: string[], count = REQUESTS): Promise<RaceResult> {
+async function race(
+  target: string,
+  secret: string,
+  kind: 'file' | 'dir',
+  requests: string[],
+  count = REQUESTS,
+): Promise<RaceResult> {
   const swapper = startSwapper(target, secret, kind);
   const statuses = new Map<number, number>();
   let leaks = 0;
@@ -121,14 +133,20 @@ async function race(target: string, secret: string, kind: 'file' | 'dir', reques
   return { requests: count, leaks, served, statuses, swaps: await swapper.swaps };
 }
 
-const get = (path: string, extra = ''): string => `GET ${path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n${extra}\r\n`;
+const get = (path: string, extra = ''): string =>
+  `GET ${path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n${extra}\r\n`;
 
 function check(what: string, result: RaceResult): void {
   const seen = JSON.stringify([...result.statuses]);
   assert.ok(result.swaps >= MIN_SWAPS, `${what}: only ${result.swaps} swaps ran beside the requests`);
-  assert.equal(result.leaks, 0, `${what}: ${result.leaks} of ${result.requests} responses held the secret (statuses ${seen})`);
+  assert.equal(
+    result.leaks,
+    0,
+    `${what}: ${result.leaks} of ${result.requests} responses held the secret (statuses ${seen})`,
+  );
   assert.ok(result.served > 0, `${what}: the public file was never served (statuses ${seen})`);
-  for (const status of result.statuses.keys()) assert.ok([200, 206, 404].includes(status), `${what}: status ${status} (statuses ${seen})`);
+  for (const status of result.statuses.keys())
+    assert.ok([200, 206, 404].includes(status), `${what}: status ${status} (statuses ${seen})`);
 }
 
 describe('security: /send/ symlink swap races (issue 12, finding 8)', () => {
@@ -167,7 +185,13 @@ describe('security: /send/ symlink swap races (issue 12, finding 8)', () => {
   });
 
   it('a directory inside the root swapped with a symlink to a directory outside never sends the secret', async () => {
-    const result = await race(join(root, 'dir'), join(outside, 'secret-dir'), 'dir', [get('/send/dir/f.txt'), get('/send/dir/f.txt', 'Range: bytes=0-\r\n')], DIRECTORY_REQUESTS);
+    const result = await race(
+      join(root, 'dir'),
+      join(outside, 'secret-dir'),
+      'dir',
+      [get('/send/dir/f.txt'), get('/send/dir/f.txt', 'Range: bytes=0-\r\n')],
+      DIRECTORY_REQUESTS,
+    );
     check('directory component', result);
   });
 
@@ -178,23 +202,33 @@ describe('security: /send/ symlink swap races (issue 12, finding 8)', () => {
     const baseline = openFds(server.child.pid!);
     const clients = 200;
     await Promise.all(
-      Array.from({ length: clients }, (_, i) =>
-        new Promise<void>((resolve) => {
-          const path = i % 2 === 0 ? '/send/big.bin' : '/send/small.txt';
-          const socket = connect(server.port, '127.0.0.1', () => {
-            socket.write(get(path, i % 4 < 2 ? 'Range: bytes=1-\r\n' : ''));
-            // half go away before any answer, half after the first bytes of it
-            if (i % 3 === 0) socket.destroy();
-          });
-          socket.once('data', () => socket.destroy());
-          socket.on('error', () => {});
-          socket.on('close', () => resolve());
-        }),
+      Array.from(
+        { length: clients },
+        (_, i) =>
+          new Promise<void>((resolve) => {
+            const path = i % 2 === 0 ? '/send/big.bin' : '/send/small.txt';
+            const socket = connect(server.port, '127.0.0.1', () => {
+              socket.write(get(path, i % 4 < 2 ? 'Range: bytes=1-\r\n' : ''));
+              // half go away before any answer, half after the first bytes of it
+              if (i % 3 === 0) socket.destroy();
+            });
+            socket.once('data', () => socket.destroy());
+            socket.on('error', () => {});
+            socket.on('close', () => resolve());
+          }),
       ),
     );
-    const idle = await settle(() => status(server.port), (s) => s.scheduler.live === 0, 30_000);
+    const idle = await settle(
+      () => status(server.port),
+      (s) => s.scheduler.live === 0,
+      30_000,
+    );
     assert.ok(idle.ok, `${idle.value.scheduler.live} coroutines still live`);
-    const fds = await settle(() => openFds(server.child.pid!), (n) => n <= baseline, 30_000);
+    const fds = await settle(
+      () => openFds(server.child.pid!),
+      (n) => n <= baseline,
+      30_000,
+    );
     assert.ok(fds.ok, `the server holds ${fds.value} descriptors, ${baseline} before the clients`);
   });
 });

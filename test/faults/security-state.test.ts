@@ -1,6 +1,16 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { existsSync, lstatSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import {
+  existsSync,
+  lstatSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  readdirSync,
+  rmSync,
+  symlinkSync,
+  writeFileSync,
+} from 'node:fs';
 import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -36,12 +46,18 @@ async function rawRequest(port: number, request: string): Promise<number> {
 
 /** GET `path` with Connection: close: its status and body. */
 async function rawGet(port: number, path: string, host = '127.0.0.1'): Promise<{ status: number; body: string }> {
-  const { status, answer } = await rawExchange(port, `GET ${path} HTTP/1.1\r\nHost: ${host}\r\nConnection: close\r\n\r\n`);
+  const { status, answer } = await rawExchange(
+    port,
+    `GET ${path} HTTP/1.1\r\nHost: ${host}\r\nConnection: close\r\n\r\n`,
+  );
   return { status, body: parseChunked(Buffer.from(answer, 'latin1')).body.toString('latin1') };
 }
 
 function postGroup(port: number, name: string, body: string): Promise<number> {
-  return rawRequest(port, `POST /upstream/${name} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`);
+  return rawRequest(
+    port,
+    `POST /upstream/${name} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
+  );
 }
 
 async function startAdmin(state: string): Promise<{ server: RunningServer; port: number }> {
@@ -210,7 +226,14 @@ describe('security: what the app listener buffers and shows', { timeout: 120_000
     const upstreamPort = (upstream.address() as AddressInfo).port;
     const adminPort = await deadPort();
     const proxyPort = await deadPort();
-    const server = await startServer(['--redis', redis.url, '--admin-port', String(adminPort), '--proxy-port', String(proxyPort)]);
+    const server = await startServer([
+      '--redis',
+      redis.url,
+      '--admin-port',
+      String(adminPort),
+      '--proxy-port',
+      String(proxyPort),
+    ]);
     try {
       assert.equal(await postGroup(adminPort, 'internal.local', `server 127.0.0.1:${upstreamPort};`), 200);
       assert.deepEqual(await rawGet(proxyPort, '/', 'internal.local'), { status: 200, body: 'ok' });
@@ -218,7 +241,10 @@ describe('security: what the app listener buffers and shows', { timeout: 120_000
       assert.equal(status.status, 200);
       assert.ok(!status.body.includes(String(upstreamPort)), 'the app listener /status names the upstream address');
       const pools = (JSON.parse(status.body) as { pools: Array<{ name: string; created: number }> }).pools;
-      assert.ok(pools.some((p) => p.name === 'dyups' && p.created >= 1), 'the proxy pools are counted under one entry');
+      assert.ok(
+        pools.some((p) => p.name === 'dyups' && p.created >= 1),
+        'the proxy pools are counted under one entry',
+      );
       const detail = await rawGet(adminPort, '/detail');
       assert.ok(detail.body.includes(`127.0.0.1:${upstreamPort}`), 'the admin listener still names the upstream');
     } finally {

@@ -32,7 +32,13 @@ describe('faults: overload, shutdown, crashes, admin exposure', () => {
   it('10x the concurrency budget: the excess gets 503 at once, memory stays bounded, all is well afterwards', async () => {
     const config = join(dir, 'overload.json');
     // the Redis timeouts only bound a failure: Redis's replies are held until the test releases them
-    writeFileSync(config, JSON.stringify({ scheduler: { concurrency: 20, backlog: 20 }, test: { connectTimeout: '60s', readTimeout: '60s' } }));
+    writeFileSync(
+      config,
+      JSON.stringify({
+        scheduler: { concurrency: 20, backlog: 20 },
+        test: { connectTimeout: '60s', readTimeout: '60s' },
+      }),
+    );
     const gate = await startGateProxy(redis.port);
     const server = await startServer(['--redis', `redis://127.0.0.1:${gate.port}`, '--config', config]);
     const base = `http://127.0.0.1:${server.port}`;
@@ -49,19 +55,37 @@ describe('faults: overload, shutdown, crashes, admin exposure', () => {
           }),
         );
         // 20 running + 20 waiting: the other 160 are answered while Redis holds every reply
-        const refusedWhileHeld = await settle(() => answered, (n) => n >= 160, 30_000);
+        const refusedWhileHeld = await settle(
+          () => answered,
+          (n) => n >= 160,
+          30_000,
+        );
         const answeredWhileHeld = refusedWhileHeld.value;
         gate.release();
         const answers = await Promise.all(pending);
         const refused = answers.filter((a) => a.status === 503);
         const served = answers.filter((a) => a.status === 200);
-        assert.equal(refused.length + served.length, 200, `other statuses: ${[...new Set(answers.map((a) => a.status))].join(',')}`);
-        assert.ok(served.length <= 40 && served.length >= 20, `${served.length} served: the budget is 20 running + 20 waiting`);
-        assert.ok(answeredWhileHeld >= refused.length, `${answeredWhileHeld} answered while Redis was stalled, ${refused.length} refused: a refusal waited for Redis`);
+        assert.equal(
+          refused.length + served.length,
+          200,
+          `other statuses: ${[...new Set(answers.map((a) => a.status))].join(',')}`,
+        );
+        assert.ok(
+          served.length <= 40 && served.length >= 20,
+          `${served.length} served: the budget is 20 running + 20 waiting`,
+        );
+        assert.ok(
+          answeredWhileHeld >= refused.length,
+          `${answeredWhileHeld} answered while Redis was stalled, ${refused.length} refused: a refusal waited for Redis`,
+        );
       }
       const grown = rssMb(server.child.pid!) - rssBefore;
       assert.ok(grown < 100, `RSS grew ${grown.toFixed(0)} MB over the overload rounds`);
-      const idle = await settle(() => status(server.port), (s) => s.scheduler.live <= 1 && s.scheduler.queued === 0, 30_000);
+      const idle = await settle(
+        () => status(server.port),
+        (s) => s.scheduler.live <= 1 && s.scheduler.queued === 0,
+        30_000,
+      );
       assert.ok(idle.ok, `left behind: ${JSON.stringify(idle.value.scheduler)}`);
       assert.equal((await timedGet(`${base}/test`)).status, 200);
     } finally {
@@ -79,8 +103,14 @@ describe('faults: overload, shutdown, crashes, admin exposure', () => {
     const port = server.port;
     try {
       gate.hold();
-      const inFlight = Array.from({ length: 20 }, () => timedGet(`http://127.0.0.1:${port}/test`, { connection: 'close' }, 60_000));
-      const running = await settle(() => status(port), (s) => s.scheduler.live >= 20, 30_000);
+      const inFlight = Array.from({ length: 20 }, () =>
+        timedGet(`http://127.0.0.1:${port}/test`, { connection: 'close' }, 60_000),
+      );
+      const running = await settle(
+        () => status(port),
+        (s) => s.scheduler.live >= 20,
+        30_000,
+      );
       assert.ok(running.ok, `the 20 requests never all ran: ${JSON.stringify(running.value.scheduler)}`);
       const exit = server.stop('SIGTERM');
       // while the 20 still wait for Redis, a new request is turned away (once the signal has been handled)
@@ -97,7 +127,11 @@ describe('faults: overload, shutdown, crashes, admin exposure', () => {
       assert.match(late.value, /ECONNREFUSED|ECONNRESET|status 503/, `a new request after SIGTERM: ${late.value}`);
       gate.release();
       const done = await Promise.all(inFlight);
-      assert.deepEqual([...new Set(done.map((d) => `${d.status} ${d.text}`))], ['200 hello12345'], 'every request in flight finishes');
+      assert.deepEqual(
+        [...new Set(done.map((d) => `${d.status} ${d.text}`))],
+        ['200 hello12345'],
+        'every request in flight finishes',
+      );
       assert.equal(await exit, 0);
     } finally {
       gate.release();
@@ -113,9 +147,14 @@ describe('faults: overload, shutdown, crashes, admin exposure', () => {
     for (let round = 0; round < scale(3, 20); round++) {
       const server = await startServer(args);
       const admin = `http://127.0.0.1:${adminPort}`;
-      await settle(() => timedGet(`${admin}/list`), (r) => r.status === 200 || r.status === 204, 5_000);
+      await settle(
+        () => timedGet(`${admin}/list`),
+        (r) => r.status === 200 || r.status === 204,
+        5_000,
+      );
       const detail = await (await fetch(`${admin}/detail`)).text();
-      for (const [name, port] of expected) assert.ok(detail.includes(`${name}\nserver 127.0.0.1:${port} `), `round ${round}: ${name} (port ${port}) lost`);
+      for (const [name, port] of expected)
+        assert.ok(detail.includes(`${name}\nserver 127.0.0.1:${port} `), `round ${round}: ${name} (port ${port}) lost`);
       // changes acknowledged right up to the kill, some still in flight when it lands
       const pending: Array<Promise<unknown>> = [];
       for (let i = 0; i < 10; i++) {
@@ -124,14 +163,19 @@ describe('faults: overload, shutdown, crashes, admin exposure', () => {
         const res = await fetch(`${admin}/upstream/${name}`, { method: 'POST', body: `server 127.0.0.1:${port};` });
         if ((await res.text()) === 'success') expected.set(name, port);
       }
-      pending.push(fetch(`${admin}/upstream/never-acknowledged.local`, { method: 'POST', body: 'server 127.0.0.1:9;' }).catch(() => null));
+      pending.push(
+        fetch(`${admin}/upstream/never-acknowledged.local`, { method: 'POST', body: 'server 127.0.0.1:9;' }).catch(
+          () => null,
+        ),
+      );
       assert.equal(await server.stop('SIGKILL'), null);
       await Promise.all(pending);
     }
     const last = await startServer(args);
     try {
       const detail = await (await fetch(`http://127.0.0.1:${adminPort}/detail`)).text();
-      for (const [name, port] of expected) assert.ok(detail.includes(`${name}\nserver 127.0.0.1:${port} `), `${name} lost after the last kill`);
+      for (const [name, port] of expected)
+        assert.ok(detail.includes(`${name}\nserver 127.0.0.1:${port} `), `${name} lost after the last kill`);
     } finally {
       await last.stop();
     }
@@ -147,7 +191,8 @@ describe('faults: overload, shutdown, crashes, admin exposure', () => {
     const open = await startServer(['--redis', redis.url, '--config', config, '--admin-port', String(adminPort)]);
     try {
       assert.notEqual((await timedGet(`http://127.0.0.1:${adminPort}/list`)).status, 403);
-      if (external === undefined) t.diagnostic('no non-loopback IPv4 address on this machine: the remote-client half is not exercised');
+      if (external === undefined)
+        t.diagnostic('no non-loopback IPv4 address on this machine: the remote-client half is not exercised');
       else assert.equal((await timedGet(`http://${external}:${adminPort}/list`)).status, 403);
     } finally {
       await open.stop();
@@ -156,7 +201,10 @@ describe('faults: overload, shutdown, crashes, admin exposure', () => {
     const locked = await startServer(['--redis', redis.url, '--config', config, '--admin-port', String(adminPort)]);
     try {
       assert.equal((await timedGet(`http://127.0.0.1:${adminPort}/list`)).status, 401);
-      assert.equal((await timedGet(`http://127.0.0.1:${adminPort}/list`, { authorization: 'Bearer wrong!' })).status, 401);
+      assert.equal(
+        (await timedGet(`http://127.0.0.1:${adminPort}/list`, { authorization: 'Bearer wrong!' })).status,
+        401,
+      );
       const ok = await timedGet(`http://127.0.0.1:${adminPort}/list`, { authorization: 'Bearer s3cret' });
       assert.ok(ok.status === 200 || ok.status === 204);
     } finally {

@@ -44,7 +44,11 @@ interface Answer {
 }
 
 /** One request to the proxy naming the group in Host, on a fresh connection, never waiting more than limitMs. */
-function via(port: number, group: string, options: { method?: string; path?: string; body?: string; limitMs?: number } = {}): Promise<Answer> {
+function via(
+  port: number,
+  group: string,
+  options: { method?: string; path?: string; body?: string; limitMs?: number } = {},
+): Promise<Answer> {
   const started = performance.now();
   const method = options.method ?? 'GET';
   return new Promise((resolve) => {
@@ -63,21 +67,24 @@ function via(port: number, group: string, options: { method?: string; path?: str
       headers['content-type'] = 'text/plain';
       headers['content-length'] = String(Buffer.byteLength(options.body));
     }
-    const req = httpRequest({ host: '127.0.0.1', port, method, path: options.path ?? '/', headers, agent: false }, (res) => {
-      answer.status = res.statusCode ?? 0;
-      answer.headers = res.headers;
-      res.setEncoding('latin1');
-      res.on('data', (d: string) => (answer.text += d));
-      res.on('error', (err) => (answer.error = err.message));
-      res.on('end', () => {
-        answer.complete = res.complete;
-        finish();
-      });
-      res.on('close', () => {
-        answer.complete = res.complete;
-        finish(res.complete ? null : 'response cut');
-      });
-    });
+    const req = httpRequest(
+      { host: '127.0.0.1', port, method, path: options.path ?? '/', headers, agent: false },
+      (res) => {
+        answer.status = res.statusCode ?? 0;
+        answer.headers = res.headers;
+        res.setEncoding('latin1');
+        res.on('data', (d: string) => (answer.text += d));
+        res.on('error', (err) => (answer.error = err.message));
+        res.on('end', () => {
+          answer.complete = res.complete;
+          finish();
+        });
+        res.on('close', () => {
+          answer.complete = res.complete;
+          finish(res.complete ? null : 'response cut');
+        });
+      },
+    );
     const timer = setTimeout(() => {
       finish('hung');
       req.destroy();
@@ -182,7 +189,10 @@ function onRequestHead(socket: Socket, then: () => void): void {
 async function blackhole(): Promise<{ port: number; close(): void } | null> {
   const child: ChildProcess = spawn(
     process.execPath,
-    ['-e', "const s=require('net').createServer(()=>{}).listen({port:0,host:'127.0.0.1',backlog:1},()=>console.log(s.address().port))"],
+    [
+      '-e',
+      "const s=require('net').createServer(()=>{}).listen({port:0,host:'127.0.0.1',backlog:1},()=>console.log(s.address().port))",
+    ],
     { stdio: ['ignore', 'pipe', 'inherit'] },
   );
   const port = await new Promise<number>((resolve, reject) => {
@@ -266,7 +276,10 @@ describe('faults: upstream servers failing under the dyups proxy', { timeout: 12
     adminPort = await deadPort();
     proxyPort = await deadPort();
     const config = join(dir, 'config.json');
-    writeFileSync(config, JSON.stringify({ dyups: { connectTimeout: `${CONNECT_TIMEOUT}ms`, readTimeout: `${READ_TIMEOUT}ms` } }));
+    writeFileSync(
+      config,
+      JSON.stringify({ dyups: { connectTimeout: `${CONNECT_TIMEOUT}ms`, readTimeout: `${READ_TIMEOUT}ms` } }),
+    );
     srv = await startServer(['--config', config, '--admin-port', String(adminPort), '--proxy-port', String(proxyPort)]);
     // the dyups listeners start just after the "listening" line the helper waits for
     await waitForAdmin(adminPort, () => srv.output(), 10_000);
@@ -323,7 +336,13 @@ describe('faults: upstream servers failing under the dyups proxy', { timeout: 12
         onRequestHead(socket, () => {
           socket.write('HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nTransfer-Encoding: chunked\r\n\r\n');
           socket.write('5\r\nhello\r\n');
-          setTimeout(() => socket.write(`${(64 * 1024).toString(16)}\r\n${'y'.repeat(64 * 1024)}\r\n`, () => setTimeout(() => socket.destroy(), 30)), 30);
+          setTimeout(
+            () =>
+              socket.write(`${(64 * 1024).toString(16)}\r\n${'y'.repeat(64 * 1024)}\r\n`, () =>
+                setTimeout(() => socket.destroy(), 30),
+              ),
+            30,
+          );
         });
       });
       try {
@@ -362,11 +381,16 @@ describe('faults: upstream servers failing under the dyups proxy', { timeout: 12
     it('a GET to a group with a cutting and a healthy server: each answer is a whole "ok" or a cut one, and the healthy group keeps working', async () => {
       const cut = await tcpUpstream((socket) => {
         onRequestHead(socket, () => {
-          socket.write('HTTP/1.1 200 OK\r\nContent-Length: 1000\r\n\r\npartial', () => setTimeout(() => socket.destroy(), 20));
+          socket.write('HTTP/1.1 200 OK\r\nContent-Length: 1000\r\n\r\npartial', () =>
+            setTimeout(() => socket.destroy(), 20),
+          );
         });
       });
       try {
-        await setGroup('cut-mixed.local', `server ${addr(cut.port)} max_fails=1 fail_timeout=1s; server ${addr(okUpstream.port)};`);
+        await setGroup(
+          'cut-mixed.local',
+          `server ${addr(cut.port)} max_fails=1 fail_timeout=1s; server ${addr(okUpstream.port)};`,
+        );
         for (let i = 0; i < 6; i++) {
           const a = await via(proxyPort, 'cut-mixed.local');
           assert.notEqual(a.error, 'hung', show(a));
@@ -397,9 +421,20 @@ describe('faults: upstream servers failing under the dyups proxy', { timeout: 12
           assert.ok(a.ms < READ_TIMEOUT + MARGIN, `not within readTimeout + margin: ${show(a)}`);
         }
         assert.ok(silent.accepted >= 1, 'the silent upstream saw the requests');
-        const released = await settle(() => silent.closed, (n) => n === silent.accepted, 3_000);
-        assert.ok(released.ok, `the proxy kept ${silent.accepted - released.value} of ${silent.accepted} timed-out upstream connections open`);
-        const fds = await settle(() => openFds(srv.child.pid!), (n) => n <= fdsBefore + 2, 3_000);
+        const released = await settle(
+          () => silent.closed,
+          (n) => n === silent.accepted,
+          3_000,
+        );
+        assert.ok(
+          released.ok,
+          `the proxy kept ${silent.accepted - released.value} of ${silent.accepted} timed-out upstream connections open`,
+        );
+        const fds = await settle(
+          () => openFds(srv.child.pid!),
+          (n) => n <= fdsBefore + 2,
+          3_000,
+        );
         assert.ok(fds.ok, `file descriptors grew from ${fdsBefore} to ${fds.value}`);
         await assertAlive();
       } finally {
@@ -407,33 +442,33 @@ describe('faults: upstream servers failing under the dyups proxy', { timeout: 12
       }
     });
 
-    it(
-      'the only server of a group is never marked unavailable (nginx ignores max_fails/fail_timeout then): every GET waits for it and answers 504',
-      async () => {
-        const silent = await tcpUpstream(() => {});
-        try {
-          await setGroup('silent-single.local', `server ${addr(silent.port)};`);
-          const answers: Answer[] = [];
-          for (let i = 0; i < 3; i++) answers.push(await via(proxyPort, 'silent-single.local'));
-          await assertAlive();
-          for (const a of answers) assert.ok(a.ms < READ_TIMEOUT + MARGIN, show(a));
-          assert.deepEqual(
-            answers.map((a) => a.status),
-            [504, 504, 504],
-            answers.map(show).join('\n'),
-          );
-          assert.equal(silent.accepted, 3);
-        } finally {
-          await silent.close();
-        }
-      },
-    );
+    it('the only server of a group is never marked unavailable (nginx ignores max_fails/fail_timeout then): every GET waits for it and answers 504', async () => {
+      const silent = await tcpUpstream(() => {});
+      try {
+        await setGroup('silent-single.local', `server ${addr(silent.port)};`);
+        const answers: Answer[] = [];
+        for (let i = 0; i < 3; i++) answers.push(await via(proxyPort, 'silent-single.local'));
+        await assertAlive();
+        for (const a of answers) assert.ok(a.ms < READ_TIMEOUT + MARGIN, show(a));
+        assert.deepEqual(
+          answers.map((a) => a.status),
+          [504, 504, 504],
+          answers.map(show).join('\n'),
+        );
+        assert.equal(silent.accepted, 3);
+      } finally {
+        await silent.close();
+      }
+    });
 
     it('GET is retried on a healthy second server and answers 200; the silent one is marked failed', async () => {
       const silent = await tcpUpstream(() => {});
       const healthy = await httpUpstream('healthy');
       try {
-        await setGroup('silent-retry.local', `server ${addr(silent.port)} max_fails=1 fail_timeout=10s; server ${addr(healthy.port)};`);
+        await setGroup(
+          'silent-retry.local',
+          `server ${addr(silent.port)} max_fails=1 fail_timeout=10s; server ${addr(healthy.port)};`,
+        );
         for (let i = 0; i < 4; i++) {
           const a = await via(proxyPort, 'silent-retry.local');
           assert.equal(a.status, 200, show(a));
@@ -461,14 +496,25 @@ describe('faults: upstream servers failing under the dyups proxy', { timeout: 12
         assert.equal(a.status, 504, show(a));
         assert.match(a.text, /^504 Gateway Timeout: /, show(a));
         assert.ok(a.ms < READ_TIMEOUT + MARGIN, show(a));
-        assert.match(silent.received.join(''), /^POST \/ HTTP\/1\.1\r\n[\s\S]*order=1$/, 'the silent server got the POST');
-        assert.deepEqual(healthy.requests.filter((r) => r.startsWith('POST')), [], 'a POST must not be retried on another server');
+        assert.match(
+          silent.received.join(''),
+          /^POST \/ HTTP\/1\.1\r\n[\s\S]*order=1$/,
+          'the silent server got the POST',
+        );
+        assert.deepEqual(
+          healthy.requests.filter((r) => r.startsWith('POST')),
+          [],
+          'a POST must not be retried on another server',
+        );
 
         await setGroup('silent-post-only.local', `server ${addr(silent.port)};`);
         const b = await via(proxyPort, 'silent-post-only.local', { method: 'POST', body: 'order=2' });
         assert.equal(b.status, 504, show(b));
         assert.ok(b.ms < READ_TIMEOUT + MARGIN, show(b));
-        assert.deepEqual(healthy.requests.filter((r) => r.startsWith('POST')), []);
+        assert.deepEqual(
+          healthy.requests.filter((r) => r.startsWith('POST')),
+          [],
+        );
         await assertAlive();
       } finally {
         await silent.close();
@@ -495,67 +541,65 @@ describe('faults: upstream servers failing under the dyups proxy', { timeout: 12
       }
     });
 
-    it(
-      'with a healthy second server: GETs get 200 (the request never reached an application) and the resetting server is marked failed',
-      async () => {
-        const reset = await tcpUpstream((socket) => socket.resetAndDestroy());
-        const healthy = await httpUpstream('healthy');
-        try {
-          await setGroup('reset-mixed.local', `server ${addr(reset.port)} max_fails=1 fail_timeout=10s; server ${addr(healthy.port)};`);
-          const answers: Answer[] = [];
-          for (let i = 0; i < 6; i++) answers.push(await via(proxyPort, 'reset-mixed.local'));
-          for (const a of answers) assert.ok(a.ms < CONNECT_TIMEOUT + READ_TIMEOUT + MARGIN, show(a));
-          await assertAlive();
-          const health = await healthOf('reset-mixed.local');
-          const bad = health.get(addr(reset.port));
-          assert.deepEqual(
-            answers.map((a) => `${a.status} ${a.text}`),
-            Array.from({ length: 6 }, () => '200 healthy'),
-            `answers: ${answers.map(show).join('\n')}; reset server health ${JSON.stringify(bad)}`,
-          );
-          assert.ok(bad !== undefined && bad.fails > 0 && !bad.available, `reset server health: ${JSON.stringify(bad)}`);
-        } finally {
-          await reset.close();
-          await healthy.close();
-        }
-      },
-    );
+    it('with a healthy second server: GETs get 200 (the request never reached an application) and the resetting server is marked failed', async () => {
+      const reset = await tcpUpstream((socket) => socket.resetAndDestroy());
+      const healthy = await httpUpstream('healthy');
+      try {
+        await setGroup(
+          'reset-mixed.local',
+          `server ${addr(reset.port)} max_fails=1 fail_timeout=10s; server ${addr(healthy.port)};`,
+        );
+        const answers: Answer[] = [];
+        for (let i = 0; i < 6; i++) answers.push(await via(proxyPort, 'reset-mixed.local'));
+        for (const a of answers) assert.ok(a.ms < CONNECT_TIMEOUT + READ_TIMEOUT + MARGIN, show(a));
+        await assertAlive();
+        const health = await healthOf('reset-mixed.local');
+        const bad = health.get(addr(reset.port));
+        assert.deepEqual(
+          answers.map((a) => `${a.status} ${a.text}`),
+          Array.from({ length: 6 }, () => '200 healthy'),
+          `answers: ${answers.map(show).join('\n')}; reset server health ${JSON.stringify(bad)}`,
+        );
+        assert.ok(bad !== undefined && bad.fails > 0 && !bad.available, `reset server health: ${JSON.stringify(bad)}`);
+      } finally {
+        await reset.close();
+        await healthy.close();
+      }
+    });
   });
 
   describe('an upstream that resets a reused keepalive connection', () => {
-    it(
-      'a GET that meets a reset on a pooled connection is retried on a fresh one (nginx gives a cached connection an extra try): 200',
-      async () => {
-        // each connection answers its first request (keep-alive) and resets on the second, like a server
-        // whose idle timeout fires just as the proxy reuses the connection
-        const upstream = await tcpUpstream((socket) => {
-          let head = '';
-          let served = 0;
-          socket.on('data', (d: Buffer) => {
-            head += d.toString('latin1');
-            while (head.includes('\r\n\r\n')) {
-              head = head.slice(head.indexOf('\r\n\r\n') + 4);
-              if (served++ === 0) socket.write('HTTP/1.1 200 OK\r\nContent-Length: 5\r\nConnection: keep-alive\r\n\r\nfresh');
-              else socket.resetAndDestroy();
-            }
-          });
+    it('a GET that meets a reset on a pooled connection is retried on a fresh one (nginx gives a cached connection an extra try): 200', async () => {
+      // each connection answers its first request (keep-alive) and resets on the second, like a server
+      // whose idle timeout fires just as the proxy reuses the connection
+      const upstream = await tcpUpstream((socket) => {
+        let head = '';
+        let served = 0;
+        socket.on('data', (d: Buffer) => {
+          head += d.toString('latin1');
+          while (head.includes('\r\n\r\n')) {
+            head = head.slice(head.indexOf('\r\n\r\n') + 4);
+            if (served++ === 0)
+              socket.write('HTTP/1.1 200 OK\r\nContent-Length: 5\r\nConnection: keep-alive\r\n\r\nfresh');
+            else socket.resetAndDestroy();
+          }
         });
-        try {
-          await setGroup('reset-reused.local', `server ${addr(upstream.port)} max_fails=0;`);
-          const answers: Answer[] = [];
-          for (let i = 0; i < 4; i++) answers.push(await via(proxyPort, 'reset-reused.local'));
-          await assertAlive();
-          for (const a of answers) assert.ok(a.ms < CONNECT_TIMEOUT + READ_TIMEOUT + MARGIN, show(a));
-          assert.deepEqual(
-            answers.map((a) => `${a.status} ${a.text}`),
-            Array.from({ length: 4 }, () => '200 fresh'),
-            `${answers.map(show).join('\n')}\n(${upstream.accepted} upstream connections)`,
-          );
-        } finally {
-          await upstream.close();
-        }
-      },
-    );
+      });
+      try {
+        await setGroup('reset-reused.local', `server ${addr(upstream.port)} max_fails=0;`);
+        const answers: Answer[] = [];
+        for (let i = 0; i < 4; i++) answers.push(await via(proxyPort, 'reset-reused.local'));
+        await assertAlive();
+        for (const a of answers) assert.ok(a.ms < CONNECT_TIMEOUT + READ_TIMEOUT + MARGIN, show(a));
+        assert.deepEqual(
+          answers.map((a) => `${a.status} ${a.text}`),
+          Array.from({ length: 4 }, () => '200 fresh'),
+          `${answers.map(show).join('\n')}\n(${upstream.accepted} upstream connections)`,
+        );
+      } finally {
+        await upstream.close();
+      }
+    });
   });
 
   describe('an upstream that closes idle keepalive connections', () => {
@@ -588,10 +632,17 @@ describe('faults: upstream servers failing under the dyups proxy', { timeout: 12
       const bPort = await deadPort();
       let b: HttpUpstream | null = null;
       try {
-        await setGroup('flap.local', `server ${addr(a.port)} max_fails=1 fail_timeout=1s; server ${addr(bPort)} max_fails=1 fail_timeout=1s;`);
+        await setGroup(
+          'flap.local',
+          `server ${addr(a.port)} max_fails=1 fail_timeout=1s; server ${addr(bPort)} max_fails=1 fail_timeout=1s;`,
+        );
         const answers: Answer[] = [];
         for (let i = 0; i < 6; i++) answers.push(await via(proxyPort, 'flap.local'));
-        assert.deepEqual(answers.map((x) => `${x.status} ${x.text}`), Array.from({ length: 6 }, () => '200 A'), answers.map(show).join('\n'));
+        assert.deepEqual(
+          answers.map((x) => `${x.status} ${x.text}`),
+          Array.from({ length: 6 }, () => '200 A'),
+          answers.map(show).join('\n'),
+        );
         for (const x of answers) assert.ok(x.ms < CONNECT_TIMEOUT + MARGIN, show(x));
         let health = await healthOf('flap.local');
         assert.equal(health.get(addr(bPort))?.available, false, JSON.stringify([...health]));
@@ -601,7 +652,11 @@ describe('faults: upstream servers failing under the dyups proxy', { timeout: 12
         b = await httpUpstream('B', bPort);
         await new Promise((r) => setTimeout(r, 1_300)); // > fail_timeout
         health = await healthOf('flap.local');
-        assert.equal(health.get(addr(bPort))?.available, true, `B is available again after fail_timeout: ${JSON.stringify([...health])}`);
+        assert.equal(
+          health.get(addr(bPort))?.available,
+          true,
+          `B is available again after fail_timeout: ${JSON.stringify([...health])}`,
+        );
         const seen = new Set<string>();
         for (let i = 0; i < 6; i++) {
           const x = await via(proxyPort, 'flap.local');
@@ -629,7 +684,11 @@ describe('faults: upstream servers failing under the dyups proxy', { timeout: 12
           'flap-check.local',
           `server ${addr(a.port)} max_fails=0; server ${addr(bPort)} max_fails=0; check interval=100ms rise=1 fall=1 timeout=300ms type=http;`,
         );
-        const down = await settle(() => healthOf('flap-check.local'), (h) => h.get(addr(bPort))?.check === 'down' && h.get(addr(a.port))?.check === 'up', 5_000);
+        const down = await settle(
+          () => healthOf('flap-check.local'),
+          (h) => h.get(addr(bPort))?.check === 'down' && h.get(addr(a.port))?.check === 'up',
+          5_000,
+        );
         assert.ok(down.ok, `B never checked down: ${JSON.stringify([...down.value])}`);
         assert.equal(down.value.get(addr(bPort))?.available, false);
         for (let i = 0; i < 6; i++) {
@@ -638,7 +697,11 @@ describe('faults: upstream servers failing under the dyups proxy', { timeout: 12
         }
 
         b = await httpUpstream('B', bPort);
-        const up = await settle(() => healthOf('flap-check.local'), (h) => h.get(addr(bPort))?.check === 'up', 5_000);
+        const up = await settle(
+          () => healthOf('flap-check.local'),
+          (h) => h.get(addr(bPort))?.check === 'up',
+          5_000,
+        );
         assert.ok(up.ok, `B never checked up: ${JSON.stringify([...up.value])}`);
         const seen = new Set<string>();
         for (let i = 0; i < 6; i++) {
@@ -652,7 +715,9 @@ describe('faults: upstream servers failing under the dyups proxy', { timeout: 12
         await a.close();
         await b?.close();
         // stop the checks of this group
-        await fetch(`http://127.0.0.1:${adminPort}/upstream/flap-check.local`, { method: 'DELETE' }).then((r) => r.text());
+        await fetch(`http://127.0.0.1:${adminPort}/upstream/flap-check.local`, { method: 'DELETE' }).then((r) =>
+          r.text(),
+        );
       }
     });
   });
@@ -674,7 +739,11 @@ describe('faults: upstream servers failing under the dyups proxy', { timeout: 12
 
     function summary(answers: Answer[]): string {
       const byStatus = new Map<string, number>();
-      for (const a of answers) byStatus.set(`${a.status}${a.error ? ` (${a.error})` : ''}`, (byStatus.get(`${a.status}${a.error ? ` (${a.error})` : ''}`) ?? 0) + 1);
+      for (const a of answers)
+        byStatus.set(
+          `${a.status}${a.error ? ` (${a.error})` : ''}`,
+          (byStatus.get(`${a.status}${a.error ? ` (${a.error})` : ''}`) ?? 0) + 1,
+        );
       const slowest = Math.max(...answers.map((a) => a.ms));
       return `${JSON.stringify([...byStatus])}, slowest ${Math.round(slowest)} ms`;
     }
@@ -683,12 +752,21 @@ describe('faults: upstream servers failing under the dyups proxy', { timeout: 12
       const a = await httpUpstream('A');
       const dead = await deadPort();
       try {
-        await setGroup('load-dead.local', `server ${addr(a.port)} max_fails=1 fail_timeout=1s; server ${addr(dead)} max_fails=1 fail_timeout=1s;`);
+        await setGroup(
+          'load-dead.local',
+          `server ${addr(a.port)} max_fails=1 fail_timeout=1s; server ${addr(dead)} max_fails=1 fail_timeout=1s;`,
+        );
         const answers = await load('load-dead.local', scale(50, 500), 10);
         t.diagnostic(summary(answers));
         assert.equal(answers.length, scale(50, 500));
-        assert.ok(answers.every((x) => x.status === 200 && x.text === 'A'), summary(answers));
-        assert.ok(answers.every((x) => x.ms < CONNECT_TIMEOUT + MARGIN), summary(answers));
+        assert.ok(
+          answers.every((x) => x.status === 200 && x.text === 'A'),
+          summary(answers),
+        );
+        assert.ok(
+          answers.every((x) => x.ms < CONNECT_TIMEOUT + MARGIN),
+          summary(answers),
+        );
         await assertAlive();
       } finally {
         await a.close();
@@ -703,17 +781,34 @@ describe('faults: upstream servers failing under the dyups proxy', { timeout: 12
       }
       const a = await httpUpstream('A');
       try {
-        await setGroup('load-hole.local', `server ${addr(a.port)} max_fails=1 fail_timeout=1s; server ${addr(hole.port)} max_fails=1 fail_timeout=1s;`);
+        await setGroup(
+          'load-hole.local',
+          `server ${addr(a.port)} max_fails=1 fail_timeout=1s; server ${addr(hole.port)} max_fails=1 fail_timeout=1s;`,
+        );
         const started = performance.now();
         const answers = await load('load-hole.local', scale(50, 500), 10);
         const elapsed = performance.now() - started;
-        t.diagnostic(`${summary(answers)}; ${answers.filter((x) => x.ms >= CONNECT_TIMEOUT).length} waited a connect timeout`);
-        assert.ok(answers.every((x) => x.status === 200 && x.text === 'A'), summary(answers));
-        assert.ok(answers.every((x) => x.ms < CONNECT_TIMEOUT + MARGIN), summary(answers));
+        t.diagnostic(
+          `${summary(answers)}; ${answers.filter((x) => x.ms >= CONNECT_TIMEOUT).length} waited a connect timeout`,
+        );
+        assert.ok(
+          answers.every((x) => x.status === 200 && x.text === 'A'),
+          summary(answers),
+        );
+        assert.ok(
+          answers.every((x) => x.ms < CONNECT_TIMEOUT + MARGIN),
+          summary(answers),
+        );
         // the hole is tried again each fail_timeout: at most a few connect timeouts in all, not one per request
-        assert.ok(answers.filter((x) => x.ms >= CONNECT_TIMEOUT).length <= 10 * Math.ceil(elapsed / 1_000 + 1), summary(answers));
+        assert.ok(
+          answers.filter((x) => x.ms >= CONNECT_TIMEOUT).length <= 10 * Math.ceil(elapsed / 1_000 + 1),
+          summary(answers),
+        );
         const health = await healthOf('load-hole.local');
-        assert.ok((health.get(addr(hole.port))?.fails ?? 0) >= 1 || health.get(addr(hole.port))?.available === true, JSON.stringify([...health]));
+        assert.ok(
+          (health.get(addr(hole.port))?.fails ?? 0) >= 1 || health.get(addr(hole.port))?.available === true,
+          JSON.stringify([...health]),
+        );
         await assertAlive();
       } finally {
         hole.close();

@@ -32,7 +32,8 @@ export function parseChunked(raw: Buffer): RawResponse {
       // optional trailer fields, then an empty line
       const end = raw.indexOf('\r\n\r\n', at - 2);
       const trailers = end >= 0 ? raw.subarray(at, end).toString('latin1') : '';
-      if (trailers !== '' && !/^([!#$%&'*+.^_`|~0-9A-Za-z-]+: [^\r\n]*\r\n?)+$/.test(trailers + '\r\n')) throw new Error(`bad trailer section '${trailers}'`);
+      if (trailers !== '' && !/^([!#$%&'*+.^_`|~0-9A-Za-z-]+: [^\r\n]*\r\n?)+$/.test(trailers + '\r\n'))
+        throw new Error(`bad trailer section '${trailers}'`);
       return { head, chunks, body: Buffer.concat(chunks), complete: end >= 0 };
     }
     if (raw.length < at + size + 2) return { head, chunks, body: Buffer.concat(chunks), complete: false };
@@ -46,7 +47,9 @@ export function parseChunked(raw: Buffer): RawResponse {
 export function rawGet(port: number, path: string, limitMs = 30_000): Promise<Buffer> {
   return new Promise((resolve, reject) => {
     const parts: Buffer[] = [];
-    const socket = connect(port, '127.0.0.1', () => socket.write(`GET ${path} HTTP/1.1\r\nHost: test\r\nConnection: close\r\n\r\n`));
+    const socket = connect(port, '127.0.0.1', () =>
+      socket.write(`GET ${path} HTTP/1.1\r\nHost: test\r\nConnection: close\r\n\r\n`),
+    );
     socket.on('data', (d: Buffer) => parts.push(d));
     socket.on('error', reject);
     const timer = setTimeout(() => socket.destroy(), limitMs);

@@ -8,7 +8,11 @@ import type { ExitResult } from './process.js';
 export const BIN = fileURLToPath(new URL('../../../bin/cosocket.js', import.meta.url));
 
 /** Runs `cosocket ...args` to completion. */
-export function runCli(args: readonly string[], env: NodeJS.ProcessEnv = process.env, limitMs = 30_000): Promise<ExitResult> {
+export function runCli(
+  args: readonly string[],
+  env: NodeJS.ProcessEnv = process.env,
+  limitMs = 30_000,
+): Promise<ExitResult> {
   return runProcess(process.execPath, [BIN, ...args], { env, limitMs });
 }
 
@@ -22,9 +26,15 @@ export interface RunningServer {
 }
 
 /** Starts `cosocket serve --port 0 ...args` and waits for its "listening on" line. */
-export function startServer(args: readonly string[] = [], env: NodeJS.ProcessEnv = process.env): Promise<RunningServer> {
+export function startServer(
+  args: readonly string[] = [],
+  env: NodeJS.ProcessEnv = process.env,
+): Promise<RunningServer> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [BIN, 'serve', '--port', '0', ...args], { env, stdio: ['pipe', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [BIN, 'serve', '--port', '0', ...args], {
+      env,
+      stdio: ['pipe', 'pipe', 'pipe'],
+    });
     let out = '';
     const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
     const timer = setTimeout(() => {

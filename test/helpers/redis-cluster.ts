@@ -25,9 +25,12 @@ function startNode(): Promise<EmbeddedRedis> {
   return startEmbeddedRedis({
     readyTimeoutMs: 20_000,
     extraArgs: async () => [
-      '--cluster-enabled', 'yes',
-      '--cluster-port', String(await freePort()),
-      '--cluster-node-timeout', '5000',
+      '--cluster-enabled',
+      'yes',
+      '--cluster-port',
+      String(await freePort()),
+      '--cluster-node-timeout',
+      '5000',
     ],
   });
 }
@@ -45,14 +48,23 @@ async function everyNodeAgrees(nodes: readonly EmbeddedRedis[]): Promise<boolean
   for (const node of nodes) {
     if (!(await clusterStateOk(node.port))) return false;
     const known = String(await redisCommand(node.port, 'CLUSTER', 'NODES').catch(() => ''));
-    if (known.trim().split('\n').filter((line) => !/fail|handshake|noaddr/.test(line)).length !== nodes.length) return false;
+    if (
+      known
+        .trim()
+        .split('\n')
+        .filter((line) => !/fail|handshake|noaddr/.test(line)).length !== nodes.length
+    )
+      return false;
   }
   return true;
 }
 
 export async function startTestRedisCluster(): Promise<TestRedisCluster> {
   const cli = findOnPath('redis-cli');
-  if (cli === null) throw new EmbeddedRedisError('redis-cli not found on PATH: it creates the test cluster (apt-get install redis-tools)');
+  if (cli === null)
+    throw new EmbeddedRedisError(
+      'redis-cli not found on PATH: it creates the test cluster (apt-get install redis-tools)',
+    );
   const started = Date.now();
   const nodes: EmbeddedRedis[] = [];
   const admins = new Map<number, Redis>();
@@ -72,10 +84,14 @@ export async function startTestRedisCluster(): Promise<TestRedisCluster> {
       { limitMs: READY_WITHIN_MS },
     );
     if (created.code !== 0) {
-      throw new EmbeddedRedisError(`redis-cli --cluster create failed (${String(created.code)}): ${(created.stdout + created.stderr).slice(-800)}`);
+      throw new EmbeddedRedisError(
+        `redis-cli --cluster create failed (${String(created.code)}): ${(created.stdout + created.stderr).slice(-800)}`,
+      );
     }
     if (!(await waitFor(() => everyNodeAgrees(nodes), READY_WITHIN_MS, 100))) {
-      throw new EmbeddedRedisError(`the test cluster did not reach cluster_state:ok on all ${NODES} nodes within ${READY_WITHIN_MS} ms`);
+      throw new EmbeddedRedisError(
+        `the test cluster did not reach cluster_state:ok on all ${NODES} nodes within ${READY_WITHIN_MS} ms`,
+      );
     }
   } catch (err) {
     await stop();

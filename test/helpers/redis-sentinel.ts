@@ -51,7 +51,10 @@ export async function startTestRedisSentinel(): Promise<TestRedisSentinel> {
   };
   try {
     // the master sends its replica a full copy at once instead of waiting 5 s for more replicas
-    const master = await startEmbeddedRedis({ readyTimeoutMs: 20_000, extraArgs: () => ['--repl-diskless-sync-delay', '0'] });
+    const master = await startEmbeddedRedis({
+      readyTimeoutMs: 20_000,
+      extraArgs: () => ['--repl-diskless-sync-delay', '0'],
+    });
     servers.push(master);
     const replica = await startEmbeddedRedis({
       readyTimeoutMs: 20_000,
@@ -93,7 +96,9 @@ export async function startTestRedisSentinel(): Promise<TestRedisSentinel> {
         const killedAt = Date.now();
         master.kill();
         if (!(await waitFor(async () => (await sentinelMasterPort(sentinel)) === replica.port, WITHIN_MS, 100))) {
-          throw new EmbeddedRedisError(`the test sentinel did not promote the replica within ${WITHIN_MS} ms of the master's death`);
+          throw new EmbeddedRedisError(
+            `the test sentinel did not promote the replica within ${WITHIN_MS} ms of the master's death`,
+          );
         }
         return Date.now() - killedAt;
       },

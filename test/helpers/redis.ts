@@ -24,7 +24,12 @@ export async function startTestRedis(): Promise<TestRedis> {
     admin,
     async clients() {
       const list = (await admin.client('LIST')) as string;
-      return list.trim().split('\n').filter((line) => line !== '').length - 1;
+      return (
+        list
+          .trim()
+          .split('\n')
+          .filter((line) => line !== '').length - 1
+      );
     },
     async connectionsReceived() {
       const info = await admin.info('stats');
@@ -39,7 +44,13 @@ export async function startTestRedis(): Promise<TestRedis> {
 
 /** One command on a connection of its own to 127.0.0.1:port, closed after (no retries): for looking at a server from outside. */
 export async function redisCommand(port: number, ...args: string[]): Promise<unknown> {
-  const client = new Redis({ host: '127.0.0.1', port, lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
+  const client = new Redis({
+    host: '127.0.0.1',
+    port,
+    lazyConnect: true,
+    maxRetriesPerRequest: 0,
+    retryStrategy: () => null,
+  });
   client.on('error', () => {});
   try {
     await client.connect();

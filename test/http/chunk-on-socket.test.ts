@@ -31,34 +31,49 @@ describe('ctx.chunkOnSocket: chunked framing written by cosocket on the client s
   before(async () => {
     app = Fastify({ logger: false });
     await app.register(cosocketPlugin, { scheduler });
-    app.get('/parts', co(function* (ctx: HandlerContext): Operation<void> {
-      ctx.header('x-kind', 'parts');
-      ctx.header('trailer', 'x-done');
-      results.push(ctx.chunkOnSocket());
-      ctx.print('printed;');
-      yield* ctx.writeLent([Buffer.from('one,'), Buffer.from('two,'), Buffer.from('three')], (part) => given.push(part.toString()));
-      ctx.print('after');
-      yield* ctx.flush(true);
-      yield* ctx.write(Buffer.from('written'));
-      ctx.print('end');
-      ctx.trailer('x-done', 'yes');
-    }));
-    app.get('/sized', co(function* (ctx: HandlerContext): Operation<void> {
-      ctx.header('content-length', '5');
-      results.push(ctx.chunkOnSocket());
-      yield* ctx.write(Buffer.from('fixed'));
-    }));
-    app.get('/bad-trailer', co(function* (ctx: HandlerContext): Operation<string> {
-      const refused: string[] = [];
-      for (const [name, value] of [['x-ok', 'a\r\nInjected: 1'], ['bad name', 'v'], ['x-nul', 'a\u0000b']] as const) {
-        try {
-          ctx.trailer(name, value);
-        } catch (err) {
-          refused.push(`${(err as Error).name}: ${(err as Error).message}`);
+    app.get(
+      '/parts',
+      co(function* (ctx: HandlerContext): Operation<void> {
+        ctx.header('x-kind', 'parts');
+        ctx.header('trailer', 'x-done');
+        results.push(ctx.chunkOnSocket());
+        ctx.print('printed;');
+        yield* ctx.writeLent([Buffer.from('one,'), Buffer.from('two,'), Buffer.from('three')], (part) =>
+          given.push(part.toString()),
+        );
+        ctx.print('after');
+        yield* ctx.flush(true);
+        yield* ctx.write(Buffer.from('written'));
+        ctx.print('end');
+        ctx.trailer('x-done', 'yes');
+      }),
+    );
+    app.get(
+      '/sized',
+      co(function* (ctx: HandlerContext): Operation<void> {
+        ctx.header('content-length', '5');
+        results.push(ctx.chunkOnSocket());
+        yield* ctx.write(Buffer.from('fixed'));
+      }),
+    );
+    app.get(
+      '/bad-trailer',
+      co(function* (ctx: HandlerContext): Operation<string> {
+        const refused: string[] = [];
+        for (const [name, value] of [
+          ['x-ok', 'a\r\nInjected: 1'],
+          ['bad name', 'v'],
+          ['x-nul', 'a\u0000b'],
+        ] as const) {
+          try {
+            ctx.trailer(name, value);
+          } catch (err) {
+            refused.push(`${(err as Error).name}: ${(err as Error).message}`);
+          }
         }
-      }
-      return refused.join('\n');
-    }));
+        return refused.join('\n');
+      }),
+    );
     await app.listen({ host: '127.0.0.1', port: 0 });
     port = (app.server.address() as { port: number }).port;
   });
@@ -91,11 +106,18 @@ describe('ctx.chunkOnSocket: chunked framing written by cosocket on the client s
   });
 
   it('keeps the connection usable: a second request on it is answered after the first body', async () => {
-    const raw = await exchange('GET /parts HTTP/1.1\r\nHost: x\r\n\r\nGET /parts HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n');
+    const raw = await exchange(
+      'GET /parts HTTP/1.1\r\nHost: x\r\n\r\nGET /parts HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n',
+    );
     const text = raw.toString('latin1');
     const second = text.indexOf('HTTP/1.1 200', 1);
     assert.ok(second > 0, 'no second response');
-    assert.deepEqual(parseChunked(raw.subarray(0, second)).chunks.map(String), ['printed;one,two,three', 'after', 'written', 'end']);
+    assert.deepEqual(parseChunked(raw.subarray(0, second)).chunks.map(String), [
+      'printed;one,two,three',
+      'after',
+      'written',
+      'end',
+    ]);
     assert.equal(parseChunked(raw.subarray(second)).complete, true);
   });
 

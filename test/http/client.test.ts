@@ -20,7 +20,9 @@ function route(req: IncomingMessage, res: ServerResponse): void {
   } else if (url.pathname === '/echo') {
     const parts: Buffer[] = [];
     req.on('data', (d: Buffer) => parts.push(d));
-    req.on('end', () => res.end(`${req.method} ${req.headers['content-length'] ?? '-'} ${Buffer.concat(parts).toString()}`));
+    req.on('end', () =>
+      res.end(`${req.method} ${req.headers['content-length'] ?? '-'} ${Buffer.concat(parts).toString()}`),
+    );
   } else if (url.pathname === '/chunks') {
     // 2,000 tiny chunks of chunked encoding, written as fast as possible
     const n = Number(url.searchParams.get('n') ?? 2000);
@@ -152,7 +154,16 @@ describe('http client', () => {
       const oldRes = yield* old.request({ path: '/' });
       const oldBody = (yield* oldRes.readBody()).toString();
       const reused = old.setkeepalive();
-      return [none.status, none.body.done, head.body.done, trailerBody, trailers.body.trailers['x-checksum'], oldRes.keepalive, oldBody, reused];
+      return [
+        none.status,
+        none.body.done,
+        head.body.done,
+        trailerBody,
+        trailers.body.trailers['x-checksum'],
+        oldRes.keepalive,
+        oldBody,
+        reused,
+      ];
     });
     assert.deepEqual(got, [204, true, true, 'abc', '42', false, 'until the end', false]);
     await legacy.close();
@@ -242,7 +253,9 @@ describe('http client', () => {
           const res = yield* conn.request({ path: '/' });
           yield* res.readBody();
         }),
-        (err: unknown) => (err instanceof HttpProtocolError || (err as { code?: string }).code === 'COSOCKET_ERR_LINE_TOO_LONG') && pattern.test((err as Error).message),
+        (err: unknown) =>
+          (err instanceof HttpProtocolError || (err as { code?: string }).code === 'COSOCKET_ERR_LINE_TOO_LONG') &&
+          pattern.test((err as Error).message),
       );
       await upstream.waitClosed(1);
       await upstream.close();
@@ -290,8 +303,11 @@ describe('http client', () => {
     });
     assert.equal(res.status, 200);
     assert.equal(res.body.toString(), 'POST 1 x');
-    await assert.rejects(scheduler.go(function* () {
-      yield* http.request('https://example.com/');
-    }), /only http:\/\/ URLs/);
+    await assert.rejects(
+      scheduler.go(function* () {
+        yield* http.request('https://example.com/');
+      }),
+      /only http:\/\/ URLs/,
+    );
   });
 });

@@ -19,11 +19,17 @@ let firstReceived!: () => void;
 const clientHasFirst = new Promise<void>((resolve) => (firstReceived = resolve));
 
 /** Sends a raw request and collects what arrives, with the time of each piece. */
-function rawRequest(path: string, untilMs: number, onData?: (sofar: string) => void): Promise<Array<{ at: number; text: string }>> {
+function rawRequest(
+  path: string,
+  untilMs: number,
+  onData?: (sofar: string) => void,
+): Promise<Array<{ at: number; text: string }>> {
   return new Promise((resolve) => {
     const started = Date.now();
     const pieces: Array<{ at: number; text: string }> = [];
-    const socket = connect(port, '127.0.0.1', () => socket.write(`GET ${path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n`));
+    const socket = connect(port, '127.0.0.1', () =>
+      socket.write(`GET ${path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n`),
+    );
     socket.on('data', (d: Buffer) => {
       pieces.push({ at: Date.now() - started, text: d.toString() });
       onData?.(pieces.map((p) => p.text).join(''));
@@ -51,43 +57,64 @@ describe('coroutine handlers on fastify', () => {
       child: () => log,
     };
     await app.register(cosocketPlugin, { scheduler, log: log as never, retryAfter: 7 });
-    app.get('/print', co(function* (ctx: HandlerContext): Operation<void> {
-      ctx.status = 201;
-      ctx.header('x-made-by', 'coroutine');
-      ctx.print('a', 1, ['b', Buffer.from('c')]);
-      yield* sleep(1);
-      ctx.say(' done');
-    }));
-    app.get('/value', co(function* (): Operation<object> {
-      return { json: true };
-    }));
-    app.get('/buffered', co(function* (ctx: HandlerContext): Operation<void> {
-      ctx.print('held back');
-      yield* sleep(300);
-      ctx.print(' then sent');
-    }));
-    app.get('/flushed', co(function* (ctx: HandlerContext): Operation<void> {
-      ctx.print('first');
-      yield* ctx.flush(false);
-      yield* call(clientHasFirst);
-      ctx.print('second');
-      yield* ctx.flush(true);
-    }));
-    app.get('/slow', co(function* slowHandler(): Operation<void> {
-      try {
-        events.push('slow started');
-        yield* sleep(60_000);
-      } finally {
-        events.push(`slow finally, cancelled=${String(yield* cancelled())}`);
-      }
-    }));
-    app.get('/boom', co(function* boomHandler(): Operation<void> {
-      yield* sleep(1);
-      throw new Error('handler broke');
-    }));
-    app.get('/upstream-timeout', co(function* (): Operation<void> {
-      throw new SocketTimeoutError('receive', 'redis', 50);
-    }));
+    app.get(
+      '/print',
+      co(function* (ctx: HandlerContext): Operation<void> {
+        ctx.status = 201;
+        ctx.header('x-made-by', 'coroutine');
+        ctx.print('a', 1, ['b', Buffer.from('c')]);
+        yield* sleep(1);
+        ctx.say(' done');
+      }),
+    );
+    app.get(
+      '/value',
+      co(function* (): Operation<object> {
+        return { json: true };
+      }),
+    );
+    app.get(
+      '/buffered',
+      co(function* (ctx: HandlerContext): Operation<void> {
+        ctx.print('held back');
+        yield* sleep(300);
+        ctx.print(' then sent');
+      }),
+    );
+    app.get(
+      '/flushed',
+      co(function* (ctx: HandlerContext): Operation<void> {
+        ctx.print('first');
+        yield* ctx.flush(false);
+        yield* call(clientHasFirst);
+        ctx.print('second');
+        yield* ctx.flush(true);
+      }),
+    );
+    app.get(
+      '/slow',
+      co(function* slowHandler(): Operation<void> {
+        try {
+          events.push('slow started');
+          yield* sleep(60_000);
+        } finally {
+          events.push(`slow finally, cancelled=${String(yield* cancelled())}`);
+        }
+      }),
+    );
+    app.get(
+      '/boom',
+      co(function* boomHandler(): Operation<void> {
+        yield* sleep(1);
+        throw new Error('handler broke');
+      }),
+    );
+    app.get(
+      '/upstream-timeout',
+      co(function* (): Operation<void> {
+        throw new SocketTimeoutError('receive', 'redis', 50);
+      }),
+    );
     await app.listen({ host: '127.0.0.1', port: 0 });
     port = (app.server.address() as { port: number }).port;
     base = `http://127.0.0.1:${port}`;
@@ -169,7 +196,10 @@ describe('coroutine handlers on fastify', () => {
 
   it('requires the plugin', async () => {
     const bare = Fastify({ logger: false });
-    bare.get('/x', co(function* () {}));
+    bare.get(
+      '/x',
+      co(function* () {}),
+    );
     const res = await bare.inject({ url: '/x' });
     assert.equal(res.statusCode, 500);
     await bare.close();
@@ -181,7 +211,9 @@ describe('a handler that fails on its first step', () => {
   it('answers with the error status and is not reported as a failure nobody awaited', async () => {
     const unhandled: unknown[] = [];
     const app = Fastify({ logger: false });
-    await app.register(cosocketPlugin, { scheduler: new Scheduler({ name: 'first-step', onUnhandledError: (err) => unhandled.push(err) }) });
+    await app.register(cosocketPlugin, {
+      scheduler: new Scheduler({ name: 'first-step', onUnhandledError: (err) => unhandled.push(err) }),
+    });
     app.get(
       '/at-once',
       co(function* atOnce(): Operation<string> {

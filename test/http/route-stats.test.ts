@@ -12,7 +12,17 @@ let app: FastifyInstance;
 let base = '';
 let port = 0;
 const scheduler = new Scheduler({ name: 'route-stats' });
-const quietLog = { level: 'silent', info() {}, warn() {}, error() {}, fatal() {}, debug() {}, trace() {}, silent() {}, child: () => quietLog };
+const quietLog = {
+  level: 'silent',
+  info() {},
+  warn() {},
+  error() {},
+  fatal() {},
+  debug() {},
+  trace() {},
+  silent() {},
+  child: () => quietLog,
+};
 
 function statsOf(route: string): Omit<RouteStats, 'route'> {
   const found = app.cosocket.routeStats().find((r) => r.route === route);
@@ -39,30 +49,49 @@ describe('per-route stats', () => {
   before(async () => {
     app = Fastify({ logger: false });
     await app.register(cosocketPlugin, { scheduler, log: quietLog as never });
-    app.get('/constant', co(function* (ctx: HandlerContext): Operation<void> {
-      ctx.print('hello');
-    }));
-    app.get('/later', co(function* (ctx: HandlerContext): Operation<void> {
-      yield* sleep(1);
-      ctx.status = 302;
-      ctx.header('location', '/constant');
-    }));
-    app.get('/streamed', co(function* (ctx: HandlerContext): Operation<void> {
-      ctx.print('head and a first chunk');
-      yield* ctx.flush(true);
-      ctx.print('the rest');
-    }));
-    app.get('/forever', co(function* (ctx: HandlerContext): Operation<void> {
-      ctx.print('first');
-      yield* ctx.flush(true);
-      yield* sleep(60_000);
-    }));
-    app.get('/fails', co(function* (): Operation<void> {
-      throw new Error('handler broke');
-    }));
-    app.get('/guarded', { onRequest: (_request, reply, _done) => void reply.code(401).send('no') }, co(function* (ctx: HandlerContext): Operation<void> {
-      ctx.print('never');
-    }));
+    app.get(
+      '/constant',
+      co(function* (ctx: HandlerContext): Operation<void> {
+        ctx.print('hello');
+      }),
+    );
+    app.get(
+      '/later',
+      co(function* (ctx: HandlerContext): Operation<void> {
+        yield* sleep(1);
+        ctx.status = 302;
+        ctx.header('location', '/constant');
+      }),
+    );
+    app.get(
+      '/streamed',
+      co(function* (ctx: HandlerContext): Operation<void> {
+        ctx.print('head and a first chunk');
+        yield* ctx.flush(true);
+        ctx.print('the rest');
+      }),
+    );
+    app.get(
+      '/forever',
+      co(function* (ctx: HandlerContext): Operation<void> {
+        ctx.print('first');
+        yield* ctx.flush(true);
+        yield* sleep(60_000);
+      }),
+    );
+    app.get(
+      '/fails',
+      co(function* (): Operation<void> {
+        throw new Error('handler broke');
+      }),
+    );
+    app.get(
+      '/guarded',
+      { onRequest: (_request, reply, _done) => void reply.code(401).send('no') },
+      co(function* (ctx: HandlerContext): Operation<void> {
+        ctx.print('never');
+      }),
+    );
     app.get('/plain', async () => 'not a coroutine');
     app.get('/plain-stream', async (_request, reply) => {
       reply.hijack();
@@ -88,7 +117,10 @@ describe('per-route stats', () => {
     const failed = await fetch(`${base}/fails`);
     await failed.arrayBuffer();
     assert.equal(failed.status, 500);
-    await until(() => statsOf('GET /streamed').requests === 1 && statsOf('GET /fails')['5xx'] === 1, 'the stats caught up');
+    await until(
+      () => statsOf('GET /streamed').requests === 1 && statsOf('GET /fails')['5xx'] === 1,
+      'the stats caught up',
+    );
     assert.deepEqual(statsOf('GET /constant'), { requests: 3, '2xx': 3, '3xx': 0, '4xx': 0, '5xx': 0, aborted: 0 });
     assert.deepEqual(statsOf('GET /later'), { requests: 1, '2xx': 0, '3xx': 1, '4xx': 0, '5xx': 0, aborted: 0 });
     assert.deepEqual(statsOf('GET /streamed'), { requests: 1, '2xx': 1, '3xx': 0, '4xx': 0, '5xx': 0, aborted: 0 });
@@ -104,7 +136,10 @@ describe('per-route stats', () => {
     const missing = await fetch(`${base}/nowhere`);
     await missing.arrayBuffer();
     assert.equal(missing.status, 404);
-    await until(() => statsOf('GET (no route)')['4xx'] === 1 && statsOf('GET /plain-stream')['2xx'] === 1, 'the stats caught up');
+    await until(
+      () => statsOf('GET (no route)')['4xx'] === 1 && statsOf('GET /plain-stream')['2xx'] === 1,
+      'the stats caught up',
+    );
     assert.deepEqual(statsOf('GET /guarded'), { requests: 1, '2xx': 0, '3xx': 0, '4xx': 1, '5xx': 0, aborted: 0 });
     assert.deepEqual(statsOf('GET /plain'), { requests: 1, '2xx': 1, '3xx': 0, '4xx': 0, '5xx': 0, aborted: 0 });
     assert.deepEqual(statsOf('GET /plain-stream'), { requests: 1, '2xx': 1, '3xx': 0, '4xx': 0, '5xx': 0, aborted: 0 });

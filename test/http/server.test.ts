@@ -103,14 +103,18 @@ describe('cosocket serve: /test routes', () => {
     }
     for (const [name, text] of [
       ['config.mjs', `export default { redis: ${JSON.stringify(redis.url)}, test: { mode: 'shared' } };`],
-      ['config.ts', `const config: { redis: string; test: { mode: string } } = { redis: ${JSON.stringify(redis.url)}, test: { mode: 'shared' } };\nexport default config;`],
+      [
+        'config.ts',
+        `const config: { redis: string; test: { mode: string } } = { redis: ${JSON.stringify(redis.url)}, test: { mode: 'shared' } };\nexport default config;`,
+      ],
     ] as const) {
       const file = join(dir, name);
       writeFileSync(file, text);
       const fromModule = await startServer(['--config', file]);
       try {
         const before = await redis.connectionsReceived();
-        for (let i = 0; i < 5; i++) assert.equal(await (await fetch(`http://127.0.0.1:${fromModule.port}/test`)).text(), 'hello12345');
+        for (let i = 0; i < 5; i++)
+          assert.equal(await (await fetch(`http://127.0.0.1:${fromModule.port}/test`)).text(), 'hello12345');
         assert.ok((await redis.connectionsReceived()) - before <= 1, `${name}: /test should use the shared connection`);
       } finally {
         await fromModule.stop();
@@ -134,7 +138,8 @@ describe('cosocket serve: Redis outage', () => {
     const srv = await startServer(['--redis', own.url]);
     const url = (path: string): string => `http://127.0.0.1:${srv.port}${path}`;
     try {
-      for (const path of ['/test/short', '/test/keepalive', '/test/shared']) assert.equal((await fetch(url(path))).status, 200);
+      for (const path of ['/test/short', '/test/keepalive', '/test/shared'])
+        assert.equal((await fetch(url(path))).status, 200);
       await own.stop();
       for (const path of ['/test/short', '/test/keepalive', '/test/shared']) {
         for (let i = 0; i < 3; i++) {

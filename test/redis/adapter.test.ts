@@ -65,12 +65,16 @@ describe('redis adapter', () => {
 
   it('keepalive mode opens at most poolSize connections under concurrency', async () => {
     const before = await r.connectionsReceived();
-    await Promise.all(Array.from({ length: 40 }, () => scheduler.go(function* () {
-      const red = yield* redis.connect({ url: r.url, pool: 'sized', poolSize: 4 });
-      yield* red.get('test');
-      yield* sleep(2);
-      red.setkeepalive();
-    })));
+    await Promise.all(
+      Array.from({ length: 40 }, () =>
+        scheduler.go(function* () {
+          const red = yield* redis.connect({ url: r.url, pool: 'sized', poolSize: 4 });
+          yield* red.get('test');
+          yield* sleep(2);
+          red.setkeepalive();
+        }),
+      ),
+    );
     assert.ok((await r.connectionsReceived()) - before <= 4);
   });
 
@@ -97,8 +101,15 @@ describe('redis adapter', () => {
       red.setkeepalive();
       return { piped, tx, aborted };
     });
-    assert.deepEqual(got.piped, [[null, 1], [null, 2], [null, '2']]);
-    assert.deepEqual(got.tx, [[null, 'OK'], [null, 3]]);
+    assert.deepEqual(got.piped, [
+      [null, 1],
+      [null, 2],
+      [null, '2'],
+    ]);
+    assert.deepEqual(got.tx, [
+      [null, 'OK'],
+      [null, 3],
+    ]);
     assert.equal(got.aborted, null);
     assert.equal(await r.admin.get('t'), 'changed');
   });
@@ -122,7 +133,10 @@ describe('redis adapter', () => {
       sub.settimeout(2_000);
       const first = yield* sub.readReply();
       const second = yield* sub.readReply();
-      assert.throws(() => sub.setkeepalive(), (err: unknown) => err instanceof DubiousStateError && /subscribed/.test(err.message));
+      assert.throws(
+        () => sub.setkeepalive(),
+        (err: unknown) => err instanceof DubiousStateError && /subscribed/.test(err.message),
+      );
       return [timedOut, first, second, sub.closed];
     });
     assert.deepEqual(got, [true, ['message', 'news', 'one'], ['message', 'news', 'two'], true]);
@@ -231,10 +245,13 @@ describe('redis adapter', () => {
     const own = await startEmbeddedRedis();
     const url = own.url;
     try {
-      assert.equal(await scheduler.go(function* () {
-        const red = yield* redis.connect({ url, mode: 'shared' });
-        return yield* red.set('k', 'v');
-      }), 'OK');
+      assert.equal(
+        await scheduler.go(function* () {
+          const red = yield* redis.connect({ url, mode: 'shared' });
+          return yield* red.set('k', 'v');
+        }),
+        'OK',
+      );
       await own.stop();
       // commands fail fast while Redis is down: from the dead connection, not by waiting out the 5 s read timeout
       await assert.rejects(
@@ -246,16 +263,22 @@ describe('redis adapter', () => {
       );
       const revived = await startEmbeddedRedis({ port: own.port });
       try {
-        const back = await waitFor(async () => {
-          try {
-            return (await scheduler.go(function* () {
-              const red = yield* redis.connect({ url, mode: 'shared' });
-              return yield* red.ping();
-            })) === 'PONG';
-          } catch {
-            return false;
-          }
-        }, 5_000, 100);
+        const back = await waitFor(
+          async () => {
+            try {
+              return (
+                (await scheduler.go(function* () {
+                  const red = yield* redis.connect({ url, mode: 'shared' });
+                  return yield* red.ping();
+                })) === 'PONG'
+              );
+            } catch {
+              return false;
+            }
+          },
+          5_000,
+          100,
+        );
         assert.ok(back, 'shared connection did not recover');
       } finally {
         await revived.stop();

@@ -57,7 +57,8 @@ async function finishMigration(slot: number, from: number, to: number, masters: 
   const id = await nodeId(to);
   await cluster.admin(to).call('CLUSTER', 'SETSLOT', slot, 'NODE', id);
   await cluster.admin(from).call('CLUSTER', 'SETSLOT', slot, 'NODE', id);
-  for (const other of masters) if (other !== from && other !== to) await cluster.admin(other).call('CLUSTER', 'SETSLOT', slot, 'NODE', id);
+  for (const other of masters)
+    if (other !== from && other !== to) await cluster.admin(other).call('CLUSTER', 'SETSLOT', slot, 'NODE', id);
 }
 
 describe('redis cluster in short and keepalive modes (a real six-node cluster)', () => {
@@ -89,13 +90,20 @@ describe('redis cluster in short and keepalive modes (a real six-node cluster)',
         assert.equal(red.closed, true);
         return values;
       });
-      assert.deepEqual(read, keys.map((key) => `v-${key}`));
+      assert.deepEqual(
+        read,
+        keys.map((key) => `v-${key}`),
+      );
       const map = await liveMap();
       const served = new Set<number>();
       for (const key of keys) {
         const owner = map.nodeForSlot(keySlot(key))!;
         served.add(owner.port);
-        assert.equal(await cluster.admin(nodeIndex(owner.port)).get(key), `v-${key}`, `${key} is on the master of its slot`);
+        assert.equal(
+          await cluster.admin(nodeIndex(owner.port)).get(key),
+          `v-${key}`,
+          `${key} is on the master of its slot`,
+        );
       }
       assert.equal(served.size, 3);
     });
@@ -106,7 +114,12 @@ describe('redis cluster in short and keepalive modes (a real six-node cluster)',
     const keys = map.masters().map((node) => keyOn(map, node.port, 'pooled:'));
     for (let round = 0; round < 3; round++) {
       await scheduler.go(function* () {
-        const red = yield* redis.connect({ url: cluster.url, mode: 'keepalive', pool: 'cluster-pools', timeouts: TIMEOUTS });
+        const red = yield* redis.connect({
+          url: cluster.url,
+          mode: 'keepalive',
+          pool: 'cluster-pools',
+          timeouts: TIMEOUTS,
+        });
         for (const key of keys) yield* red.set(key, String(round));
         red.setkeepalive();
       });
@@ -114,7 +127,10 @@ describe('redis cluster in short and keepalive modes (a real six-node cluster)',
     const ours = pools.stats().filter((s) => s.kind === 'redis' && s.name.startsWith('cluster-pools@'));
     assert.deepEqual(
       ours.map((s) => s.name).sort(),
-      map.masters().map((node) => `cluster-pools@127.0.0.1:${node.port}`).sort(),
+      map
+        .masters()
+        .map((node) => `cluster-pools@127.0.0.1:${node.port}`)
+        .sort(),
     );
     for (const stats of ours) {
       assert.equal(stats.inUse, 0, `${stats.name}: every connection is back`);
@@ -143,7 +159,11 @@ describe('redis cluster in short and keepalive modes (a real six-node cluster)',
     assert.ok(wrongType instanceof RedisReplyError && wrongType.redisCode === 'WRONGTYPE');
     assert.deepEqual(results[keys.length * 2 + 1], [null, 1]);
     const map = await liveMap();
-    assert.equal(new Set(keys.map((key) => map.nodeForSlot(keySlot(key))!.port)).size, 3, 'the pipeline spanned all three masters');
+    assert.equal(
+      new Set(keys.map((key) => map.nodeForSlot(keySlot(key))!.port)).size,
+      3,
+      'the pipeline spanned all three masters',
+    );
   });
 
   it('a transaction with a hash tag runs on the node of its slot; keys in other slots are refused by Redis', async () => {
@@ -151,9 +171,18 @@ describe('redis cluster in short and keepalive modes (a real six-node cluster)',
       const red = yield* redis.connect({ url: cluster.url, mode: 'short', timeouts: TIMEOUTS });
       return yield* red.multi().set('{tx}a', '1').incr('{tx}a').get('{tx}a').get('{tx}b').exec();
     });
-    assert.deepEqual(results, [[null, 'OK'], [null, 2], [null, '2'], [null, null]]);
+    assert.deepEqual(results, [
+      [null, 'OK'],
+      [null, 2],
+      [null, '2'],
+      [null, null],
+    ]);
     const map = await liveMap();
-    const elsewhere = keyOn(map, map.masters().find((node) => node.port !== map.nodeForSlot(keySlot('tx:a'))!.port)!.port, 'tx:other:');
+    const elsewhere = keyOn(
+      map,
+      map.masters().find((node) => node.port !== map.nodeForSlot(keySlot('tx:a'))!.port)!.port,
+      'tx:other:',
+    );
     await assert.rejects(
       scheduler.go(function* () {
         const red = yield* redis.connect({ url: cluster.url, mode: 'keepalive', timeouts: TIMEOUTS });
@@ -161,13 +190,19 @@ describe('redis cluster in short and keepalive modes (a real six-node cluster)',
       }),
       (err: unknown) => err instanceof RedisReplyError && /EXECABORT|CROSSSLOT|MOVED/.test(err.message),
     );
-    assert.equal(await cluster.admin(nodeIndex(map.nodeForSlot(keySlot('tx:a'))!.port)).get('tx:a'), null, 'nothing of the refused transaction ran');
+    assert.equal(
+      await cluster.admin(nodeIndex(map.nodeForSlot(keySlot('tx:a'))!.port)).get('tx:a'),
+      null,
+      'nothing of the refused transaction ran',
+    );
   });
 
   it('refuses what needs one connection (pub/sub, readReply, WATCH, SELECT) with a clear error', async () => {
     await scheduler.go(function* () {
       const red = yield* redis.connect({ url: cluster.url, mode: 'keepalive', timeouts: TIMEOUTS });
-      const refused = (err: unknown): boolean => err instanceof InvalidArgumentError && /redis\+cluster:\/\/ connection in mode 'keepalive'.*one node's redis:\/\/ URL/.test(err.message);
+      const refused = (err: unknown): boolean =>
+        err instanceof InvalidArgumentError &&
+        /redis\+cluster:\/\/ connection in mode 'keepalive'.*one node's redis:\/\/ URL/.test(err.message);
       assert.throws(() => red.subscribe('ch'), refused);
       assert.throws(() => red.readReply(), refused);
       assert.throws(() => red.call('WATCH', 'k'), refused);
@@ -175,7 +210,10 @@ describe('redis cluster in short and keepalive modes (a real six-node cluster)',
       assert.throws(() => red.pipeline().call('MULTI').exec(), refused);
       assert.equal(yield* red.get('still-works'), null);
       red.close();
-      assert.throws(() => red.get('k'), (err: unknown) => err instanceof SocketError && /closed/.test(err.message));
+      assert.throws(
+        () => red.get('k'),
+        (err: unknown) => err instanceof SocketError && /closed/.test(err.message),
+      );
     });
   });
 
@@ -227,8 +265,16 @@ describe('redis cluster in short and keepalive modes (a real six-node cluster)',
         return [one, results] as const;
       });
       assert.deepEqual(alone, ['moved-value', 'stayed-value']);
-      assert.deepEqual(batch, [[null, 'stayed-value'], [null, 'moved-value'], [null, null]]);
-      assert.equal(clientMapPort(slot), cluster.nodes[from]!.port, 'an ASK is for one command: the slot stays where it was');
+      assert.deepEqual(batch, [
+        [null, 'stayed-value'],
+        [null, 'moved-value'],
+        [null, null],
+      ]);
+      assert.equal(
+        clientMapPort(slot),
+        cluster.nodes[from]!.port,
+        'an ASK is for one command: the slot stays where it was',
+      );
     } finally {
       await finishMigration(slot, from, to, masters);
     }
@@ -239,7 +285,10 @@ describe('redis cluster in short and keepalive modes (a real six-node cluster)',
     const victim = map.masters()[0]!;
     const key = keyOn(map, victim.port, 'down:');
     // replicas are announced by gossip a little after the cluster is created
-    assert.ok(await waitFor(async () => (map = await liveMap()).replicasForSlot(keySlot(key)).length > 0, 60_000, 100), 'the victim has a replica');
+    assert.ok(
+      await waitFor(async () => (map = await liveMap()).replicasForSlot(keySlot(key)).length > 0, 60_000, 100),
+      'the victim has a replica',
+    );
     const replica = map.replicasForSlot(keySlot(key))[0]!;
     await scheduler.go(function* () {
       const red = yield* redis.connect({ url: cluster.url, mode: 'keepalive', timeouts: TIMEOUTS });
@@ -252,18 +301,25 @@ describe('redis cluster in short and keepalive modes (a real six-node cluster)',
         const red = yield* redis.connect({ url: cluster.url, mode: 'keepalive', timeouts: TIMEOUTS });
         return yield* red.set(key, 'after');
       });
-    await assert.rejects(readKey(), (err: unknown) => err instanceof SocketError && err.message.includes(`:${victim.port}`));
+    await assert.rejects(
+      readKey(),
+      (err: unknown) => err instanceof SocketError && err.message.includes(`:${victim.port}`),
+    );
     // the test cluster's own failure detection is too slow to wait for: the replica takes over by hand
     await cluster.admin(nodeIndex(replica.port)).call('CLUSTER', 'FAILOVER', 'TAKEOVER');
     let lastError: unknown = null;
-    const recovered = await waitFor(async () => {
-      try {
-        return (await readKey()) === 'OK';
-      } catch (err) {
-        lastError = err;
-        return false;
-      }
-    }, 90_000, 200);
+    const recovered = await waitFor(
+      async () => {
+        try {
+          return (await readKey()) === 'OK';
+        } catch (err) {
+          lastError = err;
+          return false;
+        }
+      },
+      90_000,
+      200,
+    );
     assert.ok(recovered, `the client never reached the promoted replica: ${String(lastError)}`);
     assert.equal(clientMapPort(keySlot(key)), replica.port, 'the map was loaded again and names the promoted replica');
   });

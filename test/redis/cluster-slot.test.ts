@@ -43,14 +43,36 @@ describe('redis cluster slots (pure)', () => {
   });
 
   it('parseRedirect reads MOVED and ASK, IPv6 hosts too, and nothing else', () => {
-    assert.deepEqual(parseRedirect('MOVED 3999 127.0.0.1:6381'), { kind: 'moved', slot: 3999, host: '127.0.0.1', port: 6381 });
-    assert.deepEqual(parseRedirect('-ASK 0 redis-3.local:7000'), { kind: 'ask', slot: 0, host: 'redis-3.local', port: 7000 });
+    assert.deepEqual(parseRedirect('MOVED 3999 127.0.0.1:6381'), {
+      kind: 'moved',
+      slot: 3999,
+      host: '127.0.0.1',
+      port: 6381,
+    });
+    assert.deepEqual(parseRedirect('-ASK 0 redis-3.local:7000'), {
+      kind: 'ask',
+      slot: 0,
+      host: 'redis-3.local',
+      port: 7000,
+    });
     assert.deepEqual(parseRedirect('MOVED 16383 ::1:6379'), { kind: 'moved', slot: 16383, host: '::1', port: 6379 });
-    assert.deepEqual(parseRedirect('MOVED 1 [2001:db8::7]:6379'), { kind: 'moved', slot: 1, host: '2001:db8::7', port: 6379 });
+    assert.deepEqual(parseRedirect('MOVED 1 [2001:db8::7]:6379'), {
+      kind: 'moved',
+      slot: 1,
+      host: '2001:db8::7',
+      port: 6379,
+    });
     assert.deepEqual(parseRedirect('MOVED 5 :6379'), { kind: 'moved', slot: 5, host: '', port: 6379 });
     for (const notRedirect of [
-      'ERR unknown command', 'MOVED 16384 127.0.0.1:6379', 'MOVED 1 127.0.0.1:0', 'MOVED 1 127.0.0.1:70000',
-      'MOVED x 127.0.0.1:6379', 'MOVED 1 127.0.0.1', 'moved 1 127.0.0.1:6379', 'MOVED 1 a b:6379', '',
+      'ERR unknown command',
+      'MOVED 16384 127.0.0.1:6379',
+      'MOVED 1 127.0.0.1:0',
+      'MOVED 1 127.0.0.1:70000',
+      'MOVED x 127.0.0.1:6379',
+      'MOVED 1 127.0.0.1',
+      'moved 1 127.0.0.1:6379',
+      'MOVED 1 a b:6379',
+      '',
     ]) {
       assert.equal(parseRedirect(notRedirect), null, notRedirect);
     }
@@ -70,10 +92,16 @@ describe('redis cluster slot map (pure)', () => {
     assert.equal(map.nodeForSlot(5460)!.port, 7000);
     assert.equal(map.nodeForSlot(5461)!.port, 7001);
     assert.equal(map.nodeForSlot(16383)!.host, '10.0.0.3');
-    assert.deepEqual(map.replicasForSlot(7).map((n) => n.key), ['10.0.0.4:7003']);
+    assert.deepEqual(
+      map.replicasForSlot(7).map((n) => n.key),
+      ['10.0.0.4:7003'],
+    );
     assert.deepEqual(map.replicasForSlot(6000), []);
     assert.equal(map.uncoveredSlots(), 0);
-    assert.deepEqual(map.masters().map((n) => n.port), [7000, 7001, 7002]);
+    assert.deepEqual(
+      map.masters().map((n) => n.port),
+      [7000, 7001, 7002],
+    );
     assert.equal(map.nodeForSlot(1), map.nodeForSlot(2), 'one object per node, to key pools by');
   });
 
@@ -109,7 +137,10 @@ describe('redis cluster slot map (pure)', () => {
       [[[0, 1, ['h', 1], ['r', 'x']]], /entry 0 replica 0: the port must be 1-65535, got "x"/],
     ];
     for (const [value, message] of bad) {
-      assert.throws(() => map.refresh(value), (err: unknown) => err instanceof RedisClusterReplyError && message.test(err.message));
+      assert.throws(
+        () => map.refresh(value),
+        (err: unknown) => err instanceof RedisClusterReplyError && message.test(err.message),
+      );
     }
     assert.equal(map.nodeForSlot(0)!.port, 7000);
     assert.throws(() => map.nodeForSlot(16384), /whole number from 0 to 16383/);

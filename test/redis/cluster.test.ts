@@ -13,10 +13,30 @@ let cluster: TestRedisCluster;
 
 /** Random keys: plain, with tags, empty tags, unclosed braces, multi-byte and raw binary. */
 function sampleKeys(): Array<string | Buffer> {
-  const keys: Array<string | Buffer> = ['', '{}', '{', '}', '{a', 'a}', '{}a{b}', 'a{{b}}c', 'é', '日本{語}', '{user1000}.following'];
+  const keys: Array<string | Buffer> = [
+    '',
+    '{}',
+    '{',
+    '}',
+    '{a',
+    'a}',
+    '{}a{b}',
+    'a{{b}}c',
+    'é',
+    '日本{語}',
+    '{user1000}.following',
+  ];
   for (let i = 0; i < 300; i++) {
     const body = randomBytes(1 + (i % 12)).toString('base64');
-    const shapes = [body, `{${body}}x`, `x{}${body}`, `${body}{`, `{${body}`, `a{b}{${body}}`, `${body.slice(0, 3)}{${body.slice(3)}}`];
+    const shapes = [
+      body,
+      `{${body}}x`,
+      `x{}${body}`,
+      `${body}{`,
+      `{${body}`,
+      `a{b}{${body}}`,
+      `${body.slice(0, 3)}{${body.slice(3)}}`,
+    ];
     keys.push(shapes[i % shapes.length]!);
   }
   for (let i = 0; i < 100; i++) {
@@ -90,8 +110,14 @@ describe('redis cluster (a real six-node cluster)', () => {
     for (const command of [['PING'], ['INFO', 'server'], ['PUBLISH', 'ch', 'm'], ['EVAL', 'return 1', 0]] as const) {
       const [name, ...args] = command;
       assert.equal(firstKeyIndex(name, args), null, name);
-      const keys = await cluster.admin(0).call('COMMAND', 'GETKEYS', name, ...args).catch((err: Error) => err.message);
-      assert.ok((Array.isArray(keys) && keys.length === 0) || /no key|wrong number of arguments/.test(String(keys)), `${name}: ${String(keys)}`);
+      const keys = await cluster
+        .admin(0)
+        .call('COMMAND', 'GETKEYS', name, ...args)
+        .catch((err: Error) => err.message);
+      assert.ok(
+        (Array.isArray(keys) && keys.length === 0) || /no key|wrong number of arguments/.test(String(keys)),
+        `${name}: ${String(keys)}`,
+      );
     }
   });
 
@@ -108,9 +134,20 @@ describe('redis cluster (a real six-node cluster)', () => {
       const index = cluster.nodes.findIndex((n) => n.port === owner.port);
       assert.equal(await cluster.admin(index).set(key, 'v'), 'OK', 'the mapped node serves the key, no redirect');
       const other = cluster.nodes.findIndex((n) => masterPorts.has(n.port) && n.port !== owner.port);
-      const err = await cluster.admin(other).get(key).then(() => null, (e: Error) => e);
+      const err = await cluster
+        .admin(other)
+        .get(key)
+        .then(
+          () => null,
+          (e: Error) => e,
+        );
       assert.ok(err !== null, 'another master redirects');
-      assert.deepEqual(parseRedirect(err.message), { kind: 'moved', slot: keySlot(key), host: '127.0.0.1', port: owner.port });
+      assert.deepEqual(parseRedirect(err.message), {
+        kind: 'moved',
+        slot: keySlot(key),
+        host: '127.0.0.1',
+        port: owner.port,
+      });
     }
     assert.equal(portsHit.size, 3, 'thirty keys reach all three masters');
   });
@@ -119,16 +156,24 @@ describe('redis cluster (a real six-node cluster)', () => {
     const keys = Array.from({ length: 60 }, (_, i) => `shared:${i}`);
     const values = await scheduler.go(function* (): Operation<Array<string | null>> {
       const red = yield* redis.connect({ url: cluster.url, mode: 'shared' });
-      yield* all(keys.map((key) => (function* (): Operation<void> {
-        assert.equal(yield* red.set(key, `v-${key}`), 'OK');
-      })()));
+      yield* all(
+        keys.map((key) =>
+          (function* (): Operation<void> {
+            assert.equal(yield* red.set(key, `v-${key}`), 'OK');
+          })(),
+        ),
+      );
       return yield* all(keys.map((key) => red.get(key)));
     });
-    assert.deepEqual(values, keys.map((key) => `v-${key}`));
+    assert.deepEqual(
+      values,
+      keys.map((key) => `v-${key}`),
+    );
     const ports = new Set<number>();
     for (const [index, node] of cluster.nodes.entries()) {
       const info = await cluster.admin(index).info('keyspace');
-      if (/keys=\d+/.test(info) && /role:master/.test(await cluster.admin(index).info('replication'))) ports.add(node.port);
+      if (/keys=\d+/.test(info) && /role:master/.test(await cluster.admin(index).info('replication')))
+        ports.add(node.port);
     }
     assert.equal(ports.size, 3, 'the keys landed on all three masters');
 
@@ -136,7 +181,12 @@ describe('redis cluster (a real six-node cluster)', () => {
       const red = yield* redis.connect({ url: cluster.url, mode: 'shared' });
       return yield* red.pipeline().set('{p}a', '1').incr('{p}a').get('{p}a').get('{p}b').exec();
     });
-    assert.deepEqual(batch, [[null, 'OK'], [null, 2], [null, '2'], [null, null]]);
+    assert.deepEqual(batch, [
+      [null, 'OK'],
+      [null, 2],
+      [null, '2'],
+      [null, null],
+    ]);
     // ioredis sends a cluster pipeline to one node: keys served by different nodes are refused, not split
     const a = 'shared:0';
     const b = keys.find((key) => keySlot(key) !== keySlot(a) && !sameNode(key, a))!;

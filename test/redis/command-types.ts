@@ -24,20 +24,84 @@ export function* resultTypes(red: redis.RedisClient): Operation<void> {
   const blocked: [key: string, element: string] | null = yield* red.blpop('a', 'b', 5);
   const page: [cursor: string, items: string[]] = yield* red.scan(0, 'MATCH', 'k*');
   const entries: Array<[id: string, fields: string[]]> = yield* red.xrange('s', '-', '+');
-  const read: Array<[stream: string, entries: Array<[id: string, fields: string[]]>]> | null = yield* red.xread('COUNT', 1, 'STREAMS', 's', '0');
-  const group: Array<[stream: string, entries: Array<[id: string, fields: string[] | null]>]> | null = yield* red.xreadgroup('GROUP', 'g', 'c', 'STREAMS', 's', '>');
-  const [next, claimed, deleted]: [string, Array<[string, string[]]>, string[]] = yield* red.xautoclaim('s', 'g', 'c', 0, '0');
-  const [pendingCount]: [number, string | null, string | null, Array<[string, string]> | null] = yield* red.xpending('s', 'g');
-  const pending: Array<[id: string, consumer: string, idleMs: number, deliveries: number]> = yield* red.xpending('s', 'g', '-', '+', 10);
+  const read: Array<[stream: string, entries: Array<[id: string, fields: string[]]>]> | null = yield* red.xread(
+    'COUNT',
+    1,
+    'STREAMS',
+    's',
+    '0',
+  );
+  const group: Array<[stream: string, entries: Array<[id: string, fields: string[] | null]>]> | null =
+    yield* red.xreadgroup('GROUP', 'g', 'c', 'STREAMS', 's', '>');
+  const [next, claimed, deleted]: [string, Array<[string, string[]]>, string[]] = yield* red.xautoclaim(
+    's',
+    'g',
+    'c',
+    0,
+    '0',
+  );
+  const [pendingCount]: [number, string | null, string | null, Array<[string, string]> | null] = yield* red.xpending(
+    's',
+    'g',
+  );
+  const pending: Array<[id: string, consumer: string, idleMs: number, deliveries: number]> = yield* red.xpending(
+    's',
+    'g',
+    '-',
+    '+',
+    10,
+  );
   const created: 'OK' = yield* red.xgroup('CREATE', 's', 'g', '$', 'MKSTREAM');
   const sha: string = yield* red.script('LOAD', 'return 1');
   const known: boolean[] = yield* red.script('EXISTS', 'abc');
   const [seconds, micros]: [number, number] = yield* red.time();
   const scripted: number = yield* red.evalScript<number>('return 1', ['k'], ['a']);
-  const pipelined = yield* red.pipeline().hset('h', { a: 1 }).get('a').hgetall('h').sismember('s', 'm').lpop('l', 2).exec();
+  const pipelined = yield* red
+    .pipeline()
+    .hset('h', { a: 1 })
+    .get('a')
+    .hgetall('h')
+    .sismember('s', 'm')
+    .lpop('l', 2)
+    .exec();
   const queued: redis.RedisBatch = red.multi().blpop('a', 1).zadd('z', 1, 'm');
-  void [value, ok, old, hash, isMember, present, hasField, expired, count, added, sum, score, popped, one, many, blocked];
-  void [page, entries, read, group, next, claimed, deleted, pendingCount, pending, created, sha, known, seconds, micros, scripted, pipelined, queued];
+  void [
+    value,
+    ok,
+    old,
+    hash,
+    isMember,
+    present,
+    hasField,
+    expired,
+    count,
+    added,
+    sum,
+    score,
+    popped,
+    one,
+    many,
+    blocked,
+  ];
+  void [
+    page,
+    entries,
+    read,
+    group,
+    next,
+    claimed,
+    deleted,
+    pendingCount,
+    pending,
+    created,
+    sha,
+    known,
+    seconds,
+    micros,
+    scripted,
+    pipelined,
+    queued,
+  ];
 }
 
 export function* wrongUses(red: redis.RedisClient): Operation<void> {

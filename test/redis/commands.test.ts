@@ -21,7 +21,10 @@ const scheduler = new Scheduler({ name: 'redis-command-tests' });
 let r: TestRedis;
 
 /** Runs `body` with a keepalive connection of its own pool, handed back afterwards. */
-function withRedis<T>(body: (red: redis.RedisClient) => Operation<T>, options: redis.RedisConnectOptions = {}): Promise<T> {
+function withRedis<T>(
+  body: (red: redis.RedisClient) => Operation<T>,
+  options: redis.RedisConnectOptions = {},
+): Promise<T> {
   return scheduler.go(function* () {
     const red = yield* redis.connect({ url: r.url, pool: 'commands', ...options });
     try {
@@ -59,7 +62,8 @@ describe('redis commands from the table', () => {
     const info = (await r.admin.call('COMMAND', 'INFO', ...names)) as unknown[];
     const unknown = names.filter((_, i) => info[i] === null);
     assert.deepEqual(unknown, []);
-    const common = `get set setnx setex psetex getset getdel getex mget mset msetnx incr incrby incrbyfloat decr decrby append
+    const common =
+      `get set setnx setex psetex getset getdel getex mget mset msetnx incr incrby incrbyfloat decr decrby append
       strlen getrange setrange del unlink exists expire pexpire expireat ttl pttl persist type rename renamenx keys scan
       randomkey dbsize touch copy hget hset hsetnx hmget hmset hdel hexists hgetall hkeys hvals hlen hincrby hincrbyfloat hscan
       hstrlen hrandfield lpush rpush lpushx rpushx lpop rpop llen lrange lindex lset lrem ltrim linsert lpos lmove blpop brpop
@@ -68,7 +72,10 @@ describe('redis commands from the table', () => {
       zrevrangebyscore zrank zrevrank zremrangebyrank zremrangebyscore zpopmin zpopmax bzpopmin bzpopmax zscan zunionstore
       zinterstore xadd xlen xrange xrevrange xread xreadgroup xack xgroup xdel xtrim xpending xclaim xautoclaim xinfo eval
       evalsha script ping echo time info publish watch unwatch`.split(/\s+/);
-    assert.deepEqual(common.filter((name) => !names.includes(name)), []);
+    assert.deepEqual(
+      common.filter((name) => !names.includes(name)),
+      [],
+    );
   });
 
   it('strings', async () => {
@@ -101,9 +108,30 @@ describe('redis commands from the table', () => {
       };
     });
     assert.deepEqual(got, {
-      set: 'OK', get: 'one', missing: null, setGet: 'one', setnxNew: true, setnxOld: false, setex: 'OK', psetex: 'OK',
-      getset: 'x', getex: 'z', getdel: 'z', mset: 'OK', mget: ['a', '2', null], msetnx: false, incr: 1, incrby: 11,
-      decr: 10, decrby: 5, incrbyfloat: 1.5, append: 8, strlen: 8, getrange: 'two', setrange: 8, after: 'TWO-tail',
+      set: 'OK',
+      get: 'one',
+      missing: null,
+      setGet: 'one',
+      setnxNew: true,
+      setnxOld: false,
+      setex: 'OK',
+      psetex: 'OK',
+      getset: 'x',
+      getex: 'z',
+      getdel: 'z',
+      mset: 'OK',
+      mget: ['a', '2', null],
+      msetnx: false,
+      incr: 1,
+      incrby: 11,
+      decr: 10,
+      decrby: 5,
+      incrbyfloat: 1.5,
+      append: 8,
+      strlen: 8,
+      getrange: 'two',
+      setrange: 8,
+      after: 'TWO-tail',
     });
   });
 
@@ -143,10 +171,28 @@ describe('redis commands from the table', () => {
       };
     });
     assert.deepEqual(got, {
-      exists: 2, expire: true, expireMissing: false, ttl: 100, pexpire: true, pttlPositive: true, expireat: true,
-      persist: true, persistAgain: false, ttlAfter: -1, type: 'string', rename: 'OK', renamenx: false, copy: true,
-      copyAgain: false, keys: ['k:b', 'k:c', 'k:copy', 'k:renamed'], scanned: ['k:a', 'k:b', 'k:c'], touch: 1,
-      randomkey: 'string', dbsizePositive: true, unlink: 1, del: 3,
+      exists: 2,
+      expire: true,
+      expireMissing: false,
+      ttl: 100,
+      pexpire: true,
+      pttlPositive: true,
+      expireat: true,
+      persist: true,
+      persistAgain: false,
+      ttlAfter: -1,
+      type: 'string',
+      rename: 'OK',
+      renamenx: false,
+      copy: true,
+      copyAgain: false,
+      keys: ['k:b', 'k:c', 'k:copy', 'k:renamed'],
+      scanned: ['k:a', 'k:b', 'k:c'],
+      touch: 1,
+      randomkey: 'string',
+      dbsizePositive: true,
+      unlink: 1,
+      del: 3,
     });
   });
 
@@ -170,8 +216,8 @@ describe('redis commands from the table', () => {
         hmset: yield* red.hmset('h2', { x: '1' }),
         hexists: yield* red.hexists('h', 'a'),
         hexistsNot: yield* red.hexists('h', 'none'),
-        hkeys: (yield* red.hkeys('h2')),
-        hvals: (yield* red.hvals('h2')),
+        hkeys: yield* red.hkeys('h2'),
+        hvals: yield* red.hvals('h2'),
         hlen: yield* red.hlen('h'),
         hincrby: yield* red.hincrby('h', 'b', 5),
         hincrbyfloat: yield* red.hincrbyfloat('h', 'b', '0.25'),
@@ -183,13 +229,38 @@ describe('redis commands from the table', () => {
       };
     });
     const all = got.hgetall;
-    assert.deepEqual(Object.entries(all).sort(), [['__proto__', 'field'], ['a', '1'], ['b', '2'], ['c', '3']]);
-    assert.equal(Object.getPrototypeOf(all), Object.prototype, 'a plain object; the "__proto__" field did not replace its prototype');
+    assert.deepEqual(Object.entries(all).sort(), [
+      ['__proto__', 'field'],
+      ['a', '1'],
+      ['b', '2'],
+      ['c', '3'],
+    ]);
+    assert.equal(
+      Object.getPrototypeOf(all),
+      Object.prototype,
+      'a plain object; the "__proto__" field did not replace its prototype',
+    );
     const { hgetall: _, ...rest } = got;
     assert.deepEqual(rest, {
-      hset: 2, hsetPairs: 2, hgetallMissing: {}, hget: '1', hsetnx: false, hmget: ['1', null], hmset: 'OK', hexists: true,
-      hexistsNot: false, hkeys: ['x'], hvals: ['1'], hlen: 4, hincrby: 7, hincrbyfloat: 7.25, hstrlen: 1, hrandfield: 'x',
-      hrandfields: ['x', '1'], hdel: 1, scanned: [],
+      hset: 2,
+      hsetPairs: 2,
+      hgetallMissing: {},
+      hget: '1',
+      hsetnx: false,
+      hmget: ['1', null],
+      hmset: 'OK',
+      hexists: true,
+      hexistsNot: false,
+      hkeys: ['x'],
+      hvals: ['1'],
+      hlen: 4,
+      hincrby: 7,
+      hincrbyfloat: 7.25,
+      hstrlen: 1,
+      hrandfield: 'x',
+      hrandfields: ['x', '1'],
+      hdel: 1,
+      scanned: [],
     });
   });
 
@@ -220,9 +291,27 @@ describe('redis commands from the table', () => {
       };
     });
     assert.deepEqual(got, {
-      rpush: 3, lpush: 4, lpushx: 0, rpushx: 5, lrange: ['z', 'a', 'b', 'c', 'd'], llen: 5, lindex: 'a', lset: 'OK',
-      linsert: 6, lpos: 3, lposNone: null, lposCount: [3], lrem: 1, lmove: 'd', ltrim: 'OK', lpop: 'z', rpopCount: ['b', 'A'],
-      lpopMissing: null, lpopCountMissing: null, brpoplpush: 'd', blmove: 'd',
+      rpush: 3,
+      lpush: 4,
+      lpushx: 0,
+      rpushx: 5,
+      lrange: ['z', 'a', 'b', 'c', 'd'],
+      llen: 5,
+      lindex: 'a',
+      lset: 'OK',
+      linsert: 6,
+      lpos: 3,
+      lposNone: null,
+      lposCount: [3],
+      lrem: 1,
+      lmove: 'd',
+      ltrim: 'OK',
+      lpop: 'z',
+      rpopCount: ['b', 'A'],
+      lpopMissing: null,
+      lpopCountMissing: null,
+      brpoplpush: 'd',
+      blmove: 'd',
     });
   });
 
@@ -254,9 +343,28 @@ describe('redis commands from the table', () => {
       };
     });
     assert.deepEqual(got, {
-      sadd: 3, sadd2: 2, srem: 1, smembers: ['x', 'y'], sismember: true, sismemberNot: false, smismember: [true, false, true],
-      scard: 2, sinter: ['y'], sunion: ['w', 'x', 'y'], sdiff: ['x'], sinterstore: 1, sunionstore: 3, sdiffstore: 1, smove: true,
-      smoveMissing: false, srandmember: 'w', srandmembers: ['w'], sscan: ['x', 'y'], spop: 'w', spopEmpty: null, spopCount: ['x', 'y'],
+      sadd: 3,
+      sadd2: 2,
+      srem: 1,
+      smembers: ['x', 'y'],
+      sismember: true,
+      sismemberNot: false,
+      smismember: [true, false, true],
+      scard: 2,
+      sinter: ['y'],
+      sunion: ['w', 'x', 'y'],
+      sdiff: ['x'],
+      sinterstore: 1,
+      sunionstore: 3,
+      sdiffstore: 1,
+      smove: true,
+      smoveMissing: false,
+      srandmember: 'w',
+      srandmembers: ['w'],
+      sscan: ['x', 'y'],
+      spop: 'w',
+      spopEmpty: null,
+      spopCount: ['x', 'y'],
     });
   });
 
@@ -293,11 +401,36 @@ describe('redis commands from the table', () => {
       };
     });
     assert.deepEqual(got, {
-      zadd: 3, zaddOptions: 1, zscore: 2, zscoreMissing: null, zmscore: [1, null], zincrby: 2.5, zinf: Infinity, zcard: 4, zcount: 3,
-      zrange: ['a', 'b', 'd', 'c'], zrangeWithScores: ['a', '1', 'b', '2.5'], zrangebyscore: ['b', 'd'], zrevrange: ['c', 'd'],
-      zrevrangebyscore: ['c', 'd'], zrank: 1, zrevrank: 2, zrankMissing: null, zscan: 8, zunionstore: 4, zinterstore: 4,
-      zpopmin: [['a', 1]], zpopmax: [['c', Infinity], ['d', 4]], zremrangebyrank: 1, zremrangebyscore: 3, zrem: 1,
-      bzpopmin: ['z:i', 'a', 1], bzpopmax: ['z:i', 'c', Infinity],
+      zadd: 3,
+      zaddOptions: 1,
+      zscore: 2,
+      zscoreMissing: null,
+      zmscore: [1, null],
+      zincrby: 2.5,
+      zinf: Infinity,
+      zcard: 4,
+      zcount: 3,
+      zrange: ['a', 'b', 'd', 'c'],
+      zrangeWithScores: ['a', '1', 'b', '2.5'],
+      zrangebyscore: ['b', 'd'],
+      zrevrange: ['c', 'd'],
+      zrevrangebyscore: ['c', 'd'],
+      zrank: 1,
+      zrevrank: 2,
+      zrankMissing: null,
+      zscan: 8,
+      zunionstore: 4,
+      zinterstore: 4,
+      zpopmin: [['a', 1]],
+      zpopmax: [
+        ['c', Infinity],
+        ['d', 4],
+      ],
+      zremrangebyrank: 1,
+      zremrangebyscore: 3,
+      zrem: 1,
+      bzpopmin: ['z:i', 'a', 1],
+      bzpopmax: ['z:i', 'c', Infinity],
     });
   });
 
@@ -317,7 +450,15 @@ describe('redis commands from the table', () => {
       const history = yield* red.xreadgroup('GROUP', 'g', 'c1', 'STREAMS', 'st', '0');
       const autoclaimed = yield* red.xautoclaim('st', 'g', 'c3', 0, '0-0');
       return {
-        created, ids: [id1, id2, id3].map((id) => /^\d+-\d+$/.test(id!)), read, summary, acked, pending, claimed, deleted, history,
+        created,
+        ids: [id1, id2, id3].map((id) => /^\d+-\d+$/.test(id!)),
+        read,
+        summary,
+        acked,
+        pending,
+        claimed,
+        deleted,
+        history,
         autoclaimed,
         xlen: yield* red.xlen('st'),
         xrange: yield* red.xrange('st', '-', '+'),
@@ -333,19 +474,41 @@ describe('redis commands from the table', () => {
     const [id1, id2, id3] = got.ids1 as string[];
     assert.deepEqual(got.ids, [true, true, true]);
     assert.equal(got.created, 'OK');
-    assert.deepEqual(got.read, [['st', [[id1, ['n', '1']], [id2, ['n', '2', 'extra', 'x']]]]]);
+    assert.deepEqual(got.read, [
+      [
+        'st',
+        [
+          [id1, ['n', '1']],
+          [id2, ['n', '2', 'extra', 'x']],
+        ],
+      ],
+    ]);
     assert.deepEqual(got.summary, [2, id1, id2, [['c1', '2']]]);
     assert.equal(got.acked, 1);
     assert.equal(got.pending.length, 1);
-    assert.deepEqual(got.pending.map(([id, consumer, idle, deliveries]) => [id, consumer, typeof idle, deliveries]), [[id2, 'c1', 'number', 1]]);
+    assert.deepEqual(
+      got.pending.map(([id, consumer, idle, deliveries]) => [id, consumer, typeof idle, deliveries]),
+      [[id2, 'c1', 'number', 1]],
+    );
     assert.deepEqual(got.claimed, [[id2, ['n', '2', 'extra', 'x']]]);
     assert.equal(got.deleted, 1);
     assert.deepEqual(got.history, [['st', [[id3, null]]]], 'a pending entry deleted since it was read has no fields');
     assert.deepEqual(got.autoclaimed, ['0-0', [[id2, ['n', '2', 'extra', 'x']]], [id3]]);
     assert.equal(got.xlen, 2);
-    assert.deepEqual(got.xrange, [[id1, ['n', '1']], [id2, ['n', '2', 'extra', 'x']]]);
+    assert.deepEqual(got.xrange, [
+      [id1, ['n', '1']],
+      [id2, ['n', '2', 'extra', 'x']],
+    ]);
     assert.deepEqual(got.xrevrange, [[id2, ['n', '2', 'extra', 'x']]]);
-    assert.deepEqual(got.xread, [['st', [[id1, ['n', '1']], [id2, ['n', '2', 'extra', 'x']]]]]);
+    assert.deepEqual(got.xread, [
+      [
+        'st',
+        [
+          [id1, ['n', '1']],
+          [id2, ['n', '2', 'extra', 'x']],
+        ],
+      ],
+    ]);
     assert.equal(got.xreadNothing, null);
     assert.equal(got.xtrim, 2);
     assert.equal(got.groups, true);
@@ -365,13 +528,23 @@ describe('redis commands from the table', () => {
         unwatch: yield* red.unwatch(),
       };
     });
-    assert.deepEqual(got, { ping: 'PONG', pingMessage: 'hi', echo: 'e', time: [true, true], info: true, publish: 0, watch: 'OK', unwatch: 'OK' });
+    assert.deepEqual(got, {
+      ping: 'PONG',
+      pingMessage: 'hi',
+      echo: 'e',
+      time: [true, true],
+      info: true,
+      publish: 0,
+      watch: 'OK',
+      unwatch: 'OK',
+    });
   });
 
   it('pipelines and transactions queue typed commands and map each reply', async () => {
     const got = await withRedis(function* (red) {
       yield* red.set('p:str', 'x');
-      const piped = yield* red.pipeline()
+      const piped = yield* red
+        .pipeline()
         .hset('p:h', { a: '1' })
         .hgetall('p:h')
         .sismember('p:s', 'm')
@@ -383,10 +556,19 @@ describe('redis commands from the table', () => {
       return { piped, tx };
     });
     const piped = got.piped!;
-    assert.deepEqual(piped.slice(0, 4), [[null, 1], [null, { a: '1' }], [null, false], [null, null]]);
-    assert.match(String(piped[4]![0]), /WRONGTYPE/, 'an error reply stays that command\'s error');
+    assert.deepEqual(piped.slice(0, 4), [
+      [null, 1],
+      [null, { a: '1' }],
+      [null, false],
+      [null, null],
+    ]);
+    assert.match(String(piped[4]![0]), /WRONGTYPE/, "an error reply stays that command's error");
     assert.deepEqual(piped[5], [null, 'x']);
-    assert.deepEqual(got.tx, [[null, true], [null, false], [null, 2.5]]);
+    assert.deepEqual(got.tx, [
+      [null, true],
+      [null, false],
+      [null, 2.5],
+    ]);
   });
 
   it('evalScript: EVALSHA, EVAL once on NOSCRIPT, then EVALSHA from the cache', async () => {
@@ -416,7 +598,7 @@ describe('redis commands from the table', () => {
     }
   });
 
-  it('a script error is the caller\'s, EVAL is not retried for it', async () => {
+  it("a script error is the caller's, EVAL is not retried for it", async () => {
     const err = await withRedis(function* (red) {
       yield* red.set('e:str', 'text');
       yield* red.evalScript('return redis.call("GET", KEYS[1])', ['e:str']);
@@ -449,9 +631,17 @@ describe('redis commands from the table', () => {
   });
 
   it('a plain command past its read timeout still times out', async () => {
-    const err = await withRedis(function* (red) {
-      return yield* caught(red.eval('local t = redis.call("TIME") while true do local n = redis.call("TIME") if (n[1] - t[1]) * 1000000 + n[2] - t[2] > 200000 then return 1 end end', 0));
-    }, { pool: 'slow-eval', timeouts: { read: 50 } });
+    const err = await withRedis(
+      function* (red) {
+        return yield* caught(
+          red.eval(
+            'local t = redis.call("TIME") while true do local n = redis.call("TIME") if (n[1] - t[1]) * 1000000 + n[2] - t[2] > 200000 then return 1 end end',
+            0,
+          ),
+        );
+      },
+      { pool: 'slow-eval', timeouts: { read: 50 } },
+    );
     assert.ok(err instanceof SocketTimeoutError, String(err));
   });
 
@@ -496,13 +686,15 @@ describe('redis commands from the table', () => {
     assert.equal(afterCount - before, 1, 'only the INFO that counted was processed');
   });
 
-  it('shared mode refuses blocking commands: they would hold everybody\'s connection', async () => {
+  it("shared mode refuses blocking commands: they would hold everybody's connection", async () => {
     await assert.rejects(
       scheduler.go(function* () {
         const red = yield* redis.connect({ url: r.url, mode: 'shared' });
         yield* red.blpop('x', 1);
       }),
-      (err: unknown) => err instanceof InvalidArgumentError && /BLPOP blocks the connection it runs on: use mode 'short' or 'keepalive'/.test(err.message),
+      (err: unknown) =>
+        err instanceof InvalidArgumentError &&
+        /BLPOP blocks the connection it runs on: use mode 'short' or 'keepalive'/.test(err.message),
     );
     const nonBlocking = await scheduler.go(function* () {
       const red = yield* redis.connect({ url: r.url, mode: 'shared' });
@@ -531,7 +723,10 @@ describe('redis commands from the table', () => {
       assert.ok(got.boolean instanceof UnexpectedReplyError);
       assert.equal(got.boolean.message, 'redis SISMEMBER: unexpected reply: expected 0 or 1, got string hello');
       assert.ok(got.record instanceof UnexpectedReplyError && /HGETALL/.test(got.record.message), String(got.record));
-      assert.ok(got.piped![0]![0] instanceof UnexpectedReplyError && /ZSCORE: unexpected reply: expected a number/.test(got.piped![0]![0].message));
+      assert.ok(
+        got.piped![0]![0] instanceof UnexpectedReplyError &&
+          /ZSCORE: unexpected reply: expected a number/.test(got.piped![0]![0].message),
+      );
       assert.deepEqual(got.piped![1], [null, 'hello']);
       assert.equal(got.after, 'hello');
     } finally {
@@ -553,6 +748,9 @@ describe('redis commands from the table', () => {
         throw new Error('not called');
       }
     }
-    assert.throws(() => installCommands(Client.prototype as never, Batch.prototype), /'get' would replace an existing method/);
+    assert.throws(
+      () => installCommands(Client.prototype as never, Batch.prototype),
+      /'get' would replace an existing method/,
+    );
   });
 });

@@ -39,15 +39,44 @@ describe('redis reply mappers', () => {
   });
 
   it('accept RESP3 shapes: maps, nested pairs, doubles', () => {
-    const map = (name: keyof typeof redis.COMMANDS, raw: unknown): unknown => mapReply(name, redis.COMMANDS[name].spec.map!, raw);
-    assert.deepEqual(map('hgetall', new Map([['a', '1'], ['b', '2']])), { a: '1', b: '2' });
+    const map = (name: keyof typeof redis.COMMANDS, raw: unknown): unknown =>
+      mapReply(name, redis.COMMANDS[name].spec.map!, raw);
+    assert.deepEqual(
+      map(
+        'hgetall',
+        new Map([
+          ['a', '1'],
+          ['b', '2'],
+        ]),
+      ),
+      { a: '1', b: '2' },
+    );
     assert.deepEqual(map('hgetall', { a: '1' }), { a: '1' });
     assert.deepEqual(map('hgetall', ['a', '1', 'b', '2']), { a: '1', b: '2' });
-    assert.deepEqual(map('zpopmin', [['a', 1.5], ['b', 2]]), [['a', 1.5], ['b', 2]]);
+    assert.deepEqual(
+      map('zpopmin', [
+        ['a', 1.5],
+        ['b', 2],
+      ]),
+      [
+        ['a', 1.5],
+        ['b', 2],
+      ],
+    );
     assert.deepEqual(map('zpopmin', ['a', 1.5]), [['a', 1.5]]);
-    assert.deepEqual(map('zrange', [['a', 1], ['b', '-inf']]), ['a', '1', 'b', '-inf']);
+    assert.deepEqual(
+      map('zrange', [
+        ['a', 1],
+        ['b', '-inf'],
+      ]),
+      ['a', '1', 'b', '-inf'],
+    );
     assert.deepEqual(map('xread', new Map([['s', [['1-0', ['f', 'v']]]]])), [['s', [['1-0', ['f', 'v']]]]]);
-    assert.deepEqual(map('xautoclaim', ['0-0', [['1-0', ['f', 'v']]]]), ['0-0', [['1-0', ['f', 'v']]], []], 'Redis 6.2 sends no deleted ids');
+    assert.deepEqual(
+      map('xautoclaim', ['0-0', [['1-0', ['f', 'v']]]]),
+      ['0-0', [['1-0', ['f', 'v']]], []],
+      'Redis 6.2 sends no deleted ids',
+    );
     assert.equal(map('zscore', 2.5), 2.5);
     assert.equal(map('zscore', '-inf'), -Infinity);
     assert.equal(map('sismember', true), true);

@@ -121,7 +121,8 @@ describe('redis on the tcp cosocket', () => {
         const red = yield* redis.connect({ url: r.url, pool: 'execabort' });
         yield* red.multi().set('k', 'v').call('NOSUCHCOMMAND').exec();
       }),
-      (err: unknown) => err instanceof RedisReplyError && err.redisCode === 'EXECABORT' && /unknown command/.test(err.message),
+      (err: unknown) =>
+        err instanceof RedisReplyError && err.redisCode === 'EXECABORT' && /unknown command/.test(err.message),
     );
   });
 
@@ -226,7 +227,11 @@ describe('redis AUTH and SELECT from the URL', () => {
           red.close();
         }
       }
-      const resp3 = yield* redis.connect({ url: `redis://alice:wonderland@127.0.0.1:${port}/4`, protocol: 3, mode: 'short' });
+      const resp3 = yield* redis.connect({
+        url: `redis://alice:wonderland@127.0.0.1:${port}/4`,
+        protocol: 3,
+        mode: 'short',
+      });
       out.push(yield* resp3.call('ACL', 'WHOAMI'));
       resp3.close();
       return out;

@@ -31,14 +31,22 @@ const CASES: Array<[name: string, wire: string, expected: unknown]> = [
   ['RESP3 double', ',3.25\r\n', 3.25],
   ['RESP3 inf', ',inf\r\n', Infinity],
   ['RESP3 -inf', ',-inf\r\n', -Infinity],
-  ['RESP3 big number', '(3492890328409238509324850943850943825024385\r\n', '3492890328409238509324850943850943825024385'],
+  [
+    'RESP3 big number',
+    '(3492890328409238509324850943850943825024385\r\n',
+    '3492890328409238509324850943850943825024385',
+  ],
   ['RESP3 blob error', '!21\r\nSYNTAX invalid syntax\r\n', new RedisReplyError('SYNTAX invalid syntax')],
   ['RESP3 verbatim', '=15\r\ntxt:Some string\r\n', 'Some string'],
   ['RESP3 map', '%2\r\n+first\r\n:1\r\n$6\r\nsecond\r\n:2\r\n', { first: 1, second: 2 }],
   ['RESP3 empty map', '%0\r\n', {}],
   ['RESP3 set', '~3\r\n+a\r\n+b\r\n:3\r\n', ['a', 'b', 3]],
   ['RESP3 map of arrays', '%1\r\n+k\r\n*2\r\n:1\r\n%1\r\n+x\r\n_\r\n', { k: [1, { x: null }] }],
-  ['RESP3 attribute before a reply', '|1\r\n+key-popularity\r\n*2\r\n$1\r\na\r\n,0.1923\r\n*2\r\n:2039123\r\n:9543892\r\n', [2039123, 9543892]],
+  [
+    'RESP3 attribute before a reply',
+    '|1\r\n+key-popularity\r\n*2\r\n$1\r\na\r\n,0.1923\r\n*2\r\n:2039123\r\n:9543892\r\n',
+    [2039123, 9543892],
+  ],
   ['RESP3 attribute inside an array', '*2\r\n|1\r\n+ttl\r\n:3600\r\n:1\r\n:2\r\n', [1, 2]],
 ];
 
@@ -89,7 +97,10 @@ describe('RESP reader', () => {
           same(got[0], expected, `${name}, cut at ${a} and ${b}`);
         }
       }
-      const oneByOne = feed(new RespReader('test'), [...bytes].map((byte) => Buffer.from([byte])));
+      const oneByOne = feed(
+        new RespReader('test'),
+        [...bytes].map((byte) => Buffer.from([byte])),
+      );
       same(oneByOne[0], expected, `${name}, byte by byte`);
     });
   }
@@ -119,7 +130,13 @@ describe('RESP reader', () => {
   });
 
   it('names the error code of an error reply and keeps its text', () => {
-    for (const [text, code] of [['ERR wrong number', 'ERR'], ['WRONGTYPE Operation against a key', 'WRONGTYPE'], ['MOVED 3999 127.0.0.1:6381', 'MOVED'], ['NOSCRIPT No matching script', 'NOSCRIPT'], ['LOADING', 'LOADING']]) {
+    for (const [text, code] of [
+      ['ERR wrong number', 'ERR'],
+      ['WRONGTYPE Operation against a key', 'WRONGTYPE'],
+      ['MOVED 3999 127.0.0.1:6381', 'MOVED'],
+      ['NOSCRIPT No matching script', 'NOSCRIPT'],
+      ['LOADING', 'LOADING'],
+    ]) {
       const [err] = feed(new RespReader('test'), [Buffer.from(`-${text}\r\n`)]);
       assert.ok(err instanceof RedisReplyError);
       assert.equal(err.message, text);
@@ -159,7 +176,10 @@ describe('RESP reader', () => {
     for (const [wire, message, maxBulk] of broken) {
       assert.throws(
         () => feed(new RespReader('127.0.0.1:1/0', maxBulk), [Buffer.from(wire)]),
-        (err: unknown) => err instanceof RedisProtocolError && message.test(err.message) && err.message.startsWith('receive 127.0.0.1:1/0: bad reply from Redis'),
+        (err: unknown) =>
+          err instanceof RedisProtocolError &&
+          message.test(err.message) &&
+          err.message.startsWith('receive 127.0.0.1:1/0: bad reply from Redis'),
         JSON.stringify(wire),
       );
     }
@@ -183,14 +203,24 @@ describe('RESP encoder', () => {
   it('encodes binary arguments as they are', () => {
     const encoded = encodeCommand('SET', ['k', Buffer.from([0, 255, 13, 10])]);
     assert.ok(Array.isArray(encoded));
-    assert.deepEqual(Buffer.concat(encoded), Buffer.concat([Buffer.from('*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$4\r\n'), Buffer.from([0, 255, 13, 10]), Buffer.from('\r\n')]));
+    assert.deepEqual(
+      Buffer.concat(encoded),
+      Buffer.concat([
+        Buffer.from('*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$4\r\n'),
+        Buffer.from([0, 255, 13, 10]),
+        Buffer.from('\r\n'),
+      ]),
+    );
     const joined = joinEncoded([encodeCommand('PING', []), encoded]);
     assert.ok(Array.isArray(joined));
     assert.ok(Buffer.concat(joined).toString('latin1').startsWith('*1\r\n$4\r\nPING\r\n*3\r\n'));
   });
 
   it('refuses an argument that is not a string, number or Buffer, naming it', () => {
-    assert.throws(() => encodeCommand('SET', ['k', null as never]), /redis SET: argument 2 must be a string, number or Buffer, got null/);
+    assert.throws(
+      () => encodeCommand('SET', ['k', null as never]),
+      /redis SET: argument 2 must be a string, number or Buffer, got null/,
+    );
     assert.throws(() => encodeCommand('SET', [{} as never]), /argument 1 .* got object/);
   });
 });

@@ -42,15 +42,19 @@ describe('redis sentinel (a real master, replica and sentinel)', () => {
 
     let lastError: unknown = null;
     let value: string | null = null;
-    const recovered = await waitFor(async () => {
-      try {
-        value = await scheduler.go(readThrough, url, 'before-failover');
-        return true;
-      } catch (err) {
-        lastError = err;
-        return false;
-      }
-    }, 60_000, 100);
+    const recovered = await waitFor(
+      async () => {
+        try {
+          value = await scheduler.go(readThrough, url, 'before-failover');
+          return true;
+        } catch (err) {
+          lastError = err;
+          return false;
+        }
+      },
+      60_000,
+      100,
+    );
     assert.ok(recovered, `shared mode never reached the new master: ${String(lastError)}`);
     assert.equal(value, 'kept', 'the data written before the failover is read from the new master');
     assert.equal(await sentinel.masterPort(), sentinel.replica.port);
@@ -99,7 +103,11 @@ describe('redis sentinel in short and keepalive modes (a real master, replica an
     await own.failover();
     // no retry loop: the sentinel names the new master now, so the very next request must work
     for (const mode of ['keepalive', 'short'] as const) {
-      assert.deepEqual(await scheduler.go(roundTrip, url, mode, 'dedicated'), ['kept', String(own.replica.port)], `${mode} after the failover`);
+      assert.deepEqual(
+        await scheduler.go(roundTrip, url, mode, 'dedicated'),
+        ['kept', String(own.replica.port)],
+        `${mode} after the failover`,
+      );
     }
     const written = await scheduler.go(function* () {
       const red = yield* redis.connect({ url, mode: 'keepalive' });
@@ -113,7 +121,11 @@ describe('redis sentinel in short and keepalive modes (a real master, replica an
   it('refuses a server that the sentinel names but is not a master, naming why', async () => {
     await assert.rejects(
       scheduler.go(function* () {
-        yield* redis.connect({ url: `redis+sentinel://127.0.0.1:${own.sentinel.port}?name=nosuchmaster`, mode: 'short', timeouts: { connect: 2_000 } });
+        yield* redis.connect({
+          url: `redis+sentinel://127.0.0.1:${own.sentinel.port}?name=nosuchmaster`,
+          mode: 'short',
+          timeouts: { connect: 2_000 },
+        });
       }),
       (err: unknown) => err instanceof RedisSentinelError && /does not know master 'nosuchmaster'/.test(err.message),
     );

@@ -17,9 +17,15 @@ describe('redis cluster and sentinel with nobody answering', () => {
 
   it('shared mode fails with a connect error when no cluster seed answers, instead of waiting out the timeout', async () => {
     const url = `redis+cluster://127.0.0.1:${await deadPort()},127.0.0.1:${await deadPort()}`;
-    await assert.rejects(getThrough(url), (err: unknown) => err instanceof SocketError && !(err instanceof SocketTimeoutError));
+    await assert.rejects(
+      getThrough(url),
+      (err: unknown) => err instanceof SocketError && !(err instanceof SocketTimeoutError),
+    );
     // and again while it keeps retrying in the background: at once, from the last error
-    await assert.rejects(getThrough(url), (err: unknown) => err instanceof SocketError && !(err instanceof SocketTimeoutError));
+    await assert.rejects(
+      getThrough(url),
+      (err: unknown) => err instanceof SocketError && !(err instanceof SocketTimeoutError),
+    );
   });
 
   it('short and keepalive modes fail with RedisClusterDownError naming every seed when no seed answers', async () => {
@@ -32,13 +38,18 @@ describe('redis cluster and sentinel with nobody answering', () => {
           return yield* red.get('k');
         }),
         (err: unknown) =>
-          err instanceof RedisClusterDownError && err.code === 'COSOCKET_ERR_REDIS_CLUSTER_DOWN' && ports.every((port) => err.message.includes(`127.0.0.1:${port}`)),
+          err instanceof RedisClusterDownError &&
+          err.code === 'COSOCKET_ERR_REDIS_CLUSTER_DOWN' &&
+          ports.every((port) => err.message.includes(`127.0.0.1:${port}`)),
       );
     }
   });
 
   it('shared mode fails with a connect error when no sentinel answers', async () => {
     const url = `redis+sentinel://127.0.0.1:${await deadPort()}?name=mymaster`;
-    await assert.rejects(getThrough(url), (err: unknown) => err instanceof SocketError && !(err instanceof SocketTimeoutError));
+    await assert.rejects(
+      getThrough(url),
+      (err: unknown) => err instanceof SocketError && !(err instanceof SocketTimeoutError),
+    );
   });
 });

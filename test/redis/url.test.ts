@@ -8,19 +8,30 @@ describe('redis URLs', () => {
   it('keeps redis://, rediss:// and unix:// as they were', () => {
     const plain = parseRedisTarget('redis://u:secret@127.0.0.1:6380/2');
     assert.equal(plain.topology, 'single');
-    assert.deepEqual([plain.host, plain.port, plain.db, plain.username, plain.password], ['127.0.0.1', 6380, 2, 'u', 'secret']);
+    assert.deepEqual(
+      [plain.host, plain.port, plain.db, plain.username, plain.password],
+      ['127.0.0.1', 6380, 2, 'u', 'secret'],
+    );
     assert.deepEqual(plain.addresses, [{ host: '127.0.0.1', port: 6380 }]);
     assert.equal(plain.peer, '127.0.0.1:6380/2');
     assert.match(plain.key, /^127\.0\.0\.1:6380\/2#user=u#auth=[0-9a-f]{12}$/);
     assert.equal(parseRedisTarget('rediss://[::1]/0').host, '::1');
     assert.equal(parseRedisTarget('rediss://[::1]/0').tls, true);
     const unix = parseRedisTarget('unix:///tmp/r.sock?db=3');
-    assert.deepEqual([unix.path, unix.db, unix.peer, unix.addresses.length], ['/tmp/r.sock', 3, 'unix:/tmp/r.sock/3', 0]);
+    assert.deepEqual(
+      [unix.path, unix.db, unix.peer, unix.addresses.length],
+      ['/tmp/r.sock', 3, 'unix:/tmp/r.sock/3', 0],
+    );
     assert.throws(
       () => parseRedisTarget('redis://u:hunter2@h/x'),
-      (err: unknown) => err instanceof InvalidArgumentError && /database must be a number, got 'x' in 'redis:\/\/u:\*\*\*@h\/x'/.test(err.message),
+      (err: unknown) =>
+        err instanceof InvalidArgumentError &&
+        /database must be a number, got 'x' in 'redis:\/\/u:\*\*\*@h\/x'/.test(err.message),
     );
-    assert.throws(() => parseRedisTarget('http://x'), /must use redis:\/\/, rediss:\/\/, unix:\/\/, redis\+cluster:\/\/ or redis\+sentinel:\/\//);
+    assert.throws(
+      () => parseRedisTarget('http://x'),
+      /must use redis:\/\/, rediss:\/\/, unix:\/\/, redis\+cluster:\/\/ or redis\+sentinel:\/\//,
+    );
   });
 
   it('reads a cluster URL: seed nodes, default port 6379, credentials', () => {
@@ -31,7 +42,10 @@ describe('redis URLs', () => {
       { host: 'redis-2.local', port: 6379 },
       { host: '::1', port: 7002 },
     ]);
-    assert.deepEqual([t.host, t.port, t.db, t.username, t.password, t.masterName], ['10.0.0.1', 7000, 0, 'app', 'p@ss', null]);
+    assert.deepEqual(
+      [t.host, t.port, t.db, t.username, t.password, t.masterName],
+      ['10.0.0.1', 7000, 0, 'app', 'p@ss', null],
+    );
     assert.equal(t.peer, 'cluster:10.0.0.1:7000,redis-2.local:6379,[::1]:7002');
     assert.doesNotMatch(t.key, /p@ss|p%40ss/);
     assert.equal(parseRedisTarget('redis+cluster://h:1/0').db, 0);
@@ -41,8 +55,14 @@ describe('redis URLs', () => {
   it('reads a sentinel URL: sentinels, default port 26379, db, master name, sentinel password', () => {
     const t = parseRedisTarget('redis+sentinel://:pw@s1:26380,s2/3?name=mymaster&sentinelPassword=sp');
     assert.equal(t.topology, 'sentinel');
-    assert.deepEqual(t.addresses, [{ host: 's1', port: 26380 }, { host: 's2', port: 26379 }]);
-    assert.deepEqual([t.db, t.username, t.password, t.masterName, t.sentinelPassword], [3, null, 'pw', 'mymaster', 'sp']);
+    assert.deepEqual(t.addresses, [
+      { host: 's1', port: 26380 },
+      { host: 's2', port: 26379 },
+    ]);
+    assert.deepEqual(
+      [t.db, t.username, t.password, t.masterName, t.sentinelPassword],
+      [3, null, 'pw', 'mymaster', 'sp'],
+    );
     assert.equal(t.peer, 'sentinel:mymaster@s1:26380,s2:26379/3');
     assert.doesNotMatch(t.key, /pw|sp(?!a)/);
   });

@@ -82,7 +82,10 @@ describe('go and effects', () => {
       return 'no';
     });
     assert.equal(caught, 'nope');
-    await assert.rejects(go(async () => Promise.reject(new Error('async body'))), /async body/);
+    await assert.rejects(
+      go(async () => Promise.reject(new Error('async body'))),
+      /async body/,
+    );
   });
 
   it('exposes the running task, its name and status', async () => {

@@ -56,7 +56,9 @@ describe('budgets', () => {
     assert.throws(
       () => scheduler.go(job, 5),
       (err: unknown) =>
-        err instanceof BudgetExceededError && err.code === 'COSOCKET_ERR_BUDGET_EXCEEDED' && /scheduler 'small'/.test(err.message),
+        err instanceof BudgetExceededError &&
+        err.code === 'COSOCKET_ERR_BUDGET_EXCEEDED' &&
+        /scheduler 'small'/.test(err.message),
     );
     let stats = scheduler.stats();
     assert.equal(stats.liveRoots, 2);

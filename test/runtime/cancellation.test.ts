@@ -1,15 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import {
-  CancelReason,
-  CancelledError,
-  Scheduler,
-  call,
-  cancelled,
-  self,
-  sleep,
-  spawn,
-} from '../../src/index.js';
+import { CancelReason, CancelledError, Scheduler, call, cancelled, self, sleep, spawn } from '../../src/index.js';
 import type { Operation } from '../../src/index.js';
 import { runNode } from '../helpers/process.js';
 

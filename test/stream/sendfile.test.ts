@@ -1,5 +1,16 @@
 import assert from 'node:assert/strict';
-import { appendFileSync, mkdirSync, mkdtempSync, readdirSync, renameSync, rmSync, symlinkSync, truncateSync, unlinkSync, writeFileSync } from 'node:fs';
+import {
+  appendFileSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  renameSync,
+  rmSync,
+  symlinkSync,
+  truncateSync,
+  unlinkSync,
+  writeFileSync,
+} from 'node:fs';
 import { spawn } from 'node:child_process';
 import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -18,7 +29,10 @@ let app: FastifyInstance;
 let port = 0;
 
 /** A raw HTTP client: sends `request`, records every piece with its arrival time, until close or `limitMs`. */
-function rawClient(request: string, limitMs = 10_000): { done: Promise<Buffer>; arrivals: Array<{ at: number; bytes: Buffer }>; socket: ReturnType<typeof connect> } {
+function rawClient(
+  request: string,
+  limitMs = 10_000,
+): { done: Promise<Buffer>; arrivals: Array<{ at: number; bytes: Buffer }>; socket: ReturnType<typeof connect> } {
   const arrivals: Array<{ at: number; bytes: Buffer }> = [];
   const socket = connect(port, '127.0.0.1', () => socket.write(request));
   const done = new Promise<Buffer>((resolve) => {
@@ -33,8 +47,10 @@ function rawClient(request: string, limitMs = 10_000): { done: Promise<Buffer>; 
   return { done, arrivals, socket };
 }
 
-const get = (path: string, extra = ''): string => `GET ${path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n${extra}\r\n`;
-const trailerOf = (raw: Buffer): string | undefined => /\r\n0\r\nX-Send-Status: ([a-z-]+)\r\n\r\n$/i.exec(raw.toString('latin1'))?.[1];
+const get = (path: string, extra = ''): string =>
+  `GET ${path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n${extra}\r\n`;
+const trailerOf = (raw: Buffer): string | undefined =>
+  /\r\n0\r\nX-Send-Status: ([a-z-]+)\r\n\r\n$/i.exec(raw.toString('latin1'))?.[1];
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 /** Waits until the client has received `text` (the server follows the file), bounded only for a failure. */
@@ -57,12 +73,40 @@ describe('dynamic sendfile', () => {
     app = Fastify({ logger: false });
     await app.register(cosocketPlugin, { scheduler: new Scheduler({ name: 'send' }) });
     // a long poll interval: wake-ups must come from file-system events
-    await app.register(sendRoutes, { location: '/send/', root, interval: 2_000, timeout: 600, suffix: '.tmp', maxDuration: 0 });
+    await app.register(sendRoutes, {
+      location: '/send/',
+      root,
+      interval: 2_000,
+      timeout: 600,
+      suffix: '.tmp',
+      maxDuration: 0,
+    });
     // for the crowd: 1,000 clients take a while to attach, longer than the idle timeout above
     // for the end trailers: only the file's fate may end these streams, never the idle timeout
-    await app.register(sendRoutes, { location: '/watch/', root, interval: 2_000, timeout: 60_000, suffix: '.tmp', maxDuration: 0 });
-    await app.register(sendRoutes, { location: '/crowd/', root, interval: 2_000, timeout: 20_000, suffix: '.tmp', maxDuration: 0 });
-    await app.register(sendRoutes, { location: '/limited/', root, interval: 50, timeout: 5_000, suffix: '.tmp', maxDuration: 400 });
+    await app.register(sendRoutes, {
+      location: '/watch/',
+      root,
+      interval: 2_000,
+      timeout: 60_000,
+      suffix: '.tmp',
+      maxDuration: 0,
+    });
+    await app.register(sendRoutes, {
+      location: '/crowd/',
+      root,
+      interval: 2_000,
+      timeout: 20_000,
+      suffix: '.tmp',
+      maxDuration: 0,
+    });
+    await app.register(sendRoutes, {
+      location: '/limited/',
+      root,
+      interval: 50,
+      timeout: 5_000,
+      suffix: '.tmp',
+      maxDuration: 400,
+    });
     await app.listen({ host: '127.0.0.1', port: 0 });
     port = (app.server.address() as { port: number }).port;
   });
@@ -287,7 +331,11 @@ describe('dynamic sendfile', () => {
     const clients = Array.from({ length: 1_000 }, () => rawClient(get('/crowd/crowd.log'), 60_000));
     // every follower is attached once it received the head and the first line
     const attachedBy = Date.now() + 30_000;
-    while (clients.some((c) => !Buffer.concat(c.arrivals.map((a) => a.bytes)).includes('hello crowd')) && Date.now() < attachedBy) await sleep(50);
+    while (
+      clients.some((c) => !Buffer.concat(c.arrivals.map((a) => a.bytes)).includes('hello crowd')) &&
+      Date.now() < attachedBy
+    )
+      await sleep(50);
     appendFileSync(tmp, 'second line\n');
     await sleep(200);
     renameSync(tmp, join(root, 'crowd.log'));

@@ -38,7 +38,13 @@ function sendChunks(res: ServerResponse, extraHeaders: Record<string, string> = 
   const index = upstreamProgress.push(0) - 1;
   upstreamClosed.push(false);
   res.on('close', () => (upstreamClosed[index] = true));
-  res.writeHead(200, { 'content-type': 'text/plain', connection: 'keep-alive, x-hop', 'x-hop': 'drop me', ...(sized ? { 'content-length': String(TOTAL) } : {}), ...extraHeaders });
+  res.writeHead(200, {
+    'content-type': 'text/plain',
+    connection: 'keep-alive, x-hop',
+    'x-hop': 'drop me',
+    ...(sized ? { 'content-length': String(TOTAL) } : {}),
+    ...extraHeaders,
+  });
   let i = 0;
   const pump = (): void => {
     while (i < N) {
@@ -66,31 +72,40 @@ describe('streaming output', () => {
     await app.register(cosocketPlugin, { scheduler, output: { bufferSize: 1024, sendTimeout: 10_000 } });
     const proxyRoute = (buffering: boolean, limits = {}) =>
       co(function* (ctx: HandlerContext): Operation<void> {
-        lastStats = yield* proxyPass(ctx, '127.0.0.1', upstreamPort, { path: ctx.request.url.replace(/^\/[a-z-]+/, '') || '/', buffering: { buffering, ...limits } });
+        lastStats = yield* proxyPass(ctx, '127.0.0.1', upstreamPort, {
+          path: ctx.request.url.replace(/^\/[a-z-]+/, '') || '/',
+          buffering: { buffering, ...limits },
+        });
       });
     app.get('/off/*', proxyRoute(false));
     app.get('/on/*', proxyRoute(true));
     app.get('/tight/*', proxyRoute(true, { buffers: { count: 4, size: 8192 }, maxTempFileSize: 256 * 1024 }));
-    app.get('/fill', co(function* (ctx: HandlerContext): Operation<void> {
-      ctx.print('a'.repeat(600));
-      ctx.print('b'.repeat(600)); // passes bufferSize (1024): goes out now
-      yield* sleep(300);
-      ctx.print('tail');
-    }));
+    app.get(
+      '/fill',
+      co(function* (ctx: HandlerContext): Operation<void> {
+        ctx.print('a'.repeat(600));
+        ctx.print('b'.repeat(600)); // passes bufferSize (1024): goes out now
+        yield* sleep(300);
+        ctx.print('tail');
+      }),
+    );
     impatient = Fastify({ logger: false });
     await impatient.register(cosocketPlugin, { scheduler, output: { bufferSize: 1024, sendTimeout: 300 } });
-    impatient.get('/stalled', co(function* (ctx: HandlerContext): Operation<void> {
-      try {
-        for (let i = 0; i < 200; i++) {
-          ctx.print(Buffer.alloc(256 * 1024, 120));
-          yield* ctx.flush(true);
+    impatient.get(
+      '/stalled',
+      co(function* (ctx: HandlerContext): Operation<void> {
+        try {
+          for (let i = 0; i < 200; i++) {
+            ctx.print(Buffer.alloc(256 * 1024, 120));
+            yield* ctx.flush(true);
+          }
+          events.push('all flushed');
+        } catch (err) {
+          events.push(err instanceof SocketTimeoutError ? `timeout ${err.op}` : `other ${String(err)}`);
+          throw err;
         }
-        events.push('all flushed');
-      } catch (err) {
-        events.push(err instanceof SocketTimeoutError ? `timeout ${err.op}` : `other ${String(err)}`);
-        throw err;
-      }
-    }));
+      }),
+    );
     await app.listen({ host: '127.0.0.1', port: 0 });
     port = (app.server.address() as { port: number }).port;
     await impatient.listen({ host: '127.0.0.1', port: 0 });
@@ -108,7 +123,9 @@ describe('streaming output', () => {
     const started = Date.now();
     const arrivals: number[] = [];
     await new Promise<void>((resolve) => {
-      const socket = connect(port, '127.0.0.1', () => socket.write('GET /fill HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n'));
+      const socket = connect(port, '127.0.0.1', () =>
+        socket.write('GET /fill HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n'),
+      );
       socket.on('data', () => arrivals.push(Date.now() - started));
       socket.on('close', () => resolve());
     });
@@ -147,7 +164,9 @@ describe('streaming output', () => {
     const stalling = (path: string): Promise<Buffer> =>
       new Promise<Buffer>((resolve, reject) => {
         const parts: Buffer[] = [];
-        const socket = connect(port, '127.0.0.1', () => socket.write(`GET ${path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n`));
+        const socket = connect(port, '127.0.0.1', () =>
+          socket.write(`GET ${path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n`),
+        );
         let received = 0;
         socket.on('data', (d: Buffer) => {
           parts.push(d);
@@ -161,15 +180,29 @@ describe('streaming output', () => {
         socket.on('end', () => resolve(Buffer.concat(parts)));
         socket.on('error', reject);
       });
-    const raws = await Promise.all([rawGet(port, '/off/a'), rawGet(port, '/on/b'), stalling('/off/sized-stalling'), stalling('/tight/sized-stalling'), stalling('/tight/stalling')]);
+    const raws = await Promise.all([
+      rawGet(port, '/off/a'),
+      rawGet(port, '/on/b'),
+      stalling('/off/sized-stalling'),
+      stalling('/tight/sized-stalling'),
+      stalling('/tight/stalling'),
+    ]);
     for (const [i, raw] of raws.entries()) {
       const parsed = parseChunked(raw);
       assert.equal(parsed.complete, true);
-      if (i === 2 || i === 3) assert.match(parsed.head, new RegExp(`\r\ncontent-length: ${TOTAL}`, 'i'), 'a sized upstream body keeps its length');
+      if (i === 2 || i === 3)
+        assert.match(
+          parsed.head,
+          new RegExp(`\r\ncontent-length: ${TOTAL}`, 'i'),
+          'a sized upstream body keeps its length',
+        );
       assert.equal(createHash('sha256').update(parsed.body).digest('hex'), EXPECTED, `download ${i}`);
     }
     const after = tcp.readBufferStats();
-    assert.ok(after.reused - before.reused > 100, `only ${after.reused - before.reused} reads went into reused buffers`);
+    assert.ok(
+      after.reused - before.reused > 100,
+      `only ${after.reused - before.reused} reads went into reused buffers`,
+    );
   });
 
   it('honours X-Accel-Buffering: no from the upstream', async () => {
@@ -182,7 +215,9 @@ describe('streaming output', () => {
   for (const mode of ['off', 'tight'] as const) {
     it(`a slow client holds back the upstream and keeps memory bounded (${mode === 'off' ? 'buffering off' : 'buffering on, small buffers'})`, async () => {
       const index = upstreamProgress.length;
-      const socket = connect(port, '127.0.0.1', () => socket.write(`GET /${mode}/slow HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n`));
+      const socket = connect(port, '127.0.0.1', () =>
+        socket.write(`GET /${mode}/slow HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n`),
+      );
       socket.pause();
       await new Promise((r) => setTimeout(r, 800));
       const sent = upstreamProgress[index]!;
@@ -195,8 +230,14 @@ describe('streaming output', () => {
       assert.ok(received > TOTAL, 'the whole body arrives once the client reads');
       if (mode === 'tight') {
         assert.ok(lastStats!.peakMemory <= 4 * 8192 + 8192, `peak memory ${lastStats!.peakMemory}`);
-        assert.ok(lastStats!.peakTempFile <= 256 * 1024 + 8192, `temp file held ${lastStats!.peakTempFile} bytes at once`);
-        assert.ok(lastStats!.tempFileBytes > 0, 'a client that reads nothing should make the proxy spill to its temp file');
+        assert.ok(
+          lastStats!.peakTempFile <= 256 * 1024 + 8192,
+          `temp file held ${lastStats!.peakTempFile} bytes at once`,
+        );
+        assert.ok(
+          lastStats!.tempFileBytes > 0,
+          'a client that reads nothing should make the proxy spill to its temp file',
+        );
       }
     });
   }

@@ -223,7 +223,10 @@ describe('tcp cosocket', () => {
     await scheduler.go(function* () {
       const sock = yield* tcp.connect('127.0.0.1', server.port, { pool: 'dubious' });
       yield* sleep(30);
-      assert.throws(() => sock.setkeepalive(), (err: unknown) => err instanceof DubiousStateError && /unread/.test(err.message));
+      assert.throws(
+        () => sock.setkeepalive(),
+        (err: unknown) => err instanceof DubiousStateError && /unread/.test(err.message),
+      );
       assert.equal(sock.closed, true);
     });
     await server.waitClosed(1);

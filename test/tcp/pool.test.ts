@@ -75,7 +75,11 @@ describe('keepalive pools', () => {
     );
     // every waiter gets the refusal itself, none waits out its 2 s connect timeout
     const reasons = results.map((r) => (r.status === 'rejected' ? (r.reason as Error).constructor.name : 'fulfilled'));
-    assert.deepEqual([...new Set(reasons)], ['ConnectionRefusedError'], 'waiters must get the connect error promptly, not at the timeout');
+    assert.deepEqual(
+      [...new Set(reasons)],
+      ['ConnectionRefusedError'],
+      'waiters must get the connect error promptly, not at the timeout',
+    );
     // keep asking in a loop for a while: attempts must be spaced out, not one per call
     const loopEnd = Date.now() + 300;
     let calls = 0;
@@ -89,7 +93,10 @@ describe('keepalive pools', () => {
       await new Promise((r) => setImmediate(r));
     }
     const stats = pools.stats().find((p) => p.name === 'always-fails')!;
-    assert.ok(stats.connectFailures <= 50 + 20, `${stats.connectFailures} connect attempts for ${calls} calls: retries do not back off`);
+    assert.ok(
+      stats.connectFailures <= 50 + 20,
+      `${stats.connectFailures} connect attempts for ${calls} calls: retries do not back off`,
+    );
     assert.ok(stats.backoffRejections > 0);
     // with nobody asking, nothing may keep retrying in the background (generic-pool's loop would)
     const cpuBefore = process.cpuUsage();
@@ -98,7 +105,11 @@ describe('keepalive pools', () => {
     const cpu = process.cpuUsage(cpuBefore);
     const cpuMs = (cpu.user + cpu.system) / 1000;
     assert.ok(cpuMs < 100, `burned ${cpuMs.toFixed(0)} ms CPU in ${Date.now() - idleStart} ms of idling`);
-    assert.equal(pools.stats().find((p) => p.name === 'always-fails')!.connectFailures, stats.connectFailures, 'connects went on with nobody asking');
+    assert.equal(
+      pools.stats().find((p) => p.name === 'always-fails')!.connectFailures,
+      stats.connectFailures,
+      'connects went on with nobody asking',
+    );
   });
 
   it('a connect started while the backend recovers succeeds once the back-off window has passed', async () => {
@@ -106,9 +117,11 @@ describe('keepalive pools', () => {
     const port = server.port;
     await server.close();
     for (let i = 0; i < 3; i++) {
-      await scheduler.go(function* () {
-        yield* tcp.connect('127.0.0.1', port, { pool: 'recovers' });
-      }).catch(() => undefined);
+      await scheduler
+        .go(function* () {
+          yield* tcp.connect('127.0.0.1', port, { pool: 'recovers' });
+        })
+        .catch(() => undefined);
     }
     const revived = await startTcpServerOn(port);
     await new Promise((r) => setTimeout(r, 1_100)); // longest back-off window
@@ -124,7 +137,8 @@ describe('keepalive pools', () => {
     const order = await scheduler.go(function* (): Operation<number[]> {
       const a = yield* tcp.connect('127.0.0.1', server.port, { pool: 'mru' });
       const b = yield* tcp.connect('127.0.0.1', server.port, { pool: 'mru' });
-      const portOf = (s: tcp.TcpSocket): number => (s as unknown as { conn: { socket: { localPort: number } } }).conn.socket.localPort;
+      const portOf = (s: tcp.TcpSocket): number =>
+        (s as unknown as { conn: { socket: { localPort: number } } }).conn.socket.localPort;
       const aPort = portOf(a);
       const bPort = portOf(b);
       a.setkeepalive();

@@ -41,7 +41,9 @@ export function call(target: unknown): Effect<unknown> {
     return new Effect(CALL, target, args);
   }
   if (!isThenable(target)) {
-    throw new InvalidArgumentError(`call() needs a function or a promise, got ${target === null ? 'null' : typeof target}`);
+    throw new InvalidArgumentError(
+      `call() needs a function or a promise, got ${target === null ? 'null' : typeof target}`,
+    );
   }
   return new Effect(CALL, target);
 }

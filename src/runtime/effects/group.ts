@@ -91,7 +91,8 @@ class Group implements TaskObserver {
     if (!this.decided) {
       // all(): every child succeeded
       this.decided = true;
-      this.outcome = this.keys === null ? this.results : Object.fromEntries(this.keys.map((k, i) => [k, this.results[i]]));
+      this.outcome =
+        this.keys === null ? this.results : Object.fromEntries(this.keys.map((k, i) => [k, this.results[i]]));
     }
     this.parent.settleWait(this.outcome, this.outcomeIsError);
   }
@@ -179,6 +180,8 @@ export function timeout<O extends Awaitable>(ms: number, op: O): Effect<ResultOf
 
 function checkCollection(name: string, ops: unknown): void {
   if (ops === null || typeof ops !== 'object') {
-    throw new InvalidArgumentError(`${name}() needs an array or a record of operations, got ${ops === null ? 'null' : typeof ops}`);
+    throw new InvalidArgumentError(
+      `${name}() needs an array or a record of operations, got ${ops === null ? 'null' : typeof ops}`,
+    );
   }
 }

@@ -28,7 +28,11 @@ function notModified(ctx: HandlerContext, etag: string, info: Stats): boolean {
  * extension; HEAD gets the headers only. Every byte comes from the descriptor `opened` (the stream takes
  * it over), never from the name again. Returns what the handler should return (a stream, or nothing).
  */
-export function serveFinished(ctx: HandlerContext, path: string, opened: FileInside): NodeJS.ReadableStream | undefined {
+export function serveFinished(
+  ctx: HandlerContext,
+  path: string,
+  opened: FileInside,
+): NodeJS.ReadableStream | undefined {
   const { info } = opened;
   const etag = etagOf(info);
   ctx.header('etag', etag).header('last-modified', info.mtime.toUTCString()).header('accept-ranges', 'bytes');

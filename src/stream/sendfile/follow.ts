@@ -45,14 +45,18 @@ export function* followGrowing(
   const watched = yield* call(hub.follow(growingPath, finishedPath));
   try {
     ctx.status = start > 0 ? 206 : 200;
-    ctx.header('content-type', contentTypeFor(finishedPath)).header('cache-control', 'no-store').header('accept-ranges', 'bytes');
+    ctx
+      .header('content-type', contentTypeFor(finishedPath))
+      .header('cache-control', 'no-store')
+      .header('accept-ranges', 'bytes');
     // trailers need chunked encoding: not for HEAD, nor HTTP/1.0 (whose body ends when the connection closes)
     const chunked = ctx.request.method !== 'HEAD' && ctx.request.raw.httpVersion !== '1.0';
     if (chunked) ctx.header('trailer', STATUS_TRAILER);
     if (start > 0) ctx.header('content-range', `bytes ${start}-*/*`);
     // once the head is out the handler's deadline hands over to an idle timeout, which must outlast the
     // follower's own: a file that stops growing ends with an 'idle-timeout' trailer, never a cut
-    if (ctx.idleTimeout !== 0) ctx.idleTimeout = Math.max(ctx.idleTimeout, options.timeout + options.interval, ctx.sendTimeout);
+    if (ctx.idleTimeout !== 0)
+      ctx.idleTimeout = Math.max(ctx.idleTimeout, options.timeout + options.interval, ctx.sendTimeout);
     yield* ctx.flush(false); // the head goes out at once, before the first byte of the file
     if (ctx.request.method === 'HEAD') return;
     const started = Date.now();
@@ -63,7 +67,8 @@ export function* followGrowing(
       // the newest bytes come from the window every follower shares; only a follower that fell behind reads itself
       let piece = watched.take(id, offset, options.readSize);
       if (piece === null) {
-        if (watched.covers(id, offset)) piece = EMPTY; // caught up: the shared refresh brings what comes next
+        if (watched.covers(id, offset))
+          piece = EMPTY; // caught up: the shared refresh brings what comes next
         else {
           piece = yield* handle.read(options.readSize, offset);
           if (piece.length > 0) readCounters.own++;

@@ -13,7 +13,14 @@ export function namedPath(root: string, name: string): string | null {
   } catch {
     return null;
   }
-  if (decoded === '' || decoded.includes('\0') || decoded.includes('\\') || decoded.startsWith('/') || isAbsolute(decoded)) return null;
+  if (
+    decoded === '' ||
+    decoded.includes('\0') ||
+    decoded.includes('\\') ||
+    decoded.startsWith('/') ||
+    isAbsolute(decoded)
+  )
+    return null;
   const segments = decoded.split('/');
   if (segments.some((s) => s === '' || s === '.' || s === '..')) return null;
   const full = resolve(root, decoded);

@@ -212,7 +212,9 @@ export class WatchHub {
     }
     let watcher: FSWatcher | null = null;
     try {
-      watcher = watch(dir, { persistent: false }, (_event, filename) => this.onEvent(dir, filename === null ? null : String(filename)));
+      watcher = watch(dir, { persistent: false }, (_event, filename) =>
+        this.onEvent(dir, filename === null ? null : String(filename)),
+      );
       watcher.on('error', () => {
         // the poll timers go on
       });
@@ -225,7 +227,12 @@ export class WatchHub {
   private onEvent(dir: string, filename: string | null): void {
     for (const watched of this.names.values()) {
       if (dirname(watched.finishedPath) !== dir) continue;
-      if (filename === null || filename === basename(watched.finishedPath) || filename === basename(watched.growingPath)) void watched.refresh();
+      if (
+        filename === null ||
+        filename === basename(watched.finishedPath) ||
+        filename === basename(watched.growingPath)
+      )
+        void watched.refresh();
     }
   }
 }
