@@ -61,11 +61,22 @@ export function echo(socket: Socket): void {
   socket.on('data', (data) => socket.write(data));
 }
 
-/** A port nothing listens on (bound, then released). */
+/**
+ * A port nothing listens on, for a server a test starts later. It is picked below Linux's ephemeral range
+ * (32768-60999): a port the kernel handed out and took back can be handed to another test's outgoing
+ * connection before the server binds it, which made `serve --admin-port` fail with EADDRINUSE.
+ */
 export async function deadPort(): Promise<number> {
+  for (;;) {
+    const port = 20_000 + Math.floor(Math.random() * 12_000);
+    if (await canBind(port)) return port;
+  }
+}
+
+function canBind(port: number): Promise<boolean> {
   const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const address = server.address();
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return typeof address === 'object' && address !== null ? address.port : 0;
+  return new Promise((resolve) => {
+    server.once('error', () => resolve(false));
+    server.listen(port, '127.0.0.1', () => server.close(() => resolve(true)));
+  });
 }
