@@ -1,0 +1,54 @@
+import js from '@eslint/js';
+import { defineConfig, globalIgnores } from 'eslint/config';
+import tseslint from 'typescript-eslint';
+
+export default defineConfig(
+  globalIgnores(['dist/', 'bench/results/']),
+  js.configs.recommended,
+  tseslint.configs.recommendedTypeChecked,
+  {
+    languageOptions: {
+      parserOptions: { projectService: true, tsconfigRootDir: import.meta.dirname },
+    },
+    rules: {
+      // an operation is a generator function even when it never waits (`function* () { return x; }`)
+      'require-yield': 'off',
+      // async functions without await implement promise-returning interfaces (fastify hooks, test servers)
+      '@typescript-eslint/require-await': 'off',
+      // node:test's test()/it()/describe() promises are awaited by the runner itself
+      '@typescript-eslint/no-floating-promises': [
+        'error',
+        {
+          allowForKnownSafeCalls: [
+            { from: 'package', package: 'node:test', name: ['test', 'describe', 'it', 'suite'] },
+          ],
+        },
+      ],
+      // `_name` marks a parameter a signature needs, or a field left out of a rest object, as unused on purpose
+      '@typescript-eslint/no-unused-vars': [
+        'error',
+        { argsIgnorePattern: '^_', varsIgnorePattern: '^_', caughtErrorsIgnorePattern: '^_' },
+      ],
+      // passing on a caught value as it is (`reject(err)` with `err: unknown`), as only-throw-error allows
+      '@typescript-eslint/prefer-promise-reject-errors': ['error', { allowThrowingUnknown: true }],
+      // the typed Redis commands are installed on the prototype and declared by a class + interface merge
+      '@typescript-eslint/no-unsafe-declaration-merging': 'off',
+      // ... whose interfaces only extend the generated command table (`interface RedisClient extends ...{}`)
+      '@typescript-eslint/no-empty-object-type': ['error', { allowInterfaces: 'with-single-extends' }],
+    },
+  },
+  {
+    // type tests: each line under `@ts-expect-error` is a deliberate type error, so its type is any
+    files: ['test/redis/command-types.ts'],
+    rules: {
+      '@typescript-eslint/no-unsafe-assignment': 'off',
+      '@typescript-eslint/no-unsafe-call': 'off',
+    },
+  },
+  {
+    // bin/ and this file are plain JavaScript outside tsconfig.json: no type information to lint with
+    files: ['**/*.js'],
+    extends: [tseslint.configs.disableTypeChecked],
+    languageOptions: { globals: { process: 'readonly', console: 'readonly' } },
+  },
+);
