@@ -65,7 +65,7 @@ function startServer(kind: ServerKind, redisUrl: string): Promise<{ child: Child
   const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'inherit'] });
   return new Promise((resolve, reject) => {
     let out = '';
-    child.stdout!.on('data', (d: Buffer) => {
+    child.stdout.on('data', (d: Buffer) => {
       out += d.toString();
       const match = /listening (?:on http:\/\/[^:]+:)?(\d+)/.exec(out);
       if (match) resolve({ child, port: Number(match[1]) });

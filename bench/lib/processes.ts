@@ -18,7 +18,7 @@ export function startProcess(command: string, args: string[], pattern: RegExp): 
   const child = spawn(command, args, { stdio: ['ignore', 'pipe', 'inherit'] });
   return new Promise((resolve, reject) => {
     let out = '';
-    child.stdout!.on('data', (d: Buffer) => {
+    child.stdout.on('data', (d: Buffer) => {
       out += d.toString();
       const match = pattern.exec(out);
       if (match) resolve({ child, port: Number(match[1]), line: match[0] });

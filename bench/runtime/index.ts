@@ -54,7 +54,7 @@ const PING: EffectKind = {
 
 function* callbackEffectLoop(n: number): Generator<unknown, number, unknown> {
   let sum = 0;
-  for (let i = 0; i < n; i++) sum += (yield* new Effect<number>(PING)) as number;
+  for (let i = 0; i < n; i++) sum += yield* new Effect<number>(PING);
   return sum;
 }
 
@@ -74,13 +74,9 @@ type Runner = (n: number) => PromiseLike<unknown>;
 
 const runners: Array<[string, string, Runner]> = [
   ['await (baseline)', 'async fn: `await Promise.resolve(i)`', (n) => awaitLoop(n)],
-  ['cosocket call()', 'coroutine: `yield* call(Promise.resolve(i))`', (n) => scheduler.go(callLoop as never, n)],
-  ['cosocket yield promise', 'coroutine: `yield Promise.resolve(i)`', (n) => scheduler.go(rawYieldLoop as never, n)],
-  [
-    'cosocket sync effect',
-    'coroutine: `yield* cancelled()` (no promise)',
-    (n) => scheduler.go(syncEffectLoop as never, n),
-  ],
+  ['cosocket call()', 'coroutine: `yield* call(Promise.resolve(i))`', (n) => scheduler.go(callLoop, n)],
+  ['cosocket yield promise', 'coroutine: `yield Promise.resolve(i)`', (n) => scheduler.go(rawYieldLoop, n)],
+  ['cosocket sync effect', 'coroutine: `yield* cancelled()` (no promise)', (n) => scheduler.go(syncEffectLoop, n)],
   ['co 4.6', '`co(function* () { yield Promise.resolve(i) })`', (n) => co(coLoop, n)],
   [
     'await callback (baseline 2)',
@@ -90,7 +86,7 @@ const runners: Array<[string, string, Runner]> = [
   [
     'cosocket callback effect',
     'coroutine: `yield*` an effect settled from queueMicrotask (how I/O effects wait)',
-    (n) => scheduler.go(callbackEffectLoop as never, n),
+    (n) => scheduler.go(callbackEffectLoop, n),
   ],
 ];
 

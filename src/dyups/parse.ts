@@ -250,7 +250,7 @@ function parseCheck(args: Token[], directive: Token, fail: Fail): HealthCheck {
     else if (key === 'port') check.port = wholeNumber(value, 0, 65_535, fail);
     else if (key === 'type') {
       if (value.text !== 'tcp' && value.text !== 'http') fail(value, 'check type is tcp or http');
-      check.type = value.text as 'tcp' | 'http';
+      check.type = value.text;
     } else if (key === 'default_down') {
       if (value.text !== 'true' && value.text !== 'false') fail(value, 'default_down is true or false');
       check.defaultDown = value.text === 'true';
@@ -271,5 +271,5 @@ function wholeNumber(token: Token, min: number, max: number, fail: Fail): number
 function duration(token: Token, bareUnit: 'ms' | 's', fail: Fail): number {
   const match = DURATION.exec(token.text);
   if (match === null) fail(token, 'expected a time like 10s, 500ms or 1m');
-  return Number(match![1]) * UNIT_MS[match![2] ?? bareUnit]!;
+  return Number(match[1]) * UNIT_MS[match[2] ?? bareUnit]!;
 }

@@ -24,6 +24,7 @@ export async function buildApp({ config, scheduler, redisUrl, redis }: AppDeps):
   const requestLogging = config.logLevel === 'info' || config.logLevel === 'debug' || config.logLevel === 'trace';
   const log = pino({ level: config.logLevel });
   const app = Fastify({
+    // eslint-disable-next-line @typescript-eslint/no-unnecessary-type-assertion -- tsc needs it
     ...(requestLogging ? { loggerInstance: log as FastifyBaseLogger } : { logger: false }),
     bodyLimit: config.limits.bodySize,
     routerOptions: { maxParamLength: 500 },

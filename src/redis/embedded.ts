@@ -185,14 +185,14 @@ export async function startEmbeddedRedis(options: EmbeddedRedisOptions = {}): Pr
     const collect = (chunk: Buffer): void => {
       if (output.length < 4096) output += chunk.toString();
     };
-    child.stdout!.on('data', collect);
-    child.stderr!.on('data', collect);
+    child.stdout.on('data', collect);
+    child.stderr.on('data', collect);
     try {
       const version = await waitReady(port, child, readyTimeoutMs, () => output);
-      child.stdout!.off('data', collect);
-      child.stderr!.off('data', collect);
-      child.stdout!.resume();
-      child.stderr!.resume();
+      child.stdout.off('data', collect);
+      child.stderr.off('data', collect);
+      child.stdout.resume();
+      child.stderr.resume();
       return handle(child, port, version, dir);
     } catch (err) {
       lastError = err;

@@ -86,7 +86,7 @@ function startSwapper(
   });
   const swaps = new Promise<number>((resolve) => {
     let out = '';
-    child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
+    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
     child.once('exit', () => resolve(Number(out)));
   });
   return { child, swaps };

@@ -441,12 +441,12 @@ describe('redis commands from the table', () => {
       const id2 = yield* red.xadd('st', '*', 'n', '2', 'extra', 'x');
       const read = yield* red.xreadgroup('GROUP', 'g', 'c1', 'COUNT', 10, 'STREAMS', 'st', '>');
       const summary = yield* red.xpending('st', 'g');
-      const acked = yield* red.xack('st', 'g', id1!);
+      const acked = yield* red.xack('st', 'g', id1);
       const pending = yield* red.xpending('st', 'g', '-', '+', 10);
       const claimed = yield* red.xclaim('st', 'g', 'c2', 0, id2!);
       const id3 = yield* red.xadd('st', '*', { n: '3' });
       yield* red.xreadgroup('GROUP', 'g', 'c1', 'STREAMS', 'st', '>');
-      const deleted = yield* red.xdel('st', id3!);
+      const deleted = yield* red.xdel('st', id3);
       const history = yield* red.xreadgroup('GROUP', 'g', 'c1', 'STREAMS', 'st', '0');
       const autoclaimed = yield* red.xautoclaim('st', 'g', 'c3', 0, '0-0');
       return {
@@ -661,6 +661,7 @@ describe('redis commands from the table', () => {
         bad(() => anyRed.get!(undefined)),
         bad(() => anyRed.del!(['a', 'b'])),
         bad(() => anyRed.incrby!('k', NaN)),
+        // eslint-disable-next-line @typescript-eslint/no-unnecessary-type-assertion -- tsc needs it
         bad(() => red.blpop('k', 'soon' as unknown as number)),
         bad(() => red.blpop('k', -1)),
         bad(() => red.xclaim('st', 'g', 'c', 0, '0-1', 'JUSTID')),

@@ -56,14 +56,14 @@ describe('go and effects', () => {
     );
     await assert.rejects(
       go(function* () {
-        yield 42 as never;
+        yield 42;
       }),
       (err: unknown) => err instanceof InvalidYieldError && /yielded number 42/.test(err.message),
     );
     // the coroutine can catch it and go on
     const recovered = await go(function* () {
       try {
-        yield 'nope' as never;
+        yield 'nope';
       } catch (err) {
         return (err as Error).name;
       }
