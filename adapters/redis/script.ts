@@ -53,7 +53,8 @@ export function* evalScript<T = unknown>(
   args: readonly RedisArg[] = [],
 ): Operation<T> {
   const lua = source instanceof RedisScript ? source : script(source);
-  if (!Array.isArray(keys) || !Array.isArray(args))
+  // eslint-disable-next-line @typescript-eslint/no-unnecessary-type-assertion -- else Array.isArray makes them any[]
+  if (!Array.isArray(keys as unknown) || !Array.isArray(args as unknown))
     throw new InvalidArgumentError('redis evalScript(script, keys, args): keys and args must be arrays');
   try {
     return (yield* client.evalsha(lua.sha, keys.length, ...keys, ...args)) as T;

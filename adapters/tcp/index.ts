@@ -99,7 +99,9 @@ export function connect(
     const port = portOrOptions;
     if (typeof host !== 'string' || host === '') throw new InvalidArgumentError('tcp.connect() needs a host');
     if (typeof port !== 'number' || !Number.isInteger(port) || port < 1 || port > 65535) {
-      throw new InvalidArgumentError(`tcp.connect(): port must be a whole number from 1 to 65535, got ${String(port)}`);
+      throw new InvalidArgumentError(
+        `tcp.connect(): port must be a whole number from 1 to 65535, got ${typeof port === 'object' ? 'an options object' : String(port)}`,
+      );
     }
     target = { host, port };
     peer = `${host}:${port}`;

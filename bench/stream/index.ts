@@ -50,7 +50,7 @@ function descendants(pid: number): number[] {
 function cpuSeconds(pid: number): number {
   let ns = 0;
   for (const p of descendants(pid)) {
-    let threads: string[] = [];
+    let threads: string[];
     try {
       threads = readdirSync(`/proc/${p}/task`);
     } catch {

@@ -5,8 +5,8 @@ declare module 'autocannon' {
 
   export interface AutocannonClient extends EventEmitter {
     conn: Socket;
-    _connect(): void;
-    _doRequest(): void;
+    _connect: () => void;
+    _doRequest: () => void;
     _resetConnection(): void;
   }
 

@@ -224,7 +224,7 @@ async function runServer(
     }
     throw err;
   }
-  let dyups: DyupsListeners | null = null;
+  let dyups: DyupsListeners | null;
   try {
     if (cluster.isWorker) {
       // the primary owns the table and the admin interface; this worker proxies with a replica

@@ -19,7 +19,7 @@ export interface DyupsListeners {
   banner: string;
   table: UpstreamTable;
   /** each server's live state as this process's balancers see it */
-  health(name: string): Map<string, ServerHealth>;
+  health: (name: string) => Map<string, ServerHealth>;
   /** Stops accepting and resolves once every open request on the admin and proxy listeners ended. */
   close(): Promise<void>;
   /** Cuts every open connection of the admin and proxy listeners (a shutdown's grace period ran out). */

@@ -194,7 +194,8 @@ export class RedisSync {
       const replies = await this.client.multi().get(this.keys.version).hgetall(this.keys.groups).exec();
       if (replies === null) throw new Error('the Redis transaction was aborted');
       const [versionReply, groupsReply] = replies;
-      if (versionReply?.[0] || groupsReply?.[0]) throw versionReply?.[0] ?? groupsReply?.[0];
+      const failure = versionReply?.[0] ?? groupsReply?.[0];
+      if (failure) throw failure;
       const version = Number(versionReply?.[1] ?? '0');
       if (version === 0 && this.table.all().length > 0) {
         // an empty Redis (first start, or restarted without persistence): seed it with this table

@@ -62,7 +62,7 @@ function statusOf(answer: Buffer): number {
 
 /** A raw upstream answering every request head it receives with `reply`, counting the connections it saw closed. */
 /** An HTTP upstream answering `ok` that records each request line it executed. */
-async function recordingUpstream(): Promise<{ port: number; executed: string[]; close(): Promise<void> }> {
+async function recordingUpstream(): Promise<{ port: number; executed: string[]; close: () => Promise<void> }> {
   const executed: string[] = [];
   const upstream: HttpServer = createHttpServer((req, res) => {
     executed.push(`${req.method} ${req.url}`);
@@ -340,7 +340,7 @@ describe('faults: attacks on the dyups proxy framing (issue 12)', { timeout: 120
             text += d.toString('latin1');
             if (!faultSent && text.includes('first!')) {
               faultSent = true;
-              (upstreamSocket as Socket | null)?.write(fault);
+              upstreamSocket?.write(fault);
             }
           });
           client.on('close', () => {

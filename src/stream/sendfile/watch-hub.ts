@@ -210,7 +210,7 @@ export class WatchHub {
       entry.names++;
       return;
     }
-    let watcher: FSWatcher | null = null;
+    let watcher: FSWatcher | null;
     try {
       watcher = watch(dir, { persistent: false }, (_event, filename) =>
         this.onEvent(dir, filename === null ? null : String(filename)),
