@@ -8,6 +8,7 @@ const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
 const BAD_VALUE = /[\r\n\0\u0100-\uffff]/;
 
 /** Request target: origin-form (/path?q), asterisk-form, or absolute-form; no spaces or control bytes. */
+// eslint-disable-next-line no-control-regex -- it matches control bytes to refuse them
 const TARGET = /^(\/[^\s\0-\x1f\x7f\u0100-\uffff]*|\*|https?:\/\/[^\s\0-\x1f\x7f\u0100-\uffff]+)$/;
 
 export interface RequestHead {

@@ -85,6 +85,7 @@ export function greet(
       clearTimeout(timer);
       conn.onActivity = null;
       if (err === null) resolve(last);
+      // eslint-disable-next-line @typescript-eslint/prefer-promise-reject-errors -- what the reader threw, as it is
       else reject(err);
     };
     const timer = setTimeout(() => finish(new SocketTimeoutError('connect', peer, timeoutMs)), timeoutMs);

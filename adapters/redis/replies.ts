@@ -38,6 +38,7 @@ function describe(reply: unknown): string {
   if (Buffer.isBuffer(reply)) return `a ${reply.length}-byte buffer`;
   if (reply instanceof Map) return `a map of ${reply.size}`;
   if (typeof reply === 'object') return 'an object';
+  // eslint-disable-next-line @typescript-eslint/no-base-to-string -- objects returned above: a primitive here
   const text = String(reply);
   return `${typeof reply} ${text.length > 40 ? `${text.slice(0, 40)}...` : text}`;
 }

@@ -203,6 +203,7 @@ describe('http client', () => {
     const wire = Buffer.concat([Buffer.from('HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n'), ...frames]);
     const upstream = await startTcpServer((s) => {
       s.setNoDelay(true);
+      // eslint-disable-next-line @typescript-eslint/no-misused-promises -- a failure fails the test as an unhandled rejection
       s.once('data', async () => {
         for (let at = 0; at < wire.length;) {
           const cut = at + 1 + (random(4) === 0 ? random(3) : random(3_000));

@@ -162,6 +162,7 @@ describe('cancellation', () => {
       try {
         yield* sleep(60_000);
       } finally {
+        // eslint-disable-next-line no-unsafe-finally -- the failing cleanup under test
         throw new Error('cleanup broke');
       }
     });
