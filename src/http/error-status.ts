@@ -6,7 +6,7 @@ import {
   SocketError,
   SocketTimeoutError,
   TimeoutError,
-} from '../errors.js';
+} from '../errors/index.js';
 
 /** The HTTP status a handler failure becomes: what nginx answers for the same upstream trouble. */
 export function statusForError(err: unknown): number {
