@@ -1,4 +1,4 @@
-import { InvalidArgumentError } from '../src/errors.js';
+import { InvalidArgumentError } from '../src/errors/index.js';
 import { Effect } from '../src/runtime/effect.js';
 import type { EffectKind } from '../src/runtime/effect.js';
 import type { Task } from '../src/runtime/task.js';

@@ -32,34 +32,59 @@ export type { Printable } from './http/output.js';
 export { NGINX_BUFFERING, copyResponseHead, endToEndHeaders, proxyPass, proxyResponse } from './stream/proxy.js';
 export type { BufferingOptions, ProxyPassOptions, ProxyStats } from './stream/proxy.js';
 export {
+  ERROR_TABLE,
+  CosocketError,
+  coroutineChain,
+  formatChain,
+  // the runtime
   BudgetExceededError,
   CancelReason,
   CancelledError,
-  CosocketError,
+  DeadlineExceededError,
   InvalidArgumentError,
   InvalidYieldError,
+  SelfJoinError,
+  SemaphoreOverReleaseError,
   StackBudgetError,
+  TaskNotFinishedError,
+  ThrownValueError,
   TimeoutError,
+  WaitAbandonedError,
+  // sockets, pools, files
   SocketError,
   SocketTimeoutError,
   SocketClosedError,
   ConnectionRefusedError,
   ConnectionResetError,
   PoolBacklogFullError,
+  ConnectBackoffError,
   DubiousStateError,
   SocketIOError,
-  HttpProtocolError,
-  RequestBodyError,
+  LineTooLongError,
+  SocketBusyError,
+  SocketOwnerError,
+  FileTooLargeError,
+  FileClosedError,
+  // Redis
   RedisReplyError,
   RedisProtocolError,
   RedisSentinelError,
   UnexpectedReplyError,
   RedisClusterReplyError,
   RedisClusterDownError,
-  coroutineChain,
-  formatChain,
-} from './errors.js';
-export type { CancelKind } from './errors.js';
+  CommandTableError,
+  // HTTP
+  HttpProtocolError,
+  HttpBusyError,
+  ResponseTooLargeError,
+  RequestBodyError,
+  BodyTooLargeError,
+  BodyTimeoutError,
+  BodyAbortedError,
+  HeadersSentError,
+  PluginNotRegisteredError,
+} from './errors/index.js';
+export type { CancelKind, ErrorCode, ErrorEntry } from './errors/index.js';
 
 // dyups: the upstream table (ngx.dyups' update/delete), its parser, listeners and sync
 export { UpstreamTable } from './dyups/table.js';

@@ -1,7 +1,7 @@
 import { open as fsOpen, readFile, stat as fsStat, lstat as fsLstat, writeFile as fsWriteFile } from 'node:fs/promises';
 import type { FileHandle } from 'node:fs/promises';
 import type { Stats } from 'node:fs';
-import { CosocketError, InvalidArgumentError } from '../../src/errors.js';
+import { FileClosedError, FileTooLargeError, InvalidArgumentError } from '../../src/errors/index.js';
 import { Effect } from '../../src/runtime/effect.js';
 import type { EffectKind } from '../../src/runtime/effect.js';
 import { abortable } from '../../src/runtime/effects/control.js';
@@ -20,8 +20,7 @@ export function read(path: string, options: { maxBytes?: number } = {}): Effect<
   return abortable(async (signal) => {
     if (Number.isFinite(maxBytes)) {
       const info = await fsStat(path);
-      if (info.size > maxBytes)
-        throw new CosocketError('COSOCKET_ERR_FILE_TOO_LARGE', `${path}: ${info.size} bytes, more than ${maxBytes}`);
+      if (info.size > maxBytes) throw new FileTooLargeError(path, info.size, maxBytes);
     }
     return readFile(path, { signal });
   });
@@ -159,7 +158,7 @@ export class CoFile {
   }
 
   private live(): FileHandle {
-    if (this.handle === null) throw new CosocketError('COSOCKET_ERR_FILE_CLOSED', `${this.path}: file is closed`);
+    if (this.handle === null) throw new FileClosedError(this.path);
     return this.handle;
   }
 }

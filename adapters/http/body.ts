@@ -1,4 +1,4 @@
-import { HttpProtocolError, SocketClosedError } from '../../src/errors.js';
+import { HttpProtocolError, SocketClosedError } from '../../src/errors/index.js';
 import type { Operation } from '../../src/runtime/effect.js';
 import type { Lender } from '../tcp/read-space.js';
 import type { TcpSocket } from '../tcp/socket.js';

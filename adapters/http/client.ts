@@ -1,4 +1,10 @@
-import { CosocketError, HttpProtocolError, InvalidArgumentError, RequestBodyError } from '../../src/errors.js';
+import {
+  BodyAbortedError,
+  HttpBusyError,
+  HttpProtocolError,
+  InvalidArgumentError,
+  ResponseTooLargeError,
+} from '../../src/errors/index.js';
 import type { Operation } from '../../src/runtime/effect.js';
 import type { TcpSocket } from '../tcp/socket.js';
 import { isBodySource } from '../../src/stream/request-body.js';
@@ -62,7 +68,7 @@ export class HttpResponse {
       const piece = yield* this.body.read();
       if (piece === null) break;
       total += piece.length;
-      if (total > max) throw new CosocketError('COSOCKET_ERR_BODY_TOO_LARGE', `response body larger than ${max} bytes`);
+      if (total > max) throw new ResponseTooLargeError(max);
       pieces.push(piece);
     }
     return pieces.length === 1 ? pieces[0]! : Buffer.concat(pieces, total);
@@ -94,10 +100,7 @@ export class HttpConnection {
 
   *request(request: HttpRequest = {}): Operation<HttpResponse> {
     if (this.last !== null && !this.last.body.done) {
-      throw new CosocketError(
-        'COSOCKET_ERR_HTTP_BUSY',
-        `${this.peer}: read the previous response body before the next request`,
-      );
+      throw new HttpBusyError(this.peer);
     }
     const method = (request.method ?? 'GET').toUpperCase();
     const headers = request.headers ?? {};
@@ -145,11 +148,7 @@ export class HttpConnection {
     }
     if (chunked) yield* this.socket.send('0\r\n\r\n');
     else if (sent !== body.length) {
-      throw new RequestBodyError(
-        'COSOCKET_ERR_BODY_ABORTED',
-        `the request body ended after ${sent} of its ${body.length} bytes`,
-        400,
-      );
+      throw new BodyAbortedError(sent, body.length);
     }
   }
 

@@ -1,4 +1,4 @@
-import { HttpProtocolError } from '../../src/errors.js';
+import { HttpProtocolError } from '../../src/errors/index.js';
 import { headerText } from './head.js';
 import type { Headers } from './head.js';
 

@@ -1,4 +1,4 @@
-import { HttpProtocolError, InvalidArgumentError } from '../../src/errors.js';
+import { HttpProtocolError, InvalidArgumentError } from '../../src/errors/index.js';
 
 export type HeaderValue = string | string[];
 export type Headers = Record<string, HeaderValue>;

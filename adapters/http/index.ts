@@ -1,4 +1,4 @@
-import { InvalidArgumentError } from '../../src/errors.js';
+import { InvalidArgumentError } from '../../src/errors/index.js';
 import type { Operation } from '../../src/runtime/effect.js';
 import { connect as tcpConnect } from '../tcp/index.js';
 import type { ConnectOptions } from '../tcp/index.js';

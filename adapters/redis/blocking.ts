@@ -1,4 +1,4 @@
-import { InvalidArgumentError } from '../../src/errors.js';
+import { InvalidArgumentError } from '../../src/errors/index.js';
 import type { RedisArg } from './client.js';
 
 /**

@@ -1,13 +1,13 @@
 import type { ChainableCommander, Cluster, Redis } from 'ioredis';
 import {
-  CosocketError,
   DubiousStateError,
   InvalidArgumentError,
   RedisReplyError,
   SocketClosedError,
+  SocketOwnerError,
   SocketTimeoutError,
   socketErrorFrom,
-} from '../../src/errors.js';
+} from '../../src/errors/index.js';
 import { DeadlineList } from '../../src/runtime/deadlines.js';
 import type { QueueNode } from '../../src/runtime/queue.js';
 import { Effect } from '../../src/runtime/effect.js';
@@ -433,10 +433,7 @@ export class RedisClient {
 
   private checkOwner(op: string, task: Task<unknown> | null): void {
     if (task === null || task.root !== this.owner) {
-      throw new CosocketError(
-        'COSOCKET_ERR_SOCKET_OWNER',
-        `${op} ${this.peer}: this Redis connection belongs to coroutine '${this.owner.name}'${task === null ? ' and was used outside any coroutine' : `, not '${task.name}'`}`,
-      );
+      throw new SocketOwnerError(op, this.peer, 'Redis connection', this.owner.name, task?.name ?? null);
     }
   }
 

@@ -1,4 +1,4 @@
-import { CosocketError, InvalidArgumentError, SocketClosedError } from '../../src/errors.js';
+import { InvalidArgumentError, SocketClosedError, SocketOwnerError } from '../../src/errors/index.js';
 import type { Effect, Operation } from '../../src/runtime/effect.js';
 import { call } from '../../src/runtime/effects/call.js';
 import { currentTask } from '../../src/runtime/task.js';
@@ -138,10 +138,7 @@ export class ClusterClient extends RedisClient {
   private checkClusterOwner(op: string): void {
     const task = currentTask();
     if (task === null || task.root !== this.clusterOwner) {
-      throw new CosocketError(
-        'COSOCKET_ERR_SOCKET_OWNER',
-        `${op} ${this.peer}: this Redis connection belongs to coroutine '${this.clusterOwner.name}'${task === null ? ' and was used outside any coroutine' : `, not '${task.name}'`}`,
-      );
+      throw new SocketOwnerError(op, this.peer, 'Redis connection', this.clusterOwner.name, task?.name ?? null);
     }
   }
 }

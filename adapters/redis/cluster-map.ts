@@ -1,4 +1,4 @@
-import { RedisClusterReplyError } from '../../src/errors.js';
+import { RedisClusterReplyError } from '../../src/errors/index.js';
 import { SLOT_COUNT } from './cluster-slot.js';
 
 /** A cluster node as the slot table names it. One object per host:port, so it can key a pool. */

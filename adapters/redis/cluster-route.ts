@@ -4,7 +4,7 @@ import {
   RedisReplyError,
   SocketError,
   SocketTimeoutError,
-} from '../../src/errors.js';
+} from '../../src/errors/index.js';
 import type { Operable, Operation } from '../../src/runtime/effect.js';
 import { call } from '../../src/runtime/effects/call.js';
 import { all } from '../../src/runtime/effects/group.js';

@@ -1,4 +1,4 @@
-import { RedisClusterDownError, RedisClusterReplyError } from '../../src/errors.js';
+import { RedisClusterDownError, RedisClusterReplyError } from '../../src/errors/index.js';
 import { ClusterSlotMap } from './cluster-map.js';
 import { greet, openRedisConnection } from './connection.js';
 import { encodeCommand } from './encode.js';

@@ -1,4 +1,4 @@
-import { InvalidArgumentError } from '../../src/errors.js';
+import { CommandTableError, InvalidArgumentError, toError } from '../../src/errors/index.js';
 import type { Effect, Operation } from '../../src/runtime/effect.js';
 import type { BlockingSpec } from './blocking.js';
 import type { BatchResult, RedisArg } from './client.js';
@@ -430,8 +430,7 @@ export function installCommands(client: CommandRunner, batch: CommandQueue): voi
   const clientMethods = client as unknown as Record<string, unknown>;
   const batchMethods = batch as unknown as Record<string, unknown>;
   for (const name of Object.keys(COMMANDS) as CommandName[]) {
-    if (name in clientMethods || name in batchMethods)
-      throw new Error(`redis command table: '${name}' would replace an existing method`);
+    if (name in clientMethods || name in batchMethods) throw new CommandTableError(name);
     const row = COMMANDS[name] as CommandRow<Signature, Signature, Signature>;
     const spec = row.spec;
     clientMethods[name] = function (this: CommandRunner, ...given: unknown[]) {
@@ -464,7 +463,7 @@ export function mapBatchReplies(
     try {
       return [null, mapReply(commands[i]![0], map, result[1])];
     } catch (err) {
-      return [err instanceof Error ? err : new Error(String(err)), null];
+      return [toError(err), null];
     }
   });
 }

@@ -4,7 +4,7 @@ import {
   SocketClosedError,
   SocketTimeoutError,
   socketErrorFrom,
-} from '../../src/errors.js';
+} from '../../src/errors/index.js';
 import { TcpConnection } from '../tcp/connection.js';
 import { NEED_MORE } from '../tcp/queue-parser.js';
 import { encodeCommand, joinEncoded } from './encode.js';

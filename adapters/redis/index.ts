@@ -1,4 +1,4 @@
-import { InvalidArgumentError } from '../../src/errors.js';
+import { InvalidArgumentError } from '../../src/errors/index.js';
 import { pools } from '../../src/pool/registry.js';
 import type { Effect } from '../../src/runtime/effect.js';
 import { call } from '../../src/runtime/effects/call.js';

@@ -1,4 +1,4 @@
-import { UnexpectedReplyError } from '../../src/errors.js';
+import { UnexpectedReplyError } from '../../src/errors/index.js';
 
 /**
  * Reply mappers of the command table: each turns a raw reply (RESP2 as ioredis or the RESP parser gives
@@ -43,21 +43,17 @@ function describe(reply: unknown): string {
   return `${typeof reply} ${text.length > 40 ? `${text.slice(0, 40)}...` : text}`;
 }
 
-/** Thrown by a mapper; mapReply names the command in the error users see. */
-class ReplyShapeError extends Error {}
+/** The command whose reply is being mapped: mappers run synchronously inside mapReply, one at a time. */
+let mappingCommand = '';
 
 function unexpected(what: string, reply: unknown): never {
-  throw new ReplyShapeError(`expected ${what}, got ${describe(reply)}`);
+  throw new UnexpectedReplyError(mappingCommand, `expected ${what}, got ${describe(reply)}`);
 }
 
-/** Applies a command's mapper; a reply of the wrong shape becomes UnexpectedReplyError naming the command. */
+/** Applies a command's mapper; a reply of the wrong shape is an UnexpectedReplyError naming the command. */
 export function mapReply(command: string, map: (reply: unknown) => unknown, reply: unknown): unknown {
-  try {
-    return map(reply);
-  } catch (err) {
-    if (err instanceof ReplyShapeError) throw new UnexpectedReplyError(command, err.message);
-    throw err;
-  }
+  mappingCommand = command;
+  return map(reply);
 }
 
 function text(reply: unknown, what: string): string {

@@ -1,4 +1,4 @@
-import { RedisReplyError } from '../../src/errors.js';
+import { RedisReplyError, toError } from '../../src/errors/index.js';
 import type { ByteQueue } from '../tcp/byte-queue.js';
 import { NEED_MORE } from '../tcp/queue-parser.js';
 import type { QueueParser } from '../tcp/queue-parser.js';
@@ -173,7 +173,7 @@ export class ReplyCollector implements QueueParser {
     try {
       return finish(result);
     } catch (err) {
-      return err instanceof Error ? err : new Error(String(err));
+      return toError(err);
     }
   }
 

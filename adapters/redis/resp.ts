@@ -1,4 +1,4 @@
-import { RedisProtocolError, RedisReplyError } from '../../src/errors.js';
+import { RedisProtocolError, RedisReplyError } from '../../src/errors/index.js';
 import type { ByteQueue } from '../tcp/byte-queue.js';
 import { NEED_MORE } from '../tcp/queue-parser.js';
 

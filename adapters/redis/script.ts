@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { InvalidArgumentError } from '../../src/errors.js';
+import { InvalidArgumentError } from '../../src/errors/index.js';
 import type { Effect, Operation } from '../../src/runtime/effect.js';
 import type { RedisArg } from './client.js';
 

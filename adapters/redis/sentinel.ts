@@ -1,4 +1,4 @@
-import { RedisSentinelError, SocketError } from '../../src/errors.js';
+import { RedisSentinelError, SocketError } from '../../src/errors/index.js';
 import type { Operation } from '../../src/runtime/effect.js';
 import type { RedisClient } from './client.js';
 import { connectServer } from './connect-server.js';

@@ -1,7 +1,7 @@
 import { Cluster, Redis } from 'ioredis';
 import type { RedisOptions } from 'ioredis';
-import { SocketTimeoutError, socketErrorFrom } from '../../src/errors.js';
-import type { SocketError } from '../../src/errors.js';
+import { SocketTimeoutError, socketErrorFrom } from '../../src/errors/index.js';
+import type { SocketError } from '../../src/errors/index.js';
 import type { RedisTarget } from './url.js';
 
 const reconnectDelay = (times: number): number => Math.min(times * 50, 1_000);

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { InvalidArgumentError } from '../../src/errors.js';
+import { InvalidArgumentError } from '../../src/errors/index.js';
 import { parseTopologyUrl, redactRedisUrl } from './topology-url.js';
 
 /** 'single': one server; 'cluster': Redis Cluster from seed nodes; 'sentinel': the master that sentinels name. */

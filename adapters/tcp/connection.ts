@@ -1,6 +1,6 @@
 import { connect as netConnect } from 'node:net';
 import type { Socket } from 'node:net';
-import { SocketTimeoutError, socketErrorFrom } from '../../src/errors.js';
+import { SocketTimeoutError, socketErrorFrom } from '../../src/errors/index.js';
 import { ByteQueue } from './byte-queue.js';
 import { ReadSpace } from './read-space.js';
 import type { Lender } from './read-space.js';

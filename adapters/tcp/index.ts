@@ -1,4 +1,4 @@
-import { InvalidArgumentError } from '../../src/errors.js';
+import { InvalidArgumentError } from '../../src/errors/index.js';
 import { KeepalivePool } from '../../src/pool/keepalive-pool.js';
 import { pools } from '../../src/pool/registry.js';
 import { Effect } from '../../src/runtime/effect.js';

@@ -1,12 +1,14 @@
 import {
-  CosocketError,
   DubiousStateError,
   InvalidArgumentError,
+  LineTooLongError,
+  SocketBusyError,
   SocketClosedError,
-  SocketError,
+  SocketOwnerError,
   SocketTimeoutError,
   socketErrorFrom,
-} from '../../src/errors.js';
+} from '../../src/errors/index.js';
+import type { SocketError } from '../../src/errors/index.js';
 import type { KeepalivePool, Lease } from '../../src/pool/keepalive-pool.js';
 import { Effect } from '../../src/runtime/effect.js';
 import { IdleTimeout } from '../../src/runtime/idle-timeout.js';
@@ -320,8 +322,7 @@ export class TcpSocket {
   /** @internal */
   beginRead(task: Task<unknown>, request: ReadRequest): void {
     const conn = this.usable('receive', task);
-    if (this.reader !== null)
-      throw new SocketError('COSOCKET_ERR_SOCKET_BUSY', 'receive', this.peer, 'socket busy reading');
+    if (this.reader !== null) throw new SocketBusyError('receive', this.peer, 'reading');
     this.startRead(task, conn, request, this.timeouts.read);
   }
 
@@ -337,8 +338,7 @@ export class TcpSocket {
     readMs: number,
   ): void {
     const conn = this.usable('send', task);
-    if (this.reader !== null || this.writer !== null)
-      throw new SocketError('COSOCKET_ERR_SOCKET_BUSY', 'send', this.peer, 'socket busy');
+    if (this.reader !== null || this.writer !== null) throw new SocketBusyError('send', this.peer, 'both');
     const socket = conn.socket;
     if (typeof data === 'string' || data instanceof Uint8Array) {
       if (data.length > 0) socket.write(data);
@@ -378,8 +378,7 @@ export class TcpSocket {
   /** @internal */
   beginSend(task: Task<unknown>, data: SendData): void {
     const conn = this.usable('send', task);
-    if (this.writer !== null)
-      throw new SocketError('COSOCKET_ERR_SOCKET_BUSY', 'send', this.peer, 'socket busy writing');
+    if (this.writer !== null) throw new SocketBusyError('send', this.peer, 'writing');
     const parts = typeof data === 'string' || data instanceof Uint8Array ? [data] : data;
     let bytes = 0;
     for (const part of parts) bytes += typeof part === 'string' ? Buffer.byteLength(part) : part.length;
@@ -477,12 +476,7 @@ export class TcpSocket {
           return line.toString(request.mode === LINE ? 'utf8' : 'latin1', 0, end);
         }
         if (at > request.n || (at < 0 && queue.length > request.n)) {
-          throw new SocketError(
-            'COSOCKET_ERR_LINE_TOO_LONG',
-            'receive',
-            this.peer,
-            `line longer than ${request.n} bytes`,
-          );
+          throw new LineTooLongError(this.peer, request.n);
         }
         break;
       }
@@ -530,10 +524,7 @@ export class TcpSocket {
     const conn = this.conn;
     if (conn === null) throw new SocketClosedError(op, this.peer);
     if (task === null || task.root !== this.owner) {
-      throw new CosocketError(
-        'COSOCKET_ERR_SOCKET_OWNER',
-        `${op} ${this.peer}: this socket belongs to coroutine '${this.owner.name}'${task === null ? ' and was used outside any coroutine' : `, not '${task.name}'`}`,
-      );
+      throw new SocketOwnerError(op, this.peer, 'socket', this.owner.name, task?.name ?? null);
     }
     if (conn.error !== null && this.reader === null) {
       const error = socketErrorFrom(op, this.peer, conn.error);

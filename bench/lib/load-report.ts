@@ -1,5 +1,3 @@
-import { CosocketError } from '../../src/errors.js';
-
 /** What a load generator's report says about one run, whichever generator wrote it. */
 export interface LoadReport {
   /** requests/s over the run */
@@ -16,17 +14,25 @@ export interface LoadReport {
   keepAliveResponses: number | null;
 }
 
+// The benchmarks' own errors: not cosocket's, so not in its error table (src/errors/table.ts).
+
 /** A report that does not have the shape its parser knows: names the generator and what was missing. */
-export class LoadReportError extends CosocketError {
+export class LoadReportError extends Error {
+  readonly code = 'BENCH_ERR_LOAD_REPORT';
+
   constructor(generator: string, missing: string, report: string) {
-    super('COSOCKET_ERR_LOAD_REPORT', `${generator} report has no ${missing}: ${JSON.stringify(report.slice(0, 400))}`);
+    super(`${generator} report has no ${missing}: ${JSON.stringify(report.slice(0, 400))}`);
+    this.name = 'LoadReportError';
   }
 }
 
 /** A load generator that exited with an error, or could not be started. */
-export class LoadGeneratorError extends CosocketError {
+export class LoadGeneratorError extends Error {
+  readonly code = 'BENCH_ERR_LOAD_GENERATOR';
+
   constructor(generator: string, detail: string) {
-    super('COSOCKET_ERR_LOAD_GENERATOR', `${generator}: ${detail}`);
+    super(`${generator}: ${detail}`);
+    this.name = 'LoadGeneratorError';
   }
 }
 

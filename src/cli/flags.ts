@@ -1,11 +1,6 @@
-import { CosocketError } from '../errors.js';
+import { UsageError } from '../errors/index.js';
 
-/** A command line that cannot be obeyed: printed as one line, exit code 2. */
-export class UsageError extends CosocketError {
-  constructor(message: string) {
-    super('COSOCKET_ERR_USAGE', message);
-  }
-}
+export { UsageError } from '../errors/index.js';
 
 export interface FlagSpec {
   /** Long name without dashes: `port` for --port. */

@@ -1,4 +1,4 @@
-import { CosocketError } from '../errors.js';
+import { CosocketError } from '../errors/index.js';
 import { VERSION } from '../version.js';
 import { UsageError } from './flags.js';
 import { ab } from './ab.js';

@@ -4,7 +4,7 @@ import { Redis } from 'ioredis';
 import { configure as configureRedis } from '../../adapters/redis/index.js';
 import { LOG_LEVELS, redactUrl, resolveConfig } from '../config/server-config.js';
 import type { ServerConfig } from '../config/server-config.js';
-import { CancelReason } from '../errors.js';
+import { CancelReason } from '../errors/index.js';
 import { buildApp } from '../http/app.js';
 import { pools } from '../pool/registry.js';
 import { RedisServerNotFoundError, startEmbeddedRedis } from '../redis/embedded.js';

@@ -1,4 +1,4 @@
-import { InvalidArgumentError } from '../errors.js';
+import { InvalidArgumentError } from '../errors/index.js';
 import { parseDuration, parseSize } from './units.js';
 
 /** How one config value is read: its kind and, for checked strings, what is allowed. */

@@ -1,6 +1,6 @@
 import { parseBuffers, redactUrl } from '../config/server-config.js';
 import type { ServerConfig } from '../config/server-config.js';
-import { CosocketError } from '../errors.js';
+import { DyupsSyncError } from '../errors/index.js';
 import type { Scheduler } from '../runtime/scheduler.js';
 import { buildAdminApp } from './admin.js';
 import { Balancers } from './balancer.js';
@@ -15,6 +15,8 @@ import { UpstreamTable } from './table.js';
 import { UpstreamPools } from './upstream-pools.js';
 import type { Change } from './table.js';
 
+export { DyupsSyncError } from '../errors/index.js';
+
 export interface DyupsListeners {
   banner: string;
   table: UpstreamTable;
@@ -24,16 +26,6 @@ export interface DyupsListeners {
   close(): Promise<void>;
   /** Cuts every open connection of the admin and proxy listeners (a shutdown's grace period ran out). */
   cutAll(): void;
-}
-
-/** --dyups-sync names a Redis that could not be used at start: the server does not start out of step. */
-export class DyupsSyncError extends CosocketError {
-  constructor(url: string, cause: unknown) {
-    super(
-      'COSOCKET_ERR_DYUPS_SYNC',
-      `dyups sync: cannot load the upstreams from ${redactUrl(url)} (${(cause as Error).message})`,
-    );
-  }
 }
 
 export type DyupsRole = 'single' | 'primary' | 'worker';
@@ -95,7 +87,7 @@ export async function startDyups(
       await sync.start();
     } catch (err) {
       await sync.close();
-      throw new DyupsSyncError(syncUrl, err);
+      throw new DyupsSyncError(redactUrl(syncUrl), err);
     }
     closers.push(() => sync!.close());
   }

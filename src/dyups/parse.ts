@@ -1,28 +1,8 @@
-import { CosocketError } from '../errors.js';
+import { UpstreamSyntaxError } from '../errors/index.js';
 import { CHECK_DEFAULTS, MAX_RING_POINTS, MAX_WEIGHT, RING_POINTS_PER_WEIGHT, SERVER_DEFAULTS } from './upstream.js';
 import type { Balancer, HealthCheck, UpstreamGroup, UpstreamServer } from './upstream.js';
 
-/** A body that is not a valid upstream block; `position` is the offset of the offending token. */
-export class UpstreamSyntaxError extends CosocketError {
-  readonly position: number;
-  readonly line: number;
-  readonly column: number;
-  readonly token: string;
-
-  constructor(text: string, position: number, token: string, problem: string) {
-    const before = text.slice(0, position);
-    const line = before.split('\n').length;
-    const column = position - before.lastIndexOf('\n');
-    super(
-      'COSOCKET_ERR_UPSTREAM_SYNTAX',
-      `${problem} at '${token}' (line ${line}, column ${column}, offset ${position})`,
-    );
-    this.position = position;
-    this.line = line;
-    this.column = column;
-    this.token = token;
-  }
-}
+export { UpstreamSyntaxError } from '../errors/index.js';
 
 interface Token {
   text: string;

@@ -2,7 +2,7 @@ import { upstreamPoolName } from './upstream-pools.js';
 import Fastify from 'fastify';
 import { listenerOptions } from '../http/server-options.js';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
-import { HttpProtocolError, SocketError, SocketTimeoutError } from '../errors.js';
+import { HttpProtocolError, SocketError, SocketTimeoutError } from '../errors/index.js';
 import type { HandlerContext } from '../http/context.js';
 import { co, cosocketPlugin } from '../http/plugin.js';
 import type { Operation } from '../runtime/effect.js';

@@ -1,4 +1,5 @@
 import { Redis } from 'ioredis';
+import { DyupsLoadError } from '../errors/index.js';
 import { toNginx } from './format.js';
 import { groupKey, groupNameProblem } from './group-name.js';
 import { UpstreamSyntaxError, parseUpstream } from './parse.js';
@@ -31,8 +32,8 @@ return version
 `;
 
 /** Redis was not connected: the change was not sent, nothing changed anywhere. */
-function unreachable(err: unknown): DyupsResult {
-  return { status: 503, message: `dyups sync: Redis is unreachable (${(err as Error).message}); nothing was changed` };
+function unreachable(why: string): DyupsResult {
+  return { status: 503, message: `dyups sync: Redis is unreachable (${why}); nothing was changed` };
 }
 
 /** The change was sent but not confirmed: it may or may not be stored; instances converge on what Redis holds. */
@@ -109,7 +110,7 @@ export class RedisSync {
     for (let attempt = 0; attempt < this.attempts; attempt++) {
       const prepared = this.table.prepare(change);
       if (!prepared.ok) return prepared.result;
-      if (this.client.status !== 'ready') return unreachable(new Error(`connection ${this.client.status}`));
+      if (this.client.status !== 'ready') return unreachable(`connection ${this.client.status}`);
       let version: number;
       try {
         version = await this.store(
@@ -129,7 +130,7 @@ export class RedisSync {
       try {
         await this.resync();
       } catch (err) {
-        return unreachable(err);
+        return unreachable((err as Error).message);
       }
     }
     return {
@@ -192,7 +193,7 @@ export class RedisSync {
     do {
       this.missed = false;
       const replies = await this.client.multi().get(this.keys.version).hgetall(this.keys.groups).exec();
-      if (replies === null) throw new Error('the Redis transaction was aborted');
+      if (replies === null) throw new DyupsLoadError('the Redis transaction was aborted');
       const [versionReply, groupsReply] = replies;
       const failure = versionReply?.[0] ?? groupsReply?.[0];
       if (failure) throw failure;
@@ -215,7 +216,7 @@ export class RedisSync {
         const group = this.parseStored(name, text);
         if (group !== undefined) groups.push(group);
       }
-      if (!this.table.replaceAll(groups, version)) throw new Error('could not write the state file');
+      if (!this.table.replaceAll(groups, version)) throw new DyupsLoadError('could not write the state file');
     } while (this.missed);
   }
 

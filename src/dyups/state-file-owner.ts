@@ -10,18 +10,10 @@ import {
   writeSync,
 } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
-import { CosocketError } from '../errors.js';
+import { StateFileClaimError } from '../errors/index.js';
 import { isStateTempName } from './state-file.js';
 
-/**
- * The state file cannot be owned: another live process owns it (two owners would silently lose each
- * other's changes), or its lock cannot be made. The server does not start.
- */
-export class StateFileClaimError extends CosocketError {
-  constructor(file: string, reason: string) {
-    super('COSOCKET_ERR_STATE_FILE_CLAIM', `state file ${file}: ${reason}`);
-  }
-}
+export { StateFileClaimError } from '../errors/index.js';
 
 function errnoOf(err: unknown): string {
   return (err as NodeJS.ErrnoException).code ?? String(err);

@@ -12,18 +12,13 @@ import {
   writeSync,
 } from 'node:fs';
 import { dirname, join, basename } from 'node:path';
-import { CosocketError } from '../errors.js';
+import { StateFileError, UpstreamSyntaxError } from '../errors/index.js';
 import { toNginx } from './format.js';
-import { UpstreamSyntaxError, parseUpstream, tokenize } from './parse.js';
+import { parseUpstream, tokenize } from './parse.js';
 import { groupKey, groupNameProblem } from './group-name.js';
 import type { UpstreamGroup } from './upstream.js';
 
-/** A state file that cannot be loaded: the server refuses to start, and the file is left as it is. */
-export class StateFileError extends CosocketError {
-  constructor(file: string, line: number, reason: string) {
-    super('COSOCKET_ERR_STATE_FILE', `state file ${file}, line ${line}: ${reason} (the file was left as it is)`);
-  }
-}
+export { StateFileError } from '../errors/index.js';
 
 /** Temp files saveState writes beside `file`: `.NAME.<16 hex>.tmp`, or `.NAME.PID.tmp` from older versions (stale ones are removed at the next start). */
 export function isStateTempName(file: string, entry: string): boolean {

@@ -4,7 +4,13 @@ import * as file from '../../adapters/file/index.js';
 import * as http from '../../adapters/http/index.js';
 import * as redis from '../../adapters/redis/index.js';
 import * as tcp from '../../adapters/tcp/index.js';
-import { CancelReason, CancelledError, CosocketError, InvalidArgumentError, coroutineChain } from '../errors.js';
+import {
+  CancelReason,
+  CancelledError,
+  HeadersSentError,
+  InvalidArgumentError,
+  coroutineChain,
+} from '../errors/index.js';
 import type { Effect } from '../runtime/effect.js';
 import { IdleTimeout } from '../runtime/idle-timeout.js';
 import type { Task, TaskObserver } from '../runtime/task.js';
@@ -130,10 +136,7 @@ export class HandlerContext implements TaskObserver, ResponseHead {
   /** Sets a response header (before the first flush). */
   header(name: string, value: string | number | string[]): this {
     if (this.output.streaming) {
-      throw new CosocketError(
-        'COSOCKET_ERR_HEADERS_SENT',
-        `cannot set header '${name}': the response head was already sent by flush()`,
-      );
+      throw new HeadersSentError(name);
     }
     if (this.headers === null) this.headers = {};
     this.headers[name.toLowerCase()] = Array.isArray(value) ? value : String(value);

@@ -1,19 +1,9 @@
-import {
-  BudgetExceededError,
-  CancelledError,
-  HttpProtocolError,
-  PoolBacklogFullError,
-  SocketError,
-  SocketTimeoutError,
-  TimeoutError,
-} from '../errors.js';
-
-/** The HTTP status a handler failure becomes: what nginx answers for the same upstream trouble. */
+/**
+ * The HTTP status a handler failure becomes: a cosocket error's `statusCode` from the error table (what
+ * nginx answers for the same upstream trouble), any other error's own `statusCode` when it is an error
+ * status (fastify's convention), else 500.
+ */
 export function statusForError(err: unknown): number {
-  if (err instanceof BudgetExceededError || err instanceof PoolBacklogFullError) return 503;
-  if (err instanceof SocketTimeoutError || err instanceof TimeoutError) return 504;
-  if (err instanceof CancelledError) return err.reason.kind === 'deadline' ? 504 : 503;
-  if (err instanceof SocketError || err instanceof HttpProtocolError) return 502;
   const code = (err as { statusCode?: unknown } | null)?.statusCode;
   if (typeof code === 'number' && code >= 400 && code <= 599) return code;
   return 500;

@@ -1,6 +1,6 @@
 import type { ServerResponse } from 'node:http';
 import type { Writable } from 'node:stream';
-import { SocketClosedError, SocketTimeoutError } from '../errors.js';
+import { SocketClosedError, SocketTimeoutError } from '../errors/index.js';
 import { Effect } from '../runtime/effect.js';
 import type { EffectKind } from '../runtime/effect.js';
 import type { Task } from '../runtime/task.js';

@@ -7,7 +7,7 @@ import type {
   RouteHandlerMethod,
   RouteOptions,
 } from 'fastify';
-import { BudgetExceededError, CancelReason } from '../errors.js';
+import { BudgetExceededError, CancelReason, PluginNotRegisteredError } from '../errors/index.js';
 import type { Operation } from '../runtime/effect.js';
 import { defaultScheduler } from '../runtime/scheduler.js';
 import type { Scheduler, StartOptions } from '../runtime/scheduler.js';
@@ -160,7 +160,7 @@ export function co(
   const forRoute = (routeStats: RouteStats | null): RouteHandlerMethod =>
     function coroutineHandler(this: FastifyInstance, request: FastifyRequest, reply: FastifyReply): void {
       const state = this.cosocket;
-      if (state === undefined) throw new Error('co(): register cosocketPlugin on this fastify instance first');
+      if (state === undefined) throw new PluginNotRegisteredError();
       const stats = routeStats ?? state.stats.entryOf(request);
       stats.requests++;
       request.cosocketStats = stats;

@@ -2,7 +2,7 @@ import type { FastifyInstance } from 'fastify';
 import { connect as redisConnect } from '../../adapters/redis/index.js';
 import type { RedisConnectOptions, RedisMode } from '../../adapters/redis/index.js';
 import type { TestMode } from '../config/server-config.js';
-import { CosocketError } from '../errors.js';
+import { TestValueTooLargeError } from '../errors/index.js';
 import type { Operation } from '../runtime/effect.js';
 import type { HandlerContext } from './context.js';
 import { co } from './plugin.js';
@@ -16,14 +16,6 @@ export interface TestRouteOptions {
   readTimeout: number;
   /** the most of key `test` /test reads; a longer value answers 502 */
   maxValueSize: number;
-}
-
-/** Key `test` holds more than /test reads: answered 502, as nginx answers an upstream reply too big to buffer. */
-export class TestValueTooLargeError extends CosocketError {
-  readonly statusCode = 502;
-  constructor(limit: number) {
-    super('COSOCKET_ERR_TEST_VALUE_TOO_LARGE', `key 'test' holds more than test.maxValueSize (${limit} bytes)`);
-  }
 }
 
 /** The seed's /test: GET of key `test` from Redis, 10 bytes back, in each connection mode. */

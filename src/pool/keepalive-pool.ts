@@ -1,12 +1,14 @@
 import genericPool from 'generic-pool';
 import type { Pool } from 'generic-pool';
 import {
+  ConnectBackoffError,
   InvalidArgumentError,
   PoolBacklogFullError,
   SocketClosedError,
   SocketError,
+  SocketIOError,
   SocketTimeoutError,
-} from '../errors.js';
+} from '../errors/index.js';
 
 /** How a pool opens, closes and checks one kind of connection. */
 export interface PoolHooks<R> {
@@ -196,13 +198,7 @@ export class KeepalivePool<R> {
     if (this.lastError !== null && Date.now() < this.retryAt) {
       this.backoffRejections++;
       const last = this.lastError;
-      throw new SocketError(
-        last.code,
-        'connect',
-        this.name,
-        `${last.message.replace(/^connect \S+: /, '')} (failed ${this.consecutiveFailures} time(s) in a row; next attempt in ${this.retryAt - Date.now()} ms)`,
-        { cause: last },
-      );
+      throw new ConnectBackoffError(this.name, last, this.consecutiveFailures, this.retryAt - Date.now());
     }
     // generic-pool's maxWaitingClients also counts requests whose connection is still being created,
     // so the backlog (connects waiting beyond `size`) is counted here
@@ -336,10 +332,7 @@ export class KeepalivePool<R> {
       // attempts that were already under way when the previous one failed are one wave, not a streak
       if (startedAt >= this.lastFailureAt) this.consecutiveFailures++;
       this.lastFailureAt = Date.now();
-      const error =
-        err instanceof SocketError
-          ? err
-          : new SocketError('COSOCKET_ERR_SOCKET', 'connect', this.name, String(err), { cause: err });
+      const error = err instanceof SocketError ? err : new SocketIOError('connect', this.name, err);
       this.lastError = error;
       if (this.consecutiveFailures > 1) {
         this.retryAt =
@@ -360,6 +353,6 @@ export class KeepalivePool<R> {
     if (err instanceof Error && err.name === 'TimeoutError')
       return new SocketTimeoutError('connect', this.name, this.acquireTimeout);
     if (/draining/.test(message)) return new SocketClosedError('connect', this.name, undefined, 'pool is draining');
-    return new SocketError('COSOCKET_ERR_SOCKET', 'connect', this.name, message, { cause: err });
+    return new SocketIOError('connect', this.name, err);
   }
 }

@@ -4,22 +4,9 @@ import { accessSync, constants, mkdtempSync, rmSync, writeFileSync } from 'node:
 import { createConnection, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { delimiter, join } from 'node:path';
-import { CosocketError } from '../errors.js';
+import { EmbeddedRedisError, RedisServerNotFoundError } from '../errors/index.js';
 
-export class RedisServerNotFoundError extends CosocketError {
-  constructor() {
-    super(
-      'COSOCKET_ERR_NO_REDIS_SERVER',
-      'redis-server not found on PATH: install it (Debian/Ubuntu: apt-get install redis-server) or point cosocket at a Redis with --redis redis://HOST:PORT or REDIS_URL',
-    );
-  }
-}
-
-export class EmbeddedRedisError extends CosocketError {
-  constructor(message: string) {
-    super('COSOCKET_ERR_EMBEDDED_REDIS', message);
-  }
-}
+export { EmbeddedRedisError, RedisServerNotFoundError } from '../errors/index.js';
 
 export interface EmbeddedRedis {
   readonly url: string;
@@ -68,7 +55,9 @@ export function freePort(): Promise<number> {
     server.listen(0, '127.0.0.1', () => {
       const address = server.address();
       server.close(() =>
-        typeof address === 'object' && address !== null ? resolve(address.port) : reject(new Error('no port')),
+        typeof address === 'object' && address !== null
+          ? resolve(address.port)
+          : reject(new EmbeddedRedisError('no free port: the listener had no address')),
       );
     });
   });

@@ -1,3 +1,4 @@
+import { InvalidArgumentError } from '../errors/index.js';
 import { DeadlineList } from './deadlines.js';
 import type { Expirable } from './deadlines.js';
 import type { QueueNode } from './queue.js';
@@ -20,7 +21,7 @@ export class IdleTimeout implements Expirable {
     private readonly onIdle: (ms: number) => void,
   ) {
     if (!(ms > 0) || !Number.isFinite(ms))
-      throw new RangeError(`an idle timeout must be a number of ms > 0, got ${String(ms)}`);
+      throw new InvalidArgumentError(`an idle timeout must be a number of ms > 0, got ${String(ms)}`);
   }
 
   /** Progress was made: the timeout runs again from now (a touch after stop() or expiry arms it again). */

@@ -1,4 +1,10 @@
-import { BudgetExceededError, CancelReason, InvalidArgumentError, coroutineChain, formatChain } from '../errors.js';
+import {
+  BudgetExceededError,
+  CancelReason,
+  InvalidArgumentError,
+  coroutineChain,
+  formatChain,
+} from '../errors/index.js';
 import { isIterator } from './effect.js';
 import { LinkedQueue } from './queue.js';
 import { DeadlineList } from './deadlines.js';

@@ -1,4 +1,4 @@
-import { CosocketError, InvalidArgumentError, TimeoutError } from '../errors.js';
+import { InvalidArgumentError, SemaphoreOverReleaseError, TimeoutError } from '../errors/index.js';
 import { Effect } from './effect.js';
 import type { EffectKind, Operable, Operation } from './effect.js';
 import { LinkedQueue } from './queue.js';
@@ -79,7 +79,7 @@ export class Semaphore {
       return;
     }
     if (this.free >= this.permits) {
-      throw new CosocketError('COSOCKET_ERR_SEMAPHORE', `semaphore '${this.name}' released more often than acquired`);
+      throw new SemaphoreOverReleaseError(this.name);
     }
     this.free++;
   }

@@ -1,4 +1,12 @@
-import { CancelReason, CancelledError, InvalidYieldError, StackBudgetError, annotateChain } from '../errors.js';
+import {
+  CancelReason,
+  InvalidYieldError,
+  SelfJoinError,
+  StackBudgetError,
+  TaskNotFinishedError,
+  annotateChain,
+  cancellationError,
+} from '../errors/index.js';
 import { Effect, isIterator, isThenable } from './effect.js';
 import type { EffectKind, Operable, Yieldable } from './effect.js';
 import type { QueueNode } from './queue.js';
@@ -186,7 +194,7 @@ export class Task<T> implements Promise<T>, Operable<T> {
 
   /** The value it returned; throws what it failed with. Only when done. */
   get result(): T {
-    if (this.state !== DONE) throw new Error(`coroutine '${this.name}' has not finished`);
+    if (this.state !== DONE) throw new TaskNotFinishedError(this.name);
     if (this.outcome === OK) return this.settledValue as T;
     throw this.settledValue;
   }
@@ -699,7 +707,7 @@ export class Task<T> implements Promise<T>, Operable<T> {
 
   private finish(): void {
     if (this.outcome === CANCELLED) {
-      this.settledValue = new CancelledError(this.name, this.cancelReason!, this.extras?.cleanupErrors ?? []);
+      this.settledValue = cancellationError(this.name, this.cancelReason!, this.extras?.cleanupErrors ?? []);
     }
     const wasStarted = this.state !== QUEUED;
     this.state = DONE;
@@ -834,8 +842,7 @@ const JOIN: EffectKind = {
   start(task, effect) {
     const target = effect.a as Task<unknown>;
     for (let t: Task<unknown> | null = task; t !== null; t = t.parent) {
-      if (t === target)
-        throw new Error(`coroutine '${task.name}' cannot join '${target.name}': it would wait on itself`);
+      if (t === target) throw new SelfJoinError(task.name, target.name);
     }
     if (target.done) {
       target.markObserved();

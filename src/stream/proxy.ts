@@ -7,7 +7,7 @@ import * as file from '../../adapters/file/index.js';
 import type { CoFile } from '../../adapters/file/index.js';
 import * as http from '../../adapters/http/index.js';
 import type { BodyReader, Headers, HttpResponse } from '../../adapters/http/index.js';
-import { InvalidArgumentError } from '../errors.js';
+import { InvalidArgumentError } from '../errors/index.js';
 import type { HandlerContext } from '../http/context.js';
 import type { Operation } from '../runtime/effect.js';
 import { call } from '../runtime/effects/call.js';

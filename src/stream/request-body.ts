@@ -1,5 +1,5 @@
 import type { Readable } from 'node:stream';
-import { RequestBodyError } from '../errors.js';
+import { BodyAbortedError, BodyTimeoutError, BodyTooLargeError } from '../errors/index.js';
 import type { Operation } from '../runtime/effect.js';
 import { abortable } from '../runtime/effects/control.js';
 
@@ -28,11 +28,7 @@ export function isBodySource(body: unknown): body is BodySource {
  */
 export function incomingBody(stream: Readable, length: number | null, limit: number, idleMs: number): BodySource {
   if (length !== null && length > limit) {
-    throw new RequestBodyError(
-      'COSOCKET_ERR_BODY_TOO_LARGE',
-      `request body of ${length} bytes is larger than the limit of ${limit}`,
-      413,
-    );
+    throw new BodyTooLargeError(limit, length);
   }
   stream.on('error', () => {}); // seen through stream.errored / destroyed by read()
   const source = {
@@ -45,24 +41,14 @@ export function incomingBody(stream: Readable, length: number | null, limit: num
           source.consumed += piece.length;
           if (source.consumed > limit) {
             // the rest is not read; the 413 goes out with Connection: close (the client's socket must live to get it)
-            throw new RequestBodyError(
-              'COSOCKET_ERR_BODY_TOO_LARGE',
-              `request body larger than the limit of ${limit} bytes`,
-              413,
-            );
+            throw new BodyTooLargeError(limit, null);
           }
           return piece;
         }
         if (stream.readableEnded) return null;
-        if (stream.destroyed || stream.errored)
-          throw new RequestBodyError(
-            'COSOCKET_ERR_BODY_ABORTED',
-            'the client closed the connection before its request body was complete',
-            400,
-          );
+        if (stream.destroyed || stream.errored) throw new BodyAbortedError();
         const woke = yield* abortable((signal) => waitReadable(stream, idleMs, signal));
-        if (woke === 'timeout')
-          throw new RequestBodyError('COSOCKET_ERR_BODY_TIMEOUT', `no request body data for ${idleMs} ms`, 408);
+        if (woke === 'timeout') throw new BodyTimeoutError(idleMs);
       }
     },
   };

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { ClusterSlotMap } from '../../adapters/redis/cluster-map.js';
 import { firstKeyIndex, keySlot, parseRedirect } from '../../adapters/redis/cluster-slot.js';
-import { RedisClusterReplyError } from '../../src/errors.js';
+import { RedisClusterReplyError } from '../../src/errors/index.js';
 
 describe('redis cluster slots (pure)', () => {
   it('keySlot matches the values in the Redis Cluster specification', () => {

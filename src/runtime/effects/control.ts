@@ -1,4 +1,4 @@
-import { InvalidArgumentError } from '../../errors.js';
+import { InvalidArgumentError, WaitAbandonedError } from '../../errors/index.js';
 import { Effect } from '../effect.js';
 import type { EffectKind } from '../effect.js';
 import type { Task } from '../task.js';
@@ -31,7 +31,7 @@ const ABORTABLE: EffectKind = {
   abandon(task) {
     task.forgetPromise();
     const controller = task.waitHandle as AbortController;
-    controller.abort(task.reason ?? new Error('abandoned'));
+    controller.abort(task.reason ?? new WaitAbandonedError());
   },
 };
 

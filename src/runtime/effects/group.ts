@@ -1,4 +1,4 @@
-import { CancelReason, InvalidArgumentError, TimeoutError } from '../../errors.js';
+import { CancelReason, InvalidArgumentError, TimeoutError } from '../../errors/index.js';
 import { Effect } from '../effect.js';
 import type { EffectKind } from '../effect.js';
 import type { Task, TaskObserver } from '../task.js';

@@ -1,4 +1,4 @@
-import { InvalidArgumentError } from '../../errors.js';
+import { InvalidArgumentError } from '../../errors/index.js';
 import { Effect, isIterator, isThenable } from '../effect.js';
 import type { Operable, Yieldable } from '../effect.js';
 import type { Frame } from '../task.js';

@@ -121,10 +121,14 @@ export class WatchedName {
       const previous = this.reader;
       this.reader = null;
       void previous?.close().catch(() => undefined);
+      let replaced: boolean;
       try {
         this.reader = await open(growing !== null ? this.growingPath : this.finishedPath, 'r');
-        if (fileIdOf(await this.reader.stat()) !== current.id) throw new Error('replaced while opening');
+        replaced = fileIdOf(await this.reader.stat()) !== current.id;
       } catch {
+        replaced = true;
+      }
+      if (replaced) {
         this.windowId = '';
         return;
       }

@@ -1,0 +1,71 @@
+import { CosocketError } from './base.js';
+
+/** An upstream broke HTTP/1.1: bad status line, header, chunk framing, or a limit was passed. */
+export class HttpProtocolError extends CosocketError {
+  readonly peer: string;
+
+  constructor(peer: string, message: string) {
+    super('COSOCKET_ERR_HTTP_PROTOCOL', `${peer}: ${message}`);
+    this.peer = peer;
+  }
+}
+
+/** A request on an HTTP client connection whose previous response body was not read to its end. */
+export class HttpBusyError extends CosocketError {
+  constructor(peer: string) {
+    super('COSOCKET_ERR_HTTP_BUSY', `${peer}: read the previous response body before the next request`);
+  }
+}
+
+/** An upstream's response body passed readBody's limit: the connection is closed. */
+export class ResponseTooLargeError extends CosocketError {
+  constructor(limit: number) {
+    super('COSOCKET_ERR_RESPONSE_TOO_LARGE', `response body larger than ${limit} bytes`);
+  }
+}
+
+/** A client's request body could not be passed on: too large (413), too slow (408), or cut off (400). */
+export abstract class RequestBodyError extends CosocketError {}
+
+export class BodyTooLargeError extends RequestBodyError {
+  /** `length`: the announced Content-Length, or null when the body grew past the limit while read. */
+  constructor(limit: number, length: number | null) {
+    super(
+      'COSOCKET_ERR_BODY_TOO_LARGE',
+      length === null
+        ? `request body larger than the limit of ${limit} bytes`
+        : `request body of ${length} bytes is larger than the limit of ${limit}`,
+    );
+  }
+}
+
+export class BodyTimeoutError extends RequestBodyError {
+  constructor(idleMs: number) {
+    super('COSOCKET_ERR_BODY_TIMEOUT', `no request body data for ${idleMs} ms`);
+  }
+}
+
+/** A request body that ended early: the client left (`sent` null), or a body source gave fewer bytes than announced. */
+export class BodyAbortedError extends RequestBodyError {
+  constructor(sent: number | null = null, length = 0) {
+    super(
+      'COSOCKET_ERR_BODY_ABORTED',
+      sent === null
+        ? 'the client closed the connection before its request body was complete'
+        : `the request body ended after ${sent} of its ${length} bytes`,
+    );
+  }
+}
+
+/** ctx.header() after flush() sent the head. */
+export class HeadersSentError extends CosocketError {
+  constructor(name: string) {
+    super('COSOCKET_ERR_HEADERS_SENT', `cannot set header '${name}': the response head was already sent by flush()`);
+  }
+}
+
+export class PluginNotRegisteredError extends CosocketError {
+  constructor() {
+    super('COSOCKET_ERR_PLUGIN_NOT_REGISTERED', 'co(): register cosocketPlugin on this fastify instance first');
+  }
+}

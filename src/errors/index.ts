@@ -1,0 +1,73 @@
+/**
+ * Every error cosocket throws on purpose, each with a stable `code` from the error table (table.ts):
+ * import them from here. The families: runtime, socket (and pools), file, redis, http, product.
+ */
+export { ERROR_TABLE } from './table.js';
+export type { ErrorCode, ErrorEntry } from './table.js';
+export { CosocketError } from './base.js';
+export { annotateChain, coroutineChain, formatChain } from './chain.js';
+export {
+  BudgetExceededError,
+  CancelReason,
+  CancelledError,
+  DeadlineExceededError,
+  InvalidArgumentError,
+  InvalidYieldError,
+  SelfJoinError,
+  SemaphoreOverReleaseError,
+  StackBudgetError,
+  TaskNotFinishedError,
+  ThrownValueError,
+  TimeoutError,
+  WaitAbandonedError,
+  cancellationError,
+  toError,
+} from './runtime.js';
+export type { CancelKind } from './runtime.js';
+export {
+  ConnectBackoffError,
+  ConnectionRefusedError,
+  ConnectionResetError,
+  DubiousStateError,
+  LineTooLongError,
+  PoolBacklogFullError,
+  SocketBusyError,
+  SocketClosedError,
+  SocketError,
+  SocketIOError,
+  SocketOwnerError,
+  SocketTimeoutError,
+  socketErrorFrom,
+} from './socket.js';
+export { FileClosedError, FileTooLargeError } from './file.js';
+export {
+  CommandTableError,
+  RedisClusterDownError,
+  RedisClusterReplyError,
+  RedisProtocolError,
+  RedisReplyError,
+  RedisSentinelError,
+  UnexpectedReplyError,
+} from './redis.js';
+export {
+  BodyAbortedError,
+  BodyTimeoutError,
+  BodyTooLargeError,
+  HeadersSentError,
+  HttpBusyError,
+  HttpProtocolError,
+  PluginNotRegisteredError,
+  RequestBodyError,
+  ResponseTooLargeError,
+} from './http.js';
+export {
+  DyupsLoadError,
+  DyupsSyncError,
+  EmbeddedRedisError,
+  RedisServerNotFoundError,
+  StateFileClaimError,
+  StateFileError,
+  TestValueTooLargeError,
+  UpstreamSyntaxError,
+  UsageError,
+} from './product.js';

@@ -1,0 +1,181 @@
+import { CosocketError } from './base.js';
+import { formatChain } from './chain.js';
+
+export type CancelKind = 'client-abort' | 'deadline' | 'parent' | 'budget' | 'explicit';
+
+const CANCEL_KINDS: ReadonlySet<string> = new Set<CancelKind>([
+  'client-abort',
+  'deadline',
+  'parent',
+  'budget',
+  'explicit',
+]);
+
+/** An argument to a runtime function is out of range or of the wrong type. */
+export class InvalidArgumentError extends CosocketError {
+  constructor(message: string) {
+    super('COSOCKET_ERR_INVALID_ARGUMENT', message);
+  }
+}
+
+/** Why a coroutine was cancelled. `detail` is free text for logs. */
+export class CancelReason {
+  readonly kind: CancelKind;
+  readonly detail: string;
+
+  constructor(kind: CancelKind, detail = '') {
+    if (!CANCEL_KINDS.has(kind)) throw new InvalidArgumentError(`unknown cancel reason kind: ${String(kind)}`);
+    this.kind = kind;
+    this.detail = detail;
+  }
+
+  static explicit(detail = 'cancelled'): CancelReason {
+    return new CancelReason('explicit', detail);
+  }
+
+  static clientAbort(detail = 'client went away'): CancelReason {
+    return new CancelReason('client-abort', detail);
+  }
+
+  static deadline(detail = 'deadline passed'): CancelReason {
+    return new CancelReason('deadline', detail);
+  }
+
+  static parent(detail = 'parent coroutine was cancelled'): CancelReason {
+    return new CancelReason('parent', detail);
+  }
+
+  static budget(detail = 'budget exceeded'): CancelReason {
+    return new CancelReason('budget', detail);
+  }
+
+  toString(): string {
+    return this.detail ? `${this.kind}: ${this.detail}` : this.kind;
+  }
+}
+
+/** What a cancelled Task rejects with (a DeadlineExceededError when its deadline passed). */
+export class CancelledError extends CosocketError {
+  readonly reason: CancelReason;
+  /** Errors thrown by `finally` blocks while the coroutine was being unwound. */
+  readonly cleanupErrors: unknown[];
+
+  constructor(taskName: string, reason: CancelReason, cleanupErrors: unknown[] = []) {
+    super(
+      new.target === DeadlineExceededError ? 'COSOCKET_ERR_DEADLINE_EXCEEDED' : 'COSOCKET_ERR_CANCELLED',
+      `coroutine '${taskName}' was cancelled (${reason.toString()})`,
+    );
+    this.reason = reason;
+    this.cleanupErrors = cleanupErrors;
+  }
+}
+
+/** A coroutine cancelled because its deadline passed: a CancelledError that answers 504, not 503. */
+export class DeadlineExceededError extends CancelledError {}
+
+/** The error a task cancelled for `reason` rejects with. */
+export function cancellationError(taskName: string, reason: CancelReason, cleanupErrors: unknown[]): CancelledError {
+  return reason.kind === 'deadline'
+    ? new DeadlineExceededError(taskName, reason, cleanupErrors)
+    : new CancelledError(taskName, reason, cleanupErrors);
+}
+
+/** The concurrency budget and its wait queue are both full. The HTTP layer answers 503. */
+export class BudgetExceededError extends CosocketError {
+  readonly limit: number;
+  readonly backlog: number;
+
+  constructor(schedulerName: string, limit: number, backlog: number) {
+    super(
+      'COSOCKET_ERR_BUDGET_EXCEEDED',
+      `scheduler '${schedulerName}' is at its concurrency budget (${limit} live) and its wait queue is full (${backlog} queued)`,
+    );
+    this.limit = limit;
+    this.backlog = backlog;
+  }
+}
+
+/** A call/spawn would nest deeper than the scheduler's maxDepth. */
+export class StackBudgetError extends CosocketError {
+  readonly chain: readonly string[];
+  readonly maxDepth: number;
+
+  constructor(chain: readonly string[], maxDepth: number, options?: { cause?: unknown }) {
+    super(
+      'COSOCKET_ERR_STACK_BUDGET',
+      options?.cause instanceof RangeError
+        ? `coroutine ran out of JavaScript stack (unbounded yield* recursion?) in: ${formatChain(chain)}; use call() for nesting the scheduler can count`
+        : `coroutine nesting exceeds the stack budget of ${maxDepth}: ${formatChain(chain)}`,
+      options,
+    );
+    this.chain = chain;
+    this.maxDepth = maxDepth;
+  }
+}
+
+/** `timeout(ms, op)` or a timed acquire ran out of time. */
+export class TimeoutError extends CosocketError {
+  readonly ms: number;
+
+  constructor(what: string, ms: number) {
+    super('COSOCKET_ERR_TIMEOUT', `${what} timed out after ${ms} ms`);
+    this.ms = ms;
+  }
+}
+
+/** A coroutine yielded something the runtime cannot wait on. */
+export class InvalidYieldError extends CosocketError {
+  constructor(taskName: string, value: unknown) {
+    super(
+      'COSOCKET_ERR_INVALID_YIELD',
+      `coroutine '${taskName}' yielded ${describe(value)}; use yield* with an effect (sleep, call, ...) or yield a promise`,
+    );
+  }
+}
+
+export class SemaphoreOverReleaseError extends CosocketError {
+  constructor(semaphoreName: string) {
+    super('COSOCKET_ERR_SEMAPHORE', `semaphore '${semaphoreName}' released more often than acquired`);
+  }
+}
+
+export class TaskNotFinishedError extends CosocketError {
+  constructor(taskName: string) {
+    super('COSOCKET_ERR_NOT_FINISHED', `coroutine '${taskName}' has not finished`);
+  }
+}
+
+export class SelfJoinError extends CosocketError {
+  constructor(taskName: string, targetName: string) {
+    super('COSOCKET_ERR_SELF_JOIN', `coroutine '${taskName}' cannot join '${targetName}': it would wait on itself`);
+  }
+}
+
+/** The abort reason an abortable() signal gets when its coroutine stops waiting without a cancel reason. */
+export class WaitAbandonedError extends CosocketError {
+  constructor() {
+    super('COSOCKET_ERR_WAIT_ABANDONED', 'abandoned');
+  }
+}
+
+/** Something threw a value that is not an Error: it is wrapped where an Error is needed. */
+export class ThrownValueError extends CosocketError {
+  readonly value: unknown;
+
+  constructor(value: unknown) {
+    super('COSOCKET_ERR_THROWN_VALUE', String(value));
+    this.value = value;
+  }
+}
+
+/** `err` itself when it is an Error, else a ThrownValueError carrying it. */
+export function toError(err: unknown): Error {
+  return err instanceof Error ? err : new ThrownValueError(err);
+}
+
+function describe(value: unknown): string {
+  if (value === null) return 'null';
+  if (typeof value === 'object') return `an object (${value.constructor?.name ?? 'Object'})`;
+  if (typeof value === 'function') return `a function (${value.name || 'anonymous'}); did you mean yield* call(fn)?`;
+  return `${typeof value} ${String(value)}`;
+}
