@@ -26,9 +26,9 @@ export * as file from '../adapters/file/index.js';
 export { KeepalivePool, Lease } from './pool/keepalive-pool.js';
 export type { PoolHooks, PoolOptions, PoolStats } from './pool/keepalive-pool.js';
 export { PoolRegistry, pools } from './pool/registry.js';
-export { co, cosocketPlugin, HandlerContext } from './http/plugin.js';
-export type { CosocketPluginOptions, CosocketState, RouteStats } from './http/plugin.js';
-export type { Printable } from './http/output.js';
+export { co, cosocketPlugin, HandlerContext } from './fastify/plugin.js';
+export type { CosocketPluginOptions, CosocketState, RouteStats } from './fastify/plugin.js';
+export type { Printable } from './fastify/output.js';
 export { NGINX_BUFFERING, copyResponseHead, endToEndHeaders, proxyPass, proxyResponse } from './stream/proxy.js';
 export type { BufferingOptions, ProxyPassOptions, ProxyStats } from './stream/proxy.js';
 export {

@@ -2,7 +2,7 @@ import type { FastifyInstance } from 'fastify';
 import { pools } from '../pool/registry.js';
 import type { PoolStats } from '../pool/keepalive-pool.js';
 import type { Scheduler, SchedulerStats } from '../runtime/scheduler.js';
-import type { RouteStats } from './plugin.js';
+import type { RouteStats } from '../fastify/plugin.js';
 import { VERSION } from '../version.js';
 
 export interface RedisDescription {

@@ -8,7 +8,7 @@ import type { CoFile } from '../../adapters/file/index.js';
 import * as http from '../../adapters/http/index.js';
 import type { BodyReader, Headers, HttpResponse } from '../../adapters/http/index.js';
 import { InvalidArgumentError } from '../errors.js';
-import type { HandlerContext } from '../http/context.js';
+import type { HandlerContext } from '../fastify/context.js';
 import type { Operation } from '../runtime/effect.js';
 import { call } from '../runtime/effects/call.js';
 import { spawn } from '../runtime/effects/spawn.js';

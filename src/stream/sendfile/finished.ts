@@ -1,6 +1,6 @@
 import { createReadStream } from 'node:fs';
 import type { Stats } from 'node:fs';
-import type { HandlerContext } from '../../http/context.js';
+import type { HandlerContext } from '../../fastify/context.js';
 import { contentTypeFor } from './content-type.js';
 import type { FileInside } from './open-inside.js';
 import { parseRange } from './range.js';

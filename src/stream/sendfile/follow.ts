@@ -1,4 +1,4 @@
-import type { HandlerContext } from '../../http/context.js';
+import type { HandlerContext } from '../../fastify/context.js';
 import type { Operation } from '../../runtime/effect.js';
 import { call } from '../../runtime/effects/call.js';
 import { contentTypeFor } from './content-type.js';
