@@ -1,6 +1,6 @@
 import { CosocketError, HttpProtocolError, InvalidArgumentError, RequestBodyError } from '../../src/errors.js';
 import type { Operation } from '../../src/runtime/effect.js';
-import type { TcpSocket } from '../tcp/socket.js';
+import type { TcpSocket } from '../tcp/index.js';
 import { isBodySource } from './body-source.js';
 import type { BodySource } from './body-source.js';
 import { BodyReader } from './body.js';
