@@ -274,11 +274,11 @@ export function checkLayers(root: string, map: LayerMap): Violation[] {
   }
 
   for (const component of importCircles(graph)) {
+    const path = pathAround(graph, component);
+    const more = component.length > path.length - 1 ? `; all ${component.length} in it: ${component.join(', ')}` : '';
     violations.push({
       rule: 'circle',
-      message:
-        `import circle among ${component.join(', ')}: ` +
-        `${pathAround(graph, component).join(' -> ')} (import type counts: move the shared type below)`,
+      message: `import circle: ${path.join(' -> ')} (type imports count: move a shared type down)${more}`,
     });
   }
   return violations;
