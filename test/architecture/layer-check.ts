@@ -283,25 +283,3 @@ export function checkLayers(root: string, map: LayerMap): Violation[] {
   }
   return violations;
 }
-
-/** The runtime-loaded closure of a file (type-only imports and `import('x')` types excluded): files and packages. */
-export function loadedBy(root: string, entry: string): { files: Set<string>; packages: Set<string> } {
-  const files = new Set<string>();
-  const packages = new Set<string>();
-  const pending = [entry];
-  while (pending.length > 0) {
-    const path = pending.pop()!;
-    if (files.has(path)) continue;
-    files.add(path);
-    for (const site of collectImports(path, readFileSync(join(root, path), 'utf8'))) {
-      if (site.kind === 'import type' || site.kind === 'export type from' || site.kind === "import('x') type") continue;
-      if (site.specifier.startsWith('.')) {
-        const target = resolveRelative(root, path, site.specifier);
-        if (target !== null && !target.endsWith('.d.ts')) pending.push(target);
-      } else if (site.specifier !== '' && !site.specifier.startsWith('node:') && !isBuiltin(site.specifier)) {
-        packages.add(packageName(site.specifier));
-      }
-    }
-  }
-  return { files, packages };
-}
