@@ -1,7 +1,6 @@
 import { HttpProtocolError, SocketClosedError } from '../../src/errors/index.js';
 import type { Operation } from '../../src/runtime/effect.js';
-import type { Lender } from '../tcp/read-space.js';
-import type { TcpSocket } from '../tcp/socket.js';
+import type { Lender, TcpSocket } from '../tcp/index.js';
 import { CHUNKED, LENGTH, NO_BODY } from './framing.js';
 import type { Framing } from './framing.js';
 import { addHeaderLine } from './head.js';

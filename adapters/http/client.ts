@@ -6,9 +6,9 @@ import {
   ResponseTooLargeError,
 } from '../../src/errors/index.js';
 import type { Operation } from '../../src/runtime/effect.js';
-import type { TcpSocket } from '../tcp/socket.js';
-import { isBodySource } from '../../src/stream/request-body.js';
-import type { BodySource } from '../../src/stream/request-body.js';
+import type { TcpSocket } from '../tcp/index.js';
+import { isBodySource } from './body-source.js';
+import type { BodySource } from './body-source.js';
 import { BodyReader } from './body.js';
 import { bodyFraming, checkInterimCount, checkSwitchingProtocols, keepAliveAllowed } from './framing.js';
 import { addHeaderLine, buildRequestHead, headerText, parseStatusLine } from './head.js';

@@ -9,6 +9,8 @@ import type { Headers } from './head.js';
 export { HttpConnection, HttpResponse } from './client.js';
 export type { HttpLimits, HttpRequest } from './client.js';
 export { BodyReader } from './body.js';
+export { isBodySource } from './body-source.js';
+export type { BodySource } from './body-source.js';
 export type { HeaderValue, Headers } from './head.js';
 
 export interface HttpConnectOptions extends ConnectOptions {

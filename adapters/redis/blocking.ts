@@ -1,5 +1,5 @@
 import { InvalidArgumentError } from '../../src/errors/index.js';
-import type { RedisArg } from './client.js';
+import type { RedisArg } from './encode.js';
 
 /**
  * Where a blocking command carries its own timeout: an argument index, the last argument (BLPOP keys...

@@ -1,7 +1,8 @@
 import { CommandTableError, InvalidArgumentError, toError } from '../../src/errors/index.js';
 import type { Effect, Operation } from '../../src/runtime/effect.js';
 import type { BlockingSpec } from './blocking.js';
-import type { BatchResult, RedisArg } from './client.js';
+import type { RedisArg } from './encode.js';
+import type { BatchResult } from './reply-collector.js';
 import {
   mapReply,
   toBoolean,

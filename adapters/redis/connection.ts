@@ -5,8 +5,7 @@ import {
   SocketTimeoutError,
   socketErrorFrom,
 } from '../../src/errors/index.js';
-import { TcpConnection } from '../tcp/connection.js';
-import { NEED_MORE } from '../tcp/queue-parser.js';
+import { TcpConnection, NEED_MORE } from '../tcp/index.js';
 import { encodeCommand, joinEncoded } from './encode.js';
 import type { Encoded, RedisArg } from './encode.js';
 import { RespReader } from './resp.js';

@@ -1,7 +1,6 @@
 import { RedisReplyError, toError } from '../../src/errors/index.js';
-import type { ByteQueue } from '../tcp/byte-queue.js';
-import { NEED_MORE } from '../tcp/queue-parser.js';
-import type { QueueParser } from '../tcp/queue-parser.js';
+import { NEED_MORE } from '../tcp/index.js';
+import type { ByteQueue, QueueParser } from '../tcp/index.js';
 import { PushReply, RespReader } from './resp.js';
 
 export type PubSubMessage =

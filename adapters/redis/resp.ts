@@ -1,6 +1,6 @@
 import { RedisProtocolError, RedisReplyError } from '../../src/errors/index.js';
-import type { ByteQueue } from '../tcp/byte-queue.js';
-import { NEED_MORE } from '../tcp/queue-parser.js';
+import { NEED_MORE } from '../tcp/index.js';
+import type { ByteQueue } from '../tcp/index.js';
 
 /** A RESP3 push (`>`): out-of-band data such as pub/sub messages, never the reply to a command. */
 export class PushReply {

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { InvalidArgumentError } from '../../src/errors/index.js';
 import type { Effect, Operation } from '../../src/runtime/effect.js';
-import type { RedisArg } from './client.js';
+import type { RedisArg } from './encode.js';
 
 /** A Lua script and its SHA1, the name EVALSHA knows it by. */
 export class RedisScript {

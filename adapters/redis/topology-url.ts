@@ -1,5 +1,10 @@
 import { InvalidArgumentError } from '../../src/errors/index.js';
-import type { RedisAddress } from './url.js';
+
+/** A server named by a URL or a topology reply. */
+export interface RedisAddress {
+  host: string;
+  port: number;
+}
 
 /** What a redis+cluster:// or redis+sentinel:// URL says. */
 export interface TopologyUrl {

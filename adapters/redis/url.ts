@@ -1,14 +1,12 @@
 import { createHash } from 'node:crypto';
 import { InvalidArgumentError } from '../../src/errors/index.js';
 import { parseTopologyUrl, redactRedisUrl } from './topology-url.js';
+import type { RedisAddress } from './topology-url.js';
+
+export type { RedisAddress };
 
 /** 'single': one server; 'cluster': Redis Cluster from seed nodes; 'sentinel': the master that sentinels name. */
 export type RedisTopology = 'single' | 'cluster' | 'sentinel';
-
-export interface RedisAddress {
-  host: string;
-  port: number;
-}
 
 /** Where a Redis is and as whom: everything that decides connection state. */
 export interface RedisTarget {

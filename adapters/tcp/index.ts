@@ -12,6 +12,16 @@ export { TcpSocket, ReceiveUntilReader } from './socket.js';
 export { readBufferStats } from './read-space.js';
 export type { SendData, Timeouts } from './socket.js';
 
+// For protocols built on the tcp cosocket (redis, http): its pooled connections, the queue of received bytes
+// a parser reads in place, and a read that runs such a parser.
+export { TcpConnection } from './connection.js';
+export { NEED_MORE } from './queue-parser.js';
+export type { NeedMore, QueueParser } from './queue-parser.js';
+export type { ByteQueue } from './byte-queue.js';
+export type { Lender } from './read-space.js';
+export { parserRead } from './socket.js';
+export type { ReadRequest } from './socket.js';
+
 export interface ConnectOptions {
   /** Pool name; default `host:port` (or `unix:/path`). Connections are only reused within a pool. */
   pool?: string;

@@ -11,7 +11,7 @@ import type { ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { RedisSync } from '../../src/dyups/redis-sync.js';
 import { UpstreamTable } from '../../src/dyups/table.js';
-import { startEmbeddedRedis } from '../../src/redis/embedded.js';
+import { startEmbeddedRedis } from '../../src/server/embedded-redis.js';
 import { chooseGenerator, generatorCaveat, runGenerator } from '../lib/load-generator.js';
 import { childPids } from '../lib/process-cpu.js';
 import { freePort, nginxPath, startNginx, startNginxConstant, startProcess } from '../lib/processes.js';

@@ -11,8 +11,8 @@
 import Fastify from 'fastify';
 import genericPool from 'generic-pool';
 import { Redis } from 'ioredis';
-import { co, cosocketPlugin } from '../../src/http/plugin.js';
-import type { HandlerContext } from '../../src/http/plugin.js';
+import { co, cosocketPlugin } from '../../src/fastify/plugin.js';
+import type { HandlerContext } from '../../src/fastify/plugin.js';
 import type { Operation } from '../../src/runtime/effect.js';
 import { getTestOverNewConnection } from './raw-resp-get.js';
 

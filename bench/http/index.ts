@@ -14,7 +14,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { Redis } from 'ioredis';
-import { startEmbeddedRedis } from '../../src/redis/embedded.js';
+import { startEmbeddedRedis } from '../../src/server/embedded-redis.js';
 import { envInt } from '../lib/env.js';
 import {
   availableGenerators,

@@ -10,7 +10,7 @@ import { get } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { runLoad } from '../../src/ab/load.js';
-import { findOnPath } from '../../src/redis/embedded.js';
+import { findOnPath } from '../../src/server/embedded-redis.js';
 import { parseAbReport } from './ab-report.js';
 import { LoadGeneratorError } from './load-report.js';
 import type { LoadReport } from './load-report.js';

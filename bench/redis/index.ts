@@ -8,7 +8,7 @@
 import { Redis } from 'ioredis';
 import { Scheduler, pools, redis } from '../../src/index.js';
 import type { Operation } from '../../src/index.js';
-import { startEmbeddedRedis } from '../../src/redis/embedded.js';
+import { startEmbeddedRedis } from '../../src/server/embedded-redis.js';
 import { Latencies } from '../lib/latency.js';
 import { fixed, markdownTable, median } from '../lib/table.js';
 

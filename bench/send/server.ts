@@ -1,7 +1,7 @@
 /** The sendfile server under test: fastify + cosocket's send routes over DIR. `node server.js DIR`. */
 import Fastify from 'fastify';
-import { cosocketPlugin } from '../../src/http/plugin.js';
-import { sendRoutes } from '../../src/http/send-routes.js';
+import { cosocketPlugin } from '../../src/fastify/plugin.js';
+import { sendRoutes } from '../../src/server/send-routes.js';
 
 const root = process.argv[2]!;
 const app = Fastify({ logger: false });

@@ -2,8 +2,8 @@ import { appendFileSync, mkdtempSync, renameSync, rmSync, writeFileSync } from '
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Fastify from 'fastify';
-import { cosocketPlugin } from '../http/plugin.js';
-import { sendRoutes } from '../http/send-routes.js';
+import { cosocketPlugin } from '../fastify/plugin.js';
+import { sendRoutes } from '../server/send-routes.js';
 import { UsageError, helpText, parseFlags } from './flags.js';
 import type { FlagSpec } from './flags.js';
 

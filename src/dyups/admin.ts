@@ -1,7 +1,7 @@
 import { timingSafeEqual } from 'node:crypto';
 import Fastify from 'fastify';
-import { checkOrigin } from '../http/origin-guard.js';
-import { listenerOptions } from '../http/server-options.js';
+import { checkOrigin } from '../fastify/origin-guard.js';
+import { listenerOptions } from '../fastify/server-options.js';
 import type { FastifyInstance, FastifyReply } from 'fastify';
 import { GROUP_NAME_MAX_LENGTH } from './group-name.js';
 import { formatDetail, formatList, formatServers, toJson } from './format.js';

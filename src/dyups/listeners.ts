@@ -7,7 +7,7 @@ import { Balancers } from './balancer.js';
 import type { ServerHealth } from './balancer.js';
 import { HealthChecker } from './health-check.js';
 import { buildProxyApp } from './proxy.js';
-import { guardRequests } from '../http/server-options.js';
+import { guardRequests } from '../fastify/server-options.js';
 import { loadState } from './state-file.js';
 import { claimStateFile } from './state-file-owner.js';
 import { RedisSync } from './redis-sync.js';

@@ -1,10 +1,10 @@
 import { upstreamPoolName } from './upstream-pools.js';
 import Fastify from 'fastify';
-import { listenerOptions } from '../http/server-options.js';
+import { listenerOptions } from '../fastify/server-options.js';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { HttpProtocolError, SocketError, SocketTimeoutError } from '../errors/index.js';
-import type { HandlerContext } from '../http/context.js';
-import { co, cosocketPlugin } from '../http/plugin.js';
+import type { HandlerContext } from '../fastify/context.js';
+import { co, cosocketPlugin } from '../fastify/plugin.js';
 import type { Operation } from '../runtime/effect.js';
 import type { Scheduler } from '../runtime/scheduler.js';
 import { bodyOf, proxyPass, requestBody } from '../stream/proxy.js';

@@ -1,9 +1,12 @@
 import { pools } from '../pool/registry.js';
 import type { UpstreamGroup } from './upstream.js';
 
+/** What the names of the dyups proxy's keepalive pools start with. */
+export const UPSTREAM_POOL_PREFIX = 'dyups:';
+
 /** The keepalive pool the dyups proxy uses for a server address (the name it passes to tcp.connect). */
 export function upstreamPoolName(address: string): string {
-  return `dyups:${address}`;
+  return `${UPSTREAM_POOL_PREFIX}${address}`;
 }
 
 /**

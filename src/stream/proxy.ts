@@ -8,7 +8,7 @@ import type { CoFile } from '../../adapters/file/index.js';
 import * as http from '../../adapters/http/index.js';
 import type { BodyReader, Headers, HttpResponse } from '../../adapters/http/index.js';
 import { InvalidArgumentError } from '../errors/index.js';
-import type { HandlerContext } from '../http/context.js';
+import type { ResponseSink } from './sink.js';
 import type { Operation } from '../runtime/effect.js';
 import { call } from '../runtime/effects/call.js';
 import { spawn } from '../runtime/effects/spawn.js';
@@ -90,7 +90,7 @@ export function endToEndHeaders(headers: Headers): Headers {
 }
 
 /** Copies an upstream response's status and end-to-end headers to the handler's response. */
-export function copyResponseHead(ctx: HandlerContext, response: HttpResponse): void {
+export function copyResponseHead(ctx: ResponseSink, response: HttpResponse): void {
   ctx.status = response.status;
   ctx.defaultContentType = null; // a response without a Content-Type gets none added (nginx adds none)
   for (const [name, value] of Object.entries(endToEndHeaders(response.headers))) ctx.header(name, value);
@@ -122,7 +122,7 @@ function checkOptions(options: Partial<BufferingOptions>): BufferingOptions {
  * reaches the upstream read (backpressure); memory per response stays within the buffers.
  */
 export function* proxyResponse(
-  ctx: HandlerContext,
+  ctx: ResponseSink,
   response: HttpResponse,
   options: Partial<BufferingOptions> = {},
 ): Operation<ProxyStats> {
@@ -159,7 +159,7 @@ export function* proxyResponse(
 
 /** buffering off: whatever has arrived, up to passSize, in one write; the next read waits for the client. */
 function* passThrough(
-  ctx: HandlerContext,
+  ctx: ResponseSink,
   body: BodyReader,
   settings: BufferingOptions,
   stats: ProxyStats,
@@ -183,7 +183,7 @@ type Segment = { kind: 'memory'; data: Buffer } | { kind: 'file'; offset: number
  * up to busyBuffersSize per write.
  */
 function* bufferedCopy(
-  ctx: HandlerContext,
+  ctx: ResponseSink,
   body: BodyReader,
   settings: BufferingOptions,
   stats: ProxyStats,
@@ -320,7 +320,7 @@ function announcesBody(stream: Readable, contentLength: string | undefined): boo
  * The request's body to pass on: the parsed one, else the raw stream (fastify reads no body of a GET,
  * HEAD or TRACE, but one announced must still travel with its request, never be left to desync the upstream).
  */
-export function bodyOf(request: HandlerContext['request']): unknown {
+export function bodyOf(request: ResponseSink['request']): unknown {
   return request.body ?? request.raw;
 }
 
@@ -330,7 +330,7 @@ export function bodyOf(request: HandlerContext['request']): unknown {
  * with nginx buffering. The upstream connection is kept alive when the response allows it.
  */
 export function* proxyPass(
-  ctx: HandlerContext,
+  ctx: ResponseSink,
   host: string,
   port: number,
   options: ProxyPassOptions = {},

@@ -1,26 +1,11 @@
 import type { Readable } from 'node:stream';
+import type { BodySource } from '../../adapters/http/index.js';
 import { BodyAbortedError, BodyTimeoutError, BodyTooLargeError } from '../errors/index.js';
 import type { Operation } from '../runtime/effect.js';
 import { abortable } from '../runtime/effects/control.js';
 
-/** A request body read piece by piece while it is sent on (lua-resty-http's body iterator). */
-export interface BodySource {
-  /** bytes when known in advance (Content-Length), else null (sent chunked) */
-  readonly length: number | null;
-  /** bytes read so far: once non-zero the body cannot be sent again (no retry elsewhere) */
-  readonly consumed: number;
-  /** The next piece, or null at the end. */
-  read(): Operation<Buffer | null>;
-}
-
-export function isBodySource(body: unknown): body is BodySource {
-  return (
-    typeof body === 'object' &&
-    body !== null &&
-    typeof (body as { read?: unknown }).read === 'function' &&
-    'consumed' in body
-  );
-}
+export { isBodySource } from '../../adapters/http/index.js';
+export type { BodySource } from '../../adapters/http/index.js';
 
 /**
  * A client's request body as a BodySource, like nginx with proxy_request_buffering off: past `limit`

@@ -217,6 +217,6 @@ describe('dyups sync across instances through Redis', () => {
 });
 
 async function startTestRedisOn(port: number): Promise<{ stop(): Promise<void> }> {
-  const { startEmbeddedRedis } = await import('../../src/redis/embedded.js');
+  const { startEmbeddedRedis } = await import('../../src/server/embedded-redis.js');
   return startEmbeddedRedis({ port });
 }

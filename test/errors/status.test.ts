@@ -13,8 +13,8 @@ import {
 } from '../../src/errors/index.js';
 import { Scheduler, sleep } from '../../src/index.js';
 import type { Operation } from '../../src/index.js';
-import { STATUS_TEXT, statusForError } from '../../src/http/error-status.js';
-import { co, cosocketPlugin } from '../../src/http/plugin.js';
+import { STATUS_TEXT, statusForError } from '../../src/fastify/error-status.js';
+import { co, cosocketPlugin } from '../../src/fastify/plugin.js';
 import { SAMPLES } from './samples.js';
 
 describe('the HTTP status of a handler failure', () => {

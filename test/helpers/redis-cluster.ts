@@ -1,6 +1,6 @@
 import { Redis } from 'ioredis';
-import { EmbeddedRedisError, findOnPath, freePort, startEmbeddedRedis } from '../../src/redis/embedded.js';
-import type { EmbeddedRedis } from '../../src/redis/embedded.js';
+import { EmbeddedRedisError, findOnPath, freePort, startEmbeddedRedis } from '../../src/server/embedded-redis.js';
+import type { EmbeddedRedis } from '../../src/server/embedded-redis.js';
 import { waitFor } from './net.js';
 import { redisCommand } from './redis.js';
 import { runProcess } from './process.js';

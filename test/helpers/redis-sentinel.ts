@@ -1,5 +1,5 @@
-import { EmbeddedRedisError, startEmbeddedRedis } from '../../src/redis/embedded.js';
-import type { EmbeddedRedis } from '../../src/redis/embedded.js';
+import { EmbeddedRedisError, startEmbeddedRedis } from '../../src/server/embedded-redis.js';
+import type { EmbeddedRedis } from '../../src/server/embedded-redis.js';
 import { waitFor } from './net.js';
 import { redisCommand } from './redis.js';
 

@@ -1,6 +1,6 @@
 import { Redis } from 'ioredis';
-import { startEmbeddedRedis } from '../../src/redis/embedded.js';
-import type { EmbeddedRedis } from '../../src/redis/embedded.js';
+import { startEmbeddedRedis } from '../../src/server/embedded-redis.js';
+import type { EmbeddedRedis } from '../../src/server/embedded-redis.js';
 
 /** A private redis-server for one test file, and a plain ioredis client to look at it from outside. */
 export interface TestRedis {

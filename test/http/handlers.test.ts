@@ -5,8 +5,8 @@ import Fastify from 'fastify';
 import type { FastifyInstance } from 'fastify';
 import { CancelledError, Scheduler, SocketTimeoutError, call, cancelled, sleep } from '../../src/index.js';
 import type { Operation } from '../../src/index.js';
-import { co, cosocketPlugin } from '../../src/http/plugin.js';
-import type { HandlerContext } from '../../src/http/plugin.js';
+import { co, cosocketPlugin } from '../../src/fastify/plugin.js';
+import type { HandlerContext } from '../../src/fastify/plugin.js';
 
 let app: FastifyInstance;
 let base = '';

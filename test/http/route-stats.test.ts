@@ -5,8 +5,8 @@ import Fastify from 'fastify';
 import type { FastifyInstance } from 'fastify';
 import { Scheduler, sleep } from '../../src/index.js';
 import type { Operation } from '../../src/index.js';
-import { co, cosocketPlugin } from '../../src/http/plugin.js';
-import type { HandlerContext, RouteStats } from '../../src/http/plugin.js';
+import { co, cosocketPlugin } from '../../src/fastify/plugin.js';
+import type { HandlerContext, RouteStats } from '../../src/fastify/plugin.js';
 
 let app: FastifyInstance;
 let base = '';

@@ -3,7 +3,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { startEmbeddedRedis } from '../../src/redis/embedded.js';
+import { startEmbeddedRedis } from '../../src/server/embedded-redis.js';
 import { runCli, startServer } from '../helpers/cli.js';
 import type { RunningServer } from '../helpers/cli.js';
 import { startTestRedis } from '../helpers/redis.js';

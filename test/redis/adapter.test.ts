@@ -13,7 +13,7 @@ import {
   spawn,
 } from '../../src/index.js';
 import type { Operation } from '../../src/index.js';
-import { startEmbeddedRedis } from '../../src/redis/embedded.js';
+import { startEmbeddedRedis } from '../../src/server/embedded-redis.js';
 import { startTestRedis } from '../helpers/redis.js';
 import type { TestRedis } from '../helpers/redis.js';
 import { waitFor } from '../helpers/net.js';

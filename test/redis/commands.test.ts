@@ -12,7 +12,7 @@ import {
 } from '../../src/index.js';
 import type { Operable, Operation } from '../../src/index.js';
 import { installCommands } from '../../adapters/redis/commands.js';
-import { startEmbeddedRedis } from '../../src/redis/embedded.js';
+import { startEmbeddedRedis } from '../../src/server/embedded-redis.js';
 import { startTestRedis } from '../helpers/redis.js';
 import type { TestRedis } from '../helpers/redis.js';
 import { startTcpServer } from '../helpers/tcp-server.js';

@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
 import { after, describe, it } from 'node:test';
 import { Redis } from 'ioredis';
-import { RedisServerNotFoundError, findOnPath, startEmbeddedRedis } from '../../src/redis/embedded.js';
-import type { EmbeddedRedis } from '../../src/redis/embedded.js';
+import { RedisServerNotFoundError, findOnPath, startEmbeddedRedis } from '../../src/server/embedded-redis.js';
+import type { EmbeddedRedis } from '../../src/server/embedded-redis.js';
 import { canConnect, waitFor } from '../helpers/net.js';
 import { runNode } from '../helpers/process.js';
 
@@ -41,7 +41,7 @@ describe('embedded redis-server', () => {
 
   it('dies with its parent even when the parent is killed with SIGKILL', async () => {
     const script = `
-      import { startEmbeddedRedis } from ${JSON.stringify(new URL('../../src/redis/embedded.js', import.meta.url).href)};
+      import { startEmbeddedRedis } from ${JSON.stringify(new URL('../../src/server/embedded-redis.js', import.meta.url).href)};
       const r = await startEmbeddedRedis();
       console.log('port', r.port);
       process.kill(process.pid, 'SIGKILL');`;

@@ -19,7 +19,7 @@ import { after, before, describe, it } from 'node:test';
 import Fastify from 'fastify';
 import type { FastifyInstance } from 'fastify';
 import { Scheduler, cosocketPlugin } from '../../src/index.js';
-import { sendRoutes } from '../../src/http/send-routes.js';
+import { sendRoutes } from '../../src/server/send-routes.js';
 import { readCounters } from '../../src/stream/sendfile/watch-hub.js';
 import { parseChunked } from '../helpers/chunked.js';
 

@@ -1,4 +1,4 @@
-import type { HandlerContext } from '../../http/context.js';
+import type { ResponseSink } from '../sink.js';
 import type { Operation } from '../../runtime/effect.js';
 import { call } from '../../runtime/effects/call.js';
 import { contentTypeFor } from './content-type.js';
@@ -32,7 +32,7 @@ const EMPTY = Buffer.alloc(0);
  * as the caller opened and checked it; only its bytes are sent.
  */
 export function* followGrowing(
-  ctx: HandlerContext,
+  ctx: ResponseSink,
   hub: WatchHub,
   growingPath: string,
   finishedPath: string,

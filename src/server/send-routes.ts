@@ -6,8 +6,8 @@ import { openInside } from '../stream/sendfile/open-inside.js';
 import { namedPath } from '../stream/sendfile/paths.js';
 import { parseRange } from '../stream/sendfile/range.js';
 import { WatchHub } from '../stream/sendfile/watch-hub.js';
-import type { HandlerContext } from './context.js';
-import { co } from './plugin.js';
+import type { HandlerContext } from '../fastify/context.js';
+import { co } from '../fastify/plugin.js';
 
 export interface SendRouteOptions {
   location: string;

@@ -1,10 +1,10 @@
-import { guardRequests, listenerOptions } from './server-options.js';
+import { guardRequests, listenerOptions } from '../fastify/server-options.js';
 import Fastify from 'fastify';
 import type { FastifyBaseLogger, FastifyInstance } from 'fastify';
 import { pino } from 'pino';
 import type { ServerConfig } from '../config/server-config.js';
 import type { Scheduler } from '../runtime/scheduler.js';
-import { cosocketPlugin } from './plugin.js';
+import { cosocketPlugin } from '../fastify/plugin.js';
 import { statusRoutes } from './status.js';
 import type { RedisDescription } from './status.js';
 import { sendRoutes } from './send-routes.js';

@@ -4,8 +4,8 @@ import type { RedisConnectOptions, RedisMode } from '../../adapters/redis/index.
 import type { TestMode } from '../config/server-config.js';
 import { TestValueTooLargeError } from '../errors/index.js';
 import type { Operation } from '../runtime/effect.js';
-import type { HandlerContext } from './context.js';
-import { co } from './plugin.js';
+import type { HandlerContext } from '../fastify/context.js';
+import { co } from '../fastify/plugin.js';
 
 export interface TestRouteOptions {
   redisUrl: string;

@@ -2,7 +2,8 @@ import type { FastifyInstance } from 'fastify';
 import { pools } from '../pool/registry.js';
 import type { PoolStats } from '../pool/keepalive-pool.js';
 import type { Scheduler, SchedulerStats } from '../runtime/scheduler.js';
-import type { RouteStats } from './plugin.js';
+import type { RouteStats } from '../fastify/plugin.js';
+import { UPSTREAM_POOL_PREFIX } from '../dyups/upstream-pools.js';
 import { VERSION } from '../version.js';
 
 export interface RedisDescription {
@@ -29,9 +30,6 @@ export interface StatusBody {
 
 /** A pool as /status shows it; the summed `dyups` entry says how many upstream addresses it covers. */
 export type AppPoolStats = PoolStats & { kind: string; addresses?: number };
-
-/** Pools the dyups proxy keeps per upstream server are named `dyups:ADDRESS` (upstreamPoolName in src/dyups/upstream-pools.ts; src/http cannot import it). */
-const UPSTREAM_POOL_PREFIX = 'dyups:';
 
 /**
  * The pools as the app listener shows them: the dyups proxy's pools summed into one entry named

@@ -1,0 +1,93 @@
+/**
+ * cosocket/core: the runtime, the errors, the keepalive pools and the cosockets (sleep, tcp, redis, http,
+ * file). Loads neither fastify nor the product.
+ */
+import { defaultScheduler } from './runtime/scheduler.js';
+import type { Body, StartOptions } from './runtime/scheduler.js';
+import type { Task } from './runtime/task.js';
+
+export { Scheduler, defaultScheduler } from './runtime/scheduler.js';
+export type { Body, SchedulerOptions, SchedulerStats, StartOptions } from './runtime/scheduler.js';
+export { Task, currentTask } from './runtime/task.js';
+export type { TaskStatus, TaskObserver } from './runtime/task.js';
+export { Effect } from './runtime/effect.js';
+export type { EffectKind, Operable, Operation, Yieldable } from './runtime/effect.js';
+export { call } from './runtime/effects/call.js';
+export { spawn, spawnDetached } from './runtime/effects/spawn.js';
+export { all, race, timeout } from './runtime/effects/group.js';
+export type { Awaitable, ResultOf } from './runtime/effects/operand.js';
+export { abortable, cancelled, self } from './runtime/effects/control.js';
+export { Semaphore } from './runtime/semaphore.js';
+export { Signal } from './runtime/signal.js';
+export { sleep } from '../adapters/sleep.js';
+export * as tcp from '../adapters/tcp/index.js';
+export * as redis from '../adapters/redis/index.js';
+export * as http from '../adapters/http/index.js';
+export * as file from '../adapters/file/index.js';
+export { KeepalivePool, Lease } from './pool/keepalive-pool.js';
+export type { PoolHooks, PoolOptions, PoolStats } from './pool/keepalive-pool.js';
+export { PoolRegistry, pools } from './pool/registry.js';
+export {
+  ERROR_TABLE,
+  CosocketError,
+  coroutineChain,
+  formatChain,
+  // the runtime
+  BudgetExceededError,
+  CancelReason,
+  CancelledError,
+  DeadlineExceededError,
+  InvalidArgumentError,
+  InvalidYieldError,
+  SelfJoinError,
+  SemaphoreOverReleaseError,
+  StackBudgetError,
+  TaskNotFinishedError,
+  ThrownValueError,
+  TimeoutError,
+  WaitAbandonedError,
+  // sockets, pools, files
+  SocketError,
+  SocketTimeoutError,
+  SocketClosedError,
+  ConnectionRefusedError,
+  ConnectionResetError,
+  PoolBacklogFullError,
+  ConnectBackoffError,
+  DubiousStateError,
+  SocketIOError,
+  LineTooLongError,
+  SocketBusyError,
+  SocketOwnerError,
+  FileTooLargeError,
+  FileClosedError,
+  // Redis
+  RedisReplyError,
+  RedisProtocolError,
+  RedisSentinelError,
+  UnexpectedReplyError,
+  RedisClusterReplyError,
+  RedisClusterDownError,
+  CommandTableError,
+  // HTTP
+  HttpProtocolError,
+  HttpBusyError,
+  ResponseTooLargeError,
+  RequestBodyError,
+  BodyTooLargeError,
+  BodyTimeoutError,
+  BodyAbortedError,
+  HeadersSentError,
+  PluginNotRegisteredError,
+} from './errors/index.js';
+export type { CancelKind, ErrorCode, ErrorEntry } from './errors/index.js';
+
+/** Starts a root coroutine on the default scheduler: `go(function* () { yield* sleep(10) })`. */
+export function go<T, A extends unknown[]>(body: Body<T, A>, ...args: A): Task<T> {
+  return defaultScheduler.go(body, ...args);
+}
+
+/** `go` with a name and a deadline. */
+export function goWith<T, A extends unknown[]>(options: StartOptions, body: Body<T, A>, ...args: A): Task<T> {
+  return defaultScheduler.start(options, body, ...args);
+}

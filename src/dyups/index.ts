@@ -1,0 +1,18 @@
+/**
+ * cosocket/dyups: the upstream table (ngx.dyups' update/delete), its parser, the admin and proxy
+ * listeners, health checks and Redis sync.
+ */
+export { UpstreamTable } from './table.js';
+export type { Change, DyupsResult } from './table.js';
+export { UpstreamSyntaxError, parseUpstream } from './parse.js';
+export { toNginx } from './format.js';
+export type { UpstreamGroup, UpstreamServer, HealthCheck, Balancer as UpstreamBalancer } from './upstream.js';
+export { Balancers } from './balancer.js';
+export type { ServerHealth } from './balancer.js';
+export { HealthChecker } from './health-check.js';
+export { buildAdminApp } from './admin.js';
+export type { AdminOptions } from './admin.js';
+export { buildProxyApp } from './proxy.js';
+export type { DyupsProxyOptions } from './proxy.js';
+export { RedisSync } from './redis-sync.js';
+export type { RedisSyncOptions } from './redis-sync.js';

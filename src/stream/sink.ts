@@ -1,0 +1,41 @@
+import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http';
+import type { Effect } from '../runtime/effect.js';
+
+/** The request being answered, as the proxy and sendfile read it (a fastify request is one). */
+export interface SinkRequest {
+  readonly method: string;
+  readonly url: string;
+  readonly ip: string;
+  readonly protocol: string;
+  readonly headers: IncomingHttpHeaders;
+  /** The parsed body, if any. */
+  readonly body: unknown;
+  readonly raw: IncomingMessage;
+}
+
+/**
+ * Where the proxy and sendfile write a response: the part of a coroutine handler's context they use.
+ * HandlerContext (src/fastify) has all of it, so this layer needs nothing from fastify.
+ */
+export interface ResponseSink {
+  readonly request: SinkRequest;
+  readonly reply: { readonly raw: ServerResponse };
+  /** Set before the head goes out. */
+  status: number;
+  /** null: a response with no Content-Type set goes out without one. */
+  defaultContentType: string | null;
+  /** ms a streaming response may go without progress before it is cut; 0: the overall deadline stays. */
+  idleTimeout: number;
+  /** ms a client may take to accept what is sent. */
+  readonly sendTimeout: number;
+  header(name: string, value: string | number | string[]): this;
+  trailer(name: string, value: string): this;
+  write(data: Buffer): Effect<void>;
+  /** Sends `parts` in one write; `written(part)` once the socket no longer needs a part's memory. */
+  writeLent(parts: readonly Buffer[], written: (part: Buffer) => void): Effect<void>;
+  /** Frames each later writeLent() as one chunk straight on the socket; false when it cannot. */
+  chunkOnSocket(): boolean;
+  flush(wait?: boolean): Effect<void>;
+  /** The stream moved: its idle timeout starts again. */
+  progress(): void;
+}
