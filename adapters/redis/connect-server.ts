@@ -93,7 +93,6 @@ function connectPooled(task: Task<unknown>, request: ConnectRequest): void {
   const pool = request.keepalivePool!;
   const idle = pool.tryAcquireIdle();
   if (idle !== null) {
-    idle.connection!.takeFromPool();
     task.settleWait(
       dedicatedClient(task, request, new TcpSocket(pool, idle, task.root, socketTimeouts(request))),
       false,
@@ -108,7 +107,6 @@ function connectPooled(task: Task<unknown>, request: ConnectRequest): void {
         pool.discard(lease);
         return;
       }
-      lease.connection!.takeFromPool();
       task.settleWait(
         dedicatedClient(task, request, new TcpSocket(pool, lease, task.root, socketTimeouts(request))),
         false,

@@ -42,7 +42,6 @@ const CONNECT: EffectKind = {
     const { pool, timeouts } = effect.a as ConnectRequest;
     const idle = pool.tryAcquireIdle();
     if (idle !== null) {
-      idle.connection!.takeFromPool();
       task.settleWait(new TcpSocket(pool, idle, task.root, timeouts), false);
       return;
     }
@@ -54,7 +53,6 @@ const CONNECT: EffectKind = {
           pool.discard(lease);
           return;
         }
-        lease.connection!.takeFromPool();
         task.settleWait(new TcpSocket(pool, lease, task.root, timeouts), false);
       },
       (err: unknown) => {

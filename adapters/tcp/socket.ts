@@ -296,8 +296,8 @@ export class TcpSocket {
     }
     const lease = this.lease!;
     this.detach();
-    conn.parkIdle(idleMs ?? this.pool.idleTimeout);
-    this.pool.release(lease);
+    conn.parkIdle();
+    this.pool.release(lease, idleMs);
   }
 
   /** Closes the connection (never pooled). Safe to call twice, and from outside the coroutine. */
