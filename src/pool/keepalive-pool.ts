@@ -335,9 +335,7 @@ export class KeepalivePool<R> {
   }
 
   private close(lease: Lease<R>): void {
-    if (lease.connection === null) return;
-    if (!lease.closing) this.evicted++;
-    this.hooks.destroy(lease.connection);
+    if (lease.connection !== null) this.hooks.destroy(lease.connection);
   }
 
   private acquireError(err: unknown): SocketError {

@@ -10,7 +10,7 @@ export interface IdlePlace<R> {
 export class Lease<R> implements Expirable {
   /** Times this connection was handed out before this use (OpenResty's getreusedtimes). */
   reusedTimes = -1;
-  /** @internal set when we close it ourselves, to tell evictions from explicit destroys */
+  /** @internal set once it is being closed: it is destroyed once */
   closing = false;
   /** @internal while parked: when its idle time runs out (ms since epoch) */
   deadlineAt = 0;
