@@ -1,18 +1,16 @@
 import type { ChainableCommander, Cluster, Redis } from 'ioredis';
 import {
-  DubiousStateError,
   InvalidArgumentError,
   RedisReplyError,
   SocketClosedError,
-  SocketOwnerError,
   SocketTimeoutError,
   socketErrorFrom,
 } from '../../src/errors/index.js';
+import { OwnedConnection } from '../../src/pool/owned-connection.js';
 import { DeadlineList } from '../../src/runtime/deadlines.js';
 import type { QueueNode } from '../../src/runtime/queue.js';
 import { Effect } from '../../src/runtime/effect.js';
 import type { EffectKind } from '../../src/runtime/effect.js';
-import { currentTask } from '../../src/runtime/task.js';
 import type { Task } from '../../src/runtime/task.js';
 import { parserRead } from '../tcp/index.js';
 import type { ReadRequest, TcpSocket } from '../tcp/index.js';
@@ -157,12 +155,10 @@ const REDIS_OP: EffectKind = {
  * closes it (never pooled). Pub/sub, MULTI/WATCH and state-changing commands keep a connection out
  * of the pool.
  */
-export class RedisClient {
+export class RedisClient extends OwnedConnection {
   readonly mode: RedisMode;
-  readonly peer: string;
   private sock: TcpSocket | null;
   private readonly shared: Redis | Cluster | null;
-  private readonly owner: Task<unknown>;
   private readTimeout: number;
   private readonly replies: ReplyCollector | null;
   private readonly read: ReadRequest | null;
@@ -180,9 +176,8 @@ export class RedisClient {
     shared: Redis | Cluster | null,
     maxBulk?: number,
   ) {
+    super(peer, owner);
     this.mode = mode;
-    this.peer = peer;
-    this.owner = owner;
     this.readTimeout = readTimeout;
     this.sock = socket;
     this.shared = shared;
@@ -195,8 +190,12 @@ export class RedisClient {
     return this.sock;
   }
 
+  protected override get noun(): string {
+    return 'Redis connection';
+  }
+
   /** True once closed or handed back. */
-  get closed(): boolean {
+  override get closed(): boolean {
     return this.mode === 'shared' ? this.sharedDone : this.sock === null || this.sock.closed;
   }
 
@@ -266,36 +265,19 @@ export class RedisClient {
     this.readTimeout = readMs;
   }
 
-  /**
-   * keepalive mode: back to the pool (idle at most `idleMs`, default the pool's idle timeout). A
-   * connection that is subscribed, inside MULTI/WATCH, changed its state, owes a reply to a command
-   * that timed out or has a command pending is closed instead and DubiousStateError is thrown.
-   * short mode: closes. shared mode: lets go.
-   */
-  setkeepalive(idleMs?: number): void {
-    if (idleMs !== undefined && (!Number.isInteger(idleMs) || idleMs < 1)) {
-      throw new InvalidArgumentError(
-        `setkeepalive() idle time must be a whole number of ms >= 1, got ${String(idleMs)}`,
-      );
-    }
-    this.checkOwner('setkeepalive', currentTask());
-    if (this.closed) throw new SocketClosedError('setkeepalive', this.peer);
-    if (this.mode !== 'keepalive') {
-      this.close();
-      return;
-    }
-    const why = this.dubiousReason();
-    if (why !== null) {
-      this.close();
-      throw new DubiousStateError(this.peer, why);
-    }
+  /** setkeepalive() pools only in keepalive mode; short mode closes, shared mode lets go. */
+  protected override get poolable(): boolean {
+    return this.mode === 'keepalive';
+  }
+
+  protected override release(idleMs: number | undefined): void {
     const sock = this.sock!;
     this.sock = null;
     sock.setkeepalive(idleMs);
   }
 
   /** Closes a dedicated connection (never pooled); in shared mode only lets go. Safe to call twice. */
-  close(): void {
+  override close(): void {
     if (this.mode === 'shared') {
       this.sharedDone = true;
       return;
@@ -309,8 +291,7 @@ export class RedisClient {
 
   /** @internal */
   begin(task: Task<unknown>, op: RedisOp): void {
-    this.checkOwner(op.command, task);
-    if (this.closed) throw new SocketClosedError(op.command, this.peer);
+    this.checkUse(op.command, task);
     if (this.shared !== null) {
       this.beginShared(task, op);
       return;
@@ -374,7 +355,8 @@ export class RedisClient {
     else if (STATEFUL.has(name)) this.tainted = true;
   }
 
-  private dubiousReason(): string | null {
+  /** Not pooled: subscribed, inside MULTI/WATCH, state changed, a reply owed to a timed-out command, or a command pending. */
+  protected override dubiousReason(): string | null {
     const sock = this.sock;
     if (sock === null || sock.closed) return 'closed';
     if (sock.busy) return 'a command is pending';
@@ -429,12 +411,6 @@ export class RedisClient {
     if (names.length === 0 && !command.includes('un'))
       throw new InvalidArgumentError(`redis ${command}() needs at least one name`);
     return this.call<number>(command, ...names);
-  }
-
-  private checkOwner(op: string, task: Task<unknown> | null): void {
-    if (task === null || task.root !== this.owner) {
-      throw new SocketOwnerError(op, this.peer, 'Redis connection', this.owner.name, task?.name ?? null);
-    }
   }
 
   /** @internal */

@@ -1,4 +1,4 @@
-import { InvalidArgumentError, SocketClosedError, SocketOwnerError } from '../../src/errors/index.js';
+import { InvalidArgumentError } from '../../src/errors/index.js';
 import type { Effect, Operation } from '../../src/runtime/effect.js';
 import { call } from '../../src/runtime/effects/call.js';
 import { currentTask } from '../../src/runtime/task.js';
@@ -57,13 +57,11 @@ const NO_SPEC: CommandSpec = {};
  */
 export class ClusterClient extends RedisClient {
   private readonly route: ClusterRoute;
-  private readonly clusterOwner: Task<unknown>;
   private ended = false;
 
   /** @internal made by redis.connect */
   constructor(target: RedisTarget, settings: ConnectSettings, owner: Task<unknown>) {
     super(settings.mode, target.peer, owner, settings.readTimeout, null, null, settings.maxBulk);
-    this.clusterOwner = owner;
     this.route = {
       topology: clusterTopology(target, settings.connectTimeout),
       settings,
@@ -114,15 +112,9 @@ export class ClusterClient extends RedisClient {
     this.route.readTimeout = readMs;
   }
 
-  override setkeepalive(idleMs?: number): void {
-    if (idleMs !== undefined && (!Number.isInteger(idleMs) || idleMs < 1)) {
-      throw new InvalidArgumentError(
-        `setkeepalive() idle time must be a whole number of ms >= 1, got ${String(idleMs)}`,
-      );
-    }
-    this.checkClusterOwner('setkeepalive');
-    if (this.ended) throw new SocketClosedError('setkeepalive', this.peer);
-    this.ended = true;
+  /** setkeepalive() only ends its use: its connections went back after each command. */
+  protected override get poolable(): boolean {
+    return false;
   }
 
   override close(): void {
@@ -130,16 +122,8 @@ export class ClusterClient extends RedisClient {
   }
 
   private check(command: string): void {
-    this.checkClusterOwner(command);
-    if (this.ended) throw new SocketClosedError(command, this.peer);
+    this.checkUse(command);
     if (NEEDS_ONE_CONNECTION.has(command.toLowerCase())) throw oneConnectionRefusal(command.toUpperCase(), this.mode);
-  }
-
-  private checkClusterOwner(op: string): void {
-    const task = currentTask();
-    if (task === null || task.root !== this.clusterOwner) {
-      throw new SocketOwnerError(op, this.peer, 'Redis connection', this.clusterOwner.name, task?.name ?? null);
-    }
   }
 }
 

@@ -1,5 +1,7 @@
 import { KeepalivePool } from '../../src/pool/keepalive-pool.js';
 import type { Lease } from '../../src/pool/keepalive-pool.js';
+import { UnpooledSource, lease, leaseKind } from '../../src/pool/lease-effect.js';
+import type { LeaseRequest, LeaseSource } from '../../src/pool/lease-effect.js';
 import { pools } from '../../src/pool/registry.js';
 import { Effect } from '../../src/runtime/effect.js';
 import type { EffectKind } from '../../src/runtime/effect.js';
@@ -15,121 +17,81 @@ import type { RedisTarget } from './url.js';
 /** The shared (ioredis) connection of each target, by target key. */
 export const sharedByKey = new Map<string, SharedRedis>();
 
-/** One connect: the settings, the server, and in keepalive mode the pool its connections come from. */
-interface ConnectRequest extends ConnectSettings {
+const CONNECT = leaseKind('redis.connect');
+
+/** A short or keepalive connect: where its connection comes from, and the client made of it. */
+class RedisLease implements LeaseRequest<TcpConnection, RedisClient> {
+  private readonly timeouts: Timeouts;
+
+  constructor(
+    readonly source: LeaseSource<TcpConnection>,
+    /** keepalive mode: the pool the connection goes back to; short mode: null */
+    private readonly pool: KeepalivePool<TcpConnection> | null,
+    private readonly target: RedisTarget,
+    private readonly settings: ConnectSettings,
+  ) {
+    this.timeouts = { connect: settings.connectTimeout, send: settings.readTimeout, read: settings.readTimeout };
+  }
+
+  take(connection: Lease<TcpConnection>, owner: Task<unknown>): RedisClient {
+    const { settings, pool } = this;
+    const socket =
+      pool === null
+        ? new TcpSocket(null, null, owner, this.timeouts, connection.connection!)
+        : new TcpSocket(pool, connection, owner, this.timeouts);
+    return new RedisClient(
+      settings.mode,
+      this.target.peer,
+      owner,
+      settings.readTimeout,
+      socket,
+      null,
+      settings.maxBulk,
+    );
+  }
+}
+
+/** A shared-mode connect: the target's one ioredis connection, once it is ready. */
+interface SharedConnect {
   target: RedisTarget;
-  keepalivePool: KeepalivePool<TcpConnection> | null;
+  settings: ConnectSettings;
 }
 
 interface PendingConnect {
   abandoned: boolean;
 }
 
-function socketTimeouts(request: ConnectRequest): Timeouts {
-  return { connect: request.connectTimeout, send: request.readTimeout, read: request.readTimeout };
-}
-
-function dedicatedClient(task: Task<unknown>, request: ConnectRequest, socket: TcpSocket): RedisClient {
-  return new RedisClient(
-    request.mode,
-    request.target.peer,
-    task.root,
-    request.readTimeout,
-    socket,
-    null,
-    request.maxBulk,
-  );
-}
-
-function connectShared(task: Task<unknown>, request: ConnectRequest): void {
-  const { target, readTimeout } = request;
-  let shared = sharedByKey.get(target.key);
-  if (shared === undefined) {
-    shared = new SharedRedis(target, request.connectTimeout);
-    sharedByKey.set(target.key, shared);
-  }
-  const state = shared.readyOrError();
-  const client = shared.client;
-  const make = (): RedisClient => new RedisClient('shared', target.peer, task.root, readTimeout, null, client);
-  if (state === null) {
-    task.settleWait(make(), false);
-    return;
-  }
-  if (state !== 'wait') throw state;
-  const wait: PendingConnect = { abandoned: false };
-  task.waitHandle = wait;
-  shared.waitReady(request.connectTimeout).then(
-    () => {
-      if (!wait.abandoned) task.settleWait(make(), false);
-    },
-    (err: unknown) => {
-      if (!wait.abandoned) task.settleWait(err, true);
-    },
-  );
-}
-
-function connectShort(task: Task<unknown>, request: ConnectRequest): void {
-  const wait: PendingConnect = { abandoned: false };
-  task.waitHandle = wait;
-  openRedisConnection(request.target, request.connectTimeout, request.protocol, request.expectMaster).then(
-    (conn) => {
-      if (wait.abandoned) {
-        conn.destroy();
-        return;
-      }
-      task.settleWait(
-        dedicatedClient(task, request, new TcpSocket(null, null, task.root, socketTimeouts(request), conn)),
-        false,
-      );
-    },
-    (err: unknown) => {
-      if (!wait.abandoned) task.settleWait(err, true);
-    },
-  );
-}
-
-function connectPooled(task: Task<unknown>, request: ConnectRequest): void {
-  const pool = request.keepalivePool!;
-  const idle = pool.tryAcquireIdle();
-  if (idle !== null) {
-    idle.connection!.takeFromPool();
-    task.settleWait(
-      dedicatedClient(task, request, new TcpSocket(pool, idle, task.root, socketTimeouts(request))),
-      false,
-    );
-    return;
-  }
-  const wait: PendingConnect = { abandoned: false };
-  task.waitHandle = wait;
-  pool.acquire().then(
-    (lease: Lease<TcpConnection>) => {
-      if (wait.abandoned) {
-        pool.discard(lease);
-        return;
-      }
-      lease.connection!.takeFromPool();
-      task.settleWait(
-        dedicatedClient(task, request, new TcpSocket(pool, lease, task.root, socketTimeouts(request))),
-        false,
-      );
-    },
-    (err: unknown) => {
-      if (!wait.abandoned) task.settleWait(err, true);
-    },
-  );
-}
-
-const CONNECT: EffectKind = {
+const SHARED_CONNECT: EffectKind = {
   name: 'redis.connect',
   start(task, effect) {
-    const request = effect.a as ConnectRequest;
-    if (request.mode === 'shared') connectShared(task, request);
-    else if (request.mode === 'short') connectShort(task, request);
-    else connectPooled(task, request);
+    const { target, settings } = effect.a as SharedConnect;
+    let shared = sharedByKey.get(target.key);
+    if (shared === undefined) {
+      shared = new SharedRedis(target, settings.connectTimeout);
+      sharedByKey.set(target.key, shared);
+    }
+    const state = shared.readyOrError();
+    const client = shared.client;
+    const make = (): RedisClient =>
+      new RedisClient('shared', target.peer, task.root, settings.readTimeout, null, client);
+    if (state === null) {
+      task.settleWait(make(), false);
+      return;
+    }
+    if (state !== 'wait') throw state;
+    const wait: PendingConnect = { abandoned: false };
+    task.waitHandle = wait;
+    shared.waitReady(settings.connectTimeout).then(
+      () => {
+        if (!wait.abandoned) task.settleWait(make(), false);
+      },
+      (err: unknown) => {
+        if (!wait.abandoned) task.settleWait(err, true);
+      },
+    );
   },
   abandon(task) {
-    const wait = task.waitHandle as PendingConnect | null;
-    if (wait !== null) wait.abandoned = true;
+    (task.waitHandle as PendingConnect).abandoned = true;
   },
 };
 
@@ -151,28 +113,33 @@ export interface ConnectSettings {
 /** @internal A connection to one server (a single target, or a node a cluster or sentinel named). */
 export function connectServer(target: RedisTarget, settings: ConnectSettings): Effect<RedisClient> {
   const { mode, connectTimeout, protocol, expectMaster } = settings;
-  let pool: KeepalivePool<TcpConnection> | null = null;
-  if (mode === 'keepalive') {
-    const name = settings.pool ?? `${target.key}${protocol === 3 ? '#resp3' : ''}${expectMaster ? '#master' : ''}`;
-    pool = pools.get(
-      'redis',
-      name,
-      () =>
-        new KeepalivePool<TcpConnection>(
-          {
-            name,
-            ...(settings.poolSize === undefined ? {} : { size: settings.poolSize }),
-            ...(settings.backlog === undefined ? {} : { backlog: settings.backlog }),
-            ...(settings.idleTimeout === undefined ? {} : { idleTimeout: settings.idleTimeout }),
-            acquireTimeout: connectTimeout,
-          },
-          {
-            create: () => openRedisConnection(target, connectTimeout, protocol, expectMaster),
-            destroy: (conn) => conn.destroy(),
-            isAlive: (conn) => conn.isAlive(),
-          },
-        ),
+  if (mode === 'shared') return new Effect<RedisClient>(SHARED_CONNECT, { target, settings } satisfies SharedConnect);
+  if (mode === 'short') {
+    const source = new UnpooledSource(
+      () => openRedisConnection(target, connectTimeout, protocol, expectMaster),
+      (conn: TcpConnection) => conn.destroy(),
     );
+    return lease(CONNECT, new RedisLease(source, null, target, settings));
   }
-  return new Effect<RedisClient>(CONNECT, { ...settings, target, keepalivePool: pool } satisfies ConnectRequest);
+  const name = settings.pool ?? `${target.key}${protocol === 3 ? '#resp3' : ''}${expectMaster ? '#master' : ''}`;
+  const pool = pools.get(
+    'redis',
+    name,
+    () =>
+      new KeepalivePool<TcpConnection>(
+        {
+          name,
+          ...(settings.poolSize === undefined ? {} : { size: settings.poolSize }),
+          ...(settings.backlog === undefined ? {} : { backlog: settings.backlog }),
+          ...(settings.idleTimeout === undefined ? {} : { idleTimeout: settings.idleTimeout }),
+          acquireTimeout: connectTimeout,
+        },
+        {
+          create: () => openRedisConnection(target, connectTimeout, protocol, expectMaster),
+          destroy: (conn) => conn.destroy(),
+          isAlive: (conn) => conn.isAlive(),
+        },
+      ),
+  );
+  return lease(CONNECT, new RedisLease(pool, pool, target, settings));
 }

@@ -24,7 +24,6 @@ export class TcpConnection implements Lender {
   closed = false;
   /** The pending reader's wake-up, or null. */
   onActivity: (() => void) | null = null;
-  private idle = false;
   /** onread returned false: reading stopped (socket.isPaused() does not say so) until resume(). */
   private paused = false;
 
@@ -43,10 +42,6 @@ export class TcpConnection implements Lender {
     socket.on('close', () => {
       this.closed = true;
       this.notify();
-    });
-    socket.on('timeout', () => {
-      // only armed while idle in the pool: the keepalive idle timeout
-      if (this.idle) socket.destroy();
     });
   }
 
@@ -115,18 +110,10 @@ export class TcpConnection implements Lender {
     return !this.closed && !this.ended && this.error === null && this.queue.length === 0 && !this.socket.destroyed;
   }
 
-  /** Parked in the pool: closed by itself after `idleMs` without use. */
-  parkIdle(idleMs: number): void {
-    this.idle = true;
+  /** Parked in the pool (which closes it when its idle time runs out): nobody reads it meanwhile. */
+  parkIdle(): void {
     this.onActivity = null;
-    this.socket.setTimeout(idleMs);
     this.want(); // read on, so a close or stray bytes from the peer are seen
-  }
-
-  /** Taken from the pool by a user. */
-  takeFromPool(): void {
-    this.idle = false;
-    this.socket.setTimeout(0);
   }
 
   /** A reader needs more bytes: make sure the socket is reading. */

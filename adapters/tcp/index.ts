@@ -1,8 +1,11 @@
 import { InvalidArgumentError } from '../../src/errors/index.js';
 import { KeepalivePool } from '../../src/pool/keepalive-pool.js';
+import type { Lease } from '../../src/pool/keepalive-pool.js';
+import { lease, leaseKind } from '../../src/pool/lease-effect.js';
+import type { LeaseRequest } from '../../src/pool/lease-effect.js';
 import { pools } from '../../src/pool/registry.js';
-import { Effect } from '../../src/runtime/effect.js';
-import type { EffectKind } from '../../src/runtime/effect.js';
+import type { Effect } from '../../src/runtime/effect.js';
+import type { Task } from '../../src/runtime/task.js';
 import { TcpConnection } from './connection.js';
 import type { Target } from './connection.js';
 import { TcpSocket } from './socket.js';
@@ -37,45 +40,19 @@ export interface ConnectOptions {
 
 const DEFAULT_TIMEOUT = 60_000;
 
-interface ConnectRequest {
-  pool: KeepalivePool<TcpConnection>;
-  timeouts: Timeouts;
-}
+const CONNECT = leaseKind('tcp.connect');
 
-interface PendingConnect {
-  abandoned: boolean;
-}
+/** One connect: its pool, and the timeouts its socket gets. */
+class TcpLease implements LeaseRequest<TcpConnection, TcpSocket> {
+  constructor(
+    readonly source: KeepalivePool<TcpConnection>,
+    private readonly timeouts: Timeouts,
+  ) {}
 
-const CONNECT: EffectKind = {
-  name: 'tcp.connect',
-  start(task, effect) {
-    const { pool, timeouts } = effect.a as ConnectRequest;
-    const idle = pool.tryAcquireIdle();
-    if (idle !== null) {
-      idle.connection!.takeFromPool();
-      task.settleWait(new TcpSocket(pool, idle, task.root, timeouts), false);
-      return;
-    }
-    const wait: PendingConnect = { abandoned: false };
-    task.waitHandle = wait;
-    pool.acquire().then(
-      (lease) => {
-        if (wait.abandoned) {
-          pool.discard(lease);
-          return;
-        }
-        lease.connection!.takeFromPool();
-        task.settleWait(new TcpSocket(pool, lease, task.root, timeouts), false);
-      },
-      (err: unknown) => {
-        if (!wait.abandoned) task.settleWait(err, true);
-      },
-    );
-  },
-  abandon(task) {
-    (task.waitHandle as PendingConnect).abandoned = true;
-  },
-};
+  take(connection: Lease<TcpConnection>, owner: Task<unknown>): TcpSocket {
+    return new TcpSocket(this.source, connection, owner, this.timeouts);
+  }
+}
 
 function timeoutOf(name: string, value: number | undefined): number {
   if (value === undefined) return DEFAULT_TIMEOUT;
@@ -142,5 +119,5 @@ export function connect(
         },
       ),
   );
-  return new Effect<TcpSocket>(CONNECT, { pool, timeouts } satisfies ConnectRequest);
+  return lease(CONNECT, new TcpLease(pool, timeouts));
 }

@@ -1,15 +1,14 @@
 import {
-  DubiousStateError,
   InvalidArgumentError,
   LineTooLongError,
   SocketBusyError,
   SocketClosedError,
-  SocketOwnerError,
   SocketTimeoutError,
   socketErrorFrom,
 } from '../../src/errors/index.js';
 import type { SocketError } from '../../src/errors/index.js';
 import type { KeepalivePool, Lease } from '../../src/pool/keepalive-pool.js';
+import { OwnedConnection } from '../../src/pool/owned-connection.js';
 import { Effect } from '../../src/runtime/effect.js';
 import { IdleTimeout } from '../../src/runtime/idle-timeout.js';
 import type { EffectKind } from '../../src/runtime/effect.js';
@@ -104,14 +103,11 @@ const IMMEDIATE: EffectKind = {
  * coroutine that connected (and the coroutines under the same root); it is closed when that coroutine
  * ends without setkeepalive() or close().
  */
-export class TcpSocket {
-  readonly peer: string;
+export class TcpSocket extends OwnedConnection {
   private readonly pool: KeepalivePool<TcpConnection> | null;
   private lease: Lease<TcpConnection> | null;
   private conn: TcpConnection | null;
-  private readonly owner: Task<unknown>;
   private readonly timeouts: Timeouts;
-  private readonly closeWithOwner = (): void => this.close();
   private readonly wake = (): void => this.onActivity();
 
   private reader: Task<unknown> | null = null;
@@ -131,13 +127,17 @@ export class TcpSocket {
     timeouts: Timeouts,
     connection?: TcpConnection,
   ) {
+    const conn = connection ?? lease!.connection!;
+    super(conn.peer, owner);
     this.pool = pool;
     this.lease = lease;
-    this.conn = connection ?? lease!.connection!;
-    this.peer = this.conn.peer;
-    this.owner = owner;
+    this.conn = conn;
     this.timeouts = { ...timeouts };
-    owner.addCleanup(this.closeWithOwner);
+    this.closeWithOwner();
+  }
+
+  protected override get noun(): string {
+    return 'socket';
   }
 
   /** Bytes received and not read yet. */
@@ -191,7 +191,7 @@ export class TcpSocket {
   }
 
   /** True once closed or handed back with setkeepalive. */
-  get closed(): boolean {
+  override get closed(): boolean {
     return this.conn === null;
   }
 
@@ -268,42 +268,29 @@ export class TcpSocket {
     else throw new InvalidArgumentError(`setoption(): unsupported option '${String(option)}' (keepalive, nodelay)`);
   }
 
-  /**
-   * Puts the connection back into its pool for reuse, idle for at most `idleMs` (default: the pool's
-   * idle timeout); this object is closed afterwards. A connection with unread bytes or a pending
-   * operation is in a dubious state: it is closed instead and DubiousStateError is thrown.
-   */
-  setkeepalive(idleMs?: number): void {
-    if (idleMs !== undefined && (!Number.isInteger(idleMs) || idleMs < 1)) {
-      throw new InvalidArgumentError(
-        `setkeepalive() idle time must be a whole number of ms >= 1, got ${String(idleMs)}`,
-      );
-    }
-    const conn = this.usable('setkeepalive');
-    if (this.pool === null) {
-      this.close();
-      return;
-    }
-    const why =
-      this.reader !== null || this.writer !== null
-        ? 'an operation is pending'
-        : conn.queue.length > 0
-          ? `${conn.queue.length} unread byte(s)`
-          : conn.ended || conn.error !== null || conn.closed
-            ? 'closed by the peer'
-            : null;
-    if (why !== null) {
-      this.close();
-      throw new DubiousStateError(this.peer, why);
-    }
+  protected override get poolable(): boolean {
+    return this.pool !== null;
+  }
+
+  /** A connection with unread bytes or a pending operation is in a dubious state. */
+  protected override dubiousReason(): string | null {
+    const conn = this.conn!;
+    if (this.reader !== null || this.writer !== null) return 'an operation is pending';
+    if (conn.queue.length > 0) return `${conn.queue.length} unread byte(s)`;
+    if (conn.ended || conn.error !== null || conn.closed) return 'closed by the peer';
+    return null;
+  }
+
+  protected override release(idleMs: number | undefined): void {
+    const conn = this.conn!;
     const lease = this.lease!;
     this.detach();
-    conn.parkIdle(idleMs ?? this.pool.idleTimeout);
-    this.pool.release(lease);
+    conn.parkIdle();
+    this.pool!.release(lease, idleMs);
   }
 
   /** Closes the connection (never pooled). Safe to call twice, and from outside the coroutine. */
-  close(): void {
+  override close(): void {
     const lease = this.lease;
     const conn = this.conn;
     if (conn === null) return;
@@ -520,18 +507,21 @@ export class TcpSocket {
     return NEED_MORE;
   }
 
+  /** The connection, if `task` may use it for `op` now (see checkUse); a connection error closes it and is thrown. */
   private usable(op: string, task: Task<unknown> | null = currentTask()): TcpConnection {
+    this.checkOwner(op, task);
     const conn = this.conn;
     if (conn === null) throw new SocketClosedError(op, this.peer);
-    if (task === null || task.root !== this.owner) {
-      throw new SocketOwnerError(op, this.peer, 'socket', this.owner.name, task?.name ?? null);
-    }
     if (conn.error !== null && this.reader === null) {
       const error = socketErrorFrom(op, this.peer, conn.error);
       this.close();
       throw error;
     }
     return conn;
+  }
+
+  protected override checkUse(op: string, task: Task<unknown> | null = currentTask()): void {
+    this.usable(op, task);
   }
 
   private endRead(): void {
@@ -556,7 +546,7 @@ export class TcpSocket {
   }
 
   private detach(): void {
-    this.owner.removeCleanup(this.closeWithOwner);
+    this.forgetOwner();
     this.lease = null;
     this.conn = null;
   }

@@ -1,3 +1,4 @@
+// Over 300 lines: one class whose parts (backlog, back-off, idle stack, stats) share its counters.
 import genericPool from 'generic-pool';
 import type { Pool } from 'generic-pool';
 import {
@@ -9,6 +10,10 @@ import {
   SocketIOError,
   SocketTimeoutError,
 } from '../errors/index.js';
+import { IdleStack } from './idle-stack.js';
+import { Lease } from './lease.js';
+
+export { Lease } from './lease.js';
 
 /** How a pool opens, closes and checks one kind of connection. */
 export interface PoolHooks<R> {
@@ -58,28 +63,7 @@ export interface PoolStats {
   backoffRejections: number;
 }
 
-/** A connection while it belongs to the pool's bookkeeping; handed to users by `acquire`. */
-export class Lease<R> {
-  /** Times this connection was handed out before this use (OpenResty's getreusedtimes). */
-  reusedTimes = -1;
-  /** @internal set when we close it ourselves, to tell idle eviction from explicit destroys */
-  closing = false;
-  /** Not reused after this time (ms since epoch): a per-use idle limit given to setkeepalive. */
-  idleUntil = Infinity;
-  /** @internal when it was parked in the idle stack */
-  idleSince = 0;
-
-  constructor(
-    readonly connection: R | null,
-    readonly error: unknown,
-  ) {}
-}
-
 const FIRST_BACKOFF_MS = 5;
-
-function sweepPool(pool: KeepalivePool<unknown>): void {
-  pool.sweep();
-}
 
 function positiveInt(name: string, value: number | undefined, fallback: number, allowInfinity = false): number {
   if (value === undefined) return fallback;
@@ -106,6 +90,8 @@ function nonNegativeInt(name: string, value: number | undefined): number | undef
  * front of it sits a stack of idle connections (most recent on top) that generic-pool counts as lent
  * out: taking one back is synchronous, with none of the promises generic-pool spends on every acquire
  * and release. A connection released while someone waits inside generic-pool goes to that waiter.
+The idle stack is the only place a connection idles, so it alone expires them (generic-pool's evictor
+is off): each after its own idle time, in the runtime's deadline lanes.
  *
  * Two generic-pool behaviours are kept out: a `create` that rejects makes generic-pool retry at once in
  * a loop until the acquire times out, so here a failed connect is handed to the waiter as a failed
@@ -137,9 +123,8 @@ export class KeepalivePool<R> {
   private inFlight = 0;
   /** leases handed out and not yet back */
   private readonly leased = new Set<Lease<R>>();
-  /** idle connections, most recently used last; lent out as far as generic-pool knows */
-  private readonly idle: Array<Lease<R>> = [];
-  private sweeper: NodeJS.Timeout | null = null;
+  /** idle connections, most recently used on top; lent out as far as generic-pool knows */
+  private readonly idle = new IdleStack<R>((lease) => this.evict(lease));
 
   constructor(options: PoolOptions, hooks: PoolHooks<R>) {
     if (typeof options.name !== 'string' || options.name === '') throw new InvalidArgumentError('a pool needs a name');
@@ -160,37 +145,32 @@ export class KeepalivePool<R> {
         min: 0,
         acquireTimeoutMillis: this.acquireTimeout,
         fifo: false,
-        idleTimeoutMillis: this.idleTimeout,
-        evictionRunIntervalMillis: Math.min(this.idleTimeout, 1_000),
-        numTestsPerEvictionRun: this.size,
+        // no evictor: idle connections wait in our idle stack, which expires them (strays are adopted into it)
+        evictionRunIntervalMillis: 0,
         autostart: true,
       },
     );
   }
 
-  /**
-   * A connection: an idle one (most recently used first) or a new one. Rejects with the connect
-   * error, a SocketTimeoutError (op 'connect') after acquireTimeout, or PoolBacklogFullError.
-   */
   /** An idle connection right now (most recently used first), or null: the synchronous fast path. */
   tryAcquireIdle(): Lease<R> | null {
-    const idle = this.idle;
-    while (idle.length > 0) {
-      const lease = idle.pop()!;
-      if (Date.now() > lease.idleUntil || !this.hooks.isAlive(lease.connection!)) {
+    for (let lease = this.idle.pop(); lease !== null; lease = this.idle.pop()) {
+      if (!this.hooks.isAlive(lease.connection!)) {
         this.discarded++;
         this.discard(lease);
         continue;
       }
-      lease.reusedTimes++;
-      lease.idleUntil = Infinity;
-      this.reused++;
+      if (++lease.reusedTimes > 0) this.reused++;
       this.leased.add(lease);
       return lease;
     }
     return null;
   }
 
+  /**
+   * A connection: an idle one (most recently used first) or a new one. Rejects with the connect
+   * error, a SocketTimeoutError (op 'connect') after acquireTimeout, or PoolBacklogFullError.
+   */
   async acquire(): Promise<Lease<R>> {
     if (this.draining) throw new SocketClosedError('connect', this.name, undefined, 'pool is draining');
     const idle = this.tryAcquireIdle();
@@ -219,14 +199,12 @@ export class KeepalivePool<R> {
           this.discard(lease);
           throw lease.error;
         }
-        if (lease.reusedTimes >= 0 && (Date.now() > lease.idleUntil || !this.hooks.isAlive(lease.connection!))) {
+        if (lease.reusedTimes >= 0 && !this.hooks.isAlive(lease.connection!)) {
           this.discarded++;
           this.discard(lease);
           continue;
         }
-        lease.reusedTimes++;
-        lease.idleUntil = Infinity;
-        if (lease.reusedTimes > 0) this.reused++;
+        if (++lease.reusedTimes > 0) this.reused++;
         this.leased.add(lease);
         return lease;
       }
@@ -235,8 +213,11 @@ export class KeepalivePool<R> {
     }
   }
 
-  /** Back to the pool for reuse (or closed, if it is no longer usable or the pool is draining). */
-  release(lease: Lease<R>): void {
+  /**
+   * Back to the pool for reuse, idle for at most `idleMs` (never longer than the pool's idle timeout),
+   * or closed if it is no longer usable or the pool is draining.
+   */
+  release(lease: Lease<R>, idleMs = this.idleTimeout): void {
     if (!this.leased.delete(lease)) return;
     if (this.draining || lease.connection === null || !this.hooks.isAlive(lease.connection)) {
       this.discard(lease);
@@ -247,27 +228,7 @@ export class KeepalivePool<R> {
       void this.pool.release(lease).catch(() => this.hooks.destroy(lease.connection!));
       return;
     }
-    lease.idleSince = Date.now();
-    this.idle.push(lease);
-    if (this.sweeper === null) {
-      this.sweeper = setInterval(sweepPool, Math.min(this.idleTimeout, 1_000), this);
-      this.sweeper.unref();
-    }
-  }
-
-  /** @internal Closes idle connections past the idle timeout, oldest first. */
-  sweep(): void {
-    const cutoff = Date.now() - this.idleTimeout;
-    let expired = 0;
-    while (expired < this.idle.length && this.idle[expired]!.idleSince <= cutoff) expired++;
-    for (const lease of this.idle.splice(0, expired)) {
-      this.evicted++;
-      this.discard(lease);
-    }
-    if (this.idle.length === 0 && this.sweeper !== null) {
-      clearInterval(this.sweeper);
-      this.sweeper = null;
-    }
+    this.idle.push(lease, idleMs < this.idleTimeout ? idleMs : this.idleTimeout);
   }
 
   /** Closes it and frees its place. */
@@ -304,9 +265,7 @@ export class KeepalivePool<R> {
    */
   async drain(graceMs = 5_000): Promise<void> {
     this.draining = true;
-    for (const lease of this.idle.splice(0)) this.discard(lease);
-    if (this.sweeper !== null) clearInterval(this.sweeper);
-    this.sweeper = null;
+    for (const lease of this.idle.takeAll()) this.discard(lease);
     const drained = this.pool.drain().then(() => this.pool.clear());
     let timer: NodeJS.Timeout | undefined;
     const grace = new Promise<void>((resolve) => {
@@ -326,6 +285,7 @@ export class KeepalivePool<R> {
       this.created++;
       this.consecutiveFailures = 0;
       this.lastError = null;
+      if (this.pool.pending === 0) this.adoptStray();
       return new Lease<R>(connection, null);
     } catch (err) {
       this.connectFailures++;
@@ -338,14 +298,37 @@ export class KeepalivePool<R> {
         this.retryAt =
           this.lastFailureAt + Math.min(FIRST_BACKOFF_MS * 2 ** (this.consecutiveFailures - 2), this.maxBackoff);
       }
+      if (this.pool.pending === 0) this.adoptStray();
       return new Lease<R>(null, error);
     }
   }
 
+  /**
+   * A connection opened for a waiter that has given up (its acquire timed out) would stay in
+   * generic-pool's own idle list, which nothing expires: it is taken out into the idle stack (a
+   * failed one is dropped) as soon as generic-pool has it.
+   */
+  private adoptStray(): void {
+    this.pool.acquire().then(
+      (lease) => {
+        if (lease.error !== null || this.draining || !this.hooks.isAlive(lease.connection!)) {
+          this.discard(lease);
+          return;
+        }
+        this.idle.push(lease, this.idleTimeout);
+      },
+      () => {}, // draining: generic-pool's clear() closes it
+    );
+  }
+
+  /** Its idle time ran out in the idle stack. */
+  private evict(lease: Lease<R>): void {
+    this.evicted++;
+    this.discard(lease);
+  }
+
   private close(lease: Lease<R>): void {
-    if (lease.connection === null) return;
-    if (!lease.closing) this.evicted++;
-    this.hooks.destroy(lease.connection);
+    if (lease.connection !== null) this.hooks.destroy(lease.connection);
   }
 
   private acquireError(err: unknown): SocketError {
