@@ -1,5 +1,5 @@
 import { InvalidArgumentError } from '../errors.js';
-import { parseDuration, parseSize } from './units.js';
+import { SIZE_EXAMPLES, TIME_EXAMPLES, parseSize, parseTime } from './units.js';
 
 /** How one config value is read: its kind and, for checked strings, what is allowed. */
 export type FieldSpec =
@@ -55,10 +55,15 @@ function checkValue(
   switch (spec.kind) {
     case 'section':
       return checkConfig(source, value, spec.fields, name, label);
-    case 'duration':
-      return parseDuration(what, value);
+    case 'duration': {
+      const ms = typeof value === 'number' ? value : typeof value === 'string' ? parseTime(value.trim(), 'ms') : null;
+      if (ms !== null && Number.isFinite(ms) && ms >= 0) return ms;
+      throw new InvalidArgumentError(
+        `${what} must be a duration like ${TIME_EXAMPLES} or a number of milliseconds, got ${JSON.stringify(value)}`,
+      );
+    }
     case 'size': {
-      const bytes = parseSize(what, value);
+      const bytes = sizeOf(what, value);
       if (spec.min !== undefined && bytes < spec.min)
         throw new InvalidArgumentError(`${what} must be at least ${spec.min} byte(s), got ${JSON.stringify(value)}`);
       return bytes;
@@ -84,4 +89,12 @@ function checkValue(
         throw new InvalidArgumentError(`${what} must be a string, got ${JSON.stringify(value)}`);
       return spec.check ? spec.check(what, value) : value;
   }
+}
+
+function sizeOf(what: string, value: unknown): number {
+  const bytes = typeof value === 'number' ? value : typeof value === 'string' ? parseSize(value.trim()) : null;
+  if (bytes !== null && Number.isInteger(bytes) && bytes >= 0) return bytes;
+  throw new InvalidArgumentError(
+    `${what} must be a size like ${SIZE_EXAMPLES} or a number of bytes, got ${JSON.stringify(value)}`,
+  );
 }

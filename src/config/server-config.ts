@@ -171,7 +171,7 @@ function checkDirectory(what: string, value: string): string {
 
 function checkBuffers(what: string, value: string): string {
   const match = /^\s*(\d+)\s+(\d+[kmg]?)\s*$/i.exec(value);
-  if (match === null || Number(match[1]) < 1 || parseSize(what, match[2]) < 1) {
+  if (match === null || Number(match[1]) < 1 || (parseSize(match[2]!) ?? 0) < 1) {
     throw new InvalidArgumentError(
       `${what} must be a count and a size like "8 8k" (nginx's proxy_buffers), got '${value}'`,
     );
@@ -182,7 +182,7 @@ function checkBuffers(what: string, value: string): string {
 /** proxy_buffers "count size" (checked by checkBuffers) as numbers. */
 export function parseBuffers(value: string): { count: number; size: number } {
   const [count, size] = value.trim().split(/\s+/) as [string, string];
-  return { count: Number(count), size: parseSize('buffers', size) };
+  return { count: Number(count), size: parseSize(size)! };
 }
 
 function checkSuffix(what: string, value: string): string {
