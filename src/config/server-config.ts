@@ -6,7 +6,7 @@ import { buffers, choice, duration, int, onOff, optionalText, processCount, size
 import { Field, build, readEnv, readFlags, readObject } from './schema.js';
 import type { ConfigOf, Layer } from './schema.js';
 
-export { redactUrl, checkRedisUrl } from './checks.js';
+export { redactUrl } from './checks.js';
 
 export type TestMode = 'short' | 'keepalive' | 'shared';
 export type LogLevel = 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';

@@ -27,6 +27,12 @@ describe('the server config: one schema for its type, defaults and checked value
   it('has typed defaults: booleans, sizes in bytes, buffers as { count, size }, times in ms, absent as null', () => {
     const buffering: boolean = DEFAULTS.dyups.buffering;
     const buffers: { readonly count: number; readonly size: number } = DEFAULTS.dyups.buffers;
+    // @ts-expect-error the type comes from the schema: a switch is a boolean, not the word it was written as
+    const word: string = DEFAULTS.dyups.buffering;
+    // @ts-expect-error and the value is read-only
+    const change = (): void => void (DEFAULTS.dyups.bufferSize = 1);
+    assert.equal(typeof word, 'boolean');
+    assert.throws(change, TypeError);
     assert.equal(buffering, true);
     assert.deepEqual(buffers, { count: 8, size: 8 * 1024 });
     assert.equal(DEFAULTS.dyups.allowRemote, false);
