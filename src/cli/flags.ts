@@ -1,3 +1,5 @@
+import { fieldsOf } from '../config/schema.js';
+import type { Section } from '../config/schema.js';
 import { UsageError } from '../errors/index.js';
 
 export { UsageError } from '../errors/index.js';
@@ -80,10 +82,64 @@ export function parseFlags(command: string, argv: readonly string[], specs: read
   return { values, positionals };
 }
 
-export function helpText(usage: string, summary: string, specs: readonly FlagSpec[]): string {
+/** An environment variable a command reads, for --help. */
+export interface EnvSpec {
+  readonly name: string;
+  readonly description: string;
+}
+
+/** The flags a config schema declares: each takes a value. */
+export function schemaFlags(schema: Section): FlagSpec[] {
+  return fieldsOf(schema).flatMap(({ field: { sources } }) =>
+    sources.flag === undefined
+      ? []
+      : [
+          {
+            name: sources.flag,
+            takesValue: true,
+            valueName: sources.valueName ?? 'VALUE',
+            description: sources.help ?? '',
+          },
+        ],
+  );
+}
+
+/** The environment variables a config schema declares. */
+export function schemaEnvironment(schema: Section): EnvSpec[] {
+  return fieldsOf(schema).flatMap(({ field: { sources } }) =>
+    sources.env === undefined
+      ? []
+      : [
+          {
+            name: sources.env,
+            description: sources.flag === undefined ? (sources.help ?? '') : `as --${sources.flag} (the flag wins)`,
+          },
+        ],
+  );
+}
+
+/** "Usage: COMMAND [--name VALUE] ...", wrapped under its first line. */
+export function usageLine(command: string, specs: readonly FlagSpec[]): string {
+  const head = `Usage: ${command}`;
+  const lines = [head];
+  for (const s of specs) {
+    const item = `[--${s.name}${s.takesValue ? ` ${s.valueName ?? 'VALUE'}` : ''}]`;
+    if (lines[lines.length - 1]!.length + 1 + item.length > 110) lines.push(' '.repeat(head.length));
+    lines[lines.length - 1] += ` ${item}`;
+  }
+  return lines.join('\n');
+}
+
+export function helpText(
+  usage: string,
+  summary: string,
+  specs: readonly FlagSpec[],
+  environment: readonly EnvSpec[] = [],
+): string {
   const rows = specs.map((s) => {
     const names = `${s.short ? `-${s.short}, ` : '    '}--${s.name}${s.takesValue ? ` ${s.valueName ?? 'VALUE'}` : ''}`;
     return `  ${names.padEnd(30)} ${s.description}`;
   });
-  return `${usage}\n\n${summary}\n\nOptions:\n${rows.join('\n')}\n`;
+  const env = environment.map((e) => `  ${e.name.padEnd(30)} ${e.description}`);
+  return `${usage}\n\n${summary}\n\nOptions:\n${rows.join('\n')}\n${env.length > 0 ? `\nEnvironment:\n${env.join('\n')}\n` : ''}`;
 }

@@ -2,7 +2,7 @@ import cluster from 'node:cluster';
 import type { Worker } from 'node:cluster';
 import { Redis } from 'ioredis';
 import { configure as configureRedis } from '../../adapters/redis/index.js';
-import { LOG_LEVELS, redactUrl, resolveConfig } from '../config/server-config.js';
+import { SERVER_SCHEMA, redactUrl, resolveConfig } from '../config/server-config.js';
 import type { ServerConfig } from '../config/server-config.js';
 import { CancelReason } from '../errors/index.js';
 import { buildApp } from '../server/app.js';
@@ -17,9 +17,10 @@ import { StateFileClaimError, claimStateFile } from '../dyups/state-file-owner.j
 import type { StateFileClaim } from '../dyups/state-file-owner.js';
 import { PrimarySync, answerHealthQueries, followPrimary } from '../dyups/cluster-sync.js';
 import { UpstreamTable } from '../dyups/table.js';
-import { UsageError, helpText, parseFlags } from './flags.js';
+import { UsageError, helpText, parseFlags, schemaEnvironment, schemaFlags, usageLine } from './flags.js';
 import type { FlagSpec } from './flags.js';
 
+/** --config, every flag the config schema declares, --help. */
 const FLAGS: readonly FlagSpec[] = [
   {
     name: 'config',
@@ -27,76 +28,24 @@ const FLAGS: readonly FlagSpec[] = [
     valueName: 'FILE',
     description: 'settings from a JSON, .js or .ts file (flags win over it)',
   },
-  { name: 'host', takesValue: true, valueName: 'HOST', description: 'address to listen on (default 127.0.0.1)' },
-  {
-    name: 'port',
-    takesValue: true,
-    valueName: 'PORT',
-    description: 'port to listen on (default 8000; 0 = any free port)',
-  },
-  {
-    name: 'redis',
-    takesValue: true,
-    valueName: 'URL',
-    description: 'Redis to use (default: $REDIS_URL, else a private redis-server)',
-  },
-  {
-    name: 'workers',
-    takesValue: true,
-    valueName: 'N|auto',
-    description: 'worker processes (default 1; auto = one per core)',
-  },
-  {
-    name: 'log-level',
-    takesValue: true,
-    valueName: 'LEVEL',
-    description: `one of ${LOG_LEVELS.join(', ')} (default warn)`,
-  },
-  {
-    name: 'send-root',
-    takesValue: true,
-    valueName: 'DIR',
-    description: 'serve growing files from DIR under /send/ (dynamic sendfile)',
-  },
-  { name: 'admin-port', takesValue: true, valueName: 'PORT', description: 'dyups admin interface on 127.0.0.1:PORT' },
-  {
-    name: 'proxy-port',
-    takesValue: true,
-    valueName: 'PORT',
-    description: 'dyups proxy listener (Host names the upstream group)',
-  },
-  {
-    name: 'state-file',
-    takesValue: true,
-    valueName: 'FILE',
-    description: 'persist dyups upstreams here; loaded at start',
-  },
-  {
-    name: 'dyups-sync',
-    takesValue: true,
-    valueName: 'URL',
-    description: "keep dyups upstreams in step with other instances through this Redis ('redis': --redis)",
-  },
+  ...schemaFlags(SERVER_SCHEMA),
   { name: 'help', short: 'h', takesValue: false, description: 'show this help' },
 ];
 
 export const SERVE_HELP = helpText(
-  'Usage: cosocket serve [--config FILE] [--host HOST] [--port PORT] [--redis URL] [--workers N|auto] [--log-level LEVEL]',
+  usageLine(
+    'cosocket serve',
+    FLAGS.filter((s) => s.name !== 'help'),
+  ),
   `Starts the cosocket server: GET /test, /test/short, /test/keepalive, /test/shared (a Redis GET of key
 'test', 10 bytes) and GET /status. Without --redis or REDIS_URL it starts a private redis-server on a
-free loopback port (no persistence) and stops it on exit. Durations are written "100ms", "10s", "1m" or
-as milliseconds; sizes "16k", "1m" or as bytes.`,
+free loopback port (no persistence) and stops it on exit. Durations are written "100ms", "10s", "1m30s"
+or as milliseconds; sizes "16k", "1m" or as bytes; switches on/off, yes/no or true/false.`,
   FLAGS,
+  schemaEnvironment(SERVER_SCHEMA),
 );
 
 const WORKER_ENV = 'COSOCKET_WORKER_REDIS_URL';
-/** serve flags that set a key of the dyups config section */
-const DYUPS_FLAG_KEYS: Record<string, string> = {
-  'admin-port': 'adminPort',
-  'proxy-port': 'proxyPort',
-  'state-file': 'stateFile',
-  'dyups-sync': 'sync',
-};
 const TEST_VALUE = 'hello12345';
 
 /** `cosocket serve`: resolves with the exit code once the server has shut down. */
@@ -107,19 +56,12 @@ export async function serve(argv: readonly string[]): Promise<number> {
     return 0;
   }
   if (positionals.length > 0) throw new UsageError(`unexpected argument '${positionals[0]}'`);
-  const flags: Record<string, unknown> = {};
-  for (const [name, value] of values) {
-    if (name === 'config') continue;
-    if (name === 'send-root') flags.send = { root: value };
-    else if (name in DYUPS_FLAG_KEYS) {
-      const key = DYUPS_FLAG_KEYS[name]!;
-      flags.dyups = { ...(flags.dyups as object | undefined), [key]: value };
-    } else flags[name === 'log-level' ? 'logLevel' : name] = value;
-  }
-  if (flags.redis === undefined && process.env.REDIS_URL) flags.redis = process.env.REDIS_URL;
+  const flags = new Map<string, string>();
+  for (const [name, value] of values) if (name !== 'config' && typeof value === 'string') flags.set(name, value);
+  const file = values.get('config');
   let config: ServerConfig;
   try {
-    config = await resolveConfig(values.get('config') as string | undefined, flags);
+    config = await resolveConfig({ ...(typeof file === 'string' ? { file } : {}), env: process.env, flags });
   } catch (err) {
     throw new UsageError((err as Error).message);
   }
@@ -287,7 +229,7 @@ async function runCluster(
   let dyups: DyupsListeners | null = null;
   let claim: StateFileClaim | null = null;
   if (dyupsOn) {
-    const stateFile = config.dyups.stateFile === '' ? null : config.dyups.stateFile;
+    const stateFile = config.dyups.stateFile;
     let table: UpstreamTable;
     try {
       claim = stateFile === null ? null : claimStateFile(stateFile);

@@ -1,36 +1,67 @@
 import { InvalidArgumentError } from '../errors/index.js';
-import { parseDuration, parseSize } from './units.js';
 
-/** How one config value is read: its kind and, for checked strings, what is allowed. */
-export type FieldSpec =
-  | { kind: 'string'; check?: (what: string, value: string) => string }
-  | { kind: 'int'; min: number; max: number }
-  | { kind: 'duration' }
-  | { kind: 'size'; min?: number }
-  | { kind: 'choice'; choices: readonly string[] }
-  | { kind: 'section'; fields: Schema };
-
-export type Schema = Readonly<Record<string, FieldSpec>>;
-
-/** Plain nested data of checked values. */
-export type ConfigData = { [key: string]: string | number | ConfigData };
+/** Where else than a config file a value may be given, and its line in --help. */
+export interface FieldSources {
+  /** `port` for --port */
+  readonly flag?: string;
+  /** shown after the flag in --help, e.g. PORT */
+  readonly valueName?: string;
+  /** an environment variable; a flag wins over it, it wins over the config file */
+  readonly env?: string;
+  readonly help?: string;
+}
 
 /**
- * Checks `input` against `schema`: every unknown key is an error naming its full path and the known
- * keys; every value is converted (durations to ms, sizes to bytes) or refused with a message naming it.
+ * One config value: its default, how what a user wrote (file, flag, env var) is checked and converted —
+ * `read` throws an InvalidArgumentError starting with `what`, the name the user used — and its sources.
  */
-export function checkConfig(
-  source: string,
-  input: unknown,
-  schema: Schema,
-  path = '',
-  label?: (name: string) => string,
-): ConfigData {
+export class Field<T> {
+  constructor(
+    readonly defaultValue: T,
+    readonly read: (input: unknown, what: string) => T,
+    readonly sources: FieldSources = {},
+  ) {}
+
+  /** This field, also given by a flag or an environment variable. */
+  from(sources: FieldSources): Field<T> {
+    return new Field(this.defaultValue, this.read, sources);
+  }
+}
+
+export interface Section {
+  readonly [key: string]: Field<unknown> | Section;
+}
+
+/** The checked value a schema describes: the type of `build(schema, ...)`. */
+export type ConfigOf<S extends Section> = {
+  readonly [K in keyof S]: S[K] extends Field<infer T> ? T : S[K] extends Section ? ConfigOf<S[K]> : never;
+};
+
+/** Checked values of one source (a file, the flags, the environment) by dotted path: `dyups.buffers`. */
+export type Layer = ReadonlyMap<string, unknown>;
+
+/** Every field with its dotted path, in schema order. */
+export function fieldsOf(schema: Section, prefix = ''): Array<{ path: string; field: Field<unknown> }> {
+  return Object.entries(schema).flatMap(([key, spec]) =>
+    spec instanceof Field ? [{ path: prefix + key, field: spec }] : fieldsOf(spec, `${prefix}${key}.`),
+  );
+}
+
+/**
+ * Checks a config file's object: an unknown key is an error naming its path and the keys known there;
+ * each value is read by its field, and named in errors as `source: 'path'`.
+ */
+export function readObject(schema: Section, input: unknown, source: string): Layer {
+  const layer = new Map<string, unknown>();
+  readInto(layer, schema, input, source, '');
+  return layer;
+}
+
+function readInto(layer: Map<string, unknown>, schema: Section, input: unknown, source: string, path: string): void {
   if (input === null || typeof input !== 'object' || Array.isArray(input)) {
     throw new InvalidArgumentError(`${source}: ${path === '' ? 'the configuration' : `'${path}'`} must be an object`);
   }
-  const out: ConfigData = {};
-  for (const [key, value] of Object.entries(input as Record<string, unknown>)) {
+  for (const [key, value] of Object.entries(input)) {
     const name = path === '' ? key : `${path}.${key}`;
     const spec = schema[key];
     if (spec === undefined) {
@@ -39,49 +70,51 @@ export function checkConfig(
       );
     }
     if (value === undefined) continue;
-    out[key] = checkValue(source, name, spec, value, label);
+    if (spec instanceof Field) layer.set(name, spec.read(value, `${source}: '${name}'`));
+    else readInto(layer, spec, value, source, name);
   }
-  return out;
 }
 
-function checkValue(
-  source: string,
-  name: string,
-  spec: FieldSpec,
-  value: unknown,
-  label?: (name: string) => string,
-): string | number | ConfigData {
-  const what = label ? label(name) : `${source}: '${name}'`;
-  switch (spec.kind) {
-    case 'section':
-      return checkConfig(source, value, spec.fields, name, label);
-    case 'duration':
-      return parseDuration(what, value);
-    case 'size': {
-      const bytes = parseSize(what, value);
-      if (spec.min !== undefined && bytes < spec.min)
-        throw new InvalidArgumentError(`${what} must be at least ${spec.min} byte(s), got ${JSON.stringify(value)}`);
-      return bytes;
-    }
-    case 'int': {
-      const n = typeof value === 'string' && /^\d+$/.test(value) ? Number(value) : value;
-      if (typeof n !== 'number' || !Number.isInteger(n) || n < spec.min || n > spec.max) {
-        throw new InvalidArgumentError(
-          `${what} must be a whole number from ${spec.min} to ${spec.max}, got ${JSON.stringify(value)}`,
-        );
-      }
-      return n;
-    }
-    case 'choice':
-      if (typeof value !== 'string' || !spec.choices.includes(value)) {
-        throw new InvalidArgumentError(
-          `${what} must be one of ${spec.choices.join(', ')}, got ${JSON.stringify(value)}`,
-        );
-      }
-      return value;
-    default:
-      if (typeof value !== 'string')
-        throw new InvalidArgumentError(`${what} must be a string, got ${JSON.stringify(value)}`);
-      return spec.check ? spec.check(what, value) : value;
+/** The values given as flags (`--name` → its text), each named by its flag in errors. */
+export function readFlags(schema: Section, flags: ReadonlyMap<string, string>): Layer {
+  const layer = new Map<string, unknown>();
+  for (const { path, field } of fieldsOf(schema)) {
+    const flag = field.sources.flag;
+    const text = flag === undefined ? undefined : flags.get(flag);
+    if (text !== undefined) layer.set(path, field.read(text, `--${flag}`));
   }
+  return layer;
+}
+
+/** The values given as environment variables, each named by its variable in errors; empty counts as unset. */
+export function readEnv(schema: Section, env: Readonly<Record<string, string | undefined>>): Layer {
+  const layer = new Map<string, unknown>();
+  for (const { path, field } of fieldsOf(schema)) {
+    const name = field.sources.env;
+    const text = name === undefined ? undefined : env[name];
+    if (text !== undefined && text !== '') layer.set(path, field.read(text, name!));
+  }
+  return layer;
+}
+
+/** The frozen value: each field from the last layer that has it, else its default. */
+export function build<S extends Section>(schema: S, layers: readonly Layer[], prefix = ''): ConfigOf<S> {
+  const out: Record<string, unknown> = {};
+  for (const [key, spec] of Object.entries(schema)) {
+    const path = prefix + key;
+    if (spec instanceof Field) {
+      let value: unknown = spec.defaultValue;
+      for (const layer of layers) if (layer.has(path)) value = layer.get(path);
+      out[key] = freezeDeep(value);
+    } else out[key] = build(spec, layers, `${path}.`);
+  }
+  return Object.freeze(out) as ConfigOf<S>;
+}
+
+function freezeDeep<T>(value: T): T {
+  if (value !== null && typeof value === 'object' && !Object.isFrozen(value)) {
+    for (const inner of Object.values(value)) freezeDeep(inner);
+    Object.freeze(value);
+  }
+  return value;
 }

@@ -1,352 +1,172 @@
-import { readFileSync, statSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
-import { extname, resolve } from 'node:path';
-import { pathToFileURL } from 'node:url';
 import { InvalidArgumentError } from '../errors/index.js';
-import { checkConfig } from './schema.js';
-import type { ConfigData, Schema } from './schema.js';
-import { parseSize } from './units.js';
+import { checkDirectory, checkHost, checkLocation, checkRedisUrl, checkSuffix } from './checks.js';
+import { loadConfigFile } from './config-file.js';
+import { buffers, choice, duration, int, onOff, optionalText, processCount, size, text } from './fields.js';
+import { Field, build, readEnv, readFlags, readObject } from './schema.js';
+import type { ConfigOf, Layer } from './schema.js';
+
+export { redactUrl } from './checks.js';
 
 export type TestMode = 'short' | 'keepalive' | 'shared';
 export type LogLevel = 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
 export const LOG_LEVELS: readonly LogLevel[] = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
 
-/** Everything `cosocket serve` runs with, after the config file and the flags are merged. */
-export interface ServerConfig {
-  host: string;
-  port: number;
+/** dyups.sync: the server's own Redis (written `redis`), another Redis, or none (null). */
+export type DyupsSync = 'server-redis' | { readonly url: string };
+
+const dyupsSync = new Field<DyupsSync | null>(null, (input, what) => {
+  if (input === null || input === '') return null;
+  if (input === 'redis') return 'server-redis';
+  if (typeof input !== 'string')
+    throw new InvalidArgumentError(`${what} must be a string, got ${JSON.stringify(input)}`);
+  return { url: checkRedisUrl(what, input) };
+});
+
+/**
+ * Everything `cosocket serve` runs with: each value's default, how it is checked and converted, and the
+ * flag or environment variable that may give it. Durations are in ms, sizes in bytes.
+ */
+export const SERVER_SCHEMA = {
+  host: text('127.0.0.1', checkHost).from({
+    flag: 'host',
+    valueName: 'HOST',
+    help: 'address to listen on (default 127.0.0.1)',
+  }),
+  port: int(8000, 0, 65535).from({
+    flag: 'port',
+    valueName: 'PORT',
+    help: 'port to listen on (default 8000; 0 = any free port)',
+  }),
   /** null: start a private redis-server */
-  redis: string | null;
-  workers: number;
-  logLevel: LogLevel;
+  redis: optionalText(checkRedisUrl).from({
+    flag: 'redis',
+    valueName: 'URL',
+    env: 'REDIS_URL',
+    help: 'Redis to use (default: $REDIS_URL, else a private redis-server)',
+  }),
+  workers: processCount(1, 256, availableParallelism).from({
+    flag: 'workers',
+    valueName: 'N|auto',
+    help: 'worker processes (default 1; auto = one per core)',
+  }),
+  logLevel: choice<LogLevel>('warn', LOG_LEVELS).from({
+    flag: 'log-level',
+    valueName: 'LEVEL',
+    help: `one of ${LOG_LEVELS.join(', ')} (default warn)`,
+  }),
   test: {
-    mode: TestMode;
-    poolSize: number;
-    backlog: number;
-    connectTimeout: number;
-    readTimeout: number;
-    maxValueSize: number;
-  };
-  scheduler: { concurrency: number; backlog: number; deadline: number; queueTimeout: number };
-  /** idleTimeout: a streaming response (head sent) is cut after this long without progress; it replaces scheduler.deadline then (0: no hand-over) */
-  output: { bufferSize: number; sendTimeout: number; idleTimeout: number };
-  /**
-   * headerTimeout: the request head must arrive within it (nginx's client_header_timeout), else 408;
-   * requestTimeout: the whole request, body included (0: no limit) — on every listener but the dyups
-   * proxy, whose streamed bodies have dyups.readTimeout between pieces instead
-   */
-  limits: { bodySize: number; headerSize: number; headerTimeout: number; requestTimeout: number };
-  shutdown: { grace: number };
-  /** Dynamic sendfile: files being written, streamed as they grow. Off while `root` is empty. */
-  send: { location: string; root: string; interval: number; timeout: number; suffix: string; maxDuration: number };
-  /** dyups: off while both ports are 0. */
-  dyups: {
-    adminHost: string;
-    adminPort: number;
-    /** bearer token for the admin interface; empty: none */
-    token: string;
-    allowRemote: string;
-    /** `yes`: a change meeting another in progress answers 409 (dyups_trylock) */
-    trylock: string;
-    proxyHost: string;
-    proxyPort: number;
-    /** empty: changes live in memory only */
-    stateFile: string;
-    /** redis:// URL all instances share to stay in step; `redis`: the server's own --redis; empty: this instance alone */
-    sync: string;
-    connectTimeout: number;
-    /** proxy_read_timeout: between two reads from an upstream */
-    readTimeout: number;
-    /** proxy_send_timeout: between two writes to an upstream */
-    sendTimeout: number;
-    bodySize: number;
-    /** nginx's proxy_buffering (on/off) and its sizes, for the proxy's responses */
-    buffering: string;
-    bufferSize: number;
-    /** proxy_buffers: "count size", e.g. "8 8k" */
-    buffers: string;
-    busyBuffersSize: number;
-    /** 0: no temp file (backpressure once the memory buffers are full) */
-    maxTempFileSize: number;
-    tempFileWriteSize: number;
-    /** empty: the system temp directory */
-    tempPath: string;
-  };
-}
-
-export const DEFAULTS: ServerConfig = {
-  host: '127.0.0.1',
-  port: 8000,
-  redis: null,
-  workers: 1,
-  logLevel: 'warn',
-  test: {
-    mode: 'keepalive',
-    poolSize: 100,
-    backlog: 10_000,
-    connectTimeout: 1_000,
-    readTimeout: 5_000,
-    maxValueSize: 1024 * 1024,
-  },
-  scheduler: { concurrency: 10_000, backlog: 10_000, deadline: 60_000, queueTimeout: 0 },
-  output: { bufferSize: 16 * 1024, sendTimeout: 60_000, idleTimeout: 60_000 },
-  limits: { bodySize: 1024 * 1024, headerSize: 16 * 1024, headerTimeout: 60_000, requestTimeout: 120_000 },
-  shutdown: { grace: 10_000 },
-  send: { location: '/send/', root: '', interval: 100, timeout: 10_000, suffix: '.tmp', maxDuration: 0 },
-  dyups: {
-    adminHost: '127.0.0.1',
-    adminPort: 0,
-    token: '',
-    allowRemote: 'no',
-    trylock: 'no',
-    proxyHost: '127.0.0.1',
-    proxyPort: 0,
-    stateFile: '',
-    sync: '',
-    connectTimeout: 1_000,
-    readTimeout: 60_000,
-    sendTimeout: 60_000,
-    bodySize: 1024 * 1024,
-    buffering: 'on',
-    bufferSize: 8 * 1024,
-    buffers: '8 8k',
-    busyBuffersSize: 16 * 1024,
-    maxTempFileSize: 1024 * 1024 * 1024,
-    tempFileWriteSize: 16 * 1024,
-    tempPath: '',
-  },
-};
-
-function checkHost(what: string, value: string): string {
-  if (value.trim() === '' || /[\s/]/.test(value))
-    throw new InvalidArgumentError(`${what} must be a host name or IP address, got '${value}'`);
-  return value;
-}
-
-/** The URL with any password replaced, for logs and /status. */
-export function redactUrl(value: string): string {
-  try {
-    const url = new URL(value);
-    if (url.password) url.password = '***';
-    return url.toString();
-  } catch {
-    return value;
-  }
-}
-
-export function checkRedisUrl(what: string, value: string): string {
-  let url: URL;
-  try {
-    url = new URL(value);
-  } catch {
-    throw new InvalidArgumentError(`${what} must be a URL like redis://127.0.0.1:6379, got '${value}'`);
-  }
-  if (!['redis:', 'rediss:', 'unix:'].includes(url.protocol)) {
-    throw new InvalidArgumentError(`${what} must use redis://, rediss:// or unix://, got '${url.protocol}//'`);
-  }
-  if (url.protocol !== 'unix:' && url.hostname === '')
-    throw new InvalidArgumentError(`${what} has no host: '${value}'`);
-  return value;
-}
-
-function checkLocation(what: string, value: string): string {
-  if (!/^\/([A-Za-z0-9._~-]+\/)*$/.test(value))
-    throw new InvalidArgumentError(
-      `${what} must be a path that starts and ends with '/', like '/send/', got '${value}'`,
-    );
-  return value;
-}
-
-function checkDirectory(what: string, value: string): string {
-  let info;
-  try {
-    info = statSync(value);
-  } catch {
-    throw new InvalidArgumentError(`${what} must be an existing directory, got '${value}' (not found)`);
-  }
-  if (!info.isDirectory())
-    throw new InvalidArgumentError(`${what} must be a directory, got '${value}' (not a directory)`);
-  return resolve(value);
-}
-
-function checkBuffers(what: string, value: string): string {
-  const match = /^\s*(\d+)\s+(\d+[kmg]?)\s*$/i.exec(value);
-  if (match === null || Number(match[1]) < 1 || parseSize(what, match[2]) < 1) {
-    throw new InvalidArgumentError(
-      `${what} must be a count and a size like "8 8k" (nginx's proxy_buffers), got '${value}'`,
-    );
-  }
-  return `${Number(match[1])} ${match[2]!.toLowerCase()}`;
-}
-
-/** proxy_buffers "count size" (checked by checkBuffers) as numbers. */
-export function parseBuffers(value: string): { count: number; size: number } {
-  const [count, size] = value.trim().split(/\s+/) as [string, string];
-  return { count: Number(count), size: parseSize('buffers', size) };
-}
-
-function checkSuffix(what: string, value: string): string {
-  if (!/^\.[A-Za-z0-9._-]+$/.test(value))
-    throw new InvalidArgumentError(`${what} must look like '.tmp', got '${value}'`);
-  return value;
-}
-
-function checkWorkers(what: string, value: string): string {
-  if (value === 'auto' || (/^\d+$/.test(value) && Number(value) >= 1 && Number(value) <= 256)) return value;
-  throw new InvalidArgumentError(`${what} must be 'auto' or a whole number from 1 to 256, got '${value}'`);
-}
-
-/** The keys a config file may have; flags are checked against the same rules. */
-export const SCHEMA: Schema = {
-  host: { kind: 'string', check: checkHost },
-  port: { kind: 'int', min: 0, max: 65535 },
-  redis: { kind: 'string', check: checkRedisUrl },
-  workers: { kind: 'string', check: checkWorkers },
-  logLevel: { kind: 'choice', choices: LOG_LEVELS },
-  test: {
-    kind: 'section',
-    fields: {
-      mode: { kind: 'choice', choices: ['short', 'keepalive', 'shared'] },
-      poolSize: { kind: 'int', min: 1, max: 100_000 },
-      backlog: { kind: 'int', min: 0, max: 1_000_000 },
-      connectTimeout: { kind: 'duration' },
-      readTimeout: { kind: 'duration' },
-      maxValueSize: { kind: 'size' },
-    },
+    mode: choice<TestMode>('keepalive', ['short', 'keepalive', 'shared']),
+    poolSize: int(100, 1, 100_000),
+    backlog: int(10_000, 0, 1_000_000),
+    connectTimeout: duration(1_000),
+    readTimeout: duration(5_000),
+    maxValueSize: size(1024 * 1024),
   },
   scheduler: {
-    kind: 'section',
-    fields: {
-      concurrency: { kind: 'int', min: 1, max: 10_000_000 },
-      backlog: { kind: 'int', min: 0, max: 10_000_000 },
-      deadline: { kind: 'duration' },
-      queueTimeout: { kind: 'duration' },
-    },
+    concurrency: int(10_000, 1, 10_000_000),
+    backlog: int(10_000, 0, 10_000_000),
+    deadline: duration(60_000),
+    queueTimeout: duration(0),
   },
   output: {
-    kind: 'section',
-    fields: { bufferSize: { kind: 'size' }, sendTimeout: { kind: 'duration' }, idleTimeout: { kind: 'duration' } },
+    bufferSize: size(16 * 1024),
+    sendTimeout: duration(60_000),
+    /** a streaming response (head sent) is cut after this long without progress; it replaces scheduler.deadline then (0: no hand-over) */
+    idleTimeout: duration(60_000),
   },
   limits: {
-    kind: 'section',
-    fields: {
-      bodySize: { kind: 'size' },
-      headerSize: { kind: 'size' },
-      headerTimeout: { kind: 'duration' },
-      requestTimeout: { kind: 'duration' },
-    },
+    bodySize: size(1024 * 1024),
+    headerSize: size(16 * 1024),
+    /** the request head must arrive within it (nginx's client_header_timeout), else 408 */
+    headerTimeout: duration(60_000),
+    /** the whole request, body included (0: no limit) — on every listener but the dyups proxy, whose streamed bodies have dyups.readTimeout between pieces instead */
+    requestTimeout: duration(120_000),
   },
-  shutdown: { kind: 'section', fields: { grace: { kind: 'duration' } } },
+  shutdown: { grace: duration(10_000) },
+  /** Dynamic sendfile: files being written, streamed as they grow. */
   send: {
-    kind: 'section',
-    fields: {
-      location: { kind: 'string', check: checkLocation },
-      root: { kind: 'string', check: checkDirectory },
-      interval: { kind: 'duration' },
-      timeout: { kind: 'duration' },
-      suffix: { kind: 'string', check: checkSuffix },
-      maxDuration: { kind: 'duration' },
-    },
+    location: text('/send/', checkLocation),
+    /** null: dynamic sendfile is off */
+    root: optionalText(checkDirectory).from({
+      flag: 'send-root',
+      valueName: 'DIR',
+      help: 'serve growing files from DIR under /send/ (dynamic sendfile)',
+    }),
+    interval: duration(100),
+    timeout: duration(10_000),
+    suffix: text('.tmp', checkSuffix),
+    maxDuration: duration(0),
   },
+  /** dyups: off while both ports are 0. */
   dyups: {
-    kind: 'section',
-    fields: {
-      adminHost: { kind: 'string', check: checkHost },
-      adminPort: { kind: 'int', min: 0, max: 65535 },
-      token: { kind: 'string' },
-      allowRemote: { kind: 'choice', choices: ['yes', 'no'] },
-      trylock: { kind: 'choice', choices: ['yes', 'no'] },
-      proxyHost: { kind: 'string', check: checkHost },
-      proxyPort: { kind: 'int', min: 0, max: 65535 },
-      stateFile: { kind: 'string' },
-      sync: {
-        kind: 'string',
-        check: (what, value) => (value === '' || value === 'redis' ? value : checkRedisUrl(what, value)),
-      },
-      connectTimeout: { kind: 'duration' },
-      readTimeout: { kind: 'duration' },
-      sendTimeout: { kind: 'duration' },
-      bodySize: { kind: 'size' },
-      buffering: { kind: 'choice', choices: ['on', 'off'] },
-      bufferSize: { kind: 'size', min: 1 },
-      buffers: { kind: 'string', check: checkBuffers },
-      busyBuffersSize: { kind: 'size', min: 1 },
-      maxTempFileSize: { kind: 'size' },
-      tempFileWriteSize: { kind: 'size', min: 1 },
-      tempPath: { kind: 'string', check: (what, value) => (value === '' ? value : checkDirectory(what, value)) },
-    },
+    adminHost: text('127.0.0.1', checkHost),
+    adminPort: int(0, 0, 65535).from({
+      flag: 'admin-port',
+      valueName: 'PORT',
+      help: 'dyups admin interface on 127.0.0.1:PORT',
+    }),
+    /** bearer token for the admin interface; null: none */
+    token: optionalText(),
+    allowRemote: onOff(false),
+    /** a change meeting another in progress answers 409 (dyups_trylock) */
+    trylock: onOff(false),
+    proxyHost: text('127.0.0.1', checkHost),
+    proxyPort: int(0, 0, 65535).from({
+      flag: 'proxy-port',
+      valueName: 'PORT',
+      help: 'dyups proxy listener (Host names the upstream group)',
+    }),
+    /** null: changes live in memory only */
+    stateFile: optionalText().from({
+      flag: 'state-file',
+      valueName: 'FILE',
+      help: 'persist dyups upstreams here; loaded at start',
+    }),
+    /** a Redis all instances share to stay in step; null: this instance alone */
+    sync: dyupsSync.from({
+      flag: 'dyups-sync',
+      valueName: 'URL',
+      help: "keep dyups upstreams in step with other instances through this Redis ('redis': --redis)",
+    }),
+    connectTimeout: duration(1_000),
+    /** proxy_read_timeout: between two reads from an upstream */
+    readTimeout: duration(60_000),
+    /** proxy_send_timeout: between two writes to an upstream */
+    sendTimeout: duration(60_000),
+    bodySize: size(1024 * 1024),
+    /** nginx's proxy_buffering and its sizes, for the proxy's responses */
+    buffering: onOff(true),
+    bufferSize: size(8 * 1024, 1),
+    buffers: buffers({ count: 8, size: 8 * 1024 }),
+    busyBuffersSize: size(16 * 1024, 1),
+    /** 0: no temp file (backpressure once the memory buffers are full) */
+    maxTempFileSize: size(1024 * 1024 * 1024),
+    tempFileWriteSize: size(16 * 1024, 1),
+    /** null: the system temp directory */
+    tempPath: optionalText(checkDirectory),
   },
 };
 
-/** Reads a config file: JSON, or a .js/.mjs/.ts module whose default export is the object. */
-export async function loadConfigFile(file: string): Promise<unknown> {
-  const path = resolve(file);
-  const ext = extname(path).toLowerCase();
-  let text: string;
-  try {
-    text = readFileSync(path, 'utf8');
-  } catch (err) {
-    throw new InvalidArgumentError(
-      `config file ${file}: cannot read it (${(err as NodeJS.ErrnoException).code ?? String(err)})`,
-    );
-  }
-  if (ext === '.json') {
-    try {
-      return JSON.parse(text) as unknown;
-    } catch (err) {
-      throw new InvalidArgumentError(`config file ${file}: not valid JSON (${(err as Error).message})`);
-    }
-  }
-  if (ext === '.js' || ext === '.mjs' || ext === '.cjs') {
-    const module = (await import(pathToFileURL(path).href)) as { default?: unknown };
-    return module.default;
-  }
-  if (ext === '.ts' || ext === '.mts') {
-    let ts: typeof import('typescript');
-    try {
-      ts = (await import('typescript')).default;
-    } catch {
-      throw new InvalidArgumentError(
-        `config file ${file}: a .ts config needs the typescript package (npm install typescript), or use .json or .js`,
-      );
-    }
-    const js = ts.transpileModule(text, {
-      compilerOptions: { module: ts.ModuleKind.ESNext, target: ts.ScriptTarget.ES2022 },
-    }).outputText;
-    const module = (await import(`data:text/javascript;base64,${Buffer.from(js).toString('base64')}`)) as {
-      default?: unknown;
-    };
-    return module.default;
-  }
-  throw new InvalidArgumentError(
-    `config file ${file}: unsupported type '${ext || '(none)'}' (use .json, .js, .mjs or .ts)`,
-  );
+/** Everything `cosocket serve` runs with, checked, converted and frozen. */
+export type ServerConfig = ConfigOf<typeof SERVER_SCHEMA>;
+
+export const DEFAULTS: ServerConfig = build(SERVER_SCHEMA, []);
+
+export interface ConfigSources {
+  /** --config FILE */
+  readonly file?: string;
+  /** flag name (without dashes) → its text */
+  readonly flags?: ReadonlyMap<string, string>;
+  readonly env?: Readonly<Record<string, string | undefined>>;
 }
 
-function merge(base: ServerConfig, data: ConfigData): ServerConfig {
-  const out = structuredClone(base) as unknown as Record<string, unknown>;
-  for (const [key, value] of Object.entries(data)) {
-    if (typeof value === 'object') out[key] = { ...(out[key] as object), ...value };
-    else out[key] = value;
-  }
-  if (typeof out.workers === 'string')
-    out.workers = out.workers === 'auto' ? availableParallelism() : Number(out.workers);
-  return out as unknown as ServerConfig;
-}
-
-/** The file's settings over the defaults, then the flags' over both. */
-export async function resolveConfig(file: string | undefined, flags: Record<string, unknown>): Promise<ServerConfig> {
-  let config = DEFAULTS;
-  if (file !== undefined)
-    config = merge(config, checkConfig(`config file ${file}`, await loadConfigFile(file), SCHEMA));
-  const flagNames: Record<string, string> = {
-    'send.root': '--send-root',
-    'dyups.adminPort': '--admin-port',
-    'dyups.proxyPort': '--proxy-port',
-    'dyups.stateFile': '--state-file',
-    'dyups.sync': '--dyups-sync',
-  };
-  const flagName = (name: string): string =>
-    flagNames[name] ?? `--${name.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`;
-  return merge(config, checkConfig('flags', flags, SCHEMA, '', flagName));
+/** The defaults, under the config file's settings, under the environment's, under the flags'. */
+export async function resolveConfig(sources: ConfigSources): Promise<ServerConfig> {
+  const layers: Layer[] = [];
+  if (sources.file !== undefined)
+    layers.push(readObject(SERVER_SCHEMA, await loadConfigFile(sources.file), `config file ${sources.file}`));
+  if (sources.env !== undefined) layers.push(readEnv(SERVER_SCHEMA, sources.env));
+  if (sources.flags !== undefined) layers.push(readFlags(SERVER_SCHEMA, sources.flags));
+  return build(SERVER_SCHEMA, layers);
 }

@@ -1,4 +1,4 @@
-import { parseBuffers, redactUrl } from '../config/server-config.js';
+import { redactUrl } from '../config/server-config.js';
 import type { ServerConfig } from '../config/server-config.js';
 import { DyupsSyncError } from '../errors/index.js';
 import type { Scheduler } from '../runtime/scheduler.js';
@@ -49,7 +49,7 @@ export async function startDyups(
 ): Promise<DyupsListeners | null> {
   const settings = config.dyups;
   if (settings.adminPort === 0 && settings.proxyPort === 0) return null;
-  const stateFile = settings.stateFile === '' ? null : settings.stateFile;
+  const stateFile = settings.stateFile;
   // a worker's table is a replica of the primary's: no state file of its own; a cluster primary passes its own table
   const claim = hooks.table === undefined && role !== 'worker' && stateFile !== null ? claimStateFile(stateFile) : null;
   let table: UpstreamTable;
@@ -80,8 +80,13 @@ export async function startDyups(
   // instances agree through Redis: load its table before serving, and make every change there first
   let sync: RedisSync | null = null;
   // `redis`: the Redis the server already uses (--redis), as dyups-sync is usually set up
-  const syncUrl = settings.sync === 'redis' ? (hooks.redisUrl ?? config.redis ?? '') : settings.sync;
-  if (syncUrl !== '' && role !== 'worker') {
+  const syncUrl =
+    settings.sync === null
+      ? null
+      : settings.sync === 'server-redis'
+        ? (hooks.redisUrl ?? config.redis)
+        : settings.sync.url;
+  if (syncUrl !== null && role !== 'worker') {
     sync = new RedisSync(table, { url: syncUrl });
     try {
       await sync.start();
@@ -94,10 +99,10 @@ export async function startDyups(
   if (settings.adminPort !== 0 && role !== 'worker') {
     const redisSync = sync;
     const admin = await buildAdminApp(table, {
-      token: settings.token === '' ? null : settings.token,
+      token: settings.token,
       headerTimeout: config.limits.headerTimeout,
       requestTimeout: config.limits.requestTimeout,
-      allowRemote: settings.allowRemote === 'yes',
+      allowRemote: settings.allowRemote,
       hostNames: ['0.0.0.0', '::', ''].includes(settings.adminHost) ? [] : [settings.adminHost],
       ...(hooks.afterChange ? { afterChange: hooks.afterChange } : {}),
       ...(redisSync !== null ? { change: (change: Change) => redisSync.change(change) } : {}),
@@ -106,7 +111,7 @@ export async function startDyups(
         : hooks.health
           ? { health: hooks.health }
           : {}),
-      trylock: settings.trylock === 'yes',
+      trylock: settings.trylock,
     });
     guardRequests(admin.server);
     await admin.listen({ host: settings.adminHost, port: settings.adminPort });
@@ -125,13 +130,13 @@ export async function startDyups(
       bodyLimit: settings.bodySize,
       headerTimeout: config.limits.headerTimeout,
       buffering: {
-        buffering: settings.buffering === 'on',
+        buffering: settings.buffering,
         bufferSize: settings.bufferSize,
-        buffers: parseBuffers(settings.buffers),
+        buffers: settings.buffers,
         busyBuffersSize: settings.busyBuffersSize,
         maxTempFileSize: settings.maxTempFileSize,
         tempFileWriteSize: settings.tempFileWriteSize,
-        ...(settings.tempPath !== '' ? { tempPath: settings.tempPath } : {}),
+        ...(settings.tempPath !== null ? { tempPath: settings.tempPath } : {}),
       },
     });
     guardRequests(proxy.server);
@@ -144,7 +149,7 @@ export async function startDyups(
   parts.push(
     `${table.all().length} upstream group(s)${stateFile === null ? ', in memory only' : ` from ${stateFile}`}`,
   );
-  if (sync !== null) parts.push(`synced through ${redactUrl(syncUrl)}`);
+  if (sync !== null && syncUrl !== null) parts.push(`synced through ${redactUrl(syncUrl)}`);
   return {
     banner: `cosocket ${parts.join('; ')}`,
     table,

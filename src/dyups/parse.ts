@@ -1,3 +1,5 @@
+import { parseTime } from '../config/units.js';
+import type { BareUnit } from '../config/units.js';
 import { UpstreamSyntaxError } from '../errors/index.js';
 import { CHECK_DEFAULTS, MAX_RING_POINTS, MAX_WEIGHT, RING_POINTS_PER_WEIGHT, SERVER_DEFAULTS } from './upstream.js';
 import type { Balancer, HealthCheck, UpstreamGroup, UpstreamServer } from './upstream.js';
@@ -50,9 +52,6 @@ export function tokenize(text: string): Token[] {
   }
   return tokens;
 }
-
-const DURATION = /^(\d+)(ms|s|m|h|d)?$/;
-const UNIT_MS: Readonly<Record<string, number>> = { ms: 1, s: 1_000, m: 60_000, h: 3_600_000, d: 86_400_000 };
 
 /** Parses a body in nginx `upstream {}` syntax into a group, validating everything first. */
 export function parseUpstream(name: string, text: string): UpstreamGroup {
@@ -247,9 +246,12 @@ function wholeNumber(token: Token, min: number, max: number, fail: Fail): number
   return Number(token.text);
 }
 
-/** nginx time: a number with ms/s/m/h/d; a bare number is in `bareUnit` (seconds for fail_timeout, ms for check). */
-function duration(token: Token, bareUnit: 'ms' | 's', fail: Fail): number {
-  const match = DURATION.exec(token.text);
-  if (match === null) fail(token, 'expected a time like 10s, 500ms or 1m');
-  return Number(match[1]) * UNIT_MS[match[2] ?? bareUnit]!;
+/**
+ * nginx time in whole milliseconds (what the state file writes back); a bare number is in `bareUnit`
+ * (seconds for fail_timeout, ms for check).
+ */
+function duration(token: Token, bareUnit: BareUnit, fail: Fail): number {
+  const ms = parseTime(token.text, bareUnit);
+  if (ms === null || !Number.isInteger(ms)) fail(token, 'expected a time like 10s, 500ms, 1m or 1m30s');
+  return ms!;
 }

@@ -36,6 +36,6 @@ export async function buildApp({ config, scheduler, redisUrl, redis }: AppDeps):
   await app.register(cosocketPlugin, { scheduler, output: config.output, ...(requestLogging ? {} : { log }) });
   await app.register(statusRoutes, { scheduler, redis });
   await app.register(testRoutes, { redisUrl, ...config.test });
-  if (config.send.root !== '') await app.register(sendRoutes, config.send);
+  if (config.send.root !== null) await app.register(sendRoutes, { ...config.send, root: config.send.root });
   return app;
 }

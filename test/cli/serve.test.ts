@@ -58,6 +58,20 @@ describe('cosocket serve', () => {
     });
   }
 
+  it('names REDIS_URL, not --redis, when the environment gives a bad URL; a flag wins over it', async () => {
+    const result = await runCli(['serve'], { ...process.env, REDIS_URL: 'http://x' });
+    assert.equal(result.code, 2);
+    assert.match(
+      result.stderr,
+      /^cosocket serve: REDIS_URL must use redis:\/\/, rediss:\/\/ or unix:\/\/, got 'http:\/\/'\n$/,
+    );
+    const flagged = await runCli(['serve', '--redis', 'http://y'], {
+      ...process.env,
+      REDIS_URL: 'redis://127.0.0.1:1',
+    });
+    assert.match(flagged.stderr, /^cosocket serve: --redis must use redis:\/\//);
+  });
+
   it('exits 2 with one clear line when redis-server is not on PATH and no Redis is given', async () => {
     const env: NodeJS.ProcessEnv = { ...process.env, PATH: '/nonexistent' };
     delete env.REDIS_URL;
