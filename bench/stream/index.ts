@@ -15,10 +15,12 @@ import { readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { get } from 'node:http';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { MetricLog } from '../lib/bench-json.js';
 import { fixed, markdownTable } from '../lib/table.js';
 import { envInt } from '../lib/env.js';
 import { nginxPath, startNginx, startProcess } from '../lib/processes.js';
 import type { Proc } from '../lib/processes.js';
+import { subjectDir } from '../lib/subject.js';
 
 const CHUNKS = envInt('CHUNKS', 100_000);
 const ROUNDS = envInt('ROUNDS', 5);
@@ -34,6 +36,8 @@ const LABEL: Record<Mode, string> = {
   'reply-from': '(d) @fastify/reply-from',
   nginx: '(e) nginx proxy_pass',
 };
+/** Proxies that do not run the code under test. */
+const CONTROLS: ReadonlySet<Mode> = new Set<Mode>(['reply-from', 'nginx']);
 
 function descendants(pid: number): number[] {
   const out = spawnSync('pgrep', ['-P', String(pid)])
@@ -282,6 +286,27 @@ async function main(): Promise<void> {
   console.log(
     `  10 concurrent downloads all finished byte-identical through every proxy, every round: ${tenOk ? 'yes' : 'NO'}`,
   );
+
+  const log = new MetricLog('stream', subjectDir);
+  for (const mode of modes) {
+    const control = CONTROLS.has(mode);
+    const first = cold.get(mode)!;
+    log.add(`cold first download CPU: ${LABEL[mode]}`, first.cpu, 's', 'lower', control);
+    log.add(`cold first download wall: ${LABEL[mode]}`, first.wall, 's', 'lower', control);
+    for (const scenario of scenarios.map((s) => s.name)) {
+      const runs = samples.get(`${mode} ${scenario}`)!;
+      const at = `${LABEL[mode]}, ${scenario}`;
+      log.add(`CPU: ${at}`, cpuOf(mode, scenario), 's', 'lower', control);
+      log.add(`wall: ${at}`, median(runs.map((r) => r.wall)), 's', 'lower', control);
+      log.add(`peak RSS: ${at}`, peaks.get(`${mode} ${scenario}`)!, 'MB', 'lower', control);
+      log.add(`byte-identical downloads: ${at}`, runs.filter((r) => r.ok).length, 'rounds', 'higher', control);
+      log.add(`longest silence: ${at}`, Math.max(...runs.map((r) => r.longestSilence)), 'ms', null, control);
+      if (mode !== 'off' && mode !== 'on') continue;
+      log.add(`CPU vs naive: ${at}`, cpuOf(mode, scenario) / cpuOf('naive', scenario), 'x', 'lower');
+      if (haveNginx) log.add(`CPU vs nginx: ${at}`, cpuOf(mode, scenario) / cpuOf('nginx', scenario), 'x', 'lower');
+    }
+  }
+  log.print();
 }
 
 await main();
