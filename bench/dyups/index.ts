@@ -16,7 +16,7 @@ import { childPids } from '../lib/process-cpu.js';
 import { freePort, nginxPath, startNginx, startNginxConstant, startProcess } from '../lib/processes.js';
 import type { Proc } from '../lib/processes.js';
 import { Latencies } from '../lib/latency.js';
-import { lib, subjectBin, subjectDir } from '../lib/subject.js';
+import { loadSubject, subjectBin, subjectDir } from '../lib/subject.js';
 import { fixed, markdownTable, median } from '../lib/table.js';
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 3);
@@ -183,6 +183,7 @@ async function acrossWorkers(): Promise<Latencies> {
 /** From the start of a change on instance A until instance B applied it (Redis hash + version + pub/sub). */
 async function acrossInstances(): Promise<{ ack: Latencies; visible: Latencies }> {
   const redis = await startEmbeddedRedis();
+  const lib = await loadSubject();
   const a = new lib.UpstreamTable({ stateFile: null });
   const b = new lib.UpstreamTable({ stateFile: null });
   const syncA = new lib.RedisSync(a, { url: redis.url });

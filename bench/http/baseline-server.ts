@@ -60,7 +60,7 @@ if (mode === 'constant') {
   app.get('/test', async () => (await getTestOverNewConnection(hostname, Number(port))) ?? '');
 } else if (mode === 'co-constant') {
   // only this server runs the library under test: the others never load it
-  const { lib } = await import('../lib/subject.js');
+  const lib = await (await import('../lib/subject.js')).loadSubject();
   await app.register(lib.cosocketPlugin, {});
   app.get(
     '/test',

@@ -42,8 +42,13 @@ function member<T>(module: Record<string, unknown>, name: string, what: string):
   return value as T;
 }
 
-/** The package's public API, from the tree under test. */
-export const lib = (await importFirst('the public entry', ['dist/src/index.js'])) as unknown as typeof Cosocket;
+export type Library = typeof Cosocket;
+let library: Promise<Library> | null = null;
+
+/** The package's public API from the tree under test, loaded on first use (a suite that only starts servers never loads it). */
+export function loadSubject(): Promise<Library> {
+  return (library ??= importFirst('the public entry', ['dist/src/index.js']) as Promise<unknown> as Promise<Library>);
+}
 
 /** What bench/send's server passes to the sendfile routes (the fields every tree has taken). */
 export interface SendRouteOptions {

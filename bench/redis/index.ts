@@ -10,7 +10,7 @@ import type { Operation, redis } from '../../src/index.js';
 import { startEmbeddedRedis } from '../../src/redis/embedded.js';
 import { MetricLog } from '../lib/bench-json.js';
 import { Latencies } from '../lib/latency.js';
-import { lib, subjectDir } from '../lib/subject.js';
+import { loadSubject, subjectDir } from '../lib/subject.js';
 import { fixed, markdownTable, median } from '../lib/table.js';
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 2);
@@ -43,6 +43,7 @@ interface Run {
   maxOpen: number;
 }
 
+const lib = await loadSubject();
 const { Scheduler, pools } = lib;
 const HAND_WRITTEN = new Set<Mode>(['ioredis-connect', 'ioredis-per-worker', 'ioredis-shared']);
 

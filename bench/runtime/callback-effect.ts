@@ -4,7 +4,9 @@
  * the kind is called with the waiting task and the effect, in either order, and wakes the task through
  * `settleWait` (before issue 14) or the narrow waiter's `settle`/`resume`. The method is looked up once.
  */
-import { lib } from '../lib/subject.js';
+import { loadSubject } from '../lib/subject.js';
+
+const lib = await loadSubject();
 
 type Settle = (value: unknown, isError: boolean) => void;
 type Waiter = Record<string, Settle | undefined>;

@@ -7,11 +7,11 @@
 import co from 'co';
 import type { Task } from '../../src/index.js';
 import { MetricLog } from '../lib/bench-json.js';
-import { lib, subjectDir } from '../lib/subject.js';
+import { loadSubject, subjectDir } from '../lib/subject.js';
 import { fixed, markdownTable, median } from '../lib/table.js';
 import { ping } from './callback-effect.js';
 
-const { Scheduler, call, cancelled, sleep } = lib;
+const { Scheduler, call, cancelled, sleep } = await loadSubject();
 
 const STEPS = Number(process.env.STEPS ?? 1_000_000);
 const ROUNDS = Number(process.env.ROUNDS ?? 7);

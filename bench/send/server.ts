@@ -1,10 +1,10 @@
 /** The sendfile server under test: fastify + cosocket's send routes over DIR. `node server.js DIR`. */
 import Fastify from 'fastify';
-import { lib, loadSendRoutes } from '../lib/subject.js';
+import { loadSendRoutes, loadSubject } from '../lib/subject.js';
 
 const root = process.argv[2]!;
 const app = Fastify({ logger: false });
-await app.register(lib.cosocketPlugin);
+await app.register((await loadSubject()).cosocketPlugin);
 await app.register(await loadSendRoutes(), {
   location: '/send/',
   root,

@@ -6,9 +6,9 @@
 import Fastify from 'fastify';
 import replyFrom from '@fastify/reply-from';
 import type { HandlerContext, Operation } from '../../src/index.js';
-import { lib } from '../lib/subject.js';
+import { loadSubject } from '../lib/subject.js';
 
-const { co, copyResponseHead, cosocketPlugin, http, proxyPass } = lib;
+const { co, copyResponseHead, cosocketPlugin, http, proxyPass } = await loadSubject();
 
 const [mode, upstreamPort] = process.argv.slice(2);
 const port = Number(upstreamPort);
