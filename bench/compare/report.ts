@@ -76,8 +76,9 @@ export function markdownReport(c: Comparison): string {
     '',
     worse.length === 0
       ? `**No metric WORSE** (${judged.length} judged).`
-      : `**${worse.length} of ${judged.length} judged metrics WORSE**: ${worse.map((m) => `${m.suite} / ${m.name} ${ratio(m.gain)}`).join('; ')}.`,
+      : `**${worse.length} of ${judged.length} judged metrics WORSE**:`,
   ];
+  if (worse.length > 0) lines.push('', ...worse.map((m) => `- ${m.suite} / ${m.name}: ${ratio(m.gain)}`));
   if (failed.length > 0) lines.push('', `**${failed.length} run(s) failed**: see the end of this report.`);
   for (const suite of c.suites) {
     const metrics = c.metrics.filter((m) => m.suite === suite);

@@ -52,11 +52,11 @@ export function runSuite(spec: RunSpec): Promise<RunOutcome> {
   running = child;
   let stdout = '';
   let output = '';
-  child.stdout!.on('data', (d: Buffer) => {
+  child.stdout.on('data', (d: Buffer) => {
     stdout += d.toString();
     output += d.toString();
   });
-  child.stderr!.on('data', (d: Buffer) => (output += d.toString()));
+  child.stderr.on('data', (d: Buffer) => (output += d.toString()));
   let timedOut = false;
   const timer = setTimeout(() => {
     timedOut = true;
