@@ -21,6 +21,7 @@ import { envInt } from '../lib/env.js';
 import { nginxPath, startNginx, startProcess } from '../lib/processes.js';
 import type { Proc } from '../lib/processes.js';
 import { subjectDir } from '../lib/subject.js';
+import { logStreamMetrics } from './metrics.js';
 
 const CHUNKS = envInt('CHUNKS', 100_000);
 const ROUNDS = envInt('ROUNDS', 5);
@@ -288,24 +289,13 @@ async function main(): Promise<void> {
   );
 
   const log = new MetricLog('stream', subjectDir);
-  for (const mode of modes) {
-    const control = CONTROLS.has(mode);
-    const first = cold.get(mode)!;
-    log.add(`cold first download CPU: ${LABEL[mode]}`, first.cpu, 's', 'lower', control);
-    log.add(`cold first download wall: ${LABEL[mode]}`, first.wall, 's', 'lower', control);
-    for (const scenario of scenarios.map((s) => s.name)) {
-      const runs = samples.get(`${mode} ${scenario}`)!;
-      const at = `${LABEL[mode]}, ${scenario}`;
-      log.add(`CPU: ${at}`, cpuOf(mode, scenario), 's', 'lower', control);
-      log.add(`wall: ${at}`, median(runs.map((r) => r.wall)), 's', 'lower', control);
-      log.add(`peak RSS: ${at}`, peaks.get(`${mode} ${scenario}`)!, 'MB', 'lower', control);
-      log.add(`byte-identical downloads: ${at}`, runs.filter((r) => r.ok).length, 'rounds', 'higher', control);
-      log.add(`longest silence: ${at}`, Math.max(...runs.map((r) => r.longestSilence)), 'ms', null, control);
-      if (mode !== 'off' && mode !== 'on') continue;
-      log.add(`CPU vs naive: ${at}`, cpuOf(mode, scenario) / cpuOf('naive', scenario), 'x', 'lower');
-      if (haveNginx) log.add(`CPU vs nginx: ${at}`, cpuOf(mode, scenario) / cpuOf('nginx', scenario), 'x', 'lower');
-    }
-  }
+  logStreamMetrics(log, {
+    proxies: modes.map((mode) => ({ id: mode, label: LABEL[mode], control: CONTROLS.has(mode) })),
+    scenarios: scenarios.map((s) => s.name),
+    cold,
+    samples,
+    peaks,
+  });
   log.print();
 }
 
