@@ -20,7 +20,8 @@ A gain is direction-aware (above 1 is better, also for times and sizes). A metri
 median gain is below 0.97; controls (hand-written baselines, nginx, the load generator's ceiling) and
 figures that only describe a run (CPU shares, connection counts) are reported and never judged.
 Exit status: 0 when nothing is WORSE and every run finished, 1 otherwise, 2 for a usage error.
-Suite settings (BENCH_SECONDS, ROUNDS, ...) from the environment override the harness's defaults.`;
+Suites that repeat their own runs (redis, http, stream, dyups) get ROUNDS=1: the rounds here are the
+repetitions. Suite settings in the environment (BENCH_SECONDS, ROUNDS, ...) override the harness's.`;
 
 export interface CompareOptions {
   base: string;
