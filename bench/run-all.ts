@@ -4,18 +4,10 @@
  */
 import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-
-const BENCHES: ReadonlyArray<{ name: string; script: string; nodeArgs: string[] }> = [
-  { name: 'runtime', script: 'runtime/index.js', nodeArgs: ['--expose-gc'] },
-  { name: 'redis', script: 'redis/index.js', nodeArgs: [] },
-  { name: 'http', script: 'http/index.js', nodeArgs: [] },
-  { name: 'stream', script: 'stream/index.js', nodeArgs: [] },
-  { name: 'send', script: 'send/index.js', nodeArgs: [] },
-  { name: 'dyups', script: 'dyups/index.js', nodeArgs: [] },
-];
+import { SUITES } from './lib/suites.js';
 
 let failed = 0;
-for (const bench of BENCHES) {
+for (const bench of SUITES) {
   process.stdout.write(`\n## bench/${bench.name}\n`);
   const script = fileURLToPath(new URL(bench.script, import.meta.url));
   const result = spawnSync(process.execPath, [...bench.nodeArgs, script], { stdio: 'inherit' });

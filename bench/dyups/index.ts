@@ -9,21 +9,24 @@
  */
 import type { ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { RedisSync } from '../../src/dyups/redis-sync.js';
-import { UpstreamTable } from '../../src/dyups/table.js';
 import { startEmbeddedRedis } from '../../src/server/embedded-redis.js';
+import { MetricLog } from '../lib/bench-json.js';
 import { chooseGenerator, generatorCaveat, runGenerator } from '../lib/load-generator.js';
 import { childPids } from '../lib/process-cpu.js';
 import { freePort, nginxPath, startNginx, startNginxConstant, startProcess } from '../lib/processes.js';
 import type { Proc } from '../lib/processes.js';
 import { Latencies } from '../lib/latency.js';
+import { loadSubject, subjectBin, subjectDir } from '../lib/subject.js';
 import { fixed, markdownTable, median } from '../lib/table.js';
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 3);
 const ROUNDS = Number(process.env.ROUNDS ?? 3);
 const CONCURRENCY = Number(process.env.CONCURRENCY ?? 50);
 const CHANGES = Number(process.env.CHANGES ?? 200);
-const BIN = fileURLToPath(new URL('../../../bin/cosocket.js', import.meta.url));
+const BIN = subjectBin;
+/** Proxies that do not run the code under test. */
+const CONTROLS: ReadonlySet<string> = new Set(['http-proxy', 'nginx']);
+const log = new MetricLog('dyups', subjectDir);
 const HERE = fileURLToPath(new URL('.', import.meta.url));
 
 async function stop(child: ChildProcess): Promise<void> {
@@ -142,6 +145,16 @@ async function throughput(): Promise<string> {
   ]);
   const ratios = [['cosocket / @fastify/http-proxy', `${fixed(med('cosocket') / med('http-proxy'))}x`]];
   if (rps.has('nginx')) ratios.push(['cosocket / nginx proxy_pass', `${fixed(med('cosocket') / med('nginx'))}x`]);
+  for (const { id, label } of proxies) {
+    const control = CONTROLS.has(id);
+    log.add(`req/s: ${label}`, med(id), 'req/s', 'higher', control);
+    log.add(`p99: ${label}`, median(p99.get(id)!), 'ms', 'lower', control);
+    log.add(`failed or non-2xx: ${label}`, failed.get(id) ?? 0, 'requests', 'lower', control);
+    for (const part of ['generator', 'proxy', 'upstream'] as const)
+      log.add(`CPU ${part}: ${label}`, median(cpu.get(id)!.map((s) => s[part])), '%', null, control);
+  }
+  log.add('ratio: cosocket / @fastify/http-proxy', med('cosocket') / med('http-proxy'), 'x', 'higher');
+  if (rps.has('nginx')) log.add('ratio: cosocket / nginx proxy_pass', med('cosocket') / med('nginx'), 'x', 'higher');
   const caveat = generatorCaveat(generator);
   return (
     `Proxied GET, 10-byte upstream body (${haveNginx ? 'an nginx worker' : 'node http server; install nginx for an upstream that is never the limit'}), ` +
@@ -170,10 +183,11 @@ async function acrossWorkers(): Promise<Latencies> {
 /** From the start of a change on instance A until instance B applied it (Redis hash + version + pub/sub). */
 async function acrossInstances(): Promise<{ ack: Latencies; visible: Latencies }> {
   const redis = await startEmbeddedRedis();
-  const a = new UpstreamTable({ stateFile: null });
-  const b = new UpstreamTable({ stateFile: null });
-  const syncA = new RedisSync(a, { url: redis.url });
-  const syncB = new RedisSync(b, { url: redis.url });
+  const lib = await loadSubject();
+  const a = new lib.UpstreamTable({ stateFile: null });
+  const b = new lib.UpstreamTable({ stateFile: null });
+  const syncA = new lib.RedisSync(a, { url: redis.url });
+  const syncB = new lib.RedisSync(b, { url: redis.url });
   await syncA.start();
   await syncB.start();
   const ack = new Latencies();
@@ -202,12 +216,11 @@ async function main(): Promise<void> {
   console.log(await throughput());
   const workers = await acrossWorkers();
   const { ack, visible } = await acrossInstances();
-  const row = (label: string, l: Latencies): string[] => [
-    label,
-    fixed(l.percentile(50)),
-    fixed(l.percentile(99)),
-    String(l.count),
-  ];
+  const row = (label: string, l: Latencies): string[] => {
+    log.add(`median: ${label}`, l.percentile(50), 'ms', 'lower');
+    log.add(`p99: ${label}`, l.percentile(99), 'ms', 'lower');
+    return [label, fixed(l.percentile(50)), fixed(l.percentile(99)), String(l.count)];
+  };
   console.log(
     `\nChange propagation, ${CHANGES} changes each\n\n${markdownTable(
       ['what', 'median ms', 'p99 ms', 'changes'],
@@ -218,6 +231,7 @@ async function main(): Promise<void> {
       ],
     )}`,
   );
+  log.print();
 }
 
 await main();

@@ -11,9 +11,7 @@
 import Fastify from 'fastify';
 import genericPool from 'generic-pool';
 import { Redis } from 'ioredis';
-import { co, cosocketPlugin } from '../../src/fastify/plugin.js';
-import type { HandlerContext } from '../../src/fastify/plugin.js';
-import type { Operation } from '../../src/runtime/effect.js';
+import type { HandlerContext, Operation } from '../../src/index.js';
 import { getTestOverNewConnection } from './raw-resp-get.js';
 
 const [mode, url] = process.argv.slice(2);
@@ -61,10 +59,12 @@ if (mode === 'constant') {
   const { hostname, port } = new URL(url);
   app.get('/test', async () => (await getTestOverNewConnection(hostname, Number(port))) ?? '');
 } else if (mode === 'co-constant') {
-  await app.register(cosocketPlugin, {});
+  // only this server runs the library under test: the others never load it
+  const lib = await (await import('../lib/subject.js')).loadSubject();
+  await app.register(lib.cosocketPlugin, {});
   app.get(
     '/test',
-    co(function* constant(ctx: HandlerContext): Operation<void> {
+    lib.co(function* constant(ctx: HandlerContext): Operation<void> {
       ctx.print('hello12345');
     }),
   );

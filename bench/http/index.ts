@@ -15,6 +15,7 @@ import { availableParallelism } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { Redis } from 'ioredis';
 import { startEmbeddedRedis } from '../../src/server/embedded-redis.js';
+import { MetricLog, metricsRequested } from '../lib/bench-json.js';
 import { envInt } from '../lib/env.js';
 import {
   availableGenerators,
@@ -29,8 +30,10 @@ import { childPids } from '../lib/process-cpu.js';
 import { nginxPath, startNginxConstant } from '../lib/processes.js';
 import type { Proc } from '../lib/processes.js';
 import { medianWithRange, range, roundRatios } from '../lib/rounds.js';
+import { subjectBin, subjectDir } from '../lib/subject.js';
 import { barChart } from '../lib/svg.js';
 import { fixed, markdownTable, median } from '../lib/table.js';
+import { logHttpMetrics } from './metrics.js';
 import { RATIOS, TARGETS } from './targets.js';
 import type { ServerKind } from './targets.js';
 
@@ -39,7 +42,7 @@ const ROUNDS = envInt('ROUNDS', 3);
 const CONCURRENCY = envInt('CONCURRENCY', 100);
 const BODY = 'hello12345';
 
-const BIN = fileURLToPath(new URL('../../../bin/cosocket.js', import.meta.url));
+const BIN = subjectBin;
 const BASELINE = fileURLToPath(new URL('./baseline-server.js', import.meta.url));
 
 /** One line of the table: a URL, the generator that drives it, the processes whose CPU is watched. */
@@ -299,6 +302,11 @@ async function main(): Promise<void> {
   const notesText = notes.map((n) => `- ${n}`).join('\n');
   const text = `${header}\n\n${table}\n\n${ratios}\n\n${notesText}\n`;
   console.log(`\n${text}`);
+  const log = new MetricLog('http', subjectDir);
+  logHttpMetrics(log, rows, runs, MODES, ratioFigures);
+  log.print();
+  // a comparison run (bench/compare.ts) keeps its figures in its own report, not in bench/results
+  if (metricsRequested()) return;
 
   const date = new Date().toISOString().slice(0, 10);
   const dir = fileURLToPath(new URL('../../../bench/results/', import.meta.url));

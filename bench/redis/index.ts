@@ -6,10 +6,11 @@
  * `npm run bench:redis`.
  */
 import { Redis } from 'ioredis';
-import { Scheduler, pools, redis } from '../../src/index.js';
-import type { Operation } from '../../src/index.js';
+import type { Operation, redis } from '../../src/index.js';
 import { startEmbeddedRedis } from '../../src/server/embedded-redis.js';
+import { MetricLog } from '../lib/bench-json.js';
 import { Latencies } from '../lib/latency.js';
+import { loadSubject, subjectDir } from '../lib/subject.js';
 import { fixed, markdownTable, median } from '../lib/table.js';
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 2);
@@ -42,7 +43,12 @@ interface Run {
   maxOpen: number;
 }
 
+const lib = await loadSubject();
+const { Scheduler, pools } = lib;
+const HAND_WRITTEN = new Set<Mode>(['ioredis-connect', 'ioredis-per-worker', 'ioredis-shared']);
+
 async function main(): Promise<void> {
+  const log = new MetricLog('redis', subjectDir);
   const server = await startEmbeddedRedis();
   const admin = new Redis(server.url);
   await admin.set('test', 'hello12345');
@@ -100,7 +106,7 @@ async function main(): Promise<void> {
           scheduler.go(function* worker(): Operation<void> {
             while (performance.now() < stopAt) {
               const t = performance.now();
-              const red = yield* redis.connect({ url: server.url, mode, poolSize: 100, backlog: 1_000 });
+              const red = yield* lib.redis.connect({ url: server.url, mode, poolSize: 100, backlog: 1_000 });
               yield* red.get('test');
               red.setkeepalive();
               latencies.add(performance.now() - t);
@@ -145,6 +151,14 @@ async function main(): Promise<void> {
       results[`${mode}@${concurrency}`] = run;
       const baseline =
         mode in BASELINE_OF ? median(samples.get(BASELINE_OF[mode as redis.RedisMode])!.map((r) => r.rps)) : run.rps;
+      const control = HAND_WRITTEN.has(mode);
+      const at = `${LABEL[mode]} @ ${concurrency}`;
+      log.add(`req/s: ${at}`, run.rps, 'req/s', 'higher', control);
+      if (!control) log.add(`vs hand-written: ${at}`, run.rps / baseline, 'x', 'higher');
+      log.add(`p50: ${at}`, run.p50, 'ms', 'lower', control);
+      log.add(`p99: ${at}`, run.p99, 'ms', 'lower', control);
+      log.add(`connections opened: ${at}`, run.opened, 'connections', null, control);
+      log.add(`most open at once: ${at}`, run.maxOpen, 'connections', null, control);
       rows.push([
         LABEL[mode],
         String(concurrency),
@@ -180,6 +194,8 @@ async function main(): Promise<void> {
   console.log(
     `\nkeepalive/short at concurrency ${top}: ${fixed(ratio(`keepalive@${top}`, `short@${top}`))}x (seed, nginx-cosocket: 11,599 / 4,698 = 2.47x)`,
   );
+  log.add(`keepalive/short @ ${top}`, ratio(`keepalive@${top}`, `short@${top}`), 'x', 'higher');
+  log.print();
 
   admin.disconnect();
   await pools.drain();

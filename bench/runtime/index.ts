@@ -5,9 +5,13 @@
  * in the same rounds, since absolute numbers drift on a shared machine.
  */
 import co from 'co';
-import { Effect, Scheduler, call, cancelled, sleep } from '../../src/index.js';
-import type { EffectKind, Task } from '../../src/index.js';
+import type { Task } from '../../src/index.js';
+import { MetricLog } from '../lib/bench-json.js';
+import { loadSubject, subjectDir } from '../lib/subject.js';
 import { fixed, markdownTable, median } from '../lib/table.js';
+import { ping } from './callback-effect.js';
+
+const { Scheduler, call, cancelled, sleep } = await loadSubject();
 
 const STEPS = Number(process.env.STEPS ?? 1_000_000);
 const ROUNDS = Number(process.env.ROUNDS ?? 7);
@@ -41,20 +45,9 @@ function* syncEffectLoop(n: number): Generator<unknown, number, unknown> {
 
 // An effect woken by a callback, the way cosocket's I/O effects are woken by socket events.
 // The callback source here is queueMicrotask, for both sides.
-function wake(task: Task<unknown>): void {
-  task.settleWait(1, false);
-}
-const PING: EffectKind = {
-  name: 'ping',
-  start(task) {
-    queueMicrotask(() => wake(task));
-  },
-  abandon() {},
-};
-
 function* callbackEffectLoop(n: number): Generator<unknown, number, unknown> {
   let sum = 0;
-  for (let i = 0; i < n; i++) sum += yield* new Effect<number>(PING);
+  for (let i = 0; i < n; i++) sum += yield* ping();
   return sum;
 }
 
@@ -71,6 +64,9 @@ function* coLoop(n: number): Generator<unknown, number, unknown> {
 }
 
 type Runner = (n: number) => PromiseLike<unknown>;
+
+/** Runners that do not run cosocket: what its steps are compared with. */
+const CONTROLS = new Set(['await (baseline)', 'co 4.6', 'await callback (baseline 2)']);
 
 const runners: Array<[string, string, Runner]> = [
   ['await (baseline)', 'async fn: `await Promise.resolve(i)`', (n) => awaitLoop(n)],
@@ -155,12 +151,15 @@ async function parkedAsync(cancels: Array<unknown>, i: number): Promise<void> {
 }
 
 async function main(): Promise<void> {
+  const log = new MetricLog('runtime', subjectDir);
   const costs = await stepCosts();
   const base = costs.get('await (baseline)')!;
   const callbackBase = costs.get('await callback (baseline 2)')!;
   const stepRows = runners.map(([name, what]) => {
     const ns = costs.get(name)!;
     const against = name.includes('callback') ? callbackBase : base;
+    log.add(`step: ${name}`, ns, 'ns/step', 'lower', CONTROLS.has(name));
+    if (!CONTROLS.has(name)) log.add(`step vs its await baseline: ${name}`, ns / against, 'x', 'lower');
     return [name, what, fixed(ns, 1), `${fixed(ns / against)}x`];
   });
   console.log(
@@ -199,6 +198,10 @@ async function main(): Promise<void> {
   console.log(`  yield promise:                        ${verdict(costs.get('cosocket yield promise')! / base)}`);
   console.log(`  yield* call(promise):                 ${verdict(costs.get('cosocket call()')! / base)}`);
   console.log(`  parked coroutine: ${fixed(cosocketBytes, 0)} B ${cosocketBytes <= 1024 ? 'MET' : 'MISSED'}`);
+  log.add('parked: cosocket coroutine in sleep(60000)', cosocketBytes, 'bytes', 'lower');
+  log.add('parked: async fn awaiting a 60 s setTimeout', asyncBytes, 'bytes', 'lower', true);
+  log.add('parked vs async fn: cosocket coroutine', cosocketBytes / asyncBytes, 'x', 'lower');
+  log.print();
 }
 
 await main();

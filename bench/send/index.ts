@@ -10,11 +10,15 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { runLoad } from '../../src/ab/load.js';
+import { MetricLog } from '../lib/bench-json.js';
 import { Latencies } from '../lib/latency.js';
+import { subjectDir } from '../lib/subject.js';
 import { fixed, markdownTable } from '../lib/table.js';
 
 const LINES = Number(process.env.SEND_LINES ?? 100);
 const EVERY_MS = Number(process.env.SEND_EVERY_MS ?? 20);
+/** How many followers each measured run has (the 1,000 that stop reading, below, are a separate check). */
+const CLIENTS = (process.env.SEND_CLIENTS ?? '10,100,1000').split(',').map(Number);
 const TICK = 100;
 
 function cpuSeconds(pid: number): number {
@@ -77,8 +81,9 @@ async function main(): Promise<void> {
     });
   });
   const pid = server.pid!;
+  const log = new MetricLog('send', subjectDir);
   const rows: string[][] = [];
-  for (const clients of [10, 100, 1_000]) {
+  for (const clients of CLIENTS) {
     const name = `growing-${clients}.log`;
     const tmp = join(dir, `${name}.tmp`);
     writeFileSync(tmp, '');
@@ -96,6 +101,13 @@ async function main(): Promise<void> {
     const received = await Promise.all(followers.map((f) => f.done));
     const seconds = (performance.now() - started) / 1000;
     const cpu = cpuSeconds(pid) - cpuBefore;
+    const at = `${clients} followers`;
+    log.add(`got every line: ${at}`, received.filter((n) => n === LINES).length, 'followers', 'higher');
+    log.add(`latency p50: ${at}`, latencies.percentile(50), 'ms', 'lower');
+    log.add(`latency p99: ${at}`, latencies.percentile(99), 'ms', 'lower');
+    log.add(`server CPU: ${at}`, cpu, 's', 'lower');
+    log.add(`server CPU share: ${at}`, (cpu / seconds) * 100, '%', null);
+    log.add(`server peak RSS after: ${at}`, peakRssMb(pid), 'MB', 'lower');
     rows.push([
       String(clients),
       `${received.filter((n) => n === LINES).length}/${clients}`,
@@ -169,6 +181,10 @@ async function main(): Promise<void> {
   console.log(
     `\nFinished file (1 KB), 10 keepalive connections, 3 s: ${fixed(finished.completed / finished.seconds, 0)} req/s (seed, nginx module with wrk -c 10: 472 req/s)`,
   );
+  log.add('server RSS before 1,000 followers stop reading', rssBefore, 'MB', 'lower');
+  log.add('server RSS after the file grew 20 MB under them', rssSlow, 'MB', 'lower');
+  log.add('finished 1 KB file, 10 keepalive connections', finished.completed / finished.seconds, 'req/s', 'higher');
+  log.print();
 }
 
 await main();

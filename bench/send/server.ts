@@ -1,12 +1,11 @@
 /** The sendfile server under test: fastify + cosocket's send routes over DIR. `node server.js DIR`. */
 import Fastify from 'fastify';
-import { cosocketPlugin } from '../../src/fastify/plugin.js';
-import { sendRoutes } from '../../src/server/send-routes.js';
+import { loadSendRoutes, loadSubject } from '../lib/subject.js';
 
 const root = process.argv[2]!;
 const app = Fastify({ logger: false });
-await app.register(cosocketPlugin);
-await app.register(sendRoutes, {
+await app.register((await loadSubject()).cosocketPlugin);
+await app.register(await loadSendRoutes(), {
   location: '/send/',
   root,
   interval: 100,

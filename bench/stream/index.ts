@@ -15,10 +15,13 @@ import { readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { get } from 'node:http';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { MetricLog } from '../lib/bench-json.js';
 import { fixed, markdownTable } from '../lib/table.js';
 import { envInt } from '../lib/env.js';
 import { nginxPath, startNginx, startProcess } from '../lib/processes.js';
 import type { Proc } from '../lib/processes.js';
+import { subjectDir } from '../lib/subject.js';
+import { logStreamMetrics } from './metrics.js';
 
 const CHUNKS = envInt('CHUNKS', 100_000);
 const ROUNDS = envInt('ROUNDS', 5);
@@ -34,6 +37,8 @@ const LABEL: Record<Mode, string> = {
   'reply-from': '(d) @fastify/reply-from',
   nginx: '(e) nginx proxy_pass',
 };
+/** Proxies that do not run the code under test. */
+const CONTROLS: ReadonlySet<Mode> = new Set<Mode>(['reply-from', 'nginx']);
 
 function descendants(pid: number): number[] {
   const out = spawnSync('pgrep', ['-P', String(pid)])
@@ -282,6 +287,16 @@ async function main(): Promise<void> {
   console.log(
     `  10 concurrent downloads all finished byte-identical through every proxy, every round: ${tenOk ? 'yes' : 'NO'}`,
   );
+
+  const log = new MetricLog('stream', subjectDir);
+  logStreamMetrics(log, {
+    proxies: modes.map((mode) => ({ id: mode, label: LABEL[mode], control: CONTROLS.has(mode) })),
+    scenarios: scenarios.map((s) => s.name),
+    cold,
+    samples,
+    peaks,
+  });
+  log.print();
 }
 
 await main();

@@ -5,8 +5,10 @@
  */
 import Fastify from 'fastify';
 import replyFrom from '@fastify/reply-from';
-import { co, copyResponseHead, cosocketPlugin, http, proxyPass } from '../../src/index.js';
 import type { HandlerContext, Operation } from '../../src/index.js';
+import { loadSubject } from '../lib/subject.js';
+
+const { co, copyResponseHead, cosocketPlugin, http, proxyPass } = await loadSubject();
 
 const [mode, upstreamPort] = process.argv.slice(2);
 const port = Number(upstreamPort);
