@@ -377,9 +377,7 @@ export class RedisClient extends OwnedConnection {
         batch.call(command, ...args);
       }
       const commands = op.batch!;
-      promise = batch
-        .exec()
-        .then((results) => sharedBatchResults(results as Array<[Error | null, unknown]> | null, commands, this.peer));
+      promise = batch.exec().then((results) => sharedBatchResults(results, commands, this.peer));
     } else {
       if (SHARED_FORBIDDEN.has(op.command.toLowerCase())) throw sharedRefusal(op.command);
       promise = client.call(op.command, ...(op.args as RedisArg[]));

@@ -253,5 +253,5 @@ function wholeNumber(token: Token, min: number, max: number, fail: Fail): number
 function duration(token: Token, bareUnit: BareUnit, fail: Fail): number {
   const ms = parseTime(token.text, bareUnit);
   if (ms === null || !Number.isInteger(ms)) fail(token, 'expected a time like 10s, 500ms, 1m or 1m30s');
-  return ms!;
+  return ms;
 }

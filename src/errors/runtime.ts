@@ -177,5 +177,6 @@ function describe(value: unknown): string {
   if (value === null) return 'null';
   if (typeof value === 'object') return `an object (${value.constructor?.name ?? 'Object'})`;
   if (typeof value === 'function') return `a function (${value.name || 'anonymous'}); did you mean yield* call(fn)?`;
+  // eslint-disable-next-line @typescript-eslint/no-base-to-string -- objects and functions returned above: a primitive is left
   return `${typeof value} ${String(value)}`;
 }

@@ -23,7 +23,7 @@ export class Lease<R> implements Expirable {
 
   constructor(
     readonly connection: R | null,
-    readonly error: unknown,
+    readonly error: Error | null,
   ) {}
 
   /** @internal */
