@@ -1,9 +1,8 @@
 import { KeepalivePool } from '../../src/pool/keepalive-pool.js';
 import type { Lease } from '../../src/pool/keepalive-pool.js';
 import { pools } from '../../src/pool/registry.js';
-import { Effect } from '../../src/runtime/effect.js';
-import type { EffectKind } from '../../src/runtime/effect.js';
-import type { Task } from '../../src/runtime/task.js';
+import { defineKind } from '../../src/runtime/effect.js';
+import type { Effect, Waiter } from '../../src/runtime/effect.js';
 import type { TcpConnection } from '../tcp/connection.js';
 import { TcpSocket } from '../tcp/socket.js';
 import type { Timeouts } from '../tcp/socket.js';
@@ -26,15 +25,18 @@ interface PendingConnect {
   abandoned: boolean;
 }
 
+/** A connect's wait: its handle says whether the coroutine stopped waiting (null until it waits). */
+type ConnectWaiter = Waiter<PendingConnect | null>;
+
 function socketTimeouts(request: ConnectRequest): Timeouts {
   return { connect: request.connectTimeout, send: request.readTimeout, read: request.readTimeout };
 }
 
-function dedicatedClient(task: Task<unknown>, request: ConnectRequest, socket: TcpSocket): RedisClient {
+function dedicatedClient(waiter: ConnectWaiter, request: ConnectRequest, socket: TcpSocket): RedisClient {
   return new RedisClient(
     request.mode,
     request.target.peer,
-    task.root,
+    waiter.task.root,
     request.readTimeout,
     socket,
     null,
@@ -42,7 +44,7 @@ function dedicatedClient(task: Task<unknown>, request: ConnectRequest, socket: T
   );
 }
 
-function connectShared(task: Task<unknown>, request: ConnectRequest): void {
+function connectShared(waiter: ConnectWaiter, request: ConnectRequest): void {
   const { target, readTimeout } = request;
   let shared = sharedByKey.get(target.key);
   if (shared === undefined) {
@@ -51,57 +53,57 @@ function connectShared(task: Task<unknown>, request: ConnectRequest): void {
   }
   const state = shared.readyOrError();
   const client = shared.client;
-  const make = (): RedisClient => new RedisClient('shared', target.peer, task.root, readTimeout, null, client);
+  const make = (): RedisClient => new RedisClient('shared', target.peer, waiter.task.root, readTimeout, null, client);
   if (state === null) {
-    task.settleWait(make(), false);
+    waiter.settleWait(make(), false);
     return;
   }
   if (state !== 'wait') throw state;
   const wait: PendingConnect = { abandoned: false };
-  task.waitHandle = wait;
+  waiter.waitHandle = wait;
   shared.waitReady(request.connectTimeout).then(
     () => {
-      if (!wait.abandoned) task.settleWait(make(), false);
+      if (!wait.abandoned) waiter.settleWait(make(), false);
     },
     (err: unknown) => {
-      if (!wait.abandoned) task.settleWait(err, true);
+      if (!wait.abandoned) waiter.settleWait(err, true);
     },
   );
 }
 
-function connectShort(task: Task<unknown>, request: ConnectRequest): void {
+function connectShort(waiter: ConnectWaiter, request: ConnectRequest): void {
   const wait: PendingConnect = { abandoned: false };
-  task.waitHandle = wait;
+  waiter.waitHandle = wait;
   openRedisConnection(request.target, request.connectTimeout, request.protocol, request.expectMaster).then(
     (conn) => {
       if (wait.abandoned) {
         conn.destroy();
         return;
       }
-      task.settleWait(
-        dedicatedClient(task, request, new TcpSocket(null, null, task.root, socketTimeouts(request), conn)),
+      waiter.settleWait(
+        dedicatedClient(waiter, request, new TcpSocket(null, null, waiter.task.root, socketTimeouts(request), conn)),
         false,
       );
     },
     (err: unknown) => {
-      if (!wait.abandoned) task.settleWait(err, true);
+      if (!wait.abandoned) waiter.settleWait(err, true);
     },
   );
 }
 
-function connectPooled(task: Task<unknown>, request: ConnectRequest): void {
+function connectPooled(waiter: ConnectWaiter, request: ConnectRequest): void {
   const pool = request.keepalivePool!;
   const idle = pool.tryAcquireIdle();
   if (idle !== null) {
     idle.connection!.takeFromPool();
-    task.settleWait(
-      dedicatedClient(task, request, new TcpSocket(pool, idle, task.root, socketTimeouts(request))),
+    waiter.settleWait(
+      dedicatedClient(waiter, request, new TcpSocket(pool, idle, waiter.task.root, socketTimeouts(request))),
       false,
     );
     return;
   }
   const wait: PendingConnect = { abandoned: false };
-  task.waitHandle = wait;
+  waiter.waitHandle = wait;
   pool.acquire().then(
     (lease: Lease<TcpConnection>) => {
       if (wait.abandoned) {
@@ -109,30 +111,29 @@ function connectPooled(task: Task<unknown>, request: ConnectRequest): void {
         return;
       }
       lease.connection!.takeFromPool();
-      task.settleWait(
-        dedicatedClient(task, request, new TcpSocket(pool, lease, task.root, socketTimeouts(request))),
+      waiter.settleWait(
+        dedicatedClient(waiter, request, new TcpSocket(pool, lease, waiter.task.root, socketTimeouts(request))),
         false,
       );
     },
     (err: unknown) => {
-      if (!wait.abandoned) task.settleWait(err, true);
+      if (!wait.abandoned) waiter.settleWait(err, true);
     },
   );
 }
 
-const CONNECT: EffectKind = {
+const CONNECT = defineKind<ConnectRequest, undefined, PendingConnect | null>({
   name: 'redis.connect',
-  start(task, effect) {
-    const request = effect.a as ConnectRequest;
-    if (request.mode === 'shared') connectShared(task, request);
-    else if (request.mode === 'short') connectShort(task, request);
-    else connectPooled(task, request);
+  start(waiter, request) {
+    if (request.mode === 'shared') connectShared(waiter, request);
+    else if (request.mode === 'short') connectShort(waiter, request);
+    else connectPooled(waiter, request);
   },
-  abandon(task) {
-    const wait = task.waitHandle as PendingConnect | null;
+  abandon(waiter) {
+    const wait = waiter.waitHandle;
     if (wait !== null) wait.abandoned = true;
   },
-};
+});
 
 /** What connect() settled on, for one server: how to open, pool and read its connections. */
 export interface ConnectSettings {
@@ -175,5 +176,5 @@ export function connectServer(target: RedisTarget, settings: ConnectSettings): E
         ),
     );
   }
-  return new Effect<RedisClient>(CONNECT, { ...settings, target, keepalivePool: pool } satisfies ConnectRequest);
+  return CONNECT({ ...settings, target, keepalivePool: pool });
 }

@@ -1,8 +1,8 @@
 import { InvalidArgumentError } from '../../src/errors.js';
 import { KeepalivePool } from '../../src/pool/keepalive-pool.js';
 import { pools } from '../../src/pool/registry.js';
-import { Effect } from '../../src/runtime/effect.js';
-import type { EffectKind } from '../../src/runtime/effect.js';
+import { defineKind } from '../../src/runtime/effect.js';
+import type { Effect } from '../../src/runtime/effect.js';
 import { TcpConnection } from './connection.js';
 import type { Target } from './connection.js';
 import { TcpSocket } from './socket.js';
@@ -36,18 +36,17 @@ interface PendingConnect {
   abandoned: boolean;
 }
 
-const CONNECT: EffectKind = {
+const CONNECT = defineKind<ConnectRequest, undefined, PendingConnect>({
   name: 'tcp.connect',
-  start(task, effect) {
-    const { pool, timeouts } = effect.a as ConnectRequest;
+  start(waiter, { pool, timeouts }) {
     const idle = pool.tryAcquireIdle();
     if (idle !== null) {
       idle.connection!.takeFromPool();
-      task.settleWait(new TcpSocket(pool, idle, task.root, timeouts), false);
+      waiter.settleWait(new TcpSocket(pool, idle, waiter.task.root, timeouts), false);
       return;
     }
     const wait: PendingConnect = { abandoned: false };
-    task.waitHandle = wait;
+    waiter.waitHandle = wait;
     pool.acquire().then(
       (lease) => {
         if (wait.abandoned) {
@@ -55,17 +54,17 @@ const CONNECT: EffectKind = {
           return;
         }
         lease.connection!.takeFromPool();
-        task.settleWait(new TcpSocket(pool, lease, task.root, timeouts), false);
+        waiter.settleWait(new TcpSocket(pool, lease, waiter.task.root, timeouts), false);
       },
       (err: unknown) => {
-        if (!wait.abandoned) task.settleWait(err, true);
+        if (!wait.abandoned) waiter.settleWait(err, true);
       },
     );
   },
-  abandon(task) {
-    (task.waitHandle as PendingConnect).abandoned = true;
+  abandon(waiter) {
+    waiter.waitHandle.abandoned = true;
   },
-};
+});
 
 function timeoutOf(name: string, value: number | undefined): number {
   if (value === undefined) return DEFAULT_TIMEOUT;
@@ -130,5 +129,5 @@ export function connect(
         },
       ),
   );
-  return new Effect<TcpSocket>(CONNECT, { pool, timeouts } satisfies ConnectRequest);
+  return CONNECT({ pool, timeouts });
 }

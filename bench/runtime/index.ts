@@ -6,7 +6,7 @@
  */
 import co from 'co';
 import { Effect, Scheduler, call, cancelled, sleep } from '../../src/index.js';
-import type { EffectKind, Task } from '../../src/index.js';
+import type { EffectKind, Task, Waiter } from '../../src/index.js';
 import { fixed, markdownTable, median } from '../lib/table.js';
 
 const STEPS = Number(process.env.STEPS ?? 1_000_000);
@@ -41,13 +41,13 @@ function* syncEffectLoop(n: number): Generator<unknown, number, unknown> {
 
 // An effect woken by a callback, the way cosocket's I/O effects are woken by socket events.
 // The callback source here is queueMicrotask, for both sides.
-function wake(task: Task<unknown>): void {
-  task.settleWait(1, false);
+function wake(waiter: Waiter): void {
+  waiter.settleWait(1, false);
 }
 const PING: EffectKind = {
   name: 'ping',
-  start(task) {
-    queueMicrotask(() => wake(task));
+  start(waiter) {
+    queueMicrotask(() => wake(waiter));
   },
   abandon() {},
 };
