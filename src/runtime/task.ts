@@ -429,7 +429,7 @@ export class Fiber<T> implements Task<T>, Operable<T>, FiberWaiter, FrameStack, 
       try {
         res = mode === NEXT ? frame.next(value) : mode === THROW ? frame.throw!(value) : frame.return!(value);
       } catch (thrown) {
-        const err = asStackBudget(thrown, this.chain(), this.admission.maxDepth);
+        const err = asStackBudget(thrown, this, this.admission.maxDepth);
         annotateChain(err, this.chain());
         if (!popFrame(this)) {
           this.bodyEnded(true, err);
