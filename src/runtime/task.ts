@@ -12,7 +12,7 @@ import type { BodyFn, Frame, FrameStack } from './frames.js';
 import type { QueueNode } from './queue.js';
 import { currentTurn, isRunning, runLater, runNow } from './run-loop.js';
 import type { Runnable } from './run-loop.js';
-import type { Body, Operable, Task, TaskObserver, TaskStatus, Waiter, Yieldable } from './types.js';
+import type { Body, Task, TaskObserver, TaskStatus, Waiter, Yieldable } from './types.js';
 
 export type { Task, TaskObserver, TaskStatus } from './types.js';
 export type { BodyFn, Frame } from './frames.js';
@@ -84,7 +84,7 @@ let nextTaskId = 1;
  * A running coroutine: a stack of generator frames driven by the run loop, with its outcome, its
  * promise, its cleanups and observers. Users see it as a Task; effect kinds as a Waiter.
  */
-export class Fiber<T> implements Task<T>, Operable<T>, FiberWaiter, FrameStack, Runnable, Child, Parent {
+export class Fiber<T> implements Task<T>, FiberWaiter, FrameStack, Runnable, Child, Parent {
   readonly id: number;
   readonly name: string;
   readonly admission: FiberHost;
@@ -92,7 +92,7 @@ export class Fiber<T> implements Task<T>, Operable<T>, FiberWaiter, FrameStack, 
   /** Owned by an effect (race/all/timeout) that handles its outcome; its errors never bubble. */
   readonly scoped: boolean;
 
-  state = QUEUED;
+  private state = QUEUED;
   private outcome = PENDING;
   private settledValue: unknown = undefined;
 

@@ -118,8 +118,13 @@ function onGroupTimeout(group: Group): void {
 type Operations = readonly unknown[] | Readonly<Record<string, unknown>>;
 
 function startGroup(fiber: FiberWaiter<Group>, input: Operations, ms: number, mode: number, where: string): void {
-  const keys = isList(input) ? null : Object.keys(input);
-  const ops: readonly unknown[] = isList(input) ? input : keys!.map((k) => input[k]);
+  let keys: string[] | null = null;
+  let ops: readonly unknown[];
+  if (isList(input)) ops = input;
+  else {
+    keys = Object.keys(input);
+    ops = keys.map((k) => input[k]);
+  }
   const group = new Group(fiber, mode, keys, ops.length, ms);
   fiber.waitHandle = group;
   if (ops.length === 0) {
@@ -136,6 +141,7 @@ function startGroup(fiber: FiberWaiter<Group>, input: Operations, ms: number, mo
   if (mode === TIMEOUT) group.timer = setTimeout(onGroupTimeout, group.ms, group);
 }
 
+/** Array.isArray, narrowing a readonly array too. */
 function isList(input: Operations): input is readonly unknown[] {
   return Array.isArray(input);
 }
