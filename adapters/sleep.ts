@@ -1,23 +1,31 @@
 import { InvalidArgumentError } from '../src/errors/index.js';
-import { Effect } from '../src/runtime/effect.js';
-import type { EffectKind } from '../src/runtime/effect.js';
-import type { Task } from '../src/runtime/task.js';
+import { defineKind } from '../src/runtime/effect.js';
+import type { Effect, Waiter } from '../src/runtime/effect.js';
 
-function wake(task: Task<unknown>): void {
-  task.settleWait(undefined, false);
+function wake(waiter: Waiter): void {
+  waiter.settleWait(undefined, false);
 }
 
-const SLEEP: EffectKind = {
+const SLEEP = defineKind<number, undefined, NodeJS.Timeout>({
   name: 'sleep',
-  start(task, effect) {
-    const ms = effect.a as number;
-    task.waitHandle = ms === 0 ? setImmediate(wake, task) : setTimeout(wake, ms, task);
+  start(waiter, ms) {
+    waiter.waitHandle = setTimeout(wake, ms, waiter);
   },
-  abandon(task, effect) {
-    if (effect.a === 0) clearImmediate(task.waitHandle as NodeJS.Immediate);
-    else clearTimeout(task.waitHandle as NodeJS.Timeout);
+  abandon(waiter) {
+    clearTimeout(waiter.waitHandle);
   },
-};
+});
+
+/** sleep(0): one turn of the event loop. */
+const NEXT_TURN = defineKind<undefined, undefined, NodeJS.Immediate>({
+  name: 'sleep',
+  start(waiter) {
+    waiter.waitHandle = setImmediate(wake, waiter);
+  },
+  abandon(waiter) {
+    clearImmediate(waiter.waitHandle);
+  },
+});
 
 /**
  * Suspends the coroutine for `ms` milliseconds (like ngx.sleep, but in ms). `sleep(0)` yields to the
@@ -27,5 +35,5 @@ export function sleep(ms: number): Effect<void> {
   if (typeof ms !== 'number' || !(ms >= 0) || !Number.isFinite(ms)) {
     throw new InvalidArgumentError(`sleep() needs a finite number of milliseconds >= 0, got ${String(ms)}`);
   }
-  return new Effect(SLEEP, ms);
+  return ms === 0 ? NEXT_TURN() : SLEEP(ms);
 }

@@ -8,10 +8,10 @@ import type { Task } from './runtime/task.js';
 
 export { Scheduler, defaultScheduler } from './runtime/scheduler.js';
 export type { Body, SchedulerOptions, SchedulerStats, StartOptions } from './runtime/scheduler.js';
-export { Task, currentTask } from './runtime/task.js';
-export type { TaskStatus, TaskObserver } from './runtime/task.js';
-export { Effect } from './runtime/effect.js';
-export type { EffectKind, Operable, Operation, Yieldable } from './runtime/effect.js';
+export { currentTask, isTask } from './runtime/task.js';
+export type { Task, TaskStatus, TaskObserver } from './runtime/task.js';
+export { Effect, defineKind } from './runtime/effect.js';
+export type { EffectConstructor, EffectKind, Operable, Operation, Waiter, Yieldable } from './runtime/effect.js';
 export { call } from './runtime/effects/call.js';
 export { spawn, spawnDetached } from './runtime/effects/spawn.js';
 export { all, race, timeout } from './runtime/effects/group.js';

@@ -2,8 +2,8 @@ import { open as fsOpen, readFile, stat as fsStat, lstat as fsLstat, writeFile a
 import type { FileHandle } from 'node:fs/promises';
 import type { Stats } from 'node:fs';
 import { FileClosedError, FileTooLargeError, InvalidArgumentError } from '../../src/errors/index.js';
-import { Effect } from '../../src/runtime/effect.js';
-import type { EffectKind } from '../../src/runtime/effect.js';
+import { defineKind } from '../../src/runtime/effect.js';
+import type { Effect } from '../../src/runtime/effect.js';
 import { abortable } from '../../src/runtime/effects/control.js';
 import { call } from '../../src/runtime/effects/call.js';
 import type { Task } from '../../src/runtime/task.js';
@@ -46,29 +46,28 @@ interface PendingOpen {
   abandoned: boolean;
 }
 
-const OPEN: EffectKind = {
+const OPEN = defineKind<string, { flags: string | number; mode: number | undefined }, PendingOpen>({
   name: 'file.open',
-  start(task, effect) {
-    const [path, flags, mode] = effect.a as [string, string | number, number | undefined];
+  start(waiter, path, { flags, mode }) {
     const wait: PendingOpen = { abandoned: false };
-    task.waitHandle = wait;
+    waiter.waitHandle = wait;
     fsOpen(path, flags, mode).then(
       (handle) => {
         if (wait.abandoned) {
           void handle.close().catch(() => undefined);
           return;
         }
-        task.settleWait(new CoFile(handle, path, task.root), false);
+        waiter.settleWait(new CoFile(handle, path, waiter.task.root), false);
       },
       (err: unknown) => {
-        if (!wait.abandoned) task.settleWait(err, true);
+        if (!wait.abandoned) waiter.settleWait(err, true);
       },
     );
   },
-  abandon(task) {
-    (task.waitHandle as PendingOpen).abandoned = true;
+  abandon(waiter) {
+    waiter.waitHandle.abandoned = true;
   },
-};
+});
 
 /**
  * An open file for this coroutine: `const f = yield* file.open(path)`; closed when the coroutine ends.
@@ -76,7 +75,7 @@ const OPEN: EffectKind = {
  */
 export function open(path: string, flags: string | number = 'r', mode?: number): Effect<CoFile> {
   checkPath(path);
-  return new Effect<CoFile>(OPEN, [path, flags, mode]);
+  return OPEN(path, { flags, mode });
 }
 
 /** An open file handle owned by a coroutine. */

@@ -9,8 +9,8 @@ import {
 import { OwnedConnection } from '../../src/pool/owned-connection.js';
 import { DeadlineList } from '../../src/runtime/deadlines.js';
 import type { QueueNode } from '../../src/runtime/queue.js';
-import { Effect } from '../../src/runtime/effect.js';
-import type { EffectKind } from '../../src/runtime/effect.js';
+import { defineKind } from '../../src/runtime/effect.js';
+import type { Effect, Waiter } from '../../src/runtime/effect.js';
 import type { Task } from '../../src/runtime/task.js';
 import { parserRead } from '../tcp/index.js';
 import type { ReadRequest, TcpSocket } from '../tcp/index.js';
@@ -90,7 +90,7 @@ class SharedPending {
 
   constructor(
     readonly peer: string,
-    readonly task: Task<unknown>,
+    readonly waiter: Waiter,
     readonly command: string,
     readonly ms: number,
   ) {}
@@ -99,7 +99,7 @@ class SharedPending {
     this.node = null;
     if (this.abandoned) return;
     this.abandoned = true;
-    this.task.settleWait(new SocketTimeoutError(this.command, this.peer, ms), true);
+    this.waiter.settleWait(new SocketTimeoutError(this.command, this.peer, ms), true);
   }
 
   done(): void {
@@ -132,15 +132,18 @@ function sharedBatchResults(
 
 // ---------------------------------------------------------------- the effect
 
-const REDIS_OP: EffectKind = {
+/** A command's wait: in shared mode its handle is the command waiting for its reply. */
+type RedisWaiter = Waiter<SharedPending | null>;
+
+const REDIS_OP = defineKind<RedisClient, RedisOp, SharedPending | null>({
   name: 'redis',
-  start(task, effect) {
-    (effect.a as RedisClient).begin(task, effect.b as RedisOp);
+  start(waiter, client, op) {
+    client.begin(waiter, op);
   },
-  abandon(task, effect) {
-    (effect.a as RedisClient).abandon(task);
+  abandon(waiter, client) {
+    client.abandon(waiter);
   },
-};
+});
 
 /**
  * A Redis connection used from a coroutine, in one of three modes: `short` (a connection of its own,
@@ -210,7 +213,7 @@ export class RedisClient extends OwnedConnection {
   call<T = unknown>(command: string, ...args: RedisArg[]): Effect<T> {
     if (typeof command !== 'string' || command === '')
       throw new InvalidArgumentError('redis call() needs a command name');
-    return new Effect<T>(REDIS_OP, this, new RedisOp(CALL, command, args));
+    return REDIS_OP<T>(this, new RedisOp(CALL, command, args));
   }
 
   /** @internal The typed methods' way in (see commands.ts): a command with its reply mapper and blocking timeout. */
@@ -223,7 +226,7 @@ export class RedisClient extends OwnedConnection {
     }
     const map = spec.map;
     const finish = map === undefined ? null : (reply: unknown) => mapReply(name, map, reply);
-    return new Effect<T>(REDIS_OP, this, new RedisOp(CALL, name, args, null, false, finish, blockMs));
+    return REDIS_OP<T>(this, new RedisOp(CALL, name, args, null, false, finish, blockMs));
   }
 
   /** Queue commands, send them in one write with `yield* batch.exec()`; one [error, reply] per command. */
@@ -254,7 +257,7 @@ export class RedisClient extends OwnedConnection {
    * ['message', channel, payload] or ['pmessage', pattern, channel, payload]. A read timeout is not fatal.
    */
   readReply(): Effect<PubSubMessage> {
-    return new Effect<PubSubMessage>(REDIS_OP, this, new RedisOp(READ_REPLY, 'read_reply', []));
+    return REDIS_OP<PubSubMessage>(this, new RedisOp(READ_REPLY, 'read_reply', []));
   }
 
   /** Read timeout (ms) for the commands that follow; the connect timeout is the pool's. */
@@ -290,10 +293,10 @@ export class RedisClient extends OwnedConnection {
   // ---------------------------------------------------------------- effect plumbing (internal)
 
   /** @internal */
-  begin(task: Task<unknown>, op: RedisOp): void {
-    this.checkUse(op.command, task);
+  begin(waiter: RedisWaiter, op: RedisOp): void {
+    this.checkUse(op.command, waiter.task);
     if (this.shared !== null) {
-      this.beginShared(task, op);
+      this.beginShared(waiter, op);
       return;
     }
     const sock = this.sock!;
@@ -301,7 +304,7 @@ export class RedisClient extends OwnedConnection {
     if (op.type === READ_REPLY) {
       if (replies.subscriptions === 0) throw new InvalidArgumentError(`read_reply ${this.peer}: subscribe first`);
       replies.expect(MESSAGE, 1, null);
-      sock.beginExchange(task, '', this.read!, this.readTimeout);
+      sock.beginExchange(waiter, '', this.read!, this.readTimeout);
       return;
     }
     let data: Encoded;
@@ -325,13 +328,13 @@ export class RedisClient extends OwnedConnection {
       else replies.expect(ONE, 1, op.finish);
       this.track(name);
     }
-    sock.beginExchange(task, data, this.read!, readDeadlineMs(op.blockMs, this.readTimeout));
+    sock.beginExchange(waiter, data, this.read!, readDeadlineMs(op.blockMs, this.readTimeout));
   }
 
   /** @internal The coroutine stopped waiting (cancelled): a dedicated connection is closed. */
-  abandon(task: Task<unknown>): void {
+  abandon(waiter: RedisWaiter): void {
     if (this.mode === 'shared') {
-      const pending = task.waitHandle as SharedPending | null;
+      const pending = waiter.waitHandle;
       if (pending !== null) {
         pending.abandoned = true;
         pending.done();
@@ -367,7 +370,7 @@ export class RedisClient extends OwnedConnection {
     return replies.unfinished;
   }
 
-  private beginShared(task: Task<unknown>, op: RedisOp): void {
+  private beginShared(waiter: RedisWaiter, op: RedisOp): void {
     const client = this.shared!;
     let promise: Promise<unknown>;
     if (op.type === BATCH) {
@@ -385,17 +388,17 @@ export class RedisClient extends OwnedConnection {
     const finish = op.finish;
     if (finish !== null) promise = promise.then(finish);
     const ms = readDeadlineMs(op.blockMs, this.readTimeout);
-    const pending = new SharedPending(this.peer, task, op.command, ms);
+    const pending = new SharedPending(this.peer, waiter, op.command, ms);
     if (ms !== Infinity) pending.node = sharedDeadlines.add(pending, ms);
-    task.waitHandle = pending;
+    waiter.waitHandle = pending;
     promise.then(
       (reply) => {
         pending.done();
-        if (!pending.abandoned) task.settleWait(reply, false);
+        if (!pending.abandoned) waiter.settleWait(reply, false);
       },
       (err: unknown) => {
         pending.done();
-        if (!pending.abandoned) task.settleWait(sharedError(this.peer, op.command, err), true);
+        if (!pending.abandoned) waiter.settleWait(sharedError(this.peer, op.command, err), true);
       },
     );
   }
@@ -421,11 +424,7 @@ export class RedisClient extends OwnedConnection {
     const finish = specs.some((spec) => spec?.map !== undefined)
       ? (reply: unknown) => mapBatchReplies(reply as BatchResult[] | null, commands, specs)
       : null;
-    return new Effect<BatchResult[] | null>(
-      REDIS_OP,
-      this,
-      new RedisOp(BATCH, command, [], commands, transaction, finish),
-    );
+    return REDIS_OP<BatchResult[] | null>(this, new RedisOp(BATCH, command, [], commands, transaction, finish));
   }
 }
 

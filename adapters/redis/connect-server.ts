@@ -3,8 +3,8 @@ import type { Lease } from '../../src/pool/keepalive-pool.js';
 import { UnpooledSource, lease, leaseKind } from '../../src/pool/lease-effect.js';
 import type { LeaseRequest, LeaseSource } from '../../src/pool/lease-effect.js';
 import { pools } from '../../src/pool/registry.js';
-import { Effect } from '../../src/runtime/effect.js';
-import type { EffectKind } from '../../src/runtime/effect.js';
+import { defineKind } from '../../src/runtime/effect.js';
+import type { Effect } from '../../src/runtime/effect.js';
 import type { Task } from '../../src/runtime/task.js';
 import { TcpSocket } from '../tcp/index.js';
 import type { TcpConnection, Timeouts } from '../tcp/index.js';
@@ -61,10 +61,9 @@ interface PendingConnect {
   abandoned: boolean;
 }
 
-const SHARED_CONNECT: EffectKind = {
+const SHARED_CONNECT = defineKind<SharedConnect, undefined, PendingConnect>({
   name: 'redis.connect',
-  start(task, effect) {
-    const { target, settings } = effect.a as SharedConnect;
+  start(waiter, { target, settings }) {
     let shared = sharedByKey.get(target.key);
     if (shared === undefined) {
       shared = new SharedRedis(target, settings.connectTimeout);
@@ -73,27 +72,27 @@ const SHARED_CONNECT: EffectKind = {
     const state = shared.readyOrError();
     const client = shared.client;
     const make = (): RedisClient =>
-      new RedisClient('shared', target.peer, task.root, settings.readTimeout, null, client);
+      new RedisClient('shared', target.peer, waiter.task.root, settings.readTimeout, null, client);
     if (state === null) {
-      task.settleWait(make(), false);
+      waiter.settleWait(make(), false);
       return;
     }
     if (state !== 'wait') throw state;
     const wait: PendingConnect = { abandoned: false };
-    task.waitHandle = wait;
+    waiter.waitHandle = wait;
     shared.waitReady(settings.connectTimeout).then(
       () => {
-        if (!wait.abandoned) task.settleWait(make(), false);
+        if (!wait.abandoned) waiter.settleWait(make(), false);
       },
       (err: unknown) => {
-        if (!wait.abandoned) task.settleWait(err, true);
+        if (!wait.abandoned) waiter.settleWait(err, true);
       },
     );
   },
-  abandon(task) {
-    (task.waitHandle as PendingConnect).abandoned = true;
+  abandon(waiter) {
+    waiter.waitHandle.abandoned = true;
   },
-};
+});
 
 /** What connect() settled on, for one server: how to open, pool and read its connections. */
 export interface ConnectSettings {
@@ -113,7 +112,7 @@ export interface ConnectSettings {
 /** @internal A connection to one server (a single target, or a node a cluster or sentinel named). */
 export function connectServer(target: RedisTarget, settings: ConnectSettings): Effect<RedisClient> {
   const { mode, connectTimeout, protocol, expectMaster } = settings;
-  if (mode === 'shared') return new Effect<RedisClient>(SHARED_CONNECT, { target, settings } satisfies SharedConnect);
+  if (mode === 'shared') return SHARED_CONNECT<RedisClient>({ target, settings });
   if (mode === 'short') {
     const source = new UnpooledSource(
       () => openRedisConnection(target, connectTimeout, protocol, expectMaster),

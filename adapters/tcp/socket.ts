@@ -9,9 +9,9 @@ import {
 import type { SocketError } from '../../src/errors/index.js';
 import type { KeepalivePool, Lease } from '../../src/pool/keepalive-pool.js';
 import { OwnedConnection } from '../../src/pool/owned-connection.js';
-import { Effect } from '../../src/runtime/effect.js';
+import { defineKind } from '../../src/runtime/effect.js';
 import { IdleTimeout } from '../../src/runtime/idle-timeout.js';
-import type { EffectKind } from '../../src/runtime/effect.js';
+import type { Effect, Waiter } from '../../src/runtime/effect.js';
 import { currentTask } from '../../src/runtime/task.js';
 import type { Task } from '../../src/runtime/task.js';
 import type { Lender } from './read-space.js';
@@ -67,33 +67,33 @@ export type { ReadRequest };
 /** The pattern was reached in streaming receiveuntil: the reader returns null once. */
 const PATTERN_END = null;
 
-const RECEIVE: EffectKind = {
+const RECEIVE = defineKind<TcpSocket, ReadRequest>({
   name: 'tcp.receive',
-  start(task, effect) {
-    (effect.a as TcpSocket).beginRead(task, effect.b as ReadRequest);
+  start(waiter, socket, request) {
+    socket.beginRead(waiter, request);
   },
-  abandon(_task, effect) {
-    (effect.a as TcpSocket).abortPending('receive');
+  abandon(_waiter, socket) {
+    socket.abortPending('receive');
   },
-};
+});
 
-const SEND: EffectKind = {
+const SEND = defineKind<TcpSocket, SendData>({
   name: 'tcp.send',
-  start(task, effect) {
-    (effect.a as TcpSocket).beginSend(task, effect.b as SendData);
+  start(waiter, socket, data) {
+    socket.beginSend(waiter, data);
   },
-  abandon(_task, effect) {
-    (effect.a as TcpSocket).abortPending('send');
+  abandon(_waiter, socket) {
+    socket.abortPending('send');
   },
-};
+});
 
-const IMMEDIATE: EffectKind = {
+const IMMEDIATE = defineKind<unknown>({
   name: 'tcp.receiveuntil',
-  start(task, effect) {
-    task.settleWait(effect.a, false);
+  start(waiter, value) {
+    waiter.settleWait(value, false);
   },
   abandon() {},
-};
+});
 
 /**
  * A cosocket: a TCP (or unix) connection used from a coroutine, with the methods of OpenResty's
@@ -110,10 +110,10 @@ export class TcpSocket extends OwnedConnection {
   private readonly timeouts: Timeouts;
   private readonly wake = (): void => this.onActivity();
 
-  private reader: Task<unknown> | null = null;
+  private reader: Waiter | null = null;
   private readRequest: ReadRequest | null = null;
   private readIdle: IdleTimeout | null = null;
-  private writer: Task<unknown> | null = null;
+  private writer: Waiter | null = null;
   private sendIdle: IdleTimeout | null = null;
 
   /**
@@ -167,7 +167,7 @@ export class TcpSocket extends OwnedConnection {
 
   /** Waits until more than `bytes` bytes are buffered (nothing is consumed); closed or reset throw. */
   waitMore(bytes: number): Effect<null> {
-    return new Effect<null>(RECEIVE, this, new ReadRequest(MORE, bytes, null, false));
+    return RECEIVE<null>(this, new ReadRequest(MORE, bytes, null, false));
   }
 
   /** Joins the two oldest pieces received into one, for a parser of peekFirst() whose token was cut between them. */
@@ -202,7 +202,7 @@ export class TcpSocket extends OwnedConnection {
 
   /** Sends everything; returns the byte count once the kernel took all of it (send timeout: fatal). */
   send(data: SendData): Effect<number> {
-    return new Effect<number>(SEND, this, data);
+    return SEND<number>(this, data);
   }
 
   /** Exactly `size` bytes. */
@@ -212,24 +212,24 @@ export class TcpSocket extends OwnedConnection {
   /** Everything until the peer closes. */
   receive(pattern: '*a'): Effect<Buffer>;
   receive(what: number | '*l' | '*a', maxLength = Infinity): Effect<Buffer> | Effect<string> {
-    if (what === '*l') return new Effect<string>(RECEIVE, this, new ReadRequest(LINE, maxLength, LF, false));
-    if (what === '*a') return new Effect<Buffer>(RECEIVE, this, new ReadRequest(ALL, 0, null, false));
+    if (what === '*l') return RECEIVE<string>(this, new ReadRequest(LINE, maxLength, LF, false));
+    if (what === '*a') return RECEIVE<Buffer>(this, new ReadRequest(ALL, 0, null, false));
     if (typeof what !== 'number' || !Number.isInteger(what) || what < 0) {
       throw new InvalidArgumentError(`receive() takes a byte count >= 0, '*l' or '*a', got ${String(what)}`);
     }
-    return new Effect<Buffer>(RECEIVE, this, new ReadRequest(BYTES, what, null, false));
+    return RECEIVE<Buffer>(this, new ReadRequest(BYTES, what, null, false));
   }
 
   /** One line like receive('*l'), as latin1 text: each byte one char (HTTP field bytes pass through unchanged). */
   receiveByteLine(maxLength = Infinity): Effect<string> {
-    return new Effect<string>(RECEIVE, this, new ReadRequest(BYTE_LINE, maxLength, LF, false));
+    return RECEIVE<string>(this, new ReadRequest(BYTE_LINE, maxLength, LF, false));
   }
 
   /** Whatever has arrived, at least one byte and at most `max`. */
   receiveany(max: number): Effect<Buffer> {
     if (!Number.isInteger(max) || max < 1)
       throw new InvalidArgumentError(`receiveany() takes a byte count >= 1, got ${String(max)}`);
-    return new Effect<Buffer>(RECEIVE, this, new ReadRequest(ANY, max, null, false));
+    return RECEIVE<Buffer>(this, new ReadRequest(ANY, max, null, false));
   }
 
   /**
@@ -307,10 +307,10 @@ export class TcpSocket extends OwnedConnection {
   // ---------------------------------------------------------------- effect plumbing (internal)
 
   /** @internal */
-  beginRead(task: Task<unknown>, request: ReadRequest): void {
-    const conn = this.usable('receive', task);
+  beginRead(waiter: Waiter, request: ReadRequest): void {
+    const conn = this.usable('receive', waiter.task);
     if (this.reader !== null) throw new SocketBusyError('receive', this.peer, 'reading');
-    this.startRead(task, conn, request, this.timeouts.read);
+    this.startRead(waiter, conn, request, this.timeouts.read);
   }
 
   /**
@@ -318,13 +318,8 @@ export class TcpSocket extends OwnedConnection {
    * a failed write fails the read) and reads with `request`, whose read timeout is `readMs` (Infinity:
    * none). Protocol adapters (Redis) use it: one effect per command.
    */
-  beginExchange(
-    task: Task<unknown>,
-    data: string | Buffer | readonly Buffer[],
-    request: ReadRequest,
-    readMs: number,
-  ): void {
-    const conn = this.usable('send', task);
+  beginExchange(waiter: Waiter, data: string | Buffer | readonly Buffer[], request: ReadRequest, readMs: number): void {
+    const conn = this.usable('send', waiter.task);
     if (this.reader !== null || this.writer !== null) throw new SocketBusyError('send', this.peer, 'both');
     const socket = conn.socket;
     if (typeof data === 'string' || data instanceof Uint8Array) {
@@ -334,10 +329,10 @@ export class TcpSocket extends OwnedConnection {
       for (const part of data) socket.write(part);
       socket.uncork();
     }
-    this.startRead(task, conn, request, readMs);
+    this.startRead(waiter, conn, request, readMs);
   }
 
-  private startRead(task: Task<unknown>, conn: TcpConnection, request: ReadRequest, readMs: number): void {
+  private startRead(waiter: Waiter, conn: TcpConnection, request: ReadRequest, readMs: number): void {
     let result: unknown;
     try {
       result = this.attempt(conn, request);
@@ -346,10 +341,10 @@ export class TcpSocket extends OwnedConnection {
       throw err;
     }
     if (result !== NEED_MORE) {
-      task.settleWait(result, result instanceof Error);
+      waiter.settleWait(result, result instanceof Error);
       return;
     }
-    this.reader = task;
+    this.reader = waiter;
     this.readRequest = request;
     conn.onActivity = this.wake;
     conn.want();
@@ -363,26 +358,26 @@ export class TcpSocket extends OwnedConnection {
   }
 
   /** @internal */
-  beginSend(task: Task<unknown>, data: SendData): void {
-    const conn = this.usable('send', task);
+  beginSend(waiter: Waiter, data: SendData): void {
+    const conn = this.usable('send', waiter.task);
     if (this.writer !== null) throw new SocketBusyError('send', this.peer, 'writing');
     const parts = typeof data === 'string' || data instanceof Uint8Array ? [data] : data;
     let bytes = 0;
     for (const part of parts) bytes += typeof part === 'string' ? Buffer.byteLength(part) : part.length;
-    this.writer = task;
+    this.writer = waiter;
     if (this.sendIdle === null || this.sendIdle.ms !== this.timeouts.send)
       this.sendIdle = new IdleTimeout(this.timeouts.send, () => this.sendTimedOut());
     this.sendIdle.touch();
     const socket = conn.socket;
     const done = (err?: Error | null): void => {
-      if (this.writer !== task) return;
+      if (this.writer !== waiter) return;
       this.endSend();
       if (err) {
         const error = socketErrorFrom('send', this.peer, err);
         this.close();
-        task.settleWait(error, true);
+        waiter.settleWait(error, true);
       } else {
-        task.settleWait(bytes, false);
+        waiter.settleWait(bytes, false);
       }
     };
     if (parts.length === 1) {
@@ -421,7 +416,7 @@ export class TcpSocket extends OwnedConnection {
 
   /** @internal One step of receiveuntil. */
   readUntil(pattern: Buffer, inclusive: boolean, size: number, reader: ReceiveUntilReader): Effect<Buffer | null> {
-    return new Effect<Buffer | null>(RECEIVE, this, new ReadRequest(UNTIL, size, pattern, inclusive, reader));
+    return RECEIVE<Buffer | null>(this, new ReadRequest(UNTIL, size, pattern, inclusive, reader));
   }
 
   private onActivity(): void {
@@ -570,7 +565,7 @@ export class ReceiveUntilReader {
     }
     if (size !== undefined && this.endNext) {
       this.endNext = false;
-      return new Effect<Buffer | null>(IMMEDIATE, null);
+      return IMMEDIATE<Buffer | null>(null);
     }
     return this.socket.readUntil(this.pattern, this.inclusive, size ?? Infinity, this);
   }

@@ -1,9 +1,8 @@
 import type { ServerResponse } from 'node:http';
 import type { Writable } from 'node:stream';
 import { SocketClosedError, SocketTimeoutError } from '../errors/index.js';
-import { Effect } from '../runtime/effect.js';
-import type { EffectKind } from '../runtime/effect.js';
-import type { Task } from '../runtime/task.js';
+import { defineKind } from '../runtime/effect.js';
+import type { Effect, Waiter } from '../runtime/effect.js';
 import { RawChunkedBody } from './raw-chunked.js';
 import type { Written } from './raw-chunked.js';
 
@@ -13,39 +12,38 @@ export type { Written } from './raw-chunked.js';
 export type Printable = string | number | boolean | Buffer | Uint8Array | null | undefined | readonly Printable[];
 
 /** A cancelled flush or write stops waiting for the client. */
-const abandonWait: EffectKind['abandon'] = (task, effect) => {
-  (effect.a as Output).abandonFlush(task);
-};
+function abandonWait(waiter: Waiter, output: Output): void {
+  output.abandonFlush(waiter);
+}
 
-const FLUSH: EffectKind = {
+const FLUSH = defineKind<Output, boolean>({
   name: 'http.flush',
-  start(task, effect) {
-    (effect.a as Output).beginFlush(task, effect.b as boolean);
+  start(waiter, output, wait) {
+    output.beginFlush(waiter, wait);
   },
   abandon: abandonWait,
-};
+});
 
-const WRITE: EffectKind = {
+const WRITE = defineKind<Output, Buffer>({
   name: 'http.write',
-  start(task, effect) {
-    (effect.a as Output).beginWrite(task, effect.b as Buffer);
+  start(waiter, output, data) {
+    output.beginWrite(waiter, data);
   },
   abandon: abandonWait,
-};
+});
 
 interface LentWrite {
   parts: readonly Buffer[];
   written: Written;
 }
 
-const WRITE_LENT: EffectKind = {
+const WRITE_LENT = defineKind<Output, LentWrite>({
   name: 'http.write',
-  start(task, effect) {
-    const { parts, written } = effect.b as LentWrite;
-    (effect.a as Output).beginLentWrite(task, parts, written);
+  start(waiter, output, { parts, written }) {
+    output.beginLentWrite(waiter, parts, written);
   },
   abandon: abandonWait,
-};
+});
 
 function onSendTimeout(output: Output): void {
   output.sendTimedOut();
@@ -71,7 +69,7 @@ export class Output {
   streaming = false;
   /** Set by chunkOnSocket(): the body goes to the socket with our framing, not through `raw`. */
   private rawBody: RawChunkedBody | null = null;
-  private flushWaiter: Task<unknown> | null = null;
+  private flushWaiter: Waiter | null = null;
   private flushTimer: NodeJS.Timeout | null = null;
 
   /** Made on the first wait for 'drain': most responses never wait. */
@@ -95,7 +93,7 @@ export class Output {
 
   /** `yield* ctx.flush(wait)`: hand the buffer to the socket; with `wait`, return once the kernel took it. */
   flush(wait: boolean): Effect<void> {
-    return new Effect<void>(FLUSH, this, wait);
+    return FLUSH(this, wait);
   }
 
   /**
@@ -103,7 +101,7 @@ export class Output {
    * the socket takes more, else when it drained (backpressure), bounded by the send timeout.
    */
   write(data: Buffer): Effect<void> {
-    return new Effect<void>(WRITE, this, data);
+    return WRITE(this, data);
   }
 
   /**
@@ -112,7 +110,7 @@ export class Output {
    * no longer needs it.
    */
   writeLent(parts: readonly Buffer[], written: Written): Effect<void> {
-    return new Effect<void>(WRITE_LENT, this, { parts, written });
+    return WRITE_LENT(this, { parts, written });
   }
 
   /**
@@ -139,20 +137,20 @@ export class Output {
   }
 
   /** @internal */
-  beginWrite(task: Task<unknown>, data: Buffer): void {
+  beginWrite(waiter: Waiter, data: Buffer): void {
     this.startStreaming();
     const chunk = this.size > 0 ? Buffer.concat([...this.chunks.map(asBytes), data], this.size + data.length) : data;
     this.clear();
     if (this.clientGone()) throw new SocketClosedError('send', 'client');
-    this.afterWrite(task, this.rawBody === null ? this.raw.write(chunk) : this.rawBody.writeChunk(chunk));
+    this.afterWrite(waiter, this.rawBody === null ? this.raw.write(chunk) : this.rawBody.writeChunk(chunk));
   }
 
   /** @internal */
-  beginLentWrite(task: Task<unknown>, parts: readonly Buffer[], written: Written): void {
+  beginLentWrite(waiter: Waiter, parts: readonly Buffer[], written: Written): void {
     this.startStreaming();
     if (this.clientGone()) throw new SocketClosedError('send', 'client');
     if (this.rawBody !== null) {
-      this.afterWrite(task, this.rawBody.writeChunkParts(this.size > 0 ? this.takeAll() : null, parts, written));
+      this.afterWrite(waiter, this.rawBody.writeChunkParts(this.size > 0 ? this.takeAll() : null, parts, written));
       return;
     }
     const raw = this.raw;
@@ -165,7 +163,7 @@ export class Output {
       });
     }
     raw.uncork();
-    this.afterWrite(task, sent);
+    this.afterWrite(waiter, sent);
   }
 
   /** Where the body goes: the response, or its socket once chunkOnSocket() took the framing over. */
@@ -185,12 +183,12 @@ export class Output {
   }
 
   /** Returns to the writer at once while the socket takes more, else on drain (or the send timeout). */
-  private afterWrite(task: Task<unknown>, sent: boolean): void {
+  private afterWrite(waiter: Waiter, sent: boolean): void {
     if (sent) {
-      task.settleWait(undefined, false);
+      waiter.settleWait(undefined, false);
       return;
     }
-    this.flushWaiter = task;
+    this.flushWaiter = waiter;
     this.flushTimer = setTimeout(onSendTimeout, this.sendTimeout, this);
     this.sink.once('drain', this.onDrain());
   }
@@ -198,10 +196,10 @@ export class Output {
   private onDrain(): () => void {
     if (this.drainListener === null) {
       this.drainListener = () => {
-        const task = this.flushWaiter;
-        if (task === null) return;
+        const waiter = this.flushWaiter;
+        if (waiter === null) return;
         this.endFlushWait();
-        task.settleWait(undefined, false);
+        waiter.settleWait(undefined, false);
       };
     }
     return this.drainListener;
@@ -237,33 +235,33 @@ export class Output {
   }
 
   /** @internal */
-  beginFlush(task: Task<unknown>, wait: boolean): void {
+  beginFlush(waiter: Waiter, wait: boolean): void {
     if (!wait) {
       this.writeOut(null);
-      task.settleWait(undefined, false);
+      waiter.settleWait(undefined, false);
       return;
     }
-    this.flushWaiter = task;
+    this.flushWaiter = waiter;
     this.flushTimer = setTimeout(onSendTimeout, this.sendTimeout, this);
     this.writeOut(() => {
-      if (this.flushWaiter !== task) return;
+      if (this.flushWaiter !== waiter) return;
       this.endFlushWait();
-      task.settleWait(undefined, false);
+      waiter.settleWait(undefined, false);
     });
   }
 
   /** @internal */
-  abandonFlush(task: Task<unknown>): void {
-    if (this.flushWaiter === task) this.endFlushWait();
+  abandonFlush(waiter: Waiter): void {
+    if (this.flushWaiter === waiter) this.endFlushWait();
   }
 
   /** @internal */
   sendTimedOut(): void {
-    const task = this.flushWaiter;
+    const waiter = this.flushWaiter;
     this.endFlushWait();
-    if (task === null) return;
+    if (waiter === null) return;
     this.raw.destroy();
-    task.settleWait(new SocketTimeoutError('send', 'client', this.sendTimeout), true);
+    waiter.settleWait(new SocketTimeoutError('send', 'client', this.sendTimeout), true);
   }
 
   private endFlushWait(): void {

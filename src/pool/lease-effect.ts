@@ -1,6 +1,6 @@
-import { Effect } from '../runtime/effect.js';
-import type { EffectKind } from '../runtime/effect.js';
-import type { Task } from '../runtime/task.js';
+import { defineKind } from '../runtime/effect.js';
+import type { Effect, EffectConstructor, Waiter } from '../runtime/effect.js';
+import type { Task } from '../runtime/types.js';
 import { Lease } from './lease.js';
 
 /** Where leases come from: a KeepalivePool, or an UnpooledSource that opens a connection per lease. */
@@ -50,46 +50,50 @@ class LeaseWait {
 }
 
 /** The lease handed over: the coroutine's object for it, or, if making that fails, the lease discarded. */
-function handOver<R, T>(request: LeaseRequest<R, T>, lease: Lease<R>, task: Task<unknown>): void {
+function handOver<R, T>(request: LeaseRequest<R, T>, lease: Lease<R>, waiter: LeaseWaiter): void {
   let taken: T;
   try {
-    taken = request.take(lease, task.root);
+    taken = request.take(lease, waiter.task.root);
   } catch (err) {
     request.source.discard(lease);
-    task.settleWait(err, true);
+    waiter.settleWait(err, true);
     return;
   }
-  task.settleWait(taken, false);
+  waiter.settleWait(taken, false);
 }
 
-function startLease(task: Task<unknown>, effect: Effect<unknown>): void {
-  const request = effect.a as LeaseRequest<unknown, unknown>;
+type AnyLeaseRequest = LeaseRequest<unknown, unknown>;
+type LeaseWaiter = Waiter<LeaseWait>;
+
+function startLease(waiter: LeaseWaiter, request: AnyLeaseRequest): void {
   const source = request.source;
   const idle = source.tryAcquireIdle();
   if (idle !== null) {
-    handOver(request, idle, task);
+    handOver(request, idle, waiter);
     return;
   }
   const wait = new LeaseWait();
-  task.waitHandle = wait;
+  waiter.waitHandle = wait;
   source.acquire().then(
     (lease) => {
       if (wait.abandoned) source.discard(lease);
-      else handOver(request, lease, task);
+      else handOver(request, lease, waiter);
     },
     (err: unknown) => {
-      if (!wait.abandoned) task.settleWait(err, true);
+      if (!wait.abandoned) waiter.settleWait(err, true);
     },
   );
 }
 
-function abandonLease(task: Task<unknown>): void {
-  (task.waitHandle as LeaseWait).abandoned = true;
+function abandonLease(waiter: LeaseWaiter): void {
+  waiter.waitHandle.abandoned = true;
 }
 
-/** The lease effect kind of one adapter, named for coroutine chains ('tcp.connect', 'redis.connect'). */
-export function leaseKind(name: string): EffectKind {
-  return { name, start: startLease, abandon: abandonLease };
+/** The lease effects of one adapter, its kind named for coroutine chains ('tcp.connect', 'redis.connect'). */
+export type LeaseKind = EffectConstructor<AnyLeaseRequest, undefined>;
+
+export function leaseKind(name: string): LeaseKind {
+  return defineKind<AnyLeaseRequest, undefined, LeaseWait>({ name, start: startLease, abandon: abandonLease });
 }
 
 /**
@@ -97,6 +101,6 @@ export function leaseKind(name: string): EffectKind {
  * released one. A connection that arrives after the coroutine stopped waiting (cancelled) is
  * discarded, never leaked. `yield*` it to get `request.take(lease, root)`.
  */
-export function lease<R, T>(kind: EffectKind, request: LeaseRequest<R, T>): Effect<T> {
-  return new Effect<T>(kind, request);
+export function lease<R, T>(kind: LeaseKind, request: LeaseRequest<R, T>): Effect<T> {
+  return kind<T>(request);
 }

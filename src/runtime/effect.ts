@@ -1,26 +1,6 @@
-import type { Task } from './task.js';
+import type { EffectKind, Waiter, Yieldable } from './types.js';
 
-/** Anything a coroutine may `yield`: an effect (usually through `yield*`) or a promise. */
-export type Yieldable = Effect<unknown> | PromiseLike<unknown>;
-
-/** A coroutine body: `function* (): Operation<string> { ... }`. */
-export type Operation<T> = Generator<Yieldable, T, unknown>;
-
-/** What `yield*` accepts and types: effects, tasks and operations all qualify. */
-export interface Operable<T> {
-  [Symbol.iterator](): Iterator<Yieldable, T, unknown>;
-}
-
-/**
- * How one kind of effect waits. `start` must eventually call `task.settleWait(...)` exactly once
- * (it may do so synchronously) unless `abandon` is called first; `abandon` must detach every
- * callback so that nothing reaches the task afterwards (clear the timer, leave the queue, abort).
- */
-export interface EffectKind {
-  readonly name: string;
-  start(task: Task<unknown>, effect: Effect<unknown>): void;
-  abandon(task: Task<unknown>, effect: Effect<unknown>): void;
-}
+export type { Body, EffectKind, Operable, Operation, Waiter, Yieldable } from './types.js';
 
 const IDLE = 0;
 const ITERATED = 1;
@@ -33,7 +13,8 @@ const YIELDED = 2;
  * effect back with `done: false`, and (per the spec, for sync generators) hands that very object
  * to whoever resumed the outer generator — the runner — with no wrapper allocated. When the runner
  * resumes with a value, `next(value)` returns the effect again with `done: true, value`. One class
- * for every kind keeps the shape monomorphic on the hot path; the behaviour lives in `kind`.
+ * for every kind keeps the shape monomorphic on the hot path; the behaviour lives in `kind`, which
+ * gets `a` and `b` typed when the effect was made by the constructor `defineKind` returned.
  *
  * The same Effect may be reused one `yield*` after another; if it is iterated again while still in
  * flight (two coroutines sharing it), a separate iterator is handed out.
@@ -46,6 +27,7 @@ export class Effect<T> implements Iterator<Yieldable, T, unknown> {
   readonly a: unknown;
   readonly b: unknown;
 
+  /** Untyped operands; `defineKind` gives a constructor that checks them against the kind. */
   constructor(kind: EffectKind, a?: unknown, b?: unknown) {
     this.kind = kind;
     this.a = a;
@@ -105,6 +87,33 @@ class SharedEffectIterator<T> implements Iterator<Yieldable, T, unknown> {
   throw(err?: unknown): IteratorResult<Yieldable, T> {
     throw err;
   }
+}
+
+/** The operands an effect constructor takes: trailing ones that may be undefined may be left out. */
+type Operands<A, B> = undefined extends B ? (undefined extends A ? [a?: A, b?: B] : [a: A, b?: B]) : [a: A, b: B];
+
+/** Makes the effects of one kind; `T` is what `yield*` returns, inferred from the caller's return type. */
+export type EffectConstructor<A, B> = <T = unknown>(...operands: Operands<A, B>) => Effect<T>;
+
+/**
+ * Declares an effect kind and returns the constructor of its effects, so that the kind's `start` and
+ * `abandon` get the operands (`a: A`, `b: B`) and the waiter's handle (`H`) typed:
+ *
+ *     const SLEEP = defineKind<number, undefined, NodeJS.Timeout>({
+ *       name: 'sleep',
+ *       start(waiter, ms) { waiter.waitHandle = setTimeout(wake, ms, waiter); },
+ *       abandon(waiter) { clearTimeout(waiter.waitHandle); },
+ *     });
+ *     const sleep = (ms: number): Effect<void> => SLEEP(ms);
+ */
+export function defineKind<A = undefined, B = undefined, H = unknown, W extends Waiter<H> = Waiter<H>>(
+  kind: EffectKind<A, B, H, W>,
+): EffectConstructor<A, B> {
+  // two plain parameters rather than a rest parameter: making an effect allocates the effect only
+  function make<T>(a?: A, b?: B): Effect<T> {
+    return new Effect<T>(kind, a, b);
+  }
+  return make;
 }
 
 export function isEffect(value: unknown): value is Effect<unknown> {

@@ -1,26 +1,26 @@
 import { InvalidArgumentError, SemaphoreOverReleaseError, TimeoutError } from '../errors/index.js';
-import { Effect } from './effect.js';
-import type { EffectKind, Operable, Operation } from './effect.js';
+import { defineKind } from './effect.js';
+import type { Effect, Operable, Operation } from './effect.js';
 import { LinkedQueue } from './queue.js';
 import type { QueueNode } from './queue.js';
-import type { Task } from './task.js';
+import type { Waiter } from './types.js';
 
-interface Waiter {
-  task: Task<unknown>;
+interface Queued {
+  waiter: Waiter<QueueNode<Queued>>;
   timer: NodeJS.Timeout | null;
 }
 
-const ACQUIRE: EffectKind = {
+const ACQUIRE = defineKind<Semaphore, number, QueueNode<Queued>>({
   name: 'semaphore.acquire',
-  start(task, effect) {
-    (effect.a as Semaphore).enter(task, effect.b as number);
+  start(waiter, semaphore, timeoutMs) {
+    semaphore.enter(waiter, timeoutMs);
   },
-  abandon(task, effect) {
-    (effect.a as Semaphore).leave(task.waitHandle as QueueNode<Waiter>);
+  abandon(waiter, semaphore) {
+    semaphore.leave(waiter.waitHandle);
   },
-};
+});
 
-function onAcquireTimeout(semaphore: Semaphore, node: QueueNode<Waiter>, ms: number): void {
+function onAcquireTimeout(semaphore: Semaphore, node: QueueNode<Queued>, ms: number): void {
   semaphore.expire(node, ms);
 }
 
@@ -32,7 +32,7 @@ export class Semaphore {
   readonly name: string;
   readonly permits: number;
   private free: number;
-  private readonly waiters = new LinkedQueue<Waiter>();
+  private readonly waiters = new LinkedQueue<Queued>();
 
   constructor(permits: number, name = 'semaphore') {
     if (!Number.isInteger(permits) || permits < 1) {
@@ -58,7 +58,7 @@ export class Semaphore {
         `acquire() timeout must be a number of milliseconds >= 0, got ${String(timeoutMs)}`,
       );
     }
-    return new Effect(ACQUIRE, this, timeoutMs);
+    return ACQUIRE(this, timeoutMs);
   }
 
   /** Takes a permit if one is free right now. */
@@ -75,7 +75,7 @@ export class Semaphore {
     const next = this.waiters.shift();
     if (next !== undefined) {
       if (next.timer !== null) clearTimeout(next.timer);
-      next.task.settleWait(undefined, false);
+      next.waiter.settleWait(undefined, false);
       return;
     }
     if (this.free >= this.permits) {
@@ -95,29 +95,29 @@ export class Semaphore {
   }
 
   /** @internal */
-  enter(task: Task<unknown>, timeoutMs: number): void {
+  enter(waiter: Waiter<QueueNode<Queued>>, timeoutMs: number): void {
     if (this.tryAcquire()) {
-      task.settleWait(undefined, false);
+      waiter.settleWait(undefined, false);
       return;
     }
     if (timeoutMs === 0) {
-      task.settleWait(new TimeoutError(`acquire of semaphore '${this.name}'`, 0), true);
+      waiter.settleWait(new TimeoutError(`acquire of semaphore '${this.name}'`, 0), true);
       return;
     }
-    const waiter: Waiter = { task, timer: null };
-    const node = this.waiters.push(waiter);
-    if (Number.isFinite(timeoutMs)) waiter.timer = setTimeout(onAcquireTimeout, timeoutMs, this, node, timeoutMs);
-    task.waitHandle = node;
+    const queued: Queued = { waiter, timer: null };
+    const node = this.waiters.push(queued);
+    if (Number.isFinite(timeoutMs)) queued.timer = setTimeout(onAcquireTimeout, timeoutMs, this, node, timeoutMs);
+    waiter.waitHandle = node;
   }
 
   /** @internal */
-  leave(node: QueueNode<Waiter>): void {
+  leave(node: QueueNode<Queued>): void {
     if (this.waiters.remove(node) && node.value.timer !== null) clearTimeout(node.value.timer);
   }
 
   /** @internal */
-  expire(node: QueueNode<Waiter>, ms: number): void {
+  expire(node: QueueNode<Queued>, ms: number): void {
     if (!this.waiters.remove(node)) return;
-    node.value.task.settleWait(new TimeoutError(`acquire of semaphore '${this.name}'`, ms), true);
+    node.value.waiter.settleWait(new TimeoutError(`acquire of semaphore '${this.name}'`, ms), true);
   }
 }

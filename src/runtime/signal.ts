@@ -1,24 +1,25 @@
-import { Effect } from './effect.js';
-import type { EffectKind } from './effect.js';
-import type { Task } from './task.js';
+import { defineKind } from './effect.js';
+import type { Effect } from './effect.js';
+import type { Waiter } from './types.js';
 
-const WAIT: EffectKind = {
+/** A waiter's handle: its timer when the wait has a timeout. */
+type SignalWaiter = Waiter<NodeJS.Timeout | null>;
+
+const WAIT = defineKind<Signal, number, NodeJS.Timeout | null>({
   name: 'signal.wait',
-  start(task, effect) {
-    const signal = effect.a as Signal;
-    signal.add(task);
-    const ms = effect.b as number;
-    if (Number.isFinite(ms)) task.waitHandle = setTimeout(onWaitTimeout, ms, signal, task);
+  start(waiter, signal, ms) {
+    signal.add(waiter);
+    if (Number.isFinite(ms)) waiter.waitHandle = setTimeout(onWaitTimeout, ms, signal, waiter);
   },
-  abandon(task, effect) {
-    (effect.a as Signal).remove(task);
-    if (task.waitHandle !== null) clearTimeout(task.waitHandle as NodeJS.Timeout);
+  abandon(waiter, signal) {
+    signal.remove(waiter);
+    if (waiter.waitHandle !== null) clearTimeout(waiter.waitHandle);
   },
-};
+});
 
-function onWaitTimeout(signal: Signal, task: Task<unknown>): void {
-  signal.remove(task);
-  task.settleWait(false, false);
+function onWaitTimeout(signal: Signal, waiter: SignalWaiter): void {
+  signal.remove(waiter);
+  waiter.settleWait(false, false);
 }
 
 /**
@@ -27,20 +28,20 @@ function onWaitTimeout(signal: Signal, task: Task<unknown>): void {
  * A cancelled waiter leaves.
  */
 export class Signal {
-  private waiters: Array<Task<unknown>> = [];
+  private waiters: SignalWaiter[] = [];
 
   /** Parks until notify(): true; or false once `ms` passed without one. */
   wait(ms = Infinity): Effect<boolean> {
-    return new Effect<boolean>(WAIT, this, ms);
+    return WAIT(this, ms);
   }
 
   notify(): void {
     if (this.waiters.length === 0) return;
     const waiters = this.waiters;
     this.waiters = [];
-    for (const task of waiters) {
-      if (task.waitHandle !== null) clearTimeout(task.waitHandle as NodeJS.Timeout);
-      task.settleWait(true, false);
+    for (const waiter of waiters) {
+      if (waiter.waitHandle !== null) clearTimeout(waiter.waitHandle);
+      waiter.settleWait(true, false);
     }
   }
 
@@ -49,13 +50,13 @@ export class Signal {
   }
 
   /** @internal */
-  add(task: Task<unknown>): void {
-    this.waiters.push(task);
+  add(waiter: SignalWaiter): void {
+    this.waiters.push(waiter);
   }
 
   /** @internal */
-  remove(task: Task<unknown>): void {
-    const i = this.waiters.indexOf(task);
+  remove(waiter: SignalWaiter): void {
+    const i = this.waiters.indexOf(waiter);
     if (i >= 0) this.waiters.splice(i, 1);
   }
 }

@@ -1,28 +1,31 @@
+// Over 300 lines: one class per coroutine, whose run loop, state machine and outcome share its fields.
 import {
   CancelReason,
   InvalidYieldError,
-  SelfJoinError,
   StackBudgetError,
   TaskNotFinishedError,
   annotateChain,
   cancellationError,
 } from '../errors/index.js';
+import { Children, NO_FAILURE } from './children.js';
+import type { Child, Parent } from './children.js';
+import type { DeadlineList } from './deadlines.js';
 import { Effect, isIterator, isThenable } from './effect.js';
-import type { EffectKind, Operable, Yieldable } from './effect.js';
+import { join } from './effects/join.js';
+import { FAIRNESS_WAIT, PROMISE_WAIT } from './effects/waits.js';
+import { FiberExtras } from './extras.js';
+import { asStackBudget, frameDepth, frameNameOf, frameNames, makeBody, popFrame, pushFrame } from './frames.js';
+import type { BodyFn, Frame, FrameStack } from './frames.js';
 import type { QueueNode } from './queue.js';
-import type { Scheduler } from './scheduler.js';
+import { currentTurn, isRunning, runLater, runNow } from './run-loop.js';
+import type { Runnable } from './run-loop.js';
+import type { Body, Task, TaskObserver, TaskStatus, Waiter, Yieldable } from './types.js';
 
-export type TaskStatus = 'queued' | 'running' | 'waiting' | 'joining' | 'completed' | 'failed' | 'cancelled';
+export type { Task, TaskObserver, TaskStatus } from './types.js';
+export type { BodyFn, Frame } from './frames.js';
+export { currentTask } from './run-loop.js';
 
-/** Told when a task settles (joins, groups such as race/all, parents). */
-export interface TaskObserver {
-  onTaskSettled(task: Task<unknown>): void;
-}
-
-export type Frame = Iterator<Yieldable, unknown, unknown>;
-export type BodyFn = (...args: never[]) => unknown;
-
-// Task.state
+// Fiber.state
 const QUEUED = 0;
 const READY = 1;
 const RUNNING = 2;
@@ -35,88 +38,79 @@ const NEXT = 0;
 const THROW = 1;
 const RETURN = 2;
 
-// Task.outcome
+// Fiber.outcome
 const PENDING = 0;
 const OK = 1;
 const FAILED = 2;
 const CANCELLED = 3;
 
-const NO_FAILURE: unique symbol = Symbol('no failure');
+/** Marks a task of this runtime, in any copy of it that is loaded: `isTask` reads it. */
+const TASK_BRAND = Symbol.for('cosocket.task');
 
-// ---- trampoline: resumptions requested while a task runs are queued, never nested ----
-let trampolineDepth = 0;
-let runningTask: Task<unknown> | null = null;
-
-/** The coroutine whose code is running right now, or null outside any coroutine. */
-export function currentTask(): Task<unknown> | null {
-  return runningTask;
-}
-const readyQueue: Task<unknown>[] = [];
-
-// Only call when the queue is non-empty: setting `length` is a slow runtime call even on an empty array.
-function drainReady(): void {
-  for (let i = 0; i < readyQueue.length; i++) {
-    const task = readyQueue[i]!;
-    if (task.state === READY) task.runQueued();
-  }
-  readyQueue.length = 0;
+/** True for a Task (what `go` and `spawn` return). */
+export function isTask(value: unknown): value is Task<unknown> {
+  return (
+    value !== null &&
+    (typeof value === 'object' || typeof value === 'function') &&
+    (value as { [TASK_BRAND]?: unknown })[TASK_BRAND] === true
+  );
 }
 
-// ---- fairness: one counter advanced once per event-loop turn in which any task ran ----
-let turn = 0;
-let turnArmed = false;
-
-function advanceTurn(): void {
-  turn++;
-  turnArmed = false;
+/** What a fiber needs of the admission that started it (admission.ts). */
+export interface FiberHost {
+  readonly maxDepth: number;
+  readonly fairnessSteps: number;
+  readonly deadlines: DeadlineList<Fiber<unknown>>;
+  noteDepth(depth: number): void;
+  childStarted(depth: number): void;
+  fiberDone(fiber: Fiber<unknown>, wasStarted: boolean, failed: boolean, cancelled: boolean): void;
+  dequeue(fiber: Fiber<unknown>): void;
+  reportUnhandled(err: unknown, task: Task<unknown>): void;
+  go(body: Body<unknown, never[]>, ...args: unknown[]): Task<unknown>;
 }
 
-function armTurn(): void {
-  turnArmed = true;
-  setImmediate(advanceTurn).unref();
+/** The waiter the runtime's own kinds get (call, spawn, all/race/timeout): the fiber itself. */
+export interface FiberWaiter<H = unknown> extends Waiter<H> {
+  /** Pushes a frame (call of a generator); returns the error to throw into the caller instead, if any. */
+  pushFrame(frame: Frame, name: string): StackBudgetError | null;
+  /** Spawns a child task under this one, from a body function and its arguments or from a frame. */
+  spawnChild<R>(
+    fn: BodyFn | null,
+    args: readonly unknown[] | null,
+    body: Frame | null,
+    name: string,
+    scoped: boolean,
+  ): Task<R>;
+  /** Starts an independent root on the same admission. */
+  spawnRoot(body: Body<unknown, never[]>, args: unknown[]): Task<unknown>;
 }
 
 let nextTaskId = 1;
 
-/** The parts of a Task that most coroutines never use. */
-class TaskExtras<T> {
-  failure: unknown = NO_FAILURE;
-  cleanupErrors: unknown[] | null = null;
-  children: Set<Task<unknown>> | null = null;
-  observers: TaskObserver[] | null = null;
-  promise: Promise<T> | null = null;
-  settlePromise: ((outcome: number, value: unknown) => void) | null = null;
-  queueNode: QueueNode<Task<unknown>> | null = null;
-  deferredFn: BodyFn | null = null;
-  deferredArgs: readonly unknown[] | null = null;
-  cleanups: Array<() => void> | null = null;
-}
-
 /**
- * A running coroutine: a stack of generator frames driven by the scheduler.
- * Awaitable (`await task`), joinable inside coroutines (`yield* task`), cancellable.
+ * A running coroutine: a stack of generator frames driven by the run loop, with its outcome, its
+ * promise, its cleanups and observers. Users see it as a Task; effect kinds as a Waiter.
  */
-export class Task<T> implements Promise<T>, Operable<T> {
+export class Fiber<T> implements Task<T>, FiberWaiter, FrameStack, Runnable, Child, Parent {
   readonly id: number;
   readonly name: string;
-  readonly scheduler: Scheduler;
-  readonly parent: Task<unknown> | null;
+  readonly admission: FiberHost;
+  readonly parent: Fiber<unknown> | null;
   /** Owned by an effect (race/all/timeout) that handles its outcome; its errors never bubble. */
   readonly scoped: boolean;
 
-  /** @internal */ state = QUEUED;
+  private state = QUEUED;
   private outcome = PENDING;
   private settledValue: unknown = undefined;
 
-  // frames: the running generator, and the ones below it as [frame, name, frame, name, ...]
-  private frame: Frame | null;
-  private frameName: string;
-  private outer: Array<Frame | string> | null = null;
-  /** Frames of ancestors when this task was spawned; counts against maxDepth. */
+  // FrameStack
+  frame: Frame | null;
+  frameName: string;
+  outer: Array<Frame | string> | null = null;
   readonly baseDepth: number;
 
-  /** The effect this task waits on, or null. Effect kinds keep their per-wait state in `waitHandle`. */
-  pending: Effect<unknown> | null = null;
+  /** The effect this fiber waits on, or null. Effect kinds keep their per-wait state in `waitHandle`. */
+  private pending: Effect<unknown> | null = null;
   waitHandle: unknown = null;
   private resumeMode = NEXT;
   private resumeValue: unknown = undefined;
@@ -129,20 +123,19 @@ export class Task<T> implements Promise<T>, Operable<T> {
   private turnSeen = -1;
   private turnSteps = 0;
 
-  /** @internal */ deadlineAt = 0;
+  deadlineAt = 0;
   private deadlineMs = 0;
-  private deadlineNode: QueueNode<Task<unknown>> | null = null;
+  private deadlineNode: QueueNode<Fiber<unknown>> | null = null;
   /** What most coroutines never need, allocated on first use. */
-  private extras: TaskExtras<T> | null = null;
-  /** @internal Its place in the scheduler's list of roots (null for a child, or once settled). */
-  rootNode: QueueNode<Task<unknown>> | null = null;
+  private extras: FiberExtras<T, Fiber<unknown>> | null = null;
+  /** Its place in the admission's list of roots (null for a child, or once settled). */
+  rootNode: QueueNode<Fiber<unknown>> | null = null;
   /** Someone takes its outcome (a promise, an observer, a join): its failure is not reported as unhandled. */
   private observed = false;
 
-  /** @internal use Scheduler.go / spawn */
-  constructor(scheduler: Scheduler, name: string, body: Frame | null, parent: Task<unknown> | null, scoped: boolean) {
+  constructor(admission: FiberHost, name: string, body: Frame | null, parent: Fiber<unknown> | null, scoped: boolean) {
     this.id = nextTaskId++;
-    this.scheduler = scheduler;
+    this.admission = admission;
     this.name = name;
     this.frameName = name;
     this.frame = body;
@@ -151,12 +144,16 @@ export class Task<T> implements Promise<T>, Operable<T> {
     this.baseDepth = parent === null ? 0 : parent.depth;
   }
 
-  private more(): TaskExtras<T> {
-    if (this.extras === null) this.extras = new TaskExtras<T>();
+  private more(): FiberExtras<T, Fiber<unknown>> {
+    if (this.extras === null) this.extras = new FiberExtras<T, Fiber<unknown>>();
     return this.extras;
   }
 
-  // ------------------------------------------------------------------ public surface
+  // ------------------------------------------------------------------ Task
+
+  get [TASK_BRAND](): true {
+    return true;
+  }
 
   get status(): TaskStatus {
     switch (this.state) {
@@ -178,12 +175,10 @@ export class Task<T> implements Promise<T>, Operable<T> {
     return this.state === DONE;
   }
 
-  /** Nesting depth: frames of this task plus those of its ancestors at spawn time. */
   get depth(): number {
-    return this.baseDepth + 1 + (this.outer === null ? 0 : this.outer.length >> 1);
+    return frameDepth(this);
   }
 
-  /** True once cancellation has been requested (the coroutine may still be running its finally blocks). */
   get cancelling(): boolean {
     return this.cancelReason !== null;
   }
@@ -192,46 +187,33 @@ export class Task<T> implements Promise<T>, Operable<T> {
     return this.cancelReason;
   }
 
-  /** The value it returned; throws what it failed with. Only when done. */
   get result(): T {
     if (this.state !== DONE) throw new TaskNotFinishedError(this.name);
     if (this.outcome === OK) return this.settledValue as T;
     throw this.settledValue;
   }
 
-  /** The root coroutine this one runs under (itself for a root). */
   get root(): Task<unknown> {
-    let task: Task<unknown> = this as Task<unknown>;
-    while (task.parent !== null) task = task.parent;
-    return task;
+    // eslint-disable-next-line @typescript-eslint/no-this-alias -- the walk up starts at this fiber
+    let fiber: Fiber<unknown> = this;
+    while (fiber.parent !== null) fiber = fiber.parent;
+    return fiber;
   }
 
-  /**
-   * Runs `cleanup` when this coroutine has finished, however it ended (before anyone awaiting it
-   * hears of it). For resources that belong to a coroutine, e.g. a socket nobody closed.
-   */
   addCleanup(cleanup: () => void): void {
     if (this.state === DONE) {
       cleanup();
       return;
     }
-    const extras = this.more();
-    if (extras.cleanups === null) extras.cleanups = [cleanup];
-    else extras.cleanups.push(cleanup);
+    this.more().addCleanup(cleanup);
   }
 
   removeCleanup(cleanup: () => void): void {
-    const cleanups = this.extras?.cleanups;
-    if (cleanups == null) return;
-    const i = cleanups.lastIndexOf(cleanup);
-    if (i >= 0) cleanups.splice(i, 1);
+    this.extras?.removeCleanup(cleanup);
   }
 
-  /** Names from the root coroutine down to the frame running now. */
   chain(): string[] {
-    const own: string[] = [];
-    if (this.outer !== null) for (let i = 1; i < this.outer.length; i += 2) own.push(this.outer[i] as string);
-    own.push(this.frameName);
+    const own = frameNames(this);
     return this.parent === null ? own : this.parent.chain().concat(own);
   }
 
@@ -265,30 +247,54 @@ export class Task<T> implements Promise<T>, Operable<T> {
     return 'Task';
   }
 
-  /** A promise of the outcome, created on first use. */
   toPromise(): Promise<T> {
     this.observed = true;
     const extras = this.more();
     if (extras.promise === null) {
       extras.promise = new Promise<T>((resolve, reject) => {
-        extras.settlePromise = (outcome, value) => (outcome === OK ? resolve(value as T) : reject(value));
+        extras.settlePromise = (failed, value) => (failed ? reject(value) : resolve(value as T));
       });
       if (this.state === DONE) this.notifyPromise();
     }
     return extras.promise;
   }
 
-  /** `yield* task` waits for it inside another coroutine and returns its value (or throws its error). */
   [Symbol.iterator](): Iterator<Yieldable, T, unknown> {
-    return new Effect<T>(JOIN, this)[Symbol.iterator]();
+    return join<T>(this)[Symbol.iterator]();
   }
 
-  // ------------------------------------------------------------------ for effect kinds
+  markObserved(): void {
+    this.observed = true;
+  }
 
-  /**
-   * Ends the current wait: resumes the coroutine with `value`, or throws `value` into it.
-   * Ignored when the task is not waiting (a late callback after abandonment).
-   */
+  addObserver(observer: TaskObserver): void {
+    this.observed = true;
+    this.more().addObserver(observer);
+  }
+
+  removeObserver(observer: TaskObserver): void {
+    this.extras?.removeObserver(observer);
+  }
+
+  outcomeForObserver(): [boolean, unknown] {
+    return [this.outcome !== OK, this.settledValue];
+  }
+
+  clearDeadline(): number {
+    const ms = this.deadlineNode === null ? 0 : this.deadlineMs;
+    if (this.deadlineNode !== null) {
+      this.admission.deadlines.remove(this.deadlineNode, this.deadlineMs);
+      this.deadlineNode = null;
+    }
+    return ms;
+  }
+
+  // ------------------------------------------------------------------ Waiter (for effect kinds)
+
+  get task(): Task<unknown> {
+    return this;
+  }
+
   settleWait(value: unknown, isError: boolean): void {
     if (this.pending === null) return;
     this.pending = null;
@@ -303,42 +309,22 @@ export class Task<T> implements Promise<T>, Operable<T> {
     this.resume(isError ? THROW : NEXT, value);
   }
 
-  /** Waits on a promise with this task's reusable callbacks (no closure per step). */
   waitPromise(promise: PromiseLike<unknown>): void {
     if (this.onFulfilled === null) this.makePromiseCallbacks();
     promise.then(this.onFulfilled, this.onRejected);
   }
 
-  /** Called when a promise wait is abandoned: the old callbacks become inert. */
   forgetPromise(): void {
     this.onFulfilled = null;
     this.onRejected = null;
   }
 
-  markObserved(): void {
-    this.observed = true;
+  pushFrame(frame: Frame, name: string): StackBudgetError | null {
+    const err = pushFrame(this, frame, name, this.admission.maxDepth);
+    if (err === null) this.admission.noteDepth(this.depth);
+    return err;
   }
 
-  addObserver(observer: TaskObserver): void {
-    this.observed = true;
-    const extras = this.more();
-    if (extras.observers === null) extras.observers = [observer];
-    else extras.observers.push(observer);
-  }
-
-  removeObserver(observer: TaskObserver): void {
-    const observers = this.extras?.observers;
-    if (observers == null) return;
-    const i = observers.indexOf(observer);
-    if (i >= 0) observers.splice(i, 1);
-  }
-
-  /** The settled outcome as [isError, value]: cancelled tasks give a CancelledError. */
-  outcomeForObserver(): [boolean, unknown] {
-    return [this.outcome !== OK, this.settledValue];
-  }
-
-  /** Spawns a child task under this one, from a body function and its arguments or from a frame. */
   spawnChild<R>(
     fn: BodyFn | null,
     args: readonly unknown[] | null,
@@ -346,57 +332,45 @@ export class Task<T> implements Promise<T>, Operable<T> {
     name: string,
     scoped: boolean,
   ): Task<R> {
-    const maxDepth = this.scheduler.maxDepth;
+    const maxDepth = this.admission.maxDepth;
     if (this.depth + 1 > maxDepth) throw new StackBudgetError([...this.chain(), name], maxDepth);
-    const child = new Task<R>(this.scheduler, name, body ?? makeBody(fn!, args!), this, scoped);
+    const child = new Fiber<R>(this.admission, name, body ?? makeBody(fn!, args!), this, scoped);
     const extras = this.more();
-    if (extras.children === null) extras.children = new Set();
-    extras.children.add(child);
-    this.scheduler.onChildStarted(child.depth);
-    child.start();
-    if (this.cancelReason !== null) child.requestCancel(CancelReason.parent(), NO_FAILURE);
+    if (extras.children === null) extras.children = new Children<Fiber<unknown>>();
+    this.admission.childStarted(child.depth);
+    extras.children.attach(this, child);
     return child;
   }
 
-  // ------------------------------------------------------------------ lifecycle (scheduler)
+  spawnRoot(body: Body<unknown, never[]>, args: unknown[]): Task<unknown> {
+    return this.admission.go(body, ...args);
+  }
 
-  /** @internal */
+  // ------------------------------------------------------------------ lifecycle (admission)
+
   armDeadline(ms: number): void {
     if (ms > 0 && Number.isFinite(ms)) {
       this.deadlineMs = ms;
-      this.deadlineNode = this.scheduler.deadlines.add(this, ms);
+      this.deadlineNode = this.admission.deadlines.add(this, ms);
     }
   }
 
-  /**
-   * Takes this coroutine's overall deadline away (a stream that keeps making progress hands over to an
-   * IdleTimeout instead). Returns the ms it had, 0 for none.
-   */
-  clearDeadline(): number {
-    const ms = this.deadlineNode === null ? 0 : this.deadlineMs;
-    if (this.deadlineNode !== null) {
-      this.scheduler.deadlines.remove(this.deadlineNode, this.deadlineMs);
-      this.deadlineNode = null;
-    }
-    return ms;
-  }
-
-  /** @internal The deadline list says the deadline passed. */
+  /** The deadline list says the deadline passed. */
   expire(ms: number): void {
     this.deadlineNode = null;
     this.requestCancel(CancelReason.deadline(`deadline of ${ms} ms passed`), NO_FAILURE);
   }
 
-  /** @internal Keeps the body of a queued root until it is admitted. */
-  deferBody(fn: BodyFn | null, args: readonly unknown[] | null, node: QueueNode<Task<unknown>>): void {
+  /** Keeps the body of a queued root until it is admitted. */
+  deferBody(fn: BodyFn | null, args: readonly unknown[] | null, node: QueueNode<Fiber<unknown>>): void {
     const extras = this.more();
     extras.deferredFn = fn;
     extras.deferredArgs = args;
     extras.queueNode = node;
   }
 
-  /** @internal Takes a queued root out of the wait queue bookkeeping; returns its node. */
-  leaveQueue(): QueueNode<Task<unknown>> | null {
+  /** Takes a queued root out of the wait queue bookkeeping; returns its node. */
+  leaveQueue(): QueueNode<Fiber<unknown>> | null {
     const extras = this.extras;
     if (extras === null) return null;
     const node = extras.queueNode;
@@ -406,7 +380,7 @@ export class Task<T> implements Promise<T>, Operable<T> {
     return node;
   }
 
-  /** @internal Runs the body up to its first wait (creating it first for a root that was queued). */
+  /** Runs the body up to its first wait (creating it first for a root that was queued). */
   start(): void {
     const extras = this.extras;
     if (extras !== null && extras.queueNode !== null) {
@@ -415,48 +389,41 @@ export class Task<T> implements Promise<T>, Operable<T> {
       this.leaveQueue();
       if (fn !== null) this.frame = makeBody(fn, args!);
     }
-    this.scheduler.live++;
     this.resume(NEXT, undefined);
   }
 
-  /** @internal Runs the task now, or queues it when another task is running (the trampoline). */
-  resume(mode: number, value: unknown): void {
-    if (trampolineDepth > 0) {
+  // ------------------------------------------------------------------ the run loop
+
+  /** Runs the fiber now, or queues it when another fiber is running (the trampoline). */
+  private resume(mode: number, value: unknown): void {
+    if (isRunning()) {
       this.state = READY;
       this.resumeMode = mode;
       this.resumeValue = value;
-      readyQueue.push(this);
+      runLater(this);
       return;
     }
-    if (!turnArmed) armTurn();
-    trampolineDepth++;
-    try {
-      this.run(mode, value);
-      if (readyQueue.length !== 0) drainReady();
-    } finally {
-      trampolineDepth--;
-      runningTask = null;
-    }
+    runNow(this, mode, value);
   }
 
-  /** @internal */
   runQueued(): void {
+    if (this.state !== READY) return;
     const value = this.resumeValue;
     this.resumeValue = undefined;
     this.run(this.resumeMode, value);
   }
 
-  /** @internal The run loop: drive the top frame until it waits or the body ends. */
+  /** Drives the top frame until it waits or the body ends. */
   run(mode: number, value: unknown): void {
     this.state = RUNNING;
-    runningTask = this as Task<unknown>;
-    const fairnessSteps = this.scheduler.fairnessSteps;
+    const fairnessSteps = this.admission.fairnessSteps;
     for (;;) {
       if (this.cancelReason !== null && !this.unwinding) {
         this.unwinding = true;
         mode = RETURN;
         value = undefined;
       }
+      const turn = currentTurn();
       if (this.turnSeen !== turn) {
         this.turnSeen = turn;
         this.turnSteps = 0;
@@ -466,18 +433,18 @@ export class Task<T> implements Promise<T>, Operable<T> {
       }
 
       const frame = this.frame!;
-      let res: IteratorResult<Yieldable, unknown>;
+      let res: IteratorResult<unknown, unknown>;
       try {
         res = mode === NEXT ? frame.next(value) : mode === THROW ? frame.throw!(value) : frame.return!(value);
       } catch (thrown) {
-        const err = asStackBudget(thrown, this);
+        const err = asStackBudget(thrown, this, this.admission.maxDepth);
         annotateChain(err, this.chain());
-        if (!this.popFrame()) {
+        if (!popFrame(this)) {
           this.bodyEnded(true, err);
           return;
         }
         if (this.unwinding) {
-          this.recordCleanupError(err);
+          this.more().recordCleanupError(err);
           mode = RETURN;
           value = undefined;
         } else {
@@ -489,7 +456,7 @@ export class Task<T> implements Promise<T>, Operable<T> {
 
       if (res.done === true) {
         value = res.value;
-        if (!this.popFrame()) {
+        if (!popFrame(this)) {
           this.bodyEnded(false, value);
           return;
         }
@@ -502,7 +469,7 @@ export class Task<T> implements Promise<T>, Operable<T> {
       if (yielded instanceof Effect) {
         this.pending = yielded;
         try {
-          yielded.kind.start(this, yielded);
+          yielded.kind.start(this, yielded.a, yielded.b);
         } catch (err) {
           if (this.pending === yielded) this.pending = null;
           this.settledSync = false;
@@ -543,30 +510,6 @@ export class Task<T> implements Promise<T>, Operable<T> {
     }
   }
 
-  /** Pushes a frame (call of a generator); returns the error to throw into the caller instead, if any. */
-  pushFrame(frame: Frame, name: string): StackBudgetError | null {
-    const depth = this.depth + 1;
-    const maxDepth = this.scheduler.maxDepth;
-    if (depth > maxDepth) return new StackBudgetError([...this.chain(), name], maxDepth);
-    this.scheduler.noteDepth(depth);
-    if (this.outer === null) this.outer = [];
-    this.outer.push(this.frame!, this.frameName);
-    this.frame = frame;
-    this.frameName = name;
-    return null;
-  }
-
-  private popFrame(): boolean {
-    const outer = this.outer;
-    if (outer === null || outer.length === 0) {
-      this.frame = null;
-      return false;
-    }
-    this.frameName = outer.pop() as string;
-    this.frame = outer.pop() as Frame;
-    return true;
-  }
-
   private yieldToEventLoop(mode: number, value: unknown): void {
     this.resumeMode = mode;
     this.resumeValue = value;
@@ -575,7 +518,7 @@ export class Task<T> implements Promise<T>, Operable<T> {
     this.state = WAITING;
   }
 
-  /** @internal Resumes after a fairness yield with the step that was put off. */
+  /** Resumes after a fairness yield with the step that was put off. */
   resumeDeferred(): void {
     if (this.pending !== FAIRNESS_WAIT) return;
     this.pending = null;
@@ -600,11 +543,13 @@ export class Task<T> implements Promise<T>, Operable<T> {
     const pending = this.pending;
     if (pending === null) return;
     this.pending = null;
-    pending.kind.abandon(this, pending);
+    pending.kind.abandon(this, pending.a, pending.b);
     this.waitHandle = null;
   }
 
-  /** @internal Cancel with a reason; `failure` set means "abort because a child failed". */
+  // ------------------------------------------------------------------ cancellation and outcome
+
+  /** Cancel with a reason; `failure` set means "abort because a child failed". */
   requestCancel(reason: CancelReason, failure: unknown): void {
     if (this.state === DONE) return;
     if (this.cancelReason !== null) {
@@ -615,7 +560,7 @@ export class Task<T> implements Promise<T>, Operable<T> {
     this.cancelReason = reason;
     if (failure !== NO_FAILURE) this.more().failure = failure;
     if (this.state === QUEUED) {
-      this.scheduler.dequeue(this);
+      this.admission.dequeue(this);
       this.settle(CANCELLED, undefined);
       return;
     }
@@ -632,9 +577,8 @@ export class Task<T> implements Promise<T>, Operable<T> {
     // READY/RUNNING: the run loop starts unwinding at its next step. JOINING: children settle, then we do.
   }
 
-  private interruptCleanup(): void {
-    const children = this.extras?.children;
-    if (children != null) for (const child of children) child.interruptCleanup();
+  interruptCleanup(): void {
+    this.extras?.children?.interruptAll();
     if (this.state === WAITING && this.cancelReason !== null) {
       this.abandonWait();
       this.resume(RETURN, undefined);
@@ -642,21 +586,13 @@ export class Task<T> implements Promise<T>, Operable<T> {
   }
 
   private cancelChildren(reason: CancelReason): void {
-    const children = this.extras?.children;
-    if (children == null || children.size === 0) return;
-    for (const child of [...children]) child.requestCancel(reason, NO_FAILURE);
-  }
-
-  private recordCleanupError(err: unknown): void {
-    const extras = this.more();
-    if (extras.cleanupErrors === null) extras.cleanupErrors = [];
-    extras.cleanupErrors.push(err);
+    this.extras?.children?.cancelAll(reason);
   }
 
   private bodyEnded(threw: boolean, value: unknown): void {
     this.outer = null;
     if (this.cancelReason !== null) {
-      if (threw) this.recordCleanupError(value);
+      if (threw) this.more().recordCleanupError(value);
       this.settleAsCancelled();
     } else if (threw) {
       this.outcome = FAILED;
@@ -681,22 +617,27 @@ export class Task<T> implements Promise<T>, Operable<T> {
     this.settledValue = failure !== NO_FAILURE ? failure : undefined;
   }
 
-  /** @internal Told by a child that it settled. */
-  childSettled(child: Task<unknown>, bubble: boolean): void {
-    const extras = this.more();
-    const children = extras.children!;
-    children.delete(child);
-    if (bubble && this.state !== DONE && extras.failure === NO_FAILURE && this.outcome !== FAILED) {
-      const err = child.settledValue;
-      if (this.state === JOINING) {
-        this.outcome = FAILED;
-        this.settledValue = err;
-        this.cancelChildren(CancelReason.parent(`sibling '${child.name}' failed`));
-      } else {
-        this.requestCancel(CancelReason.parent(`child '${child.name}' failed`), err);
-      }
-    }
-    if (this.state === JOINING && children.size === 0) this.finish();
+  // Parent (children.ts)
+
+  get joining(): boolean {
+    return this.state === JOINING;
+  }
+
+  get failing(): boolean {
+    return (
+      this.state === DONE || this.outcome === FAILED || (this.extras !== null && this.extras.failure !== NO_FAILURE)
+    );
+  }
+
+  failJoining(err: unknown): void {
+    this.outcome = FAILED;
+    this.settledValue = err;
+  }
+
+  // Child (children.ts)
+
+  get failureValue(): unknown {
+    return this.settledValue;
   }
 
   private settle(outcome: number, value: unknown): void {
@@ -705,7 +646,7 @@ export class Task<T> implements Promise<T>, Operable<T> {
     this.finish();
   }
 
-  private finish(): void {
+  finish(): void {
     if (this.outcome === CANCELLED) {
       this.settledValue = cancellationError(this.name, this.cancelReason!, this.extras?.cleanupErrors ?? []);
     }
@@ -715,13 +656,13 @@ export class Task<T> implements Promise<T>, Operable<T> {
     this.onFulfilled = null;
     this.onRejected = null;
     if (this.deadlineNode !== null) {
-      this.scheduler.deadlines.remove(this.deadlineNode, this.deadlineMs);
+      this.admission.deadlines.remove(this.deadlineNode, this.deadlineMs);
       this.deadlineNode = null;
     }
     const extras = this.extras;
     const bubble = this.outcome === FAILED && !this.scoped && !this.observed;
-    if (extras !== null && extras.cleanups !== null) this.runCleanups(extras.cleanups);
-    this.scheduler.onTaskDone(this, wasStarted, this.outcome === FAILED, this.outcome === CANCELLED);
+    if (extras !== null && extras.cleanups !== null) this.runCleanups(extras);
+    this.admission.fiberDone(this, wasStarted, this.outcome === FAILED, this.outcome === CANCELLED);
     if (extras !== null) {
       const observers = extras.observers;
       if (observers !== null) {
@@ -730,17 +671,19 @@ export class Task<T> implements Promise<T>, Operable<T> {
       }
       if (extras.promise !== null) this.notifyPromise();
     }
-    if (this.parent !== null) this.parent.childSettled(this, bubble);
+    const parent = this.parent;
+    if (parent !== null) parent.extras!.children!.settled(parent, this, bubble);
     else if (bubble) setImmediate(reportIfUnobserved, this);
   }
 
-  private runCleanups(cleanups: Array<() => void>): void {
-    this.extras!.cleanups = null;
+  private runCleanups(extras: FiberExtras<T, Fiber<unknown>>): void {
+    const cleanups = extras.cleanups!;
+    extras.cleanups = null;
     for (const cleanup of cleanups) {
       try {
         cleanup();
       } catch (err) {
-        this.scheduler.reportUnhandled(err, this as Task<unknown>);
+        this.admission.reportUnhandled(err, this);
       }
     }
   }
@@ -750,113 +693,18 @@ export class Task<T> implements Promise<T>, Operable<T> {
     const settlePromise = extras.settlePromise;
     if (settlePromise === null) return;
     extras.settlePromise = null;
-    settlePromise(this.outcome, this.settledValue);
+    settlePromise(this.outcome !== OK, this.settledValue);
   }
 
-  /** @internal */
   get isObserved(): boolean {
     return this.observed;
   }
-
-  /** @internal Error or value a root failure was reported with. */
-  get failureValue(): unknown {
-    return this.settledValue;
-  }
 }
 
-function resumeAfterFairness(task: Task<unknown>): void {
-  task.resumeDeferred();
+function resumeAfterFairness(fiber: Fiber<unknown>): void {
+  fiber.resumeDeferred();
 }
 
-function reportIfUnobserved(task: Task<unknown>): void {
-  if (!task.isObserved) task.scheduler.reportUnhandled(task.failureValue, task);
+function reportIfUnobserved(fiber: Fiber<unknown>): void {
+  if (!fiber.isObserved) fiber.admission.reportUnhandled(fiber.failureValue, fiber);
 }
-
-function* returnValue(value: unknown): Generator<never, unknown, unknown> {
-  return value;
-}
-
-function* awaitValue(promise: PromiseLike<unknown>): Generator<Yieldable, unknown, unknown> {
-  return yield promise;
-}
-
-function* throwError(err: unknown): Generator<never, never, unknown> {
-  throw err;
-}
-
-export function makeBody(fn: BodyFn, args: readonly unknown[]): Frame {
-  let body: unknown;
-  try {
-    body = (fn as (...a: readonly unknown[]) => unknown)(...args);
-  } catch (err) {
-    return throwError(err);
-  }
-  if (isIterator(body)) return body;
-  if (isThenable(body)) return awaitValue(body);
-  return returnValue(body);
-}
-
-function frameNameOf(frame: Frame): string {
-  const tag = (frame as { [Symbol.toStringTag]?: string })[Symbol.toStringTag];
-  return tag && tag !== 'Generator' ? tag : 'generator';
-}
-
-function asStackBudget(err: unknown, task: Task<unknown>): unknown {
-  if (err instanceof RangeError && /call stack/i.test(err.message)) {
-    return new StackBudgetError(task.chain(), task.scheduler.maxDepth, { cause: err });
-  }
-  return err;
-}
-
-// ---- the effect kinds the runner itself needs ----
-
-const PROMISE_KIND: EffectKind = {
-  name: 'promise',
-  start() {},
-  abandon(task) {
-    task.forgetPromise();
-  },
-};
-const PROMISE_WAIT = new Effect<unknown>(PROMISE_KIND);
-
-const FAIRNESS_KIND: EffectKind = {
-  name: 'fairness',
-  start() {},
-  abandon(task) {
-    clearImmediate(task.waitHandle as NodeJS.Immediate);
-  },
-};
-const FAIRNESS_WAIT = new Effect<unknown>(FAIRNESS_KIND);
-
-class JoinObserver implements TaskObserver {
-  constructor(readonly joiner: Task<unknown>) {}
-  onTaskSettled(task: Task<unknown>): void {
-    const [isError, value] = task.outcomeForObserver();
-    this.joiner.settleWait(value, isError);
-  }
-}
-
-/** `yield* task`: wait for another task. */
-const JOIN: EffectKind = {
-  name: 'join',
-  start(task, effect) {
-    const target = effect.a as Task<unknown>;
-    for (let t: Task<unknown> | null = task; t !== null; t = t.parent) {
-      if (t === target) throw new SelfJoinError(task.name, target.name);
-    }
-    if (target.done) {
-      target.markObserved();
-      const [isError, value] = target.outcomeForObserver();
-      task.settleWait(value, isError);
-      return;
-    }
-    const observer = new JoinObserver(task);
-    task.waitHandle = observer;
-    target.addObserver(observer);
-  },
-  abandon(task, effect) {
-    (effect.a as Task<unknown>).removeObserver(task.waitHandle as TaskObserver);
-  },
-};
-
-export { NO_FAILURE };

@@ -1,29 +1,31 @@
 import { InvalidArgumentError } from '../../errors/index.js';
-import { Effect, isIterator, isThenable } from '../effect.js';
-import type { EffectKind, Operation } from '../effect.js';
+import { defineKind, isIterator, isThenable } from '../effect.js';
+import type { Effect, Operation } from '../effect.js';
+import type { FiberWaiter } from '../task.js';
 
-const CALL: EffectKind = {
+type Target = ((...args: unknown[]) => unknown) | PromiseLike<unknown>;
+
+const CALL = defineKind<Target, unknown[] | undefined, unknown, FiberWaiter>({
   name: 'call',
-  start(task, effect) {
-    const target = effect.a;
+  start(fiber, target, args) {
     if (typeof target !== 'function') {
-      task.waitPromise(target as PromiseLike<unknown>);
+      fiber.waitPromise(target);
       return;
     }
-    const out: unknown = (target as (...args: unknown[]) => unknown)(...(effect.b as unknown[]));
+    const out: unknown = target(...args!);
     if (isIterator(out)) {
-      const err = task.pushFrame(out, target.name || 'anonymous');
-      task.settleWait(err ?? undefined, err !== null);
+      const err = fiber.pushFrame(out, target.name || 'anonymous');
+      fiber.settleWait(err ?? undefined, err !== null);
     } else if (isThenable(out)) {
-      task.waitPromise(out);
+      fiber.waitPromise(out);
     } else {
-      task.settleWait(out, false);
+      fiber.settleWait(out, false);
     }
   },
-  abandon(task) {
-    task.forgetPromise();
+  abandon(fiber) {
+    fiber.forgetPromise();
   },
-};
+});
 
 /**
  * Waits for a promise, or calls a function inside the coroutine: a generator function runs as a
@@ -37,13 +39,14 @@ export function call(target: unknown): Effect<unknown> {
   if (typeof target === 'function') {
     // copy the extra arguments without a rest parameter: the promise form (the hot one) allocates none
     const args = new Array<unknown>(arguments.length - 1);
+    // eslint-disable-next-line prefer-rest-params -- a rest parameter would allocate on every call, promises too
     for (let i = 1; i < arguments.length; i++) args[i - 1] = arguments[i];
-    return new Effect(CALL, target, args);
+    return CALL(target as (...args: unknown[]) => unknown, args);
   }
   if (!isThenable(target)) {
     throw new InvalidArgumentError(
       `call() needs a function or a promise, got ${target === null ? 'null' : typeof target}`,
     );
   }
-  return new Effect(CALL, target);
+  return CALL(target);
 }

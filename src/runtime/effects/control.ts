@@ -1,48 +1,46 @@
 import { InvalidArgumentError, WaitAbandonedError } from '../../errors/index.js';
-import { Effect } from '../effect.js';
-import type { EffectKind } from '../effect.js';
-import type { Task } from '../task.js';
+import { defineKind } from '../effect.js';
+import type { Effect } from '../effect.js';
+import type { Task } from '../types.js';
 
-const CANCELLED: EffectKind = {
+const CANCELLED = defineKind({
   name: 'cancelled',
-  start(task) {
-    task.settleWait(task.cancelling, false);
+  start(waiter) {
+    waiter.settleWait(waiter.task.cancelling, false);
   },
   abandon() {},
-};
+});
 
-const SELF: EffectKind = {
+const SELF = defineKind({
   name: 'self',
-  start(task) {
-    task.settleWait(task, false);
+  start(waiter) {
+    waiter.settleWait(waiter.task, false);
   },
   abandon() {},
-};
+});
 
-const ABORTABLE: EffectKind = {
+const ABORTABLE = defineKind<(signal: AbortSignal) => PromiseLike<unknown>, undefined, AbortController>({
   name: 'abortable',
-  start(task, effect) {
+  start(waiter, run) {
     const controller = new AbortController();
-    const run = effect.a as (signal: AbortSignal) => PromiseLike<unknown>;
     const promise = run(controller.signal);
-    task.waitHandle = controller;
-    task.waitPromise(promise);
+    waiter.waitHandle = controller;
+    waiter.waitPromise(promise);
   },
-  abandon(task) {
-    task.forgetPromise();
-    const controller = task.waitHandle as AbortController;
-    controller.abort(task.reason ?? new WaitAbandonedError());
+  abandon(waiter) {
+    waiter.forgetPromise();
+    waiter.waitHandle.abort(waiter.task.reason ?? new WaitAbandonedError());
   },
-};
+});
 
 /** True when the coroutine is being cancelled: use it in `finally` to tell cancellation from a normal exit. */
 export function cancelled(): Effect<boolean> {
-  return new Effect(CANCELLED);
+  return CANCELLED();
 }
 
 /** The Task of the coroutine that yields it. */
 export function self(): Effect<Task<unknown>> {
-  return new Effect(SELF);
+  return SELF();
 }
 
 /**
@@ -51,5 +49,5 @@ export function self(): Effect<Task<unknown>> {
  */
 export function abortable<T>(run: (signal: AbortSignal) => PromiseLike<T>): Effect<T> {
   if (typeof run !== 'function') throw new InvalidArgumentError('abortable() needs a function (signal) => promise');
-  return new Effect(ABORTABLE, run);
+  return ABORTABLE(run);
 }

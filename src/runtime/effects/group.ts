@@ -1,7 +1,8 @@
 import { CancelReason, InvalidArgumentError, TimeoutError } from '../../errors/index.js';
-import { Effect } from '../effect.js';
-import type { EffectKind } from '../effect.js';
-import type { Task, TaskObserver } from '../task.js';
+import { defineKind } from '../effect.js';
+import type { Effect, EffectConstructor } from '../effect.js';
+import type { FiberWaiter } from '../task.js';
+import type { Task, TaskObserver } from '../types.js';
 import { frameOf } from './operand.js';
 import type { Awaitable, ResultOf } from './operand.js';
 
@@ -26,7 +27,7 @@ class Group implements TaskObserver {
   timer: NodeJS.Timeout | null = null;
 
   constructor(
-    readonly parent: Task<unknown>,
+    readonly parent: FiberWaiter<Group>,
     readonly mode: number,
     readonly keys: readonly string[] | null,
     size: number,
@@ -104,7 +105,7 @@ class Group implements TaskObserver {
       clearTimeout(this.timer);
       this.timer = null;
     }
-    const reason = CancelReason.parent(`parent '${this.parent.name}' stopped waiting`);
+    const reason = CancelReason.parent(`parent '${this.parent.task.name}' stopped waiting`);
     for (const child of this.children) if (!child.done) child.cancel(reason);
   }
 }
@@ -113,15 +114,22 @@ function onGroupTimeout(group: Group): void {
   group.onTimeout();
 }
 
-function startGroup(task: Task<unknown>, effect: Effect<unknown>, mode: number, where: string): void {
-  const input = effect.a;
-  const keys = Array.isArray(input) ? null : Object.keys(input as object);
-  const ops: unknown[] = keys === null ? (input as unknown[]) : keys.map((k) => (input as Record<string, unknown>)[k]);
-  const group = new Group(task, mode, keys, ops.length, mode === TIMEOUT ? (effect.b as number) : 0);
-  task.waitHandle = group;
+/** What all/race take: the operations as an array or a record; timeout() passes its one operation as [op]. */
+type Operations = readonly unknown[] | Readonly<Record<string, unknown>>;
+
+function startGroup(fiber: FiberWaiter<Group>, input: Operations, ms: number, mode: number, where: string): void {
+  let keys: string[] | null = null;
+  let ops: readonly unknown[];
+  if (isList(input)) ops = input;
+  else {
+    keys = Object.keys(input);
+    ops = keys.map((k) => input[k]);
+  }
+  const group = new Group(fiber, mode, keys, ops.length, ms);
+  fiber.waitHandle = group;
   if (ops.length === 0) {
     if (mode === RACE) throw new InvalidArgumentError('race() needs at least one contender');
-    task.settleWait(keys === null ? [] : {}, false);
+    fiber.settleWait(keys === null ? [] : {}, false);
     return;
   }
   try {
@@ -133,16 +141,21 @@ function startGroup(task: Task<unknown>, effect: Effect<unknown>, mode: number, 
   if (mode === TIMEOUT) group.timer = setTimeout(onGroupTimeout, group.ms, group);
 }
 
-function groupKind(name: string, mode: number): EffectKind {
-  return {
+/** Array.isArray, narrowing a readonly array too. */
+function isList(input: Operations): input is readonly unknown[] {
+  return Array.isArray(input);
+}
+
+function groupKind(name: string, mode: number): EffectConstructor<Operations, number> {
+  return defineKind<Operations, number, Group, FiberWaiter<Group>>({
     name,
-    start(task, effect) {
-      startGroup(task, effect, mode, `${name}()`);
+    start(fiber, input, ms) {
+      startGroup(fiber, input, ms, mode, `${name}()`);
     },
-    abandon(task) {
-      (task.waitHandle as Group).detach();
+    abandon(fiber) {
+      fiber.waitHandle.detach();
     },
-  };
+  });
 }
 
 const ALL_KIND = groupKind('all', ALL);
@@ -158,7 +171,7 @@ type RaceResult<E> = { -readonly [K in keyof E]?: ResultOf<E[K]> };
  */
 export function all<const E extends readonly Awaitable[] | Record<string, Awaitable>>(ops: E): Effect<AllResult<E>> {
   checkCollection('all', ops);
-  return new Effect(ALL_KIND, ops);
+  return ALL_KIND(ops, 0);
 }
 
 /**
@@ -167,7 +180,7 @@ export function all<const E extends readonly Awaitable[] | Record<string, Awaita
  */
 export function race<const E extends readonly Awaitable[] | Record<string, Awaitable>>(ops: E): Effect<RaceResult<E>> {
   checkCollection('race', ops);
-  return new Effect(RACE_KIND, ops);
+  return RACE_KIND(ops, 0);
 }
 
 /** Runs `op`; if it has not finished within `ms`, cancels it and throws TimeoutError. */
@@ -175,7 +188,7 @@ export function timeout<O extends Awaitable>(ms: number, op: O): Effect<ResultOf
   if (typeof ms !== 'number' || !(ms >= 0) || !Number.isFinite(ms)) {
     throw new InvalidArgumentError(`timeout() needs a finite number of milliseconds >= 0, got ${String(ms)}`);
   }
-  return new Effect(TIMEOUT_KIND, [op], ms);
+  return TIMEOUT_KIND([op], ms);
 }
 
 function checkCollection(name: string, ops: unknown): void {

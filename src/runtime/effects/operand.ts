@@ -1,7 +1,8 @@
 import { InvalidArgumentError } from '../../errors/index.js';
 import { Effect, isIterator, isThenable } from '../effect.js';
-import type { Operable, Yieldable } from '../effect.js';
-import type { Frame } from '../task.js';
+import type { Frame } from '../frames.js';
+import { isTask } from '../task.js';
+import type { Operable, Yieldable } from '../types.js';
 
 /** What all/race/timeout accept: an effect, a task, a generator (operation) or a promise. */
 export type Awaitable<T = unknown> = Operable<T> | PromiseLike<T>;
@@ -21,14 +22,16 @@ function* awaitOnce(promise: PromiseLike<unknown>): Generator<Yieldable, unknown
 export function frameOf(op: unknown, where: string): { frame: Frame; name: string } {
   if (op instanceof Effect) return { frame: delegate(op), name: op.kind.name };
   if (isIterator(op)) return { frame: op, name: 'generator' };
+  if (isTask(op)) return { frame: delegate(op), name: op.name };
   if (isThenable(op)) {
-    const name = op.constructor?.name === 'Task' ? ((op as { name?: string }).name ?? 'task') : 'promise';
-    if (typeof (op as Partial<Operable<unknown>>)[Symbol.iterator] === 'function') {
-      return { frame: delegate(op as unknown as Operable<unknown>), name };
-    }
-    return { frame: awaitOnce(op), name };
+    if (isOperable(op)) return { frame: delegate(op), name: 'promise' };
+    return { frame: awaitOnce(op), name: 'promise' };
   }
   throw new InvalidArgumentError(`${where}: expected an effect, a task, a generator or a promise, got ${describe(op)}`);
+}
+
+function isOperable(value: object): value is Operable<unknown> {
+  return typeof (value as Partial<Operable<unknown>>)[Symbol.iterator] === 'function';
 }
 
 function describe(value: unknown): string {

@@ -1,40 +1,38 @@
-import { Effect } from '../effect.js';
-import type { EffectKind } from '../effect.js';
-import { bodyName } from '../scheduler.js';
-import type { Body } from '../scheduler.js';
-import type { BodyFn, Frame, Task } from '../task.js';
+import { defineKind } from '../effect.js';
+import type { Effect } from '../effect.js';
+import { bodyName } from '../frames.js';
+import type { FiberWaiter } from '../task.js';
+import type { Body, Task } from '../types.js';
 
-const SPAWN: EffectKind = {
+const SPAWN = defineKind<Body<unknown, never[]>, unknown[], unknown, FiberWaiter>({
   name: 'spawn',
-  start(task, effect) {
-    const body = effect.a;
+  start(fiber, body, args) {
     const child =
       typeof body === 'function'
-        ? task.spawnChild(body as BodyFn, effect.b as unknown[], null, bodyName(body), false)
-        : task.spawnChild(null, null, body as Frame, 'generator', false);
-    task.settleWait(child, false);
+        ? fiber.spawnChild(body, args, null, bodyName(body), false)
+        : fiber.spawnChild(null, null, body, 'generator', false);
+    fiber.settleWait(child, false);
   },
   abandon() {},
-};
+});
 
-const SPAWN_DETACHED: EffectKind = {
+const SPAWN_DETACHED = defineKind<Body<unknown, never[]>, unknown[], unknown, FiberWaiter>({
   name: 'spawnDetached',
-  start(task, effect) {
-    const child = task.scheduler.go(effect.a as Body<unknown, unknown[]>, ...(effect.b as unknown[]));
-    task.settleWait(child, false);
+  start(fiber, body, args) {
+    fiber.settleWait(fiber.spawnRoot(body, args), false);
   },
   abandon() {},
-};
+});
 
 /**
  * Starts an attached child coroutine and returns its Task at once. The parent does not finish before
  * it; cancelling the parent cancels it; if it fails and nobody joins it, the parent fails too.
  */
 export function spawn<T, A extends unknown[]>(body: Body<T, A>, ...args: A): Effect<Task<T>> {
-  return new Effect(SPAWN, body, args);
+  return SPAWN(body, args);
 }
 
 /** Starts an independent root coroutine on the same scheduler (counted against its budget). */
 export function spawnDetached<T, A extends unknown[]>(body: Body<T, A>, ...args: A): Effect<Task<T>> {
-  return new Effect(SPAWN_DETACHED, body, args);
+  return SPAWN_DETACHED(body, args);
 }

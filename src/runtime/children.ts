@@ -1,0 +1,72 @@
+import { CancelReason } from '../errors/index.js';
+
+/** `requestCancel(reason, NO_FAILURE)`: a plain cancel, not "abort because a child failed". */
+export const NO_FAILURE: unique symbol = Symbol('no failure');
+
+/** A child fiber as its parent's Children see it (the Fiber in task.ts). */
+export interface Child {
+  readonly name: string;
+  /** What it settled with: its error when it failed. */
+  readonly failureValue: unknown;
+  start(): void;
+  requestCancel(reason: CancelReason, failure: unknown): void;
+  interruptCleanup(): void;
+}
+
+/** A fiber as a parent: what the end of one of its children may do to it. */
+export interface Parent {
+  readonly cancelling: boolean;
+  /** Its body ended and it waits for its children before it settles (status 'joining'). */
+  readonly joining: boolean;
+  /** Settled, failed, or being cancelled for a failed child: another child's failure changes nothing. */
+  readonly failing: boolean;
+  /** While joining: fails with `err`, the value its body returned no longer stands. */
+  failJoining(err: unknown): void;
+  requestCancel(reason: CancelReason, failure: unknown): void;
+  /** Settles: called once it is joining and its last child is gone. */
+  finish(): void;
+}
+
+/**
+ * The attached children of one fiber (`spawn`, and the scoped children of race/all/timeout): the
+ * parent does not settle before they have; cancelling it cancels them; a failure nobody took from a
+ * child fails the parent (bubbles) and cancels its siblings.
+ */
+export class Children<C extends Child> {
+  private readonly live = new Set<C>();
+
+  get size(): number {
+    return this.live.size;
+  }
+
+  /** Starts `child` under `parent`; a child of a parent being cancelled is cancelled at once. */
+  attach(parent: Parent, child: C): void {
+    this.live.add(child);
+    child.start();
+    if (parent.cancelling) child.requestCancel(CancelReason.parent(), NO_FAILURE);
+  }
+
+  /** `child` settled; `bubble`: it failed and nobody takes its error. */
+  settled(parent: Parent, child: C, bubble: boolean): void {
+    this.live.delete(child);
+    if (bubble && !parent.failing) {
+      if (parent.joining) {
+        parent.failJoining(child.failureValue);
+        this.cancelAll(CancelReason.parent(`sibling '${child.name}' failed`));
+      } else {
+        parent.requestCancel(CancelReason.parent(`child '${child.name}' failed`), child.failureValue);
+      }
+    }
+    if (parent.joining && this.live.size === 0) parent.finish();
+  }
+
+  cancelAll(reason: CancelReason): void {
+    if (this.live.size === 0) return;
+    for (const child of [...this.live]) child.requestCancel(reason, NO_FAILURE);
+  }
+
+  /** A deadline cuts the parent's cleanup short: its children's too. */
+  interruptAll(): void {
+    for (const child of this.live) child.interruptCleanup();
+  }
+}

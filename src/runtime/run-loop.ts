@@ -1,0 +1,72 @@
+import type { Task } from './types.js';
+
+/** A fiber as the run loop drives it (the Fiber in task.ts). */
+export interface Runnable extends Task<unknown> {
+  /** Runs from `mode`/`value` until the coroutine waits or ends. */
+  run(mode: number, value: unknown): void;
+  /** Runs with the resumption kept when it was queued, if it is still ready. */
+  runQueued(): void;
+}
+
+// ---- trampoline: resumptions requested while a fiber runs are queued, never nested ----
+let trampolineDepth = 0;
+let running: Runnable | null = null;
+const readyQueue: Runnable[] = [];
+
+/** The coroutine whose code is running right now, or null outside any coroutine. */
+export function currentTask(): Task<unknown> | null {
+  return running;
+}
+
+/** True while some fiber runs: a resumption must then be queued (see `runLater`), not nested. */
+export function isRunning(): boolean {
+  return trampolineDepth > 0;
+}
+
+/** Queues a fiber to run once the one running now waits; it keeps its own resumption. */
+export function runLater(fiber: Runnable): void {
+  readyQueue.push(fiber);
+}
+
+/** Runs a fiber now, then every fiber it made ready, until all of them wait or end. */
+export function runNow(fiber: Runnable, mode: number, value: unknown): void {
+  if (!turnArmed) armTurn();
+  trampolineDepth++;
+  try {
+    running = fiber;
+    fiber.run(mode, value);
+    if (readyQueue.length !== 0) drainReady();
+  } finally {
+    trampolineDepth--;
+    running = null;
+  }
+}
+
+// Only call when the queue is non-empty: setting `length` is a slow runtime call even on an empty array.
+function drainReady(): void {
+  for (let i = 0; i < readyQueue.length; i++) {
+    const fiber = readyQueue[i]!;
+    running = fiber;
+    fiber.runQueued();
+  }
+  readyQueue.length = 0;
+}
+
+// ---- fairness: one counter advanced once per event-loop turn in which any fiber ran ----
+let turn = 0;
+let turnArmed = false;
+
+/** The event-loop turn: a fiber counts its steps per turn against the fairness budget. */
+export function currentTurn(): number {
+  return turn;
+}
+
+function advanceTurn(): void {
+  turn++;
+  turnArmed = false;
+}
+
+function armTurn(): void {
+  turnArmed = true;
+  setImmediate(advanceTurn).unref();
+}
