@@ -1,3 +1,4 @@
+// Over 300 lines: BodyReader de-chunks in place; its framing states and buffer reuse belong together.
 import { HttpProtocolError, SocketClosedError } from '../../src/errors/index.js';
 import type { Operation } from '../../src/runtime/effect.js';
 import type { Lender, TcpSocket } from '../tcp/index.js';

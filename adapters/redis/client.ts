@@ -1,3 +1,4 @@
+// Over 300 lines: RedisClient and RedisBatch share the reply collector, modes and pipelining of one connection.
 import type { ChainableCommander, Cluster, Redis } from 'ioredis';
 import {
   InvalidArgumentError,

@@ -1,3 +1,4 @@
+// Over 300 lines: the command table, one row per Redis command, read as a whole.
 import { CommandTableError, InvalidArgumentError, toError } from '../../src/errors/index.js';
 import type { Effect, Operation } from '../../src/runtime/effect.js';
 import type { BlockingSpec } from './blocking.js';

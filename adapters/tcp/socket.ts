@@ -1,3 +1,4 @@
+// Over 300 lines: TcpSocket is OpenResty's tcpsock, one class whose reads, writes and keepalive share its state.
 import {
   InvalidArgumentError,
   LineTooLongError,

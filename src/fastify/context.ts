@@ -1,3 +1,4 @@
+// Over 300 lines: HandlerContext is the one object a handler gets: request, status, headers, output, cosockets.
 import { validateHeaderName, validateHeaderValue } from 'node:http';
 import type { FastifyBaseLogger, FastifyReply, FastifyRequest } from 'fastify';
 import * as file from '../../adapters/file/index.js';

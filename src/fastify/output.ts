@@ -1,3 +1,4 @@
+// Over 300 lines: one output state machine (buffered, flushed, chunked, ended) shared by print, say, flush and write.
 import type { ServerResponse } from 'node:http';
 import type { Writable } from 'node:stream';
 import { SocketClosedError, SocketTimeoutError } from '../errors/index.js';

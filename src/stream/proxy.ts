@@ -1,3 +1,4 @@
+// Over 300 lines: proxyPass and proxyResponse share one streaming loop, its buffering and its temp file.
 import { randomBytes } from 'node:crypto';
 import { unlink } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
