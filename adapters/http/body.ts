@@ -75,6 +75,19 @@ export class BodyReader {
    */
   *readParts(max: number, parts: Buffer[]): Operation<number> {
     if (this.finished) return 0;
+    const lender = this.lender;
+    if (lender === null) return yield* this.readPartsNow(max, parts);
+    // the bytes a read takes off the queue are lent only when this coroutine resumes: until then (and
+    // past the body's end, which stops lending) no read buffer may go back to be reused
+    lender.hold();
+    try {
+      return yield* this.readPartsNow(max, parts);
+    } finally {
+      lender.unhold();
+    }
+  }
+
+  private *readPartsNow(max: number, parts: Buffer[]): Operation<number> {
     const first = parts.length;
     let total: number;
     if (this.framing.kind === CHUNKED) total = yield* this.readChunked(max, parts);

@@ -71,6 +71,14 @@ export class TcpConnection implements Lender {
     this.space.giveBack(piece, this.queued);
   }
 
+  hold(): void {
+    this.space.hold();
+  }
+
+  unhold(): void {
+    this.space.unhold(this.queued);
+  }
+
   private readonly queued = (memory: ArrayBufferLike): boolean => this.queue.holds(memory);
 
   /** Opens a connection; rejects with a typed socket error, or SocketTimeoutError after `timeoutMs`. */

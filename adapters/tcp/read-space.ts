@@ -27,6 +27,12 @@ export interface Lender {
   setLending(on: boolean): void;
   lend(piece: Buffer): void;
   giveBack(piece: Buffer): void;
+  /**
+   * A read is under way whose bytes leave the queue before they are lent (the reader resumes later):
+   * until unhold(), no buffer returns to the free list.
+   */
+  hold(): void;
+  unhold(): void;
 }
 
 /** A read buffer filled while lending was on: it goes back to the free list once nothing refers to it. */
@@ -51,6 +57,11 @@ export class ReadSpace {
   private lending = false;
   /** Lendable buffers by their memory, while any of their bytes are lent or may still be. */
   private readonly lendables = new Map<ArrayBufferLike, Lendable>();
+
+  /** Reads under way whose bytes may be neither queued nor lent yet (see Lender.hold). */
+  private holds = 0;
+  /** A buffer could have returned to the free list while held. */
+  private recycleDeferred = false;
 
   /** Reads land in a FIRST_READ_SIZE buffer: no read has filled one yet. */
   private small = true;
@@ -100,7 +111,23 @@ export class ReadSpace {
     this.current = null;
     for (const [memory, lendable] of this.lendables) {
       if (!lendable.retired || stillQueued(memory)) this.lendables.delete(memory);
-      else if (lendable.lent === 0) this.recycle(memory, lendable);
+      else if (lendable.lent === 0) {
+        if (this.holds > 0) this.recycleDeferred = true;
+        else this.recycle(memory, lendable);
+      }
+    }
+  }
+
+  hold(): void {
+    this.holds++;
+  }
+
+  /** The held read's bytes are lent (or were never taken): buffers whose turn came meanwhile go back now. */
+  unhold(stillQueued: (memory: ArrayBufferLike) => boolean): void {
+    if (--this.holds > 0 || !this.recycleDeferred) return;
+    this.recycleDeferred = false;
+    for (const [memory, lendable] of this.lendables) {
+      if (lendable.retired && lendable.lent === 0 && !stillQueued(memory)) this.recycle(memory, lendable);
     }
   }
 
@@ -118,6 +145,10 @@ export class ReadSpace {
     const lendable = this.lendables.get(piece.buffer);
     if (lendable === undefined) return;
     if (--lendable.lent > 0 || !lendable.retired || stillQueued(piece.buffer)) return;
+    if (this.holds > 0) {
+      this.recycleDeferred = true;
+      return;
+    }
     this.recycle(piece.buffer, lendable);
   }
 

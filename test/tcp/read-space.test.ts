@@ -44,6 +44,42 @@ describe('ReadSpace: where reads land and when their memory may be reused', () =
     assert.equal(readBufferStats().returned, before, 'bytes of it still queued: not reusable');
   });
 
+  it('keeps a buffer whose bytes a held read took off the queue from reuse until they are lent and given back', () => {
+    // a proxy's body read takes its piece off the queue in the socket's callback and lends it when the
+    // coroutine resumes; a sized body's last read also stops lending first. Recycled in between, the
+    // memory served another connection's read while the piece was still being written: a corrupt tail.
+    const space = new ReadSpace();
+    space.setLending(true, nothingQueued);
+    read(space, READ_SIZE); // the pre-lending buffer
+    const earlier = read(space, READ_SIZE / 2);
+    space.lend(earlier);
+    const last = read(space, READ_SIZE / 2); // fills the lendable buffer: retired
+    const before = readBufferStats().returned;
+    space.hold(); // the read that took `last` has not resumed yet
+    space.giveBack(earlier, nothingQueued); // a write of the earlier piece completes meanwhile
+    space.setLending(false, nothingQueued); // and the body's end stops lending
+    assert.equal(readBufferStats().returned, before, 'held: `last` is neither queued nor lent, yet in use');
+    space.lend(last);
+    space.unhold(nothingQueued);
+    assert.equal(readBufferStats().returned, before, 'lent: still in use until its write completes');
+    space.giveBack(last, nothingQueued);
+    assert.equal(readBufferStats().returned, before + 1, 'given back: reusable now');
+  });
+
+  it('returns, at unhold, a buffer whose turn came while a read was held', () => {
+    const space = new ReadSpace();
+    space.setLending(true, nothingQueued);
+    read(space, READ_SIZE);
+    const piece = read(space, READ_SIZE);
+    space.lend(piece);
+    const before = readBufferStats().returned;
+    space.hold();
+    space.giveBack(piece, nothingQueued);
+    assert.equal(readBufferStats().returned, before);
+    space.unhold(nothingQueued);
+    assert.equal(readBufferStats().returned, before + 1);
+  });
+
   it('recycles a retired buffer whose pieces all came back, and hands it to the next lending read', () => {
     const space = new ReadSpace();
     space.setLending(true, nothingQueued);
