@@ -20,6 +20,8 @@ export interface DyupsServerOptions {
   groupExtra?: string;
   /** `dyups` settings written to a config file (`--config`): `{ buffering: false }` */
   dyups?: Readonly<Record<string, unknown>>;
+  /** node's own flags, before the script (`--cpu-prof`, `--perf-basic-prof`) */
+  nodeArgs?: readonly string[];
 }
 
 export async function postUpstream(adminPort: number, name: string, body: string): Promise<void> {
@@ -35,6 +37,7 @@ export async function startDyupsServer(
 ): Promise<Proc & { adminPort: number }> {
   const [adminPort, proxyPort] = [await freePort(), await freePort()];
   const args = [
+    ...(options.nodeArgs ?? []),
     subjectBin,
     'serve',
     '--port',
