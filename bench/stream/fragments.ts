@@ -138,7 +138,9 @@ async function warmRounds(upstreamPort: number, shapes: readonly FragmentShape[]
 /** The ratios' median and range, and whether the median is within `limit`. */
 function verdict(ratios: readonly number[], limit: number): string {
   if (ratios.length === 0) return 'not measured';
-  return `${medianWithRange(ratios, 2)}x: ${median(ratios) <= limit ? 'met' : '**missed**'} (≤ ${limit}x)`;
+  const { min, max } = range(ratios);
+  const med = median(ratios);
+  return `${fixed(med)}x (${fixed(min)}–${fixed(max)}): ${med <= limit ? 'met' : '**missed**'} (≤ ${limit}x)`;
 }
 
 function report(
