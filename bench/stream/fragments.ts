@@ -10,7 +10,7 @@
 import type { MetricLog } from '../lib/bench-json.js';
 import { DYUPS_GROUP, startDyupsServer } from '../lib/dyups-server.js';
 import { envInt } from '../lib/env.js';
-import { threadsCpuSeconds } from '../lib/process-cpu.js';
+import { machineBusySeconds, threadsCpuSeconds } from '../lib/process-cpu.js';
 import { startNginx, startProcess, stopProc, workerPid } from '../lib/processes.js';
 import type { Proc } from '../lib/processes.js';
 import { medianWithRange, range, roundRatios } from '../lib/rounds.js';
@@ -47,6 +47,8 @@ interface Sample {
   wall: number;
   ok: boolean;
   longestSilence: number;
+  /** the machine's busy CPU over the batch, % of one core (200 = both of 2 cores): the proxy, curl, the upstream, anything else */
+  machine: number;
 }
 
 function start(id: ProxyId, upstreamPort: number): Promise<Proc> {
@@ -66,17 +68,21 @@ function start(id: ProxyId, upstreamPort: number): Promise<Proc> {
 async function measure(proxy: Proc, shape: FragmentShape, concurrency: number): Promise<Sample> {
   const pid = workerPid(proxy);
   const before = threadsCpuSeconds(pid) ?? NaN;
+  const machineBefore = machineBusySeconds() ?? NaN;
   const started = performance.now();
   const url = `http://127.0.0.1:${proxy.port}${shape.path}`;
   const results = await Promise.all(
     Array.from({ length: concurrency }, () => curlDownload(url, DYUPS_GROUP, shape.sha256)),
   );
   const cpu = (threadsCpuSeconds(pid) ?? NaN) - before;
+  const wall = (performance.now() - started) / 1000;
+  const machine = (((machineBusySeconds() ?? NaN) - machineBefore) / wall) * 100;
   for (const r of results.filter((r) => !r.ok))
     process.stderr.write(`download ${shape.path} failed: ${r.bytes} bytes; ${r.error}\n`);
   return {
     cpu: cpu / concurrency,
-    wall: (performance.now() - started) / 1000,
+    wall,
+    machine,
     ok: results.every((r) => r.ok && r.bytes === shape.bytes),
     longestSilence: Math.max(...results.map((r) => r.longestSilenceMs)),
   };
@@ -165,6 +171,7 @@ function report(
           fixed(median(runs.map((r) => r.wall)), 2),
           runs.every((r) => r.ok) ? 'yes' : 'NO',
           fixed(Math.max(...runs.map((r) => r.longestSilence)), 0),
+          fixed(median(runs.map((r) => r.machine)), 0),
         ]);
         log.add(`CPU per download: ${label}, ${at}`, median(cpu), 's', 'lower', control);
         log.add(`CPU per download, slowest round: ${label}, ${at}`, range(cpu).max, 's', 'lower', control);
@@ -216,6 +223,7 @@ function report(
         'wall s (median)',
         'byte-identical',
         'longest silence ms',
+        'machine busy % (median; 200 = both cores)',
       ],
       rows,
     ),
