@@ -3,8 +3,9 @@
  *   small      ab -k -c 50 for a 10-byte body from an nginx worker;
  *   fragments  curl downloads of the 64-chunks-per-write body (bench/stream/fragment-upstream.ts).
  * --perf: `perf record -g` on the process while the load runs (node runs with --perf-basic-prof), then
- * `perf report`'s top symbols. --cpu-prof: node's sampling profile (written when the server exits), then
- * bench/lib/cpuprofile-summary.ts over the part after the warm-up. Files stay in --out (default a tmpdir).
+ * bench/lib/perf-summary.ts over its samples. --cpu-prof: node's sampling profile (written when the
+ * server exits), then bench/lib/cpuprofile-summary.ts over the part after the warm-up. Files stay in
+ * --out (default a tmpdir).
  * `node dist/bench/dyups/profile.js small|fragments --perf|--cpu-prof [--seconds 15] [--warmup 5]
  * [--buffering on|off] [--concurrency N]` (--warmup: seconds of ab, or downloads).
  */
@@ -113,18 +114,23 @@ try {
   }
   await stopProc(server);
   if (values.perf) {
-    const report = spawnSync(
+    const dso = spawnSync(
       'perf',
-      ['report', '-i', join(out, 'perf.data'), '--no-children', '--sort', 'symbol', '--stdio', '-g', 'none'],
+      ['report', '-i', join(out, 'perf.data'), '--no-children', '--sort', 'dso', '--stdio', '-g', 'none'],
       { encoding: 'utf8', maxBuffer: 64 * 1024 * 1024 },
     );
+    const lines = dso.stdout.split('\n').filter((l) => l.trim() !== '' && !l.startsWith('#'));
     console.log(
-      report.stdout
-        .split('\n')
-        .filter((l) => l.trim() !== '' && !l.startsWith('#'))
-        .slice(0, 45)
-        .join('\n'),
+      `perf report --sort dso:\n${lines
+        .slice(0, 6)
+        .map((l) => l.replace(/\s+-\s+-\s*$/, '').trimEnd())
+        .join('\n')}\n`,
     );
+    const summary = spawnSync(process.execPath, [join(HERE, '../lib/perf-summary.js'), join(out, 'perf.data')], {
+      encoding: 'utf8',
+      maxBuffer: 64 * 1024 * 1024,
+    });
+    console.log(summary.stdout + summary.stderr);
   } else {
     const file = readdirSync(out).find((f) => f.endsWith('.cpuprofile'));
     if (file === undefined) throw new Error(`no .cpuprofile in ${out}`);

@@ -6,6 +6,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
+import { partOfUrl, shortUrl } from './profile-parts.js';
 
 interface ProfileNode {
   id: number;
@@ -18,30 +19,6 @@ interface CpuProfile {
   timeDeltas: number[];
 }
 
-/** The part of the program a function belongs to, by its script's path; first match wins. */
-const PARTS: ReadonlyArray<[string, RegExp]> = [
-  [
-    'fastify (and its deps)',
-    /node_modules\/(fastify|@fastify|find-my-way|light-my-request|avvio|fast-|abstract-logging|pino|process-warning|secure-json-parse|toad-cache|rfdc|ret|safe-regex2|json-schema-ref-resolver|semver)/,
-  ],
-  ['other packages', /node_modules\//],
-  ['coroutine runtime (src/runtime)', /\/src\/runtime\//],
-  ['handler context, output (src/fastify)', /\/src\/fastify\//],
-  ['dyups proxy handler (src/dyups/proxy)', /\/src\/dyups\/proxy\./],
-  ['balancer (src/dyups/balancer)', /\/src\/dyups\/balancer\./],
-  ['dyups other', /\/src\/dyups\//],
-  ['proxyPass, header filtering, buffering (src/stream)', /\/src\/stream\//],
-  ['pool (src/pool)', /\/src\/pool\//],
-  ['http client: heads (adapters/http/head)', /\/adapters\/http\/head\./],
-  ['http client: body, de-chunking (adapters/http/body)', /\/adapters\/http\/body/],
-  ['http client: other (adapters/http)', /\/adapters\/http\//],
-  ['tcp cosocket, read buffers (adapters/tcp)', /\/adapters\/tcp\//],
-  ['cosocket other', /\/(src|adapters)\//],
-  ['node: http server', /node:_http_|node:internal\/http/],
-  ['node: streams', /node:(internal\/)?streams?/],
-  ['node: net, timers, other', /^node:/],
-];
-
 function partOf(node: ProfileNode): string {
   const { functionName, url } = node.callFrame;
   if (url === '') {
@@ -50,13 +27,7 @@ function partOf(node: ProfileNode): string {
     if (functionName === '(program)') return 'native, not attributed (program)';
     return 'native (builtins, syscalls)';
   }
-  for (const [name, pattern] of PARTS) if (pattern.test(url)) return name;
-  return 'other scripts';
-}
-
-function shortUrl(url: string): string {
-  const at = url.search(/\/(src|adapters|node_modules)\//);
-  return at >= 0 ? url.slice(at + 1) : url;
+  return partOfUrl(url);
 }
 
 function summarize(profile: CpuProfile, skipSeconds: number, top: number): string {
