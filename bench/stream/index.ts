@@ -1,3 +1,4 @@
+// Over 300 lines: the write-up's scenarios, measured and reported in one script (fragments.ts is the other part).
 /**
  * bench/stream: the write-up's case. An upstream sends one body of 100,000 chunks of 200-500 bytes.
  * Each proxy runs in its own process, started once, and serves WARMUP downloads first (a long-running
