@@ -204,7 +204,8 @@ function report(
           control,
         );
         if (id !== 'ceiling') log.add(`proxy CPU per request: ${label}, ${at}`, usPerRequest, 'us', 'lower', control);
-        for (const part of ['generator', 'proxy', 'upstream', 'machine'] as const)
+        for (const part of ['generator', 'proxy', 'upstream', 'machine'] as const) {
+          if (part === 'proxy' && id === 'ceiling') continue; // no proxy between ab and the upstream
           log.add(
             `CPU ${part}: ${label}, ${at}`,
             med((r) => r[part]),
@@ -212,6 +213,7 @@ function report(
             null,
             control,
           );
+        }
         log.add(`failed or non-2xx: ${label}, ${at}`, failed, 'requests', 'lower', control);
         return [
           label,
