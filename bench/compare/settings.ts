@@ -11,7 +11,7 @@ const COMPARE: Readonly<Record<string, SuiteEnv>> = {
   runtime: {},
   redis: { ROUNDS: '1' },
   http: { ROUNDS: '1' },
-  stream: { ROUNDS: '1' },
+  stream: { ROUNDS: '1', COLD_STARTS: '1' },
   send: {},
   dyups: { ROUNDS: '1' },
 };
@@ -20,9 +20,9 @@ const QUICK: Readonly<Record<string, SuiteEnv>> = {
   runtime: { STEPS: '100000', ROUNDS: '3', PARKED: '10000' },
   redis: { BENCH_SECONDS: '0.5', ROUNDS: '1', CONCURRENCY: '10' },
   http: { BENCH_SECONDS: '1', ROUNDS: '1', CONCURRENCY: '20' },
-  stream: { CHUNKS: '10000', ROUNDS: '1', WARMUP: '2' },
+  stream: { CHUNKS: '10000', ROUNDS: '1', WARMUP: '2', FRAG_WARMUP: '1', COLD_STARTS: '1' },
   send: { SEND_LINES: '20', SEND_EVERY_MS: '5', SEND_CLIENTS: '10,100' },
-  dyups: { BENCH_SECONDS: '1', ROUNDS: '1', CHANGES: '20' },
+  dyups: { BENCH_SECONDS: '1', ROUNDS: '1', CHANGES: '20', WARMUP_SECONDS: '0' },
 };
 
 /** The settings the harness gives `suite`, less those the caller's environment already sets. */

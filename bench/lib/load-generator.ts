@@ -163,6 +163,7 @@ async function runAutocannon(spec: LoadSpec): Promise<LoadFigures> {
     failed: result.failures.connect + result.failures.receive + result.failures.length + result.failures.exceptions,
     non2xx: result.non2xx,
     documentLength: result.documentLength,
+    p50Ms: totals[Math.floor(totals.length * 0.5)] ?? NaN,
     p99Ms: totals[Math.floor(totals.length * 0.99)] ?? NaN,
     keepAliveResponses: spec.keepalive ? result.keepAliveResponses : 0,
     generator: 'autocannon',

@@ -9,6 +9,7 @@ export interface LoadReport {
   non2xx: number;
   /** bytes of body in the first response (ab), or null when the report does not say */
   documentLength: number | null;
+  p50Ms: number;
   p99Ms: number;
   /** responses that kept their connection open (ab -k says; null when the report does not) */
   keepAliveResponses: number | null;

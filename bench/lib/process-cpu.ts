@@ -1,5 +1,5 @@
 /** CPU time of processes and of the whole machine, from /proc, as a share of one core over a window. */
-import { readFileSync } from 'node:fs';
+import { readFileSync, readdirSync } from 'node:fs';
 
 /** Linux reports utime and stime in clock ticks of 1/100 s on every platform Node runs on. */
 const TICKS_PER_SECOND = 100;
@@ -15,6 +15,29 @@ export function processCpuSeconds(pid: number): number | null {
   } catch {
     return null;
   }
+}
+
+/**
+ * On-CPU seconds so far of every thread of one process (not its children), in nanoseconds from
+ * /proc/PID/task/TID/schedstat rather than the 10 ms ticks of utime + stime; null when it is gone.
+ * A thread that exited takes its time with it: read around work done by long-lived threads.
+ */
+export function threadsCpuSeconds(pid: number): number | null {
+  let threads: string[];
+  try {
+    threads = readdirSync(`/proc/${pid}/task`);
+  } catch {
+    return null;
+  }
+  let ns = 0;
+  for (const tid of threads) {
+    try {
+      ns += Number(readFileSync(`/proc/${pid}/task/${tid}/schedstat`, 'utf8').split(' ')[0]);
+    } catch {
+      // the thread ended between the listing and the read
+    }
+  }
+  return ns / 1e9;
 }
 
 /** The process ids of a process's children (nginx's workers under its master), or [] when unknown. */

@@ -1,11 +1,12 @@
 /** Child processes the benchmarks measure: a node script that prints its port, or nginx proxy_pass. */
 import { spawn, spawnSync } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { get } from 'node:http';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { childPids } from './process-cpu.js';
 
 export interface Proc {
   child: ChildProcess;
@@ -57,9 +58,40 @@ export function startNginxConstant(body: string): Promise<Proc> {
   return startNginxServer(`location / { return 200 "${body}"; }`);
 }
 
+/**
+ * One nginx worker serving each of `files` (path → body) as a static file from its own prefix: an
+ * upstream that is never the limit, for bodies too long for a `return` in nginx.conf.
+ */
+export function startNginxFiles(files: Readonly<Record<string, string>>): Promise<Proc> {
+  for (const path of Object.keys(files))
+    if (!/^\/[\w.-]+$/.test(path))
+      throw new TypeError(`startNginxFiles: path must be /word, got ${JSON.stringify(path)}`);
+  return startNginxServer((dir) => {
+    mkdirSync(join(dir, 'www'));
+    for (const [path, body] of Object.entries(files)) writeFileSync(join(dir, 'www', path.slice(1)), body);
+    return `location / { root ${dir}/www; etag off; }`;
+  }, 'open_file_cache max=64 inactive=600s; open_file_cache_valid 600s;');
+}
+
+/** The process doing the work: nginx's worker rather than its master; any other process itself. */
+export function workerPid(proc: Proc): number {
+  return (proc.line === 'nginx' ? childPids(proc.child.pid!)[0] : undefined) ?? proc.child.pid!;
+}
+
+/** SIGTERM, then waits for the exit and removes what the process's start left behind. */
+export async function stopProc(proc: Proc): Promise<void> {
+  if (proc.child.exitCode === null && proc.child.signalCode === null) {
+    const exited = new Promise<void>((resolve) => proc.child.once('exit', () => resolve()));
+    proc.child.kill('SIGTERM');
+    await exited;
+  }
+  proc.cleanup?.();
+}
+
 /** nginx, one worker, its prefix, pid, logs and temp dirs in a fresh tmpdir that `cleanup` removes; `port` is its listener. */
-async function startNginxServer(serverBlock: string, httpBlock = ''): Promise<Proc> {
+async function startNginxServer(serverBlock: string | ((dir: string) => string), httpBlock = ''): Promise<Proc> {
   const dir = mkdtempSync(join(tmpdir(), 'cosocket-nginx-'));
+  const server = typeof serverBlock === 'string' ? serverBlock : serverBlock(dir);
   const port = await freePort();
   writeFileSync(
     join(dir, 'nginx.conf'),
@@ -77,7 +109,7 @@ http {
   ${httpBlock}
   server {
     listen 127.0.0.1:${port};
-    ${serverBlock}
+    ${server}
   }
 }
 `,

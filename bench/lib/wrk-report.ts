@@ -14,6 +14,7 @@ export function parseWrkReport(report: string): LoadReport {
   if (total === null) throw new LoadReportError('wrk', '"N requests in T" line', report);
   const p99 = /^\s*99%\s+([\d.]+)(us|ms|s|m)\s*$/m.exec(report);
   if (p99 === null) throw new LoadReportError('wrk', 'p99 in its latency distribution (run with --latency)', report);
+  const p50 = /^\s*50%\s+([\d.]+)(us|ms|s|m)\s*$/m.exec(report);
   // printed only when non-zero: "Socket errors: connect 0, read 12, write 0, timeout 0"
   const socket = /Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)/.exec(report);
   return {
@@ -23,6 +24,7 @@ export function parseWrkReport(report: string): LoadReport {
     failed: socket === null ? 0 : socket.slice(1, 5).reduce((sum, n) => sum + Number(n), 0),
     non2xx: Number(/Non-2xx or 3xx responses:\s+(\d+)/.exec(report)?.[1] ?? 0),
     documentLength: null,
+    p50Ms: p50 === null ? NaN : durationMs(p50[1]!, p50[2]!),
     p99Ms: durationMs(p99[1]!, p99[2]!),
     keepAliveResponses: null,
   };

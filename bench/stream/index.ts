@@ -1,3 +1,4 @@
+// Over 300 lines: the write-up's scenarios, measured and reported in one script (fragments.ts is the other part).
 /**
  * bench/stream: the write-up's case. An upstream sends one body of 100,000 chunks of 200-500 bytes.
  * Each proxy runs in its own process, started once, and serves WARMUP downloads first (a long-running
@@ -6,8 +7,9 @@
  * fast upstream, 1 from a paced one) runs ROUNDS times, the proxies taking turns within a round so
  * that drift on a shared machine hits them alike. Per proxy and scenario: median CPU seconds of the
  * proxy (its whole process tree: every thread's on-CPU time from /proc), median wall time, peak RSS over the scenario. Every
- * download is checked byte for byte (sha256) and for progress (its longest silence).
- * `npm run bench:stream` (env CHUNKS, ROUNDS, WARMUP).
+ * download is checked byte for byte (sha256) and for progress (its longest silence). Then the
+ * fragmented bodies through the dyups proxy listener against nginx (fragments.ts).
+ * `npm run bench:stream` (env CHUNKS, ROUNDS, WARMUP, FRAG_WARMUP, COLD_STARTS; STREAM_PARTS=writeup,fragments).
  */
 import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
@@ -21,6 +23,8 @@ import { envInt } from '../lib/env.js';
 import { nginxPath, startNginx, startProcess } from '../lib/processes.js';
 import type { Proc } from '../lib/processes.js';
 import { subjectDir } from '../lib/subject.js';
+import { findOnPath } from '../../src/server/embedded-redis.js';
+import { fragments } from './fragments.js';
 import { logStreamMetrics } from './metrics.js';
 
 const CHUNKS = envInt('CHUNKS', 100_000);
@@ -166,7 +170,7 @@ const median = (values: number[]): number => {
   return sorted.length % 2 === 1 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
 };
 
-async function main(): Promise<void> {
+async function writeup(log: MetricLog): Promise<void> {
   const upstream = await startProcess(
     process.execPath,
     [join(HERE, 'upstream.js'), String(CHUNKS)],
@@ -288,7 +292,6 @@ async function main(): Promise<void> {
     `  10 concurrent downloads all finished byte-identical through every proxy, every round: ${tenOk ? 'yes' : 'NO'}`,
   );
 
-  const log = new MetricLog('stream', subjectDir);
   logStreamMetrics(log, {
     proxies: modes.map((mode) => ({ id: mode, label: LABEL[mode], control: CONTROLS.has(mode) })),
     scenarios: scenarios.map((s) => s.name),
@@ -296,7 +299,14 @@ async function main(): Promise<void> {
     samples,
     peaks,
   });
-  log.print();
 }
 
-await main();
+const PARTS = (process.env.STREAM_PARTS ?? 'writeup,fragments').split(',');
+const log = new MetricLog('stream', subjectDir);
+if (PARTS.includes('writeup')) await writeup(log);
+if (PARTS.includes('fragments')) {
+  if (nginxPath() === null || findOnPath('curl') === null)
+    console.log('\nFragmented bodies: not measured (they need nginx and curl: apt-get install nginx-light curl)');
+  else console.log(`\n${await fragments(log, join(HERE, 'fragment-upstream.js'))}`);
+}
+log.print();
