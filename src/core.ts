@@ -77,6 +77,7 @@ export {
   BodyTooLargeError,
   BodyTimeoutError,
   BodyAbortedError,
+  BodyFramingError,
   HeadersSentError,
   PluginNotRegisteredError,
 } from './errors/index.js';

@@ -6,7 +6,7 @@
 export { co, cosocketPlugin, HandlerContext } from './fastify/plugin.js';
 export type { CosocketPluginOptions, CosocketState, RouteStats } from './fastify/plugin.js';
 export type { Printable } from './fastify/output.js';
-export type { ResponseSink, SinkRequest } from './stream/sink.js';
+export type { FileSink, ResponseSink, SinkRequest } from './stream/sink.js';
 export { NGINX_BUFFERING, copyResponseHead, endToEndHeaders, proxyPass, proxyResponse } from './stream/proxy.js';
 export type { BufferingOptions, ProxyPassOptions, ProxyStats } from './stream/proxy.js';
 export { incomingBody } from './stream/request-body.js';

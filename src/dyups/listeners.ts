@@ -6,7 +6,7 @@ import { buildAdminApp } from './admin.js';
 import { Balancers } from './balancer.js';
 import type { ServerHealth } from './balancer.js';
 import { HealthChecker } from './health-check.js';
-import { buildProxyApp } from './proxy.js';
+import { buildProxyServer } from './proxy.js';
 import { guardRequests } from '../fastify/server-options.js';
 import { loadState } from './state-file.js';
 import { claimStateFile } from './state-file-owner.js';
@@ -122,7 +122,7 @@ export async function startDyups(
   }
   if (settings.proxyPort !== 0 && role !== 'primary') {
     await hooks.ready; // a worker serves once it has the primary's table
-    const proxy = await buildProxyApp(table, balancers, {
+    const proxy = buildProxyServer(table, balancers, {
       scheduler,
       connectTimeout: settings.connectTimeout,
       readTimeout: settings.readTimeout,
@@ -139,12 +139,11 @@ export async function startDyups(
         ...(settings.tempPath !== null ? { tempPath: settings.tempPath } : {}),
       },
     });
-    guardRequests(proxy.server);
     await proxy.listen({ host: settings.proxyHost, port: settings.proxyPort });
-    const port = (proxy.server.address() as { port: number }).port;
+    const port = (proxy.address() as { port: number }).port;
     parts.push(`dyups proxy on http://${settings.proxyHost}:${port}`);
     listenerClosers.push(() => proxy.close());
-    cutters.push(() => proxy.server.closeAllConnections());
+    cutters.push(() => proxy.closeAllConnections());
   }
   parts.push(
     `${table.all().length} upstream group(s)${stateFile === null ? ', in memory only' : ` from ${stateFile}`}`,

@@ -1,15 +1,13 @@
+import type { IncomingHttpHeaders } from 'node:http';
 import { upstreamPoolName } from './upstream-pools.js';
-import Fastify from 'fastify';
-import { listenerOptions } from '../fastify/server-options.js';
-import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { HttpProtocolError, SocketError, SocketTimeoutError } from '../errors/index.js';
-import type { HandlerContext } from '../fastify/context.js';
-import { co, cosocketPlugin } from '../fastify/plugin.js';
+import { MAX_REQUEST_HEADERS } from '../fastify/header-count-limit.js';
 import type { Operation } from '../runtime/effect.js';
 import type { Scheduler } from '../runtime/scheduler.js';
-import { bodyOf, proxyPass, requestBody } from '../stream/proxy.js';
-import { isBodySource } from '../stream/request-body.js';
+import { proxyPass } from '../stream/proxy.js';
 import type { BufferingOptions, ProxyProgress } from '../stream/proxy.js';
+import { FrontServer } from './front/index.js';
+import type { FrontExchange } from './front/index.js';
 import type { Balancers, Peer } from './balancer.js';
 import type { UpstreamTable } from './table.js';
 import { endpointOf } from './upstream.js';
@@ -26,7 +24,18 @@ export interface DyupsProxyOptions {
   bodyLimit: number;
   /** ms for the request head to arrive (client_header_timeout). Default 60 s. */
   headerTimeout?: number;
+  /** Largest request head in bytes (431 past it). Default 16 KB, node's. */
+  headerSize?: number;
+  /** ms an idle kept-alive client connection stays open. Default 72 s, as fastify had it. */
+  keepAliveTimeout?: number;
   buffering?: Partial<BufferingOptions>;
+}
+
+/** What a hash key is computed from: the request's target, address and headers. */
+export interface HashKeyRequest {
+  readonly url: string;
+  readonly ip: string;
+  readonly headers: IncomingHttpHeaders;
 }
 
 /** Retries on a fresh connection after kept-alive ones turned out closed (they do not count as failures). */
@@ -35,7 +44,7 @@ const MAX_STALE_RETRIES = 2;
 const IDEMPOTENT = new Set(['GET', 'HEAD', 'PUT', 'DELETE', 'OPTIONS', 'TRACE']);
 
 /** The value of a group's `hash` key for a request: nginx variables ($request_uri, $remote_addr, ...). */
-export function hashKeyOf(template: string, request: FastifyRequest): string {
+export function hashKeyOf(template: string, request: HashKeyRequest): string {
   const url = new URL(request.url, 'http://x');
   return template.replace(/\$([a-z_][a-z0-9_]*)/gi, (_match, variable: string) => {
     const name = variable.toLowerCase();
@@ -65,7 +74,7 @@ function nameOf(hostPort: string): string {
   return name.endsWith('.') ? name.slice(0, -1) : name;
 }
 
-function hostOf(request: FastifyRequest): string {
+function hostOf(request: HashKeyRequest): string {
   return nameOf(String(request.headers.host ?? ''));
 }
 
@@ -80,14 +89,6 @@ function absoluteTarget(url: string): { host: string; path: string } | null {
   return { host: nameOf(url.slice(at >= start ? at + 1 : start, end)), path: rest.startsWith('/') ? rest : `/${rest}` };
 }
 
-/** Node keeps the first of several Host headers; which one names the group would be ambiguous (nginx: 400). */
-function hostHeaderCount(request: FastifyRequest): number {
-  const raw = request.raw.rawHeaders;
-  let count = 0;
-  for (let i = 0; i < raw.length; i += 2) if (raw[i]!.length === 4 && raw[i]!.toLowerCase() === 'host') count++;
-  return count;
-}
-
 /** Errors after which the next server may be tried: the request never reached a server's application. */
 function retryable(err: unknown): boolean {
   return err instanceof SocketError && (err.op === 'connect' || err instanceof SocketTimeoutError);
@@ -98,32 +99,13 @@ function retryable(err: unknown): boolean {
  * upstream group. Balanced per the group's method; connect errors and timeouts mark the server failed
  * (max_fails/fail_timeout) and, for idempotent methods, the next server is tried; 502/504 with a clear
  * body when none is left. Keepalive pool per upstream server address, so a server kept by an update keeps
- * its connections. The response comes back with nginx's buffering (src/stream/proxy).
+ * its connections. The response comes back with nginx's buffering (src/stream/proxy). Requests arrive
+ * through a raw-socket HTTP/1.1 front (src/dyups/front): a strict parser (two Host headers, ambiguous
+ * framing: 400), one request at a time per connection, the response head and body in one write.
  */
-export async function buildProxyApp(
-  table: UpstreamTable,
-  balancers: Balancers,
-  options: DyupsProxyOptions,
-): Promise<FastifyInstance> {
-  // bodies stream with readTimeout between pieces: only the head has an overall limit here
-  const app = Fastify({
-    logger: false,
-    bodyLimit: options.bodyLimit,
-    return503OnClosing: true,
-    ...listenerOptions(options.headerTimeout ?? 60_000, 0),
-  });
-  app.removeAllContentTypeParsers();
-  // the raw request stream: bodies are read while they are sent to the upstream, never held whole
-  app.addContentTypeParser('*', (_request, payload, done) => done(null, payload));
-  await app.register(cosocketPlugin, { scheduler: options.scheduler });
-
-  function* proxy(ctx: HandlerContext): Operation<unknown> {
+export function buildProxyServer(table: UpstreamTable, balancers: Balancers, options: DyupsProxyOptions): FrontServer {
+  function* proxy(ctx: FrontExchange): Operation<unknown> {
     const request = ctx.request;
-    if (hostHeaderCount(request) > 1) {
-      ctx.status = 400;
-      ctx.header('connection', 'close');
-      return '400 Bad Request: more than one Host header\n';
-    }
     const absolute = absoluteTarget(request.url);
     const name = absolute !== null ? absolute.host : hostOf(request);
     const group = table.get(name);
@@ -136,11 +118,9 @@ export async function buildProxyApp(
     const tried = new Set<Peer>();
     let lastError: unknown = null;
     let staleRetries = 0;
-    // streamed on as it arrives (proxy_request_buffering off); a body over the limit is a 413 here
-    const body = requestBody(bodyOf(request), request.headers['content-length'], {
-      bodyLimit: options.bodyLimit,
-      timeouts: { read: options.readTimeout },
-    });
+    // streamed on as it arrives (proxy_request_buffering off); a Content-Length over the limit is a 413 here
+    const body = ctx.body;
+    body?.checkLength();
     for (;;) {
       const peer = balancer.pick({ clientIp: request.ip, hashKey }, tried);
       if (peer === null) {
@@ -186,14 +166,27 @@ export async function buildProxyApp(
           staleRetries++;
           tried.delete(peer);
         } else peer.failed(Date.now());
-        if (!IDEMPOTENT.has(request.method) || !beforeHead || (isBodySource(body) && body.consumed > 0)) throw err;
+        if (!IDEMPOTENT.has(request.method) || !beforeHead || (body !== null && body.consumed > 0)) throw err;
       } finally {
         peer.active--;
       }
     }
   }
 
-  app.all('/*', co(proxy, { name: 'dyups-proxy' }));
-  app.all('/', co(proxy, { name: 'dyups-proxy' }));
-  return app;
+  return new FrontServer({
+    scheduler: options.scheduler,
+    handler: proxy,
+    startOptions: { name: 'dyups-proxy' },
+    headerTimeout: options.headerTimeout ?? 60_000,
+    keepAliveTimeout: options.keepAliveTimeout ?? 72_000,
+    maxHeadBytes: options.headerSize ?? 16 * 1024,
+    maxHeaders: MAX_REQUEST_HEADERS,
+    bodyLimit: options.bodyLimit,
+    bodyTimeout: options.readTimeout,
+    // as the fastify listener had them (cosocketPlugin's output defaults)
+    sendTimeout: 60_000,
+    idleTimeout: 60_000,
+    retryAfter: 1,
+    lingerTimeout: 5_000,
+  });
 }

@@ -57,6 +57,13 @@ export class BodyAbortedError extends RequestBodyError {
   }
 }
 
+/** A chunked request body whose framing is broken (a size line, a CRLF, a trailer): the rest of the connection cannot be read. */
+export class BodyFramingError extends RequestBodyError {
+  constructor(detail: string) {
+    super('COSOCKET_ERR_BODY_FRAMING', `malformed chunked request body: ${detail}`);
+  }
+}
+
 /** ctx.header() after flush() sent the head. */
 export class HeadersSentError extends CosocketError {
   constructor(name: string) {

@@ -51,6 +51,7 @@ export {
 } from './redis.js';
 export {
   BodyAbortedError,
+  BodyFramingError,
   BodyTimeoutError,
   BodyTooLargeError,
   HeadersSentError,

@@ -212,6 +212,11 @@ export const ERROR_TABLE = {
     status: 400,
     meaning: 'a request body ended before its announced length (a RequestBodyError)',
   },
+  COSOCKET_ERR_BODY_FRAMING: {
+    className: 'BodyFramingError',
+    status: 400,
+    meaning: 'a chunked request body broke its framing: a size line, a CRLF or a trailer (a RequestBodyError)',
+  },
   COSOCKET_ERR_HEADERS_SENT: {
     className: 'HeadersSentError',
     status: 500,

@@ -1,25 +1,26 @@
 import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http';
 import type { Effect } from '../runtime/effect.js';
 
-/** The request being answered, as the proxy and sendfile read it (a fastify request is one). */
+/** The request being answered, as the proxy reads it (a fastify request is one, so is the dyups front's). */
 export interface SinkRequest {
   readonly method: string;
   readonly url: string;
   readonly ip: string;
   readonly protocol: string;
   readonly headers: IncomingHttpHeaders;
-  /** The parsed body, if any. */
+  /** The parsed body, if any (a BodySource for a streamed one). */
   readonly body: unknown;
-  readonly raw: IncomingMessage;
+  /** Node's request behind it, when there is one (fastify); the proxy reads its body when `body` is unset. */
+  readonly raw?: IncomingMessage;
 }
 
 /**
- * Where the proxy and sendfile write a response: the part of a coroutine handler's context they use.
- * HandlerContext (src/fastify) has all of it, so this layer needs nothing from fastify.
+ * Where the proxy writes a response: the part of a coroutine handler's context it uses. HandlerContext
+ * (src/fastify) has all of it, so this layer needs nothing from fastify; the dyups front (src/dyups/front)
+ * implements it on a raw socket.
  */
 export interface ResponseSink {
   readonly request: SinkRequest;
-  readonly reply: { readonly raw: ServerResponse };
   /** Set before the head goes out. */
   status: number;
   /** null: a response with no Content-Type set goes out without one. */
@@ -38,4 +39,10 @@ export interface ResponseSink {
   flush(wait?: boolean): Effect<void>;
   /** The stream moved: its idle timeout starts again. */
   progress(): void;
+}
+
+/** What sendfile writes a file through: a ResponseSink on node's request and response (HandlerContext). */
+export interface FileSink extends ResponseSink {
+  readonly request: SinkRequest & { readonly raw: IncomingMessage };
+  readonly reply: { readonly raw: ServerResponse };
 }

@@ -105,7 +105,7 @@ describe('package subpaths', () => {
 
   it('cosocket/dyups: the upstream table and its listeners, without the server, cli or ab', async () => {
     const dyups = await load('cosocket/dyups');
-    for (const name of ['UpstreamTable', 'parseUpstream', 'buildAdminApp', 'buildProxyApp', 'RedisSync']) {
+    for (const name of ['UpstreamTable', 'parseUpstream', 'buildAdminApp', 'buildProxyServer', 'RedisSync']) {
       assert.ok(dyups.exports.includes(name), `cosocket/dyups exports ${name}`);
     }
     const elsewhere = ourFiles(dyups).filter((path) => /^src\/(server|cli|ab)\//.test(path));

@@ -6,16 +6,16 @@ import { join } from 'node:path';
 import { Agent, createServer, request as httpRequest } from 'node:http';
 import type { Server } from 'node:http';
 import { after, before, describe, it } from 'node:test';
-import type { FastifyInstance } from 'fastify';
 import { Scheduler, pools } from '../../src/index.js';
 import { Balancers } from '../../src/dyups/balancer.js';
-import { buildProxyApp } from '../../src/dyups/proxy.js';
+import { buildProxyServer } from '../../src/dyups/proxy.js';
+import type { FrontServer } from '../../src/dyups/front/index.js';
 import { UpstreamTable } from '../../src/dyups/table.js';
 import { deadPort } from '../helpers/tcp-server.js';
 
 const upstreams: Server[] = [];
 const ports: number[] = [];
-let proxy: FastifyInstance;
+let proxy: FrontServer;
 let proxyPort = 0;
 const table = new UpstreamTable({ stateFile: null });
 const balancers = new Balancers();
@@ -52,14 +52,14 @@ describe('dyups proxy', () => {
       upstreams.push(server);
       ports.push((server.address() as { port: number }).port);
     }
-    proxy = await buildProxyApp(table, balancers, {
+    proxy = buildProxyServer(table, balancers, {
       scheduler: new Scheduler({ name: 'proxy' }),
       connectTimeout: 500,
       readTimeout: 5_000,
       bodyLimit: 1024 * 1024,
     });
     await proxy.listen({ host: '127.0.0.1', port: 0 });
-    proxyPort = (proxy.server.address() as { port: number }).port;
+    proxyPort = (proxy.address() as { port: number }).port;
   });
   after(async () => {
     agent.destroy();

@@ -47,6 +47,7 @@ export const SAMPLES: Readonly<Record<string, () => CosocketError>> = {
   BodyTooLargeError: () => new errors.BodyTooLargeError(1024, 2048),
   BodyTimeoutError: () => new errors.BodyTimeoutError(60_000),
   BodyAbortedError: () => new errors.BodyAbortedError(),
+  BodyFramingError: () => new errors.BodyFramingError('a chunk size that is not hex'),
   HeadersSentError: () => new errors.HeadersSentError('x-late'),
   PluginNotRegisteredError: () => new errors.PluginNotRegisteredError(),
 

@@ -1,6 +1,6 @@
 import { createReadStream } from 'node:fs';
 import type { Stats } from 'node:fs';
-import type { ResponseSink } from '../sink.js';
+import type { FileSink } from '../sink.js';
 import { contentTypeFor } from './content-type.js';
 import type { FileInside } from './open-inside.js';
 import { parseRange } from './range.js';
@@ -9,7 +9,7 @@ export function etagOf(info: Stats): string {
   return `"${info.size.toString(16)}-${Math.floor(info.mtimeMs).toString(16)}"`;
 }
 
-function notModified(ctx: ResponseSink, etag: string, info: Stats): boolean {
+function notModified(ctx: FileSink, etag: string, info: Stats): boolean {
   const ifNoneMatch = ctx.request.headers['if-none-match'];
   if (typeof ifNoneMatch === 'string') {
     return ifNoneMatch.trim() === '*' || ifNoneMatch.split(',').some((tag) => tag.trim().replace(/^W\//, '') === etag);
@@ -28,7 +28,7 @@ function notModified(ctx: ResponseSink, etag: string, info: Stats): boolean {
  * extension; HEAD gets the headers only. Every byte comes from the descriptor `opened` (the stream takes
  * it over), never from the name again. Returns what the handler should return (a stream, or nothing).
  */
-export function serveFinished(ctx: ResponseSink, path: string, opened: FileInside): NodeJS.ReadableStream | undefined {
+export function serveFinished(ctx: FileSink, path: string, opened: FileInside): NodeJS.ReadableStream | undefined {
   const { info } = opened;
   const etag = etagOf(info);
   ctx.header('etag', etag).header('last-modified', info.mtime.toUTCString()).header('accept-ranges', 'bytes');

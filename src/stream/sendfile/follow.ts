@@ -1,4 +1,4 @@
-import type { ResponseSink } from '../sink.js';
+import type { FileSink } from '../sink.js';
 import type { Operation } from '../../runtime/effect.js';
 import { call } from '../../runtime/effects/call.js';
 import { contentTypeFor } from './content-type.js';
@@ -32,7 +32,7 @@ const EMPTY = Buffer.alloc(0);
  * as the caller opened and checked it; only its bytes are sent.
  */
 export function* followGrowing(
-  ctx: ResponseSink,
+  ctx: FileSink,
   hub: WatchHub,
   growingPath: string,
   finishedPath: string,

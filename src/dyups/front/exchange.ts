@@ -1,0 +1,451 @@
+// Over 300 lines: one request and its response on the front: head, framing, body writes, the end and errors.
+import type { IncomingHttpHeaders } from 'node:http';
+import {
+  BodyFramingError,
+  CancelReason,
+  CancelledError,
+  HeadersSentError,
+  SocketClosedError,
+} from '../../errors/index.js';
+import { STATUS_TEXT, statusForError } from '../../fastify/error-status.js';
+import { defineKind } from '../../runtime/effect.js';
+import type { Effect, Waiter } from '../../runtime/effect.js';
+import type { Task, TaskObserver } from '../../runtime/task.js';
+import type { ResponseSink } from '../../stream/sink.js';
+import type { ExchangeHost, Written } from './host.js';
+import type { FrontBody } from './request-body.js';
+import type { RequestHead } from './request-head.js';
+import { checkField, dateHeaderLine, statusLine } from './response-head.js';
+
+export type { Written } from './host.js';
+
+/** How the body is framed on the wire, once the head is decided. */
+const UNDECIDED = 0;
+const NO_BODY = 1;
+const LENGTH = 2;
+const CHUNKED = 3;
+/** HTTP/1.0 without a Content-Length: the body ends when the connection does. */
+const UNTIL_CLOSE = 4;
+
+const CRLF = Buffer.from('\r\n');
+const LAST_CHUNK = Buffer.from('0\r\n\r\n');
+const NO_PARTS: readonly Buffer[] = [];
+const EMPTY = Buffer.alloc(0);
+const TEXT = 'text/plain; charset=utf-8';
+
+function abandonWrite(waiter: Waiter, exchange: FrontExchange): void {
+  exchange.conn.abandonDrain(waiter);
+}
+
+const WRITE = defineKind<FrontExchange, Buffer>({
+  name: 'http.write',
+  start(waiter, exchange, data) {
+    exchange.beginWrite(waiter, NO_PARTS, data, null);
+  },
+  abandon: abandonWrite,
+});
+
+const WRITE_LENT = defineKind<FrontExchange, readonly Buffer[]>({
+  name: 'http.write',
+  start(waiter, exchange, parts) {
+    exchange.beginWrite(waiter, parts, null, exchange.takeWritten());
+  },
+  abandon: abandonWrite,
+});
+
+const FLUSH = defineKind<FrontExchange, boolean>({
+  name: 'http.flush',
+  start(waiter, exchange, wait) {
+    exchange.beginFlush(waiter, wait);
+  },
+  abandon: abandonWrite,
+});
+
+function uncork(exchange: FrontExchange): void {
+  exchange.uncork();
+}
+
+/**
+ * One request on the front and the response to it: what a handler gets as its context. The request
+ * fields are the parsed head; the response is written straight to the socket, its head with the
+ * first body bytes (or with the whole body) in one write, a chunked body framed here.
+ */
+export class FrontExchange implements ResponseSink, TaskObserver {
+  readonly request: this;
+  readonly method: string;
+  readonly url: string;
+  readonly headers: IncomingHttpHeaders;
+  readonly protocol = 'http';
+  /** 0 or 1: HTTP/1.0 or HTTP/1.1. */
+  readonly minor: number;
+  /** The request body, null when the request has none. */
+  readonly body: FrontBody | null;
+  /** Response status; set it before the head goes out. */
+  status = 200;
+  defaultContentType: string | null = TEXT;
+  readonly sendTimeout: number;
+  /** The connection may carry another request after this one. */
+  keepAlive: boolean;
+  /** The coroutine answering it. */
+  task: Task<unknown> | null = null;
+  /** The response went out whole, or was cut: nothing more happens on it. */
+  ended = false;
+  private names: string[] | null = null;
+  private values: Array<string | string[]> | null = null;
+  private trailers: string | null = null;
+  private framing = UNDECIDED;
+  /** The head, decided and not yet written: it goes out with the first body bytes. */
+  private pendingHead: string | null = null;
+  private declared = 0;
+  private sent = 0;
+  private corked = false;
+  private idleMs: number;
+  /** The stream's idle timeout replaced the coroutine's deadline (at that deadline). */
+  private idleArmed = false;
+  deadlineAt = 0;
+  private written: Written | null = null;
+
+  constructor(
+    readonly conn: ExchangeHost,
+    head: RequestHead,
+    body: FrontBody | null,
+    options: { sendTimeout: number; idleTimeout: number },
+  ) {
+    this.request = this;
+    this.method = head.method;
+    this.url = head.url;
+    this.headers = head.headers;
+    this.minor = head.minor;
+    this.keepAlive = head.keepAlive;
+    this.body = body;
+    this.sendTimeout = options.sendTimeout;
+    this.idleMs = options.idleTimeout;
+  }
+
+  get ip(): string {
+    return this.conn.ip;
+  }
+
+  /** True once the response head is decided (it goes out with the first bytes written). */
+  get headSent(): boolean {
+    return this.framing !== UNDECIDED;
+  }
+
+  set idleTimeout(ms: number) {
+    this.idleMs = ms;
+  }
+
+  get idleTimeout(): number {
+    return this.idleMs;
+  }
+
+  header(name: string, value: string | number | string[]): this {
+    if (this.framing !== UNDECIDED) throw new HeadersSentError(name);
+    const text = typeof value === 'number' ? String(value) : value;
+    checkField(name, text);
+    const lower = name.toLowerCase();
+    if (this.names === null) {
+      this.names = [lower];
+      this.values = [text];
+      return this;
+    }
+    const at = this.names.indexOf(lower);
+    if (at >= 0) this.values![at] = text;
+    else {
+      this.names.push(lower);
+      this.values!.push(text);
+    }
+    return this;
+  }
+
+  trailer(name: string, value: string): this {
+    checkField(name, value);
+    this.trailers = `${this.trailers ?? ''}${name}: ${value}\r\n`;
+    return this;
+  }
+
+  write(data: Buffer): Effect<void> {
+    return WRITE(this, data);
+  }
+
+  writeLent(parts: readonly Buffer[], written: Written): Effect<void> {
+    this.written = written;
+    return WRITE_LENT(this, parts);
+  }
+
+  flush(wait = false): Effect<void> {
+    return FLUSH(this, wait);
+  }
+
+  /** Decides the head now; true when each later write is one chunk of a chunked body. */
+  chunkOnSocket(): boolean {
+    this.decideHead();
+    return this.framing === CHUNKED;
+  }
+
+  progress(): void {
+    if (this.idleArmed) this.conn.touchStream();
+  }
+
+  /** @internal The `written` of the writeLent() being started. */
+  takeWritten(): Written | null {
+    const written = this.written;
+    this.written = null;
+    return written;
+  }
+
+  /** @internal The coroutine answering this request. */
+  attach(task: Task<unknown>): void {
+    this.task = task;
+    if (this.framing !== UNDECIDED) this.handOverDeadline();
+  }
+
+  /** @internal */
+  beginWrite(waiter: Waiter, parts: readonly Buffer[], data: Buffer | null, written: Written | null): void {
+    if (this.ended || this.conn.socketGone) throw new SocketClosedError('send', 'client');
+    this.decideHead();
+    if (this.idleArmed) this.conn.touchStream();
+    if (this.emit(parts, data, written)) waiter.settleWait(undefined, false);
+    else this.conn.waitDrain(waiter, this.sendTimeout);
+  }
+
+  /** @internal */
+  beginFlush(waiter: Waiter, wait: boolean): void {
+    if (this.ended || this.conn.socketGone) throw new SocketClosedError('send', 'client');
+    this.decideHead();
+    if (this.pendingHead !== null) this.emit(NO_PARTS, null, null);
+    if (!wait || !this.conn.socket.writableNeedDrain) waiter.settleWait(undefined, false);
+    else this.conn.waitDrain(waiter, this.sendTimeout);
+  }
+
+  /** @internal Lets the writes of this tick go out together. */
+  uncork(): void {
+    this.corked = false;
+    this.conn.socket.uncork();
+  }
+
+  /** The head's framing, from the status, the method, a Content-Length set and the client's version. */
+  private decideHead(): void {
+    if (this.framing !== UNDECIDED) return;
+    const status = this.status;
+    const length = this.valueOf('content-length');
+    if (this.method === 'HEAD' || status < 200 || status === 204 || status === 304) this.framing = NO_BODY;
+    else if (length !== undefined) {
+      this.framing = LENGTH;
+      this.declared = Number(length);
+    } else if (this.minor === 1) this.framing = CHUNKED;
+    else {
+      this.framing = UNTIL_CLOSE;
+      this.keepAlive = false;
+    }
+    this.pendingHead = this.headText(this.framing === CHUNKED ? 'Transfer-Encoding: chunked\r\n' : '');
+    this.handOverDeadline();
+  }
+
+  /** Writes the pending head (if any) and `data` then `parts` as body bytes; false when the client is behind. */
+  private emit(parts: readonly Buffer[], data: Buffer | null, written: Written | null): boolean {
+    const socket = this.conn.socket;
+    if (!this.corked) {
+      this.corked = true;
+      socket.cork();
+      process.nextTick(uncork, this);
+    }
+    let sent = true;
+    if (this.pendingHead !== null) {
+      sent = socket.write(this.pendingHead, 'latin1');
+      this.pendingHead = null;
+    }
+    let size = data === null ? 0 : data.length;
+    for (let i = 0; i < parts.length; i++) size += parts[i]!.length;
+    if (size === 0 || this.framing === NO_BODY) {
+      if (written !== null) for (let i = 0; i < parts.length; i++) written(parts[i]!);
+      return sent;
+    }
+    this.sent += size;
+    if (this.framing === LENGTH && this.sent > this.declared) {
+      // more than the Content-Length said: the client could read it as the next response
+      this.conn.cut();
+      throw new SocketClosedError('send', 'client', undefined, 'the body is longer than its Content-Length');
+    }
+    const chunked = this.framing === CHUNKED;
+    if (chunked) socket.write(`${size.toString(16)}\r\n`, 'latin1');
+    if (data !== null) sent = socket.write(data);
+    const last = parts.length - 1;
+    for (let i = 0; i < last; i++) socket.write(parts[i]!);
+    const callback = written === null ? undefined : this.conn.lend(parts, written);
+    if (chunked) {
+      if (last >= 0) socket.write(parts[last]!);
+      sent = socket.write(CRLF, callback);
+    } else if (last >= 0) sent = socket.write(parts[last]!, callback);
+    return sent;
+  }
+
+  /** @internal The handler's coroutine ended: the rest of the response, or the error it ended with. */
+  onTaskSettled(task: Task<unknown>): void {
+    const [isError, value] = task.outcomeForObserver();
+    if (this.ended) return;
+    if (isError) this.fail(value);
+    else this.finish(value);
+  }
+
+  private finish(value: unknown): void {
+    if (this.conn.socketGone) {
+      this.end(false);
+      return;
+    }
+    if (this.framing === UNDECIDED) {
+      this.sendWhole(value);
+      return;
+    }
+    if (this.pendingHead !== null) this.emit(NO_PARTS, null, null);
+    const socket = this.conn.socket;
+    if (this.framing === CHUNKED) {
+      if (this.trailers === null) socket.write(LAST_CHUNK);
+      else socket.write(`0\r\n${this.trailers}\r\n`, 'latin1');
+    } else if (this.framing === LENGTH && this.sent !== this.declared) {
+      this.conn.cut(); // shorter than its Content-Length: the client must see it cut
+      this.end(false);
+      return;
+    }
+    this.end(this.keepAlive);
+  }
+
+  /** A response never flushed: its head and `value` as the body, in one write. */
+  private sendWhole(value: unknown): void {
+    let body: Buffer;
+    if (value === undefined || value === null) body = EMPTY;
+    else if (typeof value === 'string') body = Buffer.from(value);
+    else if (Buffer.isBuffer(value)) body = value;
+    else if (value instanceof Uint8Array) body = Buffer.from(value.buffer, value.byteOffset, value.byteLength);
+    else {
+      if (this.valueOf('content-type') === undefined) this.header('content-type', 'application/json; charset=utf-8');
+      body = Buffer.from(JSON.stringify(value));
+    }
+    const status = this.status;
+    const bodyless = this.method === 'HEAD' || status < 200 || status === 204 || status === 304;
+    this.framing = bodyless ? NO_BODY : LENGTH;
+    let extra = '';
+    if (this.defaultContentType !== null && this.valueOf('content-type') === undefined)
+      extra = `Content-Type: ${this.defaultContentType}\r\n`;
+    if (this.valueOf('content-length') === undefined && status >= 200 && status !== 204 && status !== 304)
+      extra += `Content-Length: ${body.length}\r\n`;
+    const head = this.headText(extra);
+    const socket = this.conn.socket;
+    if (bodyless || body.length === 0) socket.write(head, 'latin1');
+    else {
+      const whole = Buffer.allocUnsafe(head.length + body.length);
+      whole.write(head, 0, 'latin1');
+      body.copy(whole, head.length);
+      socket.write(whole);
+    }
+    this.end(this.keepAlive);
+  }
+
+  private fail(err: unknown): void {
+    if (err instanceof CancelledError && err.reason.kind === 'client-abort') {
+      this.end(false); // nobody to answer
+      return;
+    }
+    const status = statusForError(err);
+    if (this.conn.socketGone || (this.framing !== UNDECIDED && this.pendingHead === null)) {
+      // the head went out already: cut the response so the client cannot take it for complete
+      this.conn.cut();
+      this.end(false);
+      return;
+    }
+    // a request whose body was refused part-way: its unread rest makes the connection unusable
+    if (status === 413 || status === 408 || err instanceof BodyFramingError) this.keepAlive = false;
+    const message = err instanceof Error && status !== 500 ? `: ${err.message}` : '';
+    // a head decided but not yet written is replaced by the error's
+    this.framing = UNDECIDED;
+    this.pendingHead = null;
+    this.names = null;
+    this.values = null;
+    this.status = status;
+    this.defaultContentType = TEXT;
+    this.sendWhole(`${status} ${STATUS_TEXT[status] ?? 'Error'}${message}\n`);
+  }
+
+  /** @internal The scheduler's budget is used up: 503 with Retry-After, the coroutine never started. */
+  overloaded(err: Error, retryAfter: number): void {
+    this.status = 503;
+    this.header('retry-after', String(retryAfter));
+    this.sendWhole(`503 Service Unavailable: ${err.message}\n`);
+  }
+
+  /** The client went away before the response ended: its coroutine is cancelled. */
+  clientGone(): void {
+    if (this.ended) return;
+    this.ended = true;
+    this.stopIdle();
+    const task = this.task;
+    if (task !== null && !task.done) task.cancel(CancelReason.clientAbort());
+  }
+
+  private end(keepAlive: boolean): void {
+    if (this.ended) return;
+    this.ended = true;
+    this.stopIdle();
+    this.conn.exchangeEnded(this, keepAlive && this.keepAlive);
+  }
+
+  /** Once the head is decided, the coroutine's overall deadline hands over to an idle timeout. */
+  private handOverDeadline(): void {
+    const task = this.task;
+    if (task === null || this.idleArmed || this.idleMs === 0 || task.done || task.cancelling) return;
+    this.deadlineAt = task.deadlineAt;
+    // a handler without an overall deadline keeps running as it was started
+    if (task.clearDeadline() === 0) return;
+    this.idleArmed = true;
+    this.conn.armStream(this.idleMs);
+  }
+
+  /** @internal The stream made no progress for `ms`: cut it, but never before the overall deadline would have. */
+  streamIdle(ms: number): void {
+    const task = this.task;
+    if (!this.idleArmed || task === null || task.done) return;
+    if (Date.now() < this.deadlineAt) this.conn.touchStream();
+    else task.cancel(CancelReason.deadline(`the response stream made no progress for ${ms} ms`));
+  }
+
+  private stopIdle(): void {
+    if (!this.idleArmed) return;
+    this.idleArmed = false;
+    this.conn.stopStream();
+  }
+
+  /** The value of a response header set, by lowercased name. */
+  private valueOf(name: string): string | string[] | undefined {
+    const names = this.names;
+    if (names === null) return undefined;
+    const at = names.indexOf(name);
+    return at < 0 ? undefined : this.values![at];
+  }
+
+  /** The head: status line, the headers set, Date, `extra` lines, Connection. */
+  private headText(extra: string): string {
+    let head = statusLine(this.status);
+    const names = this.names;
+    let dated = false;
+    if (names !== null) {
+      const values = this.values!;
+      for (let i = 0; i < names.length; i++) {
+        const name = names[i]!;
+        // the front frames the body and decides on the connection itself
+        if (name === 'connection') {
+          const value = values[i]!;
+          if (/close/i.test(typeof value === 'string' ? value : value.join(','))) this.keepAlive = false;
+          continue;
+        }
+        if (name === 'transfer-encoding' || name === 'keep-alive') continue;
+        if (name === 'date') dated = true;
+        const value = values[i]!;
+        if (typeof value === 'string') head += `${name}: ${value}\r\n`;
+        else for (const item of value) head += `${name}: ${item}\r\n`;
+      }
+    }
+    if (!dated) head += dateHeaderLine();
+    if (this.conn.closing) this.keepAlive = false;
+    return `${head}${extra}${this.keepAlive ? 'Connection: keep-alive\r\n\r\n' : 'Connection: close\r\n\r\n'}`;
+  }
+}

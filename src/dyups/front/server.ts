@@ -1,0 +1,63 @@
+import { createServer } from 'node:net';
+import type { AddressInfo, Server, Socket } from 'node:net';
+import { Connection } from './connection.js';
+import type { ConnectionHost, FrontOptions } from './connection.js';
+
+/**
+ * An HTTP/1.1 server on a raw socket listener: each connection parses its own requests
+ * (src/dyups/front/request-head.ts) and runs each as a coroutine on the scheduler, one at a time.
+ */
+export class FrontServer implements ConnectionHost {
+  readonly server: Server;
+  private readonly connections = new Set<Connection>();
+  private closingNow = false;
+
+  constructor(private readonly options: FrontOptions) {
+    this.server = createServer({ allowHalfOpen: true, noDelay: true }, (socket: Socket) => {
+      this.connections.add(new Connection(socket, this.options, this));
+    });
+  }
+
+  get closing(): boolean {
+    return this.closingNow;
+  }
+
+  /** @internal */
+  connectionClosed(conn: Connection): void {
+    this.connections.delete(conn);
+  }
+
+  listen(where: { host: string; port: number }): Promise<void> {
+    return new Promise((resolve, reject) => {
+      const server = this.server;
+      const failed = (err: Error): void => reject(err);
+      server.once('error', failed);
+      server.listen(where.port, where.host, () => {
+        server.off('error', failed);
+        resolve();
+      });
+    });
+  }
+
+  address(): AddressInfo | string | null {
+    return this.server.address();
+  }
+
+  /**
+   * Stops accepting; connections between requests close now, the others once their response has gone
+   * out (it says Connection: close). Resolves when every connection has closed.
+   */
+  close(): Promise<void> {
+    this.closingNow = true;
+    const closed = new Promise<void>((resolve) => {
+      this.server.close(() => resolve());
+    });
+    for (const conn of this.connections) conn.closeIfIdle();
+    return closed;
+  }
+
+  /** Cuts every open connection (a shutdown's grace period ran out). */
+  closeAllConnections(): void {
+    for (const conn of this.connections) conn.cut();
+  }
+}
