@@ -28,7 +28,8 @@ const CHUNKED = 3;
 const UNTIL_CLOSE = 4;
 
 const CRLF = Buffer.from('\r\n');
-const LAST_CHUNK = Buffer.from('0\r\n\r\n');
+/** Bytes of a write (head and body) copied into one Buffer rather than handed to the socket piece by piece. */
+const COPY_LIMIT = 16 * 1024;
 const NO_PARTS: readonly Buffer[] = [];
 const EMPTY = Buffer.alloc(0);
 const TEXT = 'text/plain; charset=utf-8';
@@ -60,10 +61,6 @@ const FLUSH = defineKind<FrontExchange, boolean>({
   },
   abandon: abandonWrite,
 });
-
-function uncork(exchange: FrontExchange): void {
-  exchange.uncork();
-}
 
 /**
  * One request on the front and the response to it: what a handler gets as its context. The request
@@ -98,7 +95,6 @@ export class FrontExchange implements ResponseSink, TaskObserver {
   private pendingHead: string | null = null;
   private declared = 0;
   private sent = 0;
-  private corked = false;
   private idleMs: number;
   /** The stream's idle timeout replaced the coroutine's deadline (at that deadline). */
   private idleArmed = false;
@@ -218,12 +214,6 @@ export class FrontExchange implements ResponseSink, TaskObserver {
     else this.conn.waitDrain(waiter, this.sendTimeout);
   }
 
-  /** @internal Lets the writes of this tick go out together. */
-  uncork(): void {
-    this.corked = false;
-    this.conn.socket.uncork();
-  }
-
   /** The head's framing, from the status, the method, a Content-Length set and the client's version. */
   private decideHead(): void {
     if (this.framing !== UNDECIDED) return;
@@ -242,24 +232,19 @@ export class FrontExchange implements ResponseSink, TaskObserver {
     this.handOverDeadline();
   }
 
-  /** Writes the pending head (if any) and `data` then `parts` as body bytes; false when the client is behind. */
+  /**
+   * Writes the pending head (if any) and `data` then `parts` as body bytes, in one socket write: copied
+   * into one Buffer when small (the parts go back at once), else as they are. False when the client is behind.
+   */
   private emit(parts: readonly Buffer[], data: Buffer | null, written: Written | null): boolean {
     const socket = this.conn.socket;
-    if (!this.corked) {
-      this.corked = true;
-      socket.cork();
-      process.nextTick(uncork, this);
-    }
-    let sent = true;
-    if (this.pendingHead !== null) {
-      sent = socket.write(this.pendingHead, 'latin1');
-      this.pendingHead = null;
-    }
+    const head = this.pendingHead;
+    this.pendingHead = null;
     let size = data === null ? 0 : data.length;
     for (let i = 0; i < parts.length; i++) size += parts[i]!.length;
     if (size === 0 || this.framing === NO_BODY) {
       if (written !== null) for (let i = 0; i < parts.length; i++) written(parts[i]!);
-      return sent;
+      return head === null ? !socket.writableNeedDrain : socket.write(head, 'latin1');
     }
     this.sent += size;
     if (this.framing === LENGTH && this.sent > this.declared) {
@@ -268,8 +253,25 @@ export class FrontExchange implements ResponseSink, TaskObserver {
       throw new SocketClosedError('send', 'client', undefined, 'the body is longer than its Content-Length');
     }
     const chunked = this.framing === CHUNKED;
-    if (chunked) socket.write(`${size.toString(16)}\r\n`, 'latin1');
-    if (data !== null) sent = socket.write(data);
+    const sizeLine = chunked ? `${size.toString(16)}\r\n` : '';
+    const total = (head === null ? 0 : head.length) + sizeLine.length + size + (chunked ? 2 : 0);
+    if (total <= COPY_LIMIT) {
+      const out = Buffer.allocUnsafe(total);
+      let at = head === null ? 0 : out.write(head, 0, 'latin1');
+      if (chunked) at += out.write(sizeLine, at, 'latin1');
+      if (data !== null) at += data.copy(out, at);
+      for (let i = 0; i < parts.length; i++) at += parts[i]!.copy(out, at);
+      if (chunked) {
+        out[at] = 0x0d;
+        out[at + 1] = 0x0a;
+      }
+      if (written !== null) for (let i = 0; i < parts.length; i++) written(parts[i]!);
+      return socket.write(out);
+    }
+    socket.cork();
+    if (head !== null) socket.write(head, 'latin1');
+    if (chunked) socket.write(sizeLine, 'latin1');
+    let sent = data === null || socket.write(data);
     const last = parts.length - 1;
     for (let i = 0; i < last; i++) socket.write(parts[i]!);
     const callback = written === null ? undefined : this.conn.lend(parts, written);
@@ -277,6 +279,7 @@ export class FrontExchange implements ResponseSink, TaskObserver {
       if (last >= 0) socket.write(parts[last]!);
       sent = socket.write(CRLF, callback);
     } else if (last >= 0) sent = socket.write(parts[last]!, callback);
+    socket.uncork();
     return sent;
   }
 
@@ -297,12 +300,13 @@ export class FrontExchange implements ResponseSink, TaskObserver {
       this.sendWhole(value);
       return;
     }
-    if (this.pendingHead !== null) this.emit(NO_PARTS, null, null);
-    const socket = this.conn.socket;
+    const head = this.pendingHead;
+    this.pendingHead = null;
     if (this.framing === CHUNKED) {
-      if (this.trailers === null) socket.write(LAST_CHUNK);
-      else socket.write(`0\r\n${this.trailers}\r\n`, 'latin1');
-    } else if (this.framing === LENGTH && this.sent !== this.declared) {
+      const last = this.trailers === null ? '0\r\n\r\n' : `0\r\n${this.trailers}\r\n`;
+      this.conn.socket.write(head === null ? last : head + last, 'latin1');
+    } else if (head !== null) this.conn.socket.write(head, 'latin1');
+    if (this.framing === LENGTH && this.sent !== this.declared) {
       this.conn.cut(); // shorter than its Content-Length: the client must see it cut
       this.end(false);
       return;
@@ -327,7 +331,14 @@ export class FrontExchange implements ResponseSink, TaskObserver {
     let extra = '';
     if (this.defaultContentType !== null && this.valueOf('content-type') === undefined)
       extra = `Content-Type: ${this.defaultContentType}\r\n`;
-    if (this.valueOf('content-length') === undefined && status >= 200 && status !== 204 && status !== 304)
+    // a HEAD answer tells the length of what a GET would get: unknown here unless the handler made a body
+    if (
+      this.valueOf('content-length') === undefined &&
+      status >= 200 &&
+      status !== 204 &&
+      status !== 304 &&
+      (this.method !== 'HEAD' || body.length > 0)
+    )
       extra += `Content-Length: ${body.length}\r\n`;
     const head = this.headText(extra);
     const socket = this.conn.socket;
