@@ -11,6 +11,7 @@ const PARTS: ReadonlyArray<[string, RegExp]> = [
   ['fastify plugin, handler context, output (src/fastify)', /\/src\/fastify\//],
   ['dyups proxy handler (src/dyups/proxy)', /\/src\/dyups\/proxy\./],
   ['balancer (src/dyups/balancer)', /\/src\/dyups\/balancer\./],
+  ['dyups front: parser, connection, response writes (src/dyups/front)', /\/src\/dyups\/front\//],
   ['dyups other', /\/src\/dyups\//],
   ['proxyPass, header filtering, buffering (src/stream)', /\/src\/stream\//],
   ['pool (src/pool)', /\/src\/pool\//],
