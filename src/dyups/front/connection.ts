@@ -214,6 +214,7 @@ export class Connection implements BodyHost, ExchangeHost {
     }
     if (!this.decoder.done) {
       this.state = DRAIN;
+      this.timer('linger').touch(); // the rest of the body has that long to arrive, in all
       this.drain();
       return;
     }
@@ -233,7 +234,6 @@ export class Connection implements BodyHost, ExchangeHost {
       this.nextRequest();
       return;
     }
-    this.timer('linger').touch();
     this.resume();
   }
 
