@@ -304,6 +304,50 @@ describe('dyups front: connections', () => {
     assert.ok(!answer.text.endsWith('0\r\n\r\n'), JSON.stringify(answer.text));
   });
 
+  it('answers 503 with Retry-After when the scheduler has no room, and closes an idle kept-alive connection', async () => {
+    const tight = new FrontServer({
+      scheduler: new Scheduler({ name: 'front-tight', concurrency: 1, backlog: 0 }),
+      handler,
+      startOptions: { name: 'front-tight' },
+      headerTimeout: 5_000,
+      keepAliveTimeout: 200,
+      maxHeadBytes: 4096,
+      maxHeaders: 100,
+      bodyLimit: 1024,
+      bodyTimeout: 5_000,
+      sendTimeout: 5_000,
+      idleTimeout: 5_000,
+      retryAfter: 7,
+      lingerTimeout: 2_000,
+    });
+    await tight.listen({ host: '127.0.0.1', port: 0 });
+    const tightPort = (tight.address() as { port: number }).port;
+    const holder = connect(tightPort, '127.0.0.1', () => holder.write('GET /hang HTTP/1.1\r\nHost: h\r\n\r\n'));
+    holder.on('error', () => {});
+    try {
+      for (let i = 0; i < 100 && inFlight === 0; i++) await new Promise((r) => setTimeout(r, 10));
+      const saved = port;
+      port = tightPort;
+      try {
+        const refused = await talk('GET /x HTTP/1.1\r\nHost: h\r\n\r\n', (t) => bodies(t).length === 1);
+        assert.ok(refused.text.startsWith('HTTP/1.1 503 Service Unavailable\r\n'), JSON.stringify(refused.text));
+        assert.match(refused.text, /\r\nretry-after: 7\r\n/);
+        holder.destroy();
+        for (let i = 0; i < 100 && inFlight > 0; i++) await new Promise((r) => setTimeout(r, 10));
+        // served, then left idle past the keep-alive timeout: closed without another answer
+        const idle = await talk('GET /x HTTP/1.1\r\nHost: h\r\n\r\n');
+        assert.equal(idle.closed, true);
+        assert.deepEqual(bodies(idle.text), ['GET /x h']);
+      } finally {
+        port = saved;
+      }
+    } finally {
+      holder.destroy();
+      tight.closeAllConnections();
+      await tight.close();
+    }
+  });
+
   it('closes idle connections on close() and finishes the request in flight with Connection: close', async () => {
     const other = new FrontServer({
       scheduler: new Scheduler({ name: 'front-close' }),
