@@ -4,7 +4,7 @@ import type { ByteQueue, NeedMore, QueueParser } from '../tcp/index.js';
 import { bodyFraming, checkInterimCount, checkSwitchingProtocols, keepAliveAllowed } from './framing.js';
 import type { Framing } from './framing.js';
 import { TCHAR } from './head.js';
-import type { Headers } from './head.js';
+import type { HeaderValue, Headers } from './head.js';
 
 /** A response head as parsed: its fields in order, and how its body is framed. */
 export interface ResponseHead {
@@ -27,15 +27,19 @@ class KnownName {
   readonly lowerCodes: Uint8Array;
   readonly lower: string;
 
-  constructor(readonly sent: string) {
+  constructor(
+    readonly sent: string,
+    readonly index: number,
+  ) {
     this.lower = sent.toLowerCase();
     this.sentCodes = Buffer.from(sent, 'latin1');
     this.lowerCodes = Buffer.from(this.lower, 'latin1');
   }
 }
 
+const KNOWN: KnownName[] = [];
 const KNOWN_BY_LENGTH: KnownName[][] = [];
-for (const name of [
+for (const sent of [
   'Server',
   'Date',
   'Content-Type',
@@ -55,7 +59,9 @@ for (const name of [
   'X-Accel-Buffering',
   'Access-Control-Allow-Origin',
 ]) {
-  (KNOWN_BY_LENGTH[name.length] ??= []).push(new KnownName(name));
+  const name = new KnownName(sent, KNOWN.length);
+  KNOWN.push(name);
+  (KNOWN_BY_LENGTH[sent.length] ??= []).push(name);
 }
 
 /** Lowercase of each byte (letters only). */
@@ -65,6 +71,16 @@ for (let c = 0; c < 256; c++) LOWER[c] = c >= 65 && c <= 90 ? c + 32 : c;
 /** What String.prototype.trim() strips within latin1: TAB, LF, VT, FF, CR, space, NBSP. */
 function isTrimmed(c: number): boolean {
   return (c >= 9 && c <= 13) || c === 32 || c === 160;
+}
+
+/** A header's values with one more (a repeated header is an array). */
+function added(existing: HeaderValue | undefined, value: string): HeaderValue {
+  if (existing === undefined) return value;
+  if (Array.isArray(existing)) {
+    existing.push(value);
+    return existing;
+  }
+  return [existing, value];
 }
 
 function latin1(buf: Buffer, start: number, end: number): string {
@@ -89,11 +105,24 @@ export class ResponseHeadParser implements QueueParser {
   private status = 0;
   private reason = '';
   private version: '1.0' | '1.1' = '1.1';
+  /** Header lines of this head so far (made into strings or not yet). */
+  private count = 0;
   private fields: string[] = [];
   private sentNames: string[] = [];
   private repeated = false;
   /** Content-Length, Transfer-Encoding and Connection, for the framing decisions. */
-  private framingHeaders: Headers = {};
+  private contentLength: HeaderValue | undefined = undefined;
+  private transferEncoding: HeaderValue | undefined = undefined;
+  private connection: HeaderValue | undefined = undefined;
+  /**
+   * Where the checked lines of the current piece lie, made into strings all at once (one latin1 string
+   * of the region, then slices of it): the reason's start and end (-1: none yet), then per header line
+   * its name's start and end, its value's start and end, and its known name's index (KNOWN) or -1, or
+   * -2 - index when the name is a known one in another case.
+   */
+  private reasonStart = -1;
+  private reasonEnd = -1;
+  private readonly spans: number[] = [];
 
   constructor(
     private readonly peer: string,
@@ -112,25 +141,34 @@ export class ResponseHeadParser implements QueueParser {
   private beginMessage(): void {
     this.budget = this.maxHeaderBytes;
     this.statusSeen = false;
+    this.count = 0;
     this.fields = [];
     this.sentNames = [];
     this.repeated = false;
-    this.framingHeaders = {};
+    this.contentLength = undefined;
+    this.transferEncoding = undefined;
+    this.connection = undefined;
+    this.reasonStart = -1;
+    this.spans.length = 0;
   }
 
   parse(queue: ByteQueue): ResponseHead | NeedMore {
     let buf = queue.first();
     let pos = 0;
+    let regionStart = 0;
     for (;;) {
-      const lf = buf.indexOf(10, pos);
-      if (lf < 0) {
+      const length = buf.length;
+      let lf = pos;
+      while (lf < length && buf[lf] !== 10) lf++;
+      if (lf === length) {
         // no complete line left in the first piece: drop the parsed lines, join the rest with what follows
-        if (buf.length - pos > this.budget) throw new LineTooLongError(this.peer, this.budget);
+        if (length - pos > this.budget) throw new LineTooLongError(this.peer, this.budget);
+        this.materialize(buf, regionStart, pos);
         if (pos > 0) queue.skip(pos);
-        pos = 0;
         if (queue.first().length === queue.length) return NEED_MORE;
         queue.joinFirstTwo();
         buf = queue.first();
+        pos = regionStart = 0;
         continue;
       }
       if (lf - pos > this.budget) throw new LineTooLongError(this.peer, this.budget);
@@ -142,15 +180,17 @@ export class ResponseHeadParser implements QueueParser {
         this.statusLine(buf, start, end);
         this.statusSeen = true;
       } else if (end === start) {
+        this.materialize(buf, regionStart, start);
         queue.skip(pos);
         const head = this.finish();
         if (head !== null) return head;
         buf = queue.first();
-        pos = 0;
+        pos = regionStart = 0;
         continue;
       } else {
-        if (this.fields.length >= this.maxHeaders * 2)
+        if (this.count >= this.maxHeaders)
           throw new HttpProtocolError(this.peer, `more than ${this.maxHeaders} response headers`);
+        this.count++;
         this.headerLine(buf, start, end);
       }
       if (this.budget <= 0)
@@ -168,7 +208,11 @@ export class ResponseHeadParser implements QueueParser {
       this.beginMessage();
       return null;
     }
-    const framing = bodyFraming(this.peer, this.method, status, this.framingHeaders);
+    const framingHeaders: Headers = {};
+    if (this.contentLength !== undefined) framingHeaders['content-length'] = this.contentLength;
+    if (this.transferEncoding !== undefined) framingHeaders['transfer-encoding'] = this.transferEncoding;
+    if (this.connection !== undefined) framingHeaders.connection = this.connection;
+    const framing = bodyFraming(this.peer, this.method, status, framingHeaders);
     return {
       status,
       reason: this.reason,
@@ -177,7 +221,7 @@ export class ResponseHeadParser implements QueueParser {
       sentNames: this.sentNames,
       repeated: this.repeated,
       framing,
-      keepalive: keepAliveAllowed(this.version, this.framingHeaders, framing),
+      keepalive: keepAliveAllowed(this.version, framingHeaders, framing),
     };
   }
 
@@ -207,64 +251,83 @@ export class ResponseHeadParser implements QueueParser {
       throw new HttpProtocolError(this.peer, `invalid status line '${latin1(buf, start, Math.min(end, start + 80))}'`);
     this.status = status;
     this.version = buf[start + 7] === 48 ? '1.0' : '1.1';
-    this.reason = length > 12 ? latin1(buf, start + 13, end) : '';
+    this.reason = '';
+    this.reasonStart = length > 12 ? start + 13 : -1;
+    this.reasonEnd = end;
   }
 
-  /** `name: value`: a token, a colon, the value trimmed; no CR or NUL in it. */
+  /** `name: value`: a token, a colon, the value trimmed; no CR or NUL in it. Strings come in materialize(). */
   private headerLine(buf: Buffer, start: number, end: number): void {
     let i = start;
-    let upper = false;
-    for (; i < end; i++) {
-      const c = buf[i]!;
-      if (TCHAR[c] === 0) break;
-      if (c >= 65 && c <= 90) upper = true;
-    }
+    for (; i < end; i++) if (TCHAR[buf[i]!] === 0) break;
     if (i === start || i === end || buf[i] !== 58)
       throw new HttpProtocolError(this.peer, `invalid header line '${latin1(buf, start, Math.min(end, start + 80))}'`);
-    let sent: string | null = null;
-    let lower: string | null = null;
-    const known = KNOWN_BY_LENGTH[i - start];
-    if (known !== undefined) {
-      for (const name of known) {
+    let known = -1;
+    const candidates = KNOWN_BY_LENGTH[i - start];
+    if (candidates !== undefined) {
+      for (let n = 0; n < candidates.length; n++) {
+        const name = candidates[n]!;
+        const sent = name.sentCodes;
+        const lower = name.lowerCodes;
         let exact = true;
         let k = 0;
-        for (; k < name.lower.length; k++) {
+        for (; k < lower.length; k++) {
           const c = buf[start + k]!;
-          if (c !== name.sentCodes[k]) exact = false;
-          if (LOWER[c] !== name.lowerCodes[k]) break;
+          if (c !== sent[k]) exact = false;
+          if (LOWER[c] !== lower[k]) break;
         }
-        if (k === name.lower.length) {
-          lower = name.lower;
-          if (exact) sent = name.sent;
+        if (k === lower.length) {
+          known = exact ? name.index : -2 - name.index;
           break;
         }
       }
     }
-    if (sent === null) sent = latin1(buf, start, i);
-    if (lower === null) lower = upper ? sent.toLowerCase() : sent;
     let from = i + 1;
     let to = end;
     while (from < to && isTrimmed(buf[from]!)) from++;
     while (to > from && isTrimmed(buf[to - 1]!)) to--;
     for (let k = from; k < to; k++) {
       const c = buf[k];
-      if (c === 13 || c === 0) throw new HttpProtocolError(this.peer, `header '${sent}' has a CR or NUL in its value`);
+      if (c === 13 || c === 0)
+        throw new HttpProtocolError(this.peer, `header '${latin1(buf, start, i)}' has a CR or NUL in its value`);
     }
-    const value = latin1(buf, from, to);
+    this.spans.push(start, i, from, to, known);
+  }
+
+  /** The checked lines between `start` and `end` of `buf` as strings: one latin1 string, sliced. */
+  private materialize(buf: Buffer, start: number, end: number): void {
+    const spans = this.spans;
+    if (spans.length === 0 && this.reasonStart < 0) return;
+    const text = latin1(buf, start, end);
+    if (this.reasonStart >= 0) {
+      this.reason = text.slice(this.reasonStart - start, this.reasonEnd - start);
+      this.reasonStart = -1;
+    }
     const fields = this.fields;
-    if (!this.repeated)
-      for (let k = 0; k < fields.length; k += 2)
-        if (fields[k] === lower) {
-          this.repeated = true;
-          break;
-        }
-    fields.push(lower, value);
-    this.sentNames.push(sent);
-    if (lower === 'content-length' || lower === 'transfer-encoding' || lower === 'connection') {
-      const existing = this.framingHeaders[lower];
-      if (existing === undefined) this.framingHeaders[lower] = value;
-      else if (Array.isArray(existing)) existing.push(value);
-      else this.framingHeaders[lower] = [existing, value];
+    for (let n = 0; n < spans.length; n += 5) {
+      const known = spans[n + 4]!;
+      let sent: string;
+      let lower: string;
+      if (known >= 0) {
+        sent = KNOWN[known]!.sent;
+        lower = KNOWN[known]!.lower;
+      } else {
+        sent = text.slice(spans[n]! - start, spans[n + 1]! - start);
+        lower = known === -1 ? sent.toLowerCase() : KNOWN[-2 - known]!.lower;
+      }
+      const value = text.slice(spans[n + 2]! - start, spans[n + 3]! - start);
+      if (!this.repeated)
+        for (let k = 0; k < fields.length; k += 2)
+          if (fields[k] === lower) {
+            this.repeated = true;
+            break;
+          }
+      fields.push(lower, value);
+      this.sentNames.push(sent);
+      if (lower === 'content-length') this.contentLength = added(this.contentLength, value);
+      else if (lower === 'transfer-encoding') this.transferEncoding = added(this.transferEncoding, value);
+      else if (lower === 'connection') this.connection = added(this.connection, value);
     }
+    spans.length = 0;
   }
 }
