@@ -118,16 +118,14 @@ export function copyResponseHead(ctx: ResponseSink, response: HttpResponse): voi
   for (let i = 0; i < fields.length; i += 2) if (endToEnd(fields[i]!, named)) ctx.header(fields[i]!, fields[i + 1]!);
 }
 
-/** What checkOptions made of an options object, and the values it was made from. */
+/** What checkOptions made of an options object: the settings, and a copy of the values they were made from. */
 interface CheckedOptions {
   readonly from: Partial<BufferingOptions>;
-  readonly buffers: Partial<BufferingOptions['buffers']> | undefined;
   readonly count: number | undefined;
   readonly size: number | undefined;
   readonly settings: BufferingOptions;
 }
 
-const OPTION_NAMES = Object.keys(NGINX_BUFFERING) as ReadonlyArray<keyof BufferingOptions>;
 /** A caller (the dyups proxy) passes the same options object for every response: it is merged and checked once. */
 const checked = new WeakMap<Partial<BufferingOptions>, CheckedOptions>();
 const NO_OPTIONS: Partial<BufferingOptions> = {};
@@ -138,7 +136,6 @@ function checkOptions(options: Partial<BufferingOptions>): BufferingOptions {
   const settings = mergeOptions(options);
   checked.set(options, {
     from: { ...options },
-    buffers: options.buffers,
     count: options.buffers?.count,
     size: options.buffers?.size,
     settings,
@@ -146,11 +143,21 @@ function checkOptions(options: Partial<BufferingOptions>): BufferingOptions {
   return settings;
 }
 
-/** Nothing in `options` changed since it was checked. */
-function unchanged(options: Partial<BufferingOptions>, known: CheckedOptions): boolean {
-  for (const name of OPTION_NAMES) if (options[name] !== known.from[name]) return false;
-  const buffers = options.buffers;
-  return buffers === known.buffers && buffers?.count === known.count && buffers?.size === known.size;
+/** Nothing in `options` changed since it was checked (every field of BufferingOptions). */
+function unchanged(o: Partial<BufferingOptions>, known: CheckedOptions): boolean {
+  const f = known.from;
+  return (
+    o.buffering === f.buffering &&
+    o.bufferSize === f.bufferSize &&
+    o.busyBuffersSize === f.busyBuffersSize &&
+    o.maxTempFileSize === f.maxTempFileSize &&
+    o.tempFileWriteSize === f.tempFileWriteSize &&
+    o.tempPath === f.tempPath &&
+    o.passSize === f.passSize &&
+    o.buffers === f.buffers &&
+    o.buffers?.count === known.count &&
+    o.buffers?.size === known.size
+  );
 }
 
 function mergeOptions(options: Partial<BufferingOptions>): BufferingOptions {
