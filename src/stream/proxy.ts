@@ -62,35 +62,59 @@ export interface ProxyStats {
   buffering: boolean;
 }
 
-const HOP_BY_HOP = new Set([
-  'connection',
-  'keep-alive',
-  'proxy-authenticate',
-  'proxy-authorization',
-  'proxy-connection',
-  'te',
-  'trailer',
-  'transfer-encoding',
-  'upgrade',
-]);
+/**
+ * The hop-by-hop headers (RFC 9110 section 7.6.1, and Keep-Alive, Proxy-Connection), by name; most
+ * names are ruled out by their length alone.
+ */
+function isHopByHop(name: string): boolean {
+  switch (name.length) {
+    case 2:
+      return name === 'te';
+    case 7:
+      return name === 'trailer' || name === 'upgrade';
+    case 10:
+      return name === 'connection' || name === 'keep-alive';
+    case 16:
+      return name === 'proxy-connection';
+    case 17:
+      return name === 'transfer-encoding';
+    case 18:
+      return name === 'proxy-authenticate';
+    case 19:
+      return name === 'proxy-authorization';
+    default:
+      return false;
+  }
+}
 
 /**
  * Names listed in a Connection header that are not hop-by-hop anyway (those go regardless), lowercased;
  * null when there are none (the usual `keep-alive` or `close`).
  */
 function namedByConnection(value: HeaderValue | undefined): string[] | null {
-  if (value === undefined || value === 'keep-alive' || value === 'close') return null;
+  if (value === undefined) return null;
+  if (typeof value === 'string' && (sameLower(value, 'keep-alive') || sameLower(value, 'close'))) return null;
   let named: string[] | null = null;
   for (const part of String(value).split(',')) {
     const name = part.trim().toLowerCase();
-    if (name !== '' && !HOP_BY_HOP.has(name)) (named ??= []).push(name);
+    if (name !== '' && !isHopByHop(name)) (named ??= []).push(name);
   }
   return named;
 }
 
+/** `text` is `lower` in any case. */
+function sameLower(text: string, lower: string): boolean {
+  if (text.length !== lower.length) return false;
+  for (let i = 0; i < lower.length; i++) {
+    const c = text.charCodeAt(i);
+    if ((c >= 65 && c <= 90 ? c + 32 : c) !== lower.charCodeAt(i)) return false;
+  }
+  return true;
+}
+
 /** A lowercased header name that may travel through a proxy. */
 function endToEnd(name: string, named: string[] | null): boolean {
-  return !HOP_BY_HOP.has(name) && !name.startsWith('x-accel-') && (named === null || !named.includes(name));
+  return !isHopByHop(name) && !name.startsWith('x-accel-') && (named === null || !named.includes(name));
 }
 
 /** Headers that may travel through a proxy: no hop-by-hop ones, none named by Connection, no X-Accel-*. */
