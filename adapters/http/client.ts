@@ -1,24 +1,26 @@
 import {
   BodyAbortedError,
   HttpBusyError,
-  HttpProtocolError,
   InvalidArgumentError,
   ResponseTooLargeError,
 } from '../../src/errors/index.js';
 import type { Operation } from '../../src/runtime/effect.js';
-import type { TcpSocket } from '../tcp/index.js';
+import { parserRead } from '../tcp/index.js';
+import type { ReadRequest, TcpSocket } from '../tcp/index.js';
 import { isBodySource } from './body-source.js';
 import type { BodySource } from './body-source.js';
 import { BodyReader } from './body.js';
-import { bodyFraming, checkInterimCount, checkSwitchingProtocols, keepAliveAllowed } from './framing.js';
-import { addHeaderLine, buildRequestHead, headerText, parseStatusLine } from './head.js';
-import type { Headers, RequestHead } from './head.js';
+import { buildRequestHead, headerText, sameLower } from './head.js';
+import type { HeaderList, HeaderValue, Headers, RequestHead } from './head.js';
+import { ResponseHeadParser } from './response-head.js';
+import type { ResponseHead } from './response-head.js';
 
 export interface HttpRequest {
   method?: string;
   /** origin-form target: /path?query. Default '/'. */
   path?: string;
-  headers?: Headers;
+  /** a record (names in any case), or a flat list name, value, name, value, ... */
+  headers?: Headers | HeaderList;
   /** a whole body, or one read piece by piece while it is sent (Content-Length when its length is known, else chunked) */
   body?: string | Buffer | Uint8Array | BodySource;
 }
@@ -36,19 +38,59 @@ export const DEFAULT_LIMITS: HttpLimits = { maxHeaderBytes: 64 * 1024, maxHeader
 
 /** One response: its head at once, its body read through `body` (or all of it with readBody). */
 export class HttpResponse {
+  readonly status: number;
+  readonly reason: string;
+  readonly version: '1.0' | '1.1';
+  /** Lowercased name, value, name, value, ... in the order received (what `headers` is made of). */
+  readonly fields: readonly string[];
+  /** Some header name came more than once (`headers` has an array for it). */
+  readonly repeatedNames: boolean;
+  /** The upstream allows another request on this connection. */
+  readonly keepalive: boolean;
+  private readonly sentNames: readonly string[];
+  private headerRecord: Headers | null = null;
+  private rawList: ReadonlyArray<[string, string]> | null = null;
+
+  /** @internal made by HttpConnection.request */
   constructor(
-    readonly status: number,
-    readonly reason: string,
-    readonly version: '1.0' | '1.1',
-    /** Lowercased names; a repeated header is an array. */
-    readonly headers: Headers,
-    /** Names as sent, in order. */
-    readonly rawHeaders: ReadonlyArray<[string, string]>,
+    head: ResponseHead,
     /** The body, read in pieces of whatever has arrived. */
     readonly body: BodyReader,
-    /** The upstream allows another request on this connection. */
-    readonly keepalive: boolean,
-  ) {}
+  ) {
+    this.status = head.status;
+    this.reason = head.reason;
+    this.version = head.version;
+    this.fields = head.fields;
+    this.repeatedNames = head.repeated;
+    this.keepalive = head.keepalive;
+    this.sentNames = head.sentNames;
+  }
+
+  /** Lowercased names; a repeated header is an array. */
+  get headers(): Headers {
+    if (this.headerRecord !== null) return this.headerRecord;
+    const out: Headers = {};
+    const fields = this.fields;
+    for (let i = 0; i < fields.length; i += 2) {
+      const name = fields[i]!;
+      const value = fields[i + 1]!;
+      const existing = out[name];
+      if (existing === undefined) out[name] = value;
+      else if (Array.isArray(existing)) existing.push(value);
+      else out[name] = [existing, value];
+    }
+    this.headerRecord = out;
+    return out;
+  }
+
+  /** Names as sent, in order. */
+  get rawHeaders(): ReadonlyArray<[string, string]> {
+    if (this.rawList !== null) return this.rawList;
+    const out: Array<[string, string]> = [];
+    for (let i = 0; i < this.sentNames.length; i++) out.push([this.sentNames[i]!, this.fields[2 * i + 1]!]);
+    this.rawList = out;
+    return out;
+  }
 
   /** The body in pieces of at most `max` bytes (lua-resty-http's body_reader): `yield* reader.read()`. */
   bodyReader(max = this.body.defaultReadSize): { read(): Operation<Buffer | null> } {
@@ -56,8 +98,15 @@ export class HttpResponse {
     return { read: () => body.read(max) };
   }
 
+  /** A header's value, several joined with ', '; the name in any case. */
   header(name: string): string | undefined {
-    return headerText(this.headers, name.toLowerCase());
+    const lower = name.toLowerCase();
+    if (this.headerRecord !== null) return headerText(this.headerRecord, lower);
+    const fields = this.fields;
+    let found: string | undefined;
+    for (let i = 0; i < fields.length; i += 2)
+      if (fields[i] === lower) found = found === undefined ? fields[i + 1]! : `${found}, ${fields[i + 1]!}`;
+    return found;
   }
 
   /** The whole body; past `max` bytes an error (the connection is closed). */
@@ -83,12 +132,17 @@ export class HttpResponse {
 export class HttpConnection {
   private last: HttpResponse | null = null;
   private requestedClose = false;
+  private readonly headParser: ResponseHeadParser;
+  private readonly headRead: ReadRequest;
 
   constructor(
     readonly socket: TcpSocket,
     private readonly hostHeader: string,
     private readonly limits: HttpLimits,
-  ) {}
+  ) {
+    this.headParser = new ResponseHeadParser(socket.peer, limits.maxHeaderBytes, limits.maxHeaders);
+    this.headRead = parserRead(this.headParser);
+  }
 
   get peer(): string {
     return this.socket.peer;
@@ -102,39 +156,49 @@ export class HttpConnection {
     if (this.last !== null && !this.last.body.done) {
       throw new HttpBusyError(this.peer);
     }
-    const method = (request.method ?? 'GET').toUpperCase();
-    const headers = request.headers ?? {};
-    const lowered = lowerCaseKeys(headers);
-    this.requestedClose = /\bclose\b/i.test(headerText(lowered, 'connection') ?? '');
-    const upgradeAsked = lowered.upgrade !== undefined;
+    const method = request.method === undefined ? 'GET' : request.method.toUpperCase();
+    const headers = request.headers ?? NO_HEADERS;
+    const path = request.path ?? '/';
+    const asks = connectionAsks(headers);
+    this.requestedClose = (asks & ASKS_CLOSE) !== 0;
+    this.headParser.start(method, (asks & ASKS_UPGRADE) !== 0);
+    let head: ResponseHead;
     if (isBodySource(request.body)) {
-      yield* this.sendStreamed(method, request.path ?? '/', headers, request.body);
+      yield* this.sendStreamed(method, path, headers, request.body);
+      head = yield* this.socket.receiveParsed<ResponseHead>(this.headRead);
     } else {
       const body = typeof request.body === 'string' ? Buffer.from(request.body) : request.body;
-      const head = requestHeadBytes({
+      const bytes = requestHeadBytes({
         method,
-        path: request.path ?? '/',
+        path,
         hostHeader: this.hostHeader,
         headers,
         bodyLength:
           body !== undefined ? body.length : method === 'POST' || method === 'PUT' || method === 'PATCH' ? 0 : null,
       });
-      yield* this.socket.send(body !== undefined && body.length > 0 ? [head, body] : head);
+      if (body !== undefined && body.length > 0) {
+        yield* this.socket.send([bytes, body]);
+        head = yield* this.socket.receiveParsed<ResponseHead>(this.headRead);
+      } else {
+        // nothing to wait for between the head going out and the answer: one wait for both
+        head = yield* this.socket.exchange<ResponseHead>(bytes, this.headRead);
+      }
     }
-    const response = yield* this.readResponse(method, upgradeAsked);
+    const response = new HttpResponse(head, new BodyReader(this.socket, head.framing, this.limits.readSize));
     this.last = response;
     return response;
   }
 
   /** Head, then the body as it is read: with its Content-Length when known, else chunked. */
-  private *sendStreamed(method: string, path: string, headers: Headers, body: BodySource): Operation<void> {
-    const own: Headers = {};
-    for (const [name, value] of Object.entries(headers)) {
-      const lower = name.toLowerCase();
-      if (lower !== 'content-length' && lower !== 'transfer-encoding') own[name] = value;
-    }
+  private *sendStreamed(
+    method: string,
+    path: string,
+    headers: Headers | HeaderList,
+    body: BodySource,
+  ): Operation<void> {
+    const own = withoutFraming(headers);
     const chunked = body.length === null;
-    if (chunked) own['Transfer-Encoding'] = 'chunked';
+    if (chunked) own.push('Transfer-Encoding', 'chunked');
     yield* this.socket.send(
       requestHeadBytes({ method, path, hostHeader: this.hostHeader, headers: own, bodyLength: body.length }),
     );
@@ -169,41 +233,49 @@ export class HttpConnection {
   close(): void {
     this.socket.close();
   }
+}
 
-  private *readResponse(method: string, upgradeAsked: boolean): Operation<HttpResponse> {
-    const peer = this.peer;
-    const { maxHeaderBytes, maxHeaders } = this.limits;
-    for (let interim = 0; ; interim++) {
-      checkInterimCount(peer, interim);
-      let budget = maxHeaderBytes;
-      const statusLine = yield* this.socket.receiveByteLine(budget);
-      budget -= statusLine.length + 2;
-      const status = parseStatusLine(peer, statusLine);
-      const headers: Headers = {};
-      const raw: Array<[string, string]> = [];
-      for (;;) {
-        if (budget <= 0) throw new HttpProtocolError(peer, `response head larger than ${maxHeaderBytes} bytes`);
-        const line = yield* this.socket.receiveByteLine(budget);
-        budget -= line.length + 2;
-        if (line === '') break;
-        if (raw.length >= maxHeaders) throw new HttpProtocolError(peer, `more than ${maxHeaders} response headers`);
-        addHeaderLine(peer, line, headers, raw);
-      }
-      checkSwitchingProtocols(peer, status.status, upgradeAsked);
-      if (status.status >= 100 && status.status < 200 && status.status !== 101) continue; // interim response
-      const framing = bodyFraming(peer, method, status.status, headers);
-      const reader = new BodyReader(this.socket, framing, this.limits.readSize);
-      return new HttpResponse(
-        status.status,
-        status.reason,
-        status.version,
-        headers,
-        raw,
-        reader,
-        keepAliveAllowed(status.version, headers, framing),
-      );
+const NO_HEADERS: Headers = {};
+const ASKS_CLOSE = 1;
+const ASKS_UPGRADE = 2;
+
+/** Whether request headers ask to close the connection (Connection: close) or for an upgrade; names in any case. */
+function connectionAsks(headers: Headers | HeaderList): number {
+  let asks = 0;
+  const check = (name: string, value: HeaderValue): void => {
+    if (name.length === 7 && sameLower(name, 'upgrade')) asks |= ASKS_UPGRADE;
+    else if (name.length === 10 && sameLower(name, 'connection')) {
+      const text = Array.isArray(value) ? value.join(', ') : String(value);
+      if (/\bclose\b/i.test(text)) asks |= ASKS_CLOSE;
     }
+  };
+  if (Array.isArray(headers)) {
+    const list = headers as HeaderList;
+    for (let i = 0; i + 1 < list.length; i += 2) check(list[i]!, list[i + 1]!);
+  } else {
+    const record = headers as Headers;
+    for (const name of Object.keys(record)) check(name, record[name]!);
   }
+  return asks;
+}
+
+/** The headers without Content-Length and Transfer-Encoding (a streamed body brings its own framing). */
+function withoutFraming(headers: Headers | HeaderList): string[] {
+  const out: string[] = [];
+  const add = (name: string, value: HeaderValue): void => {
+    const lower = name.toLowerCase();
+    if (lower === 'content-length' || lower === 'transfer-encoding') return;
+    if (Array.isArray(value)) for (const one of value) out.push(name, one);
+    else out.push(name, value);
+  };
+  if (Array.isArray(headers)) {
+    const list = headers as HeaderList;
+    for (let i = 0; i + 1 < list.length; i += 2) add(list[i]!, list[i + 1]!);
+  } else {
+    const record = headers as Headers;
+    for (const name of Object.keys(record)) add(name, record[name]!);
+  }
+  return out;
 }
 
 /** Header bytes as they were received (latin1), never re-encoded as UTF-8. */
@@ -211,17 +283,23 @@ function requestHeadBytes(head: RequestHead): Buffer {
   return Buffer.from(buildRequestHead(head), 'latin1');
 }
 
-function lowerCaseKeys(headers: Headers): Headers {
-  const out: Headers = {};
-  for (const [name, value] of Object.entries(headers)) out[name.toLowerCase()] = value;
-  return out;
-}
-
 export function checkLimits(limits: Partial<HttpLimits> | undefined): HttpLimits {
+  if (limits === undefined && defaultsValid(DEFAULT_LIMITS)) return DEFAULT_LIMITS;
   const out = { ...DEFAULT_LIMITS, ...limits };
   for (const [name, value] of Object.entries(out)) {
     if (!Number.isInteger(value) || value < 1)
       throw new InvalidArgumentError(`http limit '${name}' must be a whole number >= 1, got ${String(value)}`);
   }
   return out;
+}
+
+function defaultsValid(limits: HttpLimits): boolean {
+  return (
+    Number.isInteger(limits.maxHeaderBytes) &&
+    limits.maxHeaderBytes >= 1 &&
+    Number.isInteger(limits.maxHeaders) &&
+    limits.maxHeaders >= 1 &&
+    Number.isInteger(limits.readSize) &&
+    limits.readSize >= 1
+  );
 }

@@ -2,52 +2,141 @@ import { HttpProtocolError, InvalidArgumentError } from '../../src/errors/index.
 
 export type HeaderValue = string | string[];
 export type Headers = Record<string, HeaderValue>;
+/** Headers as a flat list, name, value, name, value, ... (like node's rawHeaders): no object per request. */
+export type HeaderList = readonly string[];
 
-const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
-/** Header bytes travel as latin1 (as Node reads them): a char above \xFF has no byte. */
-const BAD_VALUE = /[\r\n\0\u0100-\uffff]/;
+/** 1 for the bytes of a token (RFC 9110 tchar), 0 for the others. */
+export const TCHAR = new Uint8Array(256);
+for (const c of "!#$%&'*+-.^_`|~0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ")
+  TCHAR[c.charCodeAt(0)] = 1;
 
-/** Request target: origin-form (/path?q), asterisk-form, or absolute-form; no spaces or control bytes. */
-// eslint-disable-next-line no-control-regex -- it matches control bytes to refuse them
-const TARGET = /^(\/[^\s\0-\x1f\x7f\u0100-\uffff]*|\*|https?:\/\/[^\s\0-\x1f\x7f\u0100-\uffff]+)$/;
+export function isToken(text: string): boolean {
+  const n = text.length;
+  if (n === 0) return false;
+  for (let i = 0; i < n; i++) {
+    const c = text.charCodeAt(i);
+    if (c > 127 || TCHAR[c] === 0) return false;
+  }
+  return true;
+}
+
+/** Header bytes travel as latin1 (as Node reads them): a char above \xFF has no byte; CR, LF, NUL would break the head. */
+function isSafeValue(text: string): boolean {
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (c === 13 || c === 10 || c === 0 || c > 255) return false;
+  }
+  return true;
+}
+
+/** A byte of a request target: no space (whitespace in \s), control byte or char above \xFF. */
+function isTargetChar(c: number): boolean {
+  return c > 32 && c !== 127 && c !== 160 && c < 256;
+}
+
+/** Request target: origin-form (/path?q), asterisk-form, or absolute-form (http[s]://...). */
+function isTarget(path: string): boolean {
+  let from: number;
+  if (path.charCodeAt(0) === 47) from = 1;
+  else if (path === '*') return true;
+  else if (path.startsWith('http://')) from = 7;
+  else if (path.startsWith('https://')) from = 8;
+  else return false;
+  if (from > 1 && path.length === from) return false;
+  for (let i = from; i < path.length; i++) if (!isTargetChar(path.charCodeAt(i))) return false;
+  return true;
+}
 
 export interface RequestHead {
   method: string;
   path: string;
   hostHeader: string;
-  headers: Headers;
+  headers: Headers | HeaderList;
   bodyLength: number | null;
+}
+
+/** Names the request head checks for: Host, User-Agent, Content-Length and Transfer-Encoding. */
+export const HAS_HOST = 1;
+export const HAS_USER_AGENT = 2;
+export const HAS_LENGTH = 4;
+
+/** 1 bit per special name (see HAS_*), 0 for any other; `name` is any case. */
+function specialName(name: string): number {
+  switch (name.length) {
+    case 4:
+      return sameLower(name, 'host') ? HAS_HOST : 0;
+    case 10:
+      return sameLower(name, 'user-agent') ? HAS_USER_AGENT : 0;
+    case 14:
+      return sameLower(name, 'content-length') ? HAS_LENGTH : 0;
+    case 17:
+      return sameLower(name, 'transfer-encoding') ? HAS_LENGTH : 0;
+    default:
+      return 0;
+  }
+}
+
+/** `name` is `lower` in any case (same length). */
+export function sameLower(name: string, lower: string): boolean {
+  for (let i = 0; i < lower.length; i++) {
+    const c = name.charCodeAt(i);
+    if ((c >= 65 && c <= 90 ? c + 32 : c) !== lower.charCodeAt(i)) return false;
+  }
+  return true;
+}
+
+function checkName(name: string): void {
+  if (!isToken(name)) throw new InvalidArgumentError(`http request: invalid header name '${name}'`);
+}
+
+function checkValue(name: string, value: string): void {
+  if (!isSafeValue(value))
+    throw new InvalidArgumentError(
+      `http request: header '${name}' has a CR, LF or NUL, or a character above \\xFF, in its value`,
+    );
 }
 
 /** The request head as latin1 text (send it as Buffer.from(head, 'latin1')); throws InvalidArgumentError naming whatever would break the request. */
 export function buildRequestHead(head: RequestHead): string {
-  if (!TOKEN.test(head.method)) throw new InvalidArgumentError(`http request: invalid method '${head.method}'`);
-  if (!TARGET.test(head.path)) throw new InvalidArgumentError(`http request: invalid path '${head.path}'`);
+  if (!isToken(head.method)) throw new InvalidArgumentError(`http request: invalid method '${head.method}'`);
+  if (!isTarget(head.path)) throw new InvalidArgumentError(`http request: invalid path '${head.path}'`);
   let text = `${head.method} ${head.path} HTTP/1.1\r\n`;
-  let hasHost = false;
-  let hasLength = false;
-  let hasUserAgent = false;
-  for (const [name, value] of Object.entries(head.headers)) {
-    if (!TOKEN.test(name)) throw new InvalidArgumentError(`http request: invalid header name '${name}'`);
-    const lower = name.toLowerCase();
-    if (lower === 'host') hasHost = true;
-    else if (lower === 'content-length' || lower === 'transfer-encoding') hasLength = true;
-    else if (lower === 'user-agent') hasUserAgent = true;
-    for (const one of Array.isArray(value) ? value : [value]) {
-      const v = String(one);
-      if (BAD_VALUE.test(v))
-        throw new InvalidArgumentError(
-          `http request: header '${name}' has a CR, LF or NUL, or a character above \\xFF, in its value`,
-        );
-      text += `${name}: ${v}\r\n`;
+  let seen = 0;
+  const headers = head.headers;
+  if (Array.isArray(headers)) {
+    const list = headers as HeaderList;
+    for (let i = 0; i + 1 < list.length; i += 2) {
+      const name = list[i]!;
+      const value = String(list[i + 1]);
+      checkName(name);
+      checkValue(name, value);
+      seen |= specialName(name);
+      text += `${name}: ${value}\r\n`;
+    }
+  } else {
+    const record = headers as Headers;
+    for (const name of Object.keys(record)) {
+      const value = record[name]!;
+      checkName(name);
+      seen |= specialName(name);
+      if (Array.isArray(value)) {
+        for (const one of value) {
+          const v = String(one);
+          checkValue(name, v);
+          text += `${name}: ${v}\r\n`;
+        }
+      } else {
+        const v = String(value);
+        checkValue(name, v);
+        text += `${name}: ${v}\r\n`;
+      }
     }
   }
-  if (!hasHost) text += `Host: ${head.hostHeader}\r\n`;
-  if (!hasUserAgent) text += 'User-Agent: cosocket\r\n';
-  if (!hasLength && head.bodyLength !== null) text += `Content-Length: ${head.bodyLength}\r\n`;
+  if ((seen & HAS_HOST) === 0) text += `Host: ${head.hostHeader}\r\n`;
+  if ((seen & HAS_USER_AGENT) === 0) text += 'User-Agent: cosocket\r\n';
+  if ((seen & HAS_LENGTH) === 0 && head.bodyLength !== null) text += `Content-Length: ${head.bodyLength}\r\n`;
   return `${text}\r\n`;
 }
-
 export interface StatusLine {
   version: '1.0' | '1.1';
   status: number;
@@ -65,7 +154,7 @@ export function parseStatusLine(peer: string, line: string): StatusLine {
 export function addHeaderLine(peer: string, line: string, headers: Headers, raw: Array<[string, string]>): void {
   const colon = line.indexOf(':');
   const name = colon > 0 ? line.slice(0, colon) : '';
-  if (!TOKEN.test(name)) throw new HttpProtocolError(peer, `invalid header line '${line.slice(0, 80)}'`);
+  if (!isToken(name)) throw new HttpProtocolError(peer, `invalid header line '${line.slice(0, 80)}'`);
   const value = line.slice(colon + 1).trim();
   if (value.indexOf('\r') >= 0 || value.indexOf('\0') >= 0)
     throw new HttpProtocolError(peer, `header '${name}' has a CR or NUL in its value`);

@@ -11,7 +11,7 @@ export type { HttpLimits, HttpRequest } from './client.js';
 export { BodyReader } from './body.js';
 export { isBodySource } from './body-source.js';
 export type { BodySource } from './body-source.js';
-export type { HeaderValue, Headers } from './head.js';
+export type { HeaderList, HeaderValue, Headers } from './head.js';
 
 export interface HttpConnectOptions extends ConnectOptions {
   limits?: Partial<HttpLimits>;

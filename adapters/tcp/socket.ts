@@ -88,6 +88,22 @@ const SEND = defineKind<TcpSocket, SendData>({
   },
 });
 
+/** A request written and its answer read in one wait (see TcpSocket.exchange). */
+interface Exchange {
+  readonly data: Buffer | readonly Buffer[];
+  readonly request: ReadRequest;
+}
+
+const EXCHANGE = defineKind<TcpSocket, Exchange>({
+  name: 'tcp.exchange',
+  start(waiter, socket, exchange) {
+    socket.beginExchange(waiter, exchange.data, exchange.request, socket.readTimeout);
+  },
+  abandon(_waiter, socket) {
+    socket.abortPending('receive');
+  },
+});
+
 const IMMEDIATE = defineKind<unknown>({
   name: 'tcp.receiveuntil',
   start(waiter, value) {
@@ -224,6 +240,25 @@ export class TcpSocket extends OwnedConnection {
   /** One line like receive('*l'), as latin1 text: each byte one char (HTTP field bytes pass through unchanged). */
   receiveByteLine(maxLength = Infinity): Effect<string> {
     return RECEIVE<string>(this, new ReadRequest(BYTE_LINE, maxLength, LF, false));
+  }
+
+  /** What a protocol parser's read (parserRead) returns once the bytes it needs have arrived. */
+  receiveParsed<T>(request: ReadRequest): Effect<T> {
+    return RECEIVE<T>(this, request);
+  }
+
+  /**
+   * Writes `data` and reads with a protocol parser's `request`, in one wait: the write is not waited
+   * for (a failed write fails the read), the read has the read timeout. For a request whose answer is
+   * read next (an HTTP request without a body): one wait instead of two.
+   */
+  exchange<T>(data: Buffer | readonly Buffer[], request: ReadRequest): Effect<T> {
+    return EXCHANGE<T>(this, { data, request });
+  }
+
+  /** @internal ms a read may wait. */
+  get readTimeout(): number {
+    return this.timeouts.read;
   }
 
   /** Whatever has arrived, at least one byte and at most `max`. */

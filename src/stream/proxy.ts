@@ -7,7 +7,7 @@ import { Readable } from 'node:stream';
 import * as file from '../../adapters/file/index.js';
 import type { CoFile } from '../../adapters/file/index.js';
 import * as http from '../../adapters/http/index.js';
-import type { BodyReader, Headers, HttpResponse } from '../../adapters/http/index.js';
+import type { BodyReader, HeaderValue, Headers, HttpResponse } from '../../adapters/http/index.js';
 import { InvalidArgumentError } from '../errors/index.js';
 import type { ResponseSink } from './sink.js';
 import type { Operation } from '../runtime/effect.js';
@@ -62,31 +62,66 @@ export interface ProxyStats {
   buffering: boolean;
 }
 
-const HOP_BY_HOP = new Set([
-  'connection',
-  'keep-alive',
-  'proxy-authenticate',
-  'proxy-authorization',
-  'proxy-connection',
-  'te',
-  'trailer',
-  'transfer-encoding',
-  'upgrade',
-]);
+/**
+ * The hop-by-hop headers (RFC 9110 section 7.6.1, and Keep-Alive, Proxy-Connection), by name; most
+ * names are ruled out by their length alone.
+ */
+function isHopByHop(name: string): boolean {
+  switch (name.length) {
+    case 2:
+      return name === 'te';
+    case 7:
+      return name === 'trailer' || name === 'upgrade';
+    case 10:
+      return name === 'connection' || name === 'keep-alive';
+    case 16:
+      return name === 'proxy-connection';
+    case 17:
+      return name === 'transfer-encoding';
+    case 18:
+      return name === 'proxy-authenticate';
+    case 19:
+      return name === 'proxy-authorization';
+    default:
+      return false;
+  }
+}
+
+/**
+ * Names listed in a Connection header that are not hop-by-hop anyway (those go regardless), lowercased;
+ * null when there are none (the usual `keep-alive` or `close`).
+ */
+function namedByConnection(value: HeaderValue | undefined): string[] | null {
+  if (value === undefined) return null;
+  if (typeof value === 'string' && (sameLower(value, 'keep-alive') || sameLower(value, 'close'))) return null;
+  let named: string[] | null = null;
+  for (const part of String(value).split(',')) {
+    const name = part.trim().toLowerCase();
+    if (name !== '' && !isHopByHop(name)) (named ??= []).push(name);
+  }
+  return named;
+}
+
+/** `text` is `lower` in any case. */
+function sameLower(text: string, lower: string): boolean {
+  if (text.length !== lower.length) return false;
+  for (let i = 0; i < lower.length; i++) {
+    const c = text.charCodeAt(i);
+    if ((c >= 65 && c <= 90 ? c + 32 : c) !== lower.charCodeAt(i)) return false;
+  }
+  return true;
+}
+
+/** A lowercased header name that may travel through a proxy. */
+function endToEnd(name: string, named: string[] | null): boolean {
+  return !isHopByHop(name) && !name.startsWith('x-accel-') && (named === null || !named.includes(name));
+}
 
 /** Headers that may travel through a proxy: no hop-by-hop ones, none named by Connection, no X-Accel-*. */
 export function endToEndHeaders(headers: Headers): Headers {
-  const named = new Set(
-    String(headers.connection ?? '')
-      .split(',')
-      .map((h) => h.trim().toLowerCase())
-      .filter((h) => h !== ''),
-  );
+  const named = namedByConnection(headers.connection);
   const out: Headers = {};
-  for (const [name, value] of Object.entries(headers)) {
-    if (HOP_BY_HOP.has(name) || named.has(name) || name.startsWith('x-accel-')) continue;
-    out[name] = value;
-  }
+  for (const name of Object.keys(headers)) if (endToEnd(name, named)) out[name] = headers[name]!;
   return out;
 }
 
@@ -94,10 +129,62 @@ export function endToEndHeaders(headers: Headers): Headers {
 export function copyResponseHead(ctx: ResponseSink, response: HttpResponse): void {
   ctx.status = response.status;
   ctx.defaultContentType = null; // a response without a Content-Type gets none added (nginx adds none)
-  for (const [name, value] of Object.entries(endToEndHeaders(response.headers))) ctx.header(name, value);
+  if (response.repeatedNames) {
+    // a repeated name goes out as one header with every value
+    const headers = endToEndHeaders(response.headers);
+    for (const name of Object.keys(headers)) ctx.header(name, headers[name]!);
+    return;
+  }
+  const fields = response.fields;
+  let connection: string | undefined;
+  for (let i = 0; i < fields.length; i += 2) if (fields[i] === 'connection') connection = fields[i + 1];
+  const named = namedByConnection(connection);
+  for (let i = 0; i < fields.length; i += 2) if (endToEnd(fields[i]!, named)) ctx.header(fields[i]!, fields[i + 1]!);
 }
 
+/** What checkOptions made of an options object: the settings, and a copy of the values they were made from. */
+interface CheckedOptions {
+  readonly from: Partial<BufferingOptions>;
+  readonly count: number | undefined;
+  readonly size: number | undefined;
+  readonly settings: BufferingOptions;
+}
+
+/** A caller (the dyups proxy) passes the same options object for every response: it is merged and checked once. */
+const checked = new WeakMap<Partial<BufferingOptions>, CheckedOptions>();
+const NO_OPTIONS: Partial<BufferingOptions> = {};
+
 function checkOptions(options: Partial<BufferingOptions>): BufferingOptions {
+  const known = checked.get(options);
+  if (known !== undefined && unchanged(options, known)) return known.settings;
+  const settings = mergeOptions(options);
+  checked.set(options, {
+    from: { ...options },
+    count: options.buffers?.count,
+    size: options.buffers?.size,
+    settings,
+  });
+  return settings;
+}
+
+/** Nothing in `options` changed since it was checked (every field of BufferingOptions). */
+function unchanged(o: Partial<BufferingOptions>, known: CheckedOptions): boolean {
+  const f = known.from;
+  return (
+    o.buffering === f.buffering &&
+    o.bufferSize === f.bufferSize &&
+    o.busyBuffersSize === f.busyBuffersSize &&
+    o.maxTempFileSize === f.maxTempFileSize &&
+    o.tempFileWriteSize === f.tempFileWriteSize &&
+    o.tempPath === f.tempPath &&
+    o.passSize === f.passSize &&
+    o.buffers === f.buffers &&
+    o.buffers?.count === known.count &&
+    o.buffers?.size === known.size
+  );
+}
+
+function mergeOptions(options: Partial<BufferingOptions>): BufferingOptions {
   const merged = { ...NGINX_BUFFERING, ...options, buffers: { ...NGINX_BUFFERING.buffers, ...options.buffers } };
   for (const name of ['bufferSize', 'busyBuffersSize', 'tempFileWriteSize', 'passSize'] as const) {
     if (!Number.isInteger(merged[name]) || merged[name] < 1)
@@ -125,7 +212,7 @@ function checkOptions(options: Partial<BufferingOptions>): BufferingOptions {
 export function* proxyResponse(
   ctx: ResponseSink,
   response: HttpResponse,
-  options: Partial<BufferingOptions> = {},
+  options: Partial<BufferingOptions> = NO_OPTIONS,
 ): Operation<ProxyStats> {
   const settings = checkOptions(options);
   const accel = response.header('x-accel-buffering');
@@ -326,6 +413,36 @@ export function bodyOf(request: ResponseSink['request']): unknown {
 }
 
 /**
+ * The client's end-to-end headers for the upstream, as a list: without Host (like nginx, the upstream's
+ * $proxy_host) and Content-Length (the framing is the proxy's, from the body it sends), with
+ * X-Forwarded-For and X-Forwarded-Proto set (in place, when the client sent them).
+ */
+function requestHeaders(request: ResponseSink['request']): string[] {
+  const headers = request.headers as Headers;
+  const named = namedByConnection(headers.connection);
+  const previous = headers['x-forwarded-for'];
+  const forwardedFor = previous ? `${String(previous)}, ${request.ip}` : request.ip;
+  let forSet = false;
+  let protoSet = false;
+  const list: string[] = [];
+  for (const name of Object.keys(headers)) {
+    const value = headers[name];
+    if (value === undefined || name === 'host' || name === 'content-length' || !endToEnd(name, named)) continue;
+    if (name === 'x-forwarded-for') {
+      list.push(name, forwardedFor);
+      forSet = true;
+    } else if (name === 'x-forwarded-proto') {
+      list.push(name, request.protocol);
+      protoSet = true;
+    } else if (Array.isArray(value)) for (const one of value) list.push(name, one);
+    else list.push(name, value);
+  }
+  if (!forSet) list.push('x-forwarded-for', forwardedFor);
+  if (!protoSet) list.push('x-forwarded-proto', request.protocol);
+  return list;
+}
+
+/**
  * proxy_pass for a handler: the client's request (method, path, end-to-end headers, a parsed body if
  * any) goes to host:port on a pooled connection, X-Forwarded-For/Proto added; the response comes back
  * with nginx buffering. The upstream connection is kept alive when the response allows it.
@@ -337,25 +454,16 @@ export function* proxyPass(
   options: ProxyPassOptions = {},
 ): Operation<ProxyStats> {
   const request = ctx.request;
-  const headers = endToEndHeaders(request.headers as Headers);
-  delete headers.host; // like nginx: Host is the upstream's ($proxy_host)
-  delete headers['content-length']; // the framing is the proxy's, from the body it sends
-
-  const previous = request.headers['x-forwarded-for'];
-  headers['x-forwarded-for'] = previous ? `${String(previous)}, ${request.ip}` : request.ip;
-  headers['x-forwarded-proto'] = request.protocol;
+  const headers = requestHeaders(request);
   const body =
     options.body !== undefined
       ? options.body
       : requestBody(bodyOf(request), request.headers['content-length'], options);
   const conn = yield* http.connect(host, port, options);
   if (options.progress) options.progress.reused = conn.getreusedtimes() > 0;
-  const response = yield* conn.request({
-    method: request.method,
-    path: options.path ?? request.url,
-    headers,
-    ...(body !== null ? { body } : {}),
-  });
+  const upstreamRequest: http.HttpRequest = { method: request.method, path: options.path ?? request.url, headers };
+  if (body !== null) upstreamRequest.body = body;
+  const response = yield* conn.request(upstreamRequest);
   if (options.progress) options.progress.headReceived = true;
   // the body streams for as long as it moves: each read waits proxy_read_timeout at most, each client
   // write send_timeout; the handler's overall deadline hands over to an idle timeout no shorter than those
