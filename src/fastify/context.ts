@@ -204,6 +204,11 @@ export class HandlerContext implements TaskObserver, ResponseHead {
     return this.output.chunkOnSocket(this.status);
   }
 
+  /** The client's socket has not taken all that was written (its send buffer is full). */
+  writeBlocked(): boolean {
+    return this.output.writeBlocked();
+  }
+
   /** True once the response head went out (by flush or write). */
   get headSent(): boolean {
     return this.output.streaming;

@@ -167,6 +167,11 @@ export class Output {
     this.afterWrite(waiter, sent);
   }
 
+  /** Bytes written and not yet taken by the kernel (the client's send buffer is full). */
+  writeBlocked(): boolean {
+    return this.sink.writableLength > 0;
+  }
+
   /** Where the body goes: the response, or its socket once chunkOnSocket() took the framing over. */
   private get sink(): Writable {
     return this.rawBody === null ? this.raw : this.rawBody.socket;
