@@ -10,7 +10,7 @@ import * as http from '../../adapters/http/index.js';
 import type { BodyReader, Headers, HttpResponse } from '../../adapters/http/index.js';
 import { InvalidArgumentError } from '../errors/index.js';
 import type { ResponseSink } from './sink.js';
-import type { Operation } from '../runtime/effect.js';
+import type { Effect, Operation } from '../runtime/effect.js';
 import { call } from '../runtime/effects/call.js';
 import { spawn } from '../runtime/effects/spawn.js';
 import { Signal } from '../runtime/signal.js';
@@ -47,6 +47,12 @@ export const NGINX_BUFFERING: BufferingOptions = {
   tempPath: tmpdir(),
   passSize: 64 * 1024,
 };
+
+/**
+ * Upstream chunks of this size or more are passed on with their framing (checked) rather than joined:
+ * each then costs no copy; smaller ones are joined into one chunk per write, fewer for the client to parse.
+ */
+const PASS_CHUNKS_FROM = 1024;
 
 /** What one proxied body cost: for stats and the benchmark. */
 export interface ProxyStats {
@@ -141,27 +147,41 @@ export function* proxyResponse(
     buffering,
   };
   body.lendPieces(); // every piece goes back once written: read buffers are reused
+  let framed = false;
   if (!body.done) {
     // a framing fault in what has already arrived throws before the head goes out: the client gets a 502
     const arrived: Buffer[] = [];
     body.readArrived(settings.passSize, arrived);
-    ctx.chunkOnSocket(); // each write: one chunk, straight to the socket
+    const chunked = ctx.chunkOnSocket(); // each write: one chunk, straight to the socket
     if (arrived.length > 0) {
       stats.downstreamWrites++;
       yield* ctx.writeLent(arrived, body.giveBack);
     }
+    // a chunked body of large chunks to a client that gets chunks: they go on as they came, framing checked
+    framed = chunked && body.passFraming(PASS_CHUNKS_FROM);
   }
   // a body that has all arrived needs no reading ahead (nor a reader coroutine): it goes out as it is
-  if (buffering && !body.allReceived) yield* bufferedCopy(ctx, body, settings, stats);
-  else yield* passThrough(ctx, body, settings, stats);
+  if (buffering && !body.allReceived) yield* bufferedCopy(ctx, body, framed, settings, stats);
+  else yield* passThrough(ctx, body, framed, settings, stats);
   stats.bytes = body.bytesRead;
   return stats;
+}
+
+/** Body pieces to the client: chunks with their framing (`framed`: see BodyReader.passFraming), else one chunk's data. */
+function send(
+  ctx: ResponseSink,
+  framed: boolean,
+  parts: readonly Buffer[],
+  written: (part: Buffer) => void,
+): Effect<void> {
+  return framed ? ctx.writeFramed(parts, written) : ctx.writeLent(parts, written);
 }
 
 /** buffering off: whatever has arrived, up to passSize, in one write; the next read waits for the client. */
 function* passThrough(
   ctx: ResponseSink,
   body: BodyReader,
+  framed: boolean,
   settings: BufferingOptions,
   stats: ProxyStats,
 ): Operation<void> {
@@ -171,7 +191,7 @@ function* passThrough(
     if (size === 0) break;
     ctx.progress();
     stats.downstreamWrites++;
-    yield* ctx.writeLent(parts, body.giveBack);
+    yield* send(ctx, framed, parts, body.giveBack);
     parts.length = 0;
   }
 }
@@ -188,6 +208,7 @@ type Segment = { kind: 'memory'; data: Buffer } | { kind: 'file'; offset: number
 function* bufferedCopy(
   ctx: ResponseSink,
   body: BodyReader,
+  framed: boolean,
   settings: BufferingOptions,
   stats: ProxyStats,
 ): Operation<void> {
@@ -270,7 +291,7 @@ function* bufferedCopy(
       segments.splice(0, n);
       memory -= size;
       spaceFreed.notify();
-      yield* ctx.writeLent(parts, body.giveBack);
+      yield* send(ctx, framed, parts, body.giveBack);
       parts.length = 0;
     } else {
       // file segments lie in order in the file: read back as many as fit in one piece
@@ -294,7 +315,7 @@ function* bufferedCopy(
       fileHeld -= length;
       spaceFreed.notify();
       parts.push(into.subarray(0, length));
-      yield* ctx.writeLent(parts, readBackWritten);
+      yield* send(ctx, framed, parts, readBackWritten);
       parts.length = 0;
     }
   }
