@@ -2,7 +2,7 @@ import { open as fsOpen, readFile, stat as fsStat, lstat as fsLstat, writeFile a
 import type { FileHandle } from 'node:fs/promises';
 import { readSync, writevSync } from 'node:fs';
 import type { Stats } from 'node:fs';
-import { FileClosedError, FileTooLargeError, InvalidArgumentError } from '../../src/errors/index.js';
+import { FileClosedError, FileShortError, FileTooLargeError, InvalidArgumentError } from '../../src/errors/index.js';
 import { defineKind } from '../../src/runtime/effect.js';
 import type { Effect } from '../../src/runtime/effect.js';
 import { abortable } from '../../src/runtime/effects/control.js';
@@ -134,7 +134,13 @@ export class CoFile {
     let at = position;
     while (rest.length > 0) {
       let done = writevSync(fd, rest, at);
-      if (done === 0) throw new Error(`${this.path}: a write of ${rest.length} piece(s) wrote nothing`);
+      if (done === 0)
+        throw new FileShortError(
+          this.path,
+          'write',
+          0,
+          rest.reduce((n, p) => n + p.length, 0),
+        );
       at += done;
       // a short write (rare for a regular file): go on from where it stopped
       let i = 0;

@@ -8,7 +8,7 @@ import * as file from '../../adapters/file/index.js';
 import type { CoFile } from '../../adapters/file/index.js';
 import * as http from '../../adapters/http/index.js';
 import type { BodyReader, Headers, HttpResponse } from '../../adapters/http/index.js';
-import { InvalidArgumentError } from '../errors/index.js';
+import { FileShortError, InvalidArgumentError } from '../errors/index.js';
 import type { ResponseSink } from './sink.js';
 import type { Effect, Operation } from '../runtime/effect.js';
 import { call } from '../runtime/effects/call.js';
@@ -311,7 +311,7 @@ function* bufferedCopy(
       } else segments.splice(0, n);
       const into = readBack.length > 0 ? Buffer.from(readBack.pop()!) : Buffer.allocUnsafeSlow(readBackSize);
       const got = temp!.readNow(into, length, offset);
-      if (got !== length) throw new Error(`proxy temp file: read ${got} of ${length} bytes at ${offset}`);
+      if (got !== length) throw new FileShortError(temp!.path, 'read', got, length);
       fileHeld -= length;
       spaceFreed.notify();
       parts.push(into.subarray(0, length));
