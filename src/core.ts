@@ -61,6 +61,7 @@ export {
   SocketOwnerError,
   FileTooLargeError,
   FileClosedError,
+  FileShortError,
   // Redis
   RedisReplyError,
   RedisProtocolError,

@@ -1,4 +1,4 @@
-// Over 300 lines: BodyReader de-chunks in place; its framing states and buffer reuse belong together.
+// Over 300 lines: BodyReader de-chunks (or checks and passes on) chunk framing in place; its framing states and buffer reuse belong together.
 import { HttpProtocolError, SocketClosedError } from '../../src/errors/index.js';
 import type { Operation } from '../../src/runtime/effect.js';
 import type { Lender, TcpSocket } from '../tcp/index.js';
@@ -31,6 +31,16 @@ export class BodyReader {
   private lineEnd = 0;
   /** Set by lendPieces(): pieces are lent and come back through giveBack(). */
   private lender: Lender | null = null;
+  /** Set by passFraming(): pieces of a chunked body keep their (checked) chunk framing. */
+  private framed = false;
+  /** Framed: the CRLF ending the chunk data read before passFraming() is checked, not passed on. */
+  private dropCrlf = false;
+  /** Framed: a size line the next piece starts with (made by passFraming(), or rewritten: see frame()). */
+  private lineAhead: Buffer | null = null;
+  /** Where the hex digits of the last line parsed by chunkSize() end. */
+  private digitsEnd = 0;
+  /** The size of the last chunk whose line dechunk() read (0: none yet). */
+  private lastChunk = 0;
 
   constructor(
     private readonly socket: TcpSocket,
@@ -72,6 +82,7 @@ export class BodyReader {
   /**
    * Like read(), without joining: appends to `parts` what has arrived, as it lies in the received
    * bytes (one piece per read buffer it spans), up to `max` bytes in all; returns their size, 0 at the end.
+   * After passFraming(), the pieces of a chunked body are chunks with their framing (see there).
    */
   *readParts(max: number, parts: Buffer[]): Operation<number> {
     if (this.finished) return 0;
@@ -96,8 +107,8 @@ export class BodyReader {
       if (piece === null) return 0;
       parts.push(piece);
       total = piece.length;
+      this.received += total;
     }
-    this.received += total;
     if (this.lender !== null) for (let i = first; i < parts.length; i++) this.lender.lend(parts[i]!);
     return total;
   }
@@ -110,7 +121,6 @@ export class BodyReader {
     if (this.finished || this.framing.kind !== CHUNKED) return 0;
     const first = parts.length;
     const total = this.parseBuffered(max, parts);
-    this.received += total;
     if (this.lender !== null) for (let i = first; i < parts.length; i++) this.lender.lend(parts[i]!);
     return total;
   }
@@ -125,6 +135,25 @@ export class BodyReader {
     if (this.finished || this.lender !== null) return;
     this.lender = this.socket.lender();
     this.lender.setLending(true);
+  }
+
+  /**
+   * From now on the pieces of a chunked body are its chunks as they came, framing included, for a proxy
+   * whose client gets the body chunked: every size line and CRLF is still checked before it is passed
+   * on, a size line with an extension (or another form than `HEX CRLF`) is passed on rewritten as
+   * `HEX CRLF`, and the last chunk and trailers are not passed on (the writer ends the body). The
+   * pieces join on to a body whose earlier pieces went out as whole chunks. Only for a body whose
+   * last chunk read so far had `minChunk` bytes or more (small chunks are better joined: fewer for the
+   * client to parse); false, and nothing changes, for any other body.
+   */
+  passFraming(minChunk: number): boolean {
+    if (this.framed) return true;
+    if (this.finished || this.framing.kind !== CHUNKED || this.lastChunk < minChunk) return false;
+    this.framed = true;
+    // the client's side stands between two chunks; the upstream's may be inside one, or before its CRLF
+    if (this.chunkLeft > 0) this.lineAhead = Buffer.from(`${this.chunkLeft.toString(16)}\r\n`, 'latin1');
+    else if (this.needCrlf) this.dropCrlf = true;
+    return true;
   }
 
   /** The borrower of a piece from read() is done with it (after lendPieces()). */
@@ -202,21 +231,30 @@ export class BodyReader {
   }
 
   /**
-   * De-chunks the complete frames buffered on the socket without waiting, in place: each chunk's data
-   * is moved down over the framing before it, so each received buffer yields one view of its data.
+   * De-chunks (or frames: see passFraming) the complete frames buffered on the socket without waiting,
+   * in place: each chunk's data is moved down over the framing before it (framed: only over what a
+   * rewritten size line left), so each received buffer yields one view of its output.
    */
   private parseBuffered(max: number, parts: Buffer[]): number {
     const socket = this.socket;
     let total = 0;
-    while (total < max && socket.buffered > 0 && !this.lastChunkAhead) {
+    while (total < max && !this.lastChunkAhead) {
+      const line = this.lineAhead;
+      if (line !== null) {
+        this.lineAhead = null;
+        parts.push(line);
+        total += line.length;
+        continue;
+      }
+      if (socket.buffered === 0) break;
       const buf = socket.peekFirst();
-      const length = this.dechunk(buf, max - total);
+      const length = this.framed ? this.frame(buf, max - total) : this.dechunk(buf, max - total);
       const scanned = this.scanned;
       socket.consume(scanned);
       if (length > 0) {
         parts.push(buf.subarray(0, length));
         total += length;
-      } else if (scanned < buf.length) {
+      } else if (scanned < buf.length && this.lineAhead === null) {
         // a frame line cut between two reads: join it with the next read, if one is queued
         if (socket.buffered === buf.length - scanned) break;
         socket.joinFirstTwo();
@@ -247,6 +285,7 @@ export class BodyReader {
         }
         pos = this.lineEnd;
         this.chunkLeft = size;
+        this.lastChunk = size;
       }
       let take = end - pos;
       if (take > this.chunkLeft) take = this.chunkLeft;
@@ -259,6 +298,76 @@ export class BodyReader {
       if (this.chunkLeft === 0) this.needCrlf = true;
     }
     this.scanned = pos;
+    this.received += out;
+    return out;
+  }
+
+  /**
+   * Like dechunk(), keeping the framing: moves the complete frames in `buf`, checked, to its start;
+   * returns their length (<= max, but a size line always goes whole). A size line in another form
+   * than `HEX CRLF` is rewritten so in place, or, when that would not fit (a bare LF line with nothing
+   * to move down over), left in lineAhead to go out as its own piece after this one.
+   */
+  private frame(buf: Buffer, max: number): number {
+    const end = buf.length;
+    let pos = 0;
+    let out = 0;
+    let data = 0;
+    while (out < max) {
+      if (this.needCrlf) {
+        if (end - pos < 2) break;
+        if (buf[pos] !== 13 || buf[pos + 1] !== 10)
+          throw new HttpProtocolError(this.socket.peer, 'chunk data not followed by CRLF');
+        if (this.dropCrlf) this.dropCrlf = false;
+        else {
+          if (out !== pos) {
+            buf[out] = 13;
+            buf[out + 1] = 10;
+          }
+          out += 2;
+        }
+        pos += 2;
+        this.needCrlf = false;
+      }
+      if (this.chunkLeft === 0) {
+        const size = this.chunkSize(buf, pos);
+        if (size < 0) break;
+        if (size === 0) {
+          this.lastChunkAhead = true; // not passed on: the writer ends the body
+          break;
+        }
+        const digits = this.digitsEnd - pos;
+        const lineEnd = this.lineEnd;
+        if (lineEnd - pos === digits + 2 && buf[this.digitsEnd] === 13) {
+          if (out !== pos) buf.copyWithin(out, pos, lineEnd);
+          out += digits + 2;
+        } else if (lineEnd - out >= digits + 2) {
+          buf.copyWithin(out, pos, pos + digits); // the size without its extension or whitespace
+          buf[out + digits] = 13;
+          buf[out + digits + 1] = 10;
+          out += digits + 2;
+        } else {
+          this.chunkLeft = size;
+          this.lineAhead = Buffer.from(`${buf.toString('latin1', pos, pos + digits)}\r\n`, 'latin1');
+          pos = lineEnd;
+          break;
+        }
+        pos = lineEnd;
+        this.chunkLeft = size;
+      }
+      let take = end - pos;
+      if (take > this.chunkLeft) take = this.chunkLeft;
+      if (take > max - out) take = max - out;
+      if (take <= 0) break;
+      if (out !== pos) buf.copyWithin(out, pos, pos + take);
+      out += take;
+      pos += take;
+      data += take;
+      this.chunkLeft -= take;
+      if (this.chunkLeft === 0) this.needCrlf = true;
+    }
+    this.scanned = pos;
+    this.received += data;
     return out;
   }
 
@@ -276,6 +385,7 @@ export class BodyReader {
       if (++digits > 12) break;
     }
     if (i === end) return this.incompleteLine(buf, pos);
+    this.digitsEnd = i;
     const rest = buf[i];
     if (digits === 0 || digits > 12 || (rest !== 59 && rest !== 13 && rest !== 10 && rest !== 32 && rest !== 9)) {
       const lf = buf.indexOf(10, pos);

@@ -7,6 +7,13 @@ export class FileTooLargeError extends CosocketError {
   }
 }
 
+/** A file gave back fewer bytes than were written to it, or took none of a write (e.g. a temp file truncated). */
+export class FileShortError extends CosocketError {
+  constructor(path: string, op: 'read' | 'write', done: number, wanted: number) {
+    super('COSOCKET_ERR_FILE_SHORT', `${path}: ${op} of ${wanted} bytes did ${done}`);
+  }
+}
+
 export class FileClosedError extends CosocketError {
   constructor(path: string) {
     super('COSOCKET_ERR_FILE_CLOSED', `${path}: file is closed`);

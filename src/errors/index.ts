@@ -39,7 +39,7 @@ export {
   SocketTimeoutError,
   socketErrorFrom,
 } from './socket.js';
-export { FileClosedError, FileTooLargeError } from './file.js';
+export { FileClosedError, FileShortError, FileTooLargeError } from './file.js';
 export {
   CommandTableError,
   RedisClusterDownError,

@@ -143,6 +143,11 @@ export const ERROR_TABLE = {
     status: 500,
     meaning: 'a file cosocket was used after it was closed',
   },
+  COSOCKET_ERR_FILE_SHORT: {
+    className: 'FileShortError',
+    status: 500,
+    meaning: 'a file gave back fewer bytes than were written to it (the proxy temp file), or a write took none',
+  },
 
   // Redis
   COSOCKET_ERR_REDIS_REPLY: {

@@ -194,6 +194,16 @@ export class HandlerContext implements TaskObserver, ResponseHead {
   }
 
   /**
+   * Sends `parts`, bytes already framed as chunks (whole size lines, data and CRLFs; no last chunk:
+   * the end of the handler writes it), in one socket write, waiting like write(); `written` as in
+   * writeLent(). Only after chunkOnSocket() returned true.
+   */
+  writeFramed(parts: readonly Buffer[], written: Written): Effect<void> {
+    if (this.idle !== null) this.idle.touch();
+    return this.output.writeFramed(parts, written);
+  }
+
+  /**
    * Sends the head now (status and headers as set) and frames the body's chunks on the client socket
    * instead of through Node's ServerResponse: each writeLent() is then one chunk in one socket write.
    * False when this response cannot be chunked that way (HEAD, HTTP/1.0, a bodiless status, a
@@ -202,6 +212,11 @@ export class HandlerContext implements TaskObserver, ResponseHead {
    */
   chunkOnSocket(): boolean {
     return this.output.chunkOnSocket(this.status);
+  }
+
+  /** The client's socket has not taken all that was written (its send buffer is full). */
+  writeBlocked(): boolean {
+    return this.output.writeBlocked();
   }
 
   /** True once the response head went out (by flush or write). */

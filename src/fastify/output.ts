@@ -1,7 +1,7 @@
 // Over 300 lines: one output state machine (buffered, flushed, chunked, ended) shared by print, say, flush and write.
 import type { ServerResponse } from 'node:http';
 import type { Writable } from 'node:stream';
-import { SocketClosedError, SocketTimeoutError } from '../errors/index.js';
+import { InvalidArgumentError, SocketClosedError, SocketTimeoutError } from '../errors/index.js';
 import { defineKind } from '../runtime/effect.js';
 import type { Effect, Waiter } from '../runtime/effect.js';
 import { RawChunkedBody } from './raw-chunked.js';
@@ -36,12 +36,14 @@ const WRITE = defineKind<Output, Buffer>({
 interface LentWrite {
   parts: readonly Buffer[];
   written: Written;
+  /** the parts are chunks already framed */
+  framed: boolean;
 }
 
 const WRITE_LENT = defineKind<Output, LentWrite>({
   name: 'http.write',
-  start(waiter, output, { parts, written }) {
-    output.beginLentWrite(waiter, parts, written);
+  start(waiter, output, write) {
+    output.beginLentWrite(waiter, write);
   },
   abandon: abandonWait,
 });
@@ -111,7 +113,12 @@ export class Output {
    * no longer needs it.
    */
   writeLent(parts: readonly Buffer[], written: Written): Effect<void> {
-    return WRITE_LENT(this, { parts, written });
+    return WRITE_LENT(this, { parts, written, framed: false });
+  }
+
+  /** Like writeLent(), for bytes already framed as chunks; only after chunkOnSocket() returned true. */
+  writeFramed(parts: readonly Buffer[], written: Written): Effect<void> {
+    return WRITE_LENT(this, { parts, written, framed: true });
   }
 
   /**
@@ -147,11 +154,19 @@ export class Output {
   }
 
   /** @internal */
-  beginLentWrite(waiter: Waiter, parts: readonly Buffer[], written: Written): void {
+  beginLentWrite(waiter: Waiter, { parts, written, framed }: LentWrite): void {
     this.startStreaming();
     if (this.clientGone()) throw new SocketClosedError('send', 'client');
-    if (this.rawBody !== null) {
-      this.afterWrite(waiter, this.rawBody.writeChunkParts(this.size > 0 ? this.takeAll() : null, parts, written));
+    const rawBody = this.rawBody;
+    if (framed) {
+      if (rawBody === null)
+        throw new InvalidArgumentError('writeFramed() needs a body chunked on the socket (chunkOnSocket())');
+      if (this.size > 0) rawBody.writeChunk(this.takeAll());
+      this.afterWrite(waiter, rawBody.writeFramed(parts, written));
+      return;
+    }
+    if (rawBody !== null) {
+      this.afterWrite(waiter, rawBody.writeChunkParts(this.size > 0 ? this.takeAll() : null, parts, written));
       return;
     }
     const raw = this.raw;
@@ -165,6 +180,11 @@ export class Output {
     }
     raw.uncork();
     this.afterWrite(waiter, sent);
+  }
+
+  /** Bytes written and not yet taken by the kernel (the client's send buffer is full). */
+  writeBlocked(): boolean {
+    return this.sink.writableLength > 0;
   }
 
   /** Where the body goes: the response, or its socket once chunkOnSocket() took the framing over. */

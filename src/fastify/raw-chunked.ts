@@ -63,6 +63,20 @@ export class RawChunkedBody {
     return sent;
   }
 
+  /** Writes `parts`, already framed as chunks, in one socket write; `written` as in writeChunkParts. */
+  writeFramed(parts: readonly Buffer[], written: Written): boolean {
+    const socket = this.socket;
+    let sent = true;
+    socket.cork();
+    for (const part of parts) {
+      sent = socket.write(part, (err) => {
+        if (err == null) written(part);
+      });
+    }
+    socket.uncork();
+    return sent;
+  }
+
   /** Writes `data` as one chunk; `done` once the socket is done with it. True while the socket takes more. */
   writeChunk(data: Buffer, done?: (err?: Error | null) => void): boolean {
     const socket = this.socket;

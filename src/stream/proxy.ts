@@ -8,9 +8,9 @@ import * as file from '../../adapters/file/index.js';
 import type { CoFile } from '../../adapters/file/index.js';
 import * as http from '../../adapters/http/index.js';
 import type { BodyReader, HeaderValue, Headers, HttpResponse } from '../../adapters/http/index.js';
-import { InvalidArgumentError } from '../errors/index.js';
+import { FileShortError, InvalidArgumentError } from '../errors/index.js';
 import type { ResponseSink } from './sink.js';
-import type { Operation } from '../runtime/effect.js';
+import type { Effect, Operation } from '../runtime/effect.js';
 import { call } from '../runtime/effects/call.js';
 import { spawn } from '../runtime/effects/spawn.js';
 import { Signal } from '../runtime/signal.js';
@@ -47,6 +47,12 @@ export const NGINX_BUFFERING: BufferingOptions = {
   tempPath: tmpdir(),
   passSize: 64 * 1024,
 };
+
+/**
+ * Upstream chunks of this size or more are passed on with their framing (checked) rather than joined:
+ * each then costs no copy; smaller ones are joined into one chunk per write, fewer for the client to parse.
+ */
+const PASS_CHUNKS_FROM = 1024;
 
 /** What one proxied body cost: for stats and the benchmark. */
 export interface ProxyStats {
@@ -228,27 +234,41 @@ export function* proxyResponse(
     buffering,
   };
   body.lendPieces(); // every piece goes back once written: read buffers are reused
+  let framed = false;
   if (!body.done) {
     // a framing fault in what has already arrived throws before the head goes out: the client gets a 502
     const arrived: Buffer[] = [];
     body.readArrived(settings.passSize, arrived);
-    ctx.chunkOnSocket(); // each write: one chunk, straight to the socket
+    const chunked = ctx.chunkOnSocket(); // each write: one chunk, straight to the socket
     if (arrived.length > 0) {
       stats.downstreamWrites++;
       yield* ctx.writeLent(arrived, body.giveBack);
     }
+    // a chunked body of large chunks to a client that gets chunks: they go on as they came, framing checked
+    framed = chunked && body.passFraming(PASS_CHUNKS_FROM);
   }
   // a body that has all arrived needs no reading ahead (nor a reader coroutine): it goes out as it is
-  if (buffering && !body.allReceived) yield* bufferedCopy(ctx, body, settings, stats);
-  else yield* passThrough(ctx, body, settings, stats);
+  if (buffering && !body.allReceived) yield* bufferedCopy(ctx, body, framed, settings, stats);
+  else yield* passThrough(ctx, body, framed, settings, stats);
   stats.bytes = body.bytesRead;
   return stats;
+}
+
+/** Body pieces to the client: chunks with their framing (`framed`: see BodyReader.passFraming), else one chunk's data. */
+function send(
+  ctx: ResponseSink,
+  framed: boolean,
+  parts: readonly Buffer[],
+  written: (part: Buffer) => void,
+): Effect<void> {
+  return framed ? ctx.writeFramed(parts, written) : ctx.writeLent(parts, written);
 }
 
 /** buffering off: whatever has arrived, up to passSize, in one write; the next read waits for the client. */
 function* passThrough(
   ctx: ResponseSink,
   body: BodyReader,
+  framed: boolean,
   settings: BufferingOptions,
   stats: ProxyStats,
 ): Operation<void> {
@@ -258,7 +278,7 @@ function* passThrough(
     if (size === 0) break;
     ctx.progress();
     stats.downstreamWrites++;
-    yield* ctx.writeLent(parts, body.giveBack);
+    yield* send(ctx, framed, parts, body.giveBack);
     parts.length = 0;
   }
 }
@@ -266,13 +286,16 @@ function* passThrough(
 type Segment = { kind: 'memory'; data: Buffer } | { kind: 'file'; offset: number; length: number };
 
 /**
- * buffering on: an upstream reader fills memory buffers ahead of the client, then a temp file up to
- * maxTempFileSize, then waits (backpressure); the writer sends in order as the client takes it,
- * up to busyBuffersSize per write.
+ * buffering on: an upstream reader fills memory buffers ahead of the client; with them full it reads on
+ * into a temp file, up to maxTempFileSize, only while the client is really behind (its socket did not
+ * take the last write: nginx spills so), else it waits for the writer (backpressure); the writer sends in
+ * order as the client takes it, up to busyBuffersSize per write. The temp file is written and read on
+ * this thread, as nginx does: its pages stay in the page cache, and a thread pool round trip costs more.
  */
 function* bufferedCopy(
   ctx: ResponseSink,
   body: BodyReader,
+  framed: boolean,
   settings: BufferingOptions,
   stats: ProxyStats,
 ): Operation<void> {
@@ -290,31 +313,34 @@ function* bufferedCopy(
   const reader = yield* spawn(function* upstreamReader(): Operation<void> {
     try {
       for (;;) {
-        while (memory >= memoryLimit && fileHeld + settings.bufferSize > settings.maxTempFileSize)
+        let fileRoom = 0;
+        while (memory >= memoryLimit) {
+          fileRoom = settings.maxTempFileSize - fileHeld;
+          if (fileRoom >= settings.bufferSize && ctx.writeBlocked()) break;
           yield* spaceFreed.wait();
+        }
         // like nginx's readv into every free buffer: one read takes as much as the free memory holds
         const room = memoryLimit - memory;
-        const size = yield* body.readParts(room > settings.bufferSize ? room : settings.bufferSize, arrived);
+        const max =
+          room > 0
+            ? Math.max(room, settings.bufferSize)
+            : Math.min(Math.max(memoryLimit, settings.tempFileWriteSize, settings.bufferSize), fileRoom);
+        const size = yield* body.readParts(max, arrived);
         if (size === 0) break;
         ctx.progress();
-        if (memory < memoryLimit) {
+        if (room > 0) {
           for (const part of arrived) segments.push({ kind: 'memory', data: part });
           memory += size;
           if (memory > stats.peakMemory) stats.peakMemory = memory;
         } else {
-          const piece = arrived.length === 1 ? arrived[0]! : Buffer.concat(arrived, size);
-          if (temp === null) {
-            const path = join(settings.tempPath, `cosocket-proxy-${randomBytes(8).toString('hex')}`);
-            temp = yield* file.open(path, 'w+', 0o600);
-            yield* call(unlink(path)); // the data lives on in the open file only
-          }
-          yield* temp.write(piece, fileEnd);
+          if (temp === null) temp = yield* openTempFile(settings.tempPath);
+          writeSpill(temp, arrived, fileEnd, settings.tempFileWriteSize);
           for (const part of arrived) body.giveBack(part);
-          segments.push({ kind: 'file', offset: fileEnd, length: piece.length });
-          fileEnd += piece.length;
-          fileHeld += piece.length;
+          segments.push({ kind: 'file', offset: fileEnd, length: size });
+          fileEnd += size;
+          fileHeld += size;
           if (fileHeld > stats.peakTempFile) stats.peakTempFile = fileHeld;
-          stats.tempFileBytes += piece.length;
+          stats.tempFileBytes += size;
         }
         arrived.length = 0;
         dataReady.notify();
@@ -325,8 +351,14 @@ function* bufferedCopy(
     }
   });
 
+  const writeSize = Math.max(settings.busyBuffersSize, memoryLimit);
+  /** Memory the file is read back into, reused once the socket wrote it. */
+  const readBack: ArrayBuffer[] = [];
+  const readBackSize = Math.max(writeSize, settings.tempFileWriteSize);
+  const readBackWritten = (part: Buffer): void => void readBack.push(part.buffer as ArrayBuffer);
+  const parts: Buffer[] = [];
   for (;;) {
-    const first = segments.shift();
+    const first = segments[0];
     if (first === undefined) {
       if (upstreamDone) break;
       yield* dataReady.wait();
@@ -335,28 +367,77 @@ function* bufferedCopy(
     stats.downstreamWrites++;
     if (first.kind === 'memory') {
       // every ready memory buffer, in one socket write
-      const parts = [first.data];
-      let size = first.data.length;
-      while (
-        segments.length > 0 &&
-        segments[0]!.kind === 'memory' &&
-        size < Math.max(settings.busyBuffersSize, memoryLimit)
-      ) {
-        const next = segments.shift() as { kind: 'memory'; data: Buffer };
+      let size = 0;
+      let n = 0;
+      for (; n < segments.length && size < writeSize; n++) {
+        const next = segments[n]!;
+        if (next.kind !== 'memory') break;
         parts.push(next.data);
         size += next.data.length;
       }
+      segments.splice(0, n);
       memory -= size;
       spaceFreed.notify();
-      yield* ctx.writeLent(parts, body.giveBack);
+      yield* send(ctx, framed, parts, body.giveBack);
+      parts.length = 0;
     } else {
-      const out = yield* temp!.read(first.length, first.offset);
-      fileHeld -= first.length;
+      // file segments lie in order in the file: read back as many as fit in one piece
+      let length = 0;
+      let n = 0;
+      for (; n < segments.length; n++) {
+        const next = segments[n]!;
+        if (next.kind !== 'file' || length + next.length > readBackSize) break;
+        length += next.length;
+      }
+      const offset = first.offset;
+      if (n === 0) {
+        // one segment larger than a read-back piece: take part of it
+        length = readBackSize;
+        first.offset += length;
+        first.length -= length;
+      } else segments.splice(0, n);
+      const into = readBack.length > 0 ? Buffer.from(readBack.pop()!) : Buffer.allocUnsafeSlow(readBackSize);
+      const got = temp!.readNow(into, length, offset);
+      if (got !== length) throw new FileShortError(temp!.path, 'read', got, length);
+      fileHeld -= length;
       spaceFreed.notify();
-      yield* ctx.write(out);
+      parts.push(into.subarray(0, length));
+      yield* send(ctx, framed, parts, readBackWritten);
+      parts.length = 0;
     }
   }
   yield* reader; // an upstream failure surfaces here
+}
+
+/** Writes `parts` to the temp file at `position`, at most `pieceSize` bytes a write (proxy_temp_file_write_size). */
+function writeSpill(temp: CoFile, parts: readonly Buffer[], position: number, pieceSize: number): void {
+  const piece: Buffer[] = [];
+  let size = 0;
+  let at = position;
+  for (let part of parts) {
+    while (size + part.length > pieceSize) {
+      const take = pieceSize - size;
+      piece.push(part.subarray(0, take));
+      temp.writeNow(piece, at);
+      at += pieceSize;
+      piece.length = 0;
+      size = 0;
+      part = part.subarray(take);
+    }
+    if (part.length > 0) {
+      piece.push(part);
+      size += part.length;
+    }
+  }
+  if (size > 0) temp.writeNow(piece, at);
+}
+
+/** A temp file for a response's spill, unlinked at once: its data lives on in the open file only. */
+function* openTempFile(dir: string): Operation<CoFile> {
+  const path = join(dir, `cosocket-proxy-${randomBytes(8).toString('hex')}`);
+  const temp = yield* file.open(path, 'w+', 0o600);
+  yield* call(unlink(path));
+  return temp;
 }
 
 export interface ProxyPassOptions extends http.HttpConnectOptions {

@@ -36,6 +36,16 @@ export interface ResponseSink {
   writeLent(parts: readonly Buffer[], written: (part: Buffer) => void): Effect<void>;
   /** Frames each later writeLent() as one chunk straight on the socket; false when it cannot. */
   chunkOnSocket(): boolean;
+  /**
+   * After chunkOnSocket() returned true: sends `parts`, bytes already framed as chunks (whole size
+   * lines, data, CRLFs; the end of the response adds the last chunk), in one write, like writeLent().
+   */
+  writeFramed(parts: readonly Buffer[], written: (part: Buffer) => void): Effect<void>;
+  /**
+   * The client's socket has not taken all that was written: bytes wait for its send buffer to drain
+   * (nginx: the downstream is not write-ready). False while a write the kernel took is merely completing.
+   */
+  writeBlocked(): boolean;
   flush(wait?: boolean): Effect<void>;
   /** The stream moved: its idle timeout starts again. */
   progress(): void;

@@ -32,6 +32,7 @@ export const SAMPLES: Readonly<Record<string, () => CosocketError>> = {
   SocketOwnerError: () => new errors.SocketOwnerError('send', '127.0.0.1:6379', 'socket', 'handler', 'intruder'),
   FileTooLargeError: () => new errors.FileTooLargeError('/tmp/x', 10, 5),
   FileClosedError: () => new errors.FileClosedError('/tmp/x'),
+  FileShortError: () => new errors.FileShortError('/tmp/x', 'read', 1, 2),
 
   RedisReplyError: () => new errors.RedisReplyError('WRONGTYPE Operation against a key'),
   RedisProtocolError: () => new errors.RedisProtocolError('receive', '127.0.0.1:6379', 'bad type byte'),

@@ -28,6 +28,22 @@ describe('file adapter', () => {
     assert.equal(readFileSync(path, 'utf8'), 'hello file');
   });
 
+  it('writes pieces at a position and reads them back on the calling thread (writeNow, readNow)', async () => {
+    const path = join(dir, 'now.bin');
+    const got = await scheduler.go(function* (): Operation<string[]> {
+      const f = yield* file.open(path, 'w+', 0o600);
+      f.writeNow([Buffer.from('abc'), Buffer.from('defg')], 0);
+      f.writeNow([Buffer.from('XY')], 10);
+      const into = Buffer.alloc(16);
+      const whole = f.readNow(into, 16, 0);
+      const part = into.toString('latin1', 0, whole);
+      const middle = Buffer.alloc(4);
+      const n = f.readNow(middle, 4, 2);
+      return [part, middle.toString('latin1', 0, n), String(whole)];
+    });
+    assert.deepEqual(got, ['abcdefg\0\0\0XY', 'cdef', '12']);
+  });
+
   it('opens a file and reads it in pieces at positions', async () => {
     const path = join(dir, 'b.txt');
     writeFileSync(path, '0123456789');

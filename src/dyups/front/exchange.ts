@@ -5,6 +5,7 @@ import {
   CancelReason,
   CancelledError,
   HeadersSentError,
+  InvalidArgumentError,
   SocketClosedError,
 } from '../../errors/index.js';
 import { STATUS_TEXT, statusForError } from '../../fastify/error-status.js';
@@ -50,6 +51,14 @@ const WRITE_LENT = defineKind<FrontExchange, readonly Buffer[]>({
   name: 'http.write',
   start(waiter, exchange, parts) {
     exchange.beginWrite(waiter, parts, null, exchange.takeWritten());
+  },
+  abandon: abandonWrite,
+});
+
+const WRITE_FRAMED = defineKind<FrontExchange, readonly Buffer[]>({
+  name: 'http.write',
+  start(waiter, exchange, parts) {
+    exchange.beginFramedWrite(waiter, parts, exchange.takeWritten());
   },
   abandon: abandonWrite,
 });
@@ -169,8 +178,19 @@ export class FrontExchange implements ResponseSink, TaskObserver {
     return WRITE_LENT(this, parts);
   }
 
+  /** Like writeLent(), for bytes already framed as chunks; only after chunkOnSocket() returned true. */
+  writeFramed(parts: readonly Buffer[], written: Written): Effect<void> {
+    this.written = written;
+    return WRITE_FRAMED(this, parts);
+  }
+
   flush(wait = false): Effect<void> {
     return FLUSH(this, wait);
+  }
+
+  /** The client's socket holds bytes the kernel has not taken yet (its send buffer is full). */
+  writeBlocked(): boolean {
+    return this.conn.socket.writableLength > 0;
   }
 
   /** Decides the head now; true when each later write is one chunk of a chunked body. */
@@ -206,6 +226,17 @@ export class FrontExchange implements ResponseSink, TaskObserver {
   }
 
   /** @internal */
+  beginFramedWrite(waiter: Waiter, parts: readonly Buffer[], written: Written | null): void {
+    if (this.ended || this.conn.socketGone) throw new SocketClosedError('send', 'client');
+    this.decideHead();
+    if (this.framing !== CHUNKED)
+      throw new InvalidArgumentError('writeFramed() needs a body chunked on the socket (chunkOnSocket())');
+    if (this.idleArmed) this.conn.touchStream();
+    if (this.emitFramed(parts, written)) waiter.settleWait(undefined, false);
+    else this.conn.waitDrain(waiter, this.sendTimeout);
+  }
+
+  /** @internal */
   beginFlush(waiter: Waiter, wait: boolean): void {
     if (this.ended || this.conn.socketGone) throw new SocketClosedError('send', 'client');
     this.decideHead();
@@ -218,7 +249,7 @@ export class FrontExchange implements ResponseSink, TaskObserver {
   private decideHead(): void {
     if (this.framing !== UNDECIDED) return;
     const status = this.status;
-    const length = this.valueOf('content-length');
+    const length = this.headerValue('content-length');
     if (this.method === 'HEAD' || status < 200 || status === 204 || status === 304) this.framing = NO_BODY;
     else if (length !== undefined) {
       this.framing = LENGTH;
@@ -283,6 +314,21 @@ export class FrontExchange implements ResponseSink, TaskObserver {
     return sent;
   }
 
+  /** Writes the pending head (if any) and `parts`, already framed as chunks, in one corked write. */
+  private emitFramed(parts: readonly Buffer[], written: Written | null): boolean {
+    const socket = this.conn.socket;
+    const head = this.pendingHead;
+    this.pendingHead = null;
+    if (parts.length === 0) return head === null ? !socket.writableNeedDrain : socket.write(head, 'latin1');
+    socket.cork();
+    if (head !== null) socket.write(head, 'latin1');
+    const last = parts.length - 1;
+    for (let i = 0; i < last; i++) socket.write(parts[i]!);
+    const sent = socket.write(parts[last]!, written === null ? undefined : this.conn.lend(parts, written));
+    socket.uncork();
+    return sent;
+  }
+
   /** @internal The handler's coroutine ended: the rest of the response, or the error it ended with. */
   onTaskSettled(task: Task<unknown>): void {
     const [isError, value] = task.outcomeForObserver();
@@ -322,18 +368,18 @@ export class FrontExchange implements ResponseSink, TaskObserver {
     else if (Buffer.isBuffer(value)) body = value;
     else if (value instanceof Uint8Array) body = Buffer.from(value.buffer, value.byteOffset, value.byteLength);
     else {
-      if (this.valueOf('content-type') === undefined) this.header('content-type', 'application/json; charset=utf-8');
+      if (this.headerValue('content-type') === undefined) this.header('content-type', 'application/json; charset=utf-8');
       body = Buffer.from(JSON.stringify(value));
     }
     const status = this.status;
     const bodyless = this.method === 'HEAD' || status < 200 || status === 204 || status === 304;
     this.framing = bodyless ? NO_BODY : LENGTH;
     let extra = '';
-    if (this.defaultContentType !== null && this.valueOf('content-type') === undefined)
+    if (this.defaultContentType !== null && this.headerValue('content-type') === undefined)
       extra = `Content-Type: ${this.defaultContentType}\r\n`;
     // a HEAD answer tells the length of what a GET would get: unknown here unless the handler made a body
     if (
-      this.valueOf('content-length') === undefined &&
+      this.headerValue('content-length') === undefined &&
       status >= 200 &&
       status !== 204 &&
       status !== 304 &&
@@ -426,7 +472,7 @@ export class FrontExchange implements ResponseSink, TaskObserver {
   }
 
   /** The value of a response header set, by lowercased name. */
-  private valueOf(name: string): string | string[] | undefined {
+  private headerValue(name: string): string | string[] | undefined {
     const names = this.names;
     if (names === null) return undefined;
     const at = names.indexOf(name);
