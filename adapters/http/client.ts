@@ -10,8 +10,8 @@ import type { ReadRequest, TcpSocket } from '../tcp/index.js';
 import { isBodySource } from './body-source.js';
 import type { BodySource } from './body-source.js';
 import { BodyReader } from './body.js';
-import { buildRequestHead, headerText, sameLower } from './head.js';
-import type { HeaderList, HeaderValue, Headers, RequestHead } from './head.js';
+import { ASKS_CLOSE, ASKS_UPGRADE, buildRequestHead, connectionAsks, headerText, withoutFraming } from './head.js';
+import type { HeaderList, Headers, RequestHead } from './head.js';
 import { ResponseHeadParser } from './response-head.js';
 import type { ResponseHead } from './response-head.js';
 
@@ -236,47 +236,6 @@ export class HttpConnection {
 }
 
 const NO_HEADERS: Headers = {};
-const ASKS_CLOSE = 1;
-const ASKS_UPGRADE = 2;
-
-/** Whether request headers ask to close the connection (Connection: close) or for an upgrade; names in any case. */
-function connectionAsks(headers: Headers | HeaderList): number {
-  let asks = 0;
-  const check = (name: string, value: HeaderValue): void => {
-    if (name.length === 7 && sameLower(name, 'upgrade')) asks |= ASKS_UPGRADE;
-    else if (name.length === 10 && sameLower(name, 'connection')) {
-      const text = Array.isArray(value) ? value.join(', ') : String(value);
-      if (/\bclose\b/i.test(text)) asks |= ASKS_CLOSE;
-    }
-  };
-  if (Array.isArray(headers)) {
-    const list = headers as HeaderList;
-    for (let i = 0; i + 1 < list.length; i += 2) check(list[i]!, list[i + 1]!);
-  } else {
-    const record = headers as Headers;
-    for (const name of Object.keys(record)) check(name, record[name]!);
-  }
-  return asks;
-}
-
-/** The headers without Content-Length and Transfer-Encoding (a streamed body brings its own framing). */
-function withoutFraming(headers: Headers | HeaderList): string[] {
-  const out: string[] = [];
-  const add = (name: string, value: HeaderValue): void => {
-    const lower = name.toLowerCase();
-    if (lower === 'content-length' || lower === 'transfer-encoding') return;
-    if (Array.isArray(value)) for (const one of value) out.push(name, one);
-    else out.push(name, value);
-  };
-  if (Array.isArray(headers)) {
-    const list = headers as HeaderList;
-    for (let i = 0; i + 1 < list.length; i += 2) add(list[i]!, list[i + 1]!);
-  } else {
-    const record = headers as Headers;
-    for (const name of Object.keys(record)) add(name, record[name]!);
-  }
-  return out;
-}
 
 /** Header bytes as they were received (latin1), never re-encoded as UTF-8. */
 function requestHeadBytes(head: RequestHead): Buffer {

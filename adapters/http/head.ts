@@ -137,17 +137,48 @@ export function buildRequestHead(head: RequestHead): string {
   if ((seen & HAS_LENGTH) === 0 && head.bodyLength !== null) text += `Content-Length: ${head.bodyLength}\r\n`;
   return `${text}\r\n`;
 }
-export interface StatusLine {
-  version: '1.0' | '1.1';
-  status: number;
-  reason: string;
+
+/** Bits of connectionAsks(). */
+export const ASKS_CLOSE = 1;
+export const ASKS_UPGRADE = 2;
+
+/** Whether request headers ask to close the connection (Connection: close) or for an upgrade; names in any case. */
+export function connectionAsks(headers: Headers | HeaderList): number {
+  let asks = 0;
+  const check = (name: string, value: HeaderValue): void => {
+    if (name.length === 7 && sameLower(name, 'upgrade')) asks |= ASKS_UPGRADE;
+    else if (name.length === 10 && sameLower(name, 'connection')) {
+      const text = Array.isArray(value) ? value.join(', ') : String(value);
+      if (/\bclose\b/i.test(text)) asks |= ASKS_CLOSE;
+    }
+  };
+  if (Array.isArray(headers)) {
+    const list = headers as HeaderList;
+    for (let i = 0; i + 1 < list.length; i += 2) check(list[i]!, list[i + 1]!);
+  } else {
+    const record = headers as Headers;
+    for (const name of Object.keys(record)) check(name, record[name]!);
+  }
+  return asks;
 }
 
-export function parseStatusLine(peer: string, line: string): StatusLine {
-  const match = /^HTTP\/1\.([01]) (\d{3})(?: (.*))?$/.exec(line);
-  if (match === null || match[2]! < '100')
-    throw new HttpProtocolError(peer, `invalid status line '${line.slice(0, 80)}'`);
-  return { version: match[1] === '0' ? '1.0' : '1.1', status: Number(match[2]), reason: match[3] ?? '' };
+/** The headers without Content-Length and Transfer-Encoding (a streamed body brings its own framing). */
+export function withoutFraming(headers: Headers | HeaderList): string[] {
+  const out: string[] = [];
+  const add = (name: string, value: HeaderValue): void => {
+    const lower = name.toLowerCase();
+    if (lower === 'content-length' || lower === 'transfer-encoding') return;
+    if (Array.isArray(value)) for (const one of value) out.push(name, one);
+    else out.push(name, value);
+  };
+  if (Array.isArray(headers)) {
+    const list = headers as HeaderList;
+    for (let i = 0; i + 1 < list.length; i += 2) add(list[i]!, list[i + 1]!);
+  } else {
+    const record = headers as Headers;
+    for (const name of Object.keys(record)) add(name, record[name]!);
+  }
+  return out;
 }
 
 /** Adds one header line to `headers` (names lowercased; repeated names become arrays). */

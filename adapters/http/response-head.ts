@@ -1,3 +1,5 @@
+// Over 300 lines: the byte checks of each line, the state a head cut across reads keeps, and the strings
+// made at the end are one parser; split, each part would need the others' positions.
 import { HttpProtocolError, LineTooLongError } from '../../src/errors/index.js';
 import { NEED_MORE } from '../tcp/index.js';
 import type { ByteQueue, NeedMore, QueueParser } from '../tcp/index.js';
