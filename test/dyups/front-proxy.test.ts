@@ -95,6 +95,32 @@ describe('dyups proxy on the front', () => {
     }
   });
 
+  it('passes a chunked response of large chunks on with checked framing: extensions and trailers dropped', async () => {
+    const chunk = (fill: string, ext: string): string => `1000${ext}\r\n${fill.repeat(4096)}\r\n`;
+    const upstream: TestServer = await startTcpServer((socket: Socket) => {
+      socket.once('data', () => {
+        socket.write('HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n' + chunk('a', ''));
+        // later pieces take the framed path; one size line carries an extension to strip
+        setTimeout(() => socket.write(chunk('b', ';name=value') + chunk('c', '')), 20);
+        setTimeout(() => socket.write(chunk('d', '') + '0\r\nX-Trailer: secret\r\n\r\n'), 40);
+      });
+    });
+    try {
+      table.update('bigchunks.local', `server 127.0.0.1:${upstream.port};`);
+      const answer = await send('GET /big HTTP/1.1\r\nHost: bigchunks.local\r\n\r\n', (t) =>
+        t.endsWith('\r\n0\r\n\r\n'),
+      );
+      assert.match(answer, /^HTTP\/1\.1 200 OK\r\n/);
+      const head = answer.slice(0, answer.indexOf('\r\n\r\n'));
+      assert.match(head, /\r\nTransfer-Encoding: chunked/i);
+      const body = answer.slice(head.length + 4);
+      assert.ok(!body.includes('name=value') && !body.includes('secret'), 'an extension or trailer was passed on');
+      assert.equal(dechunk(body), 'a'.repeat(4096) + 'b'.repeat(4096) + 'c'.repeat(4096) + 'd'.repeat(4096));
+    } finally {
+      await upstream.close();
+    }
+  });
+
   it('a client that leaves mid-request takes the upstream request with it (its connection closed)', async () => {
     let upstreamSocket: Socket | null = null;
     let upstreamClosed = false;
