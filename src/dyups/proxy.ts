@@ -78,15 +78,17 @@ function hostOf(request: HashKeyRequest): string {
   return nameOf(String(request.headers.host ?? ''));
 }
 
-/** An absolute-form target (`GET http://name/path`): its authority names the group (RFC 9112 section 3.2.2), its path goes on. */
+/**
+ * An absolute-form target (`GET http://name/path`, the scheme in any case): its authority names the group
+ * (RFC 9112 section 3.2.2), its path goes on. The front refused any with userinfo or odd bytes in it.
+ */
 function absoluteTarget(url: string): { host: string; path: string } | null {
-  if (!url.startsWith('http://') && !url.startsWith('https://')) return null;
+  if (url.charCodeAt(0) === 0x2f || !/^https?:\/\//i.test(url)) return null;
   const start = url.indexOf('//') + 2;
   let end = start;
   while (end < url.length && url[end] !== '/' && url[end] !== '?' && url[end] !== '#') end++;
-  const at = url.lastIndexOf('@', end - 1);
   const rest = url.slice(end);
-  return { host: nameOf(url.slice(at >= start ? at + 1 : start, end)), path: rest.startsWith('/') ? rest : `/${rest}` };
+  return { host: nameOf(url.slice(start, end)), path: rest.startsWith('/') ? rest : `/${rest}` };
 }
 
 /** Errors after which the next server may be tried: the request never reached a server's application. */
