@@ -45,7 +45,7 @@ const IDEMPOTENT = new Set(['GET', 'HEAD', 'PUT', 'DELETE', 'OPTIONS', 'TRACE'])
 
 /** The value of a group's `hash` key for a request: nginx variables ($request_uri, $remote_addr, ...). */
 export function hashKeyOf(template: string, request: HashKeyRequest): string {
-  const url = new URL(request.url, 'http://x');
+  const url = targetUrl(request.url);
   return template.replace(/\$([a-z_][a-z0-9_]*)/gi, (_match, variable: string) => {
     const name = variable.toLowerCase();
     if (name === 'request_uri') return request.url;
@@ -65,6 +65,19 @@ export function hashKeyOf(template: string, request: HashKeyRequest): string {
     }
     return '';
   });
+}
+
+/**
+ * The path and query of a request target as a URL: an origin-form one under a dummy origin (`//a/b` is a
+ * path there, not a host), an absolute-form one by its path; one no URL can hold (`//[`) as `/`.
+ */
+function targetUrl(target: string): URL {
+  const path = target.charCodeAt(0) === 0x2f ? target : (absoluteTarget(target)?.path ?? '/');
+  try {
+    return new URL(`http://x${path}`);
+  } catch {
+    return new URL('http://x/');
+  }
 }
 
 /** The name in a host[:port] (Host header or URI authority): lowercased, port and a trailing dot dropped. */
