@@ -17,7 +17,8 @@ import type { TestServer } from '../helpers/tcp-server.js';
  * The dyups front under attack, over raw sockets: a client that never reads its answers, timeouts of 0,
  * a Transfer-Encoding padded with a non-breaking space, a `Constructor` header, absolute-form targets
  * with userinfo or an upper-case scheme, a 100 Continue after the response head, a failure mid-way
- * through an HTTP/1.0 answer without a length, a repeated Content-Length. Waits bound failures only.
+ * through an HTTP/1.0 answer without a length, a repeated Content-Length, a hash key from a target no
+ * URL can hold. Waits bound failures only.
  */
 
 const LIMIT = 10_000;
@@ -285,6 +286,17 @@ describe('dyups proxy on the front: hardening', () => {
     );
     assert.ok(got.text.startsWith('HTTP/1.1 200 OK\r\n'), JSON.stringify(got.text));
     assert.match(received.join(''), /^GET \/x\?y HTTP\/1\.1\r\n/);
+  });
+
+  it('balances by $uri a target no URL can hold (//[, a port past 65535) instead of failing with 500', async () => {
+    table.update('hash.local', `hash $uri; server 127.0.0.1:${upstream.port};`);
+    answer = 'HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok';
+    for (const target of ['//[', 'http://hash.local:99999/x']) {
+      const got = await talk(proxyPort, `GET ${target} HTTP/1.1\r\nHost: hash.local\r\n\r\n`, (t) =>
+        t.endsWith('\r\n\r\nok'),
+      );
+      assert.ok(got.text.startsWith('HTTP/1.1 200 OK\r\n'), `${target}: ${JSON.stringify(got.text)}`);
+    }
   });
 
   it('passes one Content-Length on when the upstream repeats it, and keeps the connection', async () => {
