@@ -287,16 +287,10 @@ export class HeadParser {
         break;
       case '__proto__':
         return; // as node does: no such key on a plain object
-      case 'constructor':
-        // the first one is not joined to the function plain objects inherit under that name
-        if (!Object.hasOwn(headers, name)) {
-          headers[name] = value;
-          return;
-        }
-        break;
     }
     const existing = headers[name];
-    if (existing === undefined) headers[name] = name === 'set-cookie' ? [value] : value;
+    // a function: the constructor plain objects inherit, not a field seen before
+    if (existing === undefined || typeof existing === 'function') headers[name] = name === 'set-cookie' ? [value] : value;
     else if (name === 'set-cookie') (existing as string[]).push(value);
     else if (name === 'cookie') headers[name] = `${existing as string}; ${value}`;
     else if (!FIRST_ONLY.has(name)) headers[name] = `${existing as string}, ${value}`;
