@@ -290,7 +290,8 @@ export class HeadParser {
     }
     const existing = headers[name];
     // a function: the constructor plain objects inherit, not a field seen before
-    if (existing === undefined || typeof existing === 'function') headers[name] = name === 'set-cookie' ? [value] : value;
+    if (existing === undefined || typeof existing === 'function')
+      headers[name] = name === 'set-cookie' ? [value] : value;
     else if (name === 'set-cookie') (existing as string[]).push(value);
     else if (name === 'cookie') headers[name] = `${existing as string}; ${value}`;
     else if (!FIRST_ONLY.has(name)) headers[name] = `${existing as string}, ${value}`;
