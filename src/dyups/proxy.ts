@@ -45,7 +45,7 @@ const IDEMPOTENT = new Set(['GET', 'HEAD', 'PUT', 'DELETE', 'OPTIONS', 'TRACE'])
 
 /** The value of a group's `hash` key for a request: nginx variables ($request_uri, $remote_addr, ...). */
 export function hashKeyOf(template: string, request: HashKeyRequest): string {
-  const url = new URL(request.url, 'http://x');
+  const url = targetUrl(request.url);
   return template.replace(/\$([a-z_][a-z0-9_]*)/gi, (_match, variable: string) => {
     const name = variable.toLowerCase();
     if (name === 'request_uri') return request.url;
@@ -67,6 +67,19 @@ export function hashKeyOf(template: string, request: HashKeyRequest): string {
   });
 }
 
+/**
+ * The path and query of a request target as a URL: an origin-form one under a dummy origin (`//a/b` is a
+ * path there, not a host), an absolute-form one by its path; one no URL can hold (`//[`) as `/`.
+ */
+function targetUrl(target: string): URL {
+  const path = target.charCodeAt(0) === 0x2f ? target : (absoluteTarget(target)?.path ?? '/');
+  try {
+    return new URL(`http://x${path}`);
+  } catch {
+    return new URL('http://x/');
+  }
+}
+
 /** The name in a host[:port] (Host header or URI authority): lowercased, port and a trailing dot dropped. */
 function nameOf(hostPort: string): string {
   const host = hostPort.toLowerCase();
@@ -78,15 +91,17 @@ function hostOf(request: HashKeyRequest): string {
   return nameOf(String(request.headers.host ?? ''));
 }
 
-/** An absolute-form target (`GET http://name/path`): its authority names the group (RFC 9112 section 3.2.2), its path goes on. */
+/**
+ * An absolute-form target (`GET http://name/path`, the scheme in any case): its authority names the group
+ * (RFC 9112 section 3.2.2), its path goes on. The front refused any with userinfo or odd bytes in it.
+ */
 function absoluteTarget(url: string): { host: string; path: string } | null {
-  if (!url.startsWith('http://') && !url.startsWith('https://')) return null;
+  if (url.charCodeAt(0) === 0x2f || !/^https?:\/\//i.test(url)) return null;
   const start = url.indexOf('//') + 2;
   let end = start;
   while (end < url.length && url[end] !== '/' && url[end] !== '?' && url[end] !== '#') end++;
-  const at = url.lastIndexOf('@', end - 1);
   const rest = url.slice(end);
-  return { host: nameOf(url.slice(at >= start ? at + 1 : start, end)), path: rest.startsWith('/') ? rest : `/${rest}` };
+  return { host: nameOf(url.slice(start, end)), path: rest.startsWith('/') ? rest : `/${rest}` };
 }
 
 /** Errors after which the next server may be tried: the request never reached a server's application. */

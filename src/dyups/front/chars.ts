@@ -39,3 +39,8 @@ export const LF = 0x0a;
 export const SP = 0x20;
 export const HTAB = 0x09;
 export const COLON = 0x3a;
+
+/** `text` without the spaces and tabs around it (OWS); String.trim() would also take U+00A0, a latin1 byte. */
+export function trimOws(text: string): string {
+  return text.replace(/^[ \t]+|[ \t]+$/g, '');
+}

@@ -91,6 +91,8 @@ export class Connection implements BodyHost, ExchangeHost {
   private headStarted = false;
   private served = 0;
   private paused = false;
+  /** Between requests, the client has not taken the last answer: the next request waits for 'drain'. */
+  private blocked = false;
   private bodyBroken = false;
   private expectContinue = false;
   private bodyWaiter: Waiter | null = null;
@@ -120,7 +122,7 @@ export class Connection implements BodyHost, ExchangeHost {
     socket.on('close', this.onClose);
     socket.on('drain', this.onDrain);
     socket.on('error', ignoreError); // 'close' follows
-    this.timer('header').touch(); // the first head: from the connection on
+    this.timer('header')?.touch(); // the first head: from the connection on
   }
 
   get closing(): boolean {
@@ -155,11 +157,11 @@ export class Connection implements BodyHost, ExchangeHost {
 
   /** Parses what arrived of the next head; runs the request once it is whole. */
   readHead(): void {
-    if (this.state !== HEAD || this.pos >= this.buf.length) return;
+    if (this.state !== HEAD || this.blocked || this.pos >= this.buf.length) return;
     if (!this.headStarted) {
       this.headStarted = true;
       this.keepAliveTimer?.stop();
-      if (this.served > 0) this.timer('header').touch();
+      if (this.served > 0) this.timer('header')?.touch();
     }
     const head = this.parser.parse(this.buf, this.pos);
     this.pos = this.parser.next;
@@ -214,7 +216,7 @@ export class Connection implements BodyHost, ExchangeHost {
     }
     if (!this.decoder.done) {
       this.state = DRAIN;
-      this.timer('linger').touch(); // the rest of the body has that long to arrive, in all
+      this.timer('linger')?.touch(); // the rest of the body has that long to arrive, in all
       this.drain();
       return;
     }
@@ -240,12 +242,27 @@ export class Connection implements BodyHost, ExchangeHost {
   private nextRequest(): void {
     this.state = HEAD;
     this.served++;
+    if (this.socket.writableNeedDrain) {
+      // a client that sends requests and never reads the answers: no more is read or answered until it
+      // takes this one (as node's server does), and it has the send timeout to do so
+      this.blocked = true;
+      if (!this.paused) {
+        this.paused = true;
+        this.socket.pause();
+      }
+      this.timer('send', this.options.sendTimeout)?.touch();
+      return;
+    }
+    this.readOn();
+  }
+
+  private readOn(): void {
     this.resume();
     if (this.pos < this.buf.length) process.nextTick(readNext, this);
     else {
       this.buf = EMPTY;
       this.pos = 0;
-      this.timer('keepAlive').touch();
+      this.timer('keepAlive')?.touch();
     }
   }
 
@@ -256,12 +273,13 @@ export class Connection implements BodyHost, ExchangeHost {
     this.stopTimers();
     this.resume();
     this.socket.end();
-    this.timer('linger').touch();
+    this.timer('linger')?.touch();
   }
 
-  /** Closes at once: the client sees the response cut. */
-  cut(): void {
-    this.socket.destroy();
+  /** Closes at once: the client sees the response cut (`reset`: with a TCP reset, where a FIN would read as its end). */
+  cut(reset = false): void {
+    if (reset) this.socket.resetAndDestroy();
+    else this.socket.destroy();
   }
 
   /** A head that cannot be served: its status and reason, then the connection closes. */
@@ -358,12 +376,13 @@ export class Connection implements BodyHost, ExchangeHost {
       return;
     }
     this.bodyWaiter = waiter;
-    if (this.expectContinue) {
+    // once the response head is out a 100 would land inside the response: the client gets none
+    if (this.expectContinue && this.exchange !== null && !this.exchange.headSent) {
       this.expectContinue = false;
       this.socket.write(CONTINUE);
     }
     this.resume();
-    this.timer('body', ms).touch();
+    this.timer('body', ms)?.touch();
   }
 
   /** @internal */
@@ -414,7 +433,7 @@ export class Connection implements BodyHost, ExchangeHost {
   /** @internal The client is behind: `waiter` resumes on 'drain', or fails after `ms`. */
   waitDrain(waiter: Waiter, ms: number): void {
     this.drainWaiter = waiter;
-    this.timer('send', ms).touch();
+    this.timer('send', ms)?.touch();
   }
 
   /** @internal */
@@ -425,6 +444,12 @@ export class Connection implements BodyHost, ExchangeHost {
   }
 
   private readonly onDrain = (): void => {
+    if (this.blocked) {
+      this.blocked = false;
+      this.sendTimer?.stop();
+      if (this.state === HEAD) this.readOn();
+      return;
+    }
     const waiter = this.drainWaiter;
     if (waiter === null) return;
     this.drainWaiter = null;
@@ -436,7 +461,7 @@ export class Connection implements BodyHost, ExchangeHost {
 
   /** @internal */
   armStream(ms: number): void {
-    this.timer('stream', ms).touch();
+    this.timer('stream', ms)?.touch();
   }
 
   /** @internal */
@@ -449,19 +474,25 @@ export class Connection implements BodyHost, ExchangeHost {
     this.streamTimer?.stop();
   }
 
-  // ---- timers: one IdleTimeout each, made on first use ----
+  // ---- timers: one IdleTimeout each, made on first use; none for a timeout of 0 (no limit) ----
 
-  private timer(kind: 'header' | 'keepAlive' | 'body' | 'send' | 'linger' | 'stream', ms = 0): IdleTimeout {
+  private timer(kind: 'header' | 'keepAlive' | 'body' | 'send' | 'linger' | 'stream', ms = 0): IdleTimeout | null {
     const options = this.options;
     switch (kind) {
       case 'header':
+        if (options.headerTimeout <= 0) return null;
         return (this.headerTimer ??= new IdleTimeout(options.headerTimeout, () => this.headerTimedOut()));
       case 'keepAlive':
+        if (options.keepAliveTimeout <= 0) return null;
         return (this.keepAliveTimer ??= new IdleTimeout(options.keepAliveTimeout, () => {
           if (this.state === HEAD && !this.headStarted) this.finish();
         }));
       case 'linger':
+        if (options.lingerTimeout <= 0) return null;
         return (this.lingerTimer ??= new IdleTimeout(options.lingerTimeout, () => this.cut()));
+    }
+    if (ms <= 0) return null;
+    switch (kind) {
       case 'body':
         if (this.bodyTimer === null || this.bodyTimer.ms !== ms)
           this.bodyTimer = new IdleTimeout(ms, () => this.bodyTimedOut(ms));
@@ -496,6 +527,10 @@ export class Connection implements BodyHost, ExchangeHost {
   }
 
   private sendTimedOut(ms: number): void {
+    if (this.blocked) {
+      this.cut();
+      return;
+    }
     const waiter = this.drainWaiter;
     if (waiter === null) return;
     this.drainWaiter = null;

@@ -13,12 +13,27 @@ import { defineKind } from '../../runtime/effect.js';
 import type { Effect, Waiter } from '../../runtime/effect.js';
 import type { Task, TaskObserver } from '../../runtime/task.js';
 import type { ResponseSink } from '../../stream/sink.js';
+import { trimOws } from './chars.js';
 import type { ExchangeHost, Written } from './host.js';
 import type { FrontBody } from './request-body.js';
 import type { RequestHead } from './request-head.js';
 import { checkField, dateHeaderLine, statusLine } from './response-head.js';
 
 export type { Written } from './host.js';
+
+/**
+ * A Content-Length as one number: a repeated one (`5, 5`, or an array, as an upstream may send it) is
+ * sent once; anything else cannot frame the body the front writes.
+ */
+function oneLength(value: string | string[]): string {
+  if (typeof value === 'string' && /^\d{1,15}$/.test(value)) return value;
+  const items = (typeof value === 'string' ? value : value.join(',')).split(',');
+  const first = trimOws(items[0]!);
+  for (const item of items)
+    if (!/^\d{1,15}$/.test(trimOws(item)) || Number(trimOws(item)) !== Number(first))
+      throw new InvalidArgumentError(`Content-Length ${JSON.stringify(value)} is not one number of bytes`);
+  return String(Number(first));
+}
 
 /** How the body is framed on the wire, once the head is decided. */
 const UNDECIDED = 0;
@@ -146,9 +161,10 @@ export class FrontExchange implements ResponseSink, TaskObserver {
 
   header(name: string, value: string | number | string[]): this {
     if (this.framing !== UNDECIDED) throw new HeadersSentError(name);
-    const text = typeof value === 'number' ? String(value) : value;
+    let text = typeof value === 'number' ? String(value) : value;
     checkField(name, text);
     const lower = name.toLowerCase();
+    if (lower === 'content-length') text = oneLength(text);
     if (this.names === null) {
       this.names = [lower];
       this.values = [text];
@@ -405,8 +421,9 @@ export class FrontExchange implements ResponseSink, TaskObserver {
     }
     const status = statusForError(err);
     if (this.conn.socketGone || (this.framing !== UNDECIDED && this.pendingHead === null)) {
-      // the head went out already: cut the response so the client cannot take it for complete
-      this.conn.cut();
+      // the head went out already: cut the response so the client cannot take it for complete (a body
+      // that ends with the connection needs a reset for that: a FIN is its normal end)
+      this.conn.cut(this.framing === UNTIL_CLOSE);
       this.end(false);
       return;
     }

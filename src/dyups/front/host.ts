@@ -14,8 +14,8 @@ export interface ExchangeHost {
   readonly socketGone: boolean;
   /** The response to `exchange` went out whole (`keepAlive`: the next request may follow), or was cut. */
   exchangeEnded(exchange: object, keepAlive: boolean): void;
-  /** Closes at once: the client sees the response cut. */
-  cut(): void;
+  /** Closes at once: the client sees the response cut (`reset`: with a TCP reset, where a FIN would read as its end). */
+  cut(reset?: boolean): void;
   /** `written` gets `parts` back once the write ending with them completed: the callback to give that write. */
   lend(parts: readonly Buffer[], written: Written): (err?: Error | null) => void;
   /** The client is behind: `waiter` resumes on 'drain', or fails after `ms`. */

@@ -1,6 +1,6 @@
 // Over 300 lines: one strict, incremental parser of the request line and header lines, and what it decides from them.
 import type { IncomingHttpHeaders } from 'node:http';
-import { COLON, CR, FIELD_VALUE, HTAB, LF, SP, TARGET, TOKEN } from './chars.js';
+import { COLON, CR, FIELD_VALUE, HTAB, LF, SP, TARGET, TOKEN, trimOws } from './chars.js';
 
 /** What bounds a request head: its bytes (from the request line to the empty line) and its field lines. */
 export interface HeadLimits {
@@ -93,6 +93,13 @@ function commonName(buf: Buffer, start: number, end: number): string | null {
   }
   return null;
 }
+
+/**
+ * An absolute-form target's scheme and authority, then the end or the path, query or fragment: a host
+ * name of letters, digits, `.`, `-`, `_` (group names) or an IP literal, an optional port; no userinfo
+ * (RFC 9110 section 4.2.4), no other byte (nginx refuses them too).
+ */
+const AUTHORITY = /^https?:\/\/(?:[A-Za-z0-9._-]+|\[[0-9A-Fa-f:.]+\])(?::[0-9]*)?(?:[/?#]|$)/i;
 
 const NEED_MORE = -1;
 
@@ -215,6 +222,8 @@ export class HeadParser {
       const absolute = /^https?:\/\//i.test(url);
       if (!absolute && !(url === '*' && method === 'OPTIONS'))
         return this.fail(400, 'the request target is neither a path, an absolute URI nor * for OPTIONS');
+      if (absolute && !AUTHORITY.test(url))
+        return this.fail(400, 'the absolute-form target has no valid host[:port] (userinfo, other bytes)');
     }
     this.method = method;
     this.url = url;
@@ -280,7 +289,9 @@ export class HeadParser {
         return; // as node does: no such key on a plain object
     }
     const existing = headers[name];
-    if (existing === undefined) headers[name] = name === 'set-cookie' ? [value] : value;
+    // a function: the constructor plain objects inherit, not a field seen before
+    if (existing === undefined || typeof existing === 'function')
+      headers[name] = name === 'set-cookie' ? [value] : value;
     else if (name === 'set-cookie') (existing as string[]).push(value);
     else if (name === 'cookie') headers[name] = `${existing as string}; ${value}`;
     else if (!FIRST_ONLY.has(name)) headers[name] = `${existing as string}, ${value}`;
@@ -311,7 +322,7 @@ export class HeadParser {
       if (this.contentLength >= 0) return this.refuse(400, 'both Content-Length and Transfer-Encoding');
       if (this.minor === 0) return this.refuse(400, 'Transfer-Encoding in an HTTP/1.0 request');
       const codings = te.toLowerCase().split(',');
-      if (codings[codings.length - 1]!.trim() !== 'chunked')
+      if (trimOws(codings[codings.length - 1]!) !== 'chunked')
         return this.refuse(400, 'a Transfer-Encoding whose last coding is not chunked');
       if (codings.length > 1) return this.refuse(501, `Transfer-Encoding '${te}' is not supported`);
       chunked = true;
