@@ -75,7 +75,8 @@ export class HttpResponse {
       const name = fields[i]!;
       const value = fields[i + 1]!;
       const existing = out[name];
-      if (existing === undefined) out[name] = value;
+      // `constructor`, `toString`...: the object's prototype has them, the response does not
+      if (existing === undefined || !Object.hasOwn(out, name)) out[name] = value;
       else if (Array.isArray(existing)) existing.push(value);
       else out[name] = [existing, value];
     }

@@ -192,7 +192,7 @@ export function addHeaderLine(peer: string, line: string, headers: Headers, raw:
   raw.push([name, value]);
   const lower = name.toLowerCase();
   const existing = headers[lower];
-  if (existing === undefined) headers[lower] = value;
+  if (existing === undefined || !Object.hasOwn(headers, lower)) headers[lower] = value;
   else if (Array.isArray(existing)) existing.push(value);
   else headers[lower] = [existing, value];
 }

@@ -292,6 +292,9 @@ export class ResponseHeadParser implements QueueParser {
       const c = buf[k];
       if (c === 13 || c === 0)
         throw new HttpProtocolError(this.peer, `header '${latin1(buf, start, i)}' has a CR or NUL in its value`);
+      // what no server may send (RFC 9110 5.5), nor could the proxy send it on
+      if ((c! < 32 && c !== 9) || c === 127)
+        throw new HttpProtocolError(this.peer, `header '${latin1(buf, start, i)}' has a control byte in its value`);
     }
     this.spans.push(start, i, from, to, known);
   }

@@ -495,7 +495,7 @@ export function bodyOf(request: ResponseSink['request']): unknown {
 
 /**
  * The client's end-to-end headers for the upstream, as a list: without Host (like nginx, the upstream's
- * $proxy_host) and Content-Length (the framing is the proxy's, from the body it sends), with
+ * $proxy_host), Content-Length (the framing is the proxy's, from the body it sends) and Expect, with
  * X-Forwarded-For and X-Forwarded-Proto set (in place, when the client sent them).
  */
 function requestHeaders(request: ResponseSink['request']): string[] {
@@ -508,7 +508,9 @@ function requestHeaders(request: ResponseSink['request']): string[] {
   const list: string[] = [];
   for (const name of Object.keys(headers)) {
     const value = headers[name];
-    if (value === undefined || name === 'host' || name === 'content-length' || !endToEnd(name, named)) continue;
+    // Expect: the proxy's own server answered it to the client (nginx clears it too)
+    if (value === undefined || name === 'host' || name === 'content-length' || name === 'expect') continue;
+    if (!endToEnd(name, named)) continue;
     if (name === 'x-forwarded-for') {
       list.push(name, forwardedFor);
       forSet = true;

@@ -64,7 +64,7 @@ describe('dyups proxy on the front', () => {
     await pools.drain(500);
   });
 
-  it('forwards a chunked request body re-framed: data intact, extensions and trailers dropped', async () => {
+  it('forwards a chunked request body re-framed: data intact, extensions, trailers and Expect dropped', async () => {
     const received: string[] = [];
     const upstream: TestServer = await startTcpServer((socket: Socket) => {
       let text = '';
@@ -79,7 +79,7 @@ describe('dyups proxy on the front', () => {
     try {
       table.update('chunks.local', `server 127.0.0.1:${upstream.port};`);
       const answer = await send(
-        'POST /up HTTP/1.1\r\nHost: chunks.local\r\nTransfer-Encoding: chunked\r\n\r\n3;secret=1\r\nabc\r\n4\r\ndefg\r\n0\r\nX-Trailer: evil\r\n\r\n',
+        'POST /up HTTP/1.1\r\nHost: chunks.local\r\nExpect: 100-continue\r\nTransfer-Encoding: chunked\r\n\r\n3;secret=1\r\nabc\r\n4\r\ndefg\r\n0\r\nX-Trailer: evil\r\n\r\n',
         (t) => t.endsWith('\r\n\r\nok'),
       );
       assert.match(answer, /^HTTP\/1\.1 200 OK\r\n/);
@@ -87,6 +87,7 @@ describe('dyups proxy on the front', () => {
       const head = received[0]!.slice(0, received[0]!.indexOf('\r\n\r\n'));
       assert.match(head, /^POST \/up HTTP\/1\.1\r\n/);
       assert.match(head, /\r\nTransfer-Encoding: chunked/i);
+      assert.doesNotMatch(head, /\r\nexpect:/i, 'Expect was answered here, not passed on');
       const sent = received[0]!.slice(head.length + 4);
       assert.ok(!sent.includes('secret') && !sent.includes('X-Trailer'), JSON.stringify(sent));
       assert.equal(dechunk(sent), 'abcdefg');

@@ -116,6 +116,23 @@ describe('http client: response heads', () => {
     }
   });
 
+  it('keeps headers named like Object.prototype members as sent (constructor, toString)', async () => {
+    const upstream = await upstreamReplying(
+      'HTTP/1.1 200 OK\r\nConstructor: x\r\ntoString: y\r\nSet-Cookie: a=1\r\nSet-Cookie: b=2\r\nContent-Length: 0\r\n\r\n',
+    );
+    try {
+      const seen = await scheduler.go(() => fetchOnce(upstream.port));
+      assert.deepEqual(seen.headers, {
+        constructor: 'x',
+        tostring: 'y',
+        'set-cookie': ['a=1', 'b=2'],
+        'content-length': '0',
+      });
+    } finally {
+      await upstream.close();
+    }
+  });
+
   it('refuses what the line reader refused, with the same errors, whole or in pieces', async () => {
     const cases: Array<[string, string, RegExp, Partial<http.HttpLimits>?]> = [
       ['status below 100', 'HTTP/1.1 099 Low\r\n\r\n', /invalid status line 'HTTP\/1\.1 099 Low'/],
@@ -129,6 +146,8 @@ describe('http client: response heads', () => {
       ['no colon', 'HTTP/1.1 200 OK\r\nNoColon\r\n\r\n', /invalid header line/],
       ['a NUL in a value', 'HTTP/1.1 200 OK\r\nX-B: a\0b\r\n\r\n', /header 'X-B' has a CR or NUL in its value/],
       ['a CR in a value', 'HTTP/1.1 200 OK\r\nX-B: a\rb\r\n\r\n', /header 'X-B' has a CR or NUL in its value/],
+      ['a DEL in a value', 'HTTP/1.1 200 OK\r\nX-B: a\x7fb\r\n\r\n', /header 'X-B' has a control byte in its value/],
+      ['a control byte in a value', 'HTTP/1.1 200 OK\r\nX-B: a\x01b\r\n\r\n', /header 'X-B' has a control byte/],
       [
         'too many headers',
         'HTTP/1.1 200 OK\r\nA: 1\r\nB: 2\r\nC: 3\r\nD: 4\r\n\r\n',
