@@ -2,10 +2,11 @@ import type { IncomingHttpHeaders } from 'node:http';
 import { upstreamPoolName } from './upstream-pools.js';
 import { HttpProtocolError, SocketError, SocketTimeoutError } from '../errors/index.js';
 import { MAX_REQUEST_HEADERS } from '../fastify/header-count-limit.js';
+import type { Timeouts } from '../../adapters/tcp/index.js';
 import type { Operation } from '../runtime/effect.js';
 import type { Scheduler } from '../runtime/scheduler.js';
 import { proxyPass } from '../stream/proxy.js';
-import type { BufferingOptions, ProxyProgress } from '../stream/proxy.js';
+import type { BufferingOptions, ProxyPassOptions, ProxyProgress } from '../stream/proxy.js';
 import { FrontServer } from './front/index.js';
 import type { FrontExchange } from './front/index.js';
 import type { Balancers, Peer } from './balancer.js';
@@ -83,7 +84,12 @@ function targetUrl(target: string): URL {
 /** The name in a host[:port] (Host header or URI authority): lowercased, port and a trailing dot dropped. */
 function nameOf(hostPort: string): string {
   const host = hostPort.toLowerCase();
-  const name = host.startsWith('[') ? host.slice(0, host.indexOf(']') + 1) : host.split(':')[0]!;
+  let name = host;
+  if (host.startsWith('[')) name = host.slice(0, host.indexOf(']') + 1);
+  else {
+    const colon = host.indexOf(':');
+    if (colon >= 0) name = host.slice(0, colon);
+  }
   return name.endsWith('.') ? name.slice(0, -1) : name;
 }
 
@@ -104,6 +110,27 @@ function absoluteTarget(url: string): { host: string; path: string } | null {
   return { host: nameOf(url.slice(start, end)), path: rest.startsWith('/') ? rest : `/${rest}` };
 }
 
+/** What a request that has not been retried skips: no server yet. */
+const NOT_TRIED: ReadonlySet<Peer> = new Set<Peer>();
+
+/** Where a peer is reached: host and port (or a unix path), its keepalive pool and the timeouts. */
+class PeerRoute {
+  readonly host: string;
+  readonly port: number;
+  readonly pool: string;
+
+  constructor(
+    readonly address: string,
+    readonly poolSize: number,
+    readonly timeouts: Timeouts,
+  ) {
+    const endpoint = endpointOf(address);
+    this.host = 'path' in endpoint ? address : endpoint.host;
+    this.port = 'path' in endpoint ? 0 : endpoint.port;
+    this.pool = upstreamPoolName(address);
+  }
+}
+
 /** Errors after which the next server may be tried: the request never reached a server's application. */
 function retryable(err: unknown): boolean {
   return err instanceof SocketError && (err.op === 'connect' || err instanceof SocketTimeoutError);
@@ -119,6 +146,22 @@ function retryable(err: unknown): boolean {
  * framing: 400), one request at a time per connection, the response head and body in one write.
  */
 export function buildProxyServer(table: UpstreamTable, balancers: Balancers, options: DyupsProxyOptions): FrontServer {
+  const timeouts = {
+    connect: options.connectTimeout,
+    read: options.readTimeout,
+    send: options.sendTimeout ?? options.readTimeout,
+  };
+  const buffering = options.buffering;
+  /** Each peer's connect settings, made once per peer (and again when its address or its group's keepalive changes). */
+  const routes = new WeakMap<Peer, PeerRoute>();
+  function routeOf(peer: Peer, poolSize: number): PeerRoute {
+    const known = routes.get(peer);
+    if (known !== undefined && known.address === peer.address && known.poolSize === poolSize) return known;
+    const route = new PeerRoute(peer.address, poolSize, timeouts);
+    routes.set(peer, route);
+    return route;
+  }
+
   function* proxy(ctx: FrontExchange): Operation<unknown> {
     const request = ctx.request;
     const absolute = absoluteTarget(request.url);
@@ -130,14 +173,16 @@ export function buildProxyServer(table: UpstreamTable, balancers: Balancers, opt
       return `502 Bad Gateway: no upstream group named '${name}' (the Host header names it)\n`;
     }
     const hashKey = group.balancer.kind === 'hash' ? hashKeyOf(group.balancer.key, request) : '';
-    const tried = new Set<Peer>();
+    const poolSize = group.keepalive > 0 ? group.keepalive : 64;
+    // made on the first retry: most requests never need one
+    let tried: Set<Peer> | null = null;
     let lastError: unknown = null;
     let staleRetries = 0;
     // streamed on as it arrives (proxy_request_buffering off); a Content-Length over the limit is a 413 here
     const body = ctx.body;
     body?.checkLength();
     for (;;) {
-      const peer = balancer.pick({ clientIp: request.ip, hashKey }, tried);
+      const peer = balancer.pick({ clientIp: request.ip, hashKey }, tried ?? NOT_TRIED);
       if (peer === null) {
         const timedOut = lastError instanceof SocketTimeoutError;
         ctx.status = timedOut ? 504 : 502;
@@ -147,25 +192,20 @@ export function buildProxyServer(table: UpstreamTable, balancers: Balancers, opt
             : `every server failed; last: ${(lastError as Error).message}`;
         return `${ctx.status} ${timedOut ? 'Gateway Timeout' : 'Bad Gateway'}: upstream '${name}': ${why}\n`;
       }
-      tried.add(peer);
       peer.active++;
       const progress: ProxyProgress = { reused: false, headReceived: false };
       try {
-        const endpoint = endpointOf(peer.address);
-        const [host, port] = 'path' in endpoint ? [peer.address, 0] : [endpoint.host, endpoint.port];
-        yield* proxyPass(ctx, host, port, {
-          pool: upstreamPoolName(peer.address),
-          ...(absolute !== null ? { path: absolute.path } : {}),
-          poolSize: group.keepalive > 0 ? group.keepalive : 64,
-          timeouts: {
-            connect: options.connectTimeout,
-            read: options.readTimeout,
-            send: options.sendTimeout ?? options.readTimeout,
-          },
-          ...(options.buffering ? { buffering: options.buffering } : {}),
+        const route = routeOf(peer, poolSize);
+        const passOptions: ProxyPassOptions = {
+          pool: route.pool,
+          poolSize,
+          timeouts: route.timeouts,
           body,
           progress,
-        });
+        };
+        if (absolute !== null) passOptions.path = absolute.path;
+        if (buffering !== undefined) passOptions.buffering = buffering;
+        yield* proxyPass(ctx, route.host, route.port, passOptions);
         peer.succeeded();
         return undefined;
       } catch (err) {
@@ -177,10 +217,11 @@ export function buildProxyServer(table: UpstreamTable, balancers: Balancers, opt
         // a kept-alive connection the server had already closed is not the server failing: try again fresh
         const stale =
           progress.reused && beforeHead && !(err instanceof SocketTimeoutError) && staleRetries < MAX_STALE_RETRIES;
-        if (stale) {
-          staleRetries++;
-          tried.delete(peer);
-        } else peer.failed(Date.now());
+        if (stale) staleRetries++;
+        else {
+          peer.failed(Date.now());
+          (tried ??= new Set<Peer>()).add(peer);
+        }
         if (!IDEMPOTENT.has(request.method) || !beforeHead || (body !== null && body.consumed > 0)) throw err;
       } finally {
         peer.active--;
