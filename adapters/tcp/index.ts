@@ -73,51 +73,66 @@ export function connect(
   portOrOptions?: number | ConnectOptions,
   maybeOptions?: ConnectOptions,
 ): Effect<TcpSocket> {
-  let target: Target;
-  let peer: string;
+  let port = 0;
   let options: ConnectOptions;
   if (host.startsWith('unix:')) {
-    const path = host.slice(5);
-    if (path === '') throw new InvalidArgumentError("tcp.connect(): 'unix:' needs a socket path");
-    target = { path };
-    peer = host;
+    if (host.length === 5) throw new InvalidArgumentError("tcp.connect(): 'unix:' needs a socket path");
     options = (portOrOptions as ConnectOptions | undefined) ?? {};
   } else {
-    const port = portOrOptions;
     if (typeof host !== 'string' || host === '') throw new InvalidArgumentError('tcp.connect() needs a host');
-    if (typeof port !== 'number' || !Number.isInteger(port) || port < 1 || port > 65535) {
+    if (typeof portOrOptions !== 'number' || !Number.isInteger(portOrOptions) || portOrOptions < 1 || portOrOptions > 65535) {
       throw new InvalidArgumentError(
-        `tcp.connect(): port must be a whole number from 1 to 65535, got ${typeof port === 'object' ? 'an options object' : String(port)}`,
+        `tcp.connect(): port must be a whole number from 1 to 65535, got ${typeof portOrOptions === 'object' ? 'an options object' : String(portOrOptions)}`,
       );
     }
-    target = { host, port };
-    peer = `${host}:${port}`;
+    port = portOrOptions;
     options = maybeOptions ?? {};
   }
-  const timeouts: Timeouts = {
-    connect: timeoutOf('connect', options.timeouts?.connect),
-    send: timeoutOf('send', options.timeouts?.send),
-    read: timeoutOf('read', options.timeouts?.read),
-  };
-  const name = options.pool ?? peer;
-  const pool = pools.get(
-    'tcp',
-    name,
-    () =>
-      new KeepalivePool<TcpConnection>(
-        {
-          name,
-          ...(options.poolSize === undefined ? {} : { size: options.poolSize }),
-          ...(options.backlog === undefined ? {} : { backlog: options.backlog }),
-          ...(options.idleTimeout === undefined ? {} : { idleTimeout: options.idleTimeout }),
-          acquireTimeout: timeouts.connect,
-        },
-        {
-          create: () => TcpConnection.open(target, peer, timeouts.connect),
-          destroy: (conn) => conn.destroy(),
-          isAlive: (conn) => conn.isAlive(),
-        },
-      ),
-  );
+  const timeouts = timeoutsOf(options.timeouts);
+  const name = options.pool ?? peerOf(host, port);
+  const pool = pools.get('tcp', name, () => {
+    const peer = peerOf(host, port);
+    const target: Target = port === 0 ? { path: host.slice(5) } : { host, port };
+    return new KeepalivePool<TcpConnection>(
+      {
+        name,
+        ...(options.poolSize === undefined ? {} : { size: options.poolSize }),
+        ...(options.backlog === undefined ? {} : { backlog: options.backlog }),
+        ...(options.idleTimeout === undefined ? {} : { idleTimeout: options.idleTimeout }),
+        acquireTimeout: timeouts.connect,
+      },
+      {
+        create: () => TcpConnection.open(target, peer, timeouts.connect),
+        destroy: (conn) => conn.destroy(),
+        isAlive: (conn) => conn.isAlive(),
+      },
+    );
+  });
   return lease(CONNECT, new TcpLease(pool, timeouts));
+}
+
+/** What a socket is called in errors: host:port, or unix:/path. */
+function peerOf(host: string, port: number): string {
+  return port === 0 ? host : `${host}:${port}`;
+}
+
+const DEFAULT_TIMEOUTS: Timeouts = { connect: DEFAULT_TIMEOUT, send: DEFAULT_TIMEOUT, read: DEFAULT_TIMEOUT };
+/** Timeouts checked before, by the object passed: a caller (the dyups proxy) passes the same one every time. */
+const checkedTimeouts = new WeakMap<Partial<Timeouts>, Timeouts>();
+
+/** The timeouts of a connect, each checked, a default where one is missing; never changed once made. */
+function timeoutsOf(given: Partial<Timeouts> | undefined): Timeouts {
+  if (given === undefined) return DEFAULT_TIMEOUTS;
+  const known = checkedTimeouts.get(given);
+  if (known !== undefined && known.connect === given.connect && known.send === given.send && known.read === given.read)
+    return known;
+  const timeouts: Timeouts = {
+    connect: timeoutOf('connect', given.connect),
+    send: timeoutOf('send', given.send),
+    read: timeoutOf('read', given.read),
+  };
+  // only a whole set is remembered (one with a default filled in would never compare equal)
+  if (given.connect !== undefined && given.send !== undefined && given.read !== undefined)
+    checkedTimeouts.set(given, timeouts);
+  return timeouts;
 }

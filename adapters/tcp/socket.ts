@@ -124,7 +124,9 @@ export class TcpSocket extends OwnedConnection {
   private readonly pool: KeepalivePool<TcpConnection> | null;
   private lease: Lease<TcpConnection> | null;
   private conn: TcpConnection | null;
-  private readonly timeouts: Timeouts;
+  /** Shared with the connect that made it until settimeouts() makes it a copy of its own. */
+  private timeouts: Timeouts;
+  private ownTimeouts = false;
   private readonly wake = (): void => this.onActivity();
 
   private reader: Waiter | null = null;
@@ -149,7 +151,7 @@ export class TcpSocket extends OwnedConnection {
     this.pool = pool;
     this.lease = lease;
     this.conn = conn;
-    this.timeouts = { ...timeouts };
+    this.timeouts = timeouts;
     this.closeWithOwner();
   }
 
@@ -291,6 +293,10 @@ export class TcpSocket extends OwnedConnection {
         throw new InvalidArgumentError(
           `settimeouts(): ${name} timeout must be a number of ms > 0, got ${String(value)}`,
         );
+      }
+      if (!this.ownTimeouts) {
+        this.timeouts = { ...this.timeouts };
+        this.ownTimeouts = true;
       }
       this.timeouts[name] = value;
     }

@@ -8,7 +8,8 @@ const RETIRE_GRACE_MS = 3_600_000;
  * connection never share a pool even under the same name.
  */
 export class PoolRegistry {
-  private readonly pools = new Map<string, KeepalivePool<unknown>>();
+  /** By kind, then by name: a lookup builds no key string. */
+  private readonly pools = new Map<string, Map<string, KeepalivePool<unknown>>>();
   private readonly drainHooks: Array<() => Promise<void>> = [];
 
   /** Also run on drain: for connections kept outside pools (the shared Redis connections). */
@@ -18,11 +19,12 @@ export class PoolRegistry {
 
   /** The pool of that kind and name, created by `create` on first use. */
   get<R>(kind: string, name: string, create: () => KeepalivePool<R>): KeepalivePool<R> {
-    const key = `${kind}\0${name}`;
-    let pool = this.pools.get(key) as KeepalivePool<R> | undefined;
+    let named = this.pools.get(kind);
+    if (named === undefined) this.pools.set(kind, (named = new Map()));
+    let pool = named.get(name) as KeepalivePool<R> | undefined;
     if (pool === undefined) {
       pool = create();
-      this.pools.set(key, pool as KeepalivePool<unknown>);
+      named.set(name, pool as KeepalivePool<unknown>);
     }
     return pool;
   }
@@ -32,20 +34,22 @@ export class PoolRegistry {
    * come back (or after `graceMs`); a later `get` of the same name makes a new pool.
    */
   retire(kind: string, name: string, graceMs = RETIRE_GRACE_MS): void {
-    const key = `${kind}\0${name}`;
-    const pool = this.pools.get(key);
+    const named = this.pools.get(kind);
+    const pool = named?.get(name);
     if (pool === undefined) return;
-    this.pools.delete(key);
+    named!.delete(name);
     void pool.drain(graceMs);
   }
 
   stats(): Array<PoolStats & { kind: string }> {
-    return [...this.pools].map(([key, pool]) => ({ kind: key.slice(0, key.indexOf('\0')), ...pool.stats() }));
+    const out: Array<PoolStats & { kind: string }> = [];
+    for (const [kind, named] of this.pools) for (const pool of named.values()) out.push({ kind, ...pool.stats() });
+    return out;
   }
 
   /** Drains and forgets every pool (shutdown, or between tests); see KeepalivePool.drain. */
   async drain(graceMs?: number): Promise<void> {
-    const all = [...this.pools.values()];
+    const all = [...this.pools.values()].flatMap((named) => [...named.values()]);
     this.pools.clear();
     await Promise.all([...all.map((pool) => pool.drain(graceMs)), ...this.drainHooks.map((hook) => hook())]);
   }
