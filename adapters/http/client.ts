@@ -125,6 +125,20 @@ export class HttpResponse {
   }
 }
 
+/** A response head parser and its read, kept on the pooled connection for its next request. */
+class HeadReading {
+  readonly parser: ResponseHeadParser;
+  readonly read: ReadRequest;
+
+  constructor(
+    peer: string,
+    readonly limits: HttpLimits,
+  ) {
+    this.parser = new ResponseHeadParser(peer, limits.maxHeaderBytes, limits.maxHeaders);
+    this.read = parserRead(this.parser);
+  }
+}
+
 /**
  * An HTTP/1.1 connection to one upstream, on a pooled cosocket (like lua-resty-http): send requests
  * one after another, read each response, then setkeepalive(). The connection goes back to the pool
@@ -141,8 +155,14 @@ export class HttpConnection {
     private readonly hostHeader: string,
     private readonly limits: HttpLimits,
   ) {
-    this.headParser = new ResponseHeadParser(socket.peer, limits.maxHeaderBytes, limits.maxHeaders);
-    this.headRead = parserRead(this.headParser);
+    // a kept-alive connection reads each response with the parser it read the last one with
+    let reading = socket.protocolState;
+    if (!(reading instanceof HeadReading) || reading.limits !== limits) {
+      reading = new HeadReading(socket.peer, limits);
+      socket.protocolState = reading;
+    }
+    this.headParser = (reading as HeadReading).parser;
+    this.headRead = (reading as HeadReading).read;
   }
 
   get peer(): string {

@@ -28,7 +28,21 @@ export function* connect(host: string, port: number, options: HttpConnectOptions
     return new HttpConnection(socket, 'localhost', limits);
   }
   const socket = yield* tcpConnect(host, port, options);
-  return new HttpConnection(socket, port === 80 ? host : `${host}:${port}`, limits);
+  return new HttpConnection(socket, hostHeaderOf(host, port), limits);
+}
+
+let lastHost = '';
+let lastPort = 0;
+let lastHostHeader = '';
+
+/** The Host header for host:port (the last one is remembered: a proxy asks for the same one again and again). */
+function hostHeaderOf(host: string, port: number): string {
+  if (host !== lastHost || port !== lastPort) {
+    lastHostHeader = port === 80 ? host : `${host}:${port}`;
+    lastHost = host;
+    lastPort = port;
+  }
+  return lastHostHeader;
 }
 
 export interface FetchResult {

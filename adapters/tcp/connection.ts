@@ -24,6 +24,8 @@ export class TcpConnection implements Lender {
   closed = false;
   /** The pending reader's wake-up, or null. */
   onActivity: (() => void) | null = null;
+  /** What a protocol keeps with the connection between its uses from the pool (the HTTP client's head parser). */
+  protocolState: object | null = null;
   /** onread returned false: reading stopped (socket.isPaused() does not say so) until resume(). */
   private paused = false;
 

@@ -184,6 +184,15 @@ export class TcpSocket extends OwnedConnection {
     return this.conn;
   }
 
+  /** What a protocol adapter keeps with the connection across its uses from the pool: null until it sets one. */
+  get protocolState(): object | null {
+    return this.conn === null ? null : this.conn.protocolState;
+  }
+
+  set protocolState(state: object | null) {
+    if (this.conn !== null) this.conn.protocolState = state;
+  }
+
   /** Waits until more than `bytes` bytes are buffered (nothing is consumed); closed or reset throw. */
   waitMore(bytes: number): Effect<null> {
     return RECEIVE<null>(this, new ReadRequest(MORE, bytes, null, false));
