@@ -235,8 +235,10 @@ export class FrontExchange implements ResponseSink, TaskObserver {
   /** @internal */
   beginWrite(waiter: Waiter, parts: readonly Buffer[], data: Buffer | null, written: Written | null): void {
     if (this.ended || this.conn.socketGone) throw new SocketClosedError('send', 'client');
+    // an idle timeout armed by this very write's head needs no push
+    const armed = this.idleArmed;
     this.decideHead();
-    if (this.idleArmed) this.conn.touchStream();
+    if (armed) this.conn.touchStream();
     if (this.emit(parts, data, written)) waiter.settleWait(undefined, false);
     else this.conn.waitDrain(waiter, this.sendTimeout);
   }
@@ -244,10 +246,11 @@ export class FrontExchange implements ResponseSink, TaskObserver {
   /** @internal */
   beginFramedWrite(waiter: Waiter, parts: readonly Buffer[], written: Written | null): void {
     if (this.ended || this.conn.socketGone) throw new SocketClosedError('send', 'client');
+    const armed = this.idleArmed;
     this.decideHead();
     if (this.framing !== CHUNKED)
       throw new InvalidArgumentError('writeFramed() needs a body chunked on the socket (chunkOnSocket())');
-    if (this.idleArmed) this.conn.touchStream();
+    if (armed) this.conn.touchStream();
     if (this.emitFramed(parts, written)) waiter.settleWait(undefined, false);
     else this.conn.waitDrain(waiter, this.sendTimeout);
   }
