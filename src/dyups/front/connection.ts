@@ -95,6 +95,8 @@ export class Connection implements BodyHost, ExchangeHost {
   private blocked = false;
   private bodyBroken = false;
   private expectContinue = false;
+  /** The request being answered asked for no further one (Connection: close, or HTTP/1.0 without keep-alive). */
+  private clientCloses = false;
   private bodyWaiter: Waiter | null = null;
   private drainWaiter: Waiter | null = null;
   private headerTimer: IdleTimeout | null = null;
@@ -182,6 +184,7 @@ export class Connection implements BodyHost, ExchangeHost {
     const hasBody = head.chunked || head.contentLength > 0;
     this.decoder.start(head.contentLength, head.chunked);
     this.expectContinue = hasBody && head.expectContinue;
+    this.clientCloses = !head.keepAlive;
     const body = hasBody
       ? new FrontBody(this, head.chunked ? null : head.contentLength, options.bodyLimit, options.bodyTimeout)
       : null;
@@ -211,7 +214,9 @@ export class Connection implements BodyHost, ExchangeHost {
     if (this.state >= LINGER) return;
     // a body the client still holds back for its 100 Continue would never come: no next request to find behind it
     if (!keepAlive || this.bodyBroken || this.host.closing || this.expectContinue) {
-      this.finish();
+      // a client that said it sends nothing more, its request read whole: no lingering, like nginx
+      if (this.clientCloses && !this.bodyBroken && this.decoder.done && this.pos >= this.buf.length) this.closeSoon();
+      else this.finish();
       return;
     }
     if (!this.decoder.done) {
@@ -274,6 +279,18 @@ export class Connection implements BodyHost, ExchangeHost {
     this.resume();
     this.socket.end();
     this.timer('linger')?.touch();
+  }
+
+  /** Closes once what was written has gone out (the close sends the FIN: no shutdown first when it all has). */
+  private closeSoon(): void {
+    this.state = LINGER;
+    this.stopTimers();
+    if (this.socket.writableLength === 0) {
+      this.socket.destroy();
+      return;
+    }
+    this.socket.destroySoon();
+    this.timer('linger')?.touch(); // a client that does not take the answer is cut after the linger timeout
   }
 
   /** Closes at once: the client sees the response cut (`reset`: with a TCP reset, where a FIN would read as its end). */
