@@ -80,7 +80,12 @@ export function connect(
     options = (portOrOptions as ConnectOptions | undefined) ?? {};
   } else {
     if (typeof host !== 'string' || host === '') throw new InvalidArgumentError('tcp.connect() needs a host');
-    if (typeof portOrOptions !== 'number' || !Number.isInteger(portOrOptions) || portOrOptions < 1 || portOrOptions > 65535) {
+    if (
+      typeof portOrOptions !== 'number' ||
+      !Number.isInteger(portOrOptions) ||
+      portOrOptions < 1 ||
+      portOrOptions > 65535
+    ) {
       throw new InvalidArgumentError(
         `tcp.connect(): port must be a whole number from 1 to 65535, got ${typeof portOrOptions === 'object' ? 'an options object' : String(portOrOptions)}`,
       );

@@ -20,7 +20,7 @@ export class PoolRegistry {
   /** The pool of that kind and name, created by `create` on first use. */
   get<R>(kind: string, name: string, create: () => KeepalivePool<R>): KeepalivePool<R> {
     let named = this.pools.get(kind);
-    if (named === undefined) this.pools.set(kind, (named = new Map()));
+    if (named === undefined) this.pools.set(kind, (named = new Map<string, KeepalivePool<unknown>>()));
     let pool = named.get(name) as KeepalivePool<R> | undefined;
     if (pool === undefined) {
       pool = create();

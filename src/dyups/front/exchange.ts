@@ -387,7 +387,8 @@ export class FrontExchange implements ResponseSink, TaskObserver {
     else if (Buffer.isBuffer(value)) body = value;
     else if (value instanceof Uint8Array) body = Buffer.from(value.buffer, value.byteOffset, value.byteLength);
     else {
-      if (this.headerValue('content-type') === undefined) this.header('content-type', 'application/json; charset=utf-8');
+      if (this.headerValue('content-type') === undefined)
+        this.header('content-type', 'application/json; charset=utf-8');
       body = Buffer.from(JSON.stringify(value));
     }
     const status = this.status;
