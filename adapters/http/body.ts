@@ -1,6 +1,6 @@
 // Over 300 lines: BodyReader de-chunks (or checks and passes on) chunk framing in place; its framing states and buffer reuse belong together.
 import { HttpProtocolError, SocketClosedError } from '../../src/errors/index.js';
-import type { Operation } from '../../src/runtime/effect.js';
+import type { Operable, Operation } from '../../src/runtime/effect.js';
 import type { Lender, TcpSocket } from '../tcp/index.js';
 import { CHUNKED, LENGTH, NO_BODY } from './framing.js';
 import type { Framing } from './framing.js';
@@ -9,6 +9,11 @@ import type { Headers } from './head.js';
 
 const MAX_CHUNK_LINE = 4096;
 const MAX_TRAILERS = 16 * 1024;
+
+/** The wait of a body that has ended: none. */
+function* nothingMore(): Operation<unknown> {
+  return null;
+}
 
 /**
  * Reads a response body in pieces: each `read()` returns whatever has arrived, up to `max` bytes,
@@ -41,6 +46,8 @@ export class BodyReader {
   private digitsEnd = 0;
   /** The size of the last chunk whose line dechunk() read (0: none yet). */
   private lastChunk = 0;
+  /** A body until close: the bytes that came with the close, not read yet. */
+  private tail: Buffer | null = null;
 
   constructor(
     private readonly socket: TcpSocket,
@@ -85,32 +92,80 @@ export class BodyReader {
    * After passFraming(), the pieces of a chunked body are chunks with their framing (see there).
    */
   *readParts(max: number, parts: Buffer[]): Operation<number> {
-    if (this.finished) return 0;
-    const lender = this.lender;
-    if (lender === null) return yield* this.readPartsNow(max, parts);
-    // the bytes a read takes off the queue are lent only when this coroutine resumes: until then (and
-    // past the body's end, which stops lending) no read buffer may go back to be reused
-    lender.hold();
-    try {
-      return yield* this.readPartsNow(max, parts);
-    } finally {
-      lender.unhold();
+    for (;;) {
+      const total = this.readNow(max, parts);
+      if (total > 0 || this.finished) return total;
+      yield* this.more();
     }
   }
 
-  private *readPartsNow(max: number, parts: Buffer[]): Operation<number> {
+  /**
+   * Like readParts() without waiting: what has arrived, up to `max` bytes (a chunked body: its complete
+   * frames), appended to `parts`, lent after lendPieces(); 0 when nothing has yet (wait with more()) or
+   * at the end (done). A streaming loop of readNow() and more() resumes one generator per read, not a stack of them.
+   */
+  readNow(max: number, parts: Buffer[]): number {
+    if (this.finished) return 0;
     const first = parts.length;
-    let total: number;
-    if (this.framing.kind === CHUNKED) total = yield* this.readChunked(max, parts);
-    else {
-      const piece = this.framing.kind === LENGTH ? yield* this.readLength(max) : yield* this.readUntilClose(max);
-      if (piece === null) return 0;
-      parts.push(piece);
-      total = piece.length;
-      this.received += total;
-    }
+    const total = this.framing.kind === CHUNKED ? this.parseBuffered(max, parts) : this.takeBuffered(max, parts);
     if (this.lender !== null) for (let i = first; i < parts.length; i++) this.lender.lend(parts[i]!);
     return total;
+  }
+
+  /**
+   * Waits until readNow() has more to give, or the body has ended (then done): for readNow() returning 0.
+   * A connection that ends before a body with a Content-Length or a chunked body does throws.
+   */
+  more(): Operable<unknown> {
+    if (this.finished) return nothingMore();
+    if (this.lastChunkAhead) return this.readLastChunk();
+    if (this.framing.kind !== CHUNKED && this.framing.kind !== LENGTH) return this.moreUntilClose();
+    return this.socket.waitMore(this.socket.buffered);
+  }
+
+  /** Bytes of a body with a Content-Length (or one until close) as they lie in the queue, up to `max`. */
+  private takeBuffered(max: number, parts: Buffer[]): number {
+    const socket = this.socket;
+    const length = this.framing.kind === LENGTH;
+    let total = 0;
+    for (;;) {
+      const tail = this.tail;
+      if (tail !== null) {
+        this.tail = null;
+        parts.push(tail);
+        total += tail.length;
+        this.finish();
+        break;
+      }
+      let take = max - total;
+      if (length && take > this.remaining) take = this.remaining;
+      if (take === 0 || socket.buffered === 0) break;
+      const buf = socket.peekFirst();
+      if (take > buf.length) take = buf.length;
+      parts.push(take === buf.length ? buf : buf.subarray(0, take));
+      socket.consume(take);
+      total += take;
+      if (length) {
+        this.remaining -= take;
+        if (this.remaining === 0) {
+          this.finish();
+          break;
+        }
+      }
+    }
+    this.received += total;
+    return total;
+  }
+
+  /** A body that ends with the connection: the close is its end (with whatever came with it). */
+  private *moreUntilClose(): Operation<void> {
+    try {
+      yield* this.socket.waitMore(this.socket.buffered);
+    } catch (err) {
+      if (!(err instanceof SocketClosedError)) throw err;
+      if (err.partial !== undefined && err.partial.length > 0) this.tail = err.partial;
+      else this.finish();
+    }
   }
 
   /**
@@ -192,42 +247,6 @@ export class BodyReader {
     this.needCrlf = true;
     this.received += data.length;
     return data;
-  }
-
-  private *readLength(max: number): Operation<Buffer | null> {
-    const data = yield* this.socket.receiveany(Math.min(max, this.remaining));
-    this.remaining -= data.length;
-    if (this.remaining === 0) this.finish();
-    return data;
-  }
-
-  private *readUntilClose(max: number): Operation<Buffer | null> {
-    try {
-      return yield* this.socket.receiveany(max);
-    } catch (err) {
-      if (err instanceof SocketClosedError) {
-        this.finish();
-        return err.partial ?? null;
-      }
-      throw err;
-    }
-  }
-
-  /**
-   * Whatever has arrived, up to `max` bytes, de-chunked into `parts`. Every complete chunk already
-   * buffered is parsed in one synchronous pass (a body of 100,000 tiny chunks costs no read, allocation
-   * or copy per chunk); only when nothing complete is buffered does it wait for more bytes.
-   */
-  private *readChunked(max: number, parts: Buffer[]): Operation<number> {
-    for (;;) {
-      const total = this.parseBuffered(max, parts);
-      if (total > 0) return total;
-      if (this.lastChunkAhead) {
-        yield* this.readLastChunk();
-        return 0;
-      }
-      yield* this.socket.waitMore(this.socket.buffered);
-    }
   }
 
   /**
