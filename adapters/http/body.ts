@@ -297,18 +297,13 @@ export class BodyReader {
       }
       if (this.chunkLeft === 0) {
         const size = this.chunkSize(buf, pos);
-        if (size < 0) break;
-        if (size === 0) {
-          this.lastChunkAhead = true; // its line and trailers are read by readLastChunk
-          break;
-        }
+        this.lastChunkAhead = size === 0; // its line and trailers are read by readLastChunk
+        if (size <= 0) break; // -1: the line is not complete yet
         pos = this.lineEnd;
         this.chunkLeft = size;
         this.lastChunk = size;
       }
-      let take = end - pos;
-      if (take > this.chunkLeft) take = this.chunkLeft;
-      if (take > max - out) take = max - out;
+      const take = Math.min(end - pos, this.chunkLeft, max - out);
       if (take === 0) break;
       if (out !== pos) buf.copyWithin(out, pos, pos + take);
       out += take;
@@ -350,11 +345,8 @@ export class BodyReader {
       }
       if (this.chunkLeft === 0) {
         const size = this.chunkSize(buf, pos);
-        if (size < 0) break;
-        if (size === 0) {
-          this.lastChunkAhead = true; // not passed on: the writer ends the body
-          break;
-        }
+        this.lastChunkAhead = size === 0; // not passed on: the writer ends the body
+        if (size <= 0) break;
         const digits = this.digitsEnd - pos;
         const lineEnd = this.lineEnd;
         if (lineEnd - pos === digits + 2 && buf[this.digitsEnd] === 13) {
@@ -374,9 +366,7 @@ export class BodyReader {
         pos = lineEnd;
         this.chunkLeft = size;
       }
-      let take = end - pos;
-      if (take > this.chunkLeft) take = this.chunkLeft;
-      if (take > max - out) take = max - out;
+      const take = Math.min(end - pos, this.chunkLeft, max - out);
       if (take <= 0) break;
       if (out !== pos) buf.copyWithin(out, pos, pos + take);
       out += take;
@@ -403,7 +393,12 @@ export class BodyReader {
       size = size * 16 + v;
       if (++digits > 12) break;
     }
-    if (i === end) return this.incompleteLine(buf, pos);
+    // no call or property on the rare paths (a line cut between two reads, an extension): code V8
+    // optimized before it met one would be thrown away when it does
+    if (i === end) {
+      if (end - pos > MAX_CHUNK_LINE) throw new HttpProtocolError(this.socket.peer, 'chunk size line too long');
+      return -1;
+    }
     this.digitsEnd = i;
     const rest = buf[i];
     if (digits === 0 || digits > 12 || (rest !== 59 && rest !== 13 && rest !== 10 && rest !== 32 && rest !== 9)) {
@@ -413,20 +408,13 @@ export class BodyReader {
         `invalid chunk size line '${buf.toString('latin1', pos, Math.min(lf < 0 ? end : lf, pos + 40))}'`,
       );
     }
-    let lf: number;
-    if (rest === 13 && i + 1 < end && buf[i + 1] === 10) lf = i + 1;
-    else {
-      lf = buf.indexOf(10, i); // chunk extensions or whitespace before the line end
-      if (lf < 0) return this.incompleteLine(buf, pos);
-    }
+    // the line ends at its LF: next after a CR, or past an extension or whitespace
+    let lf = i;
+    while (lf < end && buf[lf] !== 10) lf++;
     if (lf - pos > MAX_CHUNK_LINE) throw new HttpProtocolError(this.socket.peer, 'chunk size line too long');
+    if (lf === end) return -1;
     this.lineEnd = lf + 1;
     return size;
-  }
-
-  private incompleteLine(buf: Buffer, pos: number): number {
-    if (buf.length - pos > MAX_CHUNK_LINE) throw new HttpProtocolError(this.socket.peer, 'chunk size line too long');
-    return -1;
   }
 
   /** The 0-size chunk's line and the trailer section after it. */
