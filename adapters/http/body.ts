@@ -1,6 +1,6 @@
 // Over 300 lines: BodyReader de-chunks (or checks and passes on) chunk framing in place; its framing states and buffer reuse belong together.
 import { HttpProtocolError, SocketClosedError } from '../../src/errors/index.js';
-import type { Operation } from '../../src/runtime/effect.js';
+import type { Operable, Operation } from '../../src/runtime/effect.js';
 import type { Lender, TcpSocket } from '../tcp/index.js';
 import { CHUNKED, LENGTH, NO_BODY } from './framing.js';
 import type { Framing } from './framing.js';
@@ -9,6 +9,11 @@ import type { Headers } from './head.js';
 
 const MAX_CHUNK_LINE = 4096;
 const MAX_TRAILERS = 16 * 1024;
+
+/** The wait of a body that has ended: none. */
+function* nothingMore(): Operation<unknown> {
+  return null;
+}
 
 /**
  * Reads a response body in pieces: each `read()` returns whatever has arrived, up to `max` bytes,
@@ -41,6 +46,8 @@ export class BodyReader {
   private digitsEnd = 0;
   /** The size of the last chunk whose line dechunk() read (0: none yet). */
   private lastChunk = 0;
+  /** A body until close: the bytes that came with the close, not read yet. */
+  private tail: Buffer | null = null;
 
   constructor(
     private readonly socket: TcpSocket,
@@ -85,32 +92,80 @@ export class BodyReader {
    * After passFraming(), the pieces of a chunked body are chunks with their framing (see there).
    */
   *readParts(max: number, parts: Buffer[]): Operation<number> {
-    if (this.finished) return 0;
-    const lender = this.lender;
-    if (lender === null) return yield* this.readPartsNow(max, parts);
-    // the bytes a read takes off the queue are lent only when this coroutine resumes: until then (and
-    // past the body's end, which stops lending) no read buffer may go back to be reused
-    lender.hold();
-    try {
-      return yield* this.readPartsNow(max, parts);
-    } finally {
-      lender.unhold();
+    for (;;) {
+      const total = this.readNow(max, parts);
+      if (total > 0 || this.finished) return total;
+      yield* this.more();
     }
   }
 
-  private *readPartsNow(max: number, parts: Buffer[]): Operation<number> {
+  /**
+   * Like readParts() without waiting: what has arrived, up to `max` bytes (a chunked body: its complete
+   * frames), appended to `parts`, lent after lendPieces(); 0 when nothing has yet (wait with more()) or
+   * at the end (done). A streaming loop of readNow() and more() resumes one generator per read, not a stack of them.
+   */
+  readNow(max: number, parts: Buffer[]): number {
+    if (this.finished) return 0;
     const first = parts.length;
-    let total: number;
-    if (this.framing.kind === CHUNKED) total = yield* this.readChunked(max, parts);
-    else {
-      const piece = this.framing.kind === LENGTH ? yield* this.readLength(max) : yield* this.readUntilClose(max);
-      if (piece === null) return 0;
-      parts.push(piece);
-      total = piece.length;
-      this.received += total;
-    }
+    const total = this.framing.kind === CHUNKED ? this.parseBuffered(max, parts) : this.takeBuffered(max, parts);
     if (this.lender !== null) for (let i = first; i < parts.length; i++) this.lender.lend(parts[i]!);
     return total;
+  }
+
+  /**
+   * Waits until readNow() has more to give, or the body has ended (then done): for readNow() returning 0.
+   * A connection that ends before a body with a Content-Length or a chunked body does throws.
+   */
+  more(): Operable<unknown> {
+    if (this.finished) return nothingMore();
+    if (this.lastChunkAhead) return this.readLastChunk();
+    if (this.framing.kind !== CHUNKED && this.framing.kind !== LENGTH) return this.moreUntilClose();
+    return this.socket.waitMore(this.socket.buffered);
+  }
+
+  /** Bytes of a body with a Content-Length (or one until close) as they lie in the queue, up to `max`. */
+  private takeBuffered(max: number, parts: Buffer[]): number {
+    const socket = this.socket;
+    const length = this.framing.kind === LENGTH;
+    let total = 0;
+    for (;;) {
+      const tail = this.tail;
+      if (tail !== null) {
+        this.tail = null;
+        parts.push(tail);
+        total += tail.length;
+        this.finish();
+        break;
+      }
+      let take = max - total;
+      if (length && take > this.remaining) take = this.remaining;
+      if (take === 0 || socket.buffered === 0) break;
+      const buf = socket.peekFirst();
+      if (take > buf.length) take = buf.length;
+      parts.push(take === buf.length ? buf : buf.subarray(0, take));
+      socket.consume(take);
+      total += take;
+      if (length) {
+        this.remaining -= take;
+        if (this.remaining === 0) {
+          this.finish();
+          break;
+        }
+      }
+    }
+    this.received += total;
+    return total;
+  }
+
+  /** A body that ends with the connection: the close is its end (with whatever came with it). */
+  private *moreUntilClose(): Operation<void> {
+    try {
+      yield* this.socket.waitMore(this.socket.buffered);
+    } catch (err) {
+      if (!(err instanceof SocketClosedError)) throw err;
+      if (err.partial !== undefined && err.partial.length > 0) this.tail = err.partial;
+      else this.finish();
+    }
   }
 
   /**
@@ -194,42 +249,6 @@ export class BodyReader {
     return data;
   }
 
-  private *readLength(max: number): Operation<Buffer | null> {
-    const data = yield* this.socket.receiveany(Math.min(max, this.remaining));
-    this.remaining -= data.length;
-    if (this.remaining === 0) this.finish();
-    return data;
-  }
-
-  private *readUntilClose(max: number): Operation<Buffer | null> {
-    try {
-      return yield* this.socket.receiveany(max);
-    } catch (err) {
-      if (err instanceof SocketClosedError) {
-        this.finish();
-        return err.partial ?? null;
-      }
-      throw err;
-    }
-  }
-
-  /**
-   * Whatever has arrived, up to `max` bytes, de-chunked into `parts`. Every complete chunk already
-   * buffered is parsed in one synchronous pass (a body of 100,000 tiny chunks costs no read, allocation
-   * or copy per chunk); only when nothing complete is buffered does it wait for more bytes.
-   */
-  private *readChunked(max: number, parts: Buffer[]): Operation<number> {
-    for (;;) {
-      const total = this.parseBuffered(max, parts);
-      if (total > 0) return total;
-      if (this.lastChunkAhead) {
-        yield* this.readLastChunk();
-        return 0;
-      }
-      yield* this.socket.waitMore(this.socket.buffered);
-    }
-  }
-
   /**
    * De-chunks (or frames: see passFraming) the complete frames buffered on the socket without waiting,
    * in place: each chunk's data is moved down over the framing before it (framed: only over what a
@@ -278,18 +297,13 @@ export class BodyReader {
       }
       if (this.chunkLeft === 0) {
         const size = this.chunkSize(buf, pos);
-        if (size < 0) break;
-        if (size === 0) {
-          this.lastChunkAhead = true; // its line and trailers are read by readLastChunk
-          break;
-        }
+        this.lastChunkAhead = size === 0; // its line and trailers are read by readLastChunk
+        if (size <= 0) break; // -1: the line is not complete yet
         pos = this.lineEnd;
         this.chunkLeft = size;
         this.lastChunk = size;
       }
-      let take = end - pos;
-      if (take > this.chunkLeft) take = this.chunkLeft;
-      if (take > max - out) take = max - out;
+      const take = Math.min(end - pos, this.chunkLeft, max - out);
       if (take === 0) break;
       if (out !== pos) buf.copyWithin(out, pos, pos + take);
       out += take;
@@ -331,11 +345,8 @@ export class BodyReader {
       }
       if (this.chunkLeft === 0) {
         const size = this.chunkSize(buf, pos);
-        if (size < 0) break;
-        if (size === 0) {
-          this.lastChunkAhead = true; // not passed on: the writer ends the body
-          break;
-        }
+        this.lastChunkAhead = size === 0; // not passed on: the writer ends the body
+        if (size <= 0) break;
         const digits = this.digitsEnd - pos;
         const lineEnd = this.lineEnd;
         if (lineEnd - pos === digits + 2 && buf[this.digitsEnd] === 13) {
@@ -355,9 +366,7 @@ export class BodyReader {
         pos = lineEnd;
         this.chunkLeft = size;
       }
-      let take = end - pos;
-      if (take > this.chunkLeft) take = this.chunkLeft;
-      if (take > max - out) take = max - out;
+      const take = Math.min(end - pos, this.chunkLeft, max - out);
       if (take <= 0) break;
       if (out !== pos) buf.copyWithin(out, pos, pos + take);
       out += take;
@@ -384,7 +393,12 @@ export class BodyReader {
       size = size * 16 + v;
       if (++digits > 12) break;
     }
-    if (i === end) return this.incompleteLine(buf, pos);
+    // no call or property on the rare paths (a line cut between two reads, an extension): code V8
+    // optimized before it met one would be thrown away when it does
+    if (i === end) {
+      if (end - pos > MAX_CHUNK_LINE) throw new HttpProtocolError(this.socket.peer, 'chunk size line too long');
+      return -1;
+    }
     this.digitsEnd = i;
     const rest = buf[i];
     if (digits === 0 || digits > 12 || (rest !== 59 && rest !== 13 && rest !== 10 && rest !== 32 && rest !== 9)) {
@@ -394,20 +408,13 @@ export class BodyReader {
         `invalid chunk size line '${buf.toString('latin1', pos, Math.min(lf < 0 ? end : lf, pos + 40))}'`,
       );
     }
-    let lf: number;
-    if (rest === 13 && i + 1 < end && buf[i + 1] === 10) lf = i + 1;
-    else {
-      lf = buf.indexOf(10, i); // chunk extensions or whitespace before the line end
-      if (lf < 0) return this.incompleteLine(buf, pos);
-    }
+    // the line ends at its LF: next after a CR, or past an extension or whitespace
+    let lf = i;
+    while (lf < end && buf[lf] !== 10) lf++;
     if (lf - pos > MAX_CHUNK_LINE) throw new HttpProtocolError(this.socket.peer, 'chunk size line too long');
+    if (lf === end) return -1;
     this.lineEnd = lf + 1;
     return size;
-  }
-
-  private incompleteLine(buf: Buffer, pos: number): number {
-    if (buf.length - pos > MAX_CHUNK_LINE) throw new HttpProtocolError(this.socket.peer, 'chunk size line too long');
-    return -1;
   }
 
   /** The 0-size chunk's line and the trailer section after it. */

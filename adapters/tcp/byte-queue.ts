@@ -5,8 +5,18 @@
  */
 const EMPTY = Buffer.alloc(0);
 
+/**
+ * An empty array made for objects: a fresh `[]` is one of small integers until the first push, and
+ * V8's optimized code for a push that saw such arrays is thrown away at the first object it meets.
+ */
+function emptyChunks(): Buffer[] {
+  const chunks = [EMPTY];
+  chunks.length = 0;
+  return chunks;
+}
+
 export class ByteQueue {
-  private chunks: Buffer[] = [];
+  private chunks: Buffer[] = emptyChunks();
   length = 0;
   /** Bytes at the head already known not to contain `scannedFor`. */
   private scanned = 0;

@@ -1,13 +1,14 @@
 /**
  * Profiles a warmed dyups proxy listener (cosocket serve) under one of issue 15's loads:
  *   small      ab -k -c 50 for a 10-byte body from an nginx worker;
- *   fragments  curl downloads of the 64-chunks-per-write body (bench/stream/fragment-upstream.ts).
+ *   fragments  curl downloads of a fragmented body (bench/stream/fragment-upstream.ts): --shape 64 (64
+ *              chunks per write, the default), 1 (one chunk per write) or 4k (4 KB chunks).
  * --perf: `perf record -g` on the process while the load runs (node runs with --perf-basic-prof), then
  * bench/lib/perf-summary.ts over its samples. --cpu-prof: node's sampling profile (written when the
  * server exits), then bench/lib/cpuprofile-summary.ts over the part after the warm-up. Files stay in
  * --out (default a tmpdir).
  * `node dist/bench/dyups/profile.js small|fragments --perf|--cpu-prof [--seconds 15] [--warmup 5]
- * [--buffering on|off] [--concurrency N]` (--warmup: seconds of ab, or downloads).
+ * [--buffering on|off] [--concurrency N] [--shape 64|1|4k]` (--warmup: seconds of ab, or downloads).
  */
 import { spawn, spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readdirSync } from 'node:fs';
@@ -32,6 +33,7 @@ const { values, positionals } = parseArgs({
     warmup: { type: 'string' },
     buffering: { type: 'string', default: 'on' },
     concurrency: { type: 'string' },
+    shape: { type: 'string', default: '64' },
     out: { type: 'string' },
   },
 });
@@ -61,8 +63,14 @@ const upstream: Proc =
       );
 const shape =
   scenario === 'fragments'
-    ? (JSON.parse(upstream.line.slice(upstream.line.indexOf('['))) as FragmentShape[]).find((s) => s.perWrite === 64)!
+    ? ((JSON.parse(upstream.line.slice(upstream.line.indexOf('['))) as FragmentShape[]).find(
+        (s) => s.path === `/frag/${values.shape}`,
+      ) ?? null)
     : null;
+if (scenario === 'fragments' && shape === null) {
+  await stopProc(upstream);
+  throw new Error(`no fragment shape '${values.shape}': 64, 1 or 4k`);
+}
 const started = performance.now();
 const server = await startDyupsServer(upstream.port, {
   groupExtra: scenario === 'small' ? 'keepalive 64;' : '',

@@ -10,7 +10,7 @@ import * as http from '../../adapters/http/index.js';
 import type { BodyReader, HeaderValue, Headers, HttpResponse } from '../../adapters/http/index.js';
 import { FileShortError, InvalidArgumentError } from '../errors/index.js';
 import type { ResponseSink } from './sink.js';
-import type { Effect, Operation } from '../runtime/effect.js';
+import type { Effect, Operable, Operation } from '../runtime/effect.js';
 import { call } from '../runtime/effects/call.js';
 import { spawn } from '../runtime/effects/spawn.js';
 import { Signal } from '../runtime/signal.js';
@@ -237,7 +237,7 @@ export function* proxyResponse(
   let framed = false;
   if (!body.done) {
     // a framing fault in what has already arrived throws before the head goes out: the client gets a 502
-    const arrived: Buffer[] = [];
+    const arrived = objects<Buffer>();
     body.readArrived(settings.passSize, arrived);
     const chunked = ctx.chunkOnSocket(); // each write: one chunk, straight to the socket
     if (arrived.length > 0) {
@@ -247,9 +247,11 @@ export function* proxyResponse(
     // a chunked body of large chunks to a client that gets chunks: they go on as they came, framing checked
     framed = chunked && body.passFraming(PASS_CHUNKS_FROM);
   }
-  // a body that has all arrived needs no reading ahead (nor a reader coroutine): it goes out as it is
-  if (buffering && !body.allReceived) yield* bufferedCopy(ctx, body, framed, settings, stats);
-  else yield* passThrough(ctx, body, framed, settings, stats);
+  if (body.allReceived) {
+    // a body that has all arrived needs no reading ahead (nor a coroutine): it goes out as it is
+    if (!body.done) yield* passOn(new PassThrough(ctx, body, framed, settings.passSize, stats));
+  } else if (buffering) yield* bufferedCopy(ctx, body, framed, settings, stats);
+  else yield* yield* spawn(passOn, new PassThrough(ctx, body, framed, settings.passSize, stats));
   stats.bytes = body.bytesRead;
   return stats;
 }
@@ -264,23 +266,49 @@ function send(
   return framed ? ctx.writeFramed(parts, written) : ctx.writeLent(parts, written);
 }
 
+/**
+ * The loops that move a body are steps (plain methods, each returning what to wait for next: an
+ * upstream read, a client write, space, data; null at the end) driven by a generator of one `yield*`
+ * each, in a coroutine of its own: a wait resumes one small generator, not the handler's stack of
+ * them (proxy, proxyPass, proxyResponse), and V8 compiles small, monomorphic pieces fast.
+ */
+type Wait = Operable<unknown>;
+
+/**
+ * An empty array made for objects: a fresh `[]` is one of small integers until the first push, and
+ * V8's optimized code for a push that saw such arrays is thrown away at the first object it meets.
+ */
+function objects<T extends object>(): T[] {
+  const array = [null] as unknown as T[];
+  array.length = 0;
+  return array;
+}
+
 /** buffering off: whatever has arrived, up to passSize, in one write; the next read waits for the client. */
-function* passThrough(
-  ctx: ResponseSink,
-  body: BodyReader,
-  framed: boolean,
-  settings: BufferingOptions,
-  stats: ProxyStats,
-): Operation<void> {
-  const parts: Buffer[] = [];
-  for (;;) {
-    const size = yield* body.readParts(settings.passSize, parts);
-    if (size === 0) break;
-    ctx.progress();
-    stats.downstreamWrites++;
-    yield* send(ctx, framed, parts, body.giveBack);
-    parts.length = 0;
+class PassThrough {
+  private readonly parts = objects<Buffer>();
+
+  constructor(
+    private readonly ctx: ResponseSink,
+    private readonly body: BodyReader,
+    private readonly framed: boolean,
+    private readonly passSize: number,
+    private readonly stats: ProxyStats,
+  ) {}
+
+  step(): Wait | null {
+    const parts = this.parts;
+    parts.length = 0; // the write that took them is done
+    const body = this.body;
+    if (body.readNow(this.passSize, parts) === 0) return body.done ? null : body.more();
+    this.ctx.progress();
+    this.stats.downstreamWrites++;
+    return send(this.ctx, this.framed, parts, body.giveBack);
   }
+}
+
+function* passOn(pass: PassThrough): Operation<void> {
+  for (let wait = pass.step(); wait !== null; wait = pass.step()) yield* wait;
 }
 
 type Segment = { kind: 'memory'; data: Buffer } | { kind: 'file'; offset: number; length: number };
@@ -299,114 +327,178 @@ function* bufferedCopy(
   settings: BufferingOptions,
   stats: ProxyStats,
 ): Operation<void> {
-  const memoryLimit = settings.buffers.count * settings.buffers.size;
-  const segments: Segment[] = [];
-  let memory = 0;
-  let fileHeld = 0;
-  let fileEnd = 0;
-  let upstreamDone = false;
-  let temp: CoFile | null = null;
-  const dataReady = new Signal();
-  const spaceFreed = new Signal();
+  const buffers = new ReadAhead(ctx, body, settings, stats);
+  const reader = yield* spawn(readAhead, buffers);
+  yield* yield* spawn(writeOut, new WriteOut(ctx, body, framed, settings, buffers));
+  yield* reader; // an upstream failure surfaces here
+}
 
-  const arrived: Buffer[] = [];
-  const reader = yield* spawn(function* upstreamReader(): Operation<void> {
-    try {
-      for (;;) {
-        let fileRoom = 0;
-        while (memory >= memoryLimit) {
-          fileRoom = settings.maxTempFileSize - fileHeld;
-          if (fileRoom >= settings.bufferSize && ctx.writeBlocked()) break;
-          yield* spaceFreed.wait();
-        }
-        // like nginx's readv into every free buffer: one read takes as much as the free memory holds
-        const room = memoryLimit - memory;
-        const max =
-          room > 0
-            ? Math.max(room, settings.bufferSize)
-            : Math.min(Math.max(memoryLimit, settings.tempFileWriteSize, settings.bufferSize), fileRoom);
-        const size = yield* body.readParts(max, arrived);
-        if (size === 0) break;
-        ctx.progress();
-        if (room > 0) {
-          for (const part of arrived) segments.push({ kind: 'memory', data: part });
-          memory += size;
-          if (memory > stats.peakMemory) stats.peakMemory = memory;
-        } else {
-          if (temp === null) temp = yield* openTempFile(settings.tempPath);
-          writeSpill(temp, arrived, fileEnd, settings.tempFileWriteSize);
-          for (const part of arrived) body.giveBack(part);
-          segments.push({ kind: 'file', offset: fileEnd, length: size });
-          fileEnd += size;
-          fileHeld += size;
-          if (fileHeld > stats.peakTempFile) stats.peakTempFile = fileHeld;
-          stats.tempFileBytes += size;
-        }
-        arrived.length = 0;
-        dataReady.notify();
-      }
-    } finally {
-      upstreamDone = true;
-      dataReady.notify();
-    }
-  });
+/** What the reader holds for the writer: segments in order, in memory or in the temp file. */
+class ReadAhead {
+  readonly segments = objects<Segment>();
+  memory = 0;
+  fileHeld = 0;
+  upstreamDone = false;
+  temp: CoFile | null = null;
+  readonly dataReady = new Signal();
+  readonly spaceFreed = new Signal();
+  private readonly memoryLimit: number;
+  private fileEnd = 0;
+  private readonly arrived = objects<Buffer>();
 
-  const writeSize = Math.max(settings.busyBuffersSize, memoryLimit);
-  /** Memory the file is read back into, reused once the socket wrote it. */
-  const readBack: ArrayBuffer[] = [];
-  const readBackSize = Math.max(writeSize, settings.tempFileWriteSize);
-  const readBackWritten = (part: Buffer): void => void readBack.push(part.buffer as ArrayBuffer);
-  const parts: Buffer[] = [];
-  for (;;) {
-    const first = segments[0];
-    if (first === undefined) {
-      if (upstreamDone) break;
-      yield* dataReady.wait();
-      continue;
-    }
-    stats.downstreamWrites++;
-    if (first.kind === 'memory') {
-      // every ready memory buffer, in one socket write
-      let size = 0;
-      let n = 0;
-      for (; n < segments.length && size < writeSize; n++) {
-        const next = segments[n]!;
-        if (next.kind !== 'memory') break;
-        parts.push(next.data);
-        size += next.data.length;
+  constructor(
+    private readonly ctx: ResponseSink,
+    private readonly body: BodyReader,
+    private readonly settings: BufferingOptions,
+    readonly stats: ProxyStats,
+  ) {
+    this.memoryLimit = settings.buffers.count * settings.buffers.size;
+  }
+
+  /** The reader's step: reads what has arrived into memory (or the file) until it has to wait; says for what. */
+  step(): Wait | null {
+    for (;;) {
+      const settings = this.settings;
+      const room = this.memoryLimit - this.memory;
+      let fileRoom = 0;
+      if (room <= 0) {
+        fileRoom = settings.maxTempFileSize - this.fileHeld;
+        if (fileRoom < settings.bufferSize || !this.ctx.writeBlocked()) return this.spaceFreed.wait();
+        if (this.temp === null) return this.openTemp();
       }
-      segments.splice(0, n);
-      memory -= size;
-      spaceFreed.notify();
-      yield* send(ctx, framed, parts, body.giveBack);
-      parts.length = 0;
-    } else {
-      // file segments lie in order in the file: read back as many as fit in one piece
-      let length = 0;
-      let n = 0;
-      for (; n < segments.length; n++) {
-        const next = segments[n]!;
-        if (next.kind !== 'file' || length + next.length > readBackSize) break;
-        length += next.length;
-      }
-      const offset = first.offset;
-      if (n === 0) {
-        // one segment larger than a read-back piece: take part of it
-        length = readBackSize;
-        first.offset += length;
-        first.length -= length;
-      } else segments.splice(0, n);
-      const into = readBack.length > 0 ? Buffer.from(readBack.pop()!) : Buffer.allocUnsafeSlow(readBackSize);
-      const got = temp!.readNow(into, length, offset);
-      if (got !== length) throw new FileShortError(temp!.path, 'read', got, length);
-      fileHeld -= length;
-      spaceFreed.notify();
-      parts.push(into.subarray(0, length));
-      yield* send(ctx, framed, parts, readBackWritten);
-      parts.length = 0;
+      // like nginx's readv into every free buffer: one read takes as much as the free memory holds
+      const max =
+        room > 0
+          ? Math.max(room, settings.bufferSize)
+          : Math.min(Math.max(this.memoryLimit, settings.tempFileWriteSize, settings.bufferSize), fileRoom);
+      const arrived = this.arrived;
+      const body = this.body;
+      const size = body.readNow(max, arrived);
+      if (size === 0) return body.done ? null : body.more();
+      this.ctx.progress();
+      if (room > 0) this.keep(arrived, size);
+      else this.spill(arrived, size);
+      arrived.length = 0;
+      this.dataReady.notify();
     }
   }
-  yield* reader; // an upstream failure surfaces here
+
+  end(): void {
+    this.upstreamDone = true;
+    this.dataReady.notify();
+  }
+
+  private keep(arrived: readonly Buffer[], size: number): void {
+    for (let i = 0; i < arrived.length; i++) this.segments.push({ kind: 'memory', data: arrived[i]! });
+    this.memory += size;
+    if (this.memory > this.stats.peakMemory) this.stats.peakMemory = this.memory;
+  }
+
+  private spill(arrived: readonly Buffer[], size: number): void {
+    const stats = this.stats;
+    writeSpill(this.temp!, arrived, this.fileEnd, this.settings.tempFileWriteSize);
+    for (let i = 0; i < arrived.length; i++) this.body.giveBack(arrived[i]!);
+    this.segments.push({ kind: 'file', offset: this.fileEnd, length: size });
+    this.fileEnd += size;
+    this.fileHeld += size;
+    if (this.fileHeld > stats.peakTempFile) stats.peakTempFile = this.fileHeld;
+    stats.tempFileBytes += size;
+  }
+
+  private *openTemp(): Operation<void> {
+    this.temp = yield* openTempFile(this.settings.tempPath);
+  }
+}
+
+function* readAhead(buffers: ReadAhead): Operation<void> {
+  try {
+    for (let wait = buffers.step(); wait !== null; wait = buffers.step()) yield* wait;
+  } finally {
+    buffers.end();
+  }
+}
+
+/** The writer: what the reader holds goes to the client in order. */
+class WriteOut {
+  private readonly writeSize: number;
+  /** Memory the file is read back into, reused once the socket wrote it. */
+  private readonly readBack = objects<ArrayBuffer>();
+  private readonly readBackSize: number;
+  private readonly parts = objects<Buffer>();
+
+  constructor(
+    private readonly ctx: ResponseSink,
+    private readonly body: BodyReader,
+    private readonly framed: boolean,
+    settings: BufferingOptions,
+    private readonly buffers: ReadAhead,
+  ) {
+    this.writeSize = Math.max(settings.busyBuffersSize, settings.buffers.count * settings.buffers.size);
+    this.readBackSize = Math.max(this.writeSize, settings.tempFileWriteSize);
+  }
+
+  private readonly readBackWritten = (part: Buffer): void => void this.readBack.push(part.buffer as ArrayBuffer);
+
+  step(): Wait | null {
+    this.parts.length = 0; // the write that took them is done
+    const buffers = this.buffers;
+    const first = buffers.segments[0];
+    if (first === undefined) return buffers.upstreamDone ? null : buffers.dataReady.wait();
+    this.buffers.stats.downstreamWrites++;
+    return first.kind === 'memory' ? this.fromMemory() : this.fromFile(first);
+  }
+
+  /** Every ready memory buffer, in one socket write. */
+  private fromMemory(): Wait {
+    const buffers = this.buffers;
+    const segments = buffers.segments;
+    const parts = this.parts;
+    let size = 0;
+    let n = 0;
+    for (; n < segments.length && size < this.writeSize; n++) {
+      const next = segments[n]!;
+      if (next.kind !== 'memory') break;
+      parts.push(next.data);
+      size += next.data.length;
+    }
+    segments.splice(0, n);
+    buffers.memory -= size;
+    buffers.spaceFreed.notify();
+    return send(this.ctx, this.framed, parts, this.body.giveBack);
+  }
+
+  /** File segments lie in order in the file: read back as many as fit in one piece. */
+  private fromFile(first: { offset: number; length: number }): Wait {
+    const buffers = this.buffers;
+    const segments = buffers.segments;
+    const readBackSize = this.readBackSize;
+    let length = 0;
+    let n = 0;
+    for (; n < segments.length; n++) {
+      const next = segments[n]!;
+      if (next.kind !== 'file' || length + next.length > readBackSize) break;
+      length += next.length;
+    }
+    const offset = first.offset;
+    if (n === 0) {
+      // one segment larger than a read-back piece: take part of it
+      length = readBackSize;
+      first.offset += length;
+      first.length -= length;
+    } else segments.splice(0, n);
+    const temp = buffers.temp!;
+    const into = this.readBack.length > 0 ? Buffer.from(this.readBack.pop()!) : Buffer.allocUnsafeSlow(readBackSize);
+    const got = temp.readNow(into, length, offset);
+    if (got !== length) throw new FileShortError(temp.path, 'read', got, length);
+    buffers.fileHeld -= length;
+    buffers.spaceFreed.notify();
+    this.parts.push(into.subarray(0, length));
+    return send(this.ctx, this.framed, this.parts, this.readBackWritten);
+  }
+}
+
+function* writeOut(writer: WriteOut): Operation<void> {
+  for (let wait = writer.step(); wait !== null; wait = writer.step()) yield* wait;
 }
 
 /** Writes `parts` to the temp file at `position`, at most `pieceSize` bytes a write (proxy_temp_file_write_size). */
