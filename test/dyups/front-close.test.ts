@@ -1,10 +1,10 @@
 import assert from 'node:assert/strict';
 import { connect } from 'node:net';
 import { after, before, describe, it } from 'node:test';
-import { Scheduler } from '../../src/index.js';
 import type { Operation } from '../../src/index.js';
 import { FrontServer } from '../../src/dyups/front/index.js';
 import type { FrontExchange } from '../../src/dyups/front/index.js';
+import { frontOptions } from '../helpers/front-options.js';
 
 /**
  * How the front closes a connection whose client asked for no further request: at once once the
@@ -40,21 +40,9 @@ async function noConnectionsWithin(ms: number): Promise<void> {
 
 describe('dyups front: closing after the answer', () => {
   before(async () => {
-    server = new FrontServer({
-      scheduler: new Scheduler({ name: 'front-close-test' }),
-      handler,
-      startOptions: { name: 'front-close-test' },
-      headerTimeout: 5_000,
-      keepAliveTimeout: 5_000,
-      maxHeadBytes: 4096,
-      maxHeaders: 100,
-      bodyLimit: 1024,
-      bodyTimeout: 5_000,
-      sendTimeout: 5_000,
-      idleTimeout: 5_000,
-      retryAfter: 1,
-      lingerTimeout: LINGER,
-    });
+    server = new FrontServer(
+      frontOptions('front-close-test', handler, { headerTimeout: 5_000, bodyTimeout: 5_000, lingerTimeout: LINGER }),
+    );
     await server.listen({ host: '127.0.0.1', port: 0 });
     port = (server.address() as { port: number }).port;
   });

@@ -7,6 +7,7 @@ import { Scheduler, self, sleep } from '../../src/index.js';
 import type { Operation } from '../../src/index.js';
 import { FrontServer } from '../../src/dyups/front/index.js';
 import type { FrontExchange } from '../../src/dyups/front/index.js';
+import { frontOptions } from '../helpers/front-options.js';
 
 /**
  * The dyups front's connections over raw sockets: keep-alive, pipelining in order, HTTP/1.0, HEAD,
@@ -133,21 +134,7 @@ const count = (text: string, what: string): number => text.split(what).length - 
 
 describe('dyups front: connections', () => {
   before(async () => {
-    server = new FrontServer({
-      scheduler: new Scheduler({ name: 'front-test' }),
-      handler,
-      startOptions: { name: 'front-test' },
-      headerTimeout: 400,
-      keepAliveTimeout: 5_000,
-      maxHeadBytes: 4096,
-      maxHeaders: 100,
-      bodyLimit: 1024,
-      bodyTimeout: 400,
-      sendTimeout: 5_000,
-      idleTimeout: 5_000,
-      retryAfter: 1,
-      lingerTimeout: 2_000,
-    });
+    server = new FrontServer(frontOptions('front-test', handler, { headerTimeout: 400 }));
     await server.listen({ host: '127.0.0.1', port: 0 });
     port = (server.address() as { port: number }).port;
   });
@@ -305,21 +292,15 @@ describe('dyups front: connections', () => {
   });
 
   it('answers 503 with Retry-After when the scheduler has no room, and closes an idle kept-alive connection', async () => {
-    const tight = new FrontServer({
-      scheduler: new Scheduler({ name: 'front-tight', concurrency: 1, backlog: 0 }),
-      handler,
-      startOptions: { name: 'front-tight' },
-      headerTimeout: 5_000,
-      keepAliveTimeout: 200,
-      maxHeadBytes: 4096,
-      maxHeaders: 100,
-      bodyLimit: 1024,
-      bodyTimeout: 5_000,
-      sendTimeout: 5_000,
-      idleTimeout: 5_000,
-      retryAfter: 7,
-      lingerTimeout: 2_000,
-    });
+    const tight = new FrontServer(
+      frontOptions('front-tight', handler, {
+        scheduler: new Scheduler({ name: 'front-tight', concurrency: 1, backlog: 0 }),
+        headerTimeout: 5_000,
+        keepAliveTimeout: 200,
+        bodyTimeout: 5_000,
+        retryAfter: 7,
+      }),
+    );
     await tight.listen({ host: '127.0.0.1', port: 0 });
     const tightPort = (tight.address() as { port: number }).port;
     const holder = connect(tightPort, '127.0.0.1', () => holder.write('GET /hang HTTP/1.1\r\nHost: h\r\n\r\n'));
@@ -349,21 +330,7 @@ describe('dyups front: connections', () => {
   });
 
   it('closes idle connections on close() and finishes the request in flight with Connection: close', async () => {
-    const other = new FrontServer({
-      scheduler: new Scheduler({ name: 'front-close' }),
-      handler,
-      startOptions: { name: 'front-close' },
-      headerTimeout: 5_000,
-      keepAliveTimeout: 5_000,
-      maxHeadBytes: 4096,
-      maxHeaders: 100,
-      bodyLimit: 1024,
-      bodyTimeout: 5_000,
-      sendTimeout: 5_000,
-      idleTimeout: 5_000,
-      retryAfter: 1,
-      lingerTimeout: 2_000,
-    });
+    const other = new FrontServer(frontOptions('front-close', handler, { headerTimeout: 5_000, bodyTimeout: 5_000 }));
     await other.listen({ host: '127.0.0.1', port: 0 });
     const otherPort = (other.address() as { port: number }).port;
     const open = (request: string): Promise<Talk> =>

@@ -12,6 +12,7 @@ import { buildProxyServer } from '../../src/dyups/proxy.js';
 import { UpstreamTable } from '../../src/dyups/table.js';
 import { startTcpServer } from '../helpers/tcp-server.js';
 import type { TestServer } from '../helpers/tcp-server.js';
+import { frontOptions } from '../helpers/front-options.js';
 
 /**
  * The dyups front under attack, over raw sockets: a client that never reads its answers, timeouts of 0,
@@ -58,22 +59,7 @@ function* handler(ctx: FrontExchange): Operation<unknown> {
 }
 
 function options(name: string, overrides: Partial<FrontOptions> = {}): FrontOptions {
-  return {
-    scheduler: new Scheduler({ name }),
-    handler,
-    startOptions: { name },
-    headerTimeout: 2_000,
-    keepAliveTimeout: 5_000,
-    maxHeadBytes: 4096,
-    maxHeaders: 100,
-    bodyLimit: 1024,
-    bodyTimeout: 400,
-    sendTimeout: 5_000,
-    idleTimeout: 5_000,
-    retryAfter: 1,
-    lingerTimeout: 2_000,
-    ...overrides,
-  };
+  return frontOptions(name, handler, overrides);
 }
 
 interface Talk {
