@@ -145,40 +145,37 @@ export const ASKS_UPGRADE = 2;
 /** Whether request headers ask to close the connection (Connection: close) or for an upgrade; names in any case. */
 export function connectionAsks(headers: Headers | HeaderList): number {
   let asks = 0;
-  const check = (name: string, value: HeaderValue): void => {
+  forEachHeader(headers, (name, value) => {
     if (name.length === 7 && sameLower(name, 'upgrade')) asks |= ASKS_UPGRADE;
     else if (name.length === 10 && sameLower(name, 'connection')) {
       const text = Array.isArray(value) ? value.join(', ') : String(value);
       if (/\bclose\b/i.test(text)) asks |= ASKS_CLOSE;
     }
-  };
-  if (Array.isArray(headers)) {
-    const list = headers as HeaderList;
-    for (let i = 0; i + 1 < list.length; i += 2) check(list[i]!, list[i + 1]!);
-  } else {
-    const record = headers as Headers;
-    for (const name of Object.keys(record)) check(name, record[name]!);
-  }
+  });
   return asks;
 }
 
 /** The headers without Content-Length and Transfer-Encoding (a streamed body brings its own framing). */
 export function withoutFraming(headers: Headers | HeaderList): string[] {
   const out: string[] = [];
-  const add = (name: string, value: HeaderValue): void => {
+  forEachHeader(headers, (name, value) => {
     const lower = name.toLowerCase();
     if (lower === 'content-length' || lower === 'transfer-encoding') return;
     if (Array.isArray(value)) for (const one of value) out.push(name, one);
     else out.push(name, value);
-  };
+  });
+  return out;
+}
+
+/** Calls `visit` with each name and value of a header record or a flat name/value list. */
+function forEachHeader(headers: Headers | HeaderList, visit: (name: string, value: HeaderValue) => void): void {
   if (Array.isArray(headers)) {
     const list = headers as HeaderList;
-    for (let i = 0; i + 1 < list.length; i += 2) add(list[i]!, list[i + 1]!);
+    for (let i = 0; i + 1 < list.length; i += 2) visit(list[i]!, list[i + 1]!);
   } else {
     const record = headers as Headers;
-    for (const name of Object.keys(record)) add(name, record[name]!);
+    for (const name of Object.keys(record)) visit(name, record[name]!);
   }
-  return out;
 }
 
 /** Adds one header line to `headers` (names lowercased; repeated names become arrays). */
