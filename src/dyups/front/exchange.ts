@@ -57,7 +57,7 @@ function abandonWrite(waiter: Waiter, exchange: FrontExchange): void {
 const WRITE = defineKind<FrontExchange, Buffer>({
   name: 'http.write',
   start(waiter, exchange, data) {
-    exchange.beginWrite(waiter, NO_PARTS, data, null);
+    exchange.beginWrite(waiter, NO_PARTS, data, null, false);
   },
   abandon: abandonWrite,
 });
@@ -65,7 +65,7 @@ const WRITE = defineKind<FrontExchange, Buffer>({
 const WRITE_LENT = defineKind<FrontExchange, readonly Buffer[]>({
   name: 'http.write',
   start(waiter, exchange, parts) {
-    exchange.beginWrite(waiter, parts, null, exchange.takeWritten());
+    exchange.beginWrite(waiter, parts, null, exchange.takeWritten(), false);
   },
   abandon: abandonWrite,
 });
@@ -73,7 +73,7 @@ const WRITE_LENT = defineKind<FrontExchange, readonly Buffer[]>({
 const WRITE_FRAMED = defineKind<FrontExchange, readonly Buffer[]>({
   name: 'http.write',
   start(waiter, exchange, parts) {
-    exchange.beginFramedWrite(waiter, parts, exchange.takeWritten());
+    exchange.beginWrite(waiter, parts, null, exchange.takeWritten(), true);
   },
   abandon: abandonWrite,
 });
@@ -232,26 +232,22 @@ export class FrontExchange implements ResponseSink, TaskObserver {
     if (this.framing !== UNDECIDED) this.handOverDeadline();
   }
 
-  /** @internal */
-  beginWrite(waiter: Waiter, parts: readonly Buffer[], data: Buffer | null, written: Written | null): void {
+  /** @internal `framed`: the parts are chunks with their framing (writeFramed), sent as they are. */
+  beginWrite(
+    waiter: Waiter,
+    parts: readonly Buffer[],
+    data: Buffer | null,
+    written: Written | null,
+    framed: boolean,
+  ): void {
     if (this.ended || this.conn.socketGone) throw new SocketClosedError('send', 'client');
     // an idle timeout armed by this very write's head needs no push
     const armed = this.idleArmed;
     this.decideHead();
-    if (armed) this.conn.touchStream();
-    if (this.emit(parts, data, written)) waiter.settleWait(undefined, false);
-    else this.conn.waitDrain(waiter, this.sendTimeout);
-  }
-
-  /** @internal */
-  beginFramedWrite(waiter: Waiter, parts: readonly Buffer[], written: Written | null): void {
-    if (this.ended || this.conn.socketGone) throw new SocketClosedError('send', 'client');
-    const armed = this.idleArmed;
-    this.decideHead();
-    if (this.framing !== CHUNKED)
+    if (framed && this.framing !== CHUNKED)
       throw new InvalidArgumentError('writeFramed() needs a body chunked on the socket (chunkOnSocket())');
     if (armed) this.conn.touchStream();
-    if (this.emitFramed(parts, written)) waiter.settleWait(undefined, false);
+    if (this.emit(parts, data, written, framed)) waiter.settleWait(undefined, false);
     else this.conn.waitDrain(waiter, this.sendTimeout);
   }
 
@@ -259,7 +255,7 @@ export class FrontExchange implements ResponseSink, TaskObserver {
   beginFlush(waiter: Waiter, wait: boolean): void {
     if (this.ended || this.conn.socketGone) throw new SocketClosedError('send', 'client');
     this.decideHead();
-    if (this.pendingHead !== null) this.emit(NO_PARTS, null, null);
+    if (this.pendingHead !== null) this.emit(NO_PARTS, null, null, false);
     if (!wait || !this.conn.socket.writableNeedDrain) waiter.settleWait(undefined, false);
     else this.conn.waitDrain(waiter, this.sendTimeout);
   }
@@ -286,7 +282,7 @@ export class FrontExchange implements ResponseSink, TaskObserver {
    * Writes the pending head (if any) and `data` then `parts` as body bytes, in one socket write: copied
    * into one Buffer when small (the parts go back at once), else as they are. False when the client is behind.
    */
-  private emit(parts: readonly Buffer[], data: Buffer | null, written: Written | null): boolean {
+  private emit(parts: readonly Buffer[], data: Buffer | null, written: Written | null, framed: boolean): boolean {
     const socket = this.conn.socket;
     const head = this.pendingHead;
     this.pendingHead = null;
@@ -302,7 +298,8 @@ export class FrontExchange implements ResponseSink, TaskObserver {
       this.conn.cut();
       throw new SocketClosedError('send', 'client', undefined, 'the body is longer than its Content-Length');
     }
-    const chunked = this.framing === CHUNKED;
+    // framed parts carry their own size lines and CRLFs
+    const chunked = this.framing === CHUNKED && !framed;
     const sizeLine = chunked ? `${size.toString(16)}\r\n` : '';
     const total = (head === null ? 0 : head.length) + sizeLine.length + size + (chunked ? 2 : 0);
     if (total <= COPY_LIMIT) {
@@ -329,21 +326,6 @@ export class FrontExchange implements ResponseSink, TaskObserver {
       if (last >= 0) socket.write(parts[last]!);
       sent = socket.write(CRLF, callback);
     } else if (last >= 0) sent = socket.write(parts[last]!, callback);
-    socket.uncork();
-    return sent;
-  }
-
-  /** Writes the pending head (if any) and `parts`, already framed as chunks, in one corked write. */
-  private emitFramed(parts: readonly Buffer[], written: Written | null): boolean {
-    const socket = this.conn.socket;
-    const head = this.pendingHead;
-    this.pendingHead = null;
-    if (parts.length === 0) return head === null ? !socket.writableNeedDrain : socket.write(head, 'latin1');
-    socket.cork();
-    if (head !== null) socket.write(head, 'latin1');
-    const last = parts.length - 1;
-    for (let i = 0; i < last; i++) socket.write(parts[i]!);
-    const sent = socket.write(parts[last]!, written === null ? undefined : this.conn.lend(parts, written));
     socket.uncork();
     return sent;
   }
