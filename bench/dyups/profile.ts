@@ -1,6 +1,6 @@
 /**
  * Profiles a warmed dyups proxy listener (cosocket serve) under one of issue 15's loads:
- *   small      ab -k -c 50 for a 10-byte body from an nginx worker;
+ *   small      ab -k -c 50 for a 10-byte (--body 10b) or 4 KB (--body 4k) body from an nginx worker;
  *   fragments  curl downloads of a fragmented body (bench/stream/fragment-upstream.ts): --shape 64 (64
  *              chunks per write, the default), 1 (one chunk per write) or 4k (4 KB chunks).
  * --perf: `perf record -g` on the process while the load runs (node runs with --perf-basic-prof), then
@@ -8,7 +8,7 @@
  * server exits), then bench/lib/cpuprofile-summary.ts over the part after the warm-up. Files stay in
  * --out (default a tmpdir).
  * `node dist/bench/dyups/profile.js small|fragments --perf|--cpu-prof [--seconds 15] [--warmup 5]
- * [--buffering on|off] [--concurrency N] [--shape 64|1|4k]` (--warmup: seconds of ab, or downloads).
+ * [--buffering on|off] [--concurrency N] [--shape 64|1|4k] [--body 10b|4k]` (--warmup: seconds of ab, or downloads).
  */
 import { spawn, spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readdirSync } from 'node:fs';
@@ -34,6 +34,7 @@ const { values, positionals } = parseArgs({
     buffering: { type: 'string', default: 'on' },
     concurrency: { type: 'string' },
     shape: { type: 'string', default: '64' },
+    body: { type: 'string', default: '10b' },
     out: { type: 'string' },
   },
 });
@@ -55,7 +56,7 @@ const nodeArgs = values.perf
 
 const upstream: Proc =
   scenario === 'small'
-    ? await startNginxFiles({ '/10b': 'hello12345' })
+    ? await startNginxFiles({ '/10b': 'hello12345', '/4k': 'x'.repeat(4096) })
     : await startProcess(
         process.execPath,
         [join(HERE, '../stream/fragment-upstream.js')],
@@ -82,7 +83,7 @@ const pid = server.child.pid!;
 async function load(howMuch: number, asSeconds: boolean): Promise<string> {
   if (shape === null) {
     const r = await runGenerator(chooseGenerator(), {
-      url: `http://127.0.0.1:${server.port}/10b`,
+      url: `http://127.0.0.1:${server.port}/${values.body}`,
       concurrency,
       keepalive: true,
       seconds: howMuch,
