@@ -14,6 +14,9 @@ const SLEEP = defineKind<number, undefined, NodeJS.Timeout>({
   abandon(waiter) {
     clearTimeout(waiter.waitHandle);
   },
+  describe(ms) {
+    return `sleep(${ms})`;
+  },
 });
 
 /** sleep(0): one turn of the event loop. */
@@ -24,6 +27,9 @@ const NEXT_TURN = defineKind<undefined, undefined, NodeJS.Immediate>({
   },
   abandon(waiter) {
     clearImmediate(waiter.waitHandle);
+  },
+  describe() {
+    return 'sleep(0)';
   },
 });
 

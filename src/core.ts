@@ -17,6 +17,8 @@ export { spawn, spawnDetached } from './runtime/effects/spawn.js';
 export { all, race, timeout } from './runtime/effects/group.js';
 export type { Awaitable, ResultOf } from './runtime/effects/operand.js';
 export { abortable, cancelled, self } from './runtime/effects/control.js';
+export { checkUnyielded, formatUnyielded, unyieldedMode } from './runtime/unyielded.js';
+export type { UnyieldedMode, UnyieldedOptions, UnyieldedReport } from './runtime/unyielded.js';
 export { Semaphore } from './runtime/semaphore.js';
 export { Signal } from './runtime/signal.js';
 export { sleep } from '../adapters/sleep.js';
@@ -45,6 +47,7 @@ export {
   TaskNotFinishedError,
   ThrownValueError,
   TimeoutError,
+  UnyieldedEffectError,
   WaitAbandonedError,
   // sockets, pools, files
   SocketError,

@@ -144,6 +144,9 @@ const REDIS_OP = defineKind<RedisClient, RedisOp, SharedPending | null>({
   abandon(waiter, client) {
     client.abandon(waiter);
   },
+  describe(_client, op) {
+    return `redis ${op.command.toUpperCase()}`;
+  },
 });
 
 /**

@@ -19,6 +19,7 @@ export {
   TaskNotFinishedError,
   ThrownValueError,
   TimeoutError,
+  UnyieldedEffectError,
   WaitAbandonedError,
   cancellationError,
   toError,

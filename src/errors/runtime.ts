@@ -168,9 +168,36 @@ export class ThrownValueError extends CosocketError {
   }
 }
 
+/**
+ * In strict mode (`checkUnyielded({ mode: 'throw' })`): the coroutine made effects it never yielded, so
+ * they never ran. Thrown into it at its next step, or its outcome when it ended with them unused.
+ */
+export class UnyieldedEffectError extends CosocketError {
+  /** What each effect was (`redis SET`, `sleep(50)`), as its kind describes it. */
+  readonly effects: readonly string[];
+  readonly chain: readonly string[];
+
+  constructor(effects: readonly string[], chain: readonly string[]) {
+    const one = effects.length === 1;
+    super(
+      'COSOCKET_ERR_UNYIELDED_EFFECT',
+      `coroutine '${formatChain(chain)}' made ${countedList(effects)} and never yielded ${one ? 'it' : 'them'}, so ${one ? 'it' : 'they'} never ran: a yield* is missing`,
+    );
+    this.effects = effects;
+    this.chain = chain;
+  }
+}
+
 /** `err` itself when it is an Error, else a ThrownValueError carrying it. */
 export function toError(err: unknown): Error {
   return err instanceof Error ? err : new ThrownValueError(err);
+}
+
+/** `a, b (3 times)`: each name once, with how often it occurs when more than once. */
+function countedList(names: readonly string[]): string {
+  const counts = new Map<string, number>();
+  for (const name of names) counts.set(name, (counts.get(name) ?? 0) + 1);
+  return [...counts].map(([name, n]) => (n === 1 ? name : `${name} (${n} times)`)).join(', ');
 }
 
 function describe(value: unknown): string {

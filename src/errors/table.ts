@@ -75,6 +75,12 @@ export const ERROR_TABLE = {
     status: 500,
     meaning: 'something threw a value that is not an Error; the value is in `value`',
   },
+  COSOCKET_ERR_UNYIELDED_EFFECT: {
+    className: 'UnyieldedEffectError',
+    status: 500,
+    meaning:
+      'strict mode: a coroutine made an effect (red.set, ctx.write, sleep...) and never yielded it, so it never ran',
+  },
 
   // sockets, pools and files
   COSOCKET_ERR_SOCKET_TIMEOUT: {

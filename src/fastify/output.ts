@@ -23,6 +23,9 @@ const FLUSH = defineKind<Output, boolean>({
     output.beginFlush(waiter, wait);
   },
   abandon: abandonWait,
+  describe(_output, wait) {
+    return `http.flush(${wait})`;
+  },
 });
 
 const WRITE = defineKind<Output, Buffer>({
@@ -31,6 +34,9 @@ const WRITE = defineKind<Output, Buffer>({
     output.beginWrite(waiter, data);
   },
   abandon: abandonWait,
+  describe(_output, data) {
+    return `http.write (${data.length} bytes)`;
+  },
 });
 
 interface LentWrite {

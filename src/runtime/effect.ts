@@ -2,9 +2,29 @@ import type { EffectKind, Waiter, Yieldable } from './types.js';
 
 export type { Body, EffectKind, Operable, Operation, Waiter, Yieldable } from './types.js';
 
-const IDLE = 0;
-const ITERATED = 1;
-const YIELDED = 2;
+// Effect.phase. FRESH and SPENT are both idle: SPENT was used (iterated, or handed to all/race/spawn) at
+// least once, which the unyielded-effect check (unyielded.ts) reads; HELD is an unused effect it watches.
+/** Made and never used. */
+export const FRESH = 0;
+/** Idle again after a use. */
+export const SPENT = 1;
+const ITERATED = 2;
+const YIELDED = 3;
+/** Unused when the coroutine that made it yielded: watched until it is used, collected, or the coroutine ends. */
+export const HELD = 4;
+
+/** Set by unyielded.ts while the check is on: told of every effect made, and of a held one being used. */
+let onMade: ((effect: Effect<unknown>) => void) | null = null;
+let onHeldUsed: ((effect: Effect<unknown>) => void) | null = null;
+
+/** @internal unyielded.ts turns the tracking of effects on (both hooks) and off (null, null). */
+export function trackEffects(
+  made: ((effect: Effect<unknown>) => void) | null,
+  heldUsed: ((effect: Effect<unknown>) => void) | null,
+): void {
+  onMade = made;
+  onHeldUsed = heldUsed;
+}
 
 /**
  * One request to the scheduler, made by `yield*`.
@@ -22,7 +42,7 @@ const YIELDED = 2;
 export class Effect<T> implements Iterator<Yieldable, T, unknown> {
   done = false;
   value: unknown = undefined;
-  phase = IDLE;
+  phase = FRESH;
   readonly kind: EffectKind;
   readonly a: unknown;
   readonly b: unknown;
@@ -32,10 +52,14 @@ export class Effect<T> implements Iterator<Yieldable, T, unknown> {
     this.kind = kind;
     this.a = a;
     this.b = b;
+    if (onMade !== null) onMade(this);
   }
 
   [Symbol.iterator](): Iterator<Yieldable, T, unknown> {
-    if (this.phase !== IDLE) return new SharedEffectIterator<T>(this);
+    if (this.phase >= ITERATED) {
+      if (this.phase !== HELD) return new SharedEffectIterator<T>(this);
+      if (onHeldUsed !== null) onHeldUsed(this);
+    }
     this.phase = ITERATED;
     return this;
   }
@@ -46,7 +70,7 @@ export class Effect<T> implements Iterator<Yieldable, T, unknown> {
       this.done = false;
       this.value = this;
     } else {
-      this.phase = IDLE;
+      this.phase = SPENT;
       this.done = true;
       this.value = resumed;
     }
@@ -54,14 +78,24 @@ export class Effect<T> implements Iterator<Yieldable, T, unknown> {
   }
 
   return(value?: unknown): IteratorResult<Yieldable, T> {
-    this.phase = IDLE;
+    this.phase = SPENT;
     return { done: true, value: value as T };
   }
 
   throw(err?: unknown): IteratorResult<Yieldable, T> {
-    this.phase = IDLE;
+    this.phase = SPENT;
     throw err;
   }
+}
+
+/**
+ * Counts `value`, if it is an effect, as used: for what takes an effect to run it elsewhere (all, race,
+ * timeout and spawn hand it to a child coroutine), so that its maker is not told it never yielded it.
+ */
+export function markUsed(value: unknown): void {
+  if (!(value instanceof Effect)) return;
+  if (value.phase === HELD && onHeldUsed !== null) onHeldUsed(value);
+  if (value.phase === FRESH || value.phase === HELD) value.phase = SPENT;
 }
 
 class SharedEffectIterator<T> implements Iterator<Yieldable, T, unknown> {

@@ -20,6 +20,7 @@ import type { QueueNode } from './queue.js';
 import { currentTurn, isRunning, runLater, runNow } from './run-loop.js';
 import type { Runnable } from './run-loop.js';
 import type { Body, Task, TaskObserver, TaskStatus, Waiter, Yieldable } from './types.js';
+import { checking, coroutineEnded, stepEnded } from './unyielded.js';
 
 export type { Task, TaskObserver, TaskStatus } from './types.js';
 export type { BodyFn, Frame } from './frames.js';
@@ -465,6 +466,14 @@ export class Fiber<T> implements Task<T>, FiberWaiter, FrameStack, Runnable, Chi
       }
 
       const yielded = res.value;
+      if (checking) {
+        const unyielded = stepEnded(this, yielded);
+        if (unyielded !== null) {
+          mode = THROW;
+          value = unyielded;
+          continue;
+        }
+      }
       if (this.cancelReason !== null && !this.unwinding) continue;
       if (yielded instanceof Effect) {
         this.pending = yielded;
@@ -590,6 +599,13 @@ export class Fiber<T> implements Task<T>, FiberWaiter, FrameStack, Runnable, Chi
   }
 
   private bodyEnded(threw: boolean, value: unknown): void {
+    if (checking) {
+      const unyielded = coroutineEnded(this, threw, value);
+      if (unyielded !== null) {
+        threw = true;
+        value = unyielded;
+      }
+    }
     this.outer = null;
     if (this.cancelReason !== null) {
       if (threw) this.more().recordCleanupError(value);

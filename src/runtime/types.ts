@@ -83,6 +83,8 @@ export interface EffectKind<A = unknown, B = unknown, H = unknown, W extends Wai
   readonly name: string;
   start(waiter: W, a: A, b: B): void;
   abandon(waiter: W, a: A, b: B): void;
+  /** What one effect of the kind is, for a report of one never yielded (`redis SET`); the kind's name if left out. */
+  describe?(a: A, b: B): string;
 }
 
 /**

@@ -25,6 +25,9 @@ const CALL = defineKind<Target, unknown[] | undefined, unknown, FiberWaiter>({
   abandon(fiber) {
     fiber.forgetPromise();
   },
+  describe(target) {
+    return typeof target === 'function' ? `call(${target.name || 'anonymous'})` : 'call(promise)';
+  },
 });
 
 /**

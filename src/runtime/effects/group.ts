@@ -1,8 +1,9 @@
 import { CancelReason, InvalidArgumentError, TimeoutError } from '../../errors/index.js';
-import { defineKind } from '../effect.js';
+import { defineKind, markUsed } from '../effect.js';
 import type { Effect, EffectConstructor } from '../effect.js';
 import type { FiberWaiter } from '../task.js';
 import type { Task, TaskObserver } from '../types.js';
+import { checking } from '../unyielded.js';
 import { frameOf } from './operand.js';
 import type { Awaitable, ResultOf } from './operand.js';
 
@@ -171,6 +172,7 @@ type RaceResult<E> = { -readonly [K in keyof E]?: ResultOf<E[K]> };
  */
 export function all<const E extends readonly Awaitable[] | Record<string, Awaitable>>(ops: E): Effect<AllResult<E>> {
   checkCollection('all', ops);
+  if (checking) markEachUsed(ops);
   return ALL_KIND(ops, 0);
 }
 
@@ -180,6 +182,7 @@ export function all<const E extends readonly Awaitable[] | Record<string, Awaita
  */
 export function race<const E extends readonly Awaitable[] | Record<string, Awaitable>>(ops: E): Effect<RaceResult<E>> {
   checkCollection('race', ops);
+  if (checking) markEachUsed(ops);
   return RACE_KIND(ops, 0);
 }
 
@@ -188,7 +191,13 @@ export function timeout<O extends Awaitable>(ms: number, op: O): Effect<ResultOf
   if (typeof ms !== 'number' || !(ms >= 0) || !Number.isFinite(ms)) {
     throw new InvalidArgumentError(`timeout() needs a finite number of milliseconds >= 0, got ${String(ms)}`);
   }
+  if (checking) markUsed(op);
   return TIMEOUT_KIND([op], ms);
+}
+
+/** The effects given are run by children: their maker has used them. */
+function markEachUsed(ops: Operations): void {
+  for (const op of isList(ops) ? ops : Object.values(ops)) markUsed(op);
 }
 
 function checkCollection(name: string, ops: unknown): void {

@@ -1,8 +1,9 @@
-import { defineKind } from '../effect.js';
+import { defineKind, markUsed } from '../effect.js';
 import type { Effect } from '../effect.js';
 import { bodyName } from '../frames.js';
 import type { FiberWaiter } from '../task.js';
 import type { Body, Task } from '../types.js';
+import { checking } from '../unyielded.js';
 
 const SPAWN = defineKind<Body<unknown, never[]>, unknown[], unknown, FiberWaiter>({
   name: 'spawn',
@@ -29,10 +30,18 @@ const SPAWN_DETACHED = defineKind<Body<unknown, never[]>, unknown[], unknown, Fi
  * it; cancelling the parent cancels it; if it fails and nobody joins it, the parent fails too.
  */
 export function spawn<T, A extends unknown[]>(body: Body<T, A>, ...args: A): Effect<Task<T>> {
+  if (checking) markEachUsed(body, args);
   return SPAWN(body, args);
 }
 
 /** Starts an independent root coroutine on the same scheduler (counted against its budget). */
 export function spawnDetached<T, A extends unknown[]>(body: Body<T, A>, ...args: A): Effect<Task<T>> {
+  if (checking) markEachUsed(body, args);
   return SPAWN_DETACHED(body, args);
+}
+
+/** An effect given as the body or an argument is the new coroutine's to yield, not its maker's. */
+function markEachUsed(body: unknown, args: readonly unknown[]): void {
+  markUsed(body);
+  for (const arg of args) markUsed(arg);
 }
