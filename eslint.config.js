@@ -1,6 +1,7 @@
 import js from '@eslint/js';
 import { defineConfig, globalIgnores } from 'eslint/config';
 import tseslint from 'typescript-eslint';
+import noUnyieldedOperation from './eslint-rules/no-unyielded-operation.js';
 
 export default defineConfig(
   globalIgnores(['dist/', 'bench/results/']),
@@ -38,6 +39,12 @@ export default defineConfig(
       // ... whose interfaces only extend the generated command table (`interface RedisClient extends ...{}`)
       '@typescript-eslint/no-empty-object-type': ['error', { allowInterfaces: 'with-single-extends' }],
     },
+  },
+  {
+    // an effect or operation made and dropped never runs: a missing `yield*` (README: "Forgotten yield*")
+    files: ['**/*.ts'],
+    plugins: { cosocket: { rules: { 'no-unyielded-operation': noUnyieldedOperation } } },
+    rules: { 'cosocket/no-unyielded-operation': 'error' },
   },
   {
     // type tests: each line under `@ts-expect-error` is a deliberate type error, so its type is any
