@@ -67,16 +67,22 @@ const huntedKinds = new Set<EffectKind>();
 let recordingSites = false;
 const sites = new WeakMap<Effect<unknown>, { stack?: string }>();
 
-/** The effects made in the current step of `stepOwner`, the coroutine running now. */
+/**
+ * The effects made in the current step of `stepOwner`, the coroutine running now: the first in a
+ * variable of its own (most steps make one effect, and yield it), any others in `moreMade`.
+ */
 let stepOwner: Task<unknown> | null = null;
-const stepEffects: Array<Effect<unknown> | undefined> = [];
-let stepCount = 0;
+let firstMade: Effect<unknown> | undefined = undefined;
+const moreMade: Array<Effect<unknown> | undefined> = [];
+let moreCount = 0;
 
 const heldBy = new WeakMap<Task<unknown>, HeldEntry[]>();
 let tasksHolding = 0;
 const collected = new FinalizationRegistry<Watched>(onCollected);
 /** Strict mode: effects collected unused, thrown into their coroutine at its next step. */
 const strictPending = new Map<Task<unknown>, Watched[]>();
+/** strictPending.size, read at every step. */
+let strictCount = 0;
 
 /**
  * Turns the check on or off, strict or not: `checkUnyielded({ mode: 'throw' })` in a test suite. The
@@ -105,8 +111,9 @@ export function checkUnyielded(options: UnyieldedOptions): void {
   if (checking) trackEffects(noteMade, releaseHeld);
   else {
     trackEffects(null, null);
-    clearStep();
+    takeStep();
     strictPending.clear();
+    strictCount = 0;
   }
 }
 
@@ -134,12 +141,8 @@ fromEnvironment();
 function noteMade(effect: Effect<unknown>): void {
   const task = currentTask();
   if (task === null) return;
-  if (task !== stepOwner) {
-    // left by a kind's start() after its coroutine's last yield: they are that coroutine's to yield
-    if (stepCount !== 0) holdStep(stepOwner!);
-    stepOwner = task;
-  }
-  stepEffects[stepCount++] = effect;
+  if (task === stepOwner && firstMade === undefined) firstMade = effect;
+  else noteMore(effect, task);
   if (recordingSites && (everyStack || huntedKinds.has(effect.kind))) {
     const holder: { stack?: string } = {};
     Error.captureStackTrace(holder, Effect);
@@ -147,26 +150,37 @@ function noteMade(effect: Effect<unknown>): void {
   }
 }
 
+function noteMore(effect: Effect<unknown>, task: Task<unknown>): void {
+  if (task === stepOwner) {
+    moreMade[moreCount++] = effect;
+    return;
+  }
+  // left by a kind's start() after its coroutine's last yield: they are that coroutine's to yield
+  if (stepOwner !== null) holdStep(stepOwner);
+  stepOwner = task;
+  firstMade = effect;
+}
+
 /**
  * The run loop's hook at each yield of `task`: what it made in this step and left unused is watched from
  * now on. Returns the error to throw into it instead of what it yielded (strict mode), or null.
  */
 export function stepEnded(task: Task<unknown>, yielded: unknown): UnyieldedEffectError | null {
-  const first = stepEffects[0];
-  if (stepCount === 1 && first === yielded && first !== undefined && stepOwner === task) {
+  const first = firstMade;
+  if (first === yielded && first !== undefined && moreCount === 0 && stepOwner === task) {
     // the usual step: it made one effect, and yields it
-    stepEffects[0] = undefined;
-    stepCount = 0;
+    firstMade = undefined;
     if (first.phase === FRESH) first.phase = SPENT; // `yield effect`, without the star
   } else {
     // `yield effect` without the star runs the effect without iterating it
     if (yielded instanceof Effect && (yielded.phase === FRESH || yielded.phase === HELD)) markYielded(yielded);
-    if (stepOwner === task && stepCount !== 0) holdStep(task);
+    if (stepOwner === task) holdStep(task);
   }
-  if (strictPending.size !== 0) {
+  if (strictCount !== 0) {
     const pending = strictPending.get(task);
     if (pending !== undefined) {
       strictPending.delete(task);
+      strictCount = strictPending.size;
       return new UnyieldedEffectError(
         pending.map((watched) => watched.effect),
         pending[0]!.chain,
@@ -183,13 +197,9 @@ export function stepEnded(task: Task<unknown>, yielded: unknown): UnyieldedEffec
 export function coroutineEnded(task: Task<unknown>, threw: boolean, value: unknown): UnyieldedEffectError | null {
   const unused: Watched[] = [];
   if (stepOwner === task) {
-    for (let i = 0; i < stepCount; i++) {
-      const effect = stepEffects[i]!;
-      stepEffects[i] = undefined;
+    for (const effect of takeStep()) {
       if (effect.phase === FRESH && effect !== value) unused.push(watch(effect, task));
     }
-    stepCount = 0;
-    stepOwner = null;
   }
   if (tasksHolding !== 0) {
     const held = heldBy.get(task);
@@ -205,8 +215,11 @@ export function coroutineEnded(task: Task<unknown>, threw: boolean, value: unkno
       }
     }
   }
-  const pending = strictPending.size === 0 ? undefined : strictPending.get(task);
-  if (pending !== undefined) strictPending.delete(task);
+  const pending = strictCount === 0 ? undefined : strictPending.get(task);
+  if (pending !== undefined) {
+    strictPending.delete(task);
+    strictCount = strictPending.size;
+  }
   if (unused.length === 0 && pending === undefined) return null;
   for (const watched of unused) huntKind(watched.kind);
   if (mode === 'throw' && !threw && !task.cancelling) {
@@ -220,20 +233,22 @@ export function coroutineEnded(task: Task<unknown>, threw: boolean, value: unkno
 
 // ---------------------------------------------------------------- watching unused effects
 
-function clearStep(): void {
-  for (let i = 0; i < stepCount; i++) stepEffects[i] = undefined;
-  stepCount = 0;
+/** The effects made in the step, which is emptied (and has no owner after). */
+function takeStep(): Array<Effect<unknown>> {
+  const made: Array<Effect<unknown>> = firstMade === undefined ? [] : [firstMade];
+  for (let i = 0; i < moreCount; i++) {
+    made.push(moreMade[i]!);
+    moreMade[i] = undefined;
+  }
+  firstMade = undefined;
+  moreCount = 0;
   stepOwner = null;
+  return made;
 }
 
-/** The effects of the step that are still unused are watched; the step's list is emptied. */
+/** The effects of the step that are still unused are watched; the step is emptied. */
 function holdStep(task: Task<unknown>): void {
-  for (let i = 0; i < stepCount; i++) {
-    const effect = stepEffects[i]!;
-    stepEffects[i] = undefined;
-    if (effect.phase === FRESH) hold(effect, task);
-  }
-  stepCount = 0;
+  for (const effect of takeStep()) if (effect.phase === FRESH) hold(effect, task);
 }
 
 function hold(effect: Effect<unknown>, task: Task<unknown>): void {
@@ -272,6 +287,7 @@ function onCollected(watched: Watched): void {
     const earlier = strictPending.get(task);
     if (earlier === undefined) strictPending.set(task, [watched]);
     else earlier.push(watched);
+    strictCount = strictPending.size;
     return;
   }
   report(watched, 'collected');
