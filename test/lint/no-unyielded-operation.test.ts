@@ -1,3 +1,4 @@
+import assert from 'node:assert/strict';
 import { fileURLToPath } from 'node:url';
 import { describe, it } from 'node:test';
 import { RuleTester } from 'eslint';
@@ -6,9 +7,12 @@ import tseslint from 'typescript-eslint';
 
 const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
 const SAMPLE = `${ROOT}test/lint/sample.ts`;
-const { default: rule } = (await import(
-  new URL('../../../eslint-rules/no-unyielded-operation.js', import.meta.url).href
-)) as { default: Rule.RuleModule };
+const RULE_FILE = new URL('../../../eslint-rules/no-unyielded-operation.js', import.meta.url).href;
+const { default: rule } = (await import(RULE_FILE)) as { default: Rule.RuleModule };
+
+it("is what the package exports as 'cosocket/eslint-rule'", () => {
+  assert.equal(import.meta.resolve('cosocket/eslint-rule'), RULE_FILE);
+});
 
 RuleTester.describe = describe;
 RuleTester.it = it;
