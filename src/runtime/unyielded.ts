@@ -156,7 +156,7 @@ function noteMore(effect: Effect<unknown>, task: Task<unknown>): void {
     return;
   }
   // left by a kind's start() after its coroutine's last yield: they are that coroutine's to yield
-  if (stepOwner !== null) holdStep(stepOwner);
+  if (stepOwner !== null && stepMadeAny()) holdStep(stepOwner);
   stepOwner = task;
   firstMade = effect;
 }
@@ -174,7 +174,7 @@ export function stepEnded(task: Task<unknown>, yielded: unknown): UnyieldedEffec
   } else {
     // `yield effect` without the star runs the effect without iterating it
     if (yielded instanceof Effect && (yielded.phase === FRESH || yielded.phase === HELD)) markYielded(yielded);
-    if (stepOwner === task) holdStep(task);
+    if (stepOwner === task && stepMadeAny()) holdStep(task);
   }
   if (strictCount !== 0) {
     const pending = strictPending.get(task);
@@ -197,8 +197,11 @@ export function stepEnded(task: Task<unknown>, yielded: unknown): UnyieldedEffec
 export function coroutineEnded(task: Task<unknown>, threw: boolean, value: unknown): UnyieldedEffectError | null {
   const unused: Watched[] = [];
   if (stepOwner === task) {
-    for (const effect of takeStep()) {
-      if (effect.phase === FRESH && effect !== value) unused.push(watch(effect, task));
+    if (!stepMadeAny()) stepOwner = null;
+    else {
+      for (const effect of takeStep()) {
+        if (effect.phase === FRESH && effect !== value) unused.push(watch(effect, task));
+      }
     }
   }
   if (tasksHolding !== 0) {
@@ -232,6 +235,10 @@ export function coroutineEnded(task: Task<unknown>, threw: boolean, value: unkno
 }
 
 // ---------------------------------------------------------------- watching unused effects
+
+function stepMadeAny(): boolean {
+  return firstMade !== undefined || moreCount !== 0;
+}
 
 /** The effects made in the step, which is emptied (and has no owner after). */
 function takeStep(): Array<Effect<unknown>> {
