@@ -72,7 +72,9 @@ const sites = new WeakMap<Effect<unknown>, { stack?: string }>();
  * variable of its own (most steps make one effect, and yield it), any others in `moreMade`.
  */
 let stepOwner: Task<unknown> | null = null;
-let firstMade: Effect<unknown> | undefined = undefined;
+/** firstMade when the step made none: an effect nobody yields, so `firstMade === yielded` needs no other test. */
+const NONE = new Effect<unknown>({ name: 'none', start() {}, abandon() {} });
+let firstMade: Effect<unknown> = NONE;
 const moreMade: Array<Effect<unknown> | undefined> = [];
 let moreCount = 0;
 
@@ -141,13 +143,16 @@ fromEnvironment();
 function noteMade(effect: Effect<unknown>): void {
   const task = currentTask();
   if (task === null) return;
-  if (task === stepOwner && firstMade === undefined) firstMade = effect;
+  if (firstMade === NONE && task === stepOwner) firstMade = effect;
   else noteMore(effect, task);
-  if (recordingSites && (everyStack || huntedKinds.has(effect.kind))) {
-    const holder: { stack?: string } = {};
-    Error.captureStackTrace(holder, Effect);
-    sites.set(effect, holder);
-  }
+  if (recordingSites) recordSite(effect);
+}
+
+function recordSite(effect: Effect<unknown>): void {
+  if (!everyStack && !huntedKinds.has(effect.kind)) return;
+  const holder: { stack?: string } = {};
+  Error.captureStackTrace(holder, Effect);
+  sites.set(effect, holder);
 }
 
 function noteMore(effect: Effect<unknown>, task: Task<unknown>): void {
@@ -166,28 +171,29 @@ function noteMore(effect: Effect<unknown>, task: Task<unknown>): void {
  * now on. Returns the error to throw into it instead of what it yielded (strict mode), or null.
  */
 export function stepEnded(task: Task<unknown>, yielded: unknown): UnyieldedEffectError | null {
+  // small enough for the run loop to inline: the usual step made one effect, and yields it
   const first = firstMade;
-  if (first === yielded && first !== undefined && moreCount === 0 && stepOwner === task) {
-    // the usual step: it made one effect, and yields it
-    firstMade = undefined;
+  if (first === yielded && (moreCount | strictCount) === 0) {
+    firstMade = NONE;
     if (first.phase === FRESH) first.phase = SPENT; // `yield effect`, without the star
-  } else {
-    // `yield effect` without the star runs the effect without iterating it
-    if (yielded instanceof Effect && (yielded.phase === FRESH || yielded.phase === HELD)) markYielded(yielded);
-    if (stepOwner === task && stepMadeAny()) holdStep(task);
+    return null;
   }
-  if (strictCount !== 0) {
-    const pending = strictPending.get(task);
-    if (pending !== undefined) {
-      strictPending.delete(task);
-      strictCount = strictPending.size;
-      return new UnyieldedEffectError(
-        pending.map((watched) => watched.effect),
-        pending[0]!.chain,
-      );
-    }
-  }
-  return null;
+  return anyStepEnded(task, yielded);
+}
+
+function anyStepEnded(task: Task<unknown>, yielded: unknown): UnyieldedEffectError | null {
+  // `yield effect` without the star runs the effect without iterating it
+  if (yielded instanceof Effect && (yielded.phase === FRESH || yielded.phase === HELD)) markYielded(yielded);
+  if (stepOwner === task && stepMadeAny()) holdStep(task);
+  if (strictCount === 0) return null;
+  const pending = strictPending.get(task);
+  if (pending === undefined) return null;
+  strictPending.delete(task);
+  strictCount = strictPending.size;
+  return new UnyieldedEffectError(
+    pending.map((watched) => watched.effect),
+    pending[0]!.chain,
+  );
 }
 
 /**
@@ -237,17 +243,17 @@ export function coroutineEnded(task: Task<unknown>, threw: boolean, value: unkno
 // ---------------------------------------------------------------- watching unused effects
 
 function stepMadeAny(): boolean {
-  return firstMade !== undefined || moreCount !== 0;
+  return firstMade !== NONE || moreCount !== 0;
 }
 
 /** The effects made in the step, which is emptied (and has no owner after). */
 function takeStep(): Array<Effect<unknown>> {
-  const made: Array<Effect<unknown>> = firstMade === undefined ? [] : [firstMade];
+  const made: Array<Effect<unknown>> = firstMade === NONE ? [] : [firstMade];
   for (let i = 0; i < moreCount; i++) {
     made.push(moreMade[i]!);
     moreMade[i] = undefined;
   }
-  firstMade = undefined;
+  firstMade = NONE;
   moreCount = 0;
   stepOwner = null;
   return made;
