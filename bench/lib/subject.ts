@@ -24,6 +24,10 @@ function subjectRoot(): string {
 /** The checkout under test. */
 export const subjectDir = subjectRoot();
 
+// Benchmarks measure production mode: the unyielded-effect check off (README "Forgotten yield*"), in this
+// process and in every server a suite starts, unless COSOCKET_UNYIELDED asks for it.
+process.env.COSOCKET_UNYIELDED ||= 'off';
+
 /** Its `cosocket` command. */
 export const subjectBin = join(subjectDir, 'bin', 'cosocket.js');
 
@@ -47,7 +51,16 @@ let library: Promise<Library> | null = null;
 
 /** The package's public API from the tree under test, loaded on first use (a suite that only starts servers never loads it). */
 export function loadSubject(): Promise<Library> {
-  return (library ??= importFirst('the public entry', ['dist/src/index.js']) as Promise<unknown> as Promise<Library>);
+  return (library ??= importFirst('the public entry', ['dist/src/index.js']).then(inModeAsked));
+}
+
+/** The library, its check set as COSOCKET_UNYIELDED says, in case a module of it was loaded before that was set. */
+function inModeAsked(module: Record<string, unknown>): Library {
+  const check = module.checkUnyielded;
+  if (typeof check === 'function') {
+    (check as (options: { mode: string }) => void)({ mode: process.env.COSOCKET_UNYIELDED! });
+  }
+  return module as unknown as Library;
 }
 
 /** What bench/send's server passes to the sendfile routes (the fields every tree has taken). */

@@ -10,6 +10,7 @@ import { MetricLog } from '../lib/bench-json.js';
 import { loadSubject, subjectDir } from '../lib/subject.js';
 import { fixed, markdownTable, median } from '../lib/table.js';
 import { ping } from './callback-effect.js';
+import { measureUnyieldedCheck } from './dev-mode.js';
 
 const { Scheduler, call, cancelled, sleep } = await loadSubject();
 
@@ -204,4 +205,5 @@ async function main(): Promise<void> {
   log.print();
 }
 
+await measureUnyieldedCheck(STEPS, ROUNDS); // the check's cost; what follows runs with it off (production)
 await main();
