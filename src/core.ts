@@ -19,6 +19,8 @@ export type { Awaitable, ResultOf } from './runtime/effects/operand.js';
 export { abortable, cancelled, self } from './runtime/effects/control.js';
 export { Semaphore } from './runtime/semaphore.js';
 export { Signal } from './runtime/signal.js';
+export { ensure, resource } from './runtime/resource.js';
+export type { Release } from './runtime/resource.js';
 export { sleep } from '../adapters/sleep.js';
 export * as tcp from '../adapters/tcp/index.js';
 export * as redis from '../adapters/redis/index.js';
@@ -36,9 +38,12 @@ export {
   BudgetExceededError,
   CancelReason,
   CancelledError,
+  ChannelClosedError,
   DeadlineExceededError,
   InvalidArgumentError,
   InvalidYieldError,
+  OutsideCoroutineError,
+  ScopeClosedError,
   SelfJoinError,
   SemaphoreOverReleaseError,
   StackBudgetError,
