@@ -1,48 +1,8 @@
 import { ChannelClosedError } from '../errors/index.js';
-import { defineKind } from './effect.js';
+import { park, parkedWait } from './parked-op.js';
+import type { ParkedOp } from './parked-op.js';
 import type { Waiter, Yieldable } from './types.js';
-
-/** Links of an entry of a WaitList (kept in the entry: parking allocates nothing). */
-export interface Linked<N> {
-  qprev: N | null;
-  qnext: N | null;
-  queued: boolean;
-}
-
-/** FIFO of parked senders or receivers, linked through the entries themselves; O(1) removal. */
-export class WaitList<N extends Linked<N>> {
-  private head: N | null = null;
-  private tail: N | null = null;
-  length = 0;
-
-  push(node: N): void {
-    node.queued = true;
-    node.qprev = this.tail;
-    node.qnext = null;
-    if (this.tail === null) this.head = node;
-    else this.tail.qnext = node;
-    this.tail = node;
-    this.length++;
-  }
-
-  shift(): N | null {
-    const node = this.head;
-    if (node !== null) this.remove(node);
-    return node;
-  }
-
-  remove(node: N): void {
-    if (!node.queued) return;
-    node.queued = false;
-    if (node.qprev === null) this.head = node.qnext;
-    else node.qprev.qnext = node.qnext;
-    if (node.qnext === null) this.tail = node.qprev;
-    else node.qnext.qprev = node.qprev;
-    node.qprev = null;
-    node.qnext = null;
-    this.length--;
-  }
-}
+import type { Linked, WaitList } from './wait-list.js';
 
 /** Someone parked for an item: a coroutine's receive, or a promise of async code. */
 export interface Receiver<T> extends Linked<Receiver<T>> {
@@ -69,17 +29,6 @@ export interface ChannelCore<T> {
   giveBack(item: T): void;
 }
 
-/**
- * A send or receive op that parks: the coroutine waiting on it is attached when its wait starts. Until
- * then (a coroutine cancelled in the step that parked it, and moved behind I/O by the fairness budget
- * before it unwinds) it has no waiter: what reaches it is recorded, and `return()` undoes it.
- */
-interface ParkedOp {
-  waiter: Waiter<unknown> | null;
-  /** Its coroutine stopped waiting (cancelled): out of the queue; `return()` follows. */
-  abandon(): void;
-}
-
 // an op's state
 const FRESH = 0;
 const PARKED = 1;
@@ -88,42 +37,9 @@ const HANDED = 2;
 const CLOSED = 3;
 const DONE = 4;
 
-/** The op that is parking: its wait effect's `start`, which runs next in the same step, attaches the waiter. */
-let parking: ParkedOp | null = null;
-
-function attach(waiter: Waiter<ParkedOp | null>): void {
-  const op = parking!;
-  parking = null;
-  op.waiter = waiter;
-  waiter.waitHandle = op;
-}
-
-const RECEIVE_WAIT = defineKind<undefined, undefined, ParkedOp | null>({
-  name: 'channel.receive',
-  start: attach,
-  abandon(waiter) {
-    waiter.waitHandle!.abandon();
-  },
-});
-
-const SEND_WAIT = defineKind<undefined, undefined, ParkedOp | null>({
-  name: 'channel.send',
-  start: attach,
-  abandon(waiter) {
-    waiter.waitHandle!.abandon();
-  },
-});
-
-// One wait effect for each direction, shared by every channel and op: an op parks itself, then yields
-// one of these (as the iterator result `yield*` passes to the scheduler).
-const RECEIVE_PARKED: IteratorResult<Yieldable, unknown> = Object.freeze({ done: false, value: RECEIVE_WAIT() });
-const SEND_PARKED: IteratorResult<Yieldable, unknown> = Object.freeze({ done: false, value: SEND_WAIT() });
-
-/** `op` parks: the wait effect `parked` carries starts next and attaches the waiting coroutine to it. */
-function park(op: ParkedOp, parked: IteratorResult<Yieldable, unknown>): IteratorResult<Yieldable, unknown> {
-  parking = op;
-  return parked;
-}
+// One wait for each direction, shared by every channel and op: an op parks itself, then yields it.
+const RECEIVE_PARKED = parkedWait('channel.receive');
+const SEND_PARKED = parkedWait('channel.send');
 
 const END: IteratorResult<never, undefined> = Object.freeze({ done: true, value: undefined });
 
@@ -132,7 +48,7 @@ const END: IteratorResult<never, undefined> = Object.freeze({ done: true, value:
  * (one object per receive). An item handed to it stays the channel's until the receiving coroutine
  * runs and takes it: if that coroutine is cancelled first, `return()` gives the item back.
  */
-export class ReceiveOp<T> implements Iterator<Yieldable, unknown, unknown>, Receiver<T> {
+export class ReceiveOp<T> implements Iterator<Yieldable, unknown, unknown>, Receiver<T>, ParkedOp {
   done = false;
   value: unknown = undefined;
   qprev: Receiver<T> | null = null;
@@ -228,7 +144,7 @@ export class ReceiveOp<T> implements Iterator<Yieldable, unknown, unknown>, Rece
  * `yield* channel.send(item)`. Parked, it holds its item until a receiver takes it (or the buffer
  * has room for it); a sender cancelled before that takes its item away undelivered.
  */
-export class SendOp<T> implements Iterator<Yieldable, unknown, unknown>, Linked<SendOp<T>> {
+export class SendOp<T> implements Iterator<Yieldable, unknown, unknown>, Linked<SendOp<T>>, ParkedOp {
   done = false;
   value: unknown = undefined;
   qprev: SendOp<T> | null = null;

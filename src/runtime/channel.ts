@@ -1,8 +1,9 @@
 import { ChannelClosedError, InvalidArgumentError } from '../errors/index.js';
-import { NONE, ReceiveOp, SendOp, WaitList } from './channel-ops.js';
+import { NONE, ReceiveOp, SendOp } from './channel-ops.js';
 import type { ChannelCore, Receiver } from './channel-ops.js';
 import { ChannelReader } from './channel-reader.js';
 import type { Operable } from './types.js';
+import { WaitList } from './wait-list.js';
 
 /**
  * A queue between coroutines with backpressure: `yield* ch.send(item)` waits while `capacity` items

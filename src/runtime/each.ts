@@ -1,9 +1,11 @@
 import { InvalidArgumentError } from '../errors/index.js';
 import { Channel } from './channel.js';
-import { defineKind } from './effect.js';
-import type { Effect } from './effect.js';
+import { park, parkedWait } from './parked-op.js';
+import type { ParkedOp } from './parked-op.js';
 import { owner } from './resource.js';
-import type { Operable, Operation, Yieldable } from './types.js';
+import type { Operable, Operation, Waiter, Yieldable } from './types.js';
+import { WaitList } from './wait-list.js';
+import type { Linked } from './wait-list.js';
 
 /**
  * A source read from a coroutine, one item per `yield* items.next()`, as `for await` reads it in an
@@ -16,78 +18,154 @@ export interface Each<T> {
 }
 
 const END: IteratorResult<never, undefined> = Object.freeze({ done: true, value: undefined });
+const NO_FAILURE: unique symbol = Symbol('no failure');
+const NEXT_PARKED = parkedWait('each.next');
 
-/** An async iterator read by one coroutine; its `return()` is called when the reading stops early. */
+/**
+ * An async iterator read by coroutines. Its `next()` is called once per step and the step is kept
+ * until a reader takes it, so a reader that stops waiting (cancelled, or a lost race against a
+ * timeout) loses nothing: the next `yield* items.next()` gets that step.
+ */
 class AsyncEach<T> implements Each<T> {
-  /** a next() was called and has not settled: return() would only be acted on after it */
-  outstanding = false;
-  /** the source ended, failed or was closed: nothing more to call on it */
+  /** a next() of the source is in flight */
+  private requested = false;
+  /** a step that arrived and no reader took yet */
+  ready: IteratorResult<T, undefined> | null = null;
+  failure: unknown = NO_FAILURE;
+  /** the source ended or failed: nothing more to ask of it */
   finished = false;
-  readonly onStep = (result: IteratorResult<T, unknown>): IteratorResult<T, undefined> => {
-    this.outstanding = false;
-    if (result.done === true) {
-      this.finished = true;
-      return END;
-    }
-    return result;
+  private closed = false;
+  /** readers waiting for a step, first come first served */
+  readonly parked = new WaitList<EachNext<T>>();
+
+  private readonly onStep = (result: IteratorResult<T, unknown>): void => {
+    this.requested = false;
+    if (this.closed) return;
+    if (result.done === true) this.finished = true;
+    this.ready = result.done === true ? END : result;
+    this.wake();
   };
-  readonly onFailure = (err: unknown): never => {
-    this.outstanding = false;
+
+  private readonly onFailure = (err: unknown): void => {
+    this.requested = false;
+    if (this.closed) return;
     this.finished = true;
-    throw err;
+    this.failure = err;
+    this.wake();
   };
 
-  constructor(readonly iterator: AsyncIterator<T, unknown, undefined>) {}
+  constructor(private readonly iterator: AsyncIterator<T, unknown, undefined>) {}
 
-  next(): Effect<IteratorResult<T, undefined>> {
-    return EACH_NEXT(this as AsyncEach<unknown>);
+  next(): Operable<IteratorResult<T, undefined>> {
+    return new EachNext<T>(this) as Operable<unknown> as Operable<IteratorResult<T, undefined>>;
+  }
+
+  /** Asks the source for its next step, unless a request is in flight. */
+  request(): void {
+    if (this.requested) return;
+    this.requested = true;
+    let step: PromiseLike<IteratorResult<T, unknown>>;
+    try {
+      step = this.iterator.next();
+    } catch (err) {
+      this.onFailure(err);
+      return;
+    }
+    Promise.resolve(step).then(this.onStep, this.onFailure);
+  }
+
+  /** Wakes the first parked reader to take what arrived (all of them once the source is over). */
+  wake(): void {
+    const reader = this.parked.shift();
+    if (reader !== null) reader.waiter?.settleWait(undefined, false);
+    if (this.finished)
+      for (let r = this.parked.shift(); r !== null; r = this.parked.shift()) r.waiter?.settleWait(undefined, false);
   }
 
   *close(): Operation<void> {
-    if (this.finished) return;
-    if (this.outstanding || typeof this.iterator.return !== 'function') {
-      this.stop();
+    if (this.closed) return;
+    this.closed = true;
+    this.ready = null;
+    const finished = this.finished;
+    this.finished = true;
+    this.wake();
+    if (finished || typeof this.iterator.return !== 'function') return;
+    if (this.requested) {
+      // an async generator acts on return() only once its pending next() settles, which may be never
+      Promise.resolve(this.iterator.return()).catch(ignore);
       return;
     }
-    this.finished = true;
     yield this.iterator.return();
-  }
-
-  /**
-   * Calls return() without waiting for it: an async generator acts on it only once a pending next()
-   * settles, which may be never.
-   */
-  stop(): void {
-    if (this.finished) return;
-    this.finished = true;
-    if (typeof this.iterator.return === 'function') Promise.resolve(this.iterator.return()).catch(ignore);
   }
 }
 
-const EACH_NEXT = defineKind<AsyncEach<unknown>>({
-  name: 'each.next',
-  start(waiter, each) {
-    if (each.finished) {
-      waiter.settleWait(END, false);
-      return;
+/**
+ * `yield* items.next()` on an async iterator: takes the step when its coroutine runs. One that stops
+ * waiting after a step reached it (cancelled before it ran) leaves the step to the next reader.
+ */
+class EachNext<T> implements Iterator<Yieldable, unknown, unknown>, ParkedOp, Linked<EachNext<T>> {
+  done = false;
+  value: unknown = undefined;
+  waiter: Waiter<unknown> | null = null;
+  qprev: EachNext<T> | null = null;
+  qnext: EachNext<T> | null = null;
+  queued = false;
+  private used = false;
+
+  constructor(private readonly each: AsyncEach<T>) {}
+
+  [Symbol.iterator](): Iterator<Yieldable, unknown, unknown> {
+    return this.used ? new EachNext<T>(this.each) : this;
+  }
+
+  next(): IteratorResult<Yieldable, unknown> {
+    this.used = true;
+    const each = this.each;
+    const ready = each.ready;
+    if (ready !== null) {
+      each.ready = null;
+      if (each.parked.length > 0 && !each.finished) each.request(); // for the reader after this one
+      return this.finish(ready);
     }
-    each.outstanding = true;
-    let step: Promise<IteratorResult<unknown, undefined>>;
-    try {
-      step = Promise.resolve(each.iterator.next()).then(each.onStep, each.onFailure);
-    } catch (err) {
-      each.outstanding = false;
-      each.finished = true;
+    if (each.failure !== NO_FAILURE) {
+      const err = each.failure;
+      each.failure = NO_FAILURE;
+      this.finish(END);
       throw err;
     }
-    waiter.waitPromise(step);
-  },
-  abandon(waiter, each) {
-    // the coroutine stopped waiting for an item (cancelled): stop the source now
-    waiter.forgetPromise();
-    each.stop();
-  },
-});
+    if (each.finished) return this.finish(END);
+    each.request();
+    if (each.failure !== NO_FAILURE) return this.next(); // it failed at once
+    each.parked.push(this);
+    return park(this, NEXT_PARKED);
+  }
+
+  private finish(result: IteratorResult<T, undefined>): IteratorResult<Yieldable, unknown> {
+    this.waiter = null;
+    this.done = true;
+    this.value = result;
+    return this as IteratorResult<Yieldable, unknown>;
+  }
+
+  return(value?: unknown): IteratorResult<Yieldable, unknown> {
+    this.abandon();
+    // woken for a step it will not take now: the next reader takes it
+    if (this.waiter !== null && (this.each.ready !== null || this.each.failure !== NO_FAILURE)) this.each.wake();
+    this.waiter = null;
+    this.done = true;
+    this.value = value;
+    return this as IteratorResult<Yieldable, unknown>;
+  }
+
+  throw(err?: unknown): IteratorResult<Yieldable, unknown> {
+    this.abandon();
+    throw err;
+  }
+
+  abandon(): void {
+    this.each.parked.remove(this);
+  }
+}
 
 /** A channel read by one coroutine: closing the reader leaves the channel open. */
 class ChannelEach<T> implements Each<T> {
@@ -113,8 +191,9 @@ function closeEach(each: unknown): Operation<void> {
  *     for (let r = yield* items.next(); !r.done; r = yield* items.next()) use(r.value);
  *
  * The reader belongs to the calling coroutine: when that coroutine ends (returned, failed, cancelled)
- * before the source did, the source's `return()` is called, as `for await` calls it on `break`; a
- * cancellation while a `next()` waits calls it at once. `yield* items.close()` stops earlier.
+ * before the source did, the source's `return()` is called, as `for await` calls it on `break`.
+ * `yield* items.close()` stops earlier. A `next()` abandoned while it waits (a race against a
+ * timeout) loses nothing: the step it waited for goes to the next `next()`.
  */
 export function each<T>(source: AsyncIterable<T> | Channel<T>): Operation<Each<T>> {
   if (!(source instanceof Channel) && !isAsyncIterable(source)) {

@@ -7,6 +7,7 @@ import {
   InvalidArgumentError,
   OutsideCoroutineError,
   Scheduler,
+  all,
   each,
   race,
   self,
@@ -386,6 +387,52 @@ describe('each', () => {
       return seen;
     });
     assert.deepEqual(await task, ['a', 'b', 'c']);
+  });
+
+  it('a next() that loses a race against a timeout loses no item: the next next() gets it', async () => {
+    const scheduler = new Scheduler();
+    const log: string[] = [];
+    const task = scheduler.go(function* () {
+      const items = yield* each(numbers(log, 15));
+      const seen: number[] = [];
+      let timeouts = 0;
+      while (seen.length < 4) {
+        const step = yield* race({ item: items.next(), timeout: sleep(4) });
+        if (step.item === undefined) timeouts++;
+        else if (step.item.done)
+          break; // the source must not end: it counts forever
+        else seen.push(step.item.value);
+      }
+      return { seen, timeouts };
+    });
+    const { seen, timeouts } = await task;
+    assert.deepEqual(seen, [0, 1, 2, 3], 'an item was lost or read twice');
+    assert.ok(timeouts > 0, 'no next() ever lost its race');
+    assert.deepEqual(log, ['source returned']);
+  });
+
+  it('readers in several coroutines take turns, each item to one of them', async () => {
+    const scheduler = new Scheduler();
+    async function* upTo(n: number): AsyncGenerator<number> {
+      for (let i = 0; i < n; i++) {
+        await tick(1);
+        yield i;
+      }
+    }
+    const got = await scheduler.go(function* () {
+      const items = yield* each(upTo(20));
+      function* reader(): Operation<number[]> {
+        const mine: number[] = [];
+        for (let r = yield* items.next(); !r.done; r = yield* items.next()) mine.push(r.value);
+        return mine;
+      }
+      return yield* all([reader(), reader(), reader()]);
+    });
+    const merged = got.flat().sort((a, b) => a - b);
+    assert.deepEqual(
+      merged,
+      Array.from({ length: 20 }, (_, i) => i),
+    );
   });
 
   it('cancelled while waiting for an item: the async iterator is returned', async () => {
