@@ -1,16 +1,15 @@
 import { CancelReason, InvalidArgumentError, ScopeClosedError } from '../errors/index.js';
-import { Admission } from './admission.js';
 import type { StartOptions } from './admission.js';
 import { ensure } from './resource.js';
 import type { Release } from './resource.js';
-import { defaultScheduler } from './scheduler.js';
+import { Scheduler, defaultScheduler } from './scheduler.js';
 import type { Body, Operation, Task } from './types.js';
 
 export interface ScopeOptions {
   /** Shown in errors and in the names of its coroutines' close. Default 'scope'. */
   name?: string;
   /** Where its coroutines run. Default: the default scheduler. */
-  scheduler?: Admission;
+  scheduler?: Scheduler;
   /** Deadline of each of its coroutines in ms; 0 (the default): none, they run until they end or the scope closes. */
   deadline?: number;
 }
@@ -24,7 +23,7 @@ export interface ScopeOptions {
  */
 export class Scope {
   readonly name: string;
-  readonly scheduler: Admission;
+  readonly scheduler: Scheduler;
   private readonly deadline: number;
   private readonly live = new Set<Task<unknown>>();
   private readonly releases: Array<() => Release> = [];
@@ -36,7 +35,7 @@ export class Scope {
     if (typeof deadline !== 'number' || !(deadline >= 0)) {
       throw new InvalidArgumentError(`scope 'deadline' must be a number of milliseconds >= 0, got ${String(deadline)}`);
     }
-    if (options.scheduler !== undefined && !(options.scheduler instanceof Admission)) {
+    if (options.scheduler !== undefined && !(options.scheduler instanceof Scheduler)) {
       throw new InvalidArgumentError("scope 'scheduler' must be a Scheduler");
     }
     this.name = options.name ?? 'scope';
