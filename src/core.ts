@@ -21,6 +21,15 @@ export { checkUnyielded, formatUnyielded, unyieldedMode } from './runtime/unyiel
 export type { UnyieldedMode, UnyieldedOptions, UnyieldedReport } from './runtime/unyielded.js';
 export { Semaphore } from './runtime/semaphore.js';
 export { Signal } from './runtime/signal.js';
+export { Channel } from './runtime/channel.js';
+export { each } from './runtime/each.js';
+export type { Each } from './runtime/each.js';
+export { ensure, resource } from './runtime/resource.js';
+export type { Release } from './runtime/resource.js';
+export { Scope, createScope } from './runtime/scope.js';
+export type { ScopeOptions } from './runtime/scope.js';
+export { retry } from './runtime/retry.js';
+export type { ExponentialBackoff, RetryOptions } from './runtime/retry.js';
 export { sleep } from '../adapters/sleep.js';
 export * as tcp from '../adapters/tcp/index.js';
 export * as redis from '../adapters/redis/index.js';
@@ -38,9 +47,12 @@ export {
   BudgetExceededError,
   CancelReason,
   CancelledError,
+  ChannelClosedError,
   DeadlineExceededError,
   InvalidArgumentError,
   InvalidYieldError,
+  OutsideCoroutineError,
+  ScopeClosedError,
   SelfJoinError,
   SemaphoreOverReleaseError,
   StackBudgetError,

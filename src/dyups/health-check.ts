@@ -1,11 +1,19 @@
 import { connect } from 'node:net';
 import type { Socket } from 'node:net';
+import { defineKind } from '../runtime/effect.js';
+import type { Effect, Operation, Waiter } from '../runtime/effect.js';
+import { abortable } from '../runtime/effects/control.js';
+import { Scope } from '../runtime/scope.js';
+import type { Task } from '../runtime/types.js';
 import type { Balancers, Peer } from './balancer.js';
 import { endpointOf } from './upstream.js';
 import type { HealthCheck, UpstreamGroup } from './upstream.js';
 
-/** One probe: connects (tcp), or sends `check_http_send` and reads the status line (http). */
-export function probe(address: string, check: HealthCheck): Promise<boolean> {
+/**
+ * One probe: connects (tcp), or sends `check_http_send` and reads the status line (http). An abort of
+ * `signal` ends it at once (false), its socket destroyed.
+ */
+export function probe(address: string, check: HealthCheck, signal?: AbortSignal): Promise<boolean> {
   return new Promise((resolve) => {
     const endpoint = endpointOf(address);
     const target =
@@ -14,14 +22,17 @@ export function probe(address: string, check: HealthCheck): Promise<boolean> {
         : { host: endpoint.host, port: check.port !== 0 ? check.port : endpoint.port };
     const socket: Socket = connect(target);
     let settled = false;
+    const onAbort = (): void => done(false);
     const done = (healthy: boolean): void => {
       if (settled) return;
       settled = true;
       clearTimeout(timer);
+      signal?.removeEventListener('abort', onAbort);
       socket.destroy();
       resolve(healthy);
     };
     const timer = setTimeout(() => done(false), check.timeout);
+    signal?.addEventListener('abort', onAbort, { once: true });
     socket.once('error', () => done(false));
     socket.once('connect', () => {
       if (check.type === 'tcp') return done(true);
@@ -53,8 +64,47 @@ interface Probed {
   /** consecutive successes / failures */
   rises: number;
   falls: number;
-  timer: NodeJS.Timeout | null;
-  stopped: boolean;
+  /** the coroutine that probes this server, in the checker's scope */
+  task: Task<void> | null;
+}
+
+function wake(waiter: Waiter): void {
+  waiter.settleWait(undefined, false);
+}
+
+/** A wait between probes that does not keep the process alive on its own (as the timers of probes never did). */
+const PAUSE = defineKind<number, undefined, NodeJS.Timeout>({
+  name: 'health-check pause',
+  start(waiter, ms) {
+    waiter.waitHandle = setTimeout(wake, ms, waiter).unref();
+  },
+  abandon(waiter) {
+    clearTimeout(waiter.waitHandle);
+  },
+});
+
+function pause(ms: number): Effect<void> {
+  return PAUSE(ms);
+}
+
+/** Probes one server every `interval` (paced with every other check) and keeps its verdict. */
+function* checkServer(checker: HealthChecker, probed: Probed): Operation<void> {
+  const { peer, check } = probed;
+  let interval = 0;
+  for (;;) {
+    yield* pause(checker.delayUntilSlot(interval));
+    interval = check.interval;
+    const healthy = yield* abortable((signal) => probe(peer.address, check, signal));
+    if (healthy) {
+      probed.rises++;
+      probed.falls = 0;
+      if (peer.checkedHealthy !== true && probed.rises >= check.rise) peer.checkedHealthy = true;
+    } else {
+      probed.falls++;
+      probed.rises = 0;
+      if (peer.checkedHealthy !== false && probed.falls >= check.fall) peer.checkedHealthy = false;
+    }
+  }
 }
 
 /**
@@ -62,13 +112,24 @@ interface Probed {
  * line is probed every `interval`; `rise` successes in a row mark it up, `fall` failures in a row mark
  * it down, and the balancers skip it while it is down. A server starts down when `default_down` is true
  * (the module's default). A server kept by an update keeps its verdict.
+ *
+ * Each checked server is probed by a coroutine of `scope` (by default a scope of the checker's own):
+ * closing the scope, or `close()`, stops every probe, one in flight included.
  */
 export class HealthChecker {
   private readonly probed = new Map<string, Probed>();
   /** when the next probe may start (ms): the global pacing of every check */
   private nextSlot = 0;
+  private readonly scope: Scope;
+  private readonly ownScope: boolean;
 
-  constructor(private readonly balancers: Balancers) {}
+  constructor(
+    private readonly balancers: Balancers,
+    scope?: Scope,
+  ) {
+    this.ownScope = scope === undefined;
+    this.scope = scope ?? new Scope({ name: 'health checks' });
+  }
 
   /** Call after balancers.set for the same change. */
   set(group: UpstreamGroup | null, name: string): void {
@@ -87,37 +148,25 @@ export class HealthChecker {
     for (const key of [...this.probed.keys()]) if (key.startsWith(`${name}\0`) && !keep.has(key)) this.stop(key);
   }
 
-  close(): void {
+  /** Stops every probe; resolves once they have all stopped (its own scope closed, if it has one). */
+  async close(): Promise<void> {
+    const tasks: Promise<void>[] = [];
+    for (const probed of this.probed.values()) if (probed.task !== null) tasks.push(probed.task.toPromise());
     for (const key of [...this.probed.keys()]) this.stop(key);
+    if (this.ownScope) await this.scope.close();
+    else await Promise.allSettled(tasks);
   }
 
   private start(key: string, peer: Peer, check: HealthCheck): void {
+    if (this.scope.closed) return; // shutting down: a change arriving now starts no probing
     if (peer.checkedHealthy === null) peer.checkedHealthy = !check.defaultDown;
-    const probed: Probed = { peer, check, rises: 0, falls: 0, timer: null, stopped: false };
+    const probed: Probed = { peer, check, rises: 0, falls: 0, task: null };
     this.probed.set(key, probed);
-    const round = async (): Promise<void> => {
-      const healthy = await probe(peer.address, check);
-      if (probed.stopped) return;
-      if (healthy) {
-        probed.rises++;
-        probed.falls = 0;
-        if (peer.checkedHealthy !== true && probed.rises >= check.rise) peer.checkedHealthy = true;
-      } else {
-        probed.falls++;
-        probed.rises = 0;
-        if (peer.checkedHealthy !== false && probed.falls >= check.fall) peer.checkedHealthy = false;
-      }
-      schedule(check.interval);
-    };
-    const schedule = (interval: number): void => {
-      probed.timer = setTimeout(() => void round(), this.delayUntilSlot(interval));
-      probed.timer.unref();
-    };
-    schedule(0);
+    probed.task = this.scope.start({ name: `check ${peer.address}` }, checkServer, this, probed);
   }
 
-  /** The wait before a probe due in `interval` ms, taking the next free slot of the global pacing. */
-  private delayUntilSlot(interval: number): number {
+  /** @internal The wait before a probe due in `interval` ms, taking the next free slot of the global pacing. */
+  delayUntilSlot(interval: number): number {
     const now = Date.now();
     const at = Math.max(now + interval, this.nextSlot);
     this.nextSlot = at + PROBE_SPACING_MS;
@@ -127,8 +176,7 @@ export class HealthChecker {
   private stop(key: string, forget = true): void {
     const probed = this.probed.get(key);
     if (probed === undefined) return;
-    probed.stopped = true;
-    if (probed.timer !== null) clearTimeout(probed.timer);
+    probed.task?.cancel('health check stopped');
     if (forget) probed.peer.checkedHealthy = null;
     this.probed.delete(key);
   }

@@ -1,7 +1,9 @@
 import { redactUrl } from '../config/server-config.js';
 import type { ServerConfig } from '../config/server-config.js';
 import { DyupsSyncError } from '../errors/index.js';
-import type { Scheduler } from '../runtime/scheduler.js';
+import { Scheduler } from '../runtime/scheduler.js';
+import { createScope } from '../runtime/scope.js';
+import type { Scope } from '../runtime/scope.js';
 import { buildAdminApp } from './admin.js';
 import { Balancers } from './balancer.js';
 import type { ServerHealth } from './balancer.js';
@@ -26,9 +28,21 @@ export interface DyupsListeners {
   close(): Promise<void>;
   /** Cuts every open connection of the admin and proxy listeners (a shutdown's grace period ran out). */
   cutAll(): void;
+  /** What runs besides requests (health checks, Redis sync, the state file's claim): `close()` closes it last. */
+  background: Scope;
 }
 
 export type DyupsRole = 'single' | 'primary' | 'worker';
+
+/** What serve passes in for its role (a cluster's primary and workers). */
+export interface DyupsHooks {
+  table?: UpstreamTable;
+  afterChange?: (version: number) => Promise<void>;
+  ready?: Promise<void>;
+  redisUrl?: string;
+  /** where live server state comes from when this process does not balance (a cluster primary) */
+  health?: (name: string) => Promise<Map<string, ServerHealth>>;
+}
 
 /**
  * Starts dyups as configured: loads the state file before listening (a file that does not parse stops
@@ -38,32 +52,42 @@ export async function startDyups(
   config: ServerConfig,
   scheduler: Scheduler,
   role: DyupsRole = 'single',
-  hooks: {
-    table?: UpstreamTable;
-    afterChange?: (version: number) => Promise<void>;
-    ready?: Promise<void>;
-    redisUrl?: string;
-    /** where live server state comes from when this process does not balance (a cluster primary) */
-    health?: (name: string) => Promise<Map<string, ServerHealth>>;
-  } = {},
+  hooks: DyupsHooks = {},
 ): Promise<DyupsListeners | null> {
   const settings = config.dyups;
   if (settings.adminPort === 0 && settings.proxyPort === 0) return null;
+  // what runs besides requests — the health checks, the Redis sync, the claim of the state file — belongs
+  // to one scope: closing it stops all of it, at shutdown or when the start fails half-way
+  const background = createScope({ name: 'dyups', scheduler: new Scheduler({ name: 'dyups background' }) });
+  const listenerClosers: Array<() => Promise<void>> = [];
+  try {
+    return await listen(config, scheduler, role, hooks, background, listenerClosers);
+  } catch (err) {
+    await Promise.allSettled(listenerClosers.map((close) => close()));
+    await background.close().catch(() => {});
+    throw err;
+  }
+}
+
+async function listen(
+  config: ServerConfig,
+  scheduler: Scheduler,
+  role: DyupsRole,
+  hooks: DyupsHooks,
+  background: Scope,
+  listenerClosers: Array<() => Promise<void>>,
+): Promise<DyupsListeners> {
+  const settings = config.dyups;
   const stateFile = settings.stateFile;
   // a worker's table is a replica of the primary's: no state file of its own; a cluster primary passes its own table
   const claim = hooks.table === undefined && role !== 'worker' && stateFile !== null ? claimStateFile(stateFile) : null;
-  let table: UpstreamTable;
-  try {
-    table =
-      hooks.table ?? new UpstreamTable({ stateFile: claim?.path ?? null }, claim === null ? [] : loadState(claim.path));
-  } catch (err) {
-    claim?.release();
-    throw err;
-  }
+  if (claim !== null) background.ensure(() => claim.release());
+  const table =
+    hooks.table ?? new UpstreamTable({ stateFile: claim?.path ?? null }, claim === null ? [] : loadState(claim.path));
   const balancers = new Balancers();
   for (const group of table.all()) balancers.set(group, group.name);
   // active checks run where requests are balanced: a single server, or each worker
-  const checker = settings.proxyPort !== 0 && role !== 'primary' ? new HealthChecker(balancers) : null;
+  const checker = settings.proxyPort !== 0 && role !== 'primary' ? new HealthChecker(balancers, background) : null;
   for (const group of table.all()) checker?.set(group, group.name);
   const upstreamPools = new UpstreamPools();
   upstreamPools.update(table.all());
@@ -73,10 +97,7 @@ export async function startDyups(
     upstreamPools.update(table.all());
   });
   const parts: string[] = [];
-  const closers: Array<() => Promise<void>> = [];
   const cutters: Array<() => void> = [];
-  const listenerClosers: Array<() => Promise<void>> = [];
-  if (checker !== null) closers.push(async () => checker.close());
   // instances agree through Redis: load its table before serving, and make every change there first
   let sync: RedisSync | null = null;
   // `redis`: the Redis the server already uses (--redis), as dyups-sync is usually set up
@@ -87,14 +108,14 @@ export async function startDyups(
         ? (hooks.redisUrl ?? config.redis)
         : settings.sync.url;
   if (syncUrl !== null && role !== 'worker') {
-    sync = new RedisSync(table, { url: syncUrl });
+    const redisSync = new RedisSync(table, { url: syncUrl });
+    sync = redisSync;
+    background.ensure(() => redisSync.close());
     try {
-      await sync.start();
+      await redisSync.start();
     } catch (err) {
-      await sync.close();
       throw new DyupsSyncError(redactUrl(syncUrl), err);
     }
-    closers.push(() => sync!.close());
   }
   if (settings.adminPort !== 0 && role !== 'worker') {
     const redisSync = sync;
@@ -114,10 +135,10 @@ export async function startDyups(
       trylock: settings.trylock,
     });
     guardRequests(admin.server);
+    listenerClosers.push(() => admin.close());
     await admin.listen({ host: settings.adminHost, port: settings.adminPort });
     const port = (admin.server.address() as { port: number }).port;
     parts.push(`dyups admin on http://${settings.adminHost}:${port}`);
-    listenerClosers.push(() => admin.close());
     cutters.push(() => admin.server.closeAllConnections());
   }
   if (settings.proxyPort !== 0 && role !== 'primary') {
@@ -140,9 +161,9 @@ export async function startDyups(
       },
     });
     await proxy.listen({ host: settings.proxyHost, port: settings.proxyPort });
+    listenerClosers.push(() => proxy.close());
     const port = (proxy.address() as { port: number }).port;
     parts.push(`dyups proxy on http://${settings.proxyHost}:${port}`);
-    listenerClosers.push(() => proxy.close());
     cutters.push(() => proxy.closeAllConnections());
   }
   parts.push(
@@ -153,11 +174,12 @@ export async function startDyups(
     banner: `cosocket ${parts.join('; ')}`,
     table,
     health: (name) => balancers.health(name),
+    background,
     close: async () => {
-      // the listeners first and together (one long request on one must not keep the other accepting)
+      // the listeners first and together (one long request on one must not keep the other accepting),
+      // then the background work: health checks stopped, Redis sync disconnected, the state file released
       await Promise.all(listenerClosers.map((close) => close()));
-      for (const close of closers) await close();
-      claim?.release();
+      await background.close();
     },
     cutAll: () => {
       for (const cut of cutters) cut();

@@ -158,6 +158,32 @@ export class WaitAbandonedError extends CosocketError {
   }
 }
 
+/** A send on a closed channel, or a receive on one that is closed and drained. */
+export class ChannelClosedError extends CosocketError {
+  constructor(channelName: string, operation: 'send' | 'receive') {
+    super(
+      'COSOCKET_ERR_CHANNEL_CLOSED',
+      operation === 'send'
+        ? `send on channel '${channelName}': the channel is closed`
+        : `receive on channel '${channelName}': the channel is closed and drained`,
+    );
+  }
+}
+
+/** `scope.run()` or `scope.ensure()` after `scope.close()`. */
+export class ScopeClosedError extends CosocketError {
+  constructor(scopeName: string, what: string) {
+    super('COSOCKET_ERR_SCOPE_CLOSED', `${what} on scope '${scopeName}': the scope is closed`);
+  }
+}
+
+/** Something that belongs to a coroutine (resource, ensure, each, retry) ran outside one. */
+export class OutsideCoroutineError extends CosocketError {
+  constructor(what: string) {
+    super('COSOCKET_ERR_OUTSIDE_COROUTINE', `${what} must run inside a coroutine: yield* it from one`);
+  }
+}
+
 /** Something threw a value that is not an Error: it is wrapped where an Error is needed. */
 export class ThrownValueError extends CosocketError {
   readonly value: unknown;

@@ -80,6 +80,20 @@ export const ERROR_TABLE = {
     status: 500,
     meaning:
       'strict mode: a coroutine made an effect (red.set, ctx.write, sleep...) and never yielded it, so it never ran',
+  COSOCKET_ERR_CHANNEL_CLOSED: {
+    className: 'ChannelClosedError',
+    status: 500,
+    meaning: 'a send on a closed channel, or a receive on a channel that is closed and drained',
+  },
+  COSOCKET_ERR_SCOPE_CLOSED: {
+    className: 'ScopeClosedError',
+    status: 503,
+    meaning: 'a coroutine or a release was added to a scope that is closed (the server is shutting down)',
+  },
+  COSOCKET_ERR_OUTSIDE_COROUTINE: {
+    className: 'OutsideCoroutineError',
+    status: 500,
+    meaning: 'resource(), ensure(), each() or retry() ran outside a coroutine (not through yield*)',
   },
 
   // sockets, pools and files

@@ -2,6 +2,7 @@ import { NO_FAILURE } from './children.js';
 import type { Child, Children } from './children.js';
 import type { BodyFn } from './frames.js';
 import type { QueueNode } from './queue.js';
+import type { Releases } from './releases.js';
 import type { TaskObserver } from './types.js';
 
 /**
@@ -21,6 +22,8 @@ export class FiberExtras<T, F extends Child> {
   deferredFn: BodyFn | null = null;
   deferredArgs: readonly unknown[] | null = null;
   cleanups: Array<() => void> | null = null;
+  /** resource() and ensure(): run after the body and the children, before settling. */
+  releases: Releases | null = null;
 
   addCleanup(cleanup: () => void): void {
     if (this.cleanups === null) this.cleanups = [cleanup];

@@ -14,6 +14,8 @@ import { Effect, isIterator, isThenable } from './effect.js';
 import { join } from './effects/join.js';
 import { FAIRNESS_WAIT, PROMISE_WAIT } from './effects/waits.js';
 import { FiberExtras } from './extras.js';
+import { Releases } from './releases.js';
+import type { ReleaseFn, ReleaseOwner } from './releases.js';
 import { asStackBudget, frameDepth, frameNameOf, frameNames, makeBody, popFrame, pushFrame } from './frames.js';
 import type { BodyFn, Frame, FrameStack } from './frames.js';
 import type { QueueNode } from './queue.js';
@@ -92,7 +94,7 @@ let nextTaskId = 1;
  * A running coroutine: a stack of generator frames driven by the run loop, with its outcome, its
  * promise, its cleanups and observers. Users see it as a Task; effect kinds as a Waiter.
  */
-export class Fiber<T> implements Task<T>, FiberWaiter, FrameStack, Runnable, Child, Parent {
+export class Fiber<T> implements Task<T>, FiberWaiter, FrameStack, Runnable, Child, Parent, ReleaseOwner {
   readonly id: number;
   readonly name: string;
   readonly admission: FiberHost;
@@ -120,7 +122,12 @@ export class Fiber<T> implements Task<T>, FiberWaiter, FrameStack, Runnable, Chi
   private onRejected: ((reason: unknown) => void) | null = null;
 
   private cancelReason: CancelReason | null = null;
-  private unwinding = false;
+  /**
+   * -1 until cancellation unwinds the frames; then how many frames from the bottom are still being
+   * unwound. A frame above it was called by cleanup code (a `finally` block, a release): when it ends,
+   * its caller gets its result instead of being unwound.
+   */
+  private unwindFloor = -1;
   private turnSeen = -1;
   private turnSteps = 0;
 
@@ -419,8 +426,8 @@ export class Fiber<T> implements Task<T>, FiberWaiter, FrameStack, Runnable, Chi
     this.state = RUNNING;
     const fairnessSteps = this.admission.fairnessSteps;
     for (;;) {
-      if (this.cancelReason !== null && !this.unwinding) {
-        this.unwinding = true;
+      if (this.cancelReason !== null && this.unwindFloor < 0) {
+        this.unwindFloor = this.frameCount();
         mode = RETURN;
         value = undefined;
       }
@@ -444,7 +451,7 @@ export class Fiber<T> implements Task<T>, FiberWaiter, FrameStack, Runnable, Chi
           this.bodyEnded(true, err);
           return;
         }
-        if (this.unwinding) {
+        if (this.unwindFloor >= 0 && this.unwoundCaller()) {
           this.more().recordCleanupError(err);
           mode = RETURN;
           value = undefined;
@@ -461,7 +468,7 @@ export class Fiber<T> implements Task<T>, FiberWaiter, FrameStack, Runnable, Chi
           this.bodyEnded(false, value);
           return;
         }
-        mode = this.unwinding ? RETURN : NEXT;
+        mode = this.unwindFloor >= 0 && this.unwoundCaller() ? RETURN : NEXT;
         continue;
       }
 
@@ -474,7 +481,7 @@ export class Fiber<T> implements Task<T>, FiberWaiter, FrameStack, Runnable, Chi
           continue;
         }
       }
-      if (this.cancelReason !== null && !this.unwinding) continue;
+      if (this.cancelReason !== null && this.unwindFloor < 0) continue;
       if (yielded instanceof Effect) {
         this.pending = yielded;
         try {
@@ -519,6 +526,18 @@ export class Fiber<T> implements Task<T>, FiberWaiter, FrameStack, Runnable, Chi
     }
   }
 
+  private frameCount(): number {
+    return this.frame === null ? 0 : 1 + (this.outer === null ? 0 : this.outer.length >> 1);
+  }
+
+  /** A frame ended while unwinding: true when it was being unwound (its caller unwinds next). */
+  private unwoundCaller(): boolean {
+    const below = this.frameCount();
+    if (below + 1 > this.unwindFloor) return false;
+    this.unwindFloor = below;
+    return true;
+  }
+
   private yieldToEventLoop(mode: number, value: unknown): void {
     this.resumeMode = mode;
     this.resumeValue = value;
@@ -561,6 +580,12 @@ export class Fiber<T> implements Task<T>, FiberWaiter, FrameStack, Runnable, Chi
   /** Cancel with a reason; `failure` set means "abort because a child failed". */
   requestCancel(reason: CancelReason, failure: unknown): void {
     if (this.state === DONE) return;
+    if (this.cancelReason === null && this.extras?.releases?.running === true) {
+      // the body ended and its releases run: they run to the end, only a deadline cuts them short
+      this.cancelReason = reason;
+      if (this.outcome === OK) this.settleAsCancelled();
+      this.cancelChildren(CancelReason.parent(`parent '${this.name}' was cancelled (${reason.toString()})`));
+    }
     if (this.cancelReason !== null) {
       // Cancelled once already: cleanup runs on, but a deadline still bounds it.
       if (reason.kind === 'deadline') this.interruptCleanup();
@@ -590,6 +615,7 @@ export class Fiber<T> implements Task<T>, FiberWaiter, FrameStack, Runnable, Chi
     this.extras?.children?.interruptAll();
     if (this.state === WAITING && this.cancelReason !== null) {
       this.abandonWait();
+      this.unwindFloor = this.frameCount();
       this.resume(RETURN, undefined);
     }
   }
@@ -607,6 +633,14 @@ export class Fiber<T> implements Task<T>, FiberWaiter, FrameStack, Runnable, Chi
       }
     }
     this.outer = null;
+    const releases = this.extras?.releases;
+    if (releases != null && releases.running) {
+      releases.running = false;
+      if (threw) this.releaseFailed(value);
+      if (this.extras!.children !== null && this.extras!.children.size > 0) this.state = JOINING;
+      else this.finish();
+      return;
+    }
     if (this.cancelReason !== null) {
       if (threw) this.more().recordCleanupError(value);
       this.settleAsCancelled();
@@ -663,6 +697,11 @@ export class Fiber<T> implements Task<T>, FiberWaiter, FrameStack, Runnable, Chi
   }
 
   finish(): void {
+    const releases = this.extras?.releases;
+    if (releases != null && releases.pending && this.state !== QUEUED) {
+      this.runReleases(releases);
+      return;
+    }
     if (this.outcome === CANCELLED) {
       this.settledValue = cancellationError(this.name, this.cancelReason!, this.extras?.cleanupErrors ?? []);
     }
@@ -690,6 +729,36 @@ export class Fiber<T> implements Task<T>, FiberWaiter, FrameStack, Runnable, Chi
     const parent = this.parent;
     if (parent !== null) parent.extras!.children!.settled(parent, this, bubble);
     else if (bubble) setImmediate(reportIfUnobserved, this);
+  }
+
+  // ------------------------------------------------------------------ releases (resource, ensure)
+
+  /** `release(value)` runs once this coroutine's body and children have ended, before it settles. */
+  addRelease(release: ReleaseFn, value: unknown): void {
+    const extras = this.more();
+    if (extras.releases === null) extras.releases = new Releases();
+    extras.releases.add(release, value);
+  }
+
+  /** Runs the releases as the coroutine's last frame: not cut by a cancellation, only by a deadline. */
+  private runReleases(releases: Releases): void {
+    releases.running = true;
+    this.unwindFloor = 0;
+    this.frame = releases.run(this);
+    this.frameName = this.name;
+    this.resume(NEXT, undefined);
+  }
+
+  /**
+   * A release threw. A coroutine that had returned fails with the first such error; a cancelled one
+   * keeps it in `cleanupErrors`; one that had failed keeps its own error, and this one is reported.
+   */
+  releaseFailed(err: unknown): void {
+    if (this.outcome === OK) {
+      this.outcome = FAILED;
+      this.settledValue = err;
+    } else if (this.outcome === CANCELLED) this.more().recordCleanupError(err);
+    else this.admission.reportUnhandled(err, this);
   }
 
   private runCleanups(extras: FiberExtras<T, Fiber<unknown>>): void {

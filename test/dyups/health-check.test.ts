@@ -95,7 +95,7 @@ describe('dyups active health checks', () => {
       assert.equal(b.probes.count, count, 'still probing after the check line was removed');
     } finally {
       b.status.code = 200;
-      checker.close();
+      await checker.close();
     }
   });
 });

@@ -18,6 +18,9 @@ export const SAMPLES: Readonly<Record<string, () => CosocketError>> = {
   WaitAbandonedError: () => new errors.WaitAbandonedError(),
   ThrownValueError: () => new errors.ThrownValueError('a string'),
   UnyieldedEffectError: () => new errors.UnyieldedEffectError(['redis SET'], ['handler']),
+  ChannelClosedError: () => new errors.ChannelClosedError('jobs', 'send'),
+  ScopeClosedError: () => new errors.ScopeClosedError('background', 'run()'),
+  OutsideCoroutineError: () => new errors.OutsideCoroutineError('resource()'),
 
   SocketTimeoutError: () => new errors.SocketTimeoutError('receive', '127.0.0.1:6379', 500),
   SocketClosedError: () => new errors.SocketClosedError('receive', '127.0.0.1:6379'),
