@@ -80,6 +80,7 @@ export const ERROR_TABLE = {
     status: 500,
     meaning:
       'strict mode: a coroutine made an effect (red.set, ctx.write, sleep...) and never yielded it, so it never ran',
+  },
   COSOCKET_ERR_CHANNEL_CLOSED: {
     className: 'ChannelClosedError',
     status: 500,
