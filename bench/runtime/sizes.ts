@@ -1,7 +1,7 @@
 /**
  * bench/runtime's settings, from the environment (each a whole number; a bad one stops the run naming it).
  * Effection runs a fraction of every case's size (EFFECTION_DIVISOR, default 1/20): its coroutines cost
- * 10–200x the others' and its per-item cost is flat from 5,000 to 40,000 items, so a smaller run keeps a
+ * 10–400x the others' and its per-item cost is roughly flat from 5,000 to 40,000 items, so a smaller run keeps a
  * full run near two minutes without changing what is measured. Figures are per item, so sizes do not
  * enter ratios. COMPARED_WITH (libraries.ts) leaves libraries out.
  */
