@@ -7,7 +7,7 @@
 export type LibraryName = 'async/await' | 'cosocket' | 'co' | 'Effection' | 'Effect';
 
 export interface Runner {
-  /** its name in the tables and in the metric names (`${case.key}: ${metric}`), stable across trees */
+  /** its name in the tables and in its metric's name (`${case.key}: ${name}`), stable across trees */
   name: string;
   library: LibraryName;
   /** the code one item runs, for the tables */
@@ -33,8 +33,9 @@ export function unavailableRunner(fields: Omit<Runner, 'measure' | 'unavailable'
 
 /** A second figure per runner: its value over another runner's in the same round. */
 export interface Ratio {
-  /** column heading, and the metric name prefix (`${metric}: ${runner}`) */
+  /** the column heading */
   label: string;
+  /** the metric's name before the runner's (`${metric}: ${runner.name}`) */
   metric: string;
   /** the runner divided by, for `runner`; null for none (a baseline, or a runner this ratio is not for) */
   against(runner: Runner): string | null;
