@@ -14,6 +14,7 @@ import { UsageError, parseCompareArgs } from '../../bench/compare/options.js';
 import { suiteSettings } from '../../bench/compare/settings.js';
 import { gainOf, roundOrder, summarize } from '../../bench/compare/summary.js';
 import type { RunRecord } from '../../bench/compare/summary.js';
+import { TINY_RUNTIME_ENV } from './tiny-runtime-env.js';
 
 const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
 const COMPARE = join(ROOT, 'dist', 'bench', 'compare.js');
@@ -162,7 +163,7 @@ describe('bench/compare end to end', () => {
       const result = spawnSync(
         process.execPath,
         [COMPARE, '--base', ROOT, '--head', ROOT, '--rounds', '2', '--suites', 'runtime', '--out', join(dir, 'report')],
-        { encoding: 'utf8', timeout: 120_000, env: { ...process.env, STEPS: '2000', ROUNDS: '1', PARKED: '1000' } },
+        { encoding: 'utf8', timeout: 120_000, env: { ...process.env, ...TINY_RUNTIME_ENV } },
       );
       // same code on both sides: whether noise made a metric WORSE (1) is not this test's business
       assert.ok(result.status === 0 || result.status === 1, `${result.status}: ${result.stderr}`);
