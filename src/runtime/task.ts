@@ -7,6 +7,8 @@ import {
   annotateChain,
   cancellationError,
 } from '../errors/index.js';
+import { captureAsyncContext } from './async-context.js';
+import type { AsyncContext } from './async-context.js';
 import { Children, NO_FAILURE } from './children.js';
 import type { Child, Parent } from './children.js';
 import type { DeadlineList } from './deadlines.js';
@@ -98,6 +100,7 @@ export class Fiber<T> implements Task<T>, FiberWaiter, FrameStack, Runnable, Chi
   readonly parent: Fiber<unknown> | null;
   /** Owned by an effect (race/all/timeout) that handles its outcome; its errors never bubble. */
   readonly scoped: boolean;
+  readonly asyncContext: AsyncContext;
 
   private state = QUEUED;
   private outcome = PENDING;
@@ -142,6 +145,7 @@ export class Fiber<T> implements Task<T>, FiberWaiter, FrameStack, Runnable, Chi
     this.parent = parent;
     this.scoped = scoped;
     this.baseDepth = parent === null ? 0 : parent.depth;
+    this.asyncContext = parent === null ? captureAsyncContext() : parent.asyncContext;
   }
 
   private more(): FiberExtras<T, Fiber<unknown>> {

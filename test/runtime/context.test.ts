@@ -1,0 +1,239 @@
+import assert from 'node:assert/strict';
+import { AsyncLocalStorage } from 'node:async_hooks';
+import { after, describe, it } from 'node:test';
+import {
+  Scheduler,
+  Semaphore,
+  Signal,
+  all,
+  call,
+  pools,
+  race,
+  sleep,
+  spawn,
+  spawnDetached,
+  tcp,
+  timeout,
+} from '../../src/index.js';
+import type { Operation, Task } from '../../src/index.js';
+import { echo, startTcpServer } from '../helpers/tcp-server.js';
+
+/**
+ * Each coroutine runs in the AsyncLocalStorage context it was started in, whoever wakes it: another
+ * coroutine (Signal, Semaphore, join, race, a pool hand-off), plain code in another context, or a socket
+ * another request opened. What it then starts (timers, promises) carries its own context too.
+ */
+const als = new AsyncLocalStorage<string>();
+const scheduler = new Scheduler({ name: 'async-context' });
+
+function store(): string {
+  return als.getStore() ?? '(none)';
+}
+
+/** `go` inside `als.run(id, ...)`: the coroutine's context is `id`. */
+function goIn<T>(id: string, body: () => Operation<T>): Task<T> {
+  return als.run(id, () => scheduler.go(body));
+}
+
+/** What a woken coroutine records: its context when woken, after a sleep, after call(promise), inside a promise it made. */
+function* afterWake(seen: string[], label: string): Operation<void> {
+  seen.push(`${label} woken in ${store()}`);
+  yield* sleep(1);
+  seen.push(`${label} after sleep in ${store()}`);
+  yield* call(new Promise<void>((resolve) => setTimeout(resolve, 1)));
+  seen.push(`${label} after call(promise) in ${store()}`);
+  const inside = yield* call(async () => {
+    await Promise.resolve();
+    return store();
+  });
+  seen.push(`${label} inside its async call in ${inside}`);
+}
+
+function expected(label: string, id: string): string[] {
+  return [
+    `${label} woken in ${id}`,
+    `${label} after sleep in ${id}`,
+    `${label} after call(promise) in ${id}`,
+    `${label} inside its async call in ${id}`,
+  ];
+}
+
+describe('AsyncLocalStorage context of coroutines', () => {
+  after(() => pools.drain());
+
+  it("a coroutine woken by another's Signal.notify() keeps its own context, also after later waits", async () => {
+    const signal = new Signal();
+    const seen: string[] = [];
+    const waiter = goIn('A', function* () {
+      yield* signal.wait();
+      yield* afterWake(seen, 'A');
+    });
+    const notifier = goIn('B', function* () {
+      yield* sleep(2);
+      signal.notify();
+      yield* sleep(1);
+      seen.push(`B still in ${store()}`);
+    });
+    await Promise.all([waiter, notifier]);
+    assert.deepEqual(
+      seen.filter((s) => s.startsWith('A')),
+      expected('A', 'A'),
+    );
+    assert.ok(seen.includes('B still in B'));
+  });
+
+  it('a coroutine woken by plain code running in another context keeps its own', async () => {
+    const signal = new Signal();
+    const seen: string[] = [];
+    const waiter = goIn('A', function* () {
+      yield* signal.wait();
+      yield* afterWake(seen, 'A');
+    });
+    await new Promise((resolve) => setTimeout(resolve, 2));
+    als.run('C', () => signal.notify());
+    await waiter;
+    assert.deepEqual(seen, expected('A', 'A'));
+  });
+
+  it('a Semaphore hands its permit over to a waiter that keeps its own context', async () => {
+    const sem = new Semaphore(1);
+    const seen: string[] = [];
+    const holder = goIn('A', function* () {
+      yield* sem.acquire();
+      yield* sleep(5);
+      sem.release();
+    });
+    const waiter = goIn('B', function* () {
+      yield* sem.acquire();
+      try {
+        yield* afterWake(seen, 'B');
+      } finally {
+        sem.release();
+      }
+    });
+    await Promise.all([holder, waiter]);
+    assert.deepEqual(seen, expected('B', 'B'));
+  });
+
+  it('a coroutine that joins another keeps its own context', async () => {
+    const seen: string[] = [];
+    const target = goIn('A', function* () {
+      yield* sleep(3);
+      return 1;
+    });
+    const joiner = goIn('B', function* () {
+      yield* target;
+      yield* afterWake(seen, 'B');
+    });
+    await joiner;
+    assert.deepEqual(seen, expected('B', 'B'));
+  });
+
+  it('race, all and timeout children run in their parent context, and so does the parent after them', async () => {
+    const signal = new Signal();
+    const seen: string[] = [];
+    const parent = goIn('P', function* () {
+      yield* race([
+        (function* () {
+          yield* signal.wait();
+          seen.push(`race child in ${store()}`);
+        })(),
+        sleep(10_000),
+      ]);
+      yield* afterWake(seen, 'race');
+      yield* all([
+        (function* () {
+          yield* signal.wait();
+          seen.push(`all child in ${store()}`);
+        })(),
+        signal.wait(),
+      ]);
+      yield* afterWake(seen, 'all');
+      yield* timeout(10_000, signal.wait());
+      yield* afterWake(seen, 'timeout');
+    });
+    const notifier = goIn('B', function* () {
+      for (let i = 0; i < 3; i++) {
+        while (signal.waiting === 0) yield* sleep(1);
+        yield* sleep(1);
+        signal.notify();
+      }
+    });
+    await Promise.all([parent, notifier]);
+    assert.deepEqual(seen, [
+      'race child in P',
+      ...expected('race', 'P'),
+      'all child in P',
+      ...expected('all', 'P'),
+      ...expected('timeout', 'P'),
+    ]);
+  });
+
+  it('children started with spawn and spawnDetached start in their parent context', async () => {
+    const seen: string[] = [];
+    const signal = new Signal();
+    const parent = goIn('P', function* () {
+      const child = yield* spawn(function* () {
+        seen.push(`spawned in ${store()}`);
+        yield* signal.wait();
+        seen.push(`spawned woken in ${store()}`);
+      });
+      const detached = yield* spawnDetached(function* () {
+        seen.push(`detached in ${store()}`);
+        yield* signal.wait();
+        seen.push(`detached woken in ${store()}`);
+      });
+      yield* child;
+      yield* detached;
+    });
+    const notifier = goIn('B', function* () {
+      while (signal.waiting < 2) yield* sleep(1);
+      signal.notify();
+    });
+    await Promise.all([parent, notifier]);
+    assert.deepEqual(seen.sort(), ['detached in P', 'detached woken in P', 'spawned in P', 'spawned woken in P']);
+  });
+
+  it('a pooled connection handed over by another coroutine: the waiter keeps its context, reads included', async () => {
+    const server = await startTcpServer(echo);
+    const options = { pool: 'async-context', poolSize: 1 };
+    const seen: string[] = [];
+    const holder = goIn('A', function* () {
+      const sock = yield* tcp.connect('127.0.0.1', server.port, options);
+      yield* sock.send('from A\n');
+      yield* sock.receive('*l');
+      yield* sleep(5);
+      sock.setkeepalive();
+    });
+    const waiter = goIn('B', function* () {
+      yield* sleep(1);
+      const sock = yield* tcp.connect('127.0.0.1', server.port, options);
+      seen.push(`connected in ${store()}`);
+      yield* sock.send('from B\n');
+      seen.push(`sent in ${store()}`);
+      const line = yield* sock.receive('*l');
+      seen.push(`received ${String(line)} in ${store()}`);
+      yield* afterWake(seen, 'B');
+      sock.setkeepalive();
+    });
+    await Promise.all([holder, waiter]);
+    assert.equal(server.sockets.length, 1, 'the waiter got the connection the holder released');
+    assert.deepEqual(seen, ['connected in B', 'sent in B', 'received from B in B', ...expected('B', 'B')]);
+    await server.close();
+  });
+
+  it('a coroutine started outside any store sees none, even when woken from inside one', async () => {
+    const signal = new Signal();
+    const seen: string[] = [];
+    const background = scheduler.go(function* () {
+      yield* signal.wait();
+      yield* afterWake(seen, 'background');
+    });
+    await new Promise((resolve) => setTimeout(resolve, 2));
+    goIn('R', function* () {
+      signal.notify();
+    });
+    await background;
+    assert.deepEqual(seen, expected('background', '(none)'));
+  });
+});
