@@ -19,6 +19,8 @@ export type { Awaitable, ResultOf } from './runtime/effects/operand.js';
 export { abortable, cancelled, self } from './runtime/effects/control.js';
 export { Semaphore } from './runtime/semaphore.js';
 export { Signal } from './runtime/signal.js';
+export { createContext } from './runtime/context.js';
+export type { Context } from './runtime/context.js';
 export { sleep } from '../adapters/sleep.js';
 export * as tcp from '../adapters/tcp/index.js';
 export * as redis from '../adapters/redis/index.js';
@@ -39,6 +41,7 @@ export {
   DeadlineExceededError,
   InvalidArgumentError,
   InvalidYieldError,
+  OutsideCoroutineError,
   SelfJoinError,
   SemaphoreOverReleaseError,
   StackBudgetError,

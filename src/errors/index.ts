@@ -13,6 +13,7 @@ export {
   DeadlineExceededError,
   InvalidArgumentError,
   InvalidYieldError,
+  OutsideCoroutineError,
   SelfJoinError,
   SemaphoreOverReleaseError,
   StackBudgetError,

@@ -151,6 +151,13 @@ export class SelfJoinError extends CosocketError {
   }
 }
 
+/** An operation that only a coroutine can run (a context's get, set or with) ran outside any. */
+export class OutsideCoroutineError extends CosocketError {
+  constructor(what: string) {
+    super('COSOCKET_ERR_OUTSIDE_COROUTINE', `${what} runs only inside a coroutine (go, spawn, a co() handler)`);
+  }
+}
+
 /** The abort reason an abortable() signal gets when its coroutine stops waiting without a cancel reason. */
 export class WaitAbandonedError extends CosocketError {
   constructor() {

@@ -65,6 +65,11 @@ export const ERROR_TABLE = {
     status: 500,
     meaning: 'a coroutine joined itself or one of its ancestors: it would wait forever',
   },
+  COSOCKET_ERR_OUTSIDE_COROUTINE: {
+    className: 'OutsideCoroutineError',
+    status: 500,
+    meaning: "an operation only a coroutine can run (a context's get, set or with) ran outside any",
+  },
   COSOCKET_ERR_WAIT_ABANDONED: {
     className: 'WaitAbandonedError',
     status: 500,

@@ -2,10 +2,21 @@ import { isInAsyncContext, runInAsyncContext } from './async-context.js';
 import type { AsyncContext } from './async-context.js';
 import type { Task } from './types.js';
 
+/**
+ * The values a coroutine set with createContext (context.ts): a list, newest first, never changed in place,
+ * so a child keeps the list as it was when it was spawned.
+ */
+export interface ContextValues {
+  readonly key: object;
+  readonly value: unknown;
+  readonly next: ContextValues | null;
+}
+
 /** A fiber as the run loop drives it (the Fiber in task.ts). */
 export interface Runnable extends Task<unknown> {
   /** The async context it runs in, whoever wakes it (async-context.ts). */
   readonly asyncContext: AsyncContext;
+  contextValues: ContextValues | null;
   /** Runs from `mode`/`value` until the coroutine waits or ends. */
   run(mode: number, value: unknown): void;
   /** Runs with the resumption kept when it was queued, if it is still ready. */
@@ -19,6 +30,11 @@ const readyQueue: Runnable[] = [];
 
 /** The coroutine whose code is running right now, or null outside any coroutine. */
 export function currentTask(): Task<unknown> | null {
+  return running;
+}
+
+/** The fiber whose code is running right now, for what reads or sets its own state (context.ts). */
+export function runningFiber(): Runnable | null {
   return running;
 }
 

@@ -20,7 +20,7 @@ import { asStackBudget, frameDepth, frameNameOf, frameNames, makeBody, popFrame,
 import type { BodyFn, Frame, FrameStack } from './frames.js';
 import type { QueueNode } from './queue.js';
 import { currentTurn, isRunning, runLater, runNow } from './run-loop.js';
-import type { Runnable } from './run-loop.js';
+import type { ContextValues, Runnable } from './run-loop.js';
 import type { Body, Task, TaskObserver, TaskStatus, Waiter, Yieldable } from './types.js';
 
 export type { Task, TaskObserver, TaskStatus } from './types.js';
@@ -101,6 +101,8 @@ export class Fiber<T> implements Task<T>, FiberWaiter, FrameStack, Runnable, Chi
   /** Owned by an effect (race/all/timeout) that handles its outcome; its errors never bubble. */
   readonly scoped: boolean;
   readonly asyncContext: AsyncContext;
+  /** Its createContext values: its parent's when it was spawned, until it sets its own. */
+  contextValues: ContextValues | null;
 
   private state = QUEUED;
   private outcome = PENDING;
@@ -146,6 +148,7 @@ export class Fiber<T> implements Task<T>, FiberWaiter, FrameStack, Runnable, Chi
     this.scoped = scoped;
     this.baseDepth = parent === null ? 0 : parent.depth;
     this.asyncContext = parent === null ? captureAsyncContext() : parent.asyncContext;
+    this.contextValues = parent === null ? null : parent.contextValues;
   }
 
   private more(): FiberExtras<T, Fiber<unknown>> {
@@ -347,7 +350,10 @@ export class Fiber<T> implements Task<T>, FiberWaiter, FrameStack, Runnable, Chi
   }
 
   spawnRoot(body: Body<unknown, never[]>, args: unknown[]): Task<unknown> {
-    return this.admission.go(body, ...args);
+    const root = this.admission.go(body, ...args);
+    // not run yet (a root started inside a running fiber waits in the ready queue): it starts with our values
+    if (root instanceof Fiber) root.contextValues = this.contextValues;
+    return root;
   }
 
   // ------------------------------------------------------------------ lifecycle (admission)

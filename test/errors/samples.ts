@@ -15,6 +15,7 @@ export const SAMPLES: Readonly<Record<string, () => CosocketError>> = {
   SemaphoreOverReleaseError: () => new errors.SemaphoreOverReleaseError('sem'),
   TaskNotFinishedError: () => new errors.TaskNotFinishedError('handler'),
   SelfJoinError: () => new errors.SelfJoinError('child', 'handler'),
+  OutsideCoroutineError: () => new errors.OutsideCoroutineError("context 'requestId': get()"),
   WaitAbandonedError: () => new errors.WaitAbandonedError(),
   ThrownValueError: () => new errors.ThrownValueError('a string'),
 

@@ -2,11 +2,15 @@ import assert from 'node:assert/strict';
 import { AsyncLocalStorage } from 'node:async_hooks';
 import { after, describe, it } from 'node:test';
 import {
+  CancelledError,
+  InvalidArgumentError,
+  OutsideCoroutineError,
   Scheduler,
   Semaphore,
   Signal,
   all,
   call,
+  createContext,
   pools,
   race,
   sleep,
@@ -235,5 +239,208 @@ describe('AsyncLocalStorage context of coroutines', () => {
     });
     await background;
     assert.deepEqual(seen, expected('background', '(none)'));
+  });
+});
+
+describe('createContext: values of a coroutine, inherited by its children', () => {
+  const Tenant = createContext<string>('tenant', 'none');
+
+  it('get() gives the default, with() sets a value for an operation and puts the one before back', async () => {
+    const seen = await scheduler.go(function* () {
+      const seen: string[] = [yield* Tenant.get()];
+      const result = yield* Tenant.with(
+        'acme',
+        (function* () {
+          seen.push(yield* Tenant.get());
+          yield* Tenant.with(
+            'inner',
+            (function* () {
+              yield* sleep(1);
+              seen.push(yield* Tenant.get());
+            })(),
+          );
+          seen.push(yield* Tenant.get());
+          return 'done';
+        })(),
+      );
+      seen.push(result, yield* Tenant.get());
+      return seen;
+    });
+    assert.deepEqual(seen, ['none', 'acme', 'inner', 'acme', 'done', 'none']);
+  });
+
+  it('each coroutine has its own value, however they interleave', async () => {
+    function* worker(name: string): Operation<string[]> {
+      return yield* Tenant.with(
+        name,
+        (function* () {
+          const seen: string[] = [];
+          for (let i = 0; i < 3; i++) {
+            yield* sleep(1);
+            seen.push(yield* Tenant.get());
+          }
+          return seen;
+        })(),
+      );
+    }
+    const [a, b] = await Promise.all([scheduler.go(worker, 'a'), scheduler.go(worker, 'b')]);
+    assert.deepEqual(
+      [a, b],
+      [
+        ['a', 'a', 'a'],
+        ['b', 'b', 'b'],
+      ],
+    );
+  });
+
+  it('children inherit the value their parent had when it spawned them: spawn, spawnDetached, all, race, timeout', async () => {
+    const seen = await scheduler.go(function* () {
+      const seen: string[] = [];
+      function* report(label: string): Operation<string> {
+        yield* sleep(1);
+        const value = yield* Tenant.get();
+        seen.push(`${label}: ${value}`);
+        return value;
+      }
+      return yield* Tenant.with(
+        'parent',
+        (function* () {
+          const child = yield* spawn(report, 'spawn');
+          const detached = yield* spawnDetached(report, 'spawnDetached');
+          yield* all([report('all')]);
+          yield* race([report('race')]);
+          yield* timeout(1_000, report('timeout'));
+          yield* child;
+          yield* detached;
+          return seen;
+        })(),
+      );
+    });
+    assert.deepEqual(seen.sort(), [
+      'all: parent',
+      'race: parent',
+      'spawn: parent',
+      'spawnDetached: parent',
+      'timeout: parent',
+    ]);
+  });
+
+  it("a child keeps the value of its spawn time: its parent's later changes and its own do not cross", async () => {
+    const seen: string[] = [];
+    await scheduler.go(function* () {
+      yield* Tenant.set('before spawn');
+      const child = yield* spawn(function* () {
+        yield* sleep(2);
+        seen.push(`child sees ${yield* Tenant.get()}`);
+        yield* Tenant.set('set by the child');
+        seen.push(`child set ${yield* Tenant.get()}`);
+      });
+      yield* Tenant.set('after spawn');
+      yield* child;
+      seen.push(`parent sees ${yield* Tenant.get()}`);
+    });
+    assert.deepEqual(seen, ['child sees before spawn', 'child set set by the child', 'parent sees after spawn']);
+  });
+
+  it('set() lasts for the rest of the coroutine, or until the with() it is in ends', async () => {
+    const seen = await scheduler.go(function* () {
+      const seen: string[] = [];
+      seen.push(yield* Tenant.set('first'));
+      yield* Tenant.with(
+        'scoped',
+        (function* () {
+          yield* Tenant.set('set inside');
+          seen.push(yield* Tenant.get());
+        })(),
+      );
+      seen.push(yield* Tenant.get());
+      for (let i = 0; i < 1_000; i++) yield* Tenant.set(`set ${i}`);
+      seen.push(yield* Tenant.get());
+      return seen;
+    });
+    assert.deepEqual(seen, ['first', 'set inside', 'first', 'set 999']);
+  });
+
+  it('with() puts the value back when its operation fails', async () => {
+    const seen = await scheduler.go(function* () {
+      const seen: string[] = [];
+      try {
+        yield* Tenant.with(
+          'failing',
+          (function* () {
+            yield* sleep(1);
+            throw new Error('boom');
+          })(),
+        );
+      } catch (err) {
+        seen.push(`${(err as Error).message} with ${yield* Tenant.get()}`);
+      }
+      return seen;
+    });
+    assert.deepEqual(seen, ['boom with none']);
+  });
+
+  it('a coroutine cancelled in the middle of with(): its finally blocks see the value, then the one before', async () => {
+    const seen: string[] = [];
+    const task = scheduler.go(function* () {
+      yield* Tenant.set('outer');
+      try {
+        yield* Tenant.with(
+          'inner',
+          (function* () {
+            const child = yield* spawn(function* () {
+              try {
+                yield* sleep(10_000);
+              } finally {
+                seen.push(`child cleanup: ${yield* Tenant.get()}`);
+              }
+            });
+            try {
+              yield* sleep(10_000);
+              yield* child;
+            } finally {
+              yield* sleep(1);
+              seen.push(`inner cleanup: ${yield* Tenant.get()}`);
+            }
+          })(),
+        );
+      } finally {
+        seen.push(`outer cleanup: ${yield* Tenant.get()}`);
+      }
+    });
+    await new Promise((resolve) => setTimeout(resolve, 5));
+    assert.equal(task.status, 'waiting', 'it waits inside with()');
+    task.cancel();
+    await assert.rejects(task, CancelledError);
+    assert.deepEqual(seen, ['child cleanup: inner', 'inner cleanup: inner', 'outer cleanup: outer']);
+  });
+
+  it('two contexts of the same name are two contexts', async () => {
+    const Other = createContext<string>('tenant', 'other default');
+    const seen = await scheduler.go(function* () {
+      return yield* Tenant.with(
+        'mine',
+        call(function* () {
+          return [yield* Tenant.get(), yield* Other.get()];
+        }),
+      );
+    });
+    assert.deepEqual(seen, ['mine', 'other default']);
+  });
+
+  it('says what is wrong: a nameless context, with() without an operation, a context used outside a coroutine', () => {
+    assert.throws(() => createContext('', 0), InvalidArgumentError);
+    assert.throws(
+      () => Tenant.with('x', 42 as never),
+      (err: unknown) =>
+        err instanceof InvalidArgumentError && /context 'tenant': with\(\) needs an operation/.test(err.message),
+    );
+    assert.throws(
+      () => Tenant.get()[Symbol.iterator]().next(),
+      (err: unknown) =>
+        err instanceof OutsideCoroutineError &&
+        /context 'tenant': get\(\) runs only inside a coroutine/.test(err.message),
+    );
+    assert.throws(() => Tenant.with('x', sleep(1)).next(), OutsideCoroutineError);
   });
 });
