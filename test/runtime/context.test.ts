@@ -226,6 +226,49 @@ describe('AsyncLocalStorage context of coroutines', () => {
     await server.close();
   });
 
+  it('a root admitted from the queue when another one ends starts in its own context', async () => {
+    const one = new Scheduler({ name: 'one at a time', concurrency: 1 });
+    const seen: string[] = [];
+    const first = als.run('A', () =>
+      one.go(function* () {
+        yield* sleep(3);
+      }),
+    );
+    const queued = als.run('B', () =>
+      one.go(function* () {
+        yield* afterWake(seen, 'B');
+      }),
+    );
+    assert.equal(queued.status, 'queued');
+    await Promise.all([first, queued]);
+    assert.deepEqual(seen, expected('B', 'B'));
+  });
+
+  it("a coroutine cancelled by its deadline cleans up in its own context, whoever's timer ended it", async () => {
+    const seen: string[] = [];
+    const lane = new Scheduler({ name: 'one deadline lane', deadline: 20 });
+    // both deadlines are 20 ms: one lane, whose timer the first root armed in its context
+    const first = als.run('A', () =>
+      lane.go(function* () {
+        yield* sleep(10_000);
+      }),
+    );
+    const second = als.run('B', () =>
+      lane.go(function* () {
+        try {
+          yield* sleep(10_000);
+        } finally {
+          seen.push(`cleanup in ${store()}`);
+          yield* sleep(1);
+          seen.push(`cleanup after sleep in ${store()}`);
+        }
+      }),
+    );
+    await Promise.allSettled([first, second]);
+    assert.equal(second.reason?.kind, 'deadline');
+    assert.deepEqual(seen, ['cleanup in B', 'cleanup after sleep in B']);
+  });
+
   it('a coroutine started outside any store sees none, even when woken from inside one', async () => {
     const signal = new Signal();
     const seen: string[] = [];
