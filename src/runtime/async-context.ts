@@ -9,10 +9,12 @@ import { AsyncLocalStorage, AsyncResource, executionAsyncResource } from 'node:a
  *
  * Both the test and the switch must cost almost nothing per step. On Node 20 an AsyncLocalStorage keeps
  * its store on the async resource that runs, under a symbol of its own, and copies it onto every resource
- * made there; `als.run()` swaps the store on the running resource and back. So the keys are learnt from
- * the resources made for roots, compared with the running resource's, and swapped the way `run()` swaps
- * them. Where stores do not live on resources (found once, with a probe store) the coroutine enters its
- * resource with `runInAsyncScope` whenever it is not the running one.
+ * made there; `als.run()` swaps the store on the running resource and back. So the keys are learnt (from
+ * the resource of the first root started in an event-loop turn, and from the running resource once every
+ * LOOK_EVERY resumptions: a look costs more than a start), compared with the running resource's, and
+ * swapped the way `run()` swaps them. An AsyncLocalStorage first used since the last look is not told
+ * apart until the next. Where stores do not live on resources (found once, with a probe store) the
+ * coroutine enters its resource with `runInAsyncScope` whenever it is not the running one.
  */
 export type AsyncContext = AsyncResource;
 
@@ -20,10 +22,11 @@ type Resource = Record<symbol, unknown>;
 
 /** The description of the symbols stores live under; null where they do not live on resources. */
 let storeKeyName: string | null | undefined;
-/** The store keys seen so far, one per AsyncLocalStorage that was in use when a root was started. */
+/** The store keys seen so far, one per AsyncLocalStorage in use. */
 const storeKeys: symbol[] = [];
-/** Keys are looked for on one root's resource per event-loop turn: the look costs more than the rest of a start. */
 let lookedThisTurn = false;
+const LOOK_EVERY = 1024;
+let resumptionsUntilLook = LOOK_EVERY;
 
 /** The async context of the code running now, for a root coroutine started here. */
 export function captureAsyncContext(): AsyncContext {
@@ -39,6 +42,7 @@ export function captureAsyncContext(): AsyncContext {
 
 /** True when the code running now sees the stores of `context`: the coroutine runs as it is. */
 export function isInAsyncContext(context: AsyncContext): boolean {
+  if (--resumptionsUntilLook === 0) lookAround();
   const count = storeKeys.length;
   if (count === 0 && storeKeyName !== null) return true;
   const current = executionAsyncResource() as Resource;
@@ -94,6 +98,11 @@ export function runInAsyncContext<T, A, B>(
 
 function lookAgain(): void {
   lookedThisTurn = false;
+}
+
+function lookAround(): void {
+  resumptionsUntilLook = LOOK_EVERY;
+  if (storeKeyName) learnStoreKeys(executionAsyncResource() as Resource, storeKeyName);
 }
 
 function learnStoreKeys(resource: Resource, name: string): void {
