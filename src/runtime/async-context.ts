@@ -22,6 +22,8 @@ type Resource = Record<symbol, unknown>;
 
 /** The description of the symbols stores live under; null where they do not live on resources. */
 let storeKeyName: string | null | undefined;
+/** The probe's own key: `run()` leaves it on the resource it ran on, and no store is ever under it. */
+let probeKey: symbol | undefined;
 /** The store keys seen so far, one per AsyncLocalStorage in use. */
 const storeKeys: symbol[] = [];
 let lookedThisTurn = false;
@@ -107,7 +109,7 @@ function lookAround(): void {
 
 function learnStoreKeys(resource: Resource, name: string): void {
   for (const key of Object.getOwnPropertySymbols(resource)) {
-    if (key.description === name && !storeKeys.includes(key)) storeKeys.push(key);
+    if (key.description === name && key !== probeKey && !storeKeys.includes(key)) storeKeys.push(key);
   }
 }
 
@@ -117,6 +119,6 @@ function probeStoreKeyName(): string | null {
   const marker = {};
   const resource = probe.run(marker, () => new AsyncResource('cosocket.probe')) as unknown as Resource;
   probe.disable();
-  const key = Object.getOwnPropertySymbols(resource).find((k) => resource[k] === marker);
-  return key?.description ?? null;
+  probeKey = Object.getOwnPropertySymbols(resource).find((k) => resource[k] === marker);
+  return probeKey?.description ?? null;
 }
