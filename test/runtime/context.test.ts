@@ -99,6 +99,26 @@ describe('AsyncLocalStorage context of coroutines', () => {
     assert.deepEqual(seen, expected('A', 'A'));
   });
 
+  it('a coroutine waiting on a thenable that is not a promise keeps its context when plain code resolves it', async () => {
+    let resolveIt: (value: number) => void = () => {};
+    const thenable: PromiseLike<number> = {
+      then<R1, R2>(onFulfilled?: ((value: number) => R1 | PromiseLike<R1>) | null): PromiseLike<R1 | R2> {
+        resolveIt = (value) => void onFulfilled?.(value);
+        return thenable as unknown as PromiseLike<R1 | R2>;
+      },
+    };
+    const seen: string[] = [];
+    const waiter = goIn('A', function* () {
+      const value = yield* call(thenable);
+      seen.push(`got ${value}`);
+      yield* afterWake(seen, 'A');
+    });
+    await new Promise((resolve) => setTimeout(resolve, 2));
+    als.run('C', () => resolveIt(7));
+    await waiter;
+    assert.deepEqual(seen, ['got 7', ...expected('A', 'A')]);
+  });
+
   it('a Semaphore hands its permit over to a waiter that keeps its own context', async () => {
     const sem = new Semaphore(1);
     const seen: string[] = [];
