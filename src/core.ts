@@ -30,6 +30,8 @@ export { Scope, createScope } from './runtime/scope.js';
 export type { ScopeOptions } from './runtime/scope.js';
 export { retry } from './runtime/retry.js';
 export type { ExponentialBackoff, RetryOptions } from './runtime/retry.js';
+export { createContext } from './runtime/context.js';
+export type { Context } from './runtime/context.js';
 export { sleep } from '../adapters/sleep.js';
 export * as tcp from '../adapters/tcp/index.js';
 export * as redis from '../adapters/redis/index.js';

@@ -151,6 +151,13 @@ export class SelfJoinError extends CosocketError {
   }
 }
 
+/** An operation only a coroutine can run (a context's get/set/with, resource, ensure, each, retry) ran outside any. */
+export class OutsideCoroutineError extends CosocketError {
+  constructor(what: string) {
+    super('COSOCKET_ERR_OUTSIDE_COROUTINE', `${what} runs only inside a coroutine (go, spawn, a co() handler)`);
+  }
+}
+
 /** The abort reason an abortable() signal gets when its coroutine stops waiting without a cancel reason. */
 export class WaitAbandonedError extends CosocketError {
   constructor() {
@@ -174,13 +181,6 @@ export class ChannelClosedError extends CosocketError {
 export class ScopeClosedError extends CosocketError {
   constructor(scopeName: string, what: string) {
     super('COSOCKET_ERR_SCOPE_CLOSED', `${what} on scope '${scopeName}': the scope is closed`);
-  }
-}
-
-/** Something that belongs to a coroutine (resource, ensure, each, retry) ran outside one. */
-export class OutsideCoroutineError extends CosocketError {
-  constructor(what: string) {
-    super('COSOCKET_ERR_OUTSIDE_COROUTINE', `${what} must run inside a coroutine: yield* it from one`);
   }
 }
 

@@ -65,6 +65,12 @@ export const ERROR_TABLE = {
     status: 500,
     meaning: 'a coroutine joined itself or one of its ancestors: it would wait forever',
   },
+  COSOCKET_ERR_OUTSIDE_COROUTINE: {
+    className: 'OutsideCoroutineError',
+    status: 500,
+    meaning:
+      "an operation only a coroutine can run (a context's get, set or with, resource(), ensure(), each(), retry()) ran outside any",
+  },
   COSOCKET_ERR_WAIT_ABANDONED: {
     className: 'WaitAbandonedError',
     status: 500,
@@ -90,11 +96,6 @@ export const ERROR_TABLE = {
     className: 'ScopeClosedError',
     status: 503,
     meaning: 'a coroutine or a release was added to a scope that is closed (the server is shutting down)',
-  },
-  COSOCKET_ERR_OUTSIDE_COROUTINE: {
-    className: 'OutsideCoroutineError',
-    status: 500,
-    meaning: 'resource(), ensure(), each() or retry() ran outside a coroutine (not through yield*)',
   },
 
   // sockets, pools and files

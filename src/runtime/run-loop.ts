@@ -1,7 +1,22 @@
+import { isInAsyncContext, runInAsyncContext } from './async-context.js';
+import type { AsyncContext } from './async-context.js';
 import type { Task } from './types.js';
+
+/**
+ * The values a coroutine set with createContext (context.ts): a list, newest first, never changed in place,
+ * so a child keeps the list as it was when it was spawned.
+ */
+export interface ContextValues {
+  readonly key: object;
+  readonly value: unknown;
+  readonly next: ContextValues | null;
+}
 
 /** A fiber as the run loop drives it (the Fiber in task.ts). */
 export interface Runnable extends Task<unknown> {
+  /** The async context it runs in, whoever wakes it (async-context.ts). */
+  readonly asyncContext: AsyncContext;
+  contextValues: ContextValues | null;
   /** Runs from `mode`/`value` until the coroutine waits or ends. */
   run(mode: number, value: unknown): void;
   /** Runs with the resumption kept when it was queued, if it is still ready. */
@@ -15,6 +30,11 @@ const readyQueue: Runnable[] = [];
 
 /** The coroutine whose code is running right now, or null outside any coroutine. */
 export function currentTask(): Task<unknown> | null {
+  return running;
+}
+
+/** The fiber whose code is running right now, for what reads or sets its own state (context.ts). */
+export function runningFiber(): Runnable | null {
   return running;
 }
 
@@ -34,7 +54,9 @@ export function runNow(fiber: Runnable, mode: number, value: unknown): void {
   trampolineDepth++;
   try {
     running = fiber;
-    fiber.run(mode, value);
+    const context = fiber.asyncContext;
+    if (isInAsyncContext(context)) fiber.run(mode, value);
+    else runInAsyncContext(context, runResumed, fiber, mode, value);
     if (readyQueue.length !== 0) drainReady();
   } finally {
     trampolineDepth--;
@@ -42,12 +64,22 @@ export function runNow(fiber: Runnable, mode: number, value: unknown): void {
   }
 }
 
+function runResumed(fiber: Runnable, mode: number, value: unknown): void {
+  fiber.run(mode, value);
+}
+
+function runQueued(fiber: Runnable): void {
+  fiber.runQueued();
+}
+
 // Only call when the queue is non-empty: setting `length` is a slow runtime call even on an empty array.
 function drainReady(): void {
   for (let i = 0; i < readyQueue.length; i++) {
     const fiber = readyQueue[i]!;
     running = fiber;
-    fiber.runQueued();
+    const context = fiber.asyncContext;
+    if (isInAsyncContext(context)) fiber.runQueued();
+    else runInAsyncContext(context, runQueued, fiber, undefined, undefined);
   }
   readyQueue.length = 0;
 }

@@ -7,6 +7,8 @@ import {
   annotateChain,
   cancellationError,
 } from '../errors/index.js';
+import { captureAsyncContext } from './async-context.js';
+import type { AsyncContext } from './async-context.js';
 import { Children, NO_FAILURE } from './children.js';
 import type { Child, Parent } from './children.js';
 import type { DeadlineList } from './deadlines.js';
@@ -20,7 +22,7 @@ import { asStackBudget, frameDepth, frameNameOf, frameNames, makeBody, popFrame,
 import type { BodyFn, Frame, FrameStack } from './frames.js';
 import type { QueueNode } from './queue.js';
 import { currentTurn, isRunning, runLater, runNow } from './run-loop.js';
-import type { Runnable } from './run-loop.js';
+import type { ContextValues, Runnable } from './run-loop.js';
 import type { Body, Task, TaskObserver, TaskStatus, Waiter, Yieldable } from './types.js';
 import { checking, coroutineEnded, stepEnded } from './unyielded.js';
 
@@ -101,6 +103,9 @@ export class Fiber<T> implements Task<T>, FiberWaiter, FrameStack, Runnable, Chi
   readonly parent: Fiber<unknown> | null;
   /** Owned by an effect (race/all/timeout) that handles its outcome; its errors never bubble. */
   readonly scoped: boolean;
+  readonly asyncContext: AsyncContext;
+  /** Its createContext values: its parent's when it was spawned, until it sets its own. */
+  contextValues: ContextValues | null;
 
   private state = QUEUED;
   private outcome = PENDING;
@@ -150,6 +155,8 @@ export class Fiber<T> implements Task<T>, FiberWaiter, FrameStack, Runnable, Chi
     this.parent = parent;
     this.scoped = scoped;
     this.baseDepth = parent === null ? 0 : parent.depth;
+    this.asyncContext = parent === null ? captureAsyncContext() : parent.asyncContext;
+    this.contextValues = parent === null ? null : parent.contextValues;
   }
 
   private more(): FiberExtras<T, Fiber<unknown>> {
@@ -351,7 +358,10 @@ export class Fiber<T> implements Task<T>, FiberWaiter, FrameStack, Runnable, Chi
   }
 
   spawnRoot(body: Body<unknown, never[]>, args: unknown[]): Task<unknown> {
-    return this.admission.go(body, ...args);
+    const root = this.admission.go(body, ...args);
+    // not run yet (a root started inside a running fiber waits in the ready queue): it starts with our values
+    if (root instanceof Fiber) root.contextValues = this.contextValues;
+    return root;
   }
 
   // ------------------------------------------------------------------ lifecycle (admission)

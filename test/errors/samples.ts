@@ -15,12 +15,12 @@ export const SAMPLES: Readonly<Record<string, () => CosocketError>> = {
   SemaphoreOverReleaseError: () => new errors.SemaphoreOverReleaseError('sem'),
   TaskNotFinishedError: () => new errors.TaskNotFinishedError('handler'),
   SelfJoinError: () => new errors.SelfJoinError('child', 'handler'),
+  OutsideCoroutineError: () => new errors.OutsideCoroutineError("context 'requestId': get()"),
   WaitAbandonedError: () => new errors.WaitAbandonedError(),
   ThrownValueError: () => new errors.ThrownValueError('a string'),
   UnyieldedEffectError: () => new errors.UnyieldedEffectError(['redis SET'], ['handler']),
   ChannelClosedError: () => new errors.ChannelClosedError('jobs', 'send'),
   ScopeClosedError: () => new errors.ScopeClosedError('background', 'run()'),
-  OutsideCoroutineError: () => new errors.OutsideCoroutineError('resource()'),
 
   SocketTimeoutError: () => new errors.SocketTimeoutError('receive', '127.0.0.1:6379', 500),
   SocketClosedError: () => new errors.SocketClosedError('receive', '127.0.0.1:6379'),
