@@ -18,6 +18,10 @@ const ACQUIRE = defineKind<Semaphore, number, QueueNode<Queued>>({
   abandon(waiter, semaphore) {
     semaphore.leave(waiter.waitHandle);
   },
+  // a permit handed to a coroutine cancelled before it ran goes on to the next waiter
+  unclaimed(_permit, semaphore) {
+    semaphore.release();
+  },
 });
 
 function onAcquireTimeout(semaphore: Semaphore, node: QueueNode<Queued>, ms: number): void {

@@ -122,6 +122,8 @@ export class Fiber<T> implements Task<T>, FiberWaiter, FrameStack, Runnable, Chi
   waitHandle: unknown = null;
   private resumeMode = NEXT;
   private resumeValue: unknown = undefined;
+  /** The effect whose settled value waits to be resumed with, when its kind takes back what nobody claims. */
+  private unclaimed: Effect<unknown> | null = null;
   private settledSync = false;
   private onFulfilled: ((value: unknown) => void) | null = null;
   private onRejected: ((reason: unknown) => void) | null = null;
@@ -311,7 +313,8 @@ export class Fiber<T> implements Task<T>, FiberWaiter, FrameStack, Runnable, Chi
   }
 
   settleWait(value: unknown, isError: boolean): void {
-    if (this.pending === null) return;
+    const settled = this.pending;
+    if (settled === null) return;
     this.pending = null;
     this.waitHandle = null;
     if (this.state === RUNNING) {
@@ -321,6 +324,7 @@ export class Fiber<T> implements Task<T>, FiberWaiter, FrameStack, Runnable, Chi
       this.resumeValue = value;
       return;
     }
+    if (!isError && settled.kind.unclaimed !== undefined) this.unclaimed = settled;
     this.resume(isError ? THROW : NEXT, value);
   }
 
@@ -437,6 +441,7 @@ export class Fiber<T> implements Task<T>, FiberWaiter, FrameStack, Runnable, Chi
     const fairnessSteps = this.admission.fairnessSteps;
     for (;;) {
       if (this.cancelReason !== null && this.unwindFloor < 0) {
+        if (this.unclaimed !== null) this.giveBackUnclaimed(mode, value);
         this.unwindFloor = this.frameCount();
         mode = RETURN;
         value = undefined;
@@ -449,6 +454,7 @@ export class Fiber<T> implements Task<T>, FiberWaiter, FrameStack, Runnable, Chi
         this.yieldToEventLoop(mode, value);
         return;
       }
+      if (this.unclaimed !== null) this.unclaimed = null; // the value is the coroutine's now
 
       const frame = this.frame!;
       let res: IteratorResult<unknown, unknown>;
@@ -583,6 +589,20 @@ export class Fiber<T> implements Task<T>, FiberWaiter, FrameStack, Runnable, Chi
     this.pending = null;
     pending.kind.abandon(this, pending.a, pending.b);
     this.waitHandle = null;
+    // a step put off by the fairness budget, and the value it was to resume with
+    if (this.unclaimed !== null) this.giveBackUnclaimed(this.resumeMode, this.resumeValue);
+  }
+
+  /** The coroutine unwinds without resuming with the value its last wait settled with: the kind takes it back. */
+  private giveBackUnclaimed(mode: number, value: unknown): void {
+    const effect = this.unclaimed!;
+    this.unclaimed = null;
+    if (mode !== NEXT) return;
+    try {
+      effect.kind.unclaimed!(value, effect.a, effect.b);
+    } catch (err) {
+      this.more().recordCleanupError(err);
+    }
   }
 
   // ------------------------------------------------------------------ cancellation and outcome

@@ -85,6 +85,11 @@ export interface EffectKind<A = unknown, B = unknown, H = unknown, W extends Wai
   abandon(waiter: W, a: A, b: B): void;
   /** What one effect of the kind is, for a report of one never yielded (`redis SET`); the kind's name if left out. */
   describe?(a: A, b: B): string;
+  /**
+   * The wait was settled with `value` (a semaphore's permit), but its coroutine was cancelled before it ran
+   * again and will never see it: give it back. Without it such a value is dropped.
+   */
+  unclaimed?(value: unknown, a: A, b: B): void;
 }
 
 /**

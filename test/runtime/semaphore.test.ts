@@ -27,6 +27,34 @@ describe('Semaphore', () => {
     assert.equal(sem.available, 2);
   });
 
+  it('a permit handed to a waiter cancelled before it ran goes on to the next waiter', async () => {
+    const scheduler = new Scheduler();
+    const sem = new Semaphore(1, 'one');
+    const got: string[] = [];
+    function* waiter(name: string): Operation<void> {
+      yield* sem.use(
+        (function* () {
+          got.push(name);
+        })(),
+      );
+    }
+    const first = scheduler.go(function* () {
+      yield* sem.acquire();
+      yield* sleep(10);
+      // in one step: the permit goes to 'cancelled', which is cancelled before it runs
+      sem.release();
+      cancelledWaiter.cancel('gone');
+    });
+    const cancelledWaiter = scheduler.go(waiter, 'cancelled');
+    const next = scheduler.go(waiter, 'next');
+    await first;
+    await assert.rejects(cancelledWaiter, CancelledError);
+    assert.equal(sem.waiting, 0, 'the permit went on to the next waiter');
+    await next;
+    assert.deepEqual(got, ['next']);
+    assert.equal(sem.available, 1);
+  });
+
   it('times out an acquire that waits too long', async () => {
     const scheduler = new Scheduler();
     const sem = new Semaphore(1, 'one');
