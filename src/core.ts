@@ -74,6 +74,7 @@ export {
   HttpProtocolError,
   HttpBusyError,
   ResponseTooLargeError,
+  UpstreamStatusError,
   RequestBodyError,
   BodyTooLargeError,
   BodyTimeoutError,

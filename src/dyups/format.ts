@@ -1,4 +1,5 @@
 import { CHECK_DEFAULTS } from './upstream.js';
+import { proxyDirectiveLines } from './proxy-settings.js';
 import type { ServerHealth } from './balancer.js';
 import type { UpstreamGroup, UpstreamServer } from './upstream.js';
 
@@ -16,11 +17,16 @@ export function formatDetailServer(server: UpstreamServer): string {
   return `server ${server.address} weight=${server.weight} max_conns=${server.maxConns} max_fails=${server.maxFails} fail_timeout=${server.failTimeout} backup=${server.backup ? 1 : 0} down=${server.down ? 1 : 0}`;
 }
 
-/** GET /detail: for each upstream its name, one line per server, then a blank line. */
+/** GET /detail: for each upstream its name, one line per server, its proxy directives that are not the defaults, then a blank line. */
 export function formatDetail(groups: Iterable<UpstreamGroup>): string {
   return [...groups]
     .sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0))
-    .map((g) => `${g.name}\n${g.servers.map((s) => `${formatDetailServer(s)}\n`).join('')}\n`)
+    .map(
+      (g) =>
+        `${g.name}\n${g.servers.map((s) => `${formatDetailServer(s)}\n`).join('')}${proxyDirectiveLines(g.proxy)
+          .map((line) => `${line};\n`)
+          .join('')}\n`,
+    )
     .join('');
 }
 
@@ -61,6 +67,7 @@ export function toNginx(group: UpstreamGroup): string {
     if (c.httpExpectAlive.join(' ') !== CHECK_DEFAULTS.httpExpectAlive.join(' '))
       lines.push(`check_http_expect_alive ${c.httpExpectAlive.join(' ')};`);
   }
+  for (const line of proxyDirectiveLines(group.proxy)) lines.push(`${line};`);
   return `upstream ${group.name} {\n${lines.map((l) => `    ${l}\n`).join('')}}\n`;
 }
 
@@ -71,6 +78,7 @@ export function toJson(group: UpstreamGroup, health?: Map<string, ServerHealth>)
     balancer: group.balancer,
     keepalive: group.keepalive,
     check: group.check,
+    proxy: group.proxy,
     servers: group.servers.map((s) => {
       const live = health?.get(s.address);
       return live === undefined ? { ...s } : { ...s, health: live };

@@ -1,3 +1,5 @@
+import type { ProxySettings } from './proxy-settings.js';
+
 /** One `server` line of an upstream group, with nginx's defaults. */
 export interface UpstreamServer {
   /** host:port, [v6]:port or unix:/path, as written (port 80 added when missing) */
@@ -44,6 +46,8 @@ export interface UpstreamGroup {
   /** idle keepalive connections per worker, or 0 for none */
   keepalive: number;
   check: HealthCheck | null;
+  /** how requests are passed on: retries, timeouts, headers, the client address (nginx's proxy_* directives) */
+  proxy: ProxySettings;
 }
 
 export const SERVER_DEFAULTS: Omit<UpstreamServer, 'address'> = {

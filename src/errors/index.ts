@@ -60,6 +60,7 @@ export {
   PluginNotRegisteredError,
   RequestBodyError,
   ResponseTooLargeError,
+  UpstreamStatusError,
 } from './http.js';
 export {
   DyupsLoadError,

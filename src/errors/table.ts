@@ -202,6 +202,11 @@ export const ERROR_TABLE = {
     status: 502,
     meaning: "an upstream's response body passed readBody's limit",
   },
+  COSOCKET_ERR_UPSTREAM_STATUS: {
+    className: 'UpstreamStatusError',
+    status: 502,
+    meaning: 'an upstream answered a status its dyups group retries on (proxy_next_upstream http_502/503/504)',
+  },
   COSOCKET_ERR_BODY_TOO_LARGE: {
     className: 'BodyTooLargeError',
     status: 413,

@@ -45,6 +45,7 @@ export const SAMPLES: Readonly<Record<string, () => CosocketError>> = {
   HttpProtocolError: () => new errors.HttpProtocolError('127.0.0.1:80', 'bad status line'),
   HttpBusyError: () => new errors.HttpBusyError('127.0.0.1:80'),
   ResponseTooLargeError: () => new errors.ResponseTooLargeError(1024),
+  UpstreamStatusError: () => new errors.UpstreamStatusError('127.0.0.1:80', 502),
   BodyTooLargeError: () => new errors.BodyTooLargeError(1024, 2048),
   BodyTimeoutError: () => new errors.BodyTimeoutError(60_000),
   BodyAbortedError: () => new errors.BodyAbortedError(),

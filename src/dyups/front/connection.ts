@@ -36,6 +36,8 @@ export interface FrontOptions {
   idleTimeout: number;
   /** Seconds in Retry-After of a 503 when the scheduler's budget is used up. */
   retryAfter: number;
+  /** Where a 5xx's reason goes (the client gets a generic page). Default: stderr, one line each. */
+  errorLog?: (line: string) => void;
   /** ms a closing connection keeps reading (and dropping) what the client still sends, so the last answer is not lost to a reset. */
   lingerTimeout: number;
 }

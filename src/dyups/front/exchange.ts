@@ -17,6 +17,7 @@ import { trimOws } from './chars.js';
 import type { ExchangeHost, Written } from './host.js';
 import type { FrontBody } from './request-body.js';
 import type { RequestHead } from './request-head.js';
+import { ERROR_PAGE_TYPE, errorLogLine, errorPage } from './error-page.js';
 import { checkField, dateHeaderLine, statusLine } from './response-head.js';
 
 export type { Written } from './host.js';
@@ -49,6 +50,10 @@ const COPY_LIMIT = 16 * 1024;
 const NO_PARTS: readonly Buffer[] = [];
 const EMPTY = Buffer.alloc(0);
 const TEXT = 'text/plain; charset=utf-8';
+
+function writeToStderr(line: string): void {
+  process.stderr.write(`${line}\n`);
+}
 
 function abandonWrite(waiter: Waiter, exchange: FrontExchange): void {
   exchange.conn.abandonDrain(waiter);
@@ -120,6 +125,7 @@ export class FrontExchange implements ResponseSink, TaskObserver {
   private declared = 0;
   private sent = 0;
   private idleMs: number;
+  private readonly errorLog: (line: string) => void;
   /** The stream's idle timeout replaced the coroutine's deadline (at that deadline). */
   private idleArmed = false;
   deadlineAt = 0;
@@ -129,7 +135,7 @@ export class FrontExchange implements ResponseSink, TaskObserver {
     readonly conn: ExchangeHost,
     head: RequestHead,
     body: FrontBody | null,
-    options: { sendTimeout: number; idleTimeout: number },
+    options: { sendTimeout: number; idleTimeout: number; errorLog?: ((line: string) => void) | undefined },
   ) {
     this.request = this;
     this.method = head.method;
@@ -140,6 +146,7 @@ export class FrontExchange implements ResponseSink, TaskObserver {
     this.body = body;
     this.sendTimeout = options.sendTimeout;
     this.idleMs = options.idleTimeout;
+    this.errorLog = options.errorLog ?? writeToStderr;
   }
 
   get ip(): string {
@@ -415,22 +422,37 @@ export class FrontExchange implements ResponseSink, TaskObserver {
     }
     // a request whose body was refused part-way: its unread rest makes the connection unusable
     if (status === 413 || status === 408 || err instanceof BodyFramingError) this.keepAlive = false;
-    const message = err instanceof Error && status !== 500 ? `: ${err.message}` : '';
     // a head decided but not yet written is replaced by the error's
     this.framing = UNDECIDED;
     this.pendingHead = null;
     this.names = null;
     this.values = null;
     this.status = status;
+    if (status >= 500) {
+      // the client gets nginx's generic page; what went wrong is for the log
+      this.errorLog(errorLogLine(`${status}: ${err instanceof Error ? err.message : String(err)}`, this));
+      this.sendPage(status);
+      return;
+    }
+    // a 4xx is about the client's own request: the reason helps it
+    const message = err instanceof Error ? `: ${err.message}` : '';
     this.defaultContentType = TEXT;
     this.sendWhole(`${status} ${STATUS_TEXT[status] ?? 'Error'}${message}\n`);
   }
 
   /** @internal The scheduler's budget is used up: 503 with Retry-After, the coroutine never started. */
   overloaded(err: Error, retryAfter: number): void {
+    this.errorLog(errorLogLine(`503: ${err.message}`, this));
     this.status = 503;
     this.header('retry-after', String(retryAfter));
-    this.sendWhole(`503 Service Unavailable: ${err.message}\n`);
+    this.sendPage(503);
+  }
+
+  /** Answers with the generic page for `status` (a 5xx), nothing about why. */
+  private sendPage(status: number): void {
+    this.status = status;
+    this.defaultContentType = ERROR_PAGE_TYPE;
+    this.sendWhole(errorPage(status));
   }
 
   /** The client went away before the response ended: its coroutine is cancelled. */
