@@ -12,6 +12,8 @@ import type { FrontExchange } from './front/index.js';
 import type { Balancers, Peer } from './balancer.js';
 import type { UpstreamTable } from './table.js';
 import { endpointOf } from './upstream.js';
+import { proxyUpgrade, tunnelCounts } from './upgrade.js';
+import type { TunnelCounts, UpgradeOptions } from './upgrade.js';
 
 export interface DyupsProxyOptions {
   scheduler: Scheduler;
@@ -30,7 +32,12 @@ export interface DyupsProxyOptions {
   /** ms an idle kept-alive client connection stays open. Default 72 s, as fastify had it. */
   keepAliveTimeout?: number;
   buffering?: Partial<BufferingOptions>;
+  /** ms a WebSocket/Upgrade tunnel stays open with no byte either way (proxy_read_timeout). Default: readTimeout; 0: none. */
+  tunnelTimeout?: number;
 }
+
+/** The dyups proxy listener: a FrontServer, with its WebSocket/Upgrade counts. */
+export type DyupsProxyServer = FrontServer & { readonly tunnels: TunnelCounts };
 
 /** What a hash key is computed from: the request's target, address and headers. */
 export interface HashKeyRequest {
@@ -145,13 +152,19 @@ function retryable(err: unknown): boolean {
  * through a raw-socket HTTP/1.1 front (src/dyups/front): a strict parser (two Host headers, ambiguous
  * framing: 400), one request at a time per connection, the response head and body in one write.
  */
-export function buildProxyServer(table: UpstreamTable, balancers: Balancers, options: DyupsProxyOptions): FrontServer {
+export function buildProxyServer(
+  table: UpstreamTable,
+  balancers: Balancers,
+  options: DyupsProxyOptions,
+): DyupsProxyServer {
   const timeouts = {
     connect: options.connectTimeout,
     read: options.readTimeout,
     send: options.sendTimeout ?? options.readTimeout,
   };
   const buffering = options.buffering;
+  const tunnels = tunnelCounts();
+  const tunnelTimeout = options.tunnelTimeout ?? options.readTimeout;
   /** Each peer's connect settings, made once per peer (and again when its address or its group's keepalive changes). */
   const routes = new WeakMap<Peer, PeerRoute>();
   function routeOf(peer: Peer, poolSize: number): PeerRoute {
@@ -205,7 +218,10 @@ export function buildProxyServer(table: UpstreamTable, balancers: Balancers, opt
         };
         if (absolute !== null) passOptions.path = absolute.path;
         if (buffering !== undefined) passOptions.buffering = buffering;
-        yield* proxyPass(ctx, route.host, route.port, passOptions);
+        if (ctx.upgrade) {
+          const upgradeOptions: UpgradeOptions = { ...passOptions, progress, tunnelTimeout, counts: tunnels };
+          yield* proxyUpgrade(ctx, route.host, route.port, upgradeOptions);
+        } else yield* proxyPass(ctx, route.host, route.port, passOptions);
         peer.succeeded();
         return undefined;
       } catch (err) {
@@ -229,7 +245,7 @@ export function buildProxyServer(table: UpstreamTable, balancers: Balancers, opt
     }
   }
 
-  return new FrontServer({
+  const server = new FrontServer({
     scheduler: options.scheduler,
     handler: proxy,
     startOptions: { name: 'dyups-proxy' },
@@ -245,4 +261,5 @@ export function buildProxyServer(table: UpstreamTable, balancers: Balancers, opt
     retryAfter: 1,
     lingerTimeout: 5_000,
   });
+  return Object.assign(server, { tunnels });
 }

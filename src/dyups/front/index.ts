@@ -6,4 +6,5 @@ export { FrontServer } from './server.js';
 export type { FrontOptions } from './connection.js';
 export { FrontExchange } from './exchange.js';
 export type { FrontBody } from './request-body.js';
+export type { ClientTunnel } from './client-tunnel.js';
 export type { RequestHead } from './request-head.js';
