@@ -245,7 +245,14 @@ export class HttpConnection {
     const last = this.last;
     // after a 101 the connection speaks another protocol: never pooled
     const switched = last !== null && last.status === 101;
-    if (last === null || switched || !last.body.done || !last.keepalive || this.requestedClose || this.socket.buffered > 0) {
+    if (
+      last === null ||
+      switched ||
+      !last.body.done ||
+      !last.keepalive ||
+      this.requestedClose ||
+      this.socket.buffered > 0
+    ) {
       this.socket.close();
       return false;
     }

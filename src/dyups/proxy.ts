@@ -1,5 +1,5 @@
 import type { IncomingHttpHeaders } from 'node:http';
-import { upstreamPoolName } from './upstream-pools.js';
+import { upstreamPoolName, upstreamTunnelPoolName } from './upstream-pools.js';
 import { HttpProtocolError, SocketError, SocketTimeoutError } from '../errors/index.js';
 import { MAX_REQUEST_HEADERS } from '../fastify/header-count-limit.js';
 import type { Timeouts } from '../../adapters/tcp/index.js';
@@ -45,6 +45,9 @@ export interface HashKeyRequest {
   readonly ip: string;
   readonly headers: IncomingHttpHeaders;
 }
+
+/** Most tunnels open at once to one upstream server (its own pool: see upstreamTunnelPoolName). */
+const TUNNEL_POOL_SIZE = 100_000;
 
 /** Retries on a fresh connection after kept-alive ones turned out closed (they do not count as failures). */
 const MAX_STALE_RETRIES = 2;
@@ -125,6 +128,7 @@ class PeerRoute {
   readonly host: string;
   readonly port: number;
   readonly pool: string;
+  readonly tunnelPool: string;
 
   constructor(
     readonly address: string,
@@ -135,6 +139,7 @@ class PeerRoute {
     this.host = 'path' in endpoint ? address : endpoint.host;
     this.port = 'path' in endpoint ? 0 : endpoint.port;
     this.pool = upstreamPoolName(address);
+    this.tunnelPool = upstreamTunnelPoolName(address);
   }
 }
 
@@ -219,7 +224,14 @@ export function buildProxyServer(
         if (absolute !== null) passOptions.path = absolute.path;
         if (buffering !== undefined) passOptions.buffering = buffering;
         if (ctx.upgrade) {
-          const upgradeOptions: UpgradeOptions = { ...passOptions, progress, tunnelTimeout, counts: tunnels };
+          const upgradeOptions: UpgradeOptions = {
+            ...passOptions,
+            pool: route.tunnelPool,
+            poolSize: TUNNEL_POOL_SIZE,
+            progress,
+            tunnelTimeout,
+            counts: tunnels,
+          };
           yield* proxyUpgrade(ctx, route.host, route.port, upgradeOptions);
         } else yield* proxyPass(ctx, route.host, route.port, passOptions);
         peer.succeeded();

@@ -42,7 +42,12 @@ const READ_SIZE = 64 * 1024;
  * by a tunnel until either side closes; any other answer is proxied as a normal response. The upstream
  * connection is never pooled after a 101.
  */
-export function* proxyUpgrade(ctx: FrontExchange, host: string, port: number, options: UpgradeOptions): Operation<void> {
+export function* proxyUpgrade(
+  ctx: FrontExchange,
+  host: string,
+  port: number,
+  options: UpgradeOptions,
+): Operation<void> {
   const conn = yield* http.connect(host, port, options);
   try {
     options.progress.reused = conn.getreusedtimes() > 0;
@@ -81,7 +86,12 @@ export function* proxyUpgrade(ctx: FrontExchange, host: string, port: number, op
  * Bytes both ways between the client and the upstream, a coroutine per direction, until either side
  * closes (the other is then cancelled: nginx ends both) or no byte moved either way for `idleMs`.
  */
-export function* tunnel(client: ClientTunnel, upstream: TcpSocket, idleMs: number, counts: TunnelCounts): Operation<void> {
+export function* tunnel(
+  client: ClientTunnel,
+  upstream: TcpSocket,
+  idleMs: number,
+  counts: TunnelCounts,
+): Operation<void> {
   counts.upgrades++;
   counts.open++;
   let idled = false;
