@@ -299,6 +299,79 @@ describe('dyups proxy: WebSocket and Upgrade', () => {
     }
   });
 
+  it("backpressure both ways: a side that stops reading stops the other side's writes; nothing is lost", async () => {
+    const TOTAL = 64 * 1024 * 1024;
+    const piece = Buffer.alloc(64 * 1024, 0x61);
+    /** Writes TOTAL bytes as fast as `socket` takes them; `written()` says how far it got. */
+    function flood(socket: Socket): { written: () => number } {
+      let written = 0;
+      const more = (): void => {
+        while (written < TOTAL) {
+          written += piece.length;
+          if (!socket.write(piece)) {
+            socket.once('drain', more);
+            return;
+          }
+        }
+      };
+      more();
+      return { written: () => written };
+    }
+    /** Resolves once `written()` stopped moving for 300 ms. */
+    async function stalled(written: () => number): Promise<number> {
+      let last = -1;
+      while (written() !== last) {
+        last = written();
+        await new Promise((resolve) => setTimeout(resolve, 300));
+      }
+      return last;
+    }
+    let upstreamSocket: Socket | null = null;
+    const upstream = await startTcpServer((socket: Socket) => {
+      upstreamSocket = socket;
+      socket.once('data', () =>
+        socket.write('HTTP/1.1 101 Switching Protocols\r\nUpgrade: flood\r\nConnection: upgrade\r\n\r\n'),
+      );
+    });
+    try {
+      table.update('flood.local', `server 127.0.0.1:${upstream.port};`);
+      const client = connect(portOf(proxy), '127.0.0.1');
+      client.on('error', () => {});
+      let head = '';
+      await new Promise<void>((resolve) => {
+        client.write('GET / HTTP/1.1\r\nHost: flood.local\r\nUpgrade: flood\r\nConnection: upgrade\r\n\r\n');
+        const onData = (d: Buffer): void => {
+          head += d.toString('latin1');
+          if (!head.endsWith('\r\n\r\n')) return;
+          client.off('data', onData);
+          resolve();
+        };
+        client.on('data', onData);
+      });
+      client.pause();
+      // upstream to client, the client not reading: the upstream's writes stop well short of the total
+      const down = flood(upstreamSocket!);
+      assert.ok((await stalled(down.written)) < TOTAL, 'the upstream wrote everything to a client that reads nothing');
+      let received = 0;
+      client.on('data', (d: Buffer) => (received += d.length));
+      client.resume();
+      await until('every byte reaches the client', () => received === TOTAL);
+      // client to upstream, the upstream not reading
+      upstreamSocket!.pause();
+      const up = flood(client);
+      assert.ok((await stalled(up.written)) < TOTAL, 'the client wrote everything to an upstream that reads nothing');
+      let arrived = 0;
+      upstreamSocket!.on('data', (d: Buffer) => (arrived += d.length));
+      upstreamSocket!.resume();
+      await until('every byte reaches the upstream', () => arrived === TOTAL);
+      client.destroy();
+      await until('the tunnel closes', () => proxy.tunnels.open === 0);
+    } finally {
+      table.delete('flood.local');
+      await upstream.close();
+    }
+  });
+
   it('tries the next server before the 101, as for other requests', async () => {
     table.update('retry.local', `server 127.0.0.1:1; server 127.0.0.1:${echo.port};`);
     try {
