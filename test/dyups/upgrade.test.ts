@@ -53,9 +53,12 @@ async function startEcho(): Promise<EchoServer> {
   };
 }
 
-function proxyOn(tunnelTimeout?: number): Promise<DyupsProxyServer> {
+function proxyOn(
+  tunnelTimeout?: number,
+  scheduler = new Scheduler({ name: 'upgrade-proxy' }),
+): Promise<DyupsProxyServer> {
   const proxy = buildProxyServer(table, balancers, {
-    scheduler: new Scheduler({ name: 'upgrade-proxy' }),
+    scheduler,
     connectTimeout: 1_000,
     readTimeout: 5_000,
     bodyLimit: 64 * 1024,
@@ -516,6 +519,23 @@ describe('dyups proxy: tunnel idle timeout and shutdown', () => {
       proxy.closeAllConnections();
       await proxy.close();
       await quiet.close();
+    }
+  });
+
+  it('cancelling the coroutines (scheduler.cancelAll) ends open tunnels on both sides', async () => {
+    const scheduler = new Scheduler({ name: 'upgrade-cancel' });
+    const proxy = await proxyOn(undefined, scheduler);
+    try {
+      const clients = await Promise.all(Array.from({ length: 3 }, () => openClient(proxy, 'idle.local')));
+      assert.equal(echo.open(), 3);
+      scheduler.cancelAll();
+      await Promise.all(clients.map(closed));
+      await until('the upstream sockets close', () => echo.open() === 0);
+      assert.equal(proxy.tunnels.open, 0);
+      assert.equal(scheduler.stats().live, 0);
+    } finally {
+      proxy.closeAllConnections();
+      await proxy.close();
     }
   });
 
