@@ -127,6 +127,7 @@ export async function startDyups(
       connectTimeout: settings.connectTimeout,
       readTimeout: settings.readTimeout,
       sendTimeout: settings.sendTimeout,
+      tunnelTimeout: settings.tunnelTimeout,
       bodyLimit: settings.bodySize,
       headerTimeout: config.limits.headerTimeout,
       buffering: {

@@ -1,4 +1,4 @@
-import { upstreamPoolName } from './upstream-pools.js';
+import { upstreamPoolName, upstreamTunnelPoolName } from './upstream-pools.js';
 import { HttpProtocolError, SocketError, SocketTimeoutError, UpstreamStatusError } from '../errors/index.js';
 import { MAX_REQUEST_HEADERS } from '../fastify/header-count-limit.js';
 import type { Timeouts } from '../../adapters/tcp/index.js';
@@ -14,6 +14,8 @@ import { endpointOf } from './upstream.js';
 import type { UpstreamGroup } from './upstream.js';
 import { ProxyPlan } from './proxy-plan.js';
 import { absoluteTarget, hashKeyOf, hostOf } from './request-vars.js';
+import { proxyUpgrade, tunnelCounts } from './upgrade.js';
+import type { TunnelCounts, UpgradeOptions } from './upgrade.js';
 
 export { hashKeyOf } from './request-vars.js';
 export type { HashKeyRequest } from './request-vars.js';
@@ -37,7 +39,15 @@ export interface DyupsProxyOptions {
   buffering?: Partial<BufferingOptions>;
   /** Where the reason for a 502/503/504 goes (the client gets a generic page). Default: stderr, a line each. */
   errorLog?: (line: string) => void;
+  /** ms a WebSocket/Upgrade tunnel stays open with no byte either way (proxy_read_timeout). Default: readTimeout; 0: none. */
+  tunnelTimeout?: number;
 }
+
+/** The dyups proxy listener: a FrontServer, with its WebSocket/Upgrade counts. */
+export type DyupsProxyServer = FrontServer & { readonly tunnels: TunnelCounts };
+
+/** Most tunnels open at once to one upstream server (its own pool: see upstreamTunnelPoolName). */
+const TUNNEL_POOL_SIZE = 100_000;
 
 /** Retries on a fresh connection after kept-alive ones turned out closed (they do not count as failures). */
 const MAX_STALE_RETRIES = 2;
@@ -50,6 +60,7 @@ class PeerRoute {
   readonly host: string;
   readonly port: number;
   readonly pool: string;
+  readonly tunnelPool: string;
 
   constructor(
     readonly address: string,
@@ -60,6 +71,7 @@ class PeerRoute {
     this.host = 'path' in endpoint ? address : endpoint.host;
     this.port = 'path' in endpoint ? 0 : endpoint.port;
     this.pool = upstreamPoolName(address);
+    this.tunnelPool = upstreamTunnelPoolName(address);
   }
 }
 
@@ -80,7 +92,11 @@ function retryable(err: unknown): boolean {
  * (src/dyups/front): a strict parser (two Host headers, ambiguous framing: 400), one request at a time
  * per connection, the response head and body in one write.
  */
-export function buildProxyServer(table: UpstreamTable, balancers: Balancers, options: DyupsProxyOptions): FrontServer {
+export function buildProxyServer(
+  table: UpstreamTable,
+  balancers: Balancers,
+  options: DyupsProxyOptions,
+): DyupsProxyServer {
   const listenerTimeouts = {
     connect: options.connectTimeout,
     read: options.readTimeout,
@@ -88,6 +104,8 @@ export function buildProxyServer(table: UpstreamTable, balancers: Balancers, opt
   };
   const errorLog = options.errorLog ?? ((line: string) => process.stderr.write(`${line}\n`));
   const buffering = options.buffering;
+  const tunnels = tunnelCounts();
+  const tunnelTimeout = options.tunnelTimeout ?? options.readTimeout;
   /** Each group version's settings made ready once (a new version is a new object). */
   const plans = new WeakMap<UpstreamGroup, ProxyPlan>();
   function planOf(group: UpstreamGroup): ProxyPlan {
@@ -199,7 +217,17 @@ export function buildProxyServer(table: UpstreamTable, balancers: Balancers, opt
         }
         if (absolute !== null) passOptions.path = absolute.path;
         if (buffering !== undefined) passOptions.buffering = buffering;
-        yield* proxyPass(ctx, route.host, route.port, passOptions);
+        if (ctx.upgrade) {
+          const upgradeOptions: UpgradeOptions = {
+            ...passOptions,
+            pool: route.tunnelPool,
+            poolSize: TUNNEL_POOL_SIZE,
+            progress,
+            tunnelTimeout,
+            counts: tunnels,
+          };
+          yield* proxyUpgrade(ctx, route.host, route.port, upgradeOptions);
+        } else yield* proxyPass(ctx, route.host, route.port, passOptions);
         peer.succeeded();
         return undefined;
       } catch (err) {
@@ -235,7 +263,7 @@ export function buildProxyServer(table: UpstreamTable, balancers: Balancers, opt
     }
   }
 
-  return new FrontServer({
+  const server = new FrontServer({
     scheduler: options.scheduler,
     handler: proxy,
     startOptions: { name: 'dyups-proxy' },
@@ -252,4 +280,5 @@ export function buildProxyServer(table: UpstreamTable, balancers: Balancers, opt
     lingerTimeout: 5_000,
     errorLog,
   });
+  return Object.assign(server, { tunnels });
 }

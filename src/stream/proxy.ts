@@ -611,9 +611,15 @@ export function bodyOf(request: ResponseSink['request']): unknown {
 /**
  * The client's end-to-end headers for the upstream, as a list: without Host (like nginx, the upstream's
  * $proxy_host), Content-Length (the framing is the proxy's, from the body it sends) and Expect, with
- * X-Forwarded-For and X-Forwarded-Proto set (in place, when the client sent them).
+ * X-Forwarded-For and X-Forwarded-Proto set (in place, when the client sent them). `upgrade`: the
+ * client's Upgrade goes on too, with `Connection: upgrade` (nginx's `proxy_set_header Upgrade
+ * $http_upgrade; proxy_set_header Connection "upgrade"`).
  */
-function requestHeaders(request: ResponseSink['request'], rules: UpstreamHeaderRules): string[] {
+export function requestHeaders(
+  request: ResponseSink['request'],
+  rules: UpstreamHeaderRules = NO_RULES,
+  upgrade = false,
+): string[] {
   const headers = request.headers as Headers;
   const named = namedByConnection(headers.connection);
   const previous = headers['x-forwarded-for'];
@@ -641,6 +647,7 @@ function requestHeaders(request: ResponseSink['request'], rules: UpstreamHeaderR
   if (!forSet) list.push('x-forwarded-for', forwardedFor);
   if (!protoSet) list.push('x-forwarded-proto', request.protocol);
   for (const [name, value] of set) if (value !== '') list.push(name, value);
+  if (upgrade && headers.upgrade !== undefined) list.push('upgrade', String(headers.upgrade), 'connection', 'upgrade');
   return list;
 }
 

@@ -14,6 +14,7 @@ import type { Effect, Waiter } from '../../runtime/effect.js';
 import type { Task, TaskObserver } from '../../runtime/task.js';
 import type { ResponseSink } from '../../stream/sink.js';
 import { trimOws } from './chars.js';
+import type { ClientTunnel } from './client-tunnel.js';
 import type { ExchangeHost, Written } from './host.js';
 import type { FrontBody } from './request-body.js';
 import type { RequestHead } from './request-head.js';
@@ -43,6 +44,8 @@ const LENGTH = 2;
 const CHUNKED = 3;
 /** HTTP/1.0 without a Content-Length: the body ends when the connection does. */
 const UNTIL_CLOSE = 4;
+/** A 101 went out: the connection carries another protocol (switchProtocols). */
+const SWITCHED = 5;
 
 const CRLF = Buffer.from('\r\n');
 /** Bytes of a write (head and body) copied into one Buffer rather than handed to the socket piece by piece. */
@@ -106,6 +109,8 @@ export class FrontExchange implements ResponseSink, TaskObserver {
   readonly minor: number;
   /** The request body, null when the request has none. */
   readonly body: FrontBody | null;
+  /** The client asks to switch protocols (Upgrade and `Connection: upgrade`, HTTP/1.1, no body). */
+  readonly upgrade: boolean;
   /** Response status; set it before the head goes out. */
   status = 200;
   defaultContentType: string | null = TEXT;
@@ -143,6 +148,7 @@ export class FrontExchange implements ResponseSink, TaskObserver {
     this.headers = head.headers;
     this.minor = head.minor;
     this.keepAlive = head.keepAlive;
+    this.upgrade = head.upgrade;
     this.body = body;
     this.sendTimeout = options.sendTimeout;
     this.idleMs = options.idleTimeout;
@@ -224,6 +230,34 @@ export class FrontExchange implements ResponseSink, TaskObserver {
 
   progress(): void {
     if (this.idleArmed) this.conn.touchStream();
+  }
+
+  /**
+   * Answers `101 Switching Protocols` with `fields` (name, value, ...: Upgrade among them; Connection is
+   * added) and hands the connection over: its bytes both ways go through the returned tunnel, for as long
+   * as the coroutine runs (no deadline, the caller keeps its own idle timeout); when it ends, so does the
+   * connection.
+   */
+  switchProtocols(fields: readonly string[]): ClientTunnel {
+    if (this.framing !== UNDECIDED) throw new HeadersSentError('upgrade');
+    if (!this.upgrade) throw new InvalidArgumentError('switchProtocols(): the request asked for no upgrade');
+    if (this.conn.socketGone) throw new SocketClosedError('send', 'client');
+    let head = statusLine(101);
+    let dated = false;
+    for (let i = 0; i + 1 < fields.length; i += 2) {
+      const name = fields[i]!;
+      const value = fields[i + 1]!;
+      checkField(name, value);
+      if (name.toLowerCase() === 'connection') continue;
+      if (name.toLowerCase() === 'date') dated = true;
+      head += `${name}: ${value}\r\n`;
+    }
+    if (!dated) head += dateHeaderLine();
+    this.framing = SWITCHED;
+    this.keepAlive = false;
+    this.task?.clearDeadline();
+    this.conn.socket.write(`${head}Connection: upgrade\r\n\r\n`, 'latin1');
+    return this.conn.takeOver();
   }
 
   /** @internal The `written` of the writeLent() being started. */
@@ -346,7 +380,7 @@ export class FrontExchange implements ResponseSink, TaskObserver {
   }
 
   private finish(value: unknown): void {
-    if (this.conn.socketGone) {
+    if (this.conn.socketGone || this.framing === SWITCHED) {
       this.end(false);
       return;
     }
