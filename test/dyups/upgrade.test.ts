@@ -469,12 +469,13 @@ describe('dyups proxy: tunnel idle timeout and shutdown', () => {
   });
 
   it('closes a tunnel with no byte either way for tunnelTimeout; traffic keeps it open', async () => {
-    const proxy = await proxyOn(500);
+    // room for a busy machine's stalls: a tick every 100 ms against a 1.5 s timeout
+    const proxy = await proxyOn(1500);
     try {
       const ws = await openClient(proxy, 'idle.local');
-      // a message every 50 ms for a second: two timeouts' worth, never idle for one
-      for (let i = 0; i < 20; i++) {
-        await new Promise((resolve) => setTimeout(resolve, 50));
+      // a message every 100 ms for three seconds: two timeouts' worth, never idle for one
+      for (let i = 0; i < 30; i++) {
+        await new Promise((resolve) => setTimeout(resolve, 100));
         ws.send(`keep ${i}`);
         assert.equal((await nextMessage(ws)).data.toString(), `keep ${i}`);
       }
@@ -496,7 +497,7 @@ describe('dyups proxy: tunnel idle timeout and shutdown', () => {
         socket.write('HTTP/1.1 101 Switching Protocols\r\nUpgrade: sink\r\nConnection: upgrade\r\n\r\n'),
       );
     });
-    const proxy = await proxyOn(500);
+    const proxy = await proxyOn(1500);
     try {
       table.update('quiet.local', `server 127.0.0.1:${quiet.port};`);
       const client = rawClient(
@@ -506,11 +507,11 @@ describe('dyups proxy: tunnel idle timeout and shutdown', () => {
       await until('the 101', () => client.text().includes('\r\n\r\n'));
       let received = 0;
       quiet.sockets[0]!.on('data', (d: Buffer) => (received += d.length));
-      for (let i = 0; i < 20; i++) {
-        await new Promise((resolve) => setTimeout(resolve, 50));
+      for (let i = 0; i < 30; i++) {
+        await new Promise((resolve) => setTimeout(resolve, 100));
         client.socket.write('tick;');
       }
-      await until('every tick arrives', () => received === 100);
+      await until('every tick arrives', () => received === 150);
       assert.equal(proxy.tunnels.idleClosed, 0);
       await client.ended; // then quiet on both sides: closed
       assert.equal(proxy.tunnels.idleClosed, 1);
