@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { isIP } from 'node:net';
-import { createSecureContext } from 'node:tls';
-import type { SecureContext, TLSSocket } from 'node:tls';
+import { checkServerIdentity, createSecureContext } from 'node:tls';
+import type { PeerCertificate, SecureContext, TLSSocket } from 'node:tls';
 import { InvalidArgumentError, TlsHandshakeError, TlsVerifyError, socketErrorFrom } from '../../src/errors/index.js';
 import type { SocketError } from '../../src/errors/index.js';
 
@@ -12,6 +12,8 @@ export type Pem = string | Buffer;
 export interface TlsOptions {
   /** SNI and the name the certificate must match. Default: the host connected to, unless it is an IP address. */
   servername?: string;
+  /** Send the servername as SNI. Default true; false still verifies the certificate against it (nginx's proxy_ssl_server_name off). */
+  sni?: boolean;
   /** Verify the peer's certificate and name. Default true (OpenResty and nginx default to off). */
   verify?: boolean;
   /** Trusted CA certificates (PEM) instead of Node's default store. */
@@ -51,6 +53,7 @@ export class SslSession {
 /** A TLS setup checked once: what a handshake and the pool key need. */
 export interface TlsSettings {
   readonly servername: string | null;
+  readonly sni: boolean;
   readonly verify: boolean;
   readonly context: SecureContext;
   readonly alpn: string[] | undefined;
@@ -111,7 +114,8 @@ export function tlsSettingsOf(options: TlsOptions, host: string): TlsSettings {
   const known = checked.get(options);
   if (known !== undefined && known.host === host) return known.settings;
   if (typeof options !== 'object' || options === null) throw new InvalidArgumentError('tls: options must be an object');
-  const { servername, verify = true, ca, cert, key, alpn } = options;
+  const { servername, sni = true, verify = true, ca, cert, key, alpn } = options;
+  if (typeof sni !== 'boolean') throw new InvalidArgumentError(`tls: sni must be true or false, got ${String(sni)}`);
   if (servername !== undefined && (typeof servername !== 'string' || servername === ''))
     throw new InvalidArgumentError(`tls: servername must be a non-empty string, got ${String(servername)}`);
   if (typeof verify !== 'boolean')
@@ -130,10 +134,11 @@ export function tlsSettingsOf(options: TlsOptions, host: string): TlsSettings {
   const alpnList: string[] | undefined = alpn === undefined || alpn.length === 0 ? undefined : Array.from(alpn);
   const settings: TlsSettings = {
     servername: name,
+    sni,
     verify,
     context,
     alpn: alpnList,
-    key: `tls:${name ?? ''}:${verify ? 'verify' : 'noverify'}:${alpnList?.join(',') ?? ''}:${identity}`,
+    key: `tls:${name ?? ''}:${sni ? 'sni' : 'nosni'}:${verify ? 'verify' : 'noverify'}:${alpnList?.join(',') ?? ''}:${identity}`,
   };
   checked.set(options, { host, settings });
   return settings;
@@ -151,10 +156,16 @@ export function tlsConnectOptions(
   secureContext: SecureContext;
   ALPNProtocols?: string[];
   session?: Buffer;
+  checkServerIdentity?: (host: string, cert: PeerCertificate) => Error | undefined;
 } {
+  const name = settings.servername;
   return {
     host,
-    ...(settings.servername !== null && isIP(settings.servername) === 0 ? { servername: settings.servername } : {}),
+    ...(name !== null && settings.sni && isIP(name) === 0 ? { servername: name } : {}),
+    // without SNI node would check the address connected to: the certificate must still name the servername
+    ...(name !== null && !settings.sni
+      ? { checkServerIdentity: (_host: string, cert: PeerCertificate) => checkServerIdentity(name, cert) }
+      : {}),
     rejectUnauthorized: settings.verify,
     secureContext: settings.context,
     ...(settings.alpn === undefined ? {} : { ALPNProtocols: settings.alpn }),

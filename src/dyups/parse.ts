@@ -1,6 +1,7 @@
 import { parseTime } from '../config/units.js';
 import type { BareUnit } from '../config/units.js';
 import { UpstreamSyntaxError } from '../errors/index.js';
+import { SSL_DIRECTIVES, SslDirectives } from './parse-ssl.js';
 import { CHECK_DEFAULTS, MAX_RING_POINTS, MAX_WEIGHT, RING_POINTS_PER_WEIGHT, SERVER_DEFAULTS } from './upstream.js';
 import type { Balancer, HealthCheck, UpstreamGroup, UpstreamServer } from './upstream.js';
 
@@ -68,6 +69,7 @@ export function parseUpstream(name: string, text: string): UpstreamGroup {
   let httpSend: string | null = null;
   let expectAlive: string[] | null = null;
   const seen = new Set<string>();
+  const ssl = new SslDirectives();
 
   let i = 0;
   // a body may be a whole block: upstream NAME { ... }
@@ -135,7 +137,8 @@ export function parseUpstream(name: string, text: string): UpstreamGroup {
         expectAlive = args.map((a) => a.text);
         break;
       default:
-        fail(directive, 'unknown directive');
+        if (SSL_DIRECTIVES.has(directive.text)) ssl.add(directive, args, fail);
+        else fail(directive, 'unknown directive');
     }
   }
   if (servers.length === 0)
@@ -167,7 +170,8 @@ export function parseUpstream(name: string, text: string): UpstreamGroup {
     if (httpSend !== null) check.httpSend = httpSend;
     if (expectAlive !== null) check.httpExpectAlive = expectAlive;
   }
-  return { name, servers, balancer: method, keepalive, check };
+  const tls = ssl.result(fail);
+  return { name, servers, balancer: method, keepalive, check, ...(tls === undefined ? {} : { ssl: tls }) };
 }
 
 type Fail = (token: Token, problem: string) => never;

@@ -12,6 +12,7 @@ import type { FrontExchange } from './front/index.js';
 import type { Balancers, Peer } from './balancer.js';
 import type { UpstreamTable } from './table.js';
 import { endpointOf } from './upstream.js';
+import { upstreamTlsOf } from './upstream-tls.js';
 
 export interface DyupsProxyOptions {
   scheduler: Scheduler;
@@ -174,6 +175,7 @@ export function buildProxyServer(table: UpstreamTable, balancers: Balancers, opt
     }
     const hashKey = group.balancer.kind === 'hash' ? hashKeyOf(group.balancer.key, request) : '';
     const poolSize = group.keepalive > 0 ? group.keepalive : 64;
+    const tls = upstreamTlsOf(group);
     // made on the first retry: most requests never need one
     let tried: Set<Peer> | null = null;
     let lastError: unknown = null;
@@ -204,6 +206,7 @@ export function buildProxyServer(table: UpstreamTable, balancers: Balancers, opt
           progress,
         };
         if (absolute !== null) passOptions.path = absolute.path;
+        if (tls !== undefined) passOptions.tls = tls;
         if (buffering !== undefined) passOptions.buffering = buffering;
         yield* proxyPass(ctx, route.host, route.port, passOptions);
         peer.succeeded();

@@ -20,7 +20,7 @@ export class UpstreamPools {
   update(groups: Iterable<UpstreamGroup>): void {
     const now = new Set<string>();
     for (const group of groups) for (const server of group.servers) now.add(server.address);
-    for (const address of this.referenced) if (!now.has(address)) pools.retire('tcp', upstreamPoolName(address));
+    for (const address of this.referenced) if (!now.has(address)) pools.retireFamily('tcp', upstreamPoolName(address));
     this.referenced = now;
   }
 }
