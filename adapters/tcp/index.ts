@@ -4,8 +4,7 @@ import { lease, leaseKind } from '../../src/pool/lease-effect.js';
 import type { LeaseRequest } from '../../src/pool/lease-effect.js';
 import type { Effect } from '../../src/runtime/effect.js';
 import type { Task } from '../../src/runtime/task.js';
-import { TlsTarget } from './connection.js';
-import type { TcpConnection, Target } from './connection.js';
+import type { TcpConnection } from './connection.js';
 import { tcpPool, tlsPoolName } from './pools.js';
 import { TcpSocket } from './socket.js';
 import type { Timeouts } from './socket.js';
@@ -102,23 +101,9 @@ export function connect(
     options = maybeOptions ?? {};
   }
   const timeouts = timeoutsOf(options.timeouts);
-  const peer = peerOf(host, port);
-  const target: Target = port === 0 ? { path: host.slice(5) } : { host, port };
-  const name = options.pool ?? peer;
-  let pool: KeepalivePool<TcpConnection>;
-  if (options.tls === undefined) {
-    pool = tcpPool(name, target, peer, null, timeouts.connect, options);
-  } else {
-    const settings = tlsSettingsOf(options.tls, host);
-    pool = tcpPool(
-      tlsPoolName(name, settings.key),
-      target,
-      peer,
-      new TlsTarget(settings, host),
-      timeouts.connect,
-      options,
-    );
-  }
+  const name = options.pool ?? peerOf(host, port);
+  const tls = options.tls === undefined ? null : tlsSettingsOf(options.tls, host);
+  const pool = tcpPool(tls === null ? name : tlsPoolName(name, tls), host, port, tls, timeouts.connect, options);
   return lease(CONNECT, new TcpLease(pool, timeouts));
 }
 

@@ -1,7 +1,8 @@
 import { KeepalivePool } from '../../src/pool/keepalive-pool.js';
 import { pools } from '../../src/pool/registry.js';
-import { TcpConnection } from './connection.js';
-import type { Target, TlsTarget } from './connection.js';
+import { TcpConnection, TlsTarget } from './connection.js';
+import type { Target } from './connection.js';
+import type { TlsSettings } from './tls.js';
 
 /** Pool settings a connect may give (used when the pool is created). */
 export interface PoolSettings {
@@ -17,13 +18,17 @@ export interface PoolSettings {
  */
 export function tcpPool(
   name: string,
-  target: Target,
-  peer: string,
-  tls: TlsTarget | null,
+  host: string,
+  port: number,
+  tlsSettings: TlsSettings | null,
   connectMs: number,
   settings: PoolSettings = {},
 ): KeepalivePool<TcpConnection> {
   return pools.get('tcp', name, () => {
+    // made once per pool, not per connect
+    const peer = port === 0 ? host : `${host}:${port}`;
+    const target: Target = port === 0 ? { path: host.slice(5) } : { host, port };
+    const tls = tlsSettings === null ? null : new TlsTarget(tlsSettings, host);
     return new KeepalivePool<TcpConnection>(
       {
         name,
@@ -41,7 +46,12 @@ export function tcpPool(
   });
 }
 
-/** The name of the TLS pool beside the plain pool `name`. */
-export function tlsPoolName(name: string, tlsKey: string): string {
-  return `${name}|${tlsKey}`;
+/** The name of the pool of `tls` connections beside the plain pool `name`. */
+export function tlsPoolName(name: string, tls: TlsSettings): string {
+  let full = tls.poolNames.get(name);
+  if (full === undefined) {
+    full = `${name}|${tls.key}`;
+    if (tls.poolNames.size < 1_000) tls.poolNames.set(name, full);
+  }
+  return full;
 }

@@ -19,7 +19,6 @@ import type { Task } from '../../src/runtime/task.js';
 import type { Lender } from './read-space.js';
 import { NEED_MORE } from './queue-parser.js';
 import type { QueueParser } from './queue-parser.js';
-import { TlsTarget } from './connection.js';
 import type { TcpConnection } from './connection.js';
 import { tcpPool, tlsPoolName } from './pools.js';
 import { tlsSettingsOf } from './tls.js';
@@ -506,14 +505,8 @@ export class TcpSocket extends OwnedConnection {
         if (this.writer !== waiter) return;
         this.endSend();
         if (this.pool !== null) {
-          const target = new TlsTarget(settings, host);
-          this.tlsPool = tcpPool(
-            tlsPoolName(this.pool.name, settings.key),
-            conn.target,
-            this.peer,
-            target,
-            this.timeouts.connect,
-          );
+          const port = 'port' in conn.target ? conn.target.port : 0;
+          this.tlsPool = tcpPool(tlsPoolName(this.pool.name, settings), host, port, settings, this.timeouts.connect);
         }
         waiter.settleWait(state.session, false);
       },

@@ -59,6 +59,8 @@ export interface TlsSettings {
   readonly alpn: string[] | undefined;
   /** Connections made with equal keys are interchangeable: the TLS part of their pool's name. */
   readonly key: string;
+  /** Pool names made from it, by the plain pool's name (no string built per connect). */
+  readonly poolNames: Map<string, string>;
 }
 
 const contexts = new Map<string, SecureContext>();
@@ -138,6 +140,7 @@ export function tlsSettingsOf(options: TlsOptions, host: string): TlsSettings {
     verify,
     context,
     alpn: alpnList,
+    poolNames: new Map<string, string>(),
     key: `tls:${name ?? ''}:${sni ? 'sni' : 'nosni'}:${verify ? 'verify' : 'noverify'}:${alpnList?.join(',') ?? ''}:${identity}`,
   };
   checked.set(options, { host, settings });
