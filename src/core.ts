@@ -59,6 +59,8 @@ export {
   LineTooLongError,
   SocketBusyError,
   SocketOwnerError,
+  TlsHandshakeError,
+  TlsVerifyError,
   FileTooLargeError,
   FileClosedError,
   FileShortError,

@@ -1,18 +1,38 @@
 import { connect } from 'node:net';
 import type { Socket } from 'node:net';
+import { checkServerIdentity, connect as tlsConnect } from 'node:tls';
+import type { ConnectionOptions } from 'node:tls';
+import type { TlsOptions } from '../../adapters/tcp/index.js';
+import { upstreamTlsOf } from './upstream-tls.js';
 import type { Balancers, Peer } from './balancer.js';
 import { endpointOf } from './upstream.js';
 import type { HealthCheck, UpstreamGroup } from './upstream.js';
 
-/** One probe: connects (tcp), or sends `check_http_send` and reads the status line (http). */
-export function probe(address: string, check: HealthCheck): Promise<boolean> {
+/** node's TLS options for a probe of a `proxy_ssl on` group: the same name and verification as the proxy's. */
+function probeTls(tls: TlsOptions): ConnectionOptions {
+  const name = tls.servername!;
+  return {
+    ...(tls.sni === false
+      ? { checkServerIdentity: (_host, cert) => checkServerIdentity(name, cert) }
+      : { servername: name }),
+    rejectUnauthorized: tls.verify !== false,
+    ...(tls.ca === undefined ? {} : { ca: tls.ca as string | Buffer }),
+  };
+}
+
+/**
+ * One probe: connects (tcp), or sends `check_http_send` and reads the status line (http). With `tls`
+ * (a group with proxy_ssl on) the connection is TLS, verified as the proxy's are: a handshake that
+ * fails is a failed probe.
+ */
+export function probe(address: string, check: HealthCheck, tls?: TlsOptions): Promise<boolean> {
   return new Promise((resolve) => {
     const endpoint = endpointOf(address);
     const target =
       'path' in endpoint
         ? { path: endpoint.path }
         : { host: endpoint.host, port: check.port !== 0 ? check.port : endpoint.port };
-    const socket: Socket = connect(target);
+    const socket: Socket = tls === undefined ? connect(target) : tlsConnect({ ...target, ...probeTls(tls) });
     let settled = false;
     const done = (healthy: boolean): void => {
       if (settled) return;
@@ -23,7 +43,7 @@ export function probe(address: string, check: HealthCheck): Promise<boolean> {
     };
     const timer = setTimeout(() => done(false), check.timeout);
     socket.once('error', () => done(false));
-    socket.once('connect', () => {
+    socket.once(tls === undefined ? 'connect' : 'secureConnect', () => {
       if (check.type === 'tcp') return done(true);
       let head = '';
       socket.setEncoding('latin1');
@@ -50,6 +70,8 @@ const PROBE_SPACING_MS = 1_000 / MAX_PROBES_PER_SECOND;
 interface Probed {
   peer: Peer;
   check: HealthCheck;
+  /** the group's TLS (proxy_ssl on): the object changes with its settings */
+  tls: TlsOptions | undefined;
   /** consecutive successes / failures */
   rises: number;
   falls: number;
@@ -79,9 +101,11 @@ export class HealthChecker {
         const key = `${name}\0${peer.address}`;
         keep.add(key);
         const known = this.probed.get(key);
-        if (known !== undefined && known.peer === peer && sameCheck(known.check, group.check)) continue;
+        const tls = upstreamTlsOf(group);
+        if (known !== undefined && known.peer === peer && sameCheck(known.check, group.check) && known.tls === tls)
+          continue;
         if (known !== undefined) this.stop(key, known.peer !== peer); // new check settings keep the verdict
-        this.start(key, peer, group.check);
+        this.start(key, peer, group.check, tls);
       }
     }
     for (const key of [...this.probed.keys()]) if (key.startsWith(`${name}\0`) && !keep.has(key)) this.stop(key);
@@ -91,12 +115,12 @@ export class HealthChecker {
     for (const key of [...this.probed.keys()]) this.stop(key);
   }
 
-  private start(key: string, peer: Peer, check: HealthCheck): void {
+  private start(key: string, peer: Peer, check: HealthCheck, tls: TlsOptions | undefined): void {
     if (peer.checkedHealthy === null) peer.checkedHealthy = !check.defaultDown;
-    const probed: Probed = { peer, check, rises: 0, falls: 0, timer: null, stopped: false };
+    const probed: Probed = { peer, check, tls, rises: 0, falls: 0, timer: null, stopped: false };
     this.probed.set(key, probed);
     const round = async (): Promise<void> => {
-      const healthy = await probe(peer.address, check);
+      const healthy = await probe(peer.address, check, tls);
       if (probed.stopped) return;
       if (healthy) {
         probed.rises++;

@@ -3,6 +3,7 @@ import type { BareUnit } from '../config/units.js';
 import { UpstreamSyntaxError } from '../errors/index.js';
 import { groupKey } from './group-name.js';
 import { PROXY_DIRECTIVES, SINGLE_DIRECTIVES, defaultProxySettings } from './proxy-settings.js';
+import { SSL_DIRECTIVES, SslDirectives } from './parse-ssl.js';
 import { CHECK_DEFAULTS, MAX_RING_POINTS, MAX_WEIGHT, RING_POINTS_PER_WEIGHT, SERVER_DEFAULTS } from './upstream.js';
 import type { Balancer, HealthCheck, UpstreamGroup, UpstreamServer } from './upstream.js';
 
@@ -72,6 +73,7 @@ export function parseUpstream(name: string, text: string): UpstreamGroup {
   const seen = new Set<string>();
   const proxy = defaultProxySettings();
   const proxyGiven = new Set<string>();
+  const ssl = new SslDirectives();
 
   let i = 0;
   // a body may be a whole block, as the state file and nginx.conf hold it: upstream NAME { ... }, with
@@ -142,6 +144,10 @@ export function parseUpstream(name: string, text: string): UpstreamGroup {
         expectAlive = args.map((a) => a.text);
         break;
       default: {
+        if (SSL_DIRECTIVES.has(directive.text)) {
+          ssl.add(directive, args, fail);
+          break;
+        }
         if (!Object.hasOwn(PROXY_DIRECTIVES, directive.text)) fail(directive, 'unknown directive');
         if (SINGLE_DIRECTIVES.has(directive.text) && proxyGiven.has(directive.text))
           fail(directive, `${directive.text} given twice`);
@@ -186,7 +192,8 @@ export function parseUpstream(name: string, text: string): UpstreamGroup {
     if (httpSend !== null) check.httpSend = httpSend;
     if (expectAlive !== null) check.httpExpectAlive = expectAlive;
   }
-  return { name, servers, balancer: method, keepalive, check, proxy };
+  const tls = ssl.result(fail);
+  return { name, servers, balancer: method, keepalive, check, proxy, ...(tls === undefined ? {} : { ssl: tls }) };
 }
 
 type Fail = (token: Token, problem: string) => never;

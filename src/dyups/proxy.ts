@@ -16,6 +16,7 @@ import { ProxyPlan } from './proxy-plan.js';
 import { absoluteTarget, hashKeyOf, hostOf } from './request-vars.js';
 import { proxyUpgrade, tunnelCounts } from './upgrade.js';
 import type { TunnelCounts, UpgradeOptions } from './upgrade.js';
+import { upstreamTlsOf } from './upstream-tls.js';
 
 export { hashKeyOf } from './request-vars.js';
 export type { HashKeyRequest } from './request-vars.js';
@@ -163,6 +164,7 @@ export function buildProxyServer(
     const poolSize = group.keepalive > 0 ? group.keepalive : 64;
     const headers = plan.headerRules(client);
     const startedAt = plan.nextTimeout > 0 ? Date.now() : 0;
+    const tls = upstreamTlsOf(group);
     // made on the first retry: most requests never need one
     let tried: Set<Peer> | null = null;
     /** the server picked for the next try while deciding whether a response is passed on */
@@ -216,6 +218,7 @@ export function buildProxyServer(
           };
         }
         if (absolute !== null) passOptions.path = absolute.path;
+        if (tls !== undefined) passOptions.tls = tls;
         if (buffering !== undefined) passOptions.buffering = buffering;
         if (ctx.upgrade) {
           const upgradeOptions: UpgradeOptions = {

@@ -30,8 +30,9 @@ export class UpstreamPools {
     for (const group of groups) for (const server of group.servers) now.add(server.address);
     for (const address of this.referenced) {
       if (now.has(address)) continue;
-      pools.retire('tcp', upstreamPoolName(address));
-      pools.retire('tcp', upstreamTunnelPoolName(address));
+      // the plain pools and their TLS variants
+      pools.retireFamily('tcp', upstreamPoolName(address));
+      pools.retireFamily('tcp', upstreamTunnelPoolName(address));
     }
     this.referenced = now;
   }

@@ -37,6 +37,8 @@ export {
   SocketIOError,
   SocketOwnerError,
   SocketTimeoutError,
+  TlsHandshakeError,
+  TlsVerifyError,
   socketErrorFrom,
 } from './socket.js';
 export { FileClosedError, FileShortError, FileTooLargeError } from './file.js';

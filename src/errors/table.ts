@@ -133,6 +133,18 @@ export const ERROR_TABLE = {
     status: 500,
     meaning: 'a socket or connection was used by a coroutine outside the root that connected it',
   },
+  COSOCKET_ERR_TLS_HANDSHAKE: {
+    className: 'TlsHandshakeError',
+    status: 502,
+    meaning:
+      'the TLS handshake failed (no common protocol or cipher, the peer is not speaking TLS, it closed mid-handshake)',
+  },
+  COSOCKET_ERR_TLS_VERIFY: {
+    className: 'TlsVerifyError',
+    status: 502,
+    meaning:
+      "the peer's certificate failed verification: untrusted, expired, or not for the name asked for; `reason` holds the check's code",
+  },
   COSOCKET_ERR_FILE_TOO_LARGE: {
     className: 'FileTooLargeError',
     status: 500,
