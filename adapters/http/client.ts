@@ -243,7 +243,16 @@ export class HttpConnection {
    */
   setkeepalive(idleMs?: number): boolean {
     const last = this.last;
-    if (last === null || !last.body.done || !last.keepalive || this.requestedClose || this.socket.buffered > 0) {
+    // after a 101 the connection speaks another protocol: never pooled
+    const switched = last !== null && last.status === 101;
+    if (
+      last === null ||
+      switched ||
+      !last.body.done ||
+      !last.keepalive ||
+      this.requestedClose ||
+      this.socket.buffered > 0
+    ) {
       this.socket.close();
       return false;
     }

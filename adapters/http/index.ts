@@ -19,7 +19,8 @@ export interface HttpConnectOptions extends ConnectOptions {
 
 /**
  * An HTTP/1.1 connection from the keepalive pool of host:port: `const c = yield* http.connect('127.0.0.1', 8080)`;
- * or of a unix socket, `http.connect('unix:/run/app.sock', 0)` (Host: localhost, as nginx sends).
+ * or of a unix socket, `http.connect('unix:/run/app.sock', 0)` (Host: localhost, as nginx sends). With
+ * `tls` it speaks HTTPS (SNI and the verified name: the host, unless `tls.servername` says otherwise).
  */
 export function* connect(host: string, port: number, options: HttpConnectOptions = {}): Operation<HttpConnection> {
   const limits = checkLimits(options.limits);
@@ -28,22 +29,28 @@ export function* connect(host: string, port: number, options: HttpConnectOptions
     return new HttpConnection(socket, 'localhost', limits);
   }
   const socket = yield* tcpConnect(host, port, options);
-  return new HttpConnection(socket, hostHeaderOf(host, port), limits);
+  return new HttpConnection(socket, hostHeaderOf(host, port, options.tls !== undefined), limits);
 }
 
 let lastHost = '';
 let lastPort = 0;
+let lastTls = false;
 let lastHostHeader = '';
 
 /** The Host header for host:port (the last one is remembered: a proxy asks for the same one again and again). */
-function hostHeaderOf(host: string, port: number): string {
-  if (host !== lastHost || port !== lastPort) {
-    lastHostHeader = port === 80 ? host : `${host}:${port}`;
+function hostHeaderOf(host: string, port: number, tls: boolean): string {
+  if (host !== lastHost || port !== lastPort || tls !== lastTls) {
+    const name = host.includes(':') ? `[${host}]` : host;
+    lastHostHeader = port === (tls ? 443 : 80) ? name : `${name}:${port}`;
     lastHost = host;
     lastPort = port;
+    lastTls = tls;
   }
   return lastHostHeader;
 }
+
+/** https:// without `tls`: verified against the default CA store, the URL's host as the name (one object: checked once). */
+const HTTPS_DEFAULTS = {};
 
 export interface FetchResult {
   status: number;
@@ -53,7 +60,9 @@ export interface FetchResult {
 
 /**
  * One request to a URL, the body read whole, the connection kept alive when it may be:
- * `const res = yield* http.request('http://127.0.0.1:8080/x', { method: 'POST', body: 'hi' })`.
+ * `const res = yield* http.request('http://127.0.0.1:8080/x', { method: 'POST', body: 'hi' })`. An
+ * https:// URL connects over TLS, verifying the certificate for the URL's host (`tls` adds a CA,
+ * another servername, verify: false...).
  */
 export function* request(
   url: string,
@@ -65,10 +74,15 @@ export function* request(
   } catch {
     throw new InvalidArgumentError(`http.request(): invalid URL '${url}'`);
   }
-  if (parsed.protocol !== 'http:')
-    throw new InvalidArgumentError(`http.request(): only http:// URLs are supported, got '${parsed.protocol}//'`);
-  const port = parsed.port === '' ? 80 : Number(parsed.port);
-  const conn = yield* connect(parsed.hostname, port, req);
+  if (parsed.protocol !== 'http:' && parsed.protocol !== 'https:')
+    throw new InvalidArgumentError(
+      `http.request(): only http:// and https:// URLs are supported, got '${parsed.protocol}//'`,
+    );
+  const https = parsed.protocol === 'https:';
+  const port = parsed.port === '' ? (https ? 443 : 80) : Number(parsed.port);
+  // an IPv6 host comes in brackets in a URL, not in a connect
+  const host = parsed.hostname.startsWith('[') ? parsed.hostname.slice(1, -1) : parsed.hostname;
+  const conn = yield* connect(host, port, https ? { ...req, tls: req.tls ?? HTTPS_DEFAULTS } : req);
   try {
     const response = yield* conn.request({ ...req, path: `${parsed.pathname}${parsed.search}` });
     const body = yield* response.readBody(req.maxBody);

@@ -1,19 +1,21 @@
 import { InvalidArgumentError } from '../../src/errors/index.js';
-import { KeepalivePool } from '../../src/pool/keepalive-pool.js';
-import type { Lease } from '../../src/pool/keepalive-pool.js';
+import type { KeepalivePool, Lease } from '../../src/pool/keepalive-pool.js';
 import { lease, leaseKind } from '../../src/pool/lease-effect.js';
 import type { LeaseRequest } from '../../src/pool/lease-effect.js';
-import { pools } from '../../src/pool/registry.js';
 import type { Effect } from '../../src/runtime/effect.js';
 import type { Task } from '../../src/runtime/task.js';
-import { TcpConnection } from './connection.js';
-import type { Target } from './connection.js';
+import type { TcpConnection } from './connection.js';
+import { tcpPool, tlsPoolName } from './pools.js';
 import { TcpSocket } from './socket.js';
 import type { Timeouts } from './socket.js';
+import { tlsSettingsOf } from './tls.js';
+import type { TlsOptions } from './tls.js';
 
 export { TcpSocket, ReceiveUntilReader } from './socket.js';
 export { readBufferStats } from './read-space.js';
 export type { SendData, Timeouts } from './socket.js';
+export { SslSession } from './tls.js';
+export type { Pem, TlsOptions } from './tls.js';
 
 // For protocols built on the tcp cosocket (redis, http): its pooled connections, the queue of received bytes
 // a parser reads in place, and a read that runs such a parser.
@@ -36,6 +38,11 @@ export interface ConnectOptions {
   timeouts?: Partial<Timeouts>;
   /** Idle connections of the pool are closed after this long. Default 60 s. */
   idleTimeout?: number;
+  /**
+   * Connect over TLS (the handshake is part of the connect): connections come from a pool of their own
+   * for these settings (servername, verify, ca/cert, alpn), and new ones resume the pool's last session.
+   */
+  tls?: TlsOptions;
 }
 
 const DEFAULT_TIMEOUT = 60_000;
@@ -95,24 +102,8 @@ export function connect(
   }
   const timeouts = timeoutsOf(options.timeouts);
   const name = options.pool ?? peerOf(host, port);
-  const pool = pools.get('tcp', name, () => {
-    const peer = peerOf(host, port);
-    const target: Target = port === 0 ? { path: host.slice(5) } : { host, port };
-    return new KeepalivePool<TcpConnection>(
-      {
-        name,
-        ...(options.poolSize === undefined ? {} : { size: options.poolSize }),
-        ...(options.backlog === undefined ? {} : { backlog: options.backlog }),
-        ...(options.idleTimeout === undefined ? {} : { idleTimeout: options.idleTimeout }),
-        acquireTimeout: timeouts.connect,
-      },
-      {
-        create: () => TcpConnection.open(target, peer, timeouts.connect),
-        destroy: (conn) => conn.destroy(),
-        isAlive: (conn) => conn.isAlive(),
-      },
-    );
-  });
+  const tls = options.tls === undefined ? null : tlsSettingsOf(options.tls, host);
+  const pool = tcpPool(tls === null ? name : tlsPoolName(name, tls), host, port, tls, timeouts.connect, options);
   return lease(CONNECT, new TcpLease(pool, timeouts));
 }
 

@@ -5,6 +5,7 @@ import {
   SocketBusyError,
   SocketClosedError,
   SocketTimeoutError,
+  TlsHandshakeError,
   socketErrorFrom,
 } from '../../src/errors/index.js';
 import type { SocketError } from '../../src/errors/index.js';
@@ -19,6 +20,9 @@ import type { Lender } from './read-space.js';
 import { NEED_MORE } from './queue-parser.js';
 import type { QueueParser } from './queue-parser.js';
 import type { TcpConnection } from './connection.js';
+import { tcpPool, tlsPoolName } from './pools.js';
+import { tlsSettingsOf } from './tls.js';
+import type { SslSession, TlsOptions } from './tls.js';
 
 export interface Timeouts {
   connect: number;
@@ -104,6 +108,16 @@ const EXCHANGE = defineKind<TcpSocket, Exchange>({
   },
 });
 
+const HANDSHAKE = defineKind<TcpSocket, TlsOptions>({
+  name: 'tcp.sslhandshake',
+  start(waiter, socket, options) {
+    socket.beginHandshake(waiter, options);
+  },
+  abandon(_waiter, socket) {
+    socket.abortPending('send');
+  },
+});
+
 const IMMEDIATE = defineKind<unknown>({
   name: 'tcp.receiveuntil',
   start(waiter, value) {
@@ -134,6 +148,8 @@ export class TcpSocket extends OwnedConnection {
   private readIdle: IdleTimeout | null = null;
   private writer: Waiter | null = null;
   private sendIdle: IdleTimeout | null = null;
+  /** The pool of the TLS settings of a handshake done on this socket: where setkeepalive puts it. */
+  private tlsPool: KeepalivePool<TcpConnection> | null = null;
 
   /**
    * @internal made by tcp.connect (a pooled connection) or by a protocol adapter with a connection of its
@@ -290,6 +306,22 @@ export class TcpSocket extends OwnedConnection {
     return new ReceiveUntilReader(this, bytes, options.inclusive === true);
   }
 
+  /**
+   * Speaks TLS from now on (OpenResty's sslhandshake): `const session = yield* sock.sslhandshake({ servername })`.
+   * The certificate is verified by default. On a connection that already speaks TLS with the same
+   * settings (from the pool, or connected with `tls`) it returns that connection's session at once;
+   * with other settings it throws. Within the connect timeout; a failure closes the socket. After
+   * it, setkeepalive puts the connection in the pool of its TLS settings.
+   */
+  sslhandshake(options: TlsOptions = {}): Effect<SslSession> {
+    return HANDSHAKE<SslSession>(this, options);
+  }
+
+  /** The session of this connection's TLS handshake, or null while it speaks plain TCP. */
+  getsslsession(): SslSession | null {
+    return this.conn?.tls?.session ?? null;
+  }
+
   /** Timeouts in ms for connect, send and read; undefined leaves one as it is. */
   settimeouts(connect?: number, send?: number, read?: number): void {
     for (const [name, value] of [
@@ -335,9 +367,16 @@ export class TcpSocket extends OwnedConnection {
   protected override release(idleMs: number | undefined): void {
     const conn = this.conn!;
     const lease = this.lease!;
+    const pool = this.pool!;
     this.detach();
     conn.parkIdle();
-    this.pool!.release(lease, idleMs);
+    if (conn.tls === null || this.tlsPool === null) {
+      pool.release(lease, idleMs);
+      return;
+    }
+    // made TLS here: it belongs in the pool of its TLS settings, never back among plain connections
+    pool.handOff(lease);
+    if (!this.tlsPool.adopt(conn, idleMs)) conn.destroy();
   }
 
   /** Closes the connection (never pooled). Safe to call twice, and from outside the coroutine. */
@@ -439,6 +478,45 @@ export class TcpSocket extends OwnedConnection {
     for (let i = 0; i < parts.length; i++) socket.write(parts[i]!, i === parts.length - 1 ? done : undefined);
     socket.uncork();
     if (parts.length === 0) done(null);
+  }
+
+  /** @internal */
+  beginHandshake(waiter: Waiter, options: TlsOptions): void {
+    const conn = this.usable('sslhandshake', waiter.task);
+    if (this.reader !== null || this.writer !== null) throw new SocketBusyError('send', this.peer, 'both');
+    const host = 'host' in conn.target ? conn.target.host : `unix:${conn.target.path}`;
+    const settings = tlsSettingsOf(options, host);
+    if (conn.tls !== null) {
+      if (conn.tls.settings.key !== settings.key) {
+        throw new InvalidArgumentError(
+          `sslhandshake ${this.peer}: the connection already speaks TLS with other settings (${conn.tls.settings.key}, asked ${settings.key})`,
+        );
+      }
+      waiter.settleWait(conn.tls.session, false);
+      return;
+    }
+    if (conn.queue.length > 0) {
+      this.close();
+      throw new TlsHandshakeError(this.peer, `${conn.queue.length} byte(s) arrived before the handshake`);
+    }
+    this.writer = waiter;
+    conn.startTls(settings, host, options.session?.ticket, this.timeouts.connect).then(
+      (state) => {
+        if (this.writer !== waiter) return;
+        this.endSend();
+        if (this.pool !== null) {
+          const port = 'port' in conn.target ? conn.target.port : 0;
+          this.tlsPool = tcpPool(tlsPoolName(this.pool.name, settings), host, port, settings, this.timeouts.connect);
+        }
+        waiter.settleWait(state.session, false);
+      },
+      (err: unknown) => {
+        if (this.writer !== waiter) return;
+        this.endSend();
+        this.close();
+        waiter.settleWait(err, true);
+      },
+    );
   }
 
   /** @internal The pending operation was abandoned (the coroutine is being cancelled): close, never pool. */

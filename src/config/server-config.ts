@@ -134,6 +134,8 @@ export const SERVER_SCHEMA = {
     readTimeout: duration(60_000),
     /** proxy_send_timeout: between two writes to an upstream */
     sendTimeout: duration(60_000),
+    /** proxy_read_timeout for a WebSocket/Upgrade tunnel: closed after this long with no byte either way (0: never) */
+    tunnelTimeout: duration(60_000),
     bodySize: size(1024 * 1024),
     /** nginx's proxy_buffering and its sizes, for the proxy's responses */
     buffering: onOff(true),

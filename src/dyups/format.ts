@@ -1,6 +1,7 @@
-import { CHECK_DEFAULTS } from './upstream.js';
+import { CHECK_DEFAULTS, SSL_DEFAULTS } from './upstream.js';
+import { proxyDirectiveLines } from './proxy-settings.js';
 import type { ServerHealth } from './balancer.js';
-import type { UpstreamGroup, UpstreamServer } from './upstream.js';
+import type { UpstreamGroup, UpstreamServer, UpstreamSsl } from './upstream.js';
 
 /** GET /list: one name per line, in name order (the same on every worker). */
 export function formatList(groups: Iterable<UpstreamGroup>): string {
@@ -16,12 +17,39 @@ export function formatDetailServer(server: UpstreamServer): string {
   return `server ${server.address} weight=${server.weight} max_conns=${server.maxConns} max_fails=${server.maxFails} fail_timeout=${server.failTimeout} backup=${server.backup ? 1 : 0} down=${server.down ? 1 : 0}`;
 }
 
-/** GET /detail: for each upstream its name, one line per server, then a blank line. */
+/** A group's TLS in /detail, after its servers (groups without proxy_ssl keep dyups' exact format). */
+function formatDetailSsl(ssl: UpstreamSsl | undefined): string {
+  if (ssl === undefined) return '';
+  return `proxy_ssl on verify=${ssl.verify ? 1 : 0} server_name=${ssl.serverName ? 1 : 0}${ssl.name === null ? '' : ` name=${ssl.name}`}${ssl.trustedCertificate === null ? '' : ` trusted_certificate=${ssl.trustedCertificate}`}\n`;
+}
+
+/**
+ * GET /detail: for each upstream its name, one line per server, its TLS line, its proxy directives that
+ * are not the defaults, then a blank line.
+ */
 export function formatDetail(groups: Iterable<UpstreamGroup>): string {
   return [...groups]
     .sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0))
-    .map((g) => `${g.name}\n${g.servers.map((s) => `${formatDetailServer(s)}\n`).join('')}\n`)
+    .map(
+      (g) =>
+        `${g.name}\n${g.servers.map((s) => `${formatDetailServer(s)}\n`).join('')}${formatDetailSsl(g.ssl)}${proxyDirectiveLines(
+          g.proxy,
+        )
+          .map((line) => `${line};\n`)
+          .join('')}\n`,
+    )
     .join('');
+}
+
+/** The proxy_ssl lines of a group (those that differ from the defaults), for toNginx. */
+function sslLines(ssl: UpstreamSsl | undefined): string[] {
+  if (ssl === undefined) return [];
+  const lines = ['proxy_ssl on;'];
+  if (ssl.verify !== SSL_DEFAULTS.verify) lines.push(`proxy_ssl_verify ${ssl.verify ? 'on' : 'off'};`);
+  if (ssl.serverName !== SSL_DEFAULTS.serverName) lines.push(`proxy_ssl_server_name ${ssl.serverName ? 'on' : 'off'};`);
+  if (ssl.name !== null) lines.push(`proxy_ssl_name ${ssl.name};`);
+  if (ssl.trustedCertificate !== null) lines.push(`proxy_ssl_trusted_certificate ${quote(ssl.trustedCertificate)};`);
+  return lines;
 }
 
 /** GET /upstream/NAME: `server ADDR` per line. */
@@ -61,6 +89,8 @@ export function toNginx(group: UpstreamGroup): string {
     if (c.httpExpectAlive.join(' ') !== CHECK_DEFAULTS.httpExpectAlive.join(' '))
       lines.push(`check_http_expect_alive ${c.httpExpectAlive.join(' ')};`);
   }
+  lines.push(...sslLines(group.ssl));
+  for (const line of proxyDirectiveLines(group.proxy)) lines.push(`${line};`);
   return `upstream ${group.name} {\n${lines.map((l) => `    ${l}\n`).join('')}}\n`;
 }
 
@@ -71,6 +101,8 @@ export function toJson(group: UpstreamGroup, health?: Map<string, ServerHealth>)
     balancer: group.balancer,
     keepalive: group.keepalive,
     check: group.check,
+    proxy: group.proxy,
+    ssl: group.ssl ?? null,
     servers: group.servers.map((s) => {
       const live = health?.get(s.address);
       return live === undefined ? { ...s } : { ...s, health: live };

@@ -1,26 +1,43 @@
 import { connect } from 'node:net';
 import type { Socket } from 'node:net';
+import { checkServerIdentity, connect as tlsConnect } from 'node:tls';
+import type { ConnectionOptions } from 'node:tls';
+import type { TlsOptions } from '../../adapters/tcp/index.js';
 import { defineKind } from '../runtime/effect.js';
 import type { Effect, Operation, Waiter } from '../runtime/effect.js';
 import { abortable } from '../runtime/effects/control.js';
 import { Scope } from '../runtime/scope.js';
 import type { Task } from '../runtime/types.js';
+import { upstreamTlsOf } from './upstream-tls.js';
 import type { Balancers, Peer } from './balancer.js';
 import { endpointOf } from './upstream.js';
 import type { HealthCheck, UpstreamGroup } from './upstream.js';
 
+/** node's TLS options for a probe of a `proxy_ssl on` group: the same name and verification as the proxy's. */
+function probeTls(tls: TlsOptions): ConnectionOptions {
+  const name = tls.servername!;
+  return {
+    ...(tls.sni === false
+      ? { checkServerIdentity: (_host, cert) => checkServerIdentity(name, cert) }
+      : { servername: name }),
+    rejectUnauthorized: tls.verify !== false,
+    ...(tls.ca === undefined ? {} : { ca: tls.ca as string | Buffer }),
+  };
+}
+
 /**
- * One probe: connects (tcp), or sends `check_http_send` and reads the status line (http). An abort of
- * `signal` ends it at once (false), its socket destroyed.
+ * One probe: connects (tcp), or sends `check_http_send` and reads the status line (http). With `tls`
+ * (a group with proxy_ssl on) the connection is TLS, verified as the proxy's are: a handshake that
+ * fails is a failed probe. An abort of `signal` ends it at once (false), its socket destroyed.
  */
-export function probe(address: string, check: HealthCheck, signal?: AbortSignal): Promise<boolean> {
+export function probe(address: string, check: HealthCheck, tls?: TlsOptions, signal?: AbortSignal): Promise<boolean> {
   return new Promise((resolve) => {
     const endpoint = endpointOf(address);
     const target =
       'path' in endpoint
         ? { path: endpoint.path }
         : { host: endpoint.host, port: check.port !== 0 ? check.port : endpoint.port };
-    const socket: Socket = connect(target);
+    const socket: Socket = tls === undefined ? connect(target) : tlsConnect({ ...target, ...probeTls(tls) });
     let settled = false;
     const onAbort = (): void => done(false);
     const done = (healthy: boolean): void => {
@@ -34,7 +51,7 @@ export function probe(address: string, check: HealthCheck, signal?: AbortSignal)
     const timer = setTimeout(() => done(false), check.timeout);
     signal?.addEventListener('abort', onAbort, { once: true });
     socket.once('error', () => done(false));
-    socket.once('connect', () => {
+    socket.once(tls === undefined ? 'connect' : 'secureConnect', () => {
       if (check.type === 'tcp') return done(true);
       let head = '';
       socket.setEncoding('latin1');
@@ -61,6 +78,8 @@ const PROBE_SPACING_MS = 1_000 / MAX_PROBES_PER_SECOND;
 interface Probed {
   peer: Peer;
   check: HealthCheck;
+  /** the group's TLS (proxy_ssl on): the object changes with its settings */
+  tls: TlsOptions | undefined;
   /** consecutive successes / failures */
   rises: number;
   falls: number;
@@ -94,7 +113,7 @@ function* checkServer(checker: HealthChecker, probed: Probed): Operation<void> {
   for (;;) {
     yield* pause(checker.delayUntilSlot(interval));
     interval = check.interval;
-    const healthy = yield* abortable((signal) => probe(peer.address, check, signal));
+    const healthy = yield* abortable((signal) => probe(peer.address, check, probed.tls, signal));
     if (healthy) {
       probed.rises++;
       probed.falls = 0;
@@ -140,9 +159,11 @@ export class HealthChecker {
         const key = `${name}\0${peer.address}`;
         keep.add(key);
         const known = this.probed.get(key);
-        if (known !== undefined && known.peer === peer && sameCheck(known.check, group.check)) continue;
+        const tls = upstreamTlsOf(group);
+        if (known !== undefined && known.peer === peer && sameCheck(known.check, group.check) && known.tls === tls)
+          continue;
         if (known !== undefined) this.stop(key, known.peer !== peer); // new check settings keep the verdict
-        this.start(key, peer, group.check);
+        this.start(key, peer, group.check, tls);
       }
     }
     for (const key of [...this.probed.keys()]) if (key.startsWith(`${name}\0`) && !keep.has(key)) this.stop(key);
@@ -157,10 +178,10 @@ export class HealthChecker {
     else await Promise.allSettled(tasks);
   }
 
-  private start(key: string, peer: Peer, check: HealthCheck): void {
+  private start(key: string, peer: Peer, check: HealthCheck, tls: TlsOptions | undefined): void {
     if (this.scope.closed) return; // shutting down: a change arriving now starts no probing
     if (peer.checkedHealthy === null) peer.checkedHealthy = !check.defaultDown;
-    const probed: Probed = { peer, check, rises: 0, falls: 0, task: null };
+    const probed: Probed = { peer, check, tls, rises: 0, falls: 0, task: null };
     this.probed.set(key, probed);
     probed.task = this.scope.start({ name: `check ${peer.address}` }, checkServer, this, probed);
   }

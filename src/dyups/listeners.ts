@@ -148,6 +148,7 @@ async function listen(
       connectTimeout: settings.connectTimeout,
       readTimeout: settings.readTimeout,
       sendTimeout: settings.sendTimeout,
+      tunnelTimeout: settings.tunnelTimeout,
       bodyLimit: settings.bodySize,
       headerTimeout: config.limits.headerTimeout,
       buffering: {

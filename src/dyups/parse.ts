@@ -1,6 +1,9 @@
 import { parseTime } from '../config/units.js';
 import type { BareUnit } from '../config/units.js';
 import { UpstreamSyntaxError } from '../errors/index.js';
+import { groupKey } from './group-name.js';
+import { PROXY_DIRECTIVES, SINGLE_DIRECTIVES, defaultProxySettings } from './proxy-settings.js';
+import { SSL_DIRECTIVES, SslDirectives } from './parse-ssl.js';
 import { CHECK_DEFAULTS, MAX_RING_POINTS, MAX_WEIGHT, RING_POINTS_PER_WEIGHT, SERVER_DEFAULTS } from './upstream.js';
 import type { Balancer, HealthCheck, UpstreamGroup, UpstreamServer } from './upstream.js';
 
@@ -57,7 +60,7 @@ export function tokenize(text: string): Token[] {
 export function parseUpstream(name: string, text: string): UpstreamGroup {
   const tokens = tokenize(text);
   if (tokens.length === 0) throw new UpstreamSyntaxError(text, 0, '', 'empty body: at least one server is needed');
-  const fail = (token: Token, problem: string): never => {
+  const fail = (token: { text: string; at: number }, problem: string): never => {
     throw new UpstreamSyntaxError(text, token.at, token.text, problem);
   };
   const servers: UpstreamServer[] = [];
@@ -68,11 +71,17 @@ export function parseUpstream(name: string, text: string): UpstreamGroup {
   let httpSend: string | null = null;
   let expectAlive: string[] | null = null;
   const seen = new Set<string>();
+  const proxy = defaultProxySettings();
+  const proxyGiven = new Set<string>();
+  const ssl = new SslDirectives();
 
   let i = 0;
-  // a body may be a whole block: upstream NAME { ... }
-  if (tokens[0]!.text === 'upstream') {
+  // a body may be a whole block, as the state file and nginx.conf hold it: upstream NAME { ... }, with
+  // NAME the group it is posted to (another name is refused, never stored under the URL's name)
+  if (tokens[0]!.text === 'upstream' && !tokens[0]!.quoted) {
     if (tokens.length < 3 || tokens[2]!.text !== '{') fail(tokens[0]!, "expected 'upstream NAME {'");
+    if (groupKey(tokens[1]!.text) !== groupKey(name))
+      fail(tokens[1]!, `the block names upstream '${tokens[1]!.text}' but is sent for '${name}'`);
     if (tokens[tokens.length - 1]!.text !== '}') fail(tokens[tokens.length - 1]!, "expected '}' at the end");
     tokens.pop();
     i = 3;
@@ -134,10 +143,26 @@ export function parseUpstream(name: string, text: string): UpstreamGroup {
           if (!/^http_[2-5]xx$/.test(arg.text)) fail(arg, 'expected http_2xx, http_3xx, http_4xx or http_5xx');
         expectAlive = args.map((a) => a.text);
         break;
-      default:
-        fail(directive, 'unknown directive');
+      default: {
+        if (SSL_DIRECTIVES.has(directive.text)) {
+          ssl.add(directive, args, fail);
+          break;
+        }
+        if (!Object.hasOwn(PROXY_DIRECTIVES, directive.text)) fail(directive, 'unknown directive');
+        if (SINGLE_DIRECTIVES.has(directive.text) && proxyGiven.has(directive.text))
+          fail(directive, `${directive.text} given twice`);
+        proxyGiven.add(directive.text);
+        PROXY_DIRECTIVES[directive.text]!(proxy, args, directive, fail);
+      }
     }
   }
+  if (proxy.realIpFrom.length === 0 && (proxyGiven.has('real_ip_header') || proxyGiven.has('real_ip_recursive')))
+    throw new UpstreamSyntaxError(
+      text,
+      0,
+      tokens[0]!.text,
+      "real_ip_header / real_ip_recursive need a 'set_real_ip_from' line (whose addresses to believe)",
+    );
   if (servers.length === 0)
     throw new UpstreamSyntaxError(text, 0, tokens[0]!.text, 'no server in the body: at least one is needed');
   if (servers.every((s) => s.backup))
@@ -167,7 +192,8 @@ export function parseUpstream(name: string, text: string): UpstreamGroup {
     if (httpSend !== null) check.httpSend = httpSend;
     if (expectAlive !== null) check.httpExpectAlive = expectAlive;
   }
-  return { name, servers, balancer: method, keepalive, check };
+  const tls = ssl.result(fail);
+  return { name, servers, balancer: method, keepalive, check, proxy, ...(tls === undefined ? {} : { ssl: tls }) };
 }
 
 type Fail = (token: Token, problem: string) => never;
@@ -208,7 +234,8 @@ function parseAddress(token: Token, fail: Fail): string {
   const v6 = /^\[([0-9A-Fa-f:.]+)\](?::(\d+))?$/.exec(text);
   const host = v6 ? v6[1]! : text.split(':')[0]!;
   const port = v6 ? v6[2] : text.includes(':') ? text.slice(text.indexOf(':') + 1) : undefined;
-  if (!v6 && !/^[A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?$/.test(host))
+  // `_` as nginx takes it in a server name (the resolver does, though DNS host names have none)
+  if (!v6 && !/^[A-Za-z0-9_]([A-Za-z0-9_.-]*[A-Za-z0-9_])?$/.test(host))
     fail(token, 'invalid server address (host:port, [ipv6]:port or unix:/path)');
   if (port !== undefined && (!/^\d+$/.test(port) || Number(port) < 1 || Number(port) > 65535))
     fail(token, 'invalid port (1-65535)');

@@ -1,17 +1,25 @@
-import type { IncomingHttpHeaders } from 'node:http';
-import { upstreamPoolName } from './upstream-pools.js';
-import { HttpProtocolError, SocketError, SocketTimeoutError } from '../errors/index.js';
+import { upstreamPoolName, upstreamTunnelPoolName } from './upstream-pools.js';
+import { HttpProtocolError, SocketError, SocketTimeoutError, UpstreamStatusError } from '../errors/index.js';
 import { MAX_REQUEST_HEADERS } from '../fastify/header-count-limit.js';
 import type { Timeouts } from '../../adapters/tcp/index.js';
 import type { Operation } from '../runtime/effect.js';
 import type { Scheduler } from '../runtime/scheduler.js';
 import { proxyPass } from '../stream/proxy.js';
 import type { BufferingOptions, ProxyPassOptions, ProxyProgress } from '../stream/proxy.js';
-import { FrontServer } from './front/index.js';
+import { ERROR_PAGE_TYPE, FrontServer, errorLogLine, errorPage } from './front/index.js';
 import type { FrontExchange } from './front/index.js';
 import type { Balancers, Peer } from './balancer.js';
 import type { UpstreamTable } from './table.js';
 import { endpointOf } from './upstream.js';
+import type { UpstreamGroup } from './upstream.js';
+import { ProxyPlan } from './proxy-plan.js';
+import { absoluteTarget, hashKeyOf, hostOf } from './request-vars.js';
+import { proxyUpgrade, tunnelCounts } from './upgrade.js';
+import type { TunnelCounts, UpgradeOptions } from './upgrade.js';
+import { upstreamTlsOf } from './upstream-tls.js';
+
+export { hashKeyOf } from './request-vars.js';
+export type { HashKeyRequest } from './request-vars.js';
 
 export interface DyupsProxyOptions {
   scheduler: Scheduler;
@@ -30,85 +38,20 @@ export interface DyupsProxyOptions {
   /** ms an idle kept-alive client connection stays open. Default 72 s, as fastify had it. */
   keepAliveTimeout?: number;
   buffering?: Partial<BufferingOptions>;
+  /** Where the reason for a 502/503/504 goes (the client gets a generic page). Default: stderr, a line each. */
+  errorLog?: (line: string) => void;
+  /** ms a WebSocket/Upgrade tunnel stays open with no byte either way (proxy_read_timeout). Default: readTimeout; 0: none. */
+  tunnelTimeout?: number;
 }
 
-/** What a hash key is computed from: the request's target, address and headers. */
-export interface HashKeyRequest {
-  readonly url: string;
-  readonly ip: string;
-  readonly headers: IncomingHttpHeaders;
-}
+/** The dyups proxy listener: a FrontServer, with its WebSocket/Upgrade counts. */
+export type DyupsProxyServer = FrontServer & { readonly tunnels: TunnelCounts };
+
+/** Most tunnels open at once to one upstream server (its own pool: see upstreamTunnelPoolName). */
+const TUNNEL_POOL_SIZE = 100_000;
 
 /** Retries on a fresh connection after kept-alive ones turned out closed (they do not count as failures). */
 const MAX_STALE_RETRIES = 2;
-
-const IDEMPOTENT = new Set(['GET', 'HEAD', 'PUT', 'DELETE', 'OPTIONS', 'TRACE']);
-
-/** The value of a group's `hash` key for a request: nginx variables ($request_uri, $remote_addr, ...). */
-export function hashKeyOf(template: string, request: HashKeyRequest): string {
-  const url = targetUrl(request.url);
-  return template.replace(/\$([a-z_][a-z0-9_]*)/gi, (_match, variable: string) => {
-    const name = variable.toLowerCase();
-    if (name === 'request_uri') return request.url;
-    if (name === 'uri') return url.pathname;
-    if (name === 'args' || name === 'query_string') return url.search.slice(1);
-    if (name === 'remote_addr') return request.ip;
-    if (name === 'host') return hostOf(request);
-    if (name.startsWith('arg_')) return url.searchParams.get(name.slice(4)) ?? '';
-    if (name.startsWith('http_')) return String(request.headers[name.slice(5).replace(/_/g, '-')] ?? '');
-    if (name.startsWith('cookie_')) {
-      const wanted = name.slice(7);
-      for (const part of String(request.headers.cookie ?? '').split(';')) {
-        const [k, ...v] = part.trim().split('=');
-        if (k === wanted) return v.join('=');
-      }
-      return '';
-    }
-    return '';
-  });
-}
-
-/**
- * The path and query of a request target as a URL: an origin-form one under a dummy origin (`//a/b` is a
- * path there, not a host), an absolute-form one by its path; one no URL can hold (`//[`) as `/`.
- */
-function targetUrl(target: string): URL {
-  const path = target.charCodeAt(0) === 0x2f ? target : (absoluteTarget(target)?.path ?? '/');
-  try {
-    return new URL(`http://x${path}`);
-  } catch {
-    return new URL('http://x/');
-  }
-}
-
-/** The name in a host[:port] (Host header or URI authority): lowercased, port and a trailing dot dropped. */
-function nameOf(hostPort: string): string {
-  const host = hostPort.toLowerCase();
-  let name = host;
-  if (host.startsWith('[')) name = host.slice(0, host.indexOf(']') + 1);
-  else {
-    const colon = host.indexOf(':');
-    if (colon >= 0) name = host.slice(0, colon);
-  }
-  return name.endsWith('.') ? name.slice(0, -1) : name;
-}
-
-function hostOf(request: HashKeyRequest): string {
-  return nameOf(String(request.headers.host ?? ''));
-}
-
-/**
- * An absolute-form target (`GET http://name/path`, the scheme in any case): its authority names the group
- * (RFC 9112 section 3.2.2), its path goes on. The front refused any with userinfo or odd bytes in it.
- */
-function absoluteTarget(url: string): { host: string; path: string } | null {
-  if (url.charCodeAt(0) === 0x2f || !/^https?:\/\//i.test(url)) return null;
-  const start = url.indexOf('//') + 2;
-  let end = start;
-  while (end < url.length && url[end] !== '/' && url[end] !== '?' && url[end] !== '#') end++;
-  const rest = url.slice(end);
-  return { host: nameOf(url.slice(start, end)), path: rest.startsWith('/') ? rest : `/${rest}` };
-}
 
 /** What a request that has not been retried skips: no server yet. */
 const NOT_TRIED: ReadonlySet<Peer> = new Set<Peer>();
@@ -118,6 +61,7 @@ class PeerRoute {
   readonly host: string;
   readonly port: number;
   readonly pool: string;
+  readonly tunnelPool: string;
 
   constructor(
     readonly address: string,
@@ -128,6 +72,7 @@ class PeerRoute {
     this.host = 'path' in endpoint ? address : endpoint.host;
     this.port = 'path' in endpoint ? 0 : endpoint.port;
     this.pool = upstreamPoolName(address);
+    this.tunnelPool = upstreamTunnelPoolName(address);
   }
 }
 
@@ -138,28 +83,59 @@ function retryable(err: unknown): boolean {
 
 /**
  * The dyups proxy listener: like `proxy_pass http://$host`, the Host header (without port) names the
- * upstream group. Balanced per the group's method; connect errors and timeouts mark the server failed
- * (max_fails/fail_timeout) and, for idempotent methods, the next server is tried; 502/504 with a clear
- * body when none is left. Keepalive pool per upstream server address, so a server kept by an update keeps
- * its connections. The response comes back with nginx's buffering (src/stream/proxy). Requests arrive
- * through a raw-socket HTTP/1.1 front (src/dyups/front): a strict parser (two Host headers, ambiguous
- * framing: 400), one request at a time per connection, the response head and body in one write.
+ * upstream group, matched case-insensitively; the upstream gets the group's name as Host (nginx's
+ * $proxy_host) unless the group sets it (`proxy_set_header Host $http_host;`). Balanced per the group's
+ * method; failures mark the server failed (max_fails/fail_timeout) and the next server is tried as the
+ * group's proxy_next_upstream lines allow (default: error and timeout, idempotent methods, no limit);
+ * nginx's generic 502/504 page when none is left, the reason in the error log. Keepalive pool per
+ * upstream server address, so a server kept by an update keeps its connections. The response comes
+ * back with nginx's buffering (src/stream/proxy). Requests arrive through a raw-socket HTTP/1.1 front
+ * (src/dyups/front): a strict parser (two Host headers, ambiguous framing: 400), one request at a time
+ * per connection, the response head and body in one write.
  */
-export function buildProxyServer(table: UpstreamTable, balancers: Balancers, options: DyupsProxyOptions): FrontServer {
-  const timeouts = {
+export function buildProxyServer(
+  table: UpstreamTable,
+  balancers: Balancers,
+  options: DyupsProxyOptions,
+): DyupsProxyServer {
+  const listenerTimeouts = {
     connect: options.connectTimeout,
     read: options.readTimeout,
     send: options.sendTimeout ?? options.readTimeout,
   };
+  const errorLog = options.errorLog ?? ((line: string) => process.stderr.write(`${line}\n`));
   const buffering = options.buffering;
-  /** Each peer's connect settings, made once per peer (and again when its address or its group's keepalive changes). */
+  const tunnels = tunnelCounts();
+  const tunnelTimeout = options.tunnelTimeout ?? options.readTimeout;
+  /** Each group version's settings made ready once (a new version is a new object). */
+  const plans = new WeakMap<UpstreamGroup, ProxyPlan>();
+  function planOf(group: UpstreamGroup): ProxyPlan {
+    let plan = plans.get(group);
+    if (plan === undefined) plans.set(group, (plan = new ProxyPlan(group, listenerTimeouts)));
+    return plan;
+  }
+  /** Each peer's connect settings, made once per peer (and again when its address, keepalive or timeouts change). */
   const routes = new WeakMap<Peer, PeerRoute>();
-  function routeOf(peer: Peer, poolSize: number): PeerRoute {
+  function routeOf(peer: Peer, poolSize: number, timeouts: Timeouts): PeerRoute {
     const known = routes.get(peer);
-    if (known !== undefined && known.address === peer.address && known.poolSize === poolSize) return known;
+    if (
+      known !== undefined &&
+      known.address === peer.address &&
+      known.poolSize === poolSize &&
+      known.timeouts === timeouts
+    )
+      return known;
     const route = new PeerRoute(peer.address, poolSize, timeouts);
     routes.set(peer, route);
     return route;
+  }
+
+  /** nginx's generic page for `status`; `detail` goes to the error log. */
+  function errorAnswer(ctx: FrontExchange, status: number, detail: string): string {
+    errorLog(errorLogLine(`dyups proxy: ${detail}`, ctx));
+    ctx.status = status;
+    ctx.header('content-type', ERROR_PAGE_TYPE);
+    return errorPage(status);
   }
 
   function* proxy(ctx: FrontExchange): Operation<unknown> {
@@ -168,48 +144,102 @@ export function buildProxyServer(table: UpstreamTable, balancers: Balancers, opt
     const name = absolute !== null ? absolute.host : hostOf(request);
     const group = table.get(name);
     const balancer = balancers.get(name);
-    if (group === undefined || balancer === undefined) {
-      ctx.status = 502;
-      return `502 Bad Gateway: no upstream group named '${name}' (the Host header names it)\n`;
-    }
-    const hashKey = group.balancer.kind === 'hash' ? hashKeyOf(group.balancer.key, request) : '';
+    if (group === undefined || balancer === undefined)
+      return errorAnswer(ctx, 502, `no upstream group named '${name}' (the Host header names it)`);
+    const plan = planOf(group);
+    const clientIp = plan.clientIp(request);
+    // the request as its variables see it: $remote_addr is the client's address after set_real_ip_from
+    const client =
+      clientIp === request.ip
+        ? request
+        : {
+            url: request.url,
+            ip: clientIp,
+            headers: request.headers,
+            method: request.method,
+            protocol: request.protocol,
+          };
+    const hashKey = group.balancer.kind === 'hash' ? hashKeyOf(group.balancer.key, client) : '';
+    const input = { clientIp, hashKey };
     const poolSize = group.keepalive > 0 ? group.keepalive : 64;
+    const headers = plan.headerRules(client);
+    const startedAt = plan.nextTimeout > 0 ? Date.now() : 0;
+    const tls = upstreamTlsOf(group);
     // made on the first retry: most requests never need one
     let tried: Set<Peer> | null = null;
+    /** the server picked for the next try while deciding whether a response is passed on */
+    let nextPeer: Peer | null = null;
     let lastError: unknown = null;
     let staleRetries = 0;
+    let tries = 0;
     // streamed on as it arrives (proxy_request_buffering off); a Content-Length over the limit is a 413 here
     const body = ctx.body;
     body?.checkLength();
+    /** Another server may be tried: the method, the body, proxy_next_upstream_tries and _timeout allow it. */
+    const mayRetry = (): boolean =>
+      plan.retriesMethod(request.method) &&
+      (body === null || body.consumed === 0) &&
+      (plan.tries === 0 || tries < plan.tries) &&
+      (plan.nextTimeout === 0 || Date.now() - startedAt < plan.nextTimeout);
     for (;;) {
-      const peer = balancer.pick({ clientIp: request.ip, hashKey }, tried ?? NOT_TRIED);
+      const peer = nextPeer ?? balancer.pick(input, tried ?? NOT_TRIED);
+      nextPeer = null;
       if (peer === null) {
         const timedOut = lastError instanceof SocketTimeoutError;
-        ctx.status = timedOut ? 504 : 502;
         const why =
           lastError === null
             ? 'no server of the group is available'
             : `every server failed; last: ${(lastError as Error).message}`;
-        return `${ctx.status} ${timedOut ? 'Gateway Timeout' : 'Bad Gateway'}: upstream '${name}': ${why}\n`;
+        return errorAnswer(ctx, timedOut ? 504 : 502, `upstream '${name}': ${why}`);
       }
+      tries++;
       peer.active++;
       const progress: ProxyProgress = { reused: false, headReceived: false };
       try {
-        const route = routeOf(peer, poolSize);
+        const route = routeOf(peer, poolSize, plan.timeouts);
         const passOptions: ProxyPassOptions = {
           pool: route.pool,
           poolSize,
           timeouts: route.timeouts,
           body,
           progress,
+          headers,
         };
+        if (plan.hideHeaders !== undefined) passOptions.hideHeaders = plan.hideHeaders;
+        if (plan.retryStatuses.size > 0) {
+          passOptions.passStatus = (status) => {
+            if (!plan.retryStatuses.has(status) || !mayRetry()) return true;
+            // as nginx: a status retried on counts as the server failing; the last server's answer goes out
+            (tried ??= new Set<Peer>()).add(peer);
+            nextPeer = balancer.pick(input, tried);
+            if (nextPeer === null) return true;
+            peer.failed(Date.now());
+            return false;
+          };
+        }
         if (absolute !== null) passOptions.path = absolute.path;
+        if (tls !== undefined) passOptions.tls = tls;
         if (buffering !== undefined) passOptions.buffering = buffering;
-        yield* proxyPass(ctx, route.host, route.port, passOptions);
+        if (ctx.upgrade) {
+          const upgradeOptions: UpgradeOptions = {
+            ...passOptions,
+            pool: route.tunnelPool,
+            poolSize: TUNNEL_POOL_SIZE,
+            progress,
+            tunnelTimeout,
+            counts: tunnels,
+          };
+          yield* proxyUpgrade(ctx, route.host, route.port, upgradeOptions);
+        } else yield* proxyPass(ctx, route.host, route.port, passOptions);
         peer.succeeded();
         return undefined;
       } catch (err) {
-        // like proxy_next_upstream error timeout: failures to connect, to send, or to read the response head
+        if (err instanceof UpstreamStatusError) {
+          errorLog(errorLogLine(`dyups proxy: upstream '${name}': ${err.message}; trying the next server`, ctx));
+          lastError = err;
+          continue;
+        }
+        // failures to connect, to send, or to read the response head: error / timeout of proxy_next_upstream
         const beforeHead = !progress.headReceived && !ctx.headSent;
         if (!retryable(err) && !(err instanceof HttpProtocolError) && !(beforeHead && err instanceof SocketError))
           throw err;
@@ -217,19 +247,26 @@ export function buildProxyServer(table: UpstreamTable, balancers: Balancers, opt
         // a kept-alive connection the server had already closed is not the server failing: try again fresh
         const stale =
           progress.reused && beforeHead && !(err instanceof SocketTimeoutError) && staleRetries < MAX_STALE_RETRIES;
-        if (stale) staleRetries++;
-        else {
+        if (stale) {
+          staleRetries++;
+          tries--;
+        } else {
           peer.failed(Date.now());
           (tried ??= new Set<Peer>()).add(peer);
         }
-        if (!IDEMPOTENT.has(request.method) || !beforeHead || (body !== null && body.consumed > 0)) throw err;
+        if (!beforeHead) throw err;
+        const timedOut = err instanceof SocketTimeoutError;
+        const allowed = plan.nextUpstream.has(timedOut ? 'timeout' : 'error');
+        if (!stale && (!allowed || !mayRetry()))
+          return errorAnswer(ctx, timedOut ? 504 : 502, `upstream '${name}': ${(err as Error).message}`);
+        if (stale && !(plan.retriesMethod(request.method) && (body === null || body.consumed === 0))) throw err;
       } finally {
         peer.active--;
       }
     }
   }
 
-  return new FrontServer({
+  const server = new FrontServer({
     scheduler: options.scheduler,
     handler: proxy,
     startOptions: { name: 'dyups-proxy' },
@@ -244,5 +281,7 @@ export function buildProxyServer(table: UpstreamTable, balancers: Balancers, opt
     idleTimeout: 60_000,
     retryAfter: 1,
     lingerTimeout: 5_000,
+    errorLog,
   });
+  return Object.assign(server, { tunnels });
 }

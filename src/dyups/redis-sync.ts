@@ -206,8 +206,13 @@ export class RedisSync {
       }
       if (version === this.table.version && this.started) continue;
       const groups: UpstreamGroup[] = [];
+      const spellings = new Map<string, string>();
       for (const [stored, text] of Object.entries(groupsReply?.[1] as Record<string, string>)) {
         const name = groupKey(stored);
+        const earlier = spellings.get(name);
+        if (earlier !== undefined)
+          throw new DyupsLoadError(`upstreams '${earlier}' and '${stored}' differ only by case`);
+        spellings.set(name, stored);
         const problem = groupNameProblem(name);
         if (problem !== null) {
           this.report(`dyups sync: group from Redis skipped: ${problem}`);

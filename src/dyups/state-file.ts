@@ -86,7 +86,8 @@ export function loadState(
     throw err;
   }
   const groups: UpstreamGroup[] = [];
-  const names = new Set<string>();
+  /** each group's name as first written, by key */
+  const names = new Map<string, { text: string; at: number }>();
   let i = 0;
   while (i < tokens.length) {
     const start = tokens[i]!;
@@ -116,7 +117,17 @@ export function loadState(
       continue;
     }
     const key = groupKey(name.text);
-    if (names.has(key)) throw new StateFileError(file, lineOf(name.at), `upstream '${name.text}' appears twice`);
+    const earlier = names.get(key);
+    if (earlier !== undefined) {
+      const same = earlier.text === name.text;
+      throw new StateFileError(
+        file,
+        lineOf(name.at),
+        same
+          ? `upstream '${name.text}' appears twice`
+          : `upstream '${name.text}' and '${earlier.text}' (line ${lineOf(earlier.at)}) differ only by case: names match case-insensitively, so they would be one group; keep one`,
+      );
+    }
     const body = text.slice(tokens[open]!.at + 1, tokens[j]!.at);
     try {
       groups.push(parseUpstream(key, body));
@@ -130,7 +141,7 @@ export function loadState(
       }
       throw err;
     }
-    names.add(key);
+    names.set(key, name);
     i = j + 1;
   }
   return groups;

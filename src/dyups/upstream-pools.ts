@@ -10,6 +10,14 @@ export function upstreamPoolName(address: string): string {
 }
 
 /**
+ * The pool the dyups proxy opens WebSocket/Upgrade connections from: apart from the keepalive one, whose
+ * size caps requests in flight, so long-lived tunnels never starve plain requests (nor are capped by it).
+ */
+export function upstreamTunnelPoolName(address: string): string {
+  return `${UPSTREAM_POOL_PREFIX}tunnel:${address}`;
+}
+
+/**
  * Frees the keepalive pool of every server address no group references any more (after a delete, a
  * replace or a removed server): idle connections close at once, in-flight requests finish first.
  */
@@ -20,7 +28,12 @@ export class UpstreamPools {
   update(groups: Iterable<UpstreamGroup>): void {
     const now = new Set<string>();
     for (const group of groups) for (const server of group.servers) now.add(server.address);
-    for (const address of this.referenced) if (!now.has(address)) pools.retire('tcp', upstreamPoolName(address));
+    for (const address of this.referenced) {
+      if (now.has(address)) continue;
+      // the plain pools and their TLS variants
+      pools.retireFamily('tcp', upstreamPoolName(address));
+      pools.retireFamily('tcp', upstreamTunnelPoolName(address));
+    }
     this.referenced = now;
   }
 }

@@ -1,3 +1,5 @@
+import type { ProxySettings } from './proxy-settings.js';
+
 /** One `server` line of an upstream group, with nginx's defaults. */
 export interface UpstreamServer {
   /** host:port, [v6]:port or unix:/path, as written (port 80 added when missing) */
@@ -36,6 +38,23 @@ export interface HealthCheck {
   httpExpectAlive: string[];
 }
 
+/**
+ * TLS to the group's servers (`proxy_ssl on` and its companions, nginx's location directives as group
+ * directives). Unlike nginx, verification and SNI are on by default.
+ */
+export interface UpstreamSsl {
+  /** proxy_ssl_verify */
+  verify: boolean;
+  /** proxy_ssl_server_name: send the name as SNI */
+  serverName: boolean;
+  /** proxy_ssl_name: the name sent and verified; null: the group name (nginx's $proxy_host) */
+  name: string | null;
+  /** proxy_ssl_trusted_certificate: a PEM file of trusted CAs; null: the default store */
+  trustedCertificate: string | null;
+}
+
+export const SSL_DEFAULTS: UpstreamSsl = { verify: true, serverName: true, name: null, trustedCertificate: null };
+
 /** An upstream group as `POST /upstream/NAME` defines it: replaced as a whole. */
 export interface UpstreamGroup {
   name: string;
@@ -44,6 +63,10 @@ export interface UpstreamGroup {
   /** idle keepalive connections per worker, or 0 for none */
   keepalive: number;
   check: HealthCheck | null;
+  /** how requests are passed on: retries, timeouts, headers, the client address (nginx's proxy_* directives) */
+  proxy: ProxySettings;
+  /** TLS to its servers (proxy_ssl on); absent: plain HTTP */
+  ssl?: UpstreamSsl;
 }
 
 export const SERVER_DEFAULTS: Omit<UpstreamServer, 'address'> = {

@@ -24,6 +24,19 @@ export class ResponseTooLargeError extends CosocketError {
   }
 }
 
+/**
+ * An upstream answered a status its group retries on (proxy_next_upstream http_502, http_503, http_504):
+ * the response was not passed on and another server is tried.
+ */
+export class UpstreamStatusError extends CosocketError {
+  readonly upstreamStatus: number;
+
+  constructor(peer: string, status: number) {
+    super('COSOCKET_ERR_UPSTREAM_STATUS', `${peer}: answered ${status} (proxy_next_upstream http_${status})`);
+    this.upstreamStatus = status;
+  }
+}
+
 /** A client's request body could not be passed on: too large (413), too slow (408), or cut off (400). */
 export abstract class RequestBodyError extends CosocketError {}
 

@@ -41,6 +41,8 @@ export {
   SocketIOError,
   SocketOwnerError,
   SocketTimeoutError,
+  TlsHandshakeError,
+  TlsVerifyError,
   socketErrorFrom,
 } from './socket.js';
 export { FileClosedError, FileShortError, FileTooLargeError } from './file.js';
@@ -64,6 +66,7 @@ export {
   PluginNotRegisteredError,
   RequestBodyError,
   ResponseTooLargeError,
+  UpstreamStatusError,
 } from './http.js';
 export {
   DyupsLoadError,

@@ -82,7 +82,17 @@ export class DyupsSyncError extends CosocketError {
 
 /** Loading the upstreams from the --dyups-sync Redis stopped part-way: the local table was not changed. */
 export class DyupsLoadError extends CosocketError {
-  constructor(reason: 'the Redis transaction was aborted' | 'could not write the state file') {
-    super('COSOCKET_ERR_DYUPS_LOAD', reason);
+  constructor(
+    reason:
+      | 'the Redis transaction was aborted'
+      | 'could not write the state file'
+      | `upstreams '${string}' and '${string}' differ only by case`,
+  ) {
+    super(
+      'COSOCKET_ERR_DYUPS_LOAD',
+      reason.endsWith('by case')
+        ? `${reason}: names match case-insensitively, so they would be one group; delete one from the Redis hash`
+        : reason,
+    );
   }
 }

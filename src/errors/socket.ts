@@ -117,6 +117,31 @@ export class SocketOwnerError extends CosocketError {
   }
 }
 
+/** The TLS handshake failed for another reason than the certificate check. */
+export class TlsHandshakeError extends SocketError {
+  constructor(peer: string, detail: string, options?: { cause?: unknown }) {
+    super('COSOCKET_ERR_TLS_HANDSHAKE', 'sslhandshake', peer, `TLS handshake failed: ${detail}`, options);
+  }
+}
+
+/** The peer's certificate failed verification; `reason` is the check's code (UNABLE_TO_VERIFY_LEAF_SIGNATURE...). */
+export class TlsVerifyError extends SocketError {
+  readonly reason: string;
+  readonly servername: string;
+
+  constructor(peer: string, servername: string, reason: string, detail: string, options?: { cause?: unknown }) {
+    super(
+      'COSOCKET_ERR_TLS_VERIFY',
+      'sslhandshake',
+      peer,
+      `certificate verify failed for '${servername}': ${reason} (${detail})`,
+      options,
+    );
+    this.reason = reason;
+    this.servername = servername;
+  }
+}
+
 /** Maps a system error of a socket operation to the typed error users branch on. */
 export function socketErrorFrom(op: string, peer: string, err: unknown): SocketError {
   if (err instanceof SocketError) return err;

@@ -155,6 +155,18 @@ export const ERROR_TABLE = {
     status: 500,
     meaning: 'a socket or connection was used by a coroutine outside the root that connected it',
   },
+  COSOCKET_ERR_TLS_HANDSHAKE: {
+    className: 'TlsHandshakeError',
+    status: 502,
+    meaning:
+      'the TLS handshake failed (no common protocol or cipher, the peer is not speaking TLS, it closed mid-handshake)',
+  },
+  COSOCKET_ERR_TLS_VERIFY: {
+    className: 'TlsVerifyError',
+    status: 502,
+    meaning:
+      "the peer's certificate failed verification: untrusted, expired, or not for the name asked for; `reason` holds the check's code",
+  },
   COSOCKET_ERR_FILE_TOO_LARGE: {
     className: 'FileTooLargeError',
     status: 500,
@@ -223,6 +235,11 @@ export const ERROR_TABLE = {
     className: 'ResponseTooLargeError',
     status: 502,
     meaning: "an upstream's response body passed readBody's limit",
+  },
+  COSOCKET_ERR_UPSTREAM_STATUS: {
+    className: 'UpstreamStatusError',
+    status: 502,
+    meaning: 'an upstream answered a status its dyups group retries on (proxy_next_upstream http_502/503/504)',
   },
   COSOCKET_ERR_BODY_TOO_LARGE: {
     className: 'BodyTooLargeError',

@@ -121,6 +121,8 @@ export class KeepalivePool<R> {
   private draining = false;
   /** acquire() calls not yet answered */
   private inFlight = 0;
+  /** connections adopted (see adopt), each waiting for generic-pool's create() to count it */
+  private readonly adoptees: Array<Lease<R>> = [];
   /** leases handed out and not yet back */
   private readonly leased = new Set<Lease<R>>();
   /** idle connections, most recently used on top; lent out as far as generic-pool knows */
@@ -231,6 +233,41 @@ export class KeepalivePool<R> {
     this.idle.push(lease, idleMs < this.idleTimeout ? idleMs : this.idleTimeout);
   }
 
+  /** Lets go of a leased connection without closing it (it moves to another pool, see adopt): frees its place. */
+  handOff(lease: Lease<R>): void {
+    lease.handedOff = true;
+    this.discard(lease);
+  }
+
+  /**
+   * Takes in an open connection from elsewhere (one another pool handed off), idle for at most
+   * `idleMs`. False when the pool is full or draining: the caller closes it.
+   */
+  adopt(connection: R, idleMs = this.idleTimeout): boolean {
+    // with connects waiting inside generic-pool, one of them would be handed the adopted lease as well
+    if (this.draining || this.pool.pending > 0 || this.pool.size >= this.size || !this.hooks.isAlive(connection))
+      return false;
+    const lease = new Lease<R>(connection, null);
+    lease.reusedTimes = 0; // it was used once already, where it came from
+    // idle at once (a connect right after finds it); generic-pool counts it once its create() hands it over
+    this.adoptees.push(lease);
+    this.idle.push(lease, idleMs < this.idleTimeout ? idleMs : this.idleTimeout);
+    this.pool.acquire().then(
+      (counted) => {
+        if (counted !== lease && !this.adoptees.includes(counted) && counted.reusedTimes < 0) {
+          // generic-pool handed over a stray of its own instead: park it as adoptStray would
+          if (counted.error !== null || this.draining || !this.hooks.isAlive(counted.connection!))
+            this.discard(counted);
+          else this.idle.push(counted, this.idleTimeout);
+        } else if (counted.closing) {
+          void this.pool.destroy(counted).catch(() => {});
+        }
+      },
+      () => {}, // draining: generic-pool's clear() closes it
+    );
+    return true;
+  }
+
   /** Closes it and frees its place. */
   discard(lease: Lease<R>): void {
     this.leased.delete(lease);
@@ -281,6 +318,8 @@ export class KeepalivePool<R> {
   private async open(): Promise<Lease<R>> {
     const startedAt = Date.now();
     try {
+      const adopted = this.adoptees.shift();
+      if (adopted !== undefined) return adopted;
       const connection = await this.hooks.create();
       this.created++;
       this.consecutiveFailures = 0;
@@ -328,7 +367,7 @@ export class KeepalivePool<R> {
   }
 
   private close(lease: Lease<R>): void {
-    if (lease.connection !== null) this.hooks.destroy(lease.connection);
+    if (lease.connection !== null && !lease.handedOff) this.hooks.destroy(lease.connection);
   }
 
   private acquireError(err: unknown): SocketError {

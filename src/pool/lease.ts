@@ -12,6 +12,8 @@ export class Lease<R> implements Expirable {
   reusedTimes = -1;
   /** @internal set once it is being closed: it is destroyed once */
   closing = false;
+  /** @internal its connection moved to another pool: forgetting the lease must not close it */
+  handedOff = false;
   /** @internal while parked: when its idle time runs out (ms since epoch) */
   deadlineAt = 0;
   /** @internal while parked: where, to be told when its idle time ran out */

@@ -41,6 +41,14 @@ export class PoolRegistry {
     void pool.drain(graceMs);
   }
 
+  /** Retires the pool `name` and those beside it named `name|...` (its TLS pools, one per set of TLS settings). */
+  retireFamily(kind: string, name: string, graceMs = RETIRE_GRACE_MS): void {
+    const named = this.pools.get(kind);
+    if (named === undefined) return;
+    const prefix = `${name}|`;
+    for (const key of [...named.keys()]) if (key === name || key.startsWith(prefix)) this.retire(kind, key, graceMs);
+  }
+
   stats(): Array<PoolStats & { kind: string }> {
     const out: Array<PoolStats & { kind: string }> = [];
     for (const [kind, named] of this.pools) for (const pool of named.values()) out.push({ kind, ...pool.stats() });

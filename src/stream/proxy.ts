@@ -8,7 +8,7 @@ import * as file from '../../adapters/file/index.js';
 import type { CoFile } from '../../adapters/file/index.js';
 import * as http from '../../adapters/http/index.js';
 import type { BodyReader, HeaderValue, Headers, HttpResponse } from '../../adapters/http/index.js';
-import { FileShortError, InvalidArgumentError } from '../errors/index.js';
+import { FileShortError, InvalidArgumentError, UpstreamStatusError } from '../errors/index.js';
 import type { ResponseSink } from './sink.js';
 import type { Effect, Operable, Operation } from '../runtime/effect.js';
 import { call } from '../runtime/effects/call.js';
@@ -132,20 +132,23 @@ export function endToEndHeaders(headers: Headers): Headers {
 }
 
 /** Copies an upstream response's status and end-to-end headers to the handler's response. */
-export function copyResponseHead(ctx: ResponseSink, response: HttpResponse): void {
+export function copyResponseHead(ctx: ResponseSink, response: HttpResponse, hide?: ReadonlySet<string>): void {
   ctx.status = response.status;
   ctx.defaultContentType = null; // a response without a Content-Type gets none added (nginx adds none)
+  const hidden = hide !== undefined && hide.size > 0 ? hide : null;
   if (response.repeatedNames) {
     // a repeated name goes out as one header with every value
     const headers = endToEndHeaders(response.headers);
-    for (const name of Object.keys(headers)) ctx.header(name, headers[name]!);
+    for (const name of Object.keys(headers)) if (hidden === null || !hidden.has(name)) ctx.header(name, headers[name]!);
     return;
   }
   const fields = response.fields;
   let connection: string | undefined;
   for (let i = 0; i < fields.length; i += 2) if (fields[i] === 'connection') connection = fields[i + 1];
   const named = namedByConnection(connection);
-  for (let i = 0; i < fields.length; i += 2) if (endToEnd(fields[i]!, named)) ctx.header(fields[i]!, fields[i + 1]!);
+  for (let i = 0; i < fields.length; i += 2)
+    if (endToEnd(fields[i]!, named) && (hidden === null || !hidden.has(fields[i]!)))
+      ctx.header(fields[i]!, fields[i + 1]!);
 }
 
 /** What checkOptions made of an options object: the settings, and a copy of the values they were made from. */
@@ -219,11 +222,12 @@ export function* proxyResponse(
   ctx: ResponseSink,
   response: HttpResponse,
   options: Partial<BufferingOptions> = NO_OPTIONS,
+  hideHeaders?: ReadonlySet<string>,
 ): Operation<ProxyStats> {
   const settings = checkOptions(options);
   const accel = response.header('x-accel-buffering');
   const buffering = accel !== undefined ? accel.toLowerCase() !== 'no' : settings.buffering;
-  copyResponseHead(ctx, response);
+  copyResponseHead(ctx, response, hideHeaders);
   const body = response.body;
   const stats: ProxyStats = {
     bytes: 0,
@@ -542,7 +546,26 @@ export interface ProxyPassOptions extends http.HttpConnectOptions {
   body?: string | Buffer | BodySource | null;
   /** Filled in as the exchange goes, so a caller that retries knows how far a failed one got. */
   progress?: ProxyProgress;
+  /** Headers sent in place of the client's (proxy_set_header), and the client address for X-Forwarded-For. */
+  headers?: UpstreamHeaderRules;
+  /** Response headers not passed to the client (proxy_hide_header), lowercased. */
+  hideHeaders?: ReadonlySet<string>;
+  /**
+   * Whether a response with this status goes to the client; false: the connection is closed and
+   * UpstreamStatusError thrown, for the caller to try another server (proxy_next_upstream http_502 ...).
+   */
+  passStatus?: (status: number) => boolean;
 }
+
+/** What the proxy sends upstream in place of the client's headers (nginx's proxy_set_header). */
+export interface UpstreamHeaderRules {
+  /** Lowercased name and value, in order: replaces the client's header of that name; an empty value drops it. */
+  readonly set: ReadonlyArray<readonly [string, string]>;
+  /** The address X-Forwarded-For ends with (default: the connection's peer). */
+  readonly clientIp?: string;
+}
+
+const NO_RULES: UpstreamHeaderRules = { set: [] };
 
 export interface ProxyProgress {
   /** the upstream connection had served requests before (a keepalive one that may have gone stale) */
@@ -588,21 +611,30 @@ export function bodyOf(request: ResponseSink['request']): unknown {
 /**
  * The client's end-to-end headers for the upstream, as a list: without Host (like nginx, the upstream's
  * $proxy_host), Content-Length (the framing is the proxy's, from the body it sends) and Expect, with
- * X-Forwarded-For and X-Forwarded-Proto set (in place, when the client sent them).
+ * X-Forwarded-For and X-Forwarded-Proto set (in place, when the client sent them). `upgrade`: the
+ * client's Upgrade goes on too, with `Connection: upgrade` (nginx's `proxy_set_header Upgrade
+ * $http_upgrade; proxy_set_header Connection "upgrade"`).
  */
-function requestHeaders(request: ResponseSink['request']): string[] {
+export function requestHeaders(
+  request: ResponseSink['request'],
+  rules: UpstreamHeaderRules = NO_RULES,
+  upgrade = false,
+): string[] {
   const headers = request.headers as Headers;
   const named = namedByConnection(headers.connection);
   const previous = headers['x-forwarded-for'];
-  const forwardedFor = previous ? `${String(previous)}, ${request.ip}` : request.ip;
-  let forSet = false;
-  let protoSet = false;
+  const ip = rules.clientIp ?? request.ip;
+  const forwardedFor = previous ? `${String(previous)}, ${ip}` : ip;
+  const set = rules.set;
+  const isSet = (name: string): boolean => set.length > 0 && set.some((rule) => rule[0] === name);
+  let forSet = isSet('x-forwarded-for');
+  let protoSet = isSet('x-forwarded-proto');
   const list: string[] = [];
   for (const name of Object.keys(headers)) {
     const value = headers[name];
     // Expect: the proxy's own server answered it to the client (nginx clears it too)
     if (value === undefined || name === 'host' || name === 'content-length' || name === 'expect') continue;
-    if (!endToEnd(name, named)) continue;
+    if (!endToEnd(name, named) || isSet(name)) continue;
     if (name === 'x-forwarded-for') {
       list.push(name, forwardedFor);
       forSet = true;
@@ -614,6 +646,8 @@ function requestHeaders(request: ResponseSink['request']): string[] {
   }
   if (!forSet) list.push('x-forwarded-for', forwardedFor);
   if (!protoSet) list.push('x-forwarded-proto', request.protocol);
+  for (const [name, value] of set) if (value !== '') list.push(name, value);
+  if (upgrade && headers.upgrade !== undefined) list.push('upgrade', String(headers.upgrade), 'connection', 'upgrade');
   return list;
 }
 
@@ -629,7 +663,7 @@ export function* proxyPass(
   options: ProxyPassOptions = {},
 ): Operation<ProxyStats> {
   const request = ctx.request;
-  const headers = requestHeaders(request);
+  const headers = requestHeaders(request, options.headers ?? NO_RULES);
   const body =
     options.body !== undefined
       ? options.body
@@ -640,11 +674,15 @@ export function* proxyPass(
   if (body !== null) upstreamRequest.body = body;
   const response = yield* conn.request(upstreamRequest);
   if (options.progress) options.progress.headReceived = true;
+  if (options.passStatus !== undefined && !options.passStatus(response.status)) {
+    conn.close();
+    throw new UpstreamStatusError(`${host}:${port}`, response.status);
+  }
   // the body streams for as long as it moves: each read waits proxy_read_timeout at most, each client
   // write send_timeout; the handler's overall deadline hands over to an idle timeout no shorter than those
   if (ctx.idleTimeout !== 0)
     ctx.idleTimeout = Math.max(ctx.idleTimeout, options.timeouts?.read ?? 60_000, ctx.sendTimeout);
-  const stats = yield* proxyResponse(ctx, response, options.buffering);
+  const stats = yield* proxyResponse(ctx, response, options.buffering, options.hideHeaders);
   conn.setkeepalive();
   return stats;
 }

@@ -21,6 +21,8 @@ const table = new UpstreamTable({ stateFile: null });
 const balancers = new Balancers();
 table.onChange((name, group) => balancers.set(group, name));
 const agent = new Agent({ keepAlive: true, maxSockets: 20 });
+/** the proxy's error log */
+const logged: string[] = [];
 
 function send(host: string, method = 'GET', body?: string): Promise<{ status: number; text: string }> {
   return new Promise((resolve, reject) => {
@@ -57,6 +59,7 @@ describe('dyups proxy', () => {
       connectTimeout: 500,
       readTimeout: 5_000,
       bodyLimit: 1024 * 1024,
+      errorLog: (line) => logged.push(line),
     });
     await proxy.listen({ host: '127.0.0.1', port: 0 });
     proxyPort = (proxy.address() as { port: number }).port;
@@ -78,10 +81,15 @@ describe('dyups proxy', () => {
     assert.equal(res.text, 'upstream-0 POST hello xff=127.0.0.1');
   });
 
-  it('answers 502 with a clear body for a Host that names no group', async () => {
+  it("answers 502 with nginx's generic page for a Host that names no group, the reason in the log", async () => {
     const res = await send('nowhere.local');
     assert.equal(res.status, 502);
-    assert.match(res.text, /no upstream group named 'nowhere\.local'/);
+    assert.match(res.text, /^<html>\r\n<head><title>502 Bad Gateway<\/title><\/head>/);
+    assert.doesNotMatch(res.text, /nowhere/);
+    assert.match(
+      logged.at(-1)!,
+      /no upstream group named 'nowhere\.local'.*client: 127\.0\.0\.1, request: "GET \/who"/,
+    );
   });
 
   it('splits 1,000 requests 3:1 by weight (75% +- 5%)', async () => {
@@ -115,14 +123,19 @@ describe('dyups proxy', () => {
     table.update('post.local', `server 127.0.0.1:${dead}; server 127.0.0.1:${ports[0]};`);
     const results = await Promise.all([send('post.local', 'POST', 'x'), send('post.local', 'POST', 'y')]);
     assert.ok(
-      results.some((r) => r.status === 502 && /connection refused/.test(r.text)),
+      results.some((r) => r.status === 502 && /502 Bad Gateway/.test(r.text)),
       JSON.stringify(results),
+    );
+    assert.ok(
+      logged.some((line) => /upstream 'post\.local': connect .*connection refused/.test(line)),
+      logged.join('\n'),
     );
     const allDead = await deadPort();
     table.update('gone.local', `server 127.0.0.1:${allDead};`);
     const gone = await send('gone.local');
     assert.equal(gone.status, 502);
-    assert.match(gone.text, /upstream 'gone\.local': every server failed; last: .*connection refused/);
+    assert.doesNotMatch(gone.text, /127\.0\.0\.1|refused/, 'no internal detail reaches the client');
+    assert.match(logged.at(-1)!, /upstream 'gone\.local': .*connection refused/);
   });
 
   it('loses no request while the group is changed under load', async () => {
@@ -263,8 +276,9 @@ describe('dyups proxy', () => {
     await new Promise<void>((resolve) => server.listen(path, resolve));
     try {
       assert.deepEqual(table.update('unix.local', `server unix:${path};`), { status: 200, message: 'success' });
-      assert.deepEqual(await send('unix.local'), { status: 200, text: 'unix GET localhost' });
-      assert.deepEqual(await send('unix.local'), { status: 200, text: 'unix GET localhost' });
+      // Host: the group's name ($proxy_host), as for any group
+      assert.deepEqual(await send('unix.local'), { status: 200, text: 'unix GET unix.local' });
+      assert.deepEqual(await send('unix.local'), { status: 200, text: 'unix GET unix.local' });
     } finally {
       server.closeAllConnections();
       await new Promise<void>((resolve) => server.close(() => resolve()));

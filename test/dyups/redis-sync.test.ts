@@ -214,6 +214,26 @@ describe('dyups sync across instances through Redis', () => {
       await b.close();
     }
   });
+
+  it('stops the start when the Redis hash holds two names that differ only by case, naming both', async () => {
+    await redis.admin.hset(
+      't9:groups',
+      'App.Example.COM',
+      'server 127.0.0.1:1;',
+      'app.example.com',
+      'server 127.0.0.1:2;',
+    );
+    await redis.admin.set('t9:version', '2');
+    const sync = new RedisSync(new UpstreamTable({ stateFile: null }), { url: redis.url, prefix: 't9' });
+    try {
+      await assert.rejects(
+        sync.start(),
+        /upstreams '(App\.Example\.COM|app\.example\.com)' and '(App\.Example\.COM|app\.example\.com)' differ only by case/,
+      );
+    } finally {
+      await sync.close();
+    }
+  });
 });
 
 async function startTestRedisOn(port: number): Promise<{ stop(): Promise<void> }> {

@@ -33,6 +33,9 @@ export const SAMPLES: Readonly<Record<string, () => CosocketError>> = {
   DubiousStateError: () => new errors.DubiousStateError('127.0.0.1:6379', 'unread bytes'),
   LineTooLongError: () => new errors.LineTooLongError('127.0.0.1:6379', 1024),
   SocketBusyError: () => new errors.SocketBusyError('send', '127.0.0.1:6379', 'both'),
+  TlsHandshakeError: () => new errors.TlsHandshakeError('127.0.0.1:443', 'wrong version number'),
+  TlsVerifyError: () =>
+    new errors.TlsVerifyError('127.0.0.1:443', 'example.com', 'UNABLE_TO_VERIFY_LEAF_SIGNATURE', 'unable to verify'),
   SocketOwnerError: () => new errors.SocketOwnerError('send', '127.0.0.1:6379', 'socket', 'handler', 'intruder'),
   FileTooLargeError: () => new errors.FileTooLargeError('/tmp/x', 10, 5),
   FileClosedError: () => new errors.FileClosedError('/tmp/x'),
@@ -49,6 +52,7 @@ export const SAMPLES: Readonly<Record<string, () => CosocketError>> = {
   HttpProtocolError: () => new errors.HttpProtocolError('127.0.0.1:80', 'bad status line'),
   HttpBusyError: () => new errors.HttpBusyError('127.0.0.1:80'),
   ResponseTooLargeError: () => new errors.ResponseTooLargeError(1024),
+  UpstreamStatusError: () => new errors.UpstreamStatusError('127.0.0.1:80', 502),
   BodyTooLargeError: () => new errors.BodyTooLargeError(1024, 2048),
   BodyTimeoutError: () => new errors.BodyTimeoutError(60_000),
   BodyAbortedError: () => new errors.BodyAbortedError(),

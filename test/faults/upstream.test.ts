@@ -362,7 +362,7 @@ describe('faults: upstream servers failing under the dyups proxy', { timeout: 12
       }
     });
 
-    it('an upstream that dies inside the response head gives 502 with a clear body', async () => {
+    it('an upstream that dies inside the response head gives 502, the reason in the log', async () => {
       const cut = await tcpUpstream((socket) => {
         onRequestHead(socket, () => socket.write('HTTP/1.1 200 OK\r\nContent-Le', () => socket.destroy()));
       });
@@ -370,7 +370,8 @@ describe('faults: upstream servers failing under the dyups proxy', { timeout: 12
         await setGroup('cut-head.local', `server ${addr(cut.port)};`);
         const a = await via(proxyPort, 'cut-head.local');
         assert.equal(a.status, 502, show(a));
-        assert.match(a.text, /^502 Bad Gateway: /, show(a));
+        assert.match(a.text, /<title>502 Bad Gateway<\/title>/, show(a));
+        assert.match(srv.output(), /upstream 'cut-head\.local': /);
         assert.ok(a.ms < READ_TIMEOUT + MARGIN, show(a));
         await assertAlive();
       } finally {
@@ -416,7 +417,8 @@ describe('faults: upstream servers failing under the dyups proxy', { timeout: 12
         for (let i = 0; i < 3; i++) {
           const a = await via(proxyPort, 'silent.local');
           assert.equal(a.status, 504, show(a));
-          assert.match(a.text, /^504 Gateway Timeout: .*timeout/, show(a));
+          assert.match(a.text, /<title>504 Gateway Timeout<\/title>/, show(a));
+          assert.match(srv.output(), /upstream 'silent\.local': .*timeout/);
           assert.ok(a.ms >= READ_TIMEOUT - 50, `answered before the read timeout: ${show(a)}`);
           assert.ok(a.ms < READ_TIMEOUT + MARGIN, `not within readTimeout + margin: ${show(a)}`);
         }
@@ -494,7 +496,7 @@ describe('faults: upstream servers failing under the dyups proxy', { timeout: 12
         await setGroup('silent-post.local', `server ${addr(silent.port)}; server ${addr(healthy.port)};`);
         const a = await via(proxyPort, 'silent-post.local', { method: 'POST', body: 'order=1' });
         assert.equal(a.status, 504, show(a));
-        assert.match(a.text, /^504 Gateway Timeout: /, show(a));
+        assert.match(a.text, /<title>504 Gateway Timeout<\/title>/, show(a));
         assert.ok(a.ms < READ_TIMEOUT + MARGIN, show(a));
         assert.match(
           silent.received.join(''),
@@ -524,7 +526,7 @@ describe('faults: upstream servers failing under the dyups proxy', { timeout: 12
   });
 
   describe('an upstream that resets its connections', () => {
-    it('alone in its group: 502 with a body naming the reset', async () => {
+    it('alone in its group: 502, the reset named in the log', async () => {
       const reset = await tcpUpstream((socket) => socket.resetAndDestroy());
       try {
         // max_fails=0: every request reaches the resetting server
@@ -532,7 +534,8 @@ describe('faults: upstream servers failing under the dyups proxy', { timeout: 12
         for (let i = 0; i < 3; i++) {
           const a = await via(proxyPort, 'reset.local');
           assert.equal(a.status, 502, show(a));
-          assert.match(a.text, /^502 Bad Gateway: .*(reset|closed)/, show(a));
+          assert.match(a.text, /<title>502 Bad Gateway<\/title>/, show(a));
+          assert.match(srv.output(), /upstream 'reset\.local': .*(reset|closed)/);
           assert.ok(a.ms < CONNECT_TIMEOUT + READ_TIMEOUT + MARGIN, show(a));
         }
         await assertAlive();

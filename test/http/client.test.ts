@@ -306,9 +306,9 @@ describe('http client', () => {
     assert.equal(res.body.toString(), 'POST 1 x');
     await assert.rejects(
       scheduler.go(function* () {
-        yield* http.request('https://example.com/');
+        yield* http.request('ftp://example.com/');
       }),
-      /only http:\/\/ URLs/,
+      /only http:\/\/ and https:\/\/ URLs/,
     );
   });
 });

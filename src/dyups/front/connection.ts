@@ -7,6 +7,7 @@ import type { Effect, Operation, Waiter } from '../../runtime/effect.js';
 import { IdleTimeout } from '../../runtime/idle-timeout.js';
 import type { Scheduler, StartOptions } from '../../runtime/scheduler.js';
 import { BodyDecoder } from './body-decoder.js';
+import { ClientTunnel } from './client-tunnel.js';
 import { FrontExchange } from './exchange.js';
 import type { ExchangeHost, Written } from './host.js';
 import { FrontBody, NOTHING_YET } from './request-body.js';
@@ -36,6 +37,8 @@ export interface FrontOptions {
   idleTimeout: number;
   /** Seconds in Retry-After of a 503 when the scheduler's budget is used up. */
   retryAfter: number;
+  /** Where a 5xx's reason goes (the client gets a generic page). Default: stderr, one line each. */
+  errorLog?: (line: string) => void;
   /** ms a closing connection keeps reading (and dropping) what the client still sends, so the last answer is not lost to a reset. */
   lingerTimeout: number;
 }
@@ -49,8 +52,10 @@ export interface ConnectionHost {
 const HEAD = 0;
 const REQUEST = 1;
 const DRAIN = 2;
-const LINGER = 3;
-const CLOSED = 4;
+/** Switched to another protocol (101): bytes go to and from the ClientTunnel. */
+const TUNNEL = 3;
+const LINGER = 4;
+const CLOSED = 5;
 
 /** Bytes received and not yet read before the socket is paused. */
 const HIGH_WATER = 64 * 1024;
@@ -87,6 +92,7 @@ export class Connection implements BodyHost, ExchangeHost {
   private readonly decoder = new BodyDecoder();
   private readonly pieces: Buffer[] = [];
   private exchange: FrontExchange | null = null;
+  private tunnel: ClientTunnel | null = null;
   /** Bytes of the next head have arrived: the header timeout runs. */
   private headStarted = false;
   private served = 0;
@@ -139,6 +145,10 @@ export class Connection implements BodyHost, ExchangeHost {
   private readonly onData = (chunk: Buffer): void => {
     const state = this.state;
     if (state >= LINGER) return; // closing: what still comes is dropped
+    if (state === TUNNEL) {
+      this.tunnel!.received(chunk);
+      return;
+    }
     if (this.pos >= this.buf.length) {
       this.buf = chunk;
       this.pos = 0;
@@ -212,6 +222,12 @@ export class Connection implements BodyHost, ExchangeHost {
     if (this.exchange !== exchange) return;
     this.exchange = null;
     if (this.state >= LINGER) return;
+    if (this.state === TUNNEL) {
+      // either side closing ends both, as nginx does: our FIN after what was written
+      this.tunnel!.release();
+      this.finish();
+      return;
+    }
     // a body the client still holds back for its 100 Continue would never come: no next request to find behind it
     if (!keepAlive || this.bodyBroken || this.host.closing || this.expectContinue) {
       // a client that said it sends nothing more, its request read whole: no lingering, like nginx
@@ -316,6 +332,10 @@ export class Connection implements BodyHost, ExchangeHost {
 
   private readonly onEnd = (): void => {
     const state = this.state;
+    if (state === TUNNEL) {
+      this.tunnel!.clientEnded();
+      return;
+    }
     if (state === HEAD && this.pos >= this.buf.length) this.finish();
     // like node's server: a client that ends its side mid-request is gone
     else if (state < LINGER) this.cut();
@@ -323,6 +343,7 @@ export class Connection implements BodyHost, ExchangeHost {
 
   private readonly onClose = (): void => {
     this.state = CLOSED;
+    this.tunnel?.socketClosed();
     this.stopTimers();
     this.lingerTimer?.stop();
     this.streamTimer?.stop();
@@ -355,6 +376,22 @@ export class Connection implements BodyHost, ExchangeHost {
   /** Server shutdown: a connection between requests closes now, one in a request after its response. */
   closeIfIdle(): void {
     if (this.state === HEAD || this.state === DRAIN) this.finish();
+  }
+
+  /**
+   * @internal The request was answered with a 101: from now on the connection carries raw bytes, read and
+   * written through the tunnel (what arrived after the head first) until the exchange ends.
+   */
+  takeOver(): ClientTunnel {
+    this.state = TUNNEL;
+    this.stopTimers();
+    const leftover = this.pos < this.buf.length ? this.buf.subarray(this.pos) : EMPTY;
+    this.buf = EMPTY;
+    this.pos = 0;
+    const tunnel = new ClientTunnel(this, leftover, this.paused, this.options.sendTimeout);
+    this.paused = false; // the tunnel pauses and resumes the socket now
+    this.tunnel = tunnel;
+    return tunnel;
   }
 
   // ---- request bodies ----

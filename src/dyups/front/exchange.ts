@@ -14,9 +14,11 @@ import type { Effect, Waiter } from '../../runtime/effect.js';
 import type { Task, TaskObserver } from '../../runtime/task.js';
 import type { ResponseSink } from '../../stream/sink.js';
 import { trimOws } from './chars.js';
+import type { ClientTunnel } from './client-tunnel.js';
 import type { ExchangeHost, Written } from './host.js';
 import type { FrontBody } from './request-body.js';
 import type { RequestHead } from './request-head.js';
+import { ERROR_PAGE_TYPE, errorLogLine, errorPage } from './error-page.js';
 import { checkField, dateHeaderLine, statusLine } from './response-head.js';
 
 export type { Written } from './host.js';
@@ -42,6 +44,8 @@ const LENGTH = 2;
 const CHUNKED = 3;
 /** HTTP/1.0 without a Content-Length: the body ends when the connection does. */
 const UNTIL_CLOSE = 4;
+/** A 101 went out: the connection carries another protocol (switchProtocols). */
+const SWITCHED = 5;
 
 const CRLF = Buffer.from('\r\n');
 /** Bytes of a write (head and body) copied into one Buffer rather than handed to the socket piece by piece. */
@@ -49,6 +53,10 @@ const COPY_LIMIT = 16 * 1024;
 const NO_PARTS: readonly Buffer[] = [];
 const EMPTY = Buffer.alloc(0);
 const TEXT = 'text/plain; charset=utf-8';
+
+function writeToStderr(line: string): void {
+  process.stderr.write(`${line}\n`);
+}
 
 function abandonWrite(waiter: Waiter, exchange: FrontExchange): void {
   exchange.conn.abandonDrain(waiter);
@@ -101,6 +109,8 @@ export class FrontExchange implements ResponseSink, TaskObserver {
   readonly minor: number;
   /** The request body, null when the request has none. */
   readonly body: FrontBody | null;
+  /** The client asks to switch protocols (Upgrade and `Connection: upgrade`, HTTP/1.1, no body). */
+  readonly upgrade: boolean;
   /** Response status; set it before the head goes out. */
   status = 200;
   defaultContentType: string | null = TEXT;
@@ -120,6 +130,7 @@ export class FrontExchange implements ResponseSink, TaskObserver {
   private declared = 0;
   private sent = 0;
   private idleMs: number;
+  private readonly errorLog: (line: string) => void;
   /** The stream's idle timeout replaced the coroutine's deadline (at that deadline). */
   private idleArmed = false;
   deadlineAt = 0;
@@ -129,7 +140,7 @@ export class FrontExchange implements ResponseSink, TaskObserver {
     readonly conn: ExchangeHost,
     head: RequestHead,
     body: FrontBody | null,
-    options: { sendTimeout: number; idleTimeout: number },
+    options: { sendTimeout: number; idleTimeout: number; errorLog?: ((line: string) => void) | undefined },
   ) {
     this.request = this;
     this.method = head.method;
@@ -137,9 +148,11 @@ export class FrontExchange implements ResponseSink, TaskObserver {
     this.headers = head.headers;
     this.minor = head.minor;
     this.keepAlive = head.keepAlive;
+    this.upgrade = head.upgrade;
     this.body = body;
     this.sendTimeout = options.sendTimeout;
     this.idleMs = options.idleTimeout;
+    this.errorLog = options.errorLog ?? writeToStderr;
   }
 
   get ip(): string {
@@ -217,6 +230,34 @@ export class FrontExchange implements ResponseSink, TaskObserver {
 
   progress(): void {
     if (this.idleArmed) this.conn.touchStream();
+  }
+
+  /**
+   * Answers `101 Switching Protocols` with `fields` (name, value, ...: Upgrade among them; Connection is
+   * added) and hands the connection over: its bytes both ways go through the returned tunnel, for as long
+   * as the coroutine runs (no deadline, the caller keeps its own idle timeout); when it ends, so does the
+   * connection.
+   */
+  switchProtocols(fields: readonly string[]): ClientTunnel {
+    if (this.framing !== UNDECIDED) throw new HeadersSentError('upgrade');
+    if (!this.upgrade) throw new InvalidArgumentError('switchProtocols(): the request asked for no upgrade');
+    if (this.conn.socketGone) throw new SocketClosedError('send', 'client');
+    let head = statusLine(101);
+    let dated = false;
+    for (let i = 0; i + 1 < fields.length; i += 2) {
+      const name = fields[i]!;
+      const value = fields[i + 1]!;
+      checkField(name, value);
+      if (name.toLowerCase() === 'connection') continue;
+      if (name.toLowerCase() === 'date') dated = true;
+      head += `${name}: ${value}\r\n`;
+    }
+    if (!dated) head += dateHeaderLine();
+    this.framing = SWITCHED;
+    this.keepAlive = false;
+    this.task?.clearDeadline();
+    this.conn.socket.write(`${head}Connection: upgrade\r\n\r\n`, 'latin1');
+    return this.conn.takeOver();
   }
 
   /** @internal The `written` of the writeLent() being started. */
@@ -339,7 +380,7 @@ export class FrontExchange implements ResponseSink, TaskObserver {
   }
 
   private finish(value: unknown): void {
-    if (this.conn.socketGone) {
+    if (this.conn.socketGone || this.framing === SWITCHED) {
       this.end(false);
       return;
     }
@@ -415,22 +456,37 @@ export class FrontExchange implements ResponseSink, TaskObserver {
     }
     // a request whose body was refused part-way: its unread rest makes the connection unusable
     if (status === 413 || status === 408 || err instanceof BodyFramingError) this.keepAlive = false;
-    const message = err instanceof Error && status !== 500 ? `: ${err.message}` : '';
     // a head decided but not yet written is replaced by the error's
     this.framing = UNDECIDED;
     this.pendingHead = null;
     this.names = null;
     this.values = null;
     this.status = status;
+    if (status >= 500) {
+      // the client gets nginx's generic page; what went wrong is for the log
+      this.errorLog(errorLogLine(`${status}: ${err instanceof Error ? err.message : String(err)}`, this));
+      this.sendPage(status);
+      return;
+    }
+    // a 4xx is about the client's own request: the reason helps it
+    const message = err instanceof Error ? `: ${err.message}` : '';
     this.defaultContentType = TEXT;
     this.sendWhole(`${status} ${STATUS_TEXT[status] ?? 'Error'}${message}\n`);
   }
 
   /** @internal The scheduler's budget is used up: 503 with Retry-After, the coroutine never started. */
   overloaded(err: Error, retryAfter: number): void {
+    this.errorLog(errorLogLine(`503: ${err.message}`, this));
     this.status = 503;
     this.header('retry-after', String(retryAfter));
-    this.sendWhole(`503 Service Unavailable: ${err.message}\n`);
+    this.sendPage(503);
+  }
+
+  /** Answers with the generic page for `status` (a 5xx), nothing about why. */
+  private sendPage(status: number): void {
+    this.status = status;
+    this.defaultContentType = ERROR_PAGE_TYPE;
+    this.sendWhole(errorPage(status));
   }
 
   /** The client went away before the response ended: its coroutine is cancelled. */

@@ -1,5 +1,6 @@
 import type { Socket } from 'node:net';
 import type { Waiter } from '../../runtime/effect.js';
+import type { ClientTunnel } from './client-tunnel.js';
 
 /** Called with a piece of a write once the socket no longer needs it (not after a failed write). */
 export type Written = (part: Buffer) => void;
@@ -21,6 +22,8 @@ export interface ExchangeHost {
   /** The client is behind: `waiter` resumes on 'drain', or fails after `ms`. */
   waitDrain(waiter: Waiter, ms: number): void;
   abandonDrain(waiter: Waiter): void;
+  /** The request was answered with a 101: the connection's bytes go through the returned tunnel from now on. */
+  takeOver(): ClientTunnel;
   /** The streamed response's idle timeout: armed for `ms`, pushed back, stopped. */
   armStream(ms: number): void;
   touchStream(): void;

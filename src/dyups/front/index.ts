@@ -6,4 +6,6 @@ export { FrontServer } from './server.js';
 export type { FrontOptions } from './connection.js';
 export { FrontExchange } from './exchange.js';
 export type { FrontBody } from './request-body.js';
+export type { ClientTunnel } from './client-tunnel.js';
 export type { RequestHead } from './request-head.js';
+export { ERROR_PAGE_TYPE, errorLogLine, errorPage } from './error-page.js';

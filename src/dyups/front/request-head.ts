@@ -24,6 +24,8 @@ export interface RequestHead {
   readonly keepAlive: boolean;
   /** `Expect: 100-continue` on HTTP/1.1: the client waits for `100 Continue` before its body. */
   readonly expectContinue: boolean;
+  /** An `Upgrade` header with `upgrade` in `Connection`: the client asks to switch protocols (HTTP/1.1, no body). */
+  readonly upgrade: boolean;
 }
 
 /** Methods as nginx takes them: upper-case letters, `_` and `-`. */
@@ -333,6 +335,11 @@ export class HeadParser {
       if (hasToken(connection, 'close')) keepAlive = false;
       else if (this.minor === 0 && hasToken(connection, 'keep-alive')) keepAlive = true;
     }
+    // RFC 9110 section 7.8: only HTTP/1.1 upgrades; after the 101 the connection carries the new protocol,
+    // so a body before it would be framed by nothing the tunnel checks
+    const upgrade = headers.upgrade !== undefined && connection !== undefined && hasToken(connection, 'upgrade');
+    if (upgrade && this.minor === 0) return this.refuse(400, 'an Upgrade request on HTTP/1.0');
+    if (upgrade && (chunked || this.contentLength > 0)) return this.refuse(400, 'an Upgrade request with a body');
     let expectContinue = false;
     const expect = headers.expect;
     if (expect !== undefined && this.minor === 1) {
@@ -348,6 +355,7 @@ export class HeadParser {
       chunked,
       keepAlive,
       expectContinue,
+      upgrade,
     };
   }
 
