@@ -175,7 +175,8 @@ export class HealthChecker {
     for (const probed of this.probed.values()) if (probed.task !== null) tasks.push(probed.task.toPromise());
     for (const key of [...this.probed.keys()]) this.stop(key);
     if (this.ownScope) await this.scope.close();
-    else await Promise.allSettled(tasks);
+    // settled either way: a probe's cancellation is how it stops, not a failure to report
+    await Promise.allSettled(tasks);
   }
 
   private start(key: string, peer: Peer, check: HealthCheck, tls: TlsOptions | undefined): void {

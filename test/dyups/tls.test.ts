@@ -202,7 +202,7 @@ describe('dyups groups over TLS (proxy_ssl)', () => {
         checkBalancers.health('app.test').get(`127.0.0.1:${upstreamPort}`)?.check;
       assert.ok(await waitFor(() => health() === 'up', 3_000), 'a TLS server never passed its check');
     } finally {
-      checker.close();
+      await checker.close();
     }
   });
 });

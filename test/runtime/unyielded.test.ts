@@ -85,10 +85,11 @@ describe('unyielded effects', () => {
     assert.equal(unyieldedMode(), 'warn');
   });
 
-  it('reports sleep(50) written without yield*, naming the effect and the coroutine chain; it never ran', async () => {
+  it('reports sleep(...) written without yield*, naming the effect and the coroutine chain; it never ran', async () => {
+    // ten minutes: had the forgotten sleep run, the test would time out, however busy the machine is
     function* saveLater(): Operation<number> {
       const started = Date.now();
-      sleep(50);
+      sleep(600_000);
       yield* sleep(1);
       return Date.now() - started;
     }
@@ -96,14 +97,14 @@ describe('unyielded effects', () => {
       return yield* call(saveLater);
     }
     const took = await scheduler.start({ name: 'handler' }, handler);
-    assert.ok(took < 45, `the forgotten sleep(50) ran: took ${took} ms`);
+    assert.ok(took < 600_000, `the forgotten sleep(600000) ran: took ${took} ms`);
     assert.equal(reports.length, 1);
     const [report] = reports;
-    assert.equal(report!.effect, 'sleep(50)');
+    assert.equal(report!.effect, 'sleep(600000)');
     assert.equal(report!.kind, 'sleep');
     assert.deepEqual(report!.chain, ['handler', 'saveLater']);
     assert.equal(report!.found, 'ended');
-    assert.match(formatUnyielded(report!), /coroutine 'handler > saveLater' made sleep\(50\) and never yielded it/);
+    assert.match(formatUnyielded(report!), /coroutine 'handler > saveLater' made sleep\(600000\) and never yielded it/);
   });
 
   it('reports an effect of a kind defined with defineKind, by its describe() or else its name', async () => {
