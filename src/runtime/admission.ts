@@ -9,6 +9,7 @@ import { DeadlineList } from './deadlines.js';
 import { isIterator } from './effect.js';
 import { bodyName, makeBody } from './frames.js';
 import { LinkedQueue } from './queue.js';
+import { SiblingList } from './sibling-list.js';
 import { Fiber } from './task.js';
 import type { FiberHost } from './task.js';
 import type { Body, Task } from './types.js';
@@ -95,7 +96,7 @@ export class Admission implements FiberHost {
   private liveRoots = 0;
   private readonly queue = new LinkedQueue<Fiber<unknown>>();
   /** Roots started or queued and not yet settled; a linked list, as a Set would hash every task it holds. */
-  private readonly roots = new LinkedQueue<Fiber<unknown>>();
+  private readonly roots = new SiblingList<Fiber<unknown>>();
   private started = 0;
   private completed = 0;
   private failed = 0;
@@ -145,7 +146,7 @@ export class Admission implements FiberHost {
       if (this.queueTimeout > 0) setTimeout(expireQueued, this.queueTimeout, fiber, this.queueTimeout).unref();
     }
     fiber.armDeadline(deadline);
-    fiber.rootNode = this.roots.push(fiber);
+    this.roots.add(fiber);
     if (admitNow) this.startRoot(fiber);
     return fiber;
   }
@@ -177,12 +178,12 @@ export class Admission implements FiberHost {
   /** Cancels every root (queued ones first, so none starts) — e.g. after a shutdown grace period. */
   cancelAll(reason: CancelReason = CancelReason.explicit('scheduler shutting down')): void {
     for (const fiber of [...this.queue]) fiber.cancel(reason);
-    for (const fiber of [...this.roots]) fiber.cancel(reason);
+    for (const fiber of this.roots.snapshot()) fiber.cancel(reason);
   }
 
   /** Root coroutines started or queued and not yet settled. */
   get pendingRoots(): number {
-    return this.roots.length;
+    return this.roots.size;
   }
 
   private startRoot(fiber: Fiber<unknown>): void {
@@ -193,9 +194,7 @@ export class Admission implements FiberHost {
   }
 
   private leaveRoots(fiber: Fiber<unknown>): void {
-    if (fiber.rootNode === null) return;
-    this.roots.remove(fiber.rootNode);
-    fiber.rootNode = null;
+    this.roots.remove(fiber);
   }
 
   // ---- FiberHost: told by the fibers it admitted ----

@@ -6,6 +6,7 @@ import {
   TaskNotFinishedError,
   annotateChain,
   cancellationError,
+  recordChain,
 } from '../errors/index.js';
 import { Children, NO_FAILURE } from './children.js';
 import type { Child, Parent } from './children.js';
@@ -128,10 +129,13 @@ export class Fiber<T> implements Task<T>, FiberWaiter, FrameStack, Runnable, Chi
   private deadlineNode: QueueNode<Fiber<unknown>> | null = null;
   /** What most coroutines never need, allocated on first use. */
   private extras: FiberExtras<T, Fiber<unknown>> | null = null;
-  /** Its place in the admission's list of roots (null for a child, or once settled). */
-  rootNode: QueueNode<Fiber<unknown>> | null = null;
+  /** Its neighbours among its parent's children, or for a root among its admission's roots. */
+  prevSibling: Fiber<unknown> | null = null;
+  nextSibling: Fiber<unknown> | null = null;
   /** Someone takes its outcome (a promise, an observer, a join): its failure is not reported as unhandled. */
   private observed = false;
+  /** The first observer; any others are in extras. */
+  private observer: TaskObserver | null = null;
 
   constructor(admission: FiberHost, name: string, body: Frame | null, parent: Fiber<unknown> | null, scoped: boolean) {
     this.id = nextTaskId++;
@@ -190,7 +194,7 @@ export class Fiber<T> implements Task<T>, FiberWaiter, FrameStack, Runnable, Chi
   get result(): T {
     if (this.state !== DONE) throw new TaskNotFinishedError(this.name);
     if (this.outcome === OK) return this.settledValue as T;
-    throw this.settledValue;
+    throw this.outcomeValue();
   }
 
   get root(): Task<unknown> {
@@ -269,15 +273,32 @@ export class Fiber<T> implements Task<T>, FiberWaiter, FrameStack, Runnable, Chi
 
   addObserver(observer: TaskObserver): void {
     this.observed = true;
-    this.more().addObserver(observer);
+    // the first one (a join, a group, a request context) takes no extras; later ones queue behind it
+    if (this.observer === null && (this.extras === null || this.extras.observers === null)) this.observer = observer;
+    else this.more().addObserver(observer);
   }
 
   removeObserver(observer: TaskObserver): void {
-    this.extras?.removeObserver(observer);
+    if (this.observer === observer) this.observer = null;
+    else this.extras?.removeObserver(observer);
   }
 
   outcomeForObserver(): [boolean, unknown] {
-    return [this.outcome !== OK, this.settledValue];
+    return [this.outcome !== OK, this.outcomeValue()];
+  }
+
+  /**
+   * What it settled with. A cancelled fiber's CancelledError is made here, the first time anyone asks:
+   * most cancelled coroutines are never asked (a parked one cancelled with its parent, a race's loser),
+   * and making an Error, stack and all, was most of what cancelling one cost.
+   */
+  private outcomeValue(): unknown {
+    if (this.outcome === CANCELLED && this.settledValue === undefined) {
+      const err = cancellationError(this.name, this.cancelReason!, this.extras?.cleanupErrors ?? []);
+      recordChain(err, this.chain());
+      this.settledValue = err;
+    }
+    return this.settledValue;
   }
 
   clearDeadline(): number {
@@ -637,7 +658,7 @@ export class Fiber<T> implements Task<T>, FiberWaiter, FrameStack, Runnable, Chi
   // Child (children.ts)
 
   get failureValue(): unknown {
-    return this.settledValue;
+    return this.outcomeValue();
   }
 
   private settle(outcome: number, value: unknown): void {
@@ -647,9 +668,6 @@ export class Fiber<T> implements Task<T>, FiberWaiter, FrameStack, Runnable, Chi
   }
 
   finish(): void {
-    if (this.outcome === CANCELLED) {
-      this.settledValue = cancellationError(this.name, this.cancelReason!, this.extras?.cleanupErrors ?? []);
-    }
     const wasStarted = this.state !== QUEUED;
     this.state = DONE;
     this.frame = null;
@@ -663,6 +681,11 @@ export class Fiber<T> implements Task<T>, FiberWaiter, FrameStack, Runnable, Chi
     const bubble = this.outcome === FAILED && !this.scoped && !this.observed;
     if (extras !== null && extras.cleanups !== null) this.runCleanups(extras);
     this.admission.fiberDone(this, wasStarted, this.outcome === FAILED, this.outcome === CANCELLED);
+    const observer = this.observer;
+    if (observer !== null) {
+      this.observer = null;
+      observer.onTaskSettled(this);
+    }
     if (extras !== null) {
       const observers = extras.observers;
       if (observers !== null) {
@@ -693,7 +716,7 @@ export class Fiber<T> implements Task<T>, FiberWaiter, FrameStack, Runnable, Chi
     const settlePromise = extras.settlePromise;
     if (settlePromise === null) return;
     extras.settlePromise = null;
-    settlePromise(this.outcome !== OK, this.settledValue);
+    settlePromise(this.outcome !== OK, this.outcomeValue());
   }
 
   get isObserved(): boolean {
