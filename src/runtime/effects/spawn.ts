@@ -1,8 +1,11 @@
-import { defineKind } from '../effect.js';
+import { InvalidArgumentError } from '../../errors/index.js';
+import { defineKind, isIterator } from '../effect.js';
 import type { Effect } from '../effect.js';
 import { bodyName } from '../frames.js';
 import type { FiberWaiter } from '../task.js';
 import type { Body, Task } from '../types.js';
+
+const NO_ARGS: unknown[] = [];
 
 const SPAWN = defineKind<Body<unknown, never[]>, unknown[], unknown, FiberWaiter>({
   name: 'spawn',
@@ -28,11 +31,28 @@ const SPAWN_DETACHED = defineKind<Body<unknown, never[]>, unknown[], unknown, Fi
  * Starts an attached child coroutine and returns its Task at once. The parent does not finish before
  * it; cancelling the parent cancels it; if it fails and nobody joins it, the parent fails too.
  */
-export function spawn<T, A extends unknown[]>(body: Body<T, A>, ...args: A): Effect<Task<T>> {
-  return SPAWN(body, args);
+export function spawn<T, A extends unknown[]>(body: Body<T, A>, ...args: A): Effect<Task<T>>;
+export function spawn(body: unknown): Effect<Task<unknown>> {
+  checkBody('spawn', body);
+  // the arguments after the body, without a rest parameter: a spawn with none allocates no array
+  let args = NO_ARGS;
+  if (arguments.length > 1) {
+    args = new Array<unknown>(arguments.length - 1);
+    // eslint-disable-next-line prefer-rest-params -- a rest parameter would allocate an array on every spawn
+    for (let i = 1; i < arguments.length; i++) args[i - 1] = arguments[i];
+  }
+  return SPAWN(body as Body<unknown, never[]>, args);
 }
 
 /** Starts an independent root coroutine on the same scheduler (counted against its budget). */
 export function spawnDetached<T, A extends unknown[]>(body: Body<T, A>, ...args: A): Effect<Task<T>> {
-  return SPAWN_DETACHED(body, args);
+  checkBody('spawnDetached', body);
+  return SPAWN_DETACHED(body as Body<unknown, never[]>, args);
+}
+
+function checkBody(name: string, body: unknown): void {
+  if (typeof body === 'function' || isIterator(body)) return;
+  throw new InvalidArgumentError(
+    `${name}() needs a generator function or a generator, got ${body === null ? 'null' : typeof body}`,
+  );
 }
