@@ -5,6 +5,7 @@ import {
   coroutineChain,
   formatChain,
 } from '../errors/index.js';
+import { abortReason, cancelOnAbort, checkSignal } from './abort-signal.js';
 import { DeadlineList } from './deadlines.js';
 import { isIterator } from './effect.js';
 import { bodyName, makeBody } from './frames.js';
@@ -37,6 +38,11 @@ export interface StartOptions {
   name?: string;
   /** Deadline in ms for this root (0: none). Defaults to the scheduler's. */
   deadline?: number;
+  /**
+   * Cancels the root (reason `explicit`, the signal's reason as its text) when it aborts; one aborted
+   * already gives a task cancelled before its body ran. The listener goes when the task ends.
+   */
+  signal?: AbortSignal;
 }
 
 export interface AdmissionStats {
@@ -137,6 +143,11 @@ export class Admission implements FiberHost {
     const deadline =
       options.deadline === undefined ? this.deadline : checkMs('deadline', options.deadline, this.deadline);
     const name = options.name ?? bodyName(body);
+    const signal = options.signal;
+    if (signal !== undefined) {
+      checkSignal(signal);
+      if (signal.aborted) return this.cancelledAtOnce<T>(name, signal);
+    }
     let fiber: Fiber<T>;
     if (admitNow) {
       fiber = new Fiber<T>(this, name, isFrame ? body : makeBody(body, args), null, false);
@@ -147,7 +158,16 @@ export class Admission implements FiberHost {
     }
     fiber.armDeadline(deadline);
     this.roots.add(fiber);
+    if (signal !== undefined) cancelOnAbort(fiber, signal);
     if (admitNow) this.startRoot(fiber);
+    return fiber;
+  }
+
+  /** A root whose signal aborted before it started: cancelled without its body ever being called. */
+  private cancelledAtOnce<T>(name: string, signal: AbortSignal): Task<T> {
+    const fiber = new Fiber<T>(this, name, null, null, false);
+    this.roots.add(fiber);
+    fiber.cancel(abortReason(signal));
     return fiber;
   }
 
