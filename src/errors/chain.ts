@@ -1,4 +1,5 @@
-const CHAIN = Symbol.for('cosocket.coroutineChain');
+/** @internal Where an error keeps its coroutine chain (an own property, or CancelledError's getter). */
+export const CHAIN: unique symbol = Symbol.for('cosocket.coroutineChain');
 
 export function formatChain(chain: readonly string[]): string {
   return chain.join(' > ');
@@ -9,23 +10,13 @@ export function formatChain(chain: readonly string[]): string {
  * and appends it to the stack so loggers show it. Non-objects are left alone.
  */
 export function annotateChain(err: unknown, chain: readonly string[]): void {
-  if (!recordChain(err, chain)) return;
+  if (typeof err !== 'object' || err === null) return;
+  if (coroutineChain(err) !== undefined) return;
+  if (!Object.isExtensible(err)) return;
+  Object.defineProperty(err, CHAIN, { value: chain, enumerable: false });
   if (err instanceof Error && typeof err.stack === 'string') {
     err.stack += `\n    in coroutine chain: ${formatChain(chain)}`;
   }
-}
-
-/**
- * Records the chain like annotateChain but leaves the stack alone: reading `err.stack` formats it, which
- * costs more than making the error. For errors whose message already names the coroutine (CancelledError).
- * False when the error already had a chain or cannot take one.
- */
-export function recordChain(err: unknown, chain: readonly string[]): boolean {
-  if (typeof err !== 'object' || err === null) return false;
-  if (Object.prototype.hasOwnProperty.call(err, CHAIN)) return false;
-  if (!Object.isExtensible(err)) return false;
-  Object.defineProperty(err, CHAIN, { value: chain, enumerable: false });
-  return true;
 }
 
 /** The chain of coroutine names an error passed through, or undefined when it came from elsewhere. */

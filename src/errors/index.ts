@@ -5,7 +5,7 @@
 export { ERROR_TABLE } from './table.js';
 export type { ErrorCode, ErrorEntry } from './table.js';
 export { CosocketError } from './base.js';
-export { annotateChain, coroutineChain, formatChain, recordChain } from './chain.js';
+export { annotateChain, coroutineChain, formatChain } from './chain.js';
 export {
   BudgetExceededError,
   CancelReason,

@@ -6,7 +6,6 @@ import {
   TaskNotFinishedError,
   annotateChain,
   cancellationError,
-  recordChain,
 } from '../errors/index.js';
 import { Children, NO_FAILURE } from './children.js';
 import type { Child, Parent } from './children.js';
@@ -294,9 +293,12 @@ export class Fiber<T> implements Task<T>, FiberWaiter, FrameStack, Runnable, Chi
    */
   private outcomeValue(): unknown {
     if (this.outcome === CANCELLED && this.settledValue === undefined) {
-      const err = cancellationError(this.name, this.cancelReason!, this.extras?.cleanupErrors ?? []);
-      recordChain(err, this.chain());
-      this.settledValue = err;
+      this.settledValue = cancellationError(
+        this.name,
+        this.cancelReason!,
+        this.extras?.cleanupErrors ?? [],
+        this.chain(),
+      );
     }
     return this.settledValue;
   }
