@@ -87,6 +87,9 @@ export interface FiberWaiter<H = unknown> extends Waiter<H> {
 
 let nextTaskId = 1;
 
+/** A fiber's `observer` when its outcome was taken and nobody is left to tell. */
+const OBSERVED: TaskObserver = { onTaskSettled() {} };
+
 /**
  * A running coroutine: a stack of generator frames driven by the run loop, with its outcome, its
  * promise, its cleanups and observers. Users see it as a Task; effect kinds as a Waiter.
@@ -131,9 +134,11 @@ export class Fiber<T> implements Task<T>, FiberWaiter, FrameStack, Runnable, Chi
   /** Its neighbours among its parent's children, or for a root among its admission's roots. */
   prevSibling: Fiber<unknown> | null = null;
   nextSibling: Fiber<unknown> | null = null;
-  /** Someone takes its outcome (a promise, an observer, a join): its failure is not reported as unhandled. */
-  private observed = false;
-  /** The first observer; any others are in extras. */
+  /**
+   * Its first observer (others are in extras); OBSERVED once someone takes its outcome without one in
+   * this field (a promise, a join of a settled task, an observer removed): its failure is then not
+   * reported as unhandled. Null: nobody ever did.
+   */
   private observer: TaskObserver | null = null;
 
   constructor(admission: FiberHost, name: string, body: Frame | null, parent: Fiber<unknown> | null, scoped: boolean) {
@@ -251,7 +256,7 @@ export class Fiber<T> implements Task<T>, FiberWaiter, FrameStack, Runnable, Chi
   }
 
   toPromise(): Promise<T> {
-    this.observed = true;
+    if (this.observer === null) this.observer = OBSERVED;
     const extras = this.more();
     if (extras.promise === null) {
       extras.promise = new Promise<T>((resolve, reject) => {
@@ -267,18 +272,19 @@ export class Fiber<T> implements Task<T>, FiberWaiter, FrameStack, Runnable, Chi
   }
 
   markObserved(): void {
-    this.observed = true;
+    if (this.observer === null) this.observer = OBSERVED;
   }
 
   addObserver(observer: TaskObserver): void {
-    this.observed = true;
     // the first one (a join, a group, a request context) takes no extras; later ones queue behind it
-    if (this.observer === null && (this.extras === null || this.extras.observers === null)) this.observer = observer;
-    else this.more().addObserver(observer);
+    const first = this.observer;
+    if ((first === null || first === OBSERVED) && (this.extras === null || this.extras.observers === null)) {
+      this.observer = observer;
+    } else this.more().addObserver(observer);
   }
 
   removeObserver(observer: TaskObserver): void {
-    if (this.observer === observer) this.observer = null;
+    if (this.observer === observer) this.observer = OBSERVED;
     else this.extras?.removeObserver(observer);
   }
 
@@ -680,12 +686,12 @@ export class Fiber<T> implements Task<T>, FiberWaiter, FrameStack, Runnable, Chi
       this.deadlineNode = null;
     }
     const extras = this.extras;
-    const bubble = this.outcome === FAILED && !this.scoped && !this.observed;
+    const bubble = this.outcome === FAILED && !this.scoped && this.observer === null;
     if (extras !== null && extras.cleanups !== null) this.runCleanups(extras);
     this.admission.fiberDone(this, wasStarted, this.outcome === FAILED, this.outcome === CANCELLED);
     const observer = this.observer;
-    if (observer !== null) {
-      this.observer = null;
+    if (observer !== null && observer !== OBSERVED) {
+      this.observer = OBSERVED;
       observer.onTaskSettled(this);
     }
     if (extras !== null) {
@@ -722,7 +728,7 @@ export class Fiber<T> implements Task<T>, FiberWaiter, FrameStack, Runnable, Chi
   }
 
   get isObserved(): boolean {
-    return this.observed;
+    return this.observer !== null;
   }
 }
 
