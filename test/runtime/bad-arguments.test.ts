@@ -71,6 +71,11 @@ describe('bad arguments', () => {
     );
   });
 
+  it('race() of nothing is refused at the call', () => {
+    assert.throws(() => race([]), /^InvalidArgumentError: race\(\) needs at least one contender$/);
+    assert.throws(() => race({}), /^InvalidArgumentError: race\(\) needs at least one contender$/);
+  });
+
   it('a generator function passed uncalled, or an object that is no operation, is named too', async () => {
     function* work(): Operation<number> {
       return 1;

@@ -246,6 +246,9 @@ export function all<const E extends readonly Awaitable[] | Record<string, Awaita
  */
 export function race<const E extends readonly Awaitable[] | Record<string, Awaitable>>(ops: E): Effect<RaceResult<E>> {
   checkCollection('race()', ops);
+  if (isList(ops) ? ops.length === 0 : Object.keys(ops).length === 0) {
+    throw new InvalidArgumentError('race() needs at least one contender');
+  }
   return RACE_KIND(ops, 0);
 }
 
