@@ -109,7 +109,7 @@ export function go<T, A extends unknown[]>(body: Body<T, A>, ...args: A): Task<T
   return defaultScheduler.go(body, ...args);
 }
 
-/** `go` with a name and a deadline. */
+/** `go` with a name, a deadline, an AbortSignal that cancels it: `goWith({ signal }, function* () { ... })`. */
 export function goWith<T, A extends unknown[]>(options: StartOptions, body: Body<T, A>, ...args: A): Task<T> {
   return defaultScheduler.start(options, body, ...args);
 }

@@ -1,4 +1,5 @@
-const CHAIN = Symbol.for('cosocket.coroutineChain');
+/** @internal Where an error keeps its coroutine chain (an own property, or CancelledError's getter). */
+export const CHAIN: unique symbol = Symbol.for('cosocket.coroutineChain');
 
 export function formatChain(chain: readonly string[]): string {
   return chain.join(' > ');
@@ -10,7 +11,7 @@ export function formatChain(chain: readonly string[]): string {
  */
 export function annotateChain(err: unknown, chain: readonly string[]): void {
   if (typeof err !== 'object' || err === null) return;
-  if (Object.prototype.hasOwnProperty.call(err, CHAIN)) return;
+  if (coroutineChain(err) !== undefined) return;
   if (!Object.isExtensible(err)) return;
   Object.defineProperty(err, CHAIN, { value: chain, enumerable: false });
   if (err instanceof Error && typeof err.stack === 'string') {

@@ -84,8 +84,15 @@ export class HeadersSentError extends CosocketError {
   }
 }
 
+/** A co() route on a fastify instance without cosocketPlugin: found when the instance gets ready, or per request. */
 export class PluginNotRegisteredError extends CosocketError {
-  constructor() {
-    super('COSOCKET_ERR_PLUGIN_NOT_REGISTERED', 'co(): register cosocketPlugin on this fastify instance first');
+  /** `handlerName`: the co() handler's name, when the check knows it. */
+  constructor(handlerName?: string) {
+    super(
+      'COSOCKET_ERR_PLUGIN_NOT_REGISTERED',
+      handlerName === undefined
+        ? 'co(): register cosocketPlugin on this fastify instance first'
+        : `co() handler '${handlerName}' is a route of a fastify instance without cosocketPlugin: register cosocketPlugin on it (or a parent) first`,
+    );
   }
 }

@@ -1,5 +1,5 @@
 import { CosocketError } from './base.js';
-import { formatChain } from './chain.js';
+import { CHAIN, formatChain } from './chain.js';
 
 export type CancelKind = 'client-abort' | 'deadline' | 'parent' | 'budget' | 'explicit';
 
@@ -59,25 +59,39 @@ export class CancelledError extends CosocketError {
   readonly reason: CancelReason;
   /** Errors thrown by `finally` blocks while the coroutine was being unwound. */
   readonly cleanupErrors: unknown[];
+  readonly #chain: readonly string[] | undefined;
 
-  constructor(taskName: string, reason: CancelReason, cleanupErrors: unknown[] = []) {
+  /** `chain`: of the coroutine that was cancelled, what coroutineChain(err) gives. */
+  constructor(taskName: string, reason: CancelReason, cleanupErrors: unknown[] = [], chain?: readonly string[]) {
     super(
       new.target === DeadlineExceededError ? 'COSOCKET_ERR_DEADLINE_EXCEEDED' : 'COSOCKET_ERR_CANCELLED',
       `coroutine '${taskName}' was cancelled (${reason.toString()})`,
     );
     this.reason = reason;
     this.cleanupErrors = cleanupErrors;
+    this.#chain = chain;
+  }
+
+  // a getter on the class, not a property defined on each error: defining one costs a good part of making it
+  /** @internal */
+  get [CHAIN](): readonly string[] | undefined {
+    return this.#chain;
   }
 }
 
 /** A coroutine cancelled because its deadline passed: a CancelledError that answers 504, not 503. */
 export class DeadlineExceededError extends CancelledError {}
 
-/** The error a task cancelled for `reason` rejects with. */
-export function cancellationError(taskName: string, reason: CancelReason, cleanupErrors: unknown[]): CancelledError {
+/** The error a task cancelled for `reason` rejects with; `chain` is the task's. */
+export function cancellationError(
+  taskName: string,
+  reason: CancelReason,
+  cleanupErrors: unknown[],
+  chain?: readonly string[],
+): CancelledError {
   return reason.kind === 'deadline'
-    ? new DeadlineExceededError(taskName, reason, cleanupErrors)
-    : new CancelledError(taskName, reason, cleanupErrors);
+    ? new DeadlineExceededError(taskName, reason, cleanupErrors, chain)
+    : new CancelledError(taskName, reason, cleanupErrors, chain);
 }
 
 /** The concurrency budget and its wait queue are both full. The HTTP layer answers 503. */

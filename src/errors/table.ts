@@ -269,7 +269,7 @@ export const ERROR_TABLE = {
   COSOCKET_ERR_PLUGIN_NOT_REGISTERED: {
     className: 'PluginNotRegisteredError',
     status: 500,
-    meaning: 'co() ran on a fastify instance without cosocketPlugin',
+    meaning: 'a co() route is on a fastify instance without cosocketPlugin (found when the instance gets ready)',
   },
 
   // the product: server, CLI, dyups

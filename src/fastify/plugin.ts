@@ -189,7 +189,40 @@ export function co(
     };
   const unbound: CoroutineRouteHandler = forRoute(null);
   unbound[BIND_ROUTE_STATS] = forRoute;
+  Object.defineProperty(unbound, 'bind', { value: bindChecked(name), configurable: true, writable: true });
   return unbound;
+}
+
+/** Instances that already check, when they get ready, that the plugin is there. */
+const checkedInstances = new WeakSet<object>();
+
+/**
+ * The `bind` of an unbound co() handler. Registering a route binds its handler to the fastify instance
+ * (fastify 5's route.js: `opts.handler.bind(this)`), the one moment a route without the plugin can be seen
+ * (with the plugin, its onRoute hook swapped the handler for a bound copy, and this is not called). The
+ * plugin may be registered and not loaded yet (`app.register` not awaited), so the check waits for the
+ * instance's onReady: `ready()`, `listen()` and `inject()` then fail with PluginNotRegisteredError
+ * before any request. Were fastify to stop binding, the check per request still answers 500.
+ */
+function bindChecked(handlerName: string) {
+  return function bind(this: RouteHandlerMethod, thisArg: unknown, ...args: unknown[]): unknown {
+    if (isFastifyInstance(thisArg) && thisArg.cosocket === undefined && !checkedInstances.has(thisArg)) {
+      checkedInstances.add(thisArg);
+      thisArg.addHook('onReady', function checkPlugin(this: FastifyInstance, done: (err?: Error) => void) {
+        done(this.cosocket === undefined ? new PluginNotRegisteredError(handlerName) : undefined);
+      });
+    }
+    return Function.prototype.bind.call(this, thisArg, ...args) as unknown;
+  };
+}
+
+function isFastifyInstance(value: unknown): value is FastifyInstance {
+  return (
+    typeof value === 'object' &&
+    value !== null &&
+    typeof (value as Partial<FastifyInstance>).addHook === 'function' &&
+    typeof (value as Partial<FastifyInstance>).hasDecorator === 'function'
+  );
 }
 
 export { HandlerContext } from './context.js';

@@ -5,10 +5,12 @@ import {
   coroutineChain,
   formatChain,
 } from '../errors/index.js';
+import { abortReason, cancelOnAbort, checkSignal } from './abort-signal.js';
 import { DeadlineList } from './deadlines.js';
 import { isIterator } from './effect.js';
 import { bodyName, makeBody } from './frames.js';
 import { LinkedQueue } from './queue.js';
+import { SiblingList } from './sibling-list.js';
 import { Fiber } from './task.js';
 import type { FiberHost } from './task.js';
 import type { Body, Task } from './types.js';
@@ -36,6 +38,11 @@ export interface StartOptions {
   name?: string;
   /** Deadline in ms for this root (0: none). Defaults to the scheduler's. */
   deadline?: number;
+  /**
+   * Cancels the root (reason `explicit`, the signal's reason as its text) when it aborts; one aborted
+   * already gives a task cancelled before its body ran. The listener goes when the task ends.
+   */
+  signal?: AbortSignal;
 }
 
 export interface AdmissionStats {
@@ -95,7 +102,7 @@ export class Admission implements FiberHost {
   private liveRoots = 0;
   private readonly queue = new LinkedQueue<Fiber<unknown>>();
   /** Roots started or queued and not yet settled; a linked list, as a Set would hash every task it holds. */
-  private readonly roots = new LinkedQueue<Fiber<unknown>>();
+  private readonly roots = new SiblingList<Fiber<unknown>>();
   private started = 0;
   private completed = 0;
   private failed = 0;
@@ -136,6 +143,11 @@ export class Admission implements FiberHost {
     const deadline =
       options.deadline === undefined ? this.deadline : checkMs('deadline', options.deadline, this.deadline);
     const name = options.name ?? bodyName(body);
+    const signal = options.signal;
+    if (signal !== undefined) {
+      checkSignal(signal);
+      if (signal.aborted) return this.cancelledAtOnce<T>(name, signal);
+    }
     let fiber: Fiber<T>;
     if (admitNow) {
       fiber = new Fiber<T>(this, name, isFrame ? body : makeBody(body, args), null, false);
@@ -145,8 +157,17 @@ export class Admission implements FiberHost {
       if (this.queueTimeout > 0) setTimeout(expireQueued, this.queueTimeout, fiber, this.queueTimeout).unref();
     }
     fiber.armDeadline(deadline);
-    fiber.rootNode = this.roots.push(fiber);
+    this.roots.add(fiber);
+    if (signal !== undefined) cancelOnAbort(fiber, signal);
     if (admitNow) this.startRoot(fiber);
+    return fiber;
+  }
+
+  /** A root whose signal aborted before it started: cancelled without its body ever being called. */
+  private cancelledAtOnce<T>(name: string, signal: AbortSignal): Task<T> {
+    const fiber = new Fiber<T>(this, name, null, null, false);
+    this.roots.add(fiber);
+    fiber.cancel(abortReason(signal));
     return fiber;
   }
 
@@ -177,12 +198,12 @@ export class Admission implements FiberHost {
   /** Cancels every root (queued ones first, so none starts) — e.g. after a shutdown grace period. */
   cancelAll(reason: CancelReason = CancelReason.explicit('scheduler shutting down')): void {
     for (const fiber of [...this.queue]) fiber.cancel(reason);
-    for (const fiber of [...this.roots]) fiber.cancel(reason);
+    for (const fiber of this.roots.snapshot()) fiber.cancel(reason);
   }
 
   /** Root coroutines started or queued and not yet settled. */
   get pendingRoots(): number {
-    return this.roots.length;
+    return this.roots.size;
   }
 
   private startRoot(fiber: Fiber<unknown>): void {
@@ -193,9 +214,7 @@ export class Admission implements FiberHost {
   }
 
   private leaveRoots(fiber: Fiber<unknown>): void {
-    if (fiber.rootNode === null) return;
-    this.roots.remove(fiber.rootNode);
-    fiber.rootNode = null;
+    this.roots.remove(fiber);
   }
 
   // ---- FiberHost: told by the fibers it admitted ----

@@ -1,10 +1,12 @@
 import { CancelReason } from '../errors/index.js';
+import { SiblingList } from './sibling-list.js';
+import type { Sibling } from './sibling-list.js';
 
 /** `requestCancel(reason, NO_FAILURE)`: a plain cancel, not "abort because a child failed". */
 export const NO_FAILURE: unique symbol = Symbol('no failure');
 
-/** A child fiber as its parent's Children see it (the Fiber in task.ts). */
-export interface Child {
+/** A child fiber as its parent's Children see it (the Fiber in task.ts); `C` is that fiber type. */
+export interface Child<C = unknown> extends Sibling<C> {
   readonly name: string;
   /** What it settled with: its error when it failed. */
   readonly failureValue: unknown;
@@ -32,8 +34,8 @@ export interface Parent {
  * parent does not settle before they have; cancelling it cancels them; a failure nobody took from a
  * child fails the parent (bubbles) and cancels its siblings.
  */
-export class Children<C extends Child> {
-  private readonly live = new Set<C>();
+export class Children<C extends Child<C>> {
+  private readonly live = new SiblingList<C>();
 
   get size(): number {
     return this.live.size;
@@ -48,7 +50,7 @@ export class Children<C extends Child> {
 
   /** `child` settled; `bubble`: it failed and nobody takes its error. */
   settled(parent: Parent, child: C, bubble: boolean): void {
-    this.live.delete(child);
+    this.live.remove(child);
     if (bubble && !parent.failing) {
       if (parent.joining) {
         parent.failJoining(child.failureValue);
@@ -62,11 +64,12 @@ export class Children<C extends Child> {
 
   cancelAll(reason: CancelReason): void {
     if (this.live.size === 0) return;
-    for (const child of [...this.live]) child.requestCancel(reason, NO_FAILURE);
+    for (const child of this.live.snapshot()) child.requestCancel(reason, NO_FAILURE);
   }
 
   /** A deadline cuts the parent's cleanup short: its children's too. */
   interruptAll(): void {
-    for (const child of this.live) child.interruptCleanup();
+    if (this.live.size === 0) return;
+    for (const child of this.live.snapshot()) child.interruptCleanup();
   }
 }

@@ -9,7 +9,7 @@ import type { TaskObserver } from './types.js';
  * The parts of a fiber that most coroutines never use, allocated on first use: a parked coroutine
  * pays one field for all of them. `F` is the fiber type.
  */
-export class FiberExtras<T, F extends Child> {
+export class FiberExtras<T, F extends Child<F>> {
   /** Set when it is being cancelled because a child failed: it then fails with this. */
   failure: unknown = NO_FAILURE;
   cleanupErrors: unknown[] | null = null;

@@ -98,5 +98,7 @@ export function frameNameOf(frame: Frame): string {
 }
 
 export function bodyName(body: unknown, fallback = 'anonymous'): string {
-  return typeof body === 'function' && body.name ? body.name : fallback;
+  if (typeof body !== 'function') return fallback;
+  const name = body.name; // a getter on functions: read once
+  return name ? name : fallback;
 }

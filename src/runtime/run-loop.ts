@@ -26,7 +26,14 @@ export interface Runnable extends Task<unknown> {
 // ---- trampoline: resumptions requested while a fiber runs are queued, never nested ----
 let trampolineDepth = 0;
 let running: Runnable | null = null;
-const readyQueue: Runnable[] = [];
+/**
+ * Fibers made ready, in slots [0, readyCount). A slot is cleared once its fiber ran: a long drain must not
+ * keep every fiber it ran alive to its end. The array keeps its length between drains (up to
+ * KEPT_SLOTS): emptying it would free its store and make the next thousand pushes grow it again.
+ */
+const readyQueue: Array<Runnable | null> = [];
+let readyCount = 0;
+const KEPT_SLOTS = 1 << 16;
 
 /** The coroutine whose code is running right now, or null outside any coroutine. */
 export function currentTask(): Task<unknown> | null {
@@ -45,7 +52,7 @@ export function isRunning(): boolean {
 
 /** Queues a fiber to run once the one running now waits; it keeps its own resumption. */
 export function runLater(fiber: Runnable): void {
-  readyQueue.push(fiber);
+  readyQueue[readyCount++] = fiber;
 }
 
 /** Runs a fiber now, then every fiber it made ready, until all of them wait or end. */
@@ -57,7 +64,7 @@ export function runNow(fiber: Runnable, mode: number, value: unknown): void {
     const context = fiber.asyncContext;
     if (isInAsyncContext(context)) fiber.run(mode, value);
     else runInAsyncContext(context, runResumed, fiber, mode, value);
-    if (readyQueue.length !== 0) drainReady();
+    if (readyCount !== 0) drainReady();
   } finally {
     trampolineDepth--;
     running = null;
@@ -72,16 +79,18 @@ function runQueued(fiber: Runnable): void {
   fiber.runQueued();
 }
 
-// Only call when the queue is non-empty: setting `length` is a slow runtime call even on an empty array.
 function drainReady(): void {
-  for (let i = 0; i < readyQueue.length; i++) {
-    const fiber = readyQueue[i]!;
+  for (let i = 0; i < readyCount; i++) {
+    const fiber = readyQueue[i] ?? null;
+    if (fiber === null) continue; // ran already, in a drain an exception cut short
+    readyQueue[i] = null;
     running = fiber;
     const context = fiber.asyncContext;
     if (isInAsyncContext(context)) fiber.runQueued();
     else runInAsyncContext(context, runQueued, fiber, undefined, undefined);
   }
-  readyQueue.length = 0;
+  readyCount = 0;
+  if (readyQueue.length > KEPT_SLOTS) readyQueue.length = 0;
 }
 
 // ---- fairness: one counter advanced once per event-loop turn in which any fiber ran ----

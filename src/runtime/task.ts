@@ -92,6 +92,9 @@ export interface FiberWaiter<H = unknown> extends Waiter<H> {
 
 let nextTaskId = 1;
 
+/** A fiber's `observer` when its outcome was taken and nobody is left to tell. */
+const OBSERVED: TaskObserver = { onTaskSettled() {} };
+
 /**
  * A running coroutine: a stack of generator frames driven by the run loop, with its outcome, its
  * promise, its cleanups and observers. Users see it as a Task; effect kinds as a Waiter.
@@ -143,10 +146,15 @@ export class Fiber<T> implements Task<T>, FiberWaiter, FrameStack, Runnable, Chi
   private deadlineNode: QueueNode<Fiber<unknown>> | null = null;
   /** What most coroutines never need, allocated on first use. */
   private extras: FiberExtras<T, Fiber<unknown>> | null = null;
-  /** Its place in the admission's list of roots (null for a child, or once settled). */
-  rootNode: QueueNode<Fiber<unknown>> | null = null;
-  /** Someone takes its outcome (a promise, an observer, a join): its failure is not reported as unhandled. */
-  private observed = false;
+  /** Its neighbours among its parent's children, or for a root among its admission's roots. */
+  prevSibling: Fiber<unknown> | null = null;
+  nextSibling: Fiber<unknown> | null = null;
+  /**
+   * Its first observer (others are in extras); OBSERVED once someone takes its outcome without one in
+   * this field (a promise, a join of a settled task, an observer removed): its failure is then not
+   * reported as unhandled. Null: nobody ever did.
+   */
+  private observer: TaskObserver | null = null;
 
   constructor(admission: FiberHost, name: string, body: Frame | null, parent: Fiber<unknown> | null, scoped: boolean) {
     this.id = nextTaskId++;
@@ -207,7 +215,7 @@ export class Fiber<T> implements Task<T>, FiberWaiter, FrameStack, Runnable, Chi
   get result(): T {
     if (this.state !== DONE) throw new TaskNotFinishedError(this.name);
     if (this.outcome === OK) return this.settledValue as T;
-    throw this.settledValue;
+    throw this.outcomeValue();
   }
 
   get root(): Task<unknown> {
@@ -265,7 +273,7 @@ export class Fiber<T> implements Task<T>, FiberWaiter, FrameStack, Runnable, Chi
   }
 
   toPromise(): Promise<T> {
-    this.observed = true;
+    if (this.observer === null) this.observer = OBSERVED;
     const extras = this.more();
     if (extras.promise === null) {
       extras.promise = new Promise<T>((resolve, reject) => {
@@ -281,20 +289,41 @@ export class Fiber<T> implements Task<T>, FiberWaiter, FrameStack, Runnable, Chi
   }
 
   markObserved(): void {
-    this.observed = true;
+    if (this.observer === null) this.observer = OBSERVED;
   }
 
   addObserver(observer: TaskObserver): void {
-    this.observed = true;
-    this.more().addObserver(observer);
+    // the first one (a join, a group, a request context) takes no extras; later ones queue behind it
+    const first = this.observer;
+    if ((first === null || first === OBSERVED) && (this.extras === null || this.extras.observers === null)) {
+      this.observer = observer;
+    } else this.more().addObserver(observer);
   }
 
   removeObserver(observer: TaskObserver): void {
-    this.extras?.removeObserver(observer);
+    if (this.observer === observer) this.observer = OBSERVED;
+    else this.extras?.removeObserver(observer);
   }
 
   outcomeForObserver(): [boolean, unknown] {
-    return [this.outcome !== OK, this.settledValue];
+    return [this.outcome !== OK, this.outcomeValue()];
+  }
+
+  /**
+   * What it settled with. A cancelled fiber's CancelledError is made here, the first time anyone asks:
+   * most cancelled coroutines are never asked (a parked one cancelled with its parent, a race's loser),
+   * and making an Error, stack and all, was most of what cancelling one cost.
+   */
+  private outcomeValue(): unknown {
+    if (this.outcome === CANCELLED && this.settledValue === undefined) {
+      this.settledValue = cancellationError(
+        this.name,
+        this.cancelReason!,
+        this.extras?.cleanupErrors ?? [],
+        this.chain(),
+      );
+    }
+    return this.settledValue;
   }
 
   clearDeadline(): number {
@@ -717,7 +746,7 @@ export class Fiber<T> implements Task<T>, FiberWaiter, FrameStack, Runnable, Chi
   // Child (children.ts)
 
   get failureValue(): unknown {
-    return this.settledValue;
+    return this.outcomeValue();
   }
 
   private settle(outcome: number, value: unknown): void {
@@ -732,9 +761,6 @@ export class Fiber<T> implements Task<T>, FiberWaiter, FrameStack, Runnable, Chi
       this.runReleases(releases);
       return;
     }
-    if (this.outcome === CANCELLED) {
-      this.settledValue = cancellationError(this.name, this.cancelReason!, this.extras?.cleanupErrors ?? []);
-    }
     const wasStarted = this.state !== QUEUED;
     this.state = DONE;
     this.frame = null;
@@ -745,9 +771,14 @@ export class Fiber<T> implements Task<T>, FiberWaiter, FrameStack, Runnable, Chi
       this.deadlineNode = null;
     }
     const extras = this.extras;
-    const bubble = this.outcome === FAILED && !this.scoped && !this.observed;
+    const bubble = this.outcome === FAILED && !this.scoped && this.observer === null;
     if (extras !== null && extras.cleanups !== null) this.runCleanups(extras);
     this.admission.fiberDone(this, wasStarted, this.outcome === FAILED, this.outcome === CANCELLED);
+    const observer = this.observer;
+    if (observer !== null && observer !== OBSERVED) {
+      this.observer = OBSERVED;
+      observer.onTaskSettled(this);
+    }
     if (extras !== null) {
       const observers = extras.observers;
       if (observers !== null) {
@@ -808,11 +839,11 @@ export class Fiber<T> implements Task<T>, FiberWaiter, FrameStack, Runnable, Chi
     const settlePromise = extras.settlePromise;
     if (settlePromise === null) return;
     extras.settlePromise = null;
-    settlePromise(this.outcome !== OK, this.settledValue);
+    settlePromise(this.outcome !== OK, this.outcomeValue());
   }
 
   get isObserved(): boolean {
-    return this.observed;
+    return this.observer !== null;
   }
 }
 

@@ -3,7 +3,7 @@ import { connect } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import Fastify from 'fastify';
 import type { FastifyInstance } from 'fastify';
-import { CancelledError, Scheduler, SocketTimeoutError, call, cancelled, sleep } from '../../src/index.js';
+import { PluginNotRegisteredError, Scheduler, SocketTimeoutError, call, cancelled, sleep } from '../../src/index.js';
 import type { Operation } from '../../src/index.js';
 import { co, cosocketPlugin } from '../../src/fastify/plugin.js';
 import type { HandlerContext } from '../../src/fastify/plugin.js';
@@ -40,6 +40,10 @@ function rawRequest(
       resolve(pieces);
     });
   });
+}
+
+async function readyOf(instance: FastifyInstance): Promise<void> {
+  await instance.ready();
 }
 
 describe('coroutine handlers on fastify', () => {
@@ -194,16 +198,53 @@ describe('coroutine handlers on fastify', () => {
     assert.match(await res.text(), /504 Gateway Timeout: receive redis: timeout/);
   });
 
-  it('requires the plugin', async () => {
+  it('requires the plugin: a co() route without it fails ready(), before any request', async () => {
     const bare = Fastify({ logger: false });
     bare.get(
       '/x',
-      co(function* () {}),
+      co(function* lonelyRoute() {}),
     );
-    const res = await bare.inject({ url: '/x' });
-    assert.equal(res.statusCode, 500);
-    await bare.close();
-    assert.ok(CancelledError);
+    await assert.rejects(readyOf(bare), (err: unknown) => {
+      assert.ok(err instanceof PluginNotRegisteredError);
+      assert.match(err.message, /co\(\) handler 'lonelyRoute' is a route of a fastify instance without cosocketPlugin/);
+      return true;
+    });
+    await bare.close().catch(() => {});
+
+    const sibling = Fastify({ logger: false });
+    void sibling.register(async (withPlugin) => {
+      await withPlugin.register(cosocketPlugin);
+    });
+    void sibling.register(async (without) => {
+      without.get(
+        '/x',
+        co(function* () {}),
+      );
+    });
+    await assert.rejects(readyOf(sibling), PluginNotRegisteredError);
+    await sibling.close().catch(() => {});
+  });
+
+  it('finds the plugin when it is registered but not loaded yet, or on a parent instance', async () => {
+    const notAwaited = Fastify({ logger: false });
+    void notAwaited.register(cosocketPlugin);
+    notAwaited.get(
+      '/x',
+      co(function* () {
+        return 'plugin found';
+      }),
+    );
+    void notAwaited.register(async (child) => {
+      child.get(
+        '/child',
+        co(function* () {
+          return 'from a child instance';
+        }),
+      );
+    });
+    assert.equal((await notAwaited.inject({ url: '/x' })).body, 'plugin found');
+    assert.equal((await notAwaited.inject({ url: '/child' })).body, 'from a child instance');
+    await notAwaited.close();
   });
 });
 

@@ -398,7 +398,7 @@ describe('each', () => {
       let timeouts = 0;
       while (seen.length < 4) {
         const step = yield* race({ item: items.next(), timeout: sleep(4) });
-        if (step.item === undefined) timeouts++;
+        if (!('item' in step)) timeouts++;
         else if (step.item.done)
           break; // the source must not end: it counts forever
         else seen.push(step.item.value);

@@ -1,10 +1,10 @@
 import { CancelReason, InvalidArgumentError, TimeoutError } from '../../errors/index.js';
-import { defineKind, markUsed } from '../effect.js';
+import { defineKind, isThenable, markUsed } from '../effect.js';
 import type { Effect, EffectConstructor } from '../effect.js';
 import type { FiberWaiter } from '../task.js';
 import type { Task, TaskObserver } from '../types.js';
 import { checking } from '../unyielded.js';
-import { frameOf } from './operand.js';
+import { frameOf, isNativePromise, notAwaitable, operandName } from './operand.js';
 import type { Awaitable, ResultOf } from './operand.js';
 
 const ALL = 0;
@@ -12,16 +12,20 @@ const RACE = 1;
 const TIMEOUT = 2;
 
 /**
- * The scoped children of one all/race/timeout wait. Decides the outcome as children settle,
- * cancels the rest, and resumes the parent only when every child has settled, so a loser's
+ * The members of one all/race/timeout wait: scoped children, and promises waited on directly (a
+ * promise cannot be cancelled, so it needs no coroutine of its own). Decides the outcome as members
+ * settle, cancels the rest, and resumes the parent only when every child has settled, so a loser's
  * `finally` blocks have run (its sockets are closed) before the parent goes on.
  */
-class Group implements TaskObserver {
-  readonly children: Task<unknown>[] = [];
-  private readonly positions = new Map<Task<unknown>, number>();
+class Group {
+  private readonly children: Task<unknown>[] = [];
   private readonly results: unknown[];
+  /** Members not settled yet, children and promises. */
   private remaining = 0;
+  /** Promise members not settled yet: once the group is decided they are left, counted as settled. */
+  private promises = 0;
   private decided = false;
+  private finished = false;
   private outcomeIsError = false;
   private outcome: unknown = undefined;
   private detached = false;
@@ -31,48 +35,77 @@ class Group implements TaskObserver {
     readonly parent: FiberWaiter<Group>,
     readonly mode: number,
     readonly keys: readonly string[] | null,
-    size: number,
+    readonly size: number,
     readonly ms: number,
   ) {
     this.results = new Array<unknown>(size);
   }
 
-  add(op: unknown, where: string): void {
-    const { frame, name } = frameOf(op, where);
-    const child = this.parent.spawnChild<unknown>(null, null, frame, name, true);
-    this.positions.set(child, this.children.length);
+  add(op: unknown, index: number): void {
+    if (isNativePromise(op)) {
+      this.remaining++;
+      this.promises++;
+      op.then(
+        (value) => this.promiseSettled(index, false, value),
+        (err: unknown) => this.promiseSettled(index, true, err),
+      );
+      return;
+    }
+    const frame = frameOf(op);
+    if (frame === null) throw notAwaitable(this.place(index), op);
+    const child = this.parent.spawnChild<unknown>(null, null, frame, operandName(op), true);
+    child.addObserver(new Member(this, index));
     this.children.push(child);
     this.remaining++;
-    child.addObserver(this);
   }
 
-  onTaskSettled(child: Task<unknown>): void {
+  /** Where operand `index` was given, for errors: "race() 'fast'", "all() item 2". */
+  place(index: number): string {
+    const name = this.mode === ALL ? 'all()' : this.mode === RACE ? 'race()' : 'timeout()';
+    if (this.mode === TIMEOUT) return name;
+    return this.keys === null ? `${name} item ${index}` : `${name} '${this.keys[index]}'`;
+  }
+
+  /** A child settled. Once decided, the others' outcomes are not read: a cancelled loser's error is never made. */
+  childSettled(child: Task<unknown>, index: number): void {
     this.remaining--;
     if (this.detached) return;
-    const [isError, value] = child.outcomeForObserver();
-    const index = this.positions.get(child)!;
     if (!this.decided) {
-      if (this.mode === ALL) {
-        if (isError) this.decide(true, value, 'a sibling in all() failed');
-        else this.results[index] = value;
-      } else if (this.mode === RACE) {
-        this.decide(isError, isError ? value : this.winner(index, value), 'lost the race');
-      } else {
-        this.decide(isError, value, '');
-      }
+      const [isError, value] = child.outcomeForObserver();
+      this.memberSettled(index, isError, value);
     }
-    if (this.remaining === 0) this.finish();
+    this.finishWhenSettled();
+  }
+
+  private promiseSettled(index: number, isError: boolean, value: unknown): void {
+    if (this.decided || this.detached) return; // left when the group was decided, and counted then
+    this.remaining--;
+    this.promises--;
+    this.memberSettled(index, isError, value);
+    this.finishWhenSettled();
+  }
+
+  private memberSettled(index: number, isError: boolean, value: unknown): void {
+    if (this.mode === ALL) {
+      if (isError) this.decide(true, value, 'a sibling in all() failed');
+      else this.results[index] = value;
+    } else if (this.mode === RACE) {
+      this.decide(isError, isError ? value : this.winner(index, value), 'lost the race');
+    } else {
+      this.decide(isError, value, '');
+    }
   }
 
   onTimeout(): void {
     this.timer = null;
     if (this.decided || this.detached) return;
     this.decide(true, new TimeoutError('timeout()', this.ms), `timeout of ${this.ms} ms`);
+    this.finishWhenSettled();
   }
 
   private winner(index: number, value: unknown): unknown {
     if (this.keys !== null) return { [this.keys[index]!]: value };
-    const out = new Array<unknown>(this.children.length).fill(undefined);
+    const out = new Array<unknown>(this.size).fill(undefined);
     out[index] = value;
     return out;
   }
@@ -81,17 +114,25 @@ class Group implements TaskObserver {
     this.decided = true;
     this.outcomeIsError = isError;
     this.outcome = value;
+    this.remaining -= this.promises;
+    this.promises = 0;
     if (this.timer !== null) {
       clearTimeout(this.timer);
       this.timer = null;
     }
-    const reason = this.mode === TIMEOUT ? CancelReason.deadline(why) : CancelReason.parent(why);
+    this.cancelChildren(this.mode === TIMEOUT ? CancelReason.deadline(why) : CancelReason.parent(why));
+  }
+
+  private cancelChildren(reason: CancelReason): void {
     for (const child of this.children) if (!child.done) child.cancel(reason);
   }
 
-  private finish(): void {
+  /** Resumes the parent once every member has settled (a child cancelled by decide may settle at once). */
+  private finishWhenSettled(): void {
+    if (this.remaining !== 0 || this.finished || this.detached) return;
+    this.finished = true;
     if (!this.decided) {
-      // all(): every child succeeded
+      // all(): every member succeeded
       this.decided = true;
       this.outcome =
         this.keys === null ? this.results : Object.fromEntries(this.keys.map((k, i) => [k, this.results[i]]));
@@ -106,8 +147,19 @@ class Group implements TaskObserver {
       clearTimeout(this.timer);
       this.timer = null;
     }
-    const reason = CancelReason.parent(`parent '${this.parent.task.name}' stopped waiting`);
-    for (const child of this.children) if (!child.done) child.cancel(reason);
+    this.cancelChildren(CancelReason.parent(`parent '${this.parent.task.name}' stopped waiting`));
+  }
+}
+
+/** One child of a group, told when it settles: its position is where its result goes. */
+class Member implements TaskObserver {
+  constructor(
+    private readonly group: Group,
+    private readonly index: number,
+  ) {}
+
+  onTaskSettled(child: Task<unknown>): void {
+    this.group.childSettled(child, this.index);
   }
 }
 
@@ -118,7 +170,7 @@ function onGroupTimeout(group: Group): void {
 /** What all/race take: the operations as an array or a record; timeout() passes its one operation as [op]. */
 type Operations = readonly unknown[] | Readonly<Record<string, unknown>>;
 
-function startGroup(fiber: FiberWaiter<Group>, input: Operations, ms: number, mode: number, where: string): void {
+function startGroup(fiber: FiberWaiter<Group>, input: Operations, ms: number, mode: number): void {
   let keys: string[] | null = null;
   let ops: readonly unknown[];
   if (isList(input)) ops = input;
@@ -134,7 +186,7 @@ function startGroup(fiber: FiberWaiter<Group>, input: Operations, ms: number, mo
     return;
   }
   try {
-    for (const op of ops) group.add(op, where);
+    for (let i = 0; i < ops.length; i++) group.add(ops[i], i);
   } catch (err) {
     group.detach();
     throw err;
@@ -151,7 +203,7 @@ function groupKind(name: string, mode: number): EffectConstructor<Operations, nu
   return defineKind<Operations, number, Group, FiberWaiter<Group>>({
     name,
     start(fiber, input, ms) {
-      startGroup(fiber, input, ms, mode, `${name}()`);
+      startGroup(fiber, input, ms, mode);
     },
     abandon(fiber) {
       fiber.waitHandle.detach();
@@ -164,24 +216,41 @@ const RACE_KIND = groupKind('race', RACE);
 const TIMEOUT_KIND = groupKind('timeout', TIMEOUT);
 
 type AllResult<E> = { -readonly [K in keyof E]: ResultOf<E[K]> };
-type RaceResult<E> = { -readonly [K in keyof E]?: ResultOf<E[K]> };
+
+/**
+ * What `race` returns: for a record, an object holding the winner's key only, typed as a union over
+ * the keys so that `'fast' in r` narrows it; for a tuple, the winner's value at its index and
+ * undefined elsewhere, a union over the indices (`r[1] !== undefined` narrows it).
+ */
+export type RaceResult<E> = E extends readonly unknown[] ? RaceTuple<E> : RaceRecord<E>;
+
+type RaceRecord<E> = { [K in keyof E]: { -readonly [P in K]: ResultOf<E[P]> } }[keyof E];
+
+type TupleIndex<E extends readonly unknown[]> = Exclude<keyof E, keyof unknown[]>;
+
+type RaceTuple<E extends readonly unknown[]> = number extends E['length']
+  ? Array<ResultOf<E[number]> | undefined>
+  : { [W in TupleIndex<E>]: { -readonly [I in keyof E]: I extends W ? ResultOf<E[I]> : undefined } }[TupleIndex<E>];
 
 /**
  * Runs every operation concurrently and returns all results (an array or a record, as given).
  * The first failure cancels the others and is thrown once they have all stopped.
  */
 export function all<const E extends readonly Awaitable[] | Record<string, Awaitable>>(ops: E): Effect<AllResult<E>> {
-  checkCollection('all', ops);
+  checkCollection('all()', ops);
   if (checking) markEachUsed(ops);
   return ALL_KIND(ops, 0);
 }
 
 /**
  * Runs the operations concurrently; the first to settle wins and the losers are cancelled.
- * Returns the winner's value at its key (or index), the others left undefined.
+ * Returns the winner's value at its key (`{ fast: value }`) or index (the other slots undefined).
  */
 export function race<const E extends readonly Awaitable[] | Record<string, Awaitable>>(ops: E): Effect<RaceResult<E>> {
-  checkCollection('race', ops);
+  checkCollection('race()', ops);
+  if (isList(ops) ? ops.length === 0 : Object.keys(ops).length === 0) {
+    throw new InvalidArgumentError('race() needs at least one contender');
+  }
   if (checking) markEachUsed(ops);
   return RACE_KIND(ops, 0);
 }
@@ -191,6 +260,7 @@ export function timeout<O extends Awaitable>(ms: number, op: O): Effect<ResultOf
   if (typeof ms !== 'number' || !(ms >= 0) || !Number.isFinite(ms)) {
     throw new InvalidArgumentError(`timeout() needs a finite number of milliseconds >= 0, got ${String(ms)}`);
   }
+  if (isNoObject(op)) throw notAwaitable('timeout()', op);
   if (checking) markUsed(op);
   return TIMEOUT_KIND([op], ms);
 }
@@ -200,10 +270,36 @@ function markEachUsed(ops: Operations): void {
   for (const op of isList(ops) ? ops : Object.values(ops)) markUsed(op);
 }
 
+/**
+ * Refuses what cannot be a collection of operations, and an operation that is not even an object (a
+ * number, a function not called): thrown here, the error's stack shows the caller's line. Objects that
+ * are no Awaitable are refused when the group starts.
+ */
 function checkCollection(name: string, ops: unknown): void {
   if (ops === null || typeof ops !== 'object') {
     throw new InvalidArgumentError(
-      `${name}() needs an array or a record of operations, got ${ops === null ? 'null' : typeof ops}`,
+      `${name} needs an array or a record of operations, got ${ops === null ? 'null' : typeof ops}`,
     );
   }
+  if (isList(ops as Operations)) {
+    const list = ops as readonly unknown[];
+    for (let i = 0; i < list.length; i++) {
+      const op = list[i];
+      if (isNoObject(op)) throw notAwaitable(`${name} item ${i}`, op);
+    }
+    return;
+  }
+  const record = ops as Readonly<Record<string, unknown>>;
+  for (const key in record) {
+    const op = record[key];
+    if (isNoObject(op) && Object.prototype.hasOwnProperty.call(record, key)) {
+      throw notAwaitable(`${name} '${key}'`, op);
+    }
+  }
+}
+
+/** Cannot be an Awaitable: a primitive, null, or a function (forgotten call) that is not thenable. */
+function isNoObject(op: unknown): boolean {
+  if (typeof op === 'object') return op === null;
+  return typeof op !== 'function' || !isThenable(op);
 }

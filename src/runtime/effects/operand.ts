@@ -18,24 +18,54 @@ function* awaitOnce(promise: PromiseLike<unknown>): Generator<Yieldable, unknown
   return yield promise;
 }
 
-/** Turns an Awaitable into the body frame of a child task, with a name for its chain. */
-export function frameOf(op: unknown, where: string): { frame: Frame; name: string } {
-  if (op instanceof Effect) return { frame: delegate(op), name: op.kind.name };
-  if (isIterator(op)) return { frame: op, name: 'generator' };
-  if (isTask(op)) return { frame: delegate(op), name: op.name };
-  if (isThenable(op)) {
-    if (isOperable(op)) return { frame: delegate(op), name: 'promise' };
-    return { frame: awaitOnce(op), name: 'promise' };
-  }
-  throw new InvalidArgumentError(`${where}: expected an effect, a task, a generator or a promise, got ${describe(op)}`);
+/**
+ * A promise of the engine's own: its `then` never calls back synchronously and never throws, so a group
+ * may wait on it directly, with no child coroutine (a promise cannot be cancelled, only left).
+ */
+export function isNativePromise(op: unknown): op is Promise<unknown> {
+  return typeof op === 'object' && op !== null && Object.getPrototypeOf(op) === Promise.prototype;
+}
+
+/** Turns an Awaitable into the body frame of a child task; null when `op` is not one. */
+export function frameOf(op: unknown): Frame | null {
+  if (op instanceof Effect) return delegate(op);
+  if (isIterator(op)) return op;
+  if (isTask(op)) return delegate(op);
+  if (isThenable(op)) return isOperable(op) ? delegate(op) : awaitOnce(op);
+  if (isOperableObject(op)) return delegate(op);
+  return null;
+}
+
+/** The name of the child task that runs an Awaitable, for its chain. */
+export function operandName(op: unknown): string {
+  if (op instanceof Effect) return op.kind.name;
+  if (isIterator(op)) return 'generator';
+  if (isTask(op)) return op.name;
+  return 'promise';
+}
+
+/** The error for an operand of `where` (e.g. "all() item 2") that is not an Awaitable. */
+export function notAwaitable(where: string, op: unknown): InvalidArgumentError {
+  return new InvalidArgumentError(
+    `${where}: expected an effect, a task, a generator or a promise, got ${describe(op)}`,
+  );
 }
 
 function isOperable(value: object): value is Operable<unknown> {
   return typeof (value as Partial<Operable<unknown>>)[Symbol.iterator] === 'function';
 }
 
+/** An object of the user's that `yield*` takes (an Operable); an array, iterable too, is refused. */
+function isOperableObject(value: unknown): value is Operable<unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value) && isOperable(value);
+}
+
 function describe(value: unknown): string {
   if (value === null) return 'null';
   if (typeof value === 'function') return `a function (${value.name || 'anonymous'}); call it first or use call()`;
-  return typeof value;
+  if (Array.isArray(value)) return 'an array (nest all() or race() for a group inside a group)';
+  if (typeof value === 'object')
+    return `an object (${(value.constructor as { name?: string } | undefined)?.name ?? 'Object'})`;
+  // eslint-disable-next-line @typescript-eslint/no-base-to-string -- objects and functions returned above: a primitive is left
+  return `${typeof value} ${String(value)}`;
 }

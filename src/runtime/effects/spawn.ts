@@ -1,9 +1,12 @@
-import { defineKind, markUsed } from '../effect.js';
+import { InvalidArgumentError } from '../../errors/index.js';
+import { defineKind, isIterator, markUsed } from '../effect.js';
 import type { Effect } from '../effect.js';
 import { bodyName } from '../frames.js';
 import type { FiberWaiter } from '../task.js';
 import type { Body, Task } from '../types.js';
 import { checking } from '../unyielded.js';
+
+const NO_ARGS: unknown[] = [];
 
 const SPAWN = defineKind<Body<unknown, never[]>, unknown[], unknown, FiberWaiter>({
   name: 'spawn',
@@ -29,15 +32,32 @@ const SPAWN_DETACHED = defineKind<Body<unknown, never[]>, unknown[], unknown, Fi
  * Starts an attached child coroutine and returns its Task at once. The parent does not finish before
  * it; cancelling the parent cancels it; if it fails and nobody joins it, the parent fails too.
  */
-export function spawn<T, A extends unknown[]>(body: Body<T, A>, ...args: A): Effect<Task<T>> {
+export function spawn<T, A extends unknown[]>(body: Body<T, A>, ...args: A): Effect<Task<T>>;
+export function spawn(body: unknown): Effect<Task<unknown>> {
+  checkBody('spawn', body);
+  // the arguments after the body, without a rest parameter: a spawn with none allocates no array
+  let args = NO_ARGS;
+  if (arguments.length > 1) {
+    args = new Array<unknown>(arguments.length - 1);
+    // eslint-disable-next-line prefer-rest-params -- a rest parameter would allocate an array on every spawn
+    for (let i = 1; i < arguments.length; i++) args[i - 1] = arguments[i];
+  }
   if (checking) markEachUsed(body, args);
-  return SPAWN(body, args);
+  return SPAWN(body as Body<unknown, never[]>, args);
 }
 
 /** Starts an independent root coroutine on the same scheduler (counted against its budget). */
 export function spawnDetached<T, A extends unknown[]>(body: Body<T, A>, ...args: A): Effect<Task<T>> {
+  checkBody('spawnDetached', body);
   if (checking) markEachUsed(body, args);
-  return SPAWN_DETACHED(body, args);
+  return SPAWN_DETACHED(body as Body<unknown, never[]>, args);
+}
+
+function checkBody(name: string, body: unknown): void {
+  if (typeof body === 'function' || isIterator(body)) return;
+  throw new InvalidArgumentError(
+    `${name}() needs a generator function or a generator, got ${body === null ? 'null' : typeof body}`,
+  );
 }
 
 /** An effect given as the body or an argument is the new coroutine's to yield, not its maker's. */
