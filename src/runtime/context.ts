@@ -1,5 +1,5 @@
 import { InvalidArgumentError, OutsideCoroutineError } from '../errors/index.js';
-import { defineKind } from './effect.js';
+import { defineKind, isOperable } from './effect.js';
 import type { Effect, Operable, Operation } from './effect.js';
 import { runningFiber } from './run-loop.js';
 import type { ContextValues, Runnable } from './run-loop.js';
@@ -115,14 +115,6 @@ function without(values: ContextValues | null, key: object): ContextValues | nul
   if (values.key === key) return values.next;
   const rest = without(values.next, key);
   return rest === values.next ? values : { key: values.key, value: values.value, next: rest };
-}
-
-function isOperable(value: unknown): value is Operable<unknown> {
-  return (
-    value !== null &&
-    (typeof value === 'object' || typeof value === 'function') &&
-    typeof (value as Partial<Operable<unknown>>)[Symbol.iterator] === 'function'
-  );
 }
 
 function describe(value: unknown): string {

@@ -1,4 +1,4 @@
-import type { EffectKind, Waiter, Yieldable } from './types.js';
+import type { EffectKind, Operable, Waiter, Yieldable } from './types.js';
 
 export type { Body, EffectKind, Operable, Operation, Waiter, Yieldable } from './types.js';
 
@@ -168,5 +168,14 @@ export function isIterator(value: unknown): value is Iterator<Yieldable, unknown
     typeof value === 'object' &&
     typeof (value as { next?: unknown }).next === 'function' &&
     typeof (value as { throw?: unknown }).throw === 'function'
+  );
+}
+
+/** Anything `yield*` can delegate to: an object (or function) with a `[Symbol.iterator]` method. */
+export function isOperable(value: unknown): value is Operable<unknown> {
+  return (
+    value !== null &&
+    (typeof value === 'object' || typeof value === 'function') &&
+    typeof (value as Partial<Operable<unknown>>)[Symbol.iterator] === 'function'
   );
 }

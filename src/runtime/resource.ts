@@ -1,5 +1,5 @@
 import { InvalidArgumentError, OutsideCoroutineError } from '../errors/index.js';
-import { isThenable } from './effect.js';
+import { isOperable, isThenable } from './effect.js';
 import type { ReleaseFn } from './releases.js';
 import { currentTask } from './run-loop.js';
 import { Fiber } from './task.js';
@@ -13,14 +13,6 @@ export function owner(where: string): Fiber<unknown> {
   const task = currentTask();
   if (!(task instanceof Fiber)) throw new OutsideCoroutineError(where);
   return task;
-}
-
-function isOperable(value: unknown): value is Operable<unknown> {
-  return (
-    value !== null &&
-    typeof value === 'object' &&
-    typeof (value as Partial<Operable<unknown>>)[Symbol.iterator] === 'function'
-  );
 }
 
 /**

@@ -1,5 +1,5 @@
 import { CancelledError, InvalidArgumentError } from '../errors/index.js';
-import { defineKind, isThenable } from './effect.js';
+import { defineKind, isOperable, isThenable } from './effect.js';
 import type { Waiter } from './effect.js';
 import { owner } from './resource.js';
 import type { Operable, Operation, Task, Yieldable } from './types.js';
@@ -177,12 +177,4 @@ function deadlineOf(task: Task<unknown>): number {
     if (t.deadlineAt > 0 && (at === 0 || t.deadlineAt < at)) at = t.deadlineAt;
   }
   return at;
-}
-
-function isOperable(value: unknown): value is Operable<unknown> {
-  return (
-    value !== null &&
-    typeof value === 'object' &&
-    typeof (value as Partial<Operable<unknown>>)[Symbol.iterator] === 'function'
-  );
 }

@@ -1,5 +1,5 @@
 import { InvalidArgumentError } from '../../errors/index.js';
-import { Effect, isIterator, isThenable } from '../effect.js';
+import { Effect, isIterator, isOperable, isThenable } from '../effect.js';
 import type { Frame } from '../frames.js';
 import { isTask } from '../task.js';
 import type { Operable, Yieldable } from '../types.js';
@@ -49,10 +49,6 @@ export function notAwaitable(where: string, op: unknown): InvalidArgumentError {
   return new InvalidArgumentError(
     `${where}: expected an effect, a task, a generator or a promise, got ${describe(op)}`,
   );
-}
-
-function isOperable(value: object): value is Operable<unknown> {
-  return typeof (value as Partial<Operable<unknown>>)[Symbol.iterator] === 'function';
 }
 
 /** An object of the user's that `yield*` takes (an Operable); an array, iterable too, is refused. */
