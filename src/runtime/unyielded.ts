@@ -46,6 +46,10 @@ interface Watched {
   readonly chain: readonly string[];
   readonly site: string | null;
   readonly task: WeakRef<Task<unknown>>;
+  /** Its effect was yielded or handed on after all; only held effects get this set. */
+  used: boolean;
+  /** Reported (or put to its coroutine in strict mode) already: by the GC's callback or at the end. */
+  reported: boolean;
 }
 
 interface HeldEntry {
@@ -81,6 +85,8 @@ let moreCount = 0;
 const heldBy = new WeakMap<Task<unknown>, HeldEntry[]>();
 let tasksHolding = 0;
 const collected = new FinalizationRegistry<Watched>(onCollected);
+/** A held effect's record: releaseHeld marks it used, so that an end that finds it collected knows. */
+const watchedOf = new WeakMap<Effect<unknown>, Watched>();
 /** Strict mode: effects collected unused, thrown into their coroutine at its next step. */
 const strictPending = new Map<Task<unknown>, Watched[]>();
 /** strictPending.size, read at every step. */
@@ -217,9 +223,18 @@ export function coroutineEnded(task: Task<unknown>, threw: boolean, value: unkno
       tasksHolding--;
       for (const { ref, watched } of held) {
         const effect = ref.deref();
-        if (effect === undefined || effect.phase !== HELD || effect === value) continue;
+        if (effect === undefined) {
+          // collected, and the GC's callback has not run yet: unused all the same, reported here
+          if (!watched.used && !watched.reported) {
+            watched.reported = true;
+            unused.push(watched);
+          }
+          continue;
+        }
+        if (effect.phase !== HELD || effect === value) continue;
         collected.unregister(effect);
         effect.phase = SPENT;
+        watched.reported = true;
         unused.push(watched);
       }
     }
@@ -268,6 +283,7 @@ function hold(effect: Effect<unknown>, task: Task<unknown>): void {
   effect.phase = HELD;
   const watched = watch(effect, task);
   collected.register(effect, watched, effect);
+  watchedOf.set(effect, watched);
   let held = heldBy.get(task);
   if (held === undefined) {
     held = [];
@@ -285,6 +301,8 @@ function hold(effect: Effect<unknown>, task: Task<unknown>): void {
 function releaseHeld(effect: Effect<unknown>): void {
   collected.unregister(effect);
   effect.phase = SPENT;
+  const watched = watchedOf.get(effect);
+  if (watched !== undefined) watched.used = true;
 }
 
 function markYielded(effect: Effect<unknown>): void {
@@ -293,7 +311,8 @@ function markYielded(effect: Effect<unknown>): void {
 }
 
 function onCollected(watched: Watched): void {
-  if (mode === 'off') return;
+  if (mode === 'off' || watched.reported) return;
+  watched.reported = true;
   huntKind(watched.kind);
   const task = watched.task.deref();
   if (mode === 'throw' && task !== undefined && !task.done) {
@@ -313,6 +332,8 @@ function watch(effect: Effect<unknown>, task: Task<unknown>): Watched {
     chain: task.chain(),
     site: siteOf(effect),
     task: new WeakRef(task),
+    used: false,
+    reported: false,
   };
 }
 

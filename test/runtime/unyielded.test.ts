@@ -277,6 +277,19 @@ describe('unyielded effects', () => {
     assert.ok(caught.effects.includes('ping(12)'));
   });
 
+  it('in strict mode fails a coroutine whose unused effect was collected just before it ended', async () => {
+    checkUnyielded({ mode: 'throw' });
+    // the effect is collected before the body returns, and the GC's callback only runs after the end
+    await assert.rejects(
+      scheduler.go(function* collectedBeforeEnd() {
+        ping(14);
+        yield* sleep(1);
+        gc();
+      }),
+      (err: unknown) => err instanceof UnyieldedEffectError && err.effects.includes('ping(14)'),
+    );
+  });
+
   it('in strict mode keeps the error a coroutine failed with, and warns of the effect instead', async () => {
     checkUnyielded({ mode: 'throw' });
     await assert.rejects(
