@@ -20,6 +20,8 @@ const LIMIT = 10_000;
 let server: FrontServer;
 let port = 0;
 let inFlight = 0;
+/** /hang handlers that have started */
+let hangsStarted = 0;
 let maxInFlight = 0;
 const cancelled: string[] = [];
 
@@ -53,6 +55,7 @@ function* handler(ctx: FrontExchange): Operation<unknown> {
     }
     if (path === '/hang') {
       const me = yield* self();
+      hangsStarted++;
       try {
         yield* sleep(60_000);
       } finally {
@@ -277,10 +280,19 @@ describe('dyups front: connections', () => {
 
   it('cancels the handler when the client goes away mid-request', async () => {
     cancelled.length = 0;
-    await talk('GET /hang HTTP/1.1\r\nHost: h\r\n\r\n', () => false, {
-      socket: (s) => setTimeout(() => s.destroy(), 50),
-    }).catch(() => undefined);
-    for (let i = 0; i < 100 && cancelled.length === 0; i++) await new Promise((r) => setTimeout(r, 20));
+    const before = hangsStarted;
+    // gone once its handler runs (a fixed delay could end it first on a busy machine: then nothing is cancelled)
+    const goneWhenStarted = (s: Socket): void => {
+      const poll = setInterval(() => {
+        if (hangsStarted === before) return;
+        clearInterval(poll);
+        s.destroy();
+      }, 5);
+    };
+    await talk('GET /hang HTTP/1.1\r\nHost: h\r\n\r\n', () => false, { socket: goneWhenStarted }).catch(
+      () => undefined,
+    );
+    for (let i = 0; i < 500 && cancelled.length === 0; i++) await new Promise((r) => setTimeout(r, 20));
     assert.deepEqual(cancelled, ['client-abort']);
   });
 
