@@ -42,7 +42,7 @@ export function makeSelfSigned(names: readonly string[]): SelfSigned {
     );
   } catch (err) {
     rmSync(dir, { recursive: true, force: true });
-    throw new Error(`openssl could not make a self-signed certificate: ${(err as Error).message}`);
+    throw new Error(`openssl could not make a self-signed certificate: ${(err as Error).message}`, { cause: err });
   }
   return { certFile, keyFile, remove: () => rmSync(dir, { recursive: true, force: true }) };
 }
