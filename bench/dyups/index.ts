@@ -5,7 +5,8 @@
  * bench/lib/load-generator.ts (ab, else wrk, else autocannon) with its own ceiling and CPU share beside
  * each figure (small-responses.ts). Then how long a change takes to be live: on every worker of
  * `serve --workers 2` (the admin's `success` waits for all of them), and on a second instance synced
- * through Redis. `npm run bench:dyups`; env BENCH_SECONDS, ROUNDS, CONCURRENCY, WARMUP_SECONDS, CHANGES.
+ * through Redis. `npm run bench:dyups`; env BENCH_SECONDS, ROUNDS, CONCURRENCY, WARMUP_SECONDS, CHANGES; TLS_WS=1
+ * adds an https upstream and WebSocket echo round-trips through the proxy and nginx (tls-ws-sections.ts).
  */
 import { startEmbeddedRedis } from '../../src/server/embedded-redis.js';
 import { MetricLog } from '../lib/bench-json.js';
@@ -16,6 +17,7 @@ import { Latencies } from '../lib/latency.js';
 import { loadSubject, subjectDir } from '../lib/subject.js';
 import { fixed, markdownTable } from '../lib/table.js';
 import { smallResponses } from './small-responses.js';
+import { tlsAndWebSocket } from './tls-ws-sections.js';
 
 const CHANGES = Number(process.env.CHANGES ?? 200);
 const log = new MetricLog('dyups', subjectDir);
@@ -70,6 +72,7 @@ async function acrossInstances(): Promise<{ ack: Latencies; visible: Latencies }
 
 async function main(): Promise<void> {
   console.log(await smallResponses(chooseGenerator(), log));
+  if (process.env.TLS_WS === '1') console.log(`\n${await tlsAndWebSocket(chooseGenerator(), log)}`);
   const workers = await acrossWorkers();
   const { ack, visible } = await acrossInstances();
   const row = (label: string, l: Latencies): string[] => {

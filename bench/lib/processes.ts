@@ -88,8 +88,36 @@ export async function stopProc(proc: Proc): Promise<void> {
   proc.cleanup?.();
 }
 
-/** nginx, one worker, its prefix, pid, logs and temp dirs in a fresh tmpdir that `cleanup` removes; `port` is its listener. */
-async function startNginxServer(serverBlock: string | ((dir: string) => string), httpBlock = ''): Promise<Proc> {
+/** A certificate and its key, as files nginx reads. */
+export interface TlsFiles {
+  certFile: string;
+  keyFile: string;
+}
+
+/** One nginx worker answering every request with `body` over TLS (`tls`'s certificate), keepalive on. */
+export function startNginxTlsConstant(body: string, tls: TlsFiles): Promise<Proc> {
+  if (!/^[\w.-]*$/.test(body))
+    throw new TypeError(`startNginxTlsConstant: body must be plain word characters, got ${JSON.stringify(body)}`);
+  return startNginxServer(`location / { return 200 "${body}"; }`, '', tls);
+}
+
+/**
+ * nginx, one worker, with `serverBlock` and `httpBlock` as given: a proxy_pass of the caller's own
+ * (https upstreams, WebSocket). Its listener is plain HTTP.
+ */
+export function startNginxWith(serverBlock: string, httpBlock: string): Promise<Proc> {
+  return startNginxServer(serverBlock, httpBlock);
+}
+
+/**
+ * nginx, one worker, its prefix, pid, logs and temp dirs in a fresh tmpdir that `cleanup` removes; `port` is
+ * its listener, TLS with `tls`'s certificate when given.
+ */
+async function startNginxServer(
+  serverBlock: string | ((dir: string) => string),
+  httpBlock = '',
+  tls: TlsFiles | null = null,
+): Promise<Proc> {
   const dir = mkdtempSync(join(tmpdir(), 'cosocket-nginx-'));
   const server = typeof serverBlock === 'string' ? serverBlock : serverBlock(dir);
   const port = await freePort();
@@ -108,7 +136,8 @@ http {
   uwsgi_temp_path ${dir}/uwsgi; scgi_temp_path ${dir}/scgi;
   ${httpBlock}
   server {
-    listen 127.0.0.1:${port};
+    listen 127.0.0.1:${port}${tls === null ? '' : ' ssl'};
+    ${tls === null ? '' : `ssl_certificate ${tls.certFile}; ssl_certificate_key ${tls.keyFile};`}
     ${server}
   }
 }

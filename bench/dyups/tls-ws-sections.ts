@@ -1,0 +1,20 @@
+/** The https upstream and WebSocket echo sections of bench/dyups (issue 17), with the rounds the environment asks for. */
+import type { MetricLog } from '../lib/bench-json.js';
+import { envInt } from '../lib/env.js';
+import type { GeneratorName } from '../lib/load-generator.js';
+import { nginxPath } from '../lib/processes.js';
+import { httpsUpstream } from './https-upstream.js';
+import { websocketEcho } from './websocket-echo.js';
+
+export async function tlsAndWebSocket(generator: GeneratorName, log: MetricLog): Promise<string> {
+  if (nginxPath() === null)
+    return 'https upstream and WebSocket: not measured, nginx is not installed (apt-get install nginx-light)';
+  const settings = {
+    seconds: envInt('BENCH_SECONDS', 3),
+    rounds: envInt('ROUNDS', 3),
+    warmupSeconds: envInt('WARMUP_SECONDS', 1, 0),
+  };
+  const https = await httpsUpstream(generator, settings, log);
+  const ws = await websocketEcho(settings, log);
+  return `${https}\n\n${ws} (node ${process.version})`;
+}
