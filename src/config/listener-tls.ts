@@ -54,12 +54,12 @@ function filesOf(input: unknown, what: string): CertificateFiles {
     fail(`${what} must be an object { cert, key }, got ${JSON.stringify(input)}`);
   const given = input as Record<string, unknown>;
   const unknown = Object.keys(given).find((k) => k !== 'cert' && k !== 'key');
-  if (unknown !== undefined) fail(`${what}: unknown key '${unknown}' (known here: cert, key)`);
+  if (unknown !== undefined) fail(`${what} unknown key '${unknown}' (known here: cert, key)`);
   const file = (name: 'cert' | 'key'): string => {
     const value = given[name];
     if (typeof value !== 'string' || value === '')
-      fail(`${what}.${name} must be a file name, got ${JSON.stringify(value)}`);
-    return checkReadableFile(`${what}.${name}`, value);
+      fail(`${what} ${name} must be a file name, got ${JSON.stringify(value)}`);
+    return checkReadableFile(`${what} ${name}`, value);
   };
   return { cert: file('cert'), key: file('key') };
 }
@@ -75,7 +75,7 @@ export function sniCertificates(): Field<Readonly<Record<string, CertificateFile
       if (!SERVER_NAME.test(lower))
         fail(`${what}: '${name}' is not a server name (like app.example.com or *.example.com)`);
       if (lower in out) fail(`${what}: '${name}' is given twice (server names are not case-sensitive)`);
-      out[lower] = filesOf(files, `${what}['${name}']`);
+      out[lower] = filesOf(files, `${what}, server name '${name}':`);
     }
     return out;
   });
