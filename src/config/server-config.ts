@@ -85,12 +85,6 @@ export const SERVER_SCHEMA = {
     requestTimeout: duration(120_000),
   },
   shutdown: { grace: duration(10_000) },
-  /** TLS on cosocket's own listeners: a certificate and key each, more chosen by SNI; none: plain HTTP. */
-  tls: {
-    app: listenerTlsSection('', 'app listener'),
-    proxy: listenerTlsSection('proxy-', 'dyups proxy'),
-    admin: listenerTlsSection('admin-', 'dyups admin interface'),
-  },
   /** Dynamic sendfile: files being written, streamed as they grow. */
   send: {
     location: text('/send/', checkLocation),
@@ -154,6 +148,12 @@ export const SERVER_SCHEMA = {
     tempFileWriteSize: size(16 * 1024, 1),
     /** null: the system temp directory */
     tempPath: optionalText(checkDirectory),
+  },
+  /** TLS on cosocket's own listeners: a certificate and key each, more chosen by SNI; none: plain HTTP. */
+  tls: {
+    app: listenerTlsSection('', 'app listener'),
+    proxy: listenerTlsSection('proxy-', 'dyups proxy'),
+    admin: listenerTlsSection('admin-', 'dyups admin interface'),
   },
 };
 
