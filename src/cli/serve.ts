@@ -4,6 +4,7 @@ import { Redis } from 'ioredis';
 import { configure as configureRedis } from '../../adapters/redis/index.js';
 import { SERVER_SCHEMA, redactUrl, resolveConfig } from '../config/server-config.js';
 import type { ServerConfig } from '../config/server-config.js';
+import { schemeOf } from '../config/listener-tls.js';
 import { CancelReason } from '../errors/index.js';
 import { buildApp } from '../server/app.js';
 import { pools } from '../pool/registry.js';
@@ -87,7 +88,9 @@ async function runPrimary(config: ServerConfig): Promise<number> {
   const redisText = embedded ? `embedded redis-server ${embedded.version} at ${embedded.url}` : redactUrl(redisUrl);
   if (config.workers <= 1) {
     const code = await runServer(config, redisUrl, embedded, (port) =>
-      process.stdout.write(`cosocket listening on http://${config.host}:${port} (redis: ${redisText})\n`),
+      process.stdout.write(
+        `cosocket listening on ${schemeOf(config.tls.app)}://${config.host}:${port} (redis: ${redisText})\n`,
+      ),
     );
     await embedded?.stop();
     return code;
@@ -271,7 +274,7 @@ async function runCluster(
       if (!announced && listening === config.workers) {
         announced = true;
         process.stdout.write(
-          `cosocket listening on http://${config.host}:${message.port} with ${config.workers} workers (redis: ${redisText})\n`,
+          `cosocket listening on ${schemeOf(config.tls.app)}://${config.host}:${message.port} with ${config.workers} workers (redis: ${redisText})\n`,
         );
         if (dyups !== null) process.stdout.write(`${dyups.banner}; proxy in every worker\n`);
       }

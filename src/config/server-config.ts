@@ -3,6 +3,7 @@ import { InvalidArgumentError } from '../errors/index.js';
 import { checkDirectory, checkHost, checkLocation, checkRedisUrl, checkSuffix } from './checks.js';
 import { loadConfigFile } from './config-file.js';
 import { buffers, choice, duration, int, onOff, optionalText, processCount, size, text } from './fields.js';
+import { listenerTlsSection, loadListenerTls } from './listener-tls.js';
 import { Field, build, readEnv, readFlags, readObject } from './schema.js';
 import type { ConfigOf, Layer } from './schema.js';
 
@@ -148,6 +149,12 @@ export const SERVER_SCHEMA = {
     /** null: the system temp directory */
     tempPath: optionalText(checkDirectory),
   },
+  /** TLS on cosocket's own listeners: a certificate and key each, more chosen by SNI; none: plain HTTP. */
+  tls: {
+    app: listenerTlsSection('', 'app listener'),
+    proxy: listenerTlsSection('proxy-', 'dyups proxy'),
+    admin: listenerTlsSection('admin-', 'dyups admin interface'),
+  },
 };
 
 /** Everything `cosocket serve` runs with, checked, converted and frozen. */
@@ -170,5 +177,8 @@ export async function resolveConfig(sources: ConfigSources): Promise<ServerConfi
     layers.push(readObject(SERVER_SCHEMA, await loadConfigFile(sources.file), `config file ${sources.file}`));
   if (sources.env !== undefined) layers.push(readEnv(SERVER_SCHEMA, sources.env));
   if (sources.flags !== undefined) layers.push(readFlags(SERVER_SCHEMA, sources.flags));
-  return build(SERVER_SCHEMA, layers);
+  const config = build(SERVER_SCHEMA, layers);
+  // each listener's certificates are read and checked now, so a bad one stops the start before any listens
+  for (const listener of ['app', 'proxy', 'admin'] as const) loadListenerTls(config.tls[listener], `tls.${listener}`);
+  return config;
 }

@@ -2,6 +2,8 @@ import { timingSafeEqual } from 'node:crypto';
 import Fastify from 'fastify';
 import { checkOrigin } from '../fastify/origin-guard.js';
 import { listenerOptions } from '../fastify/server-options.js';
+import { fastifyTlsOptions } from '../config/listener-tls.js';
+import type { ListenerTls } from '../config/listener-tls.js';
 import type { FastifyInstance, FastifyReply } from 'fastify';
 import { GROUP_NAME_MAX_LENGTH } from './group-name.js';
 import { formatDetail, formatList, formatServers, toJson } from './format.js';
@@ -28,6 +30,8 @@ export interface AdminOptions {
   health?: (name: string) => Map<string, ServerHealth> | Promise<Map<string, ServerHealth>>;
   /** dyups_trylock: a change that meets another still in progress answers 409 instead of waiting. */
   trylock?: boolean;
+  /** Serve over TLS with these certificates (default: plain HTTP). */
+  tls?: ListenerTls | null;
 }
 
 /** 127.0.0.0/8, ::1 and IPv4-mapped loopback. */
@@ -62,12 +66,14 @@ function send(reply: FastifyReply, result: DyupsResult): FastifyReply {
  * detail and per-server changes that keep the rest of the group.
  */
 export async function buildAdminApp(table: UpstreamTable, options: AdminOptions): Promise<FastifyInstance> {
+  const listener = listenerOptions(options.headerTimeout ?? 60_000, options.requestTimeout ?? 120_000);
   const app = Fastify({
     logger: false,
     bodyLimit: options.bodyLimit ?? 64 * 1024,
     // a path parameter is a group name or a server address (a unix: path can be long)
     routerOptions: { maxParamLength: Math.max(GROUP_NAME_MAX_LENGTH, 1024) },
-    ...listenerOptions(options.headerTimeout ?? 60_000, options.requestTimeout ?? 120_000),
+    ...listener,
+    ...fastifyTlsOptions(options.tls ?? null, listener.http),
   });
   const change = options.change ?? ((c: Change) => table.apply(c));
   let changing = 0;

@@ -1,4 +1,5 @@
 import { redactUrl } from '../config/server-config.js';
+import { loadListenerTls, schemeOf } from '../config/listener-tls.js';
 import type { ServerConfig } from '../config/server-config.js';
 import { DyupsSyncError } from '../errors/index.js';
 import { Scheduler } from '../runtime/scheduler.js';
@@ -133,12 +134,13 @@ async function listen(
           ? { health: hooks.health }
           : {}),
       trylock: settings.trylock,
+      tls: loadListenerTls(config.tls.admin, 'tls.admin'),
     });
     guardRequests(admin.server);
     listenerClosers.push(() => admin.close());
     await admin.listen({ host: settings.adminHost, port: settings.adminPort });
     const port = (admin.server.address() as { port: number }).port;
-    parts.push(`dyups admin on http://${settings.adminHost}:${port}`);
+    parts.push(`dyups admin on ${schemeOf(config.tls.admin)}://${settings.adminHost}:${port}`);
     cutters.push(() => admin.server.closeAllConnections());
   }
   if (settings.proxyPort !== 0 && role !== 'primary') {
@@ -149,6 +151,7 @@ async function listen(
       readTimeout: settings.readTimeout,
       sendTimeout: settings.sendTimeout,
       tunnelTimeout: settings.tunnelTimeout,
+      tls: loadListenerTls(config.tls.proxy, 'tls.proxy'),
       bodyLimit: settings.bodySize,
       headerTimeout: config.limits.headerTimeout,
       buffering: {
@@ -164,7 +167,7 @@ async function listen(
     await proxy.listen({ host: settings.proxyHost, port: settings.proxyPort });
     listenerClosers.push(() => proxy.close());
     const port = (proxy.address() as { port: number }).port;
-    parts.push(`dyups proxy on http://${settings.proxyHost}:${port}`);
+    parts.push(`dyups proxy on ${schemeOf(config.tls.proxy)}://${settings.proxyHost}:${port}`);
     cutters.push(() => proxy.closeAllConnections());
   }
   parts.push(

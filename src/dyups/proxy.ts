@@ -6,6 +6,8 @@ import type { Operation } from '../runtime/effect.js';
 import type { Scheduler } from '../runtime/scheduler.js';
 import { proxyPass } from '../stream/proxy.js';
 import type { BufferingOptions, ProxyPassOptions, ProxyProgress } from '../stream/proxy.js';
+import { serverTlsOptions } from '../config/listener-tls.js';
+import type { ListenerTls } from '../config/listener-tls.js';
 import { ERROR_PAGE_TYPE, FrontServer, errorLogLine, errorPage } from './front/index.js';
 import type { FrontExchange } from './front/index.js';
 import type { Balancers, Peer } from './balancer.js';
@@ -42,6 +44,8 @@ export interface DyupsProxyOptions {
   errorLog?: (line: string) => void;
   /** ms a WebSocket/Upgrade tunnel stays open with no byte either way (proxy_read_timeout). Default: readTimeout; 0: none. */
   tunnelTimeout?: number;
+  /** Serve over TLS with these certificates (default: plain HTTP). */
+  tls?: ListenerTls | null;
 }
 
 /** The dyups proxy listener: a FrontServer, with its WebSocket/Upgrade counts. */
@@ -282,6 +286,7 @@ export function buildProxyServer(
     retryAfter: 1,
     lingerTimeout: 5_000,
     errorLog,
+    ...(options.tls ? { tls: serverTlsOptions(options.tls) } : {}),
   });
   return Object.assign(server, { tunnels });
 }

@@ -3,6 +3,7 @@ import Fastify from 'fastify';
 import type { FastifyBaseLogger, FastifyInstance } from 'fastify';
 import { pino } from 'pino';
 import type { ServerConfig } from '../config/server-config.js';
+import { fastifyTlsOptions, loadListenerTls } from '../config/listener-tls.js';
 import type { Scheduler } from '../runtime/scheduler.js';
 import { cosocketPlugin } from '../fastify/plugin.js';
 import { statusRoutes } from './status.js';
@@ -23,12 +24,14 @@ export async function buildApp({ config, scheduler, redisUrl, redis }: AppDeps):
   // request logs to write, so one app-level logger reports handler warnings and errors instead
   const requestLogging = config.logLevel === 'info' || config.logLevel === 'debug' || config.logLevel === 'trace';
   const log = pino({ level: config.logLevel });
+  const listener = listenerOptions(config.limits.headerTimeout, config.limits.requestTimeout, config.limits.headerSize);
   const app = Fastify({
     // eslint-disable-next-line @typescript-eslint/no-unnecessary-type-assertion -- tsc needs it
     ...(requestLogging ? { loggerInstance: log as FastifyBaseLogger } : { logger: false }),
     bodyLimit: config.limits.bodySize,
     routerOptions: { maxParamLength: 500 },
-    ...listenerOptions(config.limits.headerTimeout, config.limits.requestTimeout, config.limits.headerSize),
+    ...listener,
+    ...fastifyTlsOptions(loadListenerTls(config.tls.app, 'tls.app'), listener.http),
     // during shutdown, requests arriving on kept-alive connections get 503 + Connection: close
     return503OnClosing: true,
   });

@@ -173,6 +173,12 @@ describe('the server config: one schema for its type, defaults and checked value
       'proxy-port',
       'state-file',
       'dyups-sync',
+      'tls-cert',
+      'tls-key',
+      'proxy-tls-cert',
+      'proxy-tls-key',
+      'admin-tls-cert',
+      'admin-tls-key',
     ]);
     assert.equal(new Set(flags).size, flags.length);
     for (const { field } of fieldsOf(SERVER_SCHEMA)) {

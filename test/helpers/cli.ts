@@ -43,7 +43,7 @@ export function startServer(
     }, 20_000);
     const onData = (d: Buffer): void => {
       out += d.toString();
-      const match = /listening on http:\/\/[^:]+:(\d+)[^\n]*/.exec(out);
+      const match = /listening on https?:\/\/[^:]+:(\d+)[^\n]*/.exec(out);
       if (match) {
         clearTimeout(timer);
         child.stdout.off('data', onData);

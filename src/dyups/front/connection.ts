@@ -1,5 +1,6 @@
 // Over 300 lines: one client connection's state machine (head, request, drain, linger) with its timers and waits.
 import type { Socket } from 'node:net';
+import type { TlsOptions } from 'node:tls';
 import { STATUS_CODES } from 'node:http';
 import { BodyAbortedError, BodyTimeoutError, BudgetExceededError, SocketTimeoutError } from '../../errors/index.js';
 import { defineKind } from '../../runtime/effect.js';
@@ -41,6 +42,8 @@ export interface FrontOptions {
   errorLog?: (line: string) => void;
   /** ms a closing connection keeps reading (and dropping) what the client still sends, so the last answer is not lost to a reset. */
   lingerTimeout: number;
+  /** node:tls server options: the listener speaks TLS (default: plain TCP). */
+  tls?: TlsOptions;
 }
 
 /** What a connection asks of its server. */

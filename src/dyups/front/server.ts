@@ -1,5 +1,6 @@
 import { createServer } from 'node:net';
 import type { AddressInfo, Server, Socket } from 'node:net';
+import { createServer as createTlsServer } from 'node:tls';
 import { Connection } from './connection.js';
 import type { ConnectionHost, FrontOptions } from './connection.js';
 
@@ -13,9 +14,23 @@ export class FrontServer implements ConnectionHost {
   private closingNow = false;
 
   constructor(private readonly options: FrontOptions) {
-    this.server = createServer({ allowHalfOpen: true, noDelay: true }, (socket: Socket) => {
+    const accept = (socket: Socket): void => {
       this.connections.add(new Connection(socket, this.options, this));
-    });
+    };
+    const tls = options.tls;
+    // over TLS a connection starts once its handshake is done, which must end within the head's timeout
+    this.server =
+      tls === undefined
+        ? createServer({ allowHalfOpen: true, noDelay: true }, accept)
+        : createTlsServer(
+            {
+              ...tls,
+              allowHalfOpen: true,
+              noDelay: true,
+              handshakeTimeout: options.headerTimeout > 0 ? options.headerTimeout : 120_000,
+            },
+            accept,
+          );
   }
 
   get closing(): boolean {
