@@ -9,32 +9,14 @@
 import { pathToFileURL } from 'node:url';
 import { loadSubject } from '../lib/subject.js';
 import { fixed, markdownTable, median } from '../lib/table.js';
-import { ping } from './callback-effect.js';
+import { callLoop, callbackEffectLoop, syncEffectLoop } from './step-loops.js';
 
 const lib = await loadSubject();
-const { Scheduler, call, cancelled } = lib;
+const { Scheduler } = lib;
 type Mode = 'off' | 'warn';
 type CheckUnyielded = (options: { mode: string }) => void;
 /** Looked up by name: older trees have no check. */
 const checkUnyielded = (lib as Record<string, unknown>).checkUnyielded as CheckUnyielded | undefined;
-
-function* callLoop(n: number): Generator<unknown, number, unknown> {
-  let sum = 0;
-  for (let i = 0; i < n; i++) sum += yield* call(Promise.resolve(i));
-  return sum;
-}
-
-function* syncEffectLoop(n: number): Generator<unknown, number, unknown> {
-  let sum = 0;
-  for (let i = 0; i < n; i++) sum += (yield* cancelled()) ? 0 : 1;
-  return sum;
-}
-
-function* callbackEffectLoop(n: number): Generator<unknown, number, unknown> {
-  let sum = 0;
-  for (let i = 0; i < n; i++) sum += yield* ping();
-  return sum;
-}
 
 const loops: Array<[string, (n: number) => Generator<unknown, number, unknown>, (n: number) => number]> = [
   ['`yield* call(Promise.resolve(i))`', callLoop, (n) => (n * (n - 1)) / 2],

@@ -6,13 +6,13 @@ import co from 'co';
 import { Effect } from 'effect';
 import { call as effectionCall, run as effectionRun, until } from 'effection';
 import { loadSubject } from '../../lib/subject.js';
-import { ping } from '../callback-effect.js';
 import { expectEqual, nsPerItem } from '../countdown.js';
 import type { Case, Runner } from '../harness.js';
 import { effectionShare } from '../sizes.js';
+import { callLoop, callbackEffectLoop, syncEffectLoop } from '../step-loops.js';
 import type { Sizes } from '../sizes.js';
 
-const { Scheduler, call, cancelled } = await loadSubject();
+const { Scheduler } = await loadSubject();
 
 const scheduler = new Scheduler({ name: 'bench', deadline: 0 });
 
@@ -25,29 +25,9 @@ async function awaitLoop(n: number): Promise<number> {
   return sum;
 }
 
-function* callLoop(n: number): Generator<unknown, number, unknown> {
-  let sum = 0;
-  for (let i = 0; i < n; i++) sum += yield* call(Promise.resolve(i));
-  return sum;
-}
-
 function* rawYieldLoop(n: number): Generator<unknown, number, unknown> {
   let sum = 0;
   for (let i = 0; i < n; i++) sum += (yield Promise.resolve(i)) as number;
-  return sum;
-}
-
-function* syncEffectLoop(n: number): Generator<unknown, number, unknown> {
-  let sum = 0;
-  for (let i = 0; i < n; i++) sum += (yield* cancelled()) ? 0 : 1;
-  return sum;
-}
-
-// An effect woken by a callback, the way cosocket's I/O effects are woken by socket events.
-// The callback source here is queueMicrotask, for both sides.
-function* callbackEffectLoop(n: number): Generator<unknown, number, unknown> {
-  let sum = 0;
-  for (let i = 0; i < n; i++) sum += yield* ping();
   return sum;
 }
 
