@@ -17,6 +17,11 @@ import type { Operation, Task } from '../../src/index.js';
 
 const tick = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
+/** Resolves once `done()` holds, looking every millisecond: no fixed delay a loaded machine could overrun. */
+async function until(done: () => boolean): Promise<void> {
+  while (!done()) await tick(1);
+}
+
 /** An acquire that takes a little while, as opening a connection would. */
 function* open(name: string, log: string[]): Operation<string> {
   yield* sleep(1);
@@ -75,7 +80,7 @@ describe('resource and ensure', () => {
         log.push('finally');
       }
     });
-    await tick(20);
+    await until(() => log.includes('open b'));
     task.cancel('stop');
     await tick(1);
     task.cancel('again'); // a second cancel does not cut the release that is waiting
