@@ -232,7 +232,8 @@ export class HandlerContext implements TaskObserver, ResponseHead {
 
   /** @internal The handler's coroutine ended: send what it made, or the error it ended with. */
   onTaskSettled(task: Task<unknown>): void {
-    const [isError, value] = task.outcomeForObserver();
+    const isError = task.settledInError();
+    const value = task.settledWith();
     if (isError) this.fail(value, task);
     else this.finish(value);
   }

@@ -71,6 +71,20 @@ export function runNow(fiber: Runnable, mode: number, value: unknown): void {
   }
 }
 
+/**
+ * Runs a child coroutine now, inside the step of the fiber that spawned it, until it first waits or ends
+ * (as an async function called runs to its first await); then the spawner's step goes on.
+ */
+export function runNested(fiber: Runnable, mode: number, value: unknown): void {
+  const spawner = running;
+  running = fiber;
+  try {
+    fiber.run(mode, value);
+  } finally {
+    running = spawner;
+  }
+}
+
 function runResumed(fiber: Runnable, mode: number, value: unknown): void {
   fiber.run(mode, value);
 }

@@ -16,12 +16,13 @@ import { Effect, isIterator, isThenable } from './effect.js';
 import { join } from './effects/join.js';
 import { FAIRNESS_WAIT, PROMISE_WAIT } from './effects/waits.js';
 import { FiberExtras } from './extras.js';
+import { FiberRun, NEXT, RETURN, THROW } from './fiber-run.js';
 import { Releases } from './releases.js';
 import type { ReleaseFn, ReleaseOwner } from './releases.js';
 import { asStackBudget, frameDepth, frameNameOf, frameNames, makeBody, popFrame, pushFrame } from './frames.js';
-import type { BodyFn, Frame, FrameStack } from './frames.js';
+import type { BodyFn, Frame } from './frames.js';
 import type { QueueNode } from './queue.js';
-import { currentTurn, isRunning, runLater, runNow } from './run-loop.js';
+import { currentTurn, isRunning, runLater, runNested, runNow } from './run-loop.js';
 import type { ContextValues, Runnable } from './run-loop.js';
 import type { Body, Task, TaskObserver, TaskStatus, Waiter, Yieldable } from './types.js';
 import { checking, coroutineEnded, stepEnded } from './unyielded.js';
@@ -38,10 +39,6 @@ const WAITING = 3;
 const JOINING = 4;
 const DONE = 5;
 
-// how the top frame is resumed
-const NEXT = 0;
-const THROW = 1;
-const RETURN = 2;
 
 // Fiber.outcome
 const PENDING = 0;
@@ -85,6 +82,7 @@ export interface FiberWaiter<H = unknown> extends Waiter<H> {
     body: Frame | null,
     name: string,
     scoped: boolean,
+    observer?: TaskObserver | null,
   ): Task<R>;
   /** Starts an independent root on the same admission. */
   spawnRoot(body: Body<unknown, never[]>, args: unknown[]): Task<unknown>;
@@ -99,51 +97,25 @@ const OBSERVED: TaskObserver = { onTaskSettled() {} };
  * A running coroutine: a stack of generator frames driven by the run loop, with its outcome, its
  * promise, its cleanups and observers. Users see it as a Task; effect kinds as a Waiter.
  */
-export class Fiber<T> implements Task<T>, FiberWaiter, FrameStack, Runnable, Child, Parent, ReleaseOwner {
+export class Fiber<T> implements Task<T>, FiberWaiter, Runnable, Child, Parent, ReleaseOwner {
   readonly id: number;
   readonly name: string;
   readonly admission: FiberHost;
   readonly parent: Fiber<unknown> | null;
   /** Owned by an effect (race/all/timeout) that handles its outcome; its errors never bubble. */
   readonly scoped: boolean;
-  readonly asyncContext: AsyncContext;
-  /** Its createContext values: its parent's when it was spawned, until it sets its own. */
-  contextValues: ContextValues | null;
 
   private state = QUEUED;
   private outcome = PENDING;
   private settledValue: unknown = undefined;
 
-  // FrameStack
-  frame: Frame | null;
-  frameName: string;
-  outer: Array<Frame | string> | null = null;
-  readonly baseDepth: number;
 
-  /** The effect this fiber waits on, or null. Effect kinds keep their per-wait state in `waitHandle`. */
-  private pending: Effect<unknown> | null = null;
-  waitHandle: unknown = null;
-  private resumeMode = NEXT;
-  private resumeValue: unknown = undefined;
-  /** The effect whose settled value waits to be resumed with, when its kind takes back what nobody claims. */
-  private unclaimed: Effect<unknown> | null = null;
-  private settledSync = false;
-  private onFulfilled: ((value: unknown) => void) | null = null;
-  private onRejected: ((reason: unknown) => void) | null = null;
 
   private cancelReason: CancelReason | null = null;
-  /**
-   * -1 until cancellation unwinds the frames; then how many frames from the bottom are still being
-   * unwound. A frame above it was called by cleanup code (a `finally` block, a release): when it ends,
-   * its caller gets its result instead of being unwound.
-   */
-  private unwindFloor = -1;
-  private turnSeen = -1;
-  private turnSteps = 0;
+  readonly baseDepth: number;
+  /** Its state while it runs or waits; null once settled, so that a settled task is small. */
+  private r: FiberRun<Fiber<unknown>> | null;
 
-  deadlineAt = 0;
-  private deadlineMs = 0;
-  private deadlineNode: QueueNode<Fiber<unknown>> | null = null;
   /** What most coroutines never need, allocated on first use. */
   private extras: FiberExtras<T, Fiber<unknown>> | null = null;
   /** Its neighbours among its parent's children, or for a root among its admission's roots. */
@@ -160,13 +132,36 @@ export class Fiber<T> implements Task<T>, FiberWaiter, FrameStack, Runnable, Chi
     this.id = nextTaskId++;
     this.admission = admission;
     this.name = name;
-    this.frameName = name;
-    this.frame = body;
     this.parent = parent;
     this.scoped = scoped;
     this.baseDepth = parent === null ? 0 : parent.depth;
-    this.asyncContext = parent === null ? captureAsyncContext() : parent.asyncContext;
-    this.contextValues = parent === null ? null : parent.contextValues;
+    this.r =
+      parent === null
+        ? new FiberRun<Fiber<unknown>>(this, body, name, 0, captureAsyncContext(), null)
+        : new FiberRun<Fiber<unknown>>(this, body, name, this.baseDepth, parent.asyncContext, parent.contextValues);
+  }
+
+  /** The async context it runs in: its root's (async-context.ts). */
+  get asyncContext(): AsyncContext {
+    return this.r!.asyncContext;
+  }
+
+  /** Its createContext values: its parent's when it was spawned, until it sets its own; null once settled. */
+  get contextValues(): ContextValues | null {
+    return this.r === null ? null : this.r.contextValues;
+  }
+
+  set contextValues(values: ContextValues | null) {
+    if (this.r !== null) this.r.contextValues = values;
+  }
+
+  /** When its deadline passes (Date.now() ms), 0 without one or once settled; the deadline list sets it. */
+  get deadlineAt(): number {
+    return this.r === null ? 0 : this.r.deadlineAt;
+  }
+
+  set deadlineAt(at: number) {
+    if (this.r !== null) this.r.deadlineAt = at;
   }
 
   private more(): FiberExtras<T, Fiber<unknown>> {
@@ -201,7 +196,7 @@ export class Fiber<T> implements Task<T>, FiberWaiter, FrameStack, Runnable, Chi
   }
 
   get depth(): number {
-    return frameDepth(this);
+    return this.r === null ? this.baseDepth + 1 : frameDepth(this.r);
   }
 
   get cancelling(): boolean {
@@ -238,7 +233,7 @@ export class Fiber<T> implements Task<T>, FiberWaiter, FrameStack, Runnable, Chi
   }
 
   chain(): string[] {
-    const own = frameNames(this);
+    const own = this.r === null ? [this.name] : frameNames(this.r);
     return this.parent === null ? own : this.parent.chain().concat(own);
   }
 
@@ -285,7 +280,10 @@ export class Fiber<T> implements Task<T>, FiberWaiter, FrameStack, Runnable, Chi
   }
 
   [Symbol.iterator](): Iterator<Yieldable, T, unknown> {
-    return join<T>(this)[Symbol.iterator]();
+    if (this.state !== DONE) return join<T>(this)[Symbol.iterator]();
+    // settled: `yield* task` takes its outcome without a wait
+    if (this.observer === null) this.observer = OBSERVED;
+    return new SettledJoin<T>(this.outcome !== OK, this.outcomeValue());
   }
 
   markObserved(): void {
@@ -305,8 +303,12 @@ export class Fiber<T> implements Task<T>, FiberWaiter, FrameStack, Runnable, Chi
     else this.extras?.removeObserver(observer);
   }
 
-  outcomeForObserver(): [boolean, unknown] {
-    return [this.outcome !== OK, this.outcomeValue()];
+  settledInError(): boolean {
+    return this.outcome !== OK;
+  }
+
+  settledWith(): unknown {
+    return this.outcomeValue();
   }
 
   /**
@@ -327,12 +329,11 @@ export class Fiber<T> implements Task<T>, FiberWaiter, FrameStack, Runnable, Chi
   }
 
   clearDeadline(): number {
-    const ms = this.deadlineNode === null ? 0 : this.deadlineMs;
-    if (this.deadlineNode !== null) {
-      this.admission.deadlines.remove(this.deadlineNode, this.deadlineMs);
-      this.deadlineNode = null;
-    }
-    return ms;
+    const r = this.r;
+    if (r === null || r.deadlineNode === null) return 0;
+    this.admission.deadlines.remove(r.deadlineNode, r.deadlineMs);
+    r.deadlineNode = null;
+    return r.deadlineMs;
   }
 
   // ------------------------------------------------------------------ Waiter (for effect kinds)
@@ -341,34 +342,48 @@ export class Fiber<T> implements Task<T>, FiberWaiter, FrameStack, Runnable, Chi
     return this;
   }
 
+  /** An effect kind's state for the wait in progress. */
+  get waitHandle(): unknown {
+    return this.r === null ? null : this.r.waitHandle;
+  }
+
+  set waitHandle(handle: unknown) {
+    if (this.r !== null) this.r.waitHandle = handle;
+  }
+
   settleWait(value: unknown, isError: boolean): void {
-    const settled = this.pending;
+    const r = this.r;
+    if (r === null) return;
+    const settled = r.pending;
     if (settled === null) return;
-    this.pending = null;
-    this.waitHandle = null;
+    r.pending = null;
+    r.waitHandle = null;
     if (this.state === RUNNING) {
       // settled synchronously from inside kind.start(): the run loop picks it up
-      this.settledSync = true;
-      this.resumeMode = isError ? THROW : NEXT;
-      this.resumeValue = value;
+      r.settledSync = true;
+      r.resumeMode = isError ? THROW : NEXT;
+      r.resumeValue = value;
       return;
     }
-    if (!isError && settled.kind.unclaimed !== undefined) this.unclaimed = settled;
+    if (!isError && settled.kind.unclaimed !== undefined) r.unclaimed = settled;
     this.resume(isError ? THROW : NEXT, value);
   }
 
   waitPromise(promise: PromiseLike<unknown>): void {
-    if (this.onFulfilled === null) this.makePromiseCallbacks();
-    promise.then(this.onFulfilled, this.onRejected);
+    const r = this.r!;
+    if (r.onFulfilled === null) this.makePromiseCallbacks(r);
+    promise.then(r.onFulfilled, r.onRejected);
   }
 
   forgetPromise(): void {
-    this.onFulfilled = null;
-    this.onRejected = null;
+    const r = this.r;
+    if (r === null) return;
+    r.onFulfilled = null;
+    r.onRejected = null;
   }
 
   pushFrame(frame: Frame, name: string): StackBudgetError | null {
-    const err = pushFrame(this, frame, name, this.admission.maxDepth);
+    const err = pushFrame(this.r!, frame, name, this.admission.maxDepth);
     if (err === null) this.admission.noteDepth(this.depth);
     return err;
   }
@@ -379,10 +394,13 @@ export class Fiber<T> implements Task<T>, FiberWaiter, FrameStack, Runnable, Chi
     body: Frame | null,
     name: string,
     scoped: boolean,
+    observer: TaskObserver | null = null,
   ): Task<R> {
     const maxDepth = this.admission.maxDepth;
     if (this.depth + 1 > maxDepth) throw new StackBudgetError([...this.chain(), name], maxDepth);
     const child = new Fiber<R>(this.admission, name, body ?? makeBody(fn!, args!), this, scoped);
+    // told before the child starts: it runs at once, and may end before spawnChild returns
+    if (observer !== null) child.addObserver(observer);
     const extras = this.more();
     if (extras.children === null) extras.children = new Children<Fiber<unknown>>();
     this.admission.childStarted(child.depth);
@@ -401,14 +419,15 @@ export class Fiber<T> implements Task<T>, FiberWaiter, FrameStack, Runnable, Chi
 
   armDeadline(ms: number): void {
     if (ms > 0 && Number.isFinite(ms)) {
-      this.deadlineMs = ms;
-      this.deadlineNode = this.admission.deadlines.add(this, ms);
+      const r = this.r!;
+      r.deadlineMs = ms;
+      r.deadlineNode = this.admission.deadlines.add(this, ms);
     }
   }
 
   /** The deadline list says the deadline passed. */
   expire(ms: number): void {
-    this.deadlineNode = null;
+    if (this.r !== null) this.r.deadlineNode = null;
     this.requestCancel(CancelReason.deadline(`deadline of ${ms} ms passed`), NO_FAILURE);
   }
 
@@ -438,9 +457,10 @@ export class Fiber<T> implements Task<T>, FiberWaiter, FrameStack, Runnable, Chi
       const fn = extras.deferredFn;
       const args = extras.deferredArgs;
       this.leaveQueue();
-      if (fn !== null) this.frame = makeBody(fn, args!);
+      if (fn !== null) this.r!.frame = makeBody(fn, args!);
     }
-    this.resume(NEXT, undefined);
+    if (this.parent !== null && isRunning()) runNested(this, NEXT, undefined);
+    else this.resume(NEXT, undefined);
   }
 
   // ------------------------------------------------------------------ the run loop
@@ -449,8 +469,9 @@ export class Fiber<T> implements Task<T>, FiberWaiter, FrameStack, Runnable, Chi
   private resume(mode: number, value: unknown): void {
     if (isRunning()) {
       this.state = READY;
-      this.resumeMode = mode;
-      this.resumeValue = value;
+      const r = this.r!;
+      r.resumeMode = mode;
+      r.resumeValue = value;
       runLater(this);
       return;
     }
@@ -459,44 +480,46 @@ export class Fiber<T> implements Task<T>, FiberWaiter, FrameStack, Runnable, Chi
 
   runQueued(): void {
     if (this.state !== READY) return;
-    const value = this.resumeValue;
-    this.resumeValue = undefined;
-    this.run(this.resumeMode, value);
+    const r = this.r!;
+    const value = r.resumeValue;
+    r.resumeValue = undefined;
+    this.run(r.resumeMode, value);
   }
 
   /** Drives the top frame until it waits or the body ends. */
   run(mode: number, value: unknown): void {
     this.state = RUNNING;
+    const r = this.r!;
     const fairnessSteps = this.admission.fairnessSteps;
     for (;;) {
-      if (this.cancelReason !== null && this.unwindFloor < 0) {
-        if (this.unclaimed !== null) this.giveBackUnclaimed(mode, value);
-        this.unwindFloor = this.frameCount();
+      if (this.cancelReason !== null && r.unwindFloor < 0) {
+        if (r.unclaimed !== null) this.giveBackUnclaimed(mode, value);
+        r.unwindFloor = this.frameCount();
         mode = RETURN;
         value = undefined;
       }
       const turn = currentTurn();
-      if (this.turnSeen !== turn) {
-        this.turnSeen = turn;
-        this.turnSteps = 0;
-      } else if (++this.turnSteps > fairnessSteps) {
+      if (r.turnSeen !== turn) {
+        r.turnSeen = turn;
+        r.turnSteps = 0;
+      } else if (++r.turnSteps > fairnessSteps) {
         this.yieldToEventLoop(mode, value);
         return;
       }
-      if (this.unclaimed !== null) this.unclaimed = null; // the value is the coroutine's now
+      if (r.unclaimed !== null) r.unclaimed = null; // the value is the coroutine's now
 
-      const frame = this.frame!;
+      const frame = r.frame!;
       let res: IteratorResult<unknown, unknown>;
       try {
         res = mode === NEXT ? frame.next(value) : mode === THROW ? frame.throw!(value) : frame.return!(value);
       } catch (thrown) {
-        const err = asStackBudget(thrown, this, this.admission.maxDepth);
+        const err = asStackBudget(thrown, r, this.admission.maxDepth);
         annotateChain(err, this.chain());
-        if (!popFrame(this)) {
+        if (!popFrame(r)) {
           this.bodyEnded(true, err);
           return;
         }
-        if (this.unwindFloor >= 0 && this.unwoundCaller()) {
+        if (r.unwindFloor >= 0 && this.unwoundCaller()) {
           this.more().recordCleanupError(err);
           mode = RETURN;
           value = undefined;
@@ -509,11 +532,11 @@ export class Fiber<T> implements Task<T>, FiberWaiter, FrameStack, Runnable, Chi
 
       if (res.done === true) {
         value = res.value;
-        if (!popFrame(this)) {
+        if (!popFrame(r)) {
           this.bodyEnded(false, value);
           return;
         }
-        mode = this.unwindFloor >= 0 && this.unwoundCaller() ? RETURN : NEXT;
+        mode = r.unwindFloor >= 0 && this.unwoundCaller() ? RETURN : NEXT;
         continue;
       }
 
@@ -526,24 +549,24 @@ export class Fiber<T> implements Task<T>, FiberWaiter, FrameStack, Runnable, Chi
           continue;
         }
       }
-      if (this.cancelReason !== null && this.unwindFloor < 0) continue;
+      if (this.cancelReason !== null && r.unwindFloor < 0) continue;
       if (yielded instanceof Effect) {
-        this.pending = yielded;
+        r.pending = yielded;
         try {
           yielded.kind.start(this, yielded.a, yielded.b);
         } catch (err) {
-          if (this.pending === yielded) this.pending = null;
-          this.settledSync = false;
+          if (r.pending === yielded) r.pending = null;
+          r.settledSync = false;
           mode = THROW;
           value = err;
           continue;
         }
       } else if (isThenable(yielded)) {
-        this.pending = PROMISE_WAIT;
+        r.pending = PROMISE_WAIT;
         try {
           this.waitPromise(yielded);
         } catch (err) {
-          this.pending = null;
+          r.pending = null;
           mode = THROW;
           value = err;
           continue;
@@ -555,15 +578,15 @@ export class Fiber<T> implements Task<T>, FiberWaiter, FrameStack, Runnable, Chi
         continue;
       } else {
         mode = THROW;
-        value = new InvalidYieldError(this.frameName, yielded);
+        value = new InvalidYieldError(r.frameName, yielded);
         continue;
       }
 
-      if (this.settledSync) {
-        this.settledSync = false;
-        mode = this.resumeMode;
-        value = this.resumeValue;
-        this.resumeValue = undefined;
+      if (r.settledSync) {
+        r.settledSync = false;
+        mode = r.resumeMode;
+        value = r.resumeValue;
+        r.resumeValue = undefined;
         continue;
       }
       this.state = WAITING;
@@ -572,60 +595,68 @@ export class Fiber<T> implements Task<T>, FiberWaiter, FrameStack, Runnable, Chi
   }
 
   private frameCount(): number {
-    return this.frame === null ? 0 : 1 + (this.outer === null ? 0 : this.outer.length >> 1);
+    const r = this.r!;
+    return r.frame === null ? 0 : 1 + (r.outer === null ? 0 : r.outer.length >> 1);
   }
 
   /** A frame ended while unwinding: true when it was being unwound (its caller unwinds next). */
   private unwoundCaller(): boolean {
     const below = this.frameCount();
-    if (below + 1 > this.unwindFloor) return false;
-    this.unwindFloor = below;
+    const r = this.r!;
+    if (below + 1 > r.unwindFloor) return false;
+    r.unwindFloor = below;
     return true;
   }
 
   private yieldToEventLoop(mode: number, value: unknown): void {
-    this.resumeMode = mode;
-    this.resumeValue = value;
-    this.pending = FAIRNESS_WAIT;
+    const r = this.r!;
+    r.resumeMode = mode;
+    r.resumeValue = value;
+    r.pending = FAIRNESS_WAIT;
     this.waitHandle = setImmediate(resumeAfterFairness, this);
     this.state = WAITING;
   }
 
   /** Resumes after a fairness yield with the step that was put off. */
   resumeDeferred(): void {
-    if (this.pending !== FAIRNESS_WAIT) return;
-    this.pending = null;
-    this.waitHandle = null;
-    const value = this.resumeValue;
-    this.resumeValue = undefined;
-    this.resume(this.resumeMode, value);
+    const r = this.r;
+    if (r === null || r.pending !== FAIRNESS_WAIT) return;
+    r.pending = null;
+    r.waitHandle = null;
+    const value = r.resumeValue;
+    r.resumeValue = undefined;
+    this.resume(r.resumeMode, value);
   }
 
-  private makePromiseCallbacks(): void {
+  private makePromiseCallbacks(r: FiberRun<Fiber<unknown>>): void {
+    // forgetPromise() and the fiber's end clear them: a promise left behind then calls back to nothing
     const fulfilled = (value: unknown): void => {
-      if (this.onFulfilled === fulfilled) this.settleWait(value, false);
+      if (r.onFulfilled === fulfilled) this.settleWait(value, false);
     };
     const rejected = (reason: unknown): void => {
-      if (this.onFulfilled === fulfilled) this.settleWait(reason, true);
+      if (r.onFulfilled === fulfilled) this.settleWait(reason, true);
     };
-    this.onFulfilled = fulfilled;
-    this.onRejected = rejected;
+    r.onFulfilled = fulfilled;
+    r.onRejected = rejected;
   }
 
   private abandonWait(): void {
-    const pending = this.pending;
+    const r = this.r;
+    if (r === null) return;
+    const pending = r.pending;
     if (pending === null) return;
-    this.pending = null;
+    r.pending = null;
     pending.kind.abandon(this, pending.a, pending.b);
-    this.waitHandle = null;
+    r.waitHandle = null;
     // a step put off by the fairness budget, and the value it was to resume with
-    if (this.unclaimed !== null) this.giveBackUnclaimed(this.resumeMode, this.resumeValue);
+    if (r.unclaimed !== null) this.giveBackUnclaimed(r.resumeMode, r.resumeValue);
   }
 
   /** The coroutine unwinds without resuming with the value its last wait settled with: the kind takes it back. */
   private giveBackUnclaimed(mode: number, value: unknown): void {
-    const effect = this.unclaimed!;
-    this.unclaimed = null;
+    const r = this.r!;
+    const effect = r.unclaimed!;
+    r.unclaimed = null;
     if (mode !== NEXT) return;
     try {
       effect.kind.unclaimed!(value, effect.a, effect.b);
@@ -674,7 +705,7 @@ export class Fiber<T> implements Task<T>, FiberWaiter, FrameStack, Runnable, Chi
     this.extras?.children?.interruptAll();
     if (this.state === WAITING && this.cancelReason !== null) {
       this.abandonWait();
-      this.unwindFloor = this.frameCount();
+      this.r!.unwindFloor = this.frameCount();
       this.resume(RETURN, undefined);
     }
   }
@@ -691,7 +722,7 @@ export class Fiber<T> implements Task<T>, FiberWaiter, FrameStack, Runnable, Chi
         value = unyielded;
       }
     }
-    this.outer = null;
+    this.r!.outer = null;
     const releases = this.extras?.releases;
     if (releases != null && releases.running) {
       releases.running = false;
@@ -763,12 +794,16 @@ export class Fiber<T> implements Task<T>, FiberWaiter, FrameStack, Runnable, Chi
     }
     const wasStarted = this.state !== QUEUED;
     this.state = DONE;
-    this.frame = null;
-    this.onFulfilled = null;
-    this.onRejected = null;
-    if (this.deadlineNode !== null) {
-      this.admission.deadlines.remove(this.deadlineNode, this.deadlineMs);
-      this.deadlineNode = null;
+    const r = this.r;
+    if (r !== null) {
+      // a promise it waited on may still call back: its callbacks must find nothing to resume
+      r.onFulfilled = null;
+      r.onRejected = null;
+      if (r.deadlineNode !== null) {
+        this.admission.deadlines.remove(r.deadlineNode, r.deadlineMs);
+        r.deadlineNode = null;
+      }
+      this.r = null;
     }
     const extras = this.extras;
     const bubble = this.outcome === FAILED && !this.scoped && this.observer === null;
@@ -804,9 +839,10 @@ export class Fiber<T> implements Task<T>, FiberWaiter, FrameStack, Runnable, Chi
   /** Runs the releases as the coroutine's last frame: not cut by a cancellation, only by a deadline. */
   private runReleases(releases: Releases): void {
     releases.running = true;
-    this.unwindFloor = 0;
-    this.frame = releases.run(this);
-    this.frameName = this.name;
+    const r = this.r!;
+    r.unwindFloor = 0;
+    r.frame = releases.run(this);
+    r.frameName = this.name;
     this.resume(NEXT, undefined);
   }
 
@@ -844,6 +880,21 @@ export class Fiber<T> implements Task<T>, FiberWaiter, FrameStack, Runnable, Chi
 
   get isObserved(): boolean {
     return this.observer !== null;
+  }
+}
+
+/** `yield* task` of a settled task: its first `next()` ends the delegation with the value, or throws the error. */
+class SettledJoin<T> implements Iterator<Yieldable, T, unknown> {
+  readonly done = true;
+
+  constructor(
+    private readonly failed: boolean,
+    readonly value: unknown,
+  ) {}
+
+  next(): IteratorResult<Yieldable, T> {
+    if (this.failed) throw this.value;
+    return this as unknown as IteratorResult<Yieldable, T>;
   }
 }
 

@@ -48,8 +48,10 @@ export interface Task<T> extends Promise<T>, Operable<T> {
   markObserved(): void;
   addObserver(observer: TaskObserver): void;
   removeObserver(observer: TaskObserver): void;
-  /** The settled outcome as [isError, value]: cancelled tasks give a CancelledError. */
-  outcomeForObserver(): [boolean, unknown];
+  /** Once settled: true when it failed or was cancelled, and `settledWith()` is then the error. */
+  settledInError(): boolean;
+  /** Once settled: its value, or its error (a cancelled task's CancelledError is made on the first ask). */
+  settledWith(): unknown;
 }
 
 /**

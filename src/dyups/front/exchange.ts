@@ -373,7 +373,8 @@ export class FrontExchange implements ResponseSink, TaskObserver {
 
   /** @internal The handler's coroutine ended: the rest of the response, or the error it ended with. */
   onTaskSettled(task: Task<unknown>): void {
-    const [isError, value] = task.outcomeForObserver();
+    const isError = task.settledInError();
+    const value = task.settledWith();
     if (this.ended) return;
     if (isError) this.fail(value);
     else this.finish(value);

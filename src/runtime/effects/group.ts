@@ -4,7 +4,7 @@ import type { Effect, EffectConstructor } from '../effect.js';
 import type { FiberWaiter } from '../task.js';
 import type { Task, TaskObserver } from '../types.js';
 import { checking } from '../unyielded.js';
-import { frameOf, isNativePromise, notAwaitable, operandName } from './operand.js';
+import { frameOf, isAwaitable, isNativePromise, notAwaitable, operandName } from './operand.js';
 import type { Awaitable, ResultOf } from './operand.js';
 
 const ALL = 0;
@@ -25,6 +25,8 @@ class Group {
   /** Promise members not settled yet: once the group is decided they are left, counted as settled. */
   private promises = 0;
   private decided = false;
+  /** Members are still being started: a member that settles at once must not finish the group early. */
+  starting = true;
   private finished = false;
   private outcomeIsError = false;
   private outcome: unknown = undefined;
@@ -41,6 +43,11 @@ class Group {
     this.results = new Array<unknown>(size);
   }
 
+  /** True once the outcome is known: members not started yet are then never started. */
+  get isDecided(): boolean {
+    return this.decided;
+  }
+
   add(op: unknown, index: number): void {
     if (isNativePromise(op)) {
       this.remaining++;
@@ -51,12 +58,12 @@ class Group {
       );
       return;
     }
-    const frame = frameOf(op);
-    if (frame === null) throw notAwaitable(this.place(index), op);
-    const child = this.parent.spawnChild<unknown>(null, null, frame, operandName(op), true);
-    child.addObserver(new Member(this, index));
-    this.children.push(child);
+    const frame = frameOf(op)!;
+    const name = frame === op ? 'generator' : operandName(op);
     this.remaining++;
+    // the child runs to its first wait inside spawnChild: it may settle, and decide the group, before it returns
+    const child = this.parent.spawnChild<unknown>(null, null, frame, name, true, new Member(this, index));
+    if (!child.done) this.children.push(child);
   }
 
   /** Where operand `index` was given, for errors: "race() 'fast'", "all() item 2". */
@@ -71,8 +78,7 @@ class Group {
     this.remaining--;
     if (this.detached) return;
     if (!this.decided) {
-      const [isError, value] = child.outcomeForObserver();
-      this.memberSettled(index, isError, value);
+      this.memberSettled(index, child.settledInError(), child.settledWith());
     }
     this.finishWhenSettled();
   }
@@ -128,8 +134,8 @@ class Group {
   }
 
   /** Resumes the parent once every member has settled (a child cancelled by decide may settle at once). */
-  private finishWhenSettled(): void {
-    if (this.remaining !== 0 || this.finished || this.detached) return;
+  finishWhenSettled(): void {
+    if (this.remaining !== 0 || this.starting || this.finished || this.detached) return;
     this.finished = true;
     if (!this.decided) {
       // all(): every member succeeded
@@ -185,13 +191,20 @@ function startGroup(fiber: FiberWaiter<Group>, input: Operations, ms: number, mo
     fiber.settleWait(keys === null ? [] : {}, false);
     return;
   }
+  // every operand checked before any starts: a refused group runs nothing
+  for (let i = 0; i < ops.length; i++) {
+    const op = ops[i];
+    if (!isAwaitable(op)) throw notAwaitable(group.place(i), op);
+  }
   try {
-    for (let i = 0; i < ops.length; i++) group.add(ops[i], i);
+    for (let i = 0; i < ops.length && !group.isDecided; i++) group.add(ops[i], i);
   } catch (err) {
     group.detach();
     throw err;
   }
-  if (mode === TIMEOUT) group.timer = setTimeout(onGroupTimeout, group.ms, group);
+  group.starting = false;
+  if (mode === TIMEOUT && !group.isDecided) group.timer = setTimeout(onGroupTimeout, group.ms, group);
+  group.finishWhenSettled();
 }
 
 /** Array.isArray, narrowing a readonly array too. */

@@ -7,8 +7,7 @@ class JoinObserver implements TaskObserver {
   constructor(readonly joiner: Waiter) {}
 
   onTaskSettled(task: Task<unknown>): void {
-    const [isError, value] = task.outcomeForObserver();
-    this.joiner.settleWait(value, isError);
+    this.joiner.settleWait(task.settledWith(), task.settledInError());
   }
 }
 
@@ -21,8 +20,7 @@ const JOIN = defineKind<Task<unknown>, undefined, JoinObserver>({
     }
     if (target.done) {
       target.markObserved();
-      const [isError, value] = target.outcomeForObserver();
-      waiter.settleWait(value, isError);
+      waiter.settleWait(target.settledWith(), target.settledInError());
       return;
     }
     const observer = new JoinObserver(waiter);

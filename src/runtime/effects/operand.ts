@@ -36,6 +36,11 @@ export function frameOf(op: unknown): Frame | null {
   return null;
 }
 
+/** True for what frameOf turns into a frame, without making it. */
+export function isAwaitable(op: unknown): boolean {
+  return op instanceof Effect || isIterator(op) || isTask(op) || isThenable(op) || isOperableObject(op);
+}
+
 /** The name of the child task that runs an Awaitable, for its chain. */
 export function operandName(op: unknown): string {
   if (op instanceof Effect) return op.kind.name;

@@ -1,0 +1,146 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { Scheduler, all, createContext, race, self, sleep, spawn } from '../../src/index.js';
+import type { Operation, Task } from '../../src/index.js';
+
+// A child starts as an async function called does: at once, up to its first wait, before its parent goes on.
+describe('when children start', () => {
+  it('spawn runs the child up to its first wait before the parent goes on', async () => {
+    const scheduler = new Scheduler();
+    const log: string[] = [];
+    await scheduler.go(function* parent() {
+      const child = yield* spawn(function* child() {
+        log.push('child before wait');
+        yield* sleep(1);
+        log.push('child after wait');
+      });
+      log.push('parent after spawn');
+      yield* child;
+    });
+    assert.deepEqual(log, ['child before wait', 'parent after spawn', 'child after wait']);
+  });
+
+  it('a child that ends at once is settled when spawn returns; joining it takes its outcome', async () => {
+    const scheduler = new Scheduler();
+    const result = await scheduler.go(function* parent() {
+      const ok = yield* spawn(function* () {
+        return 7;
+      });
+      const failing = yield* spawn(function* (): Operation<number> {
+        yield* sleep(0);
+        throw new Error('late');
+      });
+      const status = ok.status;
+      const value = yield* ok;
+      let caught = '';
+      try {
+        yield* failing;
+      } catch (err) {
+        caught = (err as Error).message;
+      }
+      return { status, value, caught };
+    });
+    assert.deepEqual(result, { status: 'completed', value: 7, caught: 'late' });
+  });
+
+  it('a child failing at once fails its parent, which unwinds from the spawn', async () => {
+    const scheduler = new Scheduler();
+    const log: string[] = [];
+    const parent = scheduler.go(function* parent() {
+      try {
+        yield* spawn(function* boom(): Operation<void> {
+          throw new Error('boom');
+        });
+        log.push('must not run: the spawn is where the parent is cancelled');
+        yield* sleep(60_000);
+      } finally {
+        log.push('parent finally');
+      }
+    });
+    await assert.rejects(parent, /boom/);
+    assert.deepEqual(log, ['parent finally']);
+  });
+
+  it('the child runs as itself: self(), context values and what it sets are its own', async () => {
+    const scheduler = new Scheduler();
+    const ctx = createContext('start-order', 'root');
+    const seen = await scheduler.go(function* parent() {
+      let childTask: Task<unknown> | null = null;
+      let childSelf: Task<unknown> | null = null;
+      let childValue = '';
+      let inner = '';
+      yield* ctx.with(
+        'parent',
+        (function* () {
+          childTask = yield* spawn(function* child() {
+            childSelf = yield* self();
+            childValue = yield* ctx.get();
+            yield* ctx.with(
+              'child',
+              (function* () {
+                inner = yield* ctx.get();
+                yield* sleep(1);
+              })(),
+            );
+          });
+        })(),
+      );
+      const parentValue = yield* ctx.get();
+      yield* childTask!;
+      return { same: childSelf === childTask, childValue, inner, parentValue };
+    });
+    assert.deepEqual(seen, { same: true, childValue: 'parent', inner: 'child', parentValue: 'root' });
+  });
+
+  it('all() members start in turn; one failing at once stops the ones after it from starting', async () => {
+    const scheduler = new Scheduler();
+    const started: string[] = [];
+    function* member(name: string, fail: boolean): Operation<string> {
+      started.push(name);
+      if (fail) throw new Error(`${name} failed`);
+      yield* sleep(60_000);
+      return name;
+    }
+    const outcome = scheduler.go(function* () {
+      return yield* all([member('a', false), member('b', true), member('c', false)]);
+    });
+    await assert.rejects(outcome, /b failed/);
+    // the generators were all made by the caller; only a and b were run
+    assert.deepEqual(started, ['a', 'b']);
+    assert.equal(scheduler.stats().live, 0);
+  });
+
+  it('all() with members that end at once, and others that wait, returns every result in order', async () => {
+    const scheduler = new Scheduler();
+    function* now(v: number): Operation<number> {
+      return v;
+    }
+    function* later(v: number): Operation<number> {
+      yield* sleep(1);
+      return v;
+    }
+    const results = await scheduler.go(function* () {
+      const mixed = yield* all([now(1), later(2), now(3)]);
+      const instant = yield* all([now(4), now(5)]);
+      const keyed = yield* all({ x: now(6), y: later(7) });
+      return [mixed, instant, keyed];
+    });
+    assert.deepEqual(results, [[1, 2, 3], [4, 5], { x: 6, y: 7 }]);
+  });
+
+  it('race(): a member that settles at once wins, and the members after it never start', async () => {
+    const scheduler = new Scheduler();
+    const started: string[] = [];
+    function* contender(name: string, ms: number): Operation<string> {
+      started.push(name);
+      if (ms > 0) yield* sleep(ms);
+      return name;
+    }
+    const winner = await scheduler.go(function* () {
+      return yield* race({ slow: contender('slow', 60_000), quick: contender('quick', 0), never: contender('never', 1) });
+    });
+    assert.deepEqual(winner, { quick: 'quick' });
+    assert.deepEqual(started, ['slow', 'quick']);
+    assert.equal(scheduler.stats().live, 0);
+  });
+});
