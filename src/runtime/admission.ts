@@ -7,7 +7,8 @@ import {
 } from '../errors/index.js';
 import { abortReason, cancelOnAbort, checkSignal } from './abort-signal.js';
 import { DeadlineList } from './deadlines.js';
-import { isIterator } from './effect.js';
+import { Effect, isIterator } from './effect.js';
+import { frameOf } from './effects/operand.js';
 import { bodyName, makeBody } from './frames.js';
 import { LinkedQueue } from './queue.js';
 import { SiblingList } from './sibling-list.js';
@@ -134,10 +135,12 @@ export class Admission implements FiberHost {
       this.rejected++;
       throw new BudgetExceededError(this.name, this.concurrency, this.queue.length);
     }
-    const isFrame = isIterator(body);
-    if (!isFrame && typeof body !== 'function') {
+    // an effect given as the body is run by a frame that yields it: iterating it directly would end at once
+    const runs: Body<T, A> = body instanceof Effect ? (frameOf(body) as Body<T, A>) : body;
+    const isFrame = isIterator(runs);
+    if (!isFrame && typeof runs !== 'function') {
       throw new InvalidArgumentError(
-        `go() needs a generator function or a generator, got ${body === null ? 'null' : typeof body}`,
+        `go() needs a generator function or a generator, got ${runs === null ? 'null' : typeof runs}`,
       );
     }
     const deadline =
@@ -150,10 +153,10 @@ export class Admission implements FiberHost {
     }
     let fiber: Fiber<T>;
     if (admitNow) {
-      fiber = new Fiber<T>(this, name, isFrame ? body : makeBody(body, args), null, false);
+      fiber = new Fiber<T>(this, name, isFrame ? runs : makeBody(runs, args), null, false);
     } else {
-      fiber = new Fiber<T>(this, name, isFrame ? body : null, null, false);
-      fiber.deferBody(isFrame ? null : body, isFrame ? null : args, this.queue.push(fiber));
+      fiber = new Fiber<T>(this, name, isFrame ? runs : null, null, false);
+      fiber.deferBody(isFrame ? null : runs, isFrame ? null : args, this.queue.push(fiber));
       if (this.queueTimeout > 0) setTimeout(expireQueued, this.queueTimeout, fiber, this.queueTimeout).unref();
     }
     fiber.armDeadline(deadline);

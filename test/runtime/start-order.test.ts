@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { Scheduler, all, createContext, race, self, sleep, spawn } from '../../src/index.js';
+import { Scheduler, all, call, createContext, race, self, sleep, spawn, spawnDetached } from '../../src/index.js';
 import type { Operation, Task } from '../../src/index.js';
 
 // A child starts as an async function called does: at once, up to its first wait, before its parent goes on.
@@ -142,5 +142,23 @@ describe('when children start', () => {
     assert.deepEqual(winner, { quick: 'quick' });
     assert.deepEqual(started, ['slow', 'quick']);
     assert.equal(scheduler.stats().live, 0);
+  });
+});
+
+describe('an effect as the body of spawn, spawnDetached or go', () => {
+  it('runs the effect and settles with its value, instead of ending at once with undefined', async () => {
+    const scheduler = new Scheduler();
+    const results = await scheduler.go(function* () {
+      const slept = yield* spawn(sleep(5));
+      const called = yield* spawn(call(Promise.resolve('called')));
+      const detached = yield* spawnDetached(call(Promise.resolve('detached')));
+      const statusAfterSpawn = slept.status;
+      return [statusAfterSpawn, yield* slept, yield* called, yield* detached];
+    });
+    assert.deepEqual(results, ['waiting', undefined, 'called', 'detached']);
+    assert.equal(await scheduler.go(call(Promise.resolve('root'))), 'root');
+    const root = scheduler.go(sleep(5));
+    assert.equal(root.status, 'waiting');
+    await root;
   });
 });

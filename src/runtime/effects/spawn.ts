@@ -5,6 +5,7 @@ import { bodyName } from '../frames.js';
 import type { FiberWaiter } from '../task.js';
 import type { Body, Task } from '../types.js';
 import { checking } from '../unyielded.js';
+import { frameOf, operandName } from './operand.js';
 
 const NO_ARGS: unknown[] = [];
 
@@ -14,7 +15,7 @@ const SPAWN = defineKind<Body<unknown, never[]>, unknown[], unknown, FiberWaiter
     const child =
       typeof body === 'function'
         ? fiber.spawnChild(body, args, null, bodyName(body), false)
-        : fiber.spawnChild(null, null, body, 'generator', false);
+        : fiber.spawnChild(null, null, frameOf(body)!, operandName(body), false);
     fiber.settleWait(child, false);
   },
   abandon() {},
