@@ -128,13 +128,20 @@ export class Fiber<T> implements Task<T>, FiberWaiter, Runnable, Child, Parent, 
    */
   private observer: TaskObserver | null = null;
 
-  constructor(admission: FiberHost, name: string, body: Frame | null, parent: Fiber<unknown> | null, scoped: boolean) {
+  constructor(
+    admission: FiberHost,
+    name: string,
+    body: Frame | null,
+    parent: Fiber<unknown> | null,
+    scoped: boolean,
+    baseDepth = parent === null ? 0 : parent.depth,
+  ) {
     this.id = nextTaskId++;
     this.admission = admission;
     this.name = name;
     this.parent = parent;
     this.scoped = scoped;
-    this.baseDepth = parent === null ? 0 : parent.depth;
+    this.baseDepth = baseDepth;
     this.r =
       parent === null
         ? new FiberRun<Fiber<unknown>>(this, body, name, 0, captureAsyncContext(), null)
@@ -397,13 +404,14 @@ export class Fiber<T> implements Task<T>, FiberWaiter, Runnable, Child, Parent, 
     observer: TaskObserver | null = null,
   ): Task<R> {
     const maxDepth = this.admission.maxDepth;
-    if (this.depth + 1 > maxDepth) throw new StackBudgetError([...this.chain(), name], maxDepth);
-    const child = new Fiber<R>(this.admission, name, body ?? makeBody(fn!, args!), this, scoped);
+    const depth = this.depth;
+    if (depth + 1 > maxDepth) throw new StackBudgetError([...this.chain(), name], maxDepth);
+    const child = new Fiber<R>(this.admission, name, body ?? makeBody(fn!, args!), this, scoped, depth);
     // told before the child starts: it runs at once, and may end before spawnChild returns
     if (observer !== null) child.addObserver(observer);
     const extras = this.more();
     if (extras.children === null) extras.children = new Children<Fiber<unknown>>();
-    this.admission.childStarted(child.depth);
+    this.admission.childStarted(depth + 1);
     extras.children.attach(this, child);
     return child;
   }
