@@ -39,7 +39,6 @@ const WAITING = 3;
 const JOINING = 4;
 const DONE = 5;
 
-
 // Fiber.outcome
 const PENDING = 0;
 const OK = 1;
@@ -108,8 +107,6 @@ export class Fiber<T> implements Task<T>, FiberWaiter, Runnable, Child, Parent, 
   private state = QUEUED;
   private outcome = PENDING;
   private settledValue: unknown = undefined;
-
-
 
   private cancelReason: CancelReason | null = null;
   readonly baseDepth: number;

@@ -137,7 +137,11 @@ describe('when children start', () => {
       return name;
     }
     const winner = await scheduler.go(function* () {
-      return yield* race({ slow: contender('slow', 60_000), quick: contender('quick', 0), never: contender('never', 1) });
+      return yield* race({
+        slow: contender('slow', 60_000),
+        quick: contender('quick', 0),
+        never: contender('never', 1),
+      });
     });
     assert.deepEqual(winner, { quick: 'quick' });
     assert.deepEqual(started, ['slow', 'quick']);

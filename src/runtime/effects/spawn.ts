@@ -15,7 +15,7 @@ const SPAWN = defineKind<Body<unknown, never[]>, unknown[], unknown, FiberWaiter
     const child =
       typeof body === 'function'
         ? fiber.spawnChild(body, args, null, bodyName(body), false)
-        : fiber.spawnChild(null, null, frameOf(body)!, operandName(body), false);
+        : fiber.spawnChild(null, null, frameOf(body), operandName(body), false);
     fiber.settleWait(child, false);
   },
   abandon() {},
