@@ -1,6 +1,6 @@
-import { readFileSync } from 'node:fs';
 import { isAbsolute } from 'node:path';
 import { SSL_DEFAULTS } from './upstream.js';
+import { readTrustedCertificate } from './upstream-tls.js';
 import type { UpstreamSsl } from './upstream.js';
 
 /** A token of the group body (parse.ts's), as far as these directives need it. */
@@ -72,12 +72,7 @@ function onOff(arg: Word, name: string, fail: Fail): boolean {
 /** An absolute path to a readable file of PEM certificates (checked now: a bad one never reaches the proxy). */
 function trustedFile(arg: Word, fail: Fail): string {
   if (!isAbsolute(arg.text)) fail(arg, 'proxy_ssl_trusted_certificate needs an absolute path');
-  let text: string;
-  try {
-    text = readFileSync(arg.text, 'latin1');
-  } catch (err) {
-    return fail(arg, `cannot read the trusted certificate file: ${(err as NodeJS.ErrnoException).code ?? String(err)}`);
-  }
-  if (!text.includes('-----BEGIN CERTIFICATE-----')) fail(arg, 'the trusted certificate file holds no PEM certificate');
+  const read = readTrustedCertificate(arg.text);
+  if (!Buffer.isBuffer(read)) fail(arg, `proxy_ssl_trusted_certificate ${arg.text}: ${read.problem}`);
   return arg.text;
 }

@@ -184,11 +184,19 @@ describe('dyups: nginx-faithful proxying and per-group proxy settings', () => {
     assert.equal((await send('off.local')).status, 502);
     ok(table.update('tries.local', `${pair} proxy_next_upstream_tries 1;`));
     assert.equal((await send('tries.local')).status, 502);
+    // refused: nothing of the request was sent, so a POST goes to the next server too (as in nginx)
     ok(table.update('post.local', pair));
-    assert.equal((await send('post.local', { method: 'POST', body: 'x' })).status, 502);
-    ok(table.update('post-retry.local', `${pair} proxy_next_upstream error timeout non_idempotent;`));
-    const retried = seen(await send('post-retry.local', { method: 'POST', body: 'order=1' }));
-    assert.deepEqual([retried.name, retried.body], ['live', 'order=1']);
+    const refused = seen(await send('post.local', { method: 'POST', body: 'x' }));
+    assert.deepEqual([refused.name, refused.body], ['live', 'x']);
+    // a server that takes the request and closes: it was sent, so a POST goes on only with non_idempotent
+    // (and without a body: one streamed to the first server is not there to send again)
+    const closer = await upstream((req) => req.socket.destroy());
+    const sentPair = `server 127.0.0.1:${closer} max_fails=0; server 127.0.0.1:${live};`;
+    ok(table.update('post-sent.local', sentPair));
+    assert.equal((await send('post-sent.local', { method: 'POST' })).status, 502);
+    ok(table.update('post-retry.local', `${sentPair} proxy_next_upstream error timeout non_idempotent;`));
+    const retried = seen(await send('post-retry.local', { method: 'POST' }));
+    assert.deepEqual([retried.name, retried.method], ['live', 'POST']);
   });
 
   it("proxy_read_timeout per group cuts a slow server short of the listener's 60 s", async () => {

@@ -95,7 +95,7 @@ describe('dyups groups over TLS (proxy_ssl)', () => {
       ['proxy_ssl on; proxy_ssl_trusted_certificate ca.pem;', /needs an absolute path/],
       [
         'proxy_ssl on; proxy_ssl_trusted_certificate /nonexistent/ca.pem;',
-        /cannot read the trusted certificate file: ENOENT/,
+        /proxy_ssl_trusted_certificate \/nonexistent\/ca\.pem: cannot read it \(ENOENT\)/,
       ],
       [`proxy_ssl on; proxy_ssl_trusted_certificate ${pki.ca.keyFile};`, /holds no PEM certificate/],
     ];
