@@ -18,6 +18,7 @@ import { ProxyPlan } from './proxy-plan.js';
 import { absoluteTarget, hashKeyOf, hostOf } from './request-vars.js';
 import { proxyUpgrade, tunnelCounts } from './upgrade.js';
 import type { TunnelCounts, UpgradeOptions } from './upgrade.js';
+import { registerTunnelSource } from './tunnel-status.js';
 import { TrustedCertificateError, upstreamTlsOf } from './upstream-tls.js';
 
 export { hashKeyOf } from './request-vars.js';
@@ -260,6 +261,7 @@ export function buildProxyServer(
             progress,
             tunnelTimeout,
             counts: tunnels,
+            server: peer,
           };
           yield* proxyUpgrade(ctx, route.host, route.port, upgradeOptions);
         } else yield* proxyPass(ctx, route.host, route.port, passOptions);
@@ -316,5 +318,17 @@ export function buildProxyServer(
     errorLog,
     ...(options.tls ? { tls: serverTlsOptions(options.tls) } : {}),
   });
-  return Object.assign(server, { tunnels });
+  // /status shows every proxy of the process that has not been closed
+  const unregister = registerTunnelSource({ counts: tunnels, balancers });
+  const close = server.close.bind(server);
+  return Object.assign(server, {
+    tunnels,
+    close: async (): Promise<void> => {
+      try {
+        await close();
+      } finally {
+        unregister();
+      }
+    },
+  });
 }

@@ -135,7 +135,10 @@ describe('dyups over TLS: failed handshakes and trusted certificate files that g
       [dir, /cannot read it \(EISDIR\)/],
     ];
     for (const [file, problem] of cases) {
-      const result = table.update('bad.test', `server 127.0.0.1:1; proxy_ssl on; proxy_ssl_trusted_certificate ${file};`);
+      const result = table.update(
+        'bad.test',
+        `server 127.0.0.1:1; proxy_ssl on; proxy_ssl_trusted_certificate ${file};`,
+      );
       assert.equal(result.status, 400, file);
       assert.ok(result.message.includes(`proxy_ssl_trusted_certificate ${file}: `), result.message);
       assert.match(result.message, problem);
@@ -187,7 +190,9 @@ describe('dyups over TLS: failed handshakes and trusted certificate files that g
       () => loadState(state),
       (err: unknown) =>
         err instanceof StateFileError &&
-        err.message.includes(`state file ${state}, line 7: upstream 'tls.test': proxy_ssl_trusted_certificate ${missing}: cannot read it (ENOENT)`),
+        err.message.includes(
+          `state file ${state}, line 7: upstream 'tls.test': proxy_ssl_trusted_certificate ${missing}: cannot read it (ENOENT)`,
+        ),
     );
   });
 });
