@@ -45,8 +45,11 @@ export class SslDirectives {
         this.ssl.serverName = onOff(arg, name, fail);
         break;
       case 'proxy_ssl_name':
-        if (!/^[A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?$/.test(arg.text))
-          fail(arg, 'proxy_ssl_name is a host name (letters, digits, dots and dashes)');
+        if (!isHostName(arg.text))
+          fail(
+            arg,
+            'proxy_ssl_name is a host name (labels of 1 to 63 letters, digits and inner dashes, joined by dots; 253 at most)',
+          );
         this.ssl.name = arg.text;
         break;
       default:
@@ -62,6 +65,13 @@ export class SslDirectives {
     }
     return this.ssl;
   }
+}
+
+/** A DNS name as TLS sends and verifies it (an IPv4 address passes too: it is verified, never sent as SNI). */
+function isHostName(text: string): boolean {
+  return (
+    text.length <= 253 && text.split('.').every((label) => /^[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?$/.test(label))
+  );
 }
 
 function onOff(arg: Word, name: string, fail: Fail): boolean {

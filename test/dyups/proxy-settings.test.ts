@@ -55,7 +55,7 @@ interface Answer {
 
 function send(
   host: string,
-  options: { method?: string; body?: string; headers?: Record<string, string> } = {},
+  options: { method?: string; body?: string; headers?: Record<string, string>; path?: string } = {},
 ): Promise<Answer> {
   return new Promise((resolve, reject) => {
     const req = httpRequest(
@@ -63,7 +63,7 @@ function send(
         host: '127.0.0.1',
         port: proxyPort,
         method: options.method ?? 'GET',
-        path: '/p?q=1',
+        path: options.path ?? '/p?q=1',
         headers: { host, ...options.headers },
         agent: false,
       },
@@ -238,6 +238,18 @@ describe('dyups: nginx-faithful proxying and per-group proxy settings', () => {
     assert.equal(answer.headers['x-public'], 'yes');
   });
 
+  it("$arg_NAME is the argument as sent, as nginx's: never decoded into a line break or a character a header cannot hold", async () => {
+    const port = await upstream(echo('a'));
+    ok(table.update('args.local', `server 127.0.0.1:${port}; proxy_set_header X-Arg $arg_a;`));
+    const arg = async (query: string): Promise<string | undefined> =>
+      seen(await send('args.local', { path: `/p?${query}` })).headers['x-arg'];
+    assert.equal(await arg('a=plain'), 'plain');
+    assert.equal(await arg('a=%0D%0AX-Evil:%201'), '%0D%0AX-Evil:%201');
+    assert.equal(await arg('a=%F0%9F%98%80'), '%F0%9F%98%80');
+    assert.equal(await arg('b=1&A=upper&a=second'), 'upper', 'the first, its name in any case');
+    assert.equal(await arg('a'), undefined, 'an empty value drops the header');
+  });
+
   it('set_real_ip_from + real_ip_header give $remote_addr, X-Forwarded-For and ip_hash the client behind a trusted proxy', async () => {
     const port = await upstream(echo('r'));
     const realIp = (lines: string) =>
@@ -292,6 +304,9 @@ describe('dyups: nginx-faithful proxying and per-group proxy settings', () => {
       ['proxy_set_header X-A $nope;', /proxy_set_header: unknown variable \$nope/],
       ['proxy_set_header X-A "a\\nb";', /proxy_set_header: the value has a CR, LF or NUL/],
       ['proxy_set_header X-A 1; proxy_set_header x-a 2;', /proxy_set_header: x-a given twice/],
+      ['proxy_set_header X-A "a\x01b";', /proxy_set_header: the value may hold visible ASCII, spaces and tabs only/],
+      ['proxy_set_header X-A "café";', /proxy_set_header: the value may hold visible ASCII, spaces and tabs only/],
+      ["proxy_set_header Host '';", /proxy_set_header: Host cannot be dropped .*use \$proxy_host/],
       ['proxy_hide_header;', /proxy_hide_header takes one header name/],
       ['proxy_hide_header "a b";', /proxy_hide_header: invalid header name/],
       ['set_real_ip_from 10.0.0.0/33;', /set_real_ip_from: expected a prefix length from 0 to 32/],
