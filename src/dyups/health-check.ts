@@ -8,7 +8,7 @@ import type { Effect, Operation, Waiter } from '../runtime/effect.js';
 import { abortable } from '../runtime/effects/control.js';
 import { Scope } from '../runtime/scope.js';
 import type { Task } from '../runtime/types.js';
-import { TrustedCertificateError, upstreamTlsOf } from './upstream-tls.js';
+import { upstreamTls } from './upstream-tls.js';
 import type { Balancers, Peer } from './balancer.js';
 import { endpointOf } from './upstream.js';
 import type { HealthCheck, UpstreamGroup } from './upstream.js';
@@ -89,12 +89,8 @@ interface Probed {
 
 /** The group's TLS for its probes; null when its trusted certificate file cannot be used (the proxy logs why). */
 function checkTlsOf(group: UpstreamGroup): TlsOptions | undefined | null {
-  try {
-    return upstreamTlsOf(group);
-  } catch (err) {
-    if (err instanceof TrustedCertificateError) return null;
-    throw err;
-  }
+  const known = upstreamTls(group);
+  return 'problem' in known ? null : known.tls;
 }
 
 function wake(waiter: Waiter): void {

@@ -1,7 +1,7 @@
 import { upstreamPoolName, upstreamTunnelPoolName } from './upstream-pools.js';
 import { HttpProtocolError, SocketError, SocketTimeoutError, UpstreamStatusError } from '../errors/index.js';
 import { MAX_REQUEST_HEADERS } from '../fastify/header-count-limit.js';
-import type { Timeouts, TlsOptions } from '../../adapters/tcp/index.js';
+import type { Timeouts } from '../../adapters/tcp/index.js';
 import type { Operation } from '../runtime/effect.js';
 import type { Scheduler } from '../runtime/scheduler.js';
 import { proxyPass } from '../stream/proxy.js';
@@ -19,7 +19,7 @@ import { absoluteTarget, hashKeyOf, hostOf } from './request-vars.js';
 import { proxyUpgrade, tunnelCounts } from './upgrade.js';
 import type { TunnelCounts, UpgradeOptions } from './upgrade.js';
 import { registerTunnelSource } from './tunnel-status.js';
-import { TrustedCertificateError, upstreamTlsOf } from './upstream-tls.js';
+import { upstreamTls } from './upstream-tls.js';
 
 export { hashKeyOf } from './request-vars.js';
 export type { HashKeyRequest } from './request-vars.js';
@@ -183,18 +183,16 @@ export function buildProxyServer(
     const poolSize = group.keepalive > 0 ? group.keepalive : 64;
     const headers = plan.headerRules(client);
     const startedAt = plan.nextTimeout > 0 ? Date.now() : 0;
-    let tls: TlsOptions | undefined;
-    try {
-      tls = upstreamTlsOf(group);
-    } catch (err) {
+    const upstream = upstreamTls(group);
+    if ('problem' in upstream) {
       // its trusted certificate file went away or went bad after the group was stored
-      if (!(err instanceof TrustedCertificateError)) throw err;
       const now = Date.now();
       const last = tlsProblemLogged.get(group);
       const log = last === undefined || now - last >= TLS_PROBLEM_LOG_INTERVAL;
       if (log) tlsProblemLogged.set(group, now);
-      return errorAnswer(ctx, 502, err.message, log);
+      return errorAnswer(ctx, 502, upstream.problem, log);
     }
+    const tls = upstream.tls;
     // made on the first retry: most requests never need one
     let tried: Set<Peer> | null = null;
     /** the server picked for the next try while deciding whether a response is passed on */

@@ -4,17 +4,6 @@ import type { TlsOptions } from '../../adapters/tcp/index.js';
 import { InvalidArgumentError } from '../errors/index.js';
 import type { UpstreamGroup, UpstreamSsl } from './upstream.js';
 
-/** A group's proxy_ssl_trusted_certificate file cannot be used (gone, unreadable, not PEM certificates). */
-export class TrustedCertificateError extends InvalidArgumentError {
-  constructor(
-    readonly group: string,
-    readonly file: string,
-    readonly problem: string,
-  ) {
-    super(`upstream '${group}': proxy_ssl_trusted_certificate ${file}: ${problem}`);
-  }
-}
-
 const PEM_CERTIFICATE = /-----BEGIN CERTIFICATE-----[^-]*-----END CERTIFICATE-----/g;
 
 /**
@@ -40,33 +29,51 @@ export function readTrustedCertificate(file: string): Buffer | { problem: string
   return bytes;
 }
 
+/** A group's TLS options (undefined: plain HTTP), or why they cannot be made: its trusted certificate file went away or went bad. */
+export type UpstreamTls = { readonly tls: TlsOptions | undefined } | { readonly problem: string };
+
+const PLAIN: UpstreamTls = { tls: undefined };
+
 /** One TLS options object per group version: the tcp cosocket checks an options object once. */
-const made = new WeakMap<UpstreamSsl, TlsOptions>();
+const made = new WeakMap<UpstreamSsl, UpstreamTls>();
 
 /**
- * What the proxy and the health checks connect with for a group with `proxy_ssl on` (undefined: plain):
- * the name sent and verified is proxy_ssl_name, else the group name (nginx's $proxy_host).
- * TrustedCertificateError when its trusted certificate file cannot be used; read again on the next call.
+ * What the proxy and the health checks connect with for a group with `proxy_ssl on`: the name sent and
+ * verified is proxy_ssl_name, else the group name (nginx's $proxy_host). Its trusted certificate file is
+ * read on the group version's first use; when it cannot be used, `problem` names the group, the file and
+ * why, and the next call reads it again.
  */
-export function upstreamTlsOf(group: UpstreamGroup): TlsOptions | undefined {
+export function upstreamTls(group: UpstreamGroup): UpstreamTls {
   const ssl = group.ssl;
-  if (ssl === undefined) return undefined;
-  let options = made.get(ssl);
-  if (options === undefined) {
+  if (ssl === undefined) return PLAIN;
+  let known = made.get(ssl);
+  if (known === undefined) {
     let ca: Buffer | undefined;
     if (ssl.trustedCertificate !== null) {
-      // read on the group version's first use; a changed file is read on the group's next change
+      // a changed file is read on the group's next change
       const read = readTrustedCertificate(ssl.trustedCertificate);
-      if (!Buffer.isBuffer(read)) throw new TrustedCertificateError(group.name, ssl.trustedCertificate, read.problem);
+      if (!Buffer.isBuffer(read))
+        return {
+          problem: `upstream '${group.name}': proxy_ssl_trusted_certificate ${ssl.trustedCertificate}: ${read.problem}`,
+        };
       ca = read;
     }
-    options = {
-      servername: ssl.name ?? group.name,
-      sni: ssl.serverName,
-      verify: ssl.verify,
-      ...(ca === undefined ? {} : { ca }),
+    known = {
+      tls: {
+        servername: ssl.name ?? group.name,
+        sni: ssl.serverName,
+        verify: ssl.verify,
+        ...(ca === undefined ? {} : { ca }),
+      },
     };
-    made.set(ssl, options);
+    made.set(ssl, known);
   }
-  return options;
+  return known;
+}
+
+/** upstreamTls's options; InvalidArgumentError naming the problem when its certificate file cannot be used. */
+export function upstreamTlsOf(group: UpstreamGroup): TlsOptions | undefined {
+  const known = upstreamTls(group);
+  if ('problem' in known) throw new InvalidArgumentError(known.problem);
+  return known.tls;
 }

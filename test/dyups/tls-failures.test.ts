@@ -169,10 +169,14 @@ describe('dyups over TLS: failed handshakes and trusted certificate files that g
     assert.ok(lines.length <= Math.floor(elapsed / 1_000) + 1, `${lines.length} lines in ${elapsed} ms`);
     assert.match(lines[0]!, /cannot read it \(ENOENT\)/);
     assert.ok(!lines[0]!.includes('\n    at '), 'no stack');
-    // not PEM now: the same, with that reason
+    // not PEM now: posting the group again is refused, and the stored version still answers 502
     writeFileSync(file, 'not a certificate\n');
-    table.update('gone.test', `server 127.0.0.1:${portOf(good)}; proxy_ssl on; proxy_ssl_trusted_certificate ${file};`);
-    // (refused: the table keeps the last good version, whose file is still not usable)
+    const again = table.update(
+      'gone.test',
+      `server 127.0.0.1:${portOf(good)}; proxy_ssl on; proxy_ssl_trusted_certificate ${file};`,
+    );
+    assert.equal(again.status, 400);
+    assert.match(again.message, /holds no PEM certificate/);
     assert.equal((await send(proxyPort, 'gone.test')).status, 502);
     // the file back: the next request reads it, and the server is still up
     copyFileSync(pki.ca.certFile, file);
