@@ -10,6 +10,8 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { Scheduler, pools } from '../../src/index.js';
 import { Balancers } from '../../src/dyups/balancer.js';
+import { HealthChecker } from '../../src/dyups/health-check.js';
+import { parseUpstream } from '../../src/dyups/parse.js';
 import { errorPage } from '../../src/dyups/front/index.js';
 import type { FrontServer } from '../../src/dyups/front/index.js';
 import { buildProxyServer } from '../../src/dyups/proxy.js';
@@ -17,6 +19,7 @@ import { StateFileError, loadState } from '../../src/dyups/state-file.js';
 import { UpstreamTable } from '../../src/dyups/table.js';
 import { makeTestPki } from '../helpers/tls-certs.js';
 import type { TestPki } from '../helpers/tls-certs.js';
+import { waitFor } from '../helpers/net.js';
 import { deadPort } from '../helpers/tcp-server.js';
 
 interface Answer {
@@ -181,6 +184,30 @@ describe('dyups over TLS: failed handshakes and trusted certificate files that g
     // the file back: the next request reads it, and the server is still up
     copyFileSync(pki.ca.certFile, file);
     assert.deepEqual(await send(proxyPort, 'gone.test'), { status: 200, text: 'good GET ' });
+  });
+
+  it('fails the health probes of a group whose file went away before its checks started (the server marked down)', async () => {
+    const file = join(dir, 'check-ca.pem');
+    copyFileSync(pki.ca.certFile, file);
+    const address = `127.0.0.1:${portOf(good)}`;
+    const body = `server ${address}; check interval=100ms rise=1 fall=1 timeout=1s type=tcp default_down=false; proxy_ssl on; proxy_ssl_name app.test; proxy_ssl_trusted_certificate ${file};`;
+    const checkBalancers = new Balancers();
+    const checker = new HealthChecker(checkBalancers);
+    const health = (name: string): string | null | undefined => checkBalancers.health(name).get(address)?.check;
+    try {
+      // the same server, with its file in place: up
+      const kept = parseUpstream('kept.test', body);
+      checkBalancers.set(kept, 'kept.test');
+      checker.set(kept, 'kept.test');
+      assert.ok(await waitFor(() => health('kept.test') === 'up', 5_000), 'never passed with its file');
+      const lost = parseUpstream('lost.test', body);
+      unlinkSync(file);
+      checkBalancers.set(lost, 'lost.test');
+      checker.set(lost, 'lost.test');
+      assert.ok(await waitFor(() => health('lost.test') === 'down', 5_000), 'a group without its file never went down');
+    } finally {
+      await checker.close();
+    }
   });
 
   it('stops the start with an error naming the group and the file when the state file names a missing one', () => {
