@@ -62,7 +62,7 @@ export interface FetchResult {
  * One request to a URL, the body read whole, the connection kept alive when it may be:
  * `const res = yield* http.request('http://127.0.0.1:8080/x', { method: 'POST', body: 'hi' })`. An
  * https:// URL connects over TLS, verifying the certificate for the URL's host (`tls` adds a CA,
- * another servername, verify: false...).
+ * another servername, verify: false...); `tls` with an http:// URL is an InvalidArgumentError.
  */
 export function* request(
   url: string,
@@ -79,6 +79,11 @@ export function* request(
       `http.request(): only http:// and https:// URLs are supported, got '${parsed.protocol}//'`,
     );
   const https = parsed.protocol === 'https:';
+  // the URL's scheme decides; tls options with http:// are a mistake, not a quiet upgrade or a quiet plain connection
+  if (!https && req.tls !== undefined)
+    throw new InvalidArgumentError(
+      `http.request(): tls options given for the http:// URL '${url}': use https:// for TLS (or drop tls)`,
+    );
   const port = parsed.port === '' ? (https ? 443 : 80) : Number(parsed.port);
   // an IPv6 host comes in brackets in a URL, not in a connect
   const host = parsed.hostname.startsWith('[') ? parsed.hostname.slice(1, -1) : parsed.hostname;

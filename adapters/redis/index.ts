@@ -105,7 +105,7 @@ export function connect(options: RedisConnectOptions = {}): Effect<RedisClient> 
   }
   if (target.tls && mode !== 'shared') {
     throw new InvalidArgumentError(
-      `redis.connect(): rediss:// (TLS) works in mode 'shared' only for now: the tcp cosocket has no TLS yet`,
+      `redis.connect(): rediss:// (TLS) works in mode 'shared' only: mode '${mode}' does not speak TLS to Redis yet (use mode: 'shared')`,
     );
   }
   const settings: ConnectSettings = {

@@ -1,8 +1,9 @@
+import type { ServerTunnels } from './upgrade.js';
 import { RING_POINTS_PER_WEIGHT } from './upstream.js';
 import type { UpstreamGroup, UpstreamServer } from './upstream.js';
 
 /** What a balancer knows of one server: its settings and its live state (kept across updates). */
-export class Peer {
+export class Peer implements ServerTunnels {
   /** smooth weighted round robin state (nginx's current_weight) */
   current = 0;
   /** requests in flight to it */
@@ -13,6 +14,10 @@ export class Peer {
   failedAt = 0;
   /** active health check verdict; null when no check runs */
   checkedHealthy: boolean | null = null;
+  /** WebSocket/Upgrade tunnels open through it now */
+  openTunnels = 0;
+  /** tunnels opened through it since it joined its group */
+  tunnels = 0;
 
   constructor(public server: UpstreamServer) {}
 
@@ -275,14 +280,39 @@ export class Balancers {
         active: peer.active,
         fails: peer.fails,
         check: peer.checkedHealthy === null ? null : peer.checkedHealthy ? 'up' : 'down',
+        openTunnels: peer.openTunnels,
+        tunnels: peer.tunnels,
       });
     }
     return out;
   }
+
+  /** Each group's tunnels, the sums over its servers (for /status: no server addresses). */
+  tunnels(): Map<string, GroupTunnels> {
+    const out = new Map<string, GroupTunnels>();
+    for (const [name, balancer] of this.byGroup)
+      out.set(name, groupTunnelsOf([...balancer.primaries, ...balancer.backups]));
+    return out;
+  }
 }
 
-/** A server's live state: usable now, requests in flight, recent failures, active check verdict. */
-export interface ServerHealth {
+/** A group's WebSocket/Upgrade tunnels: open now and opened in all, summed over its servers. */
+export interface GroupTunnels {
+  open: number;
+  total: number;
+}
+
+export function groupTunnelsOf(servers: Iterable<ServerTunnels>): GroupTunnels {
+  const sum = { open: 0, total: 0 };
+  for (const server of servers) {
+    sum.open += server.openTunnels;
+    sum.total += server.tunnels;
+  }
+  return sum;
+}
+
+/** A server's live state: usable now, requests in flight, recent failures, active check verdict, tunnels. */
+export interface ServerHealth extends ServerTunnels {
   available: boolean;
   active: number;
   fails: number;

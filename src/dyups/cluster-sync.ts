@@ -99,6 +99,8 @@ export class PrimarySync {
         if (sum === undefined) out.set(address, { ...h });
         else {
           sum.active += h.active;
+          sum.openTunnels += h.openTunnels;
+          sum.tunnels += h.tunnels;
           sum.fails = Math.max(sum.fails, h.fails);
           sum.available &&= h.available;
           if (h.check === 'down' || sum.check === null) sum.check = h.check;

@@ -1,5 +1,6 @@
 import { CHECK_DEFAULTS, SSL_DEFAULTS } from './upstream.js';
 import { proxyDirectiveLines } from './proxy-settings.js';
+import { groupTunnelsOf } from './balancer.js';
 import type { ServerHealth } from './balancer.js';
 import type { UpstreamGroup, UpstreamServer, UpstreamSsl } from './upstream.js';
 
@@ -107,5 +108,7 @@ export function toJson(group: UpstreamGroup, health?: Map<string, ServerHealth>)
       const live = health?.get(s.address);
       return live === undefined ? { ...s } : { ...s, health: live };
     }),
+    // where this process (or its workers) balances: the WebSocket/Upgrade tunnels summed over the servers
+    ...(health === undefined ? {} : { tunnels: groupTunnelsOf(health.values()) }),
   };
 }

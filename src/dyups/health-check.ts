@@ -8,7 +8,7 @@ import type { Effect, Operation, Waiter } from '../runtime/effect.js';
 import { abortable } from '../runtime/effects/control.js';
 import { Scope } from '../runtime/scope.js';
 import type { Task } from '../runtime/types.js';
-import { upstreamTlsOf } from './upstream-tls.js';
+import { upstreamTls } from './upstream-tls.js';
 import type { Balancers, Peer } from './balancer.js';
 import { endpointOf } from './upstream.js';
 import type { HealthCheck, UpstreamGroup } from './upstream.js';
@@ -78,13 +78,19 @@ const PROBE_SPACING_MS = 1_000 / MAX_PROBES_PER_SECOND;
 interface Probed {
   peer: Peer;
   check: HealthCheck;
-  /** the group's TLS (proxy_ssl on): the object changes with its settings */
-  tls: TlsOptions | undefined;
+  /** the group's TLS (proxy_ssl on): the object changes with its settings; null: it cannot be set up (every probe fails) */
+  tls: TlsOptions | undefined | null;
   /** consecutive successes / failures */
   rises: number;
   falls: number;
   /** the coroutine that probes this server, in the checker's scope */
   task: Task<void> | null;
+}
+
+/** The group's TLS for its probes; null when its trusted certificate file cannot be used (the proxy logs why). */
+function checkTlsOf(group: UpstreamGroup): TlsOptions | undefined | null {
+  const known = upstreamTls(group);
+  return 'problem' in known ? null : known.tls;
 }
 
 function wake(waiter: Waiter): void {
@@ -113,7 +119,8 @@ function* checkServer(checker: HealthChecker, probed: Probed): Operation<void> {
   for (;;) {
     yield* pause(checker.delayUntilSlot(interval));
     interval = check.interval;
-    const healthy = yield* abortable((signal) => probe(peer.address, check, probed.tls, signal));
+    const tls = probed.tls;
+    const healthy = tls !== null && (yield* abortable((signal) => probe(peer.address, check, tls, signal)));
     if (healthy) {
       probed.rises++;
       probed.falls = 0;
@@ -159,7 +166,7 @@ export class HealthChecker {
         const key = `${name}\0${peer.address}`;
         keep.add(key);
         const known = this.probed.get(key);
-        const tls = upstreamTlsOf(group);
+        const tls = checkTlsOf(group);
         if (known !== undefined && known.peer === peer && sameCheck(known.check, group.check) && known.tls === tls)
           continue;
         if (known !== undefined) this.stop(key, known.peer !== peer); // new check settings keep the verdict
@@ -179,7 +186,7 @@ export class HealthChecker {
     await Promise.allSettled(tasks);
   }
 
-  private start(key: string, peer: Peer, check: HealthCheck, tls: TlsOptions | undefined): void {
+  private start(key: string, peer: Peer, check: HealthCheck, tls: TlsOptions | undefined | null): void {
     if (this.scope.closed) return; // shutting down: a change arriving now starts no probing
     if (peer.checkedHealthy === null) peer.checkedHealthy = !check.defaultDown;
     const probed: Probed = { peer, check, tls, rises: 0, falls: 0, task: null };

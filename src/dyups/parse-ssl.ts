@@ -1,6 +1,6 @@
-import { readFileSync } from 'node:fs';
 import { isAbsolute } from 'node:path';
 import { SSL_DEFAULTS } from './upstream.js';
+import { readTrustedCertificate } from './upstream-tls.js';
 import type { UpstreamSsl } from './upstream.js';
 
 /** A token of the group body (parse.ts's), as far as these directives need it. */
@@ -45,8 +45,11 @@ export class SslDirectives {
         this.ssl.serverName = onOff(arg, name, fail);
         break;
       case 'proxy_ssl_name':
-        if (!/^[A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?$/.test(arg.text))
-          fail(arg, 'proxy_ssl_name is a host name (letters, digits, dots and dashes)');
+        if (!isHostName(arg.text))
+          fail(
+            arg,
+            'proxy_ssl_name is a host name (labels of 1 to 63 letters, digits and inner dashes, joined by dots; 253 at most)',
+          );
         this.ssl.name = arg.text;
         break;
       default:
@@ -64,6 +67,13 @@ export class SslDirectives {
   }
 }
 
+/** A DNS name as TLS sends and verifies it (an IPv4 address passes too: it is verified, never sent as SNI). */
+function isHostName(text: string): boolean {
+  return (
+    text.length <= 253 && text.split('.').every((label) => /^[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?$/.test(label))
+  );
+}
+
 function onOff(arg: Word, name: string, fail: Fail): boolean {
   if (arg.text !== 'on' && arg.text !== 'off') fail(arg, `${name} is on or off`);
   return arg.text === 'on';
@@ -72,12 +82,7 @@ function onOff(arg: Word, name: string, fail: Fail): boolean {
 /** An absolute path to a readable file of PEM certificates (checked now: a bad one never reaches the proxy). */
 function trustedFile(arg: Word, fail: Fail): string {
   if (!isAbsolute(arg.text)) fail(arg, 'proxy_ssl_trusted_certificate needs an absolute path');
-  let text: string;
-  try {
-    text = readFileSync(arg.text, 'latin1');
-  } catch (err) {
-    return fail(arg, `cannot read the trusted certificate file: ${(err as NodeJS.ErrnoException).code ?? String(err)}`);
-  }
-  if (!text.includes('-----BEGIN CERTIFICATE-----')) fail(arg, 'the trusted certificate file holds no PEM certificate');
+  const read = readTrustedCertificate(arg.text);
+  if (!Buffer.isBuffer(read)) fail(arg, `proxy_ssl_trusted_certificate ${arg.text}: ${read.problem}`);
   return arg.text;
 }

@@ -183,6 +183,14 @@ export const PROXY_DIRECTIVES: Readonly<Record<string, DirectiveParser>> = {
     if (PROXY_OWNED.has(lower)) fail(name, `proxy_set_header: ${name.text} is the proxy's own to set`);
     if (settings.setHeaders.some(([n]) => n === lower)) fail(name, `proxy_set_header: ${name.text} given twice`);
     if (/[\r\n\0]/.test(value.text)) fail(value, 'proxy_set_header: the value has a CR, LF or NUL');
+    // what a request head can carry as written (a header of other characters would fail every request)
+    if (/[^\t\x20-\x7e]/.test(value.text))
+      fail(value, 'proxy_set_header: the value may hold visible ASCII, spaces and tabs only');
+    if (lower === 'host' && value.text === '')
+      fail(
+        value,
+        'proxy_set_header: Host cannot be dropped (the upstream request is HTTP/1.1, which needs one): use $proxy_host (the default), $http_host, $host or a name',
+      );
     for (const match of value.text.matchAll(VARIABLE)) {
       const variable = (match[1] ?? match[2]!).toLowerCase();
       if (!isKnownVariable(variable))

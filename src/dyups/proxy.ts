@@ -18,7 +18,8 @@ import { ProxyPlan } from './proxy-plan.js';
 import { absoluteTarget, hashKeyOf, hostOf } from './request-vars.js';
 import { proxyUpgrade, tunnelCounts } from './upgrade.js';
 import type { TunnelCounts, UpgradeOptions } from './upgrade.js';
-import { upstreamTlsOf } from './upstream-tls.js';
+import { registerTunnelSource } from './tunnel-status.js';
+import { upstreamTls } from './upstream-tls.js';
 
 export { hashKeyOf } from './request-vars.js';
 export type { HashKeyRequest } from './request-vars.js';
@@ -57,6 +58,9 @@ const TUNNEL_POOL_SIZE = 100_000;
 /** Retries on a fresh connection after kept-alive ones turned out closed (they do not count as failures). */
 const MAX_STALE_RETRIES = 2;
 
+/** A group whose TLS cannot be set up logs why at most once in this many ms (not once per request). */
+const TLS_PROBLEM_LOG_INTERVAL = 1_000;
+
 /** What a request that has not been retried skips: no server yet. */
 const NOT_TRIED: ReadonlySet<Peer> = new Set<Peer>();
 
@@ -83,6 +87,14 @@ class PeerRoute {
 /** Errors after which the next server may be tried: the request never reached a server's application. */
 function retryable(err: unknown): boolean {
   return err instanceof SocketError && (err.op === 'connect' || err instanceof SocketTimeoutError);
+}
+
+/**
+ * The connection (TCP or its TLS handshake) failed: no byte of the request went out, so even a POST
+ * goes to the next server (nginx forbids retrying non-idempotent requests only once one was sent).
+ */
+function neverSent(err: unknown): boolean {
+  return err instanceof SocketError && (err.op === 'connect' || err.op === 'sslhandshake');
 }
 
 /**
@@ -134,9 +146,12 @@ export function buildProxyServer(
     return route;
   }
 
-  /** nginx's generic page for `status`; `detail` goes to the error log. */
-  function errorAnswer(ctx: FrontExchange, status: number, detail: string): string {
-    errorLog(errorLogLine(`dyups proxy: ${detail}`, ctx));
+  /** When each group version last logged that its TLS cannot be set up. */
+  const tlsProblemLogged = new WeakMap<UpstreamGroup, number>();
+
+  /** nginx's generic page for `status`; `detail` goes to the error log (unless `log` is false). */
+  function errorAnswer(ctx: FrontExchange, status: number, detail: string, log = true): string {
+    if (log) errorLog(errorLogLine(`dyups proxy: ${detail}`, ctx));
     ctx.status = status;
     ctx.header('content-type', ERROR_PAGE_TYPE);
     return errorPage(status);
@@ -168,7 +183,16 @@ export function buildProxyServer(
     const poolSize = group.keepalive > 0 ? group.keepalive : 64;
     const headers = plan.headerRules(client);
     const startedAt = plan.nextTimeout > 0 ? Date.now() : 0;
-    const tls = upstreamTlsOf(group);
+    const upstream = upstreamTls(group);
+    if ('problem' in upstream) {
+      // its trusted certificate file went away or went bad after the group was stored
+      const now = Date.now();
+      const last = tlsProblemLogged.get(group);
+      const log = last === undefined || now - last >= TLS_PROBLEM_LOG_INTERVAL;
+      if (log) tlsProblemLogged.set(group, now);
+      return errorAnswer(ctx, 502, upstream.problem, log);
+    }
+    const tls = upstream.tls;
     // made on the first retry: most requests never need one
     let tried: Set<Peer> | null = null;
     /** the server picked for the next try while deciding whether a response is passed on */
@@ -179,9 +203,12 @@ export function buildProxyServer(
     // streamed on as it arrives (proxy_request_buffering off); a Content-Length over the limit is a 413 here
     const body = ctx.body;
     body?.checkLength();
-    /** Another server may be tried: the method, the body, proxy_next_upstream_tries and _timeout allow it. */
-    const mayRetry = (): boolean =>
-      plan.retriesMethod(request.method) &&
+    /**
+     * Another server may be tried: the method (unless nothing was sent), the body, proxy_next_upstream_tries
+     * and _timeout allow it.
+     */
+    const mayRetry = (sent: boolean): boolean =>
+      (!sent || plan.retriesMethod(request.method)) &&
       (body === null || body.consumed === 0) &&
       (plan.tries === 0 || tries < plan.tries) &&
       (plan.nextTimeout === 0 || Date.now() - startedAt < plan.nextTimeout);
@@ -212,7 +239,7 @@ export function buildProxyServer(
         if (plan.hideHeaders !== undefined) passOptions.hideHeaders = plan.hideHeaders;
         if (plan.retryStatuses.size > 0) {
           passOptions.passStatus = (status) => {
-            if (!plan.retryStatuses.has(status) || !mayRetry()) return true;
+            if (!plan.retryStatuses.has(status) || !mayRetry(true)) return true;
             // as nginx: a status retried on counts as the server failing; the last server's answer goes out
             (tried ??= new Set<Peer>()).add(peer);
             nextPeer = balancer.pick(input, tried);
@@ -232,6 +259,7 @@ export function buildProxyServer(
             progress,
             tunnelTimeout,
             counts: tunnels,
+            server: peer,
           };
           yield* proxyUpgrade(ctx, route.host, route.port, upgradeOptions);
         } else yield* proxyPass(ctx, route.host, route.port, passOptions);
@@ -261,7 +289,7 @@ export function buildProxyServer(
         if (!beforeHead) throw err;
         const timedOut = err instanceof SocketTimeoutError;
         const allowed = plan.nextUpstream.has(timedOut ? 'timeout' : 'error');
-        if (!stale && (!allowed || !mayRetry()))
+        if (!stale && (!allowed || !mayRetry(!neverSent(err))))
           return errorAnswer(ctx, timedOut ? 504 : 502, `upstream '${name}': ${(err as Error).message}`);
         if (stale && !(plan.retriesMethod(request.method) && (body === null || body.consumed === 0))) throw err;
       } finally {
@@ -288,5 +316,17 @@ export function buildProxyServer(
     errorLog,
     ...(options.tls ? { tls: serverTlsOptions(options.tls) } : {}),
   });
-  return Object.assign(server, { tunnels });
+  // /status shows every proxy of the process that has not been closed
+  const unregister = registerTunnelSource({ counts: tunnels, balancers });
+  const close = server.close.bind(server);
+  return Object.assign(server, {
+    tunnels,
+    close: async (): Promise<void> => {
+      try {
+        await close();
+      } finally {
+        unregister();
+      }
+    },
+  });
 }

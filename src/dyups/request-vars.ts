@@ -30,7 +30,20 @@ export function requestVariable(variable: string, request: HashKeyRequest): stri
   const url = targetUrl(request.url);
   if (name === 'uri') return url.pathname;
   if (name === 'args' || name === 'query_string') return url.search.slice(1);
-  if (name.startsWith('arg_')) return url.searchParams.get(name.slice(4)) ?? '';
+  if (name.startsWith('arg_')) return argOf(url.search, name.slice(4));
+  return '';
+}
+
+/**
+ * nginx's $arg_NAME: the first NAME= argument's value as the client sent it, not decoded (decoding
+ * would turn %0D%0A into a line break in a header), its name matched case-insensitively.
+ */
+function argOf(search: string, name: string): string {
+  for (const pair of search.slice(1).split('&')) {
+    const equals = pair.indexOf('=');
+    const key = equals < 0 ? pair : pair.slice(0, equals);
+    if (key.length === name.length && key.toLowerCase() === name) return equals < 0 ? '' : pair.slice(equals + 1);
+  }
   return '';
 }
 

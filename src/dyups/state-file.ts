@@ -136,7 +136,7 @@ export function loadState(
         throw new StateFileError(
           file,
           lineOf(tokens[open]!.at + 1 + err.position),
-          err.message.replace(/ \(line \d+, column \d+, offset \d+\)$/, ''),
+          `upstream '${name.text}': ${err.message.replace(/ \(line \d+, column \d+, offset \d+\)$/, '')}`,
         );
       }
       throw err;

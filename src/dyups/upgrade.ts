@@ -24,6 +24,14 @@ export function tunnelCounts(): TunnelCounts {
   return { upgrades: 0, open: 0, idleClosed: 0 };
 }
 
+/** One upstream server's tunnels (a balancer's Peer keeps them across group updates). */
+export interface ServerTunnels {
+  /** open through it now */
+  openTunnels: number;
+  /** opened through it since it joined its group */
+  tunnels: number;
+}
+
 export interface UpgradeOptions extends http.HttpConnectOptions {
   /** Path and query on the upstream; default the client's. */
   path?: string;
@@ -36,6 +44,8 @@ export interface UpgradeOptions extends http.HttpConnectOptions {
   /** ms without a byte either way before the tunnel is closed (proxy_read_timeout); 0: never. */
   tunnelTimeout: number;
   counts: TunnelCounts;
+  /** The upstream server's own counts. */
+  server?: ServerTunnels;
 }
 
 /** Bytes read from the upstream at a time. */
@@ -82,7 +92,7 @@ export function* proxyUpgrade(
     }
     fields.push('upgrade', upgrade);
     const client = ctx.switchProtocols(fields);
-    yield* tunnel(client, conn.socket, options.tunnelTimeout, options.counts);
+    yield* tunnel(client, conn.socket, options.tunnelTimeout, options.counts, options.server);
   } finally {
     conn.close(); // after setkeepalive(): nothing to close
   }
@@ -97,9 +107,14 @@ export function* tunnel(
   upstream: TcpSocket,
   idleMs: number,
   counts: TunnelCounts,
+  server?: ServerTunnels,
 ): Operation<void> {
   counts.upgrades++;
   counts.open++;
+  if (server !== undefined) {
+    server.tunnels++;
+    server.openTunnels++;
+  }
   let idled = false;
   const idle =
     idleMs > 0
@@ -117,6 +132,7 @@ export function* tunnel(
   } finally {
     idle?.stop();
     counts.open--;
+    if (server !== undefined) server.openTunnels--;
     if (idled) counts.idleClosed++;
   }
 }

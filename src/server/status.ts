@@ -4,6 +4,8 @@ import type { PoolStats } from '../pool/keepalive-pool.js';
 import type { Scheduler, SchedulerStats } from '../runtime/scheduler.js';
 import type { RouteStats } from '../fastify/plugin.js';
 import { UPSTREAM_POOL_PREFIX } from '../dyups/upstream-pools.js';
+import { tunnelStatus } from '../dyups/tunnel-status.js';
+import type { TunnelStatus } from '../dyups/tunnel-status.js';
 import { VERSION } from '../version.js';
 
 export interface RedisDescription {
@@ -26,6 +28,8 @@ export interface StatusBody {
   pools: AppPoolStats[];
   routes: RouteStats[];
   redis: RedisDescription;
+  /** the dyups proxy's WebSocket/Upgrade tunnels: open, in all, per group */
+  tunnels: TunnelStatus;
 }
 
 /** A pool as /status shows it; the summed `dyups` entry says how many upstream addresses it covers. */
@@ -72,5 +76,6 @@ export async function statusRoutes(app: FastifyInstance, options: StatusOptions)
     pools: appPoolStats(pools.stats()),
     routes: app.cosocket?.routeStats() ?? [],
     redis: options.redis,
+    tunnels: tunnelStatus(),
   }));
 }

@@ -196,8 +196,8 @@ describe('dyups admin interface: trylock and live health', () => {
       assert.deepEqual(
         json.servers.map((s) => [s.address, s.drain, s.health]),
         [
-          ['127.0.0.1:1', false, { available: false, active: 0, fails: 1, check: null }],
-          ['127.0.0.1:2', true, { available: false, active: 0, fails: 0, check: null }],
+          ['127.0.0.1:1', false, { available: false, active: 0, fails: 1, check: null, openTunnels: 0, tunnels: 0 }],
+          ['127.0.0.1:2', true, { available: false, active: 0, fails: 0, check: null, openTunnels: 0, tunnels: 0 }],
         ],
       );
     } finally {

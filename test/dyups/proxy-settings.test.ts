@@ -55,7 +55,7 @@ interface Answer {
 
 function send(
   host: string,
-  options: { method?: string; body?: string; headers?: Record<string, string> } = {},
+  options: { method?: string; body?: string; headers?: Record<string, string>; path?: string } = {},
 ): Promise<Answer> {
   return new Promise((resolve, reject) => {
     const req = httpRequest(
@@ -63,7 +63,7 @@ function send(
         host: '127.0.0.1',
         port: proxyPort,
         method: options.method ?? 'GET',
-        path: '/p?q=1',
+        path: options.path ?? '/p?q=1',
         headers: { host, ...options.headers },
         agent: false,
       },
@@ -184,11 +184,19 @@ describe('dyups: nginx-faithful proxying and per-group proxy settings', () => {
     assert.equal((await send('off.local')).status, 502);
     ok(table.update('tries.local', `${pair} proxy_next_upstream_tries 1;`));
     assert.equal((await send('tries.local')).status, 502);
+    // refused: nothing of the request was sent, so a POST goes to the next server too (as in nginx)
     ok(table.update('post.local', pair));
-    assert.equal((await send('post.local', { method: 'POST', body: 'x' })).status, 502);
-    ok(table.update('post-retry.local', `${pair} proxy_next_upstream error timeout non_idempotent;`));
-    const retried = seen(await send('post-retry.local', { method: 'POST', body: 'order=1' }));
-    assert.deepEqual([retried.name, retried.body], ['live', 'order=1']);
+    const refused = seen(await send('post.local', { method: 'POST', body: 'x' }));
+    assert.deepEqual([refused.name, refused.body], ['live', 'x']);
+    // a server that takes the request and closes: it was sent, so a POST goes on only with non_idempotent
+    // (and without a body: one streamed to the first server is not there to send again)
+    const closer = await upstream((req) => req.socket.destroy());
+    const sentPair = `server 127.0.0.1:${closer} max_fails=0; server 127.0.0.1:${live};`;
+    ok(table.update('post-sent.local', sentPair));
+    assert.equal((await send('post-sent.local', { method: 'POST' })).status, 502);
+    ok(table.update('post-retry.local', `${sentPair} proxy_next_upstream error timeout non_idempotent;`));
+    const retried = seen(await send('post-retry.local', { method: 'POST' }));
+    assert.deepEqual([retried.name, retried.method], ['live', 'POST']);
   });
 
   it("proxy_read_timeout per group cuts a slow server short of the listener's 60 s", async () => {
@@ -228,6 +236,18 @@ describe('dyups: nginx-faithful proxying and per-group proxy settings', () => {
     assert.equal(got['x-copy'], 'c1');
     assert.equal(answer.headers['x-secret'], undefined);
     assert.equal(answer.headers['x-public'], 'yes');
+  });
+
+  it("$arg_NAME is the argument as sent, as nginx's: never decoded into a line break or a character a header cannot hold", async () => {
+    const port = await upstream(echo('a'));
+    ok(table.update('args.local', `server 127.0.0.1:${port}; proxy_set_header X-Arg $arg_a;`));
+    const arg = async (query: string): Promise<string | undefined> =>
+      seen(await send('args.local', { path: `/p?${query}` })).headers['x-arg'];
+    assert.equal(await arg('a=plain'), 'plain');
+    assert.equal(await arg('a=%0D%0AX-Evil:%201'), '%0D%0AX-Evil:%201');
+    assert.equal(await arg('a=%F0%9F%98%80'), '%F0%9F%98%80');
+    assert.equal(await arg('b=1&A=upper&a=second'), 'upper', 'the first, its name in any case');
+    assert.equal(await arg('a'), undefined, 'an empty value drops the header');
   });
 
   it('set_real_ip_from + real_ip_header give $remote_addr, X-Forwarded-For and ip_hash the client behind a trusted proxy', async () => {
@@ -284,6 +304,9 @@ describe('dyups: nginx-faithful proxying and per-group proxy settings', () => {
       ['proxy_set_header X-A $nope;', /proxy_set_header: unknown variable \$nope/],
       ['proxy_set_header X-A "a\\nb";', /proxy_set_header: the value has a CR, LF or NUL/],
       ['proxy_set_header X-A 1; proxy_set_header x-a 2;', /proxy_set_header: x-a given twice/],
+      ['proxy_set_header X-A "a\x01b";', /proxy_set_header: the value may hold visible ASCII, spaces and tabs only/],
+      ['proxy_set_header X-A "café";', /proxy_set_header: the value may hold visible ASCII, spaces and tabs only/],
+      ["proxy_set_header Host '';", /proxy_set_header: Host cannot be dropped .*use \$proxy_host/],
       ['proxy_hide_header;', /proxy_hide_header takes one header name/],
       ['proxy_hide_header "a b";', /proxy_hide_header: invalid header name/],
       ['set_real_ip_from 10.0.0.0/33;', /set_real_ip_from: expected a prefix length from 0 to 32/],

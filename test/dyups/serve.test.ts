@@ -64,7 +64,7 @@ describe('cosocket serve with dyups', () => {
     assert.match(
       result.stderr,
       new RegExp(
-        `state file ${state.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')}, line 5: expected a whole number .* at 'heavy'`,
+        `state file ${state.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')}, line 5: upstream 'broken': expected a whole number .* at 'heavy'`,
       ),
     );
     assert.equal(readFileSync(state, 'utf8'), text);
@@ -229,8 +229,17 @@ describe('cosocket serve with dyups and --workers', () => {
       // live state comes from the workers, which do the balancing
       const json = (await (await fetch(`http://127.0.0.1:${adminPort}/upstream/app.local?format=json`)).json()) as {
         servers: Array<{ health?: object }>;
+        tunnels: object;
       };
-      assert.deepEqual(json.servers[0]!.health, { available: true, active: 0, fails: 0, check: null });
+      assert.deepEqual(json.servers[0]!.health, {
+        available: true,
+        active: 0,
+        fails: 0,
+        check: null,
+        openTunnels: 0,
+        tunnels: 0,
+      });
+      assert.deepEqual(json.tunnels, { open: 0, total: 0 });
     } finally {
       assert.equal(await srv.stop('SIGTERM'), 0);
       for (const u of upstreams) u.close();

@@ -78,7 +78,7 @@ describe('dyups table and state file', () => {
     const cases: Array<[string, RegExp]> = [
       [
         'upstream ok {\n  server a:1;\n}\nupstream bad {\n  server a:1 weight=zero;\n}\n',
-        /line 5: expected a whole number .* at 'zero'/,
+        /line 5: upstream 'bad': expected a whole number .* at 'zero'/,
       ],
       ['upstream cut {\n  server a:1;\n', /line 1: upstream 'cut' is not closed/],
       ['garbage here\n', /line 1: expected 'upstream NAME \{', found 'garbage'/],

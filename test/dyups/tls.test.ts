@@ -92,10 +92,14 @@ describe('dyups groups over TLS (proxy_ssl)', () => {
       ['proxy_ssl_verify off;', /proxy_ssl_verify needs 'proxy_ssl on;'/],
       ['proxy_ssl on; proxy_ssl_name;', /proxy_ssl_name takes one value/],
       ['proxy_ssl on; proxy_ssl_name "a b";', /proxy_ssl_name is a host name/],
+      ['proxy_ssl on; proxy_ssl_name a..b;', /proxy_ssl_name is a host name/],
+      ['proxy_ssl on; proxy_ssl_name a.-b;', /proxy_ssl_name is a host name/],
+      [`proxy_ssl on; proxy_ssl_name ${'a'.repeat(64)}.test;`, /proxy_ssl_name is a host name/],
+      [`proxy_ssl on; proxy_ssl_name ${'a.'.repeat(127)}bc;`, /proxy_ssl_name is a host name/],
       ['proxy_ssl on; proxy_ssl_trusted_certificate ca.pem;', /needs an absolute path/],
       [
         'proxy_ssl on; proxy_ssl_trusted_certificate /nonexistent/ca.pem;',
-        /cannot read the trusted certificate file: ENOENT/,
+        /proxy_ssl_trusted_certificate \/nonexistent\/ca\.pem: cannot read it \(ENOENT\)/,
       ],
       [`proxy_ssl on; proxy_ssl_trusted_certificate ${pki.ca.keyFile};`, /holds no PEM certificate/],
     ];

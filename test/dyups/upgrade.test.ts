@@ -6,7 +6,11 @@ import { after, before, describe, it } from 'node:test';
 import { WebSocket, WebSocketServer } from 'ws';
 import type { RawData } from 'ws';
 import { Scheduler, pools } from '../../src/index.js';
+import Fastify from 'fastify';
+import { buildAdminApp } from '../../src/dyups/admin.js';
 import { Balancers } from '../../src/dyups/balancer.js';
+import { statusRoutes } from '../../src/server/status.js';
+import type { StatusBody } from '../../src/server/status.js';
 import { buildProxyServer } from '../../src/dyups/proxy.js';
 import type { DyupsProxyServer } from '../../src/dyups/proxy.js';
 import { UpstreamTable } from '../../src/dyups/table.js';
@@ -372,6 +376,73 @@ describe('dyups proxy: WebSocket and Upgrade', () => {
     } finally {
       table.delete('flood.local');
       await upstream.close();
+    }
+  });
+
+  it('counts tunnels per server and per group in the admin detail JSON and /status, open and in all', async () => {
+    const second = await startEcho();
+    const admin = await buildAdminApp(table, {
+      token: null,
+      allowRemote: false,
+      health: (name) => balancers.health(name),
+    });
+    await admin.listen({ host: '127.0.0.1', port: 0 });
+    const adminBase = `http://127.0.0.1:${(admin.server.address() as { port: number }).port}`;
+    const app = Fastify();
+    await app.register(statusRoutes, {
+      scheduler: new Scheduler({ name: 'status' }),
+      redis: { url: 'redis://127.0.0.1:1', embedded: false },
+    });
+    await app.listen({ host: '127.0.0.1', port: 0 });
+    const statusUrl = `http://127.0.0.1:${(app.server.address() as { port: number }).port}/status`;
+    const first = `127.0.0.1:${echo.port}`;
+    const other = `127.0.0.1:${second.port}`;
+    interface Detail {
+      tunnels: { open: number; total: number };
+      servers: Array<{ address: string; health: { openTunnels: number; tunnels: number } }>;
+    }
+    const detail = async (): Promise<{ group: [number, number]; byServer: Record<string, [number, number]> }> => {
+      const body = (await (await fetch(`${adminBase}/upstream/count.local?format=json`)).json()) as Detail;
+      const byServer: Record<string, [number, number]> = {};
+      for (const s of body.servers) byServer[s.address] = [s.health.openTunnels, s.health.tunnels];
+      return { group: [body.tunnels.open, body.tunnels.total], byServer };
+    };
+    const status = async (): Promise<StatusBody['tunnels']> =>
+      ((await (await fetch(statusUrl)).json()) as StatusBody).tunnels;
+    table.update('count.local', `server ${first}; server ${other};`);
+    const clients: WebSocket[] = [];
+    try {
+      assert.deepEqual(await detail(), { group: [0, 0], byServer: { [first]: [0, 0], [other]: [0, 0] } });
+      // round robin: two through each server
+      for (let i = 0; i < 4; i++) clients.push(await openClient(proxy, 'count.local'));
+      assert.deepEqual(await detail(), { group: [4, 4], byServer: { [first]: [2, 2], [other]: [2, 2] } });
+      const open = await status();
+      assert.deepEqual(open.groups['count.local'], { open: 4, total: 4 });
+      assert.ok(open.open >= 4 && open.upgrades >= 4, JSON.stringify(open));
+      assert.ok(!JSON.stringify(open).includes(first), '/status names no server address');
+      // one closed by the client, one by its server
+      clients[0]!.close();
+      await closed(clients[0]!);
+      second.server.clients.values().next().value!.terminate();
+      await until('two tunnels closed', () => proxy.tunnels.open === 2);
+      const after = await detail();
+      assert.deepEqual(after.group, [2, 4]);
+      assert.equal(after.byServer[first]![0] + after.byServer[other]![0], 2);
+      assert.deepEqual((await status()).groups['count.local'], { open: 2, total: 4 });
+      for (const ws of clients) ws.close();
+      await Promise.all(clients.map(closed));
+      await until('every tunnel closed', () => proxy.tunnels.open === 0);
+      assert.deepEqual(await detail(), { group: [0, 4], byServer: { [first]: [0, 2], [other]: [0, 2] } });
+      assert.deepEqual((await status()).groups['count.local'], { open: 0, total: 4 });
+      // a kept server keeps its counts across an update
+      table.update('count.local', `server ${first} weight=2; server ${other};`);
+      assert.deepEqual((await detail()).byServer[first], [0, 2]);
+    } finally {
+      for (const ws of clients) ws.terminate();
+      table.delete('count.local');
+      await admin.close();
+      await app.close();
+      await second.close();
     }
   });
 

@@ -3,7 +3,7 @@ import { createServer } from 'node:https';
 import type { Server } from 'node:https';
 import type { TLSSocket } from 'node:tls';
 import { after, before, describe, it } from 'node:test';
-import { Scheduler, TlsVerifyError, http, pools } from '../../src/index.js';
+import { InvalidArgumentError, Scheduler, TlsVerifyError, http, pools } from '../../src/index.js';
 import { makeTestPki } from '../helpers/tls-certs.js';
 import type { TestPki } from '../helpers/tls-certs.js';
 
@@ -81,5 +81,20 @@ describe('http client over TLS', () => {
     });
     assert.equal(res, '200 hello POST /c');
     assert.deepEqual(seen[0], { host: `127.0.0.1:${port}`, servername: 'localhost', reused: seen[0]!.reused });
+  });
+
+  it('refuses tls options with an http:// URL (use https://) instead of connecting with TLS', async () => {
+    seen.length = 0;
+    const err = await scheduler
+      .go(function* () {
+        yield* http.request(`http://localhost:${port}/`, { tls: { ca: pki.ca.cert } });
+      })
+      .then(
+        () => null,
+        (e: unknown) => e,
+      );
+    assert.ok(err instanceof InvalidArgumentError, String(err));
+    assert.match(err.message, /tls options given for the http:\/\/ URL .*: use https:\/\//);
+    assert.deepEqual(seen, [], 'nothing was sent');
   });
 });

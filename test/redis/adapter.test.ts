@@ -293,5 +293,14 @@ describe('redis adapter', () => {
     assert.throws(() => redis.connect({ url: 'http://x' }), /must use redis:\/\//);
     assert.throws(() => redis.connect({ url: 'redis://h:1/x' }), /database must be a number/);
     assert.throws(() => redis.connect({ timeouts: { read: 0 } }), /timeouts\.read must be/);
+    // the tcp cosocket has TLS now: the message says what is still missing, not that
+    for (const mode of ['keepalive', 'short'] as const)
+      assert.throws(
+        () => redis.connect({ url: 'rediss://h:1', mode }),
+        (err: unknown) =>
+          err instanceof Error &&
+          err.message ===
+            `redis.connect(): rediss:// (TLS) works in mode 'shared' only: mode '${mode}' does not speak TLS to Redis yet (use mode: 'shared')`,
+      );
   });
 });
