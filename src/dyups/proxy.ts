@@ -167,7 +167,8 @@ export function buildProxyServer(
     const name = absolute !== null ? absolute.host : hostOf(request);
     const group = table.get(name);
     const balancer = balancers.get(name);
-    const record = observer === undefined ? null : { group: group === undefined ? '' : name, tries: [] as UpstreamTry[] };
+    const record =
+      observer === undefined ? null : { group: group === undefined ? '' : name, tries: [] as UpstreamTry[] };
     if (record !== null) records.set(ctx, record);
     if (group === undefined || balancer === undefined)
       return errorAnswer(ctx, 502, `no upstream group named '${name}' (the Host header names it)`);

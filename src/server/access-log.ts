@@ -58,7 +58,7 @@ export class AccessLog {
       return;
     }
     const bytes = Buffer.from(text);
-    for (let at = 0; at < bytes.length; ) at += writeSync(this.fd, bytes, at);
+    for (let at = 0; at < bytes.length;) at += writeSync(this.fd, bytes, at);
   }
 
   /** Writes what is buffered to the file it was for, then opens the path again (a new file if it was renamed). */

@@ -25,7 +25,9 @@ type GatherMessage =
 
 function isGatherMessage(message: unknown): message is GatherMessage {
   const type = (message as { type?: unknown } | null)?.type;
-  return typeof type === 'string' && type.startsWith('cosocket-') && typeof (message as { id?: unknown }).id === 'number';
+  return (
+    typeof type === 'string' && type.startsWith('cosocket-') && typeof (message as { id?: unknown }).id === 'number'
+  );
 }
 
 /** One process serving alone: its own report is the server's. */

@@ -68,8 +68,7 @@ function headerText(r: LoggedRequest, name: string): string {
   return value === undefined ? '' : Array.isArray(value) ? value.join(', ') : value;
 }
 
-const upstreamList = (r: LoggedRequest, each: (t: UpstreamTry) => string): string =>
-  r.upstream.map(each).join(', ');
+const upstreamList = (r: LoggedRequest, each: (t: UpstreamTry) => string): string => r.upstream.map(each).join(', ');
 
 const VARIABLES: Record<string, (r: LoggedRequest, now: Date) => string> = {
   remote_addr: (r) => dash(r.remoteAddr),

@@ -11,7 +11,11 @@ const CLIENT_CLOSED = 499;
  * response has gone out (or the client left: 499). Watches the raw response, so replies a handler
  * hijacked (streams, sendfile) are seen too. Call before the routes are registered.
  */
-export function observeRequests(app: FastifyInstance, metrics: ServerMetrics | null, accessLog: AccessLog | null): void {
+export function observeRequests(
+  app: FastifyInstance,
+  metrics: ServerMetrics | null,
+  accessLog: AccessLog | null,
+): void {
   if (metrics === null && accessLog === null) return;
   app.addHook('onRequest', (request, reply, done) => {
     const started = performance.now();

@@ -92,14 +92,37 @@ function sumInto<T extends object>(sum: T, add: T, fields: ReadonlyArray<Numeric
   for (const field of fields) (sum[field] as number) += add[field] as number;
 }
 
-const SCHEDULER_SUMS = ['live', 'liveRoots', 'queued', 'started', 'completed', 'failed', 'cancelled', 'timedOut', 'rejected'] as const;
-const POOL_SUMS = ['size', 'open', 'idle', 'inUse', 'waiting', 'created', 'reused', 'evicted', 'discarded', 'connectFailures', 'backoffRejections'] as const;
+const SCHEDULER_SUMS = [
+  'live',
+  'liveRoots',
+  'queued',
+  'started',
+  'completed',
+  'failed',
+  'cancelled',
+  'timedOut',
+  'rejected',
+] as const;
+const POOL_SUMS = [
+  'size',
+  'open',
+  'idle',
+  'inUse',
+  'waiting',
+  'created',
+  'reused',
+  'evicted',
+  'discarded',
+  'connectFailures',
+  'backoffRejections',
+] as const;
 const ROUTE_SUMS = ['requests', '2xx', '3xx', '4xx', '5xx', 'aborted'] as const;
 
 /** The server's /status from every serving process's part: counts summed, pools and routes by name. */
 export function mergeStatus(parts: readonly ProcessStatus[], serverPid: number): Omit<StatusBody, 'version' | 'redis'> {
   const first = parts[0];
-  const scheduler: SchedulerStats = first === undefined ? emptyScheduler() : { ...first.scheduler, limits: { ...first.scheduler.limits } };
+  const scheduler: SchedulerStats =
+    first === undefined ? emptyScheduler() : { ...first.scheduler, limits: { ...first.scheduler.limits } };
   const poolsByKey = new Map<string, PoolStats & { kind: string }>();
   const routes = new Map<string, RouteStats>();
   for (const [i, part] of parts.entries()) {
