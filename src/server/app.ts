@@ -59,7 +59,10 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     scheduler,
     output: config.output,
     ...(requestLogging ? {} : { log }),
-    failureLog: handlerFailureLog(log, deps.errors ?? new RateLimitedLog((line) => log.warn(line))),
+    failureLog: handlerFailureLog(
+      log,
+      deps.errors ?? new RateLimitedLog((line, target, suppressed) => log.warn({ target, suppressed }, line)),
+    ),
   });
   const startedAt = Date.now();
   const view =

@@ -12,8 +12,9 @@ export function handlerFailureLog(log: FastifyBaseLogger, limiter: RateLimitedLo
   return ({ err, status, coroutine, route }) => {
     if (err instanceof SocketError) {
       const target = err.peer;
+      const text = err.message.includes(target) ? err.message : `${target}: ${err.message}`;
       limiter.report(target, (note) =>
-        log.warn({ target, status, route, coroutine }, `${target}: ${err.message} (answered ${status})${note}`),
+        log.warn({ target, status, route, coroutine }, `${text} (answered ${status})${note}`),
       );
       return;
     }

@@ -10,13 +10,14 @@ export class RateLimitedLog {
   private readonly targets = new Map<string, { until: number; suppressed: number; timer: NodeJS.Timeout | null }>();
 
   constructor(
-    private readonly write: (line: string) => void,
+    /** Where lines go; `suppressed` is set on a line that only counts the errors not written. */
+    private readonly write: (line: string, target: string, suppressed?: number) => void,
     private readonly windowMs = 1_000,
   ) {}
 
   /** Logs `line` about `target` unless a line about it went out less than a window ago. */
   error(target: string, line: string): void {
-    this.report(target, (note) => this.write(line + note));
+    this.report(target, (note) => this.write(line + note, target));
   }
 
   /**
@@ -59,6 +60,6 @@ export class RateLimitedLog {
     }
     const count = state.suppressed;
     state.suppressed = 0;
-    this.write(`${count} more error(s) for ${target} suppressed in the last ${this.windowMs} ms`);
+    this.write(`${count} more error(s) for ${target} suppressed in the last ${this.windowMs} ms`, target, count);
   }
 }
