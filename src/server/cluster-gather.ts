@@ -1,6 +1,17 @@
 import type { Worker } from 'node:cluster';
 import type { MetricsJson } from './metrics.js';
-import type { ProcessStatus } from './status.js';
+import type { RouteStats } from '../fastify/route-stats.js';
+import type { PoolStats } from '../pool/keepalive-pool.js';
+import type { SchedulerStats } from '../runtime/scheduler.js';
+
+/** One serving process's part of /status (pools in full: the app listener sums the upstream ones). */
+export interface ProcessStatus {
+  pid: number;
+  uptimeSeconds: number;
+  scheduler: SchedulerStats;
+  pools: Array<PoolStats & { kind: string }>;
+  routes: RouteStats[];
+}
 
 /** What one process reports about itself when the server's view is put together. */
 export interface ProcessReport {

@@ -3,7 +3,9 @@ import type { FastifyInstance } from 'fastify';
 import { pools } from '../pool/registry.js';
 import type { PoolStats } from '../pool/keepalive-pool.js';
 import type { Scheduler, SchedulerStats } from '../runtime/scheduler.js';
-import type { ServerView } from './cluster-gather.js';
+import type { ProcessStatus, ServerView } from './cluster-gather.js';
+
+export type { ProcessStatus } from './cluster-gather.js';
 import type { RouteStats } from '../fastify/plugin.js';
 import { UPSTREAM_POOL_PREFIX } from '../dyups/upstream-pools.js';
 import { VERSION } from '../version.js';
@@ -64,15 +66,6 @@ export function appPoolStats(all: Array<PoolStats & { kind: string }>): AppPoolS
     backoffRejections: sum('backoffRejections'),
   });
   return shown;
-}
-
-/** One serving process's part of /status (pools in full: the app listener sums the upstream ones). */
-export interface ProcessStatus {
-  pid: number;
-  uptimeSeconds: number;
-  scheduler: SchedulerStats;
-  pools: Array<PoolStats & { kind: string }>;
-  routes: RouteStats[];
 }
 
 /** This process's part of /status. */
