@@ -17,6 +17,7 @@ import { PrimaryGather, singleView, workerView } from '../server/cluster-gather.
 import type { ProcessReport } from '../server/cluster-gather.js';
 import { adminObservabilityRoutes } from '../server/metrics-routes.js';
 import { startObservability } from '../server/observability.js';
+import { checkAccessLogPath } from '../server/access-log.js';
 import { processStatus } from '../server/status.js';
 import type { DyupsListeners } from '../dyups/listeners.js';
 import { StateFileError, loadState } from '../dyups/state-file.js';
@@ -77,6 +78,7 @@ export async function serve(argv: readonly string[]): Promise<number> {
 }
 
 async function runPrimary(config: ServerConfig): Promise<number> {
+  checkAccessLogPath(config.accessLog.path);
   let embedded: EmbeddedRedis | null = null;
   if (config.redis === null) {
     try {

@@ -1,4 +1,5 @@
 import { closeSync, openSync, writeSync } from 'node:fs';
+import { UsageError } from '../errors/index.js';
 import { compileLogFormat } from './log-format.js';
 import type { LogLine, LoggedRequest } from './log-format.js';
 
@@ -10,6 +11,18 @@ export interface AccessLogSettings {
   buffer: number;
   /** ms a buffered line may wait (nginx's `flush=`). */
   flush: number;
+}
+
+/** Opens (creating) the access log file once, so a path that cannot be written stops the start with its key. */
+export function checkAccessLogPath(path: string | null, what = '--access-log (accessLog.path)'): void {
+  if (path === null || path === 'stdout') return;
+  try {
+    closeSync(openSync(path, 'a'));
+  } catch (err) {
+    throw new UsageError(
+      `${what}: cannot open '${path}' for appending: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`,
+    );
+  }
 }
 
 /**

@@ -22,12 +22,8 @@ export function observeRequests(
     const raw = reply.raw;
     const socket = request.raw.socket;
     const writtenBefore = socket.bytesWritten;
-    let seen = false;
-    const ended = (): void => {
-      if (seen) return;
-      seen = true;
-      raw.off('finish', ended);
-      raw.off('close', ended);
+    // 'close' comes after 'finish' for a response that went out whole, and alone for one that was cut
+    raw.once('close', () => {
       const seconds = (performance.now() - started) / 1000;
       const status = raw.writableFinished ? raw.statusCode : CLIENT_CLOSED;
       const route = request.routeOptions.url ?? '(no route)';
@@ -43,9 +39,7 @@ export function observeRequests(
         seconds,
         upstream: [],
       });
-    };
-    raw.once('finish', ended);
-    raw.once('close', ended);
+    });
     done();
   });
 }

@@ -8,7 +8,7 @@ import { after, before, describe, it } from 'node:test';
 import { InvalidArgumentError } from '../../src/errors/index.js';
 import { COMBINED_FORMAT, compileLogFormat } from '../../src/server/log-format.js';
 import type { LoggedRequest } from '../../src/server/log-format.js';
-import { startServer } from '../helpers/cli.js';
+import { runCli, startServer } from '../helpers/cli.js';
 import { waitFor } from '../helpers/net.js';
 import { deadPort } from '../helpers/tcp-server.js';
 
@@ -114,6 +114,17 @@ describe('access log of cosocket serve', () => {
   after(() => {
     upstream.close();
     rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('refuses to start when the log file cannot be opened, or the format names an unknown variable', async () => {
+    const missing = await runCli(['serve', '--port', '0', '--access-log', join(dir, 'no', 'such', 'dir.log')]);
+    assert.equal(missing.code, 2);
+    assert.match(missing.stderr, /--access-log \(accessLog\.path\): cannot open '.*dir\.log' for appending: ENOENT/);
+    const config = join(dir, 'bad-format.json');
+    writeFileSync(config, JSON.stringify({ accessLog: { path: 'stdout', format: '$status $nope' } }));
+    const bad = await runCli(['serve', '--port', '0', '--config', config]);
+    assert.equal(bad.code, 2);
+    assert.match(bad.stderr, /'accessLog\.format': unknown variable '\$nope'/);
   });
 
   it('logs app, send and proxy requests in the combined format by default', async () => {
