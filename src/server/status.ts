@@ -4,11 +4,11 @@ import { pools } from '../pool/registry.js';
 import type { PoolStats } from '../pool/keepalive-pool.js';
 import type { Scheduler, SchedulerStats } from '../runtime/scheduler.js';
 import type { ProcessStatus, ServerView } from './cluster-gather.js';
-
-export type { ProcessStatus } from './cluster-gather.js';
 import type { RouteStats } from '../fastify/plugin.js';
 import { UPSTREAM_POOL_PREFIX } from '../dyups/upstream-pools.js';
 import { VERSION } from '../version.js';
+
+export type { ProcessStatus } from './cluster-gather.js';
 
 export interface RedisDescription {
   /** Where it is, password redacted. */

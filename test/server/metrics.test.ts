@@ -155,6 +155,22 @@ for (const workers of [1, 2]) {
       assert.ok(has(now, 'cosocket_pool_connections_created_total', { kind: 'tcp', pool: `dyups:${live.server}` }));
     });
 
+    it('shows a server that failed as down (min over the workers), the others up', async () => {
+      const dead = `127.0.0.1:${await deadPort()}`;
+      await addGroup(adminPort, 'pair', `server ${dead}; server 127.0.0.1:${upstream.port};`);
+      let scraped = await scrape(adminPort);
+      assert.equal(valueOf(scraped, 'cosocket_upstream_up', { group: 'pair', server: dead }), 1);
+      // round robin reaches the dead server within a few requests; it fails over to the live one
+      for (let i = 0; i < 4 * workers; i++) assert.equal((await get(proxyPort, '/', { host: 'pair' })).status, 200);
+      scraped = await scrape(adminPort);
+      assert.ok(valueOf(scraped, 'cosocket_upstream_failures_total', { group: 'pair', server: dead }) >= 1);
+      assert.equal(valueOf(scraped, 'cosocket_upstream_up', { group: 'pair', server: dead }), 0);
+      assert.equal(
+        valueOf(scraped, 'cosocket_upstream_up', { group: 'pair', server: `127.0.0.1:${upstream.port}` }),
+        1,
+      );
+    });
+
     it('counts the followers of a growing file while they follow it', async () => {
       writeFileSync(join(root, 'grow.log.tmp'), 'first line\n');
       const following = get(server.port, '/send/grow.log');
