@@ -12,6 +12,13 @@ import { RedisServerNotFoundError, startEmbeddedRedis } from '../server/embedded
 import type { EmbeddedRedis } from '../server/embedded-redis.js';
 import { Scheduler } from '../runtime/scheduler.js';
 import { DyupsSyncError, startDyups } from '../dyups/listeners.js';
+import type { FastifyInstance } from 'fastify';
+import { PrimaryGather, singleView, workerView } from '../server/cluster-gather.js';
+import type { ProcessReport } from '../server/cluster-gather.js';
+import { adminObservabilityRoutes } from '../server/metrics-routes.js';
+import { startObservability } from '../server/observability.js';
+import { checkAccessLogPath } from '../server/access-log.js';
+import { processStatus } from '../server/status.js';
 import type { DyupsListeners } from '../dyups/listeners.js';
 import { StateFileError, loadState } from '../dyups/state-file.js';
 import { StateFileClaimError, claimStateFile } from '../dyups/state-file-owner.js';
@@ -71,6 +78,7 @@ export async function serve(argv: readonly string[]): Promise<number> {
 }
 
 async function runPrimary(config: ServerConfig): Promise<number> {
+  checkAccessLogPath(config.accessLog.path);
   let embedded: EmbeddedRedis | null = null;
   if (config.redis === null) {
     try {
@@ -149,19 +157,25 @@ async function runServer(
     deadline: config.scheduler.deadline,
     queueTimeout: config.scheduler.queueTimeout,
   });
-  const app = await buildApp({
-    config,
-    scheduler,
-    redisUrl,
-    redis: {
-      url: redactUrl(redisUrl),
-      embedded: embedded !== null || process.env[WORKER_ENV] !== undefined,
-      ...(embedded ? { version: embedded.version } : {}),
-    },
-  });
+  const redis = {
+    url: redactUrl(redisUrl),
+    embedded: embedded !== null || process.env[WORKER_ENV] !== undefined,
+    ...(embedded ? { version: embedded.version } : {}),
+  };
+  const observability = startObservability(config, scheduler);
+  const { metrics, accessLog, proxyErrors } = observability;
+  let app: FastifyInstance | null = null;
+  const startedAt = Date.now();
+  const self: ProcessReport = {
+    status: () => processStatus(scheduler, () => app?.cosocket.routeStats() ?? [], startedAt),
+    metrics: () => metrics.json(),
+  };
+  const view = cluster.isWorker ? workerView(self) : singleView(self);
+  app = await buildApp({ config, scheduler, redisUrl, redis, view, metrics, accessLog });
   try {
     await app.listen({ host: config.host, port: config.port });
   } catch (err) {
+    observability.close();
     const code = (err as NodeJS.ErrnoException).code;
     if (code === 'EADDRINUSE' || code === 'EACCES' || code === 'EADDRNOTAVAIL') {
       process.stderr.write(`cosocket: cannot listen on ${config.host}:${config.port}: ${code}\n`);
@@ -169,18 +183,28 @@ async function runServer(
     }
     throw err;
   }
+  const hooks = { metrics, accessLog, errors: proxyErrors };
   let dyups: DyupsListeners | null;
   try {
     if (cluster.isWorker) {
       // the primary owns the table and the admin interface; this worker proxies with a replica
       const replica = new UpstreamTable({ stateFile: null });
-      dyups = await startDyups(config, scheduler, 'worker', { table: replica, ready: followPrimary(replica) });
+      dyups = await startDyups(config, scheduler, 'worker', {
+        table: replica,
+        ready: followPrimary(replica),
+        ...hooks,
+      });
       if (dyups !== null) answerHealthQueries(dyups.health);
     } else {
-      dyups = await startDyups(config, scheduler, 'single', { redisUrl });
+      dyups = await startDyups(config, scheduler, 'single', {
+        redisUrl,
+        ...hooks,
+        adminRoutes: adminObservabilityRoutes(view, redis),
+      });
     }
   } catch (err) {
     await app.close();
+    observability.close();
     if (
       err instanceof StateFileError ||
       err instanceof StateFileClaimError ||
@@ -192,22 +216,24 @@ async function runServer(
     }
     throw err;
   }
-  const address = app.server.address();
-  onListening(typeof address === 'object' && address !== null ? address.port : config.port);
+  const address = runningAddress(app);
+  onListening(address ?? config.port);
   if (dyups !== null && !cluster.isWorker) process.stdout.write(`${dyups.banner}\n`);
+  const runningApp = app;
   await untilStopSignal();
   // stop accepting on every listener at once; let in-flight requests (streams too) finish within the
   // grace period, then cancel their coroutines and cut every connection that is still open
   const listeners = dyups;
-  const closed = Promise.all([app.close(), listeners?.close()]);
+  const closed = Promise.all([runningApp.close(), listeners?.close()]);
   const grace = setTimeout(() => {
     scheduler.cancelAll(CancelReason.explicit('server shutting down'));
-    app.server.closeAllConnections();
+    runningApp.server.closeAllConnections();
     listeners?.cutAll();
   }, config.shutdown.grace);
   await closed;
   clearTimeout(grace);
   await pools.drain(1_000);
+  observability.close();
   return 0;
 }
 
@@ -226,6 +252,12 @@ async function runCluster(
 ): Promise<number> {
   const workers = new Set<Worker>();
   let stopping = false;
+  const gather = new PrimaryGather();
+  // logrotate's reopen: each worker reopens its own access log
+  const reopen = (): void => {
+    for (const worker of workers) worker.process.kill('SIGUSR2');
+  };
+  process.on('SIGUSR2', reopen);
   // dyups: the primary owns the table (state file, admin interface); workers get every change over IPC
   const dyupsOn = config.dyups.adminPort !== 0 || config.dyups.proxyPort !== 0;
   let sync: PrimarySync | null = null;
@@ -254,6 +286,11 @@ async function runCluster(
         redisUrl,
         afterChange: (version) => primarySync.applied(version),
         health: (name) => primarySync.health(name),
+        adminRoutes: adminObservabilityRoutes(gather, {
+          url: redactUrl(redisUrl),
+          embedded: embedded !== null,
+          ...(embedded ? { version: embedded.version } : {}),
+        }),
       });
     } catch (err) {
       if (!(err instanceof DyupsSyncError) && (err as NodeJS.ErrnoException).code !== 'EADDRINUSE') throw err;
@@ -268,6 +305,7 @@ async function runCluster(
     const worker = cluster.fork({ [WORKER_ENV]: redisUrl });
     workers.add(worker);
     sync?.add(worker);
+    gather.add(worker);
     worker.on('message', (message: { type?: string; port?: number }) => {
       if (message?.type !== 'listening') return;
       listening++;
@@ -296,8 +334,14 @@ async function runCluster(
   }, config.shutdown.grace + 5_000);
   await Promise.all(exits);
   clearTimeout(hardStop);
+  process.off('SIGUSR2', reopen);
   await dyups?.close();
   claim?.release();
   await embedded?.stop();
   return 0;
+}
+
+function runningAddress(app: FastifyInstance): number | null {
+  const address = app.server.address();
+  return typeof address === 'object' && address !== null ? address.port : null;
 }

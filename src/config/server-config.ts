@@ -6,10 +6,12 @@ import { buffers, choice, duration, int, onOff, optionalText, processCount, size
 import { listenerTlsSection, loadListenerTls } from './listener-tls.js';
 import { Field, build, readEnv, readFlags, readObject } from './schema.js';
 import type { ConfigOf, Layer } from './schema.js';
+import { COMBINED_FORMAT, checkLogFormat } from '../server/log-format.js';
 
 export { redactUrl } from './checks.js';
 
 export type TestMode = 'short' | 'keepalive' | 'shared';
+export type MetricsExposure = 'admin' | 'app';
 export type LogLevel = 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
 export const LOG_LEVELS: readonly LogLevel[] = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
 
@@ -148,6 +150,28 @@ export const SERVER_SCHEMA = {
     tempFileWriteSize: size(16 * 1024, 1),
     /** null: the system temp directory */
     tempPath: optionalText(checkDirectory),
+  },
+  /** nginx's access_log: a line per request in `format` (log_format variables); off while path is null. */
+  accessLog: {
+    /** a file appended to, or `stdout` */
+    path: optionalText().from({
+      flag: 'access-log',
+      valueName: 'FILE|stdout',
+      help: "log each request to FILE or stdout (nginx's access_log, combined format)",
+    }),
+    format: text(COMBINED_FORMAT, checkLogFormat),
+    /** bytes held before a write (0: each line at once) */
+    buffer: size(64 * 1024),
+    /** the longest a held line waits */
+    flush: duration(1_000),
+  },
+  metrics: {
+    /** GET /metrics on the admin listener only, or also on the app listener (loopback clients only) */
+    expose: choice<MetricsExposure>('admin', ['admin', 'app']).from({
+      flag: 'metrics',
+      valueName: 'admin|app',
+      help: 'where GET /metrics answers besides the admin listener: app = on the app listener too (default admin)',
+    }),
   },
   /** TLS on cosocket's own listeners: a certificate and key each, more chosen by SNI; none: plain HTTP. */
   tls: {

@@ -32,6 +32,8 @@ export interface AdminOptions {
   trylock?: boolean;
   /** Serve over TLS with these certificates (default: plain HTTP). */
   tls?: ListenerTls | null;
+  /** More routes behind the same guard (the server's /metrics and /status). */
+  routes?: (app: FastifyInstance) => void;
 }
 
 /** 127.0.0.0/8, ::1 and IPv4-mapped loopback. */
@@ -134,6 +136,7 @@ export async function buildAdminApp(table: UpstreamTable, options: AdminOptions)
     done();
   });
 
+  options.routes?.(app);
   app.get('/list', async (_request, reply) => {
     const groups = table.all();
     if (groups.length === 0) return reply.code(204).send();

@@ -17,6 +17,11 @@ import { RedisSync } from './redis-sync.js';
 import { UpstreamTable } from './table.js';
 import { UpstreamPools } from './upstream-pools.js';
 import type { Change } from './table.js';
+import type { FastifyInstance } from 'fastify';
+import type { AccessLog } from '../server/access-log.js';
+import type { ServerMetrics } from '../server/metrics.js';
+import { proxyObserver } from '../server/proxy-observer.js';
+import type { RateLimitedLog } from '../server/rate-limited-log.js';
 
 export { DyupsSyncError } from '../errors/index.js';
 
@@ -43,6 +48,13 @@ export interface DyupsHooks {
   redisUrl?: string;
   /** where live server state comes from when this process does not balance (a cluster primary) */
   health?: (name: string) => Promise<Map<string, ServerHealth>>;
+  /** More admin routes (the server's /metrics, /status), behind the admin's guard. */
+  adminRoutes?: (app: FastifyInstance) => void;
+  /** Where the proxy's requests are counted and logged. */
+  metrics?: ServerMetrics | null;
+  accessLog?: AccessLog | null;
+  /** The proxy's errors about an upstream group: rate-limited, one line per group per second. */
+  errors?: RateLimitedLog;
 }
 
 /**
@@ -135,6 +147,7 @@ async function listen(
           : {}),
       trylock: settings.trylock,
       tls: loadListenerTls(config.tls.admin, 'tls.admin'),
+      ...(hooks.adminRoutes ? { routes: hooks.adminRoutes } : {}),
     });
     guardRequests(admin.server);
     listenerClosers.push(() => admin.close());
@@ -145,7 +158,21 @@ async function listen(
   }
   if (settings.proxyPort !== 0 && role !== 'primary') {
     await hooks.ready; // a worker serves once it has the primary's table
+    const observer = proxyObserver(hooks.metrics ?? null, hooks.accessLog ?? null);
+    hooks.metrics?.sources.upstreams.push(() =>
+      table.all().flatMap((group) =>
+        [...balancers.health(group.name)].map(([server, h]) => ({
+          group: group.name,
+          server,
+          up: h.available && h.check !== 'down',
+          active: h.active,
+        })),
+      ),
+    );
+    const errors = hooks.errors;
     const proxy = buildProxyServer(table, balancers, {
+      ...(observer ? { observer } : {}),
+      ...(errors ? { upstreamErrorLog: (target: string, line: string) => errors.error(target, line) } : {}),
       scheduler,
       connectTimeout: settings.connectTimeout,
       readTimeout: settings.readTimeout,

@@ -20,6 +20,7 @@ import { proxyUpgrade, tunnelCounts } from './upgrade.js';
 import type { TunnelCounts, UpgradeOptions } from './upgrade.js';
 import { registerTunnelSource } from './tunnel-status.js';
 import { upstreamTls } from './upstream-tls.js';
+import type { UpstreamTry } from '../server/log-format.js';
 
 export { hashKeyOf } from './request-vars.js';
 export type { HashKeyRequest } from './request-vars.js';
@@ -43,10 +44,22 @@ export interface DyupsProxyOptions {
   buffering?: Partial<BufferingOptions>;
   /** Where the reason for a 502/503/504 goes (the client gets a generic page). Default: stderr, a line each. */
   errorLog?: (line: string) => void;
+  /** Where errors about an upstream group go instead of errorLog, with the group as `target` (to rate-limit them). */
+  upstreamErrorLog?: (target: string, line: string) => void;
+  /** Told of every upstream try and every request's end: for the metrics and the access log. */
+  observer?: ProxyObserver;
   /** ms a WebSocket/Upgrade tunnel stays open with no byte either way (proxy_read_timeout). Default: readTimeout; 0: none. */
   tunnelTimeout?: number;
   /** Serve over TLS with these certificates (default: plain HTTP). */
   tls?: ListenerTls | null;
+}
+
+/** What the proxy tells the metrics and the access log. */
+export interface ProxyObserver {
+  /** An upstream server was tried; `failed`: it counts as failing (error, timeout, a status retried on). */
+  tried(group: string, server: string, failed: boolean): void;
+  /** A request's response went out whole or was cut; `group` is '' when its Host named none. */
+  ended(exchange: FrontExchange, group: string, tries: readonly UpstreamTry[]): void;
 }
 
 /** The dyups proxy listener: a FrontServer, with its WebSocket/Upgrade counts. */
@@ -59,7 +72,6 @@ const TUNNEL_POOL_SIZE = 100_000;
 const MAX_STALE_RETRIES = 2;
 
 /** A group whose TLS cannot be set up logs why at most once in this many ms (not once per request). */
-const TLS_PROBLEM_LOG_INTERVAL = 1_000;
 
 /** What a request that has not been retried skips: no server yet. */
 const NOT_TRIED: ReadonlySet<Peer> = new Set<Peer>();
@@ -120,6 +132,10 @@ export function buildProxyServer(
     send: options.sendTimeout ?? options.readTimeout,
   };
   const errorLog = options.errorLog ?? ((line: string) => process.stderr.write(`${line}\n`));
+  const upstreamErrorLog = options.upstreamErrorLog ?? ((_target: string, line: string) => errorLog(line));
+  const observer = options.observer;
+  /** Each request's group and tries, while the observer waits for its end. */
+  const records = new WeakMap<FrontExchange, { group: string; tries: UpstreamTry[] }>();
   const buffering = options.buffering;
   const tunnels = tunnelCounts();
   const tunnelTimeout = options.tunnelTimeout ?? options.readTimeout;
@@ -146,12 +162,11 @@ export function buildProxyServer(
     return route;
   }
 
-  /** When each group version last logged that its TLS cannot be set up. */
-  const tlsProblemLogged = new WeakMap<UpstreamGroup, number>();
-
-  /** nginx's generic page for `status`; `detail` goes to the error log (unless `log` is false). */
-  function errorAnswer(ctx: FrontExchange, status: number, detail: string, log = true): string {
-    if (log) errorLog(errorLogLine(`dyups proxy: ${detail}`, ctx));
+  /** nginx's generic page for `status`; `detail` goes to the error log (at most a line a second per group). */
+  function errorAnswer(ctx: FrontExchange, status: number, detail: string, group?: string): string {
+    const line = errorLogLine(`dyups proxy: ${detail}`, ctx);
+    if (group === undefined) errorLog(line);
+    else upstreamErrorLog(`upstream '${group}'`, line);
     ctx.status = status;
     ctx.header('content-type', ERROR_PAGE_TYPE);
     return errorPage(status);
@@ -163,6 +178,9 @@ export function buildProxyServer(
     const name = absolute !== null ? absolute.host : hostOf(request);
     const group = table.get(name);
     const balancer = balancers.get(name);
+    const record =
+      observer === undefined ? null : { group: group === undefined ? '' : name, tries: [] as UpstreamTry[] };
+    if (record !== null) records.set(ctx, record);
     if (group === undefined || balancer === undefined)
       return errorAnswer(ctx, 502, `no upstream group named '${name}' (the Host header names it)`);
     const plan = planOf(group);
@@ -186,11 +204,7 @@ export function buildProxyServer(
     const upstream = upstreamTls(group);
     if ('problem' in upstream) {
       // its trusted certificate file went away or went bad after the group was stored
-      const now = Date.now();
-      const last = tlsProblemLogged.get(group);
-      const log = last === undefined || now - last >= TLS_PROBLEM_LOG_INTERVAL;
-      if (log) tlsProblemLogged.set(group, now);
-      return errorAnswer(ctx, 502, upstream.problem, log);
+      return errorAnswer(ctx, 502, upstream.problem, name);
     }
     const tls = upstream.tls;
     // made on the first retry: most requests never need one
@@ -221,11 +235,19 @@ export function buildProxyServer(
           lastError === null
             ? 'no server of the group is available'
             : `every server failed; last: ${(lastError as Error).message}`;
-        return errorAnswer(ctx, timedOut ? 504 : 502, `upstream '${name}': ${why}`);
+        return errorAnswer(ctx, timedOut ? 504 : 502, `upstream '${name}': ${why}`, name);
       }
       tries++;
       peer.active++;
       const progress: ProxyProgress = { reused: false, headReceived: false };
+      const tryStarted = record === null ? 0 : performance.now();
+      /** The status of this try's server when the proxy moved on from it (a status retried on). */
+      let passedOver: number | null = null;
+      const noteTry = (status: number | null, failed: boolean): void => {
+        if (record === null) return;
+        record.tries.push({ addr: peer.address, status, seconds: (performance.now() - tryStarted) / 1000 });
+        observer!.tried(name, peer.address, failed);
+      };
       try {
         const route = routeOf(peer, poolSize, plan.timeouts);
         const passOptions: ProxyPassOptions = {
@@ -245,6 +267,7 @@ export function buildProxyServer(
             nextPeer = balancer.pick(input, tried);
             if (nextPeer === null) return true;
             peer.failed(Date.now());
+            passedOver = status;
             return false;
           };
         }
@@ -264,13 +287,19 @@ export function buildProxyServer(
           yield* proxyUpgrade(ctx, route.host, route.port, upgradeOptions);
         } else yield* proxyPass(ctx, route.host, route.port, passOptions);
         peer.succeeded();
+        noteTry(ctx.status, false);
         return undefined;
       } catch (err) {
         if (err instanceof UpstreamStatusError) {
-          errorLog(errorLogLine(`dyups proxy: upstream '${name}': ${err.message}; trying the next server`, ctx));
+          noteTry(passedOver, true);
+          upstreamErrorLog(
+            `upstream '${name}'`,
+            errorLogLine(`dyups proxy: upstream '${name}': ${err.message}; trying the next server`, ctx),
+          );
           lastError = err;
           continue;
         }
+        noteTry(progress.headReceived ? ctx.status : null, true);
         // failures to connect, to send, or to read the response head: error / timeout of proxy_next_upstream
         const beforeHead = !progress.headReceived && !ctx.headSent;
         if (!retryable(err) && !(err instanceof HttpProtocolError) && !(beforeHead && err instanceof SocketError))
@@ -290,7 +319,7 @@ export function buildProxyServer(
         const timedOut = err instanceof SocketTimeoutError;
         const allowed = plan.nextUpstream.has(timedOut ? 'timeout' : 'error');
         if (!stale && (!allowed || !mayRetry(!neverSent(err))))
-          return errorAnswer(ctx, timedOut ? 504 : 502, `upstream '${name}': ${(err as Error).message}`);
+          return errorAnswer(ctx, timedOut ? 504 : 502, `upstream '${name}': ${(err as Error).message}`, name);
         if (stale && !(plan.retriesMethod(request.method) && (body === null || body.consumed === 0))) throw err;
       } finally {
         peer.active--;
@@ -315,6 +344,14 @@ export function buildProxyServer(
     lingerTimeout: 5_000,
     errorLog,
     ...(options.tls ? { tls: serverTlsOptions(options.tls) } : {}),
+    ...(observer === undefined
+      ? {}
+      : {
+          onEnded: (exchange: FrontExchange) => {
+            const record = records.get(exchange);
+            observer.ended(exchange, record?.group ?? '', record?.tries ?? []);
+          },
+        }),
   });
   // /status shows every proxy of the process that has not been closed
   const unregister = registerTunnelSource({ counts: tunnels, balancers });

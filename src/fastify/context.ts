@@ -33,6 +33,17 @@ export interface OutputOptions {
   idleTimeout: number;
 }
 
+/** A handler that failed, for a plugin-wide failure log (one that rate-limits, say) instead of the request's logger. */
+export interface HandlerFailure {
+  err: unknown;
+  status: number;
+  /** The coroutine chain, outermost first, `a > b`. */
+  coroutine: string;
+  route: string | undefined;
+}
+
+export type FailureLog = (failure: HandlerFailure) => void;
+
 /**
  * What a coroutine handler gets: the request, the response status and headers, output with
  * print/say/flush, and the adapters (`ctx.redis.connect()`, `ctx.tcp`, `ctx.http`, `ctx.file`).
@@ -64,6 +75,7 @@ export class HandlerContext implements TaskObserver, ResponseHead {
     options: OutputOptions,
     stats: RouteStats,
     log: FastifyBaseLogger,
+    private readonly failureLog: FailureLog | null = null,
   ) {
     this.request = request;
     this.reply = reply;
@@ -298,7 +310,8 @@ export class HandlerContext implements TaskObserver, ResponseHead {
       coroutine: (coroutineChain(err) ?? task.chain()).join(' > '),
       route: this.request.routeOptions.url,
     };
-    if (status === 500) log.error(fields, 'coroutine handler failed');
+    if (this.failureLog !== null) this.failureLog({ ...fields, status });
+    else if (status === 500) log.error(fields, 'coroutine handler failed');
     else log.warn(fields, `coroutine handler answered ${status}`);
     if (raw.destroyed) return;
     if (this.output.streaming) {

@@ -13,7 +13,7 @@ import { defaultScheduler } from '../runtime/scheduler.js';
 import type { Scheduler, StartOptions } from '../runtime/scheduler.js';
 import type { Task } from '../runtime/task.js';
 import { HandlerContext } from './context.js';
-import type { OutputOptions } from './context.js';
+import type { FailureLog, OutputOptions } from './context.js';
 import { RouteStatsTable, recordStatus } from './route-stats.js';
 import type { RouteStats } from './route-stats.js';
 
@@ -26,6 +26,8 @@ export interface CosocketPluginOptions {
   retryAfter?: number;
   /** Where handler failures are logged; default: each request's own logger. */
   log?: FastifyBaseLogger;
+  /** Takes every handler failure instead of the logger (e.g. to rate-limit them). */
+  failureLog?: FailureLog;
 }
 
 /** What the plugin decorates the fastify instance with. */
@@ -35,6 +37,8 @@ export interface CosocketState {
   retryAfter: number;
   /** null: log through each request's logger */
   log: FastifyBaseLogger | null;
+  /** null: failures go to the logger */
+  failureLog: FailureLog | null;
   routeStats(): RouteStats[];
   /** @internal */
   stats: RouteStatsTable;
@@ -133,6 +137,7 @@ export const cosocketPlugin = fp(
       output: { bufferSize: 16 * 1024, sendTimeout: 60_000, idleTimeout: 60_000, ...options.output },
       retryAfter: options.retryAfter ?? 1,
       log: options.log ?? null,
+      failureLog: options.failureLog ?? null,
       routeStats: () => stats.all(),
       stats,
     };
@@ -164,7 +169,7 @@ export function co(
       const stats = routeStats ?? state.stats.entryOf(request);
       stats.requests++;
       request.cosocketStats = stats;
-      const ctx = new HandlerContext(request, reply, state.output, stats, state.log ?? reply.log);
+      const ctx = new HandlerContext(request, reply, state.output, stats, state.log ?? reply.log, state.failureLog);
       let task: Task<unknown>;
       try {
         task = state.scheduler.start(startOptions, handler, ctx);
@@ -226,3 +231,4 @@ function isFastifyInstance(value: unknown): value is FastifyInstance {
 }
 
 export { HandlerContext } from './context.js';
+export type { FailureLog, HandlerFailure } from './context.js';

@@ -8,6 +8,7 @@ import { parseRange } from '../stream/sendfile/range.js';
 import { WatchHub } from '../stream/sendfile/watch-hub.js';
 import type { HandlerContext } from '../fastify/context.js';
 import { co } from '../fastify/plugin.js';
+import type { ServerMetrics } from './metrics.js';
 
 export interface SendRouteOptions {
   location: string;
@@ -16,6 +17,8 @@ export interface SendRouteOptions {
   timeout: number;
   suffix: string;
   maxDuration: number;
+  /** Where the followers of growing files are counted. */
+  metrics?: ServerMetrics;
 }
 
 const METHODS = ['GET', 'HEAD', 'POST', 'PUT', 'DELETE', 'PATCH', 'OPTIONS'] as const;
@@ -26,6 +29,7 @@ const METHODS = ['GET', 'HEAD', 'POST', 'PUT', 'DELETE', 'PATCH', 'OPTIONS'] as 
  */
 export async function sendRoutes(app: FastifyInstance, options: SendRouteOptions): Promise<void> {
   const hub = new WatchHub(options.interval);
+  options.metrics?.sources.sendfile.push(() => hub.stats());
   const follow = {
     interval: options.interval,
     timeout: options.timeout,

@@ -101,7 +101,7 @@ export const LAYER_MAP: LayerMap = {
         'src/version.ts',
       ],
       // typescript: loaded on demand for .ts config files
-      packages: ['fastify', 'pino', 'ioredis', 'autocannon', 'typescript'],
+      packages: ['fastify', 'pino', 'ioredis', 'autocannon', 'typescript', 'prom-client'],
       importsComputedNames: true,
     },
   ],

@@ -173,6 +173,8 @@ describe('the server config: one schema for its type, defaults and checked value
       'proxy-port',
       'state-file',
       'dyups-sync',
+      'access-log',
+      'metrics',
       'tls-cert',
       'tls-key',
       'proxy-tls-cert',

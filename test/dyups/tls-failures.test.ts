@@ -17,6 +17,7 @@ import type { FrontServer } from '../../src/dyups/front/index.js';
 import { buildProxyServer } from '../../src/dyups/proxy.js';
 import { StateFileError, loadState } from '../../src/dyups/state-file.js';
 import { UpstreamTable } from '../../src/dyups/table.js';
+import { RateLimitedLog } from '../../src/server/rate-limited-log.js';
 import { makeTestPki } from '../helpers/tls-certs.js';
 import type { TestPki } from '../helpers/tls-certs.js';
 import { waitFor } from '../helpers/net.js';
@@ -63,6 +64,7 @@ describe('dyups over TLS: failed handshakes and trusted certificate files that g
   let proxy: FrontServer;
   let proxyPort = 0;
   const logged: string[] = [];
+  const errors = new RateLimitedLog((line) => logged.push(line));
   const table = new UpstreamTable({ stateFile: null });
   const balancers = new Balancers();
   table.onChange((name, group) => balancers.set(group, name));
@@ -80,6 +82,8 @@ describe('dyups over TLS: failed handshakes and trusted certificate files that g
       readTimeout: 10_000,
       bodyLimit: 1024 * 1024,
       errorLog: (line) => logged.push(line),
+      // as cosocket serve wires it: one line per group a second, the rest counted
+      upstreamErrorLog: (target, line) => errors.error(target, line),
     });
     await proxy.listen({ host: '127.0.0.1', port: 0 });
     proxyPort = (proxy.address() as { port: number }).port;
@@ -167,7 +171,10 @@ describe('dyups over TLS: failed handshakes and trusted certificate files that g
     }
     const elapsed = Date.now() - started;
     const lines = logged.filter((line) => line.includes(`upstream 'gone.test': proxy_ssl_trusted_certificate ${file}`));
-    assert.equal(lines.length, logged.length, logged.join('\n'));
+    assert.ok(
+      logged.every((line) => line.includes(`upstream 'gone.test'`)),
+      logged.join('\n'),
+    );
     assert.ok(lines.length >= 1, 'the reason is logged');
     assert.ok(lines.length <= Math.floor(elapsed / 1_000) + 1, `${lines.length} lines in ${elapsed} ms`);
     assert.match(lines[0]!, /cannot read it \(ENOENT\)/);

@@ -9,7 +9,8 @@ import { Scheduler, pools } from '../../src/index.js';
 import Fastify from 'fastify';
 import { buildAdminApp } from '../../src/dyups/admin.js';
 import { Balancers } from '../../src/dyups/balancer.js';
-import { statusRoutes } from '../../src/server/status.js';
+import { processStatus, statusRoutes } from '../../src/server/status.js';
+import { singleView } from '../../src/server/cluster-gather.js';
 import type { StatusBody } from '../../src/server/status.js';
 import { buildProxyServer } from '../../src/dyups/proxy.js';
 import type { DyupsProxyServer } from '../../src/dyups/proxy.js';
@@ -389,8 +390,9 @@ describe('dyups proxy: WebSocket and Upgrade', () => {
     await admin.listen({ host: '127.0.0.1', port: 0 });
     const adminBase = `http://127.0.0.1:${(admin.server.address() as { port: number }).port}`;
     const app = Fastify();
+    const scheduler = new Scheduler({ name: 'status' });
     await app.register(statusRoutes, {
-      scheduler: new Scheduler({ name: 'status' }),
+      view: singleView({ status: () => processStatus(scheduler, () => [], Date.now()), metrics: async () => [] }),
       redis: { url: 'redis://127.0.0.1:1', embedded: false },
     });
     await app.listen({ host: '127.0.0.1', port: 0 });

@@ -179,12 +179,12 @@ describe('cosocket serve --workers', () => {
     const srv = await startServer(['--workers', '2']);
     try {
       assert.match(srv.banner, /with 2 workers/);
-      const pids = new Set<number>();
-      for (let i = 0; i < 30 && pids.size < 2; i++) {
-        const res = await fetch(`http://127.0.0.1:${srv.port}/status`, { headers: { connection: 'close' } });
-        pids.add(((await res.json()) as { pid: number }).pid);
-      }
-      assert.equal(pids.size, 2);
+      // /status is the server's: the primary's pid, and each worker's
+      const res0 = await fetch(`http://127.0.0.1:${srv.port}/status`, { headers: { connection: 'close' } });
+      const status = (await res0.json()) as { pid: number; workers: number[] };
+      assert.equal(status.pid, srv.child.pid);
+      assert.equal(new Set(status.workers).size, 2);
+      assert.ok(!status.workers.includes(status.pid));
       const res = await fetch(`http://127.0.0.1:${srv.port}/test`);
       assert.equal(await res.text(), 'hello12345');
     } finally {

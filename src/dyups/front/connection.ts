@@ -40,6 +40,8 @@ export interface FrontOptions {
   retryAfter: number;
   /** Where a 5xx's reason goes (the client gets a generic page). Default: stderr, one line each. */
   errorLog?: (line: string) => void;
+  /** Called once per request when its response went out whole or was cut (access log, metrics). */
+  onEnded?: (exchange: FrontExchange) => void;
   /** ms a closing connection keeps reading (and dropping) what the client still sends, so the last answer is not lost to a reset. */
   lingerTimeout: number;
   /** node:tls server options: the listener speaks TLS (default: plain TCP). */

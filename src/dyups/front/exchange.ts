@@ -121,6 +121,8 @@ export class FrontExchange implements ResponseSink, TaskObserver {
   task: Task<unknown> | null = null;
   /** The response went out whole, or was cut: nothing more happens on it. */
   ended = false;
+  /** The client went away before the response ended (nginx logs 499). */
+  clientClosed = false;
   private names: string[] | null = null;
   private values: Array<string | string[]> | null = null;
   private trailers: string | null = null;
@@ -135,12 +137,20 @@ export class FrontExchange implements ResponseSink, TaskObserver {
   private idleArmed = false;
   deadlineAt = 0;
   private written: Written | null = null;
+  /** performance.now() when the request head was read: for $request_time and the latency metrics. */
+  readonly startedAt = performance.now();
+  private readonly onEnded: ((exchange: FrontExchange) => void) | undefined;
 
   constructor(
     readonly conn: ExchangeHost,
     head: RequestHead,
     body: FrontBody | null,
-    options: { sendTimeout: number; idleTimeout: number; errorLog?: ((line: string) => void) | undefined },
+    options: {
+      sendTimeout: number;
+      idleTimeout: number;
+      errorLog?: ((line: string) => void) | undefined;
+      onEnded?: ((exchange: FrontExchange) => void) | undefined;
+    },
   ) {
     this.request = this;
     this.method = head.method;
@@ -153,6 +163,12 @@ export class FrontExchange implements ResponseSink, TaskObserver {
     this.sendTimeout = options.sendTimeout;
     this.idleMs = options.idleTimeout;
     this.errorLog = options.errorLog ?? writeToStderr;
+    this.onEnded = options.onEnded;
+  }
+
+  /** Response body bytes written to the socket so far (chunk framing aside). */
+  get bodyBytesSent(): number {
+    return this.sent;
   }
 
   get ip(): string {
@@ -438,6 +454,7 @@ export class FrontExchange implements ResponseSink, TaskObserver {
       whole.write(head, 0, 'latin1');
       body.copy(whole, head.length);
       socket.write(whole);
+      this.sent = body.length;
     }
     this.end(this.keepAlive);
   }
@@ -494,9 +511,11 @@ export class FrontExchange implements ResponseSink, TaskObserver {
   clientGone(): void {
     if (this.ended) return;
     this.ended = true;
+    this.clientClosed = true;
     this.stopIdle();
     const task = this.task;
     if (task !== null && !task.done) task.cancel(CancelReason.clientAbort());
+    this.onEnded?.(this);
   }
 
   private end(keepAlive: boolean): void {
@@ -504,6 +523,7 @@ export class FrontExchange implements ResponseSink, TaskObserver {
     this.ended = true;
     this.stopIdle();
     this.conn.exchangeEnded(this, keepAlive && this.keepAlive);
+    this.onEnded?.(this);
   }
 
   /** Once the head is decided, the coroutine's overall deadline hands over to an idle timeout. */

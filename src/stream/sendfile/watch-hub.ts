@@ -197,6 +197,13 @@ export class WatchHub {
     return watched;
   }
 
+  /** Names followed now, and the clients following them. */
+  stats(): { files: number; followers: number } {
+    let followers = 0;
+    for (const watched of this.names.values()) followers += watched.followers;
+    return { files: this.names.size, followers };
+  }
+
   /** @internal */
   forget(watched: WatchedName): void {
     this.names.delete(watched.finishedPath);
