@@ -7,6 +7,10 @@ export class Peer {
   current = 0;
   /** requests in flight to it */
   active = 0;
+  /** requests sent to it, retries included (a counter: a dashboard's req/s is its rate) */
+  requests = 0;
+  /** every failure counted against it (connect, send, read, a status retried on), never reset */
+  failures = 0;
   /** failures within the current fail_timeout window */
   fails = 0;
   /** when the current window of failures started (ms) */
@@ -38,6 +42,7 @@ export class Peer {
 
   /** A connect error or timeout (passive health, like nginx's max_fails/fail_timeout). */
   failed(now: number): void {
+    this.failures++;
     if (this.fails === 0 || now - this.failedAt >= this.server.failTimeout * 1000) {
       this.failedAt = now;
       this.fails = 0;
@@ -273,6 +278,8 @@ export class Balancers {
       out.set(peer.address, {
         available: balancer.available(peer, now),
         active: peer.active,
+        requests: peer.requests,
+        failures: peer.failures,
         fails: peer.fails,
         check: peer.checkedHealthy === null ? null : peer.checkedHealthy ? 'up' : 'down',
       });
@@ -281,10 +288,15 @@ export class Balancers {
   }
 }
 
-/** A server's live state: usable now, requests in flight, recent failures, active check verdict. */
+/**
+ * A server's live state: usable now, requests in flight, requests and failures since it was added,
+ * failures within the current fail_timeout window, active check verdict.
+ */
 export interface ServerHealth {
   available: boolean;
   active: number;
+  requests: number;
+  failures: number;
   fails: number;
   check: 'up' | 'down' | null;
 }

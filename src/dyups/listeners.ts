@@ -11,6 +11,7 @@ import type { ServerHealth } from './balancer.js';
 import { HealthChecker } from './health-check.js';
 import { buildProxyServer } from './proxy.js';
 import { guardRequests } from '../fastify/server-options.js';
+import { pools } from '../pool/registry.js';
 import { loadState } from './state-file.js';
 import { claimStateFile } from './state-file-owner.js';
 import { RedisSync } from './redis-sync.js';
@@ -135,6 +136,8 @@ async function listen(
           : {}),
       trylock: settings.trylock,
       tls: loadListenerTls(config.tls.admin, 'tls.admin'),
+      // a cluster's primary serves no requests: its scheduler and pools would say nothing
+      ...(role === 'single' ? { status: () => ({ scheduler: scheduler.stats(), pools: pools.stats() }) } : {}),
     });
     guardRequests(admin.server);
     listenerClosers.push(() => admin.close());

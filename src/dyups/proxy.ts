@@ -198,6 +198,7 @@ export function buildProxyServer(
       }
       tries++;
       peer.active++;
+      peer.requests++;
       const progress: ProxyProgress = { reused: false, headReceived: false };
       try {
         const route = routeOf(peer, poolSize, plan.timeouts);
