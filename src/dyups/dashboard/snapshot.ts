@@ -50,7 +50,7 @@ export async function takeSnapshot(sources: SnapshotSources): Promise<DashboardS
   const { table } = sources;
   const version = table.version;
   const groups = [...table.all()].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
-  const healths = await Promise.all(groups.map((g) => sources.health?.(g.name)));
+  const healths = await Promise.all(groups.map(async (g) => sources.health?.(g.name)));
   const status = (await sources.status?.()) ?? null;
   return {
     at: Date.now(),
