@@ -111,6 +111,7 @@ export async function buildAdminApp(table: UpstreamTable, options: AdminOptions)
       request.headers,
       { address: request.socket.localAddress, port: request.socket.localPort },
       options.hostNames ?? [],
+      options.tls ? 'https' : 'http',
     );
     if (!origin.ok) {
       void reply
