@@ -6,6 +6,9 @@ const RATE_MIN_MS = 500;
 /** group\0address -> { requests, failures, at, rate, failureRate }: the baseline of each server's rates */
 const baselines = new Map();
 
+/** A server's row -> its cells, state badge and buttons; a group's section -> its balancer label and rows */
+const parts = new WeakMap();
+
 function element(tag, attributes = {}, text) {
   const node = document.createElement(tag);
   for (const [name, value] of Object.entries(attributes)) node.setAttribute(name, value);
@@ -87,7 +90,7 @@ const NUMBER_COLUMNS = new Set(['weight', 'active', 'req/s', 'requests', 'failur
 
 function serverRow(group, server) {
   const row = element('tr', { 'data-address': server.address });
-  row.cells_ = {
+  const cells = {
     address: element('td', {}, server.address),
     weight: element('td', { class: 'number' }),
     state: element('td'),
@@ -98,9 +101,9 @@ function serverRow(group, server) {
     failureRate: element('td', { class: 'number' }),
     actions: element('td'),
   };
-  row.badge_ = element('span', { class: 'badge' });
-  row.cells_.state.append(row.badge_);
-  row.buttons_ = ACTIONS.map((action) => {
+  const badge = element('span', { class: 'badge' });
+  cells.state.append(badge);
+  const buttons = ACTIONS.map((action) => {
     const button = element(
       'button',
       { type: 'button', 'aria-label': `${action.label} ${server.address}` },
@@ -109,10 +112,11 @@ function serverRow(group, server) {
     button.addEventListener('click', () => {
       void changeServer(group, server.address, action.changes, action.what);
     });
-    row.cells_.actions.append(button);
+    cells.actions.append(button);
     return button;
   });
-  row.append(...Object.values(row.cells_));
+  row.append(...Object.values(cells));
+  parts.set(row, { cells, badge, buttons });
   return row;
 }
 
@@ -120,10 +124,10 @@ function updateServerRow(row, group, server, at) {
   const state = stateOf(server);
   const health = server.health;
   const { rate, failureRate } = ratesOf(`${group}\0${server.address}`, health, at);
-  const cells = row.cells_;
+  const { cells, badge, buttons } = parts.get(row);
   setText(cells.weight, String(server.weight));
-  setText(row.badge_, server.backup && state === 'up' ? 'up (backup)' : state);
-  row.badge_.setAttribute('data-state', state);
+  setText(badge, server.backup && state === 'up' ? 'up (backup)' : state);
+  badge.setAttribute('data-state', state);
   row.setAttribute('data-state', state);
   setText(cells.active, health === null ? '–' : String(health.active));
   setText(cells.rate, formatRate(rate));
@@ -131,23 +135,24 @@ function updateServerRow(row, group, server, at) {
   setText(cells.failures, health === null ? '–' : String(health.failures));
   setText(cells.failureRate, formatRate(failureRate));
   ACTIONS.forEach((action, i) => {
-    row.buttons_[i].disabled = action.disabledWhen(server);
+    buttons[i].disabled = action.disabledWhen(server);
   });
 }
 
 function groupSection(group) {
   const section = element('section', { class: 'group', 'data-group': group.name });
   const heading = element('h3', {}, group.name);
-  section.balancer_ = element('small');
-  heading.append(' ', section.balancer_);
+  const balancer = element('small');
+  heading.append(' ', balancer);
   const table = element('table', { 'aria-label': `servers of ${group.name}` });
   const head = element('tr');
   for (const column of SERVER_COLUMNS)
     head.append(element('th', NUMBER_COLUMNS.has(column) ? { class: 'number' } : {}, column));
-  section.body_ = element('tbody');
-  table.append(element('thead'), section.body_);
+  const rows = element('tbody');
+  table.append(element('thead'), rows);
   table.tHead.append(head);
   section.append(heading, table);
+  parts.set(section, { balancer, rows });
   return section;
 }
 
@@ -168,15 +173,16 @@ function renderGroups(snapshot) {
   const sections = snapshot.groups.map((group) => {
     const section =
       [...container.children].find((s) => s.getAttribute('data-group') === group.name) ?? groupSection(group);
-    setText(section.balancer_, group.balancer.replace('_', ' '));
+    const { balancer, rows: body } = parts.get(section);
+    setText(balancer, group.balancer.replace('_', ' '));
     const rows = group.servers.map((server) => {
       const row =
-        [...section.body_.children].find((r) => r.getAttribute('data-address') === server.address) ??
+        [...body.children].find((r) => r.getAttribute('data-address') === server.address) ??
         serverRow(group.name, server);
       updateServerRow(row, group.name, server, snapshot.at);
       return row;
     });
-    arrange(section.body_, rows);
+    arrange(body, rows);
     return section;
   });
   arrange(container, sections);

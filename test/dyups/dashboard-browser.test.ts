@@ -118,7 +118,8 @@ describe('the dashboard in a real browser (headless Chromium)', { skip }, () => 
       assert.match(await page.locator('#pools').innerText(), new RegExp(`dyups:${two}\\s+tcp`));
 
       await page.getByRole('button', { name: `drain ${one}`, exact: true }).click();
-      await page.locator(`tr[data-address="${one}"][data-state="draining"]`).waitFor();
+      // the row turns to draining, or the page shows why the admin refused (then the assertion below says so)
+      await page.locator(`tr[data-address="${one}"][data-state="draining"], #message[data-error]`).first().waitFor();
       assert.match(await page.locator('#message').innerText(), new RegExp(`app.local ${one}: draining \\(success\\)`));
       assert.equal(await page.getByRole('button', { name: `drain ${one}`, exact: true }).isDisabled(), true);
       const json = (await (await fetch(`${admin}/upstream/app.local?format=json`)).json()) as {
