@@ -60,4 +60,12 @@ export default defineConfig(
     extends: [tseslint.configs.disableTypeChecked],
     languageOptions: { globals: { process: 'readonly', console: 'readonly' } },
   },
+  {
+    // the dashboard's page: plain JavaScript run by the browser, served as it is (no build step)
+    files: ['dashboard/**/*.js'],
+    languageOptions: {
+      sourceType: 'module',
+      globals: { document: 'readonly', fetch: 'readonly', EventSource: 'readonly' },
+    },
+  },
 );

@@ -18,7 +18,9 @@ import type { ProcessReport } from '../server/cluster-gather.js';
 import { adminObservabilityRoutes } from '../server/metrics-routes.js';
 import { startObservability } from '../server/observability.js';
 import { checkAccessLogPath } from '../server/access-log.js';
-import { processStatus } from '../server/status.js';
+import { mergeStatus, processStatus } from '../server/status.js';
+import type { ServerView } from '../server/cluster-gather.js';
+import type { DashboardStatus } from '../dyups/dashboard/snapshot.js';
 import type { DyupsListeners } from '../dyups/listeners.js';
 import { StateFileError, loadState } from '../dyups/state-file.js';
 import { StateFileClaimError, claimStateFile } from '../dyups/state-file-owner.js';
@@ -200,6 +202,7 @@ async function runServer(
         redisUrl,
         ...hooks,
         adminRoutes: adminObservabilityRoutes(view, redis),
+        status: () => dashboardStatus(view),
       });
     }
   } catch (err) {
@@ -286,6 +289,7 @@ async function runCluster(
         redisUrl,
         afterChange: (version) => primarySync.applied(version),
         health: (name) => primarySync.health(name),
+        status: () => dashboardStatus(gather),
         adminRoutes: adminObservabilityRoutes(gather, {
           url: redactUrl(redisUrl),
           embedded: embedded !== null,
@@ -344,4 +348,10 @@ async function runCluster(
 function runningAddress(app: FastifyInstance): number | null {
   const address = app.server.address();
   return typeof address === 'object' && address !== null ? address.port : null;
+}
+
+/** The dashboard's scheduler and pools: the server's, summed over the processes that serve. */
+async function dashboardStatus(view: ServerView): Promise<DashboardStatus> {
+  const { scheduler, pools: byProcess } = mergeStatus(await view.statuses(), process.pid);
+  return { scheduler, pools: byProcess };
 }

@@ -8,6 +8,8 @@ import type { FastifyInstance, FastifyReply } from 'fastify';
 import { GROUP_NAME_MAX_LENGTH } from './group-name.js';
 import { formatDetail, formatList, formatServers, toJson } from './format.js';
 import type { ServerHealth } from './balancer.js';
+import { dashboardRoutes } from './dashboard/routes.js';
+import type { DashboardStatus } from './dashboard/snapshot.js';
 import type { Change, DyupsResult, UpstreamTable } from './table.js';
 
 export interface AdminOptions {
@@ -34,6 +36,10 @@ export interface AdminOptions {
   tls?: ListenerTls | null;
   /** More routes behind the same guard (the server's /metrics and /status). */
   routes?: (app: FastifyInstance) => void;
+  /** The scheduler and pools of the process that serves requests, for the dashboard (default: none shown). */
+  status?: () => DashboardStatus | Promise<DashboardStatus>;
+  /** ms between the dashboard's snapshots when nothing changes. Default 1,000. */
+  dashboardInterval?: number;
 }
 
 /** 127.0.0.0/8, ::1 and IPv4-mapped loopback. */
@@ -65,7 +71,7 @@ function send(reply: FastifyReply, result: DyupsResult): FastifyReply {
  * The dyups-compatible admin interface: plain text as scripts expect it (GET /list, /detail,
  * /upstream/NAME; POST and DELETE /upstream/NAME answer `success`), without dyups' known defects —
  * 204 carries no body, a bad body is a 400 that names the token, order is sorted. Beyond dyups: JSON
- * detail and per-server changes that keep the rest of the group.
+ * detail and per-server changes that keep the rest of the group, and a live dashboard at /dashboard.
  */
 export async function buildAdminApp(table: UpstreamTable, options: AdminOptions): Promise<FastifyInstance> {
   const listener = listenerOptions(options.headerTimeout ?? 60_000, options.requestTimeout ?? 120_000);
@@ -107,6 +113,7 @@ export async function buildAdminApp(table: UpstreamTable, options: AdminOptions)
       request.headers,
       { address: request.socket.localAddress, port: request.socket.localPort },
       options.hostNames ?? [],
+      options.tls ? 'https' : 'http',
     );
     if (!origin.ok) {
       void reply
@@ -137,6 +144,12 @@ export async function buildAdminApp(table: UpstreamTable, options: AdminOptions)
   });
 
   options.routes?.(app);
+  await app.register(dashboardRoutes, {
+    table,
+    health: options.health,
+    status: options.status,
+    ...(options.dashboardInterval !== undefined ? { interval: options.dashboardInterval } : {}),
+  });
   app.get('/list', async (_request, reply) => {
     const groups = table.all();
     if (groups.length === 0) return reply.code(204).send();

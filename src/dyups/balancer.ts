@@ -8,6 +8,10 @@ export class Peer implements ServerTunnels {
   current = 0;
   /** requests in flight to it */
   active = 0;
+  /** requests sent to it, retries included (a counter: a dashboard's req/s is its rate) */
+  requests = 0;
+  /** every failure counted against it (connect, send, read, a status retried on), never reset */
+  failures = 0;
   /** failures within the current fail_timeout window */
   fails = 0;
   /** when the current window of failures started (ms) */
@@ -43,6 +47,7 @@ export class Peer implements ServerTunnels {
 
   /** A connect error or timeout (passive health, like nginx's max_fails/fail_timeout). */
   failed(now: number): void {
+    this.failures++;
     if (this.fails === 0 || now - this.failedAt >= this.server.failTimeout * 1000) {
       this.failedAt = now;
       this.fails = 0;
@@ -278,6 +283,8 @@ export class Balancers {
       out.set(peer.address, {
         available: balancer.available(peer, now),
         active: peer.active,
+        requests: peer.requests,
+        failures: peer.failures,
         fails: peer.fails,
         check: peer.checkedHealthy === null ? null : peer.checkedHealthy ? 'up' : 'down',
         openTunnels: peer.openTunnels,
@@ -311,10 +318,15 @@ export function groupTunnelsOf(servers: Iterable<ServerTunnels>): GroupTunnels {
   return sum;
 }
 
-/** A server's live state: usable now, requests in flight, recent failures, active check verdict, tunnels. */
+/**
+ * A server's live state: usable now, requests in flight, requests and failures since it was added,
+ * failures within the current fail_timeout window, active check verdict, tunnels.
+ */
 export interface ServerHealth extends ServerTunnels {
   available: boolean;
   active: number;
+  requests: number;
+  failures: number;
   fails: number;
   check: 'up' | 'down' | null;
 }

@@ -69,9 +69,10 @@ export class PrimarySync {
   }
 
   /**
-   * Each server's live state summed over the workers (which do the balancing): requests in flight
-   * added up, the most failures any worker saw, available only if available on every worker, down if
-   * any worker's check says so. A worker that does not answer within `limitMs` is left out.
+   * Each server's live state summed over the workers (which do the balancing): requests in flight,
+   * requests and failures added up, the most recent failures (`fails`) any worker saw, available only if
+   * available on every worker, down if any worker's check says so. A worker that does not answer within
+   * `limitMs` is left out.
    */
   async health(name: string, limitMs = 500): Promise<Map<string, ServerHealth>> {
     const answers = await Promise.all(
@@ -101,6 +102,8 @@ export class PrimarySync {
           sum.active += h.active;
           sum.openTunnels += h.openTunnels;
           sum.tunnels += h.tunnels;
+          sum.requests += h.requests;
+          sum.failures += h.failures;
           sum.fails = Math.max(sum.fails, h.fails);
           sum.available &&= h.available;
           if (h.check === 'down' || sum.check === null) sum.check = h.check;

@@ -11,6 +11,7 @@ import type { ServerHealth } from './balancer.js';
 import { HealthChecker } from './health-check.js';
 import { buildProxyServer } from './proxy.js';
 import { guardRequests } from '../fastify/server-options.js';
+import { pools } from '../pool/registry.js';
 import { loadState } from './state-file.js';
 import { claimStateFile } from './state-file-owner.js';
 import { RedisSync } from './redis-sync.js';
@@ -18,6 +19,7 @@ import { UpstreamTable } from './table.js';
 import { UpstreamPools } from './upstream-pools.js';
 import type { Change } from './table.js';
 import type { FastifyInstance } from 'fastify';
+import type { DashboardStatus } from './dashboard/snapshot.js';
 import type { AccessLog } from '../server/access-log.js';
 import type { ServerMetrics } from '../server/metrics.js';
 import { proxyObserver } from '../server/proxy-observer.js';
@@ -50,6 +52,8 @@ export interface DyupsHooks {
   health?: (name: string) => Promise<Map<string, ServerHealth>>;
   /** More admin routes (the server's /metrics, /status), behind the admin's guard. */
   adminRoutes?: (app: FastifyInstance) => void;
+  /** The server's scheduler and pools for the dashboard, summed over its workers (default: this process's). */
+  status?: () => Promise<DashboardStatus>;
   /** Where the proxy's requests are counted and logged. */
   metrics?: ServerMetrics | null;
   accessLog?: AccessLog | null;
@@ -148,6 +152,12 @@ async function listen(
       trylock: settings.trylock,
       tls: loadListenerTls(config.tls.admin, 'tls.admin'),
       ...(hooks.adminRoutes ? { routes: hooks.adminRoutes } : {}),
+      // a cluster's primary serves no requests: its own scheduler and pools would say nothing
+      ...(hooks.status
+        ? { status: hooks.status }
+        : role === 'single'
+          ? { status: () => ({ scheduler: scheduler.stats(), pools: pools.stats() }) }
+          : {}),
     });
     guardRequests(admin.server);
     listenerClosers.push(() => admin.close());

@@ -239,6 +239,7 @@ export function buildProxyServer(
       }
       tries++;
       peer.active++;
+      peer.requests++;
       const progress: ProxyProgress = { reused: false, headReceived: false };
       const tryStarted = record === null ? 0 : performance.now();
       /** The status of this try's server when the proxy moved on from it (a status retried on). */

@@ -35,12 +35,14 @@ function ownAuthorities(local: LocalEndpoint, names: readonly string[]): Set<str
  * address (DNS rebinding): an Origin that is not this listener's, a Sec-Fetch-Site other than
  * same-origin/none, a Host that does not name this listener. Clients that send neither Origin nor
  * Sec-Fetch-* and use the listener's own name (curl, scripts) pass. For loopback/admin listeners;
- * `names` are extra host names it is configured to answer to.
+ * `names` are extra host names it is configured to answer to; `scheme` is the listener's own (an
+ * Origin must carry it: a TLS listener's pages send https).
  */
 export function checkOrigin(
   headers: IncomingHttpHeaders,
   local: LocalEndpoint,
   names: readonly string[] = [],
+  scheme: 'http' | 'https' = 'http',
 ): OriginVerdict {
   const own = ownAuthorities(local, names);
   const host = headers.host;
@@ -57,8 +59,8 @@ export function checkOrigin(
   }
   const origin = headers.origin;
   if (origin !== undefined) {
-    const authority = /^http:\/\/([^/]+)$/i.exec(origin)?.[1];
-    if (authority === undefined || !own.has(authority.toLowerCase())) {
+    const parts = /^(https?):\/\/([^/]+)$/i.exec(origin);
+    if (parts === null || parts[1]!.toLowerCase() !== scheme || !own.has(parts[2]!.toLowerCase())) {
       return { ok: false, status: 403, reason: `Origin '${origin.slice(0, 100)}' is not this listener's own` };
     }
   }

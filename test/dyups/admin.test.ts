@@ -190,14 +190,47 @@ describe('dyups admin interface: trylock and live health', () => {
         servers: Array<{
           address: string;
           drain: boolean;
-          health: { available: boolean; active: number; fails: number; check: string | null };
+          health: {
+            available: boolean;
+            active: number;
+            requests: number;
+            failures: number;
+            fails: number;
+            check: string | null;
+          };
         }>;
       };
       assert.deepEqual(
         json.servers.map((s) => [s.address, s.drain, s.health]),
         [
-          ['127.0.0.1:1', false, { available: false, active: 0, fails: 1, check: null, openTunnels: 0, tunnels: 0 }],
-          ['127.0.0.1:2', true, { available: false, active: 0, fails: 0, check: null, openTunnels: 0, tunnels: 0 }],
+          [
+            '127.0.0.1:1',
+            false,
+            {
+              available: false,
+              active: 0,
+              requests: 0,
+              failures: 1,
+              fails: 1,
+              check: null,
+              openTunnels: 0,
+              tunnels: 0,
+            },
+          ],
+          [
+            '127.0.0.1:2',
+            true,
+            {
+              available: false,
+              active: 0,
+              requests: 0,
+              failures: 0,
+              fails: 0,
+              check: null,
+              openTunnels: 0,
+              tunnels: 0,
+            },
+          ],
         ],
       );
     } finally {

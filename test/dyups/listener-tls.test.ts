@@ -26,7 +26,7 @@ interface Answer {
 function get(
   port: number,
   ca: string,
-  options: { path?: string; method?: string; host?: string; body?: string; servername?: string } = {},
+  options: { path?: string; method?: string; host?: string; body?: string; servername?: string; origin?: string } = {},
 ): Promise<Answer> {
   return new Promise((resolve, reject) => {
     const req = httpsRequest(
@@ -37,7 +37,11 @@ function get(
         servername: options.servername ?? 'localhost',
         path: options.path ?? '/',
         method: options.method ?? 'GET',
-        headers: { ...(options.host ? { host: options.host } : {}), connection: 'close' },
+        headers: {
+          ...(options.host ? { host: options.host } : {}),
+          ...(options.origin ? { origin: options.origin } : {}),
+          connection: 'close',
+        },
         agent: false,
       },
       (res) => {
@@ -160,6 +164,21 @@ describe('TLS on the listeners', () => {
         body: `server 127.0.0.1:${upstreamPort};`,
       });
       assert.deepEqual(added, { status: 200, body: 'success' });
+      // its own pages (the dashboard's buttons) send an https Origin: accepted; the same name over http is another origin
+      const own = await get(adminPort, pki.ca.cert, {
+        path: '/upstream/backend/servers/127.0.0.1:1',
+        method: 'DELETE',
+        host: `localhost:${adminPort}`,
+        origin: `https://localhost:${adminPort}`,
+      });
+      assert.equal(own.status, 404, own.body);
+      const plain = await get(adminPort, pki.ca.cert, {
+        path: '/list',
+        host: `localhost:${adminPort}`,
+        origin: `http://localhost:${adminPort}`,
+      });
+      assert.equal(plain.status, 403);
+      assert.match(plain.body, /Origin 'http:\/\/localhost:\d+' is not this listener's own/);
       const proxied = await get(proxyPort, pki.ca.cert, { path: '/hello', host: 'backend' });
       assert.deepEqual(proxied, { status: 200, body: 'upstream saw /hello' });
       // the proxy's certificate for an SNI name, and the request still routed by Host

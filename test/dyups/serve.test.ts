@@ -226,7 +226,7 @@ describe('cosocket serve with dyups and --workers', () => {
         const expected = target === upstreams[0] ? 'one' : 'two';
         assert.deepEqual([...new Set(answers.map((a) => `${a.status} ${a.text}`))], [`200 ${expected}`], `change ${i}`);
       }
-      // live state comes from the workers, which do the balancing
+      // live state comes from the workers, which do the balancing: the 20 requests since the last change, summed
       const json = (await (await fetch(`http://127.0.0.1:${adminPort}/upstream/app.local?format=json`)).json()) as {
         servers: Array<{ health?: object }>;
         tunnels: object;
@@ -234,6 +234,8 @@ describe('cosocket serve with dyups and --workers', () => {
       assert.deepEqual(json.servers[0]!.health, {
         available: true,
         active: 0,
+        requests: 20,
+        failures: 0,
         fails: 0,
         check: null,
         openTunnels: 0,
