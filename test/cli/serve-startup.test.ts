@@ -379,10 +379,14 @@ describe('cosocket serve: the embedded Redis after a kill -9', () => {
       const env: NodeJS.ProcessEnv = { ...process.env, TMPDIR: temp };
       delete env.REDIS_URL;
       const first = await startServer([], env);
-      const left = readdirSync(temp).filter((name) => name.startsWith('cosocket-redis-'));
-      assert.equal(left.length, 1, `redis directories: ${left.join(', ')}`);
-      assert.match(left[0]!, new RegExp(`^cosocket-redis-${first.child.pid}-`));
-      await first.stop('SIGKILL');
+      let left: string[];
+      try {
+        left = readdirSync(temp).filter((name) => name.startsWith('cosocket-redis-'));
+        assert.equal(left.length, 1, `redis directories: ${left.join(', ')}`);
+        assert.match(left[0]!, new RegExp(`^cosocket-redis-${first.child.pid}-`));
+      } finally {
+        await first.stop('SIGKILL');
+      }
       assert.ok(existsSync(join(temp, left[0]!)), 'the directory was removed by the kill itself');
       const second = await startServer([], env);
       try {
