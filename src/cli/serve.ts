@@ -218,10 +218,12 @@ async function runServer(
     }
     throw err;
   }
+  // handlers first: a SIGTERM sent as soon as the banner is read must not find Node's default (exit at once)
+  const stopSignal = untilStopSignal();
   const address = app.server.address();
   onListening(typeof address === 'object' && address !== null ? address.port : config.port);
   if (dyups !== null && !cluster.isWorker) process.stdout.write(`${dyups.banner}\n`);
-  await untilStopSignal();
+  await stopSignal;
   // stop accepting on every listener at once; let in-flight requests (streams too) finish within the
   // grace period, then cancel their coroutines and cut every connection that is still open
   const listeners = dyups;

@@ -395,7 +395,7 @@ describe('cosocket serve: the embedded Redis after a kill -9', () => {
         assert.equal(now.length, 1);
         assert.match(now[0]!, new RegExp(`^cosocket-redis-${second.child.pid}-`));
       } finally {
-        assert.equal(await second.stop(), 0);
+        assert.equal(await second.stop(), 0, second.output());
       }
       assert.deepEqual(
         readdirSync(temp).filter((name) => name.startsWith('cosocket-redis-')),
