@@ -2,8 +2,8 @@ import cluster from 'node:cluster';
 import type { Worker } from 'node:cluster';
 import { Redis } from 'ioredis';
 import { configure as configureRedis } from '../../adapters/redis/index.js';
-import { SERVER_SCHEMA, redactUrl, resolveConfig } from '../config/server-config.js';
-import type { ServerConfig } from '../config/server-config.js';
+import { SERVER_SCHEMA, redactUrl, resolveSettings } from '../config/server-config.js';
+import type { ServerConfig, SettingName } from '../config/server-config.js';
 import { schemeOf } from '../config/listener-tls.js';
 import { CancelReason } from '../errors/index.js';
 import { buildApp } from '../server/app.js';
@@ -29,6 +29,9 @@ import { PrimarySync, answerHealthQueries, followPrimary } from '../dyups/cluste
 import { UpstreamTable } from '../dyups/table.js';
 import { UsageError, helpText, parseFlags, schemaEnvironment, schemaFlags, usageLine } from './flags.js';
 import type { FlagSpec } from './flags.js';
+import { testConfiguration } from './config-test.js';
+import { RespawnPolicy } from './respawn.js';
+import { checkStartup, describeListenError } from './startup-checks.js';
 
 /** --config, every flag the config schema declares, --help. */
 const FLAGS: readonly FlagSpec[] = [
@@ -39,6 +42,11 @@ const FLAGS: readonly FlagSpec[] = [
     description: 'settings from a JSON, .js or .ts file (flags win over it)',
   },
   ...schemaFlags(SERVER_SCHEMA),
+  {
+    name: 'test',
+    takesValue: false,
+    description: 'check the settings and the files and ports they name, print "configuration ok", exit (nginx -t)',
+  },
   { name: 'help', short: 'h', takesValue: false, description: 'show this help' },
 ];
 
@@ -70,16 +78,32 @@ export async function serve(argv: readonly string[]): Promise<number> {
   for (const [name, value] of values) if (name !== 'config' && typeof value === 'string') flags.set(name, value);
   const file = values.get('config');
   let config: ServerConfig;
+  let nameOf: SettingName;
   try {
-    config = await resolveConfig({ ...(typeof file === 'string' ? { file } : {}), env: process.env, flags });
+    ({ config, nameOf } = await resolveSettings({
+      ...(typeof file === 'string' ? { file } : {}),
+      env: process.env,
+      flags,
+    }));
   } catch (err) {
+    if (cluster.isWorker) {
+      process.stderr.write(`cosocket serve: ${(err as Error).message}\n`);
+      process.exit(2); // the IPC channel to the primary would keep this worker alive
+    }
     throw new UsageError((err as Error).message);
   }
-  if (cluster.isWorker) return runWorker(config, process.env[WORKER_ENV]!);
-  return runPrimary(config);
+  if (values.has('test')) return testConfiguration(config, nameOf, typeof file === 'string' ? file : null);
+  if (cluster.isWorker) return runWorker(config, process.env[WORKER_ENV]!, nameOf);
+  // nothing starts (Redis, a listener) unless every listener can listen and every file named is usable
+  const problems = await checkStartup(config, nameOf);
+  if (problems.length > 0) {
+    for (const problem of problems) process.stderr.write(`cosocket serve: ${problem}\n`);
+    return 2;
+  }
+  return runPrimary(config, nameOf);
 }
 
-async function runPrimary(config: ServerConfig): Promise<number> {
+async function runPrimary(config: ServerConfig, nameOf: SettingName): Promise<number> {
   checkAccessLogPath(config.accessLog.path);
   let embedded: EmbeddedRedis | null = null;
   if (config.redis === null) {
@@ -97,15 +121,17 @@ async function runPrimary(config: ServerConfig): Promise<number> {
   await seedTestKey(redisUrl);
   const redisText = embedded ? `embedded redis-server ${embedded.version} at ${embedded.url}` : redactUrl(redisUrl);
   if (config.workers <= 1) {
-    const code = await runServer(config, redisUrl, embedded, (port) =>
-      process.stdout.write(
-        `cosocket listening on ${schemeOf(config.tls.app)}://${config.host}:${port} (redis: ${redisText})\n`,
-      ),
-    );
-    await embedded?.stop();
-    return code;
+    try {
+      return await runServer(config, redisUrl, embedded, nameOf, (port) =>
+        process.stdout.write(
+          `cosocket listening on ${schemeOf(config.tls.app)}://${config.host}:${port} (redis: ${redisText})\n`,
+        ),
+      );
+    } finally {
+      await embedded?.stop();
+    }
   }
-  return runCluster(config, redisUrl, embedded, redisText);
+  return runCluster(config, redisUrl, embedded, redisText, nameOf);
 }
 
 /** Resolves on the first SIGINT or SIGTERM. */
@@ -149,6 +175,7 @@ async function runServer(
   config: ServerConfig,
   redisUrl: string,
   embedded: EmbeddedRedis | null,
+  nameOf: SettingName,
   onListening: (port: number) => void,
 ): Promise<number> {
   configureRedis({ url: redisUrl });
@@ -178,12 +205,11 @@ async function runServer(
     await app.listen({ host: config.host, port: config.port });
   } catch (err) {
     observability.close();
-    const code = (err as NodeJS.ErrnoException).code;
-    if (code === 'EADDRINUSE' || code === 'EACCES' || code === 'EADDRNOTAVAIL') {
-      process.stderr.write(`cosocket: cannot listen on ${config.host}:${config.port}: ${code}\n`);
-      return 2;
-    }
-    throw err;
+    const failure = describeListenError(config, err, nameOf);
+    if (failure === null) throw err;
+    await app.close();
+    process.stderr.write(`cosocket serve: ${failure}\n`);
+    return 2;
   }
   const hooks = { metrics, accessLog, errors: proxyErrors };
   let dyups: DyupsListeners | null;
@@ -208,22 +234,24 @@ async function runServer(
   } catch (err) {
     await app.close();
     observability.close();
-    if (
-      err instanceof StateFileError ||
-      err instanceof StateFileClaimError ||
-      err instanceof DyupsSyncError ||
-      (err as NodeJS.ErrnoException).code === 'EADDRINUSE'
-    ) {
+    const failure = describeListenError(config, err, nameOf);
+    if (failure !== null) {
+      process.stderr.write(`cosocket serve: ${failure}\n`);
+      return 2;
+    }
+    if (err instanceof StateFileError || err instanceof StateFileClaimError || err instanceof DyupsSyncError) {
       process.stderr.write(`cosocket: ${(err as Error).message}\n`);
       return 2;
     }
     throw err;
   }
+  // handlers first: a SIGTERM sent as soon as the banner is read must not find Node's default (exit at once)
+  const stopSignal = untilStopSignal();
   const address = runningAddress(app);
   onListening(address ?? config.port);
   if (dyups !== null && !cluster.isWorker) process.stdout.write(`${dyups.banner}\n`);
   const runningApp = app;
-  await untilStopSignal();
+  await stopSignal;
   // stop accepting on every listener at once; let in-flight requests (streams too) finish within the
   // grace period, then cancel their coroutines and cut every connection that is still open
   const listeners = dyups;
@@ -240,8 +268,10 @@ async function runServer(
   return 0;
 }
 
-async function runWorker(config: ServerConfig, redisUrl: string): Promise<number> {
-  const code = await runServer(config, redisUrl, null, (port) => process.send?.({ type: 'listening', port }));
+async function runWorker(config: ServerConfig, redisUrl: string, nameOf: SettingName): Promise<number> {
+  const code = await runServer(config, redisUrl, null, nameOf, (port) => process.send?.({ type: 'listening', port }));
+  // a failed start exits with its code now: once its IPC channel closes a worker exits 0 (node:cluster)
+  if (code !== 0) process.exit(code);
   process.disconnect(); // the IPC channel to the primary would keep this process alive
   return code;
 }
@@ -252,6 +282,7 @@ async function runCluster(
   redisUrl: string,
   embedded: EmbeddedRedis | null,
   redisText: string,
+  nameOf: SettingName,
 ): Promise<number> {
   const workers = new Set<Worker>();
   let stopping = false;
@@ -297,21 +328,29 @@ async function runCluster(
         }),
       });
     } catch (err) {
-      if (!(err instanceof DyupsSyncError) && (err as NodeJS.ErrnoException).code !== 'EADDRINUSE') throw err;
-      process.stderr.write(`cosocket: ${(err as Error).message}\n`);
+      const failure = describeListenError(config, err, nameOf);
+      if (failure === null && !(err instanceof DyupsSyncError)) throw err;
+      process.stderr.write(failure === null ? `cosocket: ${(err as Error).message}\n` : `cosocket serve: ${failure}\n`);
+      claim?.release();
       await embedded?.stop();
       return 2;
     }
   }
   let announced = false;
   let listening = 0;
+  let exitCode = 0;
+  let failed: () => void = () => {};
+  const failure = new Promise<void>((resolve) => (failed = resolve));
+  const respawn = new RespawnPolicy();
   const fork = (): void => {
     const worker = cluster.fork({ [WORKER_ENV]: redisUrl });
     workers.add(worker);
     sync?.add(worker);
     gather.add(worker);
+    let up = false;
     worker.on('message', (message: { type?: string; port?: number }) => {
       if (message?.type !== 'listening') return;
+      up = true;
       listening++;
       if (!announced && listening === config.workers) {
         announced = true;
@@ -324,12 +363,26 @@ async function runCluster(
     worker.on('exit', (code, signal) => {
       workers.delete(worker);
       if (stopping) return;
-      process.stderr.write(`cosocket: worker ${worker.process.pid} exited (${signal ?? code}); starting another\n`);
-      setTimeout(fork, 500);
+      const how = signal ?? code;
+      const decision = respawn.decide(up, Date.now());
+      if (decision.action === 'respawn') {
+        process.stderr.write(
+          `cosocket: worker ${worker.process.pid} exited (${how}); starting another in ${decision.delayMs} ms\n`,
+        );
+        setTimeout(() => stopping || fork(), decision.delayMs);
+        return;
+      }
+      process.stderr.write(
+        decision.action === 'fail'
+          ? `cosocket: worker ${worker.process.pid} could not start (exit ${how}); stopping\n`
+          : `cosocket: worker ${worker.process.pid} exited (${how}), ${decision.crashes} crashes within ${decision.windowMs} ms; stopping\n`,
+      );
+      exitCode = decision.action === 'fail' ? 2 : 1;
+      failed();
     });
   };
   for (let i = 0; i < config.workers; i++) fork();
-  await untilStopSignal();
+  await Promise.race([untilStopSignal(), failure]);
   stopping = true;
   const exits = [...workers].map((worker) => new Promise<void>((resolve) => worker.once('exit', () => resolve())));
   for (const worker of workers) worker.process.kill('SIGTERM');
@@ -342,7 +395,7 @@ async function runCluster(
   await dyups?.close();
   claim?.release();
   await embedded?.stop();
-  return 0;
+  return exitCode;
 }
 
 function runningAddress(app: FastifyInstance): number | null {

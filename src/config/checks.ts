@@ -1,11 +1,16 @@
 import { statSync } from 'node:fs';
+import { isIP } from 'node:net';
 import { resolve } from 'node:path';
 import { InvalidArgumentError } from '../errors/index.js';
 
 /** Checks of string settings: each answers the value (possibly normalised) or throws naming `what`. */
 
+/** Labels of letters, digits and inner hyphens, joined by dots (RFC 1123), at most 253 characters. */
+const HOST_NAME =
+  /^(?=.{1,253}$)[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*\.?$/;
+
 export function checkHost(what: string, value: string): string {
-  if (value.trim() === '' || /[\s/]/.test(value))
+  if (isIP(value) === 0 && !HOST_NAME.test(value))
     throw new InvalidArgumentError(`${what} must be a host name or IP address, got '${value}'`);
   return value;
 }

@@ -27,17 +27,14 @@ export async function loadConfigFile(file: string): Promise<unknown> {
     return module.default;
   }
   if (ext === '.ts' || ext === '.mts') {
-    let ts: typeof import('typescript');
+    // sucrase strips the types without type-checking, whatever TypeScript (if any) the user has installed
+    const { transform } = await import('sucrase');
+    let js: string;
     try {
-      ts = (await import('typescript')).default;
-    } catch {
-      throw new InvalidArgumentError(
-        `config file ${file}: a .ts config needs the typescript package (npm install typescript), or use .json or .js`,
-      );
+      js = transform(text, { transforms: ['typescript'], filePath: path }).code;
+    } catch (err) {
+      throw new InvalidArgumentError(`config file ${file}: not valid TypeScript (${(err as Error).message})`);
     }
-    const js = ts.transpileModule(text, {
-      compilerOptions: { module: ts.ModuleKind.ESNext, target: ts.ScriptTarget.ES2022 },
-    }).outputText;
     const module = (await import(`data:text/javascript;base64,${Buffer.from(js).toString('base64')}`)) as {
       default?: unknown;
     };

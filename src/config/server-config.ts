@@ -4,7 +4,7 @@ import { checkDirectory, checkHost, checkLocation, checkRedisUrl, checkSuffix } 
 import { loadConfigFile } from './config-file.js';
 import { buffers, choice, duration, int, onOff, optionalText, processCount, size, text } from './fields.js';
 import { listenerTlsSection, loadListenerTls } from './listener-tls.js';
-import { Field, build, readEnv, readFlags, readObject } from './schema.js';
+import { Field, build, fieldsOf, readEnv, readFlags, readObject } from './schema.js';
 import type { ConfigOf, Layer } from './schema.js';
 import { COMBINED_FORMAT, checkLogFormat } from '../server/log-format.js';
 
@@ -194,15 +194,72 @@ export interface ConfigSources {
   readonly env?: Readonly<Record<string, string | undefined>>;
 }
 
+/** A setting's name as the user gave it, for errors: `--port`, `REDIS_URL`, `config file F: 'port'`. */
+export type SettingName = (path: string) => string;
+
+/** The checked settings and how each was given. */
+export interface ResolvedConfig {
+  readonly config: ServerConfig;
+  readonly nameOf: SettingName;
+}
+
 /** The defaults, under the config file's settings, under the environment's, under the flags'. */
 export async function resolveConfig(sources: ConfigSources): Promise<ServerConfig> {
-  const layers: Layer[] = [];
-  if (sources.file !== undefined)
-    layers.push(readObject(SERVER_SCHEMA, await loadConfigFile(sources.file), `config file ${sources.file}`));
-  if (sources.env !== undefined) layers.push(readEnv(SERVER_SCHEMA, sources.env));
-  if (sources.flags !== undefined) layers.push(readFlags(SERVER_SCHEMA, sources.flags));
-  const config = build(SERVER_SCHEMA, layers);
+  return (await resolveSettings(sources)).config;
+}
+
+/** resolveConfig, and the name of each setting as given (a default is named by its flag, else its key). */
+export async function resolveSettings(sources: ConfigSources): Promise<ResolvedConfig> {
+  const fields = new Map(fieldsOf(SERVER_SCHEMA).map(({ path, field }) => [path, field.sources]));
+  const named: Array<{ layer: Layer; name: SettingName }> = [];
+  if (sources.file !== undefined) {
+    const source = `config file ${sources.file}`;
+    named.push({
+      layer: readObject(SERVER_SCHEMA, await loadConfigFile(sources.file), source),
+      name: (path) => `${source}: '${path}'`,
+    });
+  }
+  if (sources.env !== undefined)
+    named.push({ layer: readEnv(SERVER_SCHEMA, sources.env), name: (path) => fields.get(path)!.env! });
+  if (sources.flags !== undefined)
+    named.push({ layer: readFlags(SERVER_SCHEMA, sources.flags), name: (path) => `--${fields.get(path)!.flag!}` });
+  const config = build(
+    SERVER_SCHEMA,
+    named.map(({ layer }) => layer),
+  );
+  const nameOf: SettingName = (path) => {
+    const given = named.findLast(({ layer }) => layer.has(path));
+    if (given !== undefined) return given.name(path);
+    const flag = fields.get(path)?.flag;
+    return flag === undefined ? `'${path}'` : `--${flag}`;
+  };
   // each listener's certificates are read and checked now, so a bad one stops the start before any listens
   for (const listener of ['app', 'proxy', 'admin'] as const) loadListenerTls(config.tls[listener], `tls.${listener}`);
-  return config;
+  checkTogether(config, nameOf);
+  return { config, nameOf };
+}
+
+const ANY_ADDRESS = new Set(['0.0.0.0', '::', '']);
+
+/** Settings that are fine alone but not with each other. */
+function checkTogether(config: ServerConfig, nameOf: SettingName): void {
+  const dyups = config.dyups;
+  if (dyups.stateFile !== null && dyups.adminPort === 0 && dyups.proxyPort === 0)
+    throw new InvalidArgumentError(
+      `${nameOf('dyups.stateFile')} needs a dyups listener: set ${nameOf('dyups.adminPort')} or ${nameOf('dyups.proxyPort')} too`,
+    );
+  const listeners = [
+    { host: config.host, port: config.port, path: 'port' },
+    { host: dyups.adminHost, port: dyups.adminPort, path: 'dyups.adminPort' },
+    { host: dyups.proxyHost, port: dyups.proxyPort, path: 'dyups.proxyPort' },
+  ];
+  for (const [i, a] of listeners.entries()) {
+    for (const b of listeners.slice(i + 1)) {
+      const sameAddress = a.host === b.host || ANY_ADDRESS.has(a.host) || ANY_ADDRESS.has(b.host);
+      if (a.port !== 0 && a.port === b.port && sameAddress)
+        throw new InvalidArgumentError(
+          `${nameOf(a.path)} and ${nameOf(b.path)} are both ${a.port}: each listener needs a port of its own`,
+        );
+    }
+  }
 }

@@ -1,6 +1,6 @@
 import { spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
-import { accessSync, constants, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { accessSync, constants, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { createConnection, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { delimiter, join } from 'node:path';
@@ -45,6 +45,44 @@ export function findOnPath(name: string, path = process.env.PATH ?? ''): string 
     }
   }
   return null;
+}
+
+/** `cosocket-redis-PID-XXXXXX`: the directory of a redis-server started by process PID. */
+const DIR_PREFIX = 'cosocket-redis-';
+const OWNED_DIR = /^cosocket-redis-(\d+)-[A-Za-z0-9]{6}$/;
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM'; // alive, someone else's
+  }
+}
+
+/**
+ * Removes the directories that embedded redis-servers of processes now dead left in `parent` (a kill -9
+ * gives no chance to remove one); answers their names.
+ */
+export function removeStaleRedisDirs(parent = tmpdir()): string[] {
+  let entries: string[];
+  try {
+    entries = readdirSync(parent);
+  } catch {
+    return [];
+  }
+  const removed: string[] = [];
+  for (const entry of entries) {
+    const pid = OWNED_DIR.exec(entry)?.[1];
+    if (pid === undefined || Number(pid) === process.pid || isAlive(Number(pid))) continue;
+    try {
+      rmSync(join(parent, entry), { recursive: true, force: true });
+      removed.push(entry);
+    } catch {
+      // not ours to remove (another user's): leave it
+    }
+  }
+  return removed;
 }
 
 /** A TCP port on 127.0.0.1 that was free a moment ago. */
@@ -130,12 +168,13 @@ export async function startEmbeddedRedis(options: EmbeddedRedisOptions = {}): Pr
   const binary = options.binary ?? findOnPath('redis-server');
   if (binary === null) throw new RedisServerNotFoundError();
   const readyTimeoutMs = options.readyTimeoutMs ?? 10_000;
+  removeStaleRedisDirs();
   let lastError: unknown;
   const attempts = options.port === undefined ? 5 : 1;
   for (let attempt = 0; attempt < attempts; attempt++) {
     const port = options.port ?? (await freePort());
     const extraArgs = options.extraArgs === undefined ? [] : await options.extraArgs(port);
-    const dir = mkdtempSync(join(tmpdir(), 'cosocket-redis-'));
+    const dir = mkdtempSync(join(tmpdir(), `${DIR_PREFIX}${process.pid}-`));
     const configArgs: string[] = [];
     if (options.config !== undefined) {
       const file = join(dir, 'redis.conf');

@@ -100,8 +100,8 @@ export const LAYER_MAP: LayerMap = {
         'src/fastify.ts',
         'src/version.ts',
       ],
-      // typescript: loaded on demand for .ts config files
-      packages: ['fastify', 'pino', 'ioredis', 'autocannon', 'typescript', 'prom-client'],
+      // sucrase: loaded on demand for .ts config files
+      packages: ['fastify', 'pino', 'ioredis', 'autocannon', 'sucrase', 'prom-client'],
       importsComputedNames: true,
     },
   ],

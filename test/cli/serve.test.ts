@@ -89,7 +89,10 @@ describe('cosocket serve', () => {
     try {
       const result = await runCli(['serve', '--port', String(first.port), '--redis', 'redis://127.0.0.1:1']);
       assert.equal(result.code, 2);
-      assert.match(result.stderr, /cannot listen on 127\.0\.0\.1:\d+: EADDRINUSE/);
+      assert.match(
+        result.stderr,
+        /^cosocket serve: --port: cannot listen on 127\.0\.0\.1:\d+ for the app listener \(http\): EADDRINUSE/,
+      );
     } finally {
       await first.stop();
     }
