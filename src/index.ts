@@ -5,3 +5,5 @@
 export * from './core.js';
 export * from './fastify.js';
 export * from './dyups/index.js';
+export { startTracing } from './tracing/index.js';
+export type { Tracing, TracingOptions } from './tracing/index.js';

@@ -5,12 +5,21 @@ import {
   ResponseTooLargeError,
 } from '../../src/errors/index.js';
 import type { Operation } from '../../src/runtime/effect.js';
+import { activeTracer, startClientSpan } from '../../src/runtime/tracing.js';
 import { parserRead } from '../tcp/index.js';
 import type { ReadRequest, TcpSocket } from '../tcp/index.js';
 import { isBodySource } from './body-source.js';
 import type { BodySource } from './body-source.js';
 import { BodyReader } from './body.js';
-import { ASKS_CLOSE, ASKS_UPGRADE, buildRequestHead, connectionAsks, headerText, withoutFraming } from './head.js';
+import {
+  ASKS_CLOSE,
+  ASKS_UPGRADE,
+  buildRequestHead,
+  connectionAsks,
+  headerText,
+  withHeader,
+  withoutFraming,
+} from './head.js';
 import type { HeaderList, Headers, RequestHead } from './head.js';
 import { ResponseHeadParser } from './response-head.js';
 import type { ResponseHead } from './response-head.js';
@@ -178,8 +187,35 @@ export class HttpConnection {
       throw new HttpBusyError(this.peer);
     }
     const method = request.method === undefined ? 'GET' : request.method.toUpperCase();
-    const headers = request.headers ?? NO_HEADERS;
     const path = request.path ?? '/';
+    if (activeTracer() === null) return yield* this.send(request, method, path, request.headers ?? NO_HEADERS);
+    const span = startClientSpan(`HTTP ${method}`, {
+      'http.request.method': method,
+      'server.address': this.peer,
+      'url.path': path,
+    })!;
+    // a cancelled coroutine leaves through finally alone
+    let failure: unknown = 'cancelled before the response head came';
+    try {
+      const headers = withHeader(request.headers ?? NO_HEADERS, 'traceparent', span.traceparent);
+      const response = yield* this.send(request, method, path, headers);
+      span.setAttribute('http.response.status_code', response.status);
+      failure = undefined;
+      return response;
+    } catch (err) {
+      failure = err;
+      throw err;
+    } finally {
+      span.end(failure);
+    }
+  }
+
+  private *send(
+    request: HttpRequest,
+    method: string,
+    path: string,
+    headers: Headers | HeaderList,
+  ): Operation<HttpResponse> {
     const asks = connectionAsks(headers);
     this.requestedClose = (asks & ASKS_CLOSE) !== 0;
     this.headParser.start(method, (asks & ASKS_UPGRADE) !== 0);

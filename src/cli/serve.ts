@@ -11,6 +11,7 @@ import { pools } from '../pool/registry.js';
 import { RedisServerNotFoundError, startEmbeddedRedis } from '../server/embedded-redis.js';
 import type { EmbeddedRedis } from '../server/embedded-redis.js';
 import { Scheduler } from '../runtime/scheduler.js';
+import { startTracing } from '../tracing/index.js';
 import { DyupsSyncError, startDyups } from '../dyups/listeners.js';
 import type { DyupsListeners } from '../dyups/listeners.js';
 import { StateFileError, loadState } from '../dyups/state-file.js';
@@ -142,6 +143,7 @@ async function runServer(
   onListening: (port: number) => void,
 ): Promise<number> {
   configureRedis({ url: redisUrl });
+  const tracing = await startTracing(config.tracing);
   const scheduler = new Scheduler({
     name: 'http',
     concurrency: config.scheduler.concurrency,
@@ -208,6 +210,7 @@ async function runServer(
   await closed;
   clearTimeout(grace);
   await pools.drain(1_000);
+  await tracing?.shutdown();
   return 0;
 }
 

@@ -2,7 +2,8 @@ import { availableParallelism } from 'node:os';
 import { InvalidArgumentError } from '../errors/index.js';
 import { checkDirectory, checkHost, checkLocation, checkRedisUrl, checkSuffix } from './checks.js';
 import { loadConfigFile } from './config-file.js';
-import { buffers, choice, duration, int, onOff, optionalText, processCount, size, text } from './fields.js';
+import { checkEndpoint, withEnvironmentEndpoint } from '../tracing/index.js';
+import { buffers, choice, duration, int, onOff, optionalText, processCount, ratio, size, text } from './fields.js';
 import { listenerTlsSection, loadListenerTls } from './listener-tls.js';
 import { Field, build, readEnv, readFlags, readObject } from './schema.js';
 import type { ConfigOf, Layer } from './schema.js';
@@ -149,6 +150,12 @@ export const SERVER_SCHEMA = {
     /** null: the system temp directory */
     tempPath: optionalText(checkDirectory),
   },
+  /** OpenTelemetry spans exported over OTLP/HTTP: off while no endpoint is named (OTEL_EXPORTER_OTLP_ENDPOINT names one too). */
+  tracing: {
+    endpoint: optionalText(checkEndpoint).from({ env: 'OTEL_EXPORTER_OTLP_TRACES_ENDPOINT' }),
+    serviceName: text('cosocket', checkServiceName).from({ env: 'OTEL_SERVICE_NAME' }),
+    sampleRatio: ratio(1),
+  },
   /** TLS on cosocket's own listeners: a certificate and key each, more chosen by SNI; none: plain HTTP. */
   tls: {
     app: listenerTlsSection('', 'app listener'),
@@ -156,6 +163,11 @@ export const SERVER_SCHEMA = {
     admin: listenerTlsSection('admin-', 'dyups admin interface'),
   },
 };
+
+function checkServiceName(what: string, value: string): string {
+  if (value.trim() === '') throw new InvalidArgumentError(`${what} must not be empty`);
+  return value;
+}
 
 /** Everything `cosocket serve` runs with, checked, converted and frozen. */
 export type ServerConfig = ConfigOf<typeof SERVER_SCHEMA>;
@@ -180,5 +192,6 @@ export async function resolveConfig(sources: ConfigSources): Promise<ServerConfi
   const config = build(SERVER_SCHEMA, layers);
   // each listener's certificates are read and checked now, so a bad one stops the start before any listens
   for (const listener of ['app', 'proxy', 'admin'] as const) loadListenerTls(config.tls[listener], `tls.${listener}`);
-  return config;
+  const tracing = sources.env === undefined ? config.tracing : withEnvironmentEndpoint(config.tracing, sources.env);
+  return tracing === config.tracing ? config : Object.freeze({ ...config, tracing: Object.freeze(tracing) });
 }

@@ -21,6 +21,8 @@ import type { ReleaseFn, ReleaseOwner } from './releases.js';
 import { asStackBudget, frameDepth, frameNameOf, frameNames, makeBody, popFrame, pushFrame } from './frames.js';
 import type { BodyFn, Frame, FrameStack } from './frames.js';
 import type { QueueNode } from './queue.js';
+import { activeTracer, startEffectSpan } from './tracing.js';
+import type { TraceSpan } from './tracing.js';
 import { currentTurn, isRunning, runLater, runNow } from './run-loop.js';
 import type { ContextValues, Runnable } from './run-loop.js';
 import type { Body, Task, TaskObserver, TaskStatus, Waiter, Yieldable } from './types.js';
@@ -37,6 +39,9 @@ const RUNNING = 2;
 const WAITING = 3;
 const JOINING = 4;
 const DONE = 5;
+
+/** What the span of an effect abandoned by cancellation ends with. */
+const ABANDONED = 'cancelled before it settled';
 
 // how the top frame is resumed
 const NEXT = 0;
@@ -122,6 +127,8 @@ export class Fiber<T> implements Task<T>, FiberWaiter, FrameStack, Runnable, Chi
 
   /** The effect this fiber waits on, or null. Effect kinds keep their per-wait state in `waitHandle`. */
   private pending: Effect<unknown> | null = null;
+  /** The span of the effect it waits on, with tracing on and a kind that traces. */
+  private effectSpan: TraceSpan | null = null;
   waitHandle: unknown = null;
   private resumeMode = NEXT;
   private resumeValue: unknown = undefined;
@@ -346,6 +353,7 @@ export class Fiber<T> implements Task<T>, FiberWaiter, FrameStack, Runnable, Chi
     if (settled === null) return;
     this.pending = null;
     this.waitHandle = null;
+    if (this.effectSpan !== null) this.endEffectSpan(isError ? value : undefined);
     if (this.state === RUNNING) {
       // settled synchronously from inside kind.start(): the run loop picks it up
       this.settledSync = true;
@@ -529,10 +537,12 @@ export class Fiber<T> implements Task<T>, FiberWaiter, FrameStack, Runnable, Chi
       if (this.cancelReason !== null && this.unwindFloor < 0) continue;
       if (yielded instanceof Effect) {
         this.pending = yielded;
+        if (yielded.kind.trace !== undefined && activeTracer() !== null) this.startEffectSpan(yielded);
         try {
           yielded.kind.start(this, yielded.a, yielded.b);
         } catch (err) {
           if (this.pending === yielded) this.pending = null;
+          if (this.effectSpan !== null) this.endEffectSpan(err);
           this.settledSync = false;
           mode = THROW;
           value = err;
@@ -601,6 +611,16 @@ export class Fiber<T> implements Task<T>, FiberWaiter, FrameStack, Runnable, Chi
     this.resume(this.resumeMode, value);
   }
 
+  private startEffectSpan(effect: Effect<unknown>): void {
+    this.effectSpan = startEffectSpan(effect.kind.trace!(effect.a, effect.b), this.contextValues);
+  }
+
+  private endEffectSpan(error: unknown): void {
+    const span = this.effectSpan!;
+    this.effectSpan = null;
+    span.end(error);
+  }
+
   private makePromiseCallbacks(): void {
     const fulfilled = (value: unknown): void => {
       if (this.onFulfilled === fulfilled) this.settleWait(value, false);
@@ -618,6 +638,7 @@ export class Fiber<T> implements Task<T>, FiberWaiter, FrameStack, Runnable, Chi
     this.pending = null;
     pending.kind.abandon(this, pending.a, pending.b);
     this.waitHandle = null;
+    if (this.effectSpan !== null) this.endEffectSpan(ABANDONED);
     // a step put off by the fairness budget, and the value it was to resume with
     if (this.unclaimed !== null) this.giveBackUnclaimed(this.resumeMode, this.resumeValue);
   }

@@ -1,4 +1,5 @@
 import type { CancelReason } from '../errors/index.js';
+import type { EffectTrace } from './tracing.js';
 
 export type TaskStatus = 'queued' | 'running' | 'waiting' | 'joining' | 'completed' | 'failed' | 'cancelled';
 
@@ -90,6 +91,8 @@ export interface EffectKind<A = unknown, B = unknown, H = unknown, W extends Wai
    * again and will never see it: give it back. Without it such a value is dropped.
    */
   unclaimed?(value: unknown, a: A, b: B): void;
+  /** With tracing on (tracing.ts), the span each effect of the kind gets, from its start until it settles. */
+  trace?(a: A, b: B): EffectTrace;
 }
 
 /**
