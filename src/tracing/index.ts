@@ -1,5 +1,6 @@
 import { InvalidArgumentError } from '../errors/index.js';
 import { setTracer } from '../runtime/tracing.js';
+import { checkEndpoint } from './endpoint.js';
 
 /** Where spans go and which are kept: the `tracing` section of the config, checked. */
 export interface TracingOptions {
@@ -33,19 +34,6 @@ export function withEnvironmentEndpoint(
   if (options.endpoint !== null || base === undefined || base === '') return options;
   const endpoint = `${checkEndpoint(BASE_ENDPOINT_ENV, base).replace(/\/+$/, '')}/v1/traces`;
   return { ...options, endpoint };
-}
-
-/** An http(s) URL, or an error naming `what`. */
-export function checkEndpoint(what: string, value: string): string {
-  let url: URL;
-  try {
-    url = new URL(value);
-  } catch {
-    throw new InvalidArgumentError(`${what} must be an http:// or https:// URL, got ${JSON.stringify(value)}`);
-  }
-  if (url.protocol !== 'http:' && url.protocol !== 'https:')
-    throw new InvalidArgumentError(`${what} must be an http:// or https:// URL, got ${JSON.stringify(value)}`);
-  return value;
 }
 
 let running: Tracing | null = null;
