@@ -153,8 +153,14 @@ export const SERVER_SCHEMA = {
   },
   /** OpenTelemetry spans exported over OTLP/HTTP: off while no endpoint is named (OTEL_EXPORTER_OTLP_ENDPOINT names one too). */
   tracing: {
-    endpoint: optionalText(checkEndpoint).from({ env: 'OTEL_EXPORTER_OTLP_TRACES_ENDPOINT' }),
-    serviceName: text('cosocket', checkServiceName).from({ env: 'OTEL_SERVICE_NAME' }),
+    endpoint: optionalText(checkEndpoint).from({
+      env: 'OTEL_EXPORTER_OTLP_TRACES_ENDPOINT',
+      help: 'tracing.endpoint: the OTLP/HTTP traces URL (OTEL_EXPORTER_OTLP_ENDPOINT: its base)',
+    }),
+    serviceName: text('cosocket', checkServiceName).from({
+      env: 'OTEL_SERVICE_NAME',
+      help: 'tracing.serviceName (default cosocket)',
+    }),
     sampleRatio: ratio(1),
   },
   /** TLS on cosocket's own listeners: a certificate and key each, more chosen by SNI; none: plain HTTP. */

@@ -1,4 +1,4 @@
-import type { Operable, Operation } from './types.js';
+import type { EffectTrace, Operable, Operation, SpanAttributeValue, SpanAttributes } from './types.js';
 import { runningFiber } from './run-loop.js';
 import type { ContextValues } from './run-loop.js';
 
@@ -8,8 +8,7 @@ import type { ContextValues } from './run-loop.js';
  * null check where a span could start, and no span object is made.
  */
 
-export type SpanAttributeValue = string | number | boolean;
-export type SpanAttributes = Readonly<Record<string, SpanAttributeValue>>;
+export type { EffectTrace, SpanAttributeValue, SpanAttributes } from './types.js';
 
 /** What a span is to the caller: `server` for a request served, `client` for one sent, `internal` for work. */
 export type SpanRole = 'server' | 'client' | 'internal';
@@ -29,12 +28,6 @@ export interface Tracer {
    * invalid one is ignored), or null for a new trace.
    */
   startSpan(name: string, role: SpanRole, attributes: SpanAttributes, parent: TraceSpan | string | null): TraceSpan;
-}
-
-/** What a kind's `trace(a, b)` tells: the span an effect of it gets, from its start to its settling. */
-export interface EffectTrace {
-  readonly name: string;
-  readonly attributes: SpanAttributes;
 }
 
 let installed: Tracer | null = null;

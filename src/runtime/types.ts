@@ -1,5 +1,4 @@
 import type { CancelReason } from '../errors/index.js';
-import type { EffectTrace } from './tracing.js';
 
 export type TaskStatus = 'queued' | 'running' | 'waiting' | 'joining' | 'completed' | 'failed' | 'cancelled';
 
@@ -71,6 +70,15 @@ export interface Waiter<H = unknown> {
   waitPromise(promise: PromiseLike<unknown>): void;
   /** For `abandon` after waitPromise: the callbacks become inert. */
   forgetPromise(): void;
+}
+
+export type SpanAttributeValue = string | number | boolean;
+export type SpanAttributes = Readonly<Record<string, SpanAttributeValue>>;
+
+/** What a kind's `trace(a, b)` tells: the span an effect of it gets, from its start to its settling (tracing.ts). */
+export interface EffectTrace {
+  readonly name: string;
+  readonly attributes: SpanAttributes;
 }
 
 /**

@@ -48,7 +48,7 @@ class OtelSpan implements TraceSpan {
 
   end(error?: unknown): void {
     if (error !== undefined) {
-      const message = error instanceof Error ? error.message : String(error);
+      const message = error instanceof Error ? error.message : typeof error === 'string' ? error : 'failed';
       this.span.setStatus({ code: SpanStatusCode.ERROR, message });
       if (error instanceof Error) this.span.recordException(error);
     }

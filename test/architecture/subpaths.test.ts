@@ -118,15 +118,24 @@ describe('package subpaths', () => {
     for (const name of ['startTracing', 'withEnvironmentEndpoint']) {
       assert.ok(tracing.exports.includes(name), `cosocket/tracing exports ${name}`);
     }
-    assert.deepEqual(ourFiles(tracing).filter((path) => path === 'src/tracing/otel.ts'), []);
-    assert.deepEqual([...packagesOf(tracing)].filter((name) => name.startsWith('@opentelemetry/')), []);
+    assert.deepEqual(
+      ourFiles(tracing).filter((path) => path === 'src/tracing/otel.ts'),
+      [],
+    );
+    assert.deepEqual(
+      [...packagesOf(tracing)].filter((name) => name.startsWith('@opentelemetry/')),
+      [],
+    );
   });
 
   it('cosocket: everything the four subpaths export, and nothing else, and no OpenTelemetry', async () => {
     const [all, core, fastify, dyups, tracing] = await Promise.all(
       ['cosocket', 'cosocket/core', 'cosocket/fastify', 'cosocket/dyups', 'cosocket/tracing'].map(load),
     );
-    assert.deepEqual([...packagesOf(all!)].filter((name) => name.startsWith('@opentelemetry/')), []);
+    assert.deepEqual(
+      [...packagesOf(all!)].filter((name) => name.startsWith('@opentelemetry/')),
+      [],
+    );
     const union = new Set([...core!.exports, ...fastify!.exports, ...dyups!.exports, ...tracing!.exports]);
     assert.deepEqual([...all!.exports].sort(), [...union].sort());
   });

@@ -206,7 +206,8 @@ export class Connection implements BodyHost, ExchangeHost {
     const exchange = new FrontExchange(this, head, body, options);
     this.exchange = exchange;
     const tracer = activeTracer();
-    const span = tracer === null ? null : tracer.startSpan(head.method, 'server', spanAttributes(head), traceparentOf(head));
+    const span =
+      tracer === null ? null : tracer.startSpan(head.method, 'server', spanAttributes(head), traceparentOf(head));
     exchange.span = span;
     let task;
     try {
