@@ -12,7 +12,10 @@ export interface TracingOptions {
   readonly sampleRatio: number;
 }
 
-/** Tracing while on: `flush()` sends what is buffered, `shutdown()` flushes and turns tracing off. */
+/**
+ * Tracing while on: `flush()` sends what is buffered (it rejects when the collector does not take it);
+ * `shutdown()` turns tracing off and sends the last spans, resolving even if they cannot be sent.
+ */
 export interface Tracing {
   readonly endpoint: string;
   flush(): Promise<void>;
@@ -59,7 +62,8 @@ export async function startTracing(options: TracingOptions): Promise<Tracing | n
       if (running !== tracing) return;
       running = null;
       setTracer(null);
-      await tracer.shutdown();
+      // spans a collector did not take are lost, as with any failed export: stopping does not fail for them
+      await tracer.shutdown().catch(() => undefined);
     },
   };
   running = tracing;

@@ -149,6 +149,19 @@ describe('cosocket serve with tracing', () => {
     }
   });
 
+  it('serves as usual with the collector down, and stops with exit 0', async () => {
+    const server = await startServer(['--redis', redis.url], {
+      ...env,
+      OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: `http://127.0.0.1:${await deadPort()}/v1/traces`,
+      OTEL_EXPORTER_OTLP_TIMEOUT: '500',
+    });
+    try {
+      for (let i = 0; i < 3; i++) assert.equal((await get(server.port, '/test', {})).status, 200);
+    } finally {
+      assert.equal(await server.stop(), 0);
+    }
+  });
+
   it('traces nothing unless configured: the proxy passes the caller traceparent on as it came', async () => {
     const adminPort = await deadPort();
     const proxyPort = await deadPort();
