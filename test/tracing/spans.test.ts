@@ -9,6 +9,8 @@ import { after, before, describe, it } from 'node:test';
 import Fastify from 'fastify';
 import type { FastifyInstance } from 'fastify';
 import { co, cosocketPlugin } from '../../src/fastify/plugin.js';
+import { sleep } from '../../adapters/sleep.js';
+import { race } from '../../src/runtime/effects/group.js';
 import { spawn } from '../../src/runtime/effects/spawn.js';
 import { Scheduler } from '../../src/runtime/scheduler.js';
 import { activeTracer } from '../../src/runtime/tracing.js';
@@ -89,6 +91,15 @@ async function buildApp(redisUrl: string, upstreamPort: number): Promise<Fastify
       } finally {
         red.close();
       }
+    }),
+  );
+  app.get(
+    '/abandon',
+    co(function* abandon(ctx) {
+      const red = yield* ctx.redis.connect({ url: redisUrl, mode: 'short' });
+      // the pop waits forever: the sleep wins the race and the pop's coroutine is cancelled
+      yield* race([red.call('BLPOP', 'never-pushed', '0'), sleep(10)]);
+      return 'gave up';
     }),
   );
   await app.listen({ host: '127.0.0.1', port: 0 });
@@ -204,6 +215,17 @@ describe('tracing: spans of a request and of what its coroutines do', () => {
     const [command] = childrenOf(receiver.spans, request);
     assert.equal(command!.name, 'redis NOSUCHCOMMAND');
     assert.equal(command!.statusCode, ERROR);
+  });
+
+  it('ends the span of an effect abandoned by cancellation, failed, under the coroutine that made it', async () => {
+    const trace = '1'.repeat(32);
+    const res = await fetch(`${base}/abandon`, { headers: { traceparent: `00-${trace}-${CALLER_SPAN}-01` } });
+    assert.equal(await res.text(), 'gave up');
+    const request = await exported((s) => s.traceId === trace && s.kind === SERVER);
+    const pop = await exported((s) => s.traceId === trace && s.name === 'redis BLPOP');
+    assert.equal(pop.parentSpanId, request.spanId);
+    assert.equal(pop.statusCode, ERROR);
+    assert.equal(request.statusCode, 0);
   });
 
   it('ignores a traceparent that is not valid: a new trace', async () => {
