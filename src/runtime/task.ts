@@ -537,7 +537,7 @@ export class Fiber<T> implements Task<T>, FiberWaiter, FrameStack, Runnable, Chi
       if (this.cancelReason !== null && this.unwindFloor < 0) continue;
       if (yielded instanceof Effect) {
         this.pending = yielded;
-        if (yielded.kind.trace !== undefined && activeTracer() !== null) this.startEffectSpan(yielded);
+        if (activeTracer() !== null && yielded.kind.trace !== undefined) this.startEffectSpan(yielded);
         try {
           yielded.kind.start(this, yielded.a, yielded.b);
         } catch (err) {
