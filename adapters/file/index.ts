@@ -2,7 +2,13 @@ import { open as fsOpen, readFile, stat as fsStat, lstat as fsLstat, writeFile a
 import type { FileHandle } from 'node:fs/promises';
 import { readSync, writevSync } from 'node:fs';
 import type { Stats } from 'node:fs';
-import { FileClosedError, FileShortError, FileTooLargeError, InvalidArgumentError } from '../../src/errors/index.js';
+import {
+  FileClosedError,
+  FileShortError,
+  FileTooLargeError,
+  InvalidArgumentError,
+  WaitAbandonedError,
+} from '../../src/errors/index.js';
 import { defineKind } from '../../src/runtime/effect.js';
 import type { Effect } from '../../src/runtime/effect.js';
 import { abortable } from '../../src/runtime/effects/control.js';
@@ -18,14 +24,30 @@ import type { Task } from '../../src/runtime/task.js';
 export function read(path: string, options: { maxBytes?: number } = {}): Effect<Buffer> {
   checkPath(path);
   const maxBytes = options.maxBytes ?? Infinity;
-  return abortable(async (signal) => {
-    if (Number.isFinite(maxBytes)) {
-      const info = await fsStat(path);
-      if (info.size > maxBytes) throw new FileTooLargeError(path, info.size, maxBytes);
-    }
-    return readFile(path, { signal });
-  });
+  return READ<Buffer>(path, maxBytes);
 }
+
+async function readWhole(path: string, maxBytes: number, signal: AbortSignal): Promise<Buffer> {
+  if (Number.isFinite(maxBytes)) {
+    const info = await fsStat(path);
+    if (info.size > maxBytes) throw new FileTooLargeError(path, info.size, maxBytes);
+  }
+  return readFile(path, { signal });
+}
+
+const READ = defineKind<string, number, AbortController>({
+  name: 'file.read',
+  start(waiter, path, maxBytes) {
+    const controller = new AbortController();
+    waiter.waitHandle = controller;
+    waiter.waitPromise(readWhole(path, maxBytes, controller.signal));
+  },
+  abandon(waiter) {
+    waiter.forgetPromise();
+    waiter.waitHandle.abort(waiter.task.reason ?? new WaitAbandonedError());
+  },
+  trace: (path) => ({ name: 'file.read', attributes: { 'file.path': path } }),
+});
 
 export function write(path: string, data: string | Uint8Array): Effect<void> {
   checkPath(path);
@@ -68,6 +90,7 @@ const OPEN = defineKind<string, { flags: string | number; mode: number | undefin
   abandon(waiter) {
     waiter.waitHandle.abandoned = true;
   },
+  trace: (path) => ({ name: 'file.open', attributes: { 'file.path': path } }),
 });
 
 /**
@@ -78,6 +101,17 @@ export function open(path: string, flags: string | number = 'r', mode?: number):
   checkPath(path);
   return OPEN(path, { flags, mode });
 }
+
+const READ_PART = defineKind<CoFile, { length: number; position: number | null }>({
+  name: 'file.read',
+  start(waiter, file, { length, position }) {
+    waiter.waitPromise(file.readPart(length, position));
+  },
+  abandon(waiter) {
+    waiter.forgetPromise();
+  },
+  trace: (file) => ({ name: 'file.read', attributes: { 'file.path': file.path } }),
+});
 
 /** An open file handle owned by a coroutine. */
 export class CoFile {
@@ -107,12 +141,15 @@ export class CoFile {
   read(length: number, position: number | null = null): Effect<Buffer> {
     if (!Number.isInteger(length) || length < 0)
       throw new InvalidArgumentError(`file read(): length must be a whole number >= 0, got ${String(length)}`);
-    const handle = this.live();
-    return call(async () => {
-      const buffer = Buffer.allocUnsafe(length);
-      const { bytesRead } = await handle.read(buffer, 0, length, position);
-      return bytesRead === length ? buffer : buffer.subarray(0, bytesRead);
-    });
+    this.live();
+    return READ_PART<Buffer>(this, { length, position });
+  }
+
+  /** @internal The read of READ_PART. */
+  async readPart(length: number, position: number | null): Promise<Buffer> {
+    const buffer = Buffer.allocUnsafe(length);
+    const { bytesRead } = await this.live().read(buffer, 0, length, position);
+    return bytesRead === length ? buffer : buffer.subarray(0, bytesRead);
   }
 
   write(data: string | Uint8Array, position: number | null = null): Effect<number> {

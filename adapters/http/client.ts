@@ -5,12 +5,21 @@ import {
   ResponseTooLargeError,
 } from '../../src/errors/index.js';
 import type { Operation } from '../../src/runtime/effect.js';
+import { activeTracer, startClientSpan } from '../../src/runtime/tracing.js';
 import { parserRead } from '../tcp/index.js';
 import type { ReadRequest, TcpSocket } from '../tcp/index.js';
 import { isBodySource } from './body-source.js';
 import type { BodySource } from './body-source.js';
 import { BodyReader } from './body.js';
-import { ASKS_CLOSE, ASKS_UPGRADE, buildRequestHead, connectionAsks, headerText, withoutFraming } from './head.js';
+import {
+  ASKS_CLOSE,
+  ASKS_UPGRADE,
+  buildRequestHead,
+  connectionAsks,
+  headerText,
+  withHeader,
+  withoutFraming,
+} from './head.js';
 import type { HeaderList, Headers, RequestHead } from './head.js';
 import { ResponseHeadParser } from './response-head.js';
 import type { ResponseHead } from './response-head.js';
@@ -173,13 +182,43 @@ export class HttpConnection {
     return this.socket.getreusedtimes();
   }
 
-  *request(request: HttpRequest = {}): Operation<HttpResponse> {
+  // a plain method, not a generator: with tracing off the request runs as one generator, nothing around it
+  request(request: HttpRequest = {}): Operation<HttpResponse> {
+    return activeTracer() === null ? this.send(request, null) : this.sendTraced(request);
+  }
+
+  /** The request under a client span, sending a traceparent that names it. */
+  private *sendTraced(request: HttpRequest): Operation<HttpResponse> {
+    const method = request.method === undefined ? 'GET' : request.method.toUpperCase();
+    const span = startClientSpan(`HTTP ${method}`, {
+      'http.request.method': method,
+      'server.address': this.peer,
+      'url.path': request.path ?? '/',
+    })!;
+    // a cancelled coroutine leaves through finally alone
+    let failure: unknown = 'cancelled before the response head came';
+    try {
+      const response = yield* this.send(request, span.traceparent);
+      span.setAttribute('http.response.status_code', response.status);
+      failure = undefined;
+      return response;
+    } catch (err) {
+      failure = err;
+      throw err;
+    } finally {
+      span.end(failure);
+    }
+  }
+
+  /** `traceparent`: sent in place of one the request has; null: the request's headers as they are. */
+  private *send(request: HttpRequest, traceparent: string | null): Operation<HttpResponse> {
     if (this.last !== null && !this.last.body.done) {
       throw new HttpBusyError(this.peer);
     }
     const method = request.method === undefined ? 'GET' : request.method.toUpperCase();
-    const headers = request.headers ?? NO_HEADERS;
     const path = request.path ?? '/';
+    const own = request.headers ?? NO_HEADERS;
+    const headers = traceparent === null ? own : withHeader(own, 'traceparent', traceparent);
     const asks = connectionAsks(headers);
     this.requestedClose = (asks & ASKS_CLOSE) !== 0;
     this.headParser.start(method, (asks & ASKS_UPGRADE) !== 0);

@@ -167,6 +167,18 @@ export function withoutFraming(headers: Headers | HeaderList): string[] {
   return out;
 }
 
+/** `headers` as a flat list with `value` as the one `name` (lowercase) header, replacing any the caller set. */
+export function withHeader(headers: Headers | HeaderList, name: string, value: string): string[] {
+  const out: string[] = [];
+  forEachHeader(headers, (own, ownValue) => {
+    if (own.length === name.length && sameLower(own, name)) return;
+    if (Array.isArray(ownValue)) for (const one of ownValue) out.push(own, one);
+    else out.push(own, ownValue);
+  });
+  out.push(name, value);
+  return out;
+}
+
 /** Calls `visit` with each name and value of a header record or a flat name/value list. */
 function forEachHeader(headers: Headers | HeaderList, visit: (name: string, value: HeaderValue) => void): void {
   if (Array.isArray(headers)) {

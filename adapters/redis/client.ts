@@ -147,6 +147,13 @@ const REDIS_OP = defineKind<RedisClient, RedisOp, SharedPending | null>({
   describe(_client, op) {
     return `redis ${op.command.toUpperCase()}`;
   },
+  trace(client, op) {
+    const command = op.command.toUpperCase();
+    return {
+      name: `redis ${command}`,
+      attributes: { 'db.system.name': 'redis', 'db.operation.name': command, 'server.address': client.peer },
+    };
+  },
 });
 
 /**

@@ -11,6 +11,7 @@ import { pools } from '../pool/registry.js';
 import { RedisServerNotFoundError, startEmbeddedRedis } from '../server/embedded-redis.js';
 import type { EmbeddedRedis } from '../server/embedded-redis.js';
 import { Scheduler } from '../runtime/scheduler.js';
+import { startTracing } from '../tracing/index.js';
 import { DyupsSyncError, startDyups } from '../dyups/listeners.js';
 import type { FastifyInstance } from 'fastify';
 import { PrimaryGather, singleView, workerView } from '../server/cluster-gather.js';
@@ -179,6 +180,7 @@ async function runServer(
   onListening: (port: number) => void,
 ): Promise<number> {
   configureRedis({ url: redisUrl });
+  const tracing = await startTracing(config.tracing);
   const scheduler = new Scheduler({
     name: 'http',
     concurrency: config.scheduler.concurrency,
@@ -265,6 +267,7 @@ async function runServer(
   clearTimeout(grace);
   await pools.drain(1_000);
   observability.close();
+  await tracing?.shutdown();
   return 0;
 }
 

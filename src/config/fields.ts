@@ -36,6 +36,15 @@ export function int(defaultValue: number, min: number, max: number): Field<numbe
   });
 }
 
+/** A share from 0 to 1, as a number or its decimal text ("0.25"). */
+export function ratio(defaultValue: number): Field<number> {
+  return new Field(defaultValue, (input, what) => {
+    const n = typeof input === 'string' && /^\s*(\d+(\.\d*)?|\.\d+)\s*$/.test(input) ? Number(input) : input;
+    if (typeof n === 'number' && n >= 0 && n <= 1) return n;
+    return fail(`${what} must be a number from 0 to 1, got ${JSON.stringify(input)}`);
+  });
+}
+
 /** A time in milliseconds: nginx's "100ms", "10s", "1m30s", or a number of milliseconds. */
 export function duration(defaultMs: number): Field<number> {
   return new Field(defaultMs, (input, what) => {

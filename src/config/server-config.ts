@@ -2,7 +2,9 @@ import { availableParallelism } from 'node:os';
 import { InvalidArgumentError } from '../errors/index.js';
 import { checkDirectory, checkHost, checkLocation, checkRedisUrl, checkSuffix } from './checks.js';
 import { loadConfigFile } from './config-file.js';
-import { buffers, choice, duration, int, onOff, optionalText, processCount, size, text } from './fields.js';
+import { checkEndpoint } from '../tracing/endpoint.js';
+import { withEnvironmentEndpoint } from '../tracing/index.js';
+import { buffers, choice, duration, int, onOff, optionalText, processCount, ratio, size, text } from './fields.js';
 import { listenerTlsSection, loadListenerTls } from './listener-tls.js';
 import { Field, build, fieldsOf, readEnv, readFlags, readObject } from './schema.js';
 import type { ConfigOf, Layer } from './schema.js';
@@ -173,6 +175,18 @@ export const SERVER_SCHEMA = {
       help: 'where GET /metrics answers besides the admin listener: app = on the app listener too (default admin)',
     }),
   },
+  /** OpenTelemetry spans exported over OTLP/HTTP: off while no endpoint is named (OTEL_EXPORTER_OTLP_ENDPOINT names one too). */
+  tracing: {
+    endpoint: optionalText(checkEndpoint).from({
+      env: 'OTEL_EXPORTER_OTLP_TRACES_ENDPOINT',
+      help: 'tracing.endpoint: the OTLP/HTTP traces URL (OTEL_EXPORTER_OTLP_ENDPOINT: its base)',
+    }),
+    serviceName: text('cosocket', checkServiceName).from({
+      env: 'OTEL_SERVICE_NAME',
+      help: 'tracing.serviceName (default cosocket)',
+    }),
+    sampleRatio: ratio(1),
+  },
   /** TLS on cosocket's own listeners: a certificate and key each, more chosen by SNI; none: plain HTTP. */
   tls: {
     app: listenerTlsSection('', 'app listener'),
@@ -180,6 +194,11 @@ export const SERVER_SCHEMA = {
     admin: listenerTlsSection('admin-', 'dyups admin interface'),
   },
 };
+
+function checkServiceName(what: string, value: string): string {
+  if (value.trim() === '') throw new InvalidArgumentError(`${what} must not be empty`);
+  return value;
+}
 
 /** Everything `cosocket serve` runs with, checked, converted and frozen. */
 export type ServerConfig = ConfigOf<typeof SERVER_SCHEMA>;
@@ -235,8 +254,10 @@ export async function resolveSettings(sources: ConfigSources): Promise<ResolvedC
   };
   // each listener's certificates are read and checked now, so a bad one stops the start before any listens
   for (const listener of ['app', 'proxy', 'admin'] as const) loadListenerTls(config.tls[listener], `tls.${listener}`);
-  checkTogether(config, nameOf);
-  return { config, nameOf };
+  const tracing = sources.env === undefined ? config.tracing : withEnvironmentEndpoint(config.tracing, sources.env);
+  const resolved = tracing === config.tracing ? config : Object.freeze({ ...config, tracing: Object.freeze(tracing) });
+  checkTogether(resolved, nameOf);
+  return { config: resolved, nameOf };
 }
 
 const ANY_ADDRESS = new Set(['0.0.0.0', '::', '']);

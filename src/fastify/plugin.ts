@@ -12,8 +12,11 @@ import type { Operation } from '../runtime/effect.js';
 import { defaultScheduler } from '../runtime/scheduler.js';
 import type { Scheduler, StartOptions } from '../runtime/scheduler.js';
 import type { Task } from '../runtime/task.js';
+import { runInSpan } from '../runtime/tracing.js';
+import type { TraceSpan } from '../runtime/tracing.js';
 import { HandlerContext } from './context.js';
 import type { FailureLog, OutputOptions } from './context.js';
+import { traceRequests } from './request-span.js';
 import { RouteStatsTable, recordStatus } from './route-stats.js';
 import type { RouteStats } from './route-stats.js';
 
@@ -143,6 +146,7 @@ export const cosocketPlugin = fp(
     };
     app.decorate('cosocket', state);
     countRequests(app, stats);
+    traceRequests(app);
   },
   { name: 'cosocket', fastify: '5.x' },
 );
@@ -171,8 +175,12 @@ export function co(
       request.cosocketStats = stats;
       const ctx = new HandlerContext(request, reply, state.output, stats, state.log ?? reply.log, state.failureLog);
       let task: Task<unknown>;
+      const span = request.cosocketSpan;
       try {
-        task = state.scheduler.start(startOptions, handler, ctx);
+        task =
+          span === null
+            ? state.scheduler.start(startOptions, handler, ctx)
+            : state.scheduler.start(startOptions, handlerInSpan, span, handler, ctx);
       } catch (err) {
         if (!(err instanceof BudgetExceededError)) throw err;
         recordStatus(stats, 503);
@@ -196,6 +204,14 @@ export function co(
   unbound[BIND_ROUTE_STATS] = forRoute;
   Object.defineProperty(unbound, 'bind', { value: bindChecked(name), configurable: true, writable: true });
   return unbound;
+}
+
+function handlerInSpan(
+  span: TraceSpan,
+  handler: (ctx: HandlerContext) => Operation<unknown>,
+  ctx: HandlerContext,
+): Operation<unknown> {
+  return runInSpan(span, handler(ctx));
 }
 
 /** Instances that already check, when they get ready, that the plugin is there. */

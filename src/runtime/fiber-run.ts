@@ -3,6 +3,7 @@ import type { Effect } from './effect.js';
 import type { Frame, FrameStack } from './frames.js';
 import type { QueueNode } from './queue.js';
 import type { ContextValues } from './run-loop.js';
+import type { TraceSpan } from './tracing.js';
 
 /** How the top frame is resumed (FiberRun.resumeMode). */
 export const NEXT = 0;
@@ -20,6 +21,8 @@ export class FiberRun<F extends { chain(): string[] } = { chain(): string[] }> i
   outer: Array<Frame | string> | null = null;
   /** The effect the coroutine waits on, or null. Effect kinds keep their per-wait state in `waitHandle`. */
   pending: Effect<unknown> | null = null;
+  /** The span of the effect it waits on, with tracing on and a kind that traces. */
+  effectSpan: TraceSpan | null = null;
   waitHandle: unknown = null;
   resumeMode = NEXT;
   resumeValue: unknown = undefined;

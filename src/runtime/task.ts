@@ -22,6 +22,7 @@ import type { ReleaseFn, ReleaseOwner } from './releases.js';
 import { asStackBudget, frameDepth, frameNameOf, frameNames, makeBody, popFrame, pushFrame } from './frames.js';
 import type { BodyFn, Frame } from './frames.js';
 import type { QueueNode } from './queue.js';
+import { activeTracer, startEffectSpan } from './tracing.js';
 import { currentTurn, isRunning, runLater, runNested, runNow } from './run-loop.js';
 import type { ContextValues, Runnable } from './run-loop.js';
 import type { Body, Task, TaskObserver, TaskStatus, Waiter, Yieldable } from './types.js';
@@ -38,6 +39,9 @@ const RUNNING = 2;
 const WAITING = 3;
 const JOINING = 4;
 const DONE = 5;
+
+/** What the span of an effect abandoned by cancellation ends with. */
+const ABANDONED = 'cancelled before it settled';
 
 // Fiber.outcome
 const PENDING = 0;
@@ -362,6 +366,7 @@ export class Fiber<T> implements Task<T>, FiberWaiter, Runnable, Child, Parent, 
     if (settled === null) return;
     r.pending = null;
     r.waitHandle = null;
+    if (r.effectSpan !== null) endEffectSpan(r, isError ? value : undefined);
     if (this.state === RUNNING) {
       // settled synchronously from inside kind.start(): the run loop picks it up
       r.settledSync = true;
@@ -557,10 +562,14 @@ export class Fiber<T> implements Task<T>, FiberWaiter, Runnable, Child, Parent, 
       if (this.cancelReason !== null && r.unwindFloor < 0) continue;
       if (yielded instanceof Effect) {
         r.pending = yielded;
+        if (activeTracer() !== null && yielded.kind.trace !== undefined) {
+          r.effectSpan = startEffectSpan(yielded.kind.trace(yielded.a, yielded.b), r.contextValues);
+        }
         try {
           yielded.kind.start(this, yielded.a, yielded.b);
         } catch (err) {
           if (r.pending === yielded) r.pending = null;
+          if (r.effectSpan !== null) endEffectSpan(r, err);
           r.settledSync = false;
           mode = THROW;
           value = err;
@@ -653,6 +662,7 @@ export class Fiber<T> implements Task<T>, FiberWaiter, Runnable, Child, Parent, 
     r.pending = null;
     pending.kind.abandon(this, pending.a, pending.b);
     r.waitHandle = null;
+    if (r.effectSpan !== null) endEffectSpan(r, ABANDONED);
     // a step put off by the fairness budget, and the value it was to resume with
     if (r.unclaimed !== null) this.giveBackUnclaimed(r.resumeMode, r.resumeValue);
   }
@@ -901,6 +911,12 @@ class SettledJoin<T> implements Iterator<Yieldable, T, unknown> {
     if (this.failed) throw this.value;
     return this as unknown as IteratorResult<Yieldable, T>;
   }
+}
+
+function endEffectSpan(r: FiberRun<Fiber<unknown>>, error: unknown): void {
+  const span = r.effectSpan!;
+  r.effectSpan = null;
+  span.end(error);
 }
 
 function resumeAfterFairness(fiber: Fiber<unknown>): void {

@@ -74,6 +74,15 @@ export interface Waiter<H = unknown> {
   forgetPromise(): void;
 }
 
+export type SpanAttributeValue = string | number | boolean;
+export type SpanAttributes = Readonly<Record<string, SpanAttributeValue>>;
+
+/** What a kind's `trace(a, b)` tells: the span an effect of it gets, from its start to its settling (tracing.ts). */
+export interface EffectTrace {
+  readonly name: string;
+  readonly attributes: SpanAttributes;
+}
+
 /**
  * How one kind of effect waits, with `a` and `b` the operands its effects carry and `H` its per-wait
  * state. `start` must eventually call `waiter.settleWait(...)` exactly once (it may do so
@@ -92,6 +101,8 @@ export interface EffectKind<A = unknown, B = unknown, H = unknown, W extends Wai
    * again and will never see it: give it back. Without it such a value is dropped.
    */
   unclaimed?(value: unknown, a: A, b: B): void;
+  /** With tracing on (tracing.ts), the span each effect of the kind gets, from its start until it settles. */
+  trace?(a: A, b: B): EffectTrace;
 }
 
 /**

@@ -87,6 +87,17 @@ export const LAYER_MAP: LayerMap = {
       packages: ['fastify', 'fastify-plugin'],
     },
     {
+      name: 'tracing',
+      role: 'OpenTelemetry spans, loaded only when tracing is configured',
+      paths: ['src/tracing/'],
+      packages: [
+        '@opentelemetry/api',
+        '@opentelemetry/exporter-trace-otlp-http',
+        '@opentelemetry/resources',
+        '@opentelemetry/sdk-trace-base',
+      ],
+    },
+    {
       name: 'product',
       role: 'the server, dyups, config, cli, ab and the package entry points',
       paths: [

@@ -113,11 +113,30 @@ describe('package subpaths', () => {
     assert.ok(!packagesOf(dyups).has('autocannon'));
   });
 
-  it('cosocket: everything the three subpaths export, and nothing else', async () => {
-    const [all, core, fastify, dyups] = await Promise.all(
-      ['cosocket', 'cosocket/core', 'cosocket/fastify', 'cosocket/dyups'].map(load),
+  it('cosocket/tracing: startTracing, with no part of OpenTelemetry loaded until tracing starts', async () => {
+    const tracing = await load('cosocket/tracing');
+    for (const name of ['startTracing', 'withEnvironmentEndpoint']) {
+      assert.ok(tracing.exports.includes(name), `cosocket/tracing exports ${name}`);
+    }
+    assert.deepEqual(
+      ourFiles(tracing).filter((path) => path === 'src/tracing/otel.ts'),
+      [],
     );
-    const union = new Set([...core!.exports, ...fastify!.exports, ...dyups!.exports]);
+    assert.deepEqual(
+      [...packagesOf(tracing)].filter((name) => name.startsWith('@opentelemetry/')),
+      [],
+    );
+  });
+
+  it('cosocket: everything the four subpaths export, and nothing else, and no OpenTelemetry', async () => {
+    const [all, core, fastify, dyups, tracing] = await Promise.all(
+      ['cosocket', 'cosocket/core', 'cosocket/fastify', 'cosocket/dyups', 'cosocket/tracing'].map(load),
+    );
+    assert.deepEqual(
+      [...packagesOf(all!)].filter((name) => name.startsWith('@opentelemetry/')),
+      [],
+    );
+    const union = new Set([...core!.exports, ...fastify!.exports, ...dyups!.exports, ...tracing!.exports]);
     assert.deepEqual([...all!.exports].sort(), [...union].sort());
   });
 });

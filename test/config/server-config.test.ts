@@ -192,7 +192,9 @@ describe('the server config: one schema for its type, defaults and checked value
         );
         assert.ok(SERVE_HELP.includes(`[--${flag} ${valueName}]`), `usage line lacks --${flag}`);
       }
-      if (env !== undefined) assert.match(SERVE_HELP, new RegExp(`^  ${env} +as --${flag}`, 'm'));
+      if (env === undefined) continue;
+      const described = flag === undefined ? help!.slice(0, 20).replace(/[()$.]/g, '\\$&') : `as --${flag}`;
+      assert.match(SERVE_HELP, new RegExp(`^  ${env} +${described}`, 'm'));
     }
   });
 });

@@ -4,6 +4,8 @@ import type { TlsOptions } from 'node:tls';
 import { STATUS_CODES } from 'node:http';
 import { BodyAbortedError, BodyTimeoutError, BudgetExceededError, SocketTimeoutError } from '../../errors/index.js';
 import { defineKind } from '../../runtime/effect.js';
+import { activeTracer, runInSpan } from '../../runtime/tracing.js';
+import type { TraceSpan } from '../../runtime/tracing.js';
 import type { Effect, Operation, Waiter } from '../../runtime/effect.js';
 import { IdleTimeout } from '../../runtime/idle-timeout.js';
 import type { Scheduler, StartOptions } from '../../runtime/scheduler.js';
@@ -205,9 +207,16 @@ export class Connection implements BodyHost, ExchangeHost {
       : null;
     const exchange = new FrontExchange(this, head, body, options);
     this.exchange = exchange;
+    const tracer = activeTracer();
+    const span =
+      tracer === null ? null : tracer.startSpan(head.method, 'server', spanAttributes(head), traceparentOf(head));
+    exchange.span = span;
     let task;
     try {
-      task = options.scheduler.start(options.startOptions, options.handler, exchange);
+      task =
+        span === null
+          ? options.scheduler.start(options.startOptions, options.handler, exchange)
+          : options.scheduler.start(options.startOptions, handlerInSpan, span, options.handler, exchange);
     } catch (err) {
       if (!(err instanceof BudgetExceededError)) throw err;
       exchange.overloaded(err, options.retryAfter);
@@ -596,4 +605,27 @@ export class Connection implements BodyHost, ExchangeHost {
     this.cut();
     waiter.settleWait(new SocketTimeoutError('send', 'client', ms), true);
   }
+}
+
+function handlerInSpan(
+  span: TraceSpan,
+  handler: (exchange: FrontExchange) => Operation<unknown>,
+  exchange: FrontExchange,
+): Operation<unknown> {
+  return runInSpan(span, handler(exchange));
+}
+
+function spanAttributes(head: RequestHead): Record<string, string> {
+  const attributes: Record<string, string> = {
+    'http.request.method': head.method,
+    'url.path': head.url.split('?', 1)[0]!,
+  };
+  const host = head.headers.host;
+  if (host !== undefined) attributes['server.address'] = host;
+  return attributes;
+}
+
+function traceparentOf(head: RequestHead): string | null {
+  const header = head.headers.traceparent;
+  return typeof header === 'string' ? header : null;
 }

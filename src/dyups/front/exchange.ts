@@ -10,6 +10,7 @@ import {
 } from '../../errors/index.js';
 import { STATUS_TEXT, statusForError } from '../../fastify/error-status.js';
 import { defineKind } from '../../runtime/effect.js';
+import type { TraceSpan } from '../../runtime/tracing.js';
 import type { Effect, Waiter } from '../../runtime/effect.js';
 import type { Task, TaskObserver } from '../../runtime/task.js';
 import type { ResponseSink } from '../../stream/sink.js';
@@ -123,6 +124,8 @@ export class FrontExchange implements ResponseSink, TaskObserver {
   ended = false;
   /** The client went away before the response ended (nginx logs 499). */
   clientClosed = false;
+  /** Its server span, with tracing on; ends with the exchange. */
+  span: TraceSpan | null = null;
   private names: string[] | null = null;
   private values: Array<string | string[]> | null = null;
   private trailers: string | null = null;
@@ -513,6 +516,7 @@ export class FrontExchange implements ResponseSink, TaskObserver {
     this.ended = true;
     this.clientClosed = true;
     this.stopIdle();
+    if (this.span !== null) this.endSpan('the client went away before the response was sent');
     const task = this.task;
     if (task !== null && !task.done) task.cancel(CancelReason.clientAbort());
     this.onEnded?.(this);
@@ -522,8 +526,16 @@ export class FrontExchange implements ResponseSink, TaskObserver {
     if (this.ended) return;
     this.ended = true;
     this.stopIdle();
+    if (this.span !== null) this.endSpan(this.status >= 500 ? `status ${this.status}` : undefined);
     this.conn.exchangeEnded(this, keepAlive && this.keepAlive);
     this.onEnded?.(this);
+  }
+
+  private endSpan(error: string | undefined): void {
+    const span = this.span!;
+    this.span = null;
+    span.setAttribute('http.response.status_code', this.status);
+    span.end(error);
   }
 
   /** Once the head is decided, the coroutine's overall deadline hands over to an idle timeout. */

@@ -1,0 +1,55 @@
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import { activeTracer } from '../runtime/tracing.js';
+import type { TraceSpan } from '../runtime/tracing.js';
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    /** @internal The request's server span, with tracing on; null otherwise. */
+    cosocketSpan: TraceSpan | null;
+  }
+}
+
+/**
+ * With tracing on when the plugin is registered, a server span per request: opened when it arrives (a
+ * `traceparent` header it came with is its parent), ended when its connection is done with the response.
+ * A co() handler's coroutine runs under it. Off, no hook is added.
+ */
+export function traceRequests(app: FastifyInstance): void {
+  app.decorateRequest('cosocketSpan', null);
+  if (activeTracer() === null) return;
+  app.addHook('onRequest', (request, reply, done) => {
+    const tracer = activeTracer();
+    if (tracer !== null) {
+      const span = tracer.startSpan(spanName(request), 'server', requestAttributes(request), traceparentOf(request));
+      request.cosocketSpan = span;
+      const raw = reply.raw;
+      raw.once('close', () => {
+        const status = raw.statusCode;
+        span.setAttribute('http.response.status_code', status);
+        if (!raw.writableFinished) span.end('the client went away before the response was sent');
+        else span.end(status >= 500 ? `status ${status}` : undefined);
+      });
+    }
+    done();
+  });
+}
+
+function spanName(request: FastifyRequest): string {
+  const route = request.routeOptions.url;
+  return route === undefined ? request.method : `${request.method} ${route}`;
+}
+
+function requestAttributes(request: FastifyRequest): Record<string, string> {
+  const attributes: Record<string, string> = {
+    'http.request.method': request.method,
+    'url.path': request.url.split('?', 1)[0]!,
+  };
+  const route = request.routeOptions.url;
+  if (route !== undefined) attributes['http.route'] = route;
+  return attributes;
+}
+
+function traceparentOf(request: FastifyRequest): string | null {
+  const header = request.headers.traceparent;
+  return typeof header === 'string' ? header : null;
+}
