@@ -233,6 +233,14 @@ export class Admission implements FiberHost {
     if (depth > this.deepestChain) this.deepestChain = depth;
   }
 
+  /** @internal A group member that ended in its first step, before it needed a fiber: counted as a child. */
+  memberEndedInline(depth: number, failed: boolean): void {
+    this.started++;
+    this.noteDepth(depth);
+    if (failed) this.failed++;
+    else this.completed++;
+  }
+
   /** @internal */
   childStarted(depth: number): void {
     this.started++;

@@ -48,6 +48,11 @@ export class Children<C extends Child<C>> {
     if (parent.cancelling) child.requestCancel(CancelReason.parent(), NO_FAILURE);
   }
 
+  /** Counts `child` as started under its parent: it runs already (its first step ran inline). */
+  adopt(child: C): void {
+    this.live.add(child);
+  }
+
   /** `child` settled; `bubble`: it failed and nobody takes its error. */
   settled(parent: Parent, child: C, bubble: boolean): void {
     this.live.remove(child);

@@ -9,6 +9,10 @@ import type { TraceSpan } from './tracing.js';
 export const NEXT = 0;
 export const THROW = 1;
 export const RETURN = 2;
+/** Its first step ran inline (task.ts `startMember`): the run loop takes what it yielded, returned or threw. */
+export const STEPPED_YIELD = 3;
+export const STEPPED_RETURN = 4;
+export const STEPPED_THROW = 5;
 
 /**
  * What a coroutine holds only while it runs or waits: its frames, its wait and how it is resumed. The

@@ -59,7 +59,7 @@ export function popFrame(stack: FrameStack): boolean {
 }
 
 /** Runaway `yield*` recursion ends in V8's stack limit: it becomes the same error as a deep call chain. */
-export function asStackBudget(err: unknown, stack: FrameStack, maxDepth: number): unknown {
+export function asStackBudget(err: unknown, stack: Pick<FrameStack, 'chain'>, maxDepth: number): unknown {
   if (err instanceof RangeError && /call stack/i.test(err.message)) {
     return new StackBudgetError(stack.chain(), maxDepth, { cause: err });
   }

@@ -35,14 +35,49 @@ const readyQueue: Array<Runnable | null> = [];
 let readyCount = 0;
 const KEPT_SLOTS = 1 << 16;
 
+/**
+ * A coroutine whose first step runs before it has a fiber (a group member, task.ts `startMember`): most
+ * end or wait without asking who runs them, and those that end never need one.
+ */
+export interface InlineStep {
+  /** Makes its fiber, the first time its code asks for the running coroutine. */
+  materialize(): Runnable;
+}
+
+let inline: InlineStep | null = null;
+
 /** The coroutine whose code is running right now, or null outside any coroutine. */
 export function currentTask(): Task<unknown> | null {
-  return running;
+  return running !== null || inline === null ? running : materializeInline();
 }
 
 /** The fiber whose code is running right now, for what reads or sets its own state (context.ts). */
 export function runningFiber(): Runnable | null {
+  return running !== null || inline === null ? running : materializeInline();
+}
+
+function materializeInline(): Runnable {
+  const step = inline!;
+  inline = null;
+  running = step.materialize();
   return running;
+}
+
+/**
+ * Calls `step` as the first step of a coroutine that has no fiber yet: code in it that asks for the running
+ * coroutine gets the fiber `owner.materialize()` makes then. The running fiber is put back after.
+ */
+export function runInline<T>(owner: InlineStep, step: (frame: T) => unknown, frame: T): unknown {
+  const outer = running;
+  const outerInline = inline;
+  running = null;
+  inline = owner;
+  try {
+    return step(frame);
+  } finally {
+    running = outer;
+    inline = outerInline;
+  }
 }
 
 /** True while some fiber runs: a resumption must then be queued (see `runLater`), not nested. */

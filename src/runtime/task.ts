@@ -16,15 +16,15 @@ import { Effect, isIterator, isThenable } from './effect.js';
 import { join } from './effects/join.js';
 import { FAIRNESS_WAIT, PROMISE_WAIT } from './effects/waits.js';
 import { FiberExtras } from './extras.js';
-import { FiberRun, NEXT, RETURN, THROW } from './fiber-run.js';
+import { FiberRun, NEXT, RETURN, STEPPED_RETURN, STEPPED_THROW, STEPPED_YIELD, THROW } from './fiber-run.js';
 import { Releases } from './releases.js';
 import type { ReleaseFn, ReleaseOwner } from './releases.js';
 import { asStackBudget, frameDepth, frameNameOf, frameNames, makeBody, popFrame, pushFrame } from './frames.js';
 import type { BodyFn, Frame } from './frames.js';
 import type { QueueNode } from './queue.js';
 import { activeTracer, startEffectSpan } from './tracing.js';
-import { currentTurn, isRunning, runLater, runNested, runNow } from './run-loop.js';
-import type { ContextValues, Runnable } from './run-loop.js';
+import { currentTurn, isRunning, runInline, runLater, runNested, runNow } from './run-loop.js';
+import type { ContextValues, InlineStep, Runnable } from './run-loop.js';
 import type { Body, Task, TaskObserver, TaskStatus, Waiter, Yieldable } from './types.js';
 import { checking, coroutineEnded, stepEnded } from './unyielded.js';
 
@@ -68,6 +68,7 @@ export interface FiberHost {
   readonly deadlines: DeadlineList<Fiber<unknown>>;
   noteDepth(depth: number): void;
   childStarted(depth: number): void;
+  memberEndedInline(depth: number, failed: boolean): void;
   fiberDone(fiber: Fiber<unknown>, wasStarted: boolean, failed: boolean, cancelled: boolean): void;
   dequeue(fiber: Fiber<unknown>): void;
   reportUnhandled(err: unknown, task: Task<unknown>): void;
@@ -89,6 +90,18 @@ export interface FiberWaiter<H = unknown> extends Waiter<H> {
   ): Task<R>;
   /** Starts an independent root on the same admission. */
   spawnRoot(body: Body<unknown, never[]>, args: unknown[]): Task<unknown>;
+  /**
+   * Starts a scoped child for a group (all/race/timeout) whose first step runs before it has a fiber:
+   * one that ends in that step is told to `sink.endedInline` and never becomes a task (null is
+   * returned); otherwise its task, observed by `sink`.
+   */
+  startMember(frame: Frame, name: string, sink: MemberSink): Task<unknown> | null;
+}
+
+/** What a group is told of a member it started with `startMember`. */
+export interface MemberSink extends TaskObserver {
+  /** It ended in its first step, returned or thrown, before it needed a fiber. */
+  endedInline(isError: boolean, value: unknown): void;
 }
 
 let nextTaskId = 1;
@@ -418,6 +431,59 @@ export class Fiber<T> implements Task<T>, FiberWaiter, Runnable, Child, Parent, 
     return child;
   }
 
+  startMember(frame: Frame, name: string, sink: MemberSink): Task<unknown> | null {
+    // the inline step is not worth its cases while the check for unyielded effects watches each step, or
+    // while this coroutine is being cancelled (a member started then is cancelled at once)
+    if (checking || this.cancelReason !== null || memberStep.parent !== null) {
+      return this.spawnChild(null, null, frame, name, true, sink);
+    }
+    const depth = this.depth;
+    const maxDepth = this.admission.maxDepth;
+    if (depth + 1 > maxDepth) throw new StackBudgetError([...this.chain(), name], maxDepth);
+    const step = memberStep;
+    step.parent = this;
+    step.frame = frame;
+    step.name = name;
+    step.sink = sink;
+    step.depth = depth;
+    let mode: number;
+    let value: unknown;
+    try {
+      const res = runInline(step, firstStep, frame) as IteratorResult<unknown, unknown>;
+      mode = res.done === true ? STEPPED_RETURN : STEPPED_YIELD;
+      value = res.value;
+    } catch (err) {
+      mode = STEPPED_THROW;
+      value = asStackBudget(err, { chain: () => [...this.chain(), name] }, maxDepth);
+    }
+    let child = step.child;
+    step.clear();
+    if (child === null) {
+      if (mode !== STEPPED_YIELD) {
+        if (mode === STEPPED_THROW) annotateChain(value, [...this.chain(), name]);
+        this.admission.memberEndedInline(depth + 1, mode === STEPPED_THROW);
+        sink.endedInline(mode === STEPPED_THROW, value);
+        return null;
+      }
+      child = this.makeMember(frame, name, sink, depth);
+    }
+    runNested(child, mode, value);
+    return child;
+  }
+
+  /** The fiber of a group member whose first step ran (or runs now) inline: attached, not started. */
+  makeMember(frame: Frame, name: string, sink: MemberSink, depth: number): Fiber<unknown> {
+    const child = new Fiber<unknown>(this.admission, name, frame, this, true, depth);
+    child.addObserver(sink);
+    // RUNNING: it is in its first step; a cancel made there unwinds it at its next one
+    child.state = RUNNING;
+    const extras = this.more();
+    if (extras.children === null) extras.children = new Children<Fiber<unknown>>();
+    this.admission.childStarted(depth + 1);
+    extras.children.adopt(child);
+    return child;
+  }
+
   spawnRoot(body: Body<unknown, never[]>, args: unknown[]): Task<unknown> {
     const root = this.admission.go(body, ...args);
     // not run yet (a root started inside a running fiber waits in the ready queue): it starts with our values
@@ -521,7 +587,14 @@ export class Fiber<T> implements Task<T>, FiberWaiter, Runnable, Child, Parent, 
       const frame = r.frame!;
       let res: IteratorResult<unknown, unknown>;
       try {
-        res = mode === NEXT ? frame.next(value) : mode === THROW ? frame.throw!(value) : frame.return!(value);
+        res =
+          mode === NEXT
+            ? frame.next(value)
+            : mode === THROW
+              ? frame.throw!(value)
+              : mode === RETURN
+                ? frame.return!(value)
+                : steppedAlready(mode, value);
       } catch (thrown) {
         const err = asStackBudget(thrown, r, this.admission.maxDepth);
         annotateChain(err, this.chain());
@@ -918,6 +991,41 @@ function endEffectSpan(r: FiberRun<Fiber<unknown>>, error: unknown): void {
   r.effectSpan = null;
   span.end(error);
 }
+
+/** A first step already taken inline: its result again, or its error thrown again, for the run loop. */
+function steppedAlready(mode: number, value: unknown): IteratorResult<unknown, unknown> {
+  if (mode === STEPPED_THROW) throw value;
+  return { done: mode === STEPPED_RETURN, value };
+}
+
+function firstStep(frame: Frame): unknown {
+  return frame.next(undefined);
+}
+
+/** The group member whose first step runs inline now; its fiber is made if its code asks for it. */
+class MemberStep implements InlineStep {
+  parent: Fiber<unknown> | null = null;
+  frame: Frame | null = null;
+  name = '';
+  sink: MemberSink | null = null;
+  depth = 0;
+  child: Fiber<unknown> | null = null;
+
+  materialize(): Runnable {
+    this.child = this.parent!.makeMember(this.frame!, this.name, this.sink!, this.depth);
+    return this.child;
+  }
+
+  clear(): void {
+    this.parent = null;
+    this.frame = null;
+    this.sink = null;
+    this.child = null;
+  }
+}
+
+/** One for all: a member's first step never starts another member's inline (startMember checks). */
+const memberStep = new MemberStep();
 
 function resumeAfterFairness(fiber: Fiber<unknown>): void {
   fiber.resumeDeferred();

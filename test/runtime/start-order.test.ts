@@ -1,6 +1,19 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { Scheduler, all, call, createContext, race, self, sleep, spawn, spawnDetached } from '../../src/index.js';
+import {
+  Scheduler,
+  all,
+  call,
+  coroutineChain,
+  createContext,
+  currentTask,
+  ensure,
+  race,
+  self,
+  sleep,
+  spawn,
+  spawnDetached,
+} from '../../src/index.js';
 import type { Operation, Task } from '../../src/index.js';
 
 // A child starts as an async function called does: at once, up to its first wait, before its parent goes on.
@@ -164,5 +177,80 @@ describe('an effect as the body of spawn, spawnDetached or go', () => {
     const root = scheduler.go(sleep(5));
     assert.equal(root.status, 'waiting');
     await root;
+  });
+});
+
+// A group member's first step runs before it has a fiber of its own: one is made when its code asks for
+// the running coroutine, and one that ends in that step never needs one.
+describe('group members that end in their first step', () => {
+  it('are counted as children that ran, completed or failed', async () => {
+    const scheduler = new Scheduler();
+    function* instant(v: number): Operation<number> {
+      return v;
+    }
+    function* broken(): Operation<number> {
+      throw new Error('broken at once');
+    }
+    const results = await scheduler.go(function* () {
+      return yield* all([instant(1), instant(2), instant(3)]);
+    });
+    assert.deepEqual(results, [1, 2, 3]);
+    const after = scheduler.stats();
+    assert.equal(after.started, 4);
+    assert.equal(after.completed, 4);
+    await assert.rejects(
+      scheduler.go(function* outer() {
+        return yield* all([instant(1), broken()]);
+      }),
+      (err: unknown) => {
+        assert.match((err as Error).message, /broken at once/);
+        assert.deepEqual(coroutineChain(err), ['outer', 'generator']);
+        return true;
+      },
+    );
+    assert.equal(scheduler.stats().failed, 2, 'the member and the coroutine that did not catch its error');
+    assert.equal(scheduler.stats().live, 0);
+  });
+
+  it('get a fiber of their own when their first step asks for it: context, resource, the running task', async () => {
+    const scheduler = new Scheduler();
+    const ctx = createContext('member', 'outer');
+    const log: string[] = [];
+    function* withValue(): Operation<string> {
+      return yield* ctx.with('member', ctx.get());
+    }
+    function* holding(): Operation<string> {
+      yield* ensure(() => {
+        log.push('member released');
+      });
+      return 'held';
+    }
+    const seen = await scheduler.go(function* parent() {
+      const [inner, held] = yield* all([withValue(), holding()]);
+      log.push('all returned');
+      return { inner, held, outer: yield* ctx.get() };
+    });
+    assert.deepEqual(seen, { inner: 'member', held: 'held', outer: 'outer' });
+    assert.deepEqual(log, ['member released', 'all returned']);
+  });
+
+  it('a member whose first step cancels its own task unwinds, and the group fails with the cancellation', async () => {
+    const scheduler = new Scheduler();
+    const log: string[] = [];
+    function* selfCancelling(): Operation<string> {
+      try {
+        currentTask()!.cancel('changed its mind');
+        yield* sleep(60_000);
+        return 'never';
+      } finally {
+        log.push('member finally');
+      }
+    }
+    const outcome = scheduler.go(function* () {
+      return yield* all([selfCancelling()]);
+    });
+    await assert.rejects(outcome, /changed its mind/);
+    assert.deepEqual(log, ['member finally']);
+    assert.equal(scheduler.stats().live, 0);
   });
 });

@@ -1,8 +1,8 @@
 import { CancelReason, InvalidArgumentError, TimeoutError } from '../../errors/index.js';
 import { defineKind, isThenable, markUsed } from '../effect.js';
 import type { Effect, EffectConstructor } from '../effect.js';
-import type { FiberWaiter } from '../task.js';
-import type { Task, TaskObserver } from '../types.js';
+import type { FiberWaiter, MemberSink } from '../task.js';
+import type { Task } from '../types.js';
 import { checking } from '../unyielded.js';
 import { frameOf, isAwaitable, isNativePromise, notAwaitable, operandName } from './operand.js';
 import type { Awaitable, ResultOf } from './operand.js';
@@ -61,9 +61,9 @@ class Group {
     const frame = frameOf(op)!;
     const name = frame === op ? 'generator' : operandName(op);
     this.remaining++;
-    // the child runs to its first wait inside spawnChild: it may settle, and decide the group, before it returns
-    const child = this.parent.spawnChild<unknown>(null, null, frame, name, true, new Member(this, index));
-    if (!child.done) this.children.push(child);
+    // its first step runs now: it may settle, and decide the group, before startMember returns
+    const child = this.parent.startMember(frame, name, new Member(this, index));
+    if (child !== null && !child.done) this.children.push(child);
   }
 
   /** Where operand `index` was given, for errors: "race() 'fast'", "all() item 2". */
@@ -80,6 +80,14 @@ class Group {
     if (!this.decided) {
       this.memberSettled(index, child.settledInError(), child.settledWith());
     }
+    this.finishWhenSettled();
+  }
+
+  /** A member ended in its first step, before it had a task. */
+  memberEnded(index: number, isError: boolean, value: unknown): void {
+    this.remaining--;
+    if (this.detached) return;
+    if (!this.decided) this.memberSettled(index, isError, value);
     this.finishWhenSettled();
   }
 
@@ -158,7 +166,7 @@ class Group {
 }
 
 /** One child of a group, told when it settles: its position is where its result goes. */
-class Member implements TaskObserver {
+class Member implements MemberSink {
   constructor(
     private readonly group: Group,
     private readonly index: number,
@@ -166,6 +174,10 @@ class Member implements TaskObserver {
 
   onTaskSettled(child: Task<unknown>): void {
     this.group.childSettled(child, this.index);
+  }
+
+  endedInline(isError: boolean, value: unknown): void {
+    this.group.memberEnded(this.index, isError, value);
   }
 }
 
