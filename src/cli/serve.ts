@@ -1,10 +1,8 @@
 import cluster from 'node:cluster';
-import type { Worker } from 'node:cluster';
 import { Redis } from 'ioredis';
 import { configure as configureRedis } from '../../adapters/redis/index.js';
 import { SERVER_SCHEMA, redactUrl, resolveConfig } from '../config/server-config.js';
 import type { ServerConfig } from '../config/server-config.js';
-import { schemeOf } from '../config/listener-tls.js';
 import { CancelReason } from '../errors/index.js';
 import { buildApp } from '../server/app.js';
 import { pools } from '../pool/registry.js';
@@ -13,13 +11,19 @@ import type { EmbeddedRedis } from '../server/embedded-redis.js';
 import { Scheduler } from '../runtime/scheduler.js';
 import { DyupsSyncError, startDyups } from '../dyups/listeners.js';
 import type { DyupsListeners } from '../dyups/listeners.js';
-import { StateFileError, loadState } from '../dyups/state-file.js';
-import { StateFileClaimError, claimStateFile } from '../dyups/state-file-owner.js';
-import type { StateFileClaim } from '../dyups/state-file-owner.js';
-import { PrimarySync, answerHealthQueries, followPrimary } from '../dyups/cluster-sync.js';
+import { StateFileError } from '../dyups/state-file.js';
+import { StateFileClaimError } from '../dyups/state-file-owner.js';
+import { answerHealthQueries, followPrimary } from '../dyups/cluster-sync.js';
 import { UpstreamTable } from '../dyups/table.js';
 import { UsageError, helpText, parseFlags, schemaEnvironment, schemaFlags, usageLine } from './flags.js';
 import type { FlagSpec } from './flags.js';
+import { PidFileError, writePidFile } from './pid-file.js';
+import type { PidFileClaim } from './pid-file.js';
+import { runPrimary, workerSetup } from './primary.js';
+import type { ListeningMessage, WorkerSetup } from './primary.js';
+import { retirable } from './retire.js';
+import { untilStopRequest } from './signals.js';
+import type { StopKind } from './signals.js';
 
 /** --config, every flag the config schema declares, --help. */
 const FLAGS: readonly FlagSpec[] = [
@@ -46,11 +50,12 @@ or as milliseconds; sizes "16k", "1m" or as bytes; switches on/off, yes/no or tr
   schemaEnvironment(SERVER_SCHEMA),
 );
 
-const WORKER_ENV = 'COSOCKET_WORKER_REDIS_URL';
 const TEST_VALUE = 'hello12345';
 
 /** `cosocket serve`: resolves with the exit code once the server has shut down. */
 export async function serve(argv: readonly string[]): Promise<number> {
+  const setup = cluster.isWorker ? workerSetup() : null;
+  if (setup !== null) return runWorker(setup);
   const { values, positionals } = parseFlags('serve', argv, FLAGS);
   if (values.has('help')) {
     process.stdout.write(SERVE_HELP);
@@ -60,55 +65,50 @@ export async function serve(argv: readonly string[]): Promise<number> {
   const flags = new Map<string, string>();
   for (const [name, value] of values) if (name !== 'config' && typeof value === 'string') flags.set(name, value);
   const file = values.get('config');
+  const sources = { ...(typeof file === 'string' ? { file } : {}), env: process.env, flags };
   let config: ServerConfig;
   try {
-    config = await resolveConfig({ ...(typeof file === 'string' ? { file } : {}), env: process.env, flags });
+    config = await resolveConfig(sources);
   } catch (err) {
     throw new UsageError((err as Error).message);
   }
-  if (cluster.isWorker) return runWorker(config, process.env[WORKER_ENV]!);
-  return runPrimary(config);
+  return runServer(config, () => resolveConfig(sources));
 }
 
-async function runPrimary(config: ServerConfig): Promise<number> {
+/**
+ * The primary process: the pid file, the embedded Redis, then the workers (one without --workers, so
+ * that a reload can start new ones beside it: see README, Operations).
+ */
+async function runServer(config: ServerConfig, reread: () => Promise<ServerConfig>): Promise<number> {
+  let pidFile: PidFileClaim | null = null;
+  try {
+    pidFile = config.pid === null ? null : writePidFile(config.pid);
+  } catch (err) {
+    if (!(err instanceof PidFileError)) throw err;
+    process.stderr.write(`cosocket: ${err.message}\n`);
+    return 2;
+  }
   let embedded: EmbeddedRedis | null = null;
-  if (config.redis === null) {
-    try {
-      embedded = await startEmbeddedRedis();
-    } catch (err) {
-      if (err instanceof RedisServerNotFoundError) {
-        process.stderr.write(`cosocket: ${err.message}\n`);
-        return 2;
+  try {
+    if (config.redis === null) {
+      try {
+        embedded = await startEmbeddedRedis();
+      } catch (err) {
+        if (err instanceof RedisServerNotFoundError) {
+          process.stderr.write(`cosocket: ${err.message}\n`);
+          return 2;
+        }
+        throw err;
       }
-      throw err;
     }
-  }
-  const redisUrl = embedded?.url ?? config.redis!;
-  await seedTestKey(redisUrl);
-  const redisText = embedded ? `embedded redis-server ${embedded.version} at ${embedded.url}` : redactUrl(redisUrl);
-  if (config.workers <= 1) {
-    const code = await runServer(config, redisUrl, embedded, (port) =>
-      process.stdout.write(
-        `cosocket listening on ${schemeOf(config.tls.app)}://${config.host}:${port} (redis: ${redisText})\n`,
-      ),
-    );
+    const redisUrl = embedded?.url ?? config.redis!;
+    await seedTestKey(redisUrl);
+    const redisText = embedded ? `embedded redis-server ${embedded.version} at ${embedded.url}` : redactUrl(redisUrl);
+    return await runPrimary({ config, reread, redisUrl, embeddedVersion: embedded?.version ?? null, redisText });
+  } finally {
     await embedded?.stop();
-    return code;
+    pidFile?.remove();
   }
-  return runCluster(config, redisUrl, embedded, redisText);
-}
-
-/** Resolves on the first SIGINT or SIGTERM. */
-function untilStopSignal(): Promise<void> {
-  return new Promise<void>((resolve) => {
-    const stop = (): void => {
-      process.off('SIGINT', stop);
-      process.off('SIGTERM', stop);
-      resolve();
-    };
-    process.on('SIGINT', stop);
-    process.on('SIGTERM', stop);
-  });
 }
 
 /** Sets key `test` to the seed's 10-byte value unless it exists, so /test answers 10 bytes. */
@@ -134,12 +134,24 @@ async function seedTestKey(url: string): Promise<void> {
   }
 }
 
-/** One process serving: builds the app, listens, and on SIGTERM/SIGINT shuts down within the grace period. */
-async function runServer(
+/**
+ * A worker: builds the app, listens, proxies with a replica of the primary's dyups table. Stops fast on
+ * SIGTERM/SIGINT (new requests on kept-alive connections 503) or gracefully when retired by a reload or
+ * on SIGQUIT (every request answered, Connection: close); either within shutdown.grace, after which
+ * every coroutine left is cancelled and every connection cut.
+ */
+async function runWorker({ config, redisUrl, embeddedVersion }: WorkerSetup): Promise<number> {
+  const stopRequest = untilStopRequest();
+  const code = await serveInWorker(config, redisUrl, embeddedVersion, stopRequest);
+  process.disconnect(); // the IPC channel to the primary would keep this process alive
+  return code;
+}
+
+async function serveInWorker(
   config: ServerConfig,
   redisUrl: string,
-  embedded: EmbeddedRedis | null,
-  onListening: (port: number) => void,
+  embeddedVersion: string | null,
+  stopRequest: Promise<StopKind>,
 ): Promise<number> {
   configureRedis({ url: redisUrl });
   const scheduler = new Scheduler({
@@ -155,10 +167,11 @@ async function runServer(
     redisUrl,
     redis: {
       url: redactUrl(redisUrl),
-      embedded: embedded !== null || process.env[WORKER_ENV] !== undefined,
-      ...(embedded ? { version: embedded.version } : {}),
+      embedded: embeddedVersion !== null,
+      ...(embeddedVersion !== null ? { version: embeddedVersion } : {}),
     },
   });
+  const appListener = retirable(app.server);
   try {
     await app.listen({ host: config.host, port: config.port });
   } catch (err) {
@@ -171,14 +184,10 @@ async function runServer(
   }
   let dyups: DyupsListeners | null;
   try {
-    if (cluster.isWorker) {
-      // the primary owns the table and the admin interface; this worker proxies with a replica
-      const replica = new UpstreamTable({ stateFile: null });
-      dyups = await startDyups(config, scheduler, 'worker', { table: replica, ready: followPrimary(replica) });
-      if (dyups !== null) answerHealthQueries(dyups.health);
-    } else {
-      dyups = await startDyups(config, scheduler, 'single', { redisUrl });
-    }
+    // the primary owns the table and the admin interface; this worker proxies with a replica
+    const replica = new UpstreamTable({ stateFile: null });
+    dyups = await startDyups(config, scheduler, 'worker', { table: replica, ready: followPrimary(replica) });
+    if (dyups !== null) answerHealthQueries(dyups.health);
   } catch (err) {
     await app.close();
     if (
@@ -193,111 +202,23 @@ async function runServer(
     throw err;
   }
   const address = app.server.address();
-  onListening(typeof address === 'object' && address !== null ? address.port : config.port);
-  if (dyups !== null && !cluster.isWorker) process.stdout.write(`${dyups.banner}\n`);
-  await untilStopSignal();
+  process.send?.({
+    type: 'listening',
+    port: typeof address === 'object' && address !== null ? address.port : config.port,
+  } satisfies ListeningMessage);
+  const how = await stopRequest;
   // stop accepting on every listener at once; let in-flight requests (streams too) finish within the
   // grace period, then cancel their coroutines and cut every connection that is still open
   const listeners = dyups;
-  const closed = Promise.all([app.close(), listeners?.close()]);
   const grace = setTimeout(() => {
     scheduler.cancelAll(CancelReason.explicit('server shutting down'));
     app.server.closeAllConnections();
     listeners?.cutAll();
   }, config.shutdown.grace);
-  await closed;
+  // graceful: the app's kept-alive connections end after an answer rather than with a 503
+  if (how === 'graceful') await appListener.retire();
+  await Promise.all([app.close(), listeners?.close()]);
   clearTimeout(grace);
   await pools.drain(1_000);
-  return 0;
-}
-
-async function runWorker(config: ServerConfig, redisUrl: string): Promise<number> {
-  const code = await runServer(config, redisUrl, null, (port) => process.send?.({ type: 'listening', port }));
-  process.disconnect(); // the IPC channel to the primary would keep this process alive
-  return code;
-}
-
-/** Like nginx's master: forks the workers (they share the port), restarts any that dies, stops them on a signal. */
-async function runCluster(
-  config: ServerConfig,
-  redisUrl: string,
-  embedded: EmbeddedRedis | null,
-  redisText: string,
-): Promise<number> {
-  const workers = new Set<Worker>();
-  let stopping = false;
-  // dyups: the primary owns the table (state file, admin interface); workers get every change over IPC
-  const dyupsOn = config.dyups.adminPort !== 0 || config.dyups.proxyPort !== 0;
-  let sync: PrimarySync | null = null;
-  let dyups: DyupsListeners | null = null;
-  let claim: StateFileClaim | null = null;
-  if (dyupsOn) {
-    const stateFile = config.dyups.stateFile;
-    let table: UpstreamTable;
-    try {
-      claim = stateFile === null ? null : claimStateFile(stateFile);
-      table = new UpstreamTable({ stateFile: claim?.path ?? null }, claim === null ? [] : loadState(claim.path));
-    } catch (err) {
-      claim?.release();
-      if (err instanceof StateFileError || err instanceof StateFileClaimError) {
-        process.stderr.write(`cosocket: ${err.message}\n`);
-        await embedded?.stop();
-        return 2;
-      }
-      throw err;
-    }
-    const primarySync = new PrimarySync(table);
-    sync = primarySync;
-    try {
-      dyups = await startDyups(config, new Scheduler({ name: 'dyups-admin' }), 'primary', {
-        table,
-        redisUrl,
-        afterChange: (version) => primarySync.applied(version),
-        health: (name) => primarySync.health(name),
-      });
-    } catch (err) {
-      if (!(err instanceof DyupsSyncError) && (err as NodeJS.ErrnoException).code !== 'EADDRINUSE') throw err;
-      process.stderr.write(`cosocket: ${(err as Error).message}\n`);
-      await embedded?.stop();
-      return 2;
-    }
-  }
-  let announced = false;
-  let listening = 0;
-  const fork = (): void => {
-    const worker = cluster.fork({ [WORKER_ENV]: redisUrl });
-    workers.add(worker);
-    sync?.add(worker);
-    worker.on('message', (message: { type?: string; port?: number }) => {
-      if (message?.type !== 'listening') return;
-      listening++;
-      if (!announced && listening === config.workers) {
-        announced = true;
-        process.stdout.write(
-          `cosocket listening on ${schemeOf(config.tls.app)}://${config.host}:${message.port} with ${config.workers} workers (redis: ${redisText})\n`,
-        );
-        if (dyups !== null) process.stdout.write(`${dyups.banner}; proxy in every worker\n`);
-      }
-    });
-    worker.on('exit', (code, signal) => {
-      workers.delete(worker);
-      if (stopping) return;
-      process.stderr.write(`cosocket: worker ${worker.process.pid} exited (${signal ?? code}); starting another\n`);
-      setTimeout(fork, 500);
-    });
-  };
-  for (let i = 0; i < config.workers; i++) fork();
-  await untilStopSignal();
-  stopping = true;
-  const exits = [...workers].map((worker) => new Promise<void>((resolve) => worker.once('exit', () => resolve())));
-  for (const worker of workers) worker.process.kill('SIGTERM');
-  const hardStop = setTimeout(() => {
-    for (const worker of workers) worker.process.kill('SIGKILL');
-  }, config.shutdown.grace + 5_000);
-  await Promise.all(exits);
-  clearTimeout(hardStop);
-  await dyups?.close();
-  claim?.release();
-  await embedded?.stop();
   return 0;
 }

@@ -56,6 +56,12 @@ export const SERVER_SCHEMA = {
     valueName: 'LEVEL',
     help: `one of ${LOG_LEVELS.join(', ')} (default warn)`,
   }),
+  /** nginx's pid: the server (its primary process) writes its pid here; null: no pid file */
+  pid: optionalText().from({
+    flag: 'pid',
+    valueName: 'FILE',
+    help: "write the server's pid here, for cosocket reload/stop/quit/reopen (nginx's pid)",
+  }),
   test: {
     mode: choice<TestMode>('keepalive', ['short', 'keepalive', 'shared']),
     poolSize: int(100, 1, 100_000),
