@@ -190,8 +190,7 @@ export async function runPrimary(options: PrimaryOptions): Promise<number> {
     clearTimeout(hardStop);
   };
 
-  let reloading: Promise<void> | null = null;
-  let reloadAgain = false;
+  const reloads: { running: Promise<void> | null; again: boolean } = { running: null, again: false };
   const reloadOnce = async (): Promise<void> => {
     let next: ServerConfig;
     try {
@@ -230,16 +229,16 @@ export async function runPrimary(options: PrimaryOptions): Promise<number> {
   };
   const reload = (): void => {
     if (stopping !== null) return;
-    if (reloading !== null) {
-      reloadAgain = true;
+    if (reloads.running !== null) {
+      reloads.again = true;
       return;
     }
-    reloading = (async () => {
+    reloads.running = (async () => {
       do {
-        reloadAgain = false;
+        reloads.again = false;
         await reloadOnce();
-      } while (reloadAgain && stopping === null);
-      reloading = null;
+      } while (reloads.again && stopping === null);
+      reloads.running = null;
     })();
   };
 
@@ -267,7 +266,7 @@ export async function runPrimary(options: PrimaryOptions): Promise<number> {
   if (dyups !== null) process.stdout.write(`${dyups.banner}; proxy in every worker\n`);
 
   await stopRequested;
-  await reloading;
+  await reloads.running;
   await stopWorkers(alive.keys(), stopping ?? 'fast', current.config.shutdown.grace);
   return finish(0);
 }

@@ -80,7 +80,7 @@ export async function serve(argv: readonly string[]): Promise<number> {
  * that a reload can start new ones beside it: see README, Operations).
  */
 async function runServer(config: ServerConfig, reread: () => Promise<ServerConfig>): Promise<number> {
-  let pidFile: PidFileClaim | null = null;
+  let pidFile: PidFileClaim | null;
   try {
     pidFile = config.pid === null ? null : writePidFile(config.pid);
   } catch (err) {
