@@ -1,0 +1,235 @@
+import assert from 'node:assert/strict';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { Agent, createServer, get } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, describe, it } from 'node:test';
+import { runCli, startServer } from '../helpers/cli.js';
+import type { RunningServer } from '../helpers/cli.js';
+import { waitFor } from '../helpers/net.js';
+import { deadPort } from '../helpers/tcp-server.js';
+
+const dir = mkdtempSync(join(tmpdir(), 'cosocket-reload-'));
+
+interface Status {
+  pid: number;
+  scheduler: { limits: { concurrency: number } };
+}
+
+/** GET over `agent`: the status code and body, or the error's code. */
+function request(port: number, path: string, agent: Agent): Promise<{ status: number; body: string }> {
+  return new Promise((resolve, reject) => {
+    get({ host: '127.0.0.1', port, path, agent }, (res) => {
+      let body = '';
+      res.setEncoding('utf8');
+      res.on('data', (d: string) => (body += d));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
+      res.on('error', reject);
+    }).on('error', reject);
+  });
+}
+
+async function status(port: number): Promise<Status> {
+  return (await (await fetch(`http://127.0.0.1:${port}/status`)).json()) as Status;
+}
+
+/** Clients firing requests back to back until stopped, counting answers, non-2xx and failures. */
+function load(port: number, path: string, agent: Agent, clients: number) {
+  let running = true;
+  const counts = { ok: 0, non2xx: [] as number[], failed: [] as string[] };
+  const loops = Array.from({ length: clients }, async () => {
+    while (running) {
+      try {
+        const { status: code } = await request(port, path, agent);
+        if (code >= 200 && code < 300) counts.ok++;
+        else counts.non2xx.push(code);
+      } catch (err) {
+        counts.failed.push(`${(err as NodeJS.ErrnoException).code ?? ''} ${(err as Error).message}`);
+      }
+    }
+  });
+  return {
+    counts,
+    stop: async () => {
+      running = false;
+      await Promise.all(loops);
+      agent.destroy();
+      return counts;
+    },
+  };
+}
+
+/** The server's exit code, whether it has exited already or not. */
+function exitCode(server: RunningServer): Promise<number | null> {
+  const { child } = server;
+  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve(child.exitCode);
+  return new Promise((resolve) => child.once('exit', (code) => resolve(code)));
+}
+
+function lines(server: RunningServer, pattern: RegExp): number {
+  return server
+    .output()
+    .split('\n')
+    .filter((l) => pattern.test(l)).length;
+}
+
+describe('cosocket reload', () => {
+  after(() => rmSync(dir, { recursive: true, force: true }));
+
+  it('replaces the workers 10 times under load, with and without keepalive: 0 failed, 0 non-2xx', async () => {
+    const config = join(dir, 'load.json');
+    const pidFile = join(dir, 'load.pid');
+    const write = (concurrency: number): void =>
+      writeFileSync(config, JSON.stringify({ scheduler: { concurrency }, pid: pidFile }));
+    write(1000);
+    const server = await startServer(['--config', config]);
+    try {
+      assert.equal(readFileSync(pidFile, 'utf8').trim(), String(server.child.pid));
+      const firstWorker = (await status(server.port)).pid;
+      assert.notEqual(firstWorker, server.child.pid, 'a worker answers, under the primary');
+      const keepAlive = load(server.port, '/test', new Agent({ keepAlive: true, maxSockets: 4 }), 4);
+      const fresh = load(server.port, '/status', new Agent({ keepAlive: false }), 2);
+      for (let i = 1; i <= 10; i++) {
+        write(1000 + i);
+        const before = keepAlive.counts.ok + fresh.counts.ok;
+        // the command once (its own tests are below), then the signal it sends
+        if (i === 1) {
+          const sent = await runCli(['reload', '--pid', pidFile]);
+          assert.equal(sent.code, 0, sent.stderr);
+        } else server.child.kill('SIGHUP');
+        assert.ok(
+          await waitFor(() => lines(server, /^cosocket reloaded: /) === i, 20_000),
+          `reload ${i} did not finish:\n${server.output()}`,
+        );
+        // the load ran across this reload
+        assert.ok(await waitFor(() => keepAlive.counts.ok + fresh.counts.ok > before + 10, 20_000));
+      }
+      assert.ok(
+        await waitFor(async () => (await status(server.port)).scheduler.limits.concurrency === 1010, 20_000),
+        'the last configuration does not serve',
+      );
+      const kept = await keepAlive.stop();
+      const single = await fresh.stop();
+      assert.deepEqual(kept.failed, []);
+      assert.deepEqual(kept.non2xx, []);
+      assert.deepEqual(single.failed, []);
+      assert.deepEqual(single.non2xx, []);
+      assert.notEqual((await status(server.port)).pid, firstWorker);
+      assert.doesNotMatch(server.output(), /reload failed|exited \(/);
+      const quit = await runCli(['quit', '--pid', pidFile]);
+      assert.equal(quit.code, 0, quit.stderr);
+      assert.equal(await exitCode(server), 0);
+      assert.equal(existsSync(pidFile), false, 'the pid file is removed on exit');
+    } finally {
+      if (server.child.exitCode === null) await server.stop();
+    }
+  });
+
+  it('keeps serving the previous configuration on a bad one and logs the key', async () => {
+    const config = join(dir, 'bad.json');
+    writeFileSync(config, JSON.stringify({ scheduler: { concurrency: 77 } }));
+    const server = await startServer(['--config', config]);
+    try {
+      const worker = (await status(server.port)).pid;
+      writeFileSync(config, JSON.stringify({ scheduler: { concurrency: 78, queueTimeout: 'soon' } }));
+      server.child.kill('SIGHUP');
+      assert.ok(await waitFor(() => /reload failed/.test(server.output()), 20_000));
+      assert.match(
+        server.output(),
+        /cosocket: reload failed, the previous configuration still serves: config file .*bad\.json: 'scheduler\.queueTimeout' must be/,
+      );
+      const after = await status(server.port);
+      assert.equal(after.pid, worker);
+      assert.equal(after.scheduler.limits.concurrency, 77);
+      // a setting the primary holds cannot change on reload
+      writeFileSync(config, JSON.stringify({ dyups: { adminPort: await deadPort() } }));
+      server.child.kill('SIGHUP');
+      assert.ok(await waitFor(() => /'dyups\.adminPort' cannot change on reload/.test(server.output()), 20_000));
+      assert.equal((await status(server.port)).pid, worker);
+      // and a good one then reloads
+      writeFileSync(config, JSON.stringify({ scheduler: { concurrency: 79 } }));
+      server.child.kill('SIGHUP');
+      assert.ok(
+        await waitFor(async () => (await status(server.port)).scheduler.limits.concurrency === 79, 20_000),
+        server.output(),
+      );
+    } finally {
+      await server.stop();
+    }
+  });
+
+  it('keeps the dyups table across a reload: a group added over the admin API still answers', async () => {
+    const upstream = createServer((_req, res) => res.end('from upstream'));
+    await new Promise<void>((resolve) => upstream.listen(0, '127.0.0.1', resolve));
+    const upstreamPort = (upstream.address() as AddressInfo).port;
+    const adminPort = await deadPort();
+    const proxyPort = await deadPort();
+    const server = await startServer(['--admin-port', String(adminPort), '--proxy-port', String(proxyPort)]);
+    try {
+      const added = await fetch(`http://127.0.0.1:${adminPort}/upstream/app.local`, {
+        method: 'POST',
+        body: `server 127.0.0.1:${upstreamPort};`,
+      });
+      assert.equal(await added.text(), 'success');
+      const viaProxy = (): Promise<{ status: number; body: string }> =>
+        new Promise((resolve, reject) => {
+          get(
+            { host: '127.0.0.1', port: proxyPort, path: '/', headers: { host: 'app.local' }, agent: false },
+            (res) => {
+              let body = '';
+              res.on('data', (d: Buffer) => (body += d.toString()));
+              res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
+            },
+          ).on('error', reject);
+        });
+      assert.deepEqual(await viaProxy(), { status: 200, body: 'from upstream' });
+      const worker = (await status(server.port)).pid;
+      server.child.kill('SIGHUP');
+      assert.ok(await waitFor(() => lines(server, /^cosocket reloaded: /) === 1, 20_000), server.output());
+      assert.ok(await waitFor(async () => (await status(server.port)).pid !== worker, 20_000));
+      assert.deepEqual(await viaProxy(), { status: 200, body: 'from upstream' });
+      assert.match(await (await fetch(`http://127.0.0.1:${adminPort}/upstream/app.local`)).text(), /127\.0\.0\.1:/);
+    } finally {
+      await server.stop();
+      upstream.close();
+    }
+  });
+
+  it('reload/stop/quit/reopen: --pid or -c, clear errors for a missing or stale pid file', async () => {
+    const pidFile = join(dir, 'cmd.pid');
+    const missing = await runCli(['reload', '--pid', pidFile]);
+    assert.equal(missing.code, 1);
+    assert.match(missing.stderr, /^cosocket: pid file .*cmd\.pid: does not exist/);
+    const none = await runCli(['stop']);
+    assert.equal(none.code, 2);
+    assert.match(none.stderr, /give --pid FILE or -c CONFIG/);
+    // a stale file (a process that is gone) is named as such, and overwritten by a start
+    writeFileSync(pidFile, '999999999\n');
+    const stale = await runCli(['quit', '--pid', pidFile]);
+    assert.equal(stale.code, 1);
+    assert.match(stale.stderr, /names process 999999999, which is not running \(a stale pid file\)/);
+    const config = join(dir, 'cmd.json');
+    writeFileSync(config, JSON.stringify({ pid: pidFile }));
+    const server = await startServer(['--config', config]);
+    try {
+      assert.equal(readFileSync(pidFile, 'utf8').trim(), String(server.child.pid));
+      // a second server on the same pid file refuses to start
+      const second = await runCli(['serve', '--port', '0', '--pid', pidFile, '--redis', 'redis://127.0.0.1:1']);
+      assert.equal(second.code, 2);
+      assert.match(second.stderr, /pid file .*cmd\.pid: names process \d+, a cosocket server that is running/);
+      assert.equal(readFileSync(pidFile, 'utf8').trim(), String(server.child.pid));
+      // reopen (SIGUSR2) does not stop the server
+      assert.equal((await runCli(['reopen', '-c', config])).code, 0);
+      assert.equal((await runCli(['reload', '-c', config])).code, 0);
+      assert.ok(await waitFor(() => lines(server, /^cosocket reloaded: /) === 1, 20_000), server.output());
+      assert.equal((await fetch(`http://127.0.0.1:${server.port}/status`)).status, 200);
+      const stop = await runCli(['stop', '-c', config]);
+      assert.equal(stop.code, 0, stop.stderr);
+      assert.equal(await exitCode(server), 0);
+      assert.equal(existsSync(pidFile), false);
+    } finally {
+      if (server.child.exitCode === null) await server.stop();
+    }
+  });
+});
