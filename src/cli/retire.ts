@@ -8,7 +8,7 @@ import { Server as TlsServer } from 'node:tls';
  * client that has been silent this long is not writing its next request on it right now, so closing
  * it cannot cut a request in the middle.
  */
-const QUIET_MS = 1_000;
+export const RETIRE_QUIET_MS = 1_000;
 const CHECK_EVERY_MS = 100;
 
 interface ConnectionState {
@@ -65,7 +65,7 @@ export function retirable(server: HttpServer): Retirable {
         const quiet = setInterval(() => {
           const now = Date.now();
           for (const [socket, state] of open)
-            if (state.inFlight === 0 && now - state.idleSince >= QUIET_MS) socket.end();
+            if (state.inFlight === 0 && now - state.idleSince >= RETIRE_QUIET_MS) socket.end();
         }, CHECK_EVERY_MS);
         // net's close, not http's: http's also closes idle connections at once
         NetServer.prototype.close.call(server, () => {

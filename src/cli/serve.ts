@@ -21,7 +21,7 @@ import { PidFileError, writePidFile } from './pid-file.js';
 import type { PidFileClaim } from './pid-file.js';
 import { runPrimary, workerSetup } from './primary.js';
 import type { ListeningMessage, WorkerSetup } from './primary.js';
-import { retirable } from './retire.js';
+import { RETIRE_QUIET_MS, retirable } from './retire.js';
 import { untilStopRequest } from './signals.js';
 import type { StopKind } from './signals.js';
 
@@ -215,8 +215,8 @@ async function serveInWorker(
     app.server.closeAllConnections();
     listeners?.cutAll();
   }, config.shutdown.grace);
-  // graceful: the app's kept-alive connections end after an answer rather than with a 503
-  if (how === 'graceful') await appListener.retire();
+  // graceful: kept-alive connections end after an answer rather than with a 503 or a cut
+  if (how === 'graceful') await Promise.all([appListener.retire(), listeners?.retire(RETIRE_QUIET_MS)]);
   await Promise.all([app.close(), listeners?.close()]);
   clearTimeout(grace);
   await pools.drain(1_000);

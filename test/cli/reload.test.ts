@@ -18,9 +18,14 @@ interface Status {
 }
 
 /** GET over `agent`: the status code and body, or the error's code. */
-function request(port: number, path: string, agent: Agent): Promise<{ status: number; body: string }> {
+function request(
+  port: number,
+  path: string,
+  agent: Agent,
+  headers: Record<string, string> = {},
+): Promise<{ status: number; body: string }> {
   return new Promise((resolve, reject) => {
-    get({ host: '127.0.0.1', port, path, agent }, (res) => {
+    get({ host: '127.0.0.1', port, path, agent, headers }, (res) => {
       let body = '';
       res.setEncoding('utf8');
       res.on('data', (d: string) => (body += d));
@@ -35,13 +40,13 @@ async function status(port: number): Promise<Status> {
 }
 
 /** Clients firing requests back to back until stopped, counting answers, non-2xx and failures. */
-function load(port: number, path: string, agent: Agent, clients: number) {
+function load(port: number, path: string, agent: Agent, clients: number, headers: Record<string, string> = {}) {
   let running = true;
   const counts = { ok: 0, non2xx: [] as number[], failed: [] as string[] };
   const loops = Array.from({ length: clients }, async () => {
     while (running) {
       try {
-        const { status: code } = await request(port, path, agent);
+        const { status: code } = await request(port, path, agent, headers);
         if (code >= 200 && code < 300) counts.ok++;
         else counts.non2xx.push(code);
       } catch (err) {
@@ -77,22 +82,39 @@ function lines(server: RunningServer, pattern: RegExp): number {
 describe('cosocket reload', () => {
   after(() => rmSync(dir, { recursive: true, force: true }));
 
-  it('replaces the workers 10 times under load, with and without keepalive: 0 failed, 0 non-2xx', async () => {
+  it('replaces the workers 10 times under load, app and proxy, with and without keepalive: 0 failed, 0 non-2xx', async () => {
     const config = join(dir, 'load.json');
     const pidFile = join(dir, 'load.pid');
     const write = (concurrency: number): void =>
       writeFileSync(config, JSON.stringify({ scheduler: { concurrency }, pid: pidFile }));
     write(1000);
-    const server = await startServer(['--config', config]);
+    const upstream = createServer((_req, res) => res.end('from upstream'));
+    await new Promise<void>((resolve) => upstream.listen(0, '127.0.0.1', resolve));
+    const adminPort = await deadPort();
+    const proxyPort = await deadPort();
+    const server = await startServer([
+      '--config',
+      config,
+      '--admin-port',
+      String(adminPort),
+      '--proxy-port',
+      String(proxyPort),
+    ]);
     try {
+      const added = await fetch(`http://127.0.0.1:${adminPort}/upstream/app.local`, {
+        method: 'POST',
+        body: `server 127.0.0.1:${(upstream.address() as AddressInfo).port};`,
+      });
+      assert.equal(await added.text(), 'success');
       assert.equal(readFileSync(pidFile, 'utf8').trim(), String(server.child.pid));
       const firstWorker = (await status(server.port)).pid;
       assert.notEqual(firstWorker, server.child.pid, 'a worker answers, under the primary');
       const keepAlive = load(server.port, '/test', new Agent({ keepAlive: true, maxSockets: 4 }), 4);
       const fresh = load(server.port, '/status', new Agent({ keepAlive: false }), 2);
+      const proxied = load(proxyPort, '/', new Agent({ keepAlive: true, maxSockets: 2 }), 2, { host: 'app.local' });
       for (let i = 1; i <= 10; i++) {
         write(1000 + i);
-        const before = keepAlive.counts.ok + fresh.counts.ok;
+        const before = keepAlive.counts.ok + fresh.counts.ok + proxied.counts.ok;
         // the command once (its own tests are below), then the signal it sends
         if (i === 1) {
           const sent = await runCli(['reload', '--pid', pidFile]);
@@ -103,7 +125,7 @@ describe('cosocket reload', () => {
           `reload ${i} did not finish:\n${server.output()}`,
         );
         // the load ran across this reload
-        assert.ok(await waitFor(() => keepAlive.counts.ok + fresh.counts.ok > before + 10, 20_000));
+        assert.ok(await waitFor(() => keepAlive.counts.ok + fresh.counts.ok + proxied.counts.ok > before + 10, 20_000));
       }
       assert.ok(
         await waitFor(async () => (await status(server.port)).scheduler.limits.concurrency === 1010, 20_000),
@@ -111,6 +133,10 @@ describe('cosocket reload', () => {
       );
       const kept = await keepAlive.stop();
       const single = await fresh.stop();
+      const viaProxy = await proxied.stop();
+      assert.deepEqual(viaProxy.failed, []);
+      assert.deepEqual(viaProxy.non2xx, []);
+      assert.ok(viaProxy.ok > 0);
       assert.deepEqual(kept.failed, []);
       assert.deepEqual(kept.non2xx, []);
       assert.deepEqual(single.failed, []);
@@ -123,6 +149,7 @@ describe('cosocket reload', () => {
       assert.equal(existsSync(pidFile), false, 'the pid file is removed on exit');
     } finally {
       if (server.child.exitCode === null) await server.stop();
+      upstream.close();
     }
   });
 
