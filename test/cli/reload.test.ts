@@ -1,20 +1,23 @@
 import assert from 'node:assert/strict';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer, get } from 'node:http';
+import { Agent, createServer, get } from 'node:http';
+import type { IncomingHttpHeaders } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { runCli, startServer } from '../helpers/cli.js';
 import type { RunningServer } from '../helpers/cli.js';
-import { waitFor } from '../helpers/net.js';
+import { canConnect, waitFor } from '../helpers/net.js';
+import { startGateProxy } from '../helpers/gate-proxy.js';
+import { startEmbeddedRedis } from '../../src/server/embedded-redis.js';
 import { deadPort } from '../helpers/tcp-server.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'cosocket-reload-'));
 
 interface Status {
   pid: number;
-  scheduler: { limits: { concurrency: number } };
+  scheduler: { live: number; limits: { concurrency: number } };
 }
 
 async function status(port: number): Promise<Status> {
@@ -142,6 +145,44 @@ describe('cosocket reload', () => {
       assert.equal(existsSync(pidFile), false);
     } finally {
       if (server.child.exitCode === null) await server.stop();
+    }
+  });
+  it('quit: new connections refused, requests in flight answered (Connection: close), exit 0', async () => {
+    const redis = await startEmbeddedRedis();
+    const gate = await startGateProxy(Number(new URL(redis.url).port));
+    const pidFile = join(dir, 'quit.pid');
+    const server = await startServer(['--redis', `redis://127.0.0.1:${gate.port}`, '--pid', pidFile]);
+    const agent = new Agent({ keepAlive: true, maxSockets: 1 });
+    const held = (a: Agent | false): Promise<{ status: number; body: string; headers: IncomingHttpHeaders }> =>
+      new Promise((resolve, reject) => {
+        get({ host: '127.0.0.1', port: server.port, path: '/test/keepalive', agent: a }, (res) => {
+          let body = '';
+          res.on('data', (d: Buffer) => (body += d.toString()));
+          res.on('end', () => resolve({ status: res.statusCode ?? 0, body, headers: res.headers }));
+        }).on('error', reject);
+      });
+    try {
+      assert.equal((await held(agent)).status, 200); // the kept-alive connection exists
+      gate.hold();
+      const inFlight = [held(agent), held(false), held(false)];
+      assert.ok(await waitFor(async () => (await status(server.port)).scheduler.live >= 3, 20_000));
+      assert.equal((await runCli(['quit', '--pid', pidFile])).code, 0);
+      assert.ok(await waitFor(async () => !(await canConnect(server.port)), 20_000), 'still accepting');
+      gate.release();
+      const answers = await Promise.all(inFlight);
+      assert.deepEqual(
+        answers.map((a) => `${a.status} ${a.body}`),
+        ['200 hello12345', '200 hello12345', '200 hello12345'],
+      );
+      assert.equal(answers[0]!.headers.connection, 'close');
+      assert.equal(await exitCode(server), 0);
+      assert.equal(existsSync(pidFile), false);
+    } finally {
+      gate.release();
+      agent.destroy();
+      if (server.child.exitCode === null) await server.stop();
+      await gate.close();
+      await redis.stop();
     }
   });
 });
