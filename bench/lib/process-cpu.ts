@@ -49,6 +49,32 @@ export function childPids(pid: number): number[] {
   }
 }
 
+/**
+ * A process and every process under it: `cosocket serve`'s primary and its workers (it always has a
+ * primary), nginx's master and its workers. A server's CPU and RSS figures sum all of them.
+ */
+export function processTree(pid: number): number[] {
+  return [pid, ...childPids(pid).flatMap((child) => processTree(child))];
+}
+
+/** processCpuSeconds summed over a process tree; null when its root is gone. */
+export function treeCpuSeconds(pid: number): number | null {
+  const own = processCpuSeconds(pid);
+  if (own === null) return null;
+  return processTree(pid)
+    .slice(1)
+    .reduce((sum, child) => sum + (processCpuSeconds(child) ?? 0), own);
+}
+
+/** threadsCpuSeconds summed over a process tree; null when its root is gone. */
+export function treeThreadsCpuSeconds(pid: number): number | null {
+  const own = threadsCpuSeconds(pid);
+  if (own === null) return null;
+  return processTree(pid)
+    .slice(1)
+    .reduce((sum, child) => sum + (threadsCpuSeconds(child) ?? 0), own);
+}
+
 /** Busy CPU seconds of the whole machine, summed over cores (everything in /proc/stat's cpu line but idle and iowait). */
 export function machineBusySeconds(): number | null {
   try {
@@ -66,7 +92,7 @@ interface Reading {
 }
 
 /**
- * Samples the CPU time of named processes (and of the machine, under the name `machine`) while a
+ * Samples the CPU time of named processes, each with every process under it (and of the machine, under the name `machine`) while a
  * run lasts. A process that exits takes its last times with it, so the share is computed between the
  * first and the last reading that saw it; sample often enough that the last one is near its end.
  */
@@ -94,7 +120,7 @@ export class CpuWatch {
       if (!this.first.has(name)) this.first.set(name, { at, seconds });
       this.last.set(name, { at, seconds });
     };
-    for (const [name, pid] of this.pids) read(name, processCpuSeconds(pid));
+    for (const [name, pid] of this.pids) read(name, treeCpuSeconds(pid));
     read('machine', machineBusySeconds());
   }
 

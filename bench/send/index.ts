@@ -11,6 +11,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { runLoad } from '../../src/ab/load.js';
 import { MetricLog } from '../lib/bench-json.js';
+import { processTree } from '../lib/process-cpu.js';
 import { Latencies } from '../lib/latency.js';
 import { subjectDir } from '../lib/subject.js';
 import { fixed, markdownTable } from '../lib/table.js';
@@ -21,17 +22,28 @@ const EVERY_MS = Number(process.env.SEND_EVERY_MS ?? 20);
 const CLIENTS = (process.env.SEND_CLIENTS ?? '10,100,1000').split(',').map(Number);
 const TICK = 100;
 
+/** The figures of the server's whole process tree (a process under it counts too). */
 function cpuSeconds(pid: number): number {
-  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
-  return (Number(fields[11]) + Number(fields[12])) / TICK;
+  return processTree(pid).reduce((sum, p) => {
+    const fields = readFileSync(`/proc/${p}/stat`, 'utf8').split(') ')[1]!.split(' ');
+    return sum + (Number(fields[11]) + Number(fields[12])) / TICK;
+  }, 0);
+}
+
+function statusKb(pid: number, field: 'VmRSS' | 'VmHWM'): number {
+  return processTree(pid).reduce(
+    (sum, p) =>
+      sum + Number(new RegExp(`${field}:\\s+(\\d+)`).exec(readFileSync(`/proc/${p}/status`, 'utf8'))?.[1] ?? 0),
+    0,
+  );
 }
 
 function rssMb(pid: number): number {
-  return Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? 0) / 1024;
+  return statusKb(pid, 'VmRSS') / 1024;
 }
 
 function peakRssMb(pid: number): number {
-  return Number(/VmHWM:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? 0) / 1024;
+  return statusKb(pid, 'VmHWM') / 1024;
 }
 
 function follower(

@@ -10,7 +10,7 @@
 import type { MetricLog } from '../lib/bench-json.js';
 import { DYUPS_GROUP, startDyupsServer } from '../lib/dyups-server.js';
 import { envInt } from '../lib/env.js';
-import { machineBusySeconds, threadsCpuSeconds } from '../lib/process-cpu.js';
+import { machineBusySeconds, treeThreadsCpuSeconds } from '../lib/process-cpu.js';
 import { startNginx, startProcess, stopProc, workerPid } from '../lib/processes.js';
 import type { Proc } from '../lib/processes.js';
 import { medianWithRange, range, roundRatios } from '../lib/rounds.js';
@@ -67,14 +67,14 @@ function start(id: ProxyId, upstreamPort: number): Promise<Proc> {
 /** `concurrency` downloads at once through `proxy`; CPU of its process (every thread) or nginx's worker. */
 async function measure(proxy: Proc, shape: FragmentShape, concurrency: number): Promise<Sample> {
   const pid = workerPid(proxy);
-  const before = threadsCpuSeconds(pid) ?? NaN;
+  const before = treeThreadsCpuSeconds(pid) ?? NaN;
   const machineBefore = machineBusySeconds() ?? NaN;
   const started = performance.now();
   const url = `http://127.0.0.1:${proxy.port}${shape.path}`;
   const results = await Promise.all(
     Array.from({ length: concurrency }, () => curlDownload(url, DYUPS_GROUP, shape.sha256)),
   );
-  const cpu = (threadsCpuSeconds(pid) ?? NaN) - before;
+  const cpu = (treeThreadsCpuSeconds(pid) ?? NaN) - before;
   const wall = (performance.now() - started) / 1000;
   const machine = (((machineBusySeconds() ?? NaN) - machineBefore) / wall) * 100;
   for (const r of results.filter((r) => !r.ok))

@@ -4,11 +4,16 @@ import { UsageError } from './flags.js';
 import { ab } from './ab.js';
 import { demoSend } from './demo-send.js';
 import { serve } from './serve.js';
+import { signalServer } from './signal-command.js';
 
 const HELP = `Usage: cosocket <command> [options]
 
 Commands:
   serve      start the server (what npm start runs); cosocket serve --help for its options
+  reload     re-read the running server's config, no request dropped (nginx -s reload)
+  stop       stop the running server (nginx -s stop)
+  quit       stop the running server gracefully (nginx -s quit)
+  reopen     reopen the running server's log files (nginx -s reopen)
   ab         ApacheBench's interface and report, load by autocannon; cosocket ab --help
   demo-send  dynamic sendfile live: a file written a line a second (npm run demo:send)
   help       show this help
@@ -22,6 +27,10 @@ type Command = (argv: readonly string[]) => Promise<number>;
 
 const COMMANDS: Readonly<Record<string, Command>> = {
   serve,
+  reload: (argv) => signalServer('reload', argv),
+  stop: (argv) => signalServer('stop', argv),
+  quit: (argv) => signalServer('quit', argv),
+  reopen: (argv) => signalServer('reopen', argv),
   ab,
   'demo-send': demoSend,
   help: async () => {

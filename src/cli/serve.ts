@@ -1,10 +1,8 @@
 import cluster from 'node:cluster';
-import type { Worker } from 'node:cluster';
 import { Redis } from 'ioredis';
 import { configure as configureRedis } from '../../adapters/redis/index.js';
-import { SERVER_SCHEMA, redactUrl, resolveSettings } from '../config/server-config.js';
+import { SERVER_SCHEMA, redactUrl, resolveSettings, settingNames } from '../config/server-config.js';
 import type { ServerConfig, SettingName } from '../config/server-config.js';
-import { schemeOf } from '../config/listener-tls.js';
 import { CancelReason } from '../errors/index.js';
 import { buildApp } from '../server/app.js';
 import { pools } from '../pool/registry.js';
@@ -12,27 +10,29 @@ import { RedisServerNotFoundError, startEmbeddedRedis } from '../server/embedded
 import type { EmbeddedRedis } from '../server/embedded-redis.js';
 import { Scheduler } from '../runtime/scheduler.js';
 import { startTracing } from '../tracing/index.js';
-import { DyupsSyncError, startDyups } from '../dyups/listeners.js';
-import type { FastifyInstance } from 'fastify';
-import { PrimaryGather, singleView, workerView } from '../server/cluster-gather.js';
+import { workerView } from '../server/cluster-gather.js';
 import type { ProcessReport } from '../server/cluster-gather.js';
-import { adminObservabilityRoutes } from '../server/metrics-routes.js';
 import { startObservability } from '../server/observability.js';
 import { checkAccessLogPath } from '../server/access-log.js';
-import { mergeStatus, processStatus } from '../server/status.js';
-import type { ServerView } from '../server/cluster-gather.js';
-import type { DashboardStatus } from '../dyups/dashboard/snapshot.js';
+import { processStatus } from '../server/status.js';
+import type { FastifyInstance } from 'fastify';
+import { DyupsSyncError, startDyups } from '../dyups/listeners.js';
 import type { DyupsListeners } from '../dyups/listeners.js';
-import { StateFileError, loadState } from '../dyups/state-file.js';
-import { StateFileClaimError, claimStateFile } from '../dyups/state-file-owner.js';
-import type { StateFileClaim } from '../dyups/state-file-owner.js';
-import { PrimarySync, answerHealthQueries, followPrimary } from '../dyups/cluster-sync.js';
+import { StateFileError } from '../dyups/state-file.js';
+import { StateFileClaimError } from '../dyups/state-file-owner.js';
+import { answerHealthQueries, followPrimary } from '../dyups/cluster-sync.js';
 import { UpstreamTable } from '../dyups/table.js';
 import { UsageError, helpText, parseFlags, schemaEnvironment, schemaFlags, usageLine } from './flags.js';
 import type { FlagSpec } from './flags.js';
+import { PidFileError, writePidFile } from './pid-file.js';
+import type { PidFileClaim } from './pid-file.js';
+import { runPrimary, workerSetup } from './primary.js';
+import type { ListeningMessage, WorkerSetup } from './primary.js';
+import { RETIRE_QUIET_MS, retirable } from './retire.js';
 import { testConfiguration } from './config-test.js';
-import { RespawnPolicy } from './respawn.js';
 import { checkStartup, describeListenError } from './startup-checks.js';
+import { untilStopRequest } from './signals.js';
+import type { StopKind } from './signals.js';
 
 /** --config, every flag the config schema declares, --help. */
 const FLAGS: readonly FlagSpec[] = [
@@ -64,11 +64,12 @@ or as milliseconds; sizes "16k", "1m" or as bytes; switches on/off, yes/no or tr
   schemaEnvironment(SERVER_SCHEMA),
 );
 
-const WORKER_ENV = 'COSOCKET_WORKER_REDIS_URL';
 const TEST_VALUE = 'hello12345';
 
 /** `cosocket serve`: resolves with the exit code once the server has shut down. */
 export async function serve(argv: readonly string[]): Promise<number> {
+  const setup = cluster.isWorker ? workerSetup() : null;
+  if (setup !== null) return runWorker(setup);
   const { values, positionals } = parseFlags('serve', argv, FLAGS);
   if (values.has('help')) {
     process.stdout.write(SERVE_HELP);
@@ -78,74 +79,70 @@ export async function serve(argv: readonly string[]): Promise<number> {
   const flags = new Map<string, string>();
   for (const [name, value] of values) if (name !== 'config' && typeof value === 'string') flags.set(name, value);
   const file = values.get('config');
+  const sources = { ...(typeof file === 'string' ? { file } : {}), env: process.env, flags };
   let config: ServerConfig;
   let nameOf: SettingName;
   try {
-    ({ config, nameOf } = await resolveSettings({
-      ...(typeof file === 'string' ? { file } : {}),
-      env: process.env,
-      flags,
-    }));
+    ({ config, nameOf } = await resolveSettings(sources));
   } catch (err) {
-    if (cluster.isWorker) {
-      process.stderr.write(`cosocket serve: ${(err as Error).message}\n`);
-      process.exit(2); // the IPC channel to the primary would keep this worker alive
-    }
     throw new UsageError((err as Error).message);
   }
   if (values.has('test')) return testConfiguration(config, nameOf, typeof file === 'string' ? file : null);
-  if (cluster.isWorker) return runWorker(config, process.env[WORKER_ENV]!, nameOf);
   // nothing starts (Redis, a listener) unless every listener can listen and every file named is usable
   const problems = await checkStartup(config, nameOf);
   if (problems.length > 0) {
     for (const problem of problems) process.stderr.write(`cosocket serve: ${problem}\n`);
     return 2;
   }
-  return runPrimary(config, nameOf);
+  return runServer(config, nameOf, async () => (await resolveSettings(sources)).config);
 }
 
-async function runPrimary(config: ServerConfig, nameOf: SettingName): Promise<number> {
+/**
+ * The primary process: the pid file, the embedded Redis, then the workers (one without --workers, so
+ * that a reload can start new ones beside it: see README, Operations).
+ */
+async function runServer(
+  config: ServerConfig,
+  nameOf: SettingName,
+  reread: () => Promise<ServerConfig>,
+): Promise<number> {
   checkAccessLogPath(config.accessLog.path);
+  let pidFile: PidFileClaim | null;
+  try {
+    pidFile = config.pid === null ? null : writePidFile(config.pid);
+  } catch (err) {
+    if (!(err instanceof PidFileError)) throw err;
+    process.stderr.write(`cosocket: ${err.message}\n`);
+    return 2;
+  }
   let embedded: EmbeddedRedis | null = null;
-  if (config.redis === null) {
-    try {
-      embedded = await startEmbeddedRedis();
-    } catch (err) {
-      if (err instanceof RedisServerNotFoundError) {
-        process.stderr.write(`cosocket: ${err.message}\n`);
-        return 2;
+  try {
+    if (config.redis === null) {
+      try {
+        embedded = await startEmbeddedRedis();
+      } catch (err) {
+        if (err instanceof RedisServerNotFoundError) {
+          process.stderr.write(`cosocket: ${err.message}\n`);
+          return 2;
+        }
+        throw err;
       }
-      throw err;
     }
+    const redisUrl = embedded?.url ?? config.redis!;
+    await seedTestKey(redisUrl);
+    const redisText = embedded ? `embedded redis-server ${embedded.version} at ${embedded.url}` : redactUrl(redisUrl);
+    return await runPrimary({
+      config,
+      nameOf,
+      reread,
+      redisUrl,
+      embeddedVersion: embedded?.version ?? null,
+      redisText,
+    });
+  } finally {
+    await embedded?.stop();
+    pidFile?.remove();
   }
-  const redisUrl = embedded?.url ?? config.redis!;
-  await seedTestKey(redisUrl);
-  const redisText = embedded ? `embedded redis-server ${embedded.version} at ${embedded.url}` : redactUrl(redisUrl);
-  if (config.workers <= 1) {
-    try {
-      return await runServer(config, redisUrl, embedded, nameOf, (port) =>
-        process.stdout.write(
-          `cosocket listening on ${schemeOf(config.tls.app)}://${config.host}:${port} (redis: ${redisText})\n`,
-        ),
-      );
-    } finally {
-      await embedded?.stop();
-    }
-  }
-  return runCluster(config, redisUrl, embedded, redisText, nameOf);
-}
-
-/** Resolves on the first SIGINT or SIGTERM. */
-function untilStopSignal(): Promise<void> {
-  return new Promise<void>((resolve) => {
-    const stop = (): void => {
-      process.off('SIGINT', stop);
-      process.off('SIGTERM', stop);
-      resolve();
-    };
-    process.on('SIGINT', stop);
-    process.on('SIGTERM', stop);
-  });
 }
 
 /** Sets key `test` to the seed's 10-byte value unless it exists, so /test answers 10 bytes. */
@@ -171,15 +168,30 @@ async function seedTestKey(url: string): Promise<void> {
   }
 }
 
-/** One process serving: builds the app, listens, and on SIGTERM/SIGINT shuts down within the grace period. */
-async function runServer(
+/**
+ * A worker: builds the app, listens, proxies with a replica of the primary's dyups table. Stops fast on
+ * SIGTERM/SIGINT (new requests on kept-alive connections 503) or gracefully when retired by a reload or
+ * on SIGQUIT (every request answered, Connection: close); either within shutdown.grace, after which
+ * every coroutine left is cancelled and every connection cut.
+ */
+async function runWorker({ config, redisUrl, embeddedVersion }: WorkerSetup): Promise<number> {
+  const stopRequest = untilStopRequest();
+  const code = await serveInWorker(config, redisUrl, embeddedVersion, stopRequest);
+  // a failed start exits with its code now: once its IPC channel closes a worker exits 0 (node:cluster)
+  if (code !== 0) process.exit(code);
+  process.disconnect(); // the IPC channel to the primary would keep this process alive
+  return code;
+}
+
+async function serveInWorker(
   config: ServerConfig,
   redisUrl: string,
-  embedded: EmbeddedRedis | null,
-  nameOf: SettingName,
-  onListening: (port: number) => void,
+  embeddedVersion: string | null,
+  stopRequest: Promise<StopKind>,
 ): Promise<number> {
   configureRedis({ url: redisUrl });
+  // the primary checked the settings and named each as the user gave it; a worker names them by flag
+  const nameOf = settingNames();
   const tracing = await startTracing(config.tracing);
   const scheduler = new Scheduler({
     name: 'http',
@@ -190,19 +202,20 @@ async function runServer(
   });
   const redis = {
     url: redactUrl(redisUrl),
-    embedded: embedded !== null || process.env[WORKER_ENV] !== undefined,
-    ...(embedded ? { version: embedded.version } : {}),
+    embedded: embeddedVersion !== null,
+    ...(embeddedVersion !== null ? { version: embeddedVersion } : {}),
   };
   const observability = startObservability(config, scheduler);
   const { metrics, accessLog, proxyErrors } = observability;
-  let app: FastifyInstance | null = null;
+  let built: FastifyInstance | null = null;
   const startedAt = Date.now();
   const self: ProcessReport = {
-    status: () => processStatus(scheduler, () => app?.cosocket.routeStats() ?? [], startedAt),
+    status: () => processStatus(scheduler, () => built?.cosocket.routeStats() ?? [], startedAt),
     metrics: () => metrics.json(),
   };
-  const view = cluster.isWorker ? workerView(self) : singleView(self);
-  app = await buildApp({ config, scheduler, redisUrl, redis, view, metrics, accessLog });
+  const app = await buildApp({ config, scheduler, redisUrl, redis, view: workerView(self), metrics, accessLog });
+  built = app;
+  const appListener = retirable(app.server);
   try {
     await app.listen({ host: config.host, port: config.port });
   } catch (err) {
@@ -213,26 +226,18 @@ async function runServer(
     process.stderr.write(`cosocket serve: ${failure}\n`);
     return 2;
   }
-  const hooks = { metrics, accessLog, errors: proxyErrors };
   let dyups: DyupsListeners | null;
   try {
-    if (cluster.isWorker) {
-      // the primary owns the table and the admin interface; this worker proxies with a replica
-      const replica = new UpstreamTable({ stateFile: null });
-      dyups = await startDyups(config, scheduler, 'worker', {
-        table: replica,
-        ready: followPrimary(replica),
-        ...hooks,
-      });
-      if (dyups !== null) answerHealthQueries(dyups.health);
-    } else {
-      dyups = await startDyups(config, scheduler, 'single', {
-        redisUrl,
-        ...hooks,
-        adminRoutes: adminObservabilityRoutes(view, redis),
-        status: () => dashboardStatus(view),
-      });
-    }
+    // the primary owns the table and the admin interface; this worker proxies with a replica
+    const replica = new UpstreamTable({ stateFile: null });
+    dyups = await startDyups(config, scheduler, 'worker', {
+      table: replica,
+      ready: followPrimary(replica),
+      metrics,
+      accessLog,
+      errors: proxyErrors,
+    });
+    if (dyups !== null) answerHealthQueries(dyups.health);
   } catch (err) {
     await app.close();
     observability.close();
@@ -247,167 +252,26 @@ async function runServer(
     }
     throw err;
   }
-  // handlers first: a SIGTERM sent as soon as the banner is read must not find Node's default (exit at once)
-  const stopSignal = untilStopSignal();
-  const address = runningAddress(app);
-  onListening(address ?? config.port);
-  if (dyups !== null && !cluster.isWorker) process.stdout.write(`${dyups.banner}\n`);
-  const runningApp = app;
-  await stopSignal;
+  const address = app.server.address();
+  process.send?.({
+    type: 'listening',
+    port: typeof address === 'object' && address !== null ? address.port : config.port,
+  } satisfies ListeningMessage);
+  const how = await stopRequest;
   // stop accepting on every listener at once; let in-flight requests (streams too) finish within the
   // grace period, then cancel their coroutines and cut every connection that is still open
   const listeners = dyups;
-  const closed = Promise.all([runningApp.close(), listeners?.close()]);
   const grace = setTimeout(() => {
     scheduler.cancelAll(CancelReason.explicit('server shutting down'));
-    runningApp.server.closeAllConnections();
+    app.server.closeAllConnections();
     listeners?.cutAll();
   }, config.shutdown.grace);
-  await closed;
+  // graceful: kept-alive connections end after an answer rather than with a 503 or a cut
+  if (how === 'graceful') await Promise.all([appListener.retire(), listeners?.retire(RETIRE_QUIET_MS)]);
+  await Promise.all([app.close(), listeners?.close()]);
   clearTimeout(grace);
   await pools.drain(1_000);
   observability.close();
   await tracing?.shutdown();
   return 0;
-}
-
-async function runWorker(config: ServerConfig, redisUrl: string, nameOf: SettingName): Promise<number> {
-  const code = await runServer(config, redisUrl, null, nameOf, (port) => process.send?.({ type: 'listening', port }));
-  // a failed start exits with its code now: once its IPC channel closes a worker exits 0 (node:cluster)
-  if (code !== 0) process.exit(code);
-  process.disconnect(); // the IPC channel to the primary would keep this process alive
-  return code;
-}
-
-/** Like nginx's master: forks the workers (they share the port), restarts any that dies, stops them on a signal. */
-async function runCluster(
-  config: ServerConfig,
-  redisUrl: string,
-  embedded: EmbeddedRedis | null,
-  redisText: string,
-  nameOf: SettingName,
-): Promise<number> {
-  const workers = new Set<Worker>();
-  let stopping = false;
-  const gather = new PrimaryGather();
-  // logrotate's reopen: each worker reopens its own access log
-  const reopen = (): void => {
-    for (const worker of workers) worker.process.kill('SIGUSR2');
-  };
-  process.on('SIGUSR2', reopen);
-  // dyups: the primary owns the table (state file, admin interface); workers get every change over IPC
-  const dyupsOn = config.dyups.adminPort !== 0 || config.dyups.proxyPort !== 0;
-  let sync: PrimarySync | null = null;
-  let dyups: DyupsListeners | null = null;
-  let claim: StateFileClaim | null = null;
-  if (dyupsOn) {
-    const stateFile = config.dyups.stateFile;
-    let table: UpstreamTable;
-    try {
-      claim = stateFile === null ? null : claimStateFile(stateFile);
-      table = new UpstreamTable({ stateFile: claim?.path ?? null }, claim === null ? [] : loadState(claim.path));
-    } catch (err) {
-      claim?.release();
-      if (err instanceof StateFileError || err instanceof StateFileClaimError) {
-        process.stderr.write(`cosocket: ${err.message}\n`);
-        await embedded?.stop();
-        return 2;
-      }
-      throw err;
-    }
-    const primarySync = new PrimarySync(table);
-    sync = primarySync;
-    try {
-      dyups = await startDyups(config, new Scheduler({ name: 'dyups-admin' }), 'primary', {
-        table,
-        redisUrl,
-        afterChange: (version) => primarySync.applied(version),
-        health: (name) => primarySync.health(name),
-        status: () => dashboardStatus(gather),
-        adminRoutes: adminObservabilityRoutes(gather, {
-          url: redactUrl(redisUrl),
-          embedded: embedded !== null,
-          ...(embedded ? { version: embedded.version } : {}),
-        }),
-      });
-    } catch (err) {
-      const failure = describeListenError(config, err, nameOf);
-      if (failure === null && !(err instanceof DyupsSyncError)) throw err;
-      process.stderr.write(failure === null ? `cosocket: ${(err as Error).message}\n` : `cosocket serve: ${failure}\n`);
-      claim?.release();
-      await embedded?.stop();
-      return 2;
-    }
-  }
-  let announced = false;
-  let listening = 0;
-  let exitCode = 0;
-  let failed: () => void = () => {};
-  const failure = new Promise<void>((resolve) => (failed = resolve));
-  const respawn = new RespawnPolicy();
-  const fork = (): void => {
-    const worker = cluster.fork({ [WORKER_ENV]: redisUrl });
-    workers.add(worker);
-    sync?.add(worker);
-    gather.add(worker);
-    let up = false;
-    worker.on('message', (message: { type?: string; port?: number }) => {
-      if (message?.type !== 'listening') return;
-      up = true;
-      listening++;
-      if (!announced && listening === config.workers) {
-        announced = true;
-        process.stdout.write(
-          `cosocket listening on ${schemeOf(config.tls.app)}://${config.host}:${message.port} with ${config.workers} workers (redis: ${redisText})\n`,
-        );
-        if (dyups !== null) process.stdout.write(`${dyups.banner}; proxy in every worker\n`);
-      }
-    });
-    worker.on('exit', (code, signal) => {
-      workers.delete(worker);
-      if (stopping) return;
-      const how = signal ?? code;
-      const decision = respawn.decide(up, Date.now());
-      if (decision.action === 'respawn') {
-        process.stderr.write(
-          `cosocket: worker ${worker.process.pid} exited (${how}); starting another in ${decision.delayMs} ms\n`,
-        );
-        setTimeout(() => stopping || fork(), decision.delayMs);
-        return;
-      }
-      process.stderr.write(
-        decision.action === 'fail'
-          ? `cosocket: worker ${worker.process.pid} could not start (exit ${how}); stopping\n`
-          : `cosocket: worker ${worker.process.pid} exited (${how}), ${decision.crashes} crashes within ${decision.windowMs} ms; stopping\n`,
-      );
-      exitCode = decision.action === 'fail' ? 2 : 1;
-      failed();
-    });
-  };
-  for (let i = 0; i < config.workers; i++) fork();
-  await Promise.race([untilStopSignal(), failure]);
-  stopping = true;
-  const exits = [...workers].map((worker) => new Promise<void>((resolve) => worker.once('exit', () => resolve())));
-  for (const worker of workers) worker.process.kill('SIGTERM');
-  const hardStop = setTimeout(() => {
-    for (const worker of workers) worker.process.kill('SIGKILL');
-  }, config.shutdown.grace + 5_000);
-  await Promise.all(exits);
-  clearTimeout(hardStop);
-  process.off('SIGUSR2', reopen);
-  await dyups?.close();
-  claim?.release();
-  await embedded?.stop();
-  return exitCode;
-}
-
-function runningAddress(app: FastifyInstance): number | null {
-  const address = app.server.address();
-  return typeof address === 'object' && address !== null ? address.port : null;
-}
-
-/** The dashboard's scheduler and pools: the server's, summed over the processes that serve. */
-async function dashboardStatus(view: ServerView): Promise<DashboardStatus> {
-  const { scheduler, pools: byProcess } = mergeStatus(await view.statuses(), process.pid);
-  return { scheduler, pools: byProcess };
 }

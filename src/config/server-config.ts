@@ -60,6 +60,12 @@ export const SERVER_SCHEMA = {
     valueName: 'LEVEL',
     help: `one of ${LOG_LEVELS.join(', ')} (default warn)`,
   }),
+  /** nginx's pid: the server (its primary process) writes its pid here; null: no pid file */
+  pid: optionalText().from({
+    flag: 'pid',
+    valueName: 'FILE',
+    help: "write the server's pid here, for cosocket reload/stop/quit/reopen (nginx's pid)",
+  }),
   test: {
     mode: choice<TestMode>('keepalive', ['short', 'keepalive', 'shared']),
     poolSize: int(100, 1, 100_000),
@@ -225,6 +231,15 @@ export interface ResolvedConfig {
 /** The defaults, under the config file's settings, under the environment's, under the flags'. */
 export async function resolveConfig(sources: ConfigSources): Promise<ServerConfig> {
   return (await resolveSettings(sources)).config;
+}
+
+/** Each setting named by its flag, else its key: for a process that did not read the sources (a worker). */
+export function settingNames(): SettingName {
+  const fields = new Map(fieldsOf(SERVER_SCHEMA).map(({ path, field }) => [path, field.sources]));
+  return (path) => {
+    const flag = fields.get(path)?.flag;
+    return flag === undefined ? `'${path}'` : `--${flag}`;
+  };
 }
 
 /** resolveConfig, and the name of each setting as given (a default is named by its flag, else its key). */

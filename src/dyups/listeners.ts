@@ -34,6 +34,12 @@ export interface DyupsListeners {
   health: (name: string) => Map<string, ServerHealth>;
   /** Stops accepting and resolves once every open request on the admin and proxy listeners ended. */
   close(): Promise<void>;
+  /**
+   * A reload's retirement of a worker: the proxy stops accepting and answers every request still coming
+   * on its kept-alive connections (Connection: close), closing one once quiet for `quietMs`; resolves
+   * when every connection has closed. close() follows.
+   */
+  retire(quietMs: number): Promise<void>;
   /** Cuts every open connection of the admin and proxy listeners (a shutdown's grace period ran out). */
   cutAll(): void;
   /** What runs besides requests (health checks, Redis sync, the state file's claim): `close()` closes it last. */
@@ -115,6 +121,7 @@ async function listen(
   });
   const parts: string[] = [];
   const cutters: Array<() => void> = [];
+  const retirers: Array<(quietMs: number) => Promise<void>> = [];
   // instances agree through Redis: load its table before serving, and make every change there first
   let sync: RedisSync | null = null;
   // `redis`: the Redis the server already uses (--redis), as dyups-sync is usually set up
@@ -206,6 +213,7 @@ async function listen(
     const port = (proxy.address() as { port: number }).port;
     parts.push(`dyups proxy on ${schemeOf(config.tls.proxy)}://${settings.proxyHost}:${port}`);
     cutters.push(() => proxy.closeAllConnections());
+    retirers.push((quietMs) => proxy.retire(quietMs));
   }
   parts.push(
     `${table.all().length} upstream group(s)${stateFile === null ? ', in memory only' : ` from ${stateFile}`}`,
@@ -221,6 +229,9 @@ async function listen(
       // then the background work: health checks stopped, Redis sync disconnected, the state file released
       await Promise.all(listenerClosers.map((close) => close()));
       await background.close();
+    },
+    retire: async (quietMs) => {
+      await Promise.all(retirers.map((retire) => retire(quietMs)));
     },
     cutAll: () => {
       for (const cut of cutters) cut();

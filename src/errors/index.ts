@@ -72,6 +72,7 @@ export {
   DyupsLoadError,
   DyupsSyncError,
   EmbeddedRedisError,
+  PidFileError,
   RedisServerNotFoundError,
   StateFileClaimError,
   StateFileError,

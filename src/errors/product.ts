@@ -69,6 +69,16 @@ export class StateFileClaimError extends CosocketError {
   }
 }
 
+/**
+ * The pid file (nginx's `pid`): at start it names a live cosocket server; for `cosocket reload|stop|quit|reopen`
+ * it is missing, unreadable, or names a process that is not running.
+ */
+export class PidFileError extends CosocketError {
+  constructor(file: string, reason: string) {
+    super('COSOCKET_ERR_PID_FILE', `pid file ${file}: ${reason}`);
+  }
+}
+
 /** --dyups-sync names a Redis that could not be used at start: the server does not start out of step. */
 export class DyupsSyncError extends CosocketError {
   /** `redactedUrl`: the Redis URL with its password hidden. */

@@ -308,6 +308,11 @@ export const ERROR_TABLE = {
     status: 500,
     meaning: 'another live process owns the dyups state file, or its lock cannot be made',
   },
+  COSOCKET_ERR_PID_FILE: {
+    className: 'PidFileError',
+    status: 500,
+    meaning: 'the pid file names a live cosocket server, or is missing, unreadable or names no running process',
+  },
   COSOCKET_ERR_DYUPS_SYNC: {
     className: 'DyupsSyncError',
     status: 500,

@@ -105,14 +105,17 @@ describe('cosocket serve: start-up failures stop it at once, naming the setting'
   });
 
   it('with --workers, a worker that cannot listen makes the primary exit 2 without starting another', async () => {
-    // the primary checks port 0; its workers read the config again and get the taken port
-    const config = file(
+    // the primary checks port 0; a preload gives its workers the taken port in the setup it hands them
+    const preload = file(
       'worker-port.mjs',
-      `import cluster from 'node:cluster';\nexport default { port: cluster.isWorker ? ${held.port} : 0, workers: 2 };\n`,
+      `import cluster from 'node:cluster';\nconst key = 'COSOCKET_WORKER_SETUP';\n` +
+        `if (cluster.isWorker && process.env[key]) {\n  const setup = JSON.parse(process.env[key]);\n` +
+        `  setup.config = { ...setup.config, port: ${held.port} };\n  process.env[key] = JSON.stringify(setup);\n}\n`,
     );
-    const result = await runCli(['serve', '--config', config, ...NO_REDIS], process.env, 60_000);
+    const env = { ...process.env, NODE_OPTIONS: `--import=${pathToFileURL(preload).href}` };
+    const result = await runCli(['serve', '--port', '0', '--workers', '2', ...NO_REDIS], env, 60_000);
     assert.equal(result.code, 2, result.stderr);
-    assert.match(result.stderr, /'port': cannot listen on 127\.0\.0\.1:\d+ for the app listener \(http\): EADDRINUSE/);
+    assert.match(result.stderr, /--port: cannot listen on 127\.0\.0\.1:\d+ for the app listener \(http\): EADDRINUSE/);
     assert.match(result.stderr, /cosocket: worker \d+ could not start \(exit 2\); stopping/);
     assert.doesNotMatch(result.stderr, /starting another/);
   });

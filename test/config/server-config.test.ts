@@ -168,6 +168,7 @@ describe('the server config: one schema for its type, defaults and checked value
       'redis',
       'workers',
       'log-level',
+      'pid',
       'send-root',
       'admin-port',
       'proxy-port',

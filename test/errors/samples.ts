@@ -67,6 +67,7 @@ export const SAMPLES: Readonly<Record<string, () => CosocketError>> = {
   UpstreamSyntaxError: () => new errors.UpstreamSyntaxError('server x;', 7, 'x', 'bad address'),
   StateFileError: () => new errors.StateFileError('/tmp/state', 3, 'bad group'),
   StateFileClaimError: () => new errors.StateFileClaimError('/tmp/state', 'owned by pid 1'),
+  PidFileError: () => new errors.PidFileError('/run/cosocket.pid', 'holds no process id'),
   DyupsSyncError: () => new errors.DyupsSyncError('redis://***@127.0.0.1:6379', new Error('refused')),
   DyupsLoadError: () => new errors.DyupsLoadError('the Redis transaction was aborted'),
 };

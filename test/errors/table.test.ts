@@ -92,6 +92,7 @@ describe('the error table', () => {
       'TestValueTooLargeError',
       'StateFileError',
       'StateFileClaimError',
+      'PidFileError',
       'DyupsSyncError',
       'DyupsLoadError',
     ]);

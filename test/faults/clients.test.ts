@@ -11,7 +11,7 @@ import { parseChunked } from '../helpers/chunked.js';
 import { startServer } from '../helpers/cli.js';
 import { deadPort } from '../helpers/tcp-server.js';
 import type { RunningServer } from '../helpers/cli.js';
-import { openFds, scale, settle, status, timeBudget, timedGet } from './harness.js';
+import { openFds, servingPid, scale, settle, status, timeBudget, timedGet } from './harness.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'cosocket-faults-clients-'));
 const root = join(dir, 'root');
@@ -33,14 +33,14 @@ async function baseline(server: RunningServer): Promise<Baseline> {
     (s) => s.scheduler.live === 0,
     5_000,
   );
-  return { fds: openFds(server.child.pid!), live: idle.value.scheduler.live };
+  return { fds: openFds(servingPid(server.child.pid!)), live: idle.value.scheduler.live };
 }
 
 /** Waits until the server's descriptors and live coroutines are back at the baseline; says what it saw if not. */
 async function backToBaseline(server: RunningServer, base: Baseline, what: string, ms = 10_000): Promise<number> {
   const started = Date.now();
   const back = await settle(
-    async () => ({ fds: openFds(server.child.pid!), live: (await status(server.port)).scheduler.live }),
+    async () => ({ fds: openFds(servingPid(server.child.pid!)), live: (await status(server.port)).scheduler.live }),
     (v) => v.fds <= base.fds + FD_MARGIN && v.live <= base.live,
     ms,
   );
@@ -203,7 +203,7 @@ describe('faults: misbehaving clients (aborts, slowloris, clients that never rea
       try {
         // each half-sent request holds one socket on the server, nothing more
         const held = await settle(
-          () => openFds(server.child.pid!),
+          () => openFds(servingPid(server.child.pid!)),
           (fds) => fds >= base.fds + count * 0.9,
           5_000,
         );
@@ -221,7 +221,7 @@ describe('faults: misbehaving clients (aborts, slowloris, clients that never rea
           );
           await new Promise((r) => setTimeout(r, 200));
         }
-        const during = openFds(server.child.pid!);
+        const during = openFds(servingPid(server.child.pid!));
         assert.ok(
           during <= base.fds + count + FD_MARGIN,
           `${during - base.fds} extra fds for ${count} connections: more than one socket each`,
@@ -364,7 +364,7 @@ describe('faults: misbehaving clients (aborts, slowloris, clients that never rea
       try {
         // they are accepted and the files opened; the coroutines themselves end at once (they return the stream)
         await settle(
-          () => openFds(server.child.pid!),
+          () => openFds(servingPid(server.child.pid!)),
           (fds) => fds >= base.fds + count,
           5_000,
         );

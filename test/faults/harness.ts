@@ -1,4 +1,4 @@
-import { readdirSync } from 'node:fs';
+import { readFileSync, readdirSync } from 'node:fs';
 import { after } from 'node:test';
 
 /** `npm run test:faults` sets FAULTS_FULL=1: the full-size cases; `npm test` runs the same cases smaller. */
@@ -7,6 +7,22 @@ export const FULL = process.env.FAULTS_FULL === '1';
 /** The fast size in `npm test`, the full one in `npm run test:faults`. */
 export function scale(fast: number, full: number): number {
   return FULL ? full : fast;
+}
+
+/**
+ * The process that serves requests: `cosocket serve`'s worker under its primary (the first one when there
+ * are more), or `pid` itself when it has no worker, from /proc.
+ */
+export function servingPid(pid: number): number {
+  const children = readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim().split(/\s+/).filter(Boolean);
+  for (const child of children) {
+    try {
+      if (readFileSync(`/proc/${child}/cmdline`, 'utf8').includes('bin/cosocket.js')) return Number(child);
+    } catch {
+      // gone since the listing
+    }
+  }
+  return pid;
 }
 
 /** Open file descriptors of a process (sockets and files), from /proc. */

@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { startServer } from '../helpers/cli.js';
 import type { RunningServer } from '../helpers/cli.js';
-import { openFds, settle, status } from './harness.js';
+import { openFds, servingPid, settle, status } from './harness.js';
 
 /**
  * Issue 12, finding 8: /send/ must serve only files whose real path is inside the root, even while an
@@ -199,7 +199,7 @@ describe('security: /send/ symlink swap races (issue 12, finding 8)', () => {
     writeFileSync(join(root, 'big.bin'), Buffer.alloc(8 * 1024 * 1024, 0x61));
     writeFileSync(join(root, 'small.txt'), PUBLIC);
     await status(server.port); // its keep-alive connection is part of the baseline
-    const baseline = openFds(server.child.pid!);
+    const baseline = openFds(servingPid(server.child.pid!));
     const clients = 200;
     await Promise.all(
       Array.from(
@@ -225,7 +225,7 @@ describe('security: /send/ symlink swap races (issue 12, finding 8)', () => {
     );
     assert.ok(idle.ok, `${idle.value.scheduler.live} coroutines still live`);
     const fds = await settle(
-      () => openFds(server.child.pid!),
+      () => openFds(servingPid(server.child.pid!)),
       (n) => n <= baseline,
       30_000,
     );

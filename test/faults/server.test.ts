@@ -9,7 +9,7 @@ import type { EmbeddedRedis } from '../../src/server/embedded-redis.js';
 import { startServer } from '../helpers/cli.js';
 import { startGateProxy } from '../helpers/gate-proxy.js';
 import { deadPort } from '../helpers/tcp-server.js';
-import { scale, settle, status, timeBudget, timedGet } from './harness.js';
+import { scale, servingPid, settle, status, timeBudget, timedGet } from './harness.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'cosocket-faults-server-'));
 
@@ -44,7 +44,7 @@ describe('faults: overload, shutdown, crashes, admin exposure', () => {
     const base = `http://127.0.0.1:${server.port}`;
     try {
       await timedGet(`${base}/test`);
-      const rssBefore = rssMb(server.child.pid!);
+      const rssBefore = rssMb(servingPid(server.child.pid!));
       for (let round = 0; round < scale(2, 10); round++) {
         gate.hold();
         let answered = 0;
@@ -79,7 +79,7 @@ describe('faults: overload, shutdown, crashes, admin exposure', () => {
           `${answeredWhileHeld} answered while Redis was stalled, ${refused.length} refused: a refusal waited for Redis`,
         );
       }
-      const grown = rssMb(server.child.pid!) - rssBefore;
+      const grown = rssMb(servingPid(server.child.pid!)) - rssBefore;
       assert.ok(grown < 100, `RSS grew ${grown.toFixed(0)} MB over the overload rounds`);
       const idle = await settle(
         () => status(server.port),

@@ -12,7 +12,7 @@ import { after, before, describe, it } from 'node:test';
 import { startServer } from '../helpers/cli.js';
 import type { RunningServer } from '../helpers/cli.js';
 import { deadPort } from '../helpers/tcp-server.js';
-import { openFds, scale, settle, status, timeBudget, waitForAdmin } from './harness.js';
+import { openFds, servingPid, scale, settle, status, timeBudget, waitForAdmin } from './harness.js';
 
 /**
  * Upstream faults through the dyups proxy of a real `cosocket serve` process: upstreams that die
@@ -410,7 +410,7 @@ describe('faults: upstream servers failing under the dyups proxy', { timeout: 12
   describe('an upstream that accepts and never answers', () => {
     it('GET answers 504 within readTimeout + margin, and the proxy lets go of the silent connections', async () => {
       const silent = await tcpUpstream(() => {});
-      const fdsBefore = openFds(srv.child.pid!);
+      const fdsBefore = openFds(servingPid(srv.child.pid!));
       try {
         // max_fails=0: every request reaches the silent server (see the single-server case below for the default)
         await setGroup('silent.local', `server ${addr(silent.port)} max_fails=0;`);
@@ -433,7 +433,7 @@ describe('faults: upstream servers failing under the dyups proxy', { timeout: 12
           `the proxy kept ${silent.accepted - released.value} of ${silent.accepted} timed-out upstream connections open`,
         );
         const fds = await settle(
-          () => openFds(srv.child.pid!),
+          () => openFds(servingPid(srv.child.pid!)),
           (n) => n <= fdsBefore + 2,
           3_000,
         );

@@ -99,6 +99,8 @@ export class Connection implements BodyHost, ExchangeHost {
   private readonly decoder = new BodyDecoder();
   private readonly pieces: Buffer[] = [];
   private exchange: FrontExchange | null = null;
+  /** when a byte last came, or a response last ended (Date.now()) */
+  private lastActive = Date.now();
   private tunnel: ClientTunnel | null = null;
   /** Bytes of the next head have arrived: the header timeout runs. */
   private headStarted = false;
@@ -150,6 +152,7 @@ export class Connection implements BodyHost, ExchangeHost {
   }
 
   private readonly onData = (chunk: Buffer): void => {
+    this.lastActive = Date.now();
     const state = this.state;
     if (state >= LINGER) return; // closing: what still comes is dropped
     if (state === TUNNEL) {
@@ -235,6 +238,7 @@ export class Connection implements BodyHost, ExchangeHost {
   exchangeEnded(exchange: object, keepAlive: boolean): void {
     if (this.exchange !== exchange) return;
     this.exchange = null;
+    this.lastActive = Date.now();
     if (this.state >= LINGER) return;
     if (this.state === TUNNEL) {
       // either side closing ends both, as nginx does: our FIN after what was written
@@ -390,6 +394,20 @@ export class Connection implements BodyHost, ExchangeHost {
   /** Server shutdown: a connection between requests closes now, one in a request after its response. */
   closeIfIdle(): void {
     if (this.state === HEAD || this.state === DRAIN) this.finish();
+  }
+
+  /**
+   * A retirement: closes the connection if it is between requests with nothing of the next one read and
+   * has been so for `quietMs` — a client silent that long is not writing a request on it right now.
+   */
+  closeIfQuiet(quietMs: number): void {
+    if (
+      this.state === HEAD &&
+      this.exchange === null &&
+      this.pos >= this.buf.length &&
+      Date.now() - this.lastActive >= quietMs
+    )
+      this.finish();
   }
 
   /**

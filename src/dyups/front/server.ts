@@ -71,6 +71,24 @@ export class FrontServer implements ConnectionHost {
     return closed;
   }
 
+  /**
+   * Like close(), but a connection between requests is closed only once it has been quiet for `quietMs`:
+   * a request a kept-alive client sends meanwhile is answered (Connection: close) rather than cut. A reload
+   * retires the old workers' proxies so.
+   */
+  retire(quietMs: number): Promise<void> {
+    this.closingNow = true;
+    const quiet = setInterval(() => {
+      for (const conn of this.connections) conn.closeIfQuiet(quietMs);
+    }, 100);
+    return new Promise<void>((resolve) => {
+      this.server.close(() => {
+        clearInterval(quiet);
+        resolve();
+      });
+    });
+  }
+
   /** Cuts every open connection (a shutdown's grace period ran out). */
   closeAllConnections(): void {
     for (const conn of this.connections) conn.cut();
