@@ -97,7 +97,12 @@ describe('faults: overload, shutdown, crashes, admin exposure', () => {
 
   it('SIGTERM under load: requests in flight finish, new connections are refused, exit 0', async () => {
     const config = join(dir, 'sigterm.json');
-    writeFileSync(config, JSON.stringify({ test: { connectTimeout: '60s', readTimeout: '60s' } }));
+    // a grace longer than the test can take: on a busy machine the refusal below can take seconds to see,
+    // and the requests in flight must not be cut by the grace meanwhile
+    writeFileSync(
+      config,
+      JSON.stringify({ test: { connectTimeout: '60s', readTimeout: '60s' }, shutdown: { grace: '60s' } }),
+    );
     const gate = await startGateProxy(redis.port);
     const server = await startServer(['--redis', `redis://127.0.0.1:${gate.port}`, '--config', config]);
     const port = server.port;
