@@ -3,6 +3,7 @@
  *   small      ab -k -c 50 for a 10-byte (--body 10b) or 4 KB (--body 4k) body from an nginx worker;
  *   fragments  curl downloads of a fragmented body (bench/stream/fragment-upstream.ts): --shape 64 (64
  *              chunks per write, the default), 1 (one chunk per write) or 4k (4 KB chunks).
+ * The proxy runs in serve's worker (serve is a primary with one worker): that process is the one profiled.
  * --perf: `perf record -g` on the process while the load runs (node runs with --perf-basic-prof), then
  * bench/lib/perf-summary.ts over its samples. --cpu-prof: node's sampling profile (written when the
  * server exits), then bench/lib/cpuprofile-summary.ts over the part after the warm-up. Files stay in
@@ -11,7 +12,7 @@
  * [--buffering on|off] [--concurrency N] [--shape 64|1|4k] [--body 10b|4k]` (--warmup: seconds of ab, or downloads).
  */
 import { spawn, spawnSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readdirSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, readdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -19,6 +20,7 @@ import { parseArgs } from 'node:util';
 import { DYUPS_GROUP, startDyupsServer } from '../lib/dyups-server.js';
 import { chooseGenerator, runGenerator } from '../lib/load-generator.js';
 import { startNginxFiles, startProcess, stopProc } from '../lib/processes.js';
+import { processTree } from '../lib/process-cpu.js';
 import type { Proc } from '../lib/processes.js';
 import { curlDownload } from '../stream/curl-download.js';
 import type { FragmentShape } from '../stream/fragment-upstream.js';
@@ -79,6 +81,8 @@ const server = await startDyupsServer(upstream.port, {
   nodeArgs,
 });
 const pid = server.child.pid!;
+// serve is a primary with one worker: the proxy runs in the worker, which is what is profiled
+const proxyPid = processTree(pid).find((p) => p !== pid && commandOf(p) === 'node') ?? pid;
 
 async function load(howMuch: number, asSeconds: boolean): Promise<string> {
   if (shape === null) {
@@ -110,7 +114,7 @@ try {
   const skip = (performance.now() - started) / 1000;
   let perf: ReturnType<typeof spawn> | null = null;
   if (values.perf) {
-    perf = spawn('perf', ['record', '-F', '999', '-g', '-p', String(pid), '-o', join(out, 'perf.data')], {
+    perf = spawn('perf', ['record', '-F', '999', '-g', '-p', String(proxyPid), '-o', join(out, 'perf.data')], {
       stdio: ['ignore', 'ignore', 'inherit'],
     });
     await new Promise((r) => setTimeout(r, 500));
@@ -141,7 +145,8 @@ try {
     });
     console.log(summary.stdout + summary.stderr);
   } else {
-    const file = readdirSync(out).find((f) => f.endsWith('.cpuprofile'));
+    // node writes one per process (CPU.<date>.<time>.<pid>.<thread>.<seq>.cpuprofile): the worker's
+    const file = readdirSync(out).find((f) => f.endsWith('.cpuprofile') && f.includes(`.${proxyPid}.`));
     if (file === undefined) throw new Error(`no .cpuprofile in ${out}`);
     const summary = spawnSync(
       process.execPath,
@@ -154,4 +159,13 @@ try {
 } finally {
   await stopProc(server);
   await stopProc(upstream);
+}
+
+/** A process's command name, from /proc (null once it is gone). */
+function commandOf(processId: number): string | null {
+  try {
+    return readFileSync(`/proc/${processId}/comm`, 'utf8').trim();
+  } catch {
+    return null;
+  }
 }
