@@ -221,7 +221,8 @@ export async function runPrimary(options: PrimaryOptions): Promise<number> {
     const list = [...workers].filter((w) => !w.isDead());
     const exits = list.map((w) => new Promise<void>((resolve) => w.once('exit', () => resolve())));
     for (const worker of list) {
-      if (kind === 'graceful' && worker.isConnected()) worker.send(RETIRE);
+      // with a callback, a worker that exits before the message fails the send, not the primary
+      if (kind === 'graceful' && worker.isConnected()) worker.send(RETIRE, () => {});
       else worker.process.kill('SIGTERM');
     }
     const hardStop = setTimeout(() => {

@@ -253,10 +253,14 @@ async function serveInWorker(
     throw err;
   }
   const address = app.server.address();
-  process.send?.({
-    type: 'listening',
-    port: typeof address === 'object' && address !== null ? address.port : config.port,
-  } satisfies ListeningMessage);
+  process.send?.(
+    {
+      type: 'listening',
+      port: typeof address === 'object' && address !== null ? address.port : config.port,
+    } satisfies ListeningMessage,
+    // a primary gone meanwhile: the send fails here, and the stop request ends this worker
+    () => {},
+  );
   const how = await stopRequest;
   // stop accepting on every listener at once; let in-flight requests (streams too) finish within the
   // grace period, then cancel their coroutines and cut every connection that is still open

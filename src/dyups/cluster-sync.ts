@@ -121,7 +121,8 @@ export class PrimarySync {
 }
 
 function send(worker: Worker, message: DyupsMessage): void {
-  if (worker.isConnected()) worker.send(message);
+  // with a callback, a worker that exits between the check and the send fails the send, not the primary
+  if (worker.isConnected()) worker.send(message, () => {});
 }
 
 /** A worker's side: applies the primary's snapshot and changes to its replica, acknowledging each. */
@@ -135,14 +136,14 @@ export function followPrimary(table: UpstreamTable): Promise<void> {
         for (const group of table.all())
           if (!groups.some((g) => g.name === group.name)) table.replicate(group.name, null, message.version);
         for (const group of groups) table.replicate(group.name, group, message.version);
-        process.send?.({ type: 'dyups-ack', version: message.version } satisfies DyupsMessage);
+        process.send?.({ type: 'dyups-ack', version: message.version } satisfies DyupsMessage, ignoreSendError);
         resolve();
       } else if (message.type === 'dyups-change') {
         if (isGroupName(message.name)) table.replicate(message.name, message.group, message.version);
-        process.send?.({ type: 'dyups-ack', version: message.version } satisfies DyupsMessage);
+        process.send?.({ type: 'dyups-ack', version: message.version } satisfies DyupsMessage, ignoreSendError);
       }
     });
-    process.send?.({ type: 'dyups-hello' } satisfies DyupsMessage);
+    process.send?.({ type: 'dyups-hello' } satisfies DyupsMessage, ignoreSendError);
   });
 }
 
@@ -150,6 +151,12 @@ export function followPrimary(table: UpstreamTable): Promise<void> {
 export function answerHealthQueries(health: (name: string) => Map<string, ServerHealth>): void {
   process.on('message', (message: unknown) => {
     if (!isDyupsMessage(message) || message.type !== 'dyups-health-query') return;
-    process.send?.({ type: 'dyups-health', id: message.id, servers: [...health(message.name)] } satisfies DyupsMessage);
+    process.send?.(
+      { type: 'dyups-health', id: message.id, servers: [...health(message.name)] } satisfies DyupsMessage,
+      ignoreSendError,
+    );
   });
 }
+
+/** A worker whose primary has gone: the send fails into this callback rather than an unhandled 'error'. */
+function ignoreSendError(): void {}

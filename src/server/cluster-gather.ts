@@ -69,7 +69,8 @@ export class PrimaryGather implements ServerView {
       if (message.type === 'cosocket-collected') this.waiting.get(message.id)?.(message.data);
       else if (message.type === 'cosocket-gather') {
         void this.gather(message.what).then((data) => {
-          if (worker.isConnected()) worker.send({ type: 'cosocket-gathered', id: message.id, data });
+          // a worker that exits meanwhile gets nothing: the callback takes the error (EPIPE) a send then has
+          if (worker.isConnected()) worker.send({ type: 'cosocket-gathered', id: message.id, data }, ignoreSendError);
         });
       }
     });
@@ -99,7 +100,9 @@ export class PrimaryGather implements ServerView {
               };
               const timer = setTimeout(() => finish(null), this.limitMs);
               this.waiting.set(id, finish);
-              worker.send({ type: 'cosocket-collect', id, what } satisfies GatherMessage);
+              worker.send({ type: 'cosocket-collect', id, what } satisfies GatherMessage, (err: Error | null) => {
+                if (err !== null) finish(null);
+              });
             }),
         ),
     );
@@ -118,7 +121,7 @@ export function workerView(self: ProcessReport, limitMs = 5_000): ServerView {
     if (!isGatherMessage(message)) return;
     if (message.type === 'cosocket-collect') {
       const answer = (data: unknown): void => {
-        process.send?.({ type: 'cosocket-collected', id: message.id, data } satisfies GatherMessage);
+        process.send?.({ type: 'cosocket-collected', id: message.id, data } satisfies GatherMessage, ignoreSendError);
       };
       if (message.what === 'status') answer(self.status());
       else void self.metrics().then(answer, () => answer(null));
@@ -139,10 +142,18 @@ export function workerView(self: ProcessReport, limitMs = 5_000): ServerView {
       // a primary that does not answer: this worker's own report is better than none
       const timer = setTimeout(() => void alone().then((data) => finish([data])), limitMs);
       waiting.set(id, finish);
-      process.send({ type: 'cosocket-gather', id, what } satisfies GatherMessage);
+      process.send({ type: 'cosocket-gather', id, what } satisfies GatherMessage, (err: Error | null) => {
+        if (err !== null) void alone().then((data) => finish([data]));
+      });
     });
   return {
     metrics: () => ask('metrics', () => self.metrics()) as Promise<MetricsJson[]>,
     statuses: () => ask('status', async () => self.status()) as Promise<ProcessStatus[]>,
   };
 }
+
+/**
+ * For a send to a process whose channel may close first (a worker exiting, a primary gone): without a
+ * callback the failure is an 'error' event that nothing handles, and it ends the process.
+ */
+function ignoreSendError(): void {}
