@@ -1,6 +1,7 @@
 import { upstreamPoolName, upstreamTunnelPoolName } from './upstream-pools.js';
 import { HttpProtocolError, SocketError, SocketTimeoutError, UpstreamStatusError } from '../errors/index.js';
 import { MAX_REQUEST_HEADERS } from '../fastify/header-count-limit.js';
+import type { RefusedRequest } from '../fastify/client-errors.js';
 import type { Timeouts } from '../../adapters/tcp/index.js';
 import type { Operation } from '../runtime/effect.js';
 import type { Scheduler } from '../runtime/scheduler.js';
@@ -60,6 +61,8 @@ export interface ProxyObserver {
   tried(group: string, server: string, failed: boolean): void;
   /** A request's response went out whole or was cut; `group` is '' when its Host named none. */
   ended(exchange: FrontExchange, group: string, tries: readonly UpstreamTry[]): void;
+  /** A request was answered before it could run: a malformed or too large head, or one too slow (408). */
+  refused(request: RefusedRequest): void;
 }
 
 /** The dyups proxy listener: a FrontServer, with its WebSocket/Upgrade counts. */
@@ -352,6 +355,7 @@ export function buildProxyServer(
             const record = records.get(exchange);
             observer.ended(exchange, record?.group ?? '', record?.tries ?? []);
           },
+          onRefused: (request: RefusedRequest) => observer.refused(request),
         }),
   });
   // /status shows every proxy of the process that has not been closed

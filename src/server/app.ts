@@ -1,4 +1,5 @@
 import { guardRequests, listenerOptions } from '../fastify/server-options.js';
+import { clientErrorHandler } from '../fastify/client-errors.js';
 import Fastify from 'fastify';
 import type { FastifyBaseLogger, FastifyInstance } from 'fastify';
 import { pino } from 'pino';
@@ -16,6 +17,7 @@ import { handlerFailureLog } from './handler-failures.js';
 import type { ServerMetrics } from './metrics.js';
 import { appMetricsRoute } from './metrics-routes.js';
 import { observeRequests } from './observe-requests.js';
+import { refusedObserver } from './observe-refused.js';
 import { RateLimitedLog } from './rate-limited-log.js';
 import { singleView } from './cluster-gather.js';
 import { processStatus } from './status.js';
@@ -42,6 +44,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   // request logs to write, so one app-level logger reports handler warnings and errors instead
   const requestLogging = config.logLevel === 'info' || config.logLevel === 'debug' || config.logLevel === 'trace';
   const log = pino({ level: config.logLevel });
+  const refused = refusedObserver('app', metrics, deps.accessLog ?? null);
   const listener = listenerOptions(config.limits.headerTimeout, config.limits.requestTimeout, config.limits.headerSize);
   const app = Fastify({
     // eslint-disable-next-line @typescript-eslint/no-unnecessary-type-assertion -- tsc needs it
@@ -52,6 +55,8 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     ...fastifyTlsOptions(loadListenerTls(config.tls.app, 'tls.app'), listener.http),
     // during shutdown, requests arriving on kept-alive connections get 503 + Connection: close
     return503OnClosing: true,
+    // requests refused before routing (a malformed or too large head, a head too slow) are logged too
+    ...(refused ? { clientErrorHandler: clientErrorHandler(refused) } : {}),
   });
   guardRequests(app.server);
   observeRequests(app, metrics, deps.accessLog ?? null);

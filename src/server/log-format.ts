@@ -21,6 +21,8 @@ export interface LoggedRequest {
   uri: string;
   /** `HTTP/1.1` */
   protocol: string;
+  /** $request when it is not `method uri protocol`: what could be read of a request refused before parsing ended. */
+  requestLine?: string;
   status: number;
   bodyBytesSent: number;
   /** A request header by lowercased name. */
@@ -76,7 +78,7 @@ const VARIABLES: Record<string, (r: LoggedRequest, now: Date) => string> = {
   time_local: (_r, now) => timeLocal(now),
   time_iso8601: (_r, now) => now.toISOString().replace(/\.\d{3}Z$/, '+00:00'),
   msec: (_r, now) => (now.getTime() / 1000).toFixed(3),
-  request: (r) => dash(`${r.method} ${r.uri} ${r.protocol}`),
+  request: (r) => dash(r.requestLine ?? `${r.method} ${r.uri} ${r.protocol}`),
   request_method: (r) => dash(r.method),
   request_uri: (r) => dash(r.uri),
   server_protocol: (r) => dash(r.protocol),

@@ -131,16 +131,16 @@ export class ServerMetrics {
     this.scrapedMetrics();
   }
 
-  /** A request on the app listener ended. */
-  httpRequest(route: string, method: string, status: number, seconds: number): void {
+  /** A request on the app listener ended (`seconds` null: its duration is not known, it is only counted). */
+  httpRequest(route: string, method: string, status: number, seconds: number | null): void {
     this.httpRequests.inc({ route, method, status });
-    this.httpSeconds.observe({ route, method }, seconds);
+    if (seconds !== null) this.httpSeconds.observe({ route, method }, seconds);
   }
 
   /** A request on the dyups proxy ended (`group` is '' when the Host named none). */
-  proxyRequest(group: string, status: number, seconds: number, bodyBytes: number): void {
+  proxyRequest(group: string, status: number, seconds: number | null, bodyBytes: number): void {
     this.proxyRequests.inc({ group, status });
-    this.proxySeconds.observe({ group }, seconds);
+    if (seconds !== null) this.proxySeconds.observe({ group }, seconds);
     if (bodyBytes > 0) this.proxyBytes.inc({ group }, bodyBytes);
   }
 

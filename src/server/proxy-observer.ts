@@ -1,6 +1,7 @@
 import type { FrontExchange } from '../dyups/front/index.js';
 import type { ProxyObserver } from '../dyups/proxy.js';
 import type { AccessLog } from './access-log.js';
+import { refusedObserver } from './observe-refused.js';
 import type { ServerMetrics } from './metrics.js';
 
 /** nginx's status for a request whose client went away before its response was complete. */
@@ -8,8 +9,10 @@ const CLIENT_CLOSED = 499;
 
 /** What the dyups proxy reports, into the metrics and the access log; undefined when neither is on. */
 export function proxyObserver(metrics: ServerMetrics | null, accessLog: AccessLog | null): ProxyObserver | undefined {
-  if (metrics === null && accessLog === null) return undefined;
+  const refused = refusedObserver('proxy', metrics, accessLog);
+  if (refused === undefined) return undefined;
   return {
+    refused,
     tried: (group, server, failed) => metrics?.upstreamTry(group, server, failed),
     ended: (exchange: FrontExchange, group, tries) => {
       const seconds = (performance.now() - exchange.startedAt) / 1000;

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, request } from 'node:http';
+import { connect } from 'node:net';
 import type { Server } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -10,6 +11,7 @@ import { COMBINED_FORMAT, compileLogFormat } from '../../src/server/log-format.j
 import type { LoggedRequest } from '../../src/server/log-format.js';
 import { runCli, startServer } from '../helpers/cli.js';
 import { waitFor } from '../helpers/net.js';
+import { parsePrometheus, valueOf } from '../helpers/prom-text.js';
 import { deadPort } from '../helpers/tcp-server.js';
 
 /** A regex matching lines of `format`: each variable a named group (`$http_x_y` as `http_x_y`). */
@@ -52,6 +54,18 @@ function get(
     });
     req.on('error', reject);
     req.end();
+  });
+}
+
+/** Sends `bytes` on a new connection and reads what comes back until the server closes it. */
+function raw(port: number, bytes: string | Buffer): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const socket = connect(port, '127.0.0.1', () => socket.write(bytes));
+    let answer = '';
+    socket.setEncoding('latin1');
+    socket.on('data', (c: string) => (answer += c));
+    socket.on('error', (err: NodeJS.ErrnoException) => (err.code === 'ECONNRESET' ? resolve(answer) : reject(err)));
+    socket.on('close', () => resolve(answer));
   });
 }
 
@@ -182,6 +196,80 @@ describe('access log of cosocket serve', () => {
       assert.equal(proxied.body_bytes_sent, String('from upstream\n'.length));
       assert.equal(proxied.http_user_agent, 'agent/2');
       assert.equal(lines.length, 3, 'the admin requests are not in the access log');
+    } finally {
+      if (server.child.exitCode === null) await server.stop();
+    }
+  });
+
+  it('logs and counts requests refused before routing, on the app listener and the proxy', async () => {
+    const log = join(dir, 'refused.log');
+    const config = join(dir, 'refused.json');
+    const format = '$remote_addr "$request" $status $body_bytes_sent $request_method';
+    const adminPort = await deadPort();
+    const proxyPort = await deadPort();
+    writeFileSync(
+      config,
+      JSON.stringify({
+        accessLog: { path: log, format, buffer: 0 },
+        limits: { headerTimeout: '1s' },
+        dyups: { adminPort, proxyPort },
+      }),
+    );
+    const server = await startServer(['--config', config]);
+    try {
+      const refused: Array<[string, string]> = [
+        ['GET /bad-header HTTP/1.1\r\nHost: x\r\nBad Header: y\r\n\r\n', '400'],
+        ['\x16\x03\x01 not http\r\n\r\n', '400'],
+        [`GET /large HTTP/1.1\r\nHost: x\r\nX-Big: ${'b'.repeat(20_000)}\r\n\r\n`, '431'],
+        // the head never ends: the header timeout answers it
+        ['GET /slow HTTP/1.1\r\nHost: x\r\n', '408'],
+      ];
+      for (const port of [server.port, proxyPort]) {
+        for (const [bytes, status] of refused) {
+          const answer = await raw(port, Buffer.from(bytes, 'latin1'));
+          assert.match(
+            answer,
+            new RegExp(`^HTTP/1\\.1 ${status} `),
+            `port ${port}: ${JSON.stringify(bytes.slice(0, 40))}`,
+          );
+        }
+      }
+      const metrics = parsePrometheus(await (await fetch(`http://127.0.0.1:${adminPort}/metrics`)).text());
+      for (const [status, count] of [
+        ['400', 2],
+        ['431', 1],
+        ['408', 1],
+      ] as const) {
+        const app = (method: string): number =>
+          valueOf(metrics, 'cosocket_http_requests_total', { route: '(no route)', method, status });
+        assert.equal(app('GET') + app(''), count, `app ${status}`);
+        assert.equal(
+          valueOf(metrics, 'cosocket_proxy_requests_total', { group: '', status }),
+          count,
+          `proxy ${status}`,
+        );
+      }
+      assert.equal(await server.stop(), 0);
+      const lines = parseLines(readFileSync(log, 'utf8'), format);
+      assert.equal(lines.length, 8, readFileSync(log, 'utf8'));
+      for (const half of [lines.slice(0, 4), lines.slice(4)]) {
+        const byStatus = (status: string): Array<Record<string, string>> => half.filter((l) => l.status === status);
+        assert.deepEqual(
+          byStatus('400')
+            .map((l) => l.request)
+            .sort(),
+          ['GET /bad-header HTTP/1.1', '\\x16\\x03\\x01 not http'].sort(),
+        );
+        assert.equal(byStatus('400').find((l) => l.request!.startsWith('GET'))!.request_method, 'GET');
+        assert.equal(byStatus('431').length, 1);
+        assert.equal(byStatus('408').length, 1);
+        for (const line of half) {
+          assert.equal(line.remote_addr, '127.0.0.1');
+          assert.ok(Number(line.body_bytes_sent) > 0, `no body counted: ${JSON.stringify(line)}`);
+        }
+      }
+      // the proxy read the slow request's line before its head stalled
+      assert.equal(lines.slice(4).find((l) => l.status === '408')!.request, 'GET /slow HTTP/1.1');
     } finally {
       if (server.child.exitCode === null) await server.stop();
     }

@@ -2,6 +2,8 @@
 import type { Socket } from 'node:net';
 import type { TlsOptions } from 'node:tls';
 import { STATUS_CODES } from 'node:http';
+import { readRequestLine } from '../../fastify/client-errors.js';
+import type { RefusedRequest } from '../../fastify/client-errors.js';
 import { BodyAbortedError, BodyTimeoutError, BudgetExceededError, SocketTimeoutError } from '../../errors/index.js';
 import { defineKind } from '../../runtime/effect.js';
 import { activeTracer, runInSpan } from '../../runtime/tracing.js';
@@ -44,6 +46,8 @@ export interface FrontOptions {
   errorLog?: (line: string) => void;
   /** Called once per request when its response went out whole or was cut (access log, metrics). */
   onEnded?: (exchange: FrontExchange) => void;
+  /** Called for each request answered by the connection itself before it could run: a bad head, or one too slow. */
+  onRefused?: (request: RefusedRequest) => void;
   /** ms a closing connection keeps reading (and dropping) what the client still sends, so the last answer is not lost to a reset. */
   lingerTimeout: number;
   /** node:tls server options: the listener speaks TLS (default: plain TCP). */
@@ -104,6 +108,8 @@ export class Connection implements BodyHost, ExchangeHost {
   private tunnel: ClientTunnel | null = null;
   /** Bytes of the next head have arrived: the header timeout runs. */
   private headStarted = false;
+  /** performance.now() when the head's first byte came. */
+  private headStartedAt = 0;
   private served = 0;
   private paused = false;
   /** Between requests, the client has not taken the last answer: the next request waits for 'drain'. */
@@ -182,6 +188,7 @@ export class Connection implements BodyHost, ExchangeHost {
     if (this.state !== HEAD || this.blocked || this.pos >= this.buf.length) return;
     if (!this.headStarted) {
       this.headStarted = true;
+      this.headStartedAt = performance.now();
       this.keepAliveTimer?.stop();
       if (this.served > 0) this.timer('header')?.touch();
     }
@@ -340,12 +347,25 @@ export class Connection implements BodyHost, ExchangeHost {
     this.finish();
   }
 
+  /** Answers a head that cannot be run, and reports it (the access log, the metrics). */
   private send(status: number, reason: string): void {
     const body = `${status} ${STATUS_CODES[status] ?? 'Error'}: ${reason}\n`;
+    const bodyBytes = Buffer.byteLength(body, 'latin1');
     this.socket.write(
-      `${statusLine(status)}Content-Type: text/plain; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body, 'latin1')}\r\n${dateHeaderLine()}Connection: close\r\n\r\n${body}`,
+      `${statusLine(status)}Content-Type: text/plain; charset=utf-8\r\nContent-Length: ${bodyBytes}\r\n${dateHeaderLine()}Connection: close\r\n\r\n${body}`,
       'latin1',
     );
+    const onRefused = this.options.onRefused;
+    if (onRefused === undefined) return;
+    // the request line as parsed, or the bytes of the line that failed (the parser stops at its start)
+    const parsed = this.parser.parsedLine;
+    onRefused({
+      remoteAddr: this.ip,
+      ...(parsed !== null ? parsed : readRequestLine(this.buf.subarray(this.pos))),
+      status,
+      bodyBytesSent: bodyBytes,
+      seconds: (performance.now() - this.headStartedAt) / 1000,
+    });
   }
 
   private readonly onEnd = (): void => {

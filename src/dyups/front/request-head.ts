@@ -129,6 +129,12 @@ export class HeadParser {
 
   constructor(private readonly limits: HeadLimits) {}
 
+  /** The request line once it was parsed (its method and the line as read), else null. */
+  get parsedLine(): { requestLine: string; method: string } | null {
+    if (this.lines === 0) return null;
+    return { requestLine: `${this.method} ${this.url} HTTP/1.${this.minor}`, method: this.method };
+  }
+
   reset(): void {
     this.failed = null;
     this.next = 0;
