@@ -103,7 +103,8 @@ describe('unyielded effects', () => {
     assert.equal(report!.effect, 'sleep(600000)');
     assert.equal(report!.kind, 'sleep');
     assert.deepEqual(report!.chain, ['handler', 'saveLater']);
-    assert.equal(report!.found, 'ended');
+    // found when the coroutine ended, or sooner if a collection during its sleep(1) took the effect first
+    assert.ok(report!.found === 'ended' || report!.found === 'collected', report!.found);
     assert.match(formatUnyielded(report!), /coroutine 'handler > saveLater' made sleep\(600000\) and never yielded it/);
   });
 
