@@ -1,4 +1,4 @@
-import { timingSafeEqual } from 'node:crypto';
+import { createHmac, timingSafeEqual } from 'node:crypto';
 import Fastify from 'fastify';
 import { checkOrigin } from '../fastify/origin-guard.js';
 import { listenerOptions } from '../fastify/server-options.js';
@@ -58,9 +58,43 @@ const BODY_TYPES = new Set([
 ]);
 
 function tokenMatches(given: string | undefined, token: string): boolean {
-  const expected = Buffer.from(`Bearer ${token}`);
-  const actual = Buffer.from(given ?? '');
-  return actual.length === expected.length && timingSafeEqual(actual, expected);
+  return sameText(given ?? '', `Bearer ${token}`);
+}
+
+function sameText(given: string, expected: string): boolean {
+  const a = Buffer.from(given);
+  const b = Buffer.from(expected);
+  return a.length === b.length && timingSafeEqual(a, b);
+}
+
+/**
+ * A browser cannot send the Bearer header (not for a page it opens, not for EventSource), so the dashboard
+ * signs in once with `/dashboard?token=...` and gets this cookie: a value derived from the token (not the
+ * token), HttpOnly and SameSite=Strict, so no other site's page can send it, and the Origin check still
+ * applies to every request that carries it.
+ */
+const SESSION_COOKIE = 'cosocket_admin';
+
+function sessionValue(token: string): string {
+  return createHmac('sha256', token).update('cosocket admin session').digest('base64url');
+}
+
+function sessionMatches(cookieHeader: string | undefined, token: string): boolean {
+  if (cookieHeader === undefined) return false;
+  const expected = sessionValue(token);
+  for (const part of cookieHeader.split(';')) {
+    const eq = part.indexOf('=');
+    if (eq > 0 && part.slice(0, eq).trim() === SESSION_COOKIE && sameText(part.slice(eq + 1).trim(), expected))
+      return true;
+  }
+  return false;
+}
+
+/** `?token=` of the dashboard's sign-in URL, if that is what `url` is. */
+function dashboardSignIn(url: string): string | null {
+  const query = url.indexOf('?');
+  if (query < 0 || url.slice(0, query) !== '/dashboard') return null;
+  return new URLSearchParams(url.slice(query + 1)).get('token');
 }
 
 function send(reply: FastifyReply, result: DyupsResult): FastifyReply {
@@ -122,12 +156,39 @@ export async function buildAdminApp(table: UpstreamTable, options: AdminOptions)
         .send(`forbidden: ${origin.reason} (the admin interface refuses requests made on another site's behalf)\n`);
       return;
     }
-    if (options.token !== null && !tokenMatches(request.headers.authorization, options.token)) {
+    if (options.token !== null && request.method === 'GET') {
+      const signIn = dashboardSignIn(request.url);
+      if (signIn !== null) {
+        if (!sameText(signIn, options.token)) {
+          void reply
+            .code(401)
+            .type('text/plain')
+            .send('unauthorized: the token in the dashboard URL is not the admin token\n');
+          return;
+        }
+        // the token leaves the address bar at once; the cookie stands for it from now on
+        void reply
+          .code(303)
+          .header('location', '/dashboard')
+          .header(
+            'set-cookie',
+            `${SESSION_COOKIE}=${sessionValue(options.token)}; Path=/; HttpOnly; SameSite=Strict${options.tls ? '; Secure' : ''}`,
+          )
+          .header('cache-control', 'no-store')
+          .send();
+        return;
+      }
+    }
+    if (
+      options.token !== null &&
+      !tokenMatches(request.headers.authorization, options.token) &&
+      !sessionMatches(request.headers.cookie, options.token)
+    ) {
       void reply
         .code(401)
         .header('www-authenticate', 'Bearer')
         .type('text/plain')
-        .send('unauthorized: send Authorization: Bearer <token>\n');
+        .send('unauthorized: send Authorization: Bearer <token> (a browser: open /dashboard?token=<token> once)\n');
       return;
     }
     const type = request.headers['content-type'];

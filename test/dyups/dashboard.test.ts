@@ -136,6 +136,54 @@ describe('dyups dashboard (GET /dashboard, /dashboard/events)', () => {
     }
   });
 
+  it('signs a browser in with /dashboard?token= once: a cookie that stands for the token, same-site only', async () => {
+    const secured = await buildAdminApp(new UpstreamTable({ stateFile: null }), {
+      token: 's3cret',
+      allowRemote: false,
+    });
+    await secured.listen({ host: '127.0.0.1', port: 0 });
+    try {
+      const at = `http://127.0.0.1:${(secured.server.address() as { port: number }).port}`;
+      const wrong = await fetch(`${at}/dashboard?token=guess`, { redirect: 'manual' });
+      assert.equal(wrong.status, 401);
+      assert.equal(wrong.headers.get('set-cookie'), null);
+      await wrong.text();
+      const signIn = await fetch(`${at}/dashboard?token=s3cret`, { redirect: 'manual' });
+      assert.equal(signIn.status, 303);
+      assert.equal(signIn.headers.get('location'), '/dashboard');
+      const setCookie = signIn.headers.get('set-cookie') ?? '';
+      assert.match(setCookie, /^cosocket_admin=[^;]+; Path=\/; HttpOnly; SameSite=Strict$/);
+      assert.ok(!setCookie.includes('s3cret'), 'the cookie is not the token');
+      await signIn.text();
+      const cookie = setCookie.split(';')[0]!;
+      // with the cookie: the page, its events and the admin API the buttons call
+      const page = await fetch(`${at}/dashboard`, { headers: { cookie } });
+      assert.equal(page.status, 200);
+      await page.text();
+      const events = await fetch(`${at}/dashboard/events`, { headers: { cookie } });
+      assert.equal(events.status, 200);
+      await events.body?.cancel();
+      const added = await fetch(`${at}/upstream/app.local`, {
+        method: 'POST',
+        body: 'server 127.0.0.1:1;',
+        headers: { cookie },
+      });
+      assert.equal(await added.text(), 'success');
+      // the cookie does not get past the Origin check, and one made for another token is refused
+      const foreign = await fetch(`${at}/upstream/app.local`, {
+        method: 'DELETE',
+        headers: { cookie, origin: 'http://example.com' },
+      });
+      assert.equal(foreign.status, 403);
+      await foreign.text();
+      const forged = await fetch(`${at}/dashboard/events`, { headers: { cookie: 'cosocket_admin=s3cret' } });
+      assert.equal(forged.status, 401);
+      await forged.text();
+    } finally {
+      await secured.close();
+    }
+  });
+
   it('streams a snapshot at once, and another on each change of the table', async () => {
     const { response, events } = await openEvents(base);
     try {
