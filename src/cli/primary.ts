@@ -98,6 +98,9 @@ class Generation {
  * Resolves with the exit code.
  */
 export async function runPrimary(options: PrimaryOptions): Promise<number> {
+  // workers accept on the shared listening sockets themselves, as nginx's do: node's default on Linux has
+  // the primary accept every connection and pass it to a worker over IPC, a cost per connection
+  cluster.schedulingPolicy = cluster.SCHED_NONE;
   const { redisUrl, embeddedVersion, redisText } = options;
   const start = options.config;
   // /metrics and /status: every worker's numbers, asked over IPC, for the admin listener and the workers'
