@@ -5,8 +5,7 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
-import { runCli, startServer } from '../helpers/cli.js';
-import type { RunningServer } from '../helpers/cli.js';
+import { exitCodeOf, outputLines, runCli, startServer } from '../helpers/cli.js';
 import { waitFor } from '../helpers/net.js';
 import { deadPort } from '../helpers/tcp-server.js';
 
@@ -68,20 +67,6 @@ function load(port: number, path: string, agent: Agent, clients: number, headers
   };
 }
 
-/** The server's exit code, whether it has exited already or not. */
-function exitCode(server: RunningServer): Promise<number | null> {
-  const { child } = server;
-  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve(child.exitCode);
-  return new Promise((resolve) => child.once('exit', (code) => resolve(code)));
-}
-
-function lines(server: RunningServer, pattern: RegExp): number {
-  return server
-    .output()
-    .split('\n')
-    .filter((l) => pattern.test(l)).length;
-}
-
 describe('cosocket reload under load', () => {
   after(() => rmSync(dir, { recursive: true, force: true }));
 
@@ -124,7 +109,7 @@ describe('cosocket reload under load', () => {
           assert.equal(sent.code, 0, sent.stderr);
         } else server.child.kill('SIGHUP');
         assert.ok(
-          await waitFor(() => lines(server, /^cosocket reloaded: /) === i, 20_000),
+          await waitFor(() => outputLines(server, /^cosocket reloaded: /) === i, 20_000),
           `reload ${i} did not finish:\n${server.output()}`,
         );
         // the load ran across this reload
@@ -148,7 +133,7 @@ describe('cosocket reload under load', () => {
       assert.doesNotMatch(server.output(), /reload failed|exited \(/);
       const quit = await runCli(['quit', '--pid', pidFile]);
       assert.equal(quit.code, 0, quit.stderr);
-      assert.equal(await exitCode(server), 0);
+      assert.equal(await exitCodeOf(server), 0);
       assert.equal(existsSync(pidFile), false, 'the pid file is removed on exit');
     } finally {
       if (server.child.exitCode === null) await server.stop();

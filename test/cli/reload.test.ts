@@ -6,8 +6,7 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
-import { runCli, startServer } from '../helpers/cli.js';
-import type { RunningServer } from '../helpers/cli.js';
+import { exitCodeOf, outputLines, runCli, startServer } from '../helpers/cli.js';
 import { canConnect, waitFor } from '../helpers/net.js';
 import { startGateProxy } from '../helpers/gate-proxy.js';
 import { startEmbeddedRedis } from '../../src/server/embedded-redis.js';
@@ -25,20 +24,6 @@ interface Status {
 
 async function status(port: number): Promise<Status> {
   return (await (await fetch(`http://127.0.0.1:${port}/status`)).json()) as Status;
-}
-
-/** The server's exit code, whether it has exited already or not. */
-function exitCode(server: RunningServer): Promise<number | null> {
-  const { child } = server;
-  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve(child.exitCode);
-  return new Promise((resolve) => child.once('exit', (code) => resolve(code)));
-}
-
-function lines(server: RunningServer, pattern: RegExp): number {
-  return server
-    .output()
-    .split('\n')
-    .filter((l) => pattern.test(l)).length;
 }
 
 describe('cosocket reload', () => {
@@ -104,7 +89,7 @@ describe('cosocket reload', () => {
       assert.deepEqual(await viaProxy(), { status: 200, body: 'from upstream' });
       const worker = (await status(server.port)).workers.join(',');
       server.child.kill('SIGHUP');
-      assert.ok(await waitFor(() => lines(server, /^cosocket reloaded: /) === 1, 20_000), server.output());
+      assert.ok(await waitFor(() => outputLines(server, /^cosocket reloaded: /) === 1, 20_000), server.output());
       assert.ok(await waitFor(async () => (await status(server.port)).workers.join(',') !== worker, 20_000));
       assert.deepEqual(await viaProxy(), { status: 200, body: 'from upstream' });
       assert.match(await (await fetch(`http://127.0.0.1:${adminPort}/upstream/app.local`)).text(), /127\.0\.0\.1:/);
@@ -140,11 +125,11 @@ describe('cosocket reload', () => {
       // reopen (SIGUSR2) does not stop the server
       assert.equal((await runCli(['reopen', '-c', config])).code, 0);
       assert.equal((await runCli(['reload', '-c', config])).code, 0);
-      assert.ok(await waitFor(() => lines(server, /^cosocket reloaded: /) === 1, 20_000), server.output());
+      assert.ok(await waitFor(() => outputLines(server, /^cosocket reloaded: /) === 1, 20_000), server.output());
       assert.equal((await fetch(`http://127.0.0.1:${server.port}/status`)).status, 200);
       const stop = await runCli(['stop', '-c', config]);
       assert.equal(stop.code, 0, stop.stderr);
-      assert.equal(await exitCode(server), 0);
+      assert.equal(await exitCodeOf(server), 0);
       assert.equal(existsSync(pidFile), false);
     } finally {
       if (server.child.exitCode === null) await server.stop();
@@ -178,7 +163,7 @@ describe('cosocket reload', () => {
         ['200 hello12345', '200 hello12345', '200 hello12345'],
       );
       assert.equal(answers[0]!.headers.connection, 'close');
-      assert.equal(await exitCode(server), 0);
+      assert.equal(await exitCodeOf(server), 0);
       assert.equal(existsSync(pidFile), false);
     } finally {
       gate.release();

@@ -68,3 +68,18 @@ export function startServer(
     });
   });
 }
+
+/** The server's exit code, whether it has exited already or not. */
+export function exitCodeOf(server: RunningServer): Promise<number | null> {
+  const { child } = server;
+  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve(child.exitCode);
+  return new Promise((resolve) => child.once('exit', (code) => resolve(code)));
+}
+
+/** How many lines of what the server printed match `pattern`. */
+export function outputLines(server: RunningServer, pattern: RegExp): number {
+  return server
+    .output()
+    .split('\n')
+    .filter((l) => pattern.test(l)).length;
+}
