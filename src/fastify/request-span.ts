@@ -1,5 +1,5 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
-import { activeTracer } from '../runtime/tracing.js';
+import { activeTracer, incomingTraceparent } from '../runtime/tracing.js';
 import type { TraceSpan } from '../runtime/tracing.js';
 
 declare module 'fastify' {
@@ -20,7 +20,12 @@ export function traceRequests(app: FastifyInstance): void {
   app.addHook('onRequest', (request, reply, done) => {
     const tracer = activeTracer();
     if (tracer !== null) {
-      const span = tracer.startSpan(spanName(request), 'server', requestAttributes(request), traceparentOf(request));
+      const span = tracer.startSpan(
+        spanName(request),
+        'server',
+        requestAttributes(request),
+        incomingTraceparent(request.headers),
+      );
       request.cosocketSpan = span;
       const raw = reply.raw;
       raw.once('close', () => {
@@ -47,9 +52,4 @@ function requestAttributes(request: FastifyRequest): Record<string, string> {
   const route = request.routeOptions.url;
   if (route !== undefined) attributes['http.route'] = route;
   return attributes;
-}
-
-function traceparentOf(request: FastifyRequest): string | null {
-  const header = request.headers.traceparent;
-  return typeof header === 'string' ? header : null;
 }

@@ -80,3 +80,9 @@ export function startEffectSpan(trace: EffectTrace, values: ContextValues | null
   const tracer = installed;
   return tracer === null ? null : tracer.startSpan(trace.name, 'client', trace.attributes, spanIn(values));
 }
+
+/** An incoming request's W3C `traceparent` header, when it sent one (once: a repeated header is not one). */
+export function incomingTraceparent(headers: Readonly<Record<string, string | string[] | undefined>>): string | null {
+  const header = headers.traceparent;
+  return typeof header === 'string' ? header : null;
+}

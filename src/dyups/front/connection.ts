@@ -6,7 +6,7 @@ import { readRequestLine } from '../../fastify/client-errors.js';
 import type { RefusedRequest } from '../../fastify/client-errors.js';
 import { BodyAbortedError, BodyTimeoutError, BudgetExceededError, SocketTimeoutError } from '../../errors/index.js';
 import { defineKind } from '../../runtime/effect.js';
-import { activeTracer, runInSpan } from '../../runtime/tracing.js';
+import { activeTracer, incomingTraceparent, runInSpan } from '../../runtime/tracing.js';
 import type { TraceSpan } from '../../runtime/tracing.js';
 import type { Effect, Operation, Waiter } from '../../runtime/effect.js';
 import { IdleTimeout } from '../../runtime/idle-timeout.js';
@@ -219,7 +219,9 @@ export class Connection implements BodyHost, ExchangeHost {
     this.exchange = exchange;
     const tracer = activeTracer();
     const span =
-      tracer === null ? null : tracer.startSpan(head.method, 'server', spanAttributes(head), traceparentOf(head));
+      tracer === null
+        ? null
+        : tracer.startSpan(head.method, 'server', spanAttributes(head), incomingTraceparent(head.headers));
     exchange.span = span;
     let task;
     try {
@@ -661,9 +663,4 @@ function spanAttributes(head: RequestHead): Record<string, string> {
   const host = head.headers.host;
   if (host !== undefined) attributes['server.address'] = host;
   return attributes;
-}
-
-function traceparentOf(head: RequestHead): string | null {
-  const header = head.headers.traceparent;
-  return typeof header === 'string' ? header : null;
 }
