@@ -1,5 +1,5 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
-import { activeTracer, incomingTraceparent } from '../runtime/tracing.js';
+import { activeTracer, incomingTraceparent, serverSpanAttributes } from '../runtime/tracing.js';
 import type { TraceSpan } from '../runtime/tracing.js';
 
 declare module 'fastify' {
@@ -23,7 +23,7 @@ export function traceRequests(app: FastifyInstance): void {
       const span = tracer.startSpan(
         spanName(request),
         'server',
-        requestAttributes(request),
+        serverSpanAttributes(request.method, request.url, 'http.route', request.routeOptions.url),
         incomingTraceparent(request.headers),
       );
       request.cosocketSpan = span;
@@ -42,14 +42,4 @@ export function traceRequests(app: FastifyInstance): void {
 function spanName(request: FastifyRequest): string {
   const route = request.routeOptions.url;
   return route === undefined ? request.method : `${request.method} ${route}`;
-}
-
-function requestAttributes(request: FastifyRequest): Record<string, string> {
-  const attributes: Record<string, string> = {
-    'http.request.method': request.method,
-    'url.path': request.url.split('?', 1)[0]!,
-  };
-  const route = request.routeOptions.url;
-  if (route !== undefined) attributes['http.route'] = route;
-  return attributes;
 }

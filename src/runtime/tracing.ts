@@ -81,6 +81,21 @@ export function startEffectSpan(trace: EffectTrace, values: ContextValues | null
   return tracer === null ? null : tracer.startSpan(trace.name, 'client', trace.attributes, spanIn(values));
 }
 
+/**
+ * A server span's HTTP attributes: the method and the path without its query, plus one more (the app's
+ * `http.route`, the proxy's `server.address`) when the request has it.
+ */
+export function serverSpanAttributes(
+  method: string,
+  url: string,
+  extraName: string,
+  extraValue: string | undefined,
+): Record<string, string> {
+  const attributes: Record<string, string> = { 'http.request.method': method, 'url.path': url.split('?', 1)[0]! };
+  if (extraValue !== undefined) attributes[extraName] = extraValue;
+  return attributes;
+}
+
 /** An incoming request's W3C `traceparent` header, when it sent one (once: a repeated header is not one). */
 export function incomingTraceparent(headers: Readonly<Record<string, string | string[] | undefined>>): string | null {
   const header = headers.traceparent;

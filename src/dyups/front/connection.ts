@@ -6,7 +6,7 @@ import { readRequestLine } from '../../fastify/client-errors.js';
 import type { RefusedRequest } from '../../fastify/client-errors.js';
 import { BodyAbortedError, BodyTimeoutError, BudgetExceededError, SocketTimeoutError } from '../../errors/index.js';
 import { defineKind } from '../../runtime/effect.js';
-import { activeTracer, incomingTraceparent, runInSpan } from '../../runtime/tracing.js';
+import { activeTracer, incomingTraceparent, runInSpan, serverSpanAttributes } from '../../runtime/tracing.js';
 import type { TraceSpan } from '../../runtime/tracing.js';
 import type { Effect, Operation, Waiter } from '../../runtime/effect.js';
 import { IdleTimeout } from '../../runtime/idle-timeout.js';
@@ -221,7 +221,12 @@ export class Connection implements BodyHost, ExchangeHost {
     const span =
       tracer === null
         ? null
-        : tracer.startSpan(head.method, 'server', spanAttributes(head), incomingTraceparent(head.headers));
+        : tracer.startSpan(
+            head.method,
+            'server',
+            serverSpanAttributes(head.method, head.url, 'server.address', head.headers.host),
+            incomingTraceparent(head.headers),
+          );
     exchange.span = span;
     let task;
     try {
@@ -653,14 +658,4 @@ function handlerInSpan(
   exchange: FrontExchange,
 ): Operation<unknown> {
   return runInSpan(span, handler(exchange));
-}
-
-function spanAttributes(head: RequestHead): Record<string, string> {
-  const attributes: Record<string, string> = {
-    'http.request.method': head.method,
-    'url.path': head.url.split('?', 1)[0]!,
-  };
-  const host = head.headers.host;
-  if (host !== undefined) attributes['server.address'] = host;
-  return attributes;
 }
