@@ -1,7 +1,11 @@
-import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import {
+  makeSelfSignedCertificate,
+  runOpenssl as openssl,
+  subjectAltNames as altNames,
+} from '../../bench/lib/openssl.js';
 
 /** PEM texts and the files they are in. */
 export interface TestCertificate {
@@ -24,14 +28,6 @@ export interface TestPki {
 
 let serial = 0;
 
-function openssl(args: readonly string[]): void {
-  execFileSync('openssl', args, { stdio: ['ignore', 'ignore', 'pipe'] });
-}
-
-function altNames(names: readonly string[]): string {
-  return names.map((n) => (/^[\d.]+$|:/.test(n) ? `IP:${n}` : `DNS:${n}`)).join(',');
-}
-
 function read(dir: string, name: string): TestCertificate {
   const certFile = join(dir, `${name}.crt`);
   const keyFile = join(dir, `${name}.key`);
@@ -44,27 +40,12 @@ function read(dir: string, name: string): TestCertificate {
  */
 export function makeTestPki(): TestPki {
   const dir = mkdtempSync(join(tmpdir(), 'cosocket-tls-'));
-  openssl([
-    'req',
-    '-x509',
-    '-newkey',
-    'ec',
-    '-pkeyopt',
-    'ec_paramgen_curve:prime256v1',
-    '-nodes',
-    '-days',
-    '2',
-    '-subj',
+  makeSelfSignedCertificate(
     '/CN=cosocket test CA',
-    '-keyout',
+    ['basicConstraints=critical,CA:TRUE', 'keyUsage=critical,keyCertSign,cRLSign'],
     join(dir, 'ca.key'),
-    '-out',
     join(dir, 'ca.crt'),
-    '-addext',
-    'basicConstraints=critical,CA:TRUE',
-    '-addext',
-    'keyUsage=critical,keyCertSign,cRLSign',
-  ]);
+  );
   return {
     ca: read(dir, 'ca'),
     issue(names) {
@@ -110,25 +91,12 @@ export function makeTestPki(): TestPki {
     },
     selfSigned(names) {
       const name = `self${++serial}`;
-      openssl([
-        'req',
-        '-x509',
-        '-newkey',
-        'ec',
-        '-pkeyopt',
-        'ec_paramgen_curve:prime256v1',
-        '-nodes',
-        '-days',
-        '2',
-        '-subj',
+      makeSelfSignedCertificate(
         `/CN=${names[0] ?? 'test'}`,
-        '-keyout',
+        [`subjectAltName=${altNames(names)}`],
         join(dir, `${name}.key`),
-        '-out',
         join(dir, `${name}.crt`),
-        '-addext',
-        `subjectAltName=${altNames(names)}`,
-      ]);
+      );
       return read(dir, name);
     },
     remove() {
