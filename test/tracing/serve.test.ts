@@ -1,12 +1,12 @@
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer, request } from 'node:http';
-import type { Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { request } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { startServer } from '../helpers/cli.js';
+import { startTraceparentUpstream } from '../helpers/traceparent-upstream.js';
+import type { TraceparentUpstream } from '../helpers/traceparent-upstream.js';
 import { startOtlpReceiver } from '../helpers/otlp-receiver.js';
 import type { OtlpReceiver } from '../helpers/otlp-receiver.js';
 import { startTestRedis } from '../helpers/redis.js';
@@ -34,45 +34,17 @@ function get(port: number, path: string, headers: Record<string, string>): Promi
   });
 }
 
-interface Upstream {
-  port: number;
-  /** Each request's traceparent headers, in order. */
-  traceparents: string[][];
-  close(): Promise<void>;
-}
-
-async function startUpstream(): Promise<Upstream> {
-  const traceparents: string[][] = [];
-  const server: Server = createServer((req, res) => {
-    const seen: string[] = [];
-    for (let i = 0; i < req.rawHeaders.length; i += 2)
-      if (req.rawHeaders[i]!.toLowerCase() === 'traceparent') seen.push(req.rawHeaders[i + 1]!);
-    traceparents.push(seen);
-    res.end('upstream says hi');
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  return {
-    port: (server.address() as AddressInfo).port,
-    traceparents,
-    close: () =>
-      new Promise<void>((resolve) => {
-        server.closeAllConnections();
-        server.close(() => resolve());
-      }),
-  };
-}
-
 const dir = mkdtempSync(join(tmpdir(), 'cosocket-tracing-serve-'));
 
 describe('cosocket serve with tracing', () => {
   let receiver: OtlpReceiver;
   let redis: TestRedis;
-  let upstream: Upstream;
+  let upstream: TraceparentUpstream;
 
   before(async () => {
     receiver = await startOtlpReceiver();
     redis = await startTestRedis();
-    upstream = await startUpstream();
+    upstream = await startTraceparentUpstream('upstream says hi');
   });
 
   after(async () => {

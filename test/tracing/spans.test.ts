@@ -1,7 +1,5 @@
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:http';
-import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -16,6 +14,8 @@ import { Scheduler } from '../../src/runtime/scheduler.js';
 import { activeTracer } from '../../src/runtime/tracing.js';
 import { startTracing } from '../../src/tracing/index.js';
 import type { Tracing } from '../../src/tracing/index.js';
+import { startTraceparentUpstream } from '../helpers/traceparent-upstream.js';
+import type { TraceparentUpstream } from '../helpers/traceparent-upstream.js';
 import { startOtlpReceiver } from '../helpers/otlp-receiver.js';
 import type { OtlpReceiver, ReceivedSpan } from '../helpers/otlp-receiver.js';
 import { startTestRedis } from '../helpers/redis.js';
@@ -28,30 +28,6 @@ const ERROR = 2;
 /** A caller's trace: the request continues it. */
 const CALLER_TRACE = '4bf92f3577b34da6a3ce929d0e0e4736';
 const CALLER_SPAN = '00f067aa0ba902b7';
-
-interface Upstream {
-  port: number;
-  /** The traceparent headers each request came with, in order (as lists: a repeated header shows). */
-  traceparents: string[][];
-  close(): Promise<void>;
-}
-
-async function startUpstream(): Promise<Upstream> {
-  const traceparents: string[][] = [];
-  const server: Server = createServer((req, res) => {
-    const seen: string[] = [];
-    for (let i = 0; i < req.rawHeaders.length; i += 2)
-      if (req.rawHeaders[i]!.toLowerCase() === 'traceparent') seen.push(req.rawHeaders[i + 1]!);
-    traceparents.push(seen);
-    res.end('from upstream');
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  return {
-    port: (server.address() as AddressInfo).port,
-    traceparents,
-    close: () => new Promise<void>((resolve) => server.close(() => resolve())),
-  };
-}
 
 const dir = mkdtempSync(join(tmpdir(), 'cosocket-spans-'));
 const filePath = join(dir, 'data.txt');
@@ -115,7 +91,7 @@ after(() => rmSync(dir, { recursive: true, force: true }));
 describe('tracing: spans of a request and of what its coroutines do', () => {
   let receiver: OtlpReceiver;
   let redis: TestRedis;
-  let upstream: Upstream;
+  let upstream: TraceparentUpstream;
   let tracing: Tracing | null;
   let app: FastifyInstance;
   let base: string;
@@ -125,7 +101,7 @@ describe('tracing: spans of a request and of what its coroutines do', () => {
     receiver = await startOtlpReceiver();
     redis = await startTestRedis();
     await redis.admin.set('k', 'value');
-    upstream = await startUpstream();
+    upstream = await startTraceparentUpstream('from upstream');
     tracing = await startTracing({ endpoint: receiver.url, serviceName: 'spans-test', sampleRatio: 1 });
     app = await buildApp(redis.url, upstream.port);
     base = `http://127.0.0.1:${(app.server.address() as AddressInfo).port}`;
@@ -243,7 +219,7 @@ describe('tracing off', () => {
     assert.equal(activeTracer(), null);
     writeFileSync(filePath, 'from a file\n');
     const redis = await startTestRedis();
-    const upstream = await startUpstream();
+    const upstream = await startTraceparentUpstream('from upstream');
     const app = await buildApp(redis.url, upstream.port);
     try {
       await redis.admin.set('k', 'value');
