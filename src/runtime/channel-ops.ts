@@ -180,6 +180,8 @@ export class SendOp<T> implements Iterator<Yieldable, unknown, unknown>, Linked<
     return this as IteratorResult<Yieldable, unknown>;
   }
 
+  // return() and throw() repeat ReceiveOp's: a shared base class made channel ping-pong ~20% slower
+  // (the calls stop being monomorphic), measured in one interleaved run.
   return(value?: unknown): IteratorResult<Yieldable, unknown> {
     this.leave();
     this.done = true;
