@@ -1,13 +1,36 @@
-// The part of autocannon (no bundled types) that cosocket ab uses.
+// The part of autocannon 8.0.0 (no bundled types) that cosocket ab uses, internals included: the
+// version is pinned in package.json because src/ab/load.ts replaces some of its client's methods.
 declare module 'autocannon' {
   import type { EventEmitter } from 'node:events';
   import type { Socket } from 'node:net';
 
+  export interface AutocannonHeadersInfo {
+    versionMajor: number;
+    versionMinor: number;
+    statusCode?: number;
+    statusMessage?: string;
+    /** name, value, name, value, ... */
+    headers: string[];
+  }
+
+  /** http-parser-js's parser, which autocannon's client feeds. */
+  export interface AutocannonParser {
+    [callback: number]: unknown;
+    constructor: { RESPONSE: string };
+    state: string;
+    initialize(type: string): void;
+    finish(): void;
+  }
+
   export interface AutocannonClient extends EventEmitter {
-    conn: Socket;
+    conn: Socket & { encrypted?: boolean };
+    parser: AutocannonParser;
+    destroyed: boolean;
+    getRequestBuffer: () => Buffer;
     _connect: () => void;
     _doRequest: () => void;
     _resetConnection(): void;
+    destroy(): void;
   }
 
   export interface AutocannonOptions {
@@ -15,12 +38,25 @@ declare module 'autocannon' {
     connections: number;
     amount?: number;
     duration?: number;
+    sampleInt?: number;
     maxOverallRequests?: number;
     method?: string;
     headers?: Record<string, string>;
+    body?: string | Buffer;
     timeout?: number;
     pipelining?: number;
+    servername?: string;
+    tlsOptions?: object;
     setupClient?: (client: AutocannonClient) => void;
+  }
+
+  export interface AutocannonResult {
+    requests: { average: number; total: number };
+    latency: { average: number; p99: number };
+    errors: number;
+    timeouts: number;
+    non2xx: number;
+    duration: number;
   }
 
   export interface AutocannonInstance extends EventEmitter {
@@ -29,7 +65,7 @@ declare module 'autocannon' {
 
   function autocannon(
     options: AutocannonOptions,
-    done: (err: Error | null, result: unknown) => void,
+    done: (err: Error | null, result: AutocannonResult) => void,
   ): AutocannonInstance;
   export default autocannon;
 }
