@@ -1,6 +1,6 @@
-// The part of autocannon 8.0.0 (no bundled types) that cosocket ab uses, internals included: the
-// version is pinned in package.json because src/ab/load.ts replaces some of its client's methods.
-declare module 'autocannon' {
+// autocannon 8.0.0's HTTP client (it has no bundled types), internals included: the version is pinned
+// in package.json because src/ab/load.ts replaces some of the client's methods.
+declare module 'autocannon/lib/httpClient.js' {
   import type { EventEmitter } from 'node:events';
   import type { Socket } from 'node:net';
 
@@ -13,13 +13,28 @@ declare module 'autocannon' {
     headers: string[];
   }
 
-  /** http-parser-js's parser, which autocannon's client feeds. */
+  /** http-parser-js's parser, which the client feeds. */
   export interface AutocannonParser {
     [callback: number]: unknown;
     constructor: { RESPONSE: string };
     state: string;
     initialize(type: string): void;
     finish(): void;
+  }
+
+  export interface AutocannonClientOptions {
+    protocol: string;
+    hostname: string;
+    port: number;
+    path: string;
+    method: string;
+    headers: Record<string, string>;
+    pipelining: number;
+    /** seconds */
+    timeout: number;
+    servername?: string;
+    tlsOptions?: object;
+    setupClient: (client: AutocannonClient) => void;
   }
 
   export interface AutocannonClient extends EventEmitter {
@@ -33,39 +48,6 @@ declare module 'autocannon' {
     destroy(): void;
   }
 
-  export interface AutocannonOptions {
-    url: string;
-    connections: number;
-    amount?: number;
-    duration?: number;
-    sampleInt?: number;
-    maxOverallRequests?: number;
-    method?: string;
-    headers?: Record<string, string>;
-    body?: string | Buffer;
-    timeout?: number;
-    pipelining?: number;
-    servername?: string;
-    tlsOptions?: object;
-    setupClient?: (client: AutocannonClient) => void;
-  }
-
-  export interface AutocannonResult {
-    requests: { average: number; total: number };
-    latency: { average: number; p99: number };
-    errors: number;
-    timeouts: number;
-    non2xx: number;
-    duration: number;
-  }
-
-  export interface AutocannonInstance extends EventEmitter {
-    stop(): void;
-  }
-
-  function autocannon(
-    options: AutocannonOptions,
-    done: (err: Error | null, result: AutocannonResult) => void,
-  ): AutocannonInstance;
-  export default autocannon;
+  const Client: new (options: AutocannonClientOptions) => AutocannonClient;
+  export default Client;
 }

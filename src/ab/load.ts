@@ -1,7 +1,7 @@
 import { constants as osConstants } from 'node:os';
 import type { ConnectionOptions } from 'node:tls';
-import autocannon from 'autocannon';
-import type { AutocannonClient, AutocannonHeadersInfo } from 'autocannon';
+import AutocannonClientClass from 'autocannon/lib/httpClient.js';
+import type { AutocannonClient, AutocannonHeadersInfo } from 'autocannon/lib/httpClient.js';
 import { ThreadCpu } from './cpu.js';
 import type { CpuReport } from './cpu.js';
 import { SampleLog } from './samples.js';
@@ -108,11 +108,12 @@ function serverToken(value: string): string {
 }
 
 /**
- * Drives autocannon's clients the way ApacheBench drives its connections: ab's request bytes on every
+ * Drives autocannon's HTTP clients (its lib/httpClient.js; its runner, with its histograms and its
+ * one-second tick, is not used) the way ApacheBench drives its connections: ab's request bytes on every
  * connection (autocannon's own request builder writes HTTP/1.1 and keep-alive), one request per
  * connection unless -k and the server keeps it open, bodies that end at the close, HEAD without a
  * body, and each request timed as ab times it (connect, waiting from the request written to the first
- * byte, total). The run ends when `requests` are done, not on autocannon's sampling tick.
+ * byte, total). The run ends when `requests` are done.
  */
 export function runLoad(options: LoadOptions): Promise<LoadResult> {
   const samples = new SampleLog(Math.min(options.requests, 1 << 20));
@@ -297,7 +298,6 @@ export function runLoad(options: LoadOptions): Promise<LoadResult> {
   };
 
   return new Promise((resolve, reject) => {
-    let tracker: { stop(): void } | undefined;
     let limit: NodeJS.Timeout | undefined;
     finish = (): void => {
       if (finished) return;
@@ -310,28 +310,27 @@ export function runLoad(options: LoadOptions): Promise<LoadResult> {
       result.requestsSent = started;
       result.cpu = [cpu.report()];
       for (const client of clients) client.destroy();
-      tracker?.stop();
       resolve(result);
     };
+    const target = new URL(options.connectUrl);
     try {
-      tracker = autocannon(
-        {
-          url: options.connectUrl,
-          connections: options.concurrency,
-          // the run is ended by finish(); autocannon's own end comes on its next sampling tick
-          duration: 1e6,
-          sampleInt: 50,
-          timeout: options.timeout,
+      for (let i = 0; i < options.concurrency && !finished; i++)
+        new AutocannonClientClass({
+          protocol: target.protocol,
+          hostname: target.hostname.replace(/^\[(.*)\]$/, '$1'),
+          port: Number(target.port),
+          path: '/',
+          method: 'GET',
+          headers: {},
           pipelining: 1,
+          timeout: options.timeout,
           setupClient,
           ...(options.servername !== undefined ? { servername: options.servername } : {}),
           ...(options.tls !== undefined ? { tlsOptions: options.tls } : {}),
-        },
-        (err) => {
-          if (err !== null && !finished) reject(err);
-        },
-      );
+        });
     } catch (err) {
+      finished = true;
+      for (const client of clients) client.destroy();
       reject(err instanceof Error ? err : new Error(String(err)));
       return;
     }
