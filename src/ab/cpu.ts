@@ -52,16 +52,25 @@ export class ThreadCpu {
   }
 }
 
-/** A thread at or above this share of one core is the limit of the figure. */
+/** A thread at or above this share of one core, or with its event loop this busy, is the limit of the figure. */
 export const BOUND_SHARE = 0.9;
 
-/** The report's last line when a load thread was saturated, or null. */
+const saturation = (c: CpuReport): number => Math.max(c.share, c.loopUtilisation);
+const percent = (x: number): string => `${Math.round(x * 100)}%`;
+
+/**
+ * The report's last line when a load thread was saturated, or null. A thread counts as saturated when
+ * its CPU reached 90% of one core, or when its event loop was busy 90% of the run: on a machine whose
+ * cores are shared the thread may wait for a core, and then it is the limit with less CPU.
+ */
 export function boundLine(cpu: readonly CpuReport[]): string | null {
-  const busiest = cpu.reduce<CpuReport | null>((a, b) => (a === null || b.share > a.share ? b : a), null);
-  if (busiest === null || busiest.share < BOUND_SHARE) return null;
-  const shares = cpu.map((c) => `${c.thread} ${Math.round(c.share * 100)}%`).join(', ');
+  const busiest = cpu.reduce<CpuReport | null>((a, b) => (a === null || saturation(b) > saturation(a) ? b : a), null);
+  if (busiest === null || saturation(busiest) < BOUND_SHARE) return null;
+  const threads = cpu
+    .map((c) => `${c.thread}: CPU ${percent(c.share)} of one core, event loop busy ${percent(c.loopUtilisation)}`)
+    .join('; ');
   return (
-    `Bounded by the load generator: a load thread used ${Math.round(busiest.share * 100)}% of one core ` +
-    `(${shares}); the server may be faster than this figure (try --workers N)`
+    `Bounded by the load generator: the figures above may be its limit, not the server's (${threads}). ` +
+    'Spread the load with --workers N, or measure with ab or wrk.'
   );
 }

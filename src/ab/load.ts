@@ -181,10 +181,6 @@ export function runLoad(options: LoadOptions): Promise<LoadResult> {
       parser[kind.kOnHeadersComplete] = (info: AutocannonHeadersInfo): unknown => {
         const raw = info.headers;
         const status = info.statusCode ?? 0;
-        if (status < 200 || status >= 300) {
-          result.non2xx++;
-          if (options.verbosity >= 2) options.onVerbose?.(`WARNING: Response code not 2xx (${status})`);
-        } else if (options.verbosity >= 3) options.onVerbose?.(`LOG: Response code = ${status}`);
         keptAlive = false;
         for (let i = 0; i + 1 < raw.length; i += 2) {
           const name = raw[i]!;
@@ -197,6 +193,10 @@ export function runLoad(options: LoadOptions): Promise<LoadResult> {
           for (let i = 0; i + 1 < raw.length; i += 2) head.push(`${raw[i]}: ${raw[i + 1]}`);
           options.onVerbose?.(`LOG: header received:\n${head.join('\r\n')}\r\n\r\n`);
         }
+        if (status < 200 || status >= 300) {
+          result.non2xx++;
+          if (options.verbosity >= 2) options.onVerbose?.(`WARNING: Response code not 2xx (${status})`);
+        } else if (options.verbosity >= 3) options.onVerbose?.(`LOG: Response code = ${status}`);
         onHeaders(info);
         return options.head ? true : undefined;
       };

@@ -101,6 +101,10 @@ export async function ab(argv: readonly string[]): Promise<number> {
     process.stdout.write(`This is cosocket ab ${VERSION}: ApacheBench 2.3's interface, autocannon 8.0.0's load\n`);
     return 0;
   }
+  // `cosocket ab ... | head`: a closed pipe ends the run quietly, as it ends ab
+  process.stdout.on('error', (err: NodeJS.ErrnoException) => {
+    if (err.code === 'EPIPE') process.exit(0);
+  });
   const out = (text: string): void => {
     if (!settings.json) process.stdout.write(text);
   };
@@ -111,6 +115,10 @@ export async function ab(argv: readonly string[]): Promise<number> {
     out(`Benchmarking ${settings.hostname} ${through}(be patient)${heartbeat > 0 ? '\n' : '...'}`);
   }
 
+  if (settings.verbosity >= 2 && !settings.json) {
+    const head = settings.request.subarray(0, settings.request.indexOf('\r\n\r\n') + 4);
+    out(`INFO: ${settings.method} header == \n---\n${head.toString('latin1')}\n---\n`);
+  }
   let address = settings.connectHost;
   if (isIP(address) === 0) {
     try {
