@@ -4,11 +4,13 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import type { Server, Socket } from 'node:net';
 import { tmpdir } from 'node:os';
+import { createServer as createTlsServer } from 'node:tls';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { runCli } from '../helpers/cli.js';
 import { runProcess } from '../helpers/process.js';
 import type { ExitResult } from '../helpers/process.js';
+import { makeTestPki } from '../helpers/tls-certs.js';
 
 // The real ApacheBench (apache2-utils) and `cosocket ab` run with the same flags against the same
 // small server on loopback; the server records every request's bytes.
@@ -34,7 +36,7 @@ interface Recorder {
  * `/close` with a body ended by the close (no Content-Length), `/silent` never; every other path with
  * 200 and "hello12345". The connection stays open only when the request asked for Keep-Alive.
  */
-async function startRecorder(): Promise<Recorder> {
+async function startRecorder(tlsOptions?: { cert: string; key: string }): Promise<Recorder> {
   const requests: Buffer[] = [];
   let grow = 0;
   const answer = (socket: Socket, head: string, raw: Buffer): void => {
@@ -55,7 +57,7 @@ async function startRecorder(): Promise<Recorder> {
     if (keep) socket.write(response);
     else socket.end(response);
   };
-  const server = createServer((socket) => {
+  const onConnection = (socket: Socket): void => {
     let pending = Buffer.alloc(0);
     socket.on('error', () => {});
     socket.on('data', (chunk: Buffer) => {
@@ -71,10 +73,12 @@ async function startRecorder(): Promise<Recorder> {
         answer(socket, head, Buffer.from(raw));
       }
     });
-  });
+  };
+  const server = tlsOptions === undefined ? createServer(onConnection) : createTlsServer(tlsOptions, onConnection);
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const port = (server.address() as { port: number }).port;
-  return { server, port, requests, url: (path) => `http://127.0.0.1:${port}${path}` };
+  const scheme = tlsOptions === undefined ? 'http' : 'https';
+  return { server, port, requests, url: (path) => `${scheme}://127.0.0.1:${port}${path}` };
 }
 
 const realAb = (args: readonly string[]): Promise<ExitResult> => runProcess('ab', args, { limitMs: 30_000 });
@@ -239,6 +243,34 @@ describe('cosocket ab beside the real ab', { skip: hasAb ? false : 'ab (apache2-
       assert.equal(ab.code, code, `ab ${args.join(' ')}`);
       assert.equal(ours.code, code, `cosocket ab ${args.join(' ')}: ${ours.stderr}`);
       if (code !== 0) assert.equal(ours.stderr, ab.stderr, args.join(' '));
+    }
+  });
+
+  it('https URLs: the same counts and bytes as ab over TLS, SNI off with -I, protocol with -f', async () => {
+    const pki = makeTestPki();
+    const secure = await startRecorder(pki.issue(['127.0.0.1', 'localhost']));
+    try {
+      for (const args of [
+        ['-n', '20', '-c', '2', secure.url('/')],
+        ['-n', '20', '-c', '2', '-k', '-f', 'TLS1.2', secure.url('/')],
+        ['-n', '5', '-I', secure.url('/404')],
+      ]) {
+        secure.requests.length = 0;
+        const ab = await realAb(args);
+        const abRequests = secure.requests.splice(0);
+        const ours = await cosocketAb(args);
+        const ourRequests = secure.requests.splice(0);
+        assert.equal(ours.code, ab.code, `${args.join(' ')}: ${ours.stderr}`);
+        for (const name of COUNTED)
+          assert.equal(field(ours.stdout, name), field(ab.stdout, name), `${name} for ${args.join(' ')}`);
+        assert.deepEqual(
+          ourRequests.map((r) => r.toString('latin1')),
+          abRequests.map((r) => r.toString('latin1')),
+        );
+      }
+    } finally {
+      secure.server.close();
+      pki.remove();
     }
   });
 
