@@ -2,7 +2,7 @@ import { UsageError } from '../errors/index.js';
 
 /** ab 2.3's option letters; a trailing ':' takes a value (apr_getopt's format). */
 const AB_OPTIONS = 'n:c:t:s:b:T:p:u:v:lrkVhwiIx:y:z:C:H:P:A:g:X:de:SqB:m:Z:f:E:';
-const LONG_OPTIONS: Record<string, boolean> = { json: false, workers: true, help: false };
+const LONG_OPTIONS: Record<string, boolean> = { json: false, workers: true, help: false, stream: false };
 
 export interface AbArgv {
   /** In order: [letter or long name, value or true]. */
@@ -18,7 +18,7 @@ const takesValue = (letter: string): boolean | undefined => {
 
 /**
  * ab's command line as apr_getopt reads it: clustered letters (`-kc10`), a value inline or as the next
- * word; plus cosocket's long options (--json, --workers N, --help). Options may follow the URL too.
+ * word; plus cosocket's long options (--json, --workers N, --stream, --help). Options may follow the URL too.
  */
 export function parseAbArgv(argv: readonly string[]): AbArgv {
   const options: [string, string | true][] = [];

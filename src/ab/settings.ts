@@ -19,6 +19,10 @@ export class AbStartError extends Error {
 export interface AbSettings {
   help: boolean;
   version: boolean;
+  /** --stream: streaming responses measured per stream (src/ab/stream.ts). */
+  stream: boolean;
+  /** Every option letter or long name given. */
+  given: ReadonlySet<string>;
   json: boolean;
   workers: number;
   secure: boolean;
@@ -100,6 +104,8 @@ export function abSettings(argv: readonly string[]): AbSettings {
   const settings = {
     help: false,
     version: false,
+    stream: false,
+    given: new Set(options.map(([flag]) => flag)) as ReadonlySet<string>,
     json: false,
     workers: 1,
     keepalive: false,
@@ -256,6 +262,9 @@ export function abSettings(argv: readonly string[]): AbSettings {
       case 'json':
         settings.json = true;
         break;
+      case 'stream':
+        settings.stream = true;
+        break;
       case 'workers':
         settings.workers = count('-workers', value, 1);
         break;
@@ -293,7 +302,7 @@ export function abSettings(argv: readonly string[]): AbSettings {
   const hostField = `${isIPv6(hostname) ? `[${hostname}]` : hostname}${url.port === '' ? '' : `:${port}`}`;
   const path = `${url.pathname}${url.search}`;
   const target = proxy !== null ? fullUrl : path;
-  const total = requests ?? (timeLimit > 0 ? 50_000 : 1);
+  const total = requests ?? (settings.stream ? concurrency : timeLimit > 0 ? 50_000 : 1);
   if (concurrency > total)
     throw new UsageError('Cannot use concurrency level greater than total number of requests (-c greater than -n)');
   if (settings.workers > concurrency)

@@ -7,6 +7,9 @@ import type { RunDescription } from '../ab/report.js';
 import { AbStartError, abSettings } from '../ab/settings.js';
 import type { AbSettings } from '../ab/settings.js';
 import { abStats } from '../ab/stats.js';
+import { receiveErrorOf } from '../ab/load.js';
+import { runStreams } from '../ab/stream.js';
+import { formatStreamReport, summarizeStreams } from '../ab/stream-report.js';
 import { VERSION } from '../version.js';
 
 export const AB_HELP = `Usage: cosocket ab [options] [http[s]://]hostname[:port]/path
@@ -58,7 +61,14 @@ Options are:
 cosocket's own:
     --workers N     Spread the connections over N load threads
     --json          Print every figure, and the load threads' CPU, as JSON
+    --stream        Measure streaming responses: time to the head and first chunk, chunks and
+                    bytes per second per stream, gaps between chunks, how each stream ended
+                    (-n streams, -c at a time, -t stops those still open, -s idle seconds;
+                    with -H -C -A -P -I -q -v)
 `;
+
+/** The options a --stream run takes; every other is refused by name. */
+const STREAM_OPTIONS = new Set(['n', 'c', 't', 's', 'H', 'C', 'A', 'P', 'I', 'q', 'v', 'json', 'stream']);
 
 function describe(settings: AbSettings): RunDescription {
   return {
@@ -108,6 +118,7 @@ export async function ab(argv: readonly string[]): Promise<number> {
   const out = (text: string): void => {
     if (!settings.json) process.stdout.write(text);
   };
+  if (settings.stream) return streams(settings, out);
   const heartbeat = heartbeatEvery(settings);
   if (settings.html === null) {
     out(`This is cosocket ab ${VERSION}: ApacheBench 2.3's interface, autocannon 8.0.0's load\n\n`);
@@ -176,5 +187,52 @@ export async function ab(argv: readonly string[]): Promise<number> {
   if (settings.json) process.stdout.write(`${JSON.stringify(summarize(run, result), null, 2)}\n`);
   else if (settings.html !== null) process.stdout.write(formatHtml(run, result, settings.html));
   else process.stdout.write(formatReport(run, result));
+  return 0;
+}
+
+/** The request's header lines (ab's set: Host, User-Agent, Accept, -H, -C, -A, -P) as an object. */
+function headersOf(request: Buffer): Record<string, string> {
+  const head = request.subarray(0, request.indexOf('\r\n\r\n')).toString('latin1').split('\r\n').slice(1);
+  const headers: Record<string, string> = {};
+  for (const line of head) {
+    const colon = line.indexOf(':');
+    if (colon > 0) headers[line.slice(0, colon).toLowerCase()] = line.slice(colon + 1).trim();
+  }
+  return headers;
+}
+
+/** `cosocket ab --stream`: N streams, each followed to its end. */
+async function streams(settings: AbSettings, out: (text: string) => void): Promise<number> {
+  for (const flag of settings.given)
+    if (!STREAM_OPTIONS.has(flag)) {
+      process.stderr.write(`cosocket ab: --stream does not take ${flag.length === 1 ? '-' : '--'}${flag}\n`);
+      return 2;
+    }
+  out(`This is cosocket ab ${VERSION}: streams\n\nBenchmarking ${settings.hostname} (be patient)...`);
+  const url = new URL(
+    `${settings.secure ? 'https' : 'http'}://${settings.hostname.includes(':') ? `[${settings.hostname}]` : settings.hostname}:${settings.port}${settings.target}`,
+  );
+  const result = await runStreams({
+    url,
+    streams: settings.requests,
+    concurrency: settings.concurrency,
+    timeLimit: settings.timeLimit,
+    idleTimeout: settings.timeout,
+    headers: headersOf(settings.request),
+  });
+  if (result.connectError !== null) {
+    const fatal = receiveErrorOf(result.connectError);
+    process.stderr.write(`${fatal.line}\n`);
+    return fatal.exitCode;
+  }
+  out('..done\n');
+  const run = {
+    hostname: settings.hostname,
+    port: settings.port,
+    path: settings.target,
+    concurrency: settings.concurrency,
+  };
+  if (settings.json) process.stdout.write(`${JSON.stringify(summarizeStreams(run, result), null, 2)}\n`);
+  else process.stdout.write(formatStreamReport(run, result));
   return 0;
 }
