@@ -84,14 +84,14 @@ try {
       const name = names[(i + round) % names.length]!;
       figures[name]!.push(await TOOLS[name]!(url));
     }
-    console.error(
-      `round ${round + 1}: ${names.map((n) => `${n} ${Math.round(figures[n]!.at(-1)!.rps)}`).join(', ')}`,
-    );
+    console.error(`round ${round + 1}: ${names.map((n) => `${n} ${Math.round(figures[n]!.at(-1)!.rps)}`).join(', ')}`);
   }
 } finally {
   await stopProc(nginx);
 }
-console.log(`\nnginx 10-byte constant, -k -c ${CONNECTIONS}, ${SECONDS} s per run, ${ROUNDS} rounds (node ${process.version})\n`);
+console.log(
+  `\nnginx 10-byte constant, -k -c ${CONNECTIONS}, ${SECONDS} s per run, ${ROUNDS} rounds (node ${process.version})\n`,
+);
 console.log('| generator | req/s median (range) | generator CPU, share of one core | vs raw autocannon, same-round |');
 console.log('| --- | --- | --- | --- |');
 for (const name of names) {
