@@ -9,7 +9,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { get } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { runLoad } from '../../src/ab/load.js';
+import { loadUrl } from '../../src/ab/url-load.js';
 import { findOnPath } from '../../src/server/embedded-redis.js';
 import { parseAbReport } from './ab-report.js';
 import { LoadGeneratorError } from './load-report.js';
@@ -139,15 +139,13 @@ async function runAutocannon(spec: LoadSpec): Promise<LoadFigures> {
   const startedCpu = process.cpuUsage();
   const started = performance.now();
   watch.start();
-  const result = await runLoad({
+  const result = await loadUrl({
     url: spec.url,
     requests: 10_000_000,
     concurrency: spec.concurrency,
     keepalive: spec.keepalive,
     timeLimit: spec.seconds,
-    method: 'GET',
-    headers: { ...spec.headers },
-    timeout: 30,
+    headers: Object.entries(spec.headers ?? {}).map(([name, value]) => `${name}: ${value}`),
   }).catch((err: unknown) => {
     watch.stop();
     throw err;
@@ -155,17 +153,20 @@ async function runAutocannon(spec: LoadSpec): Promise<LoadFigures> {
   const cpu = watch.stop();
   const used = process.cpuUsage(startedCpu);
   const wallSeconds = (performance.now() - started) / 1000;
-  const totals = result.samples.map((s) => s.total).sort((a, b) => a - b);
+  const totals = result.samples
+    .rows()
+    .map((s) => s.time / 1000)
+    .sort((a, b) => a - b);
   return {
-    rps: result.completed / result.seconds,
-    completed: result.completed,
+    rps: result.done / result.seconds,
+    completed: result.done,
     seconds: result.seconds,
     failed: result.failures.connect + result.failures.receive + result.failures.length + result.failures.exceptions,
     non2xx: result.non2xx,
     documentLength: result.documentLength,
     p50Ms: totals[Math.floor(totals.length * 0.5)] ?? NaN,
     p99Ms: totals[Math.floor(totals.length * 0.99)] ?? NaN,
-    keepAliveResponses: spec.keepalive ? result.keepAliveResponses : 0,
+    keepAliveResponses: spec.keepalive ? result.doneKeepAlive : 0,
     generator: 'autocannon',
     // in this process: everything it did during the run was the load generation
     generatorCpu: ((used.user + used.system) / 1e6 / wallSeconds) * 100,

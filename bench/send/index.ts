@@ -9,7 +9,7 @@ import { get } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { runLoad } from '../../src/ab/load.js';
+import { loadUrl } from '../../src/ab/url-load.js';
 import { MetricLog } from '../lib/bench-json.js';
 import { processTree } from '../lib/process-cpu.js';
 import { Latencies } from '../lib/latency.js';
@@ -158,15 +158,12 @@ async function main(): Promise<void> {
   const rssSlow = rssMb(pid);
   for (const req of slow) req.destroy();
 
-  const finished = await runLoad({
+  const finished = await loadUrl({
     url: `http://127.0.0.1:${port}/send/finished.txt`,
     requests: 10_000_000,
     concurrency: 10,
     keepalive: true,
     timeLimit: 3,
-    method: 'GET',
-    headers: {},
-    timeout: 30,
   });
   server.kill('SIGTERM');
   rmSync(dir, { recursive: true, force: true });
@@ -191,11 +188,11 @@ async function main(): Promise<void> {
     `\n1,000 followers that stop reading while the file grows by 20 MB: server RSS ${fixed(rssBefore, 0)} MB before, ${fixed(rssSlow, 0)} MB after (20 GB would be buffered for them without backpressure)`,
   );
   console.log(
-    `\nFinished file (1 KB), 10 keepalive connections, 3 s: ${fixed(finished.completed / finished.seconds, 0)} req/s (seed, nginx module with wrk -c 10: 472 req/s)`,
+    `\nFinished file (1 KB), 10 keepalive connections, 3 s: ${fixed(finished.done / finished.seconds, 0)} req/s (seed, nginx module with wrk -c 10: 472 req/s)`,
   );
   log.add('server RSS before 1,000 followers stop reading', rssBefore, 'MB', 'lower');
   log.add('server RSS after the file grew 20 MB under them', rssSlow, 'MB', 'lower');
-  log.add('finished 1 KB file, 10 keepalive connections', finished.completed / finished.seconds, 'req/s', 'higher');
+  log.add('finished 1 KB file, 10 keepalive connections', finished.done / finished.seconds, 'req/s', 'higher');
   log.print();
 }
 

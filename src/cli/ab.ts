@@ -1,137 +1,238 @@
-import { runLoad } from '../ab/load.js';
-import { formatReport, summarize } from '../ab/report.js';
-import { UsageError, helpText, parseFlags } from './flags.js';
-import type { FlagSpec } from './flags.js';
+import { lookup } from 'node:dns/promises';
+import { writeFileSync } from 'node:fs';
+import { isIP } from 'node:net';
+import { runLoadThreads } from '../ab/threads.js';
+import { formatCsv, formatGnuplot, formatHtml, formatReport, summarize } from '../ab/report.js';
+import type { RunDescription } from '../ab/report.js';
+import { AbStartError, abSettings } from '../ab/settings.js';
+import type { AbSettings } from '../ab/settings.js';
+import { abStats } from '../ab/stats.js';
+import { receiveErrorOf } from '../ab/load.js';
+import { runStreams } from '../ab/stream.js';
+import { formatStreamReport, summarizeStreams } from '../ab/stream-report.js';
+import { VERSION } from '../version.js';
 
-const FLAGS: readonly FlagSpec[] = [
-  { name: 'requests', short: 'n', takesValue: true, valueName: 'N', description: 'number of requests (default 1)' },
-  { name: 'concurrency', short: 'c', takesValue: true, valueName: 'N', description: 'requests at a time (default 1)' },
-  {
-    name: 'keepalive',
-    short: 'k',
-    takesValue: false,
-    description: 'use HTTP keep-alive (default: a new connection per request)',
-  },
-  {
-    name: 'timelimit',
-    short: 't',
-    takesValue: true,
-    valueName: 'SECONDS',
-    description: 'run at most this long (implies -n 50000)',
-  },
-  {
-    name: 'timeout',
-    short: 's',
-    takesValue: true,
-    valueName: 'SECONDS',
-    description: 'seconds a response may take (default 30)',
-  },
-  {
-    name: 'header',
-    short: 'H',
-    takesValue: true,
-    repeatable: true,
-    valueName: '"Name: value"',
-    description: 'extra request header (repeatable)',
-  },
-  { name: 'method', short: 'm', takesValue: true, valueName: 'METHOD', description: 'request method (default GET)' },
-  { name: 'json', takesValue: false, description: 'print the figures as JSON instead of the report' },
-  { name: 'help', short: 'h', takesValue: false, description: 'show this help' },
-];
+export const AB_HELP = `Usage: cosocket ab [options] [http[s]://]hostname[:port]/path
+ApacheBench 2.3's flags, request bytes, report and exit codes; autocannon generates the load.
+Options are:
+    -n requests     Number of requests to perform
+    -c concurrency  Number of multiple requests to make at a time
+    -t timelimit    Seconds to max. to spend on benchmarking
+                    This implies -n 50000
+    -s timeout      Seconds to max. wait for each response
+                    Default is 30 seconds
+    -b windowsize   (refused: Node cannot set a socket's buffer sizes)
+    -B address      (refused: autocannon connects without a local address)
+    -p postfile     File containing data to POST. Remember also to set -T
+    -u putfile      File containing data to PUT. Remember also to set -T
+    -T content-type Content-type header to use for POST/PUT data, eg.
+                    'application/x-www-form-urlencoded'
+                    Default is 'text/plain'
+    -v verbosity    How much troubleshooting info to print
+    -w              Print out results in HTML tables
+    -i              Use HEAD instead of GET
+    -x attributes   String to insert as table attributes
+    -y attributes   String to insert as tr attributes
+    -z attributes   String to insert as td or th attributes
+    -C attribute    Add cookie, eg. 'Apache=1234'. (the last one, as in ab 2.3)
+    -H attribute    Add Arbitrary header line, eg. 'Accept-Encoding: gzip'
+                    Inserted after all normal header lines. (repeatable)
+    -A attribute    Add Basic WWW Authentication, the attributes
+                    are a colon separated username and password.
+    -P attribute    Add Basic Proxy Authentication, the attributes
+                    are a colon separated username and password.
+    -X proxy:port   Proxyserver and port number to use
+    -V              Print version number and exit
+    -k              Use HTTP KeepAlive feature
+    -d              Do not show percentiles served table.
+    -S              Do not show confidence estimators and warnings.
+    -q              Do not show progress when doing more than 150 requests
+    -l              Accept variable document length (use this for dynamic pages)
+    -g filename     Output collected data to gnuplot format file.
+    -e filename     Output CSV file with percentages served
+    -r              Don't exit on socket receive errors.
+    -m method       Method name
+    -h              Display usage information (this message)
+    -I              Disable TLS Server Name Indication (SNI) extension
+    -Z ciphersuite  Specify SSL/TLS cipher suite (See openssl ciphers)
+    -f protocol     Specify SSL/TLS protocol
+                    (TLS1, TLS1.1, TLS1.2, TLS1.3 or ALL)
+    -E certfile     Specify optional client certificate chain and private key
+cosocket's own:
+    --workers N     Spread the connections over N load threads
+    --json          Print every figure, and the load threads' CPU, as JSON
+    --stream        Measure streaming responses: time to the head and first chunk, chunks and
+                    bytes per second per stream, gaps between chunks, how each stream ended
+                    (-n streams, -c at a time, -t stops those still open, -s idle seconds;
+                    with -H -C -A -P -I -q -v)
+`;
 
-export const AB_HELP = helpText(
-  'Usage: cosocket ab [options] http://host[:port]/path',
-  "ApacheBench's interface and report, with autocannon generating the load.",
-  FLAGS,
-);
+/** The options a --stream run takes; every other is refused by name. */
+const STREAM_OPTIONS = new Set(['n', 'c', 't', 's', 'H', 'C', 'A', 'P', 'I', 'q', 'v', 'json', 'stream']);
 
-function wholeNumber(flag: string, value: string | undefined, fallback: number, min: number): number {
-  if (value === undefined) return fallback;
-  if (!/^\d+$/.test(value) || Number(value) < min)
-    throw new UsageError(`${flag} must be a whole number >= ${min}, got '${value}'`);
-  return Number(value);
+function describe(settings: AbSettings): RunDescription {
+  return {
+    hostname: settings.hostname,
+    port: settings.port,
+    path: settings.target,
+    concurrency: settings.concurrency,
+    keepalive: settings.keepalive,
+    variableLength: settings.variableLength,
+    postedPerRequest: settings.postedPerRequest,
+    requestsSent: 0,
+    showPercentiles: settings.showPercentiles,
+    showConfidence: settings.showConfidence,
+  };
 }
 
-/** `cosocket ab`: resolves with the exit code. */
+/** ab's heartbeat: a line every 10% of the requests, never more often than every 100, when over 150. */
+function heartbeatEvery(settings: AbSettings): number {
+  if (settings.quiet || settings.json || settings.requests <= 150) return 0;
+  return Math.max(100, Math.floor(settings.requests / 10));
+}
+
+/** `cosocket ab`: resolves with ab's exit code. */
 export async function ab(argv: readonly string[]): Promise<number> {
-  const { values, positionals } = parseFlags('ab', argv, FLAGS);
-  if (values.has('help')) {
+  let settings: AbSettings;
+  try {
+    settings = abSettings(argv);
+  } catch (err) {
+    if (err instanceof AbStartError) {
+      process.stderr.write(`${err.message}\n`);
+      return err.exitCode;
+    }
+    throw err;
+  }
+  if (settings.help) {
     process.stdout.write(AB_HELP);
     return 0;
   }
-  if (positionals.length !== 1)
-    throw new UsageError(positionals.length === 0 ? 'a URL is required' : `one URL only, got ${positionals.length}`);
-  let url: URL;
-  try {
-    url = new URL(positionals[0]!);
-  } catch {
-    throw new UsageError(`invalid URL '${positionals[0]}'`);
+  if (settings.version) {
+    process.stdout.write(`This is cosocket ab ${VERSION}: ApacheBench 2.3's interface, autocannon 8.0.0's load\n`);
+    return 0;
   }
-  if (url.protocol !== 'http:') throw new UsageError(`only http:// URLs are supported, got '${url.protocol}//'`);
-  const timeLimit = wholeNumber('-t', values.get('timelimit') as string | undefined, 0, 1);
-  const requests = wholeNumber('-n', values.get('requests') as string | undefined, timeLimit > 0 ? 50_000 : 1, 1);
-  const concurrency = wholeNumber('-c', values.get('concurrency') as string | undefined, 1, 1);
-  if (concurrency > requests)
-    throw new UsageError('cannot use a concurrency level (-c) greater than the number of requests (-n)');
-  const timeout = wholeNumber('-s', values.get('timeout') as string | undefined, 30, 1);
-  const headers: Record<string, string> = {};
-  for (const header of (values.get('header') as string[] | undefined) ?? []) {
-    const colon = header.indexOf(':');
-    if (colon < 1) throw new UsageError(`-H needs "Name: value", got '${header}'`);
-    headers[header.slice(0, colon).trim().toLowerCase()] = header.slice(colon + 1).trim();
-  }
-  const method = ((values.get('method') as string | undefined) ?? 'GET').toUpperCase();
-  if (!/^[A-Z]+$/.test(method)) throw new UsageError(`-m must be a method name, got '${method}'`);
-  const json = values.has('json');
-  const keepalive = values.has('keepalive');
-
-  const progress = makeProgress(json, requests, url.hostname);
-  const result = await runLoad({
-    url: url.href,
-    requests,
-    concurrency,
-    keepalive,
-    timeLimit,
-    method,
-    headers,
-    timeout,
-    onProgress: progress.tick,
+  // `cosocket ab ... | head`: a closed pipe ends the run quietly, as it ends ab
+  process.stdout.on('error', (err: NodeJS.ErrnoException) => {
+    if (err.code === 'EPIPE') process.exit(0);
   });
-  progress.end(result.completed);
-  const run = { url, concurrency, keepalive };
-  process.stdout.write(json ? `${JSON.stringify(summarize(run, result), null, 2)}\n` : formatReport(run, result));
+  const out = (text: string): void => {
+    if (!settings.json) process.stdout.write(text);
+  };
+  if (settings.stream) return streams(settings, out);
+  const heartbeat = heartbeatEvery(settings);
+  if (settings.html === null) {
+    out(`This is cosocket ab ${VERSION}: ApacheBench 2.3's interface, autocannon 8.0.0's load\n\n`);
+    const through = settings.proxy !== null ? `[through ${settings.proxy}] ` : '';
+    out(`Benchmarking ${settings.hostname} ${through}(be patient)${heartbeat > 0 ? '\n' : '...'}`);
+  }
+
+  if (settings.verbosity >= 2 && !settings.json) {
+    const head = settings.request.subarray(0, settings.request.indexOf('\r\n\r\n') + 4);
+    out(`INFO: ${settings.method} header == \n---\n${head.toString('latin1')}\n---\n`);
+  }
+  let address = settings.connectHost;
+  if (isIP(address) === 0) {
+    try {
+      address = (await lookup(settings.connectHost)).address;
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code;
+      const reason = code === 'ENOTFOUND' ? 'Name or service not known' : (code ?? String(err));
+      process.stderr.write(`apr_sockaddr_info_get() for ${settings.connectHost}: ${reason} (670002)\n`);
+      return 670002 & 0xff;
+    }
+  }
+  const connectHost = isIP(address) === 6 ? `[${address}]` : address;
+  const sniName =
+    settings.sni && settings.proxy === null && isIP(settings.hostname) === 0 ? settings.hostname : undefined;
+
+  const result = await runLoadThreads(
+    {
+      connectUrl: `${settings.secure ? 'https' : 'http'}://${connectHost}:${settings.connectPort}/`,
+      ...(sniName !== undefined ? { servername: sniName } : {}),
+      tls: settings.tls,
+      request: settings.request,
+      head: settings.method === 'HEAD',
+      requests: settings.requests,
+      concurrency: settings.concurrency,
+      keepalive: settings.keepalive,
+      timeLimit: settings.timeLimit,
+      timeout: settings.timeout,
+      continueOnReceiveError: settings.continueOnReceiveError,
+      variableLength: settings.variableLength,
+      verbosity: settings.json ? 0 : settings.verbosity,
+    },
+    settings.workers,
+    {
+      onProgress: (done) => {
+        if (heartbeat > 0 && done % heartbeat === 0) process.stderr.write(`Completed ${done} requests\n`);
+      },
+      onVerbose: (line) => out(`${line}\n`),
+    },
+  );
+  if (result.fatal !== null) {
+    process.stderr.write(`${result.fatal.line}\n`);
+    if (result.done > 0) out(`Total of ${result.done} requests completed\n`);
+    return result.fatal.exitCode;
+  }
+  if (settings.html === null) {
+    if (heartbeat > 0) process.stderr.write(`Finished ${result.done} requests\n`);
+    else out('..done\n');
+  }
+  const run = { ...describe(settings), requestsSent: result.requestsSent };
+  const stats = abStats(result.samples.rows());
+  if (stats !== null) {
+    if (settings.csvFile !== null) writeFileSync(settings.csvFile, formatCsv(stats));
+    if (settings.gnuplotFile !== null) writeFileSync(settings.gnuplotFile, formatGnuplot(stats));
+  }
+  if (settings.json) process.stdout.write(`${JSON.stringify(summarize(run, result), null, 2)}\n`);
+  else if (settings.html !== null) process.stdout.write(formatHtml(run, result, settings.html));
+  else process.stdout.write(formatReport(run, result));
   return 0;
 }
 
-/** A progress bar on a terminal; ab's "Completed N requests" lines otherwise; nothing for --json. */
-function makeProgress(
-  json: boolean,
-  total: number,
-  host: string,
-): { tick: (done: number) => void; end: (done: number) => void } {
-  if (json) return { tick: () => {}, end: () => {} };
-  const tty = process.stderr.isTTY === true;
-  const step = Math.max(1, Math.floor(total / 10));
-  let nextMark = step;
-  let lastDraw = 0;
-  if (!tty) process.stdout.write(`Benchmarking ${host} (be patient)\n`);
-  return {
-    tick(done) {
-      if (tty) {
-        const t = Date.now();
-        if (t - lastDraw < 100 && done < total) return;
-        lastDraw = t;
-        const width = 40;
-        const filled = Math.min(width, Math.round((done / total) * width));
-        process.stderr.write(`\r[${'#'.repeat(filled)}${' '.repeat(width - filled)}] ${done}/${total}`);
-      } else if (total > 150 && done >= nextMark) {
-        process.stdout.write(`Completed ${nextMark} requests\n`);
-        nextMark += step;
-      }
-    },
-    end(done) {
-      if (tty) process.stderr.write('\n');
-      else process.stdout.write(`Finished ${done} requests\n`);
-    },
+/** The request's header lines (ab's set: Host, User-Agent, Accept, -H, -C, -A, -P) as an object. */
+function headersOf(request: Buffer): Record<string, string> {
+  const head = request.subarray(0, request.indexOf('\r\n\r\n')).toString('latin1').split('\r\n').slice(1);
+  const headers: Record<string, string> = {};
+  for (const line of head) {
+    const colon = line.indexOf(':');
+    if (colon > 0) headers[line.slice(0, colon).toLowerCase()] = line.slice(colon + 1).trim();
+  }
+  return headers;
+}
+
+/** `cosocket ab --stream`: N streams, each followed to its end. */
+async function streams(settings: AbSettings, out: (text: string) => void): Promise<number> {
+  for (const flag of settings.given)
+    if (!STREAM_OPTIONS.has(flag)) {
+      process.stderr.write(`cosocket ab: --stream does not take ${flag.length === 1 ? '-' : '--'}${flag}\n`);
+      return 2;
+    }
+  out(`This is cosocket ab ${VERSION}: streams\n\nBenchmarking ${settings.hostname} (be patient)...`);
+  const url = new URL(
+    `${settings.secure ? 'https' : 'http'}://${settings.hostname.includes(':') ? `[${settings.hostname}]` : settings.hostname}:${settings.port}${settings.target}`,
+  );
+  const result = await runStreams({
+    url,
+    streams: settings.requests,
+    concurrency: settings.concurrency,
+    timeLimit: settings.timeLimit,
+    idleTimeout: settings.timeout,
+    headers: headersOf(settings.request),
+  });
+  if (result.connectError !== null) {
+    const fatal = receiveErrorOf(result.connectError);
+    process.stderr.write(`${fatal.line}\n`);
+    return fatal.exitCode;
+  }
+  out('..done\n');
+  const run = {
+    hostname: settings.hostname,
+    port: settings.port,
+    path: settings.target,
+    concurrency: settings.concurrency,
   };
+  if (settings.json) process.stdout.write(`${JSON.stringify(summarizeStreams(run, result), null, 2)}\n`);
+  else process.stdout.write(formatStreamReport(run, result));
+  return 0;
 }

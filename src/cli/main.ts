@@ -1,10 +1,6 @@
 import { CosocketError } from '../errors/index.js';
 import { VERSION } from '../version.js';
 import { UsageError } from './flags.js';
-import { ab } from './ab.js';
-import { demoSend } from './demo-send.js';
-import { serve } from './serve.js';
-import { signalServer } from './signal-command.js';
 
 const HELP = `Usage: cosocket <command> [options]
 
@@ -25,14 +21,19 @@ Options:
 
 type Command = (argv: readonly string[]) => Promise<number>;
 
+// Each command loads its own modules: `cosocket ab` starts without fastify, ioredis or the server.
+const signal = (name: 'reload' | 'stop' | 'quit' | 'reopen'): Command => {
+  return async (argv) => (await import('./signal-command.js')).signalServer(name, argv);
+};
+
 const COMMANDS: Readonly<Record<string, Command>> = {
-  serve,
-  reload: (argv) => signalServer('reload', argv),
-  stop: (argv) => signalServer('stop', argv),
-  quit: (argv) => signalServer('quit', argv),
-  reopen: (argv) => signalServer('reopen', argv),
-  ab,
-  'demo-send': demoSend,
+  serve: async (argv) => (await import('./serve.js')).serve(argv),
+  reload: signal('reload'),
+  stop: signal('stop'),
+  quit: signal('quit'),
+  reopen: signal('reopen'),
+  ab: async (argv) => (await import('./ab.js')).ab(argv),
+  'demo-send': async (argv) => (await import('./demo-send.js')).demoSend(argv),
   help: async () => {
     process.stdout.write(HELP);
     return 0;

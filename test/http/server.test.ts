@@ -86,7 +86,7 @@ describe('cosocket serve: /test routes', () => {
     assert.match(missing.stdout, /^Non-2xx responses:\s+20$/m);
     const bad = await runCli(['ab', '-n', '1', '-c', '5', `${base}/test`]);
     assert.equal(bad.code, 2);
-    assert.match(bad.stderr, /concurrency level \(-c\) greater than the number of requests/);
+    assert.match(bad.stderr, /Cannot use concurrency level greater than total number of requests/);
   });
 
   it('config file: its settings apply, flags win, unknown keys are refused by name', async () => {
