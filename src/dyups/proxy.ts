@@ -180,28 +180,25 @@ export function buildProxyServer(
   const pickLog = (group: string, line: string): void => upstreamErrorLog(`upstream '${group}'`, line);
 
   /**
-   * The group a request goes to: the one its Host names, or the group a `split` line of that one sends it
-   * to (a canary; one hop, never further; a split to a group that does not exist is not taken).
+   * The group a `split` line of the group asked for sends this request to (a canary; one hop, never further), or
+   * null: none matched, or the group it names does not exist (yet).
    */
-  function routed(
-    asked: string,
-    request: FrontExchange['request'],
-  ): { name: string; group: UpstreamGroup | undefined; balancer: GroupBalancer | undefined } {
-    const group = table.get(asked);
-    const balancer = balancers.get(asked);
-    if (balancer === undefined || !balancer.special || group?.splits === undefined)
-      return { name: asked, group, balancer };
-    const to = splitTarget(group.splits, balancer.splitShares, request);
-    const target = to === null ? undefined : table.get(to);
-    const targetBalancer = to === null ? undefined : balancers.get(to);
-    if (target === undefined || targetBalancer === undefined) return { name: asked, group, balancer };
-    return { name: to!, group: target, balancer: targetBalancer };
+  function splitTo(balancer: GroupBalancer, request: FrontExchange['request']): string | null {
+    const splits = balancer.group.splits;
+    if (splits === undefined) return null;
+    const to = splitTarget(splits, balancer.splitShares, request);
+    return to !== null && table.get(to) !== undefined && balancers.get(to) !== undefined ? to : null;
   }
 
   function* proxy(ctx: FrontExchange): Operation<unknown> {
     const request = ctx.request;
     const absolute = absoluteTarget(request.url);
-    const { name, group, balancer } = routed(absolute !== null ? absolute.host : hostOf(request), request);
+    const asked = absolute !== null ? absolute.host : hostOf(request);
+    const askedBalancer = balancers.get(asked);
+    const splitGroup = askedBalancer?.special === true ? splitTo(askedBalancer, request) : null;
+    const name = splitGroup ?? asked;
+    const group = table.get(name);
+    const balancer = splitGroup === null ? askedBalancer : balancers.get(splitGroup);
     const record =
       observer === undefined ? null : { group: group === undefined ? '' : name, tries: [] as UpstreamTry[] };
     if (record !== null) records.set(ctx, record);

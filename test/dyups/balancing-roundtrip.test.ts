@@ -136,6 +136,21 @@ describe('dyups balancing lines round-trip', () => {
         assert.equal(refused.status, 400);
         assert.match(await refused.text(), /unknown balancer 'nosuch'/);
         assert.equal(await red.admin.hexists('bal:groups', 'bad.local'), 0);
+
+        // a group written by an instance that knows a balancer this one does not: skipped with its reason
+        await red.admin.hset('other:groups', 'picked.local', 'balancer elsewhere; server 10.0.0.1:80;');
+        await red.admin.hset('other:groups', 'plain.local', 'server 10.0.0.1:80;');
+        await red.admin.set('other:version', '2');
+        const reports: string[] = [];
+        const three = new UpstreamTable({ stateFile: null });
+        const syncThree = new RedisSync(three, { url: red.url, prefix: 'other', report: (m) => reports.push(m) });
+        await syncThree.start();
+        await syncThree.close();
+        assert.deepEqual(
+          three.all().map((g) => g.name),
+          ['plain.local'],
+        );
+        assert.match(reports.join('\n'), /group 'picked\.local' from Redis skipped: .*unknown balancer 'elsewhere'/);
       } finally {
         await admin.close();
         await syncOne.close();

@@ -11,6 +11,7 @@ import { UpstreamTable } from '../../src/dyups/table.js';
 import { startTestRedis } from '../helpers/redis.js';
 import type { TestRedis } from '../helpers/redis.js';
 import { waitFor } from '../helpers/net.js';
+import { deadPort } from '../helpers/tcp-server.js';
 
 /** A loopback upstream that answers its label after `delay` ms; `/hold` waits until released. */
 interface Upstream {
@@ -282,6 +283,30 @@ describe('dyups balancing beyond round robin (real upstreams on loopback)', () =
       assert.ok(await waitFor(() => finished === 'unwound', 5_000), 'the balancer was cancelled');
       await new Promise((r) => setTimeout(r, 50));
       assert.equal(upstreams[A]!.seen, before, 'the upstream never got it');
+    });
+
+    it('runs again for each retry, seeing what was tried', async () => {
+      const dead = await deadPort();
+      const seen: string[][] = [];
+      defineBalancer('first-dead', function* (ctx) {
+        seen.push([...ctx.tried]);
+        return ctx.tried.length === 0
+          ? `127.0.0.1:${dead}`
+          : ctx.peers.find((p) => p.available && p.address !== `127.0.0.1:${dead}`)!;
+      });
+      assert.equal(
+        table.update('retry.local', `balancer first-dead; server 127.0.0.1:${dead}; server ${addr(B)};`).message,
+        'success',
+      );
+      const reply = await send('retry.local');
+      assert.equal(reply.text, 'b');
+      assert.deepEqual(seen, [[], [`127.0.0.1:${dead}`]]);
+      // the dead server is now failed (max_fails=1): a pick of it is not taken, the built-in balancer decides
+      seen.length = 0;
+      assert.equal((await send('retry.local')).text, 'b');
+      assert.deepEqual(seen, [[]]);
+      assert.equal(balancers.get('retry.local')!.coroutineFallbacks, 1);
+      undefineBalancer('first-dead');
     });
 
     it('refuses a group naming an unknown balancer with a 400 naming it', () => {
