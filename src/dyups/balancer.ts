@@ -299,15 +299,9 @@ export class GroupBalancer {
   private leastTime(peers: Peer[], usable: (p: Peer) => boolean): Peer | null {
     const now = performance.now();
     let lowest = Infinity;
-    const scores = new Map<Peer, number>();
-    for (const peer of peers) {
-      if (!usable(peer)) continue;
-      const score = this.timeScore(peer, now);
-      scores.set(peer, score);
-      if (score < lowest) lowest = score;
-    }
+    for (const peer of peers) if (usable(peer)) lowest = Math.min(lowest, this.timeScore(peer, now));
     if (lowest === Infinity) return null;
-    return this.smoothRoundRobin(peers, (p) => scores.get(p) === lowest);
+    return this.smoothRoundRobin(peers, (p) => usable(p) && this.timeScore(p, now) === lowest);
   }
 
   /** APISIX's ewma: of two random servers, the one with the lower peak EWMA x (requests in flight + 1). */

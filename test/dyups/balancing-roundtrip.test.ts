@@ -14,7 +14,7 @@ import { UpstreamTable } from '../../src/dyups/table.js';
 import { startTestRedis } from '../helpers/redis.js';
 import type { TestRedis } from '../helpers/redis.js';
 import { waitFor } from '../helpers/net.js';
-import { startServer } from '../helpers/cli.js';
+import { runCli, startServer } from '../helpers/cli.js';
 import { deadPort } from '../helpers/tcp-server.js';
 
 /** One group body per balancer (and the other balancing lines), each as a user would write it. */
@@ -180,10 +180,21 @@ describe('dyups.balancers in the config', () => {
     );
     const adminPort = await deadPort();
     const proxyPort = await deadPort();
+    // the state file names the balancer: the primary must know it before it loads the file
     writeFileSync(
-      join(dir, 'config.json'),
-      JSON.stringify({ workers: 2, dyups: { adminPort, proxyPort, balancers: { header_pick: './pick.mjs' } } }),
+      join(dir, 'upstreams.conf'),
+      `upstream picked.local {\n    balancer header_pick;\n    server 127.0.0.1:${ports[0]};\n    server 127.0.0.1:${ports[1]};\n}\n`,
     );
+    const settings = (balancers: Record<string, string>): string =>
+      JSON.stringify({
+        workers: 2,
+        dyups: { adminPort, proxyPort, stateFile: join(dir, 'upstreams.conf'), balancers },
+      });
+    writeFileSync(join(dir, 'missing.json'), settings({ header_pick: './nowhere.mjs' }));
+    const missing = await runCli(['serve', '--port', '0', '--config', join(dir, 'missing.json')]);
+    assert.equal(missing.code, 2, missing.stderr);
+    assert.match(missing.stderr, /dyups\.balancers\.header_pick: cannot load .*nowhere\.mjs/);
+    writeFileSync(join(dir, 'config.json'), settings({ header_pick: './pick.mjs' }));
     const srv = await startServer(['--config', join(dir, 'config.json')]);
     const via = (pick: string): Promise<string> =>
       new Promise((resolve, reject) => {
@@ -206,16 +217,17 @@ describe('dyups.balancers in the config', () => {
     try {
       const post = (body: string): Promise<Response> =>
         fetch(`http://127.0.0.1:${adminPort}/upstream/picked.local`, { method: 'POST', body });
-      const unknown = await post(`balancer other; server 127.0.0.1:${ports[0]};`);
-      assert.equal(unknown.status, 400);
-      assert.match(await unknown.text(), /unknown balancer 'other' \(defined: header_pick\)/);
-      const ok = await post(`balancer header_pick; server 127.0.0.1:${ports[0]}; server 127.0.0.1:${ports[1]};`);
-      assert.equal(await ok.text(), 'success');
       // new connections land on both workers: each must have loaded the module
       for (let i = 0; i < 20; i++) {
         assert.equal(await via('1'), 'two');
         assert.equal(await via('0'), 'one');
       }
+      const unknown = await post(`balancer other; server 127.0.0.1:${ports[0]};`);
+      assert.equal(unknown.status, 400);
+      assert.match(await unknown.text(), /unknown balancer 'other' \(defined: header_pick\)/);
+      const ok = await post(`balancer header_pick; server 127.0.0.1:${ports[1]}; server 127.0.0.1:${ports[0]};`);
+      assert.equal(await ok.text(), 'success');
+      for (let i = 0; i < 10; i++) assert.equal(await via('0'), 'two');
     } finally {
       await srv.stop();
       for (const s of servers) s.close();
