@@ -75,9 +75,9 @@ async function main(): Promise<void> {
       await startNginxFiles({ '/10b': '0123456789' }),
       await startNginxFiles({ '/10b': '0123456789' }),
     ];
-    procs.push(one!, two!);
-    const servers = `server 127.0.0.1:${one!.port}; server 127.0.0.1:${two!.port}; keepalive 64;`;
-    const proxy = await startDyupsServer(one!.port, {
+    procs.push(one, two);
+    const servers = `server 127.0.0.1:${one.port}; server 127.0.0.1:${two.port}; keepalive 64;`;
+    const proxy = await startDyupsServer(one.port, {
       dyups: { balancers: { noyield: join(dir, 'noyield.mjs'), redisget: join(dir, 'redisget.mjs') } },
     });
     procs.push(proxy);
@@ -86,13 +86,13 @@ async function main(): Promise<void> {
       await postUpstream(proxy.adminPort, hostOf(i), `${group.lines} ${servers}`);
     const { Redis } = await import('ioredis');
     const admin = new Redis(redis.url);
-    await admin.set('route:bench', `127.0.0.1:${two!.port}`);
+    await admin.set('route:bench', `127.0.0.1:${two.port}`);
     admin.disconnect();
 
     const headersOf = (i: number): Record<string, string> => {
       const headers: Record<string, string> = { host: hostOf(i), 'x-user': 'bench' };
       if (GROUPS[i]!.id === 'sticky cookie (cookie sent)')
-        headers.cookie = `srv=${createHash('md5').update(`127.0.0.1:${two!.port}`).digest('hex')}`;
+        headers.cookie = `srv=${createHash('md5').update(`127.0.0.1:${two.port}`).digest('hex')}`;
       return headers;
     };
     const watch = new Map([['proxy', workerPid(proxy)]]);
