@@ -7,7 +7,7 @@
  * share of ab and of the proxy. Two coroutine balancers from modules named in the
  * config: one that picks without yielding, one that does a Redis GET per request (a private redis-server).
  *
- *   npm run build && flock /tmp/bench.lock node dist/bench/dyups/balancers.js   # env BENCH_SECONDS, ROUNDS
+ *   npm run build && flock /tmp/bench.lock node dist/bench/dyups/balancers.js   # env BENCH_SECONDS, ROUNDS, ONLY
  */
 import { createHash } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -29,7 +29,7 @@ const ROUNDS = envInt('ROUNDS', 5);
 const CONCURRENCY = envInt('CONCURRENCY', 50);
 
 /** Each group: its name (the Host) and its balancing lines. */
-const GROUPS: ReadonlyArray<{ id: string; lines: string }> = [
+const ALL_GROUPS: ReadonlyArray<{ id: string; lines: string }> = [
   { id: 'swrr', lines: '' },
   { id: 'least_conn', lines: 'least_conn;' },
   { id: 'random', lines: 'random;' },
@@ -42,6 +42,10 @@ const GROUPS: ReadonlyArray<{ id: string; lines: string }> = [
   { id: 'coroutine, no yield', lines: 'balancer noyield;' },
   { id: 'coroutine, a Redis GET', lines: 'balancer redisget; balancer_timeout 1s;' },
 ];
+
+/** ONLY=coroutine,ewma: SWRR and the balancers whose name has one of these words (all by default). */
+const ONLY = (process.env.ONLY ?? '').split(',').filter((word) => word !== '');
+const GROUPS = ALL_GROUPS.filter((group, i) => i === 0 || ONLY.length === 0 || ONLY.some((w) => group.id.includes(w)));
 
 interface Run {
   rps: number;
