@@ -93,7 +93,7 @@ export class Peer implements ServerTunnels {
 /** The share of a new sample in a response time average (least_time's moving average). */
 const SAMPLE_SHARE = 0.3;
 
-/** A moving average with a new sample; `peak`: a sample above it is taken whole (APISIX's peak EWMA). */
+/** A moving average with a new sample; `peak`: a sample above it is taken whole (Finagle's peak EWMA, behind APISIX's ewma). */
 function blend(average: number, sample: number, peak: boolean): number {
   if (average === 0 || (peak && sample > average)) return sample;
   return average + (sample - average) * SAMPLE_SHARE;
