@@ -7,6 +7,8 @@ import { Scheduler } from '../runtime/scheduler.js';
 import { DyupsSyncError, startDyups } from '../dyups/listeners.js';
 import type { DyupsListeners } from '../dyups/listeners.js';
 import { StateFileError, loadState } from '../dyups/state-file.js';
+import { loadBalancerModules } from '../dyups/balancer-modules.js';
+import { InvalidArgumentError } from '../errors/index.js';
 import { StateFileClaimError, claimStateFile } from '../dyups/state-file-owner.js';
 import type { StateFileClaim } from '../dyups/state-file-owner.js';
 import { PrimarySync } from '../dyups/cluster-sync.js';
@@ -71,6 +73,8 @@ const PRIMARY_SETTINGS: ReadonlyArray<[string, (c: ServerConfig) => unknown]> = 
   ['dyups.trylock', (c) => c.dyups.trylock],
   ['dyups.stateFile', (c) => c.dyups.stateFile],
   ['dyups.sync', (c) => c.dyups.sync],
+  // the primary validates groups against the balancers it loaded at start
+  ['dyups.balancers', (c) => c.dyups.balancers],
   ['tls.admin', (c) => c.tls.admin],
   // on or off: the primary keeps a table only when dyups is on
   ['dyups.proxyPort', (c) => c.dyups.adminPort !== 0 || c.dyups.proxyPort !== 0],
@@ -113,11 +117,13 @@ export async function runPrimary(options: PrimaryOptions): Promise<number> {
     const stateFile = start.dyups.stateFile;
     let table: UpstreamTable;
     try {
+      // the primary validates every change: it knows the coroutine balancers before the state file names them
+      await loadBalancerModules(start.dyups.balancers);
       claim = stateFile === null ? null : claimStateFile(stateFile);
       table = new UpstreamTable({ stateFile: claim?.path ?? null }, claim === null ? [] : loadState(claim.path));
     } catch (err) {
       claim?.release();
-      if (err instanceof StateFileError || err instanceof StateFileClaimError) {
+      if (err instanceof StateFileError || err instanceof StateFileClaimError || err instanceof InvalidArgumentError) {
         process.stderr.write(`cosocket: ${err.message}\n`);
         return 2;
       }

@@ -3,7 +3,7 @@ import { Redis } from 'ioredis';
 import { configure as configureRedis } from '../../adapters/redis/index.js';
 import { SERVER_SCHEMA, redactUrl, resolveSettings, settingNames } from '../config/server-config.js';
 import type { ServerConfig, SettingName } from '../config/server-config.js';
-import { CancelReason } from '../errors/index.js';
+import { CancelReason, InvalidArgumentError } from '../errors/index.js';
 import { buildApp } from '../server/app.js';
 import { pools } from '../pool/registry.js';
 import { RedisServerNotFoundError, startEmbeddedRedis } from '../server/embedded-redis.js';
@@ -246,7 +246,12 @@ async function serveInWorker(
       process.stderr.write(`cosocket serve: ${failure}\n`);
       return 2;
     }
-    if (err instanceof StateFileError || err instanceof StateFileClaimError || err instanceof DyupsSyncError) {
+    if (
+      err instanceof StateFileError ||
+      err instanceof StateFileClaimError ||
+      err instanceof DyupsSyncError ||
+      err instanceof InvalidArgumentError // a dyups.balancers module that cannot be loaded
+    ) {
       process.stderr.write(`cosocket: ${(err as Error).message}\n`);
       return 2;
     }

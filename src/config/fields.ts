@@ -140,3 +140,20 @@ export function processCount(defaultValue: number, max: number, auto: () => numb
     );
   });
 }
+
+/** A name → module map (`dyups.balancers`): names of letters, digits, _ . -, each module a path. */
+export function moduleMap(): Field<Readonly<Record<string, string>>> {
+  return new Field<Readonly<Record<string, string>>>({}, (input, what) => {
+    if (input === null || typeof input !== 'object' || Array.isArray(input))
+      return fail(`${what} must be an object of name: "./module.js", got ${JSON.stringify(input)}`);
+    const out: Record<string, string> = {};
+    for (const [name, path] of Object.entries(input)) {
+      if (!/^[A-Za-z_][A-Za-z0-9_.-]{0,63}$/.test(name))
+        fail(`${what}: '${name}' is not a name (a letter or _, then letters, digits, _ . -)`);
+      if (typeof path !== 'string' || path === '')
+        fail(`${what}.${name} must be the path of a module, got ${JSON.stringify(path)}`);
+      out[name] = path;
+    }
+    return out;
+  });
+}

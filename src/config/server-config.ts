@@ -1,10 +1,23 @@
 import { availableParallelism } from 'node:os';
+import { dirname, resolve } from 'node:path';
 import { InvalidArgumentError } from '../errors/index.js';
 import { checkDirectory, checkHost, checkLocation, checkRedisUrl, checkSuffix } from './checks.js';
 import { loadConfigFile } from './config-file.js';
 import { checkEndpoint } from '../tracing/endpoint.js';
 import { withEnvironmentEndpoint } from '../tracing/index.js';
-import { buffers, choice, duration, int, onOff, optionalText, processCount, ratio, size, text } from './fields.js';
+import {
+  buffers,
+  choice,
+  duration,
+  int,
+  moduleMap,
+  onOff,
+  optionalText,
+  processCount,
+  ratio,
+  size,
+  text,
+} from './fields.js';
 import { listenerTlsSection, loadListenerTls } from './listener-tls.js';
 import { Field, build, fieldsOf, readEnv, readFlags, readObject } from './schema.js';
 import type { ConfigOf, Layer } from './schema.js';
@@ -158,6 +171,8 @@ export const SERVER_SCHEMA = {
     tempFileWriteSize: size(16 * 1024, 1),
     /** null: the system temp directory */
     tempPath: optionalText(checkDirectory),
+    /** coroutine balancers by name, each a module (relative to the config file) whose default export picks */
+    balancers: moduleMap(),
   },
   /** nginx's access_log: a line per request in `format` (log_format variables); off while path is null. */
   accessLog: {
@@ -257,9 +272,12 @@ export async function resolveSettings(sources: ConfigSources): Promise<ResolvedC
     named.push({ layer: readEnv(SERVER_SCHEMA, sources.env), name: (path) => fields.get(path)!.env! });
   if (sources.flags !== undefined)
     named.push({ layer: readFlags(SERVER_SCHEMA, sources.flags), name: (path) => `--${fields.get(path)!.flag!}` });
-  const config = build(
-    SERVER_SCHEMA,
-    named.map(({ layer }) => layer),
+  const config = withBalancerPaths(
+    build(
+      SERVER_SCHEMA,
+      named.map(({ layer }) => layer),
+    ),
+    sources.file,
   );
   const nameOf: SettingName = (path) => {
     const given = named.findLast(({ layer }) => layer.has(path));
@@ -273,6 +291,15 @@ export async function resolveSettings(sources: ConfigSources): Promise<ResolvedC
   const resolved = tracing === config.tracing ? config : Object.freeze({ ...config, tracing: Object.freeze(tracing) });
   checkTogether(resolved, nameOf);
   return { config: resolved, nameOf };
+}
+
+/** dyups.balancers' module paths made absolute: relative ones are the config file's (else the directory's we run in). */
+function withBalancerPaths(config: ServerConfig, file: string | undefined): ServerConfig {
+  const modules = Object.entries(config.dyups.balancers);
+  if (modules.length === 0) return config;
+  const base = file === undefined ? process.cwd() : dirname(resolve(file));
+  const balancers = Object.freeze(Object.fromEntries(modules.map(([name, path]) => [name, resolve(base, path)])));
+  return Object.freeze({ ...config, dyups: Object.freeze({ ...config.dyups, balancers }) });
 }
 
 const ANY_ADDRESS = new Set(['0.0.0.0', '::', '']);

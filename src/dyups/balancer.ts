@@ -1,6 +1,7 @@
 import type { ServerTunnels } from './upgrade.js';
-import { RING_POINTS_PER_WEIGHT } from './upstream.js';
-import type { UpstreamGroup, UpstreamServer } from './upstream.js';
+import { DEFAULT_DECAY, RING_POINTS_PER_WEIGHT } from './upstream.js';
+import { createHash } from 'node:crypto';
+import type { TimeMeasure, UpstreamGroup, UpstreamServer } from './upstream.js';
 
 /** What a balancer knows of one server: its settings and its live state (kept across updates). */
 export class Peer implements ServerTunnels {
@@ -22,8 +23,37 @@ export class Peer implements ServerTunnels {
   openTunnels = 0;
   /** tunnels opened through it since it joined its group */
   tunnels = 0;
+  /** the response time averages, ms, as of `timedAt` (they fade towards 0 while nothing is measured) */
+  headerTime = 0;
+  lastByteTime = 0;
+  timedAt = 0;
+  /** the sum of the start times (ms) of the timed requests in flight (least_time inflight: their mean age) */
+  timedStarts = 0;
+  timedActive = 0;
+  private cookieValue: string | null = null;
 
   constructor(public server: UpstreamServer) {}
+
+  /** What `sticky cookie` stores for this server: a digest of its address (as NGINX Plus, never the address). */
+  get stickyId(): string {
+    return (this.cookieValue ??= createHash('md5').update(this.server.address).digest('hex'));
+  }
+
+  /** A response time average as of `now`: it fades with e^(-age/decay), so an unused server gets tried again. */
+  timeNow(measure: TimeMeasure, now: number, decay: number): number {
+    const value = measure === 'header' ? this.headerTime : this.lastByteTime;
+    if (value === 0) return 0;
+    const age = now - this.timedAt;
+    return age <= 0 ? value : value * Math.exp(-age / decay);
+  }
+
+  /** A timed try ended: its head after `headerMs`, its last byte after `lastByteMs` (null: it failed before). */
+  timed(headerMs: number | null, lastByteMs: number | null, now: number, decay: number, peak: boolean): void {
+    const fade = now - this.timedAt <= 0 ? 1 : Math.exp(-(now - this.timedAt) / decay);
+    if (headerMs !== null) this.headerTime = blend(this.headerTime * fade, headerMs, peak);
+    if (lastByteMs !== null) this.lastByteTime = blend(this.lastByteTime * fade, lastByteMs, peak);
+    this.timedAt = now;
+  }
 
   get address(): string {
     return this.server.address;
@@ -58,6 +88,15 @@ export class Peer implements ServerTunnels {
   succeeded(): void {
     this.fails = 0;
   }
+}
+
+/** The share of a new sample in a response time average (least_time's moving average). */
+const SAMPLE_SHARE = 0.3;
+
+/** A moving average with a new sample; `peak`: a sample above it is taken whole (Finagle's peak EWMA, behind APISIX's ewma). */
+function blend(average: number, sample: number, peak: boolean): number {
+  if (average === 0 || (peak && sample > average)) return sample;
+  return average + (sample - average) * SAMPLE_SHARE;
 }
 
 /** The request facts balancers use. */
@@ -98,6 +137,24 @@ export class GroupBalancer {
   readonly primaries: Peer[];
   readonly backups: Peer[];
   private ring: Ring | null = null;
+  /** the proxy times each try (for least_time, ewma, random two least_time, a coroutine balancer) */
+  readonly timesTries: boolean;
+  /** what response time decides, and how fast an average fades (ms) */
+  private readonly measure: TimeMeasure;
+  readonly decay: number;
+  /** averages take a slower sample whole (ewma) */
+  readonly peak: boolean;
+  /** least_time inflight: a server's requests still in flight count at their age */
+  private readonly inflight: boolean;
+  /** sticky, split or a coroutine balancer: the proxy looks at more than the built-in pick */
+  readonly special: boolean;
+  /** split N%: the share accumulated towards the next request sent away, per split line */
+  readonly splitShares: number[];
+  /** coroutine balancer runs, and those whose pick was not taken (timeout, error, an unusable answer) */
+  coroutineRuns = 0;
+  coroutineFallbacks = 0;
+  /** when a fallback was last logged (at most one line a second per group) */
+  fallbackLoggedAt = -Infinity;
 
   constructor(
     readonly group: UpstreamGroup,
@@ -105,7 +162,59 @@ export class GroupBalancer {
   ) {
     this.primaries = peers.filter((p) => !p.server.backup);
     this.backups = peers.filter((p) => p.server.backup);
-    if (group.balancer.kind === 'hash' && group.balancer.consistent) this.ring = buildRing(this.primaries);
+    const b = group.balancer;
+    if (b.kind === 'hash' && b.consistent) this.ring = buildRing(this.primaries);
+    this.timesTries =
+      b.kind === 'least_time' ||
+      b.kind === 'ewma' ||
+      (b.kind === 'random' && b.two !== null && b.two !== 'least_conn') ||
+      group.coroutine !== undefined;
+    this.measure =
+      (b.kind === 'least_time' && b.measure === 'last_byte') ||
+      (b.kind === 'random' && b.two === 'least_time=last_byte')
+        ? 'last_byte'
+        : 'header';
+    this.decay = b.kind === 'least_time' || b.kind === 'ewma' ? b.decay : DEFAULT_DECAY;
+    this.peak = b.kind === 'ewma';
+    this.inflight = b.kind === 'least_time' && b.inflight;
+    this.special = group.sticky !== undefined || group.splits !== undefined || group.coroutine !== undefined;
+    this.splitShares = (group.splits ?? []).map(() => 0);
+  }
+
+  /** Every peer, primaries then backups. */
+  get peers(): Peer[] {
+    return [...this.primaries, ...this.backups];
+  }
+
+  /** Whether `peer` may take this request: available, not tried, below max_conns. */
+  usable(peer: Peer, tried: ReadonlySet<Peer>, now = Date.now()): boolean {
+    return (
+      !tried.has(peer) &&
+      this.available(peer, now) &&
+      (peer.server.maxConns === 0 || peer.active < peer.server.maxConns)
+    );
+  }
+
+  /** A timed try to `peer` starts (when `timesTries`); returns its start, for `endTimed`. */
+  startTimed(peer: Peer): number {
+    const start = performance.now();
+    peer.timedStarts += start;
+    peer.timedActive++;
+    return start;
+  }
+
+  /** A timed try ended: `headAt`, `endAt` from performance.now() (null: not reached). */
+  endTimed(peer: Peer, start: number, headAt: number | null, endAt: number | null): void {
+    peer.timedStarts -= start;
+    peer.timedActive--;
+    if (headAt === null && endAt === null) return;
+    peer.timed(
+      headAt === null ? null : headAt - start,
+      endAt === null ? null : endAt - start,
+      performance.now(),
+      this.decay,
+      this.peak,
+    );
   }
 
   /** Whether a peer of this group may take requests now (a group's only server is never out for failures). */
@@ -129,6 +238,9 @@ export class GroupBalancer {
       !tried.has(p) && this.available(p, now) && (p.server.maxConns === 0 || p.active < p.server.maxConns);
     const method = backups ? 'round_robin' : this.group.balancer.kind;
     if (method === 'least_conn') return this.leastConn(peers, usable);
+    if (method === 'random') return this.random(peers, usable);
+    if (method === 'least_time') return this.leastTime(peers, usable);
+    if (method === 'ewma') return this.ewma(peers, usable);
     if (method === 'ip_hash')
       return this.byHash(peers, ipHashKey(input.clientIp), usable) ?? this.smoothRoundRobin(peers, usable);
     if (method === 'hash') {
@@ -158,6 +270,49 @@ export class GroupBalancer {
     for (const peer of peers) if (usable(peer)) fewest = Math.min(fewest, peer.active / peer.server.weight);
     if (fewest === Infinity) return null;
     return this.smoothRoundRobin(peers, (p) => usable(p) && p.active / p.server.weight === fewest);
+  }
+
+  /** nginx's random: a weighted random pick; with `two`, the better of two (fewer requests, or less time). */
+  private random(peers: Peer[], usable: (p: Peer) => boolean): Peer | null {
+    const first = weightedRandom(peers, usable, null);
+    const b = this.group.balancer;
+    if (first === null || b.kind !== 'random' || b.two === null) return first;
+    const second = weightedRandom(peers, usable, first);
+    if (second === null) return first;
+    if (b.two === 'least_conn')
+      return second.active / second.server.weight < first.active / first.server.weight ? second : first;
+    const now = performance.now();
+    return this.timeScore(second, now) < this.timeScore(first, now) ? second : first;
+  }
+
+  /**
+   * least_time's score: (requests in flight + 1) x the average time, per weight unit; with inflight, the
+   * mean age of the requests in flight when it is longer than the average.
+   */
+  private timeScore(peer: Peer, now: number): number {
+    let time = peer.timeNow(this.measure, now, this.decay);
+    if (this.inflight && peer.timedActive > 0) time = Math.max(time, now - peer.timedStarts / peer.timedActive);
+    return ((peer.active + 1) * (time + 0.01)) / peer.server.weight;
+  }
+
+  /** NGINX Plus' least_time: the lowest score; among equals, smooth weighted round robin. */
+  private leastTime(peers: Peer[], usable: (p: Peer) => boolean): Peer | null {
+    const now = performance.now();
+    let lowest = Infinity;
+    for (const peer of peers) if (usable(peer)) lowest = Math.min(lowest, this.timeScore(peer, now));
+    if (lowest === Infinity) return null;
+    return this.smoothRoundRobin(peers, (p) => usable(p) && this.timeScore(p, now) === lowest);
+  }
+
+  /** APISIX's ewma: of two random servers, the one with the lower peak EWMA x (requests in flight + 1). */
+  private ewma(peers: Peer[], usable: (p: Peer) => boolean): Peer | null {
+    const first = uniformRandom(peers, usable, null);
+    if (first === null) return null;
+    const second = uniformRandom(peers, usable, first);
+    if (second === null) return first;
+    const now = performance.now();
+    const cost = (p: Peer): number => (p.timeNow('header', now, this.decay) + 0.01) * (p.active + 1);
+    return cost(second) < cost(first) ? second : first;
   }
 
   /** nginx's ip_hash / plain hash: a hash picks a weighted slot; an unavailable one is rehashed up to 20 times. */
@@ -196,6 +351,33 @@ export class GroupBalancer {
     }
     return null;
   }
+}
+
+/** A random usable peer other than `not`, each as likely as its weight. */
+function weightedRandom(peers: Peer[], usable: (p: Peer) => boolean, not: Peer | null): Peer | null {
+  let total = 0;
+  for (const peer of peers) if (peer !== not && usable(peer)) total += peer.server.weight;
+  if (total === 0) return null;
+  let at = Math.random() * total;
+  for (const peer of peers) {
+    if (peer === not || !usable(peer)) continue;
+    at -= peer.server.weight;
+    if (at < 0) return peer;
+  }
+  return null;
+}
+
+/** A random usable peer other than `not`, all equally likely. */
+function uniformRandom(peers: Peer[], usable: (p: Peer) => boolean, not: Peer | null): Peer | null {
+  let count = 0;
+  for (const peer of peers) if (peer !== not && usable(peer)) count++;
+  if (count === 0) return null;
+  let at = Math.floor(Math.random() * count);
+  for (const peer of peers) {
+    if (peer === not || !usable(peer)) continue;
+    if (at-- === 0) return peer;
+  }
+  return null;
 }
 
 /** A ketama ring: point hashes in ascending order, and the index (into the primaries) of each point's peer. */
@@ -289,6 +471,15 @@ export class Balancers {
         check: peer.checkedHealthy === null ? null : peer.checkedHealthy ? 'up' : 'down',
         openTunnels: peer.openTunnels,
         tunnels: peer.tunnels,
+        ...(balancer.timesTries
+          ? {
+              headerTime: round(peer.timeNow('header', performance.now(), balancer.decay)),
+              lastByteTime: round(peer.timeNow('last_byte', performance.now(), balancer.decay)),
+            }
+          : {}),
+        ...(balancer.group.coroutine === undefined
+          ? {}
+          : { balancerRuns: balancer.coroutineRuns, balancerFallbacks: balancer.coroutineFallbacks }),
       });
     }
     return out;
@@ -329,4 +520,14 @@ export interface ServerHealth extends ServerTunnels {
   failures: number;
   fails: number;
   check: 'up' | 'down' | null;
+  /** the response time averages (ms) of a group whose balancer times tries (least_time, ewma, ...) */
+  headerTime?: number;
+  lastByteTime?: number;
+  /** a coroutine balancer's runs and fallbacks in its group (the same on each server of the group) */
+  balancerRuns?: number;
+  balancerFallbacks?: number;
+}
+
+function round(ms: number): number {
+  return Math.round(ms * 100) / 100;
 }

@@ -106,6 +106,11 @@ export class PrimarySync {
           sum.failures += h.failures;
           sum.fails = Math.max(sum.fails, h.fails);
           sum.available &&= h.available;
+          if (h.headerTime !== undefined) sum.headerTime = Math.max(sum.headerTime ?? 0, h.headerTime);
+          if (h.lastByteTime !== undefined) sum.lastByteTime = Math.max(sum.lastByteTime ?? 0, h.lastByteTime);
+          if (h.balancerRuns !== undefined) sum.balancerRuns = (sum.balancerRuns ?? 0) + h.balancerRuns;
+          if (h.balancerFallbacks !== undefined)
+            sum.balancerFallbacks = (sum.balancerFallbacks ?? 0) + h.balancerFallbacks;
           if (h.check === 'down' || sum.check === null) sum.check = h.check;
         }
       }

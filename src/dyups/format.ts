@@ -2,7 +2,8 @@ import { CHECK_DEFAULTS, SSL_DEFAULTS } from './upstream.js';
 import { proxyDirectiveLines } from './proxy-settings.js';
 import { groupTunnelsOf } from './balancer.js';
 import type { ServerHealth } from './balancer.js';
-import type { UpstreamGroup, UpstreamServer, UpstreamSsl } from './upstream.js';
+import { DEFAULT_BALANCER_TIMEOUT, DEFAULT_DECAY } from './upstream.js';
+import type { Balancer, UpstreamGroup, UpstreamServer, UpstreamSsl } from './upstream.js';
 
 /** GET /list: one name per line, in name order (the same on every worker). */
 export function formatList(groups: Iterable<UpstreamGroup>): string {
@@ -15,7 +16,46 @@ export function formatList(groups: Iterable<UpstreamGroup>): string {
 
 /** One server as dyups' /detail prints it; fail_timeout in seconds without a unit. */
 export function formatDetailServer(server: UpstreamServer): string {
-  return `server ${server.address} weight=${server.weight} max_conns=${server.maxConns} max_fails=${server.maxFails} fail_timeout=${server.failTimeout} backup=${server.backup ? 1 : 0} down=${server.down ? 1 : 0}`;
+  return `server ${server.address} weight=${server.weight} max_conns=${server.maxConns} max_fails=${server.maxFails} fail_timeout=${server.failTimeout} backup=${server.backup ? 1 : 0} down=${server.down ? 1 : 0}${server.route === undefined ? '' : ` route=${server.route}`}`;
+}
+
+/** The line of a balancing method beyond nginx's open-source set; null for those (dyups' /detail shows none). */
+function extendedMethodLine(b: Balancer): string | null {
+  const decay = (ms: number): string => (ms === DEFAULT_DECAY ? '' : ` decay=${ms}ms`);
+  if (b.kind === 'random') return `random${b.two === null ? '' : ` two ${b.two}`}`;
+  if (b.kind === 'least_time') return `least_time ${b.measure}${b.inflight ? ' inflight' : ''}${decay(b.decay)}`;
+  if (b.kind === 'ewma') return `ewma${decay(b.decay)}`;
+  return null;
+}
+
+/** The group's lines of balancing beyond nginx's open-source set: method, sticky, splits, coroutine balancer. */
+function balancingLines(group: UpstreamGroup): string[] {
+  const lines: string[] = [];
+  const method = extendedMethodLine(group.balancer);
+  if (method !== null) lines.push(method);
+  const sticky = group.sticky;
+  if (sticky?.kind === 'route') lines.push(`sticky route ${sticky.variables.map((v) => `$${v}`).join(' ')}`);
+  else if (sticky !== undefined) {
+    const params = [
+      sticky.expires === null ? '' : sticky.expires === 'max' ? 'expires=max' : `expires=${sticky.expires}s`,
+      sticky.domain === null ? '' : `domain=${sticky.domain}`,
+      sticky.path === null ? '' : `path=${sticky.path}`,
+      sticky.httponly ? 'httponly' : '',
+      sticky.secure ? 'secure' : '',
+    ].filter((p) => p !== '');
+    lines.push(`sticky cookie ${sticky.name}${params.length > 0 ? ` ${params.join(' ')}` : ''}`);
+  }
+  for (const split of group.splits ?? []) {
+    const match =
+      'percent' in split.match ? `${split.match.percent}%` : `$${split.match.variable}=${split.match.value}`;
+    lines.push(`split ${match} -> ${split.to}`);
+  }
+  const coroutine = group.coroutine;
+  if (coroutine !== undefined) {
+    lines.push(`balancer ${coroutine.name}`);
+    if (coroutine.timeout !== DEFAULT_BALANCER_TIMEOUT) lines.push(`balancer_timeout ${coroutine.timeout}ms`);
+  }
+  return lines;
 }
 
 /** A group's TLS in /detail, after its servers (groups without proxy_ssl keep dyups' exact format). */
@@ -33,9 +73,10 @@ export function formatDetail(groups: Iterable<UpstreamGroup>): string {
     .sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0))
     .map(
       (g) =>
-        `${g.name}\n${g.servers.map((s) => `${formatDetailServer(s)}\n`).join('')}${formatDetailSsl(g.ssl)}${proxyDirectiveLines(
-          g.proxy,
-        )
+        `${g.name}\n${g.servers.map((s) => `${formatDetailServer(s)}\n`).join('')}${formatDetailSsl(g.ssl)}${[
+          ...balancingLines(g),
+          ...proxyDirectiveLines(g.proxy),
+        ]
           .map((line) => `${line};\n`)
           .join('')}\n`,
     )
@@ -68,6 +109,7 @@ export function toNginx(group: UpstreamGroup): string {
   const b = group.balancer;
   if (b.kind === 'least_conn' || b.kind === 'ip_hash') lines.push(`${b.kind};`);
   else if (b.kind === 'hash') lines.push(`hash ${b.key}${b.consistent ? ' consistent' : ''};`);
+  for (const line of balancingLines(group)) lines.push(`${line};`);
   for (const s of group.servers) {
     const params = [
       s.weight !== 1 ? `weight=${s.weight}` : '',
@@ -77,6 +119,7 @@ export function toNginx(group: UpstreamGroup): string {
       s.backup ? 'backup' : '',
       s.down ? 'down' : '',
       s.drain ? 'drain' : '',
+      s.route !== undefined ? `route=${s.route}` : '',
     ].filter((p) => p !== '');
     lines.push(`server ${s.address}${params.length > 0 ? ` ${params.join(' ')}` : ''};`);
   }
@@ -104,6 +147,9 @@ export function toJson(group: UpstreamGroup, health?: Map<string, ServerHealth>)
     check: group.check,
     proxy: group.proxy,
     ssl: group.ssl ?? null,
+    ...(group.sticky === undefined ? {} : { sticky: group.sticky }),
+    ...(group.splits === undefined ? {} : { splits: group.splits }),
+    ...(group.coroutine === undefined ? {} : { coroutine: group.coroutine }),
     servers: group.servers.map((s) => {
       const live = health?.get(s.address);
       return live === undefined ? { ...s } : { ...s, health: live };

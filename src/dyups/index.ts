@@ -6,8 +6,18 @@ export { UpstreamTable } from './table.js';
 export type { Change, DyupsResult } from './table.js';
 export { UpstreamSyntaxError, parseUpstream } from './parse.js';
 export { toNginx } from './format.js';
-export type { UpstreamGroup, UpstreamServer, HealthCheck, Balancer as UpstreamBalancer } from './upstream.js';
+export type {
+  UpstreamGroup,
+  UpstreamServer,
+  HealthCheck,
+  Balancer as UpstreamBalancer,
+  Sticky,
+  TrafficSplit,
+} from './upstream.js';
 export { Balancers } from './balancer.js';
+export { defineBalancer, definedBalancerNames, undefineBalancer } from './balancer-registry.js';
+export type { BalancerContext, BalancerPeer, CoroutineBalancer } from './balancer-registry.js';
+export { loadBalancerModules } from './balancer-modules.js';
 export type { ServerHealth } from './balancer.js';
 export { HealthChecker } from './health-check.js';
 export { buildAdminApp } from './admin.js';

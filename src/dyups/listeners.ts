@@ -7,6 +7,7 @@ import { createScope } from '../runtime/scope.js';
 import type { Scope } from '../runtime/scope.js';
 import { buildAdminApp } from './admin.js';
 import { Balancers } from './balancer.js';
+import { loadBalancerModules } from './balancer-modules.js';
 import type { ServerHealth } from './balancer.js';
 import { HealthChecker } from './health-check.js';
 import { buildProxyServer } from './proxy.js';
@@ -102,6 +103,8 @@ async function listen(
 ): Promise<DyupsListeners> {
   const settings = config.dyups;
   const stateFile = settings.stateFile;
+  // every process that validates or balances groups knows the coroutine balancers before the state file names them
+  await loadBalancerModules(settings.balancers);
   // a worker's table is a replica of the primary's: no state file of its own; a cluster primary passes its own table
   const claim = hooks.table === undefined && role !== 'worker' && stateFile !== null ? claimStateFile(stateFile) : null;
   if (claim !== null) background.ensure(() => claim.release());

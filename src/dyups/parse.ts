@@ -4,6 +4,7 @@ import { UpstreamSyntaxError } from '../errors/index.js';
 import { groupKey } from './group-name.js';
 import { PROXY_DIRECTIVES, SINGLE_DIRECTIVES, defaultProxySettings } from './proxy-settings.js';
 import { SSL_DIRECTIVES, SslDirectives } from './parse-ssl.js';
+import { BALANCING_DIRECTIVES, BalancingDirectives, parseMethod } from './parse-balancing.js';
 import { CHECK_DEFAULTS, MAX_RING_POINTS, MAX_WEIGHT, RING_POINTS_PER_WEIGHT, SERVER_DEFAULTS } from './upstream.js';
 import type { Balancer, HealthCheck, UpstreamGroup, UpstreamServer } from './upstream.js';
 
@@ -74,6 +75,7 @@ export function parseUpstream(name: string, text: string): UpstreamGroup {
   const proxy = defaultProxySettings();
   const proxyGiven = new Set<string>();
   const ssl = new SslDirectives();
+  const balancing = new BalancingDirectives(name);
 
   let i = 0;
   // a body may be a whole block, as the state file and nginx.conf hold it: upstream NAME { ... }, with
@@ -125,6 +127,14 @@ export function parseUpstream(name: string, text: string): UpstreamGroup {
         balancerToken = directive;
         break;
       }
+      case 'random':
+      case 'least_time':
+      case 'ewma': {
+        if (balancer !== null) fail(directive, `a balancing method was already set by '${balancerToken!.text}'`);
+        balancer = parseMethod(directive, args, fail);
+        balancerToken = directive;
+        break;
+      }
       case 'keepalive': {
         if (args.length !== 1) fail(directive, 'keepalive takes one number');
         keepalive = wholeNumber(args[0]!, 1, 100_000, fail);
@@ -144,6 +154,10 @@ export function parseUpstream(name: string, text: string): UpstreamGroup {
         expectAlive = args.map((a) => a.text);
         break;
       default: {
+        if (BALANCING_DIRECTIVES.has(directive.text)) {
+          balancing.add(directive, args, fail);
+          break;
+        }
         if (SSL_DIRECTIVES.has(directive.text)) {
           ssl.add(directive, args, fail);
           break;
@@ -168,7 +182,10 @@ export function parseUpstream(name: string, text: string): UpstreamGroup {
   if (servers.every((s) => s.backup))
     throw new UpstreamSyntaxError(text, 0, tokens[0]!.text, 'every server is a backup: at least one primary is needed');
   const method = balancer ?? { kind: 'round_robin' };
-  if ((method.kind === 'ip_hash' || method.kind === 'hash') && servers.some((s) => s.backup)) {
+  if (
+    (method.kind === 'ip_hash' || method.kind === 'hash' || method.kind === 'random') &&
+    servers.some((s) => s.backup)
+  ) {
     fail(balancerToken!, `${method.kind} does not support backup servers (as in nginx)`);
   }
   if (method.kind === 'hash' && method.consistent) {
@@ -193,7 +210,19 @@ export function parseUpstream(name: string, text: string): UpstreamGroup {
     if (expectAlive !== null) check.httpExpectAlive = expectAlive;
   }
   const tls = ssl.result(fail);
-  return { name, servers, balancer: method, keepalive, check, proxy, ...(tls === undefined ? {} : { ssl: tls }) };
+  const extras = balancing.result(fail);
+  if (extras.sticky?.kind === 'route' && !servers.some((s) => s.route !== undefined))
+    fail(tokens[0]!, 'sticky route needs servers with route=NAME');
+  return {
+    name,
+    servers,
+    balancer: method,
+    keepalive,
+    check,
+    proxy,
+    ...(tls === undefined ? {} : { ssl: tls }),
+    ...extras,
+  };
 }
 
 type Fail = (token: Token, problem: string) => never;
@@ -212,7 +241,11 @@ function parseServer(args: Token[], directive: Token, fail: Fail): UpstreamServe
       if (key === 'backup') server.backup = true;
       else if (key === 'down') server.down = true;
       else if (key === 'drain') server.drain = true;
-      else fail(arg, 'unknown server parameter (weight=, max_conns=, max_fails=, fail_timeout=, backup, down, drain)');
+      else
+        fail(
+          arg,
+          'unknown server parameter (weight=, max_conns=, max_fails=, fail_timeout=, route=, backup, down, drain)',
+        );
       continue;
     }
     const value = { ...arg, text: arg.text.slice(eq + 1), at: arg.at + eq + 1 };
@@ -220,7 +253,14 @@ function parseServer(args: Token[], directive: Token, fail: Fail): UpstreamServe
     else if (key === 'max_conns') server.maxConns = wholeNumber(value, 0, 1_000_000, fail);
     else if (key === 'max_fails') server.maxFails = wholeNumber(value, 0, 1_000_000, fail);
     else if (key === 'fail_timeout') server.failTimeout = duration(value, 's', fail) / 1_000;
-    else fail(arg, 'unknown server parameter (weight=, max_conns=, max_fails=, fail_timeout=, backup, down, drain)');
+    else if (key === 'route') {
+      if (!/^[A-Za-z0-9_.-]{1,64}$/.test(value.text)) fail(value, 'a route is 1 to 64 letters, digits, _ . -');
+      server.route = value.text;
+    } else
+      fail(
+        arg,
+        'unknown server parameter (weight=, max_conns=, max_fails=, fail_timeout=, route=, backup, down, drain)',
+      );
   }
   return server;
 }

@@ -11,7 +11,9 @@ import { serverTlsOptions } from '../config/listener-tls.js';
 import type { ListenerTls } from '../config/listener-tls.js';
 import { ERROR_PAGE_TYPE, FrontServer, errorLogLine, errorPage } from './front/index.js';
 import type { FrontExchange } from './front/index.js';
-import type { Balancers, Peer } from './balancer.js';
+import type { Balancers, GroupBalancer, Peer } from './balancer.js';
+import { coroutinePick } from './coroutine-pick.js';
+import { cookieOf, splitTarget, stickyCookie, stickyPeer } from './sticky.js';
 import type { UpstreamTable } from './table.js';
 import { endpointOf } from './upstream.js';
 import type { UpstreamGroup } from './upstream.js';
@@ -175,12 +177,28 @@ export function buildProxyServer(
     return errorPage(status);
   }
 
+  const pickLog = (group: string, line: string): void => upstreamErrorLog(`upstream '${group}'`, line);
+
+  /**
+   * The group a `split` line of the group asked for sends this request to (a canary; one hop, never further), or
+   * null: none matched, or the group it names does not exist (yet).
+   */
+  function splitTo(balancer: GroupBalancer, request: FrontExchange['request']): string | null {
+    const splits = balancer.group.splits;
+    if (splits === undefined) return null;
+    const to = splitTarget(splits, balancer.splitShares, request);
+    return to !== null && table.get(to) !== undefined && balancers.get(to) !== undefined ? to : null;
+  }
+
   function* proxy(ctx: FrontExchange): Operation<unknown> {
     const request = ctx.request;
     const absolute = absoluteTarget(request.url);
-    const name = absolute !== null ? absolute.host : hostOf(request);
+    const asked = absolute !== null ? absolute.host : hostOf(request);
+    const askedBalancer = balancers.get(asked);
+    const splitGroup = askedBalancer?.special === true ? splitTo(askedBalancer, request) : null;
+    const name = splitGroup ?? asked;
     const group = table.get(name);
-    const balancer = balancers.get(name);
+    const balancer = splitGroup === null ? askedBalancer : balancers.get(splitGroup);
     const record =
       observer === undefined ? null : { group: group === undefined ? '' : name, tries: [] as UpstreamTry[] };
     if (record !== null) records.set(ctx, record);
@@ -200,6 +218,11 @@ export function buildProxyServer(
             protocol: request.protocol,
           };
     const hashKey = group.balancer.kind === 'hash' ? hashKeyOf(group.balancer.key, client) : '';
+    const sticky = balancer.special ? (group.sticky ?? null) : null;
+    /** the server a sticky request names: its first try goes there while it can take it */
+    let stuckTo = sticky === null ? null : stickyPeer(sticky, balancer, client);
+    const coroutine = balancer.special ? (group.coroutine ?? null) : null;
+    const timed = balancer.timesTries && !ctx.upgrade;
     const input = { clientIp, hashKey };
     const poolSize = group.keepalive > 0 ? group.keepalive : 64;
     const headers = plan.headerRules(client);
@@ -230,7 +253,14 @@ export function buildProxyServer(
       (plan.tries === 0 || tries < plan.tries) &&
       (plan.nextTimeout === 0 || Date.now() - startedAt < plan.nextTimeout);
     for (;;) {
-      const peer = nextPeer ?? balancer.pick(input, tried ?? NOT_TRIED);
+      let peer: Peer | null = null;
+      if (balancer.special) {
+        if (stuckTo !== null && balancer.usable(stuckTo, tried ?? NOT_TRIED)) peer = stuckTo;
+        else if (coroutine !== null)
+          peer = yield* coroutinePick(coroutine, balancer, request, clientIp, tried ?? NOT_TRIED, pickLog);
+        stuckTo = null;
+      }
+      peer ??= nextPeer ?? balancer.pick(input, tried ?? NOT_TRIED);
       nextPeer = null;
       if (peer === null) {
         const timedOut = lastError instanceof SocketTimeoutError;
@@ -244,6 +274,9 @@ export function buildProxyServer(
       peer.active++;
       peer.requests++;
       const progress: ProxyProgress = { reused: false, headReceived: false };
+      const timedFrom = timed ? balancer.startTimed(peer) : 0;
+      let headAt: number | null = null;
+      let endAt: number | null = null;
       const tryStarted = record === null ? 0 : performance.now();
       /** The status of this try's server when the proxy moved on from it (a status retried on). */
       let passedOver: number | null = null;
@@ -263,8 +296,16 @@ export function buildProxyServer(
           headers,
         };
         if (plan.hideHeaders !== undefined) passOptions.hideHeaders = plan.hideHeaders;
+        if (timed && passOptions.passStatus === undefined)
+          passOptions.passStatus = () => {
+            headAt = performance.now();
+            return true;
+          };
+        if (sticky?.kind === 'cookie' && cookieOf(request.headers, sticky.name) !== peer.stickyId)
+          passOptions.addHeaders = [['set-cookie', stickyCookie(sticky, peer)]];
         if (plan.retryStatuses.size > 0) {
           passOptions.passStatus = (status) => {
+            if (timed) headAt = performance.now();
             if (!plan.retryStatuses.has(status) || !mayRetry(true)) return true;
             // as nginx: a status retried on counts as the server failing; the last server's answer goes out
             (tried ??= new Set<Peer>()).add(peer);
@@ -290,6 +331,7 @@ export function buildProxyServer(
           };
           yield* proxyUpgrade(ctx, route.host, route.port, upgradeOptions);
         } else yield* proxyPass(ctx, route.host, route.port, passOptions);
+        if (timed) endAt = performance.now();
         peer.succeeded();
         noteTry(ctx.status, false);
         return undefined;
@@ -327,6 +369,7 @@ export function buildProxyServer(
         if (stale && !(plan.retriesMethod(request.method) && (body === null || body.consumed === 0))) throw err;
       } finally {
         peer.active--;
+        if (timed) balancer.endTimed(peer, timedFrom, headAt, endAt);
       }
     }
   }

@@ -13,13 +13,62 @@ export interface UpstreamServer {
   down: boolean;
   /** takes no new requests; those in flight finish (then it can be removed without cutting anything) */
   drain: boolean;
+  /** NGINX Plus' `route=NAME`: what `sticky route` matches; absent when not given */
+  route?: string;
 }
 
 export type Balancer =
   | { kind: 'round_robin' }
   | { kind: 'least_conn' }
   | { kind: 'ip_hash' }
-  | { kind: 'hash'; key: string; consistent: boolean };
+  | { kind: 'hash'; key: string; consistent: boolean }
+  /** nginx's `random [two [METHOD]]`: weighted random, or the better of two weighted random picks */
+  | { kind: 'random'; two: RandomTwoMethod | null }
+  /** NGINX Plus' `least_time header|last_byte [inflight]`: fewest active requests times the average time */
+  | { kind: 'least_time'; measure: TimeMeasure; inflight: boolean; decay: number }
+  /** APISIX's `ewma`: peak EWMA of the response time times active requests, the better of two random picks */
+  | { kind: 'ewma'; decay: number };
+
+/** Which of two random picks wins under `random two`. */
+export type RandomTwoMethod = 'least_conn' | 'least_time=header' | 'least_time=last_byte';
+
+/** What a response time is measured to: its head arriving, or its last byte passed on. */
+export type TimeMeasure = 'header' | 'last_byte';
+
+/** ms over which an average forgets a sample (e^-1): least_time's and ewma's `decay=`, default 10 s (APISIX's). */
+export const DEFAULT_DECAY = 10_000;
+
+/** NGINX Plus' `sticky`: a client keeps its server while that server is available. */
+export type Sticky =
+  | {
+      kind: 'cookie';
+      name: string;
+      /** seconds; null: a session cookie; 'max': NGINX Plus' `expires=max` */
+      expires: number | 'max' | null;
+      domain: string | null;
+      path: string | null;
+      httponly: boolean;
+      secure: boolean;
+    }
+  /** the first non-empty variable's value names the server by its `route=` */
+  | { kind: 'route'; variables: string[] };
+
+/** One `split` line: requests it matches go to another group (a canary, as APISIX's traffic-split). */
+export interface TrafficSplit {
+  /** `$VAR=VALUE`: the variable equals the value; `N%`: that share of the requests not split before */
+  match: { variable: string; value: string } | { percent: number };
+  /** the group the matched requests go to */
+  to: string;
+}
+
+/** `balancer NAME;`: a coroutine balancer picks, within `balancer_timeout`, else the group's built-in one. */
+export interface CoroutineBalancerRef {
+  name: string;
+  /** ms */
+  timeout: number;
+}
+
+export const DEFAULT_BALANCER_TIMEOUT = 50;
 
 /** Active health checks (the nginx_upstream_check_module directives dyups users write). */
 export interface HealthCheck {
@@ -67,6 +116,12 @@ export interface UpstreamGroup {
   proxy: ProxySettings;
   /** TLS to its servers (proxy_ssl on); absent: plain HTTP */
   ssl?: UpstreamSsl;
+  /** absent: no stickiness */
+  sticky?: Sticky;
+  /** absent: no split (in order: the first that matches decides) */
+  splits?: TrafficSplit[];
+  /** absent: the built-in balancer alone */
+  coroutine?: CoroutineBalancerRef;
 }
 
 export const SERVER_DEFAULTS: Omit<UpstreamServer, 'address'> = {

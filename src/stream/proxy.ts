@@ -132,7 +132,36 @@ export function endToEndHeaders(headers: Headers): Headers {
 }
 
 /** Copies an upstream response's status and end-to-end headers to the handler's response. */
-export function copyResponseHead(ctx: ResponseSink, response: HttpResponse, hide?: ReadonlySet<string>): void {
+export function copyResponseHead(
+  ctx: ResponseSink,
+  response: HttpResponse,
+  hide?: ReadonlySet<string>,
+  add?: ReadonlyArray<readonly [string, string]>,
+): void {
+  copyUpstreamHead(ctx, response, hide);
+  if (add !== undefined) for (const [name, value] of add) addResponseHeader(ctx, response, name, value, hide);
+}
+
+/**
+ * A header of the proxy's own beside the upstream's (a sticky cookie's Set-Cookie): a value the upstream
+ * sent under that name goes out too.
+ */
+function addResponseHeader(
+  ctx: ResponseSink,
+  response: HttpResponse,
+  name: string,
+  value: string,
+  hide: ReadonlySet<string> | undefined,
+): void {
+  const values: string[] = [];
+  const fields = response.fields;
+  if (hide === undefined || !hide.has(name))
+    for (let i = 0; i < fields.length; i += 2) if (fields[i] === name) values.push(fields[i + 1]!);
+  values.push(value);
+  ctx.header(name, values.length === 1 ? value : values);
+}
+
+function copyUpstreamHead(ctx: ResponseSink, response: HttpResponse, hide?: ReadonlySet<string>): void {
   ctx.status = response.status;
   ctx.defaultContentType = null; // a response without a Content-Type gets none added (nginx adds none)
   const hidden = hide !== undefined && hide.size > 0 ? hide : null;
@@ -223,11 +252,12 @@ export function* proxyResponse(
   response: HttpResponse,
   options: Partial<BufferingOptions> = NO_OPTIONS,
   hideHeaders?: ReadonlySet<string>,
+  addHeaders?: ReadonlyArray<readonly [string, string]>,
 ): Operation<ProxyStats> {
   const settings = checkOptions(options);
   const accel = response.header('x-accel-buffering');
   const buffering = accel !== undefined ? accel.toLowerCase() !== 'no' : settings.buffering;
-  copyResponseHead(ctx, response, hideHeaders);
+  copyResponseHead(ctx, response, hideHeaders, addHeaders);
   const body = response.body;
   const stats: ProxyStats = {
     bytes: 0,
@@ -550,6 +580,8 @@ export interface ProxyPassOptions extends http.HttpConnectOptions {
   headers?: UpstreamHeaderRules;
   /** Response headers not passed to the client (proxy_hide_header), lowercased. */
   hideHeaders?: ReadonlySet<string>;
+  /** Response headers of the proxy's own (lowercased name, value), sent beside the upstream's. */
+  addHeaders?: ReadonlyArray<readonly [string, string]>;
   /**
    * Whether a response with this status goes to the client; false: the connection is closed and
    * UpstreamStatusError thrown, for the caller to try another server (proxy_next_upstream http_502 ...).
@@ -682,7 +714,7 @@ export function* proxyPass(
   // write send_timeout; the handler's overall deadline hands over to an idle timeout no shorter than those
   if (ctx.idleTimeout !== 0)
     ctx.idleTimeout = Math.max(ctx.idleTimeout, options.timeouts?.read ?? 60_000, ctx.sendTimeout);
-  const stats = yield* proxyResponse(ctx, response, options.buffering, options.hideHeaders);
+  const stats = yield* proxyResponse(ctx, response, options.buffering, options.hideHeaders, options.addHeaders);
   conn.setkeepalive();
   return stats;
 }

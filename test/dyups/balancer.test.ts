@@ -100,4 +100,31 @@ describe('dyups balancers', () => {
     balancers.set(null, 'g');
     assert.equal(balancers.get('g'), undefined);
   });
+
+  for (const method of ['random', 'random two', 'random two least_time=header', 'least_time header inflight', 'ewma']) {
+    it(`${method}: down, drain, max_conns, failed servers and backups keep their meaning`, () => {
+      const backup = method.startsWith('random') ? '' : ' server z:1 backup;';
+      const b = balancer(
+        `${method}; server a:1 down; server b:1 drain; server c:1 max_conns=1; server d:1 max_fails=1; server e:1;${backup}`,
+      );
+      const [, , c, d, e] = b.primaries;
+      c!.active = 1;
+      d!.failed(Date.now());
+      for (let i = 0; i < 50; i++) assert.equal(b.pick(input(), none)!.address, 'e:1', method);
+      assert.equal(b.pick(input(), new Set([e!])), backup === '' ? null : b.backups[0]!, 'only a backup is left');
+    });
+  }
+
+  it('least_time and ewma prefer the server with the lower average, which fades while unused', () => {
+    for (const method of ['least_time header decay=1s', 'ewma decay=1s']) {
+      const b = balancer(`${method}; server a:1; server b:1;`);
+      const [a, slow] = b.primaries as [Peer, Peer];
+      const now = performance.now();
+      a.timed(2, 3, now, 1_000, false);
+      slow.timed(50, 60, now, 1_000, false);
+      for (let i = 0; i < 20; i++) assert.equal(b.pick(input(), none)!.address, 'a:1', method);
+      assert.ok(slow.timeNow('header', now + 5_000, 1_000) < 1, 'faded after five decays');
+      assert.ok(Math.abs(slow.timeNow('header', now + 1_000, 1_000) - 50 / Math.E) < 0.01);
+    }
+  });
 });
