@@ -127,4 +127,23 @@ describe('dyups balancers', () => {
       assert.ok(Math.abs(slow.timeNow('header', now + 1_000, 1_000) - 50 / Math.E) < 0.01);
     }
   });
+
+  it('least_time inflight counts the age of requests still in flight; without it only finished ones count', () => {
+    for (const [method, expected] of [
+      ['least_time last_byte inflight', 'b:1'],
+      ['least_time last_byte', 'a:1'],
+    ] as const) {
+      const b = balancer(`${method}; server a:1; server b:1;`);
+      const [a, other] = b.primaries as [Peer, Peer];
+      const now = performance.now();
+      a.timed(1, 1, now, 10_000, false);
+      other.timed(5, 5, now, 10_000, false);
+      // a's one request in flight started a second ago (it counts in active too, as the proxy has it)
+      a.timedStarts = now - 1_000;
+      a.timedActive = 1;
+      a.active = 1;
+      b.primaries[1]!.active = 1;
+      assert.equal(b.pick(input(), none)!.address, expected, method);
+    }
+  });
 });
