@@ -179,10 +179,10 @@ export async function ab(argv: readonly string[]): Promise<number> {
     else out('..done\n');
   }
   const run = { ...describe(settings), requestsSent: result.requestsSent };
-  const stats = abStats(result.samples.rows());
+  const stats = abStats(result.samples);
   if (stats !== null) {
     if (settings.csvFile !== null) writeFileSync(settings.csvFile, formatCsv(stats));
-    if (settings.gnuplotFile !== null) writeFileSync(settings.gnuplotFile, formatGnuplot(stats));
+    if (settings.gnuplotFile !== null) writeFileSync(settings.gnuplotFile, formatGnuplot(result.samples));
   }
   if (settings.json) process.stdout.write(`${JSON.stringify(summarize(run, result), null, 2)}\n`);
   else if (settings.html !== null) process.stdout.write(formatHtml(run, result, settings.html));
