@@ -1,6 +1,7 @@
 import { boundLine } from './cpu.js';
 import type { LoadResult } from './load.js';
-import { PERCENTS, abStats, percentiles, roundMs } from './stats.js';
+import type { SampleLog } from './samples.js';
+import { PERCENTS, abStats, percentiles, roundMs, rowsByTotal } from './stats.js';
 import type { AbStats, TimeRow } from './stats.js';
 
 export interface RunDescription {
@@ -74,7 +75,7 @@ export function formatReport(run: RunDescription, result: LoadResult): string {
       line(`                        ${fixed((result.totalRead + posted) / 1024 / seconds, 2)} kb/s total`);
     }
   }
-  const stats = abStats(result.samples.rows());
+  const stats = abStats(result.samples);
   if (stats !== null) {
     line('');
     line('Connection Times (ms)');
@@ -115,7 +116,7 @@ export function formatReport(run: RunDescription, result: LoadResult): string {
     if (run.showPercentiles && result.done > 1) {
       line('');
       line('Percentage of the requests served within a certain time (ms)');
-      const pct = percentiles(stats.byTotal);
+      const pct = percentiles(stats.totals);
       for (const p of PERCENTS)
         line(p === 100 ? ` 100%  ${int(pct['100']!, 5)} (longest request)` : `  ${p}%  ${int(pct[String(p)]!, 5)}`);
     }
@@ -130,13 +131,13 @@ export function formatReport(run: RunDescription, result: LoadResult): string {
 
 /** ab -e: "Percentage served,Time in ms" and 101 rows, from the samples sorted by total time. */
 export function formatCsv(stats: AbStats): string {
-  const rows = stats.byTotal;
-  const n = rows.length;
+  const totals = stats.totals;
+  const n = totals.length;
   const lines = ['Percentage served,Time in ms'];
   for (let i = 0; i <= 100; i++) {
     // ab reads one past the end for small counts; the last sample stands in for it here
     const index = i === 0 ? 0 : i === 100 ? n - 1 : Math.min(n - 1, Math.floor(0.5 + (n * i) / 100));
-    lines.push(`${i},${fixed(rows[index]!.time / 1000, 3)}`);
+    lines.push(`${i},${fixed(totals[index]! / 1000, 3)}`);
   }
   return `${lines.join('\n')}\n`;
 }
@@ -155,9 +156,9 @@ function aprCtime(epochMicros: number): string {
 }
 
 /** ab -g: gnuplot's tab-separated rows, one per request, sorted by total time as ab leaves them. */
-export function formatGnuplot(stats: AbStats): string {
+export function formatGnuplot(samples: SampleLog): string {
   const lines = ['starttime\tseconds\tctime\tdtime\tttime\twait'];
-  for (const s of stats.byTotal)
+  for (const s of rowsByTotal(samples))
     lines.push(
       `${aprCtime(s.start)}\t${Math.floor(s.start / 1e6)}\t${roundMs(s.ctime)}\t${roundMs(s.time - s.ctime)}\t` +
         `${roundMs(s.time)}\t${roundMs(s.wait)}`,
@@ -247,7 +248,7 @@ export function formatHtml(run: RunDescription, result: LoadResult, attrs: HtmlA
 
 /** Every figure of the report as numbers (`cosocket ab --json`), with the load threads' CPU. */
 export function summarize(run: RunDescription, result: LoadResult) {
-  const stats = abStats(result.samples.rows());
+  const stats = abStats(result.samples);
   const ms = (r: TimeRow | undefined) =>
     r === undefined
       ? { min: 0, mean: 0, sd: 0, median: 0, max: 0 }
@@ -281,7 +282,7 @@ export function summarize(run: RunDescription, result: LoadResult) {
       waiting: ms(stats?.waiting),
       total: ms(stats?.total),
     },
-    percentiles: stats === null ? {} : percentiles(stats.byTotal),
+    percentiles: stats === null ? {} : percentiles(stats.totals),
     loadGenerator: {
       threads: result.cpu,
       bounded: bound !== null,

@@ -29,6 +29,15 @@ export class SampleLog {
     this.columns[3][i] = wait;
   }
 
+  /** One column (0 start, 1 ctime, 2 time, 3 wait) in whole microseconds, as ab's clock gives them. */
+  column(index: 0 | 1 | 2 | 3): Float64Array {
+    const source = this.columns[index];
+    const out = new Float64Array(this.length);
+    for (let i = 0; i < this.length; i++)
+      out[i] = index === 0 ? Math.round(source[i]!) : Math.max(0, Math.round(source[i]!));
+    return out;
+  }
+
   /** Every row, times rounded to whole microseconds as ab's clock gives them. */
   rows(): Sample[] {
     const [start, ctime, time, wait] = this.columns;

@@ -1,4 +1,4 @@
-import type { Sample } from './samples.js';
+import type { Sample, SampleLog } from './samples.js';
 
 /** One row of ab's Connection Times table, in microseconds (sd as a double). */
 export interface TimeRow {
@@ -14,45 +14,60 @@ export interface AbStats {
   processing: TimeRow;
   waiting: TimeRow;
   total: TimeRow;
-  /** The samples sorted by total time, as ab leaves them for its percentiles, -e and -g. */
-  byTotal: Sample[];
+  /** Every total time, sorted: ab's percentiles and -e come from these. */
+  totals: Float64Array;
 }
 
 /** ab's median: for an odd count the mean of the two values at n/2 and n/2+1 (sic), else the one at n/2. */
-function median(sorted: readonly Sample[], value: (s: Sample) => number): number {
+function median(sorted: Float64Array): number {
   const n = sorted.length;
   const half = Math.floor(n / 2);
-  if (n > 1 && n % 2 === 1) return Math.trunc((value(sorted[half]!) + value(sorted[half + 1]!)) / 2);
-  return value(sorted[half]!);
+  if (n > 1 && n % 2 === 1) return Math.trunc((sorted[half]! + sorted[half + 1]!) / 2);
+  return sorted[half]!;
 }
 
-function timeRow(samples: Sample[], value: (s: Sample) => number): TimeRow {
-  const n = samples.length;
-  let min = Infinity;
-  let max = 0;
+/** Sorts `values` in place and returns its row of the table. */
+function timeRow(values: Float64Array): TimeRow {
+  const n = values.length;
   let total = 0;
-  for (const s of samples) {
-    const v = value(s);
-    if (v < min) min = v;
-    if (v > max) max = v;
-    total += v;
-  }
+  for (const v of values) total += v;
   const mean = Math.trunc(total / n);
   let squares = 0;
-  for (const s of samples) squares += (value(s) - mean) ** 2;
-  samples.sort((a, b) => value(a) - value(b));
-  return { min, mean, sd: n > 1 ? Math.sqrt(squares / (n - 1)) : 0, median: median(samples, value), max };
+  for (const v of values) squares += (v - mean) ** 2;
+  values.sort();
+  return {
+    min: values[0]!,
+    mean,
+    sd: n > 1 ? Math.sqrt(squares / (n - 1)) : 0,
+    median: median(values),
+    max: values[n - 1]!,
+  };
 }
 
-/** ab's output_results figures, computed as ab computes them (integer microseconds, its sorts). */
-export function abStats(rows: Sample[]): AbStats | null {
-  if (rows.length === 0) return null;
-  const samples = [...rows];
-  const connect = timeRow(samples, (s) => s.ctime);
-  const processing = timeRow(samples, (s) => s.time - s.ctime);
-  const waiting = timeRow(samples, (s) => s.wait);
-  const total = timeRow(samples, (s) => s.time);
-  return { connect, processing, waiting, total, byTotal: samples };
+const computed = new WeakMap<SampleLog, AbStats>();
+
+/** ab's output_results figures, computed as ab computes them (integer microseconds, its medians). */
+export function abStats(samples: SampleLog): AbStats | null {
+  if (samples.length === 0) return null;
+  const known = computed.get(samples);
+  if (known !== undefined) return known;
+  const ctime = samples.column(1);
+  const time = samples.column(2);
+  const processing = time.map((t, i) => t - ctime[i]!);
+  const stats: AbStats = {
+    connect: timeRow(ctime),
+    processing: timeRow(processing),
+    waiting: timeRow(samples.column(3)),
+    total: timeRow(time),
+    totals: time,
+  };
+  computed.set(samples, stats);
+  return stats;
+}
+
+/** The samples sorted by total time, as ab leaves them for -g. */
+export function rowsByTotal(samples: SampleLog): Sample[] {
+  return samples.rows().sort((a, b) => a.time - b.time);
 }
 
 /** ap_round_ms: microseconds to whole milliseconds, half up. */
@@ -60,11 +75,10 @@ export const roundMs = (us: number): number => Math.trunc((us + 500) / 1000);
 
 export const PERCENTS = [50, 66, 75, 80, 90, 95, 98, 99, 100] as const;
 
-/** The percentile table's values (ms), from samples sorted by total time. */
-export function percentiles(byTotal: readonly Sample[]): Record<string, number> {
-  const n = byTotal.length;
+/** The percentile table's values (ms), from the sorted total times. */
+export function percentiles(totals: Float64Array): Record<string, number> {
+  const n = totals.length;
   const out: Record<string, number> = {};
-  for (const p of PERCENTS)
-    out[String(p)] = roundMs(p === 100 ? byTotal[n - 1]!.time : byTotal[Math.floor((n * p) / 100)]!.time);
+  for (const p of PERCENTS) out[String(p)] = roundMs(p === 100 ? totals[n - 1]! : totals[Math.floor((n * p) / 100)]!);
   return out;
 }

@@ -120,6 +120,7 @@ export async function ab(argv: readonly string[]): Promise<number> {
   };
   if (settings.stream) return streams(settings, out);
   const heartbeat = heartbeatEvery(settings);
+  let nextMark = heartbeat;
   if (settings.html === null) {
     out(`This is cosocket ab ${VERSION}: ApacheBench 2.3's interface, autocannon 8.0.0's load\n\n`);
     const through = settings.proxy !== null ? `[through ${settings.proxy}] ` : '';
@@ -163,8 +164,12 @@ export async function ab(argv: readonly string[]): Promise<number> {
     },
     settings.workers,
     {
+      // load threads report in batches: every mark passed gets its line
       onProgress: (done) => {
-        if (heartbeat > 0 && done % heartbeat === 0) process.stderr.write(`Completed ${done} requests\n`);
+        while (heartbeat > 0 && done >= nextMark) {
+          process.stderr.write(`Completed ${nextMark} requests\n`);
+          nextMark += heartbeat;
+        }
       },
       onVerbose: (line) => out(`${line}\n`),
     },
@@ -179,10 +184,10 @@ export async function ab(argv: readonly string[]): Promise<number> {
     else out('..done\n');
   }
   const run = { ...describe(settings), requestsSent: result.requestsSent };
-  const stats = abStats(result.samples.rows());
+  const stats = abStats(result.samples);
   if (stats !== null) {
     if (settings.csvFile !== null) writeFileSync(settings.csvFile, formatCsv(stats));
-    if (settings.gnuplotFile !== null) writeFileSync(settings.gnuplotFile, formatGnuplot(stats));
+    if (settings.gnuplotFile !== null) writeFileSync(settings.gnuplotFile, formatGnuplot(result.samples));
   }
   if (settings.json) process.stdout.write(`${JSON.stringify(summarize(run, result), null, 2)}\n`);
   else if (settings.html !== null) process.stdout.write(formatHtml(run, result, settings.html));

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { appendFileSync, mkdtempSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:http';
+import { connect, createServer as createNetServer } from 'node:net';
 import type { Server } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -65,16 +66,33 @@ describe('cosocket ab --stream', () => {
     const tmp = join(root, 'growing.log.tmp');
     writeFileSync(tmp, '');
     const line = 'a line of the growing file\n';
+    // the writer starts once all four streams have their response heads (seen through a counting relay),
+    // so none of them can ask after the rename and get the finished file instead
+    let heads = 0;
+    let allHeads: () => void = () => {};
+    const headsSeen = new Promise<void>((resolve) => (allHeads = resolve));
+    const relay = createNetServer((client) => {
+      const upstream = connect(server.port, '127.0.0.1');
+      upstream.once('data', () => {
+        if (++heads === 4) allHeads();
+      });
+      client.pipe(upstream).pipe(client);
+      client.on('error', () => upstream.destroy());
+      upstream.on('error', () => client.destroy());
+    });
+    await new Promise<void>((resolve) => relay.listen(0, '127.0.0.1', resolve));
     const writer = (async () => {
-      await new Promise((r) => setTimeout(r, 300));
+      await headsSeen;
       for (let i = 0; i < 20; i++) {
         appendFileSync(tmp, line);
         await new Promise((r) => setTimeout(r, 25));
       }
       renameSync(tmp, join(root, 'growing.log'));
     })();
-    const json = await streamJson(['-n', '4', '-c', '4', `http://127.0.0.1:${server.port}/send/growing.log`]);
+    const relayPort = (relay.address() as { port: number }).port;
+    const json = await streamJson(['-n', '4', '-c', '4', `http://127.0.0.1:${relayPort}/send/growing.log`]);
     await writer;
+    relay.close();
     assert.equal(json.streams, 4);
     assert.equal(json.ends.complete, 4);
     assert.deepEqual(json.sendStatus, { complete: 4 });
