@@ -2,6 +2,7 @@ import { constants as osConstants } from 'node:os';
 import type { ConnectionOptions } from 'node:tls';
 import AutocannonClientClass from 'autocannon/lib/httpClient.js';
 import type { AutocannonClient, AutocannonHeadersInfo } from 'autocannon/lib/httpClient.js';
+import { AbError } from '../errors/index.js';
 import { ThreadCpu } from './cpu.js';
 import type { CpuReport } from './cpu.js';
 import { SampleLog } from './samples.js';
@@ -331,7 +332,7 @@ export function runLoad(options: LoadOptions): Promise<LoadResult> {
     } catch (err) {
       finished = true;
       for (const client of clients) client.destroy();
-      reject(err instanceof Error ? err : new Error(String(err)));
+      reject(err instanceof Error ? err : new AbError(String(err), 1));
       return;
     }
     if (options.timeLimit > 0) limit = setTimeout(finish, options.timeLimit * 1000);

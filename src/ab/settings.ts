@@ -1,19 +1,9 @@
 import { readFileSync } from 'node:fs';
 import { isIPv6 } from 'node:net';
 import type { SecureContextOptions, SecureVersion } from 'node:tls';
-import { UsageError } from '../errors/index.js';
+import { AbError, UsageError } from '../errors/index.js';
 import { parseAbArgv } from './argv.js';
 import { abRequest, basicAuthLine } from './request.js';
-
-/** A failure ab reports before it starts: its line and exit status. */
-export class AbStartError extends Error {
-  constructor(
-    message: string,
-    readonly exitCode: number,
-  ) {
-    super(message);
-  }
-}
 
 /** Everything one `cosocket ab` run needs, from its command line. */
 export interface AbSettings {
@@ -81,7 +71,7 @@ function readBody(flag: string, file: string): Buffer {
     return readFileSync(file);
   } catch (err) {
     const reason = (err as NodeJS.ErrnoException).code === 'ENOENT' ? 'No such file or directory' : String(err);
-    throw new AbStartError(`ab: Could not open POST data file (${file}): ${reason} (-${flag})`, 1);
+    throw new AbError(`ab: Could not open POST data file (${file}): ${reason} (-${flag})`, 1);
   }
 }
 
@@ -121,7 +111,7 @@ export function abSettings(argv: readonly string[]): AbSettings {
     tls: {} as AbSettings['tls'],
   };
   const mix = (kind: string): void => {
-    if (method !== null) throw new AbStartError(`Cannot mix ${kind} with other methods`, 1);
+    if (method !== null) throw new AbError(`Cannot mix ${kind} with other methods`, 1);
   };
   for (const [flag, raw] of options) {
     const value = raw === true ? '' : raw;
@@ -246,7 +236,7 @@ export function abSettings(argv: readonly string[]): AbSettings {
         try {
           pem = readFileSync(value);
         } catch {
-          throw new AbStartError(`unable to get certificate from '${value}'`, 1);
+          throw new AbError(`unable to get certificate from '${value}'`, 1);
         }
         settings.tls.cert = pem;
         settings.tls.key = pem;

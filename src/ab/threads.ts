@@ -1,4 +1,5 @@
 import { Worker } from 'node:worker_threads';
+import { AbError } from '../errors/index.js';
 import { runLoad } from './load.js';
 import type { FatalError, LoadOptions, LoadResult } from './load.js';
 import { SampleLog } from './samples.js';
@@ -54,7 +55,7 @@ export async function runLoadThreads(options: ThreadOptions, workers: number, ho
           }
         });
         worker.once('error', reject);
-        worker.once('exit', (code) => reject(new Error(`load thread ${index + 1} exited with ${code}`)));
+        worker.once('exit', (code) => reject(new AbError(`load thread ${index + 1} exited with ${code}`, 1)));
       });
     }),
   );

@@ -4,7 +4,8 @@ import { isIP } from 'node:net';
 import { runLoadThreads } from '../ab/threads.js';
 import { formatCsv, formatGnuplot, formatHtml, formatReport, summarize } from '../ab/report.js';
 import type { RunDescription } from '../ab/report.js';
-import { AbStartError, abSettings } from '../ab/settings.js';
+import { AbError } from '../errors/index.js';
+import { abSettings } from '../ab/settings.js';
 import type { AbSettings } from '../ab/settings.js';
 import { abStats } from '../ab/stats.js';
 import { receiveErrorOf } from '../ab/load.js';
@@ -97,7 +98,7 @@ export async function ab(argv: readonly string[]): Promise<number> {
   try {
     settings = abSettings(argv);
   } catch (err) {
-    if (err instanceof AbStartError) {
+    if (err instanceof AbError) {
       process.stderr.write(`${err.message}\n`);
       return err.exitCode;
     }

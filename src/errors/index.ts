@@ -69,6 +69,7 @@ export {
   UpstreamStatusError,
 } from './http.js';
 export {
+  AbError,
   DyupsLoadError,
   DyupsSyncError,
   EmbeddedRedisError,

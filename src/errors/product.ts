@@ -106,3 +106,13 @@ export class DyupsLoadError extends CosocketError {
     );
   }
 }
+
+/** `cosocket ab` cannot start or go on: ab's own line for it, and the exit status ab gives. */
+export class AbError extends CosocketError {
+  constructor(
+    message: string,
+    readonly exitCode: number,
+  ) {
+    super('COSOCKET_ERR_AB', message);
+  }
+}

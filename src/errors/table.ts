@@ -323,6 +323,11 @@ export const ERROR_TABLE = {
     status: 503,
     meaning: 'loading the upstreams from the --dyups-sync Redis failed part-way; nothing was changed',
   },
+  COSOCKET_ERR_AB: {
+    className: 'AbError',
+    status: 500,
+    meaning: "cosocket ab cannot start or go on: ab's line for it, and ab's exit status",
+  },
 } as const satisfies Record<string, ErrorEntry>;
 
 export type ErrorCode = keyof typeof ERROR_TABLE;

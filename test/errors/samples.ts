@@ -70,4 +70,5 @@ export const SAMPLES: Readonly<Record<string, () => CosocketError>> = {
   PidFileError: () => new errors.PidFileError('/run/cosocket.pid', 'holds no process id'),
   DyupsSyncError: () => new errors.DyupsSyncError('redis://***@127.0.0.1:6379', new Error('refused')),
   DyupsLoadError: () => new errors.DyupsLoadError('the Redis transaction was aborted'),
+  AbError: () => new errors.AbError('apr_socket_recv: Connection refused (111)', 111),
 };

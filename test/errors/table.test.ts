@@ -95,6 +95,7 @@ describe('the error table', () => {
       'PidFileError',
       'DyupsSyncError',
       'DyupsLoadError',
+      'AbError',
     ]);
     for (const [, entry] of table) {
       if (product.has(entry.className)) continue;
