@@ -194,6 +194,7 @@ export class RedisClient extends OwnedConnection {
     this.mode = mode;
     this.readTimeout = readTimeout;
     this.sock = socket;
+    this.reusedTimes = socket === null ? 0 : socket.getreusedtimes();
     this.shared = shared;
     this.replies = socket === null ? null : new ReplyCollector(peer, maxBulk);
     this.read = this.replies === null ? null : parserRead(this.replies);
@@ -215,9 +216,14 @@ export class RedisClient extends OwnedConnection {
 
   private sharedDone = false;
 
-  /** Times the pooled connection was reused before this use (always 0 outside keepalive mode). */
+  private readonly reusedTimes: number;
+
+  /**
+   * Times the pooled connection was reused before this use (always 0 outside keepalive mode); the same
+   * after setkeepalive() or close().
+   */
   getreusedtimes(): number {
-    return this.sock?.getreusedtimes() ?? 0;
+    return this.reusedTimes;
   }
 
   /** Any command: `yield* red.call('HINCRBY', 'h', 'f', 1)`. */

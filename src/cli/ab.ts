@@ -1,9 +1,9 @@
 import { runLoad } from '../ab/load.js';
 import { formatReport, summarize } from '../ab/report.js';
-import { UsageError, helpText, parseFlags } from './flags.js';
+import { UsageError, helpText, parseFlags, usageLine } from './flags.js';
 import type { FlagSpec } from './flags.js';
 
-const FLAGS: readonly FlagSpec[] = [
+export const AB_FLAGS: readonly FlagSpec[] = [
   { name: 'requests', short: 'n', takesValue: true, valueName: 'N', description: 'number of requests (default 1)' },
   { name: 'concurrency', short: 'c', takesValue: true, valueName: 'N', description: 'requests at a time (default 1)' },
   {
@@ -40,9 +40,9 @@ const FLAGS: readonly FlagSpec[] = [
 ];
 
 export const AB_HELP = helpText(
-  'Usage: cosocket ab [options] http://host[:port]/path',
+  usageLine('cosocket ab', AB_FLAGS, { short: true, operand: 'http://host[:port]/path' }),
   "ApacheBench's interface and report, with autocannon generating the load.",
-  FLAGS,
+  AB_FLAGS,
 );
 
 function wholeNumber(flag: string, value: string | undefined, fallback: number, min: number): number {
@@ -54,7 +54,7 @@ function wholeNumber(flag: string, value: string | undefined, fallback: number, 
 
 /** `cosocket ab`: resolves with the exit code. */
 export async function ab(argv: readonly string[]): Promise<number> {
-  const { values, positionals } = parseFlags('ab', argv, FLAGS);
+  const { values, positionals } = parseFlags('ab', argv, AB_FLAGS);
   if (values.has('help')) {
     process.stdout.write(AB_HELP);
     return 0;
@@ -62,12 +62,15 @@ export async function ab(argv: readonly string[]): Promise<number> {
   if (positionals.length !== 1)
     throw new UsageError(positionals.length === 0 ? 'a URL is required' : `one URL only, got ${positionals.length}`);
   let url: URL;
+  const given = positionals[0]!;
+  // `localhost:8080/` parses as the scheme `localhost:`, `127.0.0.1:8080/` not at all: both lack http://
+  const hint = /^[^/@]*:\d+(\/|$)/.test(given) ? ` (a scheme is missing: http://${given})` : '';
   try {
-    url = new URL(positionals[0]!);
+    url = new URL(given);
   } catch {
-    throw new UsageError(`invalid URL '${positionals[0]}'`);
+    throw new UsageError(`invalid URL '${given}'${hint}`);
   }
-  if (url.protocol !== 'http:') throw new UsageError(`only http:// URLs are supported, got '${url.protocol}//'`);
+  if (url.protocol !== 'http:') throw new UsageError(`only http:// URLs are supported, got '${given}'${hint}`);
   const timeLimit = wholeNumber('-t', values.get('timelimit') as string | undefined, 0, 1);
   const requests = wholeNumber('-n', values.get('requests') as string | undefined, timeLimit > 0 ? 50_000 : 1, 1);
   const concurrency = wholeNumber('-c', values.get('concurrency') as string | undefined, 1, 1);

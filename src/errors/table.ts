@@ -264,7 +264,12 @@ export const ERROR_TABLE = {
   COSOCKET_ERR_HEADERS_SENT: {
     className: 'HeadersSentError',
     status: 500,
-    meaning: 'a header was set after flush() sent the response head',
+    meaning: 'a status, header or unannounced trailer was set after the response head went out',
+  },
+  COSOCKET_ERR_RETURN_AFTER_OUTPUT: {
+    className: 'ReturnAfterOutputError',
+    status: 500,
+    meaning: 'a coroutine handler printed output and also returned a value: one of them would be lost',
   },
   COSOCKET_ERR_PLUGIN_NOT_REGISTERED: {
     className: 'PluginNotRegisteredError',
