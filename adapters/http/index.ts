@@ -13,6 +13,7 @@ export { isBodySource } from './body-source.js';
 export type { BodySource } from './body-source.js';
 export type { HeaderList, HeaderValue, Headers } from './head.js';
 
+/** Options of `http.connect()`: the tcp connect options and limits on responses. */
 export interface HttpConnectOptions extends ConnectOptions {
   limits?: Partial<HttpLimits>;
 }
@@ -52,6 +53,7 @@ function hostHeaderOf(host: string, port: number, tls: boolean): string {
 /** https:// without `tls`: verified against the default CA store, the URL's host as the name (one object: checked once). */
 const HTTPS_DEFAULTS = {};
 
+/** What `http.request()` answers: the status, the headers and the whole body. */
 export interface FetchResult {
   status: number;
   headers: Headers;

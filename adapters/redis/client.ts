@@ -24,6 +24,7 @@ import { mapReply } from './replies.js';
 import { CONFIRM, MANY, MESSAGE, ONE, ReplyCollector, TRANSACTION } from './reply-collector.js';
 import type { BatchResult, PubSubMessage } from './reply-collector.js';
 
+/** short: a connection per use; keepalive: pooled, OpenResty style; shared: one multiplexed ioredis client. */
 export type RedisMode = 'short' | 'keepalive' | 'shared';
 export type { BatchResult, PubSubMessage, RedisArg };
 

@@ -24,6 +24,7 @@ import { tcpPool, tlsPoolName } from './pools.js';
 import { tlsSettingsOf } from './tls.js';
 import type { SslSession, TlsOptions } from './tls.js';
 
+/** A socket's timeouts in ms: connect, each send, each read (OpenResty's settimeouts). */
 export interface Timeouts {
   connect: number;
   send: number;

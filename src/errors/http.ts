@@ -40,6 +40,7 @@ export class UpstreamStatusError extends CosocketError {
 /** A client's request body could not be passed on: too large (413), too slow (408), or cut off (400). */
 export abstract class RequestBodyError extends CosocketError {}
 
+/** A client's request body passed its limit, announced or while read (413). */
 export class BodyTooLargeError extends RequestBodyError {
   /** `length`: the announced Content-Length, or null when the body grew past the limit while read. */
   constructor(limit: number, length: number | null) {
@@ -52,6 +53,7 @@ export class BodyTooLargeError extends RequestBodyError {
   }
 }
 
+/** A client's request body stopped arriving for longer than its timeout (408). */
 export class BodyTimeoutError extends RequestBodyError {
   constructor(idleMs: number) {
     super('COSOCKET_ERR_BODY_TIMEOUT', `no request body data for ${idleMs} ms`);

@@ -12,6 +12,7 @@ export interface ErrorEntry {
   readonly meaning: string;
 }
 
+/** Every error code with its class, HTTP status and meaning (README's "Error codes" table). */
 export const ERROR_TABLE = {
   // the runtime
   COSOCKET_ERR_CANCELLED: {
@@ -330,4 +331,5 @@ export const ERROR_TABLE = {
   },
 } as const satisfies Record<string, ErrorEntry>;
 
+/** One of the codes of ERROR_TABLE, `COSOCKET_ERR_...`. */
 export type ErrorCode = keyof typeof ERROR_TABLE;

@@ -35,6 +35,7 @@ export interface AdmissionOptions {
   onUnhandledError?: (err: unknown, task: Task<unknown>) => void;
 }
 
+/** Options of `goWith()` and `scheduler.start()`: a name, a deadline, an AbortSignal that cancels the coroutine. */
 export interface StartOptions {
   name?: string;
   /** Deadline in ms for this root (0: none). Defaults to the scheduler's. */
