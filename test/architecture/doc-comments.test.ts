@@ -1,8 +1,10 @@
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import ts from 'typescript';
+import * as cosocket from '../../src/index.js';
 
 /**
  * Every export of the package's entry points (and every export of the namespaces among them: tcp,
@@ -51,5 +53,19 @@ function undocumented(): string[] {
 describe('doc comments', () => {
   it('every export of every entry point has a doc comment', () => {
     assert.deepEqual(undocumented(), []);
+  });
+
+  it('README names every value the package exports (the namespaces tcp, redis, http and file: each of theirs)', () => {
+    const readme = readFileSync(join(ROOT, 'README.md'), 'utf8');
+    const names: string[] = [];
+    for (const [name, value] of Object.entries(cosocket)) {
+      if (['tcp', 'redis', 'http', 'file'].includes(name))
+        names.push(...Object.keys(value as object).map((member) => `${name}.${member}`));
+      else names.push(name);
+    }
+    assert.deepEqual(
+      names.filter((name) => !readme.includes(name.slice(name.indexOf('.') + 1))),
+      [],
+    );
   });
 });
