@@ -4,7 +4,7 @@ import tseslint from 'typescript-eslint';
 import noUnyieldedOperation from './eslint-rules/no-unyielded-operation.js';
 
 export default defineConfig(
-  globalIgnores(['dist/', 'bench/results/']),
+  globalIgnores(['dist/', 'bench/results/', 'docs/api/']),
   js.configs.recommended,
   tseslint.configs.recommendedTypeChecked,
   {

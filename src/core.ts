@@ -100,6 +100,7 @@ export {
   BodyAbortedError,
   BodyFramingError,
   HeadersSentError,
+  ReturnAfterOutputError,
   PluginNotRegisteredError,
 } from './errors/index.js';
 export type { CancelKind, ErrorCode, ErrorEntry } from './errors/index.js';

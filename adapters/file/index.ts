@@ -49,11 +49,13 @@ const READ = defineKind<string, number, AbortController>({
   trace: (path) => ({ name: 'file.read', attributes: { 'file.path': path } }),
 });
 
+/** Writes `data` to the file at `path` (replacing it), off the event loop; cancelled, the write is aborted. */
 export function write(path: string, data: string | Uint8Array): Effect<void> {
   checkPath(path);
   return abortable((signal) => fsWriteFile(path, data, { signal }));
 }
 
+/** The file's fs.Stats. */
 export function stat(path: string): Effect<Stats> {
   checkPath(path);
   return call(fsStat(path));

@@ -10,6 +10,7 @@ export interface BodySource {
   read(): Operation<Buffer | null>;
 }
 
+/** True when `body` is a BodySource (a request body read as it arrives), not bytes. */
 export function isBodySource(body: unknown): body is BodySource {
   return (
     typeof body === 'object' &&

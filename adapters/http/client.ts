@@ -24,6 +24,7 @@ import type { HeaderList, Headers, RequestHead } from './head.js';
 import { ResponseHeadParser } from './response-head.js';
 import type { ResponseHead } from './response-head.js';
 
+/** One request on an HTTP connection: method, path, headers, body. */
 export interface HttpRequest {
   method?: string;
   /** origin-form target: /path?query. Default '/'. */
@@ -34,6 +35,7 @@ export interface HttpRequest {
   body?: string | Buffer | Uint8Array | BodySource;
 }
 
+/** Limits on what an upstream may send: a response head past them is an HttpProtocolError. */
 export interface HttpLimits {
   /** Largest response head (status line and headers). Default 64 KB. */
   maxHeaderBytes: number;

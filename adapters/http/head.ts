@@ -1,6 +1,8 @@
 import { HttpProtocolError, InvalidArgumentError } from '../../src/errors/index.js';
 
+/** A header's value: a string, or a list for a header that came more than once. */
 export type HeaderValue = string | string[];
+/** Response headers by lower-case name. */
 export type Headers = Record<string, HeaderValue>;
 /** Headers as a flat list, name, value, name, value, ... (like node's rawHeaders): no object per request. */
 export type HeaderList = readonly string[];

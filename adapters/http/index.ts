@@ -13,6 +13,7 @@ export { isBodySource } from './body-source.js';
 export type { BodySource } from './body-source.js';
 export type { HeaderList, HeaderValue, Headers } from './head.js';
 
+/** Options of `http.connect()`: the tcp connect options and limits on responses. */
 export interface HttpConnectOptions extends ConnectOptions {
   limits?: Partial<HttpLimits>;
 }
@@ -52,6 +53,7 @@ function hostHeaderOf(host: string, port: number, tls: boolean): string {
 /** https:// without `tls`: verified against the default CA store, the URL's host as the name (one object: checked once). */
 const HTTPS_DEFAULTS = {};
 
+/** What `http.request()` answers: the status, the headers and the whole body. */
 export interface FetchResult {
   status: number;
   headers: Headers;
@@ -69,15 +71,15 @@ export function* request(
   req: HttpRequest & HttpConnectOptions & { maxBody?: number } = {},
 ): Operation<FetchResult> {
   let parsed: URL;
+  // `localhost:8080/x` parses as the scheme `localhost:`, `127.0.0.1:8080` not at all: both lack http://
+  const hint = /^[^/@]*:\d+(\/|$)/.test(url) ? ` (a scheme is missing: http://${url})` : '';
   try {
     parsed = new URL(url);
   } catch {
-    throw new InvalidArgumentError(`http.request(): invalid URL '${url}'`);
+    throw new InvalidArgumentError(`http.request(): invalid URL, got '${url}'${hint}`);
   }
   if (parsed.protocol !== 'http:' && parsed.protocol !== 'https:')
-    throw new InvalidArgumentError(
-      `http.request(): only http:// and https:// URLs are supported, got '${parsed.protocol}//'`,
-    );
+    throw new InvalidArgumentError(`http.request(): only http:// and https:// URLs are supported, got '${url}'${hint}`);
   const https = parsed.protocol === 'https:';
   // the URL's scheme decides; tls options with http:// are a mistake, not a quiet upgrade or a quiet plain connection
   if (!https && req.tls !== undefined)

@@ -8,6 +8,7 @@ import type { RedisArg } from './encode.js';
  */
 export type TimeoutArg = 'last' | number | { option: string; searchFrom: number; searchUntil: string };
 
+/** How a blocking command (BLPOP, XREAD BLOCK...) names its timeout: the read timeout is stretched to cover it. */
 export interface BlockingSpec {
   timeoutArg: TimeoutArg;
   /** Default 'seconds' (BLPOP, BZPOPMIN ...); XREAD/XREADGROUP BLOCK count milliseconds. */

@@ -24,6 +24,7 @@ import { mapReply } from './replies.js';
 import { CONFIRM, MANY, MESSAGE, ONE, ReplyCollector, TRANSACTION } from './reply-collector.js';
 import type { BatchResult, PubSubMessage } from './reply-collector.js';
 
+/** short: a connection per use; keepalive: pooled, OpenResty style; shared: one multiplexed ioredis client. */
 export type RedisMode = 'short' | 'keepalive' | 'shared';
 export type { BatchResult, PubSubMessage, RedisArg };
 
@@ -194,6 +195,7 @@ export class RedisClient extends OwnedConnection {
     this.mode = mode;
     this.readTimeout = readTimeout;
     this.sock = socket;
+    this.reusedTimes = socket === null ? 0 : socket.getreusedtimes();
     this.shared = shared;
     this.replies = socket === null ? null : new ReplyCollector(peer, maxBulk);
     this.read = this.replies === null ? null : parserRead(this.replies);
@@ -215,9 +217,14 @@ export class RedisClient extends OwnedConnection {
 
   private sharedDone = false;
 
-  /** Times the pooled connection was reused before this use (always 0 outside keepalive mode). */
+  private readonly reusedTimes: number;
+
+  /**
+   * Times the pooled connection was reused before this use (always 0 outside keepalive mode); the same
+   * after setkeepalive() or close().
+   */
   getreusedtimes(): number {
-    return this.sock?.getreusedtimes() ?? 0;
+    return this.reusedTimes;
   }
 
   /** Any command: `yield* red.call('HINCRBY', 'h', 'f', 1)`. */

@@ -126,6 +126,7 @@ type Side = 'LEFT' | 'RIGHT';
 const pairs = { flattensObject: true } as const;
 const blockingLast: RowOptions = { blocking: { timeoutArg: 'last' } };
 
+/** The Redis command table: each row becomes a typed method of RedisClient and RedisBatch (`red.get`, `red.hset`...). */
 export const COMMANDS = {
   // ---- strings
   get: command<(key: K) => string | null>(),
@@ -343,6 +344,7 @@ export const COMMANDS = {
 };
 
 type Table = typeof COMMANDS;
+/** The name of a typed Redis command method (a row of COMMANDS). */
 export type CommandName = keyof Table;
 
 type ClientSignature<F> = [F] extends [never]

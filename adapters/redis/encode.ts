@@ -1,5 +1,6 @@
 import { InvalidArgumentError } from '../../src/errors/index.js';
 
+/** An argument of a Redis command: strings and numbers go as text, Buffers as they are. */
 export type RedisArg = string | number | Buffer;
 
 /** What a socket write takes: one string (written as UTF-8) or, when any argument is binary, Buffers. */

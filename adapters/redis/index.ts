@@ -32,6 +32,7 @@ export { parseRedisTarget } from './url.js';
 export type { RedisAddress, RedisTarget, RedisTopology } from './url.js';
 export { DEFAULT_MAX_BULK } from './resp.js';
 
+/** Options of `redis.connect()`: which Redis, the mode (short, keepalive, shared), pool and timeouts. */
 export interface RedisConnectOptions {
   /**
    * redis://[user:pass@]host:port/db, rediss://..., unix:///path?db=N, redis+cluster://h1:p1,h2:p2 or

@@ -3,6 +3,7 @@ import { NEED_MORE } from '../tcp/index.js';
 import type { ByteQueue, QueueParser } from '../tcp/index.js';
 import { PushReply, RespReader } from './resp.js';
 
+/** A message on a subscribed channel or pattern, as `yield* red.readReply()` answers it. */
 export type PubSubMessage =
   | [kind: 'message', channel: string, payload: string]
   | [kind: 'pmessage', pattern: string, channel: string, payload: string]

@@ -89,14 +89,18 @@ function parseTopology(url: string): RedisTarget {
 
 function parseSingle(url: string): RedisTarget {
   let parsed: URL;
+  // `localhost:6379` parses as the scheme `localhost:`, `127.0.0.1:6379` not at all: quote what was given
+  const hint = /^[^/@]*:\d+$/.test(url) ? ` (a scheme is missing: redis://${url})` : '';
   try {
     parsed = new URL(url);
   } catch {
-    throw new InvalidArgumentError(`redis URL must look like redis://127.0.0.1:6379, got '${redactRedisUrl(url)}'`);
+    throw new InvalidArgumentError(
+      `redis URL must look like redis://127.0.0.1:6379, got '${redactRedisUrl(url)}'${hint}`,
+    );
   }
   if (!['redis:', 'rediss:', 'unix:'].includes(parsed.protocol)) {
     throw new InvalidArgumentError(
-      `redis URL must use redis://, rediss://, unix://, redis+cluster:// or redis+sentinel://, got '${parsed.protocol}//'`,
+      `redis URL must use redis://, rediss://, unix://, redis+cluster:// or redis+sentinel://, got '${redactRedisUrl(url)}'${hint}`,
     );
   }
   const isUnix = parsed.protocol === 'unix:';

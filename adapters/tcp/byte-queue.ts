@@ -15,6 +15,7 @@ function emptyChunks(): Buffer[] {
   return chunks;
 }
 
+/** The bytes a connection received and nobody read yet: a queue of buffers, searched and consumed without joining them. */
 export class ByteQueue {
   private chunks: Buffer[] = emptyChunks();
   length = 0;

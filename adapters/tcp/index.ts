@@ -27,6 +27,7 @@ export type { Lender } from './read-space.js';
 export { parserRead } from './socket.js';
 export type { ReadRequest } from './socket.js';
 
+/** Options of `tcp.connect()`: the pool, its size and backlog, timeouts, TLS. */
 export interface ConnectOptions {
   /** Pool name; default `host:port` (or `unix:/path`). Connections are only reused within a pool. */
   pool?: string;

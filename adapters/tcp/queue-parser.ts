@@ -2,6 +2,7 @@ import type { ByteQueue } from './byte-queue.js';
 
 /** What a parser returns while the bytes it needs have not all arrived. */
 export const NEED_MORE: unique symbol = Symbol('need more bytes');
+/** The type of NEED_MORE. */
 export type NeedMore = typeof NEED_MORE;
 
 /**

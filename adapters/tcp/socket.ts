@@ -24,6 +24,7 @@ import { tcpPool, tlsPoolName } from './pools.js';
 import { tlsSettingsOf } from './tls.js';
 import type { SslSession, TlsOptions } from './tls.js';
 
+/** A socket's timeouts in ms: connect, each send, each read (OpenResty's settimeouts). */
 export interface Timeouts {
   connect: number;
   send: number;
@@ -137,6 +138,8 @@ const IMMEDIATE = defineKind<unknown>({
 export class TcpSocket extends OwnedConnection {
   private readonly pool: KeepalivePool<TcpConnection> | null;
   private lease: Lease<TcpConnection> | null;
+  /** The lease's count when this use began: it stays readable after setkeepalive or close. */
+  private readonly reusedTimes: number;
   private conn: TcpConnection | null;
   /** Shared with the connect that made it until settimeouts() makes it a copy of its own. */
   private timeouts: Timeouts;
@@ -166,6 +169,7 @@ export class TcpSocket extends OwnedConnection {
     super(conn.peer, owner);
     this.pool = pool;
     this.lease = lease;
+    this.reusedTimes = lease === null ? 0 : Math.max(0, lease.reusedTimes);
     this.conn = conn;
     this.timeouts = timeouts;
     this.closeWithOwner();
@@ -239,9 +243,12 @@ export class TcpSocket extends OwnedConnection {
     return this.conn === null;
   }
 
-  /** How many times this connection was reused from the pool before this use (0 for a new one). */
+  /**
+   * How many times this connection was reused from the pool before this use (0 for a new one); the
+   * same after setkeepalive() or close().
+   */
   getreusedtimes(): number {
-    return this.lease?.reusedTimes ?? 0;
+    return this.reusedTimes;
   }
 
   /** Sends everything; returns the byte count once the kernel took all of it (send timeout: fatal). */

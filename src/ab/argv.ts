@@ -1,8 +1,13 @@
 import { UsageError } from '../errors/index.js';
 
 /** ab 2.3's option letters; a trailing ':' takes a value (apr_getopt's format). */
-const AB_OPTIONS = 'n:c:t:s:b:T:p:u:v:lrkVhwiIx:y:z:C:H:P:A:g:X:de:SqB:m:Z:f:E:';
-const LONG_OPTIONS: Record<string, boolean> = { json: false, workers: true, help: false, stream: false };
+export const AB_OPTIONS = 'n:c:t:s:b:T:p:u:v:lrkVhwiIx:y:z:C:H:P:A:g:X:de:SqB:m:Z:f:E:';
+export const LONG_OPTIONS: Readonly<Record<string, boolean>> = {
+  json: false,
+  workers: true,
+  help: false,
+  stream: false,
+};
 
 export interface AbArgv {
   /** In order: [letter or long name, value or true]. */

@@ -60,6 +60,7 @@ Options are:
                     (TLS1, TLS1.1, TLS1.2, TLS1.3 or ALL)
     -E certfile     Specify optional client certificate chain and private key
 cosocket's own:
+    --help          Display usage information (as -h)
     --workers N     Spread the connections over N load threads
     --json          Print every figure, and the load threads' CPU, as JSON
     --stream        Measure streaming responses: time to the head and first chunk, chunks and

@@ -4,29 +4,29 @@ import { join } from 'node:path';
 import Fastify from 'fastify';
 import { cosocketPlugin } from '../fastify/plugin.js';
 import { sendRoutes } from '../server/send-routes.js';
-import { UsageError, helpText, parseFlags } from './flags.js';
+import { UsageError, helpText, parseFlags, usageLine } from './flags.js';
 import type { FlagSpec } from './flags.js';
 
-const FLAGS: readonly FlagSpec[] = [
+export const DEMO_SEND_FLAGS: readonly FlagSpec[] = [
   { name: 'lines', takesValue: true, valueName: 'N', description: 'lines to write, one a second (default 10)' },
   { name: 'port', takesValue: true, valueName: 'PORT', description: 'port to serve on (default 8090)' },
   { name: 'help', short: 'h', takesValue: false, description: 'show this help' },
 ];
+
+export const DEMO_SEND_HELP = helpText(
+  usageLine('cosocket demo-send', DEMO_SEND_FLAGS),
+  'Dynamic sendfile, live: a file written a line a second, streamed as it grows.',
+  DEMO_SEND_FLAGS,
+);
 
 /**
  * The seed's test.sh as a command: serves a fresh directory under /send/, appends a line a second to
  * demo.log.tmp, then renames it to demo.log, while you watch with the printed curl command.
  */
 export async function demoSend(argv: readonly string[]): Promise<number> {
-  const { values, positionals } = parseFlags('demo-send', argv, FLAGS);
+  const { values, positionals } = parseFlags('demo-send', argv, DEMO_SEND_FLAGS);
   if (values.has('help')) {
-    process.stdout.write(
-      helpText(
-        'Usage: cosocket demo-send [--lines N] [--port PORT]',
-        'Dynamic sendfile, live: a file written a line a second, streamed as it grows.',
-        FLAGS,
-      ),
-    );
+    process.stdout.write(DEMO_SEND_HELP);
     return 0;
   }
   if (positionals.length > 0) throw new UsageError(`unexpected argument '${positionals[0]}'`);

@@ -118,12 +118,23 @@ export function schemaEnvironment(schema: Section): EnvSpec[] {
   );
 }
 
-/** "Usage: COMMAND [--name VALUE] ...", wrapped under its first line. */
-export function usageLine(command: string, specs: readonly FlagSpec[]): string {
+/**
+ * "Usage: COMMAND [--name VALUE] ... OPERAND", every flag of `specs`, wrapped under its first line;
+ * `short`: flags with a letter are shown as `-x VALUE` (ApacheBench's style).
+ */
+export function usageLine(
+  command: string,
+  specs: readonly FlagSpec[],
+  options: { readonly short?: boolean; readonly operand?: string } = {},
+): string {
   const head = `Usage: ${command}`;
   const lines = [head];
-  for (const s of specs) {
-    const item = `[--${s.name}${s.takesValue ? ` ${s.valueName ?? 'VALUE'}` : ''}]`;
+  const items = specs.map((s) => {
+    const flag = options.short === true && s.short !== undefined ? `-${s.short}` : `--${s.name}`;
+    return `[${flag}${s.takesValue ? ` ${s.valueName ?? 'VALUE'}` : ''}]`;
+  });
+  if (options.operand !== undefined) items.push(options.operand);
+  for (const item of items) {
     if (lines[lines.length - 1]!.length + 1 + item.length > 110) lines.push(' '.repeat(head.length));
     lines[lines.length - 1] += ` ${item}`;
   }

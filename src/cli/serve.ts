@@ -35,7 +35,7 @@ import { untilStopRequest } from './signals.js';
 import type { StopKind } from './signals.js';
 
 /** --config, every flag the config schema declares, --help. */
-const FLAGS: readonly FlagSpec[] = [
+export const SERVE_FLAGS: readonly FlagSpec[] = [
   {
     name: 'config',
     takesValue: true,
@@ -52,15 +52,12 @@ const FLAGS: readonly FlagSpec[] = [
 ];
 
 export const SERVE_HELP = helpText(
-  usageLine(
-    'cosocket serve',
-    FLAGS.filter((s) => s.name !== 'help'),
-  ),
+  usageLine('cosocket serve', SERVE_FLAGS),
   `Starts the cosocket server: GET /test, /test/short, /test/keepalive, /test/shared (a Redis GET of key
 'test', 10 bytes) and GET /status. Without --redis or REDIS_URL it starts a private redis-server on a
 free loopback port (no persistence) and stops it on exit. Durations are written "100ms", "10s", "1m30s"
 or as milliseconds; sizes "16k", "1m" or as bytes; switches on/off, yes/no or true/false.`,
-  FLAGS,
+  SERVE_FLAGS,
   schemaEnvironment(SERVER_SCHEMA),
 );
 
@@ -70,7 +67,7 @@ const TEST_VALUE = 'hello12345';
 export async function serve(argv: readonly string[]): Promise<number> {
   const setup = cluster.isWorker ? workerSetup() : null;
   if (setup !== null) return runWorker(setup);
-  const { values, positionals } = parseFlags('serve', argv, FLAGS);
+  const { values, positionals } = parseFlags('serve', argv, SERVE_FLAGS);
   if (values.has('help')) {
     process.stdout.write(SERVE_HELP);
     return 0;

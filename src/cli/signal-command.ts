@@ -19,7 +19,7 @@ export const SIGNAL_COMMANDS = {
 
 export type SignalCommand = keyof typeof SIGNAL_COMMANDS;
 
-const FLAGS: readonly FlagSpec[] = [
+export const SIGNAL_FLAGS: readonly FlagSpec[] = [
   { name: 'pid', takesValue: true, valueName: 'FILE', description: "the server's pid file (its --pid)" },
   {
     name: 'config',
@@ -34,15 +34,15 @@ const FLAGS: readonly FlagSpec[] = [
 export function signalHelp(command: SignalCommand): string {
   const { signal, does } = SIGNAL_COMMANDS[command];
   return helpText(
-    usageLine(`cosocket ${command}`, FLAGS.slice(0, 2)),
+    usageLine(`cosocket ${command}`, SIGNAL_FLAGS),
     `Sends ${signal} to the running server (nginx -s ${command}): ${does}.`,
-    FLAGS,
+    SIGNAL_FLAGS,
   );
 }
 
 /** `cosocket reload|stop|quit|reopen`: signals the server whose pid file --pid or the config's `pid` names. */
 export async function signalServer(command: SignalCommand, argv: readonly string[]): Promise<number> {
-  const { values, positionals } = parseFlags(command, argv, FLAGS);
+  const { values, positionals } = parseFlags(command, argv, SIGNAL_FLAGS);
   if (values.has('help')) {
     process.stdout.write(signalHelp(command));
     return 0;

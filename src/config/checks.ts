@@ -17,16 +17,20 @@ export function checkHost(what: string, value: string): string {
 
 export function checkRedisUrl(what: string, value: string): string {
   let url: URL;
+  // as typed, the password (if any) masked
+  const shown = value.replace(/^([^/]*\/\/[^/?#@]*?:)[^/?#]*@/, '$1***@');
+  // `localhost:6379` parses as the scheme `localhost:`, `127.0.0.1:6379` not at all: say so in the user's own words
+  const hint = /^[^/@]*:\d+$/.test(value) ? ` (a scheme is missing: redis://${value})` : '';
   try {
     url = new URL(value);
   } catch {
-    throw new InvalidArgumentError(`${what} must be a URL like redis://127.0.0.1:6379, got '${value}'`);
+    throw new InvalidArgumentError(`${what} must be a URL like redis://127.0.0.1:6379, got '${shown}'${hint}`);
   }
   if (!['redis:', 'rediss:', 'unix:'].includes(url.protocol)) {
-    throw new InvalidArgumentError(`${what} must use redis://, rediss:// or unix://, got '${url.protocol}//'`);
+    throw new InvalidArgumentError(`${what} must use redis://, rediss:// or unix://, got '${shown}'${hint}`);
   }
   if (url.protocol !== 'unix:' && url.hostname === '')
-    throw new InvalidArgumentError(`${what} has no host: '${value}'`);
+    throw new InvalidArgumentError(`${what} has no host: '${shown}'`);
   return value;
 }
 

@@ -12,6 +12,7 @@ import { dashboardRoutes } from './dashboard/routes.js';
 import type { DashboardStatus } from './dashboard/snapshot.js';
 import type { Change, DyupsResult, UpstreamTable } from './table.js';
 
+/** Options of buildAdminApp(): who may call it (token, loopback), body and time limits, how a change is made. */
 export interface AdminOptions {
   /** Bearer token required on every request, or null. */
   token: string | null;

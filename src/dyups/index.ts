@@ -3,7 +3,7 @@
  * listeners, health checks and Redis sync.
  */
 export { UpstreamTable } from './table.js';
-export type { Change, DyupsResult } from './table.js';
+export type { Change, DyupsResult, UpstreamTableOptions } from './table.js';
 export { UpstreamSyntaxError, parseUpstream } from './parse.js';
 export { toNginx } from './format.js';
 export type {

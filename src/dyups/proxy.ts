@@ -28,6 +28,7 @@ import type { UpstreamTry } from '../server/log-format.js';
 export { hashKeyOf } from './request-vars.js';
 export type { HashKeyRequest } from './request-vars.js';
 
+/** Options of buildProxyServer(): the scheduler, timeouts to clients and upstreams, body limits, buffering. */
 export interface DyupsProxyOptions {
   scheduler: Scheduler;
   /** ms to connect to an upstream server (then the next one is tried). Default 1 s. */

@@ -6,6 +6,7 @@ import { UpstreamSyntaxError, parseUpstream } from './parse.js';
 import type { Change, DyupsResult, UpstreamTable } from './table.js';
 import type { UpstreamGroup } from './upstream.js';
 
+/** Options of RedisSync: the shared Redis, its key prefix, retries of a raced change, where problems go. */
 export interface RedisSyncOptions {
   /** redis://HOST:PORT[/DB] shared by every instance. */
   url: string;

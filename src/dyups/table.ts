@@ -13,6 +13,7 @@ export interface DyupsResult {
 /** A validated change not applied yet: the group a name will have (null: deleted), or why it is refused. */
 export type Prepared = { ok: true; name: string; group: UpstreamGroup | null } | { ok: false; result: DyupsResult };
 
+/** One change to the upstream table, as a listener hears it and RedisSync publishes it. */
 export type Change =
   | { op: 'update'; name: string; body: string }
   | { op: 'delete'; name: string }
@@ -20,6 +21,7 @@ export type Change =
   | { op: 'patch-server'; name: string; address: string; changes: Record<string, unknown> }
   | { op: 'remove-server'; name: string; address: string };
 
+/** Where an UpstreamTable persists its changes. */
 export interface UpstreamTableOptions {
   /** Persist every accepted change here (atomically); null: in memory only. */
   stateFile: string | null;

@@ -17,6 +17,7 @@ export interface UpstreamServer {
   route?: string;
 }
 
+/** A group's balancing method, as its nginx directive names it (round robin unless one is given). */
 export type Balancer =
   | { kind: 'round_robin' }
   | { kind: 'least_conn' }

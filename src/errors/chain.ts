@@ -1,6 +1,7 @@
 /** @internal Where an error keeps its coroutine chain (an own property, or CancelledError's getter). */
 export const CHAIN: unique symbol = Symbol.for('cosocket.coroutineChain');
 
+/** A coroutine chain as logs show it: `handler > loadUser > fetchRow`. */
 export function formatChain(chain: readonly string[]): string {
   return chain.join(' > ');
 }

@@ -14,6 +14,7 @@ export class FileShortError extends CosocketError {
   }
 }
 
+/** A file cosocket was used after it was closed. */
 export class FileClosedError extends CosocketError {
   constructor(path: string) {
     super('COSOCKET_ERR_FILE_CLOSED', `${path}: file is closed`);

@@ -40,6 +40,7 @@ export class UpstreamStatusError extends CosocketError {
 /** A client's request body could not be passed on: too large (413), too slow (408), or cut off (400). */
 export abstract class RequestBodyError extends CosocketError {}
 
+/** A client's request body passed its limit, announced or while read (413). */
 export class BodyTooLargeError extends RequestBodyError {
   /** `length`: the announced Content-Length, or null when the body grew past the limit while read. */
   constructor(limit: number, length: number | null) {
@@ -52,6 +53,7 @@ export class BodyTooLargeError extends RequestBodyError {
   }
 }
 
+/** A client's request body stopped arriving for longer than its timeout (408). */
 export class BodyTimeoutError extends RequestBodyError {
   constructor(idleMs: number) {
     super('COSOCKET_ERR_BODY_TIMEOUT', `no request body data for ${idleMs} ms`);
@@ -77,10 +79,28 @@ export class BodyFramingError extends RequestBodyError {
   }
 }
 
-/** ctx.header() after flush() sent the head. */
+/**
+ * Too late for the response head: a status, a header, or a trailer the head did not announce, set
+ * after the head went out (by flush(), write() or the end of the response).
+ */
 export class HeadersSentError extends CosocketError {
-  constructor(name: string) {
-    super('COSOCKET_ERR_HEADERS_SENT', `cannot set header '${name}': the response head was already sent by flush()`);
+  /** `what`: the field as the caller named it, e.g. `header 'x-id'`, `status 500`, `trailer 'x-sum'`. */
+  constructor(what: string, why = 'the response head was already sent') {
+    super('COSOCKET_ERR_HEADERS_SENT', `cannot set ${what}: ${why}`);
+  }
+}
+
+/**
+ * A coroutine handler printed output (print, say, write) and also returned a value: one of the two
+ * would be lost, so neither is taken for the answer.
+ */
+export class ReturnAfterOutputError extends CosocketError {
+  /** `handlerName`: the coroutine's name; `kind`: what was returned (typeof, or 'null'). */
+  constructor(handlerName: string, kind: string) {
+    super(
+      'COSOCKET_ERR_RETURN_AFTER_OUTPUT',
+      `handler '${handlerName}' printed output and also returned a value (${kind}): print it or return it, not both`,
+    );
   }
 }
 

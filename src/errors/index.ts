@@ -66,6 +66,7 @@ export {
   PluginNotRegisteredError,
   RequestBodyError,
   ResponseTooLargeError,
+  ReturnAfterOutputError,
   UpstreamStatusError,
 } from './http.js';
 export {

@@ -1,6 +1,7 @@
 import { CosocketError } from './base.js';
 import { CHAIN, formatChain } from './chain.js';
 
+/** Why a coroutine was cancelled: the client left, a deadline passed, its parent went, a budget, or explicitly. */
 export type CancelKind = 'client-abort' | 'deadline' | 'parent' | 'budget' | 'explicit';
 
 const CANCEL_KINDS: ReadonlySet<string> = new Set<CancelKind>([
@@ -147,18 +148,21 @@ export class InvalidYieldError extends CosocketError {
   }
 }
 
+/** A semaphore was released more often than acquired. */
 export class SemaphoreOverReleaseError extends CosocketError {
   constructor(semaphoreName: string) {
     super('COSOCKET_ERR_SEMAPHORE', `semaphore '${semaphoreName}' released more often than acquired`);
   }
 }
 
+/** A task's result was read before the task finished. */
 export class TaskNotFinishedError extends CosocketError {
   constructor(taskName: string) {
     super('COSOCKET_ERR_NOT_FINISHED', `coroutine '${taskName}' has not finished`);
   }
 }
 
+/** A coroutine joined itself or one of its ancestors: it would wait forever. */
 export class SelfJoinError extends CosocketError {
   constructor(taskName: string, targetName: string) {
     super('COSOCKET_ERR_SELF_JOIN', `coroutine '${taskName}' cannot join '${targetName}': it would wait on itself`);

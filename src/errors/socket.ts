@@ -34,12 +34,14 @@ export class SocketClosedError extends SocketError {
   }
 }
 
+/** The peer refused the connection (ECONNREFUSED): 502 from a handler. */
 export class ConnectionRefusedError extends SocketError {
   constructor(peer: string, options?: { cause?: unknown }) {
     super('COSOCKET_ERR_CONNECTION_REFUSED', 'connect', peer, 'connection refused', options);
   }
 }
 
+/** The peer reset the connection (ECONNRESET): 502 from a handler. */
 export class ConnectionResetError extends SocketError {
   constructor(op: string, peer: string, options?: { cause?: unknown }) {
     super('COSOCKET_ERR_CONNECTION_RESET', op, peer, 'connection reset by peer', options);

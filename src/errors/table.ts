@@ -12,6 +12,7 @@ export interface ErrorEntry {
   readonly meaning: string;
 }
 
+/** Every error code with its class, HTTP status and meaning (README's "Error codes" table). */
 export const ERROR_TABLE = {
   // the runtime
   COSOCKET_ERR_CANCELLED: {
@@ -264,7 +265,12 @@ export const ERROR_TABLE = {
   COSOCKET_ERR_HEADERS_SENT: {
     className: 'HeadersSentError',
     status: 500,
-    meaning: 'a header was set after flush() sent the response head',
+    meaning: 'a status, header or unannounced trailer was set after the response head went out',
+  },
+  COSOCKET_ERR_RETURN_AFTER_OUTPUT: {
+    className: 'ReturnAfterOutputError',
+    status: 500,
+    meaning: 'a coroutine handler printed output and also returned a value: one of them would be lost',
   },
   COSOCKET_ERR_PLUGIN_NOT_REGISTERED: {
     className: 'PluginNotRegisteredError',
@@ -330,4 +336,5 @@ export const ERROR_TABLE = {
   },
 } as const satisfies Record<string, ErrorEntry>;
 
+/** One of the codes of ERROR_TABLE, `COSOCKET_ERR_...`. */
 export type ErrorCode = keyof typeof ERROR_TABLE;

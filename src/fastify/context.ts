@@ -10,6 +10,7 @@ import {
   CancelledError,
   HeadersSentError,
   InvalidArgumentError,
+  ReturnAfterOutputError,
   coroutineChain,
 } from '../errors/index.js';
 import type { Effect } from '../runtime/effect.js';
@@ -51,8 +52,7 @@ export type FailureLog = (failure: HandlerFailure) => void;
 export class HandlerContext implements TaskObserver, ResponseHead {
   readonly request: FastifyRequest;
   readonly reply: FastifyReply;
-  /** Response status; set it before the first flush. */
-  status = 200;
+  private statusCode = 200;
   /**
    * The Content-Type of a response whose handler set none; null: the head goes out without one (a
    * proxied response keeps the upstream's head as it came, like nginx's proxy_pass).
@@ -146,11 +146,19 @@ export class HandlerContext implements TaskObserver, ResponseHead {
   /** ms a client may take to accept what is sent (nginx's send_timeout): also for streams returned from the handler. */
   readonly sendTimeout: number;
 
-  /** Sets a response header (before the first flush). */
+  /** Response status, 200 unless set; setting it once the head went out throws HeadersSentError. */
+  get status(): number {
+    return this.statusCode;
+  }
+
+  set status(code: number) {
+    if (this.headSent) throw new HeadersSentError(`status ${String(code)}`);
+    this.statusCode = code;
+  }
+
+  /** Sets a response header; once the head went out (flush, write, the end) it throws HeadersSentError. */
   header(name: string, value: string | number | string[]): this {
-    if (this.output.streaming) {
-      throw new HeadersSentError(name);
-    }
+    if (this.headSent) throw new HeadersSentError(`header '${name}'`);
     if (this.headers === null) this.headers = {};
     this.headers[name.toLowerCase()] = Array.isArray(value) ? value : String(value);
     return this;
@@ -161,6 +169,11 @@ export class HandlerContext implements TaskObserver, ResponseHead {
    * of HTTP/1.0 responses, which are not chunked, do not get it.
    */
   trailer(name: string, value: string): this {
+    if (this.headSent && !(this.output.streaming && !this.reply.raw.writableEnded && this.announces(name)))
+      throw new HeadersSentError(
+        `trailer '${name}'`,
+        'the response head went out without announcing it in a Trailer header (or the response ended)',
+      );
     // Node's own field checks, here rather than at the end of the response where nobody could catch them
     try {
       validateHeaderName(name);
@@ -177,6 +190,15 @@ export class HandlerContext implements TaskObserver, ResponseHead {
     if (this.trailers === null) this.trailers = {};
     this.trailers[name] = value;
     return this;
+  }
+
+  /** The Trailer header as set names `name`. */
+  private announces(name: string): boolean {
+    const declared = this.headers?.trailer;
+    if (declared === undefined) return false;
+    const lower = name.toLowerCase();
+    const names = (Array.isArray(declared) ? declared.join(',') : declared).split(',');
+    return names.some((n) => n.trim().toLowerCase() === lower);
   }
 
   /** Appends to the output buffer (like ngx.print); nothing is written until it fills, flush, or the end. */
@@ -231,9 +253,9 @@ export class HandlerContext implements TaskObserver, ResponseHead {
     return this.output.writeBlocked();
   }
 
-  /** True once the response head went out (by flush or write). */
+  /** True once the response head went out (by flush or write, or with the whole response at the end). */
   get headSent(): boolean {
-    return this.output.streaming;
+    return this.output.streaming || this.reply.raw.headersSent;
   }
 
   /** Sends what is buffered; `yield* ctx.flush(true)` returns once the kernel took it (bounded by the send timeout). */
@@ -247,6 +269,8 @@ export class HandlerContext implements TaskObserver, ResponseHead {
     const isError = task.settledInError();
     const value = task.settledWith();
     if (isError) this.fail(value, task);
+    else if (value !== undefined && value !== null && (this.output.streaming || this.output.buffered > 0))
+      this.fail(new ReturnAfterOutputError(task.name, typeof value), task);
     else this.finish(value);
   }
 

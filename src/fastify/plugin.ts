@@ -22,6 +22,7 @@ import type { RouteStats } from './route-stats.js';
 
 export type { RouteStats } from './route-stats.js';
 
+/** Options of cosocketPlugin: the scheduler handlers run on, output sizes, Retry-After, failure logging. */
 export interface CosocketPluginOptions {
   scheduler?: Scheduler;
   output?: Partial<OutputOptions>;

@@ -1,5 +1,6 @@
 import type { FastifyRequest } from 'fastify';
 
+/** One route's counts: requests by status class and aborted, as GET /status shows them. */
 export interface RouteStats {
   route: string;
   requests: number;

@@ -25,6 +25,7 @@ export interface PoolHooks<R> {
   isAlive(connection: R): boolean;
 }
 
+/** A keepalive pool's settings: name, size, backlog, idle timeout, connect backoff. */
 export interface PoolOptions {
   /** Pools are keyed by name: anything that changes connection state (db, auth) belongs in it. */
   name: string;
@@ -40,6 +41,7 @@ export interface PoolOptions {
   maxBackoff?: number;
 }
 
+/** A keepalive pool's counts, as `pools.stats()` and GET /status show them. */
 export interface PoolStats {
   name: string;
   size: number;

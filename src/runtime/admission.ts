@@ -9,7 +9,7 @@ import { abortReason, cancelOnAbort, checkSignal } from './abort-signal.js';
 import { DeadlineList } from './deadlines.js';
 import { Effect, isIterator } from './effect.js';
 import { frameOf } from './effects/operand.js';
-import { bodyName, makeBody } from './frames.js';
+import { bodyName, bodyRefusal, makeBody } from './frames.js';
 import { LinkedQueue } from './queue.js';
 import { SiblingList } from './sibling-list.js';
 import { Fiber } from './task.js';
@@ -35,6 +35,7 @@ export interface AdmissionOptions {
   onUnhandledError?: (err: unknown, task: Task<unknown>) => void;
 }
 
+/** Options of `goWith()` and `scheduler.start()`: a name, a deadline, an AbortSignal that cancels the coroutine. */
 export interface StartOptions {
   name?: string;
   /** Deadline in ms for this root (0: none). Defaults to the scheduler's. */
@@ -137,12 +138,10 @@ export class Admission implements FiberHost {
     }
     // an effect given as the body is run by a frame that yields it: iterating it directly would end at once
     const runs: Body<T, A> = body instanceof Effect ? (frameOf(body) as Body<T, A>) : body;
+    const refusal = bodyRefusal('go', runs);
     const isFrame = isIterator(runs);
-    if (!isFrame && typeof runs !== 'function') {
-      throw new InvalidArgumentError(
-        `go() needs a generator function or a generator, got ${runs === null ? 'null' : typeof runs}`,
-      );
-    }
+    // (the second test never holds once bodyRefusal passed: it is there for the type)
+    if (refusal !== null || (!isFrame && typeof runs !== 'function')) throw refusal!;
     const deadline =
       options.deadline === undefined ? this.deadline : checkMs('deadline', options.deadline, this.deadline);
     const name = options.name ?? bodyName(body);

@@ -1,4 +1,4 @@
-import { StackBudgetError } from '../errors/index.js';
+import { InvalidArgumentError, StackBudgetError } from '../errors/index.js';
 import { isIterator, isThenable } from './effect.js';
 import type { Yieldable } from './types.js';
 
@@ -78,6 +78,34 @@ function* throwError(err: unknown): Generator<never, never, unknown> {
   throw err;
 }
 
+const TAKES = 'a generator function, a generator, an effect, or a function (an async one too)';
+const ASYNC_GENERATOR_ADVICE = 'its yields are promises the runtime cannot wait on: write function* and yield* effects';
+
+/**
+ * Why `body` cannot be the body of a coroutine started by `caller` (go, spawn...), or null when it
+ * can: a generator function or generator, an effect, or any other function (its promise is waited on).
+ */
+export function bodyRefusal(caller: string, body: unknown): InvalidArgumentError | null {
+  if (typeof body === 'function') {
+    if ((body as { [Symbol.toStringTag]?: unknown })[Symbol.toStringTag] !== 'AsyncGeneratorFunction') return null;
+    return new InvalidArgumentError(
+      `${caller}() takes ${TAKES}, got an async generator function: ${ASYNC_GENERATOR_ADVICE}`,
+    );
+  }
+  if (isIterator(body)) {
+    if ((body as { [Symbol.toStringTag]?: unknown })[Symbol.toStringTag] !== 'AsyncGenerator') return null;
+    return new InvalidArgumentError(`${caller}() takes ${TAKES}, got an async generator: ${ASYNC_GENERATOR_ADVICE}`);
+  }
+  if (isThenable(body)) {
+    const what =
+      'chain' in body && 'cancel' in body
+        ? 'a Task, which runs already: join it with yield* task or await it'
+        : 'a promise: pass a function that returns it, () => promise';
+    return new InvalidArgumentError(`${caller}() takes ${TAKES}, got ${what}`);
+  }
+  return new InvalidArgumentError(`${caller}() takes ${TAKES}, got ${body === null ? 'null' : typeof body}`);
+}
+
 /** The body frame of a coroutine from a function and its arguments: a generator, or one that wraps the result. */
 export function makeBody(fn: BodyFn, args: readonly unknown[]): Frame {
   let body: unknown;
@@ -86,7 +114,12 @@ export function makeBody(fn: BodyFn, args: readonly unknown[]): Frame {
   } catch (err) {
     return throwError(err);
   }
-  if (isIterator(body)) return body;
+  if (isIterator(body)) {
+    if ((body as { [Symbol.toStringTag]?: unknown })[Symbol.toStringTag] !== 'AsyncGenerator') return body;
+    return throwError(
+      new InvalidArgumentError(`a coroutine's body returned an async generator: ${ASYNC_GENERATOR_ADVICE}`),
+    );
+  }
   if (isThenable(body)) return awaitValue(body);
   return returnValue(body);
 }

@@ -14,6 +14,7 @@ export interface ExponentialBackoff {
   max?: number;
 }
 
+/** How retry() runs an operation again: how often, with which backoff, on which errors. */
 export interface RetryOptions {
   /** How many times to run `op` again after its first failure: a whole number >= 0 or Infinity. Default 3. */
   retries?: number;

@@ -5,6 +5,7 @@ import type { Release } from './resource.js';
 import { Scheduler, defaultScheduler } from './scheduler.js';
 import type { Body, Operation, Task } from './types.js';
 
+/** A scope's name, scheduler and close behaviour. */
 export interface ScopeOptions {
   /** Shown in errors and in the names of its coroutines' close. Default 'scope'. */
   name?: string;

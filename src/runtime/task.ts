@@ -659,7 +659,12 @@ export class Fiber<T> implements Task<T>, FiberWaiter, Runnable, Child, Parent, 
           continue;
         }
       } else if (isIterator(yielded)) {
-        const err = this.pushFrame(yielded, frameNameOf(yielded));
+        const frameName = frameNameOf(yielded);
+        // an async generator's steps are promises: run as a frame, its errors would escape every handler
+        const err =
+          frameName === 'AsyncGenerator'
+            ? new InvalidYieldError(r.frameName, yielded)
+            : this.pushFrame(yielded, frameName);
         mode = err === null ? NEXT : THROW;
         value = err ?? undefined;
         continue;

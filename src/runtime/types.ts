@@ -1,5 +1,6 @@
 import type { CancelReason } from '../errors/index.js';
 
+/** Where a task is in its life: queued for a budget, running, waiting, joining, or settled. */
 export type TaskStatus = 'queued' | 'running' | 'waiting' | 'joining' | 'completed' | 'failed' | 'cancelled';
 
 /** Told when a task settles (joins, groups such as race/all, parents). */

@@ -28,6 +28,7 @@ export interface UnyieldedReport {
   readonly found: 'ended' | 'collected';
 }
 
+/** How effects made and never yielded are found: the mode, and whether every effect records where it was made. */
 export interface UnyieldedOptions {
   mode?: UnyieldedMode;
   /**

@@ -37,6 +37,7 @@ export interface BufferingOptions {
   passSize: number;
 }
 
+/** nginx's proxy buffering defaults: on, 8 × 8k buffers, 16k busy, temp files up to 1024m. */
 export const NGINX_BUFFERING: BufferingOptions = {
   buffering: true,
   bufferSize: 8 * 1024,
@@ -566,6 +567,7 @@ function* openTempFile(dir: string): Operation<CoFile> {
   return temp;
 }
 
+/** Options of proxyPass(): the upstream path, buffering, request body limits, headers, and the connection's. */
 export interface ProxyPassOptions extends http.HttpConnectOptions {
   /** Path and query on the upstream; default the client's. */
   path?: string;

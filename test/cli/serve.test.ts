@@ -63,7 +63,7 @@ describe('cosocket serve', () => {
     assert.equal(result.code, 2);
     assert.match(
       result.stderr,
-      /^cosocket serve: REDIS_URL must use redis:\/\/, rediss:\/\/ or unix:\/\/, got 'http:\/\/'\n$/,
+      /^cosocket serve: REDIS_URL must use redis:\/\/, rediss:\/\/ or unix:\/\/, got 'http:\/\/x'\n$/,
     );
     const flagged = await runCli(['serve', '--redis', 'http://y'], {
       ...process.env,

@@ -57,7 +57,8 @@ export const SAMPLES: Readonly<Record<string, () => CosocketError>> = {
   BodyTimeoutError: () => new errors.BodyTimeoutError(60_000),
   BodyAbortedError: () => new errors.BodyAbortedError(),
   BodyFramingError: () => new errors.BodyFramingError('a chunk size that is not hex'),
-  HeadersSentError: () => new errors.HeadersSentError('x-late'),
+  ReturnAfterOutputError: () => new errors.ReturnAfterOutputError('handler', 'string'),
+  HeadersSentError: () => new errors.HeadersSentError("header 'x-late'"),
   PluginNotRegisteredError: () => new errors.PluginNotRegisteredError(),
 
   UsageError: () => new errors.UsageError('unknown flag --x'),

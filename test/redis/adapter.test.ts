@@ -55,6 +55,8 @@ describe('redis adapter', () => {
         counts.push(red.getreusedtimes());
         assert.equal(yield* red.get('test'), 'hello12345');
         red.setkeepalive();
+        // the count is of this use: it stays after the connection went back to the pool
+        assert.equal(red.getreusedtimes(), counts[i]);
       }
       return counts;
     });

@@ -41,13 +41,13 @@ describe('bad arguments', () => {
       await thrownIn(function* () {
         yield* spawn(42 as never);
       }),
-      /^spawn\(\) needs a generator function or a generator, got number$/,
+      /^spawn\(\) takes a generator function, a generator, an effect, or a function \(an async one too\), got number$/,
     );
     assertInvalid(
       await thrownIn(function* () {
         yield* spawnDetached(null as never);
       }),
-      /^spawnDetached\(\) needs a generator function or a generator, got null$/,
+      /^spawnDetached\(\) takes a generator function, a generator, an effect, or a function \(an async one too\), got null$/,
     );
   });
 

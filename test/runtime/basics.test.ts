@@ -141,7 +141,10 @@ describe('go and effects', () => {
     assert.throws(() => new Scheduler({ maxDepth: 1.5 }), /'maxDepth'/);
     assert.throws(() => new Scheduler({ deadline: -1 }), /'deadline' must be a number of milliseconds/);
     assert.throws(() => new Semaphore(0), /whole number of permits/);
-    assert.throws(() => go(42 as never), /go\(\) needs a generator function or a generator, got number/);
+    assert.throws(
+      () => go(42 as never),
+      /go\(\) takes a generator function, a generator, an effect, or a function \(an async one too\), got number/,
+    );
   });
 
   it("imports as 'cosocket' from plain Node (package exports)", async () => {

@@ -107,6 +107,8 @@ describe('tcp cosocket', () => {
         yield* sock.send('ping\n');
         assert.equal(yield* sock.receive('*l'), 'ping');
         sock.setkeepalive();
+        // the count is of this use: it stays after the connection went back to the pool
+        assert.equal(sock.getreusedtimes(), counts[i]);
       }
       return counts;
     });

@@ -112,8 +112,7 @@ export class FrontExchange implements ResponseSink, TaskObserver {
   readonly body: FrontBody | null;
   /** The client asks to switch protocols (Upgrade and `Connection: upgrade`, HTTP/1.1, no body). */
   readonly upgrade: boolean;
-  /** Response status; set it before the head goes out. */
-  status = 200;
+  private statusCode = 200;
   defaultContentType: string | null = TEXT;
   readonly sendTimeout: number;
   /** The connection may carry another request after this one. */
@@ -191,8 +190,18 @@ export class FrontExchange implements ResponseSink, TaskObserver {
     return this.idleMs;
   }
 
+  /** Response status, 200 unless set; setting it once the head is decided throws HeadersSentError. */
+  get status(): number {
+    return this.statusCode;
+  }
+
+  set status(code: number) {
+    if (this.framing !== UNDECIDED) throw new HeadersSentError(`status ${String(code)}`);
+    this.statusCode = code;
+  }
+
   header(name: string, value: string | number | string[]): this {
-    if (this.framing !== UNDECIDED) throw new HeadersSentError(name);
+    if (this.framing !== UNDECIDED) throw new HeadersSentError(`header '${name}'`);
     let text = typeof value === 'number' ? String(value) : value;
     checkField(name, text);
     const lower = name.toLowerCase();
@@ -212,9 +221,23 @@ export class FrontExchange implements ResponseSink, TaskObserver {
   }
 
   trailer(name: string, value: string): this {
+    if (this.framing !== UNDECIDED && !(this.framing === CHUNKED && !this.ended && this.announces(name)))
+      throw new HeadersSentError(
+        `trailer '${name}'`,
+        'the response head went out without announcing it in a Trailer header (or the response ended)',
+      );
     checkField(name, value);
     this.trailers = `${this.trailers ?? ''}${name}: ${value}\r\n`;
     return this;
+  }
+
+  /** The Trailer header as set names `name`. */
+  private announces(name: string): boolean {
+    const declared = this.headerValue('trailer');
+    if (declared === undefined) return false;
+    const lower = name.toLowerCase();
+    const names = (Array.isArray(declared) ? declared.join(',') : declared).split(',');
+    return names.some((n) => n.trim().toLowerCase() === lower);
   }
 
   write(data: Buffer): Effect<void> {
@@ -258,7 +281,7 @@ export class FrontExchange implements ResponseSink, TaskObserver {
    * connection.
    */
   switchProtocols(fields: readonly string[]): ClientTunnel {
-    if (this.framing !== UNDECIDED) throw new HeadersSentError('upgrade');
+    if (this.framing !== UNDECIDED) throw new HeadersSentError('status 101 (switchProtocols)');
     if (!this.upgrade) throw new InvalidArgumentError('switchProtocols(): the request asked for no upgrade');
     if (this.conn.socketGone) throw new SocketClosedError('send', 'client');
     let head = statusLine(101);

@@ -1,7 +1,6 @@
-import { InvalidArgumentError } from '../../errors/index.js';
-import { defineKind, isIterator, markUsed } from '../effect.js';
+import { defineKind, markUsed } from '../effect.js';
 import type { Effect } from '../effect.js';
-import { bodyName } from '../frames.js';
+import { bodyName, bodyRefusal } from '../frames.js';
 import type { FiberWaiter } from '../task.js';
 import type { Body, Task } from '../types.js';
 import { checking } from '../unyielded.js';
@@ -55,10 +54,8 @@ export function spawnDetached<T, A extends unknown[]>(body: Body<T, A>, ...args:
 }
 
 function checkBody(name: string, body: unknown): void {
-  if (typeof body === 'function' || isIterator(body)) return;
-  throw new InvalidArgumentError(
-    `${name}() needs a generator function or a generator, got ${body === null ? 'null' : typeof body}`,
-  );
+  const refusal = bodyRefusal(name, body);
+  if (refusal !== null) throw refusal;
 }
 
 /** An effect given as the body or an argument is the new coroutine's to yield, not its maker's. */

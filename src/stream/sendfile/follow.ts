@@ -6,6 +6,7 @@ import type { FileInside } from './open-inside.js';
 import { fileIdOf, readCounters } from './watch-hub.js';
 import type { WatchHub } from './watch-hub.js';
 
+/** How followGrowing() waits for a growing file: poll interval, idle timeout, longest duration. */
 export interface FollowOptions {
   /** Poll interval (ms) behind the file-system events. */
   interval: number;
@@ -20,6 +21,7 @@ export interface FollowOptions {
 /** Why a followed body ended, sent as the `X-Send-Status` trailer. */
 export type SendStatus = 'complete' | 'idle-timeout' | 'max-duration' | 'deleted' | 'truncated' | 'replaced';
 
+/** The trailer a followed body ends with, saying why it ended (a SendStatus). */
 export const STATUS_TRAILER = 'X-Send-Status';
 
 const EMPTY = Buffer.alloc(0);
