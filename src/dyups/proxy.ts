@@ -204,7 +204,7 @@ export function buildProxyServer(
     const hashKey = group.balancer.kind === 'hash' ? hashKeyOf(group.balancer.key, client) : '';
     const input = { clientIp, hashKey };
     const poolSize = group.keepalive > 0 ? group.keepalive : 64;
-    const headers = plan.headerRules(client);
+    const headers = plan.headerRules(client, request.ip);
     const startedAt = plan.nextTimeout > 0 ? Date.now() : 0;
     const upstream = upstreamTls(group);
     if ('problem' in upstream) {
