@@ -33,6 +33,8 @@ export interface HttpRequest {
   headers?: Headers | HeaderList;
   /** a whole body, or one read piece by piece while it is sent (Content-Length when its length is known, else chunked) */
   body?: string | Buffer | Uint8Array | BodySource;
+  /** Send no Host line (the request's headers hold none): nginx's `proxy_set_header Host` with an empty value. */
+  omitHost?: boolean;
 }
 
 /** Limits on what an upstream may send: a response head past them is an HttpProtocolError. */
@@ -219,6 +221,7 @@ export class HttpConnection {
     }
     const method = request.method === undefined ? 'GET' : request.method.toUpperCase();
     const path = request.path ?? '/';
+    const hostHeader = request.omitHost === true ? null : this.hostHeader;
     const own = request.headers ?? NO_HEADERS;
     const headers = traceparent === null ? own : withHeader(own, 'traceparent', traceparent);
     const asks = connectionAsks(headers);
@@ -226,14 +229,14 @@ export class HttpConnection {
     this.headParser.start(method, (asks & ASKS_UPGRADE) !== 0);
     let head: ResponseHead;
     if (isBodySource(request.body)) {
-      yield* this.sendStreamed(method, path, headers, request.body);
+      yield* this.sendStreamed(method, path, hostHeader, headers, request.body);
       head = yield* this.socket.receiveParsed<ResponseHead>(this.headRead);
     } else {
       const body = typeof request.body === 'string' ? Buffer.from(request.body) : request.body;
       const bytes = requestHeadBytes({
         method,
         path,
-        hostHeader: this.hostHeader,
+        hostHeader,
         headers,
         bodyLength:
           body !== undefined ? body.length : method === 'POST' || method === 'PUT' || method === 'PATCH' ? 0 : null,
@@ -255,15 +258,14 @@ export class HttpConnection {
   private *sendStreamed(
     method: string,
     path: string,
+    hostHeader: string | null,
     headers: Headers | HeaderList,
     body: BodySource,
   ): Operation<void> {
     const own = withoutFraming(headers);
     const chunked = body.length === null;
     if (chunked) own.push('Transfer-Encoding', 'chunked');
-    yield* this.socket.send(
-      requestHeadBytes({ method, path, hostHeader: this.hostHeader, headers: own, bodyLength: body.length }),
-    );
+    yield* this.socket.send(requestHeadBytes({ method, path, hostHeader, headers: own, bodyLength: body.length }));
     let sent = 0;
     for (;;) {
       const piece = yield* body.read();

@@ -52,7 +52,8 @@ function isTarget(path: string): boolean {
 export interface RequestHead {
   method: string;
   path: string;
-  hostHeader: string;
+  /** the Host line's value when the headers have none; null: no Host line */
+  hostHeader: string | null;
   headers: Headers | HeaderList;
   bodyLength: number | null;
 }
@@ -134,7 +135,7 @@ export function buildRequestHead(head: RequestHead): string {
       }
     }
   }
-  if ((seen & HAS_HOST) === 0) text += `Host: ${head.hostHeader}\r\n`;
+  if ((seen & HAS_HOST) === 0 && head.hostHeader !== null) text += `Host: ${head.hostHeader}\r\n`;
   if ((seen & HAS_USER_AGENT) === 0) text += 'User-Agent: cosocket\r\n';
   if ((seen & HAS_LENGTH) === 0 && head.bodyLength !== null) text += `Content-Length: ${head.bodyLength}\r\n`;
   return `${text}\r\n`;

@@ -4,13 +4,16 @@
  * certificate as `proxy_ssl_trusted_certificate`, keepalive 64) and behind nginx `proxy_pass https://`
  * (`proxy_ssl_session_reuse on`, the same verification, upstream keepalive 64), one worker each. The
  * client speaks plain HTTP to each proxy with keepalive, in interleaved rounds; per proxy req/s, p50/p99
- * and the CPU share of the generator, the proxy and the upstream.
+ * and the CPU share of the generator, the proxy and the upstream. Node's floor is measured in the same
+ * rounds: tls-pipe-proxy.ts pipes each client connection to a TLS connection of its own, no HTTP at all.
  */
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import type { MetricLog } from '../lib/bench-json.js';
 import { startDyupsServer, DYUPS_GROUP } from '../lib/dyups-server.js';
 import { runGenerator } from '../lib/load-generator.js';
 import type { GeneratorName } from '../lib/load-generator.js';
-import { startNginxTlsConstant, startNginxWith, stopProc, workerPid } from '../lib/processes.js';
+import { startNginxTlsConstant, startNginxWith, startProcess, stopProc, workerPid } from '../lib/processes.js';
 import type { Proc } from '../lib/processes.js';
 import { medianWithRange, range, roundRatios } from '../lib/rounds.js';
 import { makeSelfSigned } from '../lib/self-signed.js';
@@ -24,6 +27,7 @@ export interface RoundSettings {
 
 const BODY = 'hello12345';
 const CONCURRENCY = 50;
+const HERE = fileURLToPath(new URL('.', import.meta.url));
 
 interface Run {
   rps: number;
@@ -59,6 +63,13 @@ export async function httpsUpstream(
     );
     procs.push(nginx);
     targets.push({ id: 'nginx', label: 'nginx proxy_pass https:// (session reuse, keepalive 64)', proc: nginx });
+    const floor = await startProcess(
+      process.execPath,
+      [join(HERE, 'tls-pipe-proxy.js'), String(upstream.port), cert.certFile, DYUPS_GROUP],
+      /listening (\d+)/,
+    );
+    procs.push(floor);
+    targets.push({ id: 'floor', label: "node's floor: each connection piped to its own TLS connection", proc: floor });
 
     const load = (proc: Proc, seconds: number): ReturnType<typeof runGenerator> =>
       runGenerator(generator, {
@@ -127,12 +138,13 @@ export async function httpsUpstream(
         String(failed),
       ];
     });
-    const ratios = roundRatios(
-      runs.get('cosocket')!.map((r) => r.rps),
-      runs.get('nginx')!.map((r) => r.rps),
-    );
+    const rps = (id: string): number[] => runs.get(id)!.map((r) => r.rps);
+    const ratios = roundRatios(rps('cosocket'), rps('nginx'));
     const { min, max } = range(ratios);
     log.add('ratio: cosocket / nginx, https upstream', median(ratios), 'x', 'higher');
+    const floorRatios = roundRatios(rps('floor'), rps('nginx'));
+    const ofFloor = roundRatios(rps('cosocket'), rps('floor'));
+    log.add("ratio: node's floor / nginx, https upstream", median(floorRatios), 'x', 'higher', true);
     return (
       `https upstream: ${CONCURRENCY} clients (${generator} -k, plain HTTP to the proxy), ${settings.seconds} s per run, ` +
       `${settings.rounds} interleaved round(s) after ${settings.warmupSeconds} s of warm-up each; the upstream is ` +
@@ -148,7 +160,9 @@ export async function httpsUpstream(
         ],
         rows,
       ) +
-      `\n\ncosocket / nginx req/s, median of the same-round ratios: ${fixed(median(ratios))}x (${fixed(min)}–${fixed(max)}) (target ≥ 0.5x)`
+      `\n\ncosocket / nginx req/s, median of the same-round ratios: ${fixed(median(ratios))}x (${fixed(min)}–${fixed(max)}) (target ≥ 0.5x); ` +
+      `node's floor / nginx ${fixed(median(floorRatios))}x (${fixed(range(floorRatios).min)}–${fixed(range(floorRatios).max)}), ` +
+      `cosocket / node's floor ${fixed(median(ofFloor))}x (${fixed(range(ofFloor).min)}–${fixed(range(ofFloor).max)})`
     );
   } finally {
     for (const proc of procs.reverse()) await stopProc(proc);

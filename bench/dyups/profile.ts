@@ -1,6 +1,8 @@
 /**
  * Profiles a warmed dyups proxy listener (cosocket serve) under one of issue 15's loads:
- *   small      ab -k -c 50 for a 10-byte (--body 10b) or 4 KB (--body 4k) body from an nginx worker;
+ *   small      ab -k -c 50 for a 10-byte (--body 10b) or 4 KB (--body 4k) body from an nginx worker; with
+ *              --upstream https the nginx worker answers 10 bytes over TLS (a self-signed certificate made
+ *              for the run) and the group has `proxy_ssl on` with it as trusted certificate (issue 17);
  *   fragments  curl downloads of a fragmented body (bench/stream/fragment-upstream.ts): --shape 64 (64
  *              chunks per write, the default), 1 (one chunk per write) or 4k (4 KB chunks).
  * The proxy runs in serve's worker (serve is a primary with one worker): that process is the one profiled.
@@ -9,7 +11,8 @@
  * server exits), then bench/lib/cpuprofile-summary.ts over the part after the warm-up. Files stay in
  * --out (default a tmpdir).
  * `node dist/bench/dyups/profile.js small|fragments --perf|--cpu-prof [--seconds 15] [--warmup 5]
- * [--buffering on|off] [--concurrency N] [--shape 64|1|4k] [--body 10b|4k]` (--warmup: seconds of ab, or downloads).
+ * [--buffering on|off] [--concurrency N] [--shape 64|1|4k] [--body 10b|4k] [--upstream http|https]`
+ * (--warmup: seconds of ab, or downloads).
  */
 import { spawn, spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, readdirSync } from 'node:fs';
@@ -19,9 +22,10 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { DYUPS_GROUP, startDyupsServer } from '../lib/dyups-server.js';
 import { chooseGenerator, runGenerator } from '../lib/load-generator.js';
-import { startNginxFiles, startProcess, stopProc } from '../lib/processes.js';
+import { startNginxFiles, startNginxTlsConstant, startProcess, stopProc } from '../lib/processes.js';
 import { processTree } from '../lib/process-cpu.js';
 import type { Proc } from '../lib/processes.js';
+import { makeSelfSigned } from '../lib/self-signed.js';
 import { curlDownload } from '../stream/curl-download.js';
 import type { FragmentShape } from '../stream/fragment-upstream.js';
 
@@ -37,6 +41,7 @@ const { values, positionals } = parseArgs({
     concurrency: { type: 'string' },
     shape: { type: 'string', default: '64' },
     body: { type: 'string', default: '10b' },
+    upstream: { type: 'string', default: 'http' },
     out: { type: 'string' },
   },
 });
@@ -56,14 +61,22 @@ const nodeArgs = values.perf
   ? ['--perf-basic-prof', '--interpreted-frames-native-stack']
   : ['--cpu-prof', '--cpu-prof-dir', out];
 
+const https = values.upstream === 'https';
+if (values.upstream !== 'http' && (!https || scenario !== 'small')) {
+  process.stderr.write('--upstream: http, or https with the small scenario\n');
+  process.exit(2);
+}
+const cert = https ? makeSelfSigned([DYUPS_GROUP, '127.0.0.1']) : null;
 const upstream: Proc =
-  scenario === 'small'
-    ? await startNginxFiles({ '/10b': 'hello12345', '/4k': 'x'.repeat(4096) })
-    : await startProcess(
-        process.execPath,
-        [join(HERE, '../stream/fragment-upstream.js')],
-        /listening (\d+) (\[.*\])\n/,
-      );
+  cert !== null
+    ? await startNginxTlsConstant('hello12345', cert)
+    : scenario === 'small'
+      ? await startNginxFiles({ '/10b': 'hello12345', '/4k': 'x'.repeat(4096) })
+      : await startProcess(
+          process.execPath,
+          [join(HERE, '../stream/fragment-upstream.js')],
+          /listening (\d+) (\[.*\])\n/,
+        );
 const shape =
   scenario === 'fragments'
     ? ((JSON.parse(upstream.line.slice(upstream.line.indexOf('['))) as FragmentShape[]).find(
@@ -76,7 +89,12 @@ if (scenario === 'fragments' && shape === null) {
 }
 const started = performance.now();
 const server = await startDyupsServer(upstream.port, {
-  groupExtra: scenario === 'small' ? 'keepalive 64;' : '',
+  groupExtra:
+    scenario !== 'small'
+      ? ''
+      : cert !== null
+        ? `keepalive 64; proxy_ssl on; proxy_ssl_trusted_certificate ${cert.certFile};`
+        : 'keepalive 64;',
   ...(values.buffering === 'off' ? { dyups: { buffering: false } } : {}),
   nodeArgs,
 });
@@ -159,6 +177,7 @@ try {
 } finally {
   await stopProc(server);
   await stopProc(upstream);
+  cert?.remove();
 }
 
 /** A process's command name, from /proc (null once it is gone). */

@@ -77,8 +77,13 @@ const PROBE_SPACING_MS = 1_000 / MAX_PROBES_PER_SECOND;
 
 interface Probed {
   peer: Peer;
+  /** the group version probed: its TLS is set up again while it cannot be */
+  group: UpstreamGroup;
   check: HealthCheck;
-  /** the group's TLS (proxy_ssl on): the object changes with its settings; null: it cannot be set up (every probe fails) */
+  /**
+   * the group's TLS (proxy_ssl on): the object changes with its settings; null: it cannot be set up (its
+   * trusted certificate file is gone or bad): the probe fails, and the next one reads the file again
+   */
   tls: TlsOptions | undefined | null;
   /** consecutive successes / failures */
   rises: number;
@@ -119,7 +124,7 @@ function* checkServer(checker: HealthChecker, probed: Probed): Operation<void> {
   for (;;) {
     yield* pause(checker.delayUntilSlot(interval));
     interval = check.interval;
-    const tls = probed.tls;
+    const tls = probed.tls === null ? (probed.tls = checkTlsOf(probed.group)) : probed.tls;
     const healthy = tls !== null && (yield* abortable((signal) => probe(peer.address, check, tls, signal)));
     if (healthy) {
       probed.rises++;
@@ -170,7 +175,7 @@ export class HealthChecker {
         if (known !== undefined && known.peer === peer && sameCheck(known.check, group.check) && known.tls === tls)
           continue;
         if (known !== undefined) this.stop(key, known.peer !== peer); // new check settings keep the verdict
-        this.start(key, peer, group.check, tls);
+        this.start(key, peer, group, tls);
       }
     }
     for (const key of [...this.probed.keys()]) if (key.startsWith(`${name}\0`) && !keep.has(key)) this.stop(key);
@@ -186,10 +191,11 @@ export class HealthChecker {
     await Promise.allSettled(tasks);
   }
 
-  private start(key: string, peer: Peer, check: HealthCheck, tls: TlsOptions | undefined | null): void {
+  private start(key: string, peer: Peer, group: UpstreamGroup, tls: TlsOptions | undefined | null): void {
     if (this.scope.closed) return; // shutting down: a change arriving now starts no probing
+    const check = group.check!;
     if (peer.checkedHealthy === null) peer.checkedHealthy = !check.defaultDown;
-    const probed: Probed = { peer, check, tls, rises: 0, falls: 0, task: null };
+    const probed: Probed = { peer, group, check, tls, rises: 0, falls: 0, task: null };
     this.probed.set(key, probed);
     probed.task = this.scope.start({ name: `check ${peer.address}` }, checkServer, this, probed);
   }

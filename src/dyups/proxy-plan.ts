@@ -2,7 +2,7 @@ import type { Timeouts } from '../../adapters/tcp/index.js';
 import type { UpstreamHeaderRules } from '../stream/proxy.js';
 import type { NextUpstreamCase } from './proxy-settings.js';
 import { RealIp } from './real-ip.js';
-import { headerValueOf } from './request-vars.js';
+import { constantHeaderValue, headerValueOf } from './request-vars.js';
 import type { HeaderValueRequest } from './request-vars.js';
 import type { UpstreamGroup } from './upstream.js';
 
@@ -27,6 +27,8 @@ export class ProxyPlan {
   /** ms, 0 for no limit */
   readonly nextTimeout: number;
   private readonly setHeaders: ReadonlyArray<readonly [string, string]>;
+  /** the rules, made once, when no value depends on the request (the default Host $proxy_host alone, ...) */
+  private readonly constantRules: UpstreamHeaderRules | null;
 
   constructor(
     readonly group: UpstreamGroup,
@@ -47,6 +49,10 @@ export class ProxyPlan {
     this.tries = p.nextUpstreamTries;
     this.nextTimeout = p.nextUpstreamTimeout;
     this.setHeaders = p.setHeaders.some(([name]) => name === 'host') ? p.setHeaders : [DEFAULT_HOST, ...p.setHeaders];
+    const constants = this.setHeaders.map(([name, value]) => [name, constantHeaderValue(value, group.name)] as const);
+    this.constantRules = constants.every((rule): rule is readonly [string, string] => rule[1] !== null)
+      ? { set: constants }
+      : null;
   }
 
   /** The client's address: the peer's, or the one a trusted peer names (set_real_ip_from). */
@@ -55,7 +61,9 @@ export class ProxyPlan {
   }
 
   /** The headers set for a request whose client is `client` (a request view with that address as its ip). */
-  headerRules(client: HeaderValueRequest): UpstreamHeaderRules {
+  headerRules(client: HeaderValueRequest, peerIp: string): UpstreamHeaderRules {
+    // X-Forwarded-For ends with the peer's address unless told otherwise
+    if (this.constantRules !== null && client.ip === peerIp) return this.constantRules;
     const set = this.setHeaders.map(([name, value]) => [name, headerValueOf(value, client, this.group.name)] as const);
     return { set, clientIp: client.ip };
   }

@@ -60,6 +60,8 @@ export interface DyupsProxyOptions {
 
 /** What the proxy tells the metrics and the access log. */
 export interface ProxyObserver {
+  /** Each try's address, status and time are kept for `ended` (the access log's $upstream_*); false: an empty list. */
+  readonly wantsTries: boolean;
   /** An upstream server was tried; `failed`: it counts as failing (error, timeout, a status retried on). */
   tried(group: string, server: string, failed: boolean): void;
   /** A request's response went out whole or was cut; `group` is '' when its Host named none. */
@@ -78,6 +80,9 @@ const TUNNEL_POOL_SIZE = 100_000;
 const MAX_STALE_RETRIES = 2;
 
 /** A group whose TLS cannot be set up logs why at most once in this many ms (not once per request). */
+
+/** The tries of a request that made none, or whose tries were not kept. */
+const NO_TRIES: readonly UpstreamTry[] = [];
 
 /** What a request that has not been retried skips: no server yet. */
 const NOT_TRIED: ReadonlySet<Peer> = new Set<Peer>();
@@ -140,8 +145,7 @@ export function buildProxyServer(
   const errorLog = options.errorLog ?? ((line: string) => process.stderr.write(`${line}\n`));
   const upstreamErrorLog = options.upstreamErrorLog ?? ((_target: string, line: string) => errorLog(line));
   const observer = options.observer;
-  /** Each request's group and tries, while the observer waits for its end. */
-  const records = new WeakMap<FrontExchange, { group: string; tries: UpstreamTry[] }>();
+  const keepTries = observer?.wantsTries === true;
   const buffering = options.buffering;
   const tunnels = tunnelCounts();
   const tunnelTimeout = options.tunnelTimeout ?? options.readTimeout;
@@ -200,9 +204,7 @@ export function buildProxyServer(
     const name = splitGroup ?? asked;
     const group = table.get(name);
     const balancer = splitGroup === null ? askedBalancer : balancers.get(splitGroup);
-    const record =
-      observer === undefined ? null : { group: group === undefined ? '' : name, tries: [] as UpstreamTry[] };
-    if (record !== null) records.set(ctx, record);
+    if (group !== undefined) ctx.upstreamGroup = name;
     if (group === undefined || balancer === undefined)
       return errorAnswer(ctx, 502, `no upstream group named '${name}' (the Host header names it)`);
     const plan = planOf(group);
@@ -226,7 +228,7 @@ export function buildProxyServer(
     const timed = balancer.timesTries && !ctx.upgrade;
     const input = { clientIp, hashKey };
     const poolSize = group.keepalive > 0 ? group.keepalive : 64;
-    const headers = plan.headerRules(client);
+    const headers = plan.headerRules(client, request.ip);
     const startedAt = plan.nextTimeout > 0 ? Date.now() : 0;
     const upstream = upstreamTls(group);
     if ('problem' in upstream) {
@@ -278,13 +280,18 @@ export function buildProxyServer(
       const timedFrom = timed ? balancer.startTimed(peer) : 0;
       let headAt: number | null = null;
       let endAt: number | null = null;
-      const tryStarted = record === null ? 0 : performance.now();
+      const tryStarted = keepTries ? performance.now() : 0;
       /** The status of this try's server when the proxy moved on from it (a status retried on). */
       let passedOver: number | null = null;
       const noteTry = (status: number | null, failed: boolean): void => {
-        if (record === null) return;
-        record.tries.push({ addr: peer.address, status, seconds: (performance.now() - tryStarted) / 1000 });
-        observer!.tried(name, peer.address, failed);
+        if (observer === undefined) return;
+        if (keepTries)
+          (ctx.upstreamTries ??= []).push({
+            addr: peer.address,
+            status,
+            seconds: (performance.now() - tryStarted) / 1000,
+          });
+        observer.tried(name, peer.address, failed);
       };
       try {
         const route = routeOf(peer, poolSize, plan.timeouts);
@@ -395,10 +402,8 @@ export function buildProxyServer(
     ...(observer === undefined
       ? {}
       : {
-          onEnded: (exchange: FrontExchange) => {
-            const record = records.get(exchange);
-            observer.ended(exchange, record?.group ?? '', record?.tries ?? []);
-          },
+          onEnded: (exchange: FrontExchange) =>
+            observer.ended(exchange, exchange.upstreamGroup, exchange.upstreamTries ?? NO_TRIES),
           onRefused: (request: RefusedRequest) => observer.refused(request),
         }),
   });

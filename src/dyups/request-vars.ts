@@ -53,13 +53,25 @@ export interface HeaderValueRequest extends HashKeyRequest {
   readonly protocol: string;
 }
 
+const VARIABLE = /\$(?:\{([A-Za-z0-9_]+)\}|([A-Za-z0-9_]+))/g;
+
+/**
+ * A proxy_set_header value that is the same for every request of a group (no variable but $proxy_host),
+ * expanded once; null when it depends on the request.
+ */
+export function constantHeaderValue(template: string, proxyHost: string): string | null {
+  for (const [, braced, bare] of template.matchAll(VARIABLE))
+    if ((braced ?? bare!).toLowerCase() !== 'proxy_host') return null;
+  return template.includes('$') ? template.replace(VARIABLE, () => proxyHost) : template;
+}
+
 /**
  * A proxy_set_header value for a request: its $variables replaced. `proxyHost` is the group's name
  * ($proxy_host), the request's `ip` the client's address after set_real_ip_from ($remote_addr).
  */
 export function headerValueOf(template: string, request: HeaderValueRequest, proxyHost: string): string {
   if (!template.includes('$')) return template;
-  return template.replace(/\$(?:\{([A-Za-z0-9_]+)\}|([A-Za-z0-9_]+))/g, (_match, braced?: string, bare?: string) => {
+  return template.replace(VARIABLE, (_match, braced?: string, bare?: string) => {
     const name = (braced ?? bare!).toLowerCase();
     switch (name) {
       case 'proxy_host':

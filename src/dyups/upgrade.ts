@@ -4,7 +4,7 @@ import { HttpProtocolError, SocketError, SocketTimeoutError } from '../errors/in
 import type { Operation } from '../runtime/effect.js';
 import { race } from '../runtime/effects/group.js';
 import { IdleTimeout } from '../runtime/idle-timeout.js';
-import { endToEndHeaders, proxyResponse, requestHeaders } from '../stream/proxy.js';
+import { dropsHost, endToEndHeaders, proxyResponse, requestHeaders } from '../stream/proxy.js';
 import type { UpstreamHeaderRules } from '../stream/proxy.js';
 import type { BufferingOptions, ProxyProgress } from '../stream/proxy.js';
 import type { ClientTunnel } from './front/client-tunnel.js';
@@ -70,6 +70,7 @@ export function* proxyUpgrade(
       method: ctx.method,
       path: options.path ?? ctx.url,
       headers: requestHeaders(ctx, options.headers, true),
+      ...(options.headers !== undefined && dropsHost(options.headers) ? { omitHost: true } : {}),
     });
     options.progress.headReceived = true;
     if (response.status !== 101) {

@@ -1,7 +1,9 @@
-import { AggregatorRegistry, Counter, Gauge, Histogram, Registry } from 'prom-client';
+import { AggregatorRegistry, Counter, Gauge, Registry } from 'prom-client';
 import type { MetricObjectWithValues, MetricValue } from 'prom-client';
 import type { PoolStats } from '../pool/keepalive-pool.js';
 import type { SchedulerStats } from '../runtime/scheduler.js';
+import { StatusTally, tallyCounter, tallyHistogram } from './tallies.js';
+import type { LatencyTally } from './tallies.js';
 
 /** A process's metrics as prom-client's JSON (what a worker sends its primary to be summed). */
 export type MetricsJson = Array<MetricObjectWithValues<MetricValue<string>>>;
@@ -76,78 +78,115 @@ function readGauge<T extends string>(
 export class ServerMetrics {
   readonly registry = new Registry();
   readonly sources: MetricSources = { schedulers: [], pools: [], upstreams: [], sendfile: [] };
-  private readonly httpRequests: Counter<'route' | 'method' | 'status'>;
-  private readonly httpSeconds: Histogram<'route' | 'method'>;
-  private readonly proxyRequests: Counter<'group' | 'status'>;
-  private readonly proxySeconds: Histogram<'group'>;
-  private readonly proxyBytes: Counter<'group'>;
-  private readonly upstreamRequests: Counter<'group' | 'server'>;
-  private readonly upstreamFailures: Counter<'group' | 'server'>;
+  /** app listener: route -> method -> counts */
+  private readonly http = new Map<string, Map<string, StatusTally>>();
+  /** dyups proxy: group -> counts */
+  private readonly proxy = new Map<string, StatusTally>();
+  /** dyups proxy: group -> server -> [tries, failures] */
+  private readonly upstreams = new Map<string, Map<string, [number, number]>>();
 
   constructor() {
-    const registers = [this.registry];
-    this.httpRequests = new Counter({
-      name: 'cosocket_http_requests_total',
-      help: 'Requests answered on the app listener, by route, method and status',
-      labelNames: ['route', 'method', 'status'],
-      registers,
-    });
-    this.httpSeconds = new Histogram({
-      name: 'cosocket_http_request_duration_seconds',
-      help: 'Time from a request on the app listener to the end of its response',
-      labelNames: ['route', 'method'],
-      registers,
-    });
-    this.proxyRequests = new Counter({
-      name: 'cosocket_proxy_requests_total',
-      help: 'Requests answered by the dyups proxy, by upstream group and status',
-      labelNames: ['group', 'status'],
-      registers,
-    });
-    this.proxySeconds = new Histogram({
-      name: 'cosocket_proxy_request_duration_seconds',
-      help: 'Time from a request on the dyups proxy to the end of its response',
-      labelNames: ['group'],
-      registers,
-    });
-    this.proxyBytes = new Counter({
-      name: 'cosocket_proxy_response_bytes_total',
-      help: 'Response body bytes the dyups proxy sent to clients, by upstream group',
-      labelNames: ['group'],
-      registers,
-    });
-    this.upstreamRequests = new Counter({
-      name: 'cosocket_upstream_requests_total',
-      help: 'Tries of each upstream server by the dyups proxy',
-      labelNames: ['group', 'server'],
-      registers,
-    });
-    this.upstreamFailures = new Counter({
-      name: 'cosocket_upstream_failures_total',
-      help: 'Tries of each upstream server that failed (connect error, timeout, a status retried on)',
-      labelNames: ['group', 'server'],
-      registers,
-    });
+    const { registry } = this;
+    const byRoute = <T>(pick: (route: string, method: string, tally: StatusTally) => T[]): T[] => {
+      const out: T[] = [];
+      for (const [route, methods] of this.http)
+        for (const [method, tally] of methods) out.push(...pick(route, method, tally));
+      return out;
+    };
+    tallyCounter(
+      registry,
+      'cosocket_http_requests_total',
+      'Requests answered on the app listener, by route, method and status',
+      () =>
+        byRoute((route, method, tally) =>
+          [...tally.statuses].map(([status, value]) => ({ labels: { route, method, status }, value })),
+        ),
+    );
+    tallyHistogram(
+      registry,
+      'cosocket_http_request_duration_seconds',
+      'Time from a request on the app listener to the end of its response',
+      () =>
+        byRoute((route, method, tally): Array<[Record<string, string>, LatencyTally]> =>
+          tally.latency.count > 0 ? [[{ route, method }, tally.latency]] : [],
+        ),
+    );
+    tallyCounter(
+      registry,
+      'cosocket_proxy_requests_total',
+      'Requests answered by the dyups proxy, by upstream group and status',
+      () =>
+        [...this.proxy].flatMap(([group, tally]) =>
+          [...tally.statuses].map(([status, value]) => ({ labels: { group, status }, value })),
+        ),
+    );
+    tallyHistogram(
+      registry,
+      'cosocket_proxy_request_duration_seconds',
+      'Time from a request on the dyups proxy to the end of its response',
+      () =>
+        [...this.proxy]
+          .filter(([, tally]) => tally.latency.count > 0)
+          .map(([group, tally]): [Record<string, string>, LatencyTally] => [{ group }, tally.latency]),
+    );
+    tallyCounter(
+      registry,
+      'cosocket_proxy_response_bytes_total',
+      'Response body bytes the dyups proxy sent to clients, by upstream group',
+      () =>
+        [...this.proxy]
+          .filter(([, tally]) => tally.bytes > 0)
+          .map(([group, tally]) => ({ labels: { group }, value: tally.bytes })),
+    );
+    const byServer = (index: 0 | 1) => () => {
+      const out: Array<{ labels: Record<string, string>; value: number }> = [];
+      for (const [group, servers] of this.upstreams)
+        for (const [server, counts] of servers)
+          if (counts[index] > 0) out.push({ labels: { group, server }, value: counts[index] });
+      return out;
+    };
+    tallyCounter(
+      registry,
+      'cosocket_upstream_requests_total',
+      'Tries of each upstream server by the dyups proxy',
+      byServer(0),
+    );
+    tallyCounter(
+      registry,
+      'cosocket_upstream_failures_total',
+      'Tries of each upstream server that failed (connect error, timeout, a status retried on)',
+      byServer(1),
+    );
     this.scrapedMetrics();
   }
 
   /** A request on the app listener ended (`seconds` null: its duration is not known, it is only counted). */
   httpRequest(route: string, method: string, status: number, seconds: number | null): void {
-    this.httpRequests.inc({ route, method, status });
-    if (seconds !== null) this.httpSeconds.observe({ route, method }, seconds);
+    let methods = this.http.get(route);
+    if (methods === undefined) this.http.set(route, (methods = new Map<string, StatusTally>()));
+    let tally = methods.get(method);
+    if (tally === undefined) methods.set(method, (tally = new StatusTally()));
+    tally.count(status);
+    if (seconds !== null) tally.latency.observe(seconds);
   }
 
   /** A request on the dyups proxy ended (`group` is '' when the Host named none). */
   proxyRequest(group: string, status: number, seconds: number | null, bodyBytes: number): void {
-    this.proxyRequests.inc({ group, status });
-    if (seconds !== null) this.proxySeconds.observe({ group }, seconds);
-    if (bodyBytes > 0) this.proxyBytes.inc({ group }, bodyBytes);
+    let tally = this.proxy.get(group);
+    if (tally === undefined) this.proxy.set(group, (tally = new StatusTally()));
+    tally.count(status);
+    if (seconds !== null) tally.latency.observe(seconds);
+    tally.bytes += bodyBytes;
   }
 
   /** The proxy tried an upstream server. */
   upstreamTry(group: string, server: string, failed: boolean): void {
-    this.upstreamRequests.inc({ group, server });
-    if (failed) this.upstreamFailures.inc({ group, server });
+    let servers = this.upstreams.get(group);
+    if (servers === undefined) this.upstreams.set(group, (servers = new Map<string, [number, number]>()));
+    let counts = servers.get(server);
+    if (counts === undefined) servers.set(server, (counts = [0, 0]));
+    counts[0]++;
+    if (failed) counts[1]++;
   }
 
   /** This process's metrics in the Prometheus text format. */

@@ -12,6 +12,7 @@ export function proxyObserver(metrics: ServerMetrics | null, accessLog: AccessLo
   const refused = refusedObserver('proxy', metrics, accessLog);
   if (refused === undefined) return undefined;
   return {
+    wantsTries: accessLog !== null,
     refused,
     tried: (group, server, failed) => metrics?.upstreamTry(group, server, failed),
     ended: (exchange: FrontExchange, group, tries) => {

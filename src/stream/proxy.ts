@@ -685,6 +685,12 @@ export function requestHeaders(
   return list;
 }
 
+/** `proxy_set_header Host` came out empty: as nginx, no Host line goes upstream (not the server's address). */
+export function dropsHost(rules: UpstreamHeaderRules): boolean {
+  for (const [name, value] of rules.set) if (name === 'host') return value === '';
+  return false;
+}
+
 /**
  * proxy_pass for a handler: the client's request (method, path, end-to-end headers, a parsed body if
  * any) goes to host:port on a pooled connection, X-Forwarded-For/Proto added; the response comes back
@@ -705,6 +711,7 @@ export function* proxyPass(
   const conn = yield* http.connect(host, port, options);
   if (options.progress) options.progress.reused = conn.getreusedtimes() > 0;
   const upstreamRequest: http.HttpRequest = { method: request.method, path: options.path ?? request.url, headers };
+  if (options.headers !== undefined && dropsHost(options.headers)) upstreamRequest.omitHost = true;
   if (body !== null) upstreamRequest.body = body;
   const response = yield* conn.request(upstreamRequest);
   if (options.progress) options.progress.headReceived = true;

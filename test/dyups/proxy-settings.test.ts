@@ -118,6 +118,23 @@ describe('dyups: nginx-faithful proxying and per-group proxy settings', () => {
     assert.equal(seen(await send('VHost.Local:8080')).headers.host, 'VHost.Local:8080');
   });
 
+  it('sends no Host line, as nginx does, when proxy_set_header Host comes out empty (not the server address)', async () => {
+    // an upstream that takes HTTP/1.1 without Host, to show what arrived
+    const server = createServer({ requireHostHeader: false }, echo('novhost'));
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    servers.push(server);
+    const port = (server.address() as { port: number }).port;
+    ok(table.update('novhost.local', `server 127.0.0.1:${port}; proxy_set_header Host $http_x_vhost;`));
+    assert.equal(
+      seen(await send('novhost.local', { headers: { 'x-vhost': 'site.example' } })).headers.host,
+      'site.example',
+    );
+    const without = seen(await send('novhost.local'));
+    assert.ok(!('host' in without.headers), `Host sent: ${String(without.headers.host)}`);
+    const upgraded = await send('novhost.local', { headers: { connection: 'upgrade', upgrade: 'websocket' } });
+    assert.ok(!('host' in seen(upgraded).headers), 'Host sent with an Upgrade request');
+  });
+
   it('matches group names case-insensitively: POST Mixed.Case, then proxy mixed.case', async () => {
     const port = await upstream(echo('mixed'));
     ok(table.update('Mixed.Case', `server 127.0.0.1:${port};`));

@@ -217,6 +217,27 @@ describe('dyups over TLS: failed handshakes and trusted certificate files that g
     }
   });
 
+  it('brings the probed server back up on its own once the trusted certificate file is back (no change to the group)', async () => {
+    const file = join(dir, 'back-ca.pem');
+    const address = `127.0.0.1:${portOf(good)}`;
+    const body = `server ${address}; check interval=100ms rise=1 fall=1 timeout=1s type=tcp default_down=false; proxy_ssl on; proxy_ssl_name app.test; proxy_ssl_trusted_certificate ${file};`;
+    copyFileSync(pki.ca.certFile, file);
+    const group = parseUpstream('back.test', body);
+    unlinkSync(file);
+    const checkBalancers = new Balancers();
+    const checker = new HealthChecker(checkBalancers);
+    const health = (): string | null | undefined => checkBalancers.health('back.test').get(address)?.check;
+    try {
+      checkBalancers.set(group, 'back.test');
+      checker.set(group, 'back.test');
+      assert.ok(await waitFor(() => health() === 'down', 5_000), 'never went down without its file');
+      copyFileSync(pki.ca.certFile, file);
+      assert.ok(await waitFor(() => health() === 'up', 5_000), 'stayed down with its file back');
+    } finally {
+      await checker.close();
+    }
+  });
+
   it('stops the start with an error naming the group and the file when the state file names a missing one', () => {
     const missing = join(dir, 'state-missing-ca.pem');
     const state = join(dir, 'state.conf');

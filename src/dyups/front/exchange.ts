@@ -11,6 +11,7 @@ import {
 import { STATUS_TEXT, statusForError } from '../../fastify/error-status.js';
 import { defineKind } from '../../runtime/effect.js';
 import type { TraceSpan } from '../../runtime/tracing.js';
+import type { UpstreamTry } from '../../server/log-format.js';
 import type { Effect, Waiter } from '../../runtime/effect.js';
 import type { Task, TaskObserver } from '../../runtime/task.js';
 import type { ResponseSink } from '../../stream/sink.js';
@@ -123,6 +124,10 @@ export class FrontExchange implements ResponseSink, TaskObserver {
   ended = false;
   /** The client went away before the response ended (nginx logs 499). */
   clientClosed = false;
+  /** The upstream group its Host named, once the proxy found it ('' until then): for the metrics and the access log. */
+  upstreamGroup = '';
+  /** The proxy's tries of upstream servers, when the access log wants them. */
+  upstreamTries: UpstreamTry[] | null = null;
   /** Its server span, with tracing on; ends with the exchange. */
   span: TraceSpan | null = null;
   private names: string[] | null = null;
