@@ -1,4 +1,4 @@
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Operation } from '../runtime/effect.js';
 import { call } from '../runtime/effects/call.js';
 import { acceptsGzip } from '../stream/sendfile/conditions.js';
@@ -35,6 +35,9 @@ export interface SendRouteOptions {
 }
 
 const METHODS = ['GET', 'HEAD', 'POST', 'PUT', 'DELETE', 'PATCH', 'OPTIONS'] as const;
+
+const VARY: Variant = { encoding: null, vary: true, growing: false };
+const GZIP: Variant = { encoding: 'gzip', vary: true, growing: false };
 
 const DEFAULT_CACHE = { max: 1_000, inactive: 60_000, valid: 0 };
 
@@ -75,7 +78,7 @@ export async function sendRoutes(app: FastifyInstance, options: SendRouteOptions
     }
     let variant: Variant = PLAIN;
     if (gzipStatic) {
-      variant = { encoding: null, vary: true, growing: false };
+      variant = VARY;
       if (acceptsGzip(ctx.request.headers['accept-encoding'])) {
         const gzipped = yield* gzipOf(path);
         if (gzipped !== null) {
@@ -83,7 +86,7 @@ export async function sendRoutes(app: FastifyInstance, options: SendRouteOptions
           file.acquire();
           file.release();
           file = gzipped;
-          variant = { encoding: 'gzip', vary: true, growing: false };
+          variant = GZIP;
         }
       }
     }
@@ -106,14 +109,62 @@ export async function sendRoutes(app: FastifyInstance, options: SendRouteOptions
   }
 
   function answer(ctx: HandlerContext, file: StaticFile, variant: Variant): void {
-    const answerOptions: StaticAnswerOptions = { expires, sendTimeout: ctx.sendTimeout };
-    ctx.reply.hijack();
+    answerOn(ctx.reply, file, variant, ctx.sendTimeout);
+  }
+
+  function answerOn(reply: FastifyReply, file: StaticFile, variant: Variant, sendTimeout: number): void {
+    const answerOptions: StaticAnswerOptions = { expires, sendTimeout };
+    reply.hijack();
     file.acquire();
     try {
-      answerStatic(ctx.request.raw, ctx.reply.raw, file, answerOptions, variant);
+      answerStatic(reply.request.raw, reply.raw, file, answerOptions, variant);
     } finally {
       file.release();
     }
+  }
+
+  /** Names already checked by namedPath, by raw path (it depends on nothing else). */
+  const named = new Map<string, string | null>();
+  function pathOf(rawPath: string): string | null {
+    let path = named.get(rawPath);
+    if (path === undefined) {
+      path = rawPath.startsWith(options.location)
+        ? namedPath(options.root, rawPath.slice(options.location.length))
+        : null;
+      if (named.size >= 10_000) named.clear();
+      named.set(rawPath, path);
+    }
+    return path;
+  }
+
+  /**
+   * A finished file the cache holds and stat still shows under its name, answered without a coroutine;
+   * false for everything else (the coroutine opens, follows, or answers 404/405).
+   */
+  function fastPath(request: FastifyRequest, reply: FastifyReply): boolean {
+    const raw = request.raw;
+    if (raw.method !== 'GET' && raw.method !== 'HEAD') return false;
+    const url = raw.url ?? '';
+    const query = url.indexOf('?');
+    const path = pathOf(query === -1 ? url : url.slice(0, query));
+    if (path === null) return false;
+    const file = cache.lookup(path);
+    if (!(file instanceof StaticFile)) return false;
+    let served = file;
+    let variant = PLAIN;
+    if (gzipStatic) {
+      variant = VARY;
+      if (acceptsGzip(raw.headers['accept-encoding'])) {
+        const gzipped = cache.lookup(`${path}.gz`);
+        if (gzipped === undefined) return false;
+        if (gzipped !== 'missing') {
+          served = gzipped;
+          variant = GZIP;
+        }
+      }
+    }
+    answerOn(reply, served, variant, request.server.cosocket.output.sendTimeout);
+    return true;
   }
 
   function* send(ctx: HandlerContext): Operation<unknown> {
@@ -124,10 +175,7 @@ export async function sendRoutes(app: FastifyInstance, options: SendRouteOptions
       return '405 Method Not Allowed\n';
     }
     // the raw path, decoded exactly once by namedPath (never the router's decoded parameter)
-    const rawPath = ctx.request.url.split('?', 1)[0]!;
-    const finishedPath = rawPath.startsWith(options.location)
-      ? namedPath(options.root, rawPath.slice(options.location.length))
-      : null;
+    const finishedPath = pathOf(ctx.request.url.split('?', 1)[0]!);
     if (finishedPath === null) return notFound(ctx);
     // a finished file the cache holds and stat still shows under its name: no open, no read
     if (yield* finishedFile(ctx, finishedPath, null)) return undefined;
@@ -171,7 +219,7 @@ export async function sendRoutes(app: FastifyInstance, options: SendRouteOptions
     answer(ctx, file, { encoding: null, vary: false, growing: true });
   }
 
-  app.route({ method: [...METHODS], url: `${options.location}*`, handler: co(send, { name: 'send' }) });
+  app.route({ method: [...METHODS], url: `${options.location}*`, handler: co(send, { name: 'send', fastPath }) });
 }
 
 function notFound(ctx: HandlerContext): string {
