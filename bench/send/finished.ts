@@ -82,11 +82,9 @@ function ab(server: Server, path: string, concurrency: number): Promise<Run> {
   const cpuBefore = treeCpu(server.pid);
   const started = performance.now();
   const url = `http://127.0.0.1:${server.port}${path}`;
-  const child = spawn(
-    'bash',
-    ['-c', `ab -q -k -c ${concurrency} -t ${SECONDS} -n 100000000 ${url} 2>&1; times`],
-    { stdio: ['ignore', 'pipe', 'inherit'] },
-  );
+  const child = spawn('bash', ['-c', `ab -q -k -c ${concurrency} -t ${SECONDS} -n 100000000 ${url} 2>&1; times`], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
   let out = '';
   child.stdout.on('data', (d: Buffer) => (out += d.toString()));
   return new Promise((resolve, reject) => {
@@ -102,12 +100,10 @@ function ab(server: Server, path: string, concurrency: number): Promise<Run> {
       }
       // `times`: the shell's own times, then its children's: "0m1.234s 0m0.567s"
       const lines = out.trim().split('\n');
-      const [user = 0, sys = 0] = (lines.at(-1) ?? '')
-        .split(' ')
-        .map((t) => {
-          const m = /(\d+)m([\d.]+)s/.exec(t);
-          return m ? Number(m[1]) * 60 + Number(m[2]) : 0;
-        });
+      const [user = 0, sys = 0] = (lines.at(-1) ?? '').split(' ').map((t) => {
+        const m = /(\d+)m([\d.]+)s/.exec(t);
+        return m ? Number(m[1]) * 60 + Number(m[2]) : 0;
+      });
       resolve({ rps, cpuPerRequest: (cpu / complete) * 1e6, abShare: (user + sys) / seconds });
     });
     child.on('error', reject);
