@@ -1,7 +1,7 @@
 /**
  * bench/send: followers of one growing file at 10, 100 and 1,000 clients — delivery latency from the
- * write to its receipt (p50, p99), the server's CPU and peak RSS — and requests/s for a finished file.
- * `npm run bench:send`.
+ * write to its receipt (p50, p99), the server's CPU and peak RSS — beside a bare node:net server doing
+ * only the same writes (floor.ts), in interleaved rounds. Finished files: finished.ts. `npm run bench:send`.
  */
 import { spawn } from 'node:child_process';
 import { appendFileSync, mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
@@ -9,12 +9,11 @@ import { get } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { loadUrl } from '../../src/ab/url-load.js';
 import { MetricLog } from '../lib/bench-json.js';
 import { processTree } from '../lib/process-cpu.js';
 import { Latencies } from '../lib/latency.js';
 import { subjectDir } from '../lib/subject.js';
-import { fixed, markdownTable } from '../lib/table.js';
+import { fixed, markdownTable, median } from '../lib/table.js';
 
 const LINES = Number(process.env.SEND_LINES ?? 100);
 const EVERY_MS = Number(process.env.SEND_EVERY_MS ?? 20);
@@ -80,57 +79,114 @@ function follower(
   return { attached, done };
 }
 
-async function main(): Promise<void> {
-  const dir = mkdtempSync(join(tmpdir(), 'cosocket-bench-send-'));
-  writeFileSync(join(dir, 'finished.txt'), 'x'.repeat(1024));
-  const server = spawn(process.execPath, [fileURLToPath(new URL('./server.js', import.meta.url)), dir], {
+interface Target {
+  name: string;
+  port: number;
+  pid: number;
+  kill(): void;
+}
+
+function startServer(name: string, script: string, dir: string): Promise<Target> {
+  const child = spawn(process.execPath, [fileURLToPath(new URL(script, import.meta.url)), dir], {
     stdio: ['ignore', 'pipe', 'inherit'],
   });
-  const port = await new Promise<number>((resolve) => {
-    server.stdout.on('data', (d: Buffer) => {
+  return new Promise((resolve) => {
+    child.stdout.on('data', (d: Buffer) => {
       const m = /listening (\d+)/.exec(d.toString());
-      if (m) resolve(Number(m[1]));
+      if (m) resolve({ name, port: Number(m[1]), pid: child.pid!, kill: () => child.kill('SIGTERM') });
     });
   });
-  const pid = server.pid!;
+}
+
+interface FollowersRun {
+  complete: number;
+  p50: number;
+  p99: number;
+  cpu: number;
+  share: number;
+}
+
+let runs = 0;
+
+/** `clients` followers of a fresh file on `target`: LINES lines EVERY_MS apart, then the rename. */
+async function followersRun(target: Target, dir: string, clients: number): Promise<FollowersRun> {
+  const name = `growing-${runs++}.log`;
+  const tmp = join(dir, `${name}.tmp`);
+  writeFileSync(tmp, '');
+  const latencies = new Latencies();
+  const followers = Array.from({ length: clients }, () => follower(target.port, `/send/${name}`, latencies));
+  await Promise.all(followers.map((f) => f.attached));
+  await new Promise((r) => setTimeout(r, 200));
+  const cpuBefore = cpuSeconds(target.pid);
+  const started = performance.now();
+  for (let i = 0; i < LINES; i++) {
+    appendFileSync(tmp, `${performance.now().toFixed(3)}\n`);
+    await new Promise((r) => setTimeout(r, EVERY_MS));
+  }
+  renameSync(tmp, join(dir, name));
+  const received = await Promise.all(followers.map((f) => f.done));
+  const seconds = (performance.now() - started) / 1000;
+  const cpu = cpuSeconds(target.pid) - cpuBefore;
+  return {
+    complete: received.filter((n) => n === LINES).length,
+    p50: latencies.percentile(50),
+    p99: latencies.percentile(99),
+    cpu,
+    share: cpu / seconds,
+  };
+}
+
+const ROUNDS = Number(process.env.SEND_ROUNDS ?? 3);
+
+async function main(): Promise<void> {
+  const dir = mkdtempSync(join(tmpdir(), 'cosocket-bench-send-'));
+  const server = await startServer('cosocket /send/', './server.js', dir);
+  const floor = await startServer('bare node:net floor', './floor.js', dir);
+  const pid = server.pid;
   const log = new MetricLog('send', subjectDir);
   const rows: string[][] = [];
   for (const clients of CLIENTS) {
-    const name = `growing-${clients}.log`;
-    const tmp = join(dir, `${name}.tmp`);
-    writeFileSync(tmp, '');
-    const latencies = new Latencies();
-    const followers = Array.from({ length: clients }, () => follower(port, `/send/${name}`, latencies));
-    await Promise.all(followers.map((f) => f.attached));
-    await new Promise((r) => setTimeout(r, 200));
-    const cpuBefore = cpuSeconds(pid);
-    const started = performance.now();
-    for (let i = 0; i < LINES; i++) {
-      appendFileSync(tmp, `${performance.now().toFixed(3)}\n`);
-      await new Promise((r) => setTimeout(r, EVERY_MS));
-    }
-    renameSync(tmp, join(dir, name));
-    const received = await Promise.all(followers.map((f) => f.done));
-    const seconds = (performance.now() - started) / 1000;
-    const cpu = cpuSeconds(pid) - cpuBefore;
-    const at = `${clients} followers`;
-    log.add(`got every line: ${at}`, received.filter((n) => n === LINES).length, 'followers', 'higher');
-    log.add(`latency p50: ${at}`, latencies.percentile(50), 'ms', 'lower');
-    log.add(`latency p99: ${at}`, latencies.percentile(99), 'ms', 'lower');
-    log.add(`server CPU: ${at}`, cpu, 's', 'lower');
-    log.add(`server CPU share: ${at}`, (cpu / seconds) * 100, '%', null);
-    log.add(`server peak RSS after: ${at}`, peakRssMb(pid), 'MB', 'lower');
-    rows.push([
-      String(clients),
-      `${received.filter((n) => n === LINES).length}/${clients}`,
-      fixed(latencies.percentile(50), 2),
-      fixed(latencies.percentile(99), 2),
-      fixed(cpu, 2),
-      `${fixed((cpu / seconds) * 100, 0)}%`,
-      fixed(peakRssMb(pid), 0),
+    const results = new Map<Target, FollowersRun[]>([
+      [server, []],
+      [floor, []],
     ]);
+    for (let round = 0; round < ROUNDS; round++) {
+      const order = round % 2 === 0 ? [server, floor] : [floor, server];
+      for (const target of order) results.get(target)!.push(await followersRun(target, dir, clients));
+    }
+    const floorRuns = results.get(floor)!;
+    for (const target of [server, floor]) {
+      const mine = results.get(target)!;
+      const perLine = mine.map((r) => (r.cpu / (clients * LINES)) * 1e6);
+      const ratio = mine.map((r, i) => r.cpu / floorRuns[i]!.cpu);
+      const at = `${clients} followers`;
+      if (target === server) {
+        log.add(`got every line: ${at}`, Math.min(...mine.map((r) => r.complete)), 'followers', 'higher');
+        log.add(`latency p50: ${at}`, median(mine.map((r) => r.p50)), 'ms', 'lower');
+        log.add(`latency p99: ${at}`, median(mine.map((r) => r.p99)), 'ms', 'lower');
+        log.add(`server CPU: ${at}`, median(mine.map((r) => r.cpu)), 's', 'lower');
+        log.add(`server CPU vs bare-socket floor: ${at}`, median(ratio), 'x', 'lower');
+      }
+      rows.push([
+        String(clients),
+        target.name,
+        `${Math.min(...mine.map((r) => r.complete))}/${clients}`,
+        spread(mine.map((r) => r.p50)),
+        spread(mine.map((r) => r.p99)),
+        spread(
+          mine.map((r) => r.cpu),
+          2,
+        ),
+        spread(perLine, 1),
+        spread(ratio),
+        `${fixed(median(mine.map((r) => r.share * 100)), 0)}%`,
+      ]);
+    }
   }
+  floor.kill();
+  const peakRss = peakRssMb(pid);
   // 1,000 followers that stop reading while the file grows by 20 MB: the server must not buffer for them
+  const port = server.port;
   const slowTmp = join(dir, 'slow.log.tmp');
   writeFileSync(slowTmp, '');
   const rssBefore = rssMb(pid);
@@ -157,43 +213,38 @@ async function main(): Promise<void> {
   await new Promise((r) => setTimeout(r, 1_500));
   const rssSlow = rssMb(pid);
   for (const req of slow) req.destroy();
-
-  const finished = await loadUrl({
-    url: `http://127.0.0.1:${port}/send/finished.txt`,
-    requests: 10_000_000,
-    concurrency: 10,
-    keepalive: true,
-    timeLimit: 3,
-  });
-  server.kill('SIGTERM');
+  server.kill();
   rmSync(dir, { recursive: true, force: true });
   console.log(
-    `\nFollowers of one growing file: ${LINES} lines written ${EVERY_MS} ms apart, then renamed (node ${process.version})\n`,
+    `\nFollowers of one growing file: ${LINES} lines written ${EVERY_MS} ms apart, then renamed; ${ROUNDS} interleaved rounds, median (min–max); the floor is a bare node:net server doing only the same watch, read and writes (node ${process.version})\n`,
   );
   console.log(
     markdownTable(
       [
         'followers',
+        'server',
         'got every line',
         'latency p50 ms',
         'latency p99 ms',
         'server CPU s',
+        'CPU µs per client-line',
+        'CPU vs floor',
         'server CPU %',
-        'server peak RSS MB',
       ],
       rows,
     ),
   );
+  console.log(`\ncosocket server peak RSS: ${fixed(peakRss, 0)} MB`);
   console.log(
     `\n1,000 followers that stop reading while the file grows by 20 MB: server RSS ${fixed(rssBefore, 0)} MB before, ${fixed(rssSlow, 0)} MB after (20 GB would be buffered for them without backpressure)`,
   );
-  console.log(
-    `\nFinished file (1 KB), 10 keepalive connections, 3 s: ${fixed(finished.done / finished.seconds, 0)} req/s (seed, nginx module with wrk -c 10: 472 req/s)`,
-  );
   log.add('server RSS before 1,000 followers stop reading', rssBefore, 'MB', 'lower');
   log.add('server RSS after the file grew 20 MB under them', rssSlow, 'MB', 'lower');
-  log.add('finished 1 KB file, 10 keepalive connections', finished.done / finished.seconds, 'req/s', 'higher');
   log.print();
+}
+
+function spread(values: number[], digits = 2): string {
+  return `${fixed(median(values), digits)} (${fixed(Math.min(...values), digits)}–${fixed(Math.max(...values), digits)})`;
 }
 
 await main();

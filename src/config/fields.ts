@@ -56,6 +56,23 @@ export function duration(defaultMs: number): Field<number> {
   });
 }
 
+/** A duration that may be off: null, "", "off" (or a duration of 0) mean none (null). */
+export function optionalDuration(): Field<number | null> {
+  const time = duration(0);
+  return new Field<number | null>(null, (input, what) => {
+    if (input === null || input === '' || (typeof input === 'string' && input.trim().toLowerCase() === 'off'))
+      return null;
+    try {
+      const ms = time.read(input, what);
+      return ms === 0 ? null : ms;
+    } catch {
+      return fail(
+        `${what} must be off or a duration like ${TIME_EXAMPLES} or a number of milliseconds, got ${JSON.stringify(input)}`,
+      );
+    }
+  });
+}
+
 function bytesOf(input: unknown, what: string): number {
   const bytes = typeof input === 'number' ? input : typeof input === 'string' ? parseSize(input.trim()) : null;
   if (bytes !== null && Number.isInteger(bytes) && bytes >= 0) return bytes;

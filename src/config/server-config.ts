@@ -12,6 +12,7 @@ import {
   int,
   moduleMap,
   onOff,
+  optionalDuration,
   optionalText,
   processCount,
   ratio,
@@ -121,6 +122,20 @@ export const SERVER_SCHEMA = {
     timeout: duration(10_000),
     suffix: text('.tmp', checkSuffix),
     maxDuration: duration(0),
+    /** nginx's open_file_cache for finished files (max 0: off) */
+    openFileCache: {
+      max: int(1_000, 0, 1_000_000),
+      /** a file not asked for in this long is dropped */
+      inactive: duration(60_000),
+      /** 0: one stat per request checks the name; above 0: served unchecked this long (its own watches drop changed files) */
+      valid: duration(0),
+    },
+    /** finished files up to this size are kept in memory (larger ones by descriptor) */
+    memoryCacheMax: size(64 * 1024),
+    /** nginx's expires for finished files: Cache-Control max-age and Expires; off by default */
+    expires: optionalDuration(),
+    /** nginx's gzip_static: NAME.gz, if there, to clients that accept gzip */
+    gzipStatic: onOff(false),
   },
   /** dyups: off while both ports are 0. */
   dyups: {

@@ -290,6 +290,11 @@ export class HandlerContext implements TaskObserver, ResponseHead {
       return;
     }
     const reply = this.reply;
+    if (reply.sent) {
+      // the handler answered on reply.raw itself, after reply.hijack(): nothing more to send
+      recordStatus(this.stats, raw.statusCode);
+      return;
+    }
     const headers = this.headers;
     if (this.output.buffered > 0 || value === undefined || value === null) {
       const addedType = headers === null || headers['content-type'] === undefined ? this.defaultContentType : undefined;

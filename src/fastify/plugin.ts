@@ -163,9 +163,18 @@ function clientAbortWatcher(task: Task<unknown>, reply: FastifyReply, stats: Rou
 /** A fastify handler that runs `handler` as a coroutine under the plugin's scheduler. */
 export function co(
   handler: (ctx: HandlerContext) => Operation<unknown>,
-  options: { name?: string; deadline?: number } = {},
+  options: {
+    name?: string;
+    deadline?: number;
+    /**
+     * Tried first, without a coroutine: answers on reply.raw at once (after reply.hijack()) and returns
+     * true, or returns false, having sent nothing, for the coroutine to run.
+     */
+    fastPath?: (request: FastifyRequest, reply: FastifyReply) => boolean;
+  } = {},
 ): RouteHandlerMethod {
   const name = options.name ?? (handler.name || 'handler');
+  const fastPath = options.fastPath ?? null;
   const startOptions: StartOptions = options.deadline === undefined ? { name } : { name, deadline: options.deadline };
   const forRoute = (routeStats: RouteStats | null): RouteHandlerMethod =>
     function coroutineHandler(this: FastifyInstance, request: FastifyRequest, reply: FastifyReply): void {
@@ -174,6 +183,10 @@ export function co(
       const stats = routeStats ?? state.stats.entryOf(request);
       stats.requests++;
       request.cosocketStats = stats;
+      if (fastPath !== null && fastPath(request, reply)) {
+        recordStatus(stats, reply.raw.statusCode);
+        return;
+      }
       const ctx = new HandlerContext(request, reply, state.output, stats, state.log ?? reply.log, state.failureLog);
       let task: Task<unknown>;
       const span = request.cosocketSpan;

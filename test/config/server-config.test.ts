@@ -160,6 +160,40 @@ describe('the server config: one schema for its type, defaults and checked value
     );
   });
 
+  it('takes the sendfile cache settings: open_file_cache, memory size, expires (off by default), gzip_static', async () => {
+    assert.deepEqual(DEFAULTS.send.openFileCache, { max: 1_000, inactive: 60_000, valid: 0 });
+    assert.equal(DEFAULTS.send.memoryCacheMax, 64 * 1024);
+    assert.equal(DEFAULTS.send.expires, null);
+    assert.equal(DEFAULTS.send.gzipStatic, false);
+    const config = await resolveConfig({
+      file: file({
+        send: {
+          openFileCache: { max: 10, inactive: '30s', valid: '1m' },
+          memoryCacheMax: '8k',
+          expires: '1h',
+          gzipStatic: 'on',
+        },
+      }),
+    });
+    assert.deepEqual(config.send.openFileCache, { max: 10, inactive: 30_000, valid: 60_000 });
+    assert.equal(config.send.memoryCacheMax, 8 * 1024);
+    assert.equal(config.send.expires, 3_600_000);
+    assert.equal(config.send.gzipStatic, true);
+    assert.equal((await resolveConfig({ file: file({ send: { expires: 'off' } }) })).send.expires, null);
+    await refused(
+      resolveConfig({ file: file({ send: { expires: 'soon' } }) }),
+      /'send\.expires' must be off or a duration like .* got "soon"/,
+    );
+    await refused(
+      resolveConfig({ file: file({ send: { openFileCache: { max: -1 } } }) }),
+      /'send\.openFileCache\.max' must be a whole number from 0 to 1000000, got -1/,
+    );
+    await refused(
+      resolveConfig({ file: file({ send: { openFileCache: { valid: 'later' } } }) }),
+      /'send\.openFileCache\.valid' must be a duration/,
+    );
+  });
+
   it('declares each flag and environment variable once, and --help lists every one', () => {
     const flags = fieldsOf(SERVER_SCHEMA).flatMap(({ field }) => (field.sources.flag ? [field.sources.flag] : []));
     assert.deepEqual(flags, [

@@ -224,11 +224,16 @@ describe('security: /send/ symlink swap races (issue 12, finding 8)', () => {
       30_000,
     );
     assert.ok(idle.ok, `${idle.value.scheduler.live} coroutines still live`);
+    // the open-file cache keeps big.bin's descriptor for the next request (small.txt is kept in memory)
+    const cached = 1;
     const fds = await settle(
       () => openFds(servingPid(server.child.pid!)),
-      (n) => n <= baseline,
+      (n) => n <= baseline + cached,
       30_000,
     );
-    assert.ok(fds.ok, `the server holds ${fds.value} descriptors, ${baseline} before the clients`);
+    assert.ok(
+      fds.ok,
+      `the server holds ${fds.value} descriptors, ${baseline} before the clients (+${cached} in the open-file cache)`,
+    );
   });
 });

@@ -5,9 +5,9 @@ import { contentTypeFor } from './content-type.js';
 import type { FileInside } from './open-inside.js';
 import { parseRange } from './range.js';
 
-export function etagOf(info: Stats): string {
-  return `"${info.size.toString(16)}-${Math.floor(info.mtimeMs).toString(16)}"`;
-}
+import { etagOf } from './static-file.js';
+
+export { etagOf } from './static-file.js';
 
 function notModified(ctx: FileSink, etag: string, info: Stats): boolean {
   const ifNoneMatch = ctx.request.headers['if-none-match'];

@@ -26,6 +26,14 @@ export const STATUS_TRAILER = 'X-Send-Status';
 
 const EMPTY = Buffer.alloc(0);
 
+/** The framed chunk is shared: nothing to give back once written. */
+const keep = (): void => undefined;
+
+/** Bytes of framing around a chunk's data: its size line and the closing CRLF. */
+function framedOverhead(framed: Buffer): number {
+  return framed.indexOf(13) + 2 + 2;
+}
+
 /**
  * Streams NAME.tmp as it grows, chunked, from `start` on (206 when resuming), through one open
  * descriptor: bytes of a different file never go out under the old offsets. Ends with the last chunk
@@ -59,7 +67,10 @@ export function* followGrowing(
     // follower's own: a file that stops growing ends with an 'idle-timeout' trailer, never a cut
     if (ctx.idleTimeout !== 0)
       ctx.idleTimeout = Math.max(ctx.idleTimeout, options.timeout + options.interval, ctx.sendTimeout);
-    yield* ctx.flush(false); // the head goes out at once, before the first byte of the file
+    // the head goes out at once, before the first byte of the file; the body's chunks are framed here,
+    // straight on the socket, where they can be (a change's chunk is then framed once for every follower)
+    const onSocket = chunked && ctx.chunkOnSocket();
+    if (!onSocket) yield* ctx.flush(false);
     if (ctx.request.method === 'HEAD') return;
     const started = Date.now();
     let lastGrowth = started;
@@ -67,6 +78,13 @@ export function* followGrowing(
     let status: SendStatus;
     for (;;) {
       // the newest bytes come from the window every follower shares; only a follower that fell behind reads itself
+      const framed = onSocket ? watched.framedAt(id, offset, options.readSize) : null;
+      if (framed !== null) {
+        offset += framed.length - framedOverhead(framed);
+        lastGrowth = Date.now();
+        yield* ctx.writeFramed([framed], keep);
+        continue;
+      }
       let piece = watched.take(id, offset, options.readSize);
       if (piece === null) {
         if (watched.covers(id, offset))
@@ -119,7 +137,9 @@ export function* followGrowing(
         status = 'max-duration';
         break;
       }
-      yield* watched.changed.wait(Math.min(options.interval, options.timeout - (now - lastGrowth)));
+      // the shared poll wakes every follower each interval: a timer of its own only for an earlier timeout
+      const left = options.timeout - (now - lastGrowth);
+      yield* watched.changed.wait(left < options.interval ? left : Infinity);
     }
     if (chunked) ctx.trailer(STATUS_TRAILER, status);
   } finally {

@@ -31,6 +31,8 @@ export interface NameState {
 /** Bytes of the followed file kept for followers to take without reading the file themselves. */
 const WINDOW_BYTES = 1024 * 1024;
 
+const CRLF = Buffer.from('\r\n');
+
 /** Reads shared by all followers, and reads followers had to do themselves (fell behind the window). */
 export const readCounters = { shared: 0, own: 0 };
 
@@ -53,6 +55,8 @@ export class WatchedName {
   private refreshing = false;
   private again = false;
   private timer: NodeJS.Timeout | null = null;
+  private framed: Buffer | null = null;
+  private framedStart = -1;
 
   constructor(
     readonly growingPath: string,
@@ -99,6 +103,21 @@ export class WatchedName {
       }
     }
     return null;
+  }
+
+  /**
+   * The newest window chunk already framed as one HTTP chunk (size line, bytes, CRLF), when a follower
+   * at `offset` of file `id` takes exactly it: framed once, written by every follower as it is.
+   */
+  framedAt(id: FileId, offset: number, max: number): Buffer | null {
+    const newest = this.window.at(-1);
+    if (newest === undefined || id !== this.windowId || offset !== newest[0] || newest[1].length > max) return null;
+    if (this.framed === null || this.framedStart !== offset) {
+      const bytes = newest[1];
+      this.framed = Buffer.concat([Buffer.from(`${bytes.length.toString(16)}\r\n`, 'latin1'), bytes, CRLF]);
+      this.framedStart = offset;
+    }
+    return this.framed;
   }
 
   release(): void {
@@ -158,6 +177,8 @@ export class WatchedName {
   }
 
   private resetWindow(at: number): void {
+    this.framed = null;
+    this.framedStart = -1;
     this.window = [];
     this.windowBytes = 0;
     this.windowStart = at;
