@@ -278,14 +278,16 @@ export function abSettings(argv: readonly string[]): AbSettings {
         : `wrong number of arguments: one URL, got ${positionals.length}`,
     );
   const fullUrl = positionals[0]!;
+  // `localhost:8080/x` parses as the scheme `localhost:`, `127.0.0.1:8080` not at all: both lack http://
+  const hint = /^[^/@]*:\d+(\/|$)/.test(fullUrl) ? ` (a scheme is missing: http://${fullUrl})` : '';
   let url: URL;
   try {
     url = new URL(fullUrl);
   } catch {
-    throw new UsageError(`invalid URL '${fullUrl}'`);
+    throw new UsageError(`invalid URL, got '${fullUrl}'${hint}`);
   }
   if (url.protocol !== 'http:' && url.protocol !== 'https:')
-    throw new UsageError(`invalid URL '${fullUrl}': http:// or https:// only`);
+    throw new UsageError(`invalid URL: http:// or https:// only, got '${fullUrl}'${hint}`);
   const secure = url.protocol === 'https:';
   const port = url.port === '' ? (secure ? 443 : 80) : Number(url.port);
   const hostname = url.hostname.replace(/^\[(.*)\]$/, '$1');
