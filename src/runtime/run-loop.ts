@@ -64,16 +64,19 @@ function materializeInline(): Runnable {
 }
 
 /**
- * Calls `step` as the first step of a coroutine that has no fiber yet: code in it that asks for the running
- * coroutine gets the fiber `owner.materialize()` makes then. The running fiber is put back after.
+ * Takes the first step of a coroutine that has no fiber yet (`frame.next()`): code in it that asks for the
+ * running coroutine gets the fiber `owner.materialize()` makes then. The running fiber is put back after.
  */
-export function runInline<T>(owner: InlineStep, step: (frame: T) => unknown, frame: T): unknown {
+export function runInline(
+  owner: InlineStep,
+  frame: Iterator<unknown, unknown, unknown>,
+): IteratorResult<unknown, unknown> {
   const outer = running;
   const outerInline = inline;
   running = null;
   inline = owner;
   try {
-    return step(frame);
+    return frame.next(undefined);
   } finally {
     running = outer;
     inline = outerInline;

@@ -91,17 +91,19 @@ export interface FiberWaiter<H = unknown> extends Waiter<H> {
   /** Starts an independent root on the same admission. */
   spawnRoot(body: Body<unknown, never[]>, args: unknown[]): Task<unknown>;
   /**
-   * Starts a scoped child for a group (all/race/timeout) whose first step runs before it has a fiber:
-   * one that ends in that step is told to `sink.endedInline` and never becomes a task (null is
-   * returned); otherwise its task, observed by `sink`.
+   * Starts member `index` of a group (all/race/timeout) as a scoped child whose first step runs before it
+   * has a fiber: one that ends in that step is told to `group.memberEnded` and never becomes a task (null
+   * is returned); otherwise its task, observed by `group.observerFor(index)`.
    */
-  startMember(frame: Frame, name: string, sink: MemberSink): Task<unknown> | null;
+  startMember(frame: Frame, name: string, group: MemberGroup, index: number): Task<unknown> | null;
 }
 
-/** What a group is told of a member it started with `startMember`. */
-export interface MemberSink extends TaskObserver {
-  /** It ended in its first step, returned or thrown, before it needed a fiber. */
-  endedInline(isError: boolean, value: unknown): void;
+/** What a group is told of the members it started with `startMember`, by their index. */
+export interface MemberGroup {
+  /** Member `index` ended in its first step, returned or thrown, before it needed a fiber. */
+  memberEnded(index: number, isError: boolean, value: unknown): void;
+  /** The observer of member `index`, once it has a fiber. */
+  observerFor(index: number): TaskObserver;
 }
 
 let nextTaskId = 1;
@@ -149,6 +151,7 @@ export class Fiber<T> implements Task<T>, FiberWaiter, Runnable, Child, Parent, 
     parent: Fiber<unknown> | null,
     scoped: boolean,
     baseDepth = parent === null ? 0 : parent.depth,
+    returned = false,
   ) {
     this.id = nextTaskId++;
     this.admission = admission;
@@ -156,10 +159,23 @@ export class Fiber<T> implements Task<T>, FiberWaiter, Runnable, Child, Parent, 
     this.parent = parent;
     this.scoped = scoped;
     this.baseDepth = baseDepth;
+    if (returned) {
+      this.r = null;
+      this.state = DONE;
+      this.outcome = OK;
+      return;
+    }
     this.r =
       parent === null
         ? new FiberRun<Fiber<unknown>>(this, body, name, 0, captureAsyncContext(), null)
         : new FiberRun<Fiber<unknown>>(this, body, name, this.baseDepth, parent.asyncContext, parent.contextValues);
+  }
+
+  /** The record of a child that returned `value` in its first step, before it needed a fiber: settled. */
+  private static returnedChild(parent: Fiber<unknown>, name: string, value: unknown, depth: number): Fiber<unknown> {
+    const child = new Fiber<unknown>(parent.admission, name, null, parent, false, depth, true);
+    child.settledValue = value;
+    return child;
   }
 
   /** The async context it runs in: its root's (async-context.ts). */
@@ -421,7 +437,11 @@ export class Fiber<T> implements Task<T>, FiberWaiter, Runnable, Child, Parent, 
     const maxDepth = this.admission.maxDepth;
     const depth = this.depth;
     if (depth + 1 > maxDepth) throw new StackBudgetError([...this.chain(), name], maxDepth);
-    const child = new Fiber<R>(this.admission, name, body ?? makeBody(fn!, args!), this, scoped, depth);
+    const frame = body ?? makeBody(fn!, args!);
+    if (observer === null && !scoped && !checking && this.cancelReason === null && memberStep.parent === null) {
+      return this.spawnInline(frame, name, depth) as Task<R>;
+    }
+    const child = new Fiber<R>(this.admission, name, frame, this, scoped, depth);
     // told before the child starts: it runs at once, and may end before spawnChild returns
     if (observer !== null) child.addObserver(observer);
     const extras = this.more();
@@ -431,30 +451,31 @@ export class Fiber<T> implements Task<T>, FiberWaiter, Runnable, Child, Parent, 
     return child;
   }
 
-  startMember(frame: Frame, name: string, sink: MemberSink): Task<unknown> | null {
+  startMember(frame: Frame, name: string, group: MemberGroup, index: number): Task<unknown> | null {
     // the inline step is not worth its cases while the check for unyielded effects watches each step, or
     // while this coroutine is being cancelled (a member started then is cancelled at once)
     if (checking || this.cancelReason !== null || memberStep.parent !== null) {
-      return this.spawnChild(null, null, frame, name, true, sink);
+      return this.spawnChild(null, null, frame, name, true, group.observerFor(index));
     }
-    const depth = this.depth;
+    const depth = frameDepth(this.r!);
     const maxDepth = this.admission.maxDepth;
-    if (depth + 1 > maxDepth) throw new StackBudgetError([...this.chain(), name], maxDepth);
+    if (depth >= maxDepth) throw new StackBudgetError([...this.chain(), name], maxDepth);
     const step = memberStep;
     step.parent = this;
     step.frame = frame;
     step.name = name;
-    step.sink = sink;
+    step.group = group;
+    step.index = index;
     step.depth = depth;
     let mode: number;
     let value: unknown;
     try {
-      const res = runInline(step, firstStep, frame) as IteratorResult<unknown, unknown>;
+      const res = runInline(step, frame);
       mode = res.done === true ? STEPPED_RETURN : STEPPED_YIELD;
       value = res.value;
     } catch (err) {
       mode = STEPPED_THROW;
-      value = asStackBudget(err, { chain: () => [...this.chain(), name] }, maxDepth);
+      value = memberError(err, this, name, maxDepth);
     }
     let child = step.child;
     step.clear();
@@ -462,19 +483,59 @@ export class Fiber<T> implements Task<T>, FiberWaiter, Runnable, Child, Parent, 
       if (mode !== STEPPED_YIELD) {
         if (mode === STEPPED_THROW) annotateChain(value, [...this.chain(), name]);
         this.admission.memberEndedInline(depth + 1, mode === STEPPED_THROW);
-        sink.endedInline(mode === STEPPED_THROW, value);
+        group.memberEnded(index, mode === STEPPED_THROW, value);
         return null;
       }
-      child = this.makeMember(frame, name, sink, depth);
+      child = this.makeMember(frame, name, group.observerFor(index), depth);
     }
     runNested(child, mode, value);
     return child;
   }
 
-  /** The fiber of a group member whose first step ran (or runs now) inline: attached, not started. */
-  makeMember(frame: Frame, name: string, sink: MemberSink, depth: number): Fiber<unknown> {
-    const child = new Fiber<unknown>(this.admission, name, frame, this, true, depth);
-    child.addObserver(sink);
+  /**
+   * A spawned child whose first step runs inline, inside this fiber's step, before it has a fiber (as a
+   * group member's does, see startMember): one that returns there is only a settled task record; one
+   * that waits, throws or asks for the running coroutine gets its fiber.
+   */
+  private spawnInline(frame: Frame, name: string, depth: number): Fiber<unknown> {
+    const step = memberStep;
+    step.parent = this;
+    step.frame = frame;
+    step.name = name;
+    step.depth = depth;
+    let mode: number;
+    let value: unknown;
+    try {
+      const res = runInline(step, frame);
+      mode = res.done === true ? STEPPED_RETURN : STEPPED_YIELD;
+      value = res.value;
+    } catch (err) {
+      mode = STEPPED_THROW;
+      value = memberError(err, this, name, this.admission.maxDepth);
+    }
+    let child = step.child;
+    step.clear();
+    if (child === null) {
+      if (mode === STEPPED_RETURN) {
+        this.admission.memberEndedInline(depth + 1, false);
+        return Fiber.returnedChild(this, name, value, depth);
+      }
+      // it waits, or it failed: a fiber of its own runs what is left (a failure bubbles from there)
+      child = this.makeMember(frame, name, null, depth);
+    }
+    runNested(child, mode, value);
+    // cancelled in the child's first step, before the child was attached: the child goes with it
+    if (this.cancelReason !== null && !child.done) child.requestCancel(CancelReason.parent(), NO_FAILURE);
+    return child;
+  }
+
+  /**
+   * The fiber of a child whose first step ran (or runs now) inline: attached, not started. A group
+   * member (scoped) has its group's observer; a spawned child (`observer` null) is not scoped.
+   */
+  makeMember(frame: Frame, name: string, observer: TaskObserver | null, depth: number): Fiber<unknown> {
+    const child = new Fiber<unknown>(this.admission, name, frame, this, observer !== null, depth);
+    if (observer !== null) child.addObserver(observer);
     // RUNNING: it is in its first step; a cancel made there unwinds it at its next one
     child.state = RUNNING;
     const extras = this.more();
@@ -998,33 +1059,40 @@ function steppedAlready(mode: number, value: unknown): IteratorResult<unknown, u
   return { done: mode === STEPPED_RETURN, value };
 }
 
-function firstStep(frame: Frame): unknown {
-  return frame.next(undefined);
+/**
+ * What a member's first step threw, as it is thrown: V8's stack overflow becomes a StackBudgetError.
+ * Out of startMember, whose every call would otherwise allocate the context this closure captures.
+ */
+function memberError(err: unknown, parent: Fiber<unknown>, name: string, maxDepth: number): unknown {
+  return asStackBudget(err, { chain: () => [...parent.chain(), name] }, maxDepth);
 }
 
-/** The group member whose first step runs inline now; its fiber is made if its code asks for it. */
+/** The group member or spawned child whose first step runs inline now; its fiber is made if its code asks for it. */
 class MemberStep implements InlineStep {
   parent: Fiber<unknown> | null = null;
   frame: Frame | null = null;
   name = '';
-  sink: MemberSink | null = null;
+  group: MemberGroup | null = null;
+  index = 0;
   depth = 0;
   child: Fiber<unknown> | null = null;
 
   materialize(): Runnable {
-    this.child = this.parent!.makeMember(this.frame!, this.name, this.sink!, this.depth);
+    const group = this.group;
+    const observer = group === null ? null : group.observerFor(this.index);
+    this.child = this.parent!.makeMember(this.frame!, this.name, observer, this.depth);
     return this.child;
   }
 
   clear(): void {
     this.parent = null;
     this.frame = null;
-    this.sink = null;
+    this.group = null;
     this.child = null;
   }
 }
 
-/** One for all: a member's first step never starts another member's inline (startMember checks). */
+/** One for all: a first step inline never starts another inline (startMember and spawnChild check). */
 const memberStep = new MemberStep();
 
 function resumeAfterFairness(fiber: Fiber<unknown>): void {

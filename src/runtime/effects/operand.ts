@@ -38,7 +38,8 @@ export function frameOf(op: unknown): Frame | null {
 
 /** True for what frameOf turns into a frame, without making it. */
 export function isAwaitable(op: unknown): boolean {
-  return op instanceof Effect || isIterator(op) || isTask(op) || isThenable(op) || isOperableObject(op);
+  // a generator first: the usual operand (an effect is an iterator too: either way it is one)
+  return isIterator(op) || op instanceof Effect || isTask(op) || isThenable(op) || isOperableObject(op);
 }
 
 /** The name of the child task that runs an Awaitable, for its chain. */
