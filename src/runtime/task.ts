@@ -18,8 +18,19 @@ import { FAIRNESS_WAIT, PROMISE_WAIT } from './effects/waits.js';
 import { FiberExtras } from './extras.js';
 import { FiberRun, NEXT, RETURN, STEPPED_RETURN, STEPPED_THROW, STEPPED_YIELD, THROW } from './fiber-run.js';
 import { Releases } from './releases.js';
+import { ReturnedTask } from './returned-task.js';
+import { SettledJoin } from './settled-join.js';
 import type { ReleaseFn, ReleaseOwner } from './releases.js';
-import { asStackBudget, frameDepth, frameNameOf, frameNames, makeBody, popFrame, pushFrame } from './frames.js';
+import {
+  asStackBudget,
+  bodyName,
+  frameDepth,
+  frameNameOf,
+  frameNames,
+  makeBody,
+  popFrame,
+  pushFrame,
+} from './frames.js';
 import type { BodyFn, Frame } from './frames.js';
 import type { QueueNode } from './queue.js';
 import { activeTracer, startEffectSpan } from './tracing.js';
@@ -79,12 +90,15 @@ export interface FiberHost {
 export interface FiberWaiter<H = unknown> extends Waiter<H> {
   /** Pushes a frame (call of a generator); returns the error to throw into the caller instead, if any. */
   pushFrame(frame: Frame, name: string): StackBudgetError | null;
-  /** Spawns a child task under this one, from a body function and its arguments or from a frame. */
+  /**
+   * Spawns a child task under this one, from a body function and its arguments or from a frame; `name`
+   * null is the function's name, read only when wanted (a child that returns at once may never need it).
+   */
   spawnChild<R>(
     fn: BodyFn | null,
     args: readonly unknown[] | null,
     body: Frame | null,
-    name: string,
+    name: string | null,
     scoped: boolean,
     observer?: TaskObserver | null,
   ): Task<R>;
@@ -151,7 +165,6 @@ export class Fiber<T> implements Task<T>, FiberWaiter, Runnable, Child, Parent, 
     parent: Fiber<unknown> | null,
     scoped: boolean,
     baseDepth = parent === null ? 0 : parent.depth,
-    returned = false,
   ) {
     this.id = nextTaskId++;
     this.admission = admission;
@@ -159,23 +172,10 @@ export class Fiber<T> implements Task<T>, FiberWaiter, Runnable, Child, Parent, 
     this.parent = parent;
     this.scoped = scoped;
     this.baseDepth = baseDepth;
-    if (returned) {
-      this.r = null;
-      this.state = DONE;
-      this.outcome = OK;
-      return;
-    }
     this.r =
       parent === null
         ? new FiberRun<Fiber<unknown>>(this, body, name, 0, captureAsyncContext(), null)
         : new FiberRun<Fiber<unknown>>(this, body, name, this.baseDepth, parent.asyncContext, parent.contextValues);
-  }
-
-  /** The record of a child that returned `value` in its first step, before it needed a fiber: settled. */
-  private static returnedChild(parent: Fiber<unknown>, name: string, value: unknown, depth: number): Fiber<unknown> {
-    const child = new Fiber<unknown>(parent.admission, name, null, parent, false, depth, true);
-    child.settledValue = value;
-    return child;
   }
 
   /** The async context it runs in: its root's (async-context.ts). */
@@ -430,18 +430,18 @@ export class Fiber<T> implements Task<T>, FiberWaiter, Runnable, Child, Parent, 
     fn: BodyFn | null,
     args: readonly unknown[] | null,
     body: Frame | null,
-    name: string,
+    name: string | null,
     scoped: boolean,
     observer: TaskObserver | null = null,
   ): Task<R> {
     const maxDepth = this.admission.maxDepth;
     const depth = this.depth;
-    if (depth + 1 > maxDepth) throw new StackBudgetError([...this.chain(), name], maxDepth);
+    if (depth + 1 > maxDepth) throw new StackBudgetError([...this.chain(), name ?? bodyName(fn)], maxDepth);
     const frame = body ?? makeBody(fn!, args!);
     if (observer === null && !scoped && !checking && this.cancelReason === null && memberStep.parent === null) {
-      return this.spawnInline(frame, name, depth) as Task<R>;
+      return this.spawnInline(frame, name ?? fn!, depth) as Task<R>;
     }
-    const child = new Fiber<R>(this.admission, name, frame, this, scoped, depth);
+    const child = new Fiber<R>(this.admission, name ?? bodyName(fn), frame, this, scoped, depth);
     // told before the child starts: it runs at once, and may end before spawnChild returns
     if (observer !== null) child.addObserver(observer);
     const extras = this.more();
@@ -463,7 +463,7 @@ export class Fiber<T> implements Task<T>, FiberWaiter, Runnable, Child, Parent, 
     const step = memberStep;
     step.parent = this;
     step.frame = frame;
-    step.name = name;
+    step.named = name;
     step.group = group;
     step.index = index;
     step.depth = depth;
@@ -497,11 +497,11 @@ export class Fiber<T> implements Task<T>, FiberWaiter, Runnable, Child, Parent, 
    * group member's does, see startMember): one that returns there is only a settled task record; one
    * that waits, throws or asks for the running coroutine gets its fiber.
    */
-  private spawnInline(frame: Frame, name: string, depth: number): Fiber<unknown> {
+  private spawnInline(frame: Frame, named: string | BodyFn, depth: number): Task<unknown> {
     const step = memberStep;
     step.parent = this;
     step.frame = frame;
-    step.name = name;
+    step.named = named;
     step.depth = depth;
     let mode: number;
     let value: unknown;
@@ -511,17 +511,17 @@ export class Fiber<T> implements Task<T>, FiberWaiter, Runnable, Child, Parent, 
       value = res.value;
     } catch (err) {
       mode = STEPPED_THROW;
-      value = memberError(err, this, name, this.admission.maxDepth);
+      value = memberError(err, this, nameOf(named), this.admission.maxDepth);
     }
     let child = step.child;
     step.clear();
     if (child === null) {
       if (mode === STEPPED_RETURN) {
         this.admission.memberEndedInline(depth + 1, false);
-        return Fiber.returnedChild(this, name, value, depth);
+        return new ReturnedTask(nextTaskId++, named, this, depth + 1, value);
       }
       // it waits, or it failed: a fiber of its own runs what is left (a failure bubbles from there)
-      child = this.makeMember(frame, name, null, depth);
+      child = this.makeMember(frame, nameOf(named), null, depth);
     }
     runNested(child, mode, value);
     // cancelled in the child's first step, before the child was attached: the child goes with it
@@ -1032,21 +1032,6 @@ export class Fiber<T> implements Task<T>, FiberWaiter, Runnable, Child, Parent, 
   }
 }
 
-/** `yield* task` of a settled task: its first `next()` ends the delegation with the value, or throws the error. */
-class SettledJoin<T> implements Iterator<Yieldable, T, unknown> {
-  readonly done = true;
-
-  constructor(
-    private readonly failed: boolean,
-    readonly value: unknown,
-  ) {}
-
-  next(): IteratorResult<Yieldable, T> {
-    if (this.failed) throw this.value;
-    return this as unknown as IteratorResult<Yieldable, T>;
-  }
-}
-
 function endEffectSpan(r: FiberRun<Fiber<unknown>>, error: unknown): void {
   const span = r.effectSpan!;
   r.effectSpan = null;
@@ -1071,7 +1056,8 @@ function memberError(err: unknown, parent: Fiber<unknown>, name: string, maxDept
 class MemberStep implements InlineStep {
   parent: Fiber<unknown> | null = null;
   frame: Frame | null = null;
-  name = '';
+  /** Its name, or its body function, whose name is read only when wanted. */
+  named: string | BodyFn = '';
   group: MemberGroup | null = null;
   index = 0;
   depth = 0;
@@ -1080,16 +1066,22 @@ class MemberStep implements InlineStep {
   materialize(): Runnable {
     const group = this.group;
     const observer = group === null ? null : group.observerFor(this.index);
-    this.child = this.parent!.makeMember(this.frame!, this.name, observer, this.depth);
+    this.child = this.parent!.makeMember(this.frame!, nameOf(this.named), observer, this.depth);
     return this.child;
   }
 
   clear(): void {
     this.parent = null;
     this.frame = null;
+    this.named = '';
     this.group = null;
     this.child = null;
   }
+}
+
+/** A name, or the name of a body function. */
+function nameOf(named: string | BodyFn): string {
+  return typeof named === 'string' ? named : bodyName(named);
 }
 
 /** One for all: a first step inline never starts another inline (startMember and spawnChild check). */

@@ -9,6 +9,7 @@ import {
   createContext,
   currentTask,
   ensure,
+  isTask,
   race,
   self,
   sleep,
@@ -280,6 +281,34 @@ for (const mode of ['off', 'warn'] as const) {
         assert.equal(stats.started, 2);
         assert.equal(stats.completed, 2);
         assert.equal(stats.live, 0);
+      });
+
+      it('the task of a child that returned at once behaves as any settled task', async () => {
+        const scheduler = new Scheduler();
+        let child: Task<string> | null = null;
+        let parentTask: Task<unknown> | null = null;
+        const cleanups: string[] = [];
+        await scheduler.go(function* parent() {
+          parentTask = yield* self();
+          child = yield* spawn(function* quick() {
+            return 'quick';
+          });
+          child.addCleanup(() => cleanups.push('ran at once'));
+          child.cancel('too late');
+        });
+        const task = child!;
+        assert.equal(isTask(task), true);
+        assert.equal(task.name, 'quick');
+        assert.deepEqual(task.chain(), ['parent', 'quick']);
+        assert.equal(task.root, parentTask);
+        assert.equal(task.parent, parentTask);
+        assert.equal(task.status, 'completed');
+        assert.equal(task.cancelling, false);
+        assert.equal(task.reason, null);
+        assert.equal(await task, 'quick');
+        assert.equal(await task.toPromise(), 'quick');
+        assert.deepEqual(cleanups, ['ran at once']);
+        assert.equal(String(Object.prototype.toString.call(task)), '[object Task]');
       });
 
       it('a child asking for its own task in its first step gets the task spawn returns', async () => {
