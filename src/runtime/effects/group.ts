@@ -52,8 +52,7 @@ class Group implements MemberGroup {
   add(op: unknown, index: number): void {
     let frame: Frame;
     let name: string;
-    if (isIterator(op) && (op as { kind?: unknown }).kind === undefined) {
-      // a generator, the usual member: its own frame (an effect is an iterator too, with a kind)
+    if (isFrame(op)) {
       frame = op;
       name = 'generator';
     } else if (op instanceof Effect) {
@@ -69,6 +68,13 @@ class Group implements MemberGroup {
     this.remaining++;
     // its first step runs now: it may settle, and decide the group, before startMember returns
     const child = this.parent.startMember(frame, name, this, index);
+    if (child !== null && !child.done) this.children.push(child);
+  }
+
+  /** A generator (or another iterator): the member's own frame. */
+  addFrame(frame: Frame, index: number): void {
+    this.remaining++;
+    const child = this.parent.startMember(frame, 'generator', this, index);
     if (child !== null && !child.done) this.children.push(child);
   }
 
@@ -224,12 +230,17 @@ function startGroup(fiber: FiberWaiter<Group>, input: Operations, ms: number, mo
     return;
   }
   // every operand checked before any starts: a refused group runs nothing
+  // ... and sorted once: a group of generators (the usual one) starts them with no further look at each
+  let allFrames = true;
   for (let i = 0; i < ops.length; i++) {
     const op = ops[i];
+    if (isFrame(op)) continue;
+    allFrames = false;
     if (!isAwaitable(op)) throw notAwaitable(group.place(i), op);
   }
   try {
-    for (let i = 0; i < ops.length && !group.isDecided; i++) group.add(ops[i], i);
+    if (allFrames) for (let i = 0; i < ops.length && !group.isDecided; i++) group.addFrame(ops[i] as Frame, i);
+    else for (let i = 0; i < ops.length && !group.isDecided; i++) group.add(ops[i], i);
   } catch (err) {
     group.detach();
     throw err;
@@ -237,6 +248,11 @@ function startGroup(fiber: FiberWaiter<Group>, input: Operations, ms: number, mo
   group.starting = false;
   if (mode === TIMEOUT && !group.isDecided) group.timer = setTimeout(onGroupTimeout, group.ms, group);
   group.finishWhenSettled();
+}
+
+/** An operand that is its own frame: a generator or another iterator, not an effect (an iterator too). */
+function isFrame(op: unknown): op is Frame {
+  return isIterator(op) && !(op instanceof Effect);
 }
 
 /** Array.isArray, narrowing a readonly array too. */
