@@ -60,6 +60,12 @@ export function captureAsyncContext(): AsyncContext {
   return NO_STORES;
 }
 
+/** Counts a resumption that needs no look at the stores (for the look every LOOK_EVERY); always true. */
+export function noteResumption(): boolean {
+  if (--resumptionsUntilLook === 0) lookAround();
+  return true;
+}
+
 /** True when the code running now sees the stores of `context`: the coroutine runs as it is. */
 export function isInAsyncContext(context: AsyncContext): boolean {
   if (--resumptionsUntilLook === 0) lookAround();

@@ -14,9 +14,20 @@ import type { Child, Parent } from './children.js';
 import type { DeadlineList } from './deadlines.js';
 import { Effect, isIterator, isThenable } from './effect.js';
 import { join } from './effects/join.js';
+import { isNativePromise } from './effects/operand.js';
 import { FAIRNESS_WAIT, PROMISE_WAIT } from './effects/waits.js';
 import { FiberExtras } from './extras.js';
-import { FiberRun, NEXT, RETURN, STEPPED_RETURN, STEPPED_THROW, STEPPED_YIELD, THROW } from './fiber-run.js';
+import {
+  FiberRun,
+  NATIVE_PROMISE,
+  NEXT,
+  RETURN,
+  SETTLED_SYNC,
+  STEPPED_RETURN,
+  STEPPED_THROW,
+  STEPPED_YIELD,
+  THROW,
+} from './fiber-run.js';
 import { Releases } from './releases.js';
 import { ReturnedTask } from './returned-task.js';
 import { SettledJoin } from './settled-join.js';
@@ -34,7 +45,7 @@ import {
 import type { BodyFn, Frame } from './frames.js';
 import type { QueueNode } from './queue.js';
 import { activeTracer, startEffectSpan } from './tracing.js';
-import { currentTurn, isRunning, runInline, runLater, runNested, runNow } from './run-loop.js';
+import { currentTurn, isRunning, runInline, runLater, runNested, runNow, wakeInOwnContext } from './run-loop.js';
 import type { ContextValues, InlineStep, Runnable } from './run-loop.js';
 import type { Body, Task, TaskObserver, TaskStatus, Waiter, Yieldable } from './types.js';
 import { checking, coroutineEnded, stepEnded } from './unyielded.js';
@@ -398,7 +409,7 @@ export class Fiber<T> implements Task<T>, FiberWaiter, Runnable, Child, Parent, 
     if (r.effectSpan !== null) endEffectSpan(r, isError ? value : undefined);
     if (this.state === RUNNING) {
       // settled synchronously from inside kind.start(): the run loop picks it up
-      r.settledSync = true;
+      r.waitFlags |= SETTLED_SYNC;
       r.resumeMode = isError ? THROW : NEXT;
       r.resumeValue = value;
       return;
@@ -410,6 +421,7 @@ export class Fiber<T> implements Task<T>, FiberWaiter, Runnable, Child, Parent, 
   waitPromise(promise: PromiseLike<unknown>): void {
     const r = this.r!;
     if (r.onFulfilled === null) this.makePromiseCallbacks(r);
+    r.waitFlags = isNativePromise(promise) ? r.waitFlags | NATIVE_PROMISE : r.waitFlags & ~NATIVE_PROMISE;
     promise.then(r.onFulfilled, r.onRejected);
   }
 
@@ -418,6 +430,7 @@ export class Fiber<T> implements Task<T>, FiberWaiter, Runnable, Child, Parent, 
     if (r === null) return;
     r.onFulfilled = null;
     r.onRejected = null;
+    r.waitFlags &= ~NATIVE_PROMISE;
   }
 
   pushFrame(frame: Frame, name: string): StackBudgetError | null {
@@ -704,7 +717,7 @@ export class Fiber<T> implements Task<T>, FiberWaiter, Runnable, Child, Parent, 
         } catch (err) {
           if (r.pending === yielded) r.pending = null;
           if (r.effectSpan !== null) endEffectSpan(r, err);
-          r.settledSync = false;
+          r.waitFlags &= ~SETTLED_SYNC;
           mode = THROW;
           value = err;
           continue;
@@ -730,8 +743,8 @@ export class Fiber<T> implements Task<T>, FiberWaiter, Runnable, Child, Parent, 
         continue;
       }
 
-      if (r.settledSync) {
-        r.settledSync = false;
+      if ((r.waitFlags & SETTLED_SYNC) !== 0) {
+        r.waitFlags &= ~SETTLED_SYNC;
         mode = r.resumeMode;
         value = r.resumeValue;
         r.resumeValue = undefined;
@@ -779,13 +792,31 @@ export class Fiber<T> implements Task<T>, FiberWaiter, Runnable, Child, Parent, 
   private makePromiseCallbacks(r: FiberRun<Fiber<unknown>>): void {
     // forgetPromise() and the fiber's end clear them: a promise left behind then calls back to nothing
     const fulfilled = (value: unknown): void => {
-      if (r.onFulfilled === fulfilled) this.settleWait(value, false);
+      if (r.onFulfilled === fulfilled) this.settlePromiseWait(r, value, false);
     };
     const rejected = (reason: unknown): void => {
-      if (r.onFulfilled === fulfilled) this.settleWait(reason, true);
+      if (r.onFulfilled === fulfilled) this.settlePromiseWait(r, reason, true);
     };
     r.onFulfilled = fulfilled;
     r.onRejected = rejected;
+  }
+
+  /**
+   * A promise it waited on settled. A native promise calls back in the async context its `then()` was
+   * called in, which was this coroutine's: it resumes with no look at the stores (async-context.ts).
+   */
+  private settlePromiseWait(r: FiberRun<Fiber<unknown>>, value: unknown, isError: boolean): void {
+    if ((r.waitFlags & NATIVE_PROMISE) === 0) {
+      this.settleWait(value, isError);
+      return;
+    }
+    r.waitFlags &= ~NATIVE_PROMISE;
+    wakeInOwnContext(true);
+    try {
+      this.settleWait(value, isError);
+    } finally {
+      wakeInOwnContext(false);
+    }
   }
 
   private abandonWait(): void {
