@@ -12,9 +12,8 @@ import type { AsyncContext } from './async-context.js';
 import { Children, NO_FAILURE } from './children.js';
 import type { Child, Parent } from './children.js';
 import type { DeadlineList } from './deadlines.js';
-import { Effect, isIterator, isThenable } from './effect.js';
+import { Effect, isIterator, isNativePromise, isThenable } from './effect.js';
 import { join } from './effects/join.js';
-import { isNativePromise } from './effects/operand.js';
 import { FAIRNESS_WAIT, PROMISE_WAIT } from './effects/waits.js';
 import { FiberExtras } from './extras.js';
 import {

@@ -18,13 +18,7 @@ function* awaitOnce(promise: PromiseLike<unknown>): Generator<Yieldable, unknown
   return yield promise;
 }
 
-/**
- * A promise of the engine's own: its `then` never calls back synchronously and never throws, so a group
- * may wait on it directly, with no child coroutine (a promise cannot be cancelled, only left).
- */
-export function isNativePromise(op: unknown): op is Promise<unknown> {
-  return typeof op === 'object' && op !== null && Object.getPrototypeOf(op) === Promise.prototype;
-}
+export { isNativePromise } from '../effect.js';
 
 /** Turns an Awaitable into the body frame of a child task; null when `op` is not one. */
 export function frameOf(op: unknown): Frame | null {
