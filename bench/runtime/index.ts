@@ -32,10 +32,26 @@ function targetLine([label, value, bound, unit]: Target): string {
   return `  ${label}: ${shown} ${value <= bound ? 'MET' : 'MISSED'}`;
 }
 
+const CASE_KEYS = ['step', 'timers', 'parked', 'spawn+join', 'cancel', 'all', 'channel', 'context'];
+
+/** CASES: a comma-separated subset of the case keys to run (all when unset); an unknown one stops the run. */
+function casesFromEnv(): string[] | null {
+  const text = process.env.CASES;
+  if (text === undefined || text.trim() === '') return null;
+  const keys = text.split(',').map((s) => s.trim());
+  const unknown = keys.filter((k) => !CASE_KEYS.includes(k));
+  if (unknown.length > 0) {
+    process.stderr.write(`CASES=${text}: unknown ${unknown.join(', ')} (known: ${CASE_KEYS.join(', ')})\n`);
+    process.exit(2);
+  }
+  return keys;
+}
+
 async function main(): Promise<void> {
   collectGarbage(); // fails at once without --expose-gc
   const sizes = sizesFromEnv();
   const libraries = librariesFromEnv();
+  const only = casesFromEnv();
   const cases = [
     stepCase(sizes),
     timersCase(sizes),
@@ -45,7 +61,9 @@ async function main(): Promise<void> {
     allCase(sizes),
     channelCase(sizes),
     contextCase(sizes),
-  ].map((c) => ({ ...c, runners: c.runners.filter((r) => libraries.includes(r.library)) }));
+  ]
+    .filter((c) => only === null || only.includes(c.key))
+    .map((c) => ({ ...c, runners: c.runners.filter((r) => libraries.includes(r.library)) }));
   const started = performance.now();
   const seconds = (): string => ((performance.now() - started) / 1000).toFixed(0);
   const results = await runRounds(cases, sizes.rounds, {
@@ -83,7 +101,8 @@ async function main(): Promise<void> {
     ['spawn+join <= 3x async fn', medianRatio(results, 'spawn+join', 'cosocket', 'async fn'), 3, 'x'],
     ['all(1000) <= 2x Promise.all', medianRatio(results, 'all', 'cosocket', 'async fn'), 2, 'x'],
   ];
-  console.log(`\nTargets\n${targets.map(targetLine).join('\n')}`);
+  const shown = targets.filter(([, value]) => !Number.isNaN(value) || only === null);
+  console.log(`\nTargets\n${shown.map(targetLine).join('\n')}`);
 
   const log = new MetricLog('runtime', subjectDir);
   logMetrics(log, cases, results);
@@ -92,5 +111,5 @@ async function main(): Promise<void> {
 
 // the unyielded check's cost first; everything after runs with it off (production), as bench/lib/subject.ts sets
 const devModeSizes = sizesFromEnv();
-await measureUnyieldedCheck(devModeSizes.steps, devModeSizes.rounds);
+if (process.env.DEV_MODE !== 'skip') await measureUnyieldedCheck(devModeSizes.steps, devModeSizes.rounds);
 await main();

@@ -2,7 +2,8 @@ import { AsyncLocalStorage, AsyncResource, executionAsyncResource } from 'node:a
 
 /**
  * The async context a coroutine runs in — what AsyncLocalStorage sees: the one its root was started in,
- * kept by an AsyncResource made there (children share their root's). A resumption enters it unless the
+ * kept by an AsyncResource made there (children share their root's), or, for a root started where no
+ * store is set, one empty context all such roots share (no AsyncResource each). A resumption enters it unless the
  * code that woke the coroutine already sees the same stores: a timer or a promise the coroutine started
  * itself carries them; another coroutine, plain code in another context, or a socket another request
  * opened does not.
@@ -30,16 +31,39 @@ let lookedThisTurn = false;
 const LOOK_EVERY = 1024;
 let resumptionsUntilLook = LOOK_EVERY;
 
+/**
+ * The context of every root started where no store was set: an object of its own with no stores on it,
+ * so that a coroutine started outside any `als.run()` runs outside it too, whoever wakes it. Shared, as
+ * there is nothing in it to keep apart; only the store keys are read from a context.
+ */
+const NO_STORES = {} as unknown as AsyncContext;
+
 /** The async context of the code running now, for a root coroutine started here. */
 export function captureAsyncContext(): AsyncContext {
   if (storeKeyName === undefined) storeKeyName = probeStoreKeyName();
-  const context = new AsyncResource('cosocket.coroutine');
-  if (storeKeyName !== null && !lookedThisTurn) {
-    lookedThisTurn = true;
-    setImmediate(lookAgain).unref();
-    learnStoreKeys(context as unknown as Resource, storeKeyName);
+  if (storeKeyName === null) return new AsyncResource('cosocket.coroutine');
+  const current = executionAsyncResource() as Resource;
+  if (!lookedThisTurn || storeKeys.length === 0) {
+    // until a store is known, every root looks: one started inside a store no look found yet would
+    // otherwise share the empty context, and lose that store once it is known
+    if (!lookedThisTurn) {
+      lookedThisTurn = true;
+      setImmediate(lookAgain).unref();
+    }
+    learnStoreKeys(current, storeKeyName);
   }
-  return context;
+  // most roots start outside any store (no AsyncLocalStorage in use, or none running here): they share
+  // one empty context rather than each making an AsyncResource
+  for (let i = 0; i < storeKeys.length; i++) {
+    if (current[storeKeys[i]!] !== undefined) return new AsyncResource('cosocket.coroutine');
+  }
+  return NO_STORES;
+}
+
+/** Counts a resumption that needs no look at the stores (for the look every LOOK_EVERY); always true. */
+export function noteResumption(): boolean {
+  if (--resumptionsUntilLook === 0) lookAround();
+  return true;
 }
 
 /** True when the code running now sees the stores of `context`: the coroutine runs as it is. */

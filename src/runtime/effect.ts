@@ -162,6 +162,15 @@ export function isThenable(value: unknown): value is PromiseLike<unknown> {
   );
 }
 
+/**
+ * A promise of the engine's own: its `then` never calls back synchronously and never throws, so a group
+ * may wait on it directly, with no child coroutine (a promise cannot be cancelled, only left), and it calls
+ * back in the async context `then()` was called in.
+ */
+export function isNativePromise(op: unknown): op is Promise<unknown> {
+  return typeof op === 'object' && op !== null && Object.getPrototypeOf(op) === Promise.prototype;
+}
+
 export function isIterator(value: unknown): value is Iterator<Yieldable, unknown, unknown> {
   return (
     value !== null &&

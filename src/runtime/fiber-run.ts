@@ -9,6 +9,12 @@ import type { TraceSpan } from './tracing.js';
 export const NEXT = 0;
 export const THROW = 1;
 export const RETURN = 2;
+// FiberRun.waitFlags
+/** The wait was settled synchronously from inside kind.start(): the run loop resumes at once. */
+export const SETTLED_SYNC = 1;
+/** It waits on a native promise, whose callbacks run in the async context `then()` was called in: its own. */
+export const NATIVE_PROMISE = 2;
+
 /** Its first step ran inline (task.ts `startMember`): the run loop takes what it yielded, returned or threw. */
 export const STEPPED_YIELD = 3;
 export const STEPPED_RETURN = 4;
@@ -32,7 +38,7 @@ export class FiberRun<F extends { chain(): string[] } = { chain(): string[] }> i
   resumeValue: unknown = undefined;
   /** The effect whose settled value waits to be resumed with, when its kind takes back what nobody claims. */
   unclaimed: Effect<unknown> | null = null;
-  settledSync = false;
+  waitFlags = 0;
   onFulfilled: ((value: unknown) => void) | null = null;
   onRejected: ((reason: unknown) => void) | null = null;
   /**

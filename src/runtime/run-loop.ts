@@ -1,4 +1,4 @@
-import { isInAsyncContext, runInAsyncContext } from './async-context.js';
+import { isInAsyncContext, noteResumption, runInAsyncContext } from './async-context.js';
 import type { AsyncContext } from './async-context.js';
 import type { Task } from './types.js';
 
@@ -64,16 +64,19 @@ function materializeInline(): Runnable {
 }
 
 /**
- * Calls `step` as the first step of a coroutine that has no fiber yet: code in it that asks for the running
- * coroutine gets the fiber `owner.materialize()` makes then. The running fiber is put back after.
+ * Takes the first step of a coroutine that has no fiber yet (`frame.next()`): code in it that asks for the
+ * running coroutine gets the fiber `owner.materialize()` makes then. The running fiber is put back after.
  */
-export function runInline<T>(owner: InlineStep, step: (frame: T) => unknown, frame: T): unknown {
+export function runInline(
+  owner: InlineStep,
+  frame: Iterator<unknown, unknown, unknown>,
+): IteratorResult<unknown, unknown> {
   const outer = running;
   const outerInline = inline;
   running = null;
   inline = owner;
   try {
-    return step(frame);
+    return frame.next(undefined);
   } finally {
     running = outer;
     inline = outerInline;
@@ -90,14 +93,24 @@ export function runLater(fiber: Runnable): void {
   readyQueue[readyCount++] = fiber;
 }
 
+/** Set while a fiber is woken from where it is known to run in its own async context (task.ts). */
+let ownContext = false;
+
+/** The next `runNow` (from the code running now) resumes a fiber already in its own async context. */
+export function wakeInOwnContext(own: boolean): void {
+  ownContext = own;
+}
+
 /** Runs a fiber now, then every fiber it made ready, until all of them wait or end. */
 export function runNow(fiber: Runnable, mode: number, value: unknown): void {
   if (!turnArmed) armTurn();
+  const own = ownContext;
+  ownContext = false;
   trampolineDepth++;
   try {
     running = fiber;
     const context = fiber.asyncContext;
-    if (isInAsyncContext(context)) fiber.run(mode, value);
+    if (own ? noteResumption() : isInAsyncContext(context)) fiber.run(mode, value);
     else runInAsyncContext(context, runResumed, fiber, mode, value);
     if (readyCount !== 0) drainReady();
   } finally {

@@ -12,18 +12,39 @@ import type { AsyncContext } from './async-context.js';
 import { Children, NO_FAILURE } from './children.js';
 import type { Child, Parent } from './children.js';
 import type { DeadlineList } from './deadlines.js';
-import { Effect, isIterator, isThenable } from './effect.js';
+import { Effect, isIterator, isNativePromise, isThenable } from './effect.js';
 import { join } from './effects/join.js';
 import { FAIRNESS_WAIT, PROMISE_WAIT } from './effects/waits.js';
 import { FiberExtras } from './extras.js';
-import { FiberRun, NEXT, RETURN, STEPPED_RETURN, STEPPED_THROW, STEPPED_YIELD, THROW } from './fiber-run.js';
+import {
+  FiberRun,
+  NATIVE_PROMISE,
+  NEXT,
+  RETURN,
+  SETTLED_SYNC,
+  STEPPED_RETURN,
+  STEPPED_THROW,
+  STEPPED_YIELD,
+  THROW,
+} from './fiber-run.js';
 import { Releases } from './releases.js';
+import { ReturnedTask } from './returned-task.js';
+import { SettledJoin } from './settled-join.js';
 import type { ReleaseFn, ReleaseOwner } from './releases.js';
-import { asStackBudget, frameDepth, frameNameOf, frameNames, makeBody, popFrame, pushFrame } from './frames.js';
+import {
+  asStackBudget,
+  bodyName,
+  frameDepth,
+  frameNameOf,
+  frameNames,
+  makeBody,
+  popFrame,
+  pushFrame,
+} from './frames.js';
 import type { BodyFn, Frame } from './frames.js';
 import type { QueueNode } from './queue.js';
 import { activeTracer, startEffectSpan } from './tracing.js';
-import { currentTurn, isRunning, runInline, runLater, runNested, runNow } from './run-loop.js';
+import { currentTurn, isRunning, runInline, runLater, runNested, runNow, wakeInOwnContext } from './run-loop.js';
 import type { ContextValues, InlineStep, Runnable } from './run-loop.js';
 import type { Body, Task, TaskObserver, TaskStatus, Waiter, Yieldable } from './types.js';
 import { checking, coroutineEnded, stepEnded } from './unyielded.js';
@@ -79,29 +100,34 @@ export interface FiberHost {
 export interface FiberWaiter<H = unknown> extends Waiter<H> {
   /** Pushes a frame (call of a generator); returns the error to throw into the caller instead, if any. */
   pushFrame(frame: Frame, name: string): StackBudgetError | null;
-  /** Spawns a child task under this one, from a body function and its arguments or from a frame. */
+  /**
+   * Spawns a child task under this one, from a body function and its arguments or from a frame; `name`
+   * null is the function's name, read only when wanted (a child that returns at once may never need it).
+   */
   spawnChild<R>(
     fn: BodyFn | null,
     args: readonly unknown[] | null,
     body: Frame | null,
-    name: string,
+    name: string | null,
     scoped: boolean,
     observer?: TaskObserver | null,
   ): Task<R>;
   /** Starts an independent root on the same admission. */
   spawnRoot(body: Body<unknown, never[]>, args: unknown[]): Task<unknown>;
   /**
-   * Starts a scoped child for a group (all/race/timeout) whose first step runs before it has a fiber:
-   * one that ends in that step is told to `sink.endedInline` and never becomes a task (null is
-   * returned); otherwise its task, observed by `sink`.
+   * Starts member `index` of a group (all/race/timeout) as a scoped child whose first step runs before it
+   * has a fiber: one that ends in that step is told to `group.memberEnded` and never becomes a task (null
+   * is returned); otherwise its task, observed by `group.observerFor(index)`.
    */
-  startMember(frame: Frame, name: string, sink: MemberSink): Task<unknown> | null;
+  startMember(frame: Frame, name: string, group: MemberGroup, index: number): Task<unknown> | null;
 }
 
-/** What a group is told of a member it started with `startMember`. */
-export interface MemberSink extends TaskObserver {
-  /** It ended in its first step, returned or thrown, before it needed a fiber. */
-  endedInline(isError: boolean, value: unknown): void;
+/** What a group is told of the members it started with `startMember`, by their index. */
+export interface MemberGroup {
+  /** Member `index` ended in its first step, returned or thrown, before it needed a fiber. */
+  memberEnded(index: number, isError: boolean, value: unknown): void;
+  /** The observer of member `index`, once it has a fiber. */
+  observerFor(index: number): TaskObserver;
 }
 
 let nextTaskId = 1;
@@ -382,7 +408,7 @@ export class Fiber<T> implements Task<T>, FiberWaiter, Runnable, Child, Parent, 
     if (r.effectSpan !== null) endEffectSpan(r, isError ? value : undefined);
     if (this.state === RUNNING) {
       // settled synchronously from inside kind.start(): the run loop picks it up
-      r.settledSync = true;
+      r.waitFlags |= SETTLED_SYNC;
       r.resumeMode = isError ? THROW : NEXT;
       r.resumeValue = value;
       return;
@@ -394,6 +420,7 @@ export class Fiber<T> implements Task<T>, FiberWaiter, Runnable, Child, Parent, 
   waitPromise(promise: PromiseLike<unknown>): void {
     const r = this.r!;
     if (r.onFulfilled === null) this.makePromiseCallbacks(r);
+    r.waitFlags = isNativePromise(promise) ? r.waitFlags | NATIVE_PROMISE : r.waitFlags & ~NATIVE_PROMISE;
     promise.then(r.onFulfilled, r.onRejected);
   }
 
@@ -402,6 +429,7 @@ export class Fiber<T> implements Task<T>, FiberWaiter, Runnable, Child, Parent, 
     if (r === null) return;
     r.onFulfilled = null;
     r.onRejected = null;
+    r.waitFlags &= ~NATIVE_PROMISE;
   }
 
   pushFrame(frame: Frame, name: string): StackBudgetError | null {
@@ -414,14 +442,18 @@ export class Fiber<T> implements Task<T>, FiberWaiter, Runnable, Child, Parent, 
     fn: BodyFn | null,
     args: readonly unknown[] | null,
     body: Frame | null,
-    name: string,
+    name: string | null,
     scoped: boolean,
     observer: TaskObserver | null = null,
   ): Task<R> {
     const maxDepth = this.admission.maxDepth;
     const depth = this.depth;
-    if (depth + 1 > maxDepth) throw new StackBudgetError([...this.chain(), name], maxDepth);
-    const child = new Fiber<R>(this.admission, name, body ?? makeBody(fn!, args!), this, scoped, depth);
+    if (depth + 1 > maxDepth) throw new StackBudgetError([...this.chain(), name ?? bodyName(fn)], maxDepth);
+    const frame = body ?? makeBody(fn!, args!);
+    if (observer === null && !scoped && !checking && this.cancelReason === null && memberStep.parent === null) {
+      return this.spawnInline(frame, name ?? fn!, depth) as Task<R>;
+    }
+    const child = new Fiber<R>(this.admission, name ?? bodyName(fn), frame, this, scoped, depth);
     // told before the child starts: it runs at once, and may end before spawnChild returns
     if (observer !== null) child.addObserver(observer);
     const extras = this.more();
@@ -431,30 +463,31 @@ export class Fiber<T> implements Task<T>, FiberWaiter, Runnable, Child, Parent, 
     return child;
   }
 
-  startMember(frame: Frame, name: string, sink: MemberSink): Task<unknown> | null {
+  startMember(frame: Frame, name: string, group: MemberGroup, index: number): Task<unknown> | null {
     // the inline step is not worth its cases while the check for unyielded effects watches each step, or
     // while this coroutine is being cancelled (a member started then is cancelled at once)
     if (checking || this.cancelReason !== null || memberStep.parent !== null) {
-      return this.spawnChild(null, null, frame, name, true, sink);
+      return this.spawnChild(null, null, frame, name, true, group.observerFor(index));
     }
-    const depth = this.depth;
+    const depth = frameDepth(this.r!);
     const maxDepth = this.admission.maxDepth;
-    if (depth + 1 > maxDepth) throw new StackBudgetError([...this.chain(), name], maxDepth);
+    if (depth >= maxDepth) throw new StackBudgetError([...this.chain(), name], maxDepth);
     const step = memberStep;
     step.parent = this;
     step.frame = frame;
-    step.name = name;
-    step.sink = sink;
+    step.named = name;
+    step.group = group;
+    step.index = index;
     step.depth = depth;
     let mode: number;
     let value: unknown;
     try {
-      const res = runInline(step, firstStep, frame) as IteratorResult<unknown, unknown>;
+      const res = runInline(step, frame);
       mode = res.done === true ? STEPPED_RETURN : STEPPED_YIELD;
       value = res.value;
     } catch (err) {
       mode = STEPPED_THROW;
-      value = asStackBudget(err, { chain: () => [...this.chain(), name] }, maxDepth);
+      value = memberError(err, this, name, maxDepth);
     }
     let child = step.child;
     step.clear();
@@ -462,19 +495,59 @@ export class Fiber<T> implements Task<T>, FiberWaiter, Runnable, Child, Parent, 
       if (mode !== STEPPED_YIELD) {
         if (mode === STEPPED_THROW) annotateChain(value, [...this.chain(), name]);
         this.admission.memberEndedInline(depth + 1, mode === STEPPED_THROW);
-        sink.endedInline(mode === STEPPED_THROW, value);
+        group.memberEnded(index, mode === STEPPED_THROW, value);
         return null;
       }
-      child = this.makeMember(frame, name, sink, depth);
+      child = this.makeMember(frame, name, group.observerFor(index), depth);
     }
     runNested(child, mode, value);
     return child;
   }
 
-  /** The fiber of a group member whose first step ran (or runs now) inline: attached, not started. */
-  makeMember(frame: Frame, name: string, sink: MemberSink, depth: number): Fiber<unknown> {
-    const child = new Fiber<unknown>(this.admission, name, frame, this, true, depth);
-    child.addObserver(sink);
+  /**
+   * A spawned child whose first step runs inline, inside this fiber's step, before it has a fiber (as a
+   * group member's does, see startMember): one that returns there is only a settled task record; one
+   * that waits, throws or asks for the running coroutine gets its fiber.
+   */
+  private spawnInline(frame: Frame, named: string | BodyFn, depth: number): Task<unknown> {
+    const step = memberStep;
+    step.parent = this;
+    step.frame = frame;
+    step.named = named;
+    step.depth = depth;
+    let mode: number;
+    let value: unknown;
+    try {
+      const res = runInline(step, frame);
+      mode = res.done === true ? STEPPED_RETURN : STEPPED_YIELD;
+      value = res.value;
+    } catch (err) {
+      mode = STEPPED_THROW;
+      value = memberError(err, this, nameOf(named), this.admission.maxDepth);
+    }
+    let child = step.child;
+    step.clear();
+    if (child === null) {
+      if (mode === STEPPED_RETURN) {
+        this.admission.memberEndedInline(depth + 1, false);
+        return new ReturnedTask(nextTaskId++, named, this, depth + 1, value);
+      }
+      // it waits, or it failed: a fiber of its own runs what is left (a failure bubbles from there)
+      child = this.makeMember(frame, nameOf(named), null, depth);
+    }
+    runNested(child, mode, value);
+    // cancelled in the child's first step, before the child was attached: the child goes with it
+    if (this.cancelReason !== null && !child.done) child.requestCancel(CancelReason.parent(), NO_FAILURE);
+    return child;
+  }
+
+  /**
+   * The fiber of a child whose first step ran (or runs now) inline: attached, not started. A group
+   * member (scoped) has its group's observer; a spawned child (`observer` null) is not scoped.
+   */
+  makeMember(frame: Frame, name: string, observer: TaskObserver | null, depth: number): Fiber<unknown> {
+    const child = new Fiber<unknown>(this.admission, name, frame, this, observer !== null, depth);
+    if (observer !== null) child.addObserver(observer);
     // RUNNING: it is in its first step; a cancel made there unwinds it at its next one
     child.state = RUNNING;
     const extras = this.more();
@@ -643,7 +716,7 @@ export class Fiber<T> implements Task<T>, FiberWaiter, Runnable, Child, Parent, 
         } catch (err) {
           if (r.pending === yielded) r.pending = null;
           if (r.effectSpan !== null) endEffectSpan(r, err);
-          r.settledSync = false;
+          r.waitFlags &= ~SETTLED_SYNC;
           mode = THROW;
           value = err;
           continue;
@@ -674,8 +747,8 @@ export class Fiber<T> implements Task<T>, FiberWaiter, Runnable, Child, Parent, 
         continue;
       }
 
-      if (r.settledSync) {
-        r.settledSync = false;
+      if ((r.waitFlags & SETTLED_SYNC) !== 0) {
+        r.waitFlags &= ~SETTLED_SYNC;
         mode = r.resumeMode;
         value = r.resumeValue;
         r.resumeValue = undefined;
@@ -723,13 +796,31 @@ export class Fiber<T> implements Task<T>, FiberWaiter, Runnable, Child, Parent, 
   private makePromiseCallbacks(r: FiberRun<Fiber<unknown>>): void {
     // forgetPromise() and the fiber's end clear them: a promise left behind then calls back to nothing
     const fulfilled = (value: unknown): void => {
-      if (r.onFulfilled === fulfilled) this.settleWait(value, false);
+      if (r.onFulfilled === fulfilled) this.settlePromiseWait(r, value, false);
     };
     const rejected = (reason: unknown): void => {
-      if (r.onFulfilled === fulfilled) this.settleWait(reason, true);
+      if (r.onFulfilled === fulfilled) this.settlePromiseWait(r, reason, true);
     };
     r.onFulfilled = fulfilled;
     r.onRejected = rejected;
+  }
+
+  /**
+   * A promise it waited on settled. A native promise calls back in the async context its `then()` was
+   * called in, which was this coroutine's: it resumes with no look at the stores (async-context.ts).
+   */
+  private settlePromiseWait(r: FiberRun<Fiber<unknown>>, value: unknown, isError: boolean): void {
+    if ((r.waitFlags & NATIVE_PROMISE) === 0) {
+      this.settleWait(value, isError);
+      return;
+    }
+    r.waitFlags &= ~NATIVE_PROMISE;
+    wakeInOwnContext(true);
+    try {
+      this.settleWait(value, isError);
+    } finally {
+      wakeInOwnContext(false);
+    }
   }
 
   private abandonWait(): void {
@@ -976,21 +1067,6 @@ export class Fiber<T> implements Task<T>, FiberWaiter, Runnable, Child, Parent, 
   }
 }
 
-/** `yield* task` of a settled task: its first `next()` ends the delegation with the value, or throws the error. */
-class SettledJoin<T> implements Iterator<Yieldable, T, unknown> {
-  readonly done = true;
-
-  constructor(
-    private readonly failed: boolean,
-    readonly value: unknown,
-  ) {}
-
-  next(): IteratorResult<Yieldable, T> {
-    if (this.failed) throw this.value;
-    return this as unknown as IteratorResult<Yieldable, T>;
-  }
-}
-
 function endEffectSpan(r: FiberRun<Fiber<unknown>>, error: unknown): void {
   const span = r.effectSpan!;
   r.effectSpan = null;
@@ -1003,33 +1079,47 @@ function steppedAlready(mode: number, value: unknown): IteratorResult<unknown, u
   return { done: mode === STEPPED_RETURN, value };
 }
 
-function firstStep(frame: Frame): unknown {
-  return frame.next(undefined);
+/**
+ * What a member's first step threw, as it is thrown: V8's stack overflow becomes a StackBudgetError.
+ * Out of startMember, whose every call would otherwise allocate the context this closure captures.
+ */
+function memberError(err: unknown, parent: Fiber<unknown>, name: string, maxDepth: number): unknown {
+  return asStackBudget(err, { chain: () => [...parent.chain(), name] }, maxDepth);
 }
 
-/** The group member whose first step runs inline now; its fiber is made if its code asks for it. */
+/** The group member or spawned child whose first step runs inline now; its fiber is made if its code asks for it. */
 class MemberStep implements InlineStep {
   parent: Fiber<unknown> | null = null;
   frame: Frame | null = null;
-  name = '';
-  sink: MemberSink | null = null;
+  /** Its name, or its body function, whose name is read only when wanted. */
+  named: string | BodyFn = '';
+  group: MemberGroup | null = null;
+  index = 0;
   depth = 0;
   child: Fiber<unknown> | null = null;
 
   materialize(): Runnable {
-    this.child = this.parent!.makeMember(this.frame!, this.name, this.sink!, this.depth);
+    const group = this.group;
+    const observer = group === null ? null : group.observerFor(this.index);
+    this.child = this.parent!.makeMember(this.frame!, nameOf(this.named), observer, this.depth);
     return this.child;
   }
 
   clear(): void {
     this.parent = null;
     this.frame = null;
-    this.sink = null;
+    this.named = '';
+    this.group = null;
     this.child = null;
   }
 }
 
-/** One for all: a member's first step never starts another member's inline (startMember checks). */
+/** A name, or the name of a body function. */
+function nameOf(named: string | BodyFn): string {
+  return typeof named === 'string' ? named : bodyName(named);
+}
+
+/** One for all: a first step inline never starts another inline (startMember and spawnChild check). */
 const memberStep = new MemberStep();
 
 function resumeAfterFairness(fiber: Fiber<unknown>): void {

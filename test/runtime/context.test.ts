@@ -99,6 +99,22 @@ describe('AsyncLocalStorage context of coroutines', () => {
     assert.deepEqual(seen, expected('A', 'A'));
   });
 
+  it('a coroutine waiting on a promise that plain code in another context resolves keeps its own', async () => {
+    // a native promise calls back where then() was called, in the coroutine's context: it resumes with no swap
+    let resolveIt: (value: number) => void = () => {};
+    const pending = new Promise<number>((resolve) => (resolveIt = resolve));
+    const seen: string[] = [];
+    const waiter = goIn('A', function* () {
+      const value = yield* call(pending);
+      seen.push(`got ${value} in ${store()}`);
+      yield* afterWake(seen, 'A');
+    });
+    await new Promise((resolve) => setTimeout(resolve, 2));
+    als.run('C', () => resolveIt(7));
+    await waiter;
+    assert.deepEqual(seen, ['got 7 in A', ...expected('A', 'A')]);
+  });
+
   it('a coroutine waiting on a thenable that is not a promise keeps its context when plain code resolves it', async () => {
     let resolveIt: (value: number) => void = () => {};
     const thenable: PromiseLike<number> = {

@@ -1,8 +1,9 @@
 import { CancelReason, InvalidArgumentError, TimeoutError } from '../../errors/index.js';
-import { defineKind, isThenable, markUsed } from '../effect.js';
-import type { Effect, EffectConstructor } from '../effect.js';
-import type { FiberWaiter, MemberSink } from '../task.js';
-import type { Task } from '../types.js';
+import { Effect, defineKind, isIterator, isThenable, markUsed } from '../effect.js';
+import type { EffectConstructor } from '../effect.js';
+import type { Frame } from '../frames.js';
+import type { FiberWaiter, MemberGroup } from '../task.js';
+import type { Task, TaskObserver } from '../types.js';
 import { checking } from '../unyielded.js';
 import { frameOf, isAwaitable, isNativePromise, notAwaitable, operandName } from './operand.js';
 import type { Awaitable, ResultOf } from './operand.js';
@@ -17,7 +18,7 @@ const TIMEOUT = 2;
  * settle, cancels the rest, and resumes the parent only when every child has settled, so a loser's
  * `finally` blocks have run (its sockets are closed) before the parent goes on.
  */
-class Group {
+class Group implements MemberGroup {
   private readonly children: Task<unknown>[] = [];
   private readonly results: unknown[];
   /** Members not settled yet, children and promises. */
@@ -49,21 +50,47 @@ class Group {
   }
 
   add(op: unknown, index: number): void {
-    if (isNativePromise(op)) {
-      this.remaining++;
-      this.promises++;
-      op.then(
-        (value) => this.promiseSettled(index, false, value),
-        (err: unknown) => this.promiseSettled(index, true, err),
-      );
+    let frame: Frame;
+    let name: string;
+    if (isFrame(op)) {
+      frame = op;
+      name = 'generator';
+    } else if (op instanceof Effect) {
+      frame = frameOf(op)!;
+      name = op.kind.name;
+    } else if (isNativePromise(op)) {
+      this.addPromise(op, index);
       return;
+    } else {
+      frame = frameOf(op)!;
+      name = operandName(op);
     }
-    const frame = frameOf(op)!;
-    const name = frame === op ? 'generator' : operandName(op);
     this.remaining++;
     // its first step runs now: it may settle, and decide the group, before startMember returns
-    const child = this.parent.startMember(frame, name, new Member(this, index));
+    const child = this.parent.startMember(frame, name, this, index);
     if (child !== null && !child.done) this.children.push(child);
+  }
+
+  /** A generator (or another iterator): the member's own frame. */
+  addFrame(frame: Frame, index: number): void {
+    this.remaining++;
+    const child = this.parent.startMember(frame, 'generator', this, index);
+    if (child !== null && !child.done) this.children.push(child);
+  }
+
+  /** A promise member: waited on directly (apart from add, whose every call would allocate these closures' context). */
+  private addPromise(promise: Promise<unknown>, index: number): void {
+    this.remaining++;
+    this.promises++;
+    promise.then(
+      (value) => this.promiseSettled(index, false, value),
+      (err: unknown) => this.promiseSettled(index, true, err),
+    );
+  }
+
+  /** The observer of a member that has a fiber: it tells which member settled. */
+  observerFor(index: number): TaskObserver {
+    return new Member(this, index);
   }
 
   /** Where operand `index` was given, for errors: "race() 'fast'", "all() item 2". */
@@ -165,8 +192,11 @@ class Group {
   }
 }
 
-/** One child of a group, told when it settles: its position is where its result goes. */
-class Member implements MemberSink {
+/**
+ * A child of a group that has a fiber, told when it settles: its position is where its result goes. A
+ * member that ends in its first step never has one (the group is told by index).
+ */
+class Member implements TaskObserver {
   constructor(
     private readonly group: Group,
     private readonly index: number,
@@ -174,10 +204,6 @@ class Member implements MemberSink {
 
   onTaskSettled(child: Task<unknown>): void {
     this.group.childSettled(child, this.index);
-  }
-
-  endedInline(isError: boolean, value: unknown): void {
-    this.group.memberEnded(this.index, isError, value);
   }
 }
 
@@ -204,12 +230,17 @@ function startGroup(fiber: FiberWaiter<Group>, input: Operations, ms: number, mo
     return;
   }
   // every operand checked before any starts: a refused group runs nothing
+  // ... and sorted once: a group of generators (the usual one) starts them with no further look at each
+  let allFrames = true;
   for (let i = 0; i < ops.length; i++) {
     const op = ops[i];
+    if (isFrame(op)) continue;
+    allFrames = false;
     if (!isAwaitable(op)) throw notAwaitable(group.place(i), op);
   }
   try {
-    for (let i = 0; i < ops.length && !group.isDecided; i++) group.add(ops[i], i);
+    if (allFrames) for (let i = 0; i < ops.length && !group.isDecided; i++) group.addFrame(ops[i] as Frame, i);
+    else for (let i = 0; i < ops.length && !group.isDecided; i++) group.add(ops[i], i);
   } catch (err) {
     group.detach();
     throw err;
@@ -217,6 +248,11 @@ function startGroup(fiber: FiberWaiter<Group>, input: Operations, ms: number, mo
   group.starting = false;
   if (mode === TIMEOUT && !group.isDecided) group.timer = setTimeout(onGroupTimeout, group.ms, group);
   group.finishWhenSettled();
+}
+
+/** An operand that is its own frame: a generator or another iterator, not an effect (an iterator too). */
+function isFrame(op: unknown): op is Frame {
+  return isIterator(op) && !(op instanceof Effect);
 }
 
 /** Array.isArray, narrowing a readonly array too. */

@@ -18,13 +18,7 @@ function* awaitOnce(promise: PromiseLike<unknown>): Generator<Yieldable, unknown
   return yield promise;
 }
 
-/**
- * A promise of the engine's own: its `then` never calls back synchronously and never throws, so a group
- * may wait on it directly, with no child coroutine (a promise cannot be cancelled, only left).
- */
-export function isNativePromise(op: unknown): op is Promise<unknown> {
-  return typeof op === 'object' && op !== null && Object.getPrototypeOf(op) === Promise.prototype;
-}
+export { isNativePromise } from '../effect.js';
 
 /** Turns an Awaitable into the body frame of a child task; null when `op` is not one. */
 export function frameOf(op: unknown): Frame | null {
@@ -38,7 +32,8 @@ export function frameOf(op: unknown): Frame | null {
 
 /** True for what frameOf turns into a frame, without making it. */
 export function isAwaitable(op: unknown): boolean {
-  return op instanceof Effect || isIterator(op) || isTask(op) || isThenable(op) || isOperableObject(op);
+  // a generator first: the usual operand (an effect is an iterator too: either way it is one)
+  return isIterator(op) || op instanceof Effect || isTask(op) || isThenable(op) || isOperableObject(op);
 }
 
 /** The name of the child task that runs an Awaitable, for its chain. */

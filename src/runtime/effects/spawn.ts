@@ -1,6 +1,6 @@
 import { defineKind, markUsed } from '../effect.js';
 import type { Effect } from '../effect.js';
-import { bodyName, bodyRefusal } from '../frames.js';
+import { bodyRefusal } from '../frames.js';
 import type { FiberWaiter } from '../task.js';
 import type { Body, Task } from '../types.js';
 import { checking } from '../unyielded.js';
@@ -13,7 +13,7 @@ const SPAWN = defineKind<Body<unknown, never[]>, unknown[], unknown, FiberWaiter
   start(fiber, body, args) {
     const child =
       typeof body === 'function'
-        ? fiber.spawnChild(body, args, null, bodyName(body), false)
+        ? fiber.spawnChild(body, args, null, null, false)
         : fiber.spawnChild(null, null, frameOf(body), operandName(body), false);
     fiber.settleWait(child, false);
   },
