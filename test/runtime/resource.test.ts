@@ -140,7 +140,10 @@ describe('resource and ensure', () => {
     const log: string[] = [];
     const task = scheduler.go(function* () {
       const result = yield* race({
-        fast: sleep(5),
+        // decided only once the loser holds its resource: a fixed sleep could win first on a loaded machine
+        fast: (function* () {
+          while (!log.includes('open loser')) yield* sleep(1);
+        })(),
         slow: (function* () {
           yield* resource(open('loser', log), closer(log));
           yield* sleep(60_000);
