@@ -4,6 +4,7 @@ import { open, stat } from 'node:fs/promises';
 import type { FileHandle } from 'node:fs/promises';
 import { basename, dirname } from 'node:path';
 import { Signal } from '../../runtime/signal.js';
+import { ParkedFollowers } from './parked.js';
 
 /** What is under a followed name right now (refreshed once per change, shared by every follower). */
 /**
@@ -27,6 +28,9 @@ export interface NameState {
   /** The finished file (NAME): which file it is and its size, or null if not there (yet). */
   finished: NamedFile | null;
 }
+
+/** Most bytes one read of what was appended takes (a follower's own reads take as much). */
+const APPENDED_BYTES = 64 * 1024;
 
 /** Bytes of the followed file kept for followers to take without reading the file themselves. */
 const WINDOW_BYTES = 1024 * 1024;
@@ -53,10 +57,20 @@ export class WatchedName {
   private windowBytes = 0;
   private reader: FileHandle | null = null;
   private refreshing = false;
-  private again = false;
+  /** what a refresh asked for while one ran: done next, in the same run */
+  private again: 'full' | 'content' | null = null;
+  /** followers caught up: new chunks are written to their sockets by the refresh itself */
+  readonly parked = new ParkedFollowers();
+  /** where a read of new bytes lands before it is framed (one per followed name) */
+  private scratch: Buffer | null = null;
   private timer: NodeJS.Timeout | null = null;
   private framed: Buffer | null = null;
   private framedStart = -1;
+
+  /** the directory both names are in, and their last parts, as the watch's events name them */
+  readonly dir: string;
+  readonly growingName: string;
+  readonly finishedName: string;
 
   constructor(
     readonly growingPath: string,
@@ -64,24 +78,50 @@ export class WatchedName {
     private readonly hub: WatchHub,
     intervalMs: number,
   ) {
+    this.dir = dirname(finishedPath);
+    this.growingName = basename(growingPath);
+    this.finishedName = basename(finishedPath);
     this.timer = setInterval(() => void this.refresh(), intervalMs);
     this.timer.unref();
   }
 
-  /** Re-stats both names once (however many events came meanwhile), then wakes the followers. */
-  async refresh(): Promise<void> {
+  /**
+   * Brings the state and the window up to date once however many events came meanwhile, then wakes
+   * the followers: `full` re-stats both names; else (the growing file was written to) only the new
+   * bytes are read, through the window's descriptor, and a read that finds none looks at the names.
+   */
+  async refresh(full = true): Promise<void> {
     if (this.refreshing) {
-      this.again = true;
+      this.again = this.again === 'full' || full ? 'full' : 'content';
       return;
     }
     this.refreshing = true;
-    do {
-      this.again = false;
-      const [growing, finished] = await Promise.all([statOrNull(this.growingPath), statOrNull(this.finishedPath)]);
-      this.state = { growing, finished };
-      await this.readNewBytes();
+    let fullNow = full;
+    for (;;) {
+      this.again = null;
+      const before = this.windowEnd;
+      const beforeId = this.windowId;
+      if (!fullNow && !(await this.readAppended())) fullNow = true;
+      if (fullNow) {
+        const [growing, finished] = await Promise.all([statOrNull(this.growingPath), statOrNull(this.finishedPath)]);
+        this.state = { growing, finished };
+        await this.readNewBytes();
+      }
+      const { growing, finished } = this.state;
+      // plain growth of the file followed went to the parked followers' sockets; anything else is theirs to judge
+      if (
+        growing === null ||
+        finished !== null ||
+        growing.id !== this.windowId ||
+        this.windowId !== beforeId ||
+        this.windowEnd < before
+      )
+        this.parked.wakeAll();
+      else if (this.parked.size > 0) this.parked.wakeDue(Date.now());
       this.changed.notify();
-    } while (this.again);
+      if (this.again === null) break;
+      fullNow = this.again === 'full';
+    }
     this.refreshing = false;
   }
 
@@ -130,6 +170,50 @@ export class WatchedName {
     this.hub.forget(this);
   }
 
+  /**
+   * Reads what was appended past the window through its descriptor, once for every follower (no stat:
+   * the names did not change, only the file's bytes); false when there is nothing to read this way.
+   */
+  private async readAppended(): Promise<boolean> {
+    const reader = this.reader;
+    const growing = this.state.growing;
+    if (reader === null || growing === null || growing.id !== this.windowId || this.state.finished !== null) return false;
+    const scratch = (this.scratch ??= Buffer.allocUnsafeSlow(APPENDED_BYTES));
+    const at = this.windowEnd;
+    const { bytesRead } = await reader.read(scratch, 0, APPENDED_BYTES, at);
+    // the window moved meanwhile (a full refresh cannot run beside this one, but a release can)
+    if (bytesRead === 0 || this.reader !== reader || this.windowEnd !== at) return false;
+    readCounters.shared++;
+    // framed at once, the bytes copied straight into the chunk every follower writes
+    const sizeLine = `${bytesRead.toString(16)}\r\n`;
+    const framed = Buffer.allocUnsafe(sizeLine.length + bytesRead + 2);
+    framed.write(sizeLine, 0, 'latin1');
+    scratch.copy(framed, sizeLine.length, 0, bytesRead);
+    framed[framed.length - 2] = 13;
+    framed[framed.length - 1] = 10;
+    this.state = { growing: { id: growing.id, size: Math.max(growing.size, at + bytesRead) }, finished: null };
+    this.append(framed.subarray(sizeLine.length, sizeLine.length + bytesRead), framed);
+    if (bytesRead === APPENDED_BYTES) this.again ??= 'content';
+    return true;
+  }
+
+  /** Adds bytes read at the window's end; the parked followers there get them (framed) on their sockets now. */
+  private append(bytes: Buffer, framed: Buffer | null): void {
+    const start = this.windowEnd;
+    this.window.push([start, bytes]);
+    this.windowEnd += bytes.length;
+    this.windowBytes += bytes.length;
+    while (this.windowBytes > WINDOW_BYTES && this.window.length > 1) {
+      const [, dropped] = this.window.shift()!;
+      this.windowBytes -= dropped.length;
+      this.windowStart = this.window[0]![0];
+    }
+    this.framed = framed;
+    this.framedStart = framed === null ? -1 : start;
+    if (this.parked.size > 0)
+      this.parked.push(this.windowId, start, bytes.length, this.framedAt(this.windowId, start, Infinity)!, Date.now());
+  }
+
   /** Brings the window up to the file's current size: one read for every follower. */
   private async readNewBytes(): Promise<void> {
     const { growing, finished } = this.state;
@@ -166,14 +250,7 @@ export class WatchedName {
     const { bytesRead } = await reader.read(buffer, 0, length, this.windowEnd);
     if (bytesRead === 0) return;
     readCounters.shared++;
-    this.window.push([this.windowEnd, bytesRead === length ? buffer : buffer.subarray(0, bytesRead)]);
-    this.windowEnd += bytesRead;
-    this.windowBytes += bytesRead;
-    while (this.windowBytes > WINDOW_BYTES && this.window.length > 1) {
-      const [, dropped] = this.window.shift()!;
-      this.windowBytes -= dropped.length;
-      this.windowStart = this.window[0]![0];
-    }
+    this.append(bytesRead === length ? buffer : buffer.subarray(0, bytesRead), null);
   }
 
   private resetWindow(at: number): void {
@@ -244,8 +321,8 @@ export class WatchHub {
     }
     let watcher: FSWatcher | null;
     try {
-      watcher = watch(dir, { persistent: false }, (_event, filename) =>
-        this.onEvent(dir, filename === null ? null : String(filename)),
+      watcher = watch(dir, { persistent: false }, (event, filename) =>
+        this.onEvent(dir, event, filename === null ? null : String(filename)),
       );
       watcher.on('error', () => {
         // the poll timers go on
@@ -256,15 +333,12 @@ export class WatchHub {
     this.dirs.set(dir, { watcher, names: 1 });
   }
 
-  private onEvent(dir: string, filename: string | null): void {
+  /** A write to a growing file needs only its new bytes read; any other event, both names stat'ed. */
+  private onEvent(dir: string, event: string, filename: string | null): void {
     for (const watched of this.names.values()) {
-      if (dirname(watched.finishedPath) !== dir) continue;
-      if (
-        filename === null ||
-        filename === basename(watched.finishedPath) ||
-        filename === basename(watched.growingPath)
-      )
-        void watched.refresh();
+      if (watched.dir !== dir) continue;
+      if (filename === watched.growingName) void watched.refresh(event !== 'change');
+      else if (filename === null || filename === watched.finishedName) void watched.refresh();
     }
   }
 }
