@@ -148,8 +148,10 @@ export function* followGrowing(
         parked ??= new ParkedFollower(socket, id, options.readSize);
         parked.offset = offset;
         parked.lastGrowth = lastGrowth;
-        // woken before either timeout could come (and, for the idle touch above, at least every timeout/2)
-        let wakeAt = Math.min(lastGrowth + options.timeout, now + options.timeout / 2) - options.interval;
+        // woken an interval before its idle timeout could come, were nothing written meanwhile; writes do
+        // not move this, so a follower the refresh writes for still wakes that often, and touches the
+        // stream's idle timeout (above; it is at least timeout + interval) before it could cut the stream
+        let wakeAt = lastGrowth + options.timeout - options.interval;
         if (options.maxDuration > 0) wakeAt = Math.min(wakeAt, started + options.maxDuration - options.interval);
         parked.wakeAt = wakeAt;
         yield* watched.parked.park(parked);
