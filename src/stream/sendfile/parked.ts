@@ -1,7 +1,6 @@
 import type { Writable } from 'node:stream';
 import { defineKind } from '../../runtime/effect.js';
 import type { Effect, Waiter } from '../../runtime/effect.js';
-import type { FileId } from './watch-hub.js';
 
 /**
  * A follower caught up with its file, parked: while it waits, each new chunk of the file is written to
@@ -25,8 +24,8 @@ export class ParkedFollower {
   constructor(
     /** the client's socket, the body framed on it (chunkOnSocket) */
     readonly socket: Writable,
-    /** the file its descriptor is */
-    readonly id: FileId,
+    /** the file its descriptor is: a FileId (device:inode, watch-hub.ts) */
+    readonly id: string,
     /** the most bytes of the file written in one chunk (larger chunks: it reads them itself) */
     readonly max: number,
   ) {}
@@ -60,7 +59,7 @@ export class ParkedFollowers {
    * every parked follower at `start` of that file: one socket write each, the same Buffer for all.
    * Wakes a follower whose socket is full after it (it waits for drain), or that cannot take it.
    */
-  push(id: FileId, start: number, length: number, framed: Buffer, now: number): void {
+  push(id: string, start: number, length: number, framed: Buffer, now: number): void {
     const list = this.list;
     // from the end: a follower removed takes the last one's slot, which was visited already
     for (let i = list.length - 1; i >= 0; i--) {
