@@ -1,3 +1,4 @@
+// Over 300 lines: one followed name's state, window and refresh, which share its fields, and the hub of them.
 import { fstatSync, readSync, statSync, watch } from 'node:fs';
 import type { FSWatcher } from 'node:fs';
 import { open } from 'node:fs/promises';
