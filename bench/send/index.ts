@@ -2,6 +2,8 @@
  * bench/send: followers of one growing file at 10, 100 and 1,000 clients — delivery latency from the
  * write to its receipt (p50, p99), the server's CPU and peak RSS — beside a bare node:net server doing
  * only the same writes (floor.ts), in interleaved rounds. Finished files: finished.ts. `npm run bench:send`.
+ * SEND_BASE_DIR=DIR (a built checkout, say main's) runs its `/send/` beside this tree's in the same rounds
+ * and reports p50/p99 against it; SEND_NODE_ARGS (e.g. `--cpu-prof --cpu-prof-dir=DIR`) goes to every server.
  */
 import { spawn } from 'node:child_process';
 import { appendFileSync, mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
@@ -10,7 +12,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { MetricLog } from '../lib/bench-json.js';
-import { processTree } from '../lib/process-cpu.js';
+import { processTree, treeThreadsCpuSeconds } from '../lib/process-cpu.js';
 import { Latencies } from '../lib/latency.js';
 import { subjectDir } from '../lib/subject.js';
 import { fixed, markdownTable, median } from '../lib/table.js';
@@ -19,14 +21,16 @@ const LINES = Number(process.env.SEND_LINES ?? 100);
 const EVERY_MS = Number(process.env.SEND_EVERY_MS ?? 20);
 /** How many followers each measured run has (the 1,000 that stop reading, below, are a separate check). */
 const CLIENTS = (process.env.SEND_CLIENTS ?? '10,100,1000').split(',').map(Number);
-const TICK = 100;
+/** A built checkout whose `/send/` runs beside this tree's (the previous commit), or null. */
+const BASE_DIR = process.env.SEND_BASE_DIR ?? '';
+/** Extra node flags for every server the bench starts (a profile: `--cpu-prof --cpu-prof-dir=DIR`). */
+const NODE_ARGS = (process.env.SEND_NODE_ARGS ?? '').split(' ').filter(Boolean);
+/** SEND_SLOW=0 leaves out the 1,000 followers that stop reading (a profile then holds the measured runs only). */
+const SLOW = process.env.SEND_SLOW !== '0';
 
-/** The figures of the server's whole process tree (a process under it counts too). */
+/** On-CPU seconds of the server's whole process tree, in ns from schedstat (not 10 ms ticks: a 10-follower run is a few ticks). */
 function cpuSeconds(pid: number): number {
-  return processTree(pid).reduce((sum, p) => {
-    const fields = readFileSync(`/proc/${p}/stat`, 'utf8').split(') ')[1]!.split(' ');
-    return sum + (Number(fields[11]) + Number(fields[12])) / TICK;
-  }, 0);
+  return treeThreadsCpuSeconds(pid) ?? NaN;
 }
 
 function statusKb(pid: number, field: 'VmRSS' | 'VmHWM'): number {
@@ -86,9 +90,11 @@ interface Target {
   kill(): void;
 }
 
-function startServer(name: string, script: string, dir: string): Promise<Target> {
-  const child = spawn(process.execPath, [fileURLToPath(new URL(script, import.meta.url)), dir], {
+function startServer(name: string, script: string, dir: string, subject?: string): Promise<Target> {
+  const env = subject === undefined ? process.env : { ...process.env, COSOCKET_SUBJECT_DIR: subject };
+  const child = spawn(process.execPath, [...NODE_ARGS, fileURLToPath(new URL(script, import.meta.url)), dir], {
     stdio: ['ignore', 'pipe', 'inherit'],
+    env,
   });
   return new Promise((resolve) => {
     child.stdout.on('data', (d: Buffer) => {
@@ -141,21 +147,22 @@ const ROUNDS = Number(process.env.SEND_ROUNDS ?? 3);
 async function main(): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), 'cosocket-bench-send-'));
   const server = await startServer('cosocket /send/', './server.js', dir);
+  const base = BASE_DIR === '' ? null : await startServer('base /send/', './server.js', dir, BASE_DIR);
   const floor = await startServer('bare node:net floor', './floor.js', dir);
+  const targets = base === null ? [server, floor] : [server, base, floor];
   const pid = server.pid;
   const log = new MetricLog('send', subjectDir);
   const rows: string[][] = [];
+  const versusBase: string[][] = [];
   for (const clients of CLIENTS) {
-    const results = new Map<Target, FollowersRun[]>([
-      [server, []],
-      [floor, []],
-    ]);
+    const results = new Map<Target, FollowersRun[]>(targets.map((t) => [t, []]));
     for (let round = 0; round < ROUNDS; round++) {
-      const order = round % 2 === 0 ? [server, floor] : [floor, server];
+      // each target goes first in one round of every `targets.length`: none always runs on a cooler machine
+      const order = targets.map((_, i) => targets[(i + round) % targets.length]!);
       for (const target of order) results.get(target)!.push(await followersRun(target, dir, clients));
     }
     const floorRuns = results.get(floor)!;
-    for (const target of [server, floor]) {
+    for (const target of targets) {
       const mine = results.get(target)!;
       const perLine = mine.map((r) => (r.cpu / (clients * LINES)) * 1e6);
       const ratio = mine.map((r, i) => r.cpu / floorRuns[i]!.cpu);
@@ -175,17 +182,70 @@ async function main(): Promise<void> {
         spread(mine.map((r) => r.p99)),
         spread(
           mine.map((r) => r.cpu),
-          2,
+          3,
         ),
         spread(perLine, 1),
         spread(ratio),
         `${fixed(median(mine.map((r) => r.share * 100)), 0)}%`,
       ]);
     }
+    if (base !== null) {
+      const head = results.get(server)!;
+      const before = results.get(base)!;
+      const per = (f: (r: FollowersRun) => number): number[] => head.map((r, i) => f(r) / f(before[i]!));
+      versusBase.push([
+        String(clients),
+        spread(per((r) => r.p50)),
+        spread(per((r) => r.p99)),
+        spread(per((r) => r.cpu)),
+      ]);
+    }
   }
+  base?.kill();
   floor.kill();
   const peakRss = peakRssMb(pid);
-  // 1,000 followers that stop reading while the file grows by 20 MB: the server must not buffer for them
+  const slowRss = SLOW ? await slowFollowers(server, dir) : null;
+  server.kill();
+  rmSync(dir, { recursive: true, force: true });
+  console.log(
+    `\nFollowers of one growing file: ${LINES} lines written ${EVERY_MS} ms apart, then renamed; ${ROUNDS} interleaved rounds, median (min–max); the floor is a bare node:net server doing only the same watch, read and writes (node ${process.version})\n`,
+  );
+  console.log(
+    markdownTable(
+      [
+        'followers',
+        'server',
+        'got every line',
+        'latency p50 ms',
+        'latency p99 ms',
+        'server CPU s',
+        'CPU µs per client-line',
+        'CPU vs floor',
+        'server CPU %',
+      ],
+      rows,
+    ),
+  );
+  if (base !== null) {
+    console.log(
+      `\nThis tree against the base tree (${BASE_DIR}), same rounds: per-round ratios this/base, median (min–max); below 1 is better\n`,
+    );
+    console.log(markdownTable(['followers', 'p50 this/base', 'p99 this/base', 'server CPU this/base'], versusBase));
+  }
+  console.log(`\ncosocket server peak RSS: ${fixed(peakRss, 0)} MB`);
+  if (slowRss !== null) {
+    console.log(
+      `\n1,000 followers that stop reading while the file grows by 20 MB: server RSS ${fixed(slowRss.before, 0)} MB before, ${fixed(slowRss.after, 0)} MB after (20 GB would be buffered for them without backpressure)`,
+    );
+    log.add('server RSS before 1,000 followers stop reading', slowRss.before, 'MB', 'lower');
+    log.add('server RSS after the file grew 20 MB under them', slowRss.after, 'MB', 'lower');
+  }
+  log.print();
+}
+
+/** 1,000 followers that stop reading while the file grows by 20 MB: the server must not buffer for them. */
+async function slowFollowers(server: Target, dir: string): Promise<{ before: number; after: number }> {
+  const pid = server.pid;
   const port = server.port;
   const slowTmp = join(dir, 'slow.log.tmp');
   writeFileSync(slowTmp, '');
@@ -213,34 +273,7 @@ async function main(): Promise<void> {
   await new Promise((r) => setTimeout(r, 1_500));
   const rssSlow = rssMb(pid);
   for (const req of slow) req.destroy();
-  server.kill();
-  rmSync(dir, { recursive: true, force: true });
-  console.log(
-    `\nFollowers of one growing file: ${LINES} lines written ${EVERY_MS} ms apart, then renamed; ${ROUNDS} interleaved rounds, median (min–max); the floor is a bare node:net server doing only the same watch, read and writes (node ${process.version})\n`,
-  );
-  console.log(
-    markdownTable(
-      [
-        'followers',
-        'server',
-        'got every line',
-        'latency p50 ms',
-        'latency p99 ms',
-        'server CPU s',
-        'CPU µs per client-line',
-        'CPU vs floor',
-        'server CPU %',
-      ],
-      rows,
-    ),
-  );
-  console.log(`\ncosocket server peak RSS: ${fixed(peakRss, 0)} MB`);
-  console.log(
-    `\n1,000 followers that stop reading while the file grows by 20 MB: server RSS ${fixed(rssBefore, 0)} MB before, ${fixed(rssSlow, 0)} MB after (20 GB would be buffered for them without backpressure)`,
-  );
-  log.add('server RSS before 1,000 followers stop reading', rssBefore, 'MB', 'lower');
-  log.add('server RSS after the file grew 20 MB under them', rssSlow, 'MB', 'lower');
-  log.print();
+  return { before: rssBefore, after: rssSlow };
 }
 
 function spread(values: number[], digits = 2): string {

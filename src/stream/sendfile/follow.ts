@@ -3,6 +3,7 @@ import type { Operation } from '../../runtime/effect.js';
 import { call } from '../../runtime/effects/call.js';
 import { contentTypeFor } from './content-type.js';
 import type { FileInside } from './open-inside.js';
+import { ParkedFollower } from './parked.js';
 import { fileIdOf, readCounters } from './watch-hub.js';
 import type { WatchHub } from './watch-hub.js';
 
@@ -71,6 +72,9 @@ export function* followGrowing(
     // straight on the socket, where they can be (a change's chunk is then framed once for every follower)
     const onSocket = chunked && ctx.chunkOnSocket();
     if (!onSocket) yield* ctx.flush(false);
+    // framed chunks may go straight to it: nothing of ours is buffered in between
+    const socket = onSocket ? ctx.reply.raw.socket : null;
+    let parked: ParkedFollower | null = null;
     if (ctx.request.method === 'HEAD') return;
     const started = Date.now();
     let lastGrowth = started;
@@ -139,6 +143,24 @@ export function* followGrowing(
       }
       // the shared poll wakes every follower each interval: a timer of its own only for an earlier timeout
       const left = options.timeout - (now - lastGrowth);
+      if (socket !== null && left >= 2 * options.interval) {
+        // caught up: park, and the shared refresh writes what comes next straight to the socket
+        parked ??= new ParkedFollower(socket, id, options.readSize);
+        parked.offset = offset;
+        parked.lastGrowth = lastGrowth;
+        // woken an interval before its idle timeout could come, were nothing written meanwhile; writes do
+        // not move this, so a follower the refresh writes for still wakes that often, and touches the
+        // stream's idle timeout (above; it is at least timeout + interval) before it could cut the stream
+        let wakeAt = lastGrowth + options.timeout - options.interval;
+        if (options.maxDuration > 0) wakeAt = Math.min(wakeAt, started + options.maxDuration - options.interval);
+        parked.wakeAt = wakeAt;
+        yield* watched.parked.park(parked);
+        offset = parked.offset;
+        lastGrowth = parked.lastGrowth;
+        // a write the refresh made filled the socket: wait for it to drain, as a write of our own would
+        if (ctx.writeBlocked()) yield* ctx.flush(true);
+        continue;
+      }
       yield* watched.changed.wait(left < options.interval ? left : Infinity);
     }
     if (chunked) ctx.trailer(STATUS_TRAILER, status);

@@ -1,9 +1,11 @@
-import { watch } from 'node:fs';
+// Over 300 lines: one followed name's state, window and refresh, which share its fields, and the hub of them.
+import { fstatSync, readSync, statSync, watch } from 'node:fs';
 import type { FSWatcher } from 'node:fs';
-import { open, stat } from 'node:fs/promises';
+import { open } from 'node:fs/promises';
 import type { FileHandle } from 'node:fs/promises';
 import { basename, dirname } from 'node:path';
 import { Signal } from '../../runtime/signal.js';
+import { ParkedFollowers } from './parked.js';
 
 /** What is under a followed name right now (refreshed once per change, shared by every follower). */
 /**
@@ -27,6 +29,12 @@ export interface NameState {
   /** The finished file (NAME): which file it is and its size, or null if not there (yet). */
   finished: NamedFile | null;
 }
+
+/** How many intervals in a row events may push the poll back (WatchedName.poll). */
+const POLL_MAX_SKIPS = 10;
+
+/** Most bytes one read of what was appended takes (a follower's own reads take as much). */
+const APPENDED_BYTES = 64 * 1024;
 
 /** Bytes of the followed file kept for followers to take without reading the file themselves. */
 const WINDOW_BYTES = 1024 * 1024;
@@ -53,36 +61,126 @@ export class WatchedName {
   private windowBytes = 0;
   private reader: FileHandle | null = null;
   private refreshing = false;
-  private again = false;
+  /** what a refresh asked for while one ran: done next, in the same run */
+  private again: 'full' | 'content' | null = null;
+  /** followers caught up: new chunks are written to their sockets by the refresh itself */
+  readonly parked = new ParkedFollowers();
+  /** where a read of new bytes lands before it is framed (one per followed name) */
+  private scratch: Buffer | null = null;
+  /** the last read of appended bytes filled the scratch buffer: there may be more */
+  private lastReadFull = false;
   private timer: NodeJS.Timeout | null = null;
+  /** Date.now() of the last poll */
+  private polled = Date.now();
+
+  /**
+   * The poll behind the events: a full refresh once `interval` passed without an event for the name.
+   * Events push it back (no wake-up of its own while the file grows), but never for longer than
+   * POLL_MAX_SKIPS intervals, so a missed event is made up for even while others keep coming.
+   */
+  private readonly poll = (): void => {
+    this.polled = Date.now();
+    this.timer?.refresh();
+    void this.refresh();
+  };
+
+  /** An event for the name came: the poll waits another interval (see poll). */
+  private eventCame(): void {
+    if (this.timer !== null && Date.now() - this.polled < POLL_MAX_SKIPS * this.intervalMs) this.timer.refresh();
+  }
   private framed: Buffer | null = null;
   private framedStart = -1;
+
+  /** the directory both names are in, and their last parts, as the watch's events name them */
+  readonly dir: string;
+  readonly growingName: string;
+  readonly finishedName: string;
 
   constructor(
     readonly growingPath: string,
     readonly finishedPath: string,
     private readonly hub: WatchHub,
-    intervalMs: number,
+    private readonly intervalMs: number,
   ) {
-    this.timer = setInterval(() => void this.refresh(), intervalMs);
+    this.dir = dirname(finishedPath);
+    this.growingName = basename(growingPath);
+    this.finishedName = basename(finishedPath);
+    this.timer = setTimeout(this.poll, intervalMs);
     this.timer.unref();
   }
 
-  /** Re-stats both names once (however many events came meanwhile), then wakes the followers. */
-  async refresh(): Promise<void> {
+  /**
+   * Brings the state and the window up to date once however many events came meanwhile, then wakes
+   * the followers: `full` re-stats both names; else (the growing file was written to) see written().
+   */
+  async refresh(full = true, event = false): Promise<void> {
+    if (event) this.eventCame();
     if (this.refreshing) {
-      this.again = true;
+      this.again = this.again === 'full' || full ? 'full' : 'content';
+      return;
+    }
+    if (!full) {
+      this.written();
       return;
     }
     this.refreshing = true;
     do {
-      this.again = false;
-      const [growing, finished] = await Promise.all([statOrNull(this.growingPath), statOrNull(this.finishedPath)]);
-      this.state = { growing, finished };
-      await this.readNewBytes();
-      this.changed.notify();
-    } while (this.again);
+      this.again = null;
+      const before = this.windowEnd;
+      const beforeId = this.windowId;
+      this.state = { growing: statOrNull(this.growingPath), finished: statOrNull(this.finishedPath) };
+      await this.readNewBytes(); // waits only to open the file when it is a new one
+      this.wake(before, beforeId);
+      if (this.again === 'content') {
+        this.again = null;
+        this.written();
+      }
+    } while (this.again !== null);
     this.refreshing = false;
+  }
+
+  /**
+   * The growing file was written to: what was appended past the window is read now, through the
+   * window's descriptor (no stat: the names did not change, only the file's bytes; the bytes just
+   * written are in the page cache, so the read does not wait on a disk). A read that finds nothing
+   * new checks the descriptor's size (a truncation), and anything it cannot judge asks for a full refresh.
+   */
+  private written(): void {
+    const before = this.windowEnd;
+    const beforeId = this.windowId;
+    let read: 'bytes' | 'none' | 'unknown';
+    do read = this.readAppended();
+    while (read === 'bytes' && this.lastReadFull && this.windowEnd - before < WINDOW_BYTES);
+    if (read === 'unknown' || (read === 'none' && this.windowEnd === before && this.shrunk())) {
+      void this.refresh();
+      return;
+    }
+    if (this.windowEnd !== before) this.wake(before, beforeId);
+  }
+
+  /** The window's file is now shorter than what the window holds (truncated), or cannot be stat'ed. */
+  private shrunk(): boolean {
+    try {
+      return fstatSync(this.reader!.fd).size < this.windowEnd;
+    } catch {
+      return true;
+    }
+  }
+
+  /** After a refresh: the parked followers woken when the name's state is not plain growth of their file. */
+  private wake(before: number, beforeId: FileId): void {
+    const { growing, finished } = this.state;
+    // plain growth of the file followed went to the parked followers' sockets; anything else is theirs to judge
+    if (
+      growing === null ||
+      finished !== null ||
+      growing.id !== this.windowId ||
+      this.windowId !== beforeId ||
+      this.windowEnd < before
+    )
+      this.parked.wakeAll();
+    else if (this.parked.size > 0) this.parked.wakeDue(Date.now());
+    this.changed.notify();
   }
 
   /** The window follows file `id` and reaches `offset`: a follower there needs no read of its own. */
@@ -122,12 +220,62 @@ export class WatchedName {
 
   release(): void {
     if (--this.followers > 0) return;
-    if (this.timer !== null) clearInterval(this.timer);
+    if (this.timer !== null) clearTimeout(this.timer);
     this.timer = null;
     const reader = this.reader;
     this.reader = null;
     void reader?.close().catch(() => undefined);
     this.hub.forget(this);
+  }
+
+  /**
+   * Reads what was appended past the window through its descriptor, once for every follower (no stat:
+   * the names did not change, only the file's bytes): 'bytes' when some were, 'none' when there were
+   * none past the window, 'unknown' when this cannot tell (no window of the growing file, a failed read).
+   */
+  private readAppended(): 'bytes' | 'none' | 'unknown' {
+    const reader = this.reader;
+    const growing = this.state.growing;
+    if (reader === null || growing === null || growing.id !== this.windowId || this.state.finished !== null)
+      return 'unknown';
+    const scratch = (this.scratch ??= Buffer.allocUnsafeSlow(APPENDED_BYTES));
+    const at = this.windowEnd;
+    let bytesRead: number;
+    try {
+      bytesRead = readSync(reader.fd, scratch, 0, APPENDED_BYTES, at);
+    } catch {
+      return 'unknown';
+    }
+    this.lastReadFull = bytesRead === APPENDED_BYTES;
+    if (bytesRead === 0) return 'none';
+    readCounters.shared++;
+    // framed at once, the bytes copied straight into the chunk every follower writes
+    const sizeLine = `${bytesRead.toString(16)}\r\n`;
+    const framed = Buffer.allocUnsafe(sizeLine.length + bytesRead + 2);
+    framed.write(sizeLine, 0, 'latin1');
+    scratch.copy(framed, sizeLine.length, 0, bytesRead);
+    framed[framed.length - 2] = 13;
+    framed[framed.length - 1] = 10;
+    this.state = { growing: { id: growing.id, size: Math.max(growing.size, at + bytesRead) }, finished: null };
+    this.append(framed.subarray(sizeLine.length, sizeLine.length + bytesRead), framed);
+    return 'bytes';
+  }
+
+  /** Adds bytes read at the window's end; the parked followers there get them (framed) on their sockets now. */
+  private append(bytes: Buffer, framed: Buffer | null): void {
+    const start = this.windowEnd;
+    this.window.push([start, bytes]);
+    this.windowEnd += bytes.length;
+    this.windowBytes += bytes.length;
+    while (this.windowBytes > WINDOW_BYTES && this.window.length > 1) {
+      const [, dropped] = this.window.shift()!;
+      this.windowBytes -= dropped.length;
+      this.windowStart = this.window[0]![0];
+    }
+    this.framed = framed;
+    this.framedStart = framed === null ? -1 : start;
+    if (this.parked.size > 0)
+      this.parked.push(this.windowId, start, bytes.length, this.framedAt(this.windowId, start, Infinity)!, Date.now());
   }
 
   /** Brings the window up to the file's current size: one read for every follower. */
@@ -163,17 +311,15 @@ export class WatchedName {
     if (reader === null || current.size === this.windowEnd) return;
     const length = Math.min(current.size - this.windowEnd, WINDOW_BYTES);
     const buffer = Buffer.allocUnsafe(length);
-    const { bytesRead } = await reader.read(buffer, 0, length, this.windowEnd);
+    let bytesRead: number;
+    try {
+      bytesRead = readSync(reader.fd, buffer, 0, length, this.windowEnd);
+    } catch {
+      return; // the next refresh tries again
+    }
     if (bytesRead === 0) return;
     readCounters.shared++;
-    this.window.push([this.windowEnd, bytesRead === length ? buffer : buffer.subarray(0, bytesRead)]);
-    this.windowEnd += bytesRead;
-    this.windowBytes += bytesRead;
-    while (this.windowBytes > WINDOW_BYTES && this.window.length > 1) {
-      const [, dropped] = this.window.shift()!;
-      this.windowBytes -= dropped.length;
-      this.windowStart = this.window[0]![0];
-    }
+    this.append(bytesRead === length ? buffer : buffer.subarray(0, bytesRead), null);
   }
 
   private resetWindow(at: number): void {
@@ -186,10 +332,15 @@ export class WatchedName {
   }
 }
 
-async function statOrNull(path: string): Promise<NamedFile | null> {
+/**
+ * What is under `path` now, or null. Synchronous, like the reads of a followed file: on a local file
+ * system a stat takes microseconds, where a round trip through the thread pool cost 100+ µs of CPU per
+ * call on the 2-core machine the benchmarks ran on (README "Followers").
+ */
+function statOrNull(path: string): NamedFile | null {
   try {
-    const s = await stat(path);
-    return { id: fileIdOf(s), size: s.size };
+    const s = statSync(path, { throwIfNoEntry: false });
+    return s === undefined ? null : { id: fileIdOf(s), size: s.size };
   } catch {
     return null;
   }
@@ -244,8 +395,8 @@ export class WatchHub {
     }
     let watcher: FSWatcher | null;
     try {
-      watcher = watch(dir, { persistent: false }, (_event, filename) =>
-        this.onEvent(dir, filename === null ? null : String(filename)),
+      watcher = watch(dir, { persistent: false }, (event, filename) =>
+        this.onEvent(dir, event, filename === null ? null : String(filename)),
       );
       watcher.on('error', () => {
         // the poll timers go on
@@ -256,15 +407,12 @@ export class WatchHub {
     this.dirs.set(dir, { watcher, names: 1 });
   }
 
-  private onEvent(dir: string, filename: string | null): void {
+  /** A write to a growing file needs only its new bytes read; any other event, both names stat'ed. */
+  private onEvent(dir: string, event: string, filename: string | null): void {
     for (const watched of this.names.values()) {
-      if (dirname(watched.finishedPath) !== dir) continue;
-      if (
-        filename === null ||
-        filename === basename(watched.finishedPath) ||
-        filename === basename(watched.growingPath)
-      )
-        void watched.refresh();
+      if (watched.dir !== dir) continue;
+      if (filename === watched.growingName) void watched.refresh(event !== 'change', true);
+      else if (filename === null || filename === watched.finishedName) void watched.refresh(true, true);
     }
   }
 }
