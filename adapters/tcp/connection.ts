@@ -7,7 +7,7 @@ import { sessionOf, tlsConnectOptions, tlsErrorFrom } from './tls.js';
 import type { SslSession, TlsSettings } from './tls.js';
 import { ByteQueue } from './byte-queue.js';
 import { ReadSpace } from './read-space.js';
-import { flushDeferred } from './write-batch.js';
+import { flushDeferred } from '../write-batch.js';
 import type { Lender } from './read-space.js';
 
 /** Where to connect: TCP host and port, or a unix socket path. */

@@ -13,7 +13,6 @@ import type { TlsOptions } from './tls.js';
 
 export { TcpSocket, ReceiveUntilReader } from './socket.js';
 export { readBufferStats } from './read-space.js';
-export { deferWrites, flushDeferred } from './write-batch.js';
 export type { SendData, Timeouts } from './socket.js';
 export { SslSession } from './tls.js';
 export type { Pem, TlsOptions } from './tls.js';

@@ -20,7 +20,7 @@ import type { Lender } from './read-space.js';
 import { NEED_MORE } from './queue-parser.js';
 import type { QueueParser } from './queue-parser.js';
 import type { TcpConnection } from './connection.js';
-import { deferWrites } from './write-batch.js';
+import { deferWrites } from '../write-batch.js';
 import { tcpPool, tlsPoolName } from './pools.js';
 import { tlsSettingsOf } from './tls.js';
 import type { SslSession, TlsOptions } from './tls.js';

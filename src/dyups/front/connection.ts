@@ -2,7 +2,7 @@
 import type { Socket } from 'node:net';
 import type { TlsOptions } from 'node:tls';
 import { STATUS_CODES } from 'node:http';
-import { flushDeferred } from '../../../adapters/tcp/index.js';
+import { flushDeferred } from '../../../adapters/write-batch.js';
 import { readRequestLine } from '../../fastify/client-errors.js';
 import type { RefusedRequest } from '../../fastify/client-errors.js';
 import { BodyAbortedError, BodyTimeoutError, BudgetExceededError, SocketTimeoutError } from '../../errors/index.js';

@@ -9,7 +9,7 @@ import {
   SocketClosedError,
 } from '../../errors/index.js';
 import { STATUS_TEXT, statusForError } from '../../fastify/error-status.js';
-import { deferWrites, flushDeferred } from '../../../adapters/tcp/index.js';
+import { deferWrites, flushDeferred } from '../../../adapters/write-batch.js';
 import { defineKind } from '../../runtime/effect.js';
 import type { TraceSpan } from '../../runtime/tracing.js';
 import type { UpstreamTry } from '../../server/log-format.js';
