@@ -1,13 +1,14 @@
 import type { Writable } from 'node:stream';
 
-/** Sockets corked by deferWrites() and not uncorked yet. */
-const corked = new Set<Writable>();
+/** Sockets corked by deferWrites() this turn, in order; null where flushDeferred() sent one early. */
+const corked: Array<Writable | null> = [];
 let flushScheduled = false;
 
 function flushAll(): void {
   flushScheduled = false;
-  for (const socket of corked) socket.uncork();
-  corked.clear();
+  // a socket flushDeferred() left for null was uncorked already: once only
+  for (let i = 0; i < corked.length; i++) corked[i]?.uncork();
+  corked.length = 0;
 }
 
 /**
@@ -22,7 +23,7 @@ function flushAll(): void {
 export function deferWrites(socket: Writable): void {
   if (socket.writableCorked !== 0) return;
   socket.cork();
-  corked.add(socket);
+  corked.push(socket);
   if (!flushScheduled) {
     flushScheduled = true;
     setImmediate(flushAll);
@@ -34,5 +35,9 @@ export function deferWrites(socket: Writable): void {
  * first, as it would have without the deferral) or before its backlog is read (writableLength).
  */
 export function flushDeferred(socket: Writable): void {
-  if (corked.delete(socket)) socket.uncork();
+  if (socket.writableCorked === 0) return; // the usual case: nothing held
+  const at = corked.indexOf(socket);
+  if (at < 0) return; // corked by its owner, not here
+  corked[at] = null;
+  socket.uncork();
 }
