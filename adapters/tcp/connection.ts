@@ -7,6 +7,7 @@ import { sessionOf, tlsConnectOptions, tlsErrorFrom } from './tls.js';
 import type { SslSession, TlsSettings } from './tls.js';
 import { ByteQueue } from './byte-queue.js';
 import { ReadSpace } from './read-space.js';
+import { flushDeferred } from '../write-batch.js';
 import type { Lender } from './read-space.js';
 
 /** Where to connect: TCP host and port, or a unix socket path. */
@@ -196,6 +197,7 @@ export class TcpConnection implements Lender {
   startTls(settings: TlsSettings, host: string, session: Buffer | undefined, timeoutMs: number): Promise<TlsState> {
     return new Promise((resolve, reject) => {
       const raw = this.socket;
+      flushDeferred(raw); // plain bytes written before the handshake go out as plain bytes, first
       const socket = tlsConnect({ ...tlsConnectOptions(settings, host, session), socket: raw });
       this.socket = socket;
       this.underlying = raw;
@@ -252,6 +254,8 @@ export class TcpConnection implements Lender {
 
   destroy(): void {
     this.onActivity = null;
+    // what was written goes out before the close, as it would have without deferWrites
+    flushDeferred(this.socket);
     this.socket.destroy();
     this.underlying?.destroy();
   }

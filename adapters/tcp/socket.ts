@@ -20,6 +20,7 @@ import type { Lender } from './read-space.js';
 import { NEED_MORE } from './queue-parser.js';
 import type { QueueParser } from './queue-parser.js';
 import type { TcpConnection } from './connection.js';
+import { deferWrites } from '../write-batch.js';
 import { tcpPool, tlsPoolName } from './pools.js';
 import { tlsSettingsOf } from './tls.js';
 import type { SslSession, TlsOptions } from './tls.js';
@@ -413,12 +414,15 @@ export class TcpSocket extends OwnedConnection {
   /**
    * @internal A request and its answer in one wait: writes `data` (not waiting for the kernel to take it;
    * a failed write fails the read) and reads with `request`, whose read timeout is `readMs` (Infinity:
-   * none). Protocol adapters (Redis) use it: one effect per command.
+   * none). Protocol adapters (Redis) use it: one effect per command. The write goes out at the end of
+   * the event-loop turn with the turn's other writes (deferWrites).
    */
   beginExchange(waiter: Waiter, data: string | Buffer | readonly Buffer[], request: ReadRequest, readMs: number): void {
     const conn = this.usable('send', waiter.task);
     if (this.reader !== null || this.writer !== null) throw new SocketBusyError('send', this.peer, 'both');
     const socket = conn.socket;
+    // nothing waits on the write but the answer: it leaves with the turn's other writes (see deferWrites)
+    if (data.length > 0) deferWrites(socket);
     if (typeof data === 'string' || data instanceof Uint8Array) {
       if (data.length > 0) socket.write(data);
     } else if (data.length > 0) {

@@ -14,7 +14,10 @@ export async function tlsAndWebSocket(generator: GeneratorName, log: MetricLog):
     rounds: envInt('ROUNDS', 3),
     warmupSeconds: envInt('WARMUP_SECONDS', 1, 0),
   };
-  const https = await httpsUpstream(generator, settings, log);
-  const ws = await websocketEcho(settings, log);
-  return `${https}\n\n${ws} (node ${process.version})`;
+  // TLS_WS_ONLY=https or websocket: that section alone
+  const only = process.env.TLS_WS_ONLY ?? '';
+  const parts: string[] = [];
+  if (only !== 'websocket') parts.push(await httpsUpstream(generator, settings, log));
+  if (only !== 'https') parts.push(await websocketEcho(settings, log));
+  return `${parts.join('\n\n')} (node ${process.version})`;
 }

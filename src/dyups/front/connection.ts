@@ -2,6 +2,7 @@
 import type { Socket } from 'node:net';
 import type { TlsOptions } from 'node:tls';
 import { STATUS_CODES } from 'node:http';
+import { flushDeferred } from '../../../adapters/write-batch.js';
 import { readRequestLine } from '../../fastify/client-errors.js';
 import type { RefusedRequest } from '../../fastify/client-errors.js';
 import { BodyAbortedError, BodyTimeoutError, BudgetExceededError, SocketTimeoutError } from '../../errors/index.js';
@@ -333,6 +334,7 @@ export class Connection implements BodyHost, ExchangeHost {
   private closeSoon(): void {
     this.state = LINGER;
     this.stopTimers();
+    flushDeferred(this.socket); // what deferWrites holds goes to the kernel: the close sends the FIN after it
     if (this.socket.writableLength === 0) {
       this.socket.destroy();
       return;
@@ -343,6 +345,7 @@ export class Connection implements BodyHost, ExchangeHost {
 
   /** Closes at once: the client sees the response cut (`reset`: with a TCP reset, where a FIN would read as its end). */
   cut(reset = false): void {
+    flushDeferred(this.socket); // a response written whole before the cut went out before it, as without deferWrites
     if (reset) this.socket.resetAndDestroy();
     else this.socket.destroy();
   }

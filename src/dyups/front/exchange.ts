@@ -9,6 +9,7 @@ import {
   SocketClosedError,
 } from '../../errors/index.js';
 import { STATUS_TEXT, statusForError } from '../../fastify/error-status.js';
+import { deferWrites, flushDeferred } from '../../../adapters/write-batch.js';
 import { defineKind } from '../../runtime/effect.js';
 import type { TraceSpan } from '../../runtime/tracing.js';
 import type { UpstreamTry } from '../../server/log-format.js';
@@ -266,6 +267,7 @@ export class FrontExchange implements ResponseSink, TaskObserver {
 
   /** The client's socket holds bytes the kernel has not taken yet (its send buffer is full). */
   writeBlocked(): boolean {
+    flushDeferred(this.conn.socket);
     return this.conn.socket.writableLength > 0;
   }
 
@@ -401,6 +403,8 @@ export class FrontExchange implements ResponseSink, TaskObserver {
         out[at + 1] = 0x0a;
       }
       if (written !== null) for (let i = 0; i < parts.length; i++) written(parts[i]!);
+      // the whole response: it leaves with the turn's other writes (see deferWrites)
+      if (this.framing === LENGTH && this.sent === this.declared) deferWrites(socket);
       return socket.write(out);
     }
     socket.cork();
@@ -438,6 +442,8 @@ export class FrontExchange implements ResponseSink, TaskObserver {
     }
     const head = this.pendingHead;
     this.pendingHead = null;
+    // the response's last bytes: they leave with the turn's other writes (see deferWrites)
+    if (head !== null || this.framing === CHUNKED) deferWrites(this.conn.socket);
     if (this.framing === CHUNKED) {
       const last = this.trailers === null ? '0\r\n\r\n' : `0\r\n${this.trailers}\r\n`;
       this.conn.socket.write(head === null ? last : head + last, 'latin1');
@@ -479,6 +485,7 @@ export class FrontExchange implements ResponseSink, TaskObserver {
       extra += `Content-Length: ${body.length}\r\n`;
     const head = this.headText(extra);
     const socket = this.conn.socket;
+    deferWrites(socket); // the whole response, in one write: it leaves with the turn's other writes
     if (bodyless || body.length === 0) socket.write(head, 'latin1');
     else {
       const whole = Buffer.allocUnsafe(head.length + body.length);
