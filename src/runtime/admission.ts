@@ -12,7 +12,7 @@ import { frameOf } from './effects/operand.js';
 import { bodyName, bodyRefusal, makeBody } from './frames.js';
 import { LinkedQueue } from './queue.js';
 import { SiblingList } from './sibling-list.js';
-import { Fiber } from './task.js';
+import { Fiber, keepFiberShape } from './task.js';
 import type { FiberHost } from './task.js';
 import type { Body, Task } from './types.js';
 
@@ -122,6 +122,8 @@ export class Admission implements FiberHost {
     this.deadline = checkMs('deadline', options.deadline, 60_000);
     this.queueTimeout = checkMs('queueTimeout', options.queueTimeout, 0);
     this.onUnhandledError = options.onUnhandledError ?? logUnhandled;
+    // the first admission (the default scheduler's, made on import) makes the fiber kept for its shape
+    keepFiberShape(this);
   }
 
   /** Starts a root coroutine: `go(function* (a, b) { ... }, a, b)`. Throws BudgetExceededError when full. */

@@ -38,6 +38,11 @@ let resumptionsUntilLook = LOOK_EVERY;
  */
 const NO_STORES = {} as unknown as AsyncContext;
 
+/** The shared context of no store, for a fiber that never runs (shapes.ts): it captures nothing of the caller's. */
+export function emptyAsyncContext(): AsyncContext {
+  return NO_STORES;
+}
+
 /** The async context of the code running now, for a root coroutine started here. */
 export function captureAsyncContext(): AsyncContext {
   if (storeKeyName === undefined) storeKeyName = probeStoreKeyName();

@@ -7,7 +7,7 @@ import {
   annotateChain,
   cancellationError,
 } from '../errors/index.js';
-import { captureAsyncContext } from './async-context.js';
+import { captureAsyncContext, emptyAsyncContext } from './async-context.js';
 import type { AsyncContext } from './async-context.js';
 import { Children, NO_FAILURE } from './children.js';
 import type { Child, Parent } from './children.js';
@@ -30,6 +30,7 @@ import {
 import { Releases } from './releases.js';
 import { ReturnedTask } from './returned-task.js';
 import { SettledJoin } from './settled-join.js';
+import { keepShape } from './shapes.js';
 import type { ReleaseFn, ReleaseOwner } from './releases.js';
 import {
   asStackBudget,
@@ -175,6 +176,7 @@ export class Fiber<T> implements Task<T>, FiberWaiter, Runnable, Child, Parent, 
     parent: Fiber<unknown> | null,
     scoped: boolean,
     baseDepth = parent === null ? 0 : parent.depth,
+    rootContext: AsyncContext | null = null,
   ) {
     this.id = nextTaskId++;
     this.admission = admission;
@@ -184,7 +186,7 @@ export class Fiber<T> implements Task<T>, FiberWaiter, Runnable, Child, Parent, 
     this.baseDepth = baseDepth;
     this.r =
       parent === null
-        ? new FiberRun<Fiber<unknown>>(this, body, name, 0, captureAsyncContext(), null)
+        ? new FiberRun<Fiber<unknown>>(this, body, name, 0, rootContext ?? captureAsyncContext(), null)
         : new FiberRun<Fiber<unknown>>(this, body, name, this.baseDepth, parent.asyncContext, parent.contextValues);
   }
 
@@ -1065,6 +1067,24 @@ export class Fiber<T> implements Task<T>, FiberWaiter, Runnable, Child, Parent, 
   get isObserved(): boolean {
     return this.observer !== null;
   }
+}
+
+/** The fiber kept for its hidden class and its run state's (shapes.ts): made by the first admission, never run. */
+let exemplar: Fiber<unknown> | null = null;
+
+/**
+ * Keeps one fiber, with its run state, alive for good (shapes.ts), made the first time with `host`; it is
+ * never started, and it is made in an empty async context, so that it holds no store of the caller's.
+ */
+export function keepFiberShape(host: FiberHost): void {
+  if (exemplar !== null) return;
+  exemplar = new Fiber<unknown>(host, '(kept for its shape)', null, null, false, 0, emptyAsyncContext());
+  keepShape(exemplar);
+}
+
+/** The fiber keepFiberShape keeps, for a class kept for its shape that holds a fiber (a group's parent). */
+export function fiberExemplar(): Fiber<unknown> | null {
+  return exemplar;
 }
 
 function endEffectSpan(r: FiberRun<Fiber<unknown>>, error: unknown): void {

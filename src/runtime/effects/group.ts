@@ -2,6 +2,8 @@ import { CancelReason, InvalidArgumentError, TimeoutError } from '../../errors/i
 import { Effect, defineKind, isIterator, isThenable, markUsed } from '../effect.js';
 import type { EffectConstructor } from '../effect.js';
 import type { Frame } from '../frames.js';
+import { keepShape } from '../shapes.js';
+import { fiberExemplar } from '../task.js';
 import type { FiberWaiter, MemberGroup } from '../task.js';
 import type { Task, TaskObserver } from '../types.js';
 import { checking } from '../unyielded.js';
@@ -214,7 +216,19 @@ function onGroupTimeout(group: Group): void {
 /** What all/race take: the operations as an array or a record; timeout() passes its one operation as [op]. */
 type Operations = readonly unknown[] | Readonly<Record<string, unknown>>;
 
+/** True once a group is kept for its shape (shapes.ts). */
+let groupShapeKept = false;
+
+/** Keeps one group alive for good, never started, whose parent is the fiber kept for its shape (shapes.ts). */
+function keepGroupShape(): void {
+  const parent = fiberExemplar();
+  if (parent === null) return;
+  groupShapeKept = true;
+  keepShape(new Group(parent as FiberWaiter<unknown> as FiberWaiter<Group>, ALL, null, 0, 0));
+}
+
 function startGroup(fiber: FiberWaiter<Group>, input: Operations, ms: number, mode: number): void {
+  if (!groupShapeKept) keepGroupShape();
   let keys: string[] | null = null;
   let ops: readonly unknown[];
   if (isList(input)) ops = input;
