@@ -13,7 +13,7 @@ import { Children, NO_FAILURE } from './children.js';
 import type { Child, Parent } from './children.js';
 import type { DeadlineList } from './deadlines.js';
 import { Effect, isIterator, isNativePromise, isThenable } from './effect.js';
-import { join } from './effects/join.js';
+import { join, keepJoinShape } from './effects/join.js';
 import { FAIRNESS_WAIT, PROMISE_WAIT } from './effects/waits.js';
 import { FiberExtras } from './extras.js';
 import {
@@ -43,6 +43,7 @@ import {
   pushFrame,
 } from './frames.js';
 import type { BodyFn, Frame } from './frames.js';
+import { LinkedQueue } from './queue.js';
 import type { QueueNode } from './queue.js';
 import { activeTracer, startEffectSpan } from './tracing.js';
 import { currentTurn, isRunning, runInline, runLater, runNested, runNow, wakeInOwnContext } from './run-loop.js';
@@ -1079,7 +1080,34 @@ let exemplar: Fiber<unknown> | null = null;
 export function keepFiberShape(host: FiberHost): void {
   if (exemplar !== null) return;
   exemplar = new Fiber<unknown>(host, '(kept for its shape)', null, null, false, 0, emptyAsyncContext());
+  // A deadline (Date.now() + ms) is no small integer: the first one stored changes the field's representation,
+  // which gives run states a new hidden class and leaves the kept one's behind. Store one here first, before
+  // any other fiber exists, so that the kept run state has the hidden class every later one gets.
+  exemplar.deadlineAt = 0.5;
   keepShape(exemplar);
+  keepCompanionShapes(exemplar);
+}
+
+/**
+ * Keeps one of each object the fiber paths make besides fibers and groups (shapes.ts), all never used: their
+ * maps are embedded in the fiber's optimized code (run, resume, settleWait, the constructors), which a full GC
+ * would throw away with any of them. Seen with `--trace-deopt` on bench/runtime's full case list (issue 16).
+ */
+function keepCompanionShapes(fiber: Fiber<unknown>): void {
+  const name = '(kept for its shape)';
+  keepShape(new FiberExtras<unknown, Fiber<unknown>>());
+  keepShape(new Children<Fiber<unknown>>());
+  keepShape(new Releases());
+  keepShape(new SettledJoin<unknown>(false, undefined));
+  keepShape(new ReturnedTask<unknown>(0, name, fiber, 0, undefined));
+  const queue = new LinkedQueue<null>();
+  keepShape(queue);
+  keepShape(queue.push(null));
+  for (const reason of [CancelReason.explicit(name), CancelReason.parent(name), CancelReason.deadline(name)]) {
+    keepShape(reason);
+    keepShape(cancellationError(name, reason, []));
+  }
+  keepJoinShape(fiber);
 }
 
 /** The fiber keepFiberShape keeps, for a class kept for its shape that holds a fiber (a group's parent). */

@@ -64,4 +64,25 @@ describe('hidden classes kept for the hot paths (shapes.ts)', () => {
     assert.deepEqual(before, all, 'optimized once warm');
     assert.deepEqual(after, all, 'still optimized after the GCs');
   });
+
+  it("a run state with a deadline has the kept run state's hidden class", async () => {
+    // A deadline is a double: unless the kept run state stored one first, the first deadline gives run states
+    // a new hidden class, which nothing keeps, and the kept one is left on the deprecated class.
+    const script = `
+      import { Scheduler, sleep } from 'cosocket';
+      const { fiberExemplar, currentTask } = await import(${JSON.stringify(TASK_MODULE)});
+      const sameMap = new Function('a', 'b', 'return %HaveSameMap(a, b)');
+      const scheduler = new Scheduler({ name: 'shapes', deadline: 0 });
+      const seen = [];
+      function* body() { seen.push(currentTask().r); yield* sleep(1); }
+      await scheduler.start({ deadline: 60_000 }, body);
+      await scheduler.go(body);
+      console.log(JSON.stringify(seen.map((r) => sameMap(fiberExemplar().r, r))));
+    `;
+    const run = await runProcess(process.execPath, ['--allow-natives-syntax', '--input-type=module', '-e', script], {
+      limitMs: 60_000,
+    });
+    assert.equal(run.code, 0, run.stderr);
+    assert.deepEqual(JSON.parse(run.stdout), [true, true]);
+  });
 });

@@ -1,6 +1,7 @@
 import { SelfJoinError } from '../../errors/index.js';
 import { defineKind } from '../effect.js';
 import type { Effect } from '../effect.js';
+import { keepShape } from '../shapes.js';
 import type { Task, TaskObserver, Waiter } from '../types.js';
 
 class JoinObserver implements TaskObserver {
@@ -9,6 +10,11 @@ class JoinObserver implements TaskObserver {
   onTaskSettled(task: Task<unknown>): void {
     this.joiner.settleWait(task.settledWith(), task.settledInError());
   }
+}
+
+/** Keeps one join observer alive for good (shapes.ts), on the waiter kept for its shape; it observes nothing. */
+export function keepJoinShape(joiner: Waiter): void {
+  keepShape(new JoinObserver(joiner));
 }
 
 const JOIN = defineKind<Task<unknown>, undefined, JoinObserver>({
