@@ -47,14 +47,21 @@ function follow(path: string, to = port): Client {
   return { socket, received: () => Buffer.concat(pieces), tail: () => tail, done };
 }
 
-/** A server whose handlers have `deadline` ms (then their streams' idle timeout) and these output timeouts. */
+/**
+ * A listening server whose handlers have `deadline` ms (then their streams' idle timeout) and these output
+ * timeouts, following files of `root` under `location` with this poll interval and growth timeout.
+ */
 async function listen(
   deadline: number,
   output: { idleTimeout: number; sendTimeout: number },
-): Promise<FastifyInstance> {
+  location: string,
+  timing: { interval: number; timeout: number },
+): Promise<{ server: FastifyInstance; port: number }> {
   const server = Fastify({ logger: false });
   await server.register(cosocketPlugin, { scheduler: new Scheduler({ name: 'send-push', deadline }), output });
-  return server;
+  await server.register(sendRoutes, { location, root, ...timing, suffix: '.tmp', maxDuration: 0 });
+  await server.listen({ host: '127.0.0.1', port: 0 });
+  return { server, port: (server.server.address() as { port: number }).port };
 }
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
@@ -78,30 +85,16 @@ function bodySoFar(raw: Buffer): string {
 describe('dynamic sendfile: followers written to by the shared refresh', () => {
   before(async () => {
     // a long poll: wake-ups come from file-system events
-    app = await listen(60_000, { idleTimeout: 60_000, sendTimeout: 60_000 });
-    await app.register(sendRoutes, {
-      location: '/send/',
-      root,
+    ({ server: app, port } = await listen(60_000, { idleTimeout: 60_000, sendTimeout: 60_000 }, '/send/', {
       interval: 2_000,
       timeout: 60_000,
-      suffix: '.tmp',
-      maxDuration: 0,
-    });
-    await app.listen({ host: '127.0.0.1', port: 0 });
-    port = (app.server.address() as { port: number }).port;
+    }));
     // the handler's deadline (200 ms) hands over to the stream's idle timeout (400 ms), both far shorter
     // than the growth of the file below: only progress the stream makes keeps it
-    quickApp = await listen(200, { idleTimeout: 400, sendTimeout: 400 });
-    await quickApp.register(sendRoutes, {
-      location: '/quick/',
-      root,
+    ({ server: quickApp, port: quickPort } = await listen(200, { idleTimeout: 400, sendTimeout: 400 }, '/quick/', {
       interval: 50,
       timeout: 300,
-      suffix: '.tmp',
-      maxDuration: 0,
-    });
-    await quickApp.listen({ host: '127.0.0.1', port: 0 });
-    quickPort = (quickApp.server.address() as { port: number }).port;
+    }));
   });
   after(async () => {
     await app.close();
