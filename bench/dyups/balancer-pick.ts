@@ -12,6 +12,8 @@ import { coroutinePick } from '../../src/dyups/coroutine-pick.js';
 import { parseUpstream } from '../../src/dyups/parse.js';
 import { envInt } from '../lib/env.js';
 import { medianWithRange } from '../lib/rounds.js';
+import { BUILT_IN_METHODS } from './balancing-methods.js';
+import type { BalancingMethod } from './balancing-methods.js';
 import { markdownTable } from '../lib/table.js';
 
 const ROUNDS = envInt('ROUNDS', 7);
@@ -23,13 +25,8 @@ defineBalancer('bench-noyield', function* (ctx) {
   return ctx.peers[turn++ % ctx.peers.length]!;
 });
 
-const METHODS: ReadonlyArray<{ id: string; lines: string }> = [
-  { id: 'swrr', lines: '' },
-  { id: 'least_conn', lines: 'least_conn;' },
-  { id: 'random', lines: 'random;' },
-  { id: 'random two least_conn', lines: 'random two least_conn;' },
-  { id: 'least_time header', lines: 'least_time header;' },
-  { id: 'ewma', lines: 'ewma;' },
+const METHODS: readonly BalancingMethod[] = [
+  ...BUILT_IN_METHODS,
   { id: 'coroutine, no yield (coroutinePick)', lines: 'balancer bench-noyield;' },
 ];
 

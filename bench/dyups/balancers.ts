@@ -22,6 +22,8 @@ import { startNginxFiles, stopProc, workerPid } from '../lib/processes.js';
 import type { Proc } from '../lib/processes.js';
 import { medianWithRange } from '../lib/rounds.js';
 import { subjectDir } from '../lib/subject.js';
+import { BUILT_IN_METHODS } from './balancing-methods.js';
+import type { BalancingMethod } from './balancing-methods.js';
 import { fixed, markdownTable, median } from '../lib/table.js';
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 3);
@@ -29,13 +31,8 @@ const ROUNDS = envInt('ROUNDS', 5);
 const CONCURRENCY = envInt('CONCURRENCY', 50);
 
 /** Each group: its name (the Host) and its balancing lines. */
-const ALL_GROUPS: ReadonlyArray<{ id: string; lines: string }> = [
-  { id: 'swrr', lines: '' },
-  { id: 'least_conn', lines: 'least_conn;' },
-  { id: 'random', lines: 'random;' },
-  { id: 'random two least_conn', lines: 'random two least_conn;' },
-  { id: 'least_time header', lines: 'least_time header;' },
-  { id: 'ewma', lines: 'ewma;' },
+const ALL_GROUPS: readonly BalancingMethod[] = [
+  ...BUILT_IN_METHODS,
   { id: 'sticky cookie (no cookie sent: a Set-Cookie each)', lines: 'sticky cookie srv;' },
   { id: 'sticky cookie (cookie sent)', lines: 'sticky cookie srv;' },
   { id: 'split 10% (to an SWRR group)', lines: 'split 10% -> swrr.bench;' },
